@@ -1,0 +1,31 @@
+"""Small output helpers shared by the command modules: JSON, errors, tables."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def print_json(data: Any) -> None:
+    """Print one JSON document (UTF-8, stable key order as given) followed by a newline."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def fail(message: str, *, code: int = 1) -> int:
+    """Print ``peppolnet: error: message`` to stderr and return ``code`` for the caller to exit."""
+    sys.stderr.write(f"peppolnet: error: {message}\n")
+    return code
+
+
+def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    """A plain left-aligned text table (no dependency, no colour)."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip() for row in rows)
+    return "\n".join(lines)

@@ -1,0 +1,216 @@
+"""One exception tree for the whole library.
+
+Every failure a user of peppolnet can meet is a subclass of :class:`PeppolnetError`, named for what
+happened, carrying a sentence a person can act on and a ``retryable`` flag saying whether trying
+again later can help. Nothing else escapes the public API: not lxml, httpx, dnspython, or KeyError.
+
+The tree separates *answers* from *faults*. "Not registered" is an answer from the network;
+"DNS timed out" is a fault. Callers (and the reachability verdict) must never turn a fault into a
+negative answer, so faults are all :class:`NetworkFault` and answers are not.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlgorithmNotAllowed",
+    "CertificateError",
+    "ChainError",
+    "DirectoryError",
+    "DirectoryQueryError",
+    "DirectoryRateLimited",
+    "DnsFailure",
+    "IdentifierMismatch",
+    "InvalidDocumentTypeId",
+    "InvalidIdentifier",
+    "InvalidInput",
+    "InvalidParticipantId",
+    "InvalidProcessId",
+    "InvalidRequest",
+    "InvalidSignature",
+    "InvalidSmpDocument",
+    "InvalidTransportProfile",
+    "NetworkFault",
+    "NoSmpService",
+    "NotRegistered",
+    "PeppolnetError",
+    "RedirectError",
+    "SandboxError",
+    "SignatureError",
+    "SmpError",
+    "SmpNotFound",
+    "SmpUnavailable",
+    "UnsafeXml",
+    "UntrustedCertificate",
+]
+
+
+class PeppolnetError(Exception):
+    """Base of every error peppolnet raises.
+
+    ``message`` is one sentence for a person; ``retryable`` says whether the same call may succeed
+    later without anything being changed (timeouts, 5xx answers, rate limits).
+    """
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if retryable is not None:
+            self.retryable = retryable
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- input -------------------------------------------------------------------------------------
+
+
+class InvalidInput(PeppolnetError, ValueError):
+    """Something the caller passed in is not acceptable (bad file, bad option, bad value)."""
+
+
+class InvalidIdentifier(InvalidInput):
+    """An identifier (participant, document type, process, transport profile) is malformed.
+
+    ``value`` is the text that was rejected, so bulk tools can report it next to the row.
+    """
+
+    def __init__(self, message: str, *, value: str | None = None) -> None:
+        super().__init__(message)
+        self.value = value
+
+
+class InvalidParticipantId(InvalidIdentifier):
+    """A participant identifier breaks the Peppol Policy for use of Identifiers."""
+
+
+class InvalidDocumentTypeId(InvalidIdentifier):
+    """A document type identifier breaks the Peppol Policy for use of Identifiers."""
+
+
+class InvalidProcessId(InvalidIdentifier):
+    """A process identifier breaks the Peppol Policy for use of Identifiers."""
+
+
+class InvalidTransportProfile(InvalidIdentifier):
+    """A transport profile identifier breaks the Peppol Policy for use of Identifiers."""
+
+
+class InvalidRequest(InvalidInput):
+    """An add/update-recipient request failed validation.
+
+    ``problems`` lists every problem at once as ``(field, message)`` pairs.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        summary = "; ".join(f"{field}: {msg}" for field, msg in problems) or "invalid request"
+        super().__init__(f"the request is not valid: {summary}")
+        self.problems = problems
+
+
+# --- answers from the network (not faults) ------------------------------------------------------
+
+
+class NotRegistered(PeppolnetError):
+    """The SML has no record for the participant (NXDOMAIN or no NAPTR): it is not in Peppol."""
+
+
+class NoSmpService(PeppolnetError):
+    """The SML has NAPTR records for the participant, but none for the ``Meta:SMP`` service."""
+
+
+class SmpNotFound(PeppolnetError):
+    """The SMP answered 404: it does not know this participant or document type."""
+
+
+# --- faults: the question could not be answered --------------------------------------------------
+
+
+class NetworkFault(PeppolnetError):
+    """The network could not answer. A fault means "unknown", never "cannot receive"."""
+
+    retryable = True
+
+
+class DnsFailure(NetworkFault):
+    """DNS did not answer (timeout, SERVFAIL, refused). Never a sign the participant is missing."""
+
+
+class SmpUnavailable(NetworkFault):
+    """The SMP could not be reached or answered 5xx, timed out, or sent a truncated body."""
+
+
+class SmpError(NetworkFault):
+    """The SMP answered, but the answer cannot be used (invalid document, wrong identifiers)."""
+
+    retryable = False
+
+
+class InvalidSmpDocument(SmpError):
+    """The bytes are not a valid SMP document of any supported dialect."""
+
+
+class UnsafeXml(InvalidSmpDocument):
+    """The XML uses a DTD, entities, or exceeds the size or depth limit; it was not processed."""
+
+
+class IdentifierMismatch(SmpError):
+    """The SMP answered for a different participant or document type than was asked for."""
+
+
+class RedirectError(SmpError):
+    """A Redirect could not be followed (a second redirect, or the target's signer is wrong)."""
+
+
+class SignatureError(SmpError):
+    """Base of XML signature problems. ``step`` names the step that failed."""
+
+    def __init__(self, message: str, *, step: str = "signature") -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class InvalidSignature(SignatureError):
+    """The XML signature is missing, malformed, wrapped, or does not verify."""
+
+
+class AlgorithmNotAllowed(SignatureError):
+    """The signature uses an algorithm the network's policy does not accept (e.g. RSA-SHA1)."""
+
+
+class CertificateError(SmpError):
+    """Base of certificate problems."""
+
+
+class UntrustedCertificate(CertificateError):
+    """A certificate does not chain to the network's trust anchors."""
+
+
+class ChainError(UntrustedCertificate):
+    """A certificate chain is broken: expired, not yet valid, bad issuer signature, not a CA."""
+
+
+class DirectoryError(NetworkFault):
+    """The Peppol Directory could not answer."""
+
+
+class DirectoryRateLimited(DirectoryError):
+    """The Directory answered HTTP 429. ``retry_after`` is the wait it asked for, in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DirectoryQueryError(DirectoryError, InvalidInput):
+    """The Directory query is not acceptable (too short, beyond the 1000-result cap, ...)."""
+
+    retryable = False
+
+
+# --- sandbox ------------------------------------------------------------------------------------
+
+
+class SandboxError(PeppolnetError):
+    """The sandbox network could not be built or started (bad config file, port in use, ...)."""

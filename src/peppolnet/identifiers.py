@@ -1,0 +1,549 @@
+"""Peppol identifiers as immutable values: participants, document types, processes, profiles.
+
+The rules are those of the Peppol Policy for use of Identifiers 4.4 (PFUOI):
+
+* URI form ``scheme::value``, split at the *first* ``::`` (document type values contain more).
+* Participant scheme: ``[a-z0-9]+-[a-z0-9]+-[a-z0-9]+`` on the lower-cased scheme, at most 25
+  characters (it becomes a DNS label). Values of ``iso6523-actorid-upis`` are ``NNNN:`` followed by
+  1..130 characters of ``[A-Za-z0-9._~-]`` and compare case-insensitively (POLICY 2).
+* Document types (<= 500 chars) and processes (<= 200 chars) are case-sensitive, no whitespace.
+* Transport profiles: 1..50 characters of ``[A-Za-z0-9_-]``.
+
+Strict parsing is the default. ``lax=True`` accepts what real SMPs publish (non-conforming
+characters in the local part, over-long values) while still requiring the ``NNNN:`` shape, as the
+reference implementation's lax factory does.
+
+Values compare, hash and print by their *normalised* form, so ``0007:5567321707`` and
+``0007:5567321707`` typed in different case are the same key in a dict or a database.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from typing import Any, ClassVar, Final
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+from peppolnet.errors import (
+    InvalidDocumentTypeId,
+    InvalidIdentifier,
+    InvalidParticipantId,
+    InvalidProcessId,
+    InvalidTransportProfile,
+)
+
+__all__ = [
+    "BIS_BILLING_CREDIT_NOTE",
+    "BIS_BILLING_INVOICE",
+    "BIS_BILLING_PROCESS",
+    "DOCTYPE_SCHEME_BUSDOX",
+    "DOCTYPE_SCHEME_WILDCARD",
+    "PARTICIPANT_SCHEME",
+    "PROCESS_SCHEME",
+    "TRANSPORT_AS4",
+    "DocumentTypeId",
+    "ParticipantId",
+    "ProcessId",
+    "TransportProfile",
+    "url_segment",
+]
+
+SEPARATOR: Final = "::"
+PARTICIPANT_SCHEME: Final = "iso6523-actorid-upis"
+DOCTYPE_SCHEME_BUSDOX: Final = "busdox-docid-qns"
+DOCTYPE_SCHEME_WILDCARD: Final = "peppol-doctype-wildcard"
+PROCESS_SCHEME: Final = "cenbii-procid-ubl"
+NO_PROCESS: Final = "busdox:noprocess"
+
+MAX_SCHEME_LENGTH: Final = 25
+MAX_PARTICIPANT_LOCAL_LENGTH: Final = 130
+MAX_DOCTYPE_LENGTH: Final = 500
+MAX_PROCESS_LENGTH: Final = 200
+MAX_TRANSPORT_PROFILE_LENGTH: Final = 50
+
+_SCHEME_RE: Final = re.compile(r"[a-z0-9]+-[a-z0-9]+-[a-z0-9]+")
+_ICD_VALUE_RE: Final = re.compile(r"([0-9]{4}):([A-Za-z0-9._~-]+)")
+_TRANSPORT_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
+_WHITESPACE_RE: Final = re.compile(r"\s")
+# Only en_US lower-casing without special-character handling (POLICY 7): ASCII letters only, so
+# that e.g. a Turkish dotted I or German sharp s never changes the DNS hash of an identifier.
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """Lower-case ASCII letters only, as Java's ``toLowerCase(Locale.US)`` does for Peppol ids."""
+    return text.translate(_ASCII_LOWER)
+
+
+def url_segment(uri: str) -> str:
+    """Percent-encode one SMP URL path segment (RFC 3986, every reserved character encoded)."""
+    return urllib.parse.quote(uri, safe="")
+
+
+def _is_latin1(text: str) -> bool:
+    try:
+        text.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _split_uri(text: str) -> tuple[str | None, str]:
+    """Split ``scheme::value`` at the first separator; no separator means no scheme."""
+    scheme, sep, value = text.partition(SEPARATOR)
+    if not sep:
+        return None, text
+    return scheme, value
+
+
+def _pydantic_schema(cls: type[Any]) -> core_schema.CoreSchema:
+    """Validate from a string (or an instance), serialise to the URI form."""
+    from_str = core_schema.no_info_plain_validator_function(cls._pydantic_validate)
+    return core_schema.json_or_python_schema(
+        json_schema=from_str,
+        python_schema=from_str,
+        serialization=core_schema.plain_serializer_function_ser_schema(str),
+    )
+
+
+class _Identifier:
+    """Shared behaviour: immutability, equality on the normalised key, URI rendering."""
+
+    __slots__ = ("_key", "scheme", "value")
+    scheme: str
+    value: str
+    _key: tuple[str, str]
+
+    error: ClassVar[type[InvalidIdentifier]] = InvalidIdentifier
+
+    def _init(self, scheme: str, value: str, key_value: str) -> None:
+        object.__setattr__(self, "scheme", scheme)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "_key", (scheme, key_value))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    @property
+    def uri(self) -> str:
+        """The URI form ``scheme::value`` (normalised, not percent-encoded)."""
+        return f"{self._key[0]}{SEPARATOR}{self._key[1]}"
+
+    def url_segment(self) -> str:
+        """The URI form percent-encoded as one SMP URL path segment."""
+        return url_segment(self.uri)
+
+    def __str__(self) -> str:
+        return self.uri
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.uri!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Identifier)
+        return self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key))
+
+    def __lt__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Identifier)
+        return self._key < other._key
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.scheme, self.value))
+
+    @classmethod
+    def parse(cls, text: str, *, lax: bool = False) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @classmethod
+    def _pydantic_validate(cls, value: object) -> Any:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, str):
+            raise cls.error(f"expected a string for {cls.__name__}, got {type(value).__name__}")
+        return cls.parse(value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return _pydantic_schema(cls)
+
+
+class ParticipantId(_Identifier):
+    """A Peppol participant (a receiver or sender), e.g. ``iso6523-actorid-upis::0007:5567321707``.
+
+    >>> pid = ParticipantId.parse("0007:5567321707")
+    >>> pid.uri
+    'iso6523-actorid-upis::0007:5567321707'
+    >>> pid.icd, pid.local_id
+    ('0007', '5567321707')
+    >>> ParticipantId.parse("9930:DE211155632") == ParticipantId.parse("9930:de211155632")
+    True
+    >>> pid.url_segment()
+    'iso6523-actorid-upis%3A%3A0007%3A5567321707'
+    """
+
+    __slots__ = ()
+    error = InvalidParticipantId
+
+    def __init__(self, scheme: str, value: str, *, lax: bool = False) -> None:
+        scheme = _check_participant_scheme(scheme)
+        value = _check_participant_value(scheme, value, lax=lax)
+        key = ascii_lower(value) if self.case_insensitive_scheme(scheme) else value
+        self._init(scheme, value, key)
+
+    @staticmethod
+    def case_insensitive_scheme(scheme: str) -> bool:
+        """POLICY 2: values of the iso6523 meta scheme compare case-insensitively."""
+        return ascii_lower(scheme) == PARTICIPANT_SCHEME
+
+    @classmethod
+    def parse(cls, text: str, *, lax: bool = False) -> ParticipantId:
+        """Parse the URI form ``scheme::value`` or the bare ``ICD:id`` form.
+
+        Surrounding whitespace is removed (real SMPs wrap identifiers in newlines); whitespace
+        inside the identifier is an error.
+        """
+        if not isinstance(text, str):
+            raise InvalidParticipantId(
+                f"a participant identifier must be text, not {type(text).__name__}"
+            )
+        stripped = text.strip()
+        if not stripped:
+            raise InvalidParticipantId("the participant identifier is empty", value=text)
+        scheme, value = _split_uri(stripped)
+        return cls(PARTICIPANT_SCHEME if scheme is None else scheme, value, lax=lax)
+
+    @classmethod
+    def of(cls, icd: str, local_id: str, *, lax: bool = False) -> ParticipantId:
+        """Build ``iso6523-actorid-upis::{icd}:{local_id}`` from its two parts."""
+        return cls(PARTICIPANT_SCHEME, f"{icd}:{local_id}", lax=lax)
+
+    @property
+    def icd(self) -> str | None:
+        """The four-digit ICD code of the identifier scheme (``0007``), if the value has one."""
+        head, sep, _ = self._key[1].partition(":")
+        return head if sep and len(head) == 4 and head.isdigit() else None
+
+    @property
+    def local_id(self) -> str:
+        """The identifier within its scheme (``5567321707``), without the ICD prefix."""
+        _, sep, rest = self._key[1].partition(":")
+        return rest if sep and self.icd is not None else self._key[1]
+
+    @property
+    def bare(self) -> str:
+        """The bare ``ICD:id`` form (the normalised value)."""
+        return self._key[1]
+
+    @property
+    def normalised_value(self) -> str:
+        """The value as compared: lower-cased for the iso6523 scheme, as given otherwise."""
+        return self._key[1]
+
+
+def _check_participant_scheme(scheme: str) -> str:
+    if not scheme:
+        raise InvalidParticipantId("the participant identifier scheme is empty", value=scheme)
+    if len(scheme) > MAX_SCHEME_LENGTH:
+        raise InvalidParticipantId(
+            f"the participant identifier scheme {scheme!r} is {len(scheme)} characters long; "
+            f"at most {MAX_SCHEME_LENGTH} are allowed",
+            value=scheme,
+        )
+    if not _SCHEME_RE.fullmatch(ascii_lower(scheme)):
+        raise InvalidParticipantId(
+            f"the participant identifier scheme {scheme!r} must look like "
+            f"'{PARTICIPANT_SCHEME}' (letters and digits in three parts joined by '-')",
+            value=scheme,
+        )
+    return scheme
+
+
+def _check_participant_value(scheme: str, value: str, *, lax: bool) -> str:
+    if _WHITESPACE_RE.search(value) and not lax:
+        raise InvalidParticipantId(
+            f"the participant identifier {value!r} contains whitespace", value=value
+        )
+    if not ParticipantId.case_insensitive_scheme(scheme):
+        if not value:
+            raise InvalidParticipantId("the participant identifier value is empty", value=value)
+        return value
+    if len(value) < 5 or value[4] != ":" or not value[:4].isascii() or not value[:4].isdigit():
+        raise InvalidParticipantId(
+            f"the participant identifier {value!r} must start with a four-digit scheme code "
+            "and a colon, like '0007:5567321707'",
+            value=value,
+        )
+    local = value[5:]
+    if not local:
+        raise InvalidParticipantId(
+            f"the participant identifier {value!r} has nothing after the scheme code",
+            value=value,
+        )
+    if lax:
+        return value
+    if len(local) > MAX_PARTICIPANT_LOCAL_LENGTH:
+        raise InvalidParticipantId(
+            f"the participant identifier {value[:20]}... is {len(local)} characters long after "
+            f"the scheme code; at most {MAX_PARTICIPANT_LOCAL_LENGTH} are allowed",
+            value=value,
+        )
+    if not _ICD_VALUE_RE.fullmatch(value):
+        bad = sorted({c for c in local if not (c.isascii() and (c.isalnum() or c in "._~-"))})
+        raise InvalidParticipantId(
+            f"the participant identifier {value!r} contains characters that are not allowed "
+            f"({''.join(bad)!r}); only letters, digits, '-', '.', '_' and '~' are",
+            value=value,
+        )
+    return value
+
+
+class DocumentTypeId(_Identifier):
+    """A document type, e.g. Peppol BIS Billing 3.0 invoice. Case-sensitive.
+
+    >>> doc = DocumentTypeId.parse(BIS_BILLING_INVOICE.uri)
+    >>> doc.customization_id
+    'urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0'
+    >>> doc.root_local_name, doc.version
+    ('Invoice', '2.1')
+    """
+
+    __slots__ = ()
+    error = InvalidDocumentTypeId
+
+    def __init__(self, scheme: str, value: str, *, lax: bool = False) -> None:
+        if not scheme or _WHITESPACE_RE.search(scheme) or SEPARATOR in scheme:
+            raise InvalidDocumentTypeId(
+                f"the document type scheme {scheme!r} is empty or malformed", value=scheme
+            )
+        if not value:
+            raise InvalidDocumentTypeId("the document type identifier is empty", value=value)
+        if not lax:
+            if len(value) > MAX_DOCTYPE_LENGTH:
+                raise InvalidDocumentTypeId(
+                    f"the document type identifier is {len(value)} characters long; at most "
+                    f"{MAX_DOCTYPE_LENGTH} are allowed",
+                    value=value,
+                )
+            if _WHITESPACE_RE.search(value):
+                raise InvalidDocumentTypeId(
+                    f"the document type identifier {value[:60]!r} contains whitespace",
+                    value=value,
+                )
+            if not _is_latin1(value):
+                raise InvalidDocumentTypeId(
+                    "the document type identifier contains characters outside ISO-8859-1",
+                    value=value,
+                )
+            if scheme == DOCTYPE_SCHEME_BUSDOX and "*" in value:
+                raise InvalidDocumentTypeId(
+                    f"'*' is only allowed in '{DOCTYPE_SCHEME_WILDCARD}' document types",
+                    value=value,
+                )
+        self._init(scheme, value, value)
+
+    @classmethod
+    def parse(cls, text: str, *, lax: bool = False) -> DocumentTypeId:
+        """Parse ``scheme::value``; a bare value gets the scheme the reference client would use.
+
+        A bare value is recognised by what precedes its first ``::`` containing a colon (it is
+        then a namespace URI, not a scheme): PINT values get ``peppol-doctype-wildcard``, others
+        ``busdox-docid-qns``.
+        """
+        if not isinstance(text, str):
+            raise InvalidDocumentTypeId(
+                f"a document type identifier must be text, not {type(text).__name__}"
+            )
+        stripped = text.strip()
+        if not stripped:
+            raise InvalidDocumentTypeId("the document type identifier is empty", value=text)
+        scheme, value = _split_uri(stripped)
+        if scheme is None or ":" in scheme:
+            value = stripped
+            scheme = (
+                DOCTYPE_SCHEME_WILDCARD if "##urn:peppol:pint:" in value else DOCTYPE_SCHEME_BUSDOX
+            )
+        return cls(scheme, value, lax=lax)
+
+    def _parts(self) -> tuple[str, str, str, str]:
+        root, _, rest = self.value.partition("##")
+        ns, _, local = root.rpartition(SEPARATOR)
+        customization, found, version = rest.rpartition(SEPARATOR)
+        if not found:
+            customization, version = rest, ""
+        return ns, local, customization, version
+
+    @property
+    def root_namespace(self) -> str:
+        """The XML namespace of the document's root element."""
+        return self._parts()[0]
+
+    @property
+    def root_local_name(self) -> str:
+        """The local name of the document's root element (``Invoice``)."""
+        return self._parts()[1]
+
+    @property
+    def customization_id(self) -> str:
+        """The customization id (``cbc:CustomizationID``), including a wildcard ``*`` if any."""
+        return self._parts()[2]
+
+    @property
+    def version(self) -> str:
+        """The syntax version after the last ``::`` (``2.1`` for UBL 2.1)."""
+        return self._parts()[3]
+
+    @property
+    def is_wildcard(self) -> bool:
+        """Whether this is a ``peppol-doctype-wildcard`` identifier."""
+        return self.scheme == DOCTYPE_SCHEME_WILDCARD
+
+
+class ProcessId(_Identifier):
+    """A business process, e.g. ``cenbii-procid-ubl::urn:fdc:peppol.eu:2017:poacc:billing:01:1.0``.
+
+    A bare value gets the ``cenbii-procid-ubl`` scheme.
+    """
+
+    __slots__ = ()
+    error = InvalidProcessId
+
+    def __init__(self, scheme: str, value: str, *, lax: bool = False) -> None:
+        if not scheme or _WHITESPACE_RE.search(scheme) or SEPARATOR in scheme:
+            raise InvalidProcessId(
+                f"the process scheme {scheme!r} is empty or malformed", value=scheme
+            )
+        if not value:
+            raise InvalidProcessId("the process identifier is empty", value=value)
+        if not lax:
+            if len(value) > MAX_PROCESS_LENGTH:
+                raise InvalidProcessId(
+                    f"the process identifier is {len(value)} characters long; at most "
+                    f"{MAX_PROCESS_LENGTH} are allowed",
+                    value=value,
+                )
+            if _WHITESPACE_RE.search(value):
+                raise InvalidProcessId(
+                    f"the process identifier {value[:60]!r} contains whitespace", value=value
+                )
+            if not _is_latin1(value):
+                raise InvalidProcessId(
+                    "the process identifier contains characters outside ISO-8859-1", value=value
+                )
+        self._init(scheme, value, value)
+
+    @classmethod
+    def parse(cls, text: str, *, lax: bool = False) -> ProcessId:
+        """Parse ``scheme::value`` or a bare value (scheme ``cenbii-procid-ubl``)."""
+        if not isinstance(text, str):
+            raise InvalidProcessId(f"a process identifier must be text, not {type(text).__name__}")
+        stripped = text.strip()
+        if not stripped:
+            raise InvalidProcessId("the process identifier is empty", value=text)
+        scheme, value = _split_uri(stripped)
+        if scheme is None or ":" in scheme:
+            scheme, value = PROCESS_SCHEME, stripped
+        return cls(scheme, value, lax=lax)
+
+
+class TransportProfile:
+    """A transport profile such as ``peppol-transport-as4-v2_0`` (case-sensitive, no scheme)."""
+
+    __slots__ = ("value",)
+    value: str
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise InvalidTransportProfile(
+                f"a transport profile must be text, not {type(value).__name__}"
+            )
+        value = value.strip()
+        if not value or len(value) > MAX_TRANSPORT_PROFILE_LENGTH:
+            raise InvalidTransportProfile(
+                f"the transport profile {value[:60]!r} must be 1 to "
+                f"{MAX_TRANSPORT_PROFILE_LENGTH} characters long",
+                value=value,
+            )
+        if not _TRANSPORT_RE.fullmatch(value):
+            raise InvalidTransportProfile(
+                f"the transport profile {value!r} may only contain letters, digits, '_' and '-'",
+                value=value,
+            )
+        object.__setattr__(self, "value", value)
+
+    @classmethod
+    def parse(cls, text: str) -> TransportProfile:
+        """Same as the constructor; here for symmetry with the other identifiers."""
+        return cls(text)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("TransportProfile is immutable")
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"TransportProfile({self.value!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TransportProfile):
+            return NotImplemented
+        return self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(("TransportProfile", self.value))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TransportProfile, (self.value,))
+
+    @classmethod
+    def _pydantic_validate(cls, value: object) -> TransportProfile:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, str):
+            raise InvalidTransportProfile(
+                f"expected a string for TransportProfile, got {type(value).__name__}"
+            )
+        return cls(value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return _pydantic_schema(cls)
+
+
+BIS_BILLING_INVOICE: Final = DocumentTypeId(
+    DOCTYPE_SCHEME_BUSDOX,
+    "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice"
+    "##urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1",
+)
+"""Peppol BIS Billing 3.0 invoice (UBL 2.1)."""
+
+BIS_BILLING_CREDIT_NOTE: Final = DocumentTypeId(
+    DOCTYPE_SCHEME_BUSDOX,
+    "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2::CreditNote"
+    "##urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1",
+)
+"""Peppol BIS Billing 3.0 credit note (UBL 2.1)."""
+
+BIS_BILLING_PROCESS: Final = ProcessId(
+    PROCESS_SCHEME, "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
+)
+"""The Peppol BIS Billing 3.0 process."""
+
+TRANSPORT_AS4: Final = TransportProfile("peppol-transport-as4-v2_0")
+"""The only active Peppol transport profile (AS4 v2.0)."""

@@ -1,0 +1,24 @@
+"""Shared test fixtures.
+
+``refdata`` points at ../shared/refdata (present in CI). Tests that read real samples from it skip
+with a visible reason only where it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REFDATA = Path(
+    os.environ.get("PEPPOLNET_REFDATA", Path(__file__).resolve().parents[2] / "shared" / "refdata")
+)
+
+
+@pytest.fixture(scope="session")
+def refdata() -> Path:
+    """The shared reference data directory; skips the test (with the reason) where absent."""
+    if not REFDATA.is_dir():
+        pytest.skip(f"reference data not found at {REFDATA} (set PEPPOLNET_REFDATA)")
+    return REFDATA
