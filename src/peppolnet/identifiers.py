@@ -281,7 +281,8 @@ def _check_participant_value(scheme: str, value: str, *, lax: bool) -> str:
         if not value:
             raise InvalidParticipantId("the participant identifier value is empty", value=value)
         return value
-    if len(value) < 5 or value[4] != ":" or not value[:4].isascii() or not value[:4].isdigit():
+    icd_ok = lax or (value[:4].isascii() and value[:4].isdigit())
+    if len(value) < 5 or value[4] != ":" or not icd_ok:
         raise InvalidParticipantId(
             f"the participant identifier {value!r} must start with a four-digit scheme code "
             "and a colon, like '0007:5567321707'",
