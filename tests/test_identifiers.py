@@ -192,7 +192,9 @@ def test_document_type_rules() -> None:
         DocumentTypeId("busdox-docid-qns", "a b")
     with pytest.raises(InvalidDocumentTypeId, match=r"'\*'"):
         DocumentTypeId("busdox-docid-qns", "urn:x::X##urn:y*::2.1")
-    wildcard = DocumentTypeId("peppol-doctype-wildcard", "urn:x::X##urn:peppol:pint:billing-1*::2.1")
+    wildcard = DocumentTypeId(
+        "peppol-doctype-wildcard", "urn:x::X##urn:peppol:pint:billing-1*::2.1"
+    )
     assert wildcard.customization_id == "urn:peppol:pint:billing-1*"
     with pytest.raises(InvalidDocumentTypeId, match="empty"):
         DocumentTypeId.parse("")
