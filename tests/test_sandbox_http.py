@@ -1,0 +1,183 @@
+"""The sandbox HTTP server over real sockets: routing to the handler, keep-alive, TLS, faults."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from peppolnet.errors import SandboxError
+from peppolnet.sandbox.http import Faults, HttpServer, Request, Response
+
+
+def echo(request: Request) -> Response:
+    text = f"{request.method} {request.path} {sorted(request.query.items())} {request.body!r}"
+    return Response(200, text.encode(), {"Content-Type": "text/plain", "X-Host": "h"})
+
+
+def test_request_is_passed_raw_and_answered() -> None:
+    with HttpServer(echo, name="t") as server:
+        assert server.base_url.startswith("http://127.0.0.1:")
+        with httpx.Client(base_url=server.base_url) as client:
+            r = client.get("/iso6523-actorid-upis%3A%3A0007%3A5560000001?q=a&q=b")
+            assert r.status_code == 200
+            assert r.text.startswith("GET /iso6523-actorid-upis%3A%3A0007%3A5560000001 ")
+            assert "('q', ['a', 'b'])" in r.text
+            assert r.headers["x-host"] == "h"
+            r2 = client.post("/x", content=b"payload")
+            assert r2.text.endswith("b'payload'")
+        assert server.requests == 2
+
+
+def test_keep_alive_reuses_one_connection() -> None:
+    seen: set[tuple[str, int]] = set()
+
+    def handler(request: Request) -> Response:
+        seen.add(request.client)
+        return Response(200, b"ok")
+
+    with HttpServer(handler, name="t") as server, httpx.Client() as client:
+        for _ in range(5):
+            assert client.get(server.base_url + "/").text == "ok"
+    assert len(seen) == 1
+
+
+def test_latency_does_not_serialise_requests() -> None:
+    with HttpServer(echo, faults=Faults(latency=0.3), name="slow") as server:
+        results: list[int] = []
+
+        def get() -> None:
+            results.append(httpx.get(server.base_url + "/a").status_code)
+
+        started = time.monotonic()
+        threads = [threading.Thread(target=get) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - started
+    assert results == [200] * 4
+    assert 0.3 <= elapsed < 1.1
+
+
+def test_error_share_gives_5xx() -> None:
+    with HttpServer(echo, faults=Faults(error_share=1.0, seed=1), name="e") as server:
+        codes = {httpx.get(server.base_url + "/").status_code for _ in range(10)}
+    assert codes <= {500, 503}
+    assert codes
+
+
+def test_partial_error_share_is_a_share() -> None:
+    with HttpServer(echo, faults=Faults(error_share=0.5, seed=7), name="e") as server:
+        codes = [httpx.get(server.base_url + "/").status_code for _ in range(60)]
+    errors = sum(1 for c in codes if c >= 500)
+    assert 10 < errors < 50
+
+
+def test_reset_closes_without_answer() -> None:
+    with HttpServer(echo, faults=Faults(reset_share=1.0), name="r") as server:
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            httpx.get(server.base_url + "/")
+        assert server.requests == 1
+
+
+def test_truncated_body_is_detected_by_client() -> None:
+    def big(request: Request) -> Response:
+        return Response(200, b"x" * 1000)
+
+    with (
+        HttpServer(big, faults=Faults(truncate_share=1.0), name="tr") as server,
+        pytest.raises(httpx.RemoteProtocolError),
+    ):
+        httpx.get(server.base_url + "/")
+
+
+def test_timeout_share_hangs_until_client_gives_up_and_stop_is_fast() -> None:
+    server = HttpServer(echo, faults=Faults(timeout_share=1.0), name="hang").start()
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(server.base_url + "/", timeout=0.3)
+    server.faults = Faults()
+    assert httpx.get(server.base_url + "/").status_code == 200
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 0.5
+
+
+def test_handler_exception_is_a_500() -> None:
+    def broken(request: Request) -> Response:
+        raise KeyError("boom")
+
+    with HttpServer(broken, name="b") as server:
+        assert httpx.get(server.base_url + "/").status_code == 500
+
+
+def test_port_in_use_is_a_sandbox_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(SandboxError, match="cannot listen"):
+            HttpServer(echo, port=port, name="dup").start()
+
+
+def test_bad_fault_share_is_rejected() -> None:
+    with pytest.raises(SandboxError, match="error_share"):
+        Faults(error_share=1.5)
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_serves_https_and_survives_a_silent_client(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    with HttpServer(echo, tls=(cert, key), name="tls") as server:
+        assert server.base_url.startswith("https://")
+        # a client that connects and never handshakes must not block others
+        with socket.create_connection(("127.0.0.1", server.port)):
+            r = httpx.get(
+                server.base_url + "/x",
+                verify=ssl.create_default_context(cafile=str(cert)),
+                timeout=2,
+            )
+        assert r.status_code == 200
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(server.base_url + "/x", timeout=2)  # default trust store: untrusted
