@@ -1,0 +1,373 @@
+"""Peppol Directory business cards: one model for the v1, v2 and v3 formats, and the SMP fetch.
+
+A business card says *who* a participant is (names, country, other identifiers, contacts); the SMP
+serves it at ``{smp}/businesscard/{participant}`` and the Peppol Directory indexes it (FACTS §5.3).
+Three XML formats are in use, told apart by namespace only:
+
+* v1 (``.../20160112/``): one ``Name`` per entity, websites, contacts, additional information;
+* v2 (``.../20161123/``): the reduced format - no websites, contacts or additional information;
+* v3 (``.../20180621/``): as v1, but ``Name`` repeats with an optional ``@language``.
+
+All three parse into the same :class:`BusinessCard`, so callers never branch on the version; the
+``version`` field only records where the card came from. Parsing is pure (bytes in, value out);
+:func:`fetch_business_card` and :func:`fetch_business_card_async` are the thin HTTP shells.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+import httpx
+from lxml import etree
+
+from peppolnet.errors import (
+    IdentifierMismatch,
+    InvalidIdentifier,
+    InvalidSmpDocument,
+    SmpError,
+    SmpNotFound,
+    SmpUnavailable,
+    UnsafeXml,
+)
+from peppolnet.identifiers import ParticipantId
+
+__all__ = [
+    "NAMESPACES",
+    "BusinessCard",
+    "BusinessEntity",
+    "Contact",
+    "Name",
+    "business_card_url",
+    "fetch_business_card",
+    "fetch_business_card_async",
+    "parse_business_card",
+    "render_business_card",
+]
+
+NS_V1: Final = "http://www.peppol.eu/schema/pd/businesscard/20160112/"
+NS_V2: Final = "http://www.peppol.eu/schema/pd/businesscard/20161123/"
+NS_V3: Final = "http://www.peppol.eu/schema/pd/businesscard/20180621/"
+NS_OLD: Final = "http://www.peppol.eu/schema/pd/businessinformation/20151105/"
+NAMESPACES: Final[dict[int, str]] = {1: NS_V1, 2: NS_V2, 3: NS_V3}
+_VERSION_OF: Final = {ns: v for v, ns in NAMESPACES.items()}
+
+#: Business cards are small; a multi-megabyte one is an attack or an error, not a company.
+MAX_CARD_BYTES: Final = 2 * 1024 * 1024
+_DATE_RE: Final = re.compile(r"(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?")
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """One name of a business entity, with its ISO 639-1 language where the card gives one."""
+
+    name: str
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A business contact point; every part is optional in every format."""
+
+    type: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessEntity:
+    """One legal entity behind a participant (a card may list several).
+
+    ``identifiers`` are *additional* identifiers as ``(scheme, value)`` pairs (VAT numbers, GLNs),
+    not Peppol participant identifiers; their schemes are free text on real cards.
+    """
+
+    names: tuple[Name, ...]
+    country: str
+    geo_info: str | None = None
+    identifiers: tuple[tuple[str, str], ...] = ()
+    websites: tuple[str, ...] = ()
+    contacts: tuple[Contact, ...] = ()
+    additional_info: str | None = None
+    registration_date: date | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The first name, which is what the Directory UI shows; None for a nameless entity."""
+        return self.names[0].name if self.names else None
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessCard:
+    """A participant's business card; ``version`` is the format it was read from (1, 2 or 3)."""
+
+    participant: ParticipantId
+    entities: tuple[BusinessEntity, ...]
+    version: int = 3
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
+    """Safe XML parsing: no DTD, no entities, no network, bounded size and depth.
+
+    Stand-in until :mod:`peppolnet.xmlsafe` lands; same contract (UnsafeXml / InvalidSmpDocument).
+    """
+    if len(data) > max_bytes:
+        raise UnsafeXml(f"the document is larger than {max_bytes} bytes; not processed")
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise InvalidSmpDocument(f"the document is not well-formed XML: {exc}") from None
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise UnsafeXml("the document has a DTD; DTDs are not accepted")
+    for el in root.iter():
+        if isinstance(el, etree._Entity):
+            raise UnsafeXml("the document uses XML entities; they are not accepted")
+    return root
+
+
+def _text(el: etree._Element | None) -> str | None:
+    """Element text with surrounding whitespace removed; empty text counts as absent."""
+    if el is None:
+        return None
+    value = "".join(str(t) for t in el.itertext()).strip()
+    return value or None
+
+
+def _parse_date(text: str | None, where: str) -> date | None:
+    if text is None:
+        return None
+    match = _DATE_RE.fullmatch(text.strip())
+    try:
+        if match is None:
+            raise ValueError(text)
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        raise InvalidSmpDocument(
+            f"the business card has an invalid {where} {text!r} (expected YYYY-MM-DD)"
+        ) from None
+
+
+def _parse_entity(el: etree._Element, ns: str, version: int) -> BusinessEntity:
+    q = f"{{{ns}}}"
+    names = []
+    for name_el in el.findall(f"{q}Name"):
+        language = name_el.get("language") if version == 3 else None
+        names.append(Name(_text(name_el) or "", (language or "").strip() or None))
+    country = _text(el.find(f"{q}CountryCode"))
+    if country is None:
+        raise InvalidSmpDocument("a business entity of the business card has no CountryCode")
+    identifiers = tuple(
+        ((i.get("scheme") or "").strip(), _text(i) or "") for i in el.findall(f"{q}Identifier")
+    )
+    websites = tuple(w for w in (_text(x) for x in el.findall(f"{q}WebsiteURI")) if w)
+    contacts = tuple(
+        Contact(
+            type=_text(c.find(f"{q}Type")),
+            name=_text(c.find(f"{q}Name")),
+            phone=_text(c.find(f"{q}PhoneNumber")),
+            email=_text(c.find(f"{q}Email")),
+        )
+        for c in el.findall(f"{q}Contact")
+    )
+    return BusinessEntity(
+        names=tuple(names),
+        country=country,
+        geo_info=_text(el.find(f"{q}GeographicalInformation")),
+        identifiers=identifiers,
+        websites=websites,
+        contacts=contacts,
+        additional_info=_text(el.find(f"{q}AdditionalInformation")),
+        registration_date=_parse_date(el.get("registrationDate"), "registrationDate"),
+    )
+
+
+def parse_business_card(data: bytes) -> BusinessCard:
+    """Parse a v1, v2 or v3 business card into one model.
+
+    Raises :class:`~peppolnet.errors.UnsafeXml` for DTDs/entities/oversized input and
+    :class:`~peppolnet.errors.InvalidSmpDocument` for anything that is not a business card.
+    The participant identifier is read leniently (real cards carry non-conforming values), but
+    its scheme must still be a participant identifier scheme.
+    """
+    root = parse_xml(data, max_bytes=MAX_CARD_BYTES)
+    ns, _, local = root.tag.partition("}") if isinstance(root.tag, str) else ("", "", "")
+    ns = ns.lstrip("{")
+    if local != "BusinessCard" or ns not in _VERSION_OF:
+        if ns == NS_OLD:
+            raise InvalidSmpDocument(
+                "this is a pre-release 'businessinformation' document (2015), not a business card"
+            )
+        raise InvalidSmpDocument(
+            f"expected a Peppol business card (v1, v2 or v3), found root element {root.tag!r}"
+        )
+    version = _VERSION_OF[ns]
+    pid_el = root.find(f"{{{ns}}}ParticipantIdentifier")
+    if pid_el is None:
+        raise InvalidSmpDocument("the business card has no ParticipantIdentifier")
+    scheme = (pid_el.get("scheme") or "").strip()
+    value = _text(pid_el) or ""
+    try:
+        participant = ParticipantId(scheme, value, lax=True)
+    except InvalidIdentifier as exc:
+        raise InvalidSmpDocument(
+            f"the business card's participant identifier {scheme}::{value} is not valid: {exc}"
+        ) from None
+    entities = tuple(_parse_entity(e, ns, version) for e in root.findall(f"{{{ns}}}BusinessEntity"))
+    return BusinessCard(participant=participant, entities=entities, version=version)
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def render_business_card(card: BusinessCard, version: int = 3) -> bytes:
+    """Serialise ``card`` in the given format (the sandbox SMP serves these).
+
+    v1 keeps only the first name and drops languages; v2 further drops websites, contacts and
+    additional information - exactly what those formats can hold.
+    """
+    if version not in NAMESPACES:
+        raise ValueError(f"business card version must be 1, 2 or 3, not {version!r}")
+    ns = NAMESPACES[version]
+    q = f"{{{ns}}}"
+    nsmap: Any = {None: ns}
+    root = etree.Element(f"{q}BusinessCard", nsmap=nsmap)
+    pid = etree.SubElement(root, f"{q}ParticipantIdentifier", scheme=card.participant.scheme)
+    pid.text = card.participant.value
+    for entity in card.entities:
+        el = etree.SubElement(root, f"{q}BusinessEntity")
+        if entity.registration_date is not None:
+            el.set("registrationDate", entity.registration_date.isoformat())
+        names = entity.names if version == 3 else entity.names[:1]
+        for name in names:
+            name_el = etree.SubElement(el, f"{q}Name")
+            name_el.text = name.name
+            if version == 3 and name.language:
+                name_el.set("language", name.language)
+        etree.SubElement(el, f"{q}CountryCode").text = entity.country
+        if entity.geo_info is not None:
+            etree.SubElement(el, f"{q}GeographicalInformation").text = entity.geo_info
+        for scheme, value in entity.identifiers:
+            etree.SubElement(el, f"{q}Identifier", scheme=scheme).text = value
+        if version == 2:
+            continue
+        for website in entity.websites:
+            etree.SubElement(el, f"{q}WebsiteURI").text = website
+        for contact in entity.contacts:
+            c = etree.SubElement(el, f"{q}Contact")
+            for tag, part in (
+                ("Type", contact.type),
+                ("Name", contact.name),
+                ("PhoneNumber", contact.phone),
+                ("Email", contact.email),
+            ):
+                if part is not None:
+                    etree.SubElement(c, f"{q}{tag}").text = part
+        if entity.additional_info is not None:
+            etree.SubElement(el, f"{q}AdditionalInformation").text = entity.additional_info
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+# --- fetching from the SMP -----------------------------------------------------------------------
+
+
+def business_card_url(smp_base_url: str, participant: ParticipantId) -> str:
+    """``{smp}/businesscard/{percent-encoded participant}`` (FACTS §5.3, [PD11] §4.2.2)."""
+    return f"{smp_base_url.rstrip('/')}/businesscard/{participant.url_segment()}"
+
+
+def _interpret(
+    url: str, participant: ParticipantId, status: int, body: bytes, truncated: bool
+) -> BusinessCard:
+    """The pure half of a fetch: map an HTTP answer to a card or to a peppolnet error."""
+    if status == 404:
+        raise SmpNotFound(f"the SMP has no business card for {participant} ({url} answered 404)")
+    if status >= 500:
+        raise SmpUnavailable(f"the SMP answered HTTP {status} for the business card at {url}")
+    if status != 200:
+        raise SmpError(f"the SMP answered HTTP {status} for the business card at {url}")
+    if truncated:
+        raise InvalidSmpDocument(
+            f"the business card at {url} is larger than {MAX_CARD_BYTES} bytes; not processed"
+        )
+    card = parse_business_card(body)
+    if card.participant != participant:
+        raise IdentifierMismatch(
+            f"asked the SMP for the business card of {participant}, "
+            f"but it answered with the card of {card.participant}"
+        )
+    return card
+
+
+def fetch_business_card(
+    smp_base_url: str,
+    participant: ParticipantId,
+    *,
+    client: httpx.Client | None = None,
+    timeout: float = 10.0,
+    verify: str | bool = True,
+) -> BusinessCard:
+    """GET the participant's business card from its SMP and parse it.
+
+    404 raises :class:`~peppolnet.errors.SmpNotFound`; connection problems, timeouts and 5xx
+    raise :class:`~peppolnet.errors.SmpUnavailable`; a card for another participant raises
+    :class:`~peppolnet.errors.IdentifierMismatch`.
+    """
+    url = business_card_url(smp_base_url, participant)
+    own = client is None
+    http = client if client is not None else httpx.Client(timeout=timeout, verify=verify)
+    try:
+        with http.stream("GET", url, headers={"Accept": "application/xml"}) as response:
+            body = bytearray()
+            truncated = False
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_CARD_BYTES:
+                    truncated = True
+                    break
+            status = response.status_code
+    except httpx.HTTPError as exc:
+        raise SmpUnavailable(f"could not fetch the business card from {url}: {exc}") from exc
+    finally:
+        if own:
+            http.close()
+    return _interpret(url, participant, status, bytes(body), truncated)
+
+
+async def fetch_business_card_async(
+    smp_base_url: str,
+    participant: ParticipantId,
+    *,
+    client: httpx.AsyncClient | None = None,
+    timeout: float = 10.0,
+    verify: str | bool = True,
+) -> BusinessCard:
+    """The async twin of :func:`fetch_business_card` (same answers, same errors)."""
+    url = business_card_url(smp_base_url, participant)
+    own = client is None
+    http = client if client is not None else httpx.AsyncClient(timeout=timeout, verify=verify)
+    try:
+        async with http.stream("GET", url, headers={"Accept": "application/xml"}) as response:
+            body = bytearray()
+            truncated = False
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_CARD_BYTES:
+                    truncated = True
+                    break
+            status = response.status_code
+    except httpx.HTTPError as exc:
+        raise SmpUnavailable(f"could not fetch the business card from {url}: {exc}") from exc
+    finally:
+        if own:
+            await http.aclose()
+    return _interpret(url, participant, status, bytes(body), truncated)

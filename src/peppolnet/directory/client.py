@@ -1,0 +1,665 @@
+"""Directory search clients, sync and async twins over one pure core.
+
+Good manners towards the public service are built in, not left to the caller:
+
+* a client-side rate limit (2 requests/second by default, the production limit, FACTS §5.2), so
+  a loop over many customers never provokes HTTP 429 in the first place;
+* HTTP 429 answers are honoured: the client waits ``Retry-After`` seconds and tries again, at
+  most ``max_retries_429`` times, then raises :class:`~peppolnet.errors.DirectoryRateLimited`;
+* the 1000-result cap: iteration stops at the last page the Directory will serve and says so
+  (``SearchResult.truncated``) instead of provoking a 400;
+* queries are checked before sending (3-character minimums, identifiers, paging).
+
+Clock and sleep are injectable so that tests of the timing are exact and instant.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import inspect
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Final, Protocol
+
+import httpx
+
+from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
+from peppolnet.directory.parse import MAX_RESPONSE_BYTES, parse_search_response
+from peppolnet.directory.query import SearchQuery, check_page
+from peppolnet.errors import (
+    DirectoryError,
+    DirectoryQueryError,
+    DirectoryRateLimited,
+    InvalidInput,
+)
+from peppolnet.identifiers import DocumentTypeId, ParticipantId
+
+__all__ = [
+    "PRODUCTION_URL",
+    "TEST_URL",
+    "AsyncDirectoryClient",
+    "AsyncSearchResult",
+    "DirectoryClient",
+    "SearchResult",
+]
+
+PRODUCTION_URL: Final = "https://directory.peppol.eu"
+TEST_URL: Final = "https://test-directory.peppol.eu"
+SEARCH_PATH: Final = "/search/1.0/"
+#: Used when a 429 carries no usable Retry-After (the production Directory sends 2).
+DEFAULT_RETRY_AFTER: Final = 2.0
+#: A Retry-After longer than this is not waited for: the error is raised at once.
+MAX_RETRY_AFTER: Final = 60.0
+ITER_PAGE_SIZE: Final = 100
+
+Confirm = Callable[[ParticipantId], bool | None]
+AsyncConfirm = Callable[[ParticipantId], "bool | Awaitable[bool | None] | None"]
+
+
+class _NetworkLike(Protocol):
+    """What :meth:`DirectoryClient.for_network` needs of a :class:`peppolnet.network.Network`."""
+
+    @property
+    def directory_url(self) -> str | None: ...
+
+    @property
+    def tls_verify(self) -> str | bool: ...
+
+
+# --- pure core -----------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Spaces requests at least ``1/rate`` seconds apart; thread-safe, clock injected.
+
+    :meth:`reserve` books the next slot and returns how long to wait before using it, so the
+    sync and async shells share one rule and differ only in how they sleep.
+    """
+
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate is not None and rate <= 0:
+            raise InvalidInput(f"the rate limit must be positive (requests/second), got {rate}")
+        self.interval = 1.0 / rate if rate else 0.0
+        self._clock = clock
+        self._next = -math.inf
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next)
+            self._next = start + self.interval
+            return start - now
+
+    def push_back(self, seconds: float) -> None:
+        """Nothing may be sent for ``seconds`` (after a 429 the whole client waits)."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    after: float
+
+
+def interpret(
+    status: int, headers: httpx.Headers, body: bytes, fmt: str, url: str
+) -> SearchPage | _Retry:
+    """Map one HTTP answer to a page, a request to retry later, or a peppolnet error."""
+    if status == 200:
+        return parse_search_response(body, fmt)
+    detail = body[:300].decode("utf-8", "replace").strip()
+    if status == 429:
+        after = parse_retry_after(headers.get("retry-after"))
+        return _Retry(DEFAULT_RETRY_AFTER if after is None else after)
+    if status == 400:
+        raise DirectoryQueryError(f"the Directory refused the query: {detail or 'HTTP 400'}")
+    if status >= 500:
+        raise DirectoryError(f"the Directory at {url} answered HTTP {status}: {detail}")
+    raise DirectoryError(
+        f"the Directory at {url} answered HTTP {status} (is this a Peppol Directory?): {detail}",
+        retryable=False,
+    )
+
+
+def _confirmed(page: SearchPage, confirm: Confirm | None) -> SearchPage:
+    if confirm is None:
+        return page
+    return replace(
+        page, matches=tuple(replace(m, confirmed=confirm(m.participant)) for m in page.matches)
+    )
+
+
+async def _aconfirmed(page: SearchPage, confirm: AsyncConfirm | None) -> SearchPage:
+    if confirm is None:
+        return page
+    matches = []
+    for m in page.matches:
+        answer = confirm(m.participant)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        matches.append(replace(m, confirmed=answer))
+    return replace(page, matches=tuple(matches))
+
+
+def _pages_allowed(page_size: int) -> int:
+    """How many pages of ``page_size`` the Directory serves before the cap (last index <= 1000)."""
+    return (MAX_RESULTS + 1) // page_size
+
+
+class _Pager:
+    """The iteration rule shared by both twins: which page next, when to stop, what to yield.
+
+    A participant can straddle two pages (pages cut the *entity* list); the last match of each
+    page is held back until the next page shows whether it continues there.
+    """
+
+    def __init__(self, page_size: int, limit: int | None) -> None:
+        check_page(0, page_size)
+        if limit is not None and limit < 0:
+            raise DirectoryQueryError(f"the limit must be 0 or more, got {limit}")
+        self.page_size = page_size
+        self.limit = limit
+        self.next_page = 0
+        self.pending: DirectoryMatch | None = None
+        self.yielded = 0
+        self.done = limit == 0
+        self.truncated = False
+        self.total: int | None = None
+
+    def feed(self, page: SearchPage) -> list[DirectoryMatch]:
+        """Take one page; return matches ready to yield; sets ``done``/``truncated``."""
+        self.total = page.total
+        out: list[DirectoryMatch] = []
+        matches = list(page.matches)
+        if (
+            self.pending is not None
+            and matches
+            and matches[0].participant == self.pending.participant
+        ):
+            matches[0] = self.pending.merged(matches[0])
+            self.pending = None
+        if self.pending is not None:
+            out.append(self.pending)
+            self.pending = None
+        seen = (self.next_page + 1) * self.page_size
+        self.next_page += 1
+        finished = page.used < self.page_size or seen >= page.total or not matches
+        if finished:
+            out.extend(matches)
+            self.done = True
+        else:
+            out.extend(matches[:-1])
+            self.pending = matches[-1]
+            if self.next_page >= _pages_allowed(self.page_size):
+                out.append(self.pending)
+                self.pending = None
+                self.done = True
+                self.truncated = True
+        if self.limit is not None and self.yielded + len(out) >= self.limit:
+            out = out[: self.limit - self.yielded]
+            self.done = True
+            self.pending = None
+        self.yielded += len(out)
+        return out
+
+
+class SearchResult:
+    """The matches of :meth:`DirectoryClient.iter_search`, fetched page by page as iterated.
+
+    After iteration, ``truncated`` is True if the Directory's 1000-result cap stopped it before
+    every match was seen, and ``total`` is the Directory's count of matching entities.
+    """
+
+    def __init__(self, pages: Callable[[int, int], SearchPage], pager: _Pager) -> None:
+        self._pages = pages
+        self._pager = pager
+        self._started = False
+
+    @property
+    def truncated(self) -> bool:
+        return self._pager.truncated
+
+    @property
+    def total(self) -> int | None:
+        return self._pager.total
+
+    def __iter__(self) -> Iterator[DirectoryMatch]:
+        if self._started:
+            raise DirectoryQueryError("a search result can be iterated only once; search again")
+        self._started = True
+        pager = self._pager
+        while not pager.done:
+            yield from pager.feed(self._pages(pager.next_page, pager.page_size))
+
+
+class AsyncSearchResult:
+    """The async twin of :class:`SearchResult` (``async for``)."""
+
+    def __init__(self, pages: Callable[[int, int], Awaitable[SearchPage]], pager: _Pager) -> None:
+        self._pages = pages
+        self._pager = pager
+        self._started = False
+
+    @property
+    def truncated(self) -> bool:
+        return self._pager.truncated
+
+    @property
+    def total(self) -> int | None:
+        return self._pager.total
+
+    async def _run(self) -> AsyncIterator[DirectoryMatch]:
+        pager = self._pager
+        while not pager.done:
+            for match in pager.feed(await self._pages(pager.next_page, pager.page_size)):
+                yield match
+
+    def __aiter__(self) -> AsyncIterator[DirectoryMatch]:
+        if self._started:
+            raise DirectoryQueryError("a search result can be iterated only once; search again")
+        self._started = True
+        return self._run()
+
+
+# --- shells --------------------------------------------------------------------------------------
+
+
+class _Base:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        rate_limit: float | None,
+        timeout: float,
+        max_retries_429: int,
+        verify: str | bool,
+        clock: Callable[[], float],
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise InvalidInput(f"the Directory URL must start with https:// (got {base_url!r})")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.verify = verify
+        self.max_retries_429 = max_retries_429
+        self.limiter = RateLimiter(rate_limit, clock)
+        #: How many HTTP requests this client has sent (tests and progress displays read it).
+        self.requests_sent = 0
+
+    def _url(self, fmt: str) -> str:
+        if fmt not in ("json", "xml"):
+            raise DirectoryQueryError(f"the result format must be 'json' or 'xml', not {fmt!r}")
+        return f"{self.base_url}{SEARCH_PATH}{fmt}"
+
+    def _give_up(self, retry: _Retry) -> DirectoryRateLimited:
+        return DirectoryRateLimited(
+            f"the Directory at {self.base_url} keeps answering HTTP 429 (too many requests); "
+            f"try again in {retry.after:g} seconds",
+            retry_after=retry.after,
+        )
+
+    def _should_retry(self, retry: _Retry, attempt: int) -> bool:
+        return attempt < self.max_retries_429 and retry.after <= MAX_RETRY_AFTER
+
+
+def _query(
+    q: str | Sequence[str] | None,
+    name: str | None,
+    country: str | None,
+    participant: ParticipantId | str | None,
+    doctype: DocumentTypeId | str | None,
+    geoinfo: str | None,
+    identifier_scheme: str | None,
+    identifier_value: str | None,
+    website: str | None,
+    contact: str | None,
+    addinfo: str | None,
+    regdate: date | str | None,
+) -> SearchQuery:
+    return SearchQuery.build(
+        q,
+        name=name,
+        country=country,
+        participant=participant,
+        doctype=doctype,
+        geoinfo=geoinfo,
+        identifier_scheme=identifier_scheme,
+        identifier_value=identifier_value,
+        website=website,
+        contact=contact,
+        addinfo=addinfo,
+        regdate=regdate,
+    )
+
+
+class DirectoryClient(_Base):
+    """Search the Peppol Directory (``/search/1.0/json`` or ``/xml``).
+
+    Pass your own ``httpx.Client`` to share connections; otherwise one is made and closed by
+    :meth:`close` (or the ``with`` block).
+    """
+
+    def __init__(
+        self,
+        base_url: str = PRODUCTION_URL,
+        *,
+        client: httpx.Client | None = None,
+        rate_limit: float | None = 2.0,
+        timeout: float = 10.0,
+        max_retries_429: int = 3,
+        verify: str | bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(
+            base_url,
+            rate_limit=rate_limit,
+            timeout=timeout,
+            max_retries_429=max_retries_429,
+            verify=verify,
+            clock=clock,
+        )
+        self._own = client is None
+        self._http = client or httpx.Client(timeout=timeout, verify=verify)
+        self._sleep = sleep
+
+    @classmethod
+    def for_network(cls, network: _NetworkLike, **kwargs: object) -> DirectoryClient:
+        """A client for the Directory of ``network`` (production, test, or a sandbox)."""
+        if not network.directory_url:
+            raise InvalidInput(f"the network {network!r} has no Peppol Directory")
+        return cls(network.directory_url, verify=network.tls_verify, **kwargs)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self._own:
+            self._http.close()
+
+    def __enter__(self) -> DirectoryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, url: str, params: list[tuple[str, str]], fmt: str) -> SearchPage:
+        attempt = 0
+        while True:
+            wait = self.limiter.reserve()
+            if wait > 0:
+                self._sleep(wait)
+            self.requests_sent += 1
+            try:
+                with self._http.stream("GET", url, params=tuple(params)) as response:
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_RESPONSE_BYTES:
+                            break
+                    status, headers = response.status_code, response.headers
+            except httpx.HTTPError as exc:
+                raise DirectoryError(f"could not reach the Directory at {url}: {exc}") from exc
+            result = interpret(status, headers, bytes(body), fmt, url)
+            if isinstance(result, SearchPage):
+                return result
+            if not self._should_retry(result, attempt):
+                raise self._give_up(result)
+            attempt += 1
+            self.limiter.push_back(result.after)
+
+    def search(
+        self,
+        q: str | Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        country: str | None = None,
+        participant: ParticipantId | str | None = None,
+        doctype: DocumentTypeId | str | None = None,
+        geoinfo: str | None = None,
+        identifier_scheme: str | None = None,
+        identifier_value: str | None = None,
+        website: str | None = None,
+        contact: str | None = None,
+        addinfo: str | None = None,
+        regdate: date | str | None = None,
+        page: int = 0,
+        page_size: int = 20,
+        fmt: str = "json",
+        confirm: Confirm | None = None,
+    ) -> SearchPage:
+        """One page of results. ``confirm(pid)`` (a lookup) fills each match's ``confirmed``."""
+        query = _query(
+            q,
+            name,
+            country,
+            participant,
+            doctype,
+            geoinfo,
+            identifier_scheme,
+            identifier_value,
+            website,
+            contact,
+            addinfo,
+            regdate,
+        )
+        url = self._url(fmt)
+        return _confirmed(self._get(url, query.params(page, page_size), fmt), confirm)
+
+    def iter_search(
+        self,
+        q: str | Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        country: str | None = None,
+        participant: ParticipantId | str | None = None,
+        doctype: DocumentTypeId | str | None = None,
+        geoinfo: str | None = None,
+        identifier_scheme: str | None = None,
+        identifier_value: str | None = None,
+        website: str | None = None,
+        contact: str | None = None,
+        addinfo: str | None = None,
+        regdate: date | str | None = None,
+        limit: int | None = None,
+        page_size: int = ITER_PAGE_SIZE,
+        fmt: str = "json",
+        confirm: Confirm | None = None,
+    ) -> SearchResult:
+        """Every match, page after page, up to ``limit`` matches or the 1000-result cap.
+
+        The query is checked now; pages are fetched while the result is iterated.
+        """
+        query = _query(
+            q,
+            name,
+            country,
+            participant,
+            doctype,
+            geoinfo,
+            identifier_scheme,
+            identifier_value,
+            website,
+            contact,
+            addinfo,
+            regdate,
+        )
+        url = self._url(fmt)
+
+        def fetch(index: int, size: int) -> SearchPage:
+            return _confirmed(self._get(url, query.params(index, size), fmt), confirm)
+
+        return SearchResult(fetch, _Pager(page_size, limit))
+
+
+class AsyncDirectoryClient(_Base):
+    """The async twin of :class:`DirectoryClient`: same arguments, same answers, same errors."""
+
+    def __init__(
+        self,
+        base_url: str = PRODUCTION_URL,
+        *,
+        client: httpx.AsyncClient | None = None,
+        rate_limit: float | None = 2.0,
+        timeout: float = 10.0,
+        max_retries_429: int = 3,
+        verify: str | bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(
+            base_url,
+            rate_limit=rate_limit,
+            timeout=timeout,
+            max_retries_429=max_retries_429,
+            verify=verify,
+            clock=clock,
+        )
+        self._own = client is None
+        self._http = client or httpx.AsyncClient(timeout=timeout, verify=verify)
+        if sleep is None:
+            import asyncio
+
+            sleep = asyncio.sleep
+        self._sleep = sleep
+
+    @classmethod
+    def for_network(cls, network: _NetworkLike, **kwargs: object) -> AsyncDirectoryClient:
+        """A client for the Directory of ``network`` (production, test, or a sandbox)."""
+        if not network.directory_url:
+            raise InvalidInput(f"the network {network!r} has no Peppol Directory")
+        return cls(network.directory_url, verify=network.tls_verify, **kwargs)  # type: ignore[arg-type]
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncDirectoryClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _get(self, url: str, params: list[tuple[str, str]], fmt: str) -> SearchPage:
+        attempt = 0
+        while True:
+            wait = self.limiter.reserve()
+            if wait > 0:
+                await self._sleep(wait)
+            self.requests_sent += 1
+            try:
+                async with self._http.stream("GET", url, params=tuple(params)) as response:
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_RESPONSE_BYTES:
+                            break
+                    status, headers = response.status_code, response.headers
+            except httpx.HTTPError as exc:
+                raise DirectoryError(f"could not reach the Directory at {url}: {exc}") from exc
+            result = interpret(status, headers, bytes(body), fmt, url)
+            if isinstance(result, SearchPage):
+                return result
+            if not self._should_retry(result, attempt):
+                raise self._give_up(result)
+            attempt += 1
+            self.limiter.push_back(result.after)
+
+    async def search(
+        self,
+        q: str | Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        country: str | None = None,
+        participant: ParticipantId | str | None = None,
+        doctype: DocumentTypeId | str | None = None,
+        geoinfo: str | None = None,
+        identifier_scheme: str | None = None,
+        identifier_value: str | None = None,
+        website: str | None = None,
+        contact: str | None = None,
+        addinfo: str | None = None,
+        regdate: date | str | None = None,
+        page: int = 0,
+        page_size: int = 20,
+        fmt: str = "json",
+        confirm: AsyncConfirm | None = None,
+    ) -> SearchPage:
+        """One page of results; ``confirm`` may be a plain or an async function."""
+        query = _query(
+            q,
+            name,
+            country,
+            participant,
+            doctype,
+            geoinfo,
+            identifier_scheme,
+            identifier_value,
+            website,
+            contact,
+            addinfo,
+            regdate,
+        )
+        url = self._url(fmt)
+        return await _aconfirmed(await self._get(url, query.params(page, page_size), fmt), confirm)
+
+    def iter_search(
+        self,
+        q: str | Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        country: str | None = None,
+        participant: ParticipantId | str | None = None,
+        doctype: DocumentTypeId | str | None = None,
+        geoinfo: str | None = None,
+        identifier_scheme: str | None = None,
+        identifier_value: str | None = None,
+        website: str | None = None,
+        contact: str | None = None,
+        addinfo: str | None = None,
+        regdate: date | str | None = None,
+        limit: int | None = None,
+        page_size: int = ITER_PAGE_SIZE,
+        fmt: str = "json",
+        confirm: AsyncConfirm | None = None,
+    ) -> AsyncSearchResult:
+        """Every match (``async for``), up to ``limit`` or the 1000-result cap."""
+        query = _query(
+            q,
+            name,
+            country,
+            participant,
+            doctype,
+            geoinfo,
+            identifier_scheme,
+            identifier_value,
+            website,
+            contact,
+            addinfo,
+            regdate,
+        )
+        url = self._url(fmt)
+
+        async def fetch(index: int, size: int) -> SearchPage:
+            return await _aconfirmed(await self._get(url, query.params(index, size), fmt), confirm)
+
+        return AsyncSearchResult(fetch, _Pager(page_size, limit))

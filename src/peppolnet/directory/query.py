@@ -1,0 +1,187 @@
+"""The Directory search query: every parameter of FACTS §5.2, checked before anything is sent.
+
+Checking locally is kinder to the public service (a query it would reject with HTTP 400 never
+costs a request against the 2 requests/second budget) and gives a sentence naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from peppolnet.directory.model import MAX_RESULTS
+from peppolnet.errors import DirectoryQueryError, InvalidIdentifier
+from peppolnet.identifiers import DocumentTypeId, ParticipantId
+
+__all__ = ["MIN_PARTIAL_LENGTH", "PARTIAL_FIELDS", "SearchQuery", "check_page"]
+
+#: Partial-match fields need at least this many characters (else the Directory answers 400).
+MIN_PARTIAL_LENGTH: Final = 3
+#: Python argument name -> Directory parameter name, for the partial-match fields.
+PARTIAL_FIELDS: Final = {
+    "name": "name",
+    "geoinfo": "geoinfo",
+    "website": "website",
+    "contact": "contact",
+    "addinfo": "addinfo",
+}
+_COUNTRY_RE: Final = re.compile(r"[A-Za-z]{2}")
+
+
+def _partial(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) < MIN_PARTIAL_LENGTH:
+        raise DirectoryQueryError(
+            f"the Directory needs at least {MIN_PARTIAL_LENGTH} characters for '{field}', "
+            f"got {value!r}"
+        )
+    return text
+
+
+def check_page(page: int, page_size: int) -> None:
+    """Refuse paging the Directory would refuse: negative, empty, or beyond the 1000 cap."""
+    if page < 0:
+        raise DirectoryQueryError(f"the page index must be 0 or more, got {page}")
+    if page_size < 1:
+        raise DirectoryQueryError(f"the page size must be 1 or more, got {page_size}")
+    last = (page + 1) * page_size - 1
+    if last > MAX_RESULTS:
+        raise DirectoryQueryError(
+            f"page {page} of size {page_size} ends at result {last}; the Directory serves "
+            f"results up to index {MAX_RESULTS} only - narrow the query instead"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A validated search; build it with :meth:`build`, send :meth:`params`."""
+
+    q: tuple[str, ...] = ()
+    name: str | None = None
+    country: str | None = None
+    participant: ParticipantId | None = None
+    doctype: DocumentTypeId | None = None
+    geoinfo: str | None = None
+    identifier_scheme: str | None = None
+    identifier_value: str | None = None
+    website: str | None = None
+    contact: str | None = None
+    addinfo: str | None = None
+    regdate: date | None = None
+
+    @classmethod
+    def build(
+        cls,
+        q: str | Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        country: str | None = None,
+        participant: ParticipantId | str | None = None,
+        doctype: DocumentTypeId | str | None = None,
+        geoinfo: str | None = None,
+        identifier_scheme: str | None = None,
+        identifier_value: str | None = None,
+        website: str | None = None,
+        contact: str | None = None,
+        addinfo: str | None = None,
+        regdate: date | str | None = None,
+    ) -> SearchQuery:
+        """Check every field; raise :class:`~peppolnet.errors.DirectoryQueryError` naming it."""
+        terms = (q,) if isinstance(q, str) else tuple(q or ())
+        terms = tuple(t.strip() for t in terms)
+        if any(not t for t in terms):
+            raise DirectoryQueryError("the generic query 'q' must not be empty")
+        if country is not None:
+            if not _COUNTRY_RE.fullmatch(country.strip()):
+                raise DirectoryQueryError(
+                    f"the country must be a two-letter ISO 3166 code like 'NO', got {country!r}"
+                )
+            country = country.strip().upper()
+        pid: ParticipantId | None
+        try:
+            pid = ParticipantId.parse(participant) if isinstance(participant, str) else participant
+        except InvalidIdentifier as exc:
+            raise DirectoryQueryError(
+                f"the participant to search for is not valid: {exc}"
+            ) from None
+        doc: DocumentTypeId | None
+        try:
+            doc = DocumentTypeId.parse(doctype) if isinstance(doctype, str) else doctype
+        except InvalidIdentifier as exc:
+            raise DirectoryQueryError(
+                f"the document type to search for is not valid: {exc}"
+            ) from None
+        for label, exact in (
+            ("identifierScheme", identifier_scheme),
+            ("identifierValue", identifier_value),
+        ):
+            if exact is not None and not exact.strip():
+                raise DirectoryQueryError(f"'{label}' must not be empty")
+        reg: date | None
+        if isinstance(regdate, str):
+            try:
+                reg = date.fromisoformat(regdate.strip())
+            except ValueError:
+                raise DirectoryQueryError(
+                    f"the registration date must be YYYY-MM-DD, got {regdate!r}"
+                ) from None
+        else:
+            reg = regdate
+        query = cls(
+            q=terms,
+            name=_partial("name", name),
+            country=country,
+            participant=pid,
+            doctype=doc,
+            geoinfo=_partial("geoinfo", geoinfo),
+            identifier_scheme=identifier_scheme.strip() if identifier_scheme else None,
+            identifier_value=identifier_value.strip() if identifier_value else None,
+            website=_partial("website", website),
+            contact=_partial("contact", contact),
+            addinfo=_partial("addinfo", addinfo),
+            regdate=reg,
+        )
+        if not query.fields():
+            raise DirectoryQueryError(
+                "give at least one search field (text, name, country, participant, doctype, ...)"
+            )
+        return query
+
+    def fields(self) -> list[tuple[str, str]]:
+        """The query fields as Directory parameters, in the Directory's own field order."""
+        out = [("q", t) for t in self.q]
+        if self.participant is not None:
+            out.append(("participant", self.participant.uri))
+        if self.name is not None:
+            out.append(("name", self.name))
+        if self.country is not None:
+            out.append(("country", self.country))
+        if self.geoinfo is not None:
+            out.append(("geoinfo", self.geoinfo))
+        if self.identifier_scheme is not None:
+            out.append(("identifierScheme", self.identifier_scheme))
+        if self.identifier_value is not None:
+            out.append(("identifierValue", self.identifier_value))
+        for key in ("website", "contact", "addinfo"):
+            value = getattr(self, key)
+            if value is not None:
+                out.append((key, value))
+        if self.regdate is not None:
+            out.append(("regdate", self.regdate.isoformat()))
+        if self.doctype is not None:
+            out.append(("doctype", self.doctype.uri))
+        return out
+
+    def params(self, page: int = 0, page_size: int = 20) -> list[tuple[str, str]]:
+        """Query-string pairs for one page (checked against the 1000-result cap)."""
+        check_page(page, page_size)
+        return [
+            *self.fields(),
+            ("resultPageIndex", str(page)),
+            ("resultPageCount", str(page_size)),
+        ]
