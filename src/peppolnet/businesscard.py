@@ -30,9 +30,9 @@ from peppolnet.errors import (
     SmpError,
     SmpNotFound,
     SmpUnavailable,
-    UnsafeXml,
 )
 from peppolnet.identifiers import ParticipantId
+from peppolnet.xmlsafe import parse_xml
 
 __all__ = [
     "NAMESPACES",
@@ -110,29 +110,6 @@ class BusinessCard:
 
 
 # --- parsing -------------------------------------------------------------------------------------
-
-
-def parse_xml(data: bytes, *, max_bytes: int) -> etree._Element:
-    """Safe XML parsing: no DTD, no entities, no network, bounded size and depth.
-
-    Stand-in until :mod:`peppolnet.xmlsafe` lands; same contract (UnsafeXml / InvalidSmpDocument).
-    """
-    if len(data) > max_bytes:
-        raise UnsafeXml(f"the document is larger than {max_bytes} bytes; not processed")
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise InvalidSmpDocument(f"the document is not well-formed XML: {exc}") from None
-    docinfo: Any = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise UnsafeXml("the document has a DTD; DTDs are not accepted")
-    for el in root.iter():
-        if isinstance(el, etree._Entity):
-            raise UnsafeXml("the document uses XML entities; they are not accepted")
-    return root
 
 
 def _text(el: etree._Element | None) -> str | None:

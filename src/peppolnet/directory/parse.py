@@ -14,10 +14,11 @@ from typing import Any
 
 from lxml import etree
 
-from peppolnet.businesscard import BusinessEntity, Contact, Name, parse_xml
+from peppolnet.businesscard import BusinessEntity, Contact, Name
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
 from peppolnet.errors import DirectoryError, InvalidIdentifier, PeppolnetError
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
+from peppolnet.xmlsafe import parse_xml
 
 __all__ = [
     "entity_to_json",
