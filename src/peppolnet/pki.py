@@ -1,0 +1,291 @@
+"""Peppol PKI checks (pure): certificate facts, chain validation at an instant, revocation hooks.
+
+Why our own small path builder rather than ``cryptography.x509.verification``: that verifier
+implements the Web PKI profile for TLS servers/clients (SAN required, strict extensions), which
+Peppol SMP/AP certificates are not built for, and its errors do not say *which* certificate failed
+*how*. Peppol chains are short (leaf -> SMP CA or AP CA -> root), so a direct check is simple.
+
+Trust is anchored at the *issuing* CA of the role being checked (the SMP CA for SMP signatures,
+the AP CA for endpoint certificates), never only at the shared root: an AP certificate must not
+pass as an SMP certificate just because both chain to the same root.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
+from cryptography.x509.oid import NameOID
+
+from peppolnet.errors import CertificateError, ChainError, UntrustedCertificate
+
+__all__ = [
+    "SEAT_ID_PATTERN",
+    "CertificateFacts",
+    "NoRevocationCheck",
+    "RevocationChecker",
+    "RevocationStatus",
+    "check_revocation",
+    "load_certificate",
+    "validate_chain",
+]
+
+#: Peppol Seat ID (service provider id in the certificate CN), FACTS.md §6.
+SEAT_ID_PATTERN = re.compile(r"P[A-Z]{2}[0-9]{6}")
+
+_MAX_PATH = 8
+
+
+def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    values = name.get_attributes_for_oid(oid)
+    if not values:
+        return None
+    value = values[0].value
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateFacts:
+    """What a person needs to know about a certificate, as plain values."""
+
+    subject: str
+    issuer: str
+    serial: int
+    not_before: datetime
+    not_after: datetime
+    sha256_fingerprint: str
+    common_name: str | None
+    seat_id: str | None
+    organisation: str | None
+    country: str | None
+
+    @classmethod
+    def from_certificate(cls, cert: x509.Certificate) -> CertificateFacts:
+        """Facts of a parsed certificate. ``seat_id`` is the CN if it is a valid Seat ID."""
+        cn = _attr(cert.subject, NameOID.COMMON_NAME)
+        return cls(
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            serial=cert.serial_number,
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            sha256_fingerprint=hashlib.sha256(cert.public_bytes(_der())).hexdigest(),
+            common_name=cn,
+            seat_id=cn if cn is not None and SEAT_ID_PATTERN.fullmatch(cn) else None,
+            organisation=_attr(cert.subject, NameOID.ORGANIZATION_NAME),
+            country=_attr(cert.subject, NameOID.COUNTRY_NAME),
+        )
+
+    @classmethod
+    def from_der(cls, data: bytes) -> CertificateFacts:
+        """Facts of a certificate as DER, PEM or base64 text (see :func:`load_certificate`)."""
+        return cls.from_certificate(load_certificate(data))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (datetimes as ISO 8601 UTC strings, serial as an integer)."""
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "serial": self.serial,
+            "not_before": _when(self.not_before),
+            "not_after": _when(self.not_after),
+            "sha256_fingerprint": self.sha256_fingerprint,
+            "common_name": self.common_name,
+            "seat_id": self.seat_id,
+            "organisation": self.organisation,
+            "country": self.country,
+        }
+
+
+def _der() -> Any:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
+
+
+def load_certificate(data: bytes | str) -> x509.Certificate:
+    """Read one certificate from PEM, DER, or base64 text (whitespace and ``&#13;`` leftovers ok).
+
+    SMP documents carry certificates as base64 text with line breaks; files carry PEM or DER.
+    Raises ``CertificateError`` naming the problem.
+    """
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else data
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in raw:
+            return x509.load_pem_x509_certificate(raw)
+        if raw[:1] == b"\x30":
+            return x509.load_der_x509_certificate(raw)
+        text = b"".join(raw.split())
+        return x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error) as exc:
+        raise CertificateError(f"the certificate cannot be read: {exc}") from exc
+
+
+def _name(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+def _check_validity(cert: x509.Certificate, at: datetime) -> None:
+    if at < cert.not_valid_before_utc:
+        raise ChainError(
+            f"certificate {_name(cert)} is not yet valid at {_when(at)} "
+            f"(valid from {_when(cert.not_valid_before_utc)})"
+        )
+    if at > cert.not_valid_after_utc:
+        raise ChainError(
+            f"certificate {_name(cert)} expired at {_when(cert.not_valid_after_utc)} "
+            f"(checked at {_when(at)})"
+        )
+
+
+def _check_ca(issuer: x509.Certificate, cas_below: int) -> None:
+    """The issuer must be a CA allowed to sign certificates at this depth."""
+    try:
+        bc = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        raise ChainError(f"issuer {_name(issuer)} is not a CA (no basicConstraints)") from None
+    if not bc.ca:
+        raise ChainError(f"issuer {_name(issuer)} is not a CA (basicConstraints CA:FALSE)")
+    if bc.path_length is not None and cas_below > bc.path_length:
+        raise ChainError(
+            f"issuer {_name(issuer)} allows {bc.path_length} CA(s) below it, the path has "
+            f"{cas_below}"
+        )
+    try:
+        ku = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not ku.key_cert_sign:
+        raise ChainError(f"issuer {_name(issuer)} may not sign certificates (no keyCertSign)")
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True if ``issuer``'s name matches and its key made ``cert``'s signature."""
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, CryptoInvalidSignature):
+        return False
+    return True
+
+
+def validate_chain(
+    leaf: x509.Certificate,
+    anchors: Sequence[x509.Certificate],
+    *,
+    at: datetime | None = None,
+    intermediates: Sequence[x509.Certificate] = (),
+) -> tuple[x509.Certificate, ...]:
+    """Check that ``leaf`` chains to one of ``anchors`` at instant ``at`` (default: now).
+
+    Returns the path, leaf first, ending with the anchor. Every certificate on the path must be
+    valid at ``at``, every issuer a CA (basicConstraints, pathlen, keyCertSign) whose key made
+    the signature below it. Raises ``ChainError`` (expired, not yet valid, bad issuer signature,
+    issuer is not a CA) or ``UntrustedCertificate`` (issuer not trusted).
+    """
+    when = at if at is not None else datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    path: list[x509.Certificate] = [leaf]
+    current = leaf
+    _check_validity(current, when)
+    while len(path) <= _MAX_PATH:
+        cas_below = len(path) - 1
+        for anchor in anchors:
+            if anchor.subject == current.issuer:
+                if not _issued_by(current, anchor):
+                    # same name, different key: keep looking (CA re-keys), fail below if none
+                    continue
+                _check_ca(anchor, cas_below)
+                _check_validity(anchor, when)
+                path.append(anchor)
+                return tuple(path)
+        same_name = [a for a in anchors if a.subject == current.issuer]
+        if same_name:
+            raise ChainError(
+                f"bad issuer signature: {_name(current)} names trusted issuer "
+                f"{current.issuer.rfc4514_string()} but that CA's key did not sign it"
+            )
+        candidates = [c for c in intermediates if c.subject == current.issuer and c not in path]
+        nxt = next((c for c in candidates if _issued_by(current, c)), None)
+        if nxt is None:
+            if candidates:
+                raise ChainError(
+                    f"bad issuer signature: {_name(current)} was not signed by "
+                    f"{current.issuer.rfc4514_string()}"
+                )
+            raise UntrustedCertificate(
+                f"issuer not trusted: {current.issuer.rfc4514_string()} (of {_name(current)}) "
+                "is not one of the network's trust anchors"
+            )
+        _check_ca(nxt, cas_below)
+        _check_validity(nxt, when)
+        path.append(nxt)
+        current = nxt
+    raise ChainError(f"certificate path for {_name(leaf)} is longer than {_MAX_PATH}")
+
+
+class RevocationStatus(enum.Enum):
+    """Outcome of a revocation check. ``NOT_CHECKED`` is never to be shown as "good"."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+    NOT_CHECKED = "not-checked"
+
+
+class RevocationChecker(Protocol):
+    """A CRL or OCSP checker. Implementations do their own I/O; the core only asks."""
+
+    def check(
+        self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+    ) -> RevocationStatus: ...
+
+
+class NoRevocationCheck:
+    """The offline default: says "not checked" for every certificate, never "good"."""
+
+    def check(
+        self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+    ) -> RevocationStatus:
+        return RevocationStatus.NOT_CHECKED
+
+
+def check_revocation(
+    path: Sequence[x509.Certificate],
+    checker: RevocationChecker,
+    *,
+    at: datetime | None = None,
+) -> RevocationStatus:
+    """Ask ``checker`` about every non-anchor certificate of ``path`` (leaf first).
+
+    The worst answer wins: revoked > unknown > not-checked > good.
+    """
+    when = at if at is not None else datetime.now(UTC)
+    order = [
+        RevocationStatus.GOOD,
+        RevocationStatus.NOT_CHECKED,
+        RevocationStatus.UNKNOWN,
+        RevocationStatus.REVOKED,
+    ]
+    worst = RevocationStatus.GOOD
+    for cert, issuer in itertools.pairwise(path):
+        status = checker.check(cert, issuer, when)
+        if order.index(status) > order.index(worst):
+            worst = status
+    return worst
