@@ -22,6 +22,10 @@ _EXPORTS: dict[str, str] = {
     "BIS_BILLING_CREDIT_NOTE": "peppolnet.identifiers",
     "BIS_BILLING_PROCESS": "peppolnet.identifiers",
     "TRANSPORT_AS4": "peppolnet.identifiers",
+    # scheme validation (peppolnet.schemes)
+    "validate": "peppolnet.schemes",
+    "is_valid": "peppolnet.schemes",
+    "suggest_participant_ids": "peppolnet.schemes",
     # errors
     "PeppolnetError": "peppolnet.errors",
     "InvalidIdentifier": "peppolnet.errors",
