@@ -1,0 +1,270 @@
+# ruff: noqa: E501  (inline XML fixtures read better unbroken)
+"""The SMP parser on hand-written documents: dialects, tolerance, errors, hostile input."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from peppolnet.errors import InvalidInput, InvalidSmpDocument, UnsafeXml
+from peppolnet.identifiers import BIS_BILLING_INVOICE, BIS_BILLING_PROCESS, ParticipantId
+from peppolnet.smp import (
+    Dialect,
+    Endpoint,
+    Redirect,
+    ServiceGroup,
+    ServiceMetadata,
+    detect,
+    parse_document,
+)
+from peppolnet.xmlsafe import parse_xml
+
+SMP = "http://busdox.org/serviceMetadata/publishing/1.0/"
+IDS = "http://busdox.org/transport/identifiers/1.0/"
+WSA = "http://www.w3.org/2005/08/addressing"
+OASIS1 = "http://docs.oasis-open.org/bdxr/ns/SMP/2016/05"
+CERT = base64.b64encode(b"\x30\x82\x01\x00fake-der").decode()
+
+
+def peppol_metadata(endpoint_extra: str = "", *, doc: str | None = None, cert: str = CERT) -> bytes:
+    doctype = doc if doc is not None else BIS_BILLING_INVOICE.value
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<q:SignedServiceMetadata xmlns:q="{SMP}" xmlns:i="{IDS}" xmlns:w="{WSA}">
+ <q:ServiceMetadata><q:ServiceInformation>
+  <i:ParticipantIdentifier scheme="iso6523-actorid-upis">
+     0007:5567321707
+  </i:ParticipantIdentifier>
+  <i:DocumentIdentifier scheme="busdox-docid-qns">{doctype}</i:DocumentIdentifier>
+  <q:ProcessList><q:Process>
+   <i:ProcessIdentifier scheme="cenbii-procid-ubl">{BIS_BILLING_PROCESS.value}</i:ProcessIdentifier>
+   <q:ServiceEndpointList>
+    <q:Endpoint transportProfile="peppol-transport-as4-v2_0">
+     <w:EndpointReference><w:Address> https://ap.example/as4 </w:Address>
+      <w:ReferenceParameters/><w:Metadata/></w:EndpointReference>
+     <q:RequireBusinessLevelSignature>false</q:RequireBusinessLevelSignature>
+     {endpoint_extra}
+     <q:Certificate>{cert}</q:Certificate>
+     <q:ServiceDescription>AP</q:ServiceDescription>
+     <q:TechnicalContactUrl>ops@example.com</q:TechnicalContactUrl>
+     <q:TechnicalInformationUrl/>
+    </q:Endpoint>
+   </q:ServiceEndpointList>
+  </q:Process></q:ProcessList>
+ </q:ServiceInformation></q:ServiceMetadata>
+ <Signature xmlns="http://www.w3.org/2000/09/xmldsig#"/>
+</q:SignedServiceMetadata>""".encode()
+
+
+def test_peppol_metadata_any_prefix() -> None:
+    doc = parse_document(peppol_metadata())
+    assert isinstance(doc, ServiceMetadata)
+    assert doc.dialect is Dialect.PEPPOL_SMP_1
+    assert doc.participant == ParticipantId.parse("0007:5567321707")
+    assert doc.document_type == BIS_BILLING_INVOICE
+    (endpoint,) = doc.endpoints_for(BIS_BILLING_PROCESS)
+    assert endpoint.url == "https://ap.example/as4"
+    assert endpoint.certificate == b"\x30\x82\x01\x00fake-der"
+    assert endpoint.technical_contact == "ops@example.com"
+    assert endpoint.technical_information_url is None  # empty optional element
+    assert endpoint.activation is None
+    assert endpoint.expiration is None
+    assert doc.endpoints_for(ParticipantId.parse("0007:1")) == ()  # type: ignore[arg-type]
+
+
+def test_base64_with_whitespace_and_carriage_returns() -> None:
+    wrapped = "&#13;\n   ".join(CERT[i : i + 8] for i in range(0, len(CERT), 8))
+    doc = parse_document(peppol_metadata(cert=wrapped))
+    assert isinstance(doc, ServiceMetadata)
+    assert doc.endpoints[0].certificate == b"\x30\x82\x01\x00fake-der"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2022-03-01Z", datetime(2022, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2022-03-01", datetime(2022, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2022-03-01+01:00", datetime(2022, 3, 1, 22, 59, 59, 999999, tzinfo=UTC)),
+        ("2022-03-01T10:00:00Z", datetime(2022, 3, 1, 10, tzinfo=UTC)),
+        ("2022-03-01T10:00:00", datetime(2022, 3, 1, 10, tzinfo=UTC)),
+        ("2022-03-01T10:00:00.1234567-02:30", datetime(2022, 3, 1, 12, 30, 0, 123456, tzinfo=UTC)),
+        ("2022-03-01T24:00:00Z", datetime(2022, 3, 2, tzinfo=UTC)),
+    ],
+)
+def test_expiration_dates_are_lenient(text: str, expected: datetime) -> None:
+    doc = parse_document(
+        peppol_metadata(f"<q:ServiceExpirationDate>{text}</q:ServiceExpirationDate>")
+    )
+    assert isinstance(doc, ServiceMetadata)
+    assert doc.endpoints[0].expiration == expected
+
+
+def test_date_only_activation_is_start_of_day() -> None:
+    doc = parse_document(
+        peppol_metadata("<q:ServiceActivationDate>2022-03-01Z</q:ServiceActivationDate>")
+    )
+    assert isinstance(doc, ServiceMetadata)
+    endpoint = doc.endpoints[0]
+    assert endpoint.activation == datetime(2022, 3, 1, tzinfo=UTC)
+    assert not endpoint.is_active(datetime(2022, 2, 28, 23, 59, tzinfo=UTC))
+    assert endpoint.is_active(datetime(2022, 3, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("text", ["2022-13-01Z", "tomorrow", "2022-02-30", "2022-03-01T25:00:00Z"])
+def test_bad_dates_are_named(text: str) -> None:
+    with pytest.raises(InvalidSmpDocument, match="ServiceExpirationDate"):
+        parse_document(
+            peppol_metadata(f"<q:ServiceExpirationDate>{text}</q:ServiceExpirationDate>")
+        )
+
+
+def test_is_active_bounds_and_naive_time() -> None:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    end = datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC)
+    endpoint = Endpoint("peppol-transport-as4-v2_0", "https://x", activation=start, expiration=end)
+    assert endpoint.is_active(start)
+    assert endpoint.is_active(end)
+    assert not endpoint.is_active(start - timedelta(microseconds=1))
+    assert not endpoint.is_active(end + timedelta(seconds=1))
+    assert Endpoint("p", None).is_active(datetime(1970, 1, 1, tzinfo=UTC))
+    with pytest.raises(InvalidInput, match="time zone"):
+        endpoint.is_active(datetime(2024, 6, 1))
+
+
+def test_bad_boolean_is_named() -> None:
+    data = peppol_metadata().replace(b">false<", b">maybe<")
+    with pytest.raises(InvalidSmpDocument, match="RequireBusinessLevelSignature"):
+        parse_document(data)
+
+
+def test_missing_document_identifier_is_named() -> None:
+    data = peppol_metadata().replace(b"i:DocumentIdentifier", b"i:Other")
+    with pytest.raises(InvalidSmpDocument, match="ServiceMetadata has no DocumentIdentifier"):
+        parse_document(data)
+
+
+def test_missing_transport_profile_is_named() -> None:
+    data = peppol_metadata().replace(b' transportProfile="peppol-transport-as4-v2_0"', b"")
+    with pytest.raises(InvalidSmpDocument, match="transportProfile"):
+        parse_document(data)
+
+
+def test_unknown_root_is_rejected() -> None:
+    with pytest.raises(InvalidSmpDocument, match=r"\{urn:other\}ServiceGroup is not an SMP"):
+        parse_document(b'<ServiceGroup xmlns="urn:other"/>')
+    with pytest.raises(InvalidSmpDocument, match="not an SMP"):
+        parse_document(b"<html/>")
+
+
+def test_signed_wrapper_without_service_metadata() -> None:
+    with pytest.raises(InvalidSmpDocument, match="SignedServiceMetadata has no ServiceMetadata"):
+        parse_document(f'<SignedServiceMetadata xmlns="{SMP}"/>'.encode())
+
+
+def test_detect_kinds() -> None:
+    assert detect(parse_xml(peppol_metadata())) == (Dialect.PEPPOL_SMP_1, "service-metadata")
+    group = f'<ServiceGroup xmlns="{OASIS1}"><ParticipantIdentifier scheme="iso6523-actorid-upis">0007:1</ParticipantIdentifier></ServiceGroup>'
+    assert detect(parse_xml(group.encode())) == (Dialect.OASIS_SMP_1, "service-group")
+
+
+def test_oasis1_redirect_and_peppol_redirect_url_check() -> None:
+    data = f"""<SignedServiceMetadata xmlns="{OASIS1}"><ServiceMetadata>
+      <Redirect href="https://other.example/iso6523-actorid-upis%3A%3A0007%3A1/services/busdox-docid-qns%3A%3Aurn%3Ax%3A%3AInvoice%23%23c%3A%3A2.1">
+      <CertificateUID> CN=SMP,C=NO </CertificateUID></Redirect></ServiceMetadata></SignedServiceMetadata>"""
+    doc = parse_document(data.encode())
+    assert isinstance(doc, Redirect)
+    assert doc.dialect is Dialect.OASIS_SMP_1
+    assert doc.certificate_uid == "CN=SMP,C=NO"
+    assert doc.participant == ParticipantId.parse("0007:1")
+    assert doc.document_type is not None
+    assert doc.document_type.value == "urn:x::Invoice##c::2.1"
+    assert detect(parse_xml(data.encode())) == (Dialect.OASIS_SMP_1, "redirect")
+    with pytest.raises(InvalidSmpDocument, match="absolute"):
+        parse_document(data.replace("https://other.example", "file://").encode())
+
+
+def test_service_group_skips_unusable_hrefs_but_keeps_them() -> None:
+    data = f"""<ServiceGroup xmlns="{SMP}"><ParticipantIdentifier xmlns="{IDS}" scheme="iso6523-actorid-upis">0007:5567321707</ParticipantIdentifier>
+    <ServiceMetadataReferenceCollection>
+      <ServiceMetadataReference href="http://smp/iso6523-actorid-upis%3A%3A0007%3A5567321707/services/{BIS_BILLING_INVOICE.url_segment()}"/>
+      <ServiceMetadataReference href="http://smp/iso6523-actorid-upis%3A%3A0007%3A5567321707/services/{BIS_BILLING_INVOICE.url_segment()}"/>
+      <ServiceMetadataReference href="http://smp/somebody-else/services/x"/>
+    </ServiceMetadataReferenceCollection></ServiceGroup>"""
+    doc = parse_document(data.encode())
+    assert isinstance(doc, ServiceGroup)
+    assert doc.document_types == (BIS_BILLING_INVOICE,)
+    assert len(doc.references) == 3
+
+
+def test_oasis2_redirect() -> None:
+    data = """<ServiceMetadata xmlns="http://docs.oasis-open.org/bdxr/ns/SMP/2/ServiceMetadata"
+      xmlns:b="http://docs.oasis-open.org/bdxr/ns/SMP/2/BasicComponents"
+      xmlns:a="http://docs.oasis-open.org/bdxr/ns/SMP/2/AggregateComponents">
+      <b:SMPVersionID>2.0</b:SMPVersionID>
+      <b:ID schemeID="busdox-docid-qns">urn:x::Invoice##c::2.1</b:ID>
+      <b:ParticipantID schemeID="iso6523-actorid-upis">0007:1</b:ParticipantID>
+      <a:ProcessMetadata><a:Redirect><b:PublisherURI>https://smp2.example/</b:PublisherURI>
+      <a:Certificate><b:ContentBinaryObject mimeCode="application/base64">MAA=</b:ContentBinaryObject></a:Certificate>
+      </a:Redirect></a:ProcessMetadata></ServiceMetadata>"""
+    doc = parse_document(data.encode())
+    assert isinstance(doc, Redirect)
+    assert doc.dialect is Dialect.OASIS_SMP_2
+    assert doc.target_url == "https://smp2.example/"
+    assert doc.certificate == b"\x30\x00"
+    assert doc.participant == ParticipantId.parse("0007:1")
+
+
+def test_parse_document_accepts_a_parsed_root() -> None:
+    root = parse_xml(peppol_metadata())
+    assert parse_document(root) == parse_document(peppol_metadata())
+
+
+def test_hostile_documents_through_parse_document() -> None:
+    lol = b'<?xml version="1.0"?><!DOCTYPE s [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><s>&b;</s>'
+    with pytest.raises(UnsafeXml):
+        parse_document(lol)
+    with pytest.raises(UnsafeXml):
+        parse_document(peppol_metadata().replace(b"AP<", b"AP" + b" " * 2_100_000 + b"<"))
+    with pytest.raises(UnsafeXml):
+        parse_document(b"<a>" * 1000 + b"</a>" * 1000)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_raise_only_typed_errors(data: bytes) -> None:
+    with contextlib.suppress(InvalidSmpDocument):
+        parse_document(data)
+
+
+_FRAGMENT = st.sampled_from(
+    [
+        f'<ServiceGroup xmlns="{SMP}">',
+        "</ServiceGroup>",
+        f'<ParticipantIdentifier xmlns="{IDS}" scheme="iso6523-actorid-upis">',
+        "</ParticipantIdentifier>",
+        "<ServiceMetadataReferenceCollection>",
+        "</ServiceMetadataReferenceCollection>",
+        '<ServiceMetadataReference href="',
+        '"/>',
+        "0007:1",
+        "%3A%3A",
+        "/services/",
+        "::",
+        "&#13;",
+        " ",
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(_FRAGMENT, max_size=14))
+def test_smp_shaped_soup_raises_only_typed_errors(parts: list[str]) -> None:
+    try:
+        doc = parse_document("".join(parts).encode())
+    except InvalidSmpDocument:
+        return
+    assert isinstance(doc, ServiceGroup)

@@ -1,0 +1,189 @@
+"""The safe XML parser refuses hostile documents and keeps benign ones byte-faithful."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from peppolnet.errors import InvalidSmpDocument, UnsafeXml
+from peppolnet.xmlsafe import parse_xml
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<lolz>&lol9;</lolz>"""
+
+XXE_FILE = b"""<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<r>&xxe;</r>"""
+
+
+def _utf16(text: str) -> bytes:
+    """UTF-16 hides '<!DOCTYPE' from a byte scan: the parser-level checks must still catch it."""
+    return text.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
+
+
+def test_benign_document_parses_with_whitespace_kept() -> None:
+    data = b'<a xmlns="urn:x">\n  <b>  text  </b>\n  <!-- c -->\n</a>'
+    root = parse_xml(data)
+    assert root.findtext("{urn:x}b") == "  text  "
+    assert etree.tostring(root) == data  # signatures need the bytes as they were
+
+
+def test_billion_laughs_is_refused() -> None:
+    with pytest.raises(UnsafeXml, match="DOCTYPE"):
+        parse_xml(BILLION_LAUGHS)
+
+
+def test_billion_laughs_in_utf16_is_refused_by_the_parser_checks() -> None:
+    data = _utf16(BILLION_LAUGHS.decode().replace('<?xml version="1.0"?>', ""))
+    assert b"<!DOCTYPE" not in data
+    with pytest.raises(UnsafeXml):
+        parse_xml(data)
+
+
+def test_external_entity_to_local_file_is_refused() -> None:
+    with pytest.raises(UnsafeXml):
+        parse_xml(XXE_FILE)
+    with pytest.raises(UnsafeXml):
+        parse_xml(_utf16(XXE_FILE.decode()))
+
+
+def test_undeclared_entity_reference_is_refused() -> None:
+    with pytest.raises(InvalidSmpDocument, match="Entity 'xxe' not defined"):
+        parse_xml(b"<r>&xxe;</r>")
+
+
+@pytest.fixture
+def listener() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    sock.settimeout(0.3)
+    yield sock
+    sock.close()
+
+
+def _nobody_connected(sock: socket.socket) -> bool:
+    try:
+        conn, _ = sock.accept()
+    except TimeoutError:
+        return True
+    conn.close()
+    return False
+
+
+def test_external_dtd_is_refused_without_network_access(listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    doc = (
+        f'<?xml version="1.0" encoding="UTF-8"?>'
+        f'<!DOCTYPE r SYSTEM "http://127.0.0.1:{port}/evil.dtd"><r>&e;</r>'
+    )
+    for data in (doc.encode(), _utf16(doc)):
+        with pytest.raises(UnsafeXml):
+            parse_xml(data)
+    assert _nobody_connected(listener)
+
+
+def test_external_entity_over_http_makes_no_request(listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    doc = (
+        f'<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE r ['
+        f'<!ENTITY % p SYSTEM "http://127.0.0.1:{port}/p.dtd"> %p;]><r/>'
+    )
+    with pytest.raises(UnsafeXml):
+        parse_xml(_utf16(doc))
+    assert _nobody_connected(listener)
+
+
+def test_xinclude_is_refused() -> None:
+    data = (
+        b'<r xmlns:xi="http://www.w3.org/2001/XInclude">'
+        b'<xi:include href="file:///etc/passwd" parse="text"/></r>'
+    )
+    with pytest.raises(UnsafeXml, match="XInclude"):
+        parse_xml(data)
+
+
+def test_oversized_document_is_refused_before_parsing() -> None:
+    data = b"<r>" + b"x" * 3_000_000 + b"</r>"
+    with pytest.raises(UnsafeXml, match="3,000,007 bytes"):
+        parse_xml(data)
+    assert parse_xml(data, max_bytes=4_000_000).tag == "r"
+
+
+def test_depth_1000_is_refused() -> None:
+    data = b"<a>" * 1000 + b"</a>" * 1000
+    with pytest.raises(UnsafeXml):
+        parse_xml(data)
+
+
+def test_depth_limit_is_exact() -> None:
+    assert parse_xml(b"<a>" * 64 + b"</a>" * 64).tag == "a"
+    with pytest.raises(UnsafeXml, match="deeper than 64"):
+        parse_xml(b"<a>" * 65 + b"</a>" * 65)
+    with pytest.raises(UnsafeXml, match="deeper than 3"):
+        parse_xml(b"<a><b><c><d/></c></b></a>", max_depth=3)
+
+
+def test_malformed_xml_names_line_and_column() -> None:
+    with pytest.raises(InvalidSmpDocument, match=r"mismatch.*line 2, column \d+") as info:
+        parse_xml(b"<a>\n<b></a>")
+    assert not isinstance(info.value, UnsafeXml)
+
+
+@pytest.mark.parametrize("data", [b"", b"   ", b"\x00\x01", b"not xml", b"<a"])
+def test_garbage_is_invalid(data: bytes) -> None:
+    with pytest.raises(InvalidSmpDocument):
+        parse_xml(data)
+
+
+def test_non_bytes_is_a_typed_error() -> None:
+    with pytest.raises(InvalidSmpDocument, match="bytes"):
+        parse_xml("<a/>")  # type: ignore[arg-type]
+
+
+def test_parser_is_safe_across_threads() -> None:
+    docs = [f"<r><v>{i}</v></r>".encode() for i in range(200)]
+
+    def parse(data: bytes) -> str | None:
+        return parse_xml(data).findtext("v")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(parse, docs))
+    assert results == [str(i) for i in range(200)]
+    assert threading.active_count() >= 1
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_raise_only_typed_errors(data: bytes) -> None:
+    try:
+        root = parse_xml(data)
+    except InvalidSmpDocument:
+        return
+    assert isinstance(root.tag, str)
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet="<>/!&;#x[]ENTITYDOCabc \"'=?", max_size=80))
+def test_markup_soup_raises_only_typed_errors(text: str) -> None:
+    with contextlib.suppress(InvalidSmpDocument):
+        parse_xml(text.encode())
