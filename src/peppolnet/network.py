@@ -1,0 +1,194 @@
+"""Networks are values: SML zone, trust anchors, Directory URL and policy in one frozen object.
+
+Nothing in peppolnet reads global state: every lookup is given a :class:`Network`. The built-ins
+are ``PRODUCTION`` and ``TEST`` (OpenPeppol SML zones, G3 CAs, SHA-256 signatures only). The
+retired EC zones and the G2 CAs exist only as explicitly named legacy networks, which also accept
+RSA-SHA1 signatures, because old documents were signed that way (FACTS.md §2.3, §3.6, §4.2).
+
+The built-in networks are created on first access (module ``__getattr__``), so importing this
+module does not load ``cryptography``'s X.509 code or read any PEM file.
+
+SMP signatures are trusted only if they chain to ``smp_ca`` and endpoint certificates only if
+they chain to ``ap_ca``: the roots are deliberately not anchors, or an AP certificate would pass
+as an SMP certificate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from peppolnet.errors import InvalidInput
+from peppolnet.xmldsig import SignaturePolicy
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+__all__ = [
+    "LEGACY_EC_PRODUCTION",
+    "LEGACY_EC_TEST",
+    "LEGACY_G2_PRODUCTION",
+    "LEGACY_G2_TEST",
+    "NETWORK_NAMES",
+    "PRODUCTION",
+    "TEST",
+    "Network",
+    "load_pem_bundle",
+    "network_by_name",
+    "trust_anchor",
+]
+
+TRUST_DIR = Path(__file__).resolve().parent / "data" / "trust"
+
+PRODUCTION_ZONE = "participant.sml.prod.tech.peppol.org"
+TEST_ZONE = "participant.sml.test.tech.peppol.org"
+EC_PRODUCTION_ZONE = "edelivery.tech.ec.europa.eu"
+EC_TEST_ZONE = "acc.edelivery.tech.ec.europa.eu"
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """Everything a lookup needs to know about one Peppol network.
+
+    ``nameservers`` empty means the system resolver; ``tls_verify`` is what HTTPS to SMPs and the
+    Directory trusts (True = system CAs, or a path to a PEM bundle, as for ``httpx``).
+    """
+
+    name: str
+    sml_zone: str
+    smp_ca: tuple[x509.Certificate, ...]
+    ap_ca: tuple[x509.Certificate, ...]
+    directory_url: str | None
+    signature_policy: SignaturePolicy = dataclasses.field(default_factory=SignaturePolicy.strict)
+    require_https: bool = True
+    nameservers: tuple[str, ...] = ()
+    dns_port: int = 53
+    tls_verify: str | bool = True
+    legacy_cname: bool = False
+
+    def replace(self, **changes: Any) -> Network:
+        """A copy with some fields changed, e.g. ``TEST.replace(nameservers=("127.0.0.1",))``."""
+        return dataclasses.replace(self, **changes)
+
+    def __repr__(self) -> str:
+        return f"Network(name={self.name!r}, sml_zone={self.sml_zone!r})"
+
+
+def load_pem_bundle(path: str | Path) -> tuple[x509.Certificate, ...]:
+    """All certificates in a PEM file. Raises ``InvalidInput`` if there are none or it is bad."""
+    from cryptography import x509
+
+    try:
+        data = Path(path).read_bytes()
+        certs = tuple(x509.load_pem_x509_certificates(data))
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read certificates from {path}: {exc}") from exc
+    return certs
+
+
+@functools.cache
+def trust_anchor(name: str) -> x509.Certificate:
+    """One compiled CA certificate by file stem, e.g. ``"g3-prod-smp-ca"`` (see data/trust)."""
+    return load_pem_bundle(TRUST_DIR / f"{name}.pem")[0]
+
+
+def _build(name: str) -> Network:
+    anchor = trust_anchor
+    if name == "production":
+        return Network(
+            name,
+            PRODUCTION_ZONE,
+            (anchor("g3-prod-smp-ca"),),
+            (anchor("g3-prod-ap-ca"),),
+            "https://directory.peppol.eu",
+        )
+    if name == "test":
+        return Network(
+            name,
+            TEST_ZONE,
+            (anchor("g3-test-smp-ca"),),
+            (anchor("g3-test-ap-ca"),),
+            "https://test-directory.peppol.eu",
+        )
+    legacy = SignaturePolicy.legacy()
+    if name == "legacy-g2-production":
+        return Network(
+            name,
+            PRODUCTION_ZONE,
+            (anchor("g2-prod-smp-ca"),),
+            (anchor("g2-prod-ap-ca"),),
+            "https://directory.peppol.eu",
+            legacy,
+        )
+    if name == "legacy-g2-test":
+        return Network(
+            name,
+            TEST_ZONE,
+            (anchor("g2-test-smp-ca"),),
+            (anchor("g2-test-ap-ca"),),
+            "https://test-directory.peppol.eu",
+            legacy,
+        )
+    if name == "legacy-ec-production":
+        return Network(
+            name,
+            EC_PRODUCTION_ZONE,
+            (anchor("g2-prod-smp-ca"),),
+            (anchor("g2-prod-ap-ca"),),
+            "https://directory.peppol.eu",
+            legacy,
+        )
+    if name == "legacy-ec-test":
+        return Network(
+            name,
+            EC_TEST_ZONE,
+            (anchor("g2-test-smp-ca"),),
+            (anchor("g2-test-ap-ca"),),
+            "https://test-directory.peppol.eu",
+            legacy,
+        )
+    raise InvalidInput(f"unknown network {name!r}; known networks: {', '.join(NETWORK_NAMES)}")
+
+
+#: Names accepted by :func:`network_by_name` (and the CLI's ``--network``).
+NETWORK_NAMES = (
+    "production",
+    "test",
+    "legacy-g2-production",
+    "legacy-g2-test",
+    "legacy-ec-production",
+    "legacy-ec-test",
+)
+
+_ATTRIBUTES = {
+    "PRODUCTION": "production",
+    "TEST": "test",
+    "LEGACY_G2_PRODUCTION": "legacy-g2-production",
+    "LEGACY_G2_TEST": "legacy-g2-test",
+    "LEGACY_EC_PRODUCTION": "legacy-ec-production",
+    "LEGACY_EC_TEST": "legacy-ec-test",
+}
+
+
+@functools.cache
+def network_by_name(name: str) -> Network:
+    """A built-in network by name (case-insensitive, ``_`` and ``-`` alike)."""
+    return _build(name.strip().lower().replace("_", "-"))
+
+
+if TYPE_CHECKING:
+    PRODUCTION: Network
+    TEST: Network
+    LEGACY_G2_PRODUCTION: Network
+    LEGACY_G2_TEST: Network
+    LEGACY_EC_PRODUCTION: Network
+    LEGACY_EC_TEST: Network
+else:
+
+    def __getattr__(attribute: str) -> Network:
+        if attribute in _ATTRIBUTES:
+            return network_by_name(_ATTRIBUTES[attribute])
+        raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
