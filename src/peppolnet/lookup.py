@@ -1,0 +1,757 @@
+"""One lookup, sync or async: identifier -> SML -> SMP -> checks -> :class:`Reachability`.
+
+The lookup is written once, as a generator (:func:`_lookup_steps`) that *yields* the I/O it needs
+(``_Resolve``, ``_ServiceGroup``, ``_Metadata``) and receives the results - or the exception - back.
+:class:`Lookup` drives it with blocking calls, :class:`AsyncLookup` with awaits. This is the
+sans-I/O shape of h11: one logic, two shells, and every rule is testable without a socket.
+
+For a known document type the lookup costs one DNS query and one ServiceMetadata GET; the
+ServiceGroup (the list of everything the participant supports) is fetched only when asked for
+with ``list_document_types=True``, or for wildcard document types that need it to choose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Generator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+from peppolnet.codelists import document_type_entry, document_type_name
+from peppolnet.errors import (
+    DnsFailure,
+    IdentifierMismatch,
+    InvalidDocumentTypeId,
+    InvalidParticipantId,
+    NetworkFault,
+    NoSmpService,
+    NotRegistered,
+    PeppolnetError,
+    RedirectError,
+    SmpNotFound,
+)
+from peppolnet.identifiers import (
+    BIS_BILLING_CREDIT_NOTE,
+    BIS_BILLING_INVOICE,
+    BIS_BILLING_PROCESS,
+    TRANSPORT_AS4,
+    DocumentTypeId,
+    ParticipantId,
+    ProcessId,
+)
+from peppolnet.operators import Operator, OperatorRegistry
+from peppolnet.pki import (
+    CertificateFacts,
+    NoRevocationCheck,
+    RevocationChecker,
+    RevocationStatus,
+    load_certificate,
+    validate_chain,
+)
+from peppolnet.reachability import Check, CheckStatus, EndpointInfo, Reachability, Verdict
+from peppolnet.schemes import suggest_participant_ids, validate
+from peppolnet.sml import AsyncSmlResolver, SmlAnswer, SmlResolver
+from peppolnet.smp.client import AsyncSmpClient, MetadataAnswer, SmpClient, check_echo
+from peppolnet.smp.model import Endpoint, ServiceGroup, ServiceMetadata
+from peppolnet.smp.trust import CheckedDocument
+from peppolnet.smp.wildcard import select
+
+if TYPE_CHECKING:
+    import httpx
+
+    from peppolnet.network import Network
+
+__all__ = ["DOCUMENT_TYPE_ALIASES", "AsyncLookup", "Lookup", "resolve_document_type"]
+
+DOCUMENT_TYPE_ALIASES: Final[dict[str, DocumentTypeId]] = {
+    "invoice": BIS_BILLING_INVOICE,
+    "bis-invoice": BIS_BILLING_INVOICE,
+    "credit-note": BIS_BILLING_CREDIT_NOTE,
+    "creditnote": BIS_BILLING_CREDIT_NOTE,
+    "bis-credit-note": BIS_BILLING_CREDIT_NOTE,
+}
+
+Participantish: TypeAlias = ParticipantId | str
+
+
+def resolve_document_type(value: DocumentTypeId | str | None) -> DocumentTypeId:
+    """An alias (``invoice``, ``credit-note``) or identifier -> :class:`DocumentTypeId`."""
+    if value is None:
+        return BIS_BILLING_INVOICE
+    if isinstance(value, DocumentTypeId):
+        return value
+    alias = DOCUMENT_TYPE_ALIASES.get(value.strip().lower())
+    if alias is not None:
+        return alias
+    try:
+        return DocumentTypeId.parse(value)
+    except InvalidDocumentTypeId as exc:
+        known = ", ".join(sorted(DOCUMENT_TYPE_ALIASES))
+        raise InvalidDocumentTypeId(
+            f"{value!r} is neither a document type alias ({known}) nor a document type "
+            f"identifier: {exc}",
+            value=value,
+        ) from exc
+
+
+def default_processes(document_type: DocumentTypeId) -> tuple[ProcessId, ...]:
+    """The processes the code list allows for ``document_type``, the usual one first."""
+    entry = document_type_entry(document_type)
+    if entry is not None and entry.process_ids:
+        return tuple(entry.process_ids)
+    return (BIS_BILLING_PROCESS,)
+
+
+# --- the I/O requests the generator yields -----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Resolve:
+    participant: ParticipantId
+
+
+@dataclasses.dataclass(frozen=True)
+class _ServiceGroup:
+    smp_url: str
+    participant: ParticipantId
+
+
+@dataclasses.dataclass(frozen=True)
+class _Metadata:
+    smp_url: str
+    participant: ParticipantId
+    document_type: DocumentTypeId
+    at: datetime
+
+
+_Request: TypeAlias = _Resolve | _ServiceGroup | _Metadata
+_Steps: TypeAlias = Generator[_Request, Any, Reachability]
+
+
+@dataclasses.dataclass
+class _Context:
+    query: str
+    network: Network
+    document_type: DocumentTypeId
+    process: ProcessId | None
+    at: datetime
+    list_document_types: bool
+    operators: OperatorRegistry | None
+    revocation: RevocationChecker
+    checks: list[Check] = dataclasses.field(default_factory=list)
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    participant: ParticipantId | None = None
+    candidates: tuple[ParticipantId, ...] = ()
+    smp_url: str | None = None
+    document_types: tuple[tuple[DocumentTypeId, str | None], ...] = ()
+    retryable: bool = False
+
+    def add(self, name: str, status: CheckStatus, message: str) -> None:
+        self.checks.append(Check(name, status, message))
+
+    def result(
+        self,
+        verdict: Verdict,
+        *,
+        endpoint: EndpointInfo | None = None,
+        operator: Operator | None = None,
+    ) -> Reachability:
+        return Reachability(
+            query=self.query,
+            participant=self.participant,
+            document_type=self.document_type,
+            process=self.process,
+            network=self.network.name,
+            verdict=verdict,
+            checks=tuple(self.checks),
+            at=self.at,
+            endpoint=endpoint,
+            operator=operator,
+            smp_url=self.smp_url,
+            document_types=self.document_types,
+            candidates=self.candidates,
+            timings=dict(self.timings),
+            retryable=self.retryable and verdict is Verdict.UNKNOWN,
+        )
+
+
+def _candidates(
+    participant: Participantish | None, number: str | None, country: str | None
+) -> tuple[str, tuple[ParticipantId, ...]]:
+    """What the user asked for, and the identifiers to try in order."""
+    if participant is not None:
+        pid = participant if isinstance(participant, ParticipantId) else None
+        text = str(participant)
+        if pid is None:
+            pid = ParticipantId.parse(text)
+        return text, (pid,)
+    if number is None or country is None:
+        raise InvalidParticipantId(
+            "give a participant identifier, or an organisation number and a country"
+        )
+    suggestions = suggest_participant_ids(number, country)
+    if not suggestions.candidates:
+        raise InvalidParticipantId(
+            suggestions.reason or f"{number!r} is not a valid number for {country.upper()}",
+            value=number,
+        )
+    return f"{number} ({country.upper()})", tuple(suggestions.candidates)
+
+
+def _lookup_steps(ctx: _Context) -> _Steps:
+    """The whole lookup as a generator of I/O requests (see the module docstring)."""
+    started = time.perf_counter()
+    answer: SmlAnswer | None = None
+    fault: PeppolnetError | None = None
+    dns_started = time.perf_counter()
+    for number, candidate in enumerate(ctx.candidates, start=1):
+        _identifier_check(ctx, candidate)
+        try:
+            answer = yield _Resolve(candidate)
+        except NotRegistered:
+            if number < len(ctx.candidates):
+                following = ctx.candidates[number].bare
+                ctx.add(
+                    "sml",
+                    CheckStatus.SKIPPED,
+                    f"{candidate.bare} is not registered; trying {following}",
+                )
+            continue
+        except NoSmpService as exc:
+            ctx.participant = candidate
+            ctx.timings["dns"] = time.perf_counter() - dns_started
+            ctx.add("sml", CheckStatus.FAIL, f"{candidate} is in the SML, but {exc}")
+            return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
+        except DnsFailure as exc:
+            fault = fault or exc
+            continue
+        ctx.participant = candidate
+        break
+    ctx.timings["dns"] = time.perf_counter() - dns_started
+    if answer is None:
+        ctx.participant = ctx.participant or ctx.candidates[0]
+        if fault is not None:
+            ctx.retryable = fault.retryable
+            ctx.add("sml", CheckStatus.FAIL, f"the SML could not be asked: {fault}")
+            return _finish(ctx, started, Verdict.UNKNOWN)
+        tried = ", ".join(c.bare for c in ctx.candidates)
+        ctx.add("sml", CheckStatus.FAIL, f"no Peppol registration was found for {tried}")
+        return _finish(ctx, started, Verdict.NOT_REGISTERED)
+    participant = ctx.participant
+    assert participant is not None
+    ctx.smp_url = answer.smp_url
+    ctx.add("sml", CheckStatus.PASS, f"registered in the SML; its SMP is {answer.smp_url}")
+    if ctx.network.require_https and not answer.smp_url.lower().startswith("https://"):
+        ctx.add(
+            "https",
+            CheckStatus.FAIL,
+            f"the SMP is published on plain http ({answer.smp_url}); Peppol requires https, "
+            "so senders will not use it",
+        )
+        return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
+    ctx.add("https", CheckStatus.PASS, "the SMP is published on https")
+
+    document_type = ctx.document_type
+    if ctx.list_document_types or document_type.is_wildcard:
+        smp_started = time.perf_counter()
+        try:
+            group: CheckedDocument = yield _ServiceGroup(answer.smp_url, participant)
+        except (NetworkFault, SmpNotFound) as exc:
+            ctx.retryable = exc.retryable
+            ctx.timings["service_group"] = time.perf_counter() - smp_started
+            ctx.add("service-group", CheckStatus.FAIL, f"the list of document types failed: {exc}")
+            return _finish(ctx, started, Verdict.UNKNOWN)
+        ctx.timings["service_group"] = time.perf_counter() - smp_started
+        assert isinstance(group.document, ServiceGroup)
+        available = group.document.document_types
+        ctx.document_types = tuple((d, document_type_name(d)) for d in available)
+        chosen = select(document_type, available)
+        if chosen is None:
+            ctx.add(
+                "service-group",
+                CheckStatus.FAIL,
+                f"the SMP lists {len(available)} document types, not including "
+                f"{_doc_label(document_type)}",
+            )
+            return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
+        ctx.add(
+            "service-group",
+            CheckStatus.PASS,
+            f"the SMP lists {len(available)} document types, including {_doc_label(chosen)}",
+        )
+        document_type = chosen
+
+    smp_started = time.perf_counter()
+    try:
+        metadata_answer: MetadataAnswer = yield _Metadata(
+            answer.smp_url, participant, document_type, ctx.at
+        )
+    except SmpNotFound:
+        ctx.timings["service_metadata"] = time.perf_counter() - smp_started
+        ctx.add(
+            "service-metadata",
+            CheckStatus.FAIL,
+            f"the participant is registered, but not for {_doc_label(document_type)}",
+        )
+        return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
+    except RedirectError as exc:
+        ctx.timings["service_metadata"] = time.perf_counter() - smp_started
+        ctx.add("redirect", CheckStatus.FAIL, str(exc))
+        return _finish(ctx, started, Verdict.UNKNOWN)
+    except (NetworkFault, IdentifierMismatch) as exc:
+        ctx.retryable = exc.retryable
+        ctx.timings["service_metadata"] = time.perf_counter() - smp_started
+        ctx.add("service-metadata", CheckStatus.FAIL, f"the SMP could not answer: {exc}")
+        return _finish(ctx, started, Verdict.UNKNOWN)
+    ctx.timings["service_metadata"] = time.perf_counter() - smp_started
+    ctx.add("service-metadata", CheckStatus.PASS, "the SMP answered for this document type")
+    return _evaluate_metadata(ctx, started, metadata_answer, participant, document_type)
+
+
+def _evaluate_metadata(
+    ctx: _Context,
+    started: float,
+    answer: MetadataAnswer,
+    participant: ParticipantId,
+    document_type: DocumentTypeId,
+) -> Reachability:
+    if answer.redirect is not None:
+        ctx.add("redirect", CheckStatus.PASS, f"followed one redirect to {answer.url}")
+    else:
+        ctx.add("redirect", CheckStatus.SKIPPED, "no redirect")
+    checked = answer.checked
+    signature = checked.signature
+    if not signature.present:
+        ctx.add(
+            "signature", CheckStatus.FAIL, "the SMP answer is not signed, so it cannot be trusted"
+        )
+        return _finish(ctx, started, Verdict.UNKNOWN)
+    if not signature.valid:
+        ctx.add(
+            "signature",
+            CheckStatus.FAIL,
+            f"the SMP answer's signature does not verify ({signature.problem})",
+        )
+        return _finish(ctx, started, Verdict.UNKNOWN)
+    ctx.add("signature", CheckStatus.PASS, f"the signature verifies ({signature.algorithm})")
+    signer = signature.signer
+    if not signature.chain_valid:
+        ctx.add(
+            "smp-certificate",
+            CheckStatus.FAIL,
+            f"the SMP's certificate is not trusted on the {ctx.network.name} network: "
+            f"{signature.chain_problem}",
+        )
+        return _finish(ctx, started, Verdict.UNKNOWN)
+    ctx.add(
+        "smp-certificate",
+        CheckStatus.PASS,
+        f"signed by {signer.subject if signer else 'the SMP'}, valid and issued by the "
+        f"{ctx.network.name} network's SMP CA",
+    )
+    metadata = checked.document
+    if not isinstance(metadata, ServiceMetadata):
+        ctx.add("service-metadata", CheckStatus.FAIL, "the SMP answer is not a ServiceMetadata")
+        return _finish(ctx, started, Verdict.UNKNOWN)
+    try:
+        check_echo(metadata, participant, document_type)
+    except IdentifierMismatch as exc:
+        ctx.add("identifier-echo", CheckStatus.FAIL, str(exc))
+        return _finish(ctx, started, Verdict.UNKNOWN)
+    ctx.add("identifier-echo", CheckStatus.PASS, "the SMP answered for the participant asked for")
+    return _choose_endpoint(ctx, started, metadata)
+
+
+def _choose_endpoint(ctx: _Context, started: float, metadata: ServiceMetadata) -> Reachability:
+    wanted = (ctx.process,) if ctx.process is not None else default_processes(ctx.document_type)
+    offered = [p.process_id for p in metadata.processes]
+    process = next((p for p in wanted if p in offered), None)
+    if process is None:
+        listed = ", ".join(p.value for p in offered) or "none"
+        ctx.add(
+            "process",
+            CheckStatus.FAIL,
+            f"the document type is registered for other processes ({listed}), not "
+            f"{wanted[0].value}",
+        )
+        return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
+    ctx.process = process
+    ctx.add("process", CheckStatus.PASS, f"registered for the process {process.value}")
+    endpoints = metadata.endpoints_for(process)
+    as4 = [e for e in endpoints if e.transport_profile == TRANSPORT_AS4.value]
+    if not as4:
+        profiles = ", ".join(e.transport_profile for e in endpoints) or "none"
+        ctx.add(
+            "transport-profile",
+            CheckStatus.FAIL,
+            f"no endpoint uses {TRANSPORT_AS4.value}, the only active Peppol transport "
+            f"(found: {profiles})",
+        )
+        return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
+    ctx.add("transport-profile", CheckStatus.PASS, f"the endpoint uses {TRANSPORT_AS4.value}")
+    problems: list[tuple[str, str]] = []
+    for endpoint in as4:
+        outcome = _check_endpoint(ctx, endpoint)
+        if isinstance(outcome, _Usable):
+            ctx.timings["total"] = time.perf_counter() - started
+            return ctx.result(
+                Verdict.CAN_RECEIVE, endpoint=outcome.endpoint, operator=outcome.operator
+            )
+        problems.append(outcome)
+    name, message = problems[0]
+    ctx.add(name, CheckStatus.FAIL, message)
+    return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Usable:
+    endpoint: EndpointInfo
+    operator: Operator
+
+
+def _check_endpoint(ctx: _Context, endpoint: Endpoint) -> _Usable | tuple[str, str]:
+    """Either the usable endpoint with its operator, or ``(check name, problem)``."""
+    at = ctx.at
+    if endpoint.activation is not None and at < endpoint.activation:
+        return (
+            "endpoint-validity",
+            f"the endpoint only becomes active on {endpoint.activation:%Y-%m-%d %H:%M} UTC",
+        )
+    if endpoint.expiration is not None and at >= endpoint.expiration:
+        return ("endpoint-validity", f"the endpoint expired on {endpoint.expiration:%Y-%m-%d}")
+    if endpoint.certificate is None:
+        return ("ap-certificate", "the endpoint has no access point certificate")
+    try:
+        certificate = load_certificate(endpoint.certificate)
+        facts = CertificateFacts.from_certificate(certificate)
+    except PeppolnetError as exc:
+        return ("ap-certificate", f"the access point certificate cannot be read: {exc}")
+    try:
+        path = validate_chain(certificate, ctx.network.ap_ca, at=at)
+    except PeppolnetError as exc:
+        return (
+            "ap-certificate",
+            f"the access point certificate ({facts.subject}) is not usable: {exc}",
+        )
+    url = endpoint.url or ""
+    if not url.lower().startswith("https://"):
+        return ("endpoint-url", f"the access point URL {url or '(none)'} is not https")
+    ctx.add(
+        "endpoint-validity",
+        CheckStatus.PASS,
+        "the endpoint is active at the lookup time",
+    )
+    ctx.add(
+        "ap-certificate",
+        CheckStatus.PASS,
+        f"the access point certificate of {facts.organisation or facts.subject} "
+        f"({facts.seat_id or 'no Seat ID'}) is valid until {facts.not_after:%Y-%m-%d} and "
+        f"issued by the {ctx.network.name} network's AP CA",
+    )
+    port = _port(url)
+    if port not in (None, 443):
+        ctx.add("endpoint-url", CheckStatus.WARN, f"the access point listens on port {port}")
+    else:
+        ctx.add("endpoint-url", CheckStatus.PASS, f"the access point URL is {url}")
+    issuer = path[1] if len(path) > 1 else None
+    status = (
+        ctx.revocation.check(certificate, issuer, at)
+        if issuer is not None
+        else RevocationStatus.NOT_CHECKED
+    )
+    if status is RevocationStatus.REVOKED:
+        ctx.add("revocation", CheckStatus.FAIL, "the access point certificate has been revoked")
+        return ("revocation", "the access point certificate has been revoked")
+    if status is RevocationStatus.GOOD:
+        ctx.add("revocation", CheckStatus.PASS, "the certificate is not revoked")
+    else:
+        ctx.add(
+            "revocation",
+            CheckStatus.SKIPPED,
+            "revocation was not checked (no CRL/OCSP checker configured)"
+            if status is RevocationStatus.NOT_CHECKED
+            else "the revocation status could not be determined",
+        )
+    operator = Operator(
+        seat_id=facts.seat_id or "",
+        name=facts.organisation,
+        country=facts.country,
+        smp_urls=frozenset({ctx.smp_url} if ctx.smp_url else ()),
+        ap_urls=frozenset({url}),
+        certificate_fingerprints=frozenset({facts.sha256_fingerprint}),
+    )
+    if ctx.operators is not None and facts.seat_id:
+        operator = (
+            ctx.operators.observe(
+                facts.seat_id,
+                name=facts.organisation,
+                country=facts.country,
+                smp_url=ctx.smp_url,
+                ap_url=url,
+                fingerprint=facts.sha256_fingerprint,
+            )
+            or operator
+        )
+    info = EndpointInfo(
+        url=endpoint.url,
+        transport_profile=endpoint.transport_profile,
+        activation=endpoint.activation,
+        expiration=endpoint.expiration,
+        certificate=facts,
+        description=endpoint.description,
+        technical_contact=endpoint.technical_contact,
+    )
+    return _Usable(info, operator)
+
+
+def _port(url: str) -> int | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
+
+
+def _identifier_check(ctx: _Context, candidate: ParticipantId) -> None:
+    result = validate(candidate)
+    errors = [p for p in result.problems if p.severity == "error"]
+    warnings = [p for p in result.problems if p.severity != "error"]
+    scheme = result.scheme
+    label = f"{scheme.scheme_id} ({scheme.icd})" if scheme else candidate.icd or "unknown scheme"
+    if errors:
+        ctx.add(
+            "identifier",
+            CheckStatus.WARN,
+            f"{candidate.bare}: {errors[0].message} - looking it up anyway, the SML decides",
+        )
+    elif warnings:
+        ctx.add("identifier", CheckStatus.WARN, f"{candidate.bare}: {warnings[0].message}")
+    else:
+        ctx.add("identifier", CheckStatus.PASS, f"{candidate.bare} is a valid {label} identifier")
+
+
+def _finish(ctx: _Context, started: float, verdict: Verdict) -> Reachability:
+    ctx.timings["total"] = time.perf_counter() - started
+    return ctx.result(verdict)
+
+
+def _doc_label(document_type: DocumentTypeId) -> str:
+    name = document_type_name(document_type)
+    return name or document_type.customization_id or document_type.value
+
+
+# --- the two shells ----------------------------------------------------------------------------
+
+
+class _Base:
+    def __init__(
+        self,
+        network: Network | None,
+        *,
+        operators: OperatorRegistry | None,
+        revocation: RevocationChecker | None,
+        list_document_types: bool,
+        clock: Callable[[], datetime] | None,
+    ) -> None:
+        if network is None:
+            from peppolnet.network import PRODUCTION
+
+            network = PRODUCTION
+        self.network = network
+        self.operators = operators
+        self.revocation = revocation or NoRevocationCheck()
+        self.list_document_types = list_document_types
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def _context(
+        self,
+        participant: Participantish | None,
+        number: str | None,
+        country: str | None,
+        document_type: DocumentTypeId | str | None,
+        process: ProcessId | str | None,
+        at: datetime | None,
+        list_document_types: bool | None,
+    ) -> _Context:
+        query, candidates = _candidates(participant, number, country)
+        doc = resolve_document_type(document_type)
+        proc = ProcessId.parse(process) if isinstance(process, str) else process
+        ctx = _Context(
+            query=query,
+            network=self.network,
+            document_type=doc,
+            process=proc,
+            at=at or self.clock(),
+            list_document_types=(
+                self.list_document_types if list_document_types is None else list_document_types
+            ),
+            operators=self.operators,
+            revocation=self.revocation,
+        )
+        ctx.candidates = candidates
+        return ctx
+
+
+class Lookup(_Base):
+    """Answer "can this participant receive this document type?" (blocking).
+
+    >>> # with a running sandbox (see docs/sandbox.md):
+    >>> # Lookup(sandbox.network).check("0007:5567321707").verdict
+    """
+
+    def __init__(
+        self,
+        network: Network | None = None,
+        *,
+        http_client: httpx.Client | None = None,
+        resolver: SmlResolver | None = None,
+        smp_client: SmpClient | None = None,
+        operators: OperatorRegistry | None = None,
+        revocation: RevocationChecker | None = None,
+        list_document_types: bool = False,
+        timeout: float = 10.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(
+            network,
+            operators=operators,
+            revocation=revocation,
+            list_document_types=list_document_types,
+            clock=clock,
+        )
+        self.resolver = resolver or SmlResolver.for_network(self.network, timeout=timeout)
+        self.smp = smp_client or SmpClient(
+            self.network, client=http_client, timeout=timeout, clock=self.clock
+        )
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self.smp.close()
+
+    def __enter__(self) -> Lookup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def check(
+        self,
+        participant: Participantish | None = None,
+        *,
+        number: str | None = None,
+        country: str | None = None,
+        document_type: DocumentTypeId | str | None = None,
+        process: ProcessId | str | None = None,
+        at: datetime | None = None,
+        list_document_types: bool | None = None,
+    ) -> Reachability:
+        """Look ``participant`` (or ``number`` in ``country``) up; never raises for faults.
+
+        Invalid *input* (a malformed identifier, an unknown alias) raises
+        :class:`~peppolnet.errors.InvalidIdentifier`; everything the network does ends up in the
+        returned :class:`Reachability`.
+        """
+        ctx = self._context(
+            participant, number, country, document_type, process, at, list_document_types
+        )
+        steps = _lookup_steps(ctx)
+        request = next(steps)
+        while True:
+            try:
+                try:
+                    result = self._perform(request)
+                except PeppolnetError as exc:
+                    request = steps.throw(exc)
+                else:
+                    request = steps.send(result)
+            except StopIteration as stop:
+                value: Reachability = stop.value
+                return value
+
+    def _perform(self, request: _Request) -> Any:
+        if isinstance(request, _Resolve):
+            return self.resolver.resolve(request.participant)
+        if isinstance(request, _ServiceGroup):
+            return self.smp.service_group(request.smp_url, request.participant)
+        return self.smp.service_metadata(
+            request.smp_url, request.participant, request.document_type, at=request.at
+        )
+
+
+class AsyncLookup(_Base):
+    """The asynchronous twin of :class:`Lookup`: same arguments, same results."""
+
+    def __init__(
+        self,
+        network: Network | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        resolver: AsyncSmlResolver | None = None,
+        smp_client: AsyncSmpClient | None = None,
+        operators: OperatorRegistry | None = None,
+        revocation: RevocationChecker | None = None,
+        list_document_types: bool = False,
+        timeout: float = 10.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(
+            network,
+            operators=operators,
+            revocation=revocation,
+            list_document_types=list_document_types,
+            clock=clock,
+        )
+        self.resolver = resolver or AsyncSmlResolver.for_network(self.network, timeout=timeout)
+        self.smp = smp_client or AsyncSmpClient(
+            self.network, client=http_client, timeout=timeout, clock=self.clock
+        )
+
+    async def aclose(self) -> None:
+        """Release the HTTP connections."""
+        await self.smp.aclose()
+
+    async def __aenter__(self) -> AsyncLookup:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def check(
+        self,
+        participant: Participantish | None = None,
+        *,
+        number: str | None = None,
+        country: str | None = None,
+        document_type: DocumentTypeId | str | None = None,
+        process: ProcessId | str | None = None,
+        at: datetime | None = None,
+        list_document_types: bool | None = None,
+    ) -> Reachability:
+        """Async :meth:`Lookup.check`."""
+        ctx = self._context(
+            participant, number, country, document_type, process, at, list_document_types
+        )
+        steps = _lookup_steps(ctx)
+        request = next(steps)
+        while True:
+            try:
+                try:
+                    result = await self._perform(request)
+                except PeppolnetError as exc:
+                    request = steps.throw(exc)
+                else:
+                    request = steps.send(result)
+            except StopIteration as stop:
+                value: Reachability = stop.value
+                return value
+
+    async def _perform(self, request: _Request) -> Any:
+        if isinstance(request, _Resolve):
+            return await self.resolver.resolve(request.participant)
+        if isinstance(request, _ServiceGroup):
+            return await self.smp.service_group(request.smp_url, request.participant)
+        return await self.smp.service_metadata(
+            request.smp_url, request.participant, request.document_type, at=request.at
+        )

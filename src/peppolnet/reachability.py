@@ -1,0 +1,195 @@
+"""The verdict: can this participant receive this document type, and through which operator?
+
+A :class:`Reachability` is an immutable value: the verdict, every check that was made (in order,
+each with a status and a sentence a support person understands), the usable endpoint and the
+operator behind it, the SMP, timings, and the instant the answer is valid for.
+
+The four verdicts keep answers and faults apart - the rule the whole library is built around:
+
+* ``can-receive``: a signed, trusted SMP answer lists a usable AS4 endpoint for the document type
+  and process at the lookup time.
+* ``cannot-receive``: the participant is registered, but not for this document type or process,
+  or none of its endpoints is usable (wrong transport profile, expired, not yet active, untrusted
+  access point certificate, http endpoint, SMP not on https).
+* ``not-registered``: the SML has no record for any candidate identifier.
+* ``unknown``: a fault stopped the lookup (DNS failure, SMP unavailable, an answer that is
+  invalid, unsigned, badly signed or about someone else). A fault is never a negative verdict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import html
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from peppolnet.identifiers import DocumentTypeId, ParticipantId, ProcessId
+from peppolnet.operators import Operator
+from peppolnet.pki import CertificateFacts
+
+__all__ = [
+    "Check",
+    "CheckStatus",
+    "EndpointInfo",
+    "Reachability",
+    "Verdict",
+]
+
+
+class Verdict(enum.StrEnum):
+    """The answer to "can this participant receive this document?"."""
+
+    CAN_RECEIVE = "can-receive"
+    CANNOT_RECEIVE = "cannot-receive"
+    NOT_REGISTERED = "not-registered"
+    UNKNOWN = "unknown"
+
+
+class CheckStatus(enum.StrEnum):
+    """How one check went."""
+
+    PASS = "pass"  # noqa: S105 - not a password
+    WARN = "warn"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+
+
+_SYMBOL: Mapping[CheckStatus, str] = {
+    CheckStatus.PASS: "✓",
+    CheckStatus.WARN: "!",
+    CheckStatus.FAIL: "✗",
+    CheckStatus.SKIPPED: "-",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One step of a lookup: ``name`` (stable, machine-readable), status, and one sentence."""
+
+    name: str
+    status: CheckStatus
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        """``{"name", "status", "message"}``."""
+        return {"name": self.name, "status": self.status.value, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{_SYMBOL[self.status]} {self.name}: {self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class EndpointInfo:
+    """The usable endpoint: where an access point would deliver the document."""
+
+    url: str | None
+    transport_profile: str
+    activation: datetime | None = None
+    expiration: datetime | None = None
+    certificate: CertificateFacts | None = None
+    description: str | None = None
+    technical_contact: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (dates in ISO 8601)."""
+        return {
+            "url": self.url,
+            "transport_profile": self.transport_profile,
+            "activation": self.activation.isoformat() if self.activation else None,
+            "expiration": self.expiration.isoformat() if self.expiration else None,
+            "certificate": self.certificate.to_json() if self.certificate else None,
+            "description": self.description,
+            "technical_contact": self.technical_contact,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Reachability:
+    """The result of one lookup. Serialises to JSON with stable keys (see docs/lookup.md)."""
+
+    query: str
+    participant: ParticipantId | None
+    document_type: DocumentTypeId
+    process: ProcessId | None
+    network: str
+    verdict: Verdict
+    checks: tuple[Check, ...]
+    at: datetime
+    endpoint: EndpointInfo | None = None
+    operator: Operator | None = None
+    smp_url: str | None = None
+    document_types: tuple[tuple[DocumentTypeId, str | None], ...] = ()
+    candidates: tuple[ParticipantId, ...] = ()
+    timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    retryable: bool = False
+    """For ``unknown``: whether the fault may go away by itself (timeouts, 5xx, rate limits)."""
+
+    @property
+    def can_receive(self) -> bool:
+        """True only for a positive verdict."""
+        return self.verdict is Verdict.CAN_RECEIVE
+
+    @property
+    def reason(self) -> str:
+        """The sentence that decided the verdict (the first failing check, else the last)."""
+        for check in self.checks:
+            if check.status is CheckStatus.FAIL:
+                return check.message
+        return self.checks[-1].message if self.checks else ""
+
+    def check(self, name: str) -> Check | None:
+        """The check with this name, if it was made."""
+        return next((c for c in self.checks if c.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict with stable keys."""
+        return {
+            "query": self.query,
+            "participant_id": str(self.participant) if self.participant else None,
+            "document_type": self.document_type.uri,
+            "process": self.process.uri if self.process else None,
+            "network": self.network,
+            "verdict": self.verdict.value,
+            "reason": self.reason,
+            "operator": self.operator.to_json() if self.operator else None,
+            "endpoint": self.endpoint.to_json() if self.endpoint else None,
+            "smp_url": self.smp_url,
+            "checks": [c.to_json() for c in self.checks],
+            "document_types": [
+                {"document_type": doc.uri, "name": name} for doc, name in self.document_types
+            ],
+            "candidates": [str(c) for c in self.candidates],
+            "retryable": self.retryable,
+            "timings_ms": {k: round(v * 1000, 2) for k, v in self.timings.items()},
+            "at": self.at.isoformat(),
+        }
+
+    def summary(self) -> str:
+        """One line: who, verdict, through whom."""
+        who = str(self.participant) if self.participant else self.query
+        line = f"{who}: {self.verdict.value}"
+        if self.operator is not None:
+            line += f" through {self.operator}"
+        if self.verdict is not Verdict.CAN_RECEIVE:
+            line += f" - {self.reason}"
+        return line
+
+    def __str__(self) -> str:
+        return "\n".join([self.summary(), *(f"  {c}" for c in self.checks)])
+
+    def _repr_html_(self) -> str:
+        """A table for notebooks."""
+        esc = html.escape
+        rows = "".join(
+            f"<tr><td>{_SYMBOL[c.status]}</td><td>{esc(c.name)}</td><td>{esc(c.message)}</td></tr>"
+            for c in self.checks
+        )
+        operator = esc(str(self.operator)) if self.operator else "&ndash;"
+        return (
+            f"<div><strong>{esc(str(self.participant or self.query))}</strong>: "
+            f"<code>{esc(self.verdict.value)}</code> &middot; operator {operator}"
+            f"<table><thead><tr><th></th><th>check</th><th>explanation</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>"
+        )

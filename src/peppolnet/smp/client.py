@@ -1,0 +1,492 @@
+"""SMP clients over HTTPS (httpx), sync and async twins sharing one pure core.
+
+The shells only move bytes: build the URL, GET it with limits (timeouts, a maximum size, bounded
+retries with backoff for connection errors and 5xx only), and hand the bytes to
+:func:`peppolnet.smp.trust.check_document`. Status codes map to the error tree: 404 is an answer
+(:class:`SmpNotFound`), 5xx / timeouts / resets / truncated bodies are faults
+(:class:`SmpUnavailable`, retryable), anything else is :class:`SmpError`.
+
+A ``Redirect`` is followed exactly once, and the target's signer must match the redirect's
+``CertificateUID`` (compared as a set of RDNs, FACTS.md §3.5); a second redirect is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final
+
+import httpx
+
+from peppolnet._version import __version__
+from peppolnet.errors import (
+    IdentifierMismatch,
+    InvalidSmpDocument,
+    RedirectError,
+    SmpError,
+    SmpNotFound,
+    SmpUnavailable,
+)
+from peppolnet.identifiers import DocumentTypeId, ParticipantId
+from peppolnet.smp.model import Dialect, Redirect, ServiceGroup, ServiceMetadata
+from peppolnet.smp.trust import CheckedDocument, check_document
+from peppolnet.smp.urls import service_group_url, service_metadata_url
+
+if TYPE_CHECKING:
+    from peppolnet.network import Network
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "AsyncSmpClient",
+    "MetadataAnswer",
+    "SmpClient",
+    "check_echo",
+    "subject_matches_uid",
+]
+
+DEFAULT_MAX_BYTES: Final = 1_000_000
+USER_AGENT: Final = f"peppolnet/{__version__} (+https://pypi.org/project/peppolnet/)"
+_RETRY_STATUSES: Final = frozenset({500, 502, 503, 504})
+
+
+@dataclasses.dataclass(frozen=True)
+class MetadataAnswer:
+    """A ServiceMetadata answer: what was fetched, where, and the redirect hop if there was one."""
+
+    url: str
+    checked: CheckedDocument
+    redirect: CheckedDocument | None = None
+    redirect_url: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def metadata(self) -> ServiceMetadata:
+        """The ServiceMetadata (after the redirect, if any)."""
+        document = self.checked.document
+        if not isinstance(document, ServiceMetadata):  # pragma: no cover - guarded by the client
+            raise InvalidSmpDocument("the SMP answer is not a ServiceMetadata document")
+        return document
+
+
+def subject_matches_uid(subject: str, certificate_uid: str | None) -> bool:
+    """Compare a certificate subject with a Redirect ``CertificateUID`` as sets of RDNs.
+
+    Real SMPs put the subject DN string in CertificateUID (``C=NO,O=...,CN=PNO000179``) in any
+    RDN order and spacing; the comparison ignores order, spacing around separators and the case
+    of attribute names.
+    """
+    if not certificate_uid:
+        return False
+
+    def rdns(dn: str) -> frozenset[tuple[str, str]]:
+        parts = []
+        for rdn in _split_dn(dn):
+            key, sep, value = rdn.partition("=")
+            if sep:
+                parts.append((key.strip().upper(), value.strip()))
+        return frozenset(parts)
+
+    wanted = rdns(certificate_uid)
+    return bool(wanted) and wanted == rdns(subject)
+
+
+def _split_dn(dn: str) -> list[str]:
+    """Split a DN at unescaped commas (RFC 4514 escapes commas in values with a backslash)."""
+    out, current, escaped = [], [], False
+    for char in dn:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            current.append(char)
+            escaped = True
+        elif char in ",+":
+            out.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    out.append("".join(current))
+    return out
+
+
+def check_echo(
+    document: ServiceGroup | ServiceMetadata,
+    participant: ParticipantId,
+    document_type: DocumentTypeId | None = None,
+) -> None:
+    """Raise :class:`IdentifierMismatch` unless the SMP echoed what was asked (case rules apply)."""
+    if document.participant != participant:
+        raise IdentifierMismatch(
+            f"the SMP answered for {document.participant} although {participant} was asked for"
+        )
+    if (
+        document_type is not None
+        and isinstance(document, ServiceMetadata)
+        and document.document_type != document_type
+    ):
+        raise IdentifierMismatch(
+            f"the SMP answered for document type {document.document_type} although "
+            f"{document_type} was asked for"
+        )
+
+
+class _Core:
+    """Configuration and the pure steps shared by the sync and async clients."""
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        timeout: float,
+        max_bytes: int,
+        retries: int,
+        backoff: float,
+        dialect: Dialect,
+        clock: Callable[[], datetime] | None,
+        per_host: int | None,
+    ) -> None:
+        self.network = network
+        self.per_host = per_host
+        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        self.max_bytes = max_bytes
+        self.retries = retries
+        self.backoff = backoff
+        self.dialect = dialect
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def client_kwargs(self) -> dict[str, object]:
+        return {
+            "timeout": self.timeout,
+            "verify": self.network.tls_verify,
+            "headers": {"User-Agent": USER_AGENT, "Accept": "application/xml, text/xml"},
+            "follow_redirects": False,
+            "limits": httpx.Limits(max_connections=512, max_keepalive_connections=128),
+        }
+
+    @staticmethod
+    def host_of(url: str) -> str:
+        """``scheme://host:port`` of ``url``: the unit of per-host concurrency."""
+        parsed = httpx.URL(url)
+        return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
+
+    def check_url(self, url: str) -> None:
+        if self.network.require_https and not url.lower().startswith("https://"):
+            raise SmpError(
+                f"the SMP URL {url} is not https, which the {self.network.name} network requires"
+            )
+
+    def interpret(self, url: str, status: int, body: bytes) -> bytes:
+        if status == 200:
+            return body
+        if status == 404:
+            raise SmpNotFound(f"the SMP has no such entry ({url} answered 404)")
+        if status in _RETRY_STATUSES or status >= 500:
+            raise SmpUnavailable(f"the SMP answered HTTP {status} for {url}")
+        raise SmpError(f"the SMP answered HTTP {status} for {url}")
+
+    def checked(self, body: bytes, at: datetime | None) -> CheckedDocument:
+        return check_document(body, self.network, at=at or self.clock(), max_bytes=self.max_bytes)
+
+    def metadata_step(
+        self, checked: CheckedDocument, hop: int
+    ) -> tuple[ServiceMetadata | None, Redirect | None]:
+        document = checked.document
+        if isinstance(document, ServiceMetadata):
+            return document, None
+        if isinstance(document, Redirect):
+            if hop > 0:
+                raise RedirectError(
+                    "the SMP redirected a second time; only one redirect is allowed"
+                )
+            return None, document
+        raise InvalidSmpDocument(
+            "the SMP answered with a ServiceGroup where a ServiceMetadata was expected"
+        )
+
+    def check_redirect_target(self, redirect: Redirect, target: CheckedDocument) -> None:
+        signer = target.signature.signer
+        if signer is None:
+            raise RedirectError(
+                f"the redirect target {redirect.target_url} is not signed, so its SMP cannot be "
+                "matched against the redirect's CertificateUID"
+            )
+        if not subject_matches_uid(signer.subject, redirect.certificate_uid):
+            raise RedirectError(
+                f"the redirect target is signed by {signer.subject}, not by "
+                f"{redirect.certificate_uid!r} as the redirect said"
+            )
+
+
+class SmpClient(_Core):
+    """A synchronous SMP client. Thread-safe; share one across threads for bulk work.
+
+    Pass your own ``httpx.Client`` to control proxies and pooling; it is not closed by us.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        client: httpx.Client | None = None,
+        timeout: float = 10.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        retries: int = 2,
+        backoff: float = 0.25,
+        dialect: Dialect = Dialect.PEPPOL_SMP_1,
+        clock: Callable[[], datetime] | None = None,
+        per_host: int | None = None,
+    ) -> None:
+        super().__init__(
+            network,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            retries=retries,
+            backoff=backoff,
+            dialect=dialect,
+            clock=clock,
+            per_host=per_host,
+        )
+        self._own = client is None
+        self._client = client or httpx.Client(**self.client_kwargs())  # type: ignore[arg-type]
+        self._host_limits: dict[str, threading.BoundedSemaphore] = {}
+        self._limits_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the HTTP connection pool if we created it."""
+        if self._own:
+            self._client.close()
+
+    def __enter__(self) -> SmpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fetch(self, url: str) -> bytes:
+        """GET ``url`` with the size limit and retries; returns the body of a 200 answer."""
+        self.check_url(url)
+        attempt = 0
+        while True:
+            try:
+                status, body = self._get_once(url)
+                return self.interpret(url, status, body)
+            except SmpUnavailable:
+                if attempt >= self.retries:
+                    raise
+            attempt += 1
+            time.sleep(self.backoff * (2 ** (attempt - 1)))
+
+    def _limit(self, url: str) -> threading.BoundedSemaphore | None:
+        if not self.per_host:
+            return None
+        host = self.host_of(url)
+        with self._limits_lock:
+            limit = self._host_limits.get(host)
+            if limit is None:
+                limit = self._host_limits[host] = threading.BoundedSemaphore(self.per_host)
+        return limit
+
+    def _get_once(self, url: str) -> tuple[int, bytes]:
+        limit = self._limit(url)
+        if limit is None:
+            return self._get_unlimited(url)
+        with limit:
+            return self._get_unlimited(url)
+
+    def _get_unlimited(self, url: str) -> tuple[int, bytes]:
+        try:
+            with self._client.stream("GET", url) as response:
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise InvalidSmpDocument(
+                        f"the SMP answer is {declared} bytes; at most {self.max_bytes} are read"
+                    )
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise InvalidSmpDocument(
+                            f"the SMP answer exceeds {self.max_bytes} bytes; it was not read"
+                        )
+                    chunks.append(chunk)
+                return response.status_code, b"".join(chunks)
+        except httpx.HTTPError as exc:
+            raise _fault(url, exc) from exc
+
+    def service_group(self, smp_url: str, participant: ParticipantId) -> CheckedDocument:
+        """Fetch and check the ServiceGroup (the list of document types) of ``participant``."""
+        url = service_group_url(smp_url, participant, dialect=self.dialect)
+        checked = check_document(
+            self.fetch(url), self.network, at=self.clock(), max_bytes=self.max_bytes, verify=False
+        )
+        if not isinstance(checked.document, ServiceGroup):
+            raise InvalidSmpDocument("the SMP did not answer with a ServiceGroup document")
+        check_echo(checked.document, participant)
+        return checked
+
+    def service_metadata(
+        self,
+        smp_url: str,
+        participant: ParticipantId,
+        document_type: DocumentTypeId,
+        *,
+        at: datetime | None = None,
+    ) -> MetadataAnswer:
+        """Fetch, verify and check the ServiceMetadata, following at most one Redirect."""
+        started = time.perf_counter()
+        url = service_metadata_url(smp_url, participant, document_type, dialect=self.dialect)
+        checked = self.checked(self.fetch(url), at)
+        _, redirect = self.metadata_step(checked, hop=0)
+        if redirect is None:
+            return MetadataAnswer(url, checked, elapsed=time.perf_counter() - started)
+        if not checked.trusted:
+            return MetadataAnswer(url, checked, elapsed=time.perf_counter() - started)
+        target = self.checked(self.fetch(redirect.target_url), at)
+        self.metadata_step(target, hop=1)
+        self.check_redirect_target(redirect, target)
+        return MetadataAnswer(
+            redirect.target_url,
+            target,
+            redirect=checked,
+            redirect_url=url,
+            elapsed=time.perf_counter() - started,
+        )
+
+
+class AsyncSmpClient(_Core):
+    """The asynchronous twin of :class:`SmpClient` (same names, same results)."""
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        retries: int = 2,
+        backoff: float = 0.25,
+        dialect: Dialect = Dialect.PEPPOL_SMP_1,
+        clock: Callable[[], datetime] | None = None,
+        per_host: int | None = None,
+    ) -> None:
+        super().__init__(
+            network,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            retries=retries,
+            backoff=backoff,
+            dialect=dialect,
+            clock=clock,
+            per_host=per_host,
+        )
+        self._own = client is None
+        self._client = client or httpx.AsyncClient(**self.client_kwargs())  # type: ignore[arg-type]
+        self._host_limits: dict[str, asyncio.Semaphore] = {}
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool if we created it."""
+        if self._own:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncSmpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def fetch(self, url: str) -> bytes:
+        """GET ``url`` with the size limit and retries; returns the body of a 200 answer."""
+        self.check_url(url)
+        attempt = 0
+        while True:
+            try:
+                status, body = await self._get_once(url)
+                return self.interpret(url, status, body)
+            except SmpUnavailable:
+                if attempt >= self.retries:
+                    raise
+            attempt += 1
+            await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
+
+    async def _get_once(self, url: str) -> tuple[int, bytes]:
+        if not self.per_host:
+            return await self._get_unlimited(url)
+        host = self.host_of(url)
+        limit = self._host_limits.get(host)
+        if limit is None:
+            limit = self._host_limits[host] = asyncio.Semaphore(self.per_host)
+        async with limit:
+            return await self._get_unlimited(url)
+
+    async def _get_unlimited(self, url: str) -> tuple[int, bytes]:
+        try:
+            async with self._client.stream("GET", url) as response:
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise InvalidSmpDocument(
+                        f"the SMP answer is {declared} bytes; at most {self.max_bytes} are read"
+                    )
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise InvalidSmpDocument(
+                            f"the SMP answer exceeds {self.max_bytes} bytes; it was not read"
+                        )
+                    chunks.append(chunk)
+                return response.status_code, b"".join(chunks)
+        except httpx.HTTPError as exc:
+            raise _fault(url, exc) from exc
+
+    async def service_group(self, smp_url: str, participant: ParticipantId) -> CheckedDocument:
+        """Fetch and check the ServiceGroup (the list of document types) of ``participant``."""
+        url = service_group_url(smp_url, participant, dialect=self.dialect)
+        body = await self.fetch(url)
+        checked = check_document(
+            body, self.network, at=self.clock(), max_bytes=self.max_bytes, verify=False
+        )
+        if not isinstance(checked.document, ServiceGroup):
+            raise InvalidSmpDocument("the SMP did not answer with a ServiceGroup document")
+        check_echo(checked.document, participant)
+        return checked
+
+    async def service_metadata(
+        self,
+        smp_url: str,
+        participant: ParticipantId,
+        document_type: DocumentTypeId,
+        *,
+        at: datetime | None = None,
+    ) -> MetadataAnswer:
+        """Fetch, verify and check the ServiceMetadata, following at most one Redirect."""
+        started = time.perf_counter()
+        url = service_metadata_url(smp_url, participant, document_type, dialect=self.dialect)
+        checked = self.checked(await self.fetch(url), at)
+        _, redirect = self.metadata_step(checked, hop=0)
+        if redirect is None or not checked.trusted:
+            return MetadataAnswer(url, checked, elapsed=time.perf_counter() - started)
+        target = self.checked(await self.fetch(redirect.target_url), at)
+        self.metadata_step(target, hop=1)
+        self.check_redirect_target(redirect, target)
+        return MetadataAnswer(
+            redirect.target_url,
+            target,
+            redirect=checked,
+            redirect_url=url,
+            elapsed=time.perf_counter() - started,
+        )
+
+
+def _fault(url: str, exc: httpx.HTTPError) -> SmpUnavailable:
+    """Translate an httpx failure into the fault the caller can act on."""
+    if isinstance(exc, httpx.TimeoutException):
+        return SmpUnavailable(f"the SMP at {url} did not answer in time")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return SmpUnavailable(f"the SMP at {url} closed the connection or sent a broken answer")
+    if isinstance(exc, httpx.ConnectError):
+        return SmpUnavailable(f"cannot connect to the SMP at {url}: {exc}")
+    return SmpUnavailable(f"the SMP at {url} could not be reached: {exc}")
