@@ -61,10 +61,14 @@ class _BadQuery(Exception):
     pass
 
 
+#: Letters that Unicode does not decompose into a base letter plus accent.
+_UNDECOMPOSED = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "þ": "th"})
+
+
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form: 'Österreich' and 'osterreich' fold alike."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    """Case- and accent-insensitive form: 'Österreich'/'osterreich', 'Ørret'/'orret' fold alike."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_UNDECOMPOSED)
 
 
 def _contains(haystack: Iterable[str | None], needle: str) -> bool:
