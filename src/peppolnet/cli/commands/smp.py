@@ -1,0 +1,328 @@
+"""``peppolnet smp parse FILE``: read an SMP answer from a file, optionally verify its signature.
+
+Useful for support work ("what does this SMP response actually say, and is it signed right?") and
+for checking saved responses in CI. Pure: no network access; ``--at`` fixes the instant used for
+the certificate chain check, so old saved answers can be judged as of when they were fetched.
+
+Exit codes: 0 parsed (and with ``--verify`` verified and chained), 1 verification or chain
+failed, 2 usage error (bad option, unreadable file), 3 not a valid SMP document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+    from peppolnet.smp.model import Endpoint, SmpDocument
+
+TRUST_NETWORKS = ("production", "test", "legacy-g2-production", "legacy-g2-test")
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``smp`` command and its ``parse`` action."""
+    parser = subparsers.add_parser(
+        "smp",
+        help="read and check SMP documents",
+        description="Read SMP documents (Peppol SMP 1, OASIS SMP 1 and 2) and check signatures.",
+    )
+    sub = parser.add_subparsers(dest="smp_command", metavar="ACTION")
+    sub.required = True
+    parse = sub.add_parser(
+        "parse",
+        help="parse an SMP document from a file",
+        description=(
+            "Parse a ServiceGroup, (Signed)ServiceMetadata or Redirect from FILE ('-' for stdin)."
+            " Exit 0 parsed (and verified), 1 verification or chain failed, 2 usage error,"
+            " 3 not a valid SMP document."
+        ),
+    )
+    parse.add_argument("file", metavar="FILE", help="the SMP document ('-' reads stdin)")
+    parse.add_argument(
+        "--verify", action="store_true", help="verify the XML signature and its certificate chain"
+    )
+    parse.add_argument(
+        "--trust",
+        default="production",
+        metavar="NETWORK|PEM-FILE",
+        help=f"trust anchors: one of {', '.join(TRUST_NETWORKS)} or a PEM file "
+        "(default: production)",
+    )
+    parse.add_argument(
+        "--at",
+        metavar="ISO-DATETIME",
+        help="the instant for the chain check (default: now; no zone means UTC)",
+    )
+    parse.add_argument(
+        "--allow-sha1", action="store_true", help="accept RSA-SHA1 signatures (SMP < 1.3.0)"
+    )
+    parse.add_argument("--json", action="store_true", help="print one JSON object")
+    parse.set_defaults(handler=_parse)
+
+
+def _usage(message: str) -> int:
+    from peppolnet.cli._output import fail
+
+    return fail(message, code=2)
+
+
+def _parse_at(text: str | None) -> datetime | None:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _parse(args: argparse.Namespace) -> int:
+    from peppolnet.cli._output import fail
+    from peppolnet.errors import InvalidSmpDocument
+    from peppolnet.smp.parse import parse_document
+    from peppolnet.xmlsafe import parse_xml
+
+    at = _parse_at(args.at)
+    if at is None:
+        return _usage(f"--at {args.at!r} is not an ISO 8601 date-time")
+    anchors_source = args.trust
+    if args.verify and anchors_source not in TRUST_NETWORKS and not Path(anchors_source).is_file():
+        return _usage(
+            f"--trust {anchors_source!r} is neither a network ({', '.join(TRUST_NETWORKS)}) "
+            "nor a PEM file"
+        )
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        return _usage(f"cannot read {args.file}: {exc.strerror or exc}")
+
+    try:
+        root = parse_xml(data)
+        document = parse_document(root)
+    except InvalidSmpDocument as exc:
+        return fail(f"{args.file}: not a valid SMP document: {exc}", code=3)
+
+    signature = _signature_facts(root)
+    ok = True
+    if args.verify:
+        ok, signed_root = _verify(root, args, at, signature)
+        if ok and signed_root is not None:
+            try:  # read the data from what was actually signed
+                document = parse_document(signed_root)
+            except InvalidSmpDocument as exc:
+                return fail(f"{args.file}: not a valid SMP document: {exc}", code=3)
+
+    result = _to_json(document, signature)
+    if args.json:
+        from peppolnet.cli._output import print_json
+
+        print_json(result)
+    else:
+        _print_text(result)
+    return 0 if ok else 1
+
+
+# --- signature -----------------------------------------------------------------------------------
+
+
+def _short_algorithm(uri: str | None) -> str | None:
+    """``http://www.w3.org/2001/04/xmldsig-more#rsa-sha256`` -> ``rsa-sha256``."""
+    if not uri:
+        return None
+    return uri.rpartition("#")[2] or uri
+
+
+def _signature_facts(root: etree._Element) -> dict[str, Any]:
+    """What can be said about the signature without verifying it."""
+    signature = next(root.iter(f"{{{DS_NS}}}Signature"), None)
+    method = None
+    if signature is not None:
+        el = signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}SignatureMethod")
+        method = el.get("Algorithm") if el is not None else None
+    return {
+        "present": signature is not None,
+        "valid": None,
+        "algorithm": _short_algorithm(method),
+        "signer_subject": _claimed_signer(signature),
+        "chain_valid": None,
+        "problem": None,
+    }
+
+
+def _claimed_signer(signature: etree._Element | None) -> str | None:
+    """Subject of the KeyInfo certificate, unverified (shown so a person can see who claims)."""
+    if signature is None:
+        return None
+    from peppolnet.errors import CertificateError
+    from peppolnet.pki import load_certificate
+
+    el = signature.find(f".//{{{DS_NS}}}X509Certificate")
+    if el is None or not (el.text or "").strip():
+        return None
+    try:
+        return load_certificate(el.text or "").subject.rfc4514_string()
+    except CertificateError:
+        return None
+
+
+def _verify(
+    root: etree._Element, args: argparse.Namespace, at: datetime, facts: dict[str, Any]
+) -> tuple[bool, etree._Element | None]:
+    from peppolnet.errors import CertificateError, InvalidInput, SignatureError
+    from peppolnet.network import load_pem_bundle, network_by_name
+    from peppolnet.pki import validate_chain
+    from peppolnet.xmldsig import SignaturePolicy, verify_enveloped
+
+    if args.trust in TRUST_NETWORKS:
+        network = network_by_name(args.trust)
+        anchors = network.smp_ca
+        policy = network.signature_policy
+    else:
+        try:
+            anchors = load_pem_bundle(args.trust)
+        except InvalidInput as exc:
+            facts.update(valid=None, chain_valid=False, problem=str(exc))
+            return False, None
+        policy = SignaturePolicy.strict()
+    if args.allow_sha1:
+        policy = SignaturePolicy.legacy()
+
+    try:
+        verified = verify_enveloped(root, policy=policy)
+    except SignatureError as exc:
+        facts.update(valid=False, problem=f"{exc.step}: {exc}")
+        return False, None
+    facts.update(valid=True, signer_subject=verified.certificate.subject.rfc4514_string())
+    try:
+        validate_chain(
+            verified.certificate, anchors, at=at, intermediates=verified.extra_certificates
+        )
+    except CertificateError as exc:
+        facts.update(chain_valid=False, problem=str(exc))
+        return False, verified.signed_root
+    facts.update(chain_valid=True)
+    return True, verified.signed_root
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _certificate_json(endpoint: Endpoint) -> dict[str, Any] | None:
+    if endpoint.certificate is None:
+        if endpoint.certificate_problem is None:
+            return None
+        return {
+            "subject": None,
+            "seat_id": None,
+            "not_after": None,
+            "problem": endpoint.certificate_problem,
+        }
+    from peppolnet.errors import CertificateError
+    from peppolnet.pki import CertificateFacts
+
+    try:
+        facts = CertificateFacts.from_der(endpoint.certificate)
+    except CertificateError as exc:
+        return {"subject": None, "seat_id": None, "not_after": None, "problem": str(exc)}
+    return {
+        "subject": facts.subject,
+        "seat_id": facts.seat_id,
+        "not_after": _iso(facts.not_after),
+    }
+
+
+def _endpoint_json(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "transport_profile": endpoint.transport_profile,
+        "url": endpoint.url,
+        "activation": _iso(endpoint.activation),
+        "expiration": _iso(endpoint.expiration),
+        "certificate": _certificate_json(endpoint),
+        "description": endpoint.description,
+        "technical_contact": endpoint.technical_contact,
+    }
+
+
+def _to_json(document: SmpDocument, signature: dict[str, Any]) -> dict[str, Any]:
+    from peppolnet.smp.model import Redirect, ServiceGroup
+
+    out: dict[str, Any]
+    if isinstance(document, ServiceGroup):
+        out = {
+            "kind": "service-group",
+            "dialect": document.dialect.value,
+            "participant_id": document.participant.uri,
+            "document_types": [d.uri for d in document.document_types],
+        }
+    elif isinstance(document, Redirect):
+        out = {
+            "kind": "redirect",
+            "dialect": document.dialect.value,
+            "participant_id": document.participant.uri if document.participant else None,
+            "document_type": document.document_type.uri if document.document_type else None,
+            "target_url": document.target_url,
+            "certificate_uid": document.certificate_uid,
+        }
+    else:
+        out = {
+            "kind": "service-metadata",
+            "dialect": document.dialect.value,
+            "participant_id": document.participant.uri,
+            "document_type": document.document_type.uri,
+            "processes": [
+                {
+                    "process_id": p.process_id.uri,
+                    "endpoints": [_endpoint_json(e) for e in p.endpoints],
+                }
+                for p in document.processes
+            ],
+        }
+    out["signature"] = signature
+    return out
+
+
+def _print_text(result: dict[str, Any]) -> None:
+    lines = [
+        f"{result['kind']} ({result['dialect']})",
+        f"participant:   {result['participant_id'] or '-'}",
+    ]
+    if "document_types" in result:
+        lines.append(f"document types ({len(result['document_types'])}):")
+        lines.extend(f"  {d}" for d in result["document_types"])
+    if result.get("document_type") is not None or result["kind"] == "service-metadata":
+        lines.append(f"document type: {result.get('document_type') or '-'}")
+    if result["kind"] == "redirect":
+        lines.append(f"redirect to:   {result['target_url']}")
+        lines.append(f"certificate:   {result['certificate_uid'] or '-'}")
+    for process in result.get("processes", []):
+        lines.append(f"process {process['process_id']}")
+        for e in process["endpoints"]:
+            cert = e["certificate"] or {}
+            lines.append(f"  {e['transport_profile']}  {e['url'] or '-'}")
+            lines.append(
+                f"    active {e['activation'] or 'always'} .. {e['expiration'] or 'forever'};"
+                f" certificate {cert.get('subject') or cert.get('problem') or '-'}"
+            )
+    sig = result["signature"]
+    verdict = {True: "valid", False: "INVALID", None: "not checked"}[sig["valid"]]
+    chain = {True: "trusted", False: "NOT TRUSTED", None: "not checked"}[sig["chain_valid"]]
+    if sig["present"]:
+        lines.append(
+            f"signature:     {sig['algorithm'] or '?'}, {verdict}, chain {chain};"
+            f" signer {sig['signer_subject'] or '-'}"
+        )
+    else:
+        lines.append(f"signature:     none{'' if sig['valid'] is None else ', INVALID'}")
+    if sig["problem"]:
+        lines.append(f"problem:       {sig['problem']}")
+    sys.stdout.write("\n".join(lines) + "\n")
