@@ -15,7 +15,9 @@ registry of participants and the fault settings may be changed from any thread w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import socket
 import threading
 import urllib.parse
 from collections.abc import Sequence
@@ -47,6 +49,17 @@ Fault = Literal["servfail", "silence"]
 _NEGATIVE_TTL_DEFAULT: Final = 60
 _UDP_PAYLOAD: Final = 512
 _MAX_TCP_BUFFER: Final = 1 << 16
+#: UDP receive buffer asked for: a burst of 256+ concurrent queries overflows Linux's default
+#: (about 270 small datagrams), and a dropped query looks like a timeout to the client.
+_UDP_RECEIVE_BUFFER: Final = 4 << 20
+
+
+def _grow_receive_buffer(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,7 @@ class DnsServer:
         self.ttl = ttl
         self._lock = threading.Lock()
         self._records: dict[dns.name.Name, _Records] = {}
+        self._names: dict[ParticipantId, list[dns.name.Name]] = {}
         self._faults: dict[ParticipantId | None, Fault] = {}
         self._latency = (0.0, 0.0)
         self._timeout_share = 0.0
@@ -231,6 +245,7 @@ class DnsServer:
                     lambda: _Udp(self), local_addr=(self.host, self._port)
                 )
                 port = udp.get_extra_info("sockname")[1]
+                _grow_receive_buffer(udp)
                 tcp = await loop.create_server(
                     lambda: _Tcp(self), self.host, port, reuse_address=True
                 )
@@ -342,6 +357,7 @@ class DnsServer:
         with self._lock:
             self._remove_locked(pid)
             self._records.update(entries)
+            self._names[pid] = list(entries)
 
     def remove_participant(self, participant: ParticipantId | str) -> None:
         """Withdraw every record of ``participant`` (NXDOMAIN from now on)."""
@@ -354,14 +370,14 @@ class DnsServer:
             self._remove_locked(pid)
 
     def _remove_locked(self, pid: ParticipantId) -> None:
-        for name in [n for n, r in self._records.items() if r.participant == pid]:
-            del self._records[name]
+        for name in self._names.pop(pid, ()):
+            self._records.pop(name, None)
 
     @property
     def participants(self) -> frozenset[ParticipantId]:
         """The participants currently published."""
         with self._lock:
-            return frozenset(r.participant for r in self._records.values())
+            return frozenset(self._names)
 
     # --- faults ----------------------------------------------------------------------------------
 
