@@ -95,6 +95,7 @@ def trust_anchor(name: str) -> x509.Certificate:
     return load_pem_bundle(TRUST_DIR / f"{name}.pem")[0]
 
 
+@functools.cache
 def _build(name: str) -> Network:
     anchor = trust_anchor
     if name == "production":
@@ -173,7 +174,6 @@ _ATTRIBUTES = {
 }
 
 
-@functools.cache
 def network_by_name(name: str) -> Network:
     """A built-in network by name (case-insensitive, ``_`` and ``-`` alike)."""
     return _build(name.strip().lower().replace("_", "-"))

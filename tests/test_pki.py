@@ -1,0 +1,153 @@
+"""Peppol PKI checks: certificate facts, chain validation at an instant, revocation hooks."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+from hypothesis import given
+from hypothesis import strategies as st
+
+from peppolnet.errors import CertificateError, ChainError, PeppolnetError, UntrustedCertificate
+from peppolnet.network import PRODUCTION, TEST
+from peppolnet.pki import (
+    SEAT_ID_PATTERN,
+    CertificateFacts,
+    NoRevocationCheck,
+    RevocationStatus,
+    check_revocation,
+    load_certificate,
+    validate_chain,
+)
+from peppolnet.sandbox.pki import TestPki
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return TestPki.generate(tmp_path_factory.mktemp("pki"))
+
+
+def test_facts_of_a_leaf(pki: TestPki) -> None:
+    issued = pki.issue_smp_certificate("PNO000179", "Acme Operator AS", "NO")
+    facts = CertificateFacts.from_certificate(issued.certificate)
+    assert facts.seat_id == "PNO000179"
+    assert facts.common_name == "PNO000179"
+    assert facts.organisation == "Acme Operator AS"
+    assert facts.country == "NO"
+    assert facts.subject == "CN=PNO000179,OU=PEPPOL TEST SMP,O=Acme Operator AS,C=NO"
+    assert facts.not_before.tzinfo is not None
+    assert len(facts.sha256_fingerprint) == 64
+    assert facts.sha256_fingerprint.islower()
+    js = facts.to_json()
+    assert js["seat_id"] == "PNO000179"
+    assert js["not_after"].endswith("Z")
+
+
+def test_seat_id_only_when_cn_matches(pki: TestPki) -> None:
+    issued = pki.issue_ap_certificate("SMP_1000000005", "Old style", "NO")
+    assert CertificateFacts.from_certificate(issued.certificate).seat_id is None
+
+
+def test_load_certificate_forms(pki: TestPki) -> None:
+    cert = pki.smp_ca
+    der = cert.public_bytes(Encoding.DER)
+    pem = cert.public_bytes(Encoding.PEM)
+    b64 = base64.encodebytes(der).decode().replace("\n", "\r\n  ")
+    for form in (der, pem, pem.decode(), b64, b64.encode()):
+        assert load_certificate(form) == cert
+    assert CertificateFacts.from_der(der).subject == cert.subject.rfc4514_string()
+    with pytest.raises(CertificateError):
+        load_certificate(b"not a certificate")
+
+
+@given(st.binary(max_size=200))
+def test_load_certificate_only_raises_typed_errors(data: bytes) -> None:
+    with contextlib.suppress(PeppolnetError):
+        load_certificate(data)
+
+
+@given(st.from_regex(SEAT_ID_PATTERN, fullmatch=True))
+def test_seat_id_pattern_accepts_generated(seat: str) -> None:
+    assert SEAT_ID_PATTERN.fullmatch(seat)
+
+
+def test_chain_to_smp_ca(pki: TestPki) -> None:
+    issued = pki.issue_smp_certificate("PBE000001", "SMP", "BE")
+    assert validate_chain(issued.certificate, [pki.smp_ca]) == (issued.certificate, pki.smp_ca)
+    # with the root as anchor and the SMP CA as intermediate
+    path = validate_chain(issued.certificate, [pki.root], intermediates=[pki.smp_ca])
+    assert path == (issued.certificate, pki.smp_ca, pki.root)
+
+
+def test_ap_certificate_is_not_an_smp_certificate(pki: TestPki) -> None:
+    ap = pki.issue_ap_certificate("PBE000002", "AP", "BE")
+    assert validate_chain(ap.certificate, [pki.ap_ca])[-1] == pki.ap_ca
+    with pytest.raises(UntrustedCertificate, match="issuer not trusted"):
+        validate_chain(ap.certificate, [pki.smp_ca])
+
+
+def test_expired_and_not_yet_valid(pki: TestPki) -> None:
+    expired = pki.issue_smp_certificate(
+        "PBE000003",
+        "SMP",
+        "BE",
+        not_before=datetime(2020, 1, 1, tzinfo=UTC),
+        not_after=datetime(2021, 1, 1, tzinfo=UTC),
+    )
+    with pytest.raises(ChainError, match="expired at 2021-01-01T00:00:00Z"):
+        validate_chain(expired.certificate, [pki.smp_ca])
+    future = datetime.now(UTC) + timedelta(days=30)
+    early = pki.issue_smp_certificate("PBE000004", "SMP", "BE", not_before=future)
+    with pytest.raises(ChainError, match="not yet valid"):
+        validate_chain(early.certificate, [pki.smp_ca])
+    # time is a parameter
+    later = future + timedelta(days=1)
+    assert validate_chain(early.certificate, [pki.smp_ca], at=later)[0] == early.certificate
+
+
+def test_bad_issuer_signature(pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> None:
+    other = TestPki.generate(tmp_path_factory.mktemp("other"))  # same CA names, other keys
+    issued = other.issue_smp_certificate("PBE000005", "SMP", "BE")
+    with pytest.raises(ChainError, match="bad issuer signature"):
+        validate_chain(issued.certificate, [pki.smp_ca])
+
+
+def test_issuer_not_a_ca(pki: TestPki) -> None:
+    # a leaf posing as the issuer of another certificate
+    leaf = pki.issue_smp_certificate("PBE000006", "SMP", "BE")
+    with pytest.raises(UntrustedCertificate):
+        validate_chain(leaf.certificate, [leaf.certificate])
+    # the TLS certificate (CA:FALSE) used as an anchor for a cert it did not sign
+    tls = pki.issue_tls_certificate()
+    assert tls.certificate.issuer == pki.root.subject
+
+
+def test_pathlen_constraint(pki: TestPki) -> None:
+    # SMP CA has pathlen 0: SMP CA -> SMP CA loops are not allowed and the root (pathlen 1)
+    # accepts exactly one CA below it
+    leaf = pki.issue_smp_certificate("PBE000007", "SMP", "BE")
+    path = validate_chain(leaf.certificate, [pki.root], intermediates=[pki.smp_ca, pki.ap_ca])
+    assert len(path) == 3
+
+
+def test_revocation_not_checked_by_default(pki: TestPki) -> None:
+    leaf = pki.issue_smp_certificate("PBE000008", "SMP", "BE")
+    path = validate_chain(leaf.certificate, [pki.smp_ca])
+    assert check_revocation(path, NoRevocationCheck()) is RevocationStatus.NOT_CHECKED
+
+    class Revoked:
+        def check(self, cert: object, issuer: object, at: datetime) -> RevocationStatus:
+            return RevocationStatus.REVOKED
+
+    assert check_revocation(path, Revoked()) is RevocationStatus.REVOKED
+
+
+def test_builtin_g3_anchors_are_cas() -> None:
+    for network in (PRODUCTION, TEST):
+        for ca in network.smp_ca + network.ap_ca:
+            facts = CertificateFacts.from_certificate(ca)
+            assert facts.organisation == "OpenPEPPOL AISBL"
+            assert "G3" in (facts.common_name or "")
