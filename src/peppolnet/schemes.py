@@ -304,6 +304,7 @@ class _Rule:
     check: Check | None
     check_how: str  # e.g. "stdnum se.orgnr"
     algorithm: str  # short name for messages, e.g. "Luhn"
+    digits: bool = True  # the check includes check-digit arithmetic, not only the format
     suggest: bool = field(default=False)  # usable in the generic suggestion fallback
 
 
@@ -316,9 +317,12 @@ class _Spec:
     algorithm: str = ""
     pattern: str | None = None  # overrides the code list
     pattern_note: str = ""
+    digits: bool = True  # False: stdnum checks the format only (the number has no check digit)
 
 
-def _vat(module: str, cc: str, algorithm: str = "VAT check digit", *alt: str) -> _Spec:
+def _vat(
+    module: str, cc: str, algorithm: str = "VAT check digit", *alt: str, digits: bool = True
+) -> _Spec:
     """A 99xx VAT scheme: alphanumeric, country prefix optional, stdnum does the arithmetic."""
     return _Spec(
         _std(module, strip=(cc, *alt)),
@@ -326,6 +330,7 @@ def _vat(module: str, cc: str, algorithm: str = "VAT check digit", *alt: str) ->
         algorithm,
         pattern=r"[0-9A-Z]{2,20}",
         pattern_note="alphanumeric (peppolnet)",
+        digits=digits,
     )
 
 
@@ -425,8 +430,8 @@ _SPECS: Final[dict[str, _Spec]] = {
         pattern=r"[A-Z][0-9]{3}[A-Z][0-9]{3}[A-Z]", pattern_note="letter/3 digits x2/letter"
     ),
     "9920": _vat("es.nif", "ES"),
-    "9922": _vat("ad.nrt", "AD"),
-    "9923": _vat("al.nipt", "AL"),
+    "9922": _vat("ad.nrt", "AD", "format", digits=False),
+    "9923": _vat("al.nipt", "AL", "format", digits=False),
     "9925": _vat("be.vat", "BE", _MOD97),
     "9926": _vat("bg.vat", "BG"),
     "9927": _Spec(
@@ -458,7 +463,7 @@ _SPECS: Final[dict[str, _Spec]] = {
     "9948": _vat("rs.pib", "RS"),
     "9949": _vat("si.ddv", "SI"),
     "9950": _vat("sk.dph", "SK"),
-    "9951": _vat("sm.coe", "SM"),
+    "9951": _vat("sm.coe", "SM", "format", digits=False),
     "9952": _vat("tr.vkn", "TR"),
     "9955": _vat("se.vat", "SE", _LUHN),
     "9956": _Spec(_std("be.vat"), "stdnum be.vat", _MOD97),
@@ -470,6 +475,7 @@ _SPECS: Final[dict[str, _Spec]] = {
         "EIN prefix",
         pattern=r"[0-9]{2}-?[0-9]{7}",
         pattern_note="9 digits",
+        digits=False,
     ),
 }
 
@@ -495,6 +501,7 @@ def _build_rule(scheme: ParticipantScheme) -> _Rule:
         check=spec.check,
         check_how=spec.how,
         algorithm=spec.algorithm or "check digit",
+        digits=spec.check is not None and spec.digits,
         suggest=spec.check is not None and scheme.icd not in _FREE_FORM,
     )
 
@@ -617,7 +624,7 @@ def coverage() -> list[CoverageRow]:
                 scheme_id=scheme.scheme_id,
                 state=scheme.state,
                 structure_enforced=rule.pattern is not None or rule.check is not None,
-                check_digits_enforced=rule.check is not None,
+                check_digits_enforced=rule.digits,
                 how="; ".join(parts) or "none (the code list gives no rule)",
             )
         )

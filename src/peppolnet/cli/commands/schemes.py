@@ -68,7 +68,10 @@ def _run(args: argparse.Namespace) -> int:
             ]
         )
         return 0
-    cells = [[s.icd, s.scheme_id, s.country, s.state.value, s.name] for s in schemes]
+    # Some names contain line breaks in the code list; a table row must stay one line.
+    cells = [
+        [s.icd, s.scheme_id, s.country, s.state.value, " ".join(s.name.split())] for s in schemes
+    ]
     sys.stdout.write(f"Peppol code list v{code_list_version()}\n")
     sys.stdout.write(table(cells, ["ICD", "Scheme", "Country", "State", "Name"]) + "\n")
     return 0
