@@ -10,7 +10,7 @@ URL may carry a path and may or may not end with ``/``.
 >>> pid = ParticipantId.parse("0007:5567321707")
 >>> service_group_url("https://smp.example.com/", pid)
 'https://smp.example.com/iso6523-actorid-upis%3A%3A0007%3A5567321707'
->>> service_metadata_url("https://smp.example.com/smp", pid, BIS_BILLING_INVOICE)[:80]
+>>> service_metadata_url("https://smp.example.com/smp", pid, BIS_BILLING_INVOICE)[:81]
 'https://smp.example.com/smp/iso6523-actorid-upis%3A%3A0007%3A5567321707/services/'
 """
 
