@@ -15,6 +15,7 @@ __all__ = [
     "AlgorithmNotAllowed",
     "CertificateError",
     "ChainError",
+    "ChannelError",
     "DirectoryError",
     "DirectoryQueryError",
     "DirectoryRateLimited",
@@ -207,6 +208,13 @@ class DirectoryQueryError(DirectoryError, InvalidInput):
     """The Directory query is not acceptable (too short, beyond the 1000-result cap, ...)."""
 
     retryable = False
+
+
+class ChannelError(NetworkFault):
+    """A recipient request could not be handed over (SMTP refused, desk unreachable, disk full).
+
+    ``retryable`` says whether sending the same request again may work (it is idempotent).
+    """
 
 
 # --- sandbox ------------------------------------------------------------------------------------
