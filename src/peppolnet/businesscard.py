@@ -23,6 +23,7 @@ from typing import Any, Final
 import httpx
 from lxml import etree
 
+from peppolnet._tls import verify_argument
 from peppolnet.errors import (
     IdentifierMismatch,
     InvalidIdentifier,
@@ -301,7 +302,11 @@ def fetch_business_card(
     """
     url = business_card_url(smp_base_url, participant)
     own = client is None
-    http = client if client is not None else httpx.Client(timeout=timeout, verify=verify)
+    http = (
+        client
+        if client is not None
+        else httpx.Client(timeout=timeout, verify=verify_argument(verify))
+    )
     try:
         with http.stream("GET", url, headers={"Accept": "application/xml"}) as response:
             body = bytearray()
@@ -331,7 +336,11 @@ async def fetch_business_card_async(
     """The async twin of :func:`fetch_business_card` (same answers, same errors)."""
     url = business_card_url(smp_base_url, participant)
     own = client is None
-    http = client if client is not None else httpx.AsyncClient(timeout=timeout, verify=verify)
+    http = (
+        client
+        if client is not None
+        else httpx.AsyncClient(timeout=timeout, verify=verify_argument(verify))
+    )
     try:
         async with http.stream("GET", url, headers={"Accept": "application/xml"}) as response:
             body = bytearray()

@@ -27,6 +27,7 @@ from typing import Final, Protocol
 
 import httpx
 
+from peppolnet._tls import verify_argument
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
 from peppolnet.directory.parse import MAX_RESPONSE_BYTES, parse_search_response
 from peppolnet.directory.query import SearchQuery, check_page
@@ -382,7 +383,7 @@ class DirectoryClient(_Base):
             clock=clock,
         )
         self._own = client is None
-        self._http = client or httpx.Client(timeout=timeout, verify=verify)
+        self._http = client or httpx.Client(timeout=timeout, verify=verify_argument(verify))
         self._sleep = sleep
 
     @classmethod
@@ -535,7 +536,7 @@ class AsyncDirectoryClient(_Base):
             clock=clock,
         )
         self._own = client is None
-        self._http = client or httpx.AsyncClient(timeout=timeout, verify=verify)
+        self._http = client or httpx.AsyncClient(timeout=timeout, verify=verify_argument(verify))
         if sleep is None:
             import asyncio
 

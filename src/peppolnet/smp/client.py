@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 
 import httpx
 
+from peppolnet._tls import verify_argument
 from peppolnet._version import __version__
 from peppolnet.errors import (
     IdentifierMismatch,
@@ -161,7 +162,7 @@ class _Core:
     def client_kwargs(self) -> dict[str, object]:
         return {
             "timeout": self.timeout,
-            "verify": self.network.tls_verify,
+            "verify": verify_argument(self.network.tls_verify),
             "headers": {"User-Agent": USER_AGENT, "Accept": "application/xml, text/xml"},
             "follow_redirects": False,
             "limits": httpx.Limits(max_connections=512, max_keepalive_connections=128),

@@ -1,0 +1,99 @@
+"""``peppolnet lookup``: can this participant receive this document, and through whom?"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from typing import Any
+
+from peppolnet.cli._network import add_network_arguments, network_from_arguments
+from peppolnet.cli._output import fail, print_json
+
+EXIT_CODES = {"can-receive": 0, "cannot-receive": 1, "not-registered": 1, "unknown": 3}
+
+_COLOURS = {"pass": "32", "warn": "33", "fail": "31", "skipped": "2"}
+_VERDICT_COLOURS = {"can-receive": "32", "cannot-receive": "31", "not-registered": "31"}
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "lookup",
+        help="can this participant receive this e-invoice, and through which operator?",
+        description="Look a participant up in the SML and its SMP and explain the verdict. "
+        "Exit codes: 0 can receive, 1 cannot receive or not registered, 3 unknown (a fault), "
+        "2 usage error.",
+    )
+    parser.add_argument("value", help="participant id (0007:5567321707) or an org number")
+    parser.add_argument("--country", help="country of an org number (e.g. SE, BE)")
+    parser.add_argument(
+        "--doctype", default="invoice", help="alias (invoice, credit-note) or document type id"
+    )
+    parser.add_argument("--process", help="process id (default: the document type's own)")
+    parser.add_argument("--at", help="ISO date-time to judge validity at (default: now)")
+    parser.add_argument(
+        "--list-doctypes", action="store_true", help="also fetch every supported document type"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_network_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from peppolnet.lookup import Lookup
+
+    at = _parse_at(args.at) if args.at else None
+    if args.at and at is None:
+        return fail(f"--at must be an ISO 8601 date-time, got {args.at!r}", code=2)
+    network = network_from_arguments(args)
+    value = args.value.strip()
+    looks_like_id = "::" in value or (len(value) > 5 and value[4] == ":" and value[:4].isdigit())
+    with Lookup(network, list_document_types=args.list_doctypes) as lookup:
+        if looks_like_id or not args.country:
+            result = lookup.check(value, document_type=args.doctype, process=args.process, at=at)
+        else:
+            result = lookup.check(
+                number=value,
+                country=args.country,
+                document_type=args.doctype,
+                process=args.process,
+                at=at,
+            )
+    if args.json:
+        print_json(result.to_json())
+    else:
+        _print_human(result)
+    return EXIT_CODES[result.verdict.value]
+
+
+def _parse_at(text: str) -> datetime | None:
+    from datetime import UTC
+
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _colour(text: str, code: str | None) -> str:
+    if not code or not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        return text
+    return f"\033[{code}m{text}\033[0m"
+
+
+def _print_human(result: Any) -> None:
+    verdict = result.verdict.value
+    who = result.participant or result.query
+    print(f"{who}: {_colour(verdict.upper(), _VERDICT_COLOURS.get(verdict, '33'))}")
+    if result.operator is not None:
+        print(f"operator: {result.operator}")
+    if result.endpoint is not None and result.endpoint.url:
+        print(f"access point: {result.endpoint.url}")
+    if result.verdict.value != "can-receive":
+        print(f"reason: {result.reason}")
+    print("checks:")
+    for check in result.checks:
+        mark = _colour(f"{check.status.value:>7}", _COLOURS.get(check.status.value))
+        print(f"  {mark}  {check.name}: {check.message}")
