@@ -40,6 +40,7 @@ __all__ = [
     "SmpError",
     "SmpNotFound",
     "SmpUnavailable",
+    "StoreError",
     "UnsafeXml",
     "UntrustedCertificate",
 ]
@@ -222,3 +223,13 @@ class ChannelError(NetworkFault):
 
 class SandboxError(PeppolnetError):
     """The sandbox network could not be built or started (bad config file, port in use, ...)."""
+
+
+# --- local storage ------------------------------------------------------------------------------
+
+
+class StoreError(PeppolnetError):
+    """The local recipient database cannot be used (unreadable, not ours, newer schema, locked).
+
+    ``retryable`` is set when another process holds the write lock longer than the busy timeout.
+    """
