@@ -1,0 +1,69 @@
+"""Whole customer registers: read CSV/XLSX, check every row, write the rows back with verdicts.
+
+>>> from peppolnet.bulk import check_many, read_register, ResultWriter, Summary
+
+The pieces compose: :func:`read_register` streams rows, :func:`check_many` (or
+:func:`check_many_async`) streams results through one shared lookup, :class:`ResultWriter`
+writes each as it arrives, :class:`Summary` counts them, :func:`render_chart` draws the counts.
+See docs/bulk.md.
+"""
+
+from __future__ import annotations
+
+from peppolnet.bulk.chart import render_chart
+from peppolnet.bulk.output import (
+    ADDED_COLUMNS,
+    FORMATS,
+    OutputFormat,
+    ResultWriter,
+    format_for,
+    output_headers,
+    read_done,
+)
+from peppolnet.bulk.registers import (
+    COLUMN_ALIASES,
+    ROLES,
+    Register,
+    RegisterRow,
+    detect_columns,
+    detect_encoding,
+    lookup_key,
+    read_register,
+)
+from peppolnet.bulk.run import (
+    INVALID_INPUT,
+    BulkItem,
+    BulkResult,
+    Progress,
+    ResultCache,
+    check_many,
+    check_many_async,
+)
+from peppolnet.bulk.summary import Summary
+
+__all__ = [
+    "ADDED_COLUMNS",
+    "COLUMN_ALIASES",
+    "FORMATS",
+    "INVALID_INPUT",
+    "ROLES",
+    "BulkItem",
+    "BulkResult",
+    "OutputFormat",
+    "Progress",
+    "Register",
+    "RegisterRow",
+    "ResultCache",
+    "ResultWriter",
+    "Summary",
+    "check_many",
+    "check_many_async",
+    "detect_columns",
+    "detect_encoding",
+    "format_for",
+    "lookup_key",
+    "output_headers",
+    "read_done",
+    "read_register",
+    "render_chart",
+]

@@ -1,0 +1,73 @@
+"""A summary chart for reports: who can receive, by operator and by country (PNG or SVG).
+
+matplotlib is an optional extra (``pip install peppolnet[chart]``); it is imported only here,
+only when a chart is asked for, with the non-interactive Agg backend so it works on servers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from peppolnet.bulk.summary import Summary
+from peppolnet.errors import InvalidInput
+
+__all__ = ["render_chart"]
+
+_FORMATS = ("png", "svg")
+
+
+def _pyplot() -> Any:
+    # import_module keeps mypy quiet whether or not the optional extra is installed
+    try:
+        matplotlib = importlib.import_module("matplotlib")
+    except ImportError as exc:
+        raise InvalidInput(
+            "a chart needs matplotlib, which is not installed: pip install peppolnet[chart]"
+        ) from exc
+    matplotlib.use("Agg")
+    return importlib.import_module("matplotlib.pyplot")
+
+
+def render_chart(summary: Summary, path: str | Path, *, title: str | None = None) -> Path:
+    """Draw ``summary`` to ``path`` (``.png`` or ``.svg``, from the suffix); returns the path.
+
+    Left: the share of all rows that can receive through each operator (the rest grouped as
+    "cannot receive / not registered / unknown"). Right: per country, the share that can receive.
+    """
+    file = Path(path)
+    fmt = file.suffix.lower().lstrip(".")
+    if fmt not in _FORMATS:
+        raise InvalidInput(f"the chart must be a .png or .svg file, not {file.name!r}")
+    plt = _pyplot()
+    total = summary.total or 1
+    operators = summary.operators.most_common(12)
+    others = summary.total - sum(summary.operators.values())
+    labels = [name for name, _ in operators] + (["cannot receive / unknown"] if others else [])
+    shares = [100 * count / total for _, count in operators] + (
+        [100 * others / total] if others else []
+    )
+    countries = sorted(summary.countries)
+    country_shares = [100 * summary.share_can_receive(cc) for cc in countries]
+
+    height = max(3.0, 0.4 * max(len(labels), len(countries)) + 1.5)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, height))
+    try:
+        left.barh(labels[::-1], shares[::-1], color="#3b7dd8")
+        left.set_xlabel("% of rows")
+        left.set_title("can receive, by operator")
+        left.set_xlim(0, 100)
+        right.barh(countries[::-1], country_shares[::-1], color="#2e9e5b")
+        right.set_xlabel("% that can receive")
+        right.set_title("can receive, by country")
+        right.set_xlim(0, 100)
+        figure.suptitle(title or f"Peppol reachability of {summary.total} rows")
+        figure.tight_layout()
+        try:
+            figure.savefig(file, format=fmt)
+        except OSError as exc:
+            raise InvalidInput(f"cannot write the chart {str(file)!r}: {exc.strerror}") from exc
+    finally:
+        plt.close(figure)
+    return file

@@ -1,0 +1,261 @@
+"""Writing results: the input row, unchanged, plus the added columns - as CSV, JSON lines or XLSX.
+
+Every result is written (and, for CSV and JSON lines, flushed) as soon as it arrives, so an
+interrupted run keeps every finished row. Each output row carries the input ``row`` number;
+:func:`read_done` reads a previous output back so a resumed run skips those rows and appends
+the rest. A half-written last line (the process was killed mid-write) is cut off on resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any, Final, Literal
+
+from peppolnet.bulk.run import BulkResult
+from peppolnet.errors import InvalidInput
+
+__all__ = [
+    "ADDED_COLUMNS",
+    "FORMATS",
+    "OutputFormat",
+    "ResultWriter",
+    "format_for",
+    "output_headers",
+    "read_done",
+]
+
+OutputFormat = Literal["csv", "jsonl", "xlsx"]
+FORMATS: Final[tuple[OutputFormat, ...]] = ("csv", "jsonl", "xlsx")
+ADDED_COLUMNS: Final[tuple[str, ...]] = (
+    "row",
+    "participant_id",
+    "verdict",
+    "operator_name",
+    "seat_id",
+    "smp_host",
+    "reason",
+)
+
+
+def format_for(path: str | Path, explicit: str | None = None) -> OutputFormat:
+    """The output format: ``explicit`` if given, else from the file suffix (default csv)."""
+    name = (explicit or Path(path).suffix.lstrip(".") or "csv").lower()
+    name = {"json": "jsonl", "ndjson": "jsonl", "xlsm": "xlsx"}.get(name, name)
+    for fmt in FORMATS:
+        if fmt == name:
+            return fmt
+    if explicit:
+        raise InvalidInput(f"unknown output format {explicit!r}; use one of {', '.join(FORMATS)}")
+    return "csv"
+
+
+def output_headers(input_headers: Sequence[str]) -> list[str]:
+    """Input headers (renamed ``<name> (input)`` where they clash) followed by the added ones."""
+    renamed = [f"{h} (input)" if h.strip().lower() in ADDED_COLUMNS else h for h in input_headers]
+    return [*renamed, *ADDED_COLUMNS]
+
+
+def _input_fields(headers: Sequence[str], result: BulkResult) -> list[str]:
+    fields = list(result.row.fields)
+    return (fields + [""] * len(headers))[: len(headers)]
+
+
+class ResultWriter:
+    """Writes results to ``path`` in ``fmt``; ``append=True`` continues a previous output.
+
+    Use as a context manager; :meth:`close` is what saves an XLSX workbook, so it must run even
+    on Ctrl-C (the ``with`` block sees to that).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        input_headers: Sequence[str],
+        fmt: OutputFormat = "csv",
+        *,
+        append: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.fmt = fmt
+        self.input_headers = list(input_headers)
+        self.headers = output_headers(self.input_headers)
+        self.count = 0
+        self._fh: IO[str] | None = None
+        self._csv: Any = None
+        self._book: Any = None
+        self._sheet: Any = None
+        append = append and self.path.is_file() and self.path.stat().st_size > 0
+        try:
+            if fmt == "xlsx":
+                self._open_xlsx(append)
+            elif append:
+                _cut_partial_line(self.path)
+                self._fh = self.path.open("a", encoding="utf-8", newline="")
+            else:
+                encoding = "utf-8-sig" if fmt == "csv" else "utf-8"  # BOM: Excel reads UTF-8
+                self._fh = self.path.open("w", encoding=encoding, newline="")
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {str(self.path)!r}: {exc.strerror}") from exc
+        if fmt == "csv":
+            assert self._fh is not None
+            self._csv = csv.writer(self._fh)
+            if not append:
+                self._csv.writerow(self.headers)
+                self._fh.flush()
+
+    def _open_xlsx(self, append: bool) -> None:
+        try:
+            import openpyxl  # type: ignore[import-untyped]
+        except ImportError as exc:  # pragma: no cover - openpyxl is the xlsx extra
+            raise InvalidInput("writing .xlsx needs openpyxl: pip install peppolnet[xlsx]") from exc
+        self._book = openpyxl.Workbook(write_only=True)
+        self._sheet = self._book.create_sheet("results")
+        self._sheet.append(self.headers)
+        if append:  # an .xlsx cannot be appended to: copy the finished rows into the new book
+            with _open_workbook(self.path) as rows:
+                next(rows, None)
+                for values in rows:
+                    self._sheet.append(values)
+
+    def write(self, result: BulkResult) -> None:
+        """Write one result (flushed at once for CSV and JSON lines)."""
+        record = result.record()
+        self.count += 1
+        if self.fmt == "jsonl":
+            assert self._fh is not None
+            fields = _input_fields(self.input_headers, result)
+            data: dict[str, Any] = {**record, "row": result.row.number}
+            data["input"] = dict(zip(self.input_headers, fields, strict=True))
+            self._fh.write(json.dumps(data, ensure_ascii=False) + "\n")
+            self._fh.flush()
+            return
+        values = [*_input_fields(self.input_headers, result), *record.values()]
+        if self.fmt == "csv":
+            self._csv.writerow(values)
+            assert self._fh is not None
+            self._fh.flush()
+        else:
+            self._sheet.append([_xlsx_safe(v) for v in values])
+
+    def close(self) -> None:
+        """Flush and close; saves the workbook for XLSX (through a temporary file)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._book is not None:
+            book, self._book = self._book, None
+            temporary = self.path.with_name(self.path.name + ".partial")
+            try:
+                book.save(temporary)
+                os.replace(temporary, self.path)
+            except OSError as exc:
+                raise InvalidInput(f"cannot write {str(self.path)!r}: {exc.strerror}") from exc
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _xlsx_safe(value: str) -> str:
+    # A register cell starting with "=" must stay text, not become a formula (CSV injection).
+    return "'" + value if value[:1] in ("=", "+", "-", "@") and not _is_number(value) else value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _cut_partial_line(path: Path) -> None:
+    """Drop a last line without its newline (a write interrupted by kill -9)."""
+    with path.open("rb+") as fh:
+        fh.seek(0, io.SEEK_END)
+        size = fh.tell()
+        if size == 0:
+            return
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        position = size
+        while position > 0:
+            step = min(65536, position)
+            position -= step
+            fh.seek(position)
+            block = fh.read(step)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                fh.truncate(position + newline + 1)
+                return
+        fh.truncate(0)
+
+
+@contextlib.contextmanager
+def _open_workbook(path: Path) -> Iterator[Iterator[list[Any]]]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a bad file
+        raise InvalidInput(f"{path.name!r} is not a readable .xlsx: {exc}") from exc
+    try:
+        sheet = book.worksheets[0]
+        yield (["" if c is None else c for c in r] for r in sheet.iter_rows(values_only=True))
+    finally:
+        book.close()
+
+
+def read_done(path: str | Path, fmt: OutputFormat) -> Iterator[tuple[dict[str, str], list[str]]]:
+    """``(added columns, input fields)`` of every row in a previous output (resume, summary).
+
+    A missing file yields nothing. Lines cut short by an interrupted write are skipped.
+    """
+    file = Path(path)
+    if not file.is_file():
+        return
+    if fmt == "jsonl":
+        with file.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(data, dict) and "row" in data:
+                    fields = data.get("input")
+                    values = list(fields.values()) if isinstance(fields, dict) else []
+                    added = {k: str(data.get(k, "") or "") for k in ADDED_COLUMNS}
+                    yield added, [str(v) for v in values]
+        return
+    if fmt == "csv":
+        with file.open(encoding="utf-8-sig", newline="") as fh:
+            yield from _records(csv.reader(fh), file)
+        return
+    with _open_workbook(file) as rows:
+        yield from _records(([str(c) for c in r] for r in rows), file)
+
+
+def _records(rows: Iterator[list[str]], file: Path) -> Iterator[tuple[dict[str, str], list[str]]]:
+    header = next(rows, None)
+    if header is None:
+        return
+    if "row" not in header or "verdict" not in header:
+        raise InvalidInput(
+            f"{file.name!r} is not a peppolnet check output (no 'row' and 'verdict' columns); "
+            "cannot resume from it"
+        )
+    width = len(header)
+    start = width - len(ADDED_COLUMNS)
+    for values in rows:
+        if len(values) != width:
+            continue  # a row cut short
+        yield dict(zip(ADDED_COLUMNS, values[start:], strict=True)), values[:start]

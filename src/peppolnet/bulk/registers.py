@@ -1,0 +1,364 @@
+"""Customer registers as people have them: CSV (any delimiter, UTF-8 with or without BOM, or
+Windows-1252/Latin-1) and XLSX, with column names in English or Swedish.
+
+Reading streams: rows are yielded one at a time, so a million-row register never sits in memory.
+Each row keeps every original field (the output repeats them) plus the fields that matter for a
+lookup, found through the header. A row that cannot be turned into a lookup is *not* dropped: it
+carries ``problem`` and becomes an ``invalid-input`` row in the output, so every input row has
+exactly one output row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import dataclasses
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Final, Literal
+
+from peppolnet.errors import InvalidIdentifier, InvalidInput
+from peppolnet.identifiers import ParticipantId
+from peppolnet.schemes import suggest_participant_ids
+
+__all__ = [
+    "COLUMN_ALIASES",
+    "ROLES",
+    "Register",
+    "RegisterRow",
+    "Role",
+    "detect_columns",
+    "detect_encoding",
+    "lookup_key",
+    "read_register",
+]
+
+Role = Literal["name", "org_number", "country", "email", "participant_id"]
+ROLES: Final[tuple[Role, ...]] = ("name", "org_number", "country", "email", "participant_id")
+
+# Normalised header (casefolded, accents kept, runs of space/_/-/. collapsed to one space) -> role.
+COLUMN_ALIASES: Final[Mapping[str, Role]] = {
+    "name": "name",
+    "company": "name",
+    "company name": "name",
+    "customer": "name",
+    "customer name": "name",
+    "företagsnamn": "name",
+    "företag": "name",
+    "namn": "name",
+    "kundnamn": "name",
+    "org number": "org_number",
+    "org no": "org_number",
+    "org nr": "org_number",
+    "orgnr": "org_number",
+    "orgno": "org_number",
+    "organisation number": "org_number",
+    "organization number": "org_number",
+    "organisationsnummer": "org_number",
+    "registration number": "org_number",
+    "vat number": "org_number",
+    "vat": "org_number",
+    "momsnummer": "org_number",
+    "country": "country",
+    "country code": "country",
+    "land": "country",
+    "landskod": "country",
+    "email": "email",
+    "e mail": "email",
+    "e post": "email",
+    "epost": "email",
+    "mail": "email",
+    "participant id": "participant_id",
+    "participant": "participant_id",
+    "peppol id": "participant_id",
+    "peppol participant id": "participant_id",
+    "peppol": "participant_id",
+}
+
+_MAX_FIELD: Final = 10_000  # characters; protects against a binary file read as CSV
+_SAMPLE: Final = 64 * 1024
+
+
+def _norm_header(text: str) -> str:
+    folded = unicodedata.normalize("NFC", text.strip().casefold())
+    return re.sub(r"[\s_\-.:]+", " ", folded).strip()
+
+
+def _role(text: str) -> Role | None:
+    for role in ROLES:
+        if role == text.strip().lower().replace("-", "_").replace(" ", "_"):
+            return role
+    return None
+
+
+def detect_columns(headers: list[str], mapping: Mapping[str, str] | None = None) -> dict[Role, int]:
+    """Which column holds which role: header aliases first, then ``mapping`` (role -> header).
+
+    A user mapping naming a column that is not in the header is an :class:`InvalidInput`, named.
+    """
+    found: dict[Role, int] = {}
+    for index, header in enumerate(headers):
+        role = COLUMN_ALIASES.get(_norm_header(header))
+        if role is not None and role not in found:
+            found[role] = index
+    for key, header in (mapping or {}).items():
+        role = _role(key)
+        if role is None:
+            raise InvalidInput(f"unknown column role {key!r}; use one of {', '.join(ROLES)}")
+        wanted = _norm_header(header)
+        matches = [i for i, h in enumerate(headers) if _norm_header(h) == wanted]
+        if not matches:
+            raise InvalidInput(
+                f"the register has no column {header!r} (for {role}); its columns are: "
+                + ", ".join(repr(h) for h in headers)
+            )
+        found[role] = matches[0]
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class RegisterRow:
+    """One data row: its 1-based ``number`` (header excluded), original fields, lookup fields.
+
+    ``problem`` is set when the row cannot be looked up (no identifier, bad number, no country);
+    such rows produce an ``invalid-input`` output row with the problem as reason.
+    """
+
+    number: int
+    fields: tuple[str, ...]
+    name: str = ""
+    org_number: str = ""
+    country: str = ""
+    email: str = ""
+    participant_id: str = ""
+    problem: str | None = None
+    candidates: tuple[ParticipantId, ...] = ()
+    """The participant ids a lookup tries, in order; also the key that finds duplicates."""
+
+
+@dataclasses.dataclass
+class Register:
+    """An opened register: the header, the detected roles, and a one-shot row stream."""
+
+    path: Path
+    headers: list[str]
+    columns: dict[Role, int]
+    encoding: str | None
+    delimiter: str | None
+    rows: Iterator[RegisterRow]
+
+    def __iter__(self) -> Iterator[RegisterRow]:
+        return self.rows
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8-sig`` when the whole file decodes as UTF-8 (BOM or not), else ``cp1252``/``latin-1``.
+
+    The file is decoded incrementally in chunks (no copy in memory): a register exported from an
+    old Excel is Windows-1252, and one stray byte at row 900,000 must not be misread.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        pass
+    else:
+        return "utf-8-sig"
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                chunk.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252"
+
+
+def _detect_delimiter(sample: str) -> str:
+    lines = [line for line in sample.splitlines()[:20] if line.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+    except csv.Error:
+        header = lines[0]
+        return max(",;\t|", key=header.count) if any(d in header for d in ",;\t|") else ","
+
+
+def read_register(
+    path: str | Path,
+    *,
+    columns: Mapping[str, str] | None = None,
+    default_country: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> Register:
+    """Open a CSV or XLSX register; rows stream lazily from :attr:`Register.rows`.
+
+    ``columns`` maps roles (``name``, ``org_number``, ``country``, ``email``,
+    ``participant_id``) to header names where the header is not recognised. ``default_country``
+    is used for rows without a country. Raises :class:`InvalidInput` for a missing or unreadable
+    file, an empty one, or one with neither a participant id nor an org number column.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidInput(f"the register {str(file)!r} does not exist or is not a file")
+    if file.suffix.lower() in (".xlsx", ".xlsm"):
+        headers, raw = _open_xlsx(file)
+        enc = delim = None
+    else:
+        enc = encoding or detect_encoding(file)
+        with file.open(encoding=enc, errors="replace", newline="") as fh:
+            sample = fh.read(_SAMPLE)
+        delim = delimiter or _detect_delimiter(sample)
+        headers, raw = _open_csv(file, enc, delim)
+    roles = detect_columns(headers, columns)
+    if "participant_id" not in roles and "org_number" not in roles:
+        raise InvalidInput(
+            "the register has no participant id column and no organisation number column "
+            "(looked for e.g. 'participant id', 'org number', 'organisationsnummer', 'orgnr'); "
+            "its columns are: " + ", ".join(repr(h) for h in headers)
+        )
+    country = default_country.strip().upper() if default_country else None
+    return Register(file, headers, roles, enc, delim, _rows(raw, headers, roles, country))
+
+
+def _open_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], Iterator[list[str]]]:
+    csv.field_size_limit(_MAX_FIELD * 10)
+    fh = path.open(encoding=encoding, newline="")
+    reader = csv.reader(fh, delimiter=delimiter)
+    try:
+        headers = next((r for r in reader if any(c.strip() for c in r)), None)
+    except csv.Error as exc:
+        fh.close()
+        raise InvalidInput(f"the register {path.name!r} is not readable CSV: {exc}") from exc
+    if headers is None:
+        fh.close()
+        raise InvalidInput(f"the register {path.name!r} is empty")
+
+    def rows() -> Iterator[list[str]]:
+        with fh:
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield [f"\x00{exc}"]  # a malformed record: reported, not dropped
+                    continue
+                yield row
+
+    return [h.strip() for h in headers], rows()
+
+
+def _open_xlsx(path: Path) -> tuple[list[str], Iterator[list[str]]]:
+    try:
+        import openpyxl  # type: ignore[import-untyped]
+    except ImportError as exc:  # pragma: no cover - openpyxl is a test dependency
+        raise InvalidInput("reading .xlsx needs openpyxl: pip install peppolnet[xlsx]") from exc
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a bad file
+        raise InvalidInput(f"the register {path.name!r} is not a readable .xlsx: {exc}") from exc
+    sheet = book.worksheets[0]
+    values = sheet.iter_rows(values_only=True)
+
+    def text(cell: object) -> str:
+        if cell is None:
+            return ""
+        if isinstance(cell, float) and cell.is_integer():
+            return str(int(cell))
+        return str(cell)
+
+    headers: list[str] | None = None
+    for row in values:
+        cells = [text(c) for c in row]
+        if any(c.strip() for c in cells):
+            headers = [c.strip() for c in cells]
+            break
+    if headers is None:
+        book.close()
+        raise InvalidInput(f"the register {path.name!r} is empty")
+    while headers and not headers[-1]:
+        headers.pop()
+
+    def rows() -> Iterator[list[str]]:
+        try:
+            for row in values:
+                yield [text(c) for c in row]
+        finally:
+            book.close()
+
+    return headers, rows()
+
+
+def _rows(
+    raw: Iterator[list[str]],
+    headers: list[str],
+    roles: Mapping[Role, int],
+    default_country: str | None,
+) -> Iterator[RegisterRow]:
+    number = 0
+    width = len(headers)
+    for cells in raw:
+        if not any(c.strip() for c in cells):
+            continue  # a blank line is not a row
+        number += 1
+        if len(cells) == 1 and cells[0].startswith("\x00"):
+            yield RegisterRow(number, (), problem=f"malformed CSV record: {cells[0][1:]}")
+            continue
+        extra = [c for c in cells[width:] if c.strip()]
+        fields = tuple((cells + [""] * width)[:width])
+        values = {role: fields[i].strip() for role, i in roles.items()}
+        row = RegisterRow(
+            number,
+            fields,
+            name=values.get("name", ""),
+            org_number=values.get("org_number", ""),
+            country=values.get("country", "").upper() or (default_country or ""),
+            email=values.get("email", ""),
+            participant_id=values.get("participant_id", ""),
+        )
+        if extra:
+            problem = f"the row has {width + len(extra)} fields, the header only {width}"
+        elif any(len(f) > _MAX_FIELD for f in fields):
+            problem = f"a field is longer than {_MAX_FIELD} characters"
+        else:
+            try:
+                yield dataclasses.replace(row, candidates=lookup_key(row))
+            except InvalidInput as exc:
+                problem = str(exc)
+            else:
+                continue
+        yield dataclasses.replace(row, problem=problem)
+
+
+def lookup_key(row: RegisterRow) -> tuple[ParticipantId, ...]:
+    """The participant ids a lookup of ``row`` would try, in order (the duplicate key).
+
+    A participant id column wins over the org number. Raises :class:`InvalidInput` (with the
+    reason) for a row that has no usable identifier.
+    """
+    if row.participant_id:
+        try:
+            return (ParticipantId.parse(row.participant_id, lax=True),)
+        except InvalidIdentifier as exc:
+            raise InvalidInput(f"participant id {row.participant_id!r}: {exc}") from exc
+    if not row.org_number:
+        raise InvalidInput("the row has neither a participant id nor an organisation number")
+    if not row.country:
+        raise InvalidInput(
+            f"the row has no country for organisation number {row.org_number!r} "
+            "(give a country column or a default country)"
+        )
+    suggestions = suggest_participant_ids(row.org_number, row.country)
+    if not suggestions.candidates:
+        raise InvalidInput(
+            suggestions.reason
+            or f"{row.org_number!r} is not a valid organisation number for {row.country}"
+        )
+    return tuple(suggestions.candidates)

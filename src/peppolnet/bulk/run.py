@@ -1,0 +1,557 @@
+"""``check_many``: a whole register through one shared lookup, sync or async.
+
+Memory stays flat however long the register is: items are pulled from the input only while
+fewer than ``window`` results wait to be handed out, and results stream back (in input order, or
+as completed). Duplicates are looked up once - a row whose key (participant candidates, document
+type) is in flight shares that lookup, and finished answers stay in a bounded LRU
+(:class:`ResultCache`) with a maximum age, so a second pass over the same register within the
+age makes no network requests. Faults are retried with exponential backoff and jitter; a fault
+that outlasts the retries stays ``unknown`` - it never becomes a negative verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import dataclasses
+import functools
+import random
+import threading
+import time
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+)
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
+from urllib.parse import urlsplit
+
+from peppolnet.bulk.registers import RegisterRow, lookup_key
+from peppolnet.errors import InvalidInput, PeppolnetError
+from peppolnet.identifiers import DocumentTypeId, ParticipantId
+from peppolnet.reachability import Reachability, Verdict
+
+if TYPE_CHECKING:
+    from peppolnet.lookup import AsyncLookup, Lookup
+    from peppolnet.network import Network
+
+__all__ = [
+    "INVALID_INPUT",
+    "BulkItem",
+    "BulkResult",
+    "Progress",
+    "ResultCache",
+    "check_many",
+    "check_many_async",
+]
+
+INVALID_INPUT: Final = "invalid-input"
+"""The verdict of a row that could not be looked up at all (no/bad identifier, malformed row)."""
+
+BulkItem: TypeAlias = RegisterRow | ParticipantId | str
+_Key: TypeAlias = tuple[tuple[str, ...], str]
+
+
+class _SyncChecker(Protocol):
+    def check(
+        self,
+        participant: ParticipantId | str | None = None,
+        *,
+        number: str | None = None,
+        country: str | None = None,
+        document_type: DocumentTypeId | str | None = None,
+    ) -> Reachability: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    verdict: str
+    reason: str
+    reachability: Reachability | None
+    attempts: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkResult:
+    """One input row and its answer; ``verdict`` is a Verdict value or ``invalid-input``."""
+
+    row: RegisterRow
+    verdict: str
+    reason: str
+    reachability: Reachability | None = None
+    attempts: int = 0
+
+    @property
+    def participant_id(self) -> str:
+        """The participant id that was found (or tried first); empty for invalid input."""
+        r = self.reachability
+        if r is not None and r.participant is not None:
+            return str(r.participant)
+        return str(self.row.candidates[0]) if self.row.candidates else ""
+
+    @property
+    def operator_name(self) -> str:
+        """The operator's name, from its access point certificate (can-receive only)."""
+        op = self.reachability.operator if self.reachability else None
+        return (op.name or "") if op else ""
+
+    @property
+    def seat_id(self) -> str:
+        """The operator's Seat ID (``PSE000123``), from its access point certificate."""
+        op = self.reachability.operator if self.reachability else None
+        return op.seat_id if op else ""
+
+    @property
+    def smp_host(self) -> str:
+        """The host name of the participant's SMP, when the SML named one."""
+        url = self.reachability.smp_url if self.reachability else None
+        return (urlsplit(url).hostname or "") if url else ""
+
+    def record(self) -> dict[str, str]:
+        """The columns added to the output row (see :data:`peppolnet.bulk.ADDED_COLUMNS`)."""
+        return {
+            "row": str(self.row.number),
+            "participant_id": self.participant_id,
+            "verdict": self.verdict,
+            "operator_name": self.operator_name,
+            "seat_id": self.seat_id,
+            "smp_host": self.smp_host,
+            "reason": self.reason,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Handed to the progress callback after every result: ``done`` of ``total`` (if known)."""
+
+    done: int
+    total: int | None
+    counts: Mapping[str, int]
+    result: BulkResult
+
+
+class ResultCache:
+    """A thread-safe LRU of finished answers keyed by (participant candidates, document type).
+
+    Bounded in size (``maxsize``) and age (``max_age`` seconds, default five minutes - the order
+    of an SML answer's TTL), so it keeps a long run's memory flat and never serves a stale answer.
+    ``unknown`` answers are not kept: a duplicate later in the register gets another try. Pass one
+    instance to several ``check_many`` calls to share answers between them.
+    """
+
+    def __init__(
+        self,
+        maxsize: int = 100_000,
+        max_age: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.maxsize = maxsize
+        self.max_age = max_age
+        self.clock = clock
+        self._data: collections.OrderedDict[_Key, tuple[float, _Outcome]] = (
+            collections.OrderedDict()
+        )
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: _Key) -> _Outcome | None:
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is None:
+                return None
+            if self.clock() - entry[0] > self.max_age:
+                del self._data[key]
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return entry[1]
+
+    def put(self, key: _Key, outcome: _Outcome) -> None:
+        if outcome.verdict in (Verdict.UNKNOWN.value, INVALID_INPUT) or self.maxsize <= 0:
+            return
+        with self._lock:
+            self._data[key] = (self.clock(), outcome)
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+
+def _as_row(item: BulkItem, number: int) -> RegisterRow:
+    if isinstance(item, RegisterRow):
+        return item
+    text = str(item)
+    row = RegisterRow(number, (text,), participant_id=text)
+    if isinstance(item, ParticipantId):
+        return dataclasses.replace(row, candidates=(item,))
+    try:
+        return dataclasses.replace(row, candidates=lookup_key(row))
+    except InvalidInput as exc:
+        return dataclasses.replace(row, problem=str(exc))
+
+
+def _key(row: RegisterRow, document_type: str) -> _Key:
+    return (tuple(c.uri.lower() for c in row.candidates), document_type)
+
+
+def _arguments(row: RegisterRow, document_type: DocumentTypeId | str | None) -> dict[str, Any]:
+    if row.participant_id or len(row.candidates) == 1:
+        return {"participant": row.candidates[0], "document_type": document_type}
+    return {"number": row.org_number, "country": row.country, "document_type": document_type}
+
+
+def _decide(result: Reachability | None, error: BaseException | None, attempts: int) -> _Outcome:
+    if result is not None:
+        reason = result.reason
+        if result.verdict is Verdict.CAN_RECEIVE:
+            url = result.endpoint.url if result.endpoint else None
+            reason = f"a signed SMP answer lists a usable AS4 endpoint ({url})"
+        return _Outcome(result.verdict.value, reason, result, attempts)
+    if isinstance(error, InvalidInput):
+        return _Outcome(INVALID_INPUT, str(error), None, attempts)
+    # Anything else is a fault of ours or of the network: "unknown", never a negative verdict.
+    return _Outcome(Verdict.UNKNOWN.value, f"the lookup failed: {error}", None, attempts)
+
+
+def _should_retry(result: Reachability | None, error: BaseException | None) -> bool:
+    if result is not None:
+        return result.verdict is Verdict.UNKNOWN and result.retryable
+    return isinstance(error, PeppolnetError) and error.retryable
+
+
+def _delay(backoff: float, attempt: int) -> float:
+    return backoff * (2.0 ** (attempt - 1)) * (0.5 + random.random())
+
+
+def _check_sync(
+    lookup: _SyncChecker,
+    row: RegisterRow,
+    document_type: DocumentTypeId | str | None,
+    retries: int,
+    backoff: float,
+) -> _Outcome:
+    attempt = 0
+    while True:
+        attempt += 1
+        result: Reachability | None = None
+        error: BaseException | None = None
+        try:
+            result = lookup.check(**_arguments(row, document_type))
+        except Exception as exc:  # every row must come back; see _decide
+            error = exc
+        if attempt <= retries and _should_retry(result, error):
+            time.sleep(_delay(backoff, attempt))
+            continue
+        return _decide(result, error, attempt)
+
+
+class _Tally:
+    """Counts and the progress callback, shared by both shells."""
+
+    def __init__(self, total: int | None, progress: Callable[[Progress], None] | None) -> None:
+        self.total = total
+        self.progress = progress
+        self.done = 0
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def emit(self, row: RegisterRow, outcome: _Outcome) -> BulkResult:
+        result = BulkResult(
+            row, outcome.verdict, outcome.reason, outcome.reachability, outcome.attempts
+        )
+        self.done += 1
+        self.counts[outcome.verdict] += 1
+        if self.progress is not None:
+            self.progress(Progress(self.done, self.total, dict(self.counts), result))
+        return result
+
+
+def _validate(concurrency: int, retries: int, window: int | None) -> int:
+    if concurrency < 1:
+        raise InvalidInput(f"concurrency must be at least 1, not {concurrency}")
+    if retries < 0:
+        raise InvalidInput(f"retries must be 0 or more, not {retries}")
+    return window if window and window > 0 else concurrency * 4
+
+
+def _document_type_key(document_type: DocumentTypeId | str | None) -> str:
+    from peppolnet.lookup import resolve_document_type
+
+    return resolve_document_type(document_type).uri
+
+
+def check_many(
+    items: Iterable[BulkItem],
+    lookup: Lookup | _SyncChecker | None = None,
+    *,
+    network: Network | None = None,
+    document_type: DocumentTypeId | str | None = None,
+    concurrency: int = 16,
+    per_host: int | None = None,
+    ordered: bool = True,
+    retries: int = 2,
+    backoff: float = 0.5,
+    cache: ResultCache | None = None,
+    window: int | None = None,
+    total: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> Generator[BulkResult, None, None]:
+    """Check every item (register rows, participant ids) and yield one result per item.
+
+    Share one ``lookup`` (its DNS cache and HTTP pool serve the whole run); without one, a
+    :class:`~peppolnet.lookup.Lookup` for ``network`` is made with at most ``per_host``
+    (default ``max(2, concurrency // 4)``) requests in flight per SMP host, and closed at the
+    end. At most ``concurrency`` lookups run at once and at most ``window`` (default
+    ``4 x concurrency``) results wait to be consumed. ``ordered=False`` yields results as they
+    complete. Invalid identifiers give ``invalid-input`` results instead of exceptions.
+
+    Closing the generator early (``break``, Ctrl-C) cancels what has not started and waits only
+    for the lookups already running.
+    """
+    limit = _validate(concurrency, retries, window)
+    doc_key = _document_type_key(document_type)
+    own = lookup is None
+    if lookup is None:
+        from peppolnet.lookup import Lookup
+        from peppolnet.smp.client import SmpClient
+
+        if network is None:
+            from peppolnet.network import PRODUCTION
+
+            network = PRODUCTION
+        smp = SmpClient(network, per_host=per_host or max(2, concurrency // 4))
+        lookup = Lookup(network, smp_client=smp)
+    results = cache if cache is not None else ResultCache()
+    return _run_sync(
+        items, lookup, own, document_type, doc_key, concurrency, limit, ordered, retries,
+        backoff, results, _Tally(total, progress),
+    )  # fmt: skip
+
+
+def _run_sync(
+    items: Iterable[BulkItem],
+    lookup: Any,
+    own: bool,
+    document_type: DocumentTypeId | str | None,
+    doc_key: str,
+    concurrency: int,
+    limit: int,
+    ordered: bool,
+    retries: int,
+    backoff: float,
+    cache: ResultCache,
+    tally: _Tally,
+) -> Generator[BulkResult, None, None]:
+    pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="peppolnet-bulk")
+    lock = threading.Lock()
+    inflight: dict[_Key, concurrent.futures.Future[_Outcome]] = {}
+    pending: collections.deque[tuple[RegisterRow, concurrent.futures.Future[_Outcome]]] = (
+        collections.deque()
+    )
+    source = iter(items)
+    number = 0
+
+    def finished(key: _Key, future: concurrent.futures.Future[_Outcome]) -> None:
+        with lock:
+            if inflight.get(key) is future:
+                del inflight[key]
+        if not future.cancelled() and future.exception() is None:
+            cache.put(key, future.result())
+
+    def schedule(row: RegisterRow) -> concurrent.futures.Future[_Outcome]:
+        if row.problem is not None:
+            return _done(_Outcome(INVALID_INPUT, row.problem, None, 0))
+        key = _key(row, doc_key)
+        hit = cache.get(key)
+        if hit is not None:
+            return _done(dataclasses.replace(hit, attempts=0))
+        with lock:
+            future = inflight.get(key)
+            if future is None:
+                future = pool.submit(_check_sync, lookup, row, document_type, retries, backoff)
+                inflight[key] = future
+                future.add_done_callback(functools.partial(finished, key))
+        return future
+
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < limit:
+                item = next(source, _END)
+                if item is _END:
+                    exhausted = True
+                    break
+                number += 1
+                row = _as_row(item, number)  # type: ignore[arg-type]
+                pending.append((row, schedule(row)))
+            if not pending:
+                return
+            if ordered:
+                row, future = pending.popleft()
+                yield tally.emit(row, future.result())
+                continue
+            concurrent.futures.wait(
+                [f for _, f in pending], return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            still: collections.deque[tuple[RegisterRow, concurrent.futures.Future[_Outcome]]]
+            still = collections.deque()
+            ready: list[tuple[RegisterRow, concurrent.futures.Future[_Outcome]]] = []
+            for row, future in pending:
+                (ready if future.done() else still).append((row, future))
+            pending = still
+            for row, future in ready:
+                yield tally.emit(row, future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if own:
+            lookup.close()
+
+
+_END: Final = object()
+
+
+def _done(outcome: _Outcome) -> concurrent.futures.Future[_Outcome]:
+    future: concurrent.futures.Future[_Outcome] = concurrent.futures.Future()
+    future.set_result(outcome)
+    return future
+
+
+# --- async ----------------------------------------------------------------------------------
+
+
+async def _check_async(
+    lookup: Any,
+    row: RegisterRow,
+    document_type: DocumentTypeId | str | None,
+    retries: int,
+    backoff: float,
+    semaphore: asyncio.Semaphore,
+) -> _Outcome:
+    attempt = 0
+    while True:
+        attempt += 1
+        result: Reachability | None = None
+        error: BaseException | None = None
+        async with semaphore:
+            try:
+                result = await lookup.check(**_arguments(row, document_type))
+            except Exception as exc:  # every row must come back; see _decide
+                error = exc
+        if attempt <= retries and _should_retry(result, error):
+            await asyncio.sleep(_delay(backoff, attempt))
+            continue
+        return _decide(result, error, attempt)
+
+
+async def _aiter(items: Iterable[BulkItem] | AsyncIterable[BulkItem]) -> AsyncIterator[BulkItem]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+async def check_many_async(
+    items: Iterable[BulkItem] | AsyncIterable[BulkItem],
+    lookup: AsyncLookup | None = None,
+    *,
+    network: Network | None = None,
+    document_type: DocumentTypeId | str | None = None,
+    concurrency: int = 16,
+    per_host: int | None = None,
+    ordered: bool = True,
+    retries: int = 2,
+    backoff: float = 0.5,
+    cache: ResultCache | None = None,
+    window: int | None = None,
+    total: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> AsyncGenerator[BulkResult, None]:
+    """The asynchronous twin of :func:`check_many` (``async for result in ...``).
+
+    ``items`` may be a plain or an async iterable. Same options, same results.
+    """
+    limit = _validate(concurrency, retries, window)
+    doc_key = _document_type_key(document_type)
+    own = lookup is None
+    if lookup is None:
+        from peppolnet.lookup import AsyncLookup
+        from peppolnet.smp.client import AsyncSmpClient
+
+        if network is None:
+            from peppolnet.network import PRODUCTION
+
+            network = PRODUCTION
+        smp = AsyncSmpClient(network, per_host=per_host or max(2, concurrency // 4))
+        lookup = AsyncLookup(network, smp_client=smp)
+    cache = cache if cache is not None else ResultCache()
+    tally = _Tally(total, progress)
+    semaphore = asyncio.Semaphore(concurrency)
+    inflight: dict[_Key, asyncio.Future[_Outcome]] = {}
+    pending: collections.deque[tuple[RegisterRow, asyncio.Future[_Outcome]]] = collections.deque()
+    loop = asyncio.get_running_loop()
+
+    def ready(outcome: _Outcome) -> asyncio.Future[_Outcome]:
+        future: asyncio.Future[_Outcome] = loop.create_future()
+        future.set_result(outcome)
+        return future
+
+    def finished(key: _Key, future: asyncio.Future[_Outcome]) -> None:
+        if inflight.get(key) is future:
+            del inflight[key]
+        if not future.cancelled() and future.exception() is None:
+            cache.put(key, future.result())
+
+    def schedule(row: RegisterRow) -> asyncio.Future[_Outcome]:
+        if row.problem is not None:
+            return ready(_Outcome(INVALID_INPUT, row.problem, None, 0))
+        key = _key(row, doc_key)
+        hit = cache.get(key)
+        if hit is not None:
+            return ready(dataclasses.replace(hit, attempts=0))
+        future = inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(
+                _check_async(lookup, row, document_type, retries, backoff, semaphore)
+            )
+            inflight[key] = future
+            future.add_done_callback(functools.partial(finished, key))
+        return future
+
+    source = _aiter(items).__aiter__()
+    number = 0
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < limit:
+                try:
+                    item = await source.__anext__()
+                except StopAsyncIteration:
+                    exhausted = True
+                    break
+                number += 1
+                row = _as_row(item, number)
+                pending.append((row, schedule(row)))
+            if not pending:
+                return
+            if ordered:
+                row, future = pending.popleft()
+                yield tally.emit(row, await asyncio.shield(future))
+                continue
+            await asyncio.wait({f for _, f in pending}, return_when=asyncio.FIRST_COMPLETED)
+            done = [(r, f) for r, f in pending if f.done()]
+            pending = collections.deque((r, f) for r, f in pending if not f.done())
+            for row, future in done:
+                yield tally.emit(row, future.result())
+    finally:
+        for _, future in pending:
+            future.cancel()
+        if own:
+            await lookup.aclose()
