@@ -7,9 +7,14 @@ with a visible reason only where it is absent.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from peppolnet.sandbox import Sandbox
 
 REFDATA = Path(
     os.environ.get("PEPPOLNET_REFDATA", Path(__file__).resolve().parents[2] / "shared" / "refdata")
@@ -22,3 +27,12 @@ def refdata() -> Path:
     if not REFDATA.is_dir():
         pytest.skip(f"reference data not found at {REFDATA} (set PEPPOLNET_REFDATA)")
     return REFDATA
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """One running default sandbox network for the whole test session (real DNS and HTTPS)."""
+    from peppolnet.sandbox import Sandbox
+
+    with Sandbox.start() as running:
+        yield running

@@ -221,7 +221,7 @@ def _lookup_steps(ctx: _Context) -> _Steps:
         except NoSmpService as exc:
             ctx.participant = candidate
             ctx.timings["dns"] = time.perf_counter() - dns_started
-            ctx.add("sml", CheckStatus.FAIL, f"{candidate} is in the SML, but {exc}")
+            ctx.add("sml", CheckStatus.FAIL, f"the SML has a record, but {exc}")
             return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
         except DnsFailure as exc:
             fault = fault or exc
@@ -621,7 +621,11 @@ class Lookup(_Base):
             list_document_types=list_document_types,
             clock=clock,
         )
-        self.resolver = resolver or SmlResolver.for_network(self.network, timeout=timeout)
+        # The lookup judges https itself (its own check, its own sentence), so the resolver
+        # hands over http URLs instead of refusing them.
+        self.resolver = resolver or SmlResolver.for_network(
+            self.network, timeout=timeout, require_https=False
+        )
         self.smp = smp_client or SmpClient(
             self.network, client=http_client, timeout=timeout, clock=self.clock
         )
@@ -703,7 +707,9 @@ class AsyncLookup(_Base):
             list_document_types=list_document_types,
             clock=clock,
         )
-        self.resolver = resolver or AsyncSmlResolver.for_network(self.network, timeout=timeout)
+        self.resolver = resolver or AsyncSmlResolver.for_network(
+            self.network, timeout=timeout, require_https=False
+        )
         self.smp = smp_client or AsyncSmpClient(
             self.network, client=http_client, timeout=timeout, clock=self.clock
         )

@@ -602,14 +602,14 @@ class SmlResolver:
     @classmethod
     def for_network(cls, network: _NetworkLike, **kwargs: Any) -> SmlResolver:
         """A resolver for a ``Network``'s SML zone, nameservers, port and policies."""
-        return cls(
-            network.sml_zone,
-            nameservers=tuple(network.nameservers),
-            port=network.dns_port,
-            require_https=network.require_https,
-            legacy_cname=network.legacy_cname,
-            **kwargs,
-        )
+        options: dict[str, Any] = {
+            "nameservers": tuple(network.nameservers),
+            "port": network.dns_port,
+            "require_https": network.require_https,
+            "legacy_cname": network.legacy_cname,
+        }
+        options.update(kwargs)
+        return cls(network.sml_zone, **options)
 
     @property
     def zone(self) -> str:
@@ -694,14 +694,14 @@ class AsyncSmlResolver:
     @classmethod
     def for_network(cls, network: _NetworkLike, **kwargs: Any) -> AsyncSmlResolver:
         """A resolver for a ``Network``'s SML zone, nameservers, port and policies."""
-        return cls(
-            network.sml_zone,
-            nameservers=tuple(network.nameservers),
-            port=network.dns_port,
-            require_https=network.require_https,
-            legacy_cname=network.legacy_cname,
-            **kwargs,
-        )
+        options: dict[str, Any] = {
+            "nameservers": tuple(network.nameservers),
+            "port": network.dns_port,
+            "require_https": network.require_https,
+            "legacy_cname": network.legacy_cname,
+        }
+        options.update(kwargs)
+        return cls(network.sml_zone, **options)
 
     @property
     def zone(self) -> str:

@@ -1,0 +1,218 @@
+"""One lookup against the sandbox's real DNS and HTTPS servers: every verdict, every quirk."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from peppolnet.errors import InvalidDocumentTypeId, InvalidParticipantId
+from peppolnet.identifiers import BIS_BILLING_CREDIT_NOTE, ParticipantId
+from peppolnet.lookup import AsyncLookup, Lookup
+from peppolnet.operators import OperatorRegistry
+from peppolnet.reachability import CheckStatus, Verdict
+from peppolnet.sandbox import Sandbox
+from peppolnet.sandbox.config import ParticipantConfig
+
+# quirk -> (verdict, the check that decides it)
+EXPECTED = {
+    "expired-ap-certificate": (Verdict.CANNOT_RECEIVE, "ap-certificate"),
+    "endpoint-not-yet-active": (Verdict.CANNOT_RECEIVE, "endpoint-validity"),
+    "endpoint-expired": (Verdict.CANNOT_RECEIVE, "endpoint-validity"),
+    "unsigned": (Verdict.UNKNOWN, "signature"),
+    "bad-signature": (Verdict.UNKNOWN, "signature"),
+    "wrong-participant-echo": (Verdict.UNKNOWN, "identifier-echo"),
+    "http-endpoint": (Verdict.CANNOT_RECEIVE, "endpoint-url"),
+    "http-smp": (Verdict.CANNOT_RECEIVE, "https"),
+    "redirect": (Verdict.CAN_RECEIVE, None),
+    "legacy-cname": (Verdict.CAN_RECEIVE, None),
+    "no-meta-smp": (Verdict.CANNOT_RECEIVE, "sml"),
+    "dns-servfail": (Verdict.UNKNOWN, "sml"),
+    "smp-500": (Verdict.UNKNOWN, "service-metadata"),
+    "old-transport-profile": (Verdict.CANNOT_RECEIVE, "transport-profile"),
+    "sha1-signature": (Verdict.UNKNOWN, "signature"),
+    "expired-smp-certificate": (Verdict.UNKNOWN, "smp-certificate"),
+    "missing-document-type": (Verdict.CANNOT_RECEIVE, "service-metadata"),
+    "wrong-process": (Verdict.CANNOT_RECEIVE, "process"),
+}
+
+
+def _with_quirk(sandbox: Sandbox, quirk: str) -> ParticipantConfig:
+    for participant in sandbox.config.participants:
+        if participant.in_sml and participant.quirks == frozenset({quirk}):
+            return participant
+    raise AssertionError(f"the default sandbox network has no participant with only {quirk!r}")
+
+
+def _plain(sandbox: Sandbox) -> ParticipantConfig:
+    return next(p for p in sandbox.config.participants if p.in_sml and not p.quirks)
+
+
+@pytest.fixture(scope="module")
+def lookup(sandbox: Sandbox) -> Lookup:
+    with Lookup(sandbox.network, timeout=2.0) as lk:
+        yield lk
+
+
+def test_every_quirk_of_the_sandbox_is_covered() -> None:
+    from peppolnet.sandbox.config import QUIRKS
+
+    assert set(EXPECTED) == set(QUIRKS)
+
+
+def test_can_receive_names_the_operator_and_endpoint(sandbox: Sandbox, lookup: Lookup) -> None:
+    participant = _plain(sandbox)
+    result = lookup.check(participant.id)
+    assert result.verdict is Verdict.CAN_RECEIVE, str(result)
+    operator = sandbox.config.operator(participant.operator)
+    assert result.operator is not None
+    assert result.operator.seat_id == operator.seat_id
+    assert result.operator.name == operator.name
+    assert result.endpoint is not None
+    assert result.endpoint.url == operator.ap_url
+    assert result.smp_url is not None
+    assert [c.name for c in result.checks] == [
+        "identifier",
+        "sml",
+        "https",
+        "service-metadata",
+        "redirect",
+        "signature",
+        "smp-certificate",
+        "identifier-echo",
+        "process",
+        "transport-profile",
+        "endpoint-validity",
+        "ap-certificate",
+        "endpoint-url",
+        "revocation",
+    ]
+    revocation = result.check("revocation")
+    assert revocation is not None
+    assert revocation.status is CheckStatus.SKIPPED
+    assert "not checked" in revocation.message
+    assert set(result.timings) >= {"dns", "service_metadata", "total"}
+
+
+@pytest.mark.parametrize("quirk", sorted(EXPECTED))
+def test_each_quirk_gives_its_verdict(sandbox: Sandbox, lookup: Lookup, quirk: str) -> None:
+    participant = _with_quirk(sandbox, quirk)
+    result = lookup.check(participant.id)
+    verdict, deciding = EXPECTED[quirk]
+    assert result.verdict is verdict, str(result)
+    if deciding is not None:
+        failed = [c for c in result.checks if c.status is CheckStatus.FAIL]
+        assert failed, str(result)
+        assert failed[0].name == deciding, str(result)
+        assert result.reason == failed[0].message
+    if verdict is Verdict.UNKNOWN and quirk in {"dns-servfail", "smp-500"}:
+        assert result.retryable
+
+
+def test_redirect_is_followed_once(sandbox: Sandbox, lookup: Lookup) -> None:
+    result = lookup.check(_with_quirk(sandbox, "redirect").id)
+    redirect = result.check("redirect")
+    assert redirect is not None
+    assert redirect.status is CheckStatus.PASS
+
+
+def test_not_registered(sandbox: Sandbox, lookup: Lookup) -> None:
+    directory_only = next(p for p in sandbox.config.participants if not p.in_sml)
+    result = lookup.check(directory_only.id)
+    assert result.verdict is Verdict.NOT_REGISTERED
+    assert result.check("sml") is not None
+    assert lookup.check("0007:5560000001").verdict is Verdict.NOT_REGISTERED
+
+
+def test_belgian_company_registered_only_under_9925_is_found_from_its_number(
+    sandbox: Sandbox, lookup: Lookup
+) -> None:
+    only_vat = next(
+        p
+        for p in sandbox.config.participants
+        if p.id.icd == "9925" and p.in_sml and not p.quirks
+    )
+    number = only_vat.id.local_id.upper().removeprefix("BE")
+    typed = f"BE {number[:4]}.{number[4:7]}.{number[7:]}"
+    result = lookup.check(number=typed, country="be")
+    assert result.verdict is Verdict.CAN_RECEIVE, str(result)
+    assert result.participant == only_vat.id
+    assert [c.icd for c in result.candidates] == ["0208", "9925"]
+    skipped = [c for c in result.checks if c.name == "sml" and c.status is CheckStatus.SKIPPED]
+    assert skipped
+    assert "0208:" in skipped[0].message
+
+
+def test_document_type_aliases_and_listing(sandbox: Sandbox, lookup: Lookup) -> None:
+    participant = _plain(sandbox)
+    credit = lookup.check(participant.id, document_type="credit-note")
+    assert credit.document_type == BIS_BILLING_CREDIT_NOTE
+    assert credit.verdict is Verdict.CAN_RECEIVE
+    listed = lookup.check(participant.id, list_document_types=True)
+    names = {doc: name for doc, name in listed.document_types}
+    assert set(names) == set(participant.document_types)
+    assert all(names.values())
+    assert listed.check("service-group") is not None
+
+
+def test_lookup_time_is_a_parameter(sandbox: Sandbox, lookup: Lookup) -> None:
+    participant = _plain(sandbox)
+    far_future = datetime.now(UTC) + timedelta(days=365 * 30)
+    result = lookup.check(participant.id, at=far_future)
+    assert result.verdict is Verdict.UNKNOWN  # the SMP certificate has expired by then
+    assert result.at == far_future
+
+
+def test_bad_input_raises_clear_errors(lookup: Lookup) -> None:
+    with pytest.raises(InvalidParticipantId, match="four-digit"):
+        lookup.check("notanid")
+    with pytest.raises(InvalidDocumentTypeId, match="alias"):
+        lookup.check("0007:5567321707", document_type="nonsense doc")
+    with pytest.raises(InvalidParticipantId):
+        lookup.check(number="123", country="SE")
+
+
+def test_json_summary_and_html(sandbox: Sandbox, lookup: Lookup) -> None:
+    result = lookup.check(_with_quirk(sandbox, "endpoint-expired").id)
+    data = result.to_json()
+    assert data["verdict"] == "cannot-receive"
+    assert data["reason"] == result.reason
+    assert {c["name"] for c in data["checks"]} >= {"sml", "signature", "endpoint-validity"}
+    assert "cannot-receive" in result.summary()
+    assert "<table>" in result._repr_html_()
+
+
+def test_operators_are_learned(sandbox: Sandbox) -> None:
+    registry = OperatorRegistry()
+    participant = _plain(sandbox)
+    with Lookup(sandbox.network, operators=registry) as lk:
+        lk.check(participant.id)
+    seat = sandbox.config.operator(participant.operator).seat_id
+    learned = registry.by_seat_id(seat)
+    assert learned is not None
+    assert learned.certificate_fingerprints
+
+
+def test_dns_fault_is_unknown_never_not_registered(sandbox: Sandbox) -> None:
+    participant = _plain(sandbox)
+    with Lookup(sandbox.network, timeout=0.3) as lk:
+        sandbox.dns.set_fault(None, "silence")
+        try:
+            result = lk.check(ParticipantId.parse(participant.id.uri))
+        finally:
+            sandbox.dns.set_fault(None, None)
+    assert result.verdict is Verdict.UNKNOWN
+    assert result.retryable
+
+
+async def test_async_twin_gives_the_same_answers(sandbox: Sandbox) -> None:
+    plain = _plain(sandbox)
+    expired = _with_quirk(sandbox, "endpoint-expired")
+    async with AsyncLookup(sandbox.network, timeout=2.0) as lk:
+        first = await lk.check(plain.id)
+        second = await lk.check(expired.id)
+    assert first.verdict is Verdict.CAN_RECEIVE
+    assert second.verdict is Verdict.CANNOT_RECEIVE
+    assert [c.name for c in second.checks] == [
+        c.name for c in Lookup(sandbox.network).check(expired.id).checks
+    ]
