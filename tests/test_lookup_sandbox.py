@@ -128,9 +128,7 @@ def test_belgian_company_registered_only_under_9925_is_found_from_its_number(
     sandbox: Sandbox, lookup: Lookup
 ) -> None:
     only_vat = next(
-        p
-        for p in sandbox.config.participants
-        if p.id.icd == "9925" and p.in_sml and not p.quirks
+        p for p in sandbox.config.participants if p.id.icd == "9925" and p.in_sml and not p.quirks
     )
     number = only_vat.id.local_id.upper().removeprefix("BE")
     typed = f"BE {number[:4]}.{number[4:7]}.{number[7:]}"
@@ -149,7 +147,7 @@ def test_document_type_aliases_and_listing(sandbox: Sandbox, lookup: Lookup) -> 
     assert credit.document_type == BIS_BILLING_CREDIT_NOTE
     assert credit.verdict is Verdict.CAN_RECEIVE
     listed = lookup.check(participant.id, list_document_types=True)
-    names = {doc: name for doc, name in listed.document_types}
+    names = dict(listed.document_types)
     assert set(names) == set(participant.document_types)
     assert all(names.values())
     assert listed.check("service-group") is not None
