@@ -321,3 +321,10 @@ def test_suggested_swedish_ids_always_validate(n: int) -> None:
     orgnr = "5" + number[:8] + luhn.calc_check_digit("5" + number[:8])
     assert [c.value for c in suggest_participant_ids(orgnr, "SE")] == [f"0007:{orgnr}"]
     assert validate(f"0007:{orgnr}").valid
+
+
+def test_dutch_kvk_numbers_are_suggested_by_pattern() -> None:
+    from peppolnet.schemes import suggest_participant_ids
+
+    assert [c.bare for c in suggest_participant_ids("1672 6719", "NL")] == ["0106:16726719"]
+    assert not suggest_participant_ids("1672671", "NL").candidates

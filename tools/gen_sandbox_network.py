@@ -5,7 +5,8 @@ Writes (deterministically - same seed, same bytes):
 * ``fixtures/sandbox-network.toml`` and its packaged copy
   ``src/peppolnet/data/sandbox-network.toml`` (so that users who ``pip install peppolnet``
   get the same default network in the pytest plugin);
-* ``fixtures/customers.csv`` - a customer register for the demo.
+* ``fixtures/customers.csv`` - a customer register for the demo (and a packaged copy,
+  ``src/peppolnet/data/demo-customers.csv``).
 
 Nothing here is copied from elsewhere: company names are made up from word lists, and every
 organisation number is computed so that it passes its scheme's check digits (Luhn for Swedish
@@ -517,7 +518,12 @@ def main() -> None:
     ):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(toml_text, encoding="utf-8")
-    (ROOT / "fixtures" / "customers.csv").write_text(customers(participants), encoding="utf-8")
+    register = customers(participants)
+    (ROOT / "fixtures" / "customers.csv").write_text(register, encoding="utf-8")
+    # packaged too, so `pip install . && peppolnet demo` works without a source checkout
+    (ROOT / "src" / "peppolnet" / "data" / "demo-customers.csv").write_text(
+        register, encoding="utf-8"
+    )
     in_sml = sum(1 for p in participants if p["in_sml"])
     print(f"{len(participants)} participants ({in_sml} in the SML), {len(OPERATORS)} operators")
 

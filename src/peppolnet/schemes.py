@@ -481,6 +481,9 @@ _SPECS: Final[dict[str, _Spec]] = {
 
 # Patterns too loose to tell one scheme from another: never used to guess suggestions.
 _FREE_FORM: Final = frozenset({"0193", "0225", "9912", "9915"})
+# Pattern-only schemes that are still a country's main company register, so a number that fits
+# the pattern is worth suggesting (8-digit Dutch KvK numbers have no check digit).
+_SUGGEST_BY_PATTERN: Final = frozenset({"0106"})
 
 
 def _build_rule(scheme: ParticipantScheme) -> _Rule:
@@ -502,7 +505,8 @@ def _build_rule(scheme: ParticipantScheme) -> _Rule:
         check_how=spec.how,
         algorithm=spec.algorithm or "check digit",
         digits=spec.check is not None and spec.digits,
-        suggest=spec.check is not None and scheme.icd not in _FREE_FORM,
+        suggest=(spec.check is not None and scheme.icd not in _FREE_FORM)
+        or scheme.icd in _SUGGEST_BY_PATTERN,
     )
 
 

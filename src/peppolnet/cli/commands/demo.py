@@ -1,0 +1,27 @@
+"""``peppolnet demo``: the main job on a sandbox network started in-process."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "demo",
+        help="run the main job end to end on a built-in sandbox network (offline)",
+        description="Start a sandbox Peppol network on 127.0.0.1, check a sample customer "
+        "register, explain the refusals, find a missing customer and request their "
+        "registration, all against real local DNS and HTTPS servers.",
+    )
+    parser.add_argument("--register", type=Path, help="your own customer register (CSV/XLSX)")
+    parser.add_argument("--key-dir", type=Path, help="where the sandbox keeps its test keys")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from peppolnet.demo import run_demo
+
+    return run_demo(sys.stdout, register=args.register, key_dir=args.key_dir)
