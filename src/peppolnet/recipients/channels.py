@@ -1,0 +1,349 @@
+"""Channels: how a request reaches an operator - a folder, e-mail, or an HTTP desk.
+
+Operators take onboarding requests in different ways, so sending is pluggable: a channel is
+anything with ``name`` and ``send(request) -> Receipt``. Three are built in:
+
+* ``outbox`` - one file per request in a folder (JSON, XML or text), written atomically (a
+  temporary file in the same folder, then ``os.replace``), for people who forward files or for
+  another system to pick up;
+* ``smtp`` - an e-mail through :mod:`smtplib` (plain, STARTTLS or implicit TLS, login optional);
+* ``http`` - ``POST {desk_url}/requests`` with the JSON body, retried with back-off on faults
+  (the sandbox operator desk speaks this).
+
+Idempotency: every request has a stable ``request_id``. The outbox names its file after it; the
+e-mail's ``Message-ID`` is derived from it; the HTTP channel sends it as ``Idempotency-Key`` and
+the desk answers a repeat with the case it already has (``Receipt.duplicate``). Sending the same
+request twice therefore never opens two cases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import smtplib
+import ssl
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+import httpx
+
+from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest
+from peppolnet.recipients.render import render_email, render_text, to_dict, to_json, to_xml
+from peppolnet.recipients.request import AddRecipientRequest, UpdateRecipientRequest
+
+__all__ = [
+    "Channel",
+    "HttpChannel",
+    "OutboxChannel",
+    "Receipt",
+    "SmtpChannel",
+    "available_channels",
+    "make_channel",
+    "register_channel",
+]
+
+Request = AddRecipientRequest | UpdateRecipientRequest
+Security = Literal["none", "starttls", "ssl"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Receipt:
+    """Proof of hand-over: which channel, which request, and the channel's own reference.
+
+    ``reference`` is the file path (outbox), the Message-ID (smtp) or the desk's case id (http);
+    ``duplicate`` is true when the channel recognised the request as one it already had.
+    """
+
+    channel: str
+    request_id: str
+    reference: str
+    duplicate: bool = False
+    detail: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """Anything that can hand a request over."""
+
+    name: str
+
+    def send(self, request: Request) -> Receipt: ...
+
+
+# --- outbox -------------------------------------------------------------------------------------
+
+
+class OutboxChannel:
+    """One file per request in ``folder``: ``<request_id>.json|.xml|.txt``, written atomically."""
+
+    name = "outbox"
+    _EXT: ClassVar[dict[str, str]] = {"json": "json", "xml": "xml", "text": "txt"}
+
+    def __init__(self, folder: str | Path, *, format: Literal["json", "xml", "text"] = "json"):
+        if format not in self._EXT:
+            raise InvalidInput(f"outbox format must be json, xml or text, not {format!r}")
+        self.folder = Path(folder)
+        self.format = format
+
+    def _render(self, request: Request) -> bytes:
+        if self.format == "xml":
+            return to_xml(request)
+        text = to_json(request) + "\n" if self.format == "json" else render_text(request)
+        return text.encode("utf-8")
+
+    def path_for(self, request: Request) -> Path:
+        """Where the request's file is (or will be)."""
+        return self.folder / f"{request.request_id}.{self._EXT[self.format]}"
+
+    def send(self, request: Request) -> Receipt:
+        """Write the file; an identical file already there makes this a duplicate (no write)."""
+        content = self._render(request)
+        path = self.path_for(request)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if path.is_file() and path.read_bytes() == content:
+                return Receipt(self.name, request.request_id, str(path), duplicate=True)
+            existed = path.exists()
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=self.folder)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(content)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            raise ChannelError(
+                f"cannot write the request to the outbox {self.folder}: {exc.strerror or exc}"
+            ) from exc
+        return Receipt(self.name, request.request_id, str(path), duplicate=existed)
+
+
+# --- smtp ---------------------------------------------------------------------------------------
+
+
+class SmtpChannel:
+    """E-mail the request (text body + JSON attachment) to an operator's onboarding address."""
+
+    name = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        to: str,
+        sender: str,
+        security: Security = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if security not in ("none", "starttls", "ssl"):
+            raise InvalidInput(f"smtp security must be none, starttls or ssl, not {security!r}")
+        if (username is None) != (password is None):
+            raise InvalidInput("smtp username and password go together")
+        self.host = host
+        self.port = port or (465 if security == "ssl" else 587)
+        self.to = to
+        self.sender = sender
+        self.security = security
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+
+    def _connect(self) -> smtplib.SMTP:
+        context = self.ssl_context or ssl.create_default_context()
+        if self.security == "ssl":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            smtp.starttls(context=context)
+        return smtp
+
+    def send(self, request: Request) -> Receipt:
+        """Send one message; its Message-ID is derived from the request id."""
+        message = render_email(request, to=self.to, sender=self.sender)
+        try:
+            with self._connect() as smtp:
+                if self.username is not None and self.password is not None:
+                    smtp.login(self.username, self.password)
+                refused = smtp.send_message(message)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ChannelError(
+                f"the mail server {self.host} refused the login: {_smtp_text(exc)}", retryable=False
+            ) from exc
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+            raise ChannelError(
+                f"the mail server {self.host} refused the message: {exc}", retryable=False
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise ChannelError(
+                f"the mail server {self.host} answered {exc.smtp_code}: {_smtp_text(exc)}",
+                retryable=400 <= exc.smtp_code < 500,
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise ChannelError(
+                f"cannot send mail through {self.host}:{self.port}: {exc}", retryable=True
+            ) from exc
+        if refused:
+            raise ChannelError(f"the mail server refused {sorted(refused)}", retryable=False)
+        return Receipt(
+            self.name, request.request_id, str(message["Message-ID"]), detail={"to": self.to}
+        )
+
+
+def _smtp_text(exc: smtplib.SMTPResponseException) -> str:
+    raw = exc.smtp_error
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+# --- http ---------------------------------------------------------------------------------------
+
+_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class HttpChannel:
+    """POST the JSON request to ``{desk_url}/requests``; retry faults with exponential back-off."""
+
+    name = "http"
+
+    def __init__(
+        self,
+        desk_url: str,
+        *,
+        client: httpx.Client | None = None,
+        retries: int = 3,
+        backoff: float = 0.5,
+        timeout: float = 10.0,
+        headers: dict[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not desk_url.startswith(("http://", "https://")):
+            raise InvalidInput(f"the desk URL must start with http:// or https://: {desk_url!r}")
+        self.desk_url = desk_url.rstrip("/")
+        self._own_client = client is None
+        self.client = client or httpx.Client(timeout=timeout)
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.headers = dict(headers or {})
+        self._sleep = sleep
+
+    def close(self) -> None:
+        """Close the HTTP client if this channel made it."""
+        if self._own_client:
+            self.client.close()
+
+    def __enter__(self) -> HttpChannel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code in _RETRY_STATUS:
+                last = f"HTTP {response.status_code}"
+                continue
+            return response
+        raise ChannelError(
+            f"the operator desk at {self.desk_url} did not take the request after "
+            f"{self.retries + 1} attempts ({last})",
+            retryable=True,
+        )
+
+    def send(self, request: Request) -> Receipt:
+        """POST the request; 202 opens a case, 200 means the desk already had it."""
+        headers = {**self.headers, "Idempotency-Key": request.request_id}
+        response = self._call(
+            "POST", f"{self.desk_url}/requests", json=to_dict(request), headers=headers
+        )
+        body = _json(response)
+        if response.status_code in (200, 201, 202) and isinstance(body.get("case_id"), str):
+            return Receipt(
+                self.name,
+                request.request_id,
+                body["case_id"],
+                duplicate=response.status_code == 200,
+                detail=body,
+            )
+        problems = body.get("problems")
+        if response.status_code in (400, 422) and isinstance(problems, list) and problems:
+            raise InvalidRequest([(str(p[0]), str(p[1])) for p in problems if len(p) == 2])
+        reason = body.get("error") or response.text[:200] or response.reason_phrase
+        raise ChannelError(
+            f"the operator desk refused the request (HTTP {response.status_code}): {reason}",
+            retryable=False,
+        )
+
+    def status(self, case_or_request_id: str) -> dict[str, Any]:
+        """The desk's view of a case (``GET {desk_url}/requests/{id}``)."""
+        response = self._call("GET", f"{self.desk_url}/requests/{case_or_request_id}")
+        if response.status_code != 200:
+            raise ChannelError(
+                f"the operator desk has no case {case_or_request_id!r} "
+                f"(HTTP {response.status_code})",
+                retryable=False,
+            )
+        return _json(response)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# --- registry of channel kinds ------------------------------------------------------------------
+
+_FACTORIES: dict[str, Callable[..., Channel]] = {
+    "outbox": OutboxChannel,
+    "smtp": SmtpChannel,
+    "http": HttpChannel,
+}
+
+
+def register_channel(name: str, factory: Callable[..., Channel]) -> None:
+    """Make a channel kind available to :func:`make_channel` (e.g. a ticket system's API)."""
+    _FACTORIES[name] = factory
+
+
+def available_channels() -> list[str]:
+    """The channel kinds :func:`make_channel` knows."""
+    return sorted(_FACTORIES)
+
+
+def make_channel(name: str, /, **options: Any) -> Channel:
+    """Build a channel by kind from options: ``make_channel("outbox", folder="out")``."""
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise InvalidInput(
+            f"unknown channel {name!r}; known channels: {', '.join(available_channels())}"
+        )
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise InvalidInput(f"bad options for the {name} channel: {exc}") from exc

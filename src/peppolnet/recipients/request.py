@@ -1,0 +1,567 @@
+"""Add/update-recipient requests: what a support desk needs to put a customer into Peppol.
+
+A request says: register *this company* (name, organisation number, the participant id derived
+from it) with *this operator* (Seat ID), and send confirmations to *this e-mail address*. An
+update additionally names the operator the customer is moving away from and, where the old
+operator has issued one, the migration key (FACTS.md §7).
+
+Why the validation is so thorough: a request that is wrong is found out days later, by a person at
+the operator, who mails back. Every problem is therefore collected at once (not the first one),
+named by its field, and phrased so the user can fix it: the scheme whose check digits failed, the
+closest operator names, the rule a migration key breaks.
+
+Requests are immutable pydantic models with a stable ``request_id`` - a UUID5 over the kind, the
+normalised participant id and the operator's Seat ID - so the same request built twice has the
+same id, and channels and operator desks use it to avoid creating two cases.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal, TypeVar
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from peppolnet.errors import InvalidIdentifier, InvalidRequest
+from peppolnet.identifiers import (
+    BIS_BILLING_CREDIT_NOTE,
+    BIS_BILLING_INVOICE,
+    DocumentTypeId,
+    ParticipantId,
+)
+from peppolnet.operators import Operator, OperatorRegistry, is_seat_id
+from peppolnet.recipients.migration import check_migration_key
+from peppolnet.schemes import suggest_participant_ids, validate
+
+__all__ = [
+    "DEFAULT_DOCUMENT_TYPES",
+    "REQUEST_NAMESPACE",
+    "AddRecipientRequest",
+    "OperatorRef",
+    "RecipientRequest",
+    "RequestDefaults",
+    "RequestKind",
+    "RequestStatus",
+    "Requester",
+    "UpdateRecipientRequest",
+    "check_email",
+    "request_from_dict",
+]
+
+#: Namespace of the UUID5 request ids (fixed forever: changing it changes every id).
+REQUEST_NAMESPACE: Final = uuid.UUID("6f1d4c0e-8b5e-5b8e-9a57-7065707070ee")
+DEFAULT_DOCUMENT_TYPES: Final = (BIS_BILLING_INVOICE, BIS_BILLING_CREDIT_NOTE)
+MAX_NAME: Final = 200
+MAX_NOTE: Final = 2000
+_COUNTRY_RE: Final = re.compile(r"[A-Z]{2}")
+
+
+class RequestKind(enum.StrEnum):
+    """Add a participant that is not in Peppol, or move one from another operator."""
+
+    ADD = "add"
+    UPDATE = "update"
+
+
+class RequestStatus(enum.StrEnum):
+    """Where a request is in its life (the tracking store moves it along)."""
+
+    DRAFT = "draft"
+    SENT = "sent"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class RequestDefaults:
+    """Configured defaults: the country that interprets numbers, who asks, which documents."""
+
+    country: str = "SE"
+    requester: Requester | None = None
+    document_types: tuple[DocumentTypeId, ...] = DEFAULT_DOCUMENT_TYPES
+
+
+# --- single-field checks, shared by create() and by loading from JSON/XML ------------------------
+
+
+def check_email(text: str, *, check_deliverability: bool = False) -> str:
+    """The normalised address (domain lower-cased, IDNA-checked), or ``ValueError`` saying why.
+
+    Internationalised domains and local parts are accepted (SMTPUTF8); the optional
+    deliverability check asks DNS for the domain's MX records, so it is off by default.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("must not be empty")
+    try:
+        result = validate_email(text.strip(), check_deliverability=check_deliverability)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{text.strip()!r} is not a valid e-mail address: {exc}") from None
+    return str(result.normalized)
+
+
+# Characters no document form can carry (XML 1.0 forbids them; mail and terminals mangle them).
+_CONTROL_RE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _check_plain(text: str, what: str, *, multiline: bool = False) -> str:
+    bad = _CONTROL_RE.search(text) or (None if multiline else re.search("[\r\n\t]", text))
+    if bad:
+        raise ValueError(f"the {what} contains a control character (U+{ord(bad.group()):04X})")
+    return text
+
+
+def _check_name(text: str, what: str = "name") -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"the {what} must not be empty or whitespace only")
+    _check_plain(text.strip(), what)
+    clean = " ".join(text.split())
+    if len(clean) > MAX_NAME:
+        raise ValueError(f"the {what} is longer than {MAX_NAME} characters")
+    return clean
+
+
+def _check_country(text: str) -> str:
+    cc = text.strip().upper() if isinstance(text, str) else ""
+    if not _COUNTRY_RE.fullmatch(cc):
+        raise ValueError(f"{text!r} is not a two-letter country code")
+    return cc
+
+
+def _check_participant(pid: ParticipantId) -> ParticipantId:
+    result = validate(pid)
+    if not result.valid:
+        raise ValueError("; ".join(p.message for p in result.errors))
+    return pid
+
+
+class OperatorRef(BaseModel):
+    """An operator as a request names it: the Seat ID (authoritative) and a display name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seat_id: Annotated[str, Field(pattern=r"^P[A-Z]{2}[0-9]{6}$")]
+    name: str | None = None
+
+    @classmethod
+    def of(cls, operator: Operator) -> OperatorRef:
+        """From a registry :class:`~peppolnet.operators.Operator`."""
+        return cls(seat_id=operator.seat_id, name=operator.name)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.seat_id})" if self.name else self.seat_id
+
+
+class Requester(BaseModel):
+    """Who asks for the registration, and where the confirmation goes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    email: str
+    organisation: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_name(value, "requester name")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return check_email(value)
+
+    @field_validator("organisation")
+    @classmethod
+    def _organisation(cls, value: str | None) -> str | None:
+        return None if value is None else _check_name(value, "requester organisation")
+
+
+class _RequestBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: RequestKind
+    company_name: str
+    organisation_number: str
+    country: str
+    participant_id: ParticipantId
+    operator: OperatorRef
+    email: str
+    document_types: tuple[DocumentTypeId, ...] = DEFAULT_DOCUMENT_TYPES
+    requester: Requester | None = None
+    note: Annotated[str | None, Field(max_length=MAX_NOTE)] = None
+    created_at: datetime | None = None
+    status: RequestStatus = RequestStatus.DRAFT
+
+    @field_validator("company_name")
+    @classmethod
+    def _company(cls, value: str) -> str:
+        return _check_name(value, "company name")
+
+    @field_validator("organisation_number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the organisation number must not be empty")
+        return _check_plain(value.strip(), "organisation number")
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # XML parsers turn CR LF into LF; normalising here keeps both forms identical.
+        return _check_plain(value.replace("\r\n", "\n").replace("\r", "\n"), "note", multiline=True)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        return _check_country(value)
+
+    @field_validator("participant_id")
+    @classmethod
+    def _pid(cls, value: ParticipantId) -> ParticipantId:
+        return _check_participant(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return check_email(value)
+
+    @field_validator("document_types")
+    @classmethod
+    def _docs(cls, value: tuple[DocumentTypeId, ...]) -> tuple[DocumentTypeId, ...]:
+        if not value:
+            raise ValueError("at least one document type is needed")
+        return tuple(dict.fromkeys(value))
+
+    @property
+    def request_id(self) -> str:
+        """Stable id: UUID5 over kind, normalised participant id and the operator's Seat ID."""
+        key = f"{self.kind.value}\n{self.participant_id.uri}\n{self.operator.seat_id}"
+        return str(uuid.uuid5(REQUEST_NAMESPACE, key))
+
+    def with_status(self, status: RequestStatus) -> Any:
+        """A copy in another status (the id does not change)."""
+        return self.model_copy(update={"status": RequestStatus(status)})
+
+    def summary(self) -> str:
+        """One line for logs and lists."""
+        verb = "Add" if self.kind is RequestKind.ADD else "Move"
+        return (
+            f"{verb} {self.company_name} ({self.participant_id.bare}) "
+            f"{'with' if self.kind is RequestKind.ADD else 'to'} {self.operator}"
+        )
+
+
+class AddRecipientRequest(_RequestBase):
+    """Register a company that is not yet in Peppol with an operator.
+
+    Build it with :meth:`create` (which validates everything and derives the participant id).
+    """
+
+    kind: Literal[RequestKind.ADD] = RequestKind.ADD
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        company_name: str,
+        organisation_number: str,
+        operator: str | Operator | OperatorRef,
+        email: str,
+        country: str | None = None,
+        participant_id: ParticipantId | str | None = None,
+        document_types: Iterable[DocumentTypeId | str] | None = None,
+        requester: Requester | dict[str, Any] | None = None,
+        note: str | None = None,
+        created_at: datetime | None = None,
+        registry: OperatorRegistry | None = None,
+        defaults: RequestDefaults | None = None,
+        check_deliverability: bool = False,
+    ) -> AddRecipientRequest:
+        """Validate every field at once; raise :class:`InvalidRequest` listing all problems."""
+        fields, problems = _common(
+            company_name=company_name,
+            organisation_number=organisation_number,
+            operator=operator,
+            email=email,
+            country=country,
+            participant_id=participant_id,
+            document_types=document_types,
+            requester=requester,
+            note=note,
+            registry=registry,
+            defaults=defaults or RequestDefaults(),
+            check_deliverability=check_deliverability,
+        )
+        if problems:
+            raise InvalidRequest(problems)
+        return _build(cls, {**fields, "created_at": created_at})
+
+
+class UpdateRecipientRequest(_RequestBase):
+    """Move a company already in Peppol from its current operator to another one."""
+
+    kind: Literal[RequestKind.UPDATE] = RequestKind.UPDATE
+    current_operator: OperatorRef
+    migration_key: str | None = None
+
+    @field_validator("migration_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problems = check_migration_key(value)
+        if problems:
+            raise ValueError("the migration key " + "; ".join(problems))
+        return value
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        company_name: str,
+        organisation_number: str,
+        operator: str | Operator | OperatorRef,
+        current_operator: str | Operator | OperatorRef,
+        email: str,
+        migration_key: str | None = None,
+        country: str | None = None,
+        participant_id: ParticipantId | str | None = None,
+        document_types: Iterable[DocumentTypeId | str] | None = None,
+        requester: Requester | dict[str, Any] | None = None,
+        note: str | None = None,
+        created_at: datetime | None = None,
+        registry: OperatorRegistry | None = None,
+        defaults: RequestDefaults | None = None,
+        check_deliverability: bool = False,
+    ) -> UpdateRecipientRequest:
+        """Validate every field at once; raise :class:`InvalidRequest` listing all problems."""
+        fields, problems = _common(
+            company_name=company_name,
+            organisation_number=organisation_number,
+            operator=operator,
+            email=email,
+            country=country,
+            participant_id=participant_id,
+            document_types=document_types,
+            requester=requester,
+            note=note,
+            registry=registry,
+            defaults=defaults or RequestDefaults(),
+            check_deliverability=check_deliverability,
+        )
+        current = _resolve_operator("current_operator", current_operator, registry, problems)
+        new = fields.get("operator")
+        if current is not None and new is not None and current.seat_id == new.seat_id:
+            problems.append(
+                (
+                    "current_operator",
+                    f"is the same as the requested operator ({new}); nothing to move",
+                )
+            )
+        if migration_key is not None:
+            key = migration_key.strip()
+            broken = check_migration_key(key)
+            if broken:
+                problems.append(("migration_key", "; ".join(broken)))
+            migration_key = key
+        if problems:
+            raise InvalidRequest(problems)
+        return _build(
+            cls,
+            {
+                **fields,
+                "current_operator": current,
+                "migration_key": migration_key,
+                "created_at": created_at,
+            },
+        )
+
+    def summary(self) -> str:
+        return f"{super().summary()} from {self.current_operator}"
+
+
+RecipientRequest = AddRecipientRequest | UpdateRecipientRequest
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _build(cls: type[_M], fields: dict[str, Any]) -> _M:
+    try:
+        return cls.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidRequest(_problems(exc)) from None
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "request"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        out.append((field, message))
+    return out
+
+
+def request_from_dict(data: dict[str, Any]) -> AddRecipientRequest | UpdateRecipientRequest:
+    """Rebuild a request from its JSON form; every structural problem becomes InvalidRequest.
+
+    A ``request_id`` in the data must match the one computed from the content: a mismatch means
+    the document was edited by hand after it was made, and desks key their cases on the id.
+    """
+    if not isinstance(data, dict):
+        raise InvalidRequest([("request", "must be a JSON object")])
+    body = {k: v for k, v in data.items() if k not in {"request_id", "version"}}
+    kind = body.get("kind")
+    cls: type[AddRecipientRequest] | type[UpdateRecipientRequest]
+    if kind == RequestKind.ADD.value:
+        cls = AddRecipientRequest
+    elif kind == RequestKind.UPDATE.value:
+        cls = UpdateRecipientRequest
+    else:
+        raise InvalidRequest([("kind", f"must be 'add' or 'update', not {kind!r}")])
+    request: AddRecipientRequest | UpdateRecipientRequest = _build(cls, body)
+    claimed = data.get("request_id")
+    if claimed is not None and claimed != request.request_id:
+        raise InvalidRequest(
+            [
+                (
+                    "request_id",
+                    f"{claimed!r} does not match the content (expected {request.request_id})",
+                )
+            ]
+        )
+    return request
+
+
+def _resolve_operator(
+    field: str,
+    operator: str | Operator | OperatorRef,
+    registry: OperatorRegistry | None,
+    problems: list[tuple[str, str]],
+) -> OperatorRef | None:
+    if isinstance(operator, OperatorRef):
+        return operator
+    if isinstance(operator, Operator):
+        return OperatorRef.of(operator)
+    text = operator.strip() if isinstance(operator, str) else ""
+    if not text:
+        problems.append((field, "must not be empty"))
+        return None
+    if registry is not None:
+        match = registry.find(text)
+        if match.operator is not None:
+            return OperatorRef.of(match.operator)
+        message = match.problem or f"no operator {text!r} is known"
+        if match.suggestions:
+            names = ", ".join(str(op) for op in match.suggestions)
+            message += f"; did you mean: {names}?"
+        problems.append((field, message))
+        return None
+    if is_seat_id(text.upper()):
+        return OperatorRef(seat_id=text.upper())
+    if re.fullmatch(r"[Pp][A-Za-z]{2}\d+", text):
+        problems.append((field, f"{text!r} is not a valid Seat ID (P + 2 letters + 6 digits)"))
+    else:
+        problems.append(
+            (field, f"{text!r} is not a Seat ID; names and SPIDs need an operator registry")
+        )
+    return None
+
+
+def _common(
+    *,
+    company_name: str,
+    organisation_number: str,
+    operator: str | Operator | OperatorRef,
+    email: str,
+    country: str | None,
+    participant_id: ParticipantId | str | None,
+    document_types: Iterable[DocumentTypeId | str] | None,
+    requester: Requester | dict[str, Any] | None,
+    note: str | None,
+    registry: OperatorRegistry | None,
+    defaults: RequestDefaults,
+    check_deliverability: bool,
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    problems: list[tuple[str, str]] = []
+    fields: dict[str, Any] = {}
+
+    def attempt(field: str, func: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            fields[field] = func(*args, **kwargs)
+        except ValueError as exc:  # InvalidIdentifier is a ValueError too
+            problems.append((field, str(exc)))
+
+    attempt("company_name", _check_name, company_name, "company name")
+    attempt("country", _check_country, country if country is not None else defaults.country)
+    number = organisation_number.strip() if isinstance(organisation_number, str) else ""
+    if not number:
+        problems.append(("organisation_number", "must not be empty"))
+    elif _CONTROL_RE.search(number) or re.search("[\r\n\t]", number):
+        problems.append(("organisation_number", "contains a control character"))
+        number = ""
+    fields["organisation_number"] = number
+    if participant_id is not None:
+        try:
+            pid = (
+                participant_id
+                if isinstance(participant_id, ParticipantId)
+                else ParticipantId.parse(participant_id)
+            )
+            fields["participant_id"] = _check_participant(pid)
+        except ValueError as exc:
+            problems.append(("participant_id", str(exc)))
+    elif number and "country" in fields:
+        suggestions = suggest_participant_ids(number, fields["country"])
+        if suggestions.candidates:
+            fields["participant_id"] = suggestions.candidates[0]
+        else:
+            problems.append(("organisation_number", suggestions.reason or "not a valid number"))
+    resolved = _resolve_operator("operator", operator, registry, problems)
+    if resolved is not None:
+        fields["operator"] = resolved
+    attempt("email", check_email, email, check_deliverability=check_deliverability)
+    docs: list[DocumentTypeId] = []
+    given: Sequence[DocumentTypeId | str] = (
+        defaults.document_types if document_types is None else list(document_types)
+    )
+    for index, doc in enumerate(given):
+        try:
+            docs.append(doc if isinstance(doc, DocumentTypeId) else DocumentTypeId.parse(doc))
+        except InvalidIdentifier as exc:
+            problems.append((f"document_types[{index}]", str(exc)))
+    if not given:
+        problems.append(("document_types", "at least one document type is needed"))
+    fields["document_types"] = tuple(dict.fromkeys(docs))
+    who = requester if requester is not None else defaults.requester
+    if isinstance(who, dict):
+        try:
+            who = Requester.model_validate(who)
+        except ValidationError as exc:
+            problems.extend((f"requester.{f}", m) for f, m in _problems(exc))
+            who = None
+    fields["requester"] = who
+    clean_note = (
+        note.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(note, str) else None
+    )
+    if clean_note and len(clean_note) > MAX_NOTE:
+        problems.append(("note", f"is longer than {MAX_NOTE} characters"))
+    if clean_note:
+        try:
+            _check_plain(clean_note, "note", multiline=True)
+        except ValueError as exc:
+            problems.append(("note", str(exc)))
+    fields["note"] = clean_note or None
+    return fields, problems

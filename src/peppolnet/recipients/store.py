@@ -1,0 +1,271 @@
+"""The recipient database: one SQLite file, created and migrated by the library.
+
+Why SQLite: one file the user can copy, no server, and real transactions. WAL journaling lets many
+readers work while one writer commits, and an interrupted run (Ctrl-C, a crash, a power cut) rolls
+back to the last commit instead of leaving half a register behind. Each thread gets its own
+connection (sqlite3 connections must not be shared across threads), and ``busy_timeout`` makes a
+second writer wait for the lock instead of failing at once.
+
+The schema is versioned with ``PRAGMA user_version``. :data:`MIGRATIONS` is an ordered list of
+``(version, sql)`` steps; other modules (e.g. the add/update request tracking) add their tables
+to the SAME file with :func:`register_migration`, so one database holds customers, their check
+history and the requests made for them. Each step runs in its own transaction together with the
+``user_version`` bump, so a migration is applied fully or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+from peppolnet.errors import InvalidInput, StoreError
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "MIGRATIONS",
+    "Store",
+    "default_db_path",
+    "register_migration",
+]
+
+BUSY_TIMEOUT_MS: Final = 10_000
+"""How long a writer waits for another writer's lock before :class:`StoreError` (retryable)."""
+
+_SCHEMA_V1: Final = """
+CREATE TABLE recipients (
+    id              INTEGER PRIMARY KEY,
+    participant_id  TEXT NOT NULL UNIQUE COLLATE NOCASE,  -- the key, as a full URI
+    org_number      TEXT NOT NULL DEFAULT '',   -- as the register gave it
+    org_key         TEXT NOT NULL DEFAULT '',   -- letters and digits only, upper case
+    country         TEXT NOT NULL DEFAULT '',
+    name            TEXT NOT NULL DEFAULT '',
+    name_key        TEXT NOT NULL DEFAULT '',   -- search.normalise_name(name)
+    email           TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    checked_at      TEXT,
+    verdict         TEXT,
+    seat_id         TEXT,
+    operator_name   TEXT,
+    smp_url         TEXT,
+    reason          TEXT
+);
+CREATE INDEX recipients_org ON recipients(country, org_key);
+CREATE INDEX recipients_checked ON recipients(checked_at);
+-- every participant id a lookup of the recipient would try (NO: 0192 and 9909, ...)
+CREATE TABLE recipient_ids (
+    participant_id  TEXT PRIMARY KEY COLLATE NOCASE,
+    recipient_id    INTEGER NOT NULL REFERENCES recipients(id) ON DELETE CASCADE,
+    position        INTEGER NOT NULL DEFAULT 0      -- the order a lookup tries them in
+);
+CREATE INDEX recipient_ids_recipient ON recipient_ids(recipient_id);
+CREATE TABLE checks (
+    id              INTEGER PRIMARY KEY,
+    recipient_id    INTEGER NOT NULL REFERENCES recipients(id) ON DELETE CASCADE,
+    checked_at      TEXT NOT NULL,
+    verdict         TEXT NOT NULL,
+    participant_id  TEXT NOT NULL DEFAULT '',
+    seat_id         TEXT NOT NULL DEFAULT '',
+    operator_name   TEXT NOT NULL DEFAULT '',
+    smp_url         TEXT NOT NULL DEFAULT '',
+    reason          TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX checks_recipient ON checks(recipient_id, id);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _SCHEMA_V1)]
+"""Ordered schema steps ``(user_version after the step, SQL script)``. Append, never edit."""
+
+
+def register_migration(version: int, sql: str) -> None:
+    """Add a schema step (e.g. a ``requests`` table) that brings the file to ``version``.
+
+    Versions must be unique; they are applied in ascending order the next time a :class:`Store`
+    opens the file. Registering the same ``(version, sql)`` twice is a no-op, so a module may call
+    this at import time.
+    """
+    for known, script in MIGRATIONS:
+        if known == version:
+            if script == sql:
+                return
+            raise InvalidInput(f"schema migration {version} is already registered")
+    MIGRATIONS.append((version, sql))
+    MIGRATIONS.sort(key=lambda step: step[0])
+
+
+def default_db_path() -> Path:
+    """``$PEPPOLNET_DB``, else ``$XDG_DATA_HOME/peppolnet/recipients.sqlite`` (~/.local/share)."""
+    explicit = os.environ.get("PEPPOLNET_DB")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "peppolnet" / "recipients.sqlite"
+
+
+def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+        return StoreError(
+            f"the recipient database {str(path)!r} is locked by another writer; try again",
+            retryable=True,
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
+        return StoreError(f"{str(path)!r} is not a SQLite database")
+    return StoreError(f"the recipient database {str(path)!r} cannot be used: {text}")
+
+
+class Store:
+    """One database file; a connection per thread, opened lazily and migrated on first use.
+
+    ``path`` may be ``":memory:"`` only for single-threaded throwaway use (each thread would see
+    its own empty database). Close with :meth:`close` (closes the calling thread's connection).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._migrated = False
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # --- connections -----------------------------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        """The calling thread's connection (opened, configured and migrated on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        memory = str(self.path) == ":memory:"
+        try:
+            if not memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves (see transaction()).
+            conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"cannot open the recipient database {str(self.path)!r}: {exc}"
+            ) from exc
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if not memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL-safe
+            self._local.conn = conn
+            with self._lock:
+                if not self._migrated:
+                    self._migrate(conn)
+                    self._migrated = True
+        except sqlite3.Error as exc:
+            conn.close()
+            self._local.conn = None
+            raise _store_error(exc, self.path) from exc
+        return conn
+
+    def close(self) -> None:
+        """Close the calling thread's connection (others close when their threads end)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        """The file's ``PRAGMA user_version``."""
+        row = self.connection().execute("PRAGMA user_version").fetchone()
+        return int(row[0])
+
+    # --- transactions ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls everything back and re-raises.
+
+        IMMEDIATE takes the write lock up front, so two writers queue (``busy_timeout``) instead
+        of one failing half-way with "database is locked". sqlite3 errors become
+        :class:`StoreError`; other exceptions pass through unchanged after the rollback.
+        """
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from exc
+        try:
+            yield conn
+        except BaseException as exc:
+            conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise _store_error(exc, self.path) from exc
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise _store_error(exc, self.path) from exc
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read snapshot (``BEGIN`` ... ``COMMIT``): several queries see one consistent state."""
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from exc
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        latest = max(version for version, _ in MIGRATIONS)
+        if current > latest:
+            raise StoreError(
+                f"the recipient database {str(self.path)!r} has schema version {current}, newer "
+                f"than this peppolnet understands ({latest}); upgrade peppolnet"
+            )
+        for version, sql in sorted(MIGRATIONS):
+            if version <= current:
+                continue
+            # executescript would COMMIT first; run the statements inside one transaction.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                again = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                if again < version:  # another process may have migrated meanwhile
+                    for statement in _statements(sql):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {int(version)}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into complete statements (sqlite3.complete_statement)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statement = buffer.strip()
+            if statement.strip(";").strip():
+                yield statement
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
