@@ -140,7 +140,8 @@ class ResultCache:
 
     Bounded in size (``maxsize``) and age (``max_age`` seconds, default five minutes - the order
     of an SML answer's TTL), so it keeps a long run's memory flat and never serves a stale answer.
-    ``unknown`` answers are not kept: a duplicate later in the register gets another try. Pass one
+    ``unknown`` answers from passing faults (timeouts, 5xx) are not kept: a duplicate later in
+    the register gets another try; lasting ones (a bad signature) are. Pass one
     instance to several ``check_many`` calls to share answers between them.
     """
 
@@ -175,8 +176,12 @@ class ResultCache:
             return entry[1]
 
     def put(self, key: _Key, outcome: _Outcome) -> None:
-        if outcome.verdict in (Verdict.UNKNOWN.value, INVALID_INPUT) or self.maxsize <= 0:
+        if outcome.verdict == INVALID_INPUT or self.maxsize <= 0:
             return
+        if outcome.verdict == Verdict.UNKNOWN.value and (
+            outcome.reachability is None or outcome.reachability.retryable
+        ):
+            return  # a passing fault: the next duplicate gets a fresh try
         with self._lock:
             self._data[key] = (self.clock(), outcome)
             self._data.move_to_end(key)
@@ -261,10 +266,9 @@ class _Tally:
         self.done = 0
         self.counts: collections.Counter[str] = collections.Counter()
 
-    def emit(self, row: RegisterRow, outcome: _Outcome) -> BulkResult:
-        result = BulkResult(
-            row, outcome.verdict, outcome.reason, outcome.reachability, outcome.attempts
-        )
+    def emit(self, row: RegisterRow, outcome: _Outcome, shared: bool) -> BulkResult:
+        attempts = 0 if shared else outcome.attempts
+        result = BulkResult(row, outcome.verdict, outcome.reason, outcome.reachability, attempts)
         self.done += 1
         self.counts[outcome.verdict] += 1
         if self.progress is not None:
@@ -351,9 +355,7 @@ def _run_sync(
     pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="peppolnet-bulk")
     lock = threading.Lock()
     inflight: dict[_Key, concurrent.futures.Future[_Outcome]] = {}
-    pending: collections.deque[tuple[RegisterRow, concurrent.futures.Future[_Outcome]]] = (
-        collections.deque()
-    )
+    pending: collections.deque[_SyncPending] = collections.deque()
     source = iter(items)
     number = 0
 
@@ -364,20 +366,22 @@ def _run_sync(
         if not future.cancelled() and future.exception() is None:
             cache.put(key, future.result())
 
-    def schedule(row: RegisterRow) -> concurrent.futures.Future[_Outcome]:
+    def schedule(row: RegisterRow) -> tuple[concurrent.futures.Future[_Outcome], bool]:
+        """The future answering ``row``, and whether this row shares another row's lookup."""
         if row.problem is not None:
-            return _done(_Outcome(INVALID_INPUT, row.problem, None, 0))
+            return _done(_Outcome(INVALID_INPUT, row.problem, None, 0)), False
         key = _key(row, doc_key)
         hit = cache.get(key)
         if hit is not None:
-            return _done(dataclasses.replace(hit, attempts=0))
+            return _done(hit), True
         with lock:
             future = inflight.get(key)
-            if future is None:
-                future = pool.submit(_check_sync, lookup, row, document_type, retries, backoff)
-                inflight[key] = future
-                future.add_done_callback(functools.partial(finished, key))
-        return future
+            if future is not None:
+                return future, True
+            future = pool.submit(_check_sync, lookup, row, document_type, retries, backoff)
+            inflight[key] = future
+        future.add_done_callback(functools.partial(finished, key))
+        return future, False
 
     try:
         exhausted = False
@@ -389,24 +393,20 @@ def _run_sync(
                     break
                 number += 1
                 row = _as_row(item, number)  # type: ignore[arg-type]
-                pending.append((row, schedule(row)))
+                pending.append((row, *schedule(row)))
             if not pending:
                 return
             if ordered:
-                row, future = pending.popleft()
-                yield tally.emit(row, future.result())
+                row, future, shared = pending.popleft()
+                yield tally.emit(row, future.result(), shared)
                 continue
             concurrent.futures.wait(
-                [f for _, f in pending], return_when=concurrent.futures.FIRST_COMPLETED
+                [f for _, f, _ in pending], return_when=concurrent.futures.FIRST_COMPLETED
             )
-            still: collections.deque[tuple[RegisterRow, concurrent.futures.Future[_Outcome]]]
-            still = collections.deque()
-            ready: list[tuple[RegisterRow, concurrent.futures.Future[_Outcome]]] = []
-            for row, future in pending:
-                (ready if future.done() else still).append((row, future))
-            pending = still
-            for row, future in ready:
-                yield tally.emit(row, future.result())
+            ready = [p for p in pending if p[1].done()]
+            pending = collections.deque(p for p in pending if not p[1].done())
+            for row, future, shared in ready:
+                yield tally.emit(row, future.result(), shared)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         if own:
@@ -414,6 +414,7 @@ def _run_sync(
 
 
 _END: Final = object()
+_SyncPending: TypeAlias = tuple[RegisterRow, concurrent.futures.Future[_Outcome], bool]
 
 
 def _done(outcome: _Outcome) -> concurrent.futures.Future[_Outcome]:
@@ -495,7 +496,8 @@ async def check_many_async(
     tally = _Tally(total, progress)
     semaphore = asyncio.Semaphore(concurrency)
     inflight: dict[_Key, asyncio.Future[_Outcome]] = {}
-    pending: collections.deque[tuple[RegisterRow, asyncio.Future[_Outcome]]] = collections.deque()
+    pending: collections.deque[tuple[RegisterRow, asyncio.Future[_Outcome], bool]]
+    pending = collections.deque()
     loop = asyncio.get_running_loop()
 
     def ready(outcome: _Outcome) -> asyncio.Future[_Outcome]:
@@ -509,21 +511,22 @@ async def check_many_async(
         if not future.cancelled() and future.exception() is None:
             cache.put(key, future.result())
 
-    def schedule(row: RegisterRow) -> asyncio.Future[_Outcome]:
+    def schedule(row: RegisterRow) -> tuple[asyncio.Future[_Outcome], bool]:
         if row.problem is not None:
-            return ready(_Outcome(INVALID_INPUT, row.problem, None, 0))
+            return ready(_Outcome(INVALID_INPUT, row.problem, None, 0)), False
         key = _key(row, doc_key)
         hit = cache.get(key)
         if hit is not None:
-            return ready(dataclasses.replace(hit, attempts=0))
+            return ready(hit), True
         future = inflight.get(key)
-        if future is None:
-            future = asyncio.ensure_future(
-                _check_async(lookup, row, document_type, retries, backoff, semaphore)
-            )
-            inflight[key] = future
-            future.add_done_callback(functools.partial(finished, key))
-        return future
+        if future is not None:
+            return future, True
+        future = asyncio.ensure_future(
+            _check_async(lookup, row, document_type, retries, backoff, semaphore)
+        )
+        inflight[key] = future
+        future.add_done_callback(functools.partial(finished, key))
+        return future, False
 
     source = _aiter(items).__aiter__()
     number = 0
@@ -538,20 +541,20 @@ async def check_many_async(
                     break
                 number += 1
                 row = _as_row(item, number)
-                pending.append((row, schedule(row)))
+                pending.append((row, *schedule(row)))
             if not pending:
                 return
             if ordered:
-                row, future = pending.popleft()
-                yield tally.emit(row, await asyncio.shield(future))
+                row, future, shared = pending.popleft()
+                yield tally.emit(row, await asyncio.shield(future), shared)
                 continue
-            await asyncio.wait({f for _, f in pending}, return_when=asyncio.FIRST_COMPLETED)
-            done = [(r, f) for r, f in pending if f.done()]
-            pending = collections.deque((r, f) for r, f in pending if not f.done())
-            for row, future in done:
-                yield tally.emit(row, future.result())
+            await asyncio.wait({p[1] for p in pending}, return_when=asyncio.FIRST_COMPLETED)
+            done = [p for p in pending if p[1].done()]
+            pending = collections.deque(p for p in pending if not p[1].done())
+            for row, future, shared in done:
+                yield tally.emit(row, future.result(), shared)
     finally:
-        for _, future in pending:
+        for _, future, _ in pending:
             future.cancel()
         if own:
             await lookup.aclose()

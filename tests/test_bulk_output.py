@@ -1,0 +1,191 @@
+"""Writing results (CSV, JSON lines, XLSX), reading them back for resume, summary, chart."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from peppolnet.bulk import (
+    ADDED_COLUMNS,
+    BulkResult,
+    RegisterRow,
+    ResultWriter,
+    Summary,
+    format_for,
+    output_headers,
+    read_done,
+    render_chart,
+)
+from peppolnet.errors import InvalidInput
+from peppolnet.identifiers import ParticipantId
+
+HEADERS = ["name", "org number", "country", "verdict"]
+
+
+def result(number: int, verdict: str = "not-registered", country: str = "SE") -> BulkResult:
+    row = RegisterRow(
+        number,
+        (f"Företag {number} AB", "550912-8723", country, "=HYPERLINK(1)"),
+        name=f"Företag {number} AB",
+        org_number="550912-8723",
+        country=country,
+        candidates=(ParticipantId.parse("0007:5509128723"),),
+    )
+    return BulkResult(row, verdict, f"reason {number}")
+
+
+def test_format_for() -> None:
+    assert format_for("out.csv") == "csv"
+    assert format_for("out.JSONL") == "jsonl"
+    assert format_for("out.ndjson") == "jsonl"
+    assert format_for("out.xlsx") == "xlsx"
+    assert format_for("out.txt") == "csv"
+    assert format_for("out.csv", "xlsx") == "xlsx"
+    with pytest.raises(InvalidInput, match="unknown output format 'pdf'"):
+        format_for("out.csv", "pdf")
+
+
+def test_clashing_input_headers_are_renamed() -> None:
+    headers = output_headers(HEADERS)
+    assert headers == ["name", "org number", "country", "verdict (input)", *ADDED_COLUMNS]
+    assert len(set(headers)) == len(headers)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "xlsx"])
+def test_round_trip_and_append(tmp_path: Path, fmt: str) -> None:
+    if fmt == "xlsx":
+        pytest.importorskip("openpyxl", reason="openpyxl is the xlsx extra")
+    path = tmp_path / f"out.{fmt}"
+    with ResultWriter(path, HEADERS, fmt) as writer:  # type: ignore[arg-type]
+        writer.write(result(1, "can-receive"))
+        writer.write(result(3))
+    with ResultWriter(path, HEADERS, fmt, append=True) as writer:  # type: ignore[arg-type]
+        writer.write(result(2, "invalid-input"))
+    records = list(read_done(path, fmt))  # type: ignore[arg-type]
+    assert [r["row"] for r, _ in records] == ["1", "3", "2"]
+    assert [r["verdict"] for r, _ in records] == ["can-receive", "not-registered", "invalid-input"]
+    assert records[2][0]["reason"] == "reason 2"
+    assert records[0][0]["participant_id"] == "iso6523-actorid-upis::0007:5509128723"
+    fields = records[0][1]
+    assert fields[0] == "Företag 1 AB"
+    assert fields[2] == "SE"
+
+
+def test_csv_has_bom_once_and_header_once(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    with ResultWriter(path, HEADERS, "csv") as writer:
+        writer.write(result(1))
+    with ResultWriter(path, HEADERS, "csv", append=True) as writer:
+        writer.write(result(2))
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert raw.count(b"\xef\xbb\xbf") == 1
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith("smp_host,reason")
+
+
+def test_rows_are_on_disk_before_close(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    writer = ResultWriter(path, HEADERS, "jsonl")
+    writer.write(result(7))
+    line = json.loads(path.read_text(encoding="utf-8"))  # flushed, not yet closed
+    assert line["row"] == 7
+    assert line["input"]["name"] == "Företag 7 AB"
+    writer.close()
+
+
+def test_half_written_last_line_is_cut_on_resume(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    with ResultWriter(path, HEADERS, "csv") as writer:
+        writer.write(result(1))
+        writer.write(result(2))
+    data = path.read_bytes()
+    path.write_bytes(data[:-20])  # killed mid-write
+    assert [r["row"] for r, _ in read_done(path, "csv")] == ["1"]
+    with ResultWriter(path, HEADERS, "csv", append=True) as writer:
+        writer.write(result(2))
+    assert [r["row"] for r, _ in read_done(path, "csv")] == ["1", "2"]
+
+
+def test_broken_jsonl_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    with ResultWriter(path, HEADERS, "jsonl") as writer:
+        writer.write(result(1))
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('{"row": 2, "verd')
+    assert [r["row"] for r, _ in read_done(path, "jsonl")] == ["1"]
+
+
+def test_resume_from_a_foreign_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="not a peppolnet check output"):
+        list(read_done(path, "csv"))
+    assert list(read_done(tmp_path / "missing.csv", "csv")) == []
+
+
+def test_xlsx_cells_stay_text(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl", reason="openpyxl is the xlsx extra")
+    path = tmp_path / "out.xlsx"
+    with ResultWriter(path, HEADERS, "xlsx") as writer:
+        writer.write(result(1))
+    sheet = openpyxl.load_workbook(path).worksheets[0]
+    assert sheet.cell(2, 4).value == "'=HYPERLINK(1)"  # not a formula
+    assert sheet.cell(1, 5).value == "row"
+
+
+def test_unwritable_output(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="cannot write"):
+        ResultWriter(tmp_path / "no" / "such" / "dir.csv", HEADERS, "csv")
+
+
+def test_summary_counts() -> None:
+    summary = Summary()
+    summary.extend([result(1, "can-receive"), result(2, "not-registered"), result(3, "unknown")])
+    summary.add(
+        {"verdict": "can-receive", "operator_name": "Kvittra AB", "seat_id": "PSE000102",
+         "country": "no"}
+    )  # fmt: skip
+    assert summary.total == 4
+    assert summary.verdicts == {"can-receive": 2, "not-registered": 1, "unknown": 1}
+    assert summary.operators == {"unnamed operator": 1, "Kvittra AB (PSE000102)": 1}
+    assert summary.share_can_receive() == 0.5
+    assert summary.share_can_receive("SE") == pytest.approx(1 / 3)
+    assert summary.share_can_receive("NO") == 1.0
+    data = summary.to_json()
+    assert data["countries"]["NO"] == {
+        "total": 1,
+        "verdicts": {"can-receive": 1},
+        "can_receive_share": 1.0,
+    }
+    text = str(summary)
+    assert "4 rows" in text
+    assert " 50.0%" in text
+    json.dumps(data)
+
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+@pytest.mark.skipif(HAS_MATPLOTLIB, reason="matplotlib is installed; the missing case cannot run")
+def test_chart_without_matplotlib_names_the_extra(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"pip install peppolnet\[chart\]"):
+        render_chart(Summary().extend([result(1)]), tmp_path / "c.png")
+
+
+def test_chart_suffix_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"must be a \.png or \.svg"):
+        render_chart(Summary(), tmp_path / "c.pdf")
+
+
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib (extra 'chart') is not installed")
+@pytest.mark.parametrize("suffix", ["png", "svg"])
+def test_chart(tmp_path: Path, suffix: str) -> None:
+    summary = Summary().extend([result(1, "can-receive"), result(2, "unknown", "NO")])
+    path = render_chart(summary, tmp_path / f"c.{suffix}")
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG") if suffix == "png" else b"<svg" in data

@@ -1,0 +1,242 @@
+"""check_many over the sandbox: real DNS and HTTPS on 127.0.0.1, duplicates, faults, caching."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from peppolnet.bulk import (
+    INVALID_INPUT,
+    BulkResult,
+    Progress,
+    RegisterRow,
+    ResultCache,
+    check_many,
+    check_many_async,
+    read_register,
+)
+from peppolnet.errors import InvalidInput
+from peppolnet.lookup import AsyncLookup, Lookup
+from peppolnet.sandbox import Faults, Sandbox
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "customers.csv"
+NEGATIVE = {"cannot-receive", "not-registered"}
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox.start(key_dir=tmp_path_factory.mktemp("keys")) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[RegisterRow]:
+    return list(read_register(FIXTURE))
+
+
+@pytest.fixture(scope="module")
+def clean(sandbox: Sandbox, rows: list[RegisterRow]) -> dict[int, str]:
+    """The verdict of every fixture row on a healthy network."""
+    with Lookup(sandbox.network, timeout=2.0) as lookup:
+        return {r.row.number: r.verdict for r in check_many(rows, lookup, concurrency=8)}
+
+
+def network_counts(sandbox: Sandbox) -> tuple[int, int]:
+    return sandbox.dns.queries, sum(s.requests for s in sandbox.smps.values())
+
+
+def test_every_verdict_of_the_fixture(clean: dict[int, str]) -> None:
+    assert len(clean) == 42
+    assert set(clean.values()) == {
+        "can-receive",
+        "cannot-receive",
+        "not-registered",
+        "unknown",
+        INVALID_INPUT,
+    }
+    assert clean[1] == "can-receive"
+    assert clean[39] == INVALID_INPUT
+
+
+def test_ordered_results_carry_operator_and_smp(
+    sandbox: Sandbox, rows: list[RegisterRow], clean: dict[int, str]
+) -> None:
+    with Lookup(sandbox.network, timeout=2.0) as lookup:
+        results = list(check_many(rows, lookup, concurrency=6, window=7))
+    assert [r.row.number for r in results] == list(range(1, 43))
+    first = results[0]
+    assert first.verdict == "can-receive"
+    assert first.operator_name == "Kvittra AB"
+    assert first.seat_id == "PSE000102"
+    assert first.smp_host == "127.0.0.1"
+    assert first.participant_id.endswith("0007:5584821341")
+    assert first.record()["row"] == "1"
+    invalid = results[38]
+    assert invalid.verdict == INVALID_INPUT
+    assert invalid.reachability is None
+    assert invalid.reason == "the row has neither a participant id nor an organisation number"
+    assert {r.row.number: r.verdict for r in results} == clean
+
+
+def test_unordered_results_all_come_back(sandbox: Sandbox, rows: list[RegisterRow]) -> None:
+    with Lookup(sandbox.network, timeout=2.0) as lookup:
+        results = list(check_many(rows, lookup, concurrency=8, ordered=False))
+    assert sorted(r.row.number for r in results) == list(range(1, 43))
+
+
+def test_duplicates_are_looked_up_once(
+    sandbox: Sandbox, rows: list[RegisterRow], clean: dict[int, str]
+) -> None:
+    valid = [r for r in rows if r.problem is None]
+    distinct = {tuple(c.uri.lower() for c in r.candidates) for r in valid}
+    many = [*rows, *rows, *rows]
+    random.Random(7).shuffle(many)
+    with Lookup(sandbox.network, timeout=2.0) as lookup:
+        results = list(check_many(many, lookup, concurrency=16))
+    assert len(results) == len(many)
+    assert sum(r.attempts for r in results) == len(distinct)  # one lookup per participant
+    for result in results:
+        assert result.verdict == clean[result.row.number]
+
+
+def test_second_pass_within_max_age_makes_no_requests(
+    sandbox: Sandbox, rows: list[RegisterRow]
+) -> None:
+    cache = ResultCache(max_age=600)
+    with Lookup(sandbox.network, timeout=2.0) as lookup:
+        first = [r.verdict for r in check_many(rows, lookup, cache=cache)]
+        before = network_counts(sandbox)
+        second = [r.verdict for r in check_many(rows, lookup, cache=cache)]
+        assert network_counts(sandbox) == before
+    assert first == second
+
+
+def test_cache_is_bounded_and_ages() -> None:
+    now = [0.0]
+    cache = ResultCache(maxsize=2, max_age=10, clock=lambda: now[0])
+    from peppolnet.bulk.run import _Outcome
+
+    outcome = _Outcome("can-receive", "ok", None, 1)
+    for i in range(3):
+        cache.put(((f"p{i}",), "d"), outcome)
+    assert len(cache) == 2
+    assert cache.get((("p0",), "d")) is None
+    assert cache.get((("p2",), "d")) is outcome
+    cache.put((("u",), "d"), _Outcome("unknown", "timeout", None, 3))
+    assert cache.get((("u",), "d")) is None
+    now[0] = 11
+    assert cache.get((("p2",), "d")) is None
+
+
+def test_input_is_pulled_lazily(sandbox: Sandbox, rows: list[RegisterRow]) -> None:
+    pulled = 0
+
+    def source() -> Iterator[RegisterRow]:
+        nonlocal pulled
+        for row in rows * 5:
+            pulled += 1
+            yield row
+
+    with Lookup(sandbox.network, timeout=2.0) as lookup:
+        stream = check_many(source(), lookup, concurrency=2, window=5)
+        for consumed, _ in enumerate(stream, start=1):
+            assert pulled <= consumed + 5
+            if consumed == 20:
+                break
+        stream.close()
+    assert pulled < 30
+
+
+def test_plain_ids_and_progress(sandbox: Sandbox) -> None:
+    seen: list[Progress] = []
+    items = ["0007:5584821341", "not an id", "0007:5546502708"]
+    with Lookup(sandbox.network, timeout=2.0) as lookup:
+        results = list(check_many(items, lookup, total=3, progress=seen.append))
+    assert [r.verdict for r in results] == ["can-receive", INVALID_INPUT, "not-registered"]
+    assert [p.done for p in seen] == [1, 2, 3]
+    assert seen[-1].total == 3
+    assert seen[-1].counts == {"can-receive": 1, INVALID_INPUT: 1, "not-registered": 1}
+
+
+def test_bad_options() -> None:
+    with pytest.raises(InvalidInput, match="concurrency"):
+        check_many([], concurrency=0)
+    with pytest.raises(InvalidInput, match="document type"):
+        check_many([], document_type="")
+
+
+def test_own_lookup_is_made_for_a_network(sandbox: Sandbox) -> None:
+    results = list(check_many(["0007:5584821341"], network=sandbox.network, per_host=1))
+    assert results[0].verdict == "can-receive"
+
+
+async def test_async_twin_gives_the_same_answers(
+    sandbox: Sandbox, rows: list[RegisterRow], clean: dict[int, str]
+) -> None:
+    async def source() -> AsyncIterator[RegisterRow]:
+        for row in [*rows, *rows]:
+            yield row
+
+    async with AsyncLookup(sandbox.network, timeout=2.0) as lookup:
+        ordered = [r async for r in check_many_async(source(), lookup, concurrency=8)]
+        loose = [r async for r in check_many_async(rows, lookup, ordered=False)]
+    assert [r.row.number for r in ordered] == [*range(1, 43), *range(1, 43)]
+    assert {r.row.number: r.verdict for r in ordered} == clean
+    assert sum(r.attempts for r in ordered) <= 37 + 2 * 2  # duplicates shared or cached
+    assert sorted(r.row.number for r in loose) == list(range(1, 43))
+    assert {r.row.number: r.verdict for r in loose} == clean
+
+
+class Faulty:
+    """5% DNS timeouts, 5% SMP 5xx and 5% connection resets, restored on exit."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.saved = {k: s.faults for k, s in sandbox.smps.items()}
+
+    def __enter__(self) -> None:
+        for server in self.sandbox.smps.values():
+            server.faults = Faults(error_share=0.05, reset_share=0.05, seed=11)
+        self.sandbox.dns.set_timeout_share(0.05, seed=5)
+
+    def __exit__(self, *exc: object) -> None:
+        self.sandbox.dns.set_timeout_share(0.0)
+        for key, server in self.sandbox.smps.items():
+            server.faults = self.saved[key]
+
+
+def assert_no_fault_is_negative(results: list[BulkResult], clean: dict[int, str]) -> None:
+    assert len(results) == 42 * 4
+    assert [r.row.number for r in results] == list(range(1, 43)) * 4
+    changed = 0
+    for result in results:
+        expected = clean[result.row.number]
+        if result.verdict != expected:
+            changed += 1
+            assert result.verdict == "unknown", (result.row.number, result.reason)
+    assert changed <= len(results) // 4  # retries recover most faults
+    assert any(r.attempts > 1 for r in results)  # faults really happened and were retried
+
+
+def test_faults_never_become_negative(
+    sandbox: Sandbox, rows: list[RegisterRow], clean: dict[int, str]
+) -> None:
+    with Faulty(sandbox), Lookup(sandbox.network, timeout=0.5) as lookup:
+        stream = check_many(rows * 4, lookup, concurrency=12, backoff=0.01, cache=ResultCache(0))
+        results = list(stream)
+    assert_no_fault_is_negative(results, clean)
+
+
+async def test_faults_never_become_negative_async(
+    sandbox: Sandbox, rows: list[RegisterRow], clean: dict[int, str]
+) -> None:
+    with Faulty(sandbox):
+        async with AsyncLookup(sandbox.network, timeout=0.5) as lookup:
+            stream = check_many_async(
+                rows * 4, lookup, concurrency=12, backoff=0.01, cache=ResultCache(0)
+            )
+            results = [r async for r in stream]
+    assert_no_fault_is_negative(results, clean)
