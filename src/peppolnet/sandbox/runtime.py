@@ -136,13 +136,25 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        """Stop every server; safe to call twice."""
+        """Stop every server; safe to call twice.
+
+        Each HTTP server's ``shutdown()`` waits for its serve loop to notice (up to one poll
+        interval), so stopping a dozen servers one after the other costs a dozen intervals. They
+        are stopped in parallel threads instead: the whole stop then costs about one interval.
+        """
         self._running = False
-        for server in self.smps.values():
-            server.stop()
+        servers = [*self.smps.values()]
         if self.directory_server is not None:
-            self.directory_server.stop()
+            servers.append(self.directory_server)
+        threads = [
+            threading.Thread(target=server.stop, name=f"stop-{server.name}", daemon=True)
+            for server in servers
+        ]
+        for thread in threads:
+            thread.start()
         self.dns.stop()
+        for thread in threads:
+            thread.join(5.0)
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     # --- addresses -----------------------------------------------------------------------------
@@ -217,8 +229,10 @@ class Sandbox:
             if "redirect" in quirks:
                 target_id = self._other_smp(op.smp)
                 target = self.services[target_id]
-                target.publish(dataclasses.replace(publication, quirks=frozenset()))
                 signer = self._smp_signers[self.config.smp(target_id).operator]
+                # The target SMP signs its own copy with its own key: that is the certificate
+                # the redirect names, and what a client checks the target's answer against.
+                target.publish(dataclasses.replace(publication, quirks=frozenset(), signer=signer))
                 publication = dataclasses.replace(
                     publication,
                     redirect=(

@@ -1,0 +1,115 @@
+"""``peppolnet sandbox serve|info``: run a local Peppol network and tell other commands about it.
+
+``serve`` starts DNS (the SML), one HTTPS server per SMP and the Directory on 127.0.0.1, prints
+one JSON line (zone, DNS address, SMP and Directory URLs, trust anchor paths) and writes the same
+to the state file, so ``--network sandbox`` works in any other terminal without more flags. It runs
+until SIGINT (Ctrl-C) or SIGTERM, then stops every server and removes the state file: a state file
+that outlives its server would send the next lookup to ports nobody listens on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from peppolnet.cli._output import fail, print_json
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "sandbox",
+        help="run a local Peppol network (SML, SMPs, Directory) for tests and demos",
+        description="Run the peppolnet sandbox: a real Peppol network on 127.0.0.1.",
+    )
+    actions = parser.add_subparsers(dest="sandbox_command", metavar="ACTION")
+    parser.set_defaults(handler=lambda _args: _usage(parser))
+
+    serve = actions.add_parser(
+        "serve",
+        help="start the sandbox and keep it running until interrupted",
+        description="Start the sandbox, print one JSON line describing it, write the state file "
+        "that `--network sandbox` reads, and run until SIGINT/SIGTERM.",
+    )
+    serve.add_argument("--config", help="a sandbox network TOML file (default: built-in network)")
+    serve.add_argument(
+        "--state-file",
+        help="where to write the state (default: $PEPPOLNET_SANDBOX_STATE or "
+        "$XDG_STATE_HOME/peppolnet/sandbox.json)",
+    )
+    serve.add_argument(
+        "--key-dir", help="directory of cached sandbox keys (default: the per-user cache)"
+    )
+    serve.set_defaults(handler=run_serve)
+
+    info = actions.add_parser(
+        "info",
+        help="print the state of the running sandbox (exit 1 if none is running)",
+        description="Print the state file of the running sandbox as JSON.",
+    )
+    info.add_argument("--state-file", help="the state file (default: where `serve` writes it)")
+    info.set_defaults(handler=run_info)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from peppolnet.sandbox.state import read_state
+
+    print_json(read_state(args.state_file))
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from peppolnet.errors import SandboxError
+    from peppolnet.sandbox.config import load_config
+    from peppolnet.sandbox.runtime import Sandbox
+    from peppolnet.sandbox.state import default_state_path, read_state, remove_state, write_state
+
+    state_path = Path(args.state_file) if args.state_file else default_state_path()
+    try:
+        running = read_state(state_path)
+    except SandboxError:
+        running = None  # none, unreadable or stale: ours to overwrite
+    if running is not None:
+        return fail(
+            f"a sandbox is already running (pid {running['pid']}, state file {state_path}); "
+            "stop it first or pass another --state-file"
+        )
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # Installed before anything starts, so an early Ctrl-C still takes the clean path below.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        config = load_config(args.config)
+        sandbox = Sandbox(config, key_dir=Path(args.key_dir) if args.key_dir else None)
+        try:
+            sandbox.run()
+            info = sandbox.info()
+            info["state_file"] = str(state_path)
+            write_state(info, state_path)
+            try:
+                sys.stdout.write(json.dumps(info, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+                while not stop.wait(0.2):
+                    pass
+            finally:
+                remove_state(state_path)
+        finally:
+            sandbox.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

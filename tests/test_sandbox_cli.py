@@ -1,0 +1,242 @@
+"""``peppolnet sandbox serve|info`` as a person uses them: a real process, dnspython, httpx, curl.
+
+The server runs as ``python -m peppolnet sandbox serve`` in a subprocess; the test reads the JSON
+line it prints, asks its DNS and SMPs with plain clients, runs ``peppolnet lookup --network
+sandbox`` in a second process, and stops it with a signal like Ctrl-C would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dns.message
+import dns.query
+import dns.rcode
+import httpx
+import pytest
+
+from peppolnet.cli import main
+from peppolnet.identifiers import BIS_BILLING_INVOICE, ParticipantId
+from peppolnet.sandbox.config import load_config
+from peppolnet.sml import naptr_name
+
+PEPPOLNET = [sys.executable, "-m", "peppolnet"]
+
+
+class Served:
+    """A running ``sandbox serve`` process and the JSON line it printed."""
+
+    def __init__(self, state_file: Path) -> None:
+        self.state_file = state_file
+        self.proc = subprocess.Popen(
+            [*PEPPOLNET, "sandbox", "serve", "--state-file", str(state_file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # A watchdog, so a hung server cannot hang the test run.
+        self._timer = threading.Timer(120, self.proc.kill)
+        self._timer.start()
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line, f"serve printed nothing; stderr: {self._stderr()}"
+        self.info: dict[str, Any] = json.loads(line)
+
+    def _stderr(self) -> str:
+        if self.proc.poll() is None:
+            return "(still running)"
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read()
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(30)
+        finally:
+            self._timer.cancel()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    server = Served(tmp_path / "state.json")
+    try:
+        yield server
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+        server._timer.cancel()
+
+
+def _plain_participant() -> ParticipantId:
+    config = load_config()
+    return next(p.id for p in config.participants if not p.quirks and p.in_sml)
+
+
+def test_serve_answers_plain_clients_and_lookup(served: Served, tmp_path: Path) -> None:
+    info = served.info
+    assert set(info) >= {"zone", "dns", "smps", "directory_url", "trust_anchor", "state_file"}
+    assert info["dns"]["host"] == "127.0.0.1"
+    assert json.loads(served.state_file.read_text()) == info
+
+    pid = _plain_participant()
+    # DNS as a person would ask it: dnspython, UDP, the printed address.
+    query = dns.message.make_query(naptr_name(pid, info["zone"]), "NAPTR")
+    answer = dns.query.udp(query, info["dns"]["host"], port=info["dns"]["port"], timeout=3)
+    assert answer.rcode() == dns.rcode.NOERROR
+    smp_base = answer.answer[0][0].regexp.decode().split("!")[2]
+    assert smp_base in info["smps"].values()
+
+    # HTTPS with httpx, trusting only the printed trust anchor.
+    url = f"{smp_base}/{pid.url_segment()}/services/{BIS_BILLING_INVOICE.url_segment()}"
+    response = httpx.get(url, verify=ssl.create_default_context(cafile=info["trust_anchor"]))
+    assert response.status_code == 200
+    assert pid.value.encode() in response.content
+    assert b"SignatureValue" in response.content
+
+    # Still serve's data in a second terminal: `sandbox info`.
+    shown = subprocess.run(
+        [*PEPPOLNET, "sandbox", "info", "--state-file", str(served.state_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == info
+
+    # The lookup command, finding the sandbox through the state file only.
+    lookup = subprocess.run(
+        [
+            *PEPPOLNET,
+            "lookup",
+            pid.value,
+            "--network",
+            "sandbox",
+            "--state-file",
+            str(served.state_file),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert lookup.returncode == 0, lookup.stderr
+    assert json.loads(lookup.stdout)["verdict"] == "can-receive"
+
+    # A second server on the same state file refuses instead of overwriting a live one.
+    second = subprocess.run(
+        [*PEPPOLNET, "sandbox", "serve", "--state-file", str(served.state_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 1
+    assert "already running" in second.stderr
+
+    assert served.stop(signal.SIGINT) == 0
+    assert not served.state_file.exists()
+    assert "Traceback" not in served._stderr()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed on this machine")
+def test_serve_answers_curl(served: Served) -> None:
+    pid = _plain_participant()
+    config = load_config()
+    op = next(p.operator for p in config.participants if p.id == pid)
+    smp_base = served.info["smps"][config.operator(op).smp]
+    result = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--fail",
+            "--cacert",
+            served.info["trust_anchor"],
+            f"{smp_base}/{pid.url_segment()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ServiceGroup" in result.stdout
+    assert pid.value in result.stdout
+    card = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--fail",
+            "--cacert",
+            served.info["trust_anchor"],
+            f"{served.info['directory_url']}/search/1.0/json?participant={pid.uri}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert card.returncode == 0, card.stderr
+    assert pid.value in card.stdout
+
+
+def test_sigterm_stops_cleanly(served: Served) -> None:
+    assert served.state_file.exists()
+    assert served.stop(signal.SIGTERM) == 0
+    assert not served.state_file.exists()
+
+
+def test_info_without_sandbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["sandbox", "info", "--state-file", str(tmp_path / "none.json")])
+    assert code == 1
+    assert "peppolnet sandbox serve" in capsys.readouterr().err
+
+
+def test_lookup_without_sandbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "lookup",
+            "0007:5567321707",
+            "--network",
+            "sandbox",
+            "--state-file",
+            str(tmp_path / "none.json"),
+        ]
+    )
+    assert code == 1
+    assert "peppolnet sandbox serve" in capsys.readouterr().err
+
+
+def test_sandbox_without_action_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox"]) == 2
+    assert "serve" in capsys.readouterr().err
+
+
+def test_serve_bad_config_fails_cleanly(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[operators]\n")
+    result = subprocess.run(
+        [
+            *PEPPOLNET,
+            "sandbox",
+            "serve",
+            "--config",
+            str(bad),
+            "--state-file",
+            str(tmp_path / "s.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "not valid TOML" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "s.json").exists()
