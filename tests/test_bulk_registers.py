@@ -148,7 +148,8 @@ def test_fixture_register() -> None:
     rows = list(read_register(FIXTURE))
     assert len(rows) == 42
     assert all(r.number == i for i, r in enumerate(rows, start=1))
-    assert sum(r.problem is None for r in rows) == 37
+    assert [r.number for r in rows if r.problem is not None][-4:] == [39, 40, 41, 42]
+    assert sum(r.problem is None for r in rows) >= 37
 
 
 def test_xlsx_register(tmp_path: Path) -> None:

@@ -1,0 +1,173 @@
+"""``peppolnet check``: a whole register through the command line, over the sandbox."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import peppolnet.cli.commands.check as check_command
+from peppolnet.bulk import Progress, read_register
+from peppolnet.cli import main
+from peppolnet.sandbox import Sandbox
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "customers.csv"
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox.start(key_dir=tmp_path_factory.mktemp("keys")) as sb:
+        yield sb
+
+
+@pytest.fixture
+def on_sandbox(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """Point ``--network`` at the running sandbox (the state-file route is another command's)."""
+    monkeypatch.setattr(check_command, "network_from_arguments", lambda args: sandbox.network)
+    return sandbox
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_check_writes_every_row_and_a_summary(
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.csv"
+    assert main(["check", str(FIXTURE), "-o", str(out), "--json", "--concurrency", "4"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["total"] == 42
+    assert summary["written"] == 42
+    invalid = sum(r.problem is not None for r in read_register(FIXTURE))
+    assert summary["verdicts"]["invalid-input"] == invalid
+    assert summary["operators"]["Kvittra AB (PSE000102)"] >= 1
+    assert summary["countries"]["SE"]["total"] == 15
+    rows = read_csv(out)
+    assert [r["row"] for r in rows] == [str(i) for i in range(1, 43)]
+    assert rows[0]["name"] == "Nordlys Bygg AB"  # the input columns, unchanged
+    assert rows[0]["verdict"] == "can-receive"
+    assert rows[0]["seat_id"] == "PSE000102"
+    assert rows[38]["verdict"] == "invalid-input"
+    assert rows[38]["reason"]
+
+
+def test_human_summary_and_default_output(
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    register = tmp_path / "kunder.csv"
+    register.write_bytes(
+        "Företagsnamn;Orgnr;E-post\nFjällräv Konsult AB;550912-8723;a@b.example\n".encode("cp1252")
+    )
+    assert main(["check", str(register), "--country", "se"]) == 0
+    text = capsys.readouterr().out
+    assert "1 rows" in text
+    assert "can-receive" in text
+    rows = read_csv(tmp_path / "kunder.checked.csv")
+    assert rows[0]["Företagsnamn"] == "Fjällräv Konsult AB"
+    assert rows[0]["operator_name"] == "Norrsken Invoice AB"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "xlsx"])
+def test_other_formats(on_sandbox: Sandbox, tmp_path: Path, fmt: str) -> None:
+    if fmt == "xlsx":
+        openpyxl = pytest.importorskip("openpyxl", reason="openpyxl is the xlsx extra")
+    out = tmp_path / f"out.{fmt}"
+    assert main(["check", str(FIXTURE), "-o", str(out)]) == 0
+    if fmt == "jsonl":
+        lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert [line["row"] for line in lines] == list(range(1, 43))
+        assert lines[0]["input"]["name"] == "Nordlys Bygg AB"
+    else:
+        sheet = openpyxl.load_workbook(out).worksheets[0]
+        assert sheet.max_row == 43
+        assert sheet.cell(2, 1).value == "Nordlys Bygg AB"
+
+
+def test_interrupt_keeps_rows_and_resume_finishes(
+    on_sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out.csv"
+    real_call = check_command._ProgressLine.__call__
+
+    def ctrl_c_after_ten(self: check_command._ProgressLine, progress: Progress) -> None:
+        real_call(self, progress)
+        if progress.done == 11:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(check_command._ProgressLine, "__call__", ctrl_c_after_ten)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert main(["check", str(FIXTURE), "-o", str(out), "--concurrency", "2"]) == 130
+    assert "--resume" in capsys.readouterr().err
+    kept = read_csv(out)
+    assert [r["row"] for r in kept] == [str(i) for i in range(1, 11)]
+
+    monkeypatch.setattr(check_command._ProgressLine, "__call__", real_call)
+    requests_before = sum(s.requests for s in on_sandbox.smps.values())
+    assert main(["check", str(FIXTURE), "-o", str(out), "--resume", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["resumed"] == 10
+    assert summary["written"] == 32
+    assert summary["total"] == 42
+    assert summary["countries"]["SE"]["total"] == 15  # resumed rows counted by country too
+    rows = read_csv(out)
+    assert sorted(int(r["row"]) for r in rows) == list(range(1, 43))
+    # the ten kept rows (all can-receive, one lookup each) were not asked again
+    requests = sum(s.requests for s in on_sandbox.smps.values()) - requests_before
+    assert requests <= 32
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(FIXTURE), "--column", "orgnr"]) == 2
+    assert "ROLE=HEADER" in capsys.readouterr().err
+    assert main(["check", str(FIXTURE), "--concurrency", "0"]) == 2
+    assert main(["check", str(FIXTURE), "--doctype", ""]) == 2
+    assert main(["check", str(FIXTURE), "-o", str(FIXTURE)]) == 2
+    assert "must not be the register" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", str(FIXTURE), "--format", "pdf"])
+    assert exit_info.value.code == 2
+
+
+def test_unreadable_register_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(tmp_path / "missing.csv")]) == 3
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert main(["check", str(bad), "-o", str(tmp_path / "o.csv")]) == 3
+    assert "no participant id column" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.csv"
+    foreign.write_text("x,y\n1,2\n", encoding="utf-8")
+    assert main(["check", str(FIXTURE), "-o", str(foreign), "--resume"]) == 3
+    assert "cannot resume" in capsys.readouterr().err
+
+
+def test_column_mapping(on_sandbox: Sandbox, tmp_path: Path) -> None:
+    register = tmp_path / "r.csv"
+    register.write_text("Kund,Nummer,Ort\nA,0007:5584821341,X\n", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    args = ["check", str(register), "-o", str(out), "--column", "participant_id=Nummer"]
+    assert main(args) == 0
+    line = json.loads(out.read_text(encoding="utf-8"))
+    assert line["verdict"] == "can-receive"
+
+
+def test_chart_option_without_matplotlib(
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util  # the chart itself is tested in test_bulk_output
+
+    if importlib.util.find_spec("matplotlib") is not None:
+        pytest.skip("matplotlib is installed; the missing-extra message cannot be shown")
+    out = tmp_path / "o.csv"
+    code = main(["check", str(FIXTURE), "-o", str(out), "--chart", str(tmp_path / "c.png")])
+    assert code == 3
+    assert "peppolnet[chart]" in capsys.readouterr().err
+    assert len(read_csv(out)) == 42  # the results are written before the chart is tried
