@@ -171,3 +171,13 @@ def test_chart_option_without_matplotlib(
     assert code == 3
     assert "peppolnet[chart]" in capsys.readouterr().err
     assert len(read_csv(out)) == 42  # the results are written before the chart is tried
+
+
+def test_chart_option(on_sandbox: Sandbox, tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        pytest.skip("matplotlib (extra 'chart') is not installed")
+    chart = tmp_path / "c.svg"
+    assert main(["check", str(FIXTURE), "-o", str(tmp_path / "o.csv"), "--chart", str(chart)]) == 0
+    assert b"<svg" in chart.read_bytes()
