@@ -1,0 +1,266 @@
+"""RecipientDirectory on real SQLite files: import/upsert, search by id and number, refresh against
+the sandbox, history and changes after an operator move."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from peppolnet.bulk import RegisterRow, read_register
+from peppolnet.errors import InvalidInput
+from peppolnet.identifiers import ParticipantId
+from peppolnet.recipients.directory import CheckRecord, RecipientDirectory, compare
+from peppolnet.sandbox import Sandbox
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "customers.csv"
+
+
+class Clock:
+    """A settable clock, so ``older_than`` and ``since`` are testable without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture
+def sb(keys: Path) -> Iterator[Sandbox]:
+    """A sandbox of this test's own: the test moves and removes participants."""
+    with Sandbox.start(key_dir=keys) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Iterator[RecipientDirectory]:
+    with RecipientDirectory(tmp_path / "recipients.sqlite") as d:
+        yield d
+
+
+def _count(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_import_fixture_and_reimport_without_duplicates(directory: RecipientDirectory) -> None:
+    usable = [r for r in read_register(FIXTURE) if r.problem is None]
+    first = directory.import_register(FIXTURE)
+    assert first.added == len(usable) == 38
+    assert first.updated == 0
+    assert [n for n, _ in first.skipped] == [39, 40, 41, 42]
+    assert "neither a participant id nor an organisation number" in first.skipped[0][1]
+    again = directory.import_register(FIXTURE)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 38)
+    assert len(directory) == 38
+    assert _count(directory.path, "recipients") == 38
+
+
+def test_reimport_updates_changed_fields(directory: RecipientDirectory, tmp_path: Path) -> None:
+    directory.import_register(FIXTURE)
+    changed = tmp_path / "changed.csv"
+    changed.write_text(
+        "Företagsnamn;Organisationsnummer;Land;E-post\n"
+        "Nordlys Bygg Aktiebolag;SE558482134101;SE;faktura@nordlys.example\n"
+        "Ny Kund AB;556036-0793;SE;\n",
+        encoding="utf-8",
+    )
+    report = directory.import_register(changed)
+    assert (report.added, report.updated, report.unchanged) == (1, 1, 0)
+    assert len(directory) == 39
+    hit = directory.get("0007:5584821341")
+    assert hit is not None
+    assert hit.name == "Nordlys Bygg Aktiebolag"
+    assert hit.email == "faktura@nordlys.example"
+    assert hit.org_number == "SE558482134101"
+
+
+def test_participant_id_column_and_org_number_meet(directory: RecipientDirectory) -> None:
+    directory.add("Solberg Rør AS", org_number="933215385", country="NO")
+    # The same company given by participant id (the 9909 candidate of the same number).
+    again = directory.add("Solberg Rør AS", participant_id="9909:NO933215385MVA")
+    assert len(directory) == 1
+    assert again.participant_id == "iso6523-actorid-upis::0192:933215385"
+    assert directory.get(ParticipantId.parse("9909:no933215385mva")) == again
+
+
+def test_add_rejects_unusable_identifier(directory: RecipientDirectory) -> None:
+    with pytest.raises(InvalidInput, match="not a valid"):
+        directory.add("Norrbyn Fastigheter", org_number="55-12", country="SE")
+    with pytest.raises(InvalidInput):
+        directory.add("No Number AB", country="SE")
+    assert len(directory) == 0
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["558482-1341", "5584821341", "SE558482134101", "SE 5584821341 01", "0007:5584821341",
+     "iso6523-actorid-upis::0007:5584821341"],
+)  # fmt: skip
+def test_search_by_number_in_any_format(directory: RecipientDirectory, typed: str) -> None:
+    directory.import_register(FIXTURE)
+    hits = directory.search(typed)
+    assert hits
+    assert hits[0].recipient.name == "Nordlys Bygg AB"
+    assert hits[0].score == 100.0
+    assert hits[0].matched_by in ("org_number", "participant_id")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("fjallrav konsult", "Fjällräv Konsult AB"),
+        ("Konsult Fjällräv", "Fjällräv Konsult AB"),
+        ("FJÄLRÄV KONSULT AB", "Fjällräv Konsult AB"),
+        ("solbeg ror", "Solberg Rør AS"),
+        ("havgard tomrer", "Havgård Tømrer ApS"),
+        ("Kvarnstrom och Dotter", "Kvarnström & Dotter AB"),
+        ("tjorns båtvarf", "Tjörns Båtvarv AB"),
+    ],
+)
+def test_search_by_name_is_tolerant(
+    directory: RecipientDirectory, query: str, expected: str
+) -> None:
+    directory.import_register(FIXTURE)
+    hits = directory.search(query, limit=5)
+    assert hits[0].recipient.name == expected
+    assert hits[0].matched_by == "name"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_search_nothing_close(directory: RecipientDirectory) -> None:
+    directory.import_register(FIXTURE)
+    assert directory.search("zzqxv") == []
+    assert directory.search("   ") == []
+
+
+def test_interrupted_import_leaves_database_unchanged(directory: RecipientDirectory) -> None:
+    directory.import_register(FIXTURE)
+    before = [r.to_json() for r in directory.recipients()]
+
+    def rows() -> Iterator[RegisterRow]:
+        for i, row in enumerate(read_register(FIXTURE)):
+            if i == 20:
+                raise KeyboardInterrupt  # Ctrl-C in the middle of the transaction
+            yield row if row.problem else RegisterRow(
+                row.number, row.fields, name=row.name + " Ändrad", org_number=row.org_number,
+                country=row.country, candidates=row.candidates,
+            )  # fmt: skip
+
+    with pytest.raises(KeyboardInterrupt):
+        directory.import_rows(rows())
+    assert [r.to_json() for r in directory.recipients()] == before
+    # and the file is still writable afterwards (no lock left behind)
+    assert directory.import_register(FIXTURE).unchanged == 38
+
+
+def test_default_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PEPPOLNET_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    d = RecipientDirectory()
+    assert d.path == tmp_path / "data" / "peppolnet" / "recipients.sqlite"
+    assert d.path.is_file()
+    d.close()
+    monkeypatch.setenv("PEPPOLNET_DB", str(tmp_path / "mine.sqlite"))
+    assert RecipientDirectory().path == tmp_path / "mine.sqlite"
+
+
+def _record(verdict: str, seat: str = "", smp: str = "") -> CheckRecord:
+    return CheckRecord(datetime(2026, 1, 1, tzinfo=UTC), verdict, "p", seat, "", smp, "")
+
+
+def test_compare_is_pure_and_complete() -> None:
+    yes_a = _record("can-receive", "PSE000102", "https://smp-a:1")
+    yes_b = _record("can-receive", "PSE000109", "https://smp-b:2")
+    no = _record("not-registered")
+    assert compare(no, yes_a) == ["became-reachable"]
+    assert compare(yes_a, no) == ["stopped-being-reachable"]
+    assert compare(yes_a, yes_b) == ["changed-operator", "changed-smp"]
+    assert compare(yes_a, _record("can-receive", "pse000102", "https://SMP-A:1/")) == []
+    assert compare(yes_a, _record("cannot-receive", "", "https://smp-a:1")) == [
+        "stopped-being-reachable"
+    ]
+
+
+def test_refresh_history_and_changes_after_move(sb: Sandbox, tmp_path: Path) -> None:
+    clock = Clock()
+    d = RecipientDirectory(tmp_path / "r.sqlite", clock=clock)
+    d.import_register(FIXTURE)
+    report = d.refresh(sb.network, concurrency=4)
+    assert report.checked == 38
+    assert report.counts["can-receive"] >= 10
+    nordlys = d.search("Nordlys Bygg AB")[0].recipient
+    assert nordlys.verdict == "can-receive"
+    assert nordlys.seat_id == "PSE000102"
+    assert nordlys.operator_name == "Kvittra AB"
+    assert nordlys.checked_at is not None
+    assert nordlys.smp_url
+    assert nordlys.smp_url.startswith("https://127.0.0.1:")
+    assert d.changes() == []  # one check each: nothing to compare yet
+
+    # Nothing is due within the hour; everything is due a day later.
+    clock.now += timedelta(minutes=30)
+    assert d.refresh(sb.network, older_than=timedelta(hours=1)).checked == 0
+
+    pid = ParticipantId.parse(nordlys.participant_id)
+    old_operator = sb.participants[pid].operator
+    new_operator = next(o.id for o in sb.config.operators if o.id != old_operator)
+    sb.move_participant(pid, new_operator)
+    gone = next(r for r in d.recipients() if r.verdict == "can-receive" and r.id != nordlys.id)
+    sb.remove_participant(gone.participant_id)
+
+    clock.now += timedelta(days=1)
+    assert d.refresh(sb.network, older_than=timedelta(hours=1), concurrency=4).checked == 38
+    changes = d.changes()
+    by_kind = {(c.kind, c.recipient.name) for c in changes}
+    assert ("changed-operator", "Nordlys Bygg AB") in by_kind
+    assert ("changed-smp", "Nordlys Bygg AB") in by_kind
+    assert ("stopped-being-reachable", gone.name) in by_kind
+    moved = next(c for c in changes if c.kind == "changed-operator")
+    assert moved.before.seat_id == "PSE000102"
+    assert moved.after.seat_id == sb.config.operator(new_operator).seat_id
+    assert moved.to_json()["after"]["seat_id"] == moved.after.seat_id
+    assert len(d.history(pid)) == 2
+    # only recipients whose latest decisive check is after "since"
+    assert d.changes(since=clock.now + timedelta(days=1)) == []
+
+    # Moving back: the next refresh shows the reverse move, and history keeps all three.
+    sb.move_participant(pid, old_operator)
+    d.refresh(sb.network, concurrency=4)
+    back = [c for c in d.changes() if c.recipient.id == nordlys.id]
+    assert {c.kind for c in back} == {"changed-operator", "changed-smp"}
+    assert [c.seat_id for c in d.history(pid)] == [
+        "PSE000102",
+        sb.config.operator(new_operator).seat_id,
+        "PSE000102",
+    ]
+    d.close()
+
+
+def test_unknown_is_never_a_change(directory: RecipientDirectory) -> None:
+    from peppolnet.bulk import BulkResult
+
+    r = directory.add("Nordlys Bygg AB", org_number="558482-1341", country="SE")
+    row = RegisterRow(r.id, (), candidates=(ParticipantId.parse(r.participant_id),))
+    directory.record([BulkResult(row, "not-registered", "no NAPTR record")])
+    directory.record([BulkResult(row, "unknown", "DNS timed out")])
+    assert directory.changes() == []  # a fault after "not registered" says nothing
+    latest = directory.get(r.participant_id)
+    assert latest is not None
+    assert latest.verdict == "unknown"  # ...but it is the latest answer, shown as such
+    directory.record([BulkResult(row, "cannot-receive", "no AS4 endpoint")])
+    assert directory.changes() == []  # not-registered -> cannot-receive: still not reachable
+    assert [c.verdict for c in directory.history(r.participant_id)] == [
+        "not-registered",
+        "unknown",
+        "cannot-receive",
+    ]
