@@ -160,3 +160,15 @@ def test_start_stop_is_fast_once_keys_exist() -> None:
             assert sandbox.info()["participants"] == len(config.participants)
         times.append(time.perf_counter() - start)
     assert statistics.median(times) < 2.0, times
+
+
+def test_docs_example_test_file_passes(pytester: pytest.Pytester) -> None:
+    """The example test file shown in docs/sandbox.md really passes with the plugin."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sandbox.md").read_text()
+    match = re.search(r"```python\n# test_invoicing.py\n(.*?)```", doc, re.S)
+    assert match is not None, "the example test file is missing from docs/sandbox.md"
+    pytester.makepyfile(test_invoicing=match.group(1))
+    pytester.runpytest_subprocess(*PLUGIN, "-q").assert_outcomes(passed=2)
