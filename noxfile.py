@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
@@ -41,5 +43,21 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (issue 8). Not written yet: this session says so and fails on purpose."""
-    session.error("benchmarks have not landed yet (see issue 8); nothing was measured")
+    """Benchmarks (issue 8): ``nox -s bench`` (< 10 min) or ``nox -s bench -- --quick`` (< 2 min).
+
+    Prints one table and writes benchmarks/results/latest.json. The peer baseline, peppol-py,
+    gets its own virtual environment under .nox/bench-peer so that its dependencies (requests,
+    an older dnspython pin, xmlsec) never mix with ours. Not part of CI's pass/fail.
+    """
+    session.install("-e", ".[test]", "signxml")
+    peer_dir = Path(session.virtualenv.location).parent / "bench-peer"
+    peer_python = peer_dir / "bin" / "python"
+    if not peer_python.exists():
+        session.run("python", "-m", "venv", str(peer_dir))
+    session.run(str(peer_python), "-m", "pip", "install", "-q", "peppol-py", external=True)
+    session.run(
+        "python",
+        "benchmarks/run.py",
+        *session.posargs,
+        env={"PEPPOLNET_BENCH_PEER_PYTHON": str(peer_python)},
+    )
