@@ -92,3 +92,30 @@ __all__ = [
     "to_json",
     "to_xml",
 ]
+
+# --- the local recipient directory (SQLite; see docs/customers.md) ------------------------------
+from peppolnet.recipients.directory import (
+    Change,
+    CheckRecord,
+    ImportReport,
+    Recipient,
+    RecipientDirectory,
+    RefreshReport,
+    SearchHit,
+)
+from peppolnet.recipients.search import normalise_name
+from peppolnet.recipients.store import Store, default_db_path, register_migration
+
+__all__ += [
+    "Change",
+    "CheckRecord",
+    "ImportReport",
+    "Recipient",
+    "RecipientDirectory",
+    "RefreshReport",
+    "SearchHit",
+    "Store",
+    "default_db_path",
+    "normalise_name",
+    "register_migration",
+]
