@@ -241,3 +241,19 @@ async def test_faults_never_become_negative_async(
             )
             results = [r async for r in stream]
     assert_no_fault_is_negative(results, clean)
+
+
+def test_closing_the_run_ends_retry_backoff_at_once(sandbox: Sandbox) -> None:
+    import time
+
+    sandbox.dns.set_timeout_share(1.0)
+    try:
+        with Lookup(sandbox.network, timeout=0.3) as lookup:
+            stream = check_many(["not an id", "0007:5584821341"], lookup, retries=5, backoff=30)
+            assert next(stream).verdict == INVALID_INPUT
+            time.sleep(1.0)  # the second lookup has timed out and is waiting to retry
+            started = time.monotonic()
+            stream.close()
+            assert time.monotonic() - started < 5
+    finally:
+        sandbox.dns.set_timeout_share(0.0)

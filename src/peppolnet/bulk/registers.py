@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import dataclasses
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -341,24 +342,36 @@ def lookup_key(row: RegisterRow) -> tuple[ParticipantId, ...]:
     """The participant ids a lookup of ``row`` would try, in order (the duplicate key).
 
     A participant id column wins over the org number. Raises :class:`InvalidInput` (with the
-    reason) for a row that has no usable identifier.
+    reason) for a row that has no usable identifier. Answers are memoised (bounded), since a
+    big register repeats its customers and the scheme rules cost more than reading a row.
     """
     if row.participant_id:
-        try:
-            return (ParticipantId.parse(row.participant_id, lax=True),)
-        except InvalidIdentifier as exc:
-            raise InvalidInput(f"participant id {row.participant_id!r}: {exc}") from exc
-    if not row.org_number:
+        answer = _from_participant_id(row.participant_id)
+    elif not row.org_number:
         raise InvalidInput("the row has neither a participant id nor an organisation number")
-    if not row.country:
+    elif not row.country:
         raise InvalidInput(
             f"the row has no country for organisation number {row.org_number!r} "
             "(give a country column or a default country)"
         )
-    suggestions = suggest_participant_ids(row.org_number, row.country)
+    else:
+        answer = _from_number(row.org_number, row.country)
+    if isinstance(answer, str):
+        raise InvalidInput(answer)
+    return answer
+
+
+@functools.lru_cache(maxsize=65536)
+def _from_participant_id(text: str) -> tuple[ParticipantId, ...] | str:
+    try:
+        return (ParticipantId.parse(text, lax=True),)
+    except InvalidIdentifier as exc:
+        return f"participant id {text!r}: {exc}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _from_number(number: str, country: str) -> tuple[ParticipantId, ...] | str:
+    suggestions = suggest_participant_ids(number, country)
     if not suggestions.candidates:
-        raise InvalidInput(
-            suggestions.reason
-            or f"{row.org_number!r} is not a valid organisation number for {row.country}"
-        )
+        return suggestions.reason or f"{number!r} is not a valid organisation number for {country}"
     return tuple(suggestions.candidates)

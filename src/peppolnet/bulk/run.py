@@ -241,6 +241,7 @@ def _check_sync(
     document_type: DocumentTypeId | str | None,
     retries: int,
     backoff: float,
+    stopping: threading.Event,
 ) -> _Outcome:
     attempt = 0
     while True:
@@ -251,8 +252,9 @@ def _check_sync(
             result = lookup.check(**_arguments(row, document_type))
         except Exception as exc:  # every row must come back; see _decide
             error = exc
-        if attempt <= retries and _should_retry(result, error):
-            time.sleep(_delay(backoff, attempt))
+        # Event.wait, not sleep: closing the run (Ctrl-C) ends the backoff at once.
+        retry = attempt <= retries and _should_retry(result, error)
+        if retry and not stopping.wait(_delay(backoff, attempt)):
             continue
         return _decide(result, error, attempt)
 
@@ -281,7 +283,7 @@ def _validate(concurrency: int, retries: int, window: int | None) -> int:
         raise InvalidInput(f"concurrency must be at least 1, not {concurrency}")
     if retries < 0:
         raise InvalidInput(f"retries must be 0 or more, not {retries}")
-    return window if window and window > 0 else concurrency * 4
+    return window if window and window > 0 else max(256, concurrency * 16)
 
 
 def _document_type_key(document_type: DocumentTypeId | str | None) -> str:
@@ -312,8 +314,9 @@ def check_many(
     :class:`~peppolnet.lookup.Lookup` for ``network`` is made with at most ``per_host``
     (default ``max(2, concurrency // 4)``) requests in flight per SMP host, and closed at the
     end. At most ``concurrency`` lookups run at once and at most ``window`` (default
-    ``4 x concurrency``) results wait to be consumed. ``ordered=False`` yields results as they
-    complete. Invalid identifiers give ``invalid-input`` results instead of exceptions.
+    ``max(256, 16 x concurrency)``: one slow answer must not starve the pool in ordered mode)
+    results wait to be consumed. ``ordered=False`` yields results as they complete. Invalid
+    identifiers give ``invalid-input`` results instead of exceptions.
 
     Closing the generator early (``break``, Ctrl-C) cancels what has not started and waits only
     for the lookups already running.
@@ -354,6 +357,7 @@ def _run_sync(
 ) -> Generator[BulkResult, None, None]:
     pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="peppolnet-bulk")
     lock = threading.Lock()
+    stopping = threading.Event()
     inflight: dict[_Key, concurrent.futures.Future[_Outcome]] = {}
     pending: collections.deque[_SyncPending] = collections.deque()
     source = iter(items)
@@ -378,7 +382,9 @@ def _run_sync(
             future = inflight.get(key)
             if future is not None:
                 return future, True
-            future = pool.submit(_check_sync, lookup, row, document_type, retries, backoff)
+            future = pool.submit(
+                _check_sync, lookup, row, document_type, retries, backoff, stopping
+            )
             inflight[key] = future
         future.add_done_callback(functools.partial(finished, key))
         return future, False
@@ -408,6 +414,7 @@ def _run_sync(
             for row, future, shared in ready:
                 yield tally.emit(row, future.result(), shared)
     finally:
+        stopping.set()
         pool.shutdown(wait=True, cancel_futures=True)
         if own:
             lookup.close()
