@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from peppolnet.errors import ChannelError, InvalidInput
+from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest
 from peppolnet.recipients import (
     AddRecipientRequest,
     Channel,
@@ -410,6 +410,20 @@ def test_http_channel_does_not_retry_a_refusal() -> None:
     assert len(calls) == 1
     with pytest.raises(InvalidInput):
         HttpChannel("ftp://desk.example")
+
+
+def test_http_channel_passes_on_the_desks_problems() -> None:
+    def picky(request: Request) -> Response:
+        body = {"error": "invalid", "problems": [["email", "we do not mail there"]]}
+        return Response(400, json.dumps(body).encode())
+
+    with (
+        HttpServer(picky) as server,
+        HttpChannel(server.base_url) as channel,
+        pytest.raises(InvalidRequest) as info,
+    ):
+        channel.send(make_request())
+    assert info.value.problems == [("email", "we do not mail there")]
 
 
 # --- the registry of channel kinds ----------------------------------------------------------------

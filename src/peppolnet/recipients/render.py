@@ -72,6 +72,8 @@ def from_json(data: str | bytes | dict[str, Any]) -> Request:
             data = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InvalidRequest([("request", f"not valid JSON: {exc}")]) from None
+        except RecursionError:  # "[[[[..." nested deeper than the interpreter's stack
+            raise InvalidRequest([("request", "the JSON is nested too deeply")]) from None
     if not isinstance(data, dict):
         raise InvalidRequest([("request", "must be a JSON object")])
     version = data.get("version", FORMAT_VERSION)
@@ -147,6 +149,10 @@ def _operator_dict(root: etree._Element, name: str) -> dict[str, Any] | None:
     return {"seat_id": element.get("seatId", ""), "name": _text(element, "Name")}
 
 
+def _version(text: str | None) -> int | str | None:
+    return int(text) if text is not None and text.isdigit() else text
+
+
 def from_xml(data: bytes) -> Request:
     """Read a request from XML (safe parser: no DTD, no entities, size and depth limits)."""
     try:
@@ -159,7 +165,7 @@ def from_xml(data: bytes) -> Request:
         )
     docs = [d.text or "" for d in root.iterfind(_path("DocumentTypes/DocumentType"))]
     fields: dict[str, Any] = {
-        "version": int(root.get("version", "0")) if root.get("version", "").isdigit() else None,
+        "version": _version(root.get("version")),
         "request_id": root.get("requestId"),
         "kind": root.get("kind"),
         "status": root.get("status"),

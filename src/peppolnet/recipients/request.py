@@ -234,6 +234,14 @@ class _RequestBase(BaseModel):
     def _email(cls, value: str) -> str:
         return check_email(value)
 
+    @field_validator("created_at")
+    @classmethod
+    def _created(cls, value: datetime | None) -> datetime | None:
+        # A naive time means different instants on the sender's and the operator's machines.
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("the creation time must carry a time zone (e.g. UTC)")
+        return value
+
     @field_validator("document_types")
     @classmethod
     def _docs(cls, value: tuple[DocumentTypeId, ...]) -> tuple[DocumentTypeId, ...]:
