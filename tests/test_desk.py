@@ -84,11 +84,11 @@ def add(number: str = NEW, operator: str = KVITTRA, **changes: Any) -> AddRecipi
     )
 
 
-def registered(fake: FakeSandbox, *, in_sml: bool = True) -> ParticipantConfig:
+def registered(fake: FakeSandbox) -> ParticipantConfig:
     return next(
         p
         for p in fake.config.participants
-        if p.in_sml == in_sml and p.id.icd == "0007" and p.operator == "kvittra" and not p.quirks
+        if p.in_sml and p.id.icd == "0007" and p.operator == "kvittra" and not p.quirks
     )
 
 
@@ -171,6 +171,17 @@ def test_add_for_a_participant_registered_elsewhere_is_refused_like_the_sml(
     )
     assert desk_.wait(here["case_id"])["status"] == "registered"  # type: ignore[index]
     assert fake.calls == []
+
+
+def test_add_for_a_directory_only_participant_registers_it(
+    desk: tuple[OperatorDesk, httpx.Client], fake: FakeSandbox
+) -> None:
+    desk_, client = desk
+    stale = next(p for p in fake.config.participants if not p.in_sml and p.id.icd == "0007")
+    done = desk_.wait(post(client, add(stale.id.local_id)).json()["case_id"])
+    assert done is not None
+    assert done["status"] == "registered", done
+    assert [(kind, p.id) for kind, p in fake.calls] == [("register", stale.id)]
 
 
 def test_update_moves_the_participant(
