@@ -59,6 +59,7 @@ def test_import_then_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "never" in table
 
     assert main(["customers", "search", "zzqxv", "--db", db]) == 1
+    assert "no customer matches 'zzqxv'" in capsys.readouterr().err
 
 
 def test_environment_database(

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from peppolnet.bulk import RegisterRow, read_register
 from peppolnet.errors import InvalidInput
@@ -264,3 +266,39 @@ def test_unknown_is_never_a_change(directory: RecipientDirectory) -> None:
         "unknown",
         "cannot-receive",
     ]
+
+
+def _luhn(body: str) -> str:
+    total = 0
+    for k, c in enumerate(body):
+        d = int(c) * (2 if k % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return body + str((10 - total % 10) % 10)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.integers(min_value=0, max_value=99_999_999), st.data())
+def test_any_format_of_a_number_finds_the_customer(
+    tmp_path: Path, body: int, data: st.DataObject
+) -> None:
+    number = _luhn(f"5{body:08d}")  # a Swedish organisation number (group digit 5)
+    formats = [
+        f"{number[:6]}-{number[6:]}",
+        number,
+        f"SE{number}01",
+        f"se {number} 01",
+        f"0007:{number}",
+        f"iso6523-actorid-upis::0007:{number}",
+    ]
+    stored, typed = data.draw(st.sampled_from(formats[:3])), data.draw(st.sampled_from(formats))
+    path = tmp_path / f"{number}.sqlite"
+    with RecipientDirectory(path) as d:
+        d.add("Kund AB", org_number=stored, country="SE")
+        d.add("Annan Kund AB", org_number="558482-1341", country="SE")
+        hits = d.search(typed)
+        assert [h.recipient.name for h in hits][:1] == ["Kund AB"]
+        assert hits[0].score == 100.0
+        assert d.add("Kund AB", org_number=typed if ":" not in typed else number, country="SE")
+        assert len(d) == 2  # re-adding in another format updates, never duplicates

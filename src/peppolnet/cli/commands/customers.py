@@ -125,6 +125,8 @@ def _search(args: argparse.Namespace) -> int:
             for h in hits
         ]  # fmt: skip
         print(table(rows, ["SCORE", "NAME", "PARTICIPANT", "VERDICT", "OPERATOR", "CHECKED"]))
+        if not hits:
+            print(f"no customer matches {args.text!r}", file=sys.stderr)
     return 0 if hits else 1
 
 
