@@ -240,3 +240,75 @@ def test_serve_bad_config_fails_cleanly(tmp_path: Path) -> None:
     assert "not valid TOML" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "s.json").exists()
+
+
+def _free_udp_tcp_port() -> int:
+    import socket
+
+    for _ in range(20):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
+    raise AssertionError("no free port")
+
+
+def test_serve_on_a_fixed_dns_port(tmp_path: Path) -> None:
+    import socket
+
+    port = _free_udp_tcp_port()
+    proc = subprocess.Popen(
+        [
+            *PEPPOLNET,
+            "sandbox",
+            "serve",
+            "--dns-port",
+            str(port),
+            "--state-file",
+            str(tmp_path / "s.json"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["dns"]["port"] == port
+        # The same port again is busy: a clear error, exit 1, no traceback, no state file.
+        busy = subprocess.run(
+            [
+                *PEPPOLNET,
+                "sandbox",
+                "serve",
+                "--dns-port",
+                str(port),
+                "--state-file",
+                str(tmp_path / "other.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert busy.returncode == 1
+        assert f"could not bind 127.0.0.1:{port}" in busy.stderr
+        assert "Traceback" not in busy.stderr
+        assert not (tmp_path / "other.json").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", port))  # released again after stop
+
+
+def test_bad_dns_port_is_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(
+        ["sandbox", "serve", "--dns-port", "70000", "--state-file", str(tmp_path / "s.json")]
+    )
+    assert code == 2
+    assert "--dns-port" in capsys.readouterr().err

@@ -6,7 +6,8 @@
   ~50 ms and most tests only read from the network; tests that change it (move or remove a
   participant) should use the factory instead so they cannot leak into other tests.
 * ``peppol_sandbox_factory`` (function): ``start(config=None, **options) -> Sandbox`` for tests
-  that need their own network (a config path or a :class:`SandboxConfig`, extra zones, faults);
+  that need their own network (a config path or a :class:`SandboxConfig`, extra zones, faults,
+  a fixed DNS port);
   every sandbox it started is stopped after the test, even if the test fails.
 
 Heavy imports happen inside the fixtures, so merely having peppolnet installed costs a test run
@@ -44,6 +45,7 @@ class SandboxFactory(Protocol):
         extra_zones: Sequence[str] = (),
         key_dir: Path | None = None,
         faults: Faults | None = None,
+        dns_port: int = 0,
     ) -> Sandbox: ...
 
 
@@ -83,13 +85,16 @@ def _start(
     key_dir: Path | None,
     faults: Faults | None,
     started: list[Sandbox],
+    dns_port: int = 0,
 ) -> Sandbox:
     from peppolnet.sandbox.config import SandboxConfig, load_config
     from peppolnet.sandbox.runtime import Sandbox
 
     if not isinstance(config, SandboxConfig):
         config = load_config(config)
-    sandbox = Sandbox(config, extra_zones=extra_zones, key_dir=key_dir, faults=faults)
+    sandbox = Sandbox(
+        config, extra_zones=extra_zones, key_dir=key_dir, faults=faults, dns_port=dns_port
+    )
     started.append(sandbox)  # before run(): a half-started sandbox is still stopped
     sandbox.run()
     return sandbox
@@ -117,8 +122,9 @@ def peppol_sandbox_factory() -> Iterator[SandboxFactory]:
         extra_zones: Sequence[str] = (),
         key_dir: Path | None = None,
         faults: Faults | None = None,
+        dns_port: int = 0,
     ) -> Sandbox:
-        return _start(config, extra_zones, key_dir, faults, started)
+        return _start(config, extra_zones, key_dir, faults, started, dns_port)
 
     try:
         yield start

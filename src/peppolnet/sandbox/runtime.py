@@ -54,6 +54,7 @@ class Sandbox:
         extra_zones: Sequence[str] = (),
         key_dir: Path | None = None,
         faults: Faults | None = None,
+        dns_port: int = 0,
     ) -> None:
         self.config = config
         self.pki = TestPki.load_or_create(key_dir or default_key_dir())
@@ -68,7 +69,8 @@ class Sandbox:
         self._smp_signers: dict[str, IssuedCertificate] = {}
         self._ap_certs: dict[str, bytes] = {}
         self._expired: dict[str, IssuedCertificate] = {}
-        self.dns = DnsServer([config.zone, *self._extra_zones])
+        # dns_port 0 = any free port; a fixed one is handy for `dig -p` in a demo.
+        self.dns = DnsServer([config.zone, *self._extra_zones], port=dns_port)
         self.directory = DirectoryService()
         self.directory_server: HttpServer | None = None
         self._running = False
@@ -84,11 +86,14 @@ class Sandbox:
         extra_zones: Sequence[str] = (),
         key_dir: Path | None = None,
         faults: Faults | None = None,
+        dns_port: int = 0,
     ) -> Iterator[Sandbox]:
         """Start a sandbox (default network if ``config`` is None) and stop it on exit."""
         if not isinstance(config, SandboxConfig):
             config = load_config(config)
-        sandbox = cls(config, extra_zones=extra_zones, key_dir=key_dir, faults=faults)
+        sandbox = cls(
+            config, extra_zones=extra_zones, key_dir=key_dir, faults=faults, dns_port=dns_port
+        )
         try:
             sandbox.run()
             yield sandbox

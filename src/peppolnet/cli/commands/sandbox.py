@@ -45,6 +45,13 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--key-dir", help="directory of cached sandbox keys (default: the per-user cache)"
     )
+    serve.add_argument(
+        "--dns-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="UDP/TCP port of the sandbox DNS server (default: any free port)",
+    )
     serve.set_defaults(handler=run_serve)
 
     info = actions.add_parser(
@@ -94,7 +101,10 @@ def run_serve(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         config = load_config(args.config)
-        sandbox = Sandbox(config, key_dir=Path(args.key_dir) if args.key_dir else None)
+        if not 0 <= args.dns_port <= 65535:
+            return fail(f"--dns-port must be between 0 and 65535, got {args.dns_port}", code=2)
+        key_dir = Path(args.key_dir) if args.key_dir else None
+        sandbox = Sandbox(config, key_dir=key_dir, dns_port=args.dns_port)
         try:
             sandbox.run()
             info = sandbox.info()
