@@ -302,3 +302,20 @@ def test_any_format_of_a_number_finds_the_customer(
         assert hits[0].score == 100.0
         assert d.add("Kund AB", org_number=typed if ":" not in typed else number, country="SE")
         assert len(d) == 2  # re-adding in another format updates, never duplicates
+
+
+def test_search_sees_writes_from_other_connections(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    reader, writer = RecipientDirectory(path), RecipientDirectory(path)
+    assert reader.search("Granvik Snickeri") == []
+    writer.add("Granvik Snickeri AB", org_number="552761-7327", country="SE")
+    assert [h.recipient.name for h in reader.search("granvik snickeri")] == ["Granvik Snickeri AB"]
+    reader.add("Granvik Snickeri och Bygg AB", org_number="552761-7327", country="SE")
+    assert [h.recipient.name for h in writer.search("granvik snickeri bygg")][:1] == [
+        "Granvik Snickeri och Bygg AB"
+    ]
+    assert [h.recipient.name for h in reader.search("granvik snickeri bygg")][:1] == [
+        "Granvik Snickeri och Bygg AB"
+    ]
+    reader.close()
+    writer.close()

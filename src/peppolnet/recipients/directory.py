@@ -20,6 +20,7 @@ import dataclasses
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from peppolnet.bulk.registers import RegisterRow, lookup_key, read_register
 from peppolnet.errors import InvalidIdentifier, InvalidInput
 from peppolnet.identifiers import ParticipantId
-from peppolnet.recipients.search import normalise_name, rank
+from peppolnet.recipients.search import NameIndex, normalise_name
 from peppolnet.recipients.store import Store
 from peppolnet.schemes import suggest_participant_ids
 
@@ -269,6 +270,7 @@ class RecipientDirectory:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = Store(path)
+        self._local = threading.local()  # the name index, per thread like the connection
         self.clock = clock or (lambda: datetime.now(UTC))
         self.store.connection()  # create / migrate now, so errors surface here
 
@@ -472,14 +474,24 @@ class RecipientDirectory:
                 for r in self._by_org_number(conn, query):
                     hits.setdefault(r.id, SearchHit(r, 100.0, "org_number"))
             if len(hits) < limit:
-                names = conn.execute("SELECT id, name_key FROM recipients").fetchall()
-                ranked = rank(query, ((r[0], r[1]) for r in names), limit=limit)
+                ranked = self._name_index(conn).rank(query, limit=limit)
                 wanted = [rid for rid, _ in ranked if rid not in hits]
                 by_id = self._by_row_ids(conn, wanted)
                 for rid, score in ranked:
                     if rid in by_id:
                         hits.setdefault(rid, SearchHit(by_id[rid], score, "name"))
         return list(hits.values())[:limit]
+
+    def _name_index(self, conn: sqlite3.Connection) -> NameIndex[int]:
+        """The names, cached until this or another connection commits a change."""
+        version = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        cached: tuple[tuple[int, int], NameIndex[int]] | None = getattr(self._local, "names", None)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        rows = conn.execute("SELECT id, name_key FROM recipients")
+        index = NameIndex((int(r[0]), str(r[1])) for r in rows)
+        self._local.names = (version, index)
+        return index
 
     def _by_org_number(self, conn: sqlite3.Connection, query: str) -> list[Recipient]:
         countries = [r[0] for r in conn.execute("SELECT DISTINCT country FROM recipients")]

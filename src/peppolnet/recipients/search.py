@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from typing import Final, TypeVar
+from typing import Final, Generic, TypeVar
 
 from rapidfuzz import fuzz, process
 
-__all__ = ["LEGAL_FORMS", "name_score", "normalise_name", "rank", "split_legal_form"]
+__all__ = ["LEGAL_FORMS", "NameIndex", "name_score", "normalise_name", "rank", "split_legal_form"]
 
 K = TypeVar("K")
 
@@ -98,6 +98,48 @@ def _score(query: tuple[str, str], name: tuple[str, str]) -> float:
     return 0.90 * core + 0.08 * exact + 0.02 * form
 
 
+class NameIndex(Generic[K]):
+    """Candidates ``(key, name_key)`` with their cores split off once, ready to rank many queries.
+
+    ``name_key`` values are already normalised (:func:`normalise_name`). Building costs one pass
+    in Python; each :meth:`rank` is then a C++ scan in RapidFuzz plus a re-rank of a few hundred,
+    so a directory keeps one index until its data changes.
+    """
+
+    def __init__(self, candidates: Iterable[tuple[K, str]]) -> None:
+        self.items: Sequence[tuple[K, str]] = list(candidates)
+        self.cores = [split_legal_form(key)[0] for _, key in self.items]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def rank(self, query: str, *, limit: int = 10, cutoff: float = 60.0) -> list[tuple[K, float]]:
+        """The best ``limit`` candidates for ``query``, best first, with 0-100 scores.
+
+        A cheap first pass (``WRatio`` on the cores) keeps the best few hundred; the full score
+        re-ranks those. Ties are broken by the name so the order is stable.
+        """
+        q = split_legal_form(normalise_name(query))
+        if not q[0] or limit <= 0:
+            return []
+        first = process.extract(
+            q[0],
+            self.cores,
+            scorer=fuzz.WRatio,
+            processor=None,
+            limit=max(limit * 20, 200),
+            score_cutoff=max(cutoff - 15.0, 0.0),
+        )
+        scored: list[tuple[float, str, K]] = []
+        for _, _, index in first:
+            key, name_key = self.items[index]
+            score = _score(q, split_legal_form(name_key))
+            if score >= cutoff:
+                scored.append((score, name_key, key))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        return [(key, round(score, 1)) for score, _, key in scored[:limit]]
+
+
 def rank(
     query: str,
     candidates: Iterable[tuple[K, str]],
@@ -105,30 +147,5 @@ def rank(
     limit: int = 10,
     cutoff: float = 60.0,
 ) -> list[tuple[K, float]]:
-    """The best ``limit`` candidates ``(key, name_key)`` for ``query``, best first, with scores.
-
-    ``name_key`` values are already normalised (:func:`normalise_name`). A cheap first pass
-    (``WRatio`` on the cores, C++ inside RapidFuzz) keeps the best few hundred; the full score
-    re-ranks those. Ties are broken by the name so the order is stable.
-    """
-    q = split_legal_form(normalise_name(query))
-    if not q[0]:
-        return []
-    items: Sequence[tuple[K, str]] = list(candidates)
-    cores = [split_legal_form(key)[0] for _, key in items]
-    first = process.extract(
-        q[0],
-        cores,
-        scorer=fuzz.WRatio,
-        processor=None,
-        limit=max(limit * 20, 200),
-        score_cutoff=max(cutoff - 15.0, 0.0),
-    )
-    scored: list[tuple[float, str, K]] = []
-    for _, _, index in first:
-        key, name_key = items[index]
-        score = _score(q, split_legal_form(name_key))
-        if score >= cutoff:
-            scored.append((score, name_key, key))
-    scored.sort(key=lambda s: (-s[0], s[1]))
-    return [(key, round(score, 1)) for score, _, key in scored[:limit]]
+    """One-off :meth:`NameIndex.rank` over ``candidates`` (``(key, normalised name)`` pairs)."""
+    return NameIndex(candidates).rank(query, limit=limit, cutoff=cutoff)
