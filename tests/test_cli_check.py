@@ -181,3 +181,58 @@ def test_chart_option(on_sandbox: Sandbox, tmp_path: Path) -> None:
     chart = tmp_path / "c.svg"
     assert main(["check", str(FIXTURE), "-o", str(tmp_path / "o.csv"), "--chart", str(chart)]) == 0
     assert b"<svg" in chart.read_bytes()
+
+
+SIGINT_SCRIPT = """
+import sys
+from pathlib import Path
+from peppolnet.sandbox import Sandbox
+import peppolnet.cli.commands.check as check_command
+from peppolnet.cli import main
+
+with Sandbox.start(key_dir=Path(sys.argv[3])) as sandbox:
+    sandbox.dns.set_latency(0.15)
+    check_command.network_from_arguments = lambda args: sandbox.network
+    print("ready", flush=True)
+    code = main(["check", sys.argv[1], "-o", sys.argv[2], "--concurrency", "2"])
+sys.exit(code)
+"""
+
+
+def test_real_ctrl_c_then_resume(
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGINT_SCRIPT, str(FIXTURE), str(out), str(tmp_path / "keys")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if out.is_file() and out.read_text(encoding="utf-8-sig").count("\n") >= 6:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "--resume" in err
+    kept = [int(r["row"]) for r in read_csv(out)]
+    assert 5 <= len(kept) < 42
+    assert kept == list(range(1, len(kept) + 1))  # ordered output: a clean prefix
+
+    assert main(["check", str(FIXTURE), "-o", str(out), "--resume", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["resumed"] == len(kept)
+    assert summary["total"] == 42
+    assert sorted(int(r["row"]) for r in read_csv(out)) == list(range(1, 43))
