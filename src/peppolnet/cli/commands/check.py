@@ -169,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
     interrupted = False
     written = 0
     try:
-        smp = SmpClient(network, per_host=args.per_host or max(2, args.concurrency // 4))
+        per_host = args.per_host or max(2, args.concurrency // 4)
+        smp = SmpClient(network, per_host=per_host, timeout=args.timeout)
         with (
             Lookup(network, smp_client=smp, timeout=args.timeout) as lookup,
             ResultWriter(output, register.headers, fmt, append=args.resume) as writer,
