@@ -236,3 +236,14 @@ def test_real_ctrl_c_then_resume(
     assert summary["resumed"] == len(kept)
     assert summary["total"] == 42
     assert sorted(int(r["row"]) for r in read_csv(out)) == list(range(1, 43))
+
+
+def test_resumed_row_numbers_are_compact() -> None:
+    done = check_command._RowSet()
+    assert [done.add(n) for n in [1, 2, 5, 3, 4, 7, 2]] == [True] * 6 + [False]
+    assert (done.prefix, done.extra) == (5, {7})
+    assert len(done) == 6
+    assert 4 in done
+    assert 7 in done
+    assert 6 not in done
+    assert 0 not in done

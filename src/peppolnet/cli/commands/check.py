@@ -79,6 +79,31 @@ def _default_output(register: Path, fmt: str | None) -> Path:
     return register.with_name(f"{register.stem}.checked.{suffix}")
 
 
+class _RowSet:
+    """Row numbers already done: a contiguous prefix plus the rest, so resuming a million-row
+    run (whose output is in order) costs a few bytes, not a set of a million ints."""
+
+    def __init__(self) -> None:
+        self.prefix = 0
+        self.extra: set[int] = set()
+
+    def add(self, number: int) -> bool:
+        """Add ``number``; False if it was already there."""
+        if number in self:
+            return False
+        self.extra.add(number)
+        while self.prefix + 1 in self.extra:
+            self.prefix += 1
+            self.extra.discard(self.prefix)
+        return True
+
+    def __contains__(self, number: object) -> bool:
+        return isinstance(number, int) and (0 < number <= self.prefix or number in self.extra)
+
+    def __len__(self) -> int:
+        return self.prefix + len(self.extra)
+
+
 class _ProgressLine:
     """A ``\\r`` status line on a terminal, redrawn at most ten times a second."""
 
@@ -146,20 +171,14 @@ def run(args: argparse.Namespace) -> int:
             delimiter=args.delimiter,
         )
         summary = Summary()
-        done: set[int] = set()
+        done = _RowSet()
         if args.resume:
-            country_at = register.columns.get("country")
+            at = register.columns.get("country")
             for record, fields in read_done(output, fmt):
-                if record["row"].isdigit() and int(record["row"]) not in done:
-                    done.add(int(record["row"]))
-                    country = (
-                        fields[country_at]
-                        if country_at is not None and country_at < len(fields)
-                        else ""
-                    )
-                    summary.add(
-                        {**record, "country": country.strip().upper() or args.country or ""}
-                    )
+                if record["row"].isdigit() and done.add(int(record["row"])):
+                    country = fields[at] if at is not None and at < len(fields) else ""
+                    country = country.strip().upper() or (args.country or "").strip().upper()
+                    summary.add({**record, "country": country})
         network = network_from_arguments(args)
     except PeppolnetError as exc:
         return fail(str(exc), code=3)
