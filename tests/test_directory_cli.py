@@ -42,3 +42,25 @@ def test_table_json_and_limit(capsys: pytest.CaptureFixture[str]) -> None:
 def test_short_name_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["directory", "search", "--name", "ab", "--url", "http://127.0.0.1:9"]) == 1
     assert "at least 3 characters" in capsys.readouterr().err
+
+
+def test_search_the_sandbox_directory_and_confirm_with_lookups(
+    sandbox: object, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    from peppolnet.sandbox import Sandbox
+    from peppolnet.sandbox.state import write_state
+
+    assert isinstance(sandbox, Sandbox)
+    state = write_state(sandbox.info(), Path(str(tmp_path)) / "state.json")
+    registered = next(p for p in sandbox.config.participants if p.in_sml and not p.quirks)
+    stale = next(p for p in sandbox.config.participants if not p.in_sml)
+    common = ["--network", "sandbox", "--state-file", str(state), "--confirm", "--json"]
+    for participant, expected in ((registered, True), (stale, False)):
+        argv = ["directory", "search", "--participant", participant.id.uri, *common]
+        assert main(argv) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert [m["confirmed"] for m in doc["matches"]] == [expected]
+    assert main(["directory", "search", "--name", registered.name, *common[:4]]) == 0
+    assert registered.name in capsys.readouterr().out

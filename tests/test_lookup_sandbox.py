@@ -166,6 +166,8 @@ def test_bad_input_raises_clear_errors(lookup: Lookup) -> None:
         lookup.check("notanid")
     with pytest.raises(InvalidDocumentTypeId, match="alias"):
         lookup.check("0007:5567321707", document_type="nonsense doc")
+    with pytest.raises(InvalidDocumentTypeId, match="alias"):
+        lookup.check("0007:5567321707", document_type="invioce")
     with pytest.raises(InvalidParticipantId):
         lookup.check(number="123", country="SE")
 

@@ -84,10 +84,18 @@ def resolve_document_type(value: DocumentTypeId | str | None) -> DocumentTypeId:
     alias = DOCUMENT_TYPE_ALIASES.get(value.strip().lower())
     if alias is not None:
         return alias
+    known = ", ".join(sorted(DOCUMENT_TYPE_ALIASES))
+    # A document type always names a root element and a customization (``...::Invoice##...``);
+    # anything else is a mistyped alias, which must not be looked up as an identifier.
+    if "##" not in value:
+        raise InvalidDocumentTypeId(
+            f"{value!r} is neither a document type alias ({known}) nor a document type "
+            "identifier (root-namespace::element##customization::version)",
+            value=value,
+        )
     try:
         return DocumentTypeId.parse(value)
     except InvalidDocumentTypeId as exc:
-        known = ", ".join(sorted(DOCUMENT_TYPE_ALIASES))
         raise InvalidDocumentTypeId(
             f"{value!r} is neither a document type alias ({known}) nor a document type "
             f"identifier: {exc}",

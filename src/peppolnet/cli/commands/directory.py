@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import Any
 
+from peppolnet.cli._network import add_network_arguments, network_from_arguments
+
 __all__ = ["register"]
 
 
@@ -23,10 +25,13 @@ def register(subparsers: Any) -> None:
     search.add_argument("--country", help="two-letter country code, e.g. NO")
     search.add_argument("--participant", help="participant identifier, e.g. 0192:810306882")
     search.add_argument("--doctype", help="document type identifier (scheme::value)")
+    search.add_argument("--url", help="Directory base URL (overrides the network's)")
     search.add_argument(
-        "--network", choices=["production", "test"], default="production", help="which Directory"
+        "--confirm",
+        action="store_true",
+        help="confirm each match with a lookup (the Directory is not authoritative)",
     )
-    search.add_argument("--url", help="Directory base URL (overrides --network)")
+    add_network_arguments(search)
     search.add_argument("--limit", type=int, default=20, help="at most N matches (default 20)")
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
     search.set_defaults(handler=_search)
@@ -40,11 +45,24 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     from peppolnet.cli._output import print_json, table
-    from peppolnet.directory import PRODUCTION_URL, TEST_URL, DirectoryClient
+    from peppolnet.directory import PRODUCTION_URL, DirectoryClient
     from peppolnet.directory.parse import match_to_json
 
-    url = args.url or (TEST_URL if args.network == "test" else PRODUCTION_URL)
-    with DirectoryClient(url) as client:
+    network = network_from_arguments(args)
+    url = args.url or network.directory_url or PRODUCTION_URL
+    lookup = None
+    confirm = None
+    if args.confirm:
+        from peppolnet.lookup import Lookup
+
+        lookup = Lookup(network)
+
+        def confirm(participant: Any) -> bool | None:
+            verdict = lookup.check(participant).verdict.value
+            return None if verdict == "unknown" else verdict == "can-receive"
+
+    verify = network.tls_verify if not args.url else True
+    with DirectoryClient(url, verify=verify) as client:
         result = client.iter_search(
             args.text,
             name=args.name,
@@ -53,8 +71,11 @@ def _search(args: argparse.Namespace) -> int:
             doctype=args.doctype,
             limit=max(args.limit, 0),
             page_size=max(1, min(args.limit, 100)),
+            confirm=confirm,
         )
         matches = list(result)
+    if lookup is not None:
+        lookup.close()
     if args.json:
         print_json(
             {
@@ -65,7 +86,12 @@ def _search(args: argparse.Namespace) -> int:
         )
     else:
         rows = [[m.participant.uri, m.country or "", m.name or ""] for m in matches]
-        print(table(rows, ["PARTICIPANT", "COUNTRY", "NAME"]))
+        headers = ["PARTICIPANT", "COUNTRY", "NAME"]
+        if args.confirm:
+            marks = {True: "yes", False: "no", None: "unknown"}
+            rows = [[*row, marks[m.confirmed]] for row, m in zip(rows, matches, strict=True)]
+            headers.append("CAN RECEIVE")
+        print(table(rows, headers))
         shown = f"{len(matches)} of {result.total} matching entities"
         print(shown if result.total is not None else f"{len(matches)} matches", file=sys.stderr)
     if result.truncated:
