@@ -26,6 +26,38 @@ _EXPORTS: dict[str, str] = {
     "validate": "peppolnet.schemes",
     "is_valid": "peppolnet.schemes",
     "suggest_participant_ids": "peppolnet.schemes",
+    # lookups and their results
+    "Lookup": "peppolnet.lookup",
+    "AsyncLookup": "peppolnet.lookup",
+    "Reachability": "peppolnet.reachability",
+    "Verdict": "peppolnet.reachability",
+    "Check": "peppolnet.reachability",
+    "CheckStatus": "peppolnet.reachability",
+    # networks
+    "Network": "peppolnet.network",
+    "network_by_name": "peppolnet.network",
+    "PRODUCTION": "peppolnet.network",
+    "TEST": "peppolnet.network",
+    # operators
+    "Operator": "peppolnet.operators",
+    "OperatorRegistry": "peppolnet.operators",
+    # SMP and SML
+    "SmpClient": "peppolnet.smp.client",
+    "AsyncSmpClient": "peppolnet.smp.client",
+    "SmlResolver": "peppolnet.sml",
+    "AsyncSmlResolver": "peppolnet.sml",
+    # Directory
+    "DirectoryClient": "peppolnet.directory",
+    "AsyncDirectoryClient": "peppolnet.directory",
+    # whole registers, customers and requests
+    "check_many": "peppolnet.bulk",
+    "check_many_async": "peppolnet.bulk",
+    "read_register": "peppolnet.bulk",
+    "RecipientDirectory": "peppolnet.recipients",
+    "AddRecipientRequest": "peppolnet.recipients",
+    "UpdateRecipientRequest": "peppolnet.recipients",
+    # the sandbox network
+    "Sandbox": "peppolnet.sandbox",
     # errors
     "PeppolnetError": "peppolnet.errors",
     "InvalidIdentifier": "peppolnet.errors",
@@ -51,6 +83,13 @@ _EXPORTS: dict[str, str] = {
     "CertificateError": "peppolnet.errors",
     "UntrustedCertificate": "peppolnet.errors",
     "ChainError": "peppolnet.errors",
+    "ChannelError": "peppolnet.errors",
+    "DirectoryError": "peppolnet.errors",
+    "DirectoryRateLimited": "peppolnet.errors",
+    "DirectoryQueryError": "peppolnet.errors",
+    "InvalidRequest": "peppolnet.errors",
+    "SandboxError": "peppolnet.errors",
+    "StoreError": "peppolnet.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
