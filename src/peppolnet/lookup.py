@@ -634,13 +634,15 @@ class Lookup(_Base):
         self.resolver = resolver or SmlResolver.for_network(
             self.network, timeout=timeout, require_https=False
         )
+        self._own_smp = smp_client is None
         self.smp = smp_client or SmpClient(
             self.network, client=http_client, timeout=timeout, clock=self.clock
         )
 
     def close(self) -> None:
-        """Release the HTTP connections."""
-        self.smp.close()
+        """Release the HTTP connections we opened (a client passed in stays the caller's)."""
+        if self._own_smp:
+            self.smp.close()
 
     def __enter__(self) -> Lookup:
         return self
@@ -718,13 +720,15 @@ class AsyncLookup(_Base):
         self.resolver = resolver or AsyncSmlResolver.for_network(
             self.network, timeout=timeout, require_https=False
         )
+        self._own_smp = smp_client is None
         self.smp = smp_client or AsyncSmpClient(
             self.network, client=http_client, timeout=timeout, clock=self.clock
         )
 
     async def aclose(self) -> None:
-        """Release the HTTP connections."""
-        await self.smp.aclose()
+        """Release the HTTP connections we opened (a client passed in stays the caller's)."""
+        if self._own_smp:
+            await self.smp.aclose()
 
     async def __aenter__(self) -> AsyncLookup:
         return self

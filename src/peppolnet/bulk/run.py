@@ -418,6 +418,7 @@ def _run_sync(
         pool.shutdown(wait=True, cancel_futures=True)
         if own:
             lookup.close()
+            lookup.smp.close()
 
 
 _END: Final = object()
@@ -565,3 +566,4 @@ async def check_many_async(
             future.cancel()
         if own:
             await lookup.aclose()
+            await lookup.smp.aclose()

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypedDict, Unpack
 
 import httpx
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "AsyncSmpClient",
+    "ClientOptions",
     "MetadataAnswer",
     "SmpClient",
     "check_echo",
@@ -135,29 +136,61 @@ def check_echo(
         )
 
 
+class ClientOptions(TypedDict, total=False):
+    """Options shared by :class:`SmpClient` and :class:`AsyncSmpClient` (all optional).
+
+    ``timeout`` (s, default 10), ``max_bytes`` (largest answer read, default 1 MB), ``retries``
+    (for connection errors and 5xx only, default 2) with exponential ``backoff`` (s, default
+    0.25), ``dialect`` of the SMP's REST paths, ``clock`` for "now", and ``per_host``: at most
+    this many requests in flight per SMP host.
+    """
+
+    timeout: float
+    max_bytes: int
+    retries: int
+    backoff: float
+    dialect: Dialect
+    clock: Callable[[], datetime] | None
+    per_host: int | None
+
+
+class _Body:
+    """Collects a streamed answer, refusing it as soon as it is larger than allowed."""
+
+    def __init__(self, max_bytes: int, declared: str | None) -> None:
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise InvalidSmpDocument(
+                f"the SMP answer is {declared} bytes; at most {max_bytes} are read"
+            )
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.chunks: list[bytes] = []
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise InvalidSmpDocument(
+                f"the SMP answer exceeds {self.max_bytes} bytes; it was not read"
+            )
+        self.chunks.append(chunk)
+
+    def value(self) -> bytes:
+        return b"".join(self.chunks)
+
+
 class _Core:
     """Configuration and the pure steps shared by the sync and async clients."""
 
-    def __init__(
-        self,
-        network: Network,
-        *,
-        timeout: float,
-        max_bytes: int,
-        retries: int,
-        backoff: float,
-        dialect: Dialect,
-        clock: Callable[[], datetime] | None,
-        per_host: int | None,
-    ) -> None:
+    def __init__(self, network: Network, options: ClientOptions) -> None:
         self.network = network
-        self.per_host = per_host
+        timeout = options.get("timeout", 10.0)
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
-        self.max_bytes = max_bytes
-        self.retries = retries
-        self.backoff = backoff
-        self.dialect = dialect
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.max_bytes = options.get("max_bytes", DEFAULT_MAX_BYTES)
+        self.retries = options.get("retries", 2)
+        self.backoff = options.get("backoff", 0.25)
+        self.dialect = options.get("dialect", Dialect.PEPPOL_SMP_1)
+        self.clock = options.get("clock") or (lambda: datetime.now(UTC))
+        self.per_host = options.get("per_host")
 
     def client_kwargs(self) -> dict[str, object]:
         return {
@@ -233,24 +266,9 @@ class SmpClient(_Core):
         network: Network,
         *,
         client: httpx.Client | None = None,
-        timeout: float = 10.0,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        retries: int = 2,
-        backoff: float = 0.25,
-        dialect: Dialect = Dialect.PEPPOL_SMP_1,
-        clock: Callable[[], datetime] | None = None,
-        per_host: int | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            network,
-            timeout=timeout,
-            max_bytes=max_bytes,
-            retries=retries,
-            backoff=backoff,
-            dialect=dialect,
-            clock=clock,
-            per_host=per_host,
-        )
+        super().__init__(network, options)
         self._own = client is None
         self._client = client or httpx.Client(**self.client_kwargs())  # type: ignore[arg-type]
         self._host_limits: dict[str, threading.BoundedSemaphore] = {}
@@ -301,20 +319,10 @@ class SmpClient(_Core):
     def _get_unlimited(self, url: str) -> tuple[int, bytes]:
         try:
             with self._client.stream("GET", url) as response:
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise InvalidSmpDocument(
-                        f"the SMP answer is {declared} bytes; at most {self.max_bytes} are read"
-                    )
-                chunks, size = [], 0
+                body = _Body(self.max_bytes, response.headers.get("content-length"))
                 for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise InvalidSmpDocument(
-                            f"the SMP answer exceeds {self.max_bytes} bytes; it was not read"
-                        )
-                    chunks.append(chunk)
-                return response.status_code, b"".join(chunks)
+                    body.add(chunk)
+                return response.status_code, body.value()
         except httpx.HTTPError as exc:
             raise _fault(url, exc) from exc
 
@@ -366,24 +374,9 @@ class AsyncSmpClient(_Core):
         network: Network,
         *,
         client: httpx.AsyncClient | None = None,
-        timeout: float = 10.0,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        retries: int = 2,
-        backoff: float = 0.25,
-        dialect: Dialect = Dialect.PEPPOL_SMP_1,
-        clock: Callable[[], datetime] | None = None,
-        per_host: int | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            network,
-            timeout=timeout,
-            max_bytes=max_bytes,
-            retries=retries,
-            backoff=backoff,
-            dialect=dialect,
-            clock=clock,
-            per_host=per_host,
-        )
+        super().__init__(network, options)
         self._own = client is None
         self._client = client or httpx.AsyncClient(**self.client_kwargs())  # type: ignore[arg-type]
         self._host_limits: dict[str, asyncio.Semaphore] = {}
@@ -426,20 +419,10 @@ class AsyncSmpClient(_Core):
     async def _get_unlimited(self, url: str) -> tuple[int, bytes]:
         try:
             async with self._client.stream("GET", url) as response:
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise InvalidSmpDocument(
-                        f"the SMP answer is {declared} bytes; at most {self.max_bytes} are read"
-                    )
-                chunks, size = [], 0
+                body = _Body(self.max_bytes, response.headers.get("content-length"))
                 async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise InvalidSmpDocument(
-                            f"the SMP answer exceeds {self.max_bytes} bytes; it was not read"
-                        )
-                    chunks.append(chunk)
-                return response.status_code, b"".join(chunks)
+                    body.add(chunk)
+                return response.status_code, body.value()
         except httpx.HTTPError as exc:
             raise _fault(url, exc) from exc
 
