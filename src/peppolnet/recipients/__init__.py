@@ -119,3 +119,24 @@ __all__ += [
     "normalise_name",
     "register_migration",
 ]
+
+# --- following requests to confirmation (same database file; see docs/requests.md) -------------
+from peppolnet.recipients.tracking import (  # noqa: E402 - after the directory exports
+    EmailNotifier,
+    FollowUpResult,
+    Notifier,
+    RequestEvent,
+    RequestTracker,
+    TrackedRequest,
+    render_confirmation,
+)
+
+__all__ += [
+    "EmailNotifier",
+    "FollowUpResult",
+    "Notifier",
+    "RequestEvent",
+    "RequestTracker",
+    "TrackedRequest",
+    "render_confirmation",
+]

@@ -55,7 +55,10 @@ class Sandbox:
         key_dir: Path | None = None,
         faults: Faults | None = None,
         dns_port: int = 0,
+        desk_delay: float = 2.0,
     ) -> None:
+        from peppolnet.sandbox.desk import OperatorDesk  # desk -> recipients: import late
+
         self.config = config
         self.pki = TestPki.load_or_create(key_dir or default_key_dir())
         self._extra_zones = tuple(extra_zones)
@@ -73,6 +76,9 @@ class Sandbox:
         self.dns = DnsServer([config.zone, *self._extra_zones], port=dns_port)
         self.directory = DirectoryService()
         self.directory_server: HttpServer | None = None
+        # The operator desk: add/update-recipient requests over HTTP (see sandbox/desk.py).
+        self.desk = OperatorDesk(self, delay=desk_delay)
+        self.desk_server: HttpServer | None = None
         self._running = False
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -87,12 +93,18 @@ class Sandbox:
         key_dir: Path | None = None,
         faults: Faults | None = None,
         dns_port: int = 0,
+        desk_delay: float = 2.0,
     ) -> Iterator[Sandbox]:
         """Start a sandbox (default network if ``config`` is None) and stop it on exit."""
         if not isinstance(config, SandboxConfig):
             config = load_config(config)
         sandbox = cls(
-            config, extra_zones=extra_zones, key_dir=key_dir, faults=faults, dns_port=dns_port
+            config,
+            extra_zones=extra_zones,
+            key_dir=key_dir,
+            faults=faults,
+            dns_port=dns_port,
+            desk_delay=desk_delay,
         )
         try:
             sandbox.run()
@@ -131,6 +143,7 @@ class Sandbox:
         self.directory_server = HttpServer(
             self.directory.handle, tls=(cert_path, key_path), name="directory"
         ).start()
+        self.desk_server = HttpServer(self.desk.handle, name="desk").start()
         dns_faults = self.config.dns_faults
         self.dns.set_latency(dns_faults.latency, dns_faults.jitter)
         self.dns.set_timeout_share(dns_faults.timeout_share)
@@ -148,9 +161,12 @@ class Sandbox:
         are stopped in parallel threads instead: the whole stop then costs about one interval.
         """
         self._running = False
+        self.desk.close()  # pending desk work must not touch servers that are going away
         servers = [*self.smps.values()]
         if self.directory_server is not None:
             servers.append(self.directory_server)
+        if self.desk_server is not None:
+            servers.append(self.desk_server)
         threads = [
             threading.Thread(target=server.stop, name=f"stop-{server.name}", daemon=True)
             for server in servers
@@ -169,6 +185,13 @@ class Sandbox:
         if self.directory_server is None:
             raise SandboxError("the sandbox is not running")
         return self.directory_server.base_url
+
+    @property
+    def desk_url(self) -> str:
+        """The operator desk (plain HTTP): ``POST {desk_url}/requests`` (HttpChannel speaks it)."""
+        if self.desk_server is None:
+            raise SandboxError("the sandbox is not running")
+        return self.desk_server.base_url
 
     @property
     def tls_ca_path(self) -> Path:
@@ -207,6 +230,11 @@ class Sandbox:
             "dns": {"host": self.dns.host, "port": self.dns.port},
             "smps": {smp_id: service.base_url for smp_id, service in self.services.items()},
             "directory_url": self.directory_url,
+            "desk_url": self.desk_url,
+            "operators": [
+                {"id": op.id, "name": op.name, "seat_id": op.seat_id, "country": op.country}
+                for op in self.config.operators
+            ],
             "trust_anchor": str(self.tls_ca_path),
             "smp_ca": str(self.pki.directory / "smp-ca.pem"),
             "ap_ca": str(self.pki.directory / "ap-ca.pem"),

@@ -1,0 +1,216 @@
+"""``peppolnet operators list|show|add``: the operator registry that requests resolve names with.
+
+The registry is a JSON file next to the recipient database (``operators.json`` in the folder of
+``$PEPPOLNET_DB`` / ``$XDG_DATA_HOME/peppolnet/``), or ``--file PATH``. ``--network sandbox``
+adds the operators of the running sandbox (from its state file) and saves them, so requests in a
+demo can name "Kvittra" instead of a Seat ID. Exit codes: 0 done, 1 unknown operator or bad value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from peppolnet.errors import InvalidInput, SandboxError
+
+if TYPE_CHECKING:
+    from peppolnet.operators import Operator, OperatorRegistry
+
+__all__ = ["default_operators_path", "load_registry", "register", "sandbox_operators"]
+
+
+def default_operators_path() -> Path:
+    """``operators.json`` in the same folder as the recipient database."""
+    from peppolnet.recipients.store import default_db_path
+
+    return default_db_path().parent / "operators.json"
+
+
+def sandbox_operators(state_file: str | Path | None = None) -> list[Operator]:
+    """The operators of the running sandbox, as its state file lists them."""
+    from peppolnet.operators import Operator
+    from peppolnet.sandbox.state import read_state
+
+    state = read_state(state_file)
+    entries = state.get("operators")
+    if not isinstance(entries, list):
+        raise SandboxError(
+            "the running sandbox does not list its operators; restart `peppolnet sandbox serve`"
+        )
+    found = []
+    for entry in entries:
+        if isinstance(entry, dict):
+            found.append(
+                Operator(
+                    seat_id=str(entry.get("seat_id", "")),
+                    name=entry.get("name"),
+                    country=entry.get("country"),
+                )
+            )
+    return found
+
+
+def load_registry(
+    file: str | Path | None, *, network: str | None = None, state_file: str | None = None
+) -> tuple[OperatorRegistry, Path, bool]:
+    """The registry file (empty if missing), plus the sandbox's operators for ``sandbox``.
+
+    Returns the registry, its path and whether the sandbox added anything (the caller saves).
+    """
+    from peppolnet.operators import OperatorRegistry
+
+    path = Path(file) if file else default_operators_path()
+    registry = OperatorRegistry.load(path) if path.is_file() else OperatorRegistry()
+    changed = False
+    if network is not None and network.strip().lower() == "sandbox":
+        for operator in sandbox_operators(state_file):
+            before = registry.by_seat_id(operator.seat_id)
+            if registry.add(operator) != before:
+                changed = True
+    return registry, path, changed
+
+
+def save_registry(registry: OperatorRegistry, path: Path) -> None:
+    """Save, creating the folder; OS errors become InvalidInput naming the file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        registry.save(path)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the operator file {path}: {exc.strerror or exc}") from exc
+
+
+def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--operators-file`` for commands that resolve operator names (``request add``)."""
+    parser.add_argument(
+        "--operators-file",
+        metavar="PATH",
+        help="the operator registry (default: operators.json next to the database)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "operators", help="the operator registry (list, show, add)", description=__doc__
+    )
+    sub = parser.add_subparsers(dest="operators_command", metavar="SUBCOMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--file", metavar="PATH", help="the registry (default: next to the db)")
+        p.add_argument("--json", action="store_true", help="print JSON")
+        p.add_argument(
+            "--network", help="`sandbox`: add the running sandbox's operators to the registry"
+        )
+        p.add_argument("--state-file", help="the sandbox state file (with --network sandbox)")
+
+    listing = sub.add_parser("list", help="every known operator")
+    common(listing)
+    listing.set_defaults(handler=_list)
+
+    show = sub.add_parser("show", help="one operator, by Seat ID, SPID or name")
+    show.add_argument("operator", help="a Seat ID (PSE000102), SPID (0242:000102) or name")
+    common(show)
+    show.set_defaults(handler=_show)
+
+    add = sub.add_parser("add", help="add or update an operator")
+    add.add_argument("--seat-id", help="the Seat ID, e.g. PSE000102")
+    add.add_argument("--name", help="the operator's name")
+    add.add_argument("--country", help="two-letter country code")
+    common(add)
+    add.set_defaults(handler=_add)
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _open(args: argparse.Namespace) -> tuple[OperatorRegistry, Path]:
+    registry, path, changed = load_registry(
+        args.file, network=args.network, state_file=args.state_file
+    )
+    if changed:
+        save_registry(registry, path)
+    return registry, path
+
+
+def _list(args: argparse.Namespace) -> int:
+    from peppolnet.cli._output import print_json, table
+
+    registry, path = _open(args)
+    operators = list(registry)
+    if args.json:
+        print_json([op.to_json() for op in operators])
+        return 0
+    if not operators:
+        print(f"no operators in {path}; add one with `peppolnet operators add`")
+        return 0
+    rows = [[op.seat_id, op.name or "", op.country or ""] for op in operators]
+    print(table(rows, ["SEAT ID", "NAME", "COUNTRY"]))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from peppolnet.cli._output import fail, print_json
+
+    registry, _ = _open(args)
+    match = registry.find(args.operator)
+    if match.operator is None:
+        message = match.problem or f"no operator {args.operator!r} is known"
+        if match.suggestions:
+            message += "; did you mean: " + ", ".join(str(op) for op in match.suggestions) + "?"
+        if args.json:
+            print_json(
+                {
+                    "found": False,
+                    "problem": message,
+                    "suggestions": [op.to_json() for op in match.suggestions],
+                }
+            )
+            return 1
+        return fail(message)
+    op = match.operator
+    if args.json:
+        print_json({"found": True, **op.to_json()})
+        return 0
+    print(f"{op.seat_id}  {op.name or '(no name)'}  {op.country or ''}".rstrip())
+    for url in sorted(op.smp_urls):
+        print(f"  SMP: {url}")
+    for url in sorted(op.ap_urls):
+        print(f"  AP:  {url}")
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from peppolnet.cli._output import print_json
+    from peppolnet.operators import Operator
+
+    registry, path, _ = load_registry(args.file, network=args.network, state_file=args.state_file)
+    added: Operator | None = None
+    if args.seat_id is None:
+        if args.network is None:
+            raise InvalidInput("give --seat-id (and --name, --country) or --network sandbox")
+    else:
+        country = args.country.strip().upper() if args.country else None
+        if country is not None and not (len(country) == 2 and country.isalpha()):
+            raise InvalidInput(f"--country must be a two-letter code, not {args.country!r}")
+        added = registry.add(
+            Operator.from_json(
+                {"seat_id": args.seat_id.strip().upper(), "name": args.name, "country": country}
+            )
+        )
+    save_registry(registry, path)
+    if args.json:
+        print_json(
+            {
+                "file": str(path),
+                "operator": added.to_json() if added else None,
+                "count": len(registry),
+            }
+        )
+    else:
+        what = f"{added} saved" if added else "sandbox operators saved"
+        print(f"{what}; {len(registry)} operators in {path}")
+    return 0

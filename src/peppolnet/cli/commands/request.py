@@ -1,0 +1,347 @@
+"""``peppolnet request add|update|list|show|follow-up``: ask an operator to register a customer.
+
+``add`` and ``update`` validate everything at once, look the customer up to decide what to send
+(an add that is really a move becomes an update, and the other way round), save the request as a
+draft in the recipient database and, with ``--send CHANNEL``, hand it over (``http``: an operator
+desk, ``outbox``: a folder, ``smtp``: e-mail). ``follow-up`` looks every sent request up again
+and marks it confirmed, rejected or expired; ``--notify-smtp`` mails the requester on
+confirmation.
+
+Exit codes: 0 done, 1 invalid request (with ``--json``: ``{"valid": false, "problems": [...]}``)
+or unknown id, 3 a fault (desk or mail server unreachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from email.utils import parseaddr
+from typing import TYPE_CHECKING, Any
+
+from peppolnet.errors import InvalidInput, InvalidRequest
+
+if TYPE_CHECKING:
+    from peppolnet.recipients.channels import Channel
+    from peppolnet.recipients.plan import RequestPlan
+    from peppolnet.recipients.tracking import RequestTracker, TrackedRequest
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    from peppolnet.cli._network import add_network_arguments
+    from peppolnet.cli.commands.operators import add_registry_arguments
+
+    parser = subparsers.add_parser(
+        "request", help="add/update-recipient requests (add, update, list, show, follow-up)",
+        description=__doc__,
+    )  # fmt: skip
+    sub = parser.add_subparsers(dest="request_command", metavar="SUBCOMMAND")
+
+    def db(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", metavar="PATH", help="the database file (default: per-user)")
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    def new(name: str, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+        p.add_argument("--name", required=True, help="the company name")
+        p.add_argument("--org-number", required=True, help="the organisation number")
+        p.add_argument("--country", help="how to read the number (default SE)")
+        p.add_argument("--operator", required=True, help="Seat ID, SPID or name of the operator")
+        p.add_argument("--email", required=True, help="the customer's e-mail for confirmations")
+        p.add_argument(
+            "--doctype", action="append", metavar="ID",
+            help="a document type id (repeatable; default: BIS Billing invoice and credit note)",
+        )  # fmt: skip
+        p.add_argument("--requester", metavar="'NAME <EMAIL>'", help="who asks (gets the mail)")
+        p.add_argument("--note", help="a note for the operator")
+        p.add_argument("--no-check", action="store_true", help="do not look the customer up")
+        p.add_argument(
+            "--send", metavar="CHANNEL", choices=("http", "outbox", "smtp"),
+            help="send it now: http (operator desk), outbox (folder) or smtp",
+        )  # fmt: skip
+        p.add_argument("--desk-url", help="the operator desk (http; default: the sandbox's)")
+        p.add_argument("--outbox", metavar="DIR", help="the folder (outbox)")
+        p.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (smtp)")
+        p.add_argument("--smtp-to", help="the operator's onboarding address (smtp)")
+        p.add_argument("--smtp-from", help="the sender address (smtp)")
+        p.add_argument("--smtp-security", default="starttls", choices=("none", "starttls", "ssl"))
+        db(p)
+        add_registry_arguments(p)
+        add_network_arguments(p)
+        return p
+
+    new("add", "ask an operator to register a customer that is not in Peppol").set_defaults(
+        handler=_add
+    )
+    update = new("update", "ask an operator to take over a customer from another operator")
+    update.add_argument("--from-operator", required=True, help="the operator that has it now")
+    keys = update.add_mutually_exclusive_group()
+    keys.add_argument("--migration-key", help="the key the current operator issued")
+    keys.add_argument(
+        "--new-migration-key", action="store_true", help="generate a valid migration key"
+    )
+    update.set_defaults(handler=_update)
+
+    listing = sub.add_parser("list", help="the stored requests")
+    listing.add_argument("--status", help="draft, sent, confirmed, rejected or expired")
+    db(listing)
+    listing.set_defaults(handler=_list)
+
+    show = sub.add_parser("show", help="one request and its history")
+    show.add_argument("id", help="the request id (or its first 8+ characters)")
+    db(show)
+    show.set_defaults(handler=_show)
+
+    follow = sub.add_parser("follow-up", help="look sent requests up again; confirm or expire")
+    follow.add_argument("--expire-after", metavar="DURATION", help="e.g. 14d: give up after")
+    follow.add_argument("--notify-smtp", metavar="HOST:PORT", help="mail confirmations here")
+    follow.add_argument("--notify-from", default="peppolnet@localhost", help="sender address")
+    follow.add_argument(
+        "--notify-security", default="starttls", choices=("none", "starttls", "ssl")
+    )
+    db(follow)
+    add_network_arguments(follow)
+    follow.set_defaults(handler=_follow_up)
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _host_port(text: str, flag: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise InvalidInput(f"{flag} must be HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _requester(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    name, address = parseaddr(text)
+    return {"name": name or address.split("@")[0], "email": address or text}
+
+
+def _tracker(args: argparse.Namespace) -> RequestTracker:
+    from peppolnet.recipients.tracking import RequestTracker
+
+    return RequestTracker(args.db)
+
+
+# --- add / update ----------------------------------------------------------------------------
+
+
+def _build(args: argparse.Namespace, update: bool) -> Any:
+    from peppolnet.cli.commands.operators import load_registry, save_registry
+    from peppolnet.recipients import AddRecipientRequest, UpdateRecipientRequest
+    from peppolnet.recipients.migration import generate_migration_key
+
+    registry, path, changed = load_registry(
+        args.operators_file, network=args.network, state_file=args.state_file
+    )
+    if changed:
+        save_registry(registry, path)
+    common: dict[str, Any] = {
+        "company_name": args.name,
+        "organisation_number": args.org_number,
+        "operator": args.operator,
+        "email": args.email,
+        "country": args.country,
+        "document_types": args.doctype,
+        "requester": _requester(args.requester),
+        "note": args.note,
+        "registry": registry,
+    }
+    if not update:
+        return AddRecipientRequest.create(**common)
+    key = generate_migration_key() if args.new_migration_key else args.migration_key
+    return UpdateRecipientRequest.create(
+        **common, current_operator=args.from_operator, migration_key=key
+    )
+
+
+def _channel(args: argparse.Namespace) -> Channel:
+    from peppolnet.recipients.channels import HttpChannel, OutboxChannel, SmtpChannel
+
+    if args.send == "http":
+        url = args.desk_url
+        if not url:
+            if str(args.network).lower() != "sandbox":
+                raise InvalidInput("--send http needs --desk-url (or --network sandbox)")
+            from peppolnet.sandbox.state import read_state
+
+            url = read_state(args.state_file).get("desk_url")
+            if not isinstance(url, str):
+                raise InvalidInput("the running sandbox has no operator desk; restart it")
+        return HttpChannel(url)
+    if args.send == "outbox":
+        if not args.outbox:
+            raise InvalidInput("--send outbox needs --outbox DIR")
+        return OutboxChannel(args.outbox)
+    if not (args.smtp and args.smtp_to and args.smtp_from):
+        raise InvalidInput("--send smtp needs --smtp HOST:PORT, --smtp-to and --smtp-from")
+    host, port = _host_port(args.smtp, "--smtp")
+    return SmtpChannel(
+        host, port, to=args.smtp_to, sender=args.smtp_from, security=args.smtp_security
+    )
+
+
+def _plan(args: argparse.Namespace, request: Any) -> RequestPlan | None:
+    if args.no_check:
+        return None
+    from peppolnet.cli._network import network_from_arguments
+    from peppolnet.lookup import Lookup
+    from peppolnet.recipients.plan import check_request
+
+    with Lookup(network_from_arguments(args), timeout=5.0) as lookup:
+        return check_request(request, lookup)
+
+
+def _add(args: argparse.Namespace) -> int:
+    return _new(args, update=False)
+
+
+def _update(args: argparse.Namespace) -> int:
+    return _new(args, update=True)
+
+
+def _new(args: argparse.Namespace, *, update: bool) -> int:
+    from peppolnet.cli._output import print_json
+    from peppolnet.recipients.render import render_text, to_dict
+
+    try:
+        request = _build(args, update)
+    except InvalidRequest as exc:
+        if args.json:
+            problems = [{"field": f, "message": m} for f, m in exc.problems]
+            print_json({"valid": False, "problems": problems})
+        else:
+            print("The request is not valid:", file=sys.stderr)
+            for field, message in exc.problems:
+                print(f"  {field}: {message}", file=sys.stderr)
+        return 1
+    plan = _plan(args, request)
+    to_send = request if plan is None else plan.request
+    tracked = receipt = None
+    if to_send is not None:
+        with _tracker(args) as tracker:
+            tracked = tracker.save(to_send, plan)
+            if args.send:
+                channel = _channel(args)
+                try:
+                    receipt = tracker.send(to_send.request_id, channel)
+                finally:
+                    close = getattr(channel, "close", None)
+                    if callable(close):
+                        close()
+                tracked = tracker.get(to_send.request_id)
+    if args.json:
+        print_json(
+            {
+                "valid": True,
+                "request": to_dict(to_send or request),
+                "plan": plan.to_json() if plan is not None else None,
+                "status": tracked.status.value if tracked else None,
+                "receipt": receipt.to_json() if receipt else None,
+            }
+        )
+        return 0
+    print(render_text(to_send or request).rstrip())
+    print()
+    print(str(plan) if plan is not None else "Network not checked (--no-check).")
+    if tracked is not None:
+        where = f", sent via {receipt.channel} ({receipt.reference})" if receipt else ""
+        print(f"\nSaved as {tracked.request_id} [{tracked.status.value}]{where}")
+    return 0
+
+
+# --- list / show / follow-up -----------------------------------------------------------------
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+def _row(t: TrackedRequest) -> list[str]:
+    r = t.request
+    return [
+        t.request_id[:8],
+        t.status.value,
+        r.kind.value,
+        r.participant_id.bare,
+        r.company_name,
+        r.operator.seat_id,
+        _when(t.updated_at),
+    ]
+
+
+def _list(args: argparse.Namespace) -> int:
+    from peppolnet.cli._output import print_json, table
+
+    with _tracker(args) as tracker:
+        found = tracker.list(args.status)
+    if args.json:
+        print_json([t.to_json() for t in found])
+        return 0
+    if not found:
+        print("no requests")
+        return 0
+    headers = ["ID", "STATUS", "KIND", "PARTICIPANT", "COMPANY", "OPERATOR", "UPDATED"]
+    print(table([_row(t) for t in found], headers))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from peppolnet.cli._output import fail, print_json
+    from peppolnet.recipients.render import render_text
+
+    with _tracker(args) as tracker:
+        tracked = tracker.get(args.id)
+        if tracked is None:
+            return fail(f"no request with id {args.id!r}")
+        history = tracker.history(tracked.request_id)
+    if args.json:
+        print_json({**tracked.to_json(), "history": [e.to_json() for e in history]})
+        return 0
+    print(f"{tracked.request_id} [{tracked.status.value}]")
+    if tracked.reason:
+        print(f"Reason: {tracked.reason}")
+    print(render_text(tracked.request).rstrip())
+    print("\nHistory:")
+    for event in history:
+        detail = f"  {event.detail}" if event.detail else ""
+        print(f"  {_when(event.at)}  {event.event:<13} {event.status.value:<9}{detail}")
+    return 0
+
+
+def _follow_up(args: argparse.Namespace) -> int:
+    from peppolnet.cli._network import network_from_arguments
+    from peppolnet.cli._output import print_json, table
+    from peppolnet.cli.commands.customers import parse_duration
+    from peppolnet.recipients.tracking import EmailNotifier
+
+    expire = parse_duration(args.expire_after) if args.expire_after else None
+    notify = None
+    if args.notify_smtp:
+        host, port = _host_port(args.notify_smtp, "--notify-smtp")
+        notify = EmailNotifier(host, port, sender=args.notify_from, security=args.notify_security)
+    network = network_from_arguments(args)
+    with _tracker(args) as tracker:
+        results = tracker.follow_up(network, notify=notify, expire_after=expire)
+    if args.json:
+        print_json([r.to_json() for r in results])
+        return 0
+    if not results:
+        print("no sent requests to follow up")
+        return 0
+    rows = [[r.request_id[:8], r.status.value, r.summary, r.message] for r in results]
+    print(table(rows, ["ID", "STATUS", "REQUEST", "FOUND"]))
+    for r in results:
+        if r.notify_error:
+            print(
+                f"{r.request_id[:8]}: confirmation mail failed: {r.notify_error}", file=sys.stderr
+            )
+    return 0

@@ -1,0 +1,870 @@
+"""Following add/update-recipient requests to confirmation: draft -> sent -> confirmed.
+
+A request is not done when it has been sent: it is done when the network shows the customer
+able to receive the requested documents through the requested operator. Operators do the work
+hours or days later, and some never answer, so the requests are kept in the SAME SQLite file as
+the recipient directory (one file to copy, one transaction for both), with a history of every
+step, and :meth:`RequestTracker.follow_up` looks the pending ones up again:
+
+* every requested document type is looked up with a *fresh* SML answer (a long-lived lookup
+  keeps DNS answers cached for their TTL, and right after a move the cached answer still points
+  at the old operator's SMP);
+* all of them reachable through the requested operator's Seat ID -> ``confirmed``, and the
+  requester gets a confirmation e-mail (as the operator's own confirmation mail would);
+* the operator desk says the case was rejected -> ``rejected`` with the desk's reason;
+* nothing after ``expire_after`` -> ``expired`` (the request can be saved and sent again).
+
+Statuses only move forward (draft -> sent -> confirmed | rejected | expired); saving a rejected
+or expired request again re-opens it as a draft. Sending is idempotent: a second send of a sent
+request returns the first receipt and never opens a second case.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import json
+import smtplib
+import ssl
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
+
+from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest, PeppolnetError
+from peppolnet.identifiers import DocumentTypeId, ParticipantId
+from peppolnet.reachability import Reachability, Verdict
+from peppolnet.recipients.channels import Channel, HttpChannel, Receipt
+from peppolnet.recipients.plan import RequestPlan
+from peppolnet.recipients.render import to_json
+from peppolnet.recipients.request import (
+    AddRecipientRequest,
+    OperatorRef,
+    RequestStatus,
+    UpdateRecipientRequest,
+    request_from_dict,
+)
+from peppolnet.recipients.store import Store, register_migration
+
+if TYPE_CHECKING:
+    import os
+
+    from peppolnet.network import Network
+    from peppolnet.recipients.directory import Change, RecipientDirectory
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "EmailNotifier",
+    "FollowUpResult",
+    "Notifier",
+    "RequestEvent",
+    "RequestTracker",
+    "TrackedRequest",
+    "render_confirmation",
+]
+
+Request = AddRecipientRequest | UpdateRecipientRequest
+Security = Literal["none", "starttls", "ssl"]
+
+SCHEMA_VERSION: Final = 2
+_SCHEMA_V2: Final = """
+CREATE TABLE requests (
+    request_id      TEXT PRIMARY KEY,           -- the request's stable UUID5
+    kind            TEXT NOT NULL,              -- add | update
+    participant_id  TEXT NOT NULL COLLATE NOCASE,
+    seat_id         TEXT NOT NULL,              -- the requested operator
+    company_name    TEXT NOT NULL,
+    status          TEXT NOT NULL,              -- draft | sent | confirmed | rejected | expired
+    body            TEXT NOT NULL,              -- the request as JSON (render.to_json)
+    plan            TEXT,                       -- RequestPlan.to_json() as JSON, if planned
+    channel         TEXT,                       -- how it was sent
+    reference       TEXT,                       -- the channel's reference (case id, file, ...)
+    channel_detail  TEXT,                       -- JSON: e.g. the desk URL, for follow-up
+    reason          TEXT,                       -- why it was rejected / expired
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    closed_at       TEXT,                       -- confirmed / rejected / expired at
+    notified_at     TEXT                        -- confirmation mail sent at
+);
+CREATE INDEX requests_status ON requests(status);
+CREATE INDEX requests_participant ON requests(participant_id);
+CREATE TABLE request_events (
+    id              INTEGER PRIMARY KEY,
+    request_id      TEXT NOT NULL REFERENCES requests(request_id) ON DELETE CASCADE,
+    at              TEXT NOT NULL,
+    event           TEXT NOT NULL,              -- saved, updated, reopened, sent, checked, ...
+    status          TEXT NOT NULL,              -- the status after the event
+    detail          TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX request_events_request ON request_events(request_id, id);
+"""
+register_migration(SCHEMA_VERSION, _SCHEMA_V2)
+
+_OPEN: Final = frozenset({RequestStatus.DRAFT, RequestStatus.SENT})
+
+
+def _ts(moment: datetime) -> str:
+    if moment.utcoffset() is None:
+        raise InvalidInput("the tracker clock must return times with a time zone (e.g. UTC)")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+# --- values --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestEvent:
+    """One step in a request's history."""
+
+    at: datetime
+    event: str
+    status: RequestStatus
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "event": self.event,
+            "status": self.status.value,
+            "detail": self.detail,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackedRequest:
+    """A stored request and where it is: status, how it was sent, when things happened."""
+
+    request: Request
+    status: RequestStatus
+    created_at: datetime
+    updated_at: datetime
+    plan: dict[str, Any] | None = None
+    channel: str | None = None
+    reference: str | None = None
+    channel_detail: dict[str, Any] = dataclasses.field(default_factory=dict)
+    reason: str | None = None
+    sent_at: datetime | None = None
+    closed_at: datetime | None = None
+    notified_at: datetime | None = None
+
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id
+
+    @property
+    def receipt(self) -> Receipt | None:
+        """The receipt of the (first) send, rebuilt from the store."""
+        if self.channel is None or self.reference is None:
+            return None
+        return Receipt(self.channel, self.request_id, self.reference, detail=self.channel_detail)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: the request document plus its tracking state."""
+
+        def when(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "request_id": self.request_id,
+            "status": self.status.value,
+            "summary": self.request.summary(),
+            "request": json.loads(to_json(self.request)),
+            "plan": self.plan,
+            "channel": self.channel,
+            "reference": self.reference,
+            "reason": self.reason,
+            "created_at": when(self.created_at),
+            "updated_at": when(self.updated_at),
+            "sent_at": when(self.sent_at),
+            "closed_at": when(self.closed_at),
+            "notified_at": when(self.notified_at),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowUpResult:
+    """What one follow-up run found for one request.
+
+    ``checks`` are the lookups made (one per requested document type); ``notified`` is the
+    confirmation mail's Message-ID, ``notify_error`` why it could not be sent (the request stays
+    confirmed; the next follow-up run with a notifier tries the mail again).
+    """
+
+    request_id: str
+    summary: str
+    previous: RequestStatus
+    status: RequestStatus
+    message: str
+    checks: tuple[Reachability, ...] = ()
+    desk_status: str | None = None
+    notified: str | None = None
+    notify_error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.previous is not self.status
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "summary": self.summary,
+            "previous": self.previous.value,
+            "status": self.status.value,
+            "changed": self.changed,
+            "message": self.message,
+            "checks": [
+                {
+                    "document_type": c.document_type.value,
+                    "verdict": c.verdict.value,
+                    "seat_id": c.operator.seat_id if c.operator else None,
+                    "reason": c.reason,
+                }
+                for c in self.checks
+            ],
+            "desk_status": self.desk_status,
+            "notified": self.notified,
+            "notify_error": self.notify_error,
+        }
+
+
+# --- notification ---------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Tells the requester a request is confirmed; returns a reference (e.g. the Message-ID)."""
+
+    def notify(self, tracked: TrackedRequest, checks: Sequence[Reachability]) -> str: ...
+
+
+def confirmation_address(request: Request) -> str:
+    """Who the confirmation goes to: the requester, else the request's own e-mail address."""
+    return request.requester.email if request.requester is not None else request.email
+
+
+def render_confirmation(
+    request: Request,
+    *,
+    sender: str,
+    to: str | None = None,
+    checks: Sequence[Reachability] = (),
+    now: datetime | None = None,
+) -> EmailMessage:
+    """The confirmation e-mail: "<company> can now receive e-invoices through <operator>".
+
+    It answers the original request mail (``In-Reply-To`` its Message-ID), so mail programs
+    thread it under the request, and has a Message-ID of its own derived from the request id, so
+    a confirmation sent twice is recognisably the same mail.
+    """
+    message = EmailMessage()
+    verb = "added to" if request.kind.value == "add" else "moved to"
+    seen_operator = next((c.operator for c in checks if c.operator is not None), None)
+    operator = str(
+        seen_operator if request.operator.name is None and seen_operator else request.operator
+    )
+    message["Subject"] = (
+        f"Confirmed: {request.company_name} ({request.participant_id.bare}) {verb} {operator}"
+    )
+    message["From"] = sender
+    message["To"] = to or confirmation_address(request)
+    message["Date"] = formatdate(now.timestamp() if now else None, localtime=False, usegmt=True)
+    message["Message-ID"] = f"<{request.request_id}.confirmed@peppolnet.request>"
+    message["In-Reply-To"] = f"<{request.request_id}@peppolnet.request>"
+    message["References"] = f"<{request.request_id}@peppolnet.request>"
+    message["X-Peppolnet-Request-Id"] = request.request_id
+    greeting = f"Hello {request.requester.name}," if request.requester else "Hello,"
+    lines = [
+        greeting,
+        "",
+        f"{request.company_name} (Peppol participant {request.participant_id.bare}) can now "
+        f"receive e-invoices through {operator}.",
+        "",
+        "Confirmed document types:",
+    ]
+    seen = {c.document_type: c for c in checks}
+    for doc in request.document_types:
+        found = seen.get(doc)
+        state = found.verdict.value if found else "not checked"
+        lines.append(f"  - {doc.value} ({state})")
+    lines += [
+        "",
+        "Invoices can be sent to this customer through Peppol from now on; stop sending PDF or "
+        "paper copies.",
+        "",
+        f"Request id: {request.request_id}",
+    ]
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+class EmailNotifier:
+    """Send the confirmation through an SMTP server (plain, STARTTLS or implicit TLS)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        sender: str,
+        security: Security = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+        to: str | None = None,
+    ) -> None:
+        if security not in ("none", "starttls", "ssl"):
+            raise InvalidInput(f"smtp security must be none, starttls or ssl, not {security!r}")
+        if (username is None) != (password is None):
+            raise InvalidInput("smtp username and password go together")
+        self.host = host
+        self.port = port or (465 if security == "ssl" else 587)
+        self.sender = sender
+        self.security = security
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+        self.to = to  # override the address (e.g. a shared support mailbox)
+
+    def notify(self, tracked: TrackedRequest, checks: Sequence[Reachability]) -> str:
+        """Send one confirmation mail; returns its Message-ID. Failures are ChannelError."""
+        message = render_confirmation(
+            tracked.request, sender=self.sender, to=self.to, checks=checks
+        )
+        context = self.ssl_context or ssl.create_default_context()
+        try:
+            smtp: smtplib.SMTP
+            if self.security == "ssl":
+                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with smtp:
+                if self.security == "starttls":
+                    smtp.starttls(context=context)
+                if self.username is not None and self.password is not None:
+                    smtp.login(self.username, self.password)
+                refused = smtp.send_message(message)
+        except smtplib.SMTPResponseException as exc:
+            raise ChannelError(
+                f"the mail server {self.host} answered {exc.smtp_code} to the confirmation mail",
+                retryable=400 <= exc.smtp_code < 500,
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise ChannelError(
+                f"cannot send the confirmation mail through {self.host}:{self.port}: {exc}",
+                retryable=True,
+            ) from exc
+        if refused:
+            raise ChannelError(f"the mail server refused {sorted(refused)}", retryable=False)
+        return str(message["Message-ID"])
+
+
+# --- the tracker ----------------------------------------------------------------------------
+
+
+class _Checker(Protocol):
+    def check(
+        self, participant: ParticipantId, *, document_type: DocumentTypeId | str | None = ...
+    ) -> Reachability: ...
+
+
+class _Desk(Protocol):
+    def status(self, case_or_request_id: str) -> dict[str, Any]: ...
+
+
+def _row_to_tracked(row: Any) -> TrackedRequest:
+    request = request_from_dict(json.loads(row["body"]))
+    return TrackedRequest(
+        request=request,
+        status=RequestStatus(row["status"]),
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+        plan=json.loads(row["plan"]) if row["plan"] else None,
+        channel=row["channel"],
+        reference=row["reference"],
+        channel_detail=json.loads(row["channel_detail"]) if row["channel_detail"] else {},
+        reason=row["reason"],
+        sent_at=_dt(row["sent_at"]),
+        closed_at=_dt(row["closed_at"]),
+        notified_at=_dt(row["notified_at"]),
+    )
+
+
+class RequestTracker:
+    """Requests in the recipient database (``db_path``: a path, a :class:`Store` or None).
+
+    ``None`` is the default database (``$PEPPOLNET_DB`` or the per-user file), the one
+    :class:`~peppolnet.recipients.directory.RecipientDirectory` uses. ``clock`` gives "now"
+    (tests pass a movable one).
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] | Store | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = db_path if isinstance(db_path, Store) else Store(db_path)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        conn = self.store.connection()
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
+            # A Store opened before this module registered its step: migrate it now.
+            self.store._migrate(conn)
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
+    def __repr__(self) -> str:
+        return f"RequestTracker({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Close this thread's database connection."""
+        self.store.close()
+
+    def __enter__(self) -> RequestTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def get(self, request_id: str) -> TrackedRequest | None:
+        """The request with this id (or an unambiguous prefix of at least 8 characters)."""
+        text = request_id.strip().lower()
+        conn = self.store.connection()
+        row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (text,)).fetchone()
+        if row is None and len(text) >= 8:
+            rows = conn.execute(
+                "SELECT * FROM requests WHERE request_id LIKE ? ESCAPE '\\' LIMIT 2",
+                (text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+            ).fetchall()
+            if len(rows) > 1:
+                raise InvalidInput(f"{request_id!r} matches more than one request; give more of it")
+            row = rows[0] if rows else None
+        return None if row is None else _row_to_tracked(row)
+
+    def _need(self, request_id: str) -> TrackedRequest:
+        found = self.get(request_id)
+        if found is None:
+            raise InvalidInput(f"no request with id {request_id!r} in {self.path}")
+        return found
+
+    def list(self, status: RequestStatus | str | None = None) -> list[TrackedRequest]:
+        """Every request (or those in ``status``), newest first."""
+        conn = self.store.connection()
+        if status is None:
+            rows = conn.execute("SELECT * FROM requests ORDER BY created_at DESC, request_id")
+        else:
+            try:
+                wanted = RequestStatus(status)
+            except ValueError:
+                known = ", ".join(s.value for s in RequestStatus)
+                raise InvalidInput(f"unknown status {status!r}; use one of {known}") from None
+            rows = conn.execute(
+                "SELECT * FROM requests WHERE status = ? ORDER BY created_at DESC, request_id",
+                (wanted.value,),
+            )
+        return [_row_to_tracked(row) for row in rows.fetchall()]
+
+    def history(self, request_id: str) -> builtins.list[RequestEvent]:
+        """Every step of the request, oldest first."""
+        tracked = self._need(request_id)
+        rows = self.store.connection().execute(
+            "SELECT * FROM request_events WHERE request_id = ? ORDER BY id", (tracked.request_id,)
+        )
+        return [
+            RequestEvent(
+                datetime.fromisoformat(r["at"]), r["event"], RequestStatus(r["status"]), r["detail"]
+            )
+            for r in rows.fetchall()
+        ]
+
+    # --- writing -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _event(conn: Any, request_id: str, at: str, event: str, status: str, detail: str) -> None:
+        conn.execute(
+            "INSERT INTO request_events (request_id, at, event, status, detail) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (request_id, at, event, status, detail),
+        )
+
+    def save(self, request: Request, plan: RequestPlan | None = None) -> TrackedRequest:
+        """Store ``request`` as a draft; idempotent on ``request_id``.
+
+        Saving the same request again changes nothing. A changed draft (another e-mail, note,
+        ...) is updated; a rejected or expired request is re-opened as a draft; a request that
+        is sent or confirmed cannot be changed (:class:`InvalidInput` says so).
+        """
+        body = to_json(request.with_status(RequestStatus.DRAFT))
+        plan_json = json.dumps(plan.to_json(), ensure_ascii=False) if plan is not None else None
+        now = _ts(self.clock())
+        rid = request.request_id
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (rid,)).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO requests (request_id, kind, participant_id, seat_id, "
+                    "company_name, status, body, plan, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        rid,
+                        request.kind.value,
+                        request.participant_id.uri,
+                        request.operator.seat_id,
+                        request.company_name,
+                        RequestStatus.DRAFT.value,
+                        body,
+                        plan_json,
+                        now,
+                        now,
+                    ),
+                )
+                self._event(conn, rid, now, "saved", "draft", request.summary())
+            else:
+                status = RequestStatus(row["status"])
+                same = row["body"] == body and (plan_json is None or plan_json == row["plan"])
+                if status in (RequestStatus.SENT, RequestStatus.CONFIRMED):
+                    if row["body"] != body:
+                        raise InvalidInput(
+                            f"request {rid} is already {status.value}; it cannot be changed"
+                        )
+                elif status is not RequestStatus.DRAFT or not same:
+                    event = "updated" if status is RequestStatus.DRAFT else "reopened"
+                    conn.execute(
+                        "UPDATE requests SET status = 'draft', body = ?, "
+                        "plan = coalesce(?, plan), company_name = ?, updated_at = ?, "
+                        "channel = NULL, reference = NULL, channel_detail = NULL, reason = NULL, "
+                        "sent_at = NULL, closed_at = NULL, notified_at = NULL "
+                        "WHERE request_id = ?",
+                        (body, plan_json, request.company_name, now, rid),
+                    )
+                    self._event(conn, rid, now, event, "draft", request.summary())
+        return self._need(rid)
+
+    def send(self, request_id: str, channel: Channel) -> Receipt:
+        """Hand the request over through ``channel`` and mark it sent.
+
+        Idempotent: a request already sent (or confirmed) is not sent again - the first receipt
+        comes back with ``duplicate=True``. A rejected or expired request must be saved again
+        first. A channel failure is recorded in the history and re-raised.
+        """
+        tracked = self._need(request_id)
+        rid = tracked.request_id
+        if tracked.status in (RequestStatus.SENT, RequestStatus.CONFIRMED):
+            first = tracked.receipt
+            if first is not None:
+                return dataclasses.replace(first, duplicate=True)
+        if tracked.status in (RequestStatus.REJECTED, RequestStatus.EXPIRED):
+            raise InvalidInput(
+                f"request {rid} was {tracked.status.value}; save it again to re-open it first"
+            )
+        try:
+            receipt = channel.send(tracked.request)
+        except PeppolnetError as exc:
+            with self.store.transaction() as conn:
+                self._event(
+                    conn, rid, _ts(self.clock()), "send-failed", tracked.status.value, str(exc)
+                )
+            raise
+        detail = dict(receipt.detail)
+        desk_url = getattr(channel, "desk_url", None)
+        if isinstance(desk_url, str):
+            detail["desk_url"] = desk_url
+        now = _ts(self.clock())
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE requests SET status = 'sent', channel = ?, reference = ?, "
+                "channel_detail = ?, sent_at = ?, updated_at = ? WHERE request_id = ?",
+                (
+                    receipt.channel,
+                    receipt.reference,
+                    json.dumps(detail, default=str),
+                    now,
+                    now,
+                    rid,
+                ),
+            )
+            self._event(conn, rid, now, "sent", "sent", f"{receipt.channel}: {receipt.reference}")
+        return receipt
+
+    def _close(self, rid: str, status: RequestStatus, reason: str | None, event: str) -> None:
+        now = _ts(self.clock())
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE requests SET status = ?, reason = ?, closed_at = ?, updated_at = ? "
+                "WHERE request_id = ? AND status = 'sent'",
+                (status.value, reason, now, now, rid),
+            )
+            self._event(conn, rid, now, event, status.value, reason or "")
+
+    def _notified(self, rid: str, reference: str | None, error: str | None) -> None:
+        now = _ts(self.clock())
+        with self.store.transaction() as conn:
+            if reference is not None:
+                conn.execute(
+                    "UPDATE requests SET notified_at = ?, updated_at = ? WHERE request_id = ?",
+                    (now, now, rid),
+                )
+                self._event(conn, rid, now, "notified", "confirmed", reference)
+            else:
+                self._event(conn, rid, now, "notify-failed", "confirmed", error or "")
+
+    # --- following up --------------------------------------------------------------------------
+
+    def follow_up(
+        self,
+        lookup_or_network: _Checker | Network,
+        *,
+        notify: Notifier | None = None,
+        expire_after: timedelta | None = None,
+        desk: _Desk | None = None,
+        timeout: float = 10.0,
+    ) -> builtins.list[FollowUpResult]:
+        """Look every sent request up again; confirm, reject or expire it; notify on confirmation.
+
+        ``lookup_or_network`` is a :class:`~peppolnet.network.Network` (a lookup with an uncached
+        SML resolver is built for this run) or a :class:`~peppolnet.lookup.Lookup` (its SML cache
+        is cleared first, so no answer from before a move is reused). ``desk`` answers
+        ``status(id)`` (an :class:`HttpChannel`); without it, requests sent over HTTP ask the
+        desk they were sent to. With ``notify``, confirmed requests whose mail could not be sent
+        before are notified too.
+        """
+        with _fresh_lookup(lookup_or_network, timeout) as lookup:
+            results = [
+                self._follow_one(tracked, lookup, notify, expire_after, desk)
+                for tracked in self.list(RequestStatus.SENT)
+            ]
+        if notify is not None:
+            for tracked in self.list(RequestStatus.CONFIRMED):
+                if tracked.notified_at is None and not any(
+                    r.request_id == tracked.request_id for r in results
+                ):
+                    sent, error = self._notify(tracked, (), notify)
+                    results.append(
+                        FollowUpResult(
+                            tracked.request_id,
+                            tracked.request.summary(),
+                            RequestStatus.CONFIRMED,
+                            RequestStatus.CONFIRMED,
+                            "confirmed earlier; confirmation mail sent now"
+                            if sent
+                            else "confirmed earlier; the confirmation mail failed again",
+                            notified=sent,
+                            notify_error=error,
+                        )
+                    )
+        return results
+
+    def _notify(
+        self, tracked: TrackedRequest, checks: Sequence[Reachability], notify: Notifier
+    ) -> tuple[str | None, str | None]:
+        try:
+            reference = notify.notify(tracked, checks)
+        except PeppolnetError as exc:
+            self._notified(tracked.request_id, None, str(exc))
+            return None, str(exc)
+        self._notified(tracked.request_id, reference, None)
+        return reference, None
+
+    def _follow_one(
+        self,
+        tracked: TrackedRequest,
+        lookup: _Checker,
+        notify: Notifier | None,
+        expire_after: timedelta | None,
+        desk: _Desk | None,
+    ) -> FollowUpResult:
+        request = tracked.request
+        rid = tracked.request_id
+        wanted = request.operator.seat_id
+        checks: builtins.list[Reachability] = []
+        for doc in request.document_types:
+            try:
+                checks.append(lookup.check(request.participant_id, document_type=doc))
+            except PeppolnetError:
+                break  # treated like an unknown answer: not confirmed this time
+        confirmed = len(checks) == len(request.document_types) and all(
+            c.verdict is Verdict.CAN_RECEIVE
+            and c.operator is not None
+            and c.operator.seat_id == wanted
+            for c in checks
+        )
+
+        def result(status: RequestStatus, message: str, **extra: Any) -> FollowUpResult:
+            return FollowUpResult(
+                rid, request.summary(), RequestStatus.SENT, status, message, tuple(checks), **extra
+            )
+
+        if confirmed:
+            through = checks[0].operator if request.operator.name is None else None
+            message = (
+                f"{request.participant_id.bare} can receive through {through or request.operator}"
+            )
+            self._close(rid, RequestStatus.CONFIRMED, None, "confirmed")
+            if notify is None:
+                return result(RequestStatus.CONFIRMED, message)
+            now_tracked = self._need(rid)
+            sent, error = self._notify(now_tracked, checks, notify)
+            return result(RequestStatus.CONFIRMED, message, notified=sent, notify_error=error)
+        seen = _describe(checks, request.document_types, wanted)
+        desk_status, desk_reason = self._desk_status(tracked, desk)
+        if desk_status == "rejected":
+            reason = f"the operator desk rejected it: {desk_reason or 'no reason given'}"
+            self._close(rid, RequestStatus.REJECTED, reason, "rejected")
+            return result(RequestStatus.REJECTED, reason, desk_status=desk_status)
+        sent_at = tracked.sent_at
+        if expire_after is not None and sent_at and self.clock() - sent_at >= expire_after:
+            reason = f"not confirmed within {expire_after} of sending ({seen})"
+            self._close(rid, RequestStatus.EXPIRED, reason, "expired")
+            return result(RequestStatus.EXPIRED, reason, desk_status=desk_status)
+        self._checked(rid, seen)
+        return result(RequestStatus.SENT, f"still pending: {seen}", desk_status=desk_status)
+
+    def _checked(self, rid: str, seen: str) -> None:
+        """Record a pending check, but only when the answer differs from the last one."""
+        with self.store.transaction() as conn:
+            last = conn.execute(
+                "SELECT detail FROM request_events WHERE request_id = ? AND event = 'checked' "
+                "ORDER BY id DESC LIMIT 1",
+                (rid,),
+            ).fetchone()
+            if last is None or last["detail"] != seen:
+                self._event(conn, rid, _ts(self.clock()), "checked", "sent", seen)
+
+    @staticmethod
+    def _desk_status(tracked: TrackedRequest, desk: _Desk | None) -> tuple[str | None, str | None]:
+        own: HttpChannel | None = None
+        if desk is None and tracked.channel == "http":
+            url = tracked.channel_detail.get("desk_url")
+            if isinstance(url, str):
+                own = desk = HttpChannel(url, retries=0, timeout=5.0)
+        if desk is None:
+            return None, None
+        try:
+            case = desk.status(tracked.request_id)
+        except PeppolnetError:
+            return None, None  # the desk is away: decide from the network alone
+        finally:
+            if own is not None:
+                own.close()
+        status, reason = case.get("status"), case.get("reason")
+        return (
+            status if isinstance(status, str) else None,
+            reason if isinstance(reason, str) else None,
+        )
+
+    # --- from the recipient directory ----------------------------------------------------------
+
+    def drafts_from_changes(
+        self,
+        changes: Iterable[Change],
+        directory: RecipientDirectory | None = None,
+        *,
+        operator: str | OperatorRef | None = None,
+        email: str | None = None,
+        save: bool = True,
+    ) -> builtins.list[UpdateRecipientRequest]:
+        """Draft update requests for customers the directory saw change operator.
+
+        A "changed-operator" entry means the customer is now with ``after.seat_id``. The draft
+        moves it to ``operator`` (default: back to the operator it was with before) from the one
+        that holds it now. ``directory`` (optional) supplies the customer's current details;
+        ``email`` is used for customers without one. Drafts are saved unless ``save=False``;
+        every problem of every customer is reported at once as :class:`InvalidRequest`.
+        """
+        drafts: builtins.list[UpdateRecipientRequest] = []
+        problems: builtins.list[tuple[str, str]] = []
+        for change in changes:
+            if change.kind != "changed-operator":
+                continue
+            recipient = change.recipient
+            if directory is not None:
+                recipient = directory.get(recipient.participant_id) or recipient
+            target = operator if operator is not None else change.before.seat_id
+            holder = change.after.seat_id
+            target_seat = target.seat_id if isinstance(target, OperatorRef) else target
+            if not holder or target_seat == holder:
+                continue
+            try:
+                draft = UpdateRecipientRequest.create(
+                    company_name=recipient.name or recipient.participant_id,
+                    organisation_number=recipient.org_number or _local_id(recipient.participant_id),
+                    country=recipient.country or None,
+                    participant_id=recipient.participant_id,
+                    operator=target,
+                    current_operator=OperatorRef(
+                        seat_id=holder, name=change.after.operator_name or None
+                    ),
+                    email=recipient.email or email or "",
+                    note=f"drafted from a change seen {change.after.checked_at:%Y-%m-%d}",
+                )
+            except InvalidRequest as exc:
+                problems.extend((f"{recipient.participant_id}: {f}", m) for f, m in exc.problems)
+                continue
+            drafts.append(draft)
+        if problems:
+            raise InvalidRequest(problems)
+        if save:
+            for draft in drafts:
+                self.save(draft)
+        return drafts
+
+
+def _local_id(participant: str) -> str:
+    return participant.rsplit("::", 1)[-1].split(":", 1)[-1]
+
+
+def _describe(checks: Sequence[Reachability], docs: Sequence[DocumentTypeId], wanted: str) -> str:
+    if len(checks) < len(docs):
+        return "the lookup failed"
+    parts = []
+    for check in checks:
+        seat = check.operator.seat_id if check.operator else None
+        if check.verdict is Verdict.CAN_RECEIVE and seat != wanted:
+            parts.append(f"can-receive through {seat or 'an unknown operator'}, not {wanted}")
+        else:
+            parts.append(check.verdict.value)
+    unique = list(dict.fromkeys(parts))
+    return "; ".join(unique)
+
+
+class _fresh_lookup:
+    """A lookup whose SML answers are fresh: built here for a Network, cache cleared otherwise."""
+
+    def __init__(self, target: _Checker | Network, timeout: float) -> None:
+        self._target = target
+        self._timeout = timeout
+        self._own: Any = None
+
+    def __enter__(self) -> _Checker:
+        from peppolnet.network import Network
+
+        if isinstance(self._target, Network):
+            from peppolnet.lookup import Lookup
+            from peppolnet.sml import SmlResolver
+
+            resolver = SmlResolver.for_network(
+                self._target, timeout=self._timeout, require_https=False, cache=False
+            )
+            self._own = Lookup(self._target, resolver=resolver, timeout=self._timeout)
+            checker: _Checker = self._own
+            return checker
+        clear = getattr(getattr(self._target, "resolver", None), "clear_cache", None)
+        if callable(clear):
+            clear()
+        return self._target
+
+    def __exit__(self, *exc: object) -> None:
+        if self._own is not None:
+            self._own.close()
