@@ -41,7 +41,13 @@ class _Story:
         self.stream.write(f"   {text}\n" if text else "\n")
 
 
-def run_demo(stream: TextIO, *, register: Path | None = None, key_dir: Path | None = None) -> int:
+def run_demo(
+    stream: TextIO,
+    *,
+    register: Path | None = None,
+    key_dir: Path | None = None,
+    desk_delay: float = 1.5,
+) -> int:
     """Run the demo, writing the story to ``stream``; returns the exit code."""
     from peppolnet.lookup import Lookup
     from peppolnet.sandbox import Sandbox
@@ -50,7 +56,7 @@ def run_demo(stream: TextIO, *, register: Path | None = None, key_dir: Path | No
     register = register or demo_register_path()
     story.heading("Starting a sandbox Peppol network on 127.0.0.1")
     started = time.perf_counter()
-    with Sandbox.start(key_dir=key_dir) as sandbox:
+    with Sandbox.start(key_dir=key_dir, desk_delay=desk_delay) as sandbox:
         in_sml = sum(1 for p in sandbox.config.participants if p.in_sml)
         story.line(
             f"SML zone {sandbox.config.zone}, DNS on 127.0.0.1:{sandbox.dns.port}, "
@@ -63,10 +69,11 @@ def run_demo(stream: TextIO, *, register: Path | None = None, key_dir: Path | No
         with Lookup(sandbox.network, timeout=3.0) as lookup:
             results = _check_register(story, lookup, register)
             _explain_refusals(story, results)
-            _find_missing(story, sandbox, lookup, results)
+            missing = _find_missing(story, sandbox, lookup, results)
+        confirmed = missing is None or _request_registration(story, sandbox, missing)
     story.heading("Done")
     story.line("every answer above came from real DNS and HTTPS servers on 127.0.0.1")
-    ok = any(r.verdict == "can-receive" for r in results)
+    ok = any(r.verdict == "can-receive" for r in results) and confirmed
     return 0 if ok else 1
 
 
@@ -109,14 +116,15 @@ def _explain_refusals(story: _Story, results: list[BulkResult]) -> None:
 
 def _find_missing(
     story: _Story, sandbox: Sandbox, lookup: Lookup, results: list[BulkResult]
-) -> None:
+) -> BulkResult | None:
+    """Search the Directory for the missing customers; returns the one to request."""
     from peppolnet.directory import DirectoryClient
 
     story.heading("A customer is missing: search the Peppol Directory by name")
     missing = [r for r in results if r.verdict == "not-registered" and r.row.name]
     if not missing:
         story.line("no customer is missing")
-        return
+        return None
     with DirectoryClient.for_network(sandbox.network) as directory:
         for result in missing:
             words = result.row.name.split()
@@ -132,4 +140,71 @@ def _find_missing(
                 f"  but a lookup says {confirmed.verdict.value}: the Directory is a phone book "
                 "that can be stale; the SML and the SMP decide"
             )
-            return
+            return result
+    return missing[0]
+
+
+def _request_registration(story: _Story, sandbox: Sandbox, customer: BulkResult) -> bool:
+    """Build, check, send and follow an add-recipient request until the network shows it."""
+    import tempfile
+
+    from peppolnet.errors import PeppolnetError
+    from peppolnet.lookup import Lookup
+    from peppolnet.operators import Operator, OperatorRegistry
+    from peppolnet.recipients import AddRecipientRequest, HttpChannel, check_request
+    from peppolnet.recipients.tracking import RequestTracker, render_confirmation
+
+    row = customer.row
+    registry = OperatorRegistry(
+        Operator(op.seat_id, op.name, op.country) for op in sandbox.config.operators
+    )
+    operator = next(
+        (op for op in sandbox.config.operators if op.country == (row.country or "SE")),
+        sandbox.config.operators[0],
+    )
+    story.heading(f"Requesting {row.name}'s registration with {operator.name}")
+    try:
+        request = AddRecipientRequest.create(
+            company_name=row.name,
+            organisation_number=row.org_number,
+            country=row.country or None,
+            operator=operator.name,
+            email=row.email or "invoices@example.com",
+            requester={"name": "Accounts receivable", "email": "ar@demo.example"},
+            registry=registry,
+        )
+    except PeppolnetError as exc:
+        story.line(f"the request is not valid: {exc}")
+        return False
+    story.line(request.summary())
+    with Lookup(sandbox.network, timeout=3.0) as lookup:
+        plan = check_request(request, lookup)
+    story.line(f"plan: {plan.message}")
+    for advice in plan.meanwhile:
+        story.line(f"meanwhile: {advice}")
+    if plan.request is None:
+        return True
+    with tempfile.TemporaryDirectory(prefix="peppolnet-demo-") as folder:
+        tracker = RequestTracker(Path(folder) / "demo.sqlite")
+        try:
+            tracker.save(plan.request, plan)
+            receipt = tracker.send(plan.request.request_id, HttpChannel(sandbox.desk_url))
+            story.line(f"sent to the operator desk ({receipt.channel}, case {receipt.reference})")
+            story.line("following up until the network shows the customer ...")
+            deadline = time.monotonic() + 30.0
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                outcome = tracker.follow_up(sandbox.network)
+                status = outcome[0].status.value if outcome else "unknown"
+                if status != "sent":
+                    break
+            tracked = tracker.get(plan.request.request_id)
+        finally:
+            tracker.close()
+    if tracked is None or tracked.status.value != "confirmed":
+        story.line(f"not confirmed: {tracked.status.value if tracked else 'lost'}")
+        return False
+    story.line(f"confirmed: {outcome[0].message}")
+    mail = render_confirmation(plan.request, sender="desk@sandbox.peppolnet.test")
+    story.line(f"confirmation mail to {mail['To']}: {mail['Subject']}")
+    return True
