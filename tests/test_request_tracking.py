@@ -1,0 +1,473 @@
+"""RequestTracker over real parts: the SQLite file, the sandbox desk over HTTP, the sandbox's DNS
+and SMPs, and a real local SMTP server (aiosmtpd) that receives the confirmation mail."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest
+from peppolnet.lookup import Lookup
+from peppolnet.recipients import (
+    AddRecipientRequest,
+    HttpChannel,
+    OutboxChannel,
+    RecipientDirectory,
+    RequestStatus,
+    UpdateRecipientRequest,
+    generate_migration_key,
+)
+from peppolnet.recipients.directory import Change, CheckRecord, Recipient
+from peppolnet.recipients.tracking import (
+    EmailNotifier,
+    RequestTracker,
+    TrackedRequest,
+    render_confirmation,
+)
+from peppolnet.sandbox import Sandbox
+
+NEW = "559012-3450"  # valid Swedish numbers that are not in the default sandbox network
+NEW_2 = "559012-3468"
+
+
+class Clock:
+    """A movable "now" for expiry."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[Sandbox]:
+    """A sandbox of this module's own (participants get added and moved) with a quick desk."""
+    with Sandbox.start(desk_delay=0.3) as running:
+        yield running
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Envelope] = []
+        self.arrived = threading.Event()
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        self.messages.append(envelope)
+        self.arrived.set()
+        return "250 Message accepted"
+
+    def parsed(self) -> list[tuple[list[str], EmailMessage]]:
+        out = []
+        for envelope in self.messages:
+            assert isinstance(envelope.content, bytes)
+            message = message_from_bytes(envelope.content, policy=default_policy)
+            assert isinstance(message, EmailMessage)
+            out.append((list(envelope.rcpt_tos), message))
+        return out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    port = _free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, port
+    finally:
+        controller.stop()
+
+
+def notifier(port: int) -> EmailNotifier:
+    return EmailNotifier("127.0.0.1", port, sender="onboarding@kvittra.example", security="none")
+
+
+def add_request(number: str = NEW, **changes: Any) -> AddRecipientRequest:
+    fields: dict[str, Any] = {
+        "company_name": "Ödeshög Snickeri AB",
+        "organisation_number": number,
+        "operator": "PSE000102",
+        "email": "faktura@odeshog.example",
+        "requester": {"name": "Anna Support", "email": "anna@support.example"},
+        **changes,
+    }
+    return AddRecipientRequest.create(**fields)
+
+
+def served(net: Sandbox, operator: str = "kvittra", skip: int = 0) -> Any:
+    """A plain participant (no quirks) that ``operator`` serves in the sandbox."""
+    found = [
+        p
+        for p in net.participants.values()
+        if p.in_sml and not p.quirks and p.operator == operator and p.id.icd == "0007"
+    ]
+    return found[skip]
+
+
+def desk_cases(net: Sandbox) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = httpx.get(f"{net.desk_url}/requests").json()["cases"]
+    return cases
+
+
+# --- the database --------------------------------------------------------------------------------
+
+
+def test_requests_live_in_the_recipient_database(tmp_path: Path) -> None:
+    path = tmp_path / "recipients.sqlite"
+    with RecipientDirectory(path) as directory:
+        directory.add("Åkesson Bygg AB", participant_id="0007:5567321707", email="f@a.example")
+    with RequestTracker(path) as tracker:
+        assert tracker.store.schema_version >= 2
+        tracker.save(add_request())
+    with RecipientDirectory(path) as directory:  # the directory still works on the same file
+        assert len(directory) == 1
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"recipients", "checks", "requests", "request_events"} <= tables
+    assert conn.execute("SELECT status FROM requests").fetchall() == [("draft",)]
+    conn.close()
+
+
+def test_tracker_on_a_store_opened_before(tmp_path: Path) -> None:
+    directory = RecipientDirectory(tmp_path / "db.sqlite")
+    tracker = RequestTracker(directory.store)  # the same Store object, one connection
+    tracker.save(add_request())
+    assert [t.status for t in tracker.list()] == [RequestStatus.DRAFT]
+    assert tracker.path == directory.path
+
+
+def test_save_is_idempotent_and_keeps_history(tmp_path: Path) -> None:
+    clock = Clock()
+    tracker = RequestTracker(tmp_path / "db.sqlite", clock=clock)
+    request = add_request()
+    first = tracker.save(request)
+    again = tracker.save(add_request())
+    assert first == again
+    assert [e.event for e in tracker.history(request.request_id)] == ["saved"]
+    clock.now += timedelta(minutes=5)
+    changed = tracker.save(add_request(note="Ring först"))
+    assert changed.request.note == "Ring först"
+    assert changed.created_at == first.created_at < changed.updated_at
+    assert [e.event for e in tracker.history(request.request_id)] == ["saved", "updated"]
+    assert len(tracker.list()) == 1
+    assert tracker.list(status="sent") == []
+    with pytest.raises(InvalidInput, match="unknown status 'done'"):
+        tracker.list(status="done")
+
+
+def test_get_by_prefix_and_unknown_ids(tmp_path: Path) -> None:
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    request = add_request()
+    tracker.save(request)
+    found = tracker.get(request.request_id[:8].upper())
+    assert found is not None
+    assert found.request == request.with_status(RequestStatus.DRAFT)
+    assert tracker.get("0000000") is None
+    assert tracker.get("ffffffff-ffff") is None
+    with pytest.raises(InvalidInput, match="no request with id"):
+        tracker.history("nope")
+    with pytest.raises(InvalidInput, match="no request with id"):
+        tracker.send("nope", OutboxChannel(tmp_path))
+
+
+def test_send_is_idempotent_one_case_at_the_desk(tmp_path: Path, net: Sandbox) -> None:
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    request = add_request(NEW_2, operator="PSE000109")
+    tracker.save(request)
+    with HttpChannel(net.desk_url) as channel:
+        receipt = tracker.send(request.request_id, channel)
+        again = tracker.send(request.request_id, channel)
+    assert not receipt.duplicate
+    assert again.duplicate
+    assert again.reference == receipt.reference
+    assert [c["request_id"] for c in desk_cases(net)].count(request.request_id) == 1
+    events = [e.event for e in tracker.history(request.request_id)]
+    assert events == ["saved", "sent"]
+    tracked = tracker.get(request.request_id)
+    assert tracked is not None
+    assert tracked.status is RequestStatus.SENT
+    assert tracked.channel_detail["desk_url"] == net.desk_url
+    with pytest.raises(InvalidInput, match="already sent"):
+        tracker.save(add_request(NEW_2, operator="PSE000109", email="other@odeshog.example"))
+    net.desk.wait(request.request_id)
+    net.remove_participant(request.participant_id)
+
+
+def test_a_failed_send_is_recorded_and_leaves_a_draft(tmp_path: Path) -> None:
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    request = add_request()
+    tracker.save(request)
+    with (
+        HttpChannel(f"http://127.0.0.1:{_free_port()}", retries=0) as channel,
+        pytest.raises(ChannelError),
+    ):
+        tracker.send(request.request_id, channel)
+    tracked = tracker.get(request.request_id)
+    assert tracked is not None
+    assert tracked.status is RequestStatus.DRAFT
+    history = tracker.history(request.request_id)
+    assert history[-1].event == "send-failed"
+    assert "did not take" in history[-1].detail
+
+
+# --- the full flow against the sandbox ------------------------------------------------------------
+
+
+def test_add_flow_confirmed_and_mailed(
+    tmp_path: Path, net: Sandbox, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, port = smtp
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    request = add_request()
+    tracker.save(request)
+    with HttpChannel(net.desk_url) as channel:
+        tracker.send(request.request_id, channel)
+    # Before the desk has done its work: still pending, nothing mailed.
+    [pending] = tracker.follow_up(net.network, notify=notifier(port))
+    assert pending.status is RequestStatus.SENT
+    assert not pending.changed
+    assert pending.desk_status == "received"
+    assert "not-registered" in pending.message
+    assert mailbox.messages == []
+
+    assert net.desk.wait(request.request_id, timeout=5)["status"] == "registered"
+    [done] = tracker.follow_up(net.network, notify=notifier(port))
+    assert done.status is RequestStatus.CONFIRMED
+    assert done.changed
+    assert [c.verdict.value for c in done.checks] == ["can-receive", "can-receive"]
+    assert {c.document_type for c in done.checks} == set(request.document_types)
+    assert done.notified == f"<{request.request_id}.confirmed@peppolnet.request>"
+    assert mailbox.arrived.wait(5)
+    [(rcpt, mail)] = mailbox.parsed()
+    assert rcpt == ["anna@support.example"]  # the requester
+    assert mail["To"] == "anna@support.example"
+    assert mail["In-Reply-To"] == f"<{request.request_id}@peppolnet.request>"
+    assert "Ödeshög Snickeri AB" in mail["Subject"]
+    assert "PSE000102" in mail["Subject"]
+    body = mail.get_content()
+    assert "can now receive e-invoices through Kvittra AB (PSE000102)" in body
+    assert "Hello Anna Support," in body
+
+    tracked = tracker.get(request.request_id)
+    assert tracked is not None
+    assert tracked.status is RequestStatus.CONFIRMED
+    assert tracked.closed_at is not None
+    assert tracked.notified_at is not None
+    events = [e.event for e in tracker.history(request.request_id)]
+    assert events == ["saved", "sent", "checked", "confirmed", "notified"]
+    # A confirmed request is not followed up (or mailed) again.
+    assert tracker.follow_up(net.network, notify=notifier(port)) == []
+    assert len(mailbox.messages) == 1
+    net.remove_participant(request.participant_id)
+
+
+def test_move_with_migration_key_confirmed_through_a_long_lived_lookup(
+    tmp_path: Path, net: Sandbox, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, port = smtp
+    participant = served(net)
+    key = generate_migration_key()
+    request = UpdateRecipientRequest.create(
+        company_name=participant.name,
+        organisation_number=participant.id.local_id,
+        operator="PSE000109",
+        current_operator="PSE000102",
+        email="faktura@kund.example",
+        migration_key=key,
+    )
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    tracker.save(request)
+    with HttpChannel(net.desk_url) as channel:
+        tracker.send(request.request_id, channel)
+    with Lookup(net.network, timeout=3.0) as lookup:
+        # The lookup caches the SML answer (Kvittra's SMP) before the move...
+        [pending] = tracker.follow_up(lookup, notify=notifier(port))
+        assert pending.status is RequestStatus.SENT
+        assert "can-receive through PSE000102, not PSE000109" in pending.message
+        assert net.desk.wait(request.request_id, timeout=5)["status"] == "moved"
+        # ...and follow_up must not reuse it: the participant is now on Norrsken's SMP.
+        [done] = tracker.follow_up(lookup, notify=notifier(port))
+    assert done.status is RequestStatus.CONFIRMED, done.message
+    assert all(c.operator is not None and c.operator.seat_id == "PSE000109" for c in done.checks)
+    assert mailbox.arrived.wait(5)
+    [(rcpt, mail)] = mailbox.parsed()
+    assert rcpt == ["faktura@kund.example"]  # no requester: the request's own address
+    assert "moved to" in mail["Subject"]
+    assert "PSE000109" in mail["Subject"]
+    stored = tracker.get(request.request_id)
+    assert stored is not None
+    assert isinstance(stored.request, UpdateRecipientRequest)
+    assert stored.request.migration_key == key
+    net.move_participant(participant.id, "kvittra")
+
+
+def test_rejected_by_the_desk_then_reopened(tmp_path: Path, net: Sandbox) -> None:
+    participant = served(net, skip=1)
+    # An add for a participant another operator holds: the desk refuses (SML ERR-106).
+    request = AddRecipientRequest.create(
+        company_name=participant.name,
+        organisation_number=participant.id.local_id,
+        operator="PSE000109",
+        email="faktura@kund.example",
+    )
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    tracker.save(request)
+    with HttpChannel(net.desk_url) as channel:
+        tracker.send(request.request_id, channel)
+    assert net.desk.wait(request.request_id, timeout=5)["status"] == "rejected"
+    [result] = tracker.follow_up(net.network)  # asks the desk it was sent to
+    assert result.status is RequestStatus.REJECTED
+    assert result.desk_status == "rejected"
+    assert "ERR-106" in result.message
+    tracked = tracker.get(request.request_id)
+    assert tracked is not None
+    assert tracked.reason is not None
+    assert "ERR-106" in tracked.reason
+    with pytest.raises(InvalidInput, match="save it again"):
+        tracker.send(request.request_id, OutboxChannel(tmp_path / "out"))
+    reopened = tracker.save(request)
+    assert reopened.status is RequestStatus.DRAFT
+    assert reopened.reason is None
+    assert tracker.history(request.request_id)[-1].event == "reopened"
+
+
+def test_expires_after_the_given_time(tmp_path: Path, net: Sandbox) -> None:
+    clock = Clock()
+    tracker = RequestTracker(tmp_path / "db.sqlite", clock=clock)
+    request = add_request()
+    tracker.save(request)
+    tracker.send(request.request_id, OutboxChannel(tmp_path / "out"))  # nobody acts on it
+    clock.now += timedelta(days=13)
+    [still] = tracker.follow_up(net.network, expire_after=timedelta(days=14))
+    assert still.status is RequestStatus.SENT
+    assert still.desk_status is None
+    again = tracker.follow_up(net.network, expire_after=timedelta(days=14))
+    assert [e.event for e in tracker.history(request.request_id)].count("checked") == 1
+    assert again[0].status is RequestStatus.SENT
+    clock.now += timedelta(days=1)
+    [expired] = tracker.follow_up(net.network, expire_after=timedelta(days=14))
+    assert expired.status is RequestStatus.EXPIRED
+    assert "not confirmed within 14 days" in expired.message
+    assert tracker.list(RequestStatus.EXPIRED)[0].request_id == request.request_id
+
+
+def test_a_failed_mail_is_tried_again(
+    tmp_path: Path, net: Sandbox, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, port = smtp
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    request = add_request(NEW_2)
+    tracker.save(request)
+    with HttpChannel(net.desk_url) as channel:
+        tracker.send(request.request_id, channel)
+    net.desk.wait(request.request_id, timeout=5)
+    [done] = tracker.follow_up(net.network, notify=notifier(_free_port()))  # nobody listens
+    assert done.status is RequestStatus.CONFIRMED
+    assert done.notified is None
+    assert done.notify_error is not None
+    assert tracker.history(request.request_id)[-1].event == "notify-failed"
+    [retry] = tracker.follow_up(net.network, notify=notifier(port))
+    assert retry.notified is not None
+    assert retry.notify_error is None
+    assert mailbox.arrived.wait(5)
+    assert len(mailbox.messages) == 1
+    assert tracker.follow_up(net.network, notify=notifier(port)) == []
+    net.remove_participant(request.participant_id)
+
+
+def test_confirmation_mail_rendering() -> None:
+    request = add_request()
+    mail = render_confirmation(request, sender="desk@example.org", to="support@example.org")
+    assert mail["To"] == "support@example.org"
+    assert mail["Message-ID"] == f"<{request.request_id}.confirmed@peppolnet.request>"
+    assert "(not checked)" in mail.get_content()
+
+
+# --- drafts from the recipient directory's changes -------------------------------------------
+
+
+def _change(kind: str, email: str = "f@kund.example") -> Change:
+    recipient = Recipient(
+        1, "iso6523-actorid-upis::0007:5567321707", "Åkesson Bygg AB", "556732-1707", "SE", email
+    )
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    pid = recipient.participant_id
+    kvittra = ("PSE000102", "Kvittra AB", "https://smp.kvittra.example", "")
+    norrsken = ("PSE000109", "Norrsken Invoice AB", "https://smp.norrsken.example", "")
+    before = CheckRecord(at, "can-receive", pid, *kvittra)
+    after = CheckRecord(at + timedelta(days=1), "can-receive", pid, *norrsken)
+    return Change(recipient, kind, before, after)  # type: ignore[arg-type]
+
+
+def test_drafts_from_changes(tmp_path: Path) -> None:
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    drafts = tracker.drafts_from_changes([_change("changed-operator"), _change("changed-smp")])
+    assert len(drafts) == 1
+    draft = drafts[0]
+    assert draft.operator.seat_id == "PSE000102"  # back to where it was
+    assert draft.current_operator.seat_id == "PSE000109"
+    assert draft.current_operator.name == "Norrsken Invoice AB"
+    assert draft.participant_id.bare == "0007:5567321707"
+    assert [t.request_id for t in tracker.list("draft")] == [draft.request_id]
+    elsewhere = tracker.drafts_from_changes(
+        [_change("changed-operator")], operator="PSE000109", save=False
+    )
+    assert elsewhere == []  # already with the wanted operator: nothing to move
+    with pytest.raises(InvalidRequest) as info:
+        tracker.drafts_from_changes([_change("changed-operator", email="")])
+    assert info.value.problems[0][0] == "iso6523-actorid-upis::0007:5567321707: email"
+    with_default = tracker.drafts_from_changes(
+        [_change("changed-operator", email="")], email="kund@example.org", save=False
+    )
+    assert with_default[0].email == "kund@example.org"
+
+
+# --- property: what is saved is what comes back ---------------------------------------------
+
+_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")),
+    min_size=1,
+    max_size=40,
+).filter(lambda s: s.strip() != "")
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=_text, note=st.none() | _text)
+def test_saved_requests_round_trip(tmp_path: Path, name: str, note: str | None) -> None:
+    tracker = RequestTracker(tmp_path / "prop.sqlite")
+    try:
+        request = add_request(company_name=name, note=note)
+    except InvalidRequest:
+        return  # refused by validation: nothing to store
+    tracked = tracker.save(request)
+    assert isinstance(tracked, TrackedRequest)
+    back = tracker.get(request.request_id)
+    assert back is not None
+    assert back.request == request.with_status(RequestStatus.DRAFT)
+    assert json.loads(json.dumps(back.to_json()))["request_id"] == request.request_id
