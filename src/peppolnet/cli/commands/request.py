@@ -147,7 +147,7 @@ def _build(args: argparse.Namespace, update: bool) -> Any:
     common: dict[str, Any] = {
         "company_name": args.name,
         "organisation_number": args.org_number,
-        "operator": args.operator,
+        "operator": _operator(args.operator, registry),
         "email": args.email,
         "country": args.country,
         "document_types": args.doctype,
@@ -159,8 +159,19 @@ def _build(args: argparse.Namespace, update: bool) -> Any:
         return AddRecipientRequest.create(**common)
     key = generate_migration_key() if args.new_migration_key else args.migration_key
     return UpdateRecipientRequest.create(
-        **common, current_operator=args.from_operator, migration_key=key
+        **common, current_operator=_operator(args.from_operator, registry), migration_key=key
     )
+
+
+def _operator(text: str, registry: Any) -> Any:
+    """A well-formed Seat ID the registry does not know yet is still an operator (as itself)."""
+    from peppolnet.operators import is_seat_id
+    from peppolnet.recipients import OperatorRef
+
+    seat = text.strip().upper()
+    if is_seat_id(seat) and registry.by_seat_id(seat) is None:
+        return OperatorRef(seat_id=seat)
+    return text
 
 
 def _channel(args: argparse.Namespace) -> Channel:
@@ -200,6 +211,12 @@ def _plan(args: argparse.Namespace, request: Any) -> RequestPlan | None:
         return check_request(request, lookup)
 
 
+def _close(channel: Channel) -> None:
+    close = getattr(channel, "close", None)
+    if callable(close):
+        close()
+
+
 def _add(args: argparse.Namespace) -> int:
     return _new(args, update=False)
 
@@ -223,21 +240,21 @@ def _new(args: argparse.Namespace, *, update: bool) -> int:
             for field, message in exc.problems:
                 print(f"  {field}: {message}", file=sys.stderr)
         return 1
+    channel = _channel(args) if args.send else None  # a usage problem stops before saving
     plan = _plan(args, request)
     to_send = request if plan is None else plan.request
     tracked = receipt = None
     if to_send is not None:
         with _tracker(args) as tracker:
             tracked = tracker.save(to_send, plan)
-            if args.send:
-                channel = _channel(args)
+            if channel is not None:
                 try:
                     receipt = tracker.send(to_send.request_id, channel)
                 finally:
-                    close = getattr(channel, "close", None)
-                    if callable(close):
-                        close()
+                    _close(channel)
                 tracked = tracker.get(to_send.request_id)
+    elif channel is not None:
+        _close(channel)
     if args.json:
         print_json(
             {
