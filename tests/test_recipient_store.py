@@ -31,14 +31,15 @@ def test_registered_migration_runs_once_in_order(
     monkeypatch.setattr(store_module, "MIGRATIONS", list(MIGRATIONS))
     path = tmp_path / "db.sqlite"
     Store(path).connection()
-    sql = "CREATE TABLE requests (id INTEGER PRIMARY KEY, recipient_id INTEGER);"
+    # (not "requests": the request tracker registers that table itself)
+    sql = "CREATE TABLE extension_test (id INTEGER PRIMARY KEY, recipient_id INTEGER);"
     store_module.register_migration(100, sql)
     store_module.register_migration(100, sql)  # idempotent at import time
     with pytest.raises(InvalidInput, match="already registered"):
         store_module.register_migration(100, "CREATE TABLE other (x);")
     store = Store(path)
     assert store.schema_version == 100
-    store.connection().execute("INSERT INTO requests (recipient_id) VALUES (1)")
+    store.connection().execute("INSERT INTO extension_test (recipient_id) VALUES (1)")
     assert Store(path).schema_version == 100  # opening again does not re-run it
 
 
