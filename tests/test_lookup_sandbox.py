@@ -216,3 +216,38 @@ async def test_async_twin_gives_the_same_answers(sandbox: Sandbox) -> None:
     assert [c.name for c in second.checks] == [
         c.name for c in Lookup(sandbox.network).check(expired.id).checks
     ]
+
+
+class _Revocation:
+    def __init__(self, status: object) -> None:
+        self.status = status
+        self.asked: list[str] = []
+
+    def check(self, certificate: object, issuer: object, at: datetime) -> object:
+        from cryptography import x509
+
+        assert isinstance(certificate, x509.Certificate)
+        self.asked.append(certificate.subject.rfc4514_string())
+        return self.status
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict", "check_status"),
+    [
+        ("good", Verdict.CAN_RECEIVE, CheckStatus.PASS),
+        ("revoked", Verdict.CANNOT_RECEIVE, CheckStatus.FAIL),
+        ("unknown", Verdict.CAN_RECEIVE, CheckStatus.SKIPPED),
+    ],
+)
+def test_a_revocation_checker_is_asked_and_believed(
+    sandbox: Sandbox, status: str, verdict: Verdict, check_status: CheckStatus
+) -> None:
+    from peppolnet.pki import RevocationStatus
+
+    checker = _Revocation(RevocationStatus(status))
+    with Lookup(sandbox.network, revocation=checker) as lk:  # type: ignore[arg-type]
+        result = lk.check(_plain(sandbox).id)
+    assert checker.asked
+    assert result.verdict is verdict, str(result)
+    revocation = [c for c in result.checks if c.name == "revocation"]
+    assert [c.status for c in revocation] == [check_status]
