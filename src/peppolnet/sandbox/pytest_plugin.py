@@ -86,6 +86,7 @@ def _start(
     faults: Faults | None,
     started: list[Sandbox],
     dns_port: int = 0,
+    desk_delay: float = 2.0,
 ) -> Sandbox:
     from peppolnet.sandbox.config import SandboxConfig, load_config
     from peppolnet.sandbox.runtime import Sandbox
@@ -93,7 +94,12 @@ def _start(
     if not isinstance(config, SandboxConfig):
         config = load_config(config)
     sandbox = Sandbox(
-        config, extra_zones=extra_zones, key_dir=key_dir, faults=faults, dns_port=dns_port
+        config,
+        extra_zones=extra_zones,
+        key_dir=key_dir,
+        faults=faults,
+        dns_port=dns_port,
+        desk_delay=desk_delay,
     )
     started.append(sandbox)  # before run(): a half-started sandbox is still stopped
     sandbox.run()
@@ -123,8 +129,9 @@ def peppol_sandbox_factory() -> Iterator[SandboxFactory]:
         key_dir: Path | None = None,
         faults: Faults | None = None,
         dns_port: int = 0,
+        desk_delay: float = 2.0,
     ) -> Sandbox:
-        return _start(config, extra_zones, key_dir, faults, started, dns_port)
+        return _start(config, extra_zones, key_dir, faults, started, dns_port, desk_delay)
 
     try:
         yield start
