@@ -435,7 +435,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced sizes, under 2 minutes")
     parser.add_argument("--only", default=",".join(ALL), help="comma-separated: " + ",".join(ALL))
-    parser.add_argument("--out", default=str(HERE / "results" / "latest.json"))
+    parser.add_argument("--out", help="default: results/latest.json (results/quick.json)")
     args = parser.parse_args()
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(only) - set(ALL)
@@ -477,7 +477,7 @@ def main() -> int:
         "peer": "peppol-py" if peer_python() else None,
         "rows": rows,
     }  # fmt: skip
-    out = Path(args.out)
+    out = Path(args.out or HERE / "results" / ("quick.json" if args.quick else "latest.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")
