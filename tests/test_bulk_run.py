@@ -257,3 +257,36 @@ def test_closing_the_run_ends_retry_backoff_at_once(sandbox: Sandbox) -> None:
             assert time.monotonic() - started < 5
     finally:
         sandbox.dns.set_timeout_share(0.0)
+
+
+class _Jittery:
+    """Answers at random moments, so worker threads finish while results are being collected."""
+
+    def check(self, participant: object = None, **kwargs: object) -> object:
+        import time
+        from datetime import UTC, datetime
+
+        from peppolnet.identifiers import BIS_BILLING_INVOICE, ParticipantId
+        from peppolnet.reachability import Check, CheckStatus, Reachability, Verdict
+
+        time.sleep(random.random() * 0.002)
+        assert isinstance(participant, ParticipantId)
+        return Reachability(
+            participant.bare,
+            participant,
+            BIS_BILLING_INVOICE,
+            None,
+            "unit",
+            Verdict.NOT_REGISTERED,
+            (Check("sml", CheckStatus.FAIL, "not registered"),),
+            datetime.now(UTC),
+        )
+
+
+def test_unordered_run_never_loses_a_row_to_a_race() -> None:
+    # Regression: a future finishing between two scans of the pending rows was yielded by
+    # neither, losing about 1 row in 400 at concurrency 128 (found by the bulk benchmark).
+    items = [f"0088:{i:013d}" for i in range(3000)]
+    results = check_many(items, _Jittery(), concurrency=128, ordered=False, retries=0)
+    numbers = sorted(r.row.number for r in results)
+    assert numbers == list(range(1, len(items) + 1))

@@ -28,7 +28,7 @@ from collections.abc import (
     Iterable,
     Mapping,
 )
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from peppolnet.bulk.registers import RegisterRow, lookup_key
@@ -409,8 +409,7 @@ def _run_sync(
             concurrent.futures.wait(
                 [f for _, f, _ in pending], return_when=concurrent.futures.FIRST_COMPLETED
             )
-            ready = [p for p in pending if p[1].done()]
-            pending = collections.deque(p for p in pending if not p[1].done())
+            ready, pending = _partition(pending)
             for row, future, shared in ready:
                 yield tally.emit(row, future.result(), shared)
     finally:
@@ -422,6 +421,23 @@ def _run_sync(
 
 
 _END: Final = object()
+
+_P = TypeVar("_P", bound=tuple[Any, Any, Any])
+
+
+def _partition(pending: collections.deque[_P]) -> tuple[list[_P], collections.deque[_P]]:
+    """Split into finished and still running in ONE pass over ``done()``.
+
+    Two separate scans would lose every future that finishes between them (worker threads
+    finish at any time): its row would be in neither list and never be yielded.
+    """
+    ready: list[_P] = []
+    running: collections.deque[_P] = collections.deque()
+    for entry in pending:
+        (ready if entry[1].done() else running).append(entry)
+    return ready, running
+
+
 _SyncPending: TypeAlias = tuple[RegisterRow, concurrent.futures.Future[_Outcome], bool]
 
 
@@ -557,8 +573,7 @@ async def check_many_async(
                 yield tally.emit(row, await asyncio.shield(future), shared)
                 continue
             await asyncio.wait({p[1] for p in pending}, return_when=asyncio.FIRST_COMPLETED)
-            done = [p for p in pending if p[1].done()]
-            pending = collections.deque(p for p in pending if not p[1].done())
+            done, pending = _partition(pending)
             for row, future, shared in done:
                 yield tally.emit(row, future.result(), shared)
     finally:
