@@ -100,6 +100,9 @@ class _Server(ThreadingHTTPServer):
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    # TCP_NODELAY: headers and body go out in two writes; with Nagle on, a client that delays
+    # its ACK (requests/urllib3) waits ~40 ms for every response. Real SMPs do not do that.
+    disable_nagle_algorithm = True
     # Idle keep-alive connections are closed after this long, so stop() never waits on them.
     timeout = 30
 
