@@ -185,8 +185,14 @@ def _check_ca(issuer: x509.Certificate, cas_below: int) -> None:
         raise ChainError(f"issuer {_name(issuer)} may not sign certificates (no keyCertSign)")
 
 
+@functools.lru_cache(maxsize=4096)
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True if ``issuer``'s name matches and its key made ``cert``'s signature."""
+    """True if ``issuer``'s name matches and its key made ``cert``'s signature.
+
+    Memoised: the answer depends only on the two certificates (compared by their DER bytes),
+    and a bulk run checks the same few SMP and AP certificates thousands of times. Validity
+    dates are *not* part of this and are checked on every call by the caller.
+    """
     if cert.issuer != issuer.subject:
         return False
     try:
