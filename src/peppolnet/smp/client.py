@@ -198,7 +198,8 @@ class _Core:
             "verify": verify_argument(self.network.tls_verify),
             "headers": {"User-Agent": USER_AGENT, "Accept": "application/xml, text/xml"},
             "follow_redirects": False,
-            "limits": httpx.Limits(max_connections=512, max_keepalive_connections=128),
+            # keep every connection alive: a new TLS handshake costs more CPU than the lookup
+            "limits": httpx.Limits(max_connections=512, max_keepalive_connections=512),
         }
 
     @staticmethod
