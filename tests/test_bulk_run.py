@@ -94,7 +94,7 @@ def test_duplicates_are_looked_up_once(
     distinct = {tuple(c.uri.lower() for c in r.candidates) for r in valid}
     many = [*rows, *rows, *rows]
     random.Random(7).shuffle(many)
-    with Lookup(sandbox.network, timeout=2.0) as lookup:
+    with Lookup(sandbox.network, timeout=10.0) as lookup:
         results = list(check_many(many, lookup, concurrency=16))
     assert len(results) == len(many)
     assert sum(r.attempts for r in results) == len(distinct)  # one lookup per participant

@@ -16,6 +16,7 @@ import collections
 import concurrent.futures
 import dataclasses
 import functools
+import queue
 import random
 import threading
 import time
@@ -360,6 +361,11 @@ def _run_sync(
     stopping = threading.Event()
     inflight: dict[_Key, concurrent.futures.Future[_Outcome]] = {}
     pending: collections.deque[_SyncPending] = collections.deque()
+    # unordered: finished lookups arrive here through done-callbacks, so handing out a result
+    # costs O(1) instead of a wait() and a scan over the whole window (O(window) per result,
+    # which made c=256 with its 4,096-row window 2.5x slower than c=32)
+    completed: queue.SimpleQueue[_SyncPending] = queue.SimpleQueue()
+    outstanding = 0
     source = iter(items)
     number = 0
 
@@ -392,26 +398,30 @@ def _run_sync(
     try:
         exhausted = False
         while True:
-            while not exhausted and len(pending) < limit:
+            while not exhausted and (len(pending) if ordered else outstanding) < limit:
                 item = next(source, _END)
                 if item is _END:
                     exhausted = True
                     break
                 number += 1
                 row = _as_row(item, number)  # type: ignore[arg-type]
-                pending.append((row, *schedule(row)))
-            if not pending:
-                return
+                entry: _SyncPending = (row, *schedule(row))
+                if ordered:
+                    pending.append(entry)
+                else:
+                    outstanding += 1
+                    entry[1].add_done_callback(functools.partial(_put, completed, entry))
             if ordered:
+                if not pending:
+                    return
                 row, future, shared = pending.popleft()
                 yield tally.emit(row, future.result(), shared)
                 continue
-            concurrent.futures.wait(
-                [f for _, f, _ in pending], return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            ready, pending = _partition(pending)
-            for row, future, shared in ready:
-                yield tally.emit(row, future.result(), shared)
+            if not outstanding:
+                return
+            row, future, shared = completed.get()
+            outstanding -= 1
+            yield tally.emit(row, future.result(), shared)
     finally:
         stopping.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -423,6 +433,14 @@ def _run_sync(
 _END: Final = object()
 
 _P = TypeVar("_P", bound=tuple[Any, Any, Any])
+
+
+def _put(
+    completed: queue.SimpleQueue[_SyncPending],
+    entry: _SyncPending,
+    _future: concurrent.futures.Future[_Outcome],
+) -> None:
+    completed.put(entry)
 
 
 def _partition(pending: collections.deque[_P]) -> tuple[list[_P], collections.deque[_P]]:
