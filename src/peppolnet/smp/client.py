@@ -270,15 +270,21 @@ class SmpClient(_Core):
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(network, options)
-        self._own = client is None
-        self._client = client or httpx.Client(**self.client_kwargs())  # type: ignore[arg-type]
+        self._client = client
+        # Without a client of the caller's, one connection pool per SMP host: httpcore's pool
+        # does work linear in its connections on every request, so one pool for all hosts
+        # costs more CPU the more SMPs a bulk run meets.
+        self._pools: dict[str, httpx.Client] = {}
+        self._pools_lock = threading.Lock()
         self._host_limits: dict[str, threading.BoundedSemaphore] = {}
         self._limits_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the HTTP connection pool if we created it."""
-        if self._own:
-            self._client.close()
+        with self._pools_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
     def __enter__(self) -> SmpClient:
         return self
@@ -310,6 +316,19 @@ class SmpClient(_Core):
                 limit = self._host_limits[host] = threading.BoundedSemaphore(self.per_host)
         return limit
 
+    def _http(self, url: str) -> httpx.Client:
+        if self._client is not None:
+            return self._client
+        host = self.host_of(url)
+        pool = self._pools.get(host)
+        if pool is None:
+            with self._pools_lock:
+                pool = self._pools.get(host)
+                if pool is None:
+                    pool = httpx.Client(**self.client_kwargs())  # type: ignore[arg-type]
+                    self._pools[host] = pool
+        return pool
+
     def _get_once(self, url: str) -> tuple[int, bytes]:
         limit = self._limit(url)
         if limit is None:
@@ -319,7 +338,7 @@ class SmpClient(_Core):
 
     def _get_unlimited(self, url: str) -> tuple[int, bytes]:
         try:
-            with self._client.stream("GET", url) as response:
+            with self._http(url).stream("GET", url) as response:
                 body = _Body(self.max_bytes, response.headers.get("content-length"))
                 for chunk in response.iter_bytes():
                     body.add(chunk)
@@ -378,14 +397,15 @@ class AsyncSmpClient(_Core):
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(network, options)
-        self._own = client is None
-        self._client = client or httpx.AsyncClient(**self.client_kwargs())  # type: ignore[arg-type]
+        self._client = client
+        self._pools: dict[str, httpx.AsyncClient] = {}  # per SMP host, as in SmpClient
         self._host_limits: dict[str, asyncio.Semaphore] = {}
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool if we created it."""
-        if self._own:
-            await self._client.aclose()
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
 
     async def __aenter__(self) -> AsyncSmpClient:
         return self
@@ -407,6 +427,15 @@ class AsyncSmpClient(_Core):
             attempt += 1
             await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
 
+    def _http(self, url: str) -> httpx.AsyncClient:
+        if self._client is not None:
+            return self._client
+        host = self.host_of(url)
+        pool = self._pools.get(host)
+        if pool is None:
+            pool = self._pools[host] = httpx.AsyncClient(**self.client_kwargs())  # type: ignore[arg-type]
+        return pool
+
     async def _get_once(self, url: str) -> tuple[int, bytes]:
         if not self.per_host:
             return await self._get_unlimited(url)
@@ -419,7 +448,7 @@ class AsyncSmpClient(_Core):
 
     async def _get_unlimited(self, url: str) -> tuple[int, bytes]:
         try:
-            async with self._client.stream("GET", url) as response:
+            async with self._http(url).stream("GET", url) as response:
                 body = _Body(self.max_bytes, response.headers.get("content-length"))
                 async for chunk in response.aiter_bytes():
                     body.add(chunk)
