@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, TypedDict, Unpack
@@ -205,8 +206,10 @@ class _Core:
     @staticmethod
     def host_of(url: str) -> str:
         """``scheme://host:port`` of ``url``: the unit of per-host concurrency."""
-        parsed = httpx.URL(url)
-        return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
+        # urlsplit, not httpx.URL: httpx validates every character of the (long, percent-encoded)
+        # URL in Python, which cost ~0.2 ms per call - a tenth of a whole lookup's CPU.
+        parts = urllib.parse.urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
 
     def check_url(self, url: str) -> None:
         if self.network.require_https and not url.lower().startswith("https://"):
