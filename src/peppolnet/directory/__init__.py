@@ -23,7 +23,7 @@ from peppolnet.directory.parse import (
     render_search_json,
     render_search_xml,
 )
-from peppolnet.directory.query import SearchQuery
+from peppolnet.directory.query import SearchFields, SearchQuery
 
 __all__ = [
     "MAX_RESULTS",
@@ -33,6 +33,7 @@ __all__ = [
     "AsyncSearchResult",
     "DirectoryClient",
     "DirectoryMatch",
+    "SearchFields",
     "SearchPage",
     "SearchQuery",
     "SearchResult",

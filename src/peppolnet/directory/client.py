@@ -22,22 +22,21 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
-from typing import Final, Protocol
+from typing import Final, Protocol, Unpack
 
 import httpx
 
 from peppolnet._tls import verify_argument
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
 from peppolnet.directory.parse import MAX_RESPONSE_BYTES, parse_search_response
-from peppolnet.directory.query import SearchQuery, check_page
+from peppolnet.directory.query import SearchFields, SearchQuery, check_page
 from peppolnet.errors import (
     DirectoryError,
     DirectoryQueryError,
     DirectoryRateLimited,
     InvalidInput,
 )
-from peppolnet.identifiers import DocumentTypeId, ParticipantId
+from peppolnet.identifiers import ParticipantId
 
 __all__ = [
     "PRODUCTION_URL",
@@ -325,36 +324,6 @@ class _Base:
         return attempt < self.max_retries_429 and retry.after <= MAX_RETRY_AFTER
 
 
-def _query(
-    q: str | Sequence[str] | None,
-    name: str | None,
-    country: str | None,
-    participant: ParticipantId | str | None,
-    doctype: DocumentTypeId | str | None,
-    geoinfo: str | None,
-    identifier_scheme: str | None,
-    identifier_value: str | None,
-    website: str | None,
-    contact: str | None,
-    addinfo: str | None,
-    regdate: date | str | None,
-) -> SearchQuery:
-    return SearchQuery.build(
-        q,
-        name=name,
-        country=country,
-        participant=participant,
-        doctype=doctype,
-        geoinfo=geoinfo,
-        identifier_scheme=identifier_scheme,
-        identifier_value=identifier_value,
-        website=website,
-        contact=contact,
-        addinfo=addinfo,
-        regdate=regdate,
-    )
-
-
 class DirectoryClient(_Base):
     """Search the Peppol Directory (``/search/1.0/json`` or ``/xml``).
 
@@ -432,37 +401,14 @@ class DirectoryClient(_Base):
         self,
         q: str | Sequence[str] | None = None,
         *,
-        name: str | None = None,
-        country: str | None = None,
-        participant: ParticipantId | str | None = None,
-        doctype: DocumentTypeId | str | None = None,
-        geoinfo: str | None = None,
-        identifier_scheme: str | None = None,
-        identifier_value: str | None = None,
-        website: str | None = None,
-        contact: str | None = None,
-        addinfo: str | None = None,
-        regdate: date | str | None = None,
         page: int = 0,
         page_size: int = 20,
         fmt: str = "json",
         confirm: Confirm | None = None,
+        **fields: Unpack[SearchFields],
     ) -> SearchPage:
         """One page of results. ``confirm(pid)`` (a lookup) fills each match's ``confirmed``."""
-        query = _query(
-            q,
-            name,
-            country,
-            participant,
-            doctype,
-            geoinfo,
-            identifier_scheme,
-            identifier_value,
-            website,
-            contact,
-            addinfo,
-            regdate,
-        )
+        query = SearchQuery.build(q, **fields)
         url = self._url(fmt)
         return _confirmed(self._get(url, query.params(page, page_size), fmt), confirm)
 
@@ -470,40 +416,17 @@ class DirectoryClient(_Base):
         self,
         q: str | Sequence[str] | None = None,
         *,
-        name: str | None = None,
-        country: str | None = None,
-        participant: ParticipantId | str | None = None,
-        doctype: DocumentTypeId | str | None = None,
-        geoinfo: str | None = None,
-        identifier_scheme: str | None = None,
-        identifier_value: str | None = None,
-        website: str | None = None,
-        contact: str | None = None,
-        addinfo: str | None = None,
-        regdate: date | str | None = None,
         limit: int | None = None,
         page_size: int = ITER_PAGE_SIZE,
         fmt: str = "json",
         confirm: Confirm | None = None,
+        **fields: Unpack[SearchFields],
     ) -> SearchResult:
         """Every match, page after page, up to ``limit`` matches or the 1000-result cap.
 
         The query is checked now; pages are fetched while the result is iterated.
         """
-        query = _query(
-            q,
-            name,
-            country,
-            participant,
-            doctype,
-            geoinfo,
-            identifier_scheme,
-            identifier_value,
-            website,
-            contact,
-            addinfo,
-            regdate,
-        )
+        query = SearchQuery.build(q, **fields)
         url = self._url(fmt)
 
         def fetch(index: int, size: int) -> SearchPage:
@@ -589,37 +512,14 @@ class AsyncDirectoryClient(_Base):
         self,
         q: str | Sequence[str] | None = None,
         *,
-        name: str | None = None,
-        country: str | None = None,
-        participant: ParticipantId | str | None = None,
-        doctype: DocumentTypeId | str | None = None,
-        geoinfo: str | None = None,
-        identifier_scheme: str | None = None,
-        identifier_value: str | None = None,
-        website: str | None = None,
-        contact: str | None = None,
-        addinfo: str | None = None,
-        regdate: date | str | None = None,
         page: int = 0,
         page_size: int = 20,
         fmt: str = "json",
         confirm: AsyncConfirm | None = None,
+        **fields: Unpack[SearchFields],
     ) -> SearchPage:
         """One page of results; ``confirm`` may be a plain or an async function."""
-        query = _query(
-            q,
-            name,
-            country,
-            participant,
-            doctype,
-            geoinfo,
-            identifier_scheme,
-            identifier_value,
-            website,
-            contact,
-            addinfo,
-            regdate,
-        )
+        query = SearchQuery.build(q, **fields)
         url = self._url(fmt)
         return await _aconfirmed(await self._get(url, query.params(page, page_size), fmt), confirm)
 
@@ -627,37 +527,14 @@ class AsyncDirectoryClient(_Base):
         self,
         q: str | Sequence[str] | None = None,
         *,
-        name: str | None = None,
-        country: str | None = None,
-        participant: ParticipantId | str | None = None,
-        doctype: DocumentTypeId | str | None = None,
-        geoinfo: str | None = None,
-        identifier_scheme: str | None = None,
-        identifier_value: str | None = None,
-        website: str | None = None,
-        contact: str | None = None,
-        addinfo: str | None = None,
-        regdate: date | str | None = None,
         limit: int | None = None,
         page_size: int = ITER_PAGE_SIZE,
         fmt: str = "json",
         confirm: AsyncConfirm | None = None,
+        **fields: Unpack[SearchFields],
     ) -> AsyncSearchResult:
         """Every match (``async for``), up to ``limit`` or the 1000-result cap."""
-        query = _query(
-            q,
-            name,
-            country,
-            participant,
-            doctype,
-            geoinfo,
-            identifier_scheme,
-            identifier_value,
-            website,
-            contact,
-            addinfo,
-            regdate,
-        )
+        query = SearchQuery.build(q, **fields)
         url = self._url(fmt)
 
         async def fetch(index: int, size: int) -> SearchPage:

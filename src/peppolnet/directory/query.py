@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 from peppolnet.directory.model import MAX_RESULTS
 from peppolnet.errors import DirectoryQueryError, InvalidIdentifier
@@ -57,6 +57,27 @@ def check_page(page: int, page_size: int) -> None:
         )
 
 
+class SearchFields(TypedDict, total=False):
+    """The Directory's search fields (FACTS.md §5.2), all optional and AND-combined.
+
+    ``name``, ``geoinfo``, ``website``, ``contact`` and ``addinfo`` match partially (at least 3
+    characters); ``country``, ``participant``, ``doctype``, ``identifier_scheme``/``_value`` and
+    ``regdate`` (``YYYY-MM-DD``) match exactly.
+    """
+
+    name: str | None
+    country: str | None
+    participant: ParticipantId | str | None
+    doctype: DocumentTypeId | str | None
+    geoinfo: str | None
+    identifier_scheme: str | None
+    identifier_value: str | None
+    website: str | None
+    contact: str | None
+    addinfo: str | None
+    regdate: date | str | None
+
+
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     """A validated search; build it with :meth:`build`, send :meth:`params`."""
@@ -76,22 +97,19 @@ class SearchQuery:
 
     @classmethod
     def build(
-        cls,
-        q: str | Sequence[str] | None = None,
-        *,
-        name: str | None = None,
-        country: str | None = None,
-        participant: ParticipantId | str | None = None,
-        doctype: DocumentTypeId | str | None = None,
-        geoinfo: str | None = None,
-        identifier_scheme: str | None = None,
-        identifier_value: str | None = None,
-        website: str | None = None,
-        contact: str | None = None,
-        addinfo: str | None = None,
-        regdate: date | str | None = None,
+        cls, q: str | Sequence[str] | None = None, **fields: Unpack[SearchFields]
     ) -> SearchQuery:
         """Check every field; raise :class:`~peppolnet.errors.DirectoryQueryError` naming it."""
+        unknown = set(fields) - set(SearchFields.__annotations__)
+        if unknown:
+            raise DirectoryQueryError(f"unknown search field(s): {', '.join(sorted(unknown))}")
+        name, country = fields.get("name"), fields.get("country")
+        participant, doctype = fields.get("participant"), fields.get("doctype")
+        geoinfo, website = fields.get("geoinfo"), fields.get("website")
+        contact, addinfo = fields.get("contact"), fields.get("addinfo")
+        identifier_scheme = fields.get("identifier_scheme")
+        identifier_value = fields.get("identifier_value")
+        regdate = fields.get("regdate")
         terms = (q,) if isinstance(q, str) else tuple(q or ())
         terms = tuple(t.strip() for t in terms)
         if any(not t for t in terms):
