@@ -290,3 +290,29 @@ def test_unordered_run_never_loses_a_row_to_a_race() -> None:
     results = check_many(items, _Jittery(), concurrency=128, ordered=False, retries=0)
     numbers = sorted(r.row.number for r in results)
     assert numbers == list(range(1, len(items) + 1))
+
+
+class _Counting(_Jittery):
+    def __init__(self) -> None:
+        import threading
+
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def check(self, participant: object = None, **kwargs: object) -> object:
+        with self._lock:
+            self.calls += 1
+        return super().check(participant, **kwargs)
+
+
+def test_duplicates_finishing_while_scheduled_are_still_looked_up_once() -> None:
+    # Regression: the in-flight entry was retired before the answer reached the cache, so a
+    # duplicate scheduled in that gap found neither and looked the participant up again.
+    distinct = [f"0088:{i:013d}" for i in range(200)]
+    items = distinct * 15
+    random.Random(3).shuffle(items)
+    checker = _Counting()
+    results = list(check_many(items, checker, concurrency=64, retries=0))
+    assert len(results) == len(items)
+    assert checker.calls == len(distinct)
+    assert sum(r.attempts for r in results) == len(distinct)

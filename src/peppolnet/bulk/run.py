@@ -370,11 +370,14 @@ def _run_sync(
     number = 0
 
     def finished(key: _Key, future: concurrent.futures.Future[_Outcome]) -> None:
+        # Cache the answer and retire the in-flight entry in one step under the lock: a
+        # duplicate scheduled in between must find one or the other, never neither (which
+        # made it a second lookup of the same participant).
         with lock:
+            if not future.cancelled() and future.exception() is None:
+                cache.put(key, future.result())
             if inflight.get(key) is future:
                 del inflight[key]
-        if not future.cancelled() and future.exception() is None:
-            cache.put(key, future.result())
 
     def schedule(row: RegisterRow) -> tuple[concurrent.futures.Future[_Outcome], bool]:
         """The future answering ``row``, and whether this row shares another row's lookup."""
@@ -388,6 +391,9 @@ def _run_sync(
             future = inflight.get(key)
             if future is not None:
                 return future, True
+            hit = cache.get(key)  # it may have finished since the first look
+            if hit is not None:
+                return _done(hit), True
             future = pool.submit(
                 _check_sync, lookup, row, document_type, retries, backoff, stopping
             )
@@ -548,10 +554,10 @@ async def check_many_async(
         return future
 
     def finished(key: _Key, future: asyncio.Future[_Outcome]) -> None:
-        if inflight.get(key) is future:
-            del inflight[key]
         if not future.cancelled() and future.exception() is None:
             cache.put(key, future.result())
+        if inflight.get(key) is future:
+            del inflight[key]
 
     def schedule(row: RegisterRow) -> tuple[asyncio.Future[_Outcome], bool]:
         if row.problem is not None:
