@@ -109,11 +109,35 @@ def test_participant_scheme_is_case_sensitive_in_equality() -> None:
     assert ParticipantId("any-actorid-any", "X") != ParticipantId("any-actorid-any", "x")
 
 
-def test_lower_casing_is_ascii_only() -> None:
-    # en_US lower-casing without special character handling; the value stays ASCII anyway in
-    # strict mode, and lax mode must not silently fold non-ASCII letters.
-    lax = ParticipantId.parse("0088:ÄBC", lax=True)
-    assert lax.normalised_value == "0088:Äbc"
+def test_lower_casing_is_the_one_the_sml_hashes() -> None:
+    # en_US lower-casing as Java's toLowerCase(Locale.US): equality and the DNS name agree,
+    # also for the non-ASCII values only lax mode admits.
+    from peppolnet.sml import naptr_name
+
+    upper, lower_ = (
+        ParticipantId.parse("0088:ÄBC", lax=True),
+        ParticipantId.parse("0088:äbc", lax=True),
+    )
+    assert upper.normalised_value == "0088:äbc"
+    assert upper == lower_
+    assert naptr_name(upper, "zone.test") == naptr_name(lower_, "zone.test")
+
+
+def test_the_iso6523_scheme_in_any_spelling_is_one_scheme() -> None:
+    shouted = ParticipantId("ISO6523-ACTORID-UPIS", "0088:ABC")
+    assert shouted == ParticipantId.parse("0088:abc")
+    assert hash(shouted) == hash(ParticipantId.parse("0088:abc"))
+    assert str(shouted) == "iso6523-actorid-upis::0088:abc"
+
+
+def test_lax_identifiers_survive_pickling_and_copies() -> None:
+    import copy
+
+    odd = ParticipantId.parse("0088:abc def!", lax=True)
+    assert pickle.loads(pickle.dumps(odd)) == odd
+    assert copy.deepcopy(odd) is odd
+    long_doc = DocumentTypeId("busdox-docid-qns", "x" * 600, lax=True)
+    assert pickle.loads(pickle.dumps(long_doc)) == long_doc
 
 
 def test_surrounding_whitespace_is_trimmed_but_inner_whitespace_rejected() -> None:

@@ -251,3 +251,70 @@ def test_a_revocation_checker_is_asked_and_believed(
     assert result.verdict is verdict, str(result)
     revocation = [c for c in result.checks if c.name == "revocation"]
     assert [c.status for c in revocation] == [check_status]
+
+
+OASIS2_NETWORK = """
+[[operators]]
+id = "a"
+name = "Alfa AB"
+seat_id = "PSE000001"
+country = "SE"
+smp = "a-smp"
+ap_url = "https://ap.a.test/as4"
+
+[[operators]]
+id = "b"
+name = "Beta AS"
+seat_id = "PNO000002"
+country = "NO"
+smp = "b-smp"
+ap_url = "https://ap.b.test/as4"
+
+[[smps]]
+id = "a-smp"
+operator = "a"
+dialect = "oasis-smp-2"
+
+[[smps]]
+id = "b-smp"
+operator = "b"
+dialect = "oasis-smp-2"
+
+[[participants]]
+id = "0007:5567321707"
+name = "Plain AB"
+country = "SE"
+operator = "a"
+
+[[participants]]
+id = "0192:991825827"
+name = "Redirected AS"
+country = "NO"
+operator = "b"
+quirks = ["redirect"]
+"""
+
+
+def test_oasis_smp_2_lookups_and_redirects_by_certificate() -> None:
+    # OASIS SMP 2 names a redirect's target SMP by its whole certificate, not a subject string.
+    from peppolnet.sandbox.config import parse_config
+
+    with Sandbox.start(parse_config(OASIS2_NETWORK)) as net, Lookup(net.network) as lk:
+        plain = lk.check("0007:5567321707")
+        redirected = lk.check("0192:991825827")
+    assert plain.verdict is Verdict.CAN_RECEIVE, str(plain)
+    assert redirected.verdict is Verdict.CAN_RECEIVE, str(redirected)
+    redirect = redirected.check("redirect")
+    assert redirect is not None
+    assert redirect.status is CheckStatus.PASS
+
+
+def test_bad_arguments_are_input_errors(lookup: Lookup) -> None:
+    from peppolnet.errors import InvalidInput, InvalidProcessId
+
+    with pytest.raises(InvalidInput, match="time zone"):
+        lookup.check("0007:5567321707", at=datetime(2026, 1, 1))
+    with pytest.raises(InvalidDocumentTypeId):
+        lookup.check("0007:5567321707", document_type=5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidProcessId):
+        lookup.check("0007:5567321707", process=5)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ Values compare, hash and print by their *normalised* form, so ``0007:5567321707`
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from typing import Any, ClassVar, Final
@@ -55,7 +56,6 @@ PARTICIPANT_SCHEME: Final = "iso6523-actorid-upis"
 DOCTYPE_SCHEME_BUSDOX: Final = "busdox-docid-qns"
 DOCTYPE_SCHEME_WILDCARD: Final = "peppol-doctype-wildcard"
 PROCESS_SCHEME: Final = "cenbii-procid-ubl"
-NO_PROCESS: Final = "busdox:noprocess"
 
 MAX_SCHEME_LENGTH: Final = 25
 MAX_PARTICIPANT_LOCAL_LENGTH: Final = 130
@@ -67,14 +67,25 @@ _SCHEME_RE: Final = re.compile(r"[a-z0-9]+-[a-z0-9]+-[a-z0-9]+")
 _ICD_VALUE_RE: Final = re.compile(r"([0-9]{4}):([A-Za-z0-9._~-]+)")
 _TRANSPORT_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
 _WHITESPACE_RE: Final = re.compile(r"\s")
-# Only en_US lower-casing without special-character handling (POLICY 7): ASCII letters only, so
-# that e.g. a Turkish dotted I or German sharp s never changes the DNS hash of an identifier.
-_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def lower(text: str) -> str:
+    """Lower-case an identifier value as the SML and the reference implementation do.
+
+    Java's ``toLowerCase(Locale.US)`` (POLICY 7, "no special character handling") follows the
+    Unicode default rules, as Python's ``str.lower`` does; the SML hashes the value lowered this
+    way, so equality and the DNS name must use this one function. For the ASCII values strict
+    parsing allows it is plain ASCII lower-casing.
+    """
+    return text.lower()
 
 
 def ascii_lower(text: str) -> str:
-    """Lower-case ASCII letters only, as Java's ``toLowerCase(Locale.US)`` does for Peppol ids."""
+    """Lower-case ASCII letters only (for case-insensitive matching of URLs and schemes)."""
     return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def url_segment(uri: str) -> str:
@@ -160,7 +171,17 @@ class _Identifier:
         return self._key < other._key
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.scheme, self.value))
+        # rebuilt leniently: the value was checked when it was made, and lax identifiers (read
+        # from real SMPs) must survive pickling and deep copies too
+        cls: Any = type(self)  # every concrete identifier takes lax=
+        rebuild = functools.partial(cls, lax=True)
+        return (rebuild, (self.scheme, self.value))
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self
 
     @classmethod
     def parse(cls, text: str, *, lax: bool = False) -> Any:  # pragma: no cover - overridden
@@ -201,8 +222,13 @@ class ParticipantId(_Identifier):
     def __init__(self, scheme: str, value: str, *, lax: bool = False) -> None:
         scheme = _check_participant_scheme(scheme)
         value = _check_participant_value(scheme, value, lax=lax)
-        key = ascii_lower(value) if self.case_insensitive_scheme(scheme) else value
-        self._init(scheme, value, key)
+        if self.case_insensitive_scheme(scheme):
+            # the iso6523 meta scheme in any spelling is one scheme (its DNS label is lowered),
+            # and its values compare case-insensitively (POLICY 2)
+            self._init(scheme, value, lower(value))
+            object.__setattr__(self, "_key", (PARTICIPANT_SCHEME, lower(value)))
+        else:
+            self._init(scheme, value, value)
 
     @staticmethod
     def case_insensitive_scheme(scheme: str) -> bool:

@@ -23,7 +23,9 @@ from peppolnet.errors import (
     DnsFailure,
     IdentifierMismatch,
     InvalidDocumentTypeId,
+    InvalidInput,
     InvalidParticipantId,
+    InvalidProcessId,
     NetworkFault,
     NoSmpService,
     NotRegistered,
@@ -54,6 +56,7 @@ from peppolnet.schemes import suggest_participant_ids, validate
 from peppolnet.sml import AsyncSmlResolver, SmlAnswer, SmlResolver
 from peppolnet.smp.client import AsyncSmpClient, MetadataAnswer, SmpClient, check_echo
 from peppolnet.smp.model import Endpoint, ServiceGroup, ServiceMetadata
+from peppolnet.smp.parse import OASIS2_NO_PROCESS
 from peppolnet.smp.trust import CheckedDocument
 from peppolnet.smp.wildcard import select
 
@@ -81,6 +84,10 @@ def resolve_document_type(value: DocumentTypeId | str | None) -> DocumentTypeId:
         return BIS_BILLING_INVOICE
     if isinstance(value, DocumentTypeId):
         return value
+    if not isinstance(value, str):
+        raise InvalidDocumentTypeId(
+            f"document_type must be an alias, an identifier or a DocumentTypeId, not {value!r}"
+        )
     alias = DOCUMENT_TYPE_ALIASES.get(value.strip().lower())
     if alias is not None:
         return alias
@@ -274,21 +281,31 @@ def _lookup_steps(ctx: _Context) -> _Steps:
         assert isinstance(group.document, ServiceGroup)
         available = group.document.document_types
         ctx.document_types = tuple((d, document_type_name(d)) for d in available)
-        chosen = select(document_type, available)
-        if chosen is None:
+        listed = f"the SMP lists {len(available)} document types"
+        if document_type.is_wildcard:
+            # A wildcard registration is found through the list (FACTS.md §1.4).
+            chosen = select(document_type, available)
+            if chosen is None:
+                ctx.add(
+                    "service-group",
+                    CheckStatus.FAIL,
+                    f"{listed}, none matching {_doc_label(document_type)}",
+                )
+                return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
+            document_type = chosen
+        if document_type in available:
             ctx.add(
                 "service-group",
-                CheckStatus.FAIL,
-                f"the SMP lists {len(available)} document types, not including "
-                f"{_doc_label(document_type)}",
+                CheckStatus.PASS,
+                f"{listed}, including {_doc_label(document_type)}",
             )
-            return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
-        ctx.add(
-            "service-group",
-            CheckStatus.PASS,
-            f"the SMP lists {len(available)} document types, including {_doc_label(chosen)}",
-        )
-        document_type = chosen
+        else:
+            # The list is read from hrefs, best effort: the ServiceMetadata decides.
+            ctx.add(
+                "service-group",
+                CheckStatus.WARN,
+                f"{listed}, not including {_doc_label(document_type)}; asking for it directly",
+            )
 
     smp_started = time.perf_counter()
     try:
@@ -375,7 +392,11 @@ def _choose_endpoint(ctx: _Context, started: float, metadata: ServiceMetadata) -
     wanted = (ctx.process,) if ctx.process is not None else default_processes(ctx.document_type)
     offered = [p.process_id for p in metadata.processes]
     process = next((p for p in wanted if p in offered), None)
-    if process is None:
+    published_as = process
+    if process is None and OASIS2_NO_PROCESS in offered:
+        # OASIS SMP 2: a ProcessMetadata without a Process applies to every process.
+        process, published_as = wanted[0], OASIS2_NO_PROCESS
+    if process is None or published_as is None:
         listed = ", ".join(p.value for p in offered) or "none"
         ctx.add(
             "process",
@@ -386,7 +407,7 @@ def _choose_endpoint(ctx: _Context, started: float, metadata: ServiceMetadata) -
         return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
     ctx.process = process
     ctx.add("process", CheckStatus.PASS, f"registered for the process {process.value}")
-    endpoints = metadata.endpoints_for(process)
+    endpoints = metadata.endpoints_for(published_as)
     as4 = [e for e in endpoints if e.transport_profile == TRANSPORT_AS4.value]
     if not as4:
         profiles = ", ".join(e.transport_profile for e in endpoints) or "none"
@@ -421,13 +442,14 @@ class _Usable:
 def _check_endpoint(ctx: _Context, endpoint: Endpoint) -> _Usable | tuple[str, str]:
     """Either the usable endpoint with its operator, or ``(check name, problem)``."""
     at = ctx.at
-    if endpoint.activation is not None and at < endpoint.activation:
-        return (
-            "endpoint-validity",
-            f"the endpoint only becomes active on {endpoint.activation:%Y-%m-%d %H:%M} UTC",
-        )
-    if endpoint.expiration is not None and at >= endpoint.expiration:
-        return ("endpoint-validity", f"the endpoint expired on {endpoint.expiration:%Y-%m-%d}")
+    if not endpoint.is_active(at):
+        if endpoint.activation is not None and at < endpoint.activation:
+            return (
+                "endpoint-validity",
+                f"the endpoint only becomes active on {endpoint.activation:%Y-%m-%d %H:%M} UTC",
+            )
+        expired = endpoint.expiration
+        return ("endpoint-validity", f"the endpoint expired on {expired:%Y-%m-%d}")
     if endpoint.certificate is None:
         return ("ap-certificate", "the endpoint has no access point certificate")
     try:
@@ -584,7 +606,13 @@ class _Base:
     ) -> _Context:
         query, candidates = _candidates(participant, number, country)
         doc = resolve_document_type(document_type)
+        if process is not None and not isinstance(process, str | ProcessId):
+            raise InvalidProcessId(f"process must be text or a ProcessId, not {process!r}")
         proc = ProcessId.parse(process) if isinstance(process, str) else process
+        if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
+            raise InvalidInput(
+                f"at must be a datetime with a time zone (e.g. datetime.now(UTC)), not {at!r}"
+            )
         ctx = _Context(
             query=query,
             network=self.network,

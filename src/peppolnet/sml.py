@@ -39,7 +39,7 @@ import dns.rdatatype
 import dns.resolver
 
 from peppolnet.errors import DnsFailure, InvalidInput, NoSmpService, NotRegistered, PeppolnetError
-from peppolnet.identifiers import ParticipantId
+from peppolnet.identifiers import ParticipantId, lower
 
 __all__ = [
     "PRODUCTION_ZONE",
@@ -72,27 +72,18 @@ _DEFAULT_NEGATIVE_TTL: Final = 60.0
 # --- record names (pure) -------------------------------------------------------------------------
 
 
-def _lower(value: str) -> str:
-    """Lower-case as Java's ``toLowerCase(Locale.US)`` does, which is what the SML hashes.
-
-    For the ASCII values strict parsing allows this is plain ASCII lower-casing; Python's
-    ``str.lower`` follows the same Unicode default rules as Java for the rare lax values.
-    """
-    return value.lower()
-
-
 def naptr_label(value: str) -> str:
     """The NAPTR label of a raw identifier value: base32(sha256(lower(value))), no ``=``, lower.
 
     Only the value is hashed (``0088:123abc``), never ``scheme::value``.
     """
-    digest = hashlib.sha256(_lower(value).encode("utf-8")).digest()
+    digest = hashlib.sha256(lower(value).encode("utf-8")).digest()
     return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
 
 
 def cname_label(value: str) -> str:
     """The legacy CNAME label of a raw identifier value: ``B-`` + hex(md5(lower(value)))."""
-    return "B-" + hashlib.md5(_lower(value).encode("utf-8"), usedforsecurity=False).hexdigest()
+    return "B-" + hashlib.md5(lower(value).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def _zone(zone: str) -> str:
@@ -171,11 +162,22 @@ def _split_regexp(regexp: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+# A quantified group, or a quantifier on a quantifier: the shapes of catastrophic backtracking.
+# DNS answers are not authenticated, so a spoofed NAPTR must not be able to hang a lookup.
+_NESTED_QUANTIFIER: Final = re.compile(r"\)[*+?{]|[*+}]\)?[*+{]")
+_MAX_ERE_LENGTH: Final = 256
+
+
 @functools.lru_cache(maxsize=256)
 def _compile(ere: str, ignore_case: bool) -> re.Pattern[str]:
+    if len(ere) > _MAX_ERE_LENGTH or _NESTED_QUANTIFIER.search(ere):
+        raise InvalidInput(
+            f"the NAPTR regular expression {ere[:80]!r} is too long or has nested quantifiers; "
+            "it is not run"
+        )
     try:
         return re.compile(ere, re.IGNORECASE if ignore_case else 0)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError, ValueError) as exc:
         raise InvalidInput(f"the NAPTR regular expression {ere!r} is not valid: {exc}") from None
 
 
@@ -232,12 +234,16 @@ def apply_regexp(regexp: str, subject: str) -> str:
 
 def _check_url(url: str, *, require_https: bool) -> str:
     """The SMP base URL, or a reason (raised as NoSmpService by the caller) why it is unusable."""
-    if len(url) > _MAX_URL_LENGTH or any(c.isspace() or ord(c) < 0x20 for c in url):
-        raise InvalidInput(f"the SMP URL {url[:80]!r} contains whitespace or is too long")
+    if len(url) > _MAX_URL_LENGTH or any(c.isspace() or not c.isprintable() for c in url):
+        raise InvalidInput(
+            f"the SMP URL {url[:80]!r} contains whitespace or control characters, or is too long"
+        )
     try:
         parts = urllib.parse.urlsplit(url)
         _ = parts.port  # raises ValueError on a malformed port
-    except ValueError:
+        # the host must be usable by an HTTP client: IDNA-encodable, no empty labels
+        (parts.hostname or "").encode("idna")
+    except (ValueError, UnicodeError):
         raise InvalidInput(f"the SMP URL {url[:80]!r} is not a valid URL") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, TypedDict, Unpack
 
 import httpx
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from peppolnet._tls import verify_argument
 from peppolnet._version import __version__
@@ -247,6 +248,15 @@ class _Core:
 
     def check_redirect_target(self, redirect: Redirect, target: CheckedDocument) -> None:
         signer = target.signature.signer
+        if redirect.certificate is not None:
+            # OASIS SMP 2 names the target SMP by its whole certificate, not a subject string.
+            signed_by = target.signer_certificate
+            if signed_by is None or signed_by.public_bytes(Encoding.DER) != redirect.certificate:
+                raise RedirectError(
+                    f"the redirect target {redirect.target_url} is not signed with the "
+                    "certificate the redirect names"
+                )
+            return
         if signer is None:
             raise RedirectError(
                 f"the redirect target {redirect.target_url} is not signed, so its SMP cannot be "
@@ -348,6 +358,8 @@ class SmpClient(_Core):
                 return response.status_code, body.value()
         except httpx.HTTPError as exc:
             raise _fault(url, exc) from exc
+        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+            raise SmpError(f"the SMP URL {url[:120]} cannot be requested: {exc}") from exc
 
     def service_group(self, smp_url: str, participant: ParticipantId) -> CheckedDocument:
         """Fetch and check the ServiceGroup (the list of document types) of ``participant``."""
@@ -458,6 +470,8 @@ class AsyncSmpClient(_Core):
                 return response.status_code, body.value()
         except httpx.HTTPError as exc:
             raise _fault(url, exc) from exc
+        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+            raise SmpError(f"the SMP URL {url[:120]} cannot be requested: {exc}") from exc
 
     async def service_group(self, smp_url: str, participant: ParticipantId) -> CheckedDocument:
         """Fetch and check the ServiceGroup (the list of document types) of ``participant``."""

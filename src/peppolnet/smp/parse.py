@@ -191,11 +191,11 @@ def _datetime(el: etree._Element | None, *, end_of_day: bool) -> datetime | None
     if m is None:
         raise InvalidSmpDocument(f"{_local(el.tag)} {text[:40]!r} is not a date or date-time")
     year, month, day, hour, minute, second, fraction, zone = m.groups()
-    tz = UTC
-    if zone and zone != "Z":
-        sign = -1 if zone[0] == "-" else 1
-        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
     try:
+        tz = UTC
+        if zone and zone != "Z":
+            sign = -1 if zone[0] == "-" else 1
+            tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
         if hour is None:
             value = datetime(int(year), int(month), int(day), tzinfo=tz)
             if end_of_day:
