@@ -134,7 +134,8 @@ def test_xlsx_cells_stay_text(tmp_path: Path) -> None:
     with ResultWriter(path, HEADERS, "xlsx") as writer:
         writer.write(result(1))
     sheet = openpyxl.load_workbook(path).worksheets[0]
-    assert sheet.cell(2, 4).value == "'=HYPERLINK(1)"  # not a formula
+    assert sheet.cell(2, 4).value == "=HYPERLINK(1)"  # as read, unchanged ...
+    assert sheet.cell(2, 4).data_type == "s"  # ... and stored as text, not a formula
     assert sheet.cell(1, 5).value == "row"
 
 
@@ -187,3 +188,16 @@ def test_chart(tmp_path: Path, suffix: str) -> None:
     path = render_chart(summary, tmp_path / f"c.{suffix}")
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG") if suffix == "png" else b"<svg" in data
+
+
+def test_a_row_cut_inside_its_last_field_is_not_counted_as_done(tmp_path: Path) -> None:
+    # Regression: the cut line still had every column, so resume counted it as done while the
+    # writer then dropped it - the row was lost.
+    out = tmp_path / "out.csv"
+    header = "name," + ",".join(ADDED_COLUMNS)
+    out.write_text(
+        f"{header}\r\nA,1,x,unknown,,,,why\r\nB,2,x,unknown,,,,the lookup fa", encoding="utf-8"
+    )
+    assert [added["row"] for added, _ in read_done(out, "csv")] == ["1"]
+    out.write_text(f'{header}\r\nA,1,x,unknown,,,,"two\nlines"\r\n', encoding="utf-8")
+    assert [added["reason"] for added, _ in read_done(out, "csv")] == ["two\nlines"]

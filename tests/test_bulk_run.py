@@ -316,3 +316,31 @@ def test_duplicates_finishing_while_scheduled_are_still_looked_up_once() -> None
     assert len(results) == len(items)
     assert checker.calls == len(distinct)
     assert sum(r.attempts for r in results) == len(distinct)
+
+
+def test_rows_with_several_candidate_ids_let_the_lookup_try_them_all() -> None:
+    # Regression: a stored row (recipient directory refresh) carried its first candidate as the
+    # participant id, so a Norwegian customer registered under 9909 came back not-registered.
+    from peppolnet.identifiers import ParticipantId
+
+    seen: list[dict[str, object]] = []
+
+    class Recorder(_Jittery):
+        def check(self, participant: object = None, **kwargs: object) -> object:
+            seen.append({"participant": participant, **kwargs})
+            return super().check(ParticipantId.parse("0192:991825827"))
+
+    row = RegisterRow(
+        1,
+        (),
+        org_number="991825827",
+        country="NO",
+        participant_id="0192:991825827",
+        candidates=(
+            ParticipantId.parse("0192:991825827"),
+            ParticipantId.parse("9909:NO991825827MVA"),
+        ),
+    )
+    list(check_many([row], Recorder(), retries=0))
+    assert seen[0]["participant"] is None
+    assert (seen[0]["number"], seen[0]["country"]) == ("991825827", "NO")

@@ -84,3 +84,14 @@ def test_files_round_trip_and_errors(tmp_path: Path, registry: OperatorRegistry)
         OperatorRegistry.load(bad)
     with pytest.raises(InvalidInput, match="cannot read"):
         OperatorRegistry.load(tmp_path / "missing.json")
+
+
+def test_garbled_operator_files_are_input_errors(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'[{"seat_id": "PSE000001", "name": "\xe5"}]')
+    with pytest.raises(InvalidInput, match="not UTF-8"):
+        OperatorRegistry.load(latin)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"operators": [{"seat_id": "PSE000001", "name": ["x"]}]}))
+    with pytest.raises(InvalidInput, match="name must be text"):
+        OperatorRegistry.load(wrong)

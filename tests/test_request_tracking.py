@@ -375,6 +375,26 @@ def test_expires_after_the_given_time(tmp_path: Path, net: Sandbox) -> None:
     assert tracker.list(RequestStatus.EXPIRED)[0].request_id == request.request_id
 
 
+def test_an_outage_does_not_expire_a_request(tmp_path: Path, net: Sandbox) -> None:
+    # Regression: a request expired while every lookup failed (the network was down), though
+    # nobody could know whether the operator had acted.
+    clock = Clock()
+    tracker = RequestTracker(tmp_path / "db.sqlite", clock=clock)
+    request = add_request()
+    tracker.save(request)
+    tracker.send(request.request_id, OutboxChannel(tmp_path / "out"))
+    clock.now += timedelta(days=30)
+    net.dns.set_fault(None, "silence")
+    try:
+        [during] = tracker.follow_up(net.network, expire_after=timedelta(days=14), timeout=0.3)
+    finally:
+        net.dns.set_fault(None, None)
+    assert during.status is RequestStatus.SENT
+    assert all(c.verdict.value == "unknown" for c in during.checks)
+    [after] = tracker.follow_up(net.network, expire_after=timedelta(days=14))
+    assert after.status is RequestStatus.EXPIRED
+
+
 def test_a_failed_mail_is_tried_again(
     tmp_path: Path, net: Sandbox, smtp: tuple[Mailbox, int]
 ) -> None:

@@ -113,7 +113,7 @@ class BusinessCard:
 # --- parsing -------------------------------------------------------------------------------------
 
 
-def _text(el: etree._Element | None) -> str | None:
+def element_text(el: etree._Element | None) -> str | None:
     """Element text with surrounding whitespace removed; empty text counts as absent."""
     if el is None:
         return None
@@ -140,31 +140,32 @@ def _parse_entity(el: etree._Element, ns: str, version: int) -> BusinessEntity:
     names = []
     for name_el in el.findall(f"{q}Name"):
         language = name_el.get("language") if version == 3 else None
-        names.append(Name(_text(name_el) or "", (language or "").strip() or None))
-    country = _text(el.find(f"{q}CountryCode"))
+        names.append(Name(element_text(name_el) or "", (language or "").strip() or None))
+    country = element_text(el.find(f"{q}CountryCode"))
     if country is None:
         raise InvalidSmpDocument("a business entity of the business card has no CountryCode")
     identifiers = tuple(
-        ((i.get("scheme") or "").strip(), _text(i) or "") for i in el.findall(f"{q}Identifier")
+        ((i.get("scheme") or "").strip(), element_text(i) or "")
+        for i in el.findall(f"{q}Identifier")
     )
-    websites = tuple(w for w in (_text(x) for x in el.findall(f"{q}WebsiteURI")) if w)
+    websites = tuple(w for w in (element_text(x) for x in el.findall(f"{q}WebsiteURI")) if w)
     contacts = tuple(
         Contact(
-            type=_text(c.find(f"{q}Type")),
-            name=_text(c.find(f"{q}Name")),
-            phone=_text(c.find(f"{q}PhoneNumber")),
-            email=_text(c.find(f"{q}Email")),
+            type=element_text(c.find(f"{q}Type")),
+            name=element_text(c.find(f"{q}Name")),
+            phone=element_text(c.find(f"{q}PhoneNumber")),
+            email=element_text(c.find(f"{q}Email")),
         )
         for c in el.findall(f"{q}Contact")
     )
     return BusinessEntity(
         names=tuple(names),
         country=country,
-        geo_info=_text(el.find(f"{q}GeographicalInformation")),
+        geo_info=element_text(el.find(f"{q}GeographicalInformation")),
         identifiers=identifiers,
         websites=websites,
         contacts=contacts,
-        additional_info=_text(el.find(f"{q}AdditionalInformation")),
+        additional_info=element_text(el.find(f"{q}AdditionalInformation")),
         registration_date=_parse_date(el.get("registrationDate"), "registrationDate"),
     )
 
@@ -193,7 +194,7 @@ def parse_business_card(data: bytes) -> BusinessCard:
     if pid_el is None:
         raise InvalidSmpDocument("the business card has no ParticipantIdentifier")
     scheme = (pid_el.get("scheme") or "").strip()
-    value = _text(pid_el) or ""
+    value = element_text(pid_el) or ""
     try:
         participant = ParticipantId(scheme, value, lax=True)
     except InvalidIdentifier as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from peppolnet.bulk import BulkResult
+    from peppolnet.bulk import BulkResult, Register
     from peppolnet.lookup import Lookup
     from peppolnet.sandbox import Sandbox
 
@@ -49,11 +49,13 @@ def run_demo(
     desk_delay: float = 1.5,
 ) -> int:
     """Run the demo, writing the story to ``stream``; returns the exit code."""
+    from peppolnet.bulk import read_register
     from peppolnet.lookup import Lookup
     from peppolnet.sandbox import Sandbox
 
     story = _Story(stream)
     register = register or demo_register_path()
+    rows = read_register(register)  # a bad register fails before anything is started
     story.heading("Starting a sandbox Peppol network on 127.0.0.1")
     started = time.perf_counter()
     with Sandbox.start(key_dir=key_dir, desk_delay=desk_delay) as sandbox:
@@ -67,7 +69,7 @@ def run_demo(
             f"started in {time.perf_counter() - started:.2f} s"
         )
         with Lookup(sandbox.network, timeout=3.0) as lookup:
-            results = _check_register(story, lookup, register)
+            results = _check_register(story, lookup, register, rows)
             _explain_refusals(story, results)
             missing = _find_missing(story, sandbox, lookup, results)
         confirmed = missing is None or _request_registration(story, sandbox, missing)
@@ -77,11 +79,12 @@ def run_demo(
     return 0 if ok else 1
 
 
-def _check_register(story: _Story, lookup: Lookup, register: Path) -> list[BulkResult]:
-    from peppolnet.bulk import Summary, check_many, read_register
+def _check_register(
+    story: _Story, lookup: Lookup, register: Path, rows: Register
+) -> list[BulkResult]:
+    from peppolnet.bulk import Summary, check_many
 
     story.heading(f"Checking the customer register {register.name}: who can receive invoices?")
-    rows = list(read_register(register))
     summary = Summary()
     results = list(check_many(rows, lookup, concurrency=8, retries=1))
     summary.extend(results)

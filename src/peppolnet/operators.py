@@ -103,13 +103,26 @@ class Operator:
             raise InvalidInput(
                 f"operator seat_id {seat_id!r} is not a Peppol Seat ID (like 'PSE000123')"
             )
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            if value is not None and not isinstance(value, str):
+                raise InvalidInput(f"operator {seat_id}: {key} must be text, not {value!r}")
+            return value
+
+        def texts(key: str) -> frozenset[str]:
+            values = data.get(key, ())
+            if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+                raise InvalidInput(f"operator {seat_id}: {key} must be a list of text")
+            return frozenset(values)
+
         return cls(
             seat_id=seat_id,
-            name=data.get("name"),
-            country=data.get("country"),
-            smp_urls=frozenset(data.get("smp_urls", ())),
-            ap_urls=frozenset(data.get("ap_urls", ())),
-            certificate_fingerprints=frozenset(data.get("certificate_fingerprints", ())),
+            name=text("name"),
+            country=text("country"),
+            smp_urls=texts("smp_urls"),
+            ap_urls=texts("ap_urls"),
+            certificate_fingerprints=texts("certificate_fingerprints"),
         )
 
     def __str__(self) -> str:
@@ -143,6 +156,8 @@ class OperatorRegistry:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(f"cannot read operator file {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError:
+            raise InvalidInput(f"operator file {path} is not UTF-8 text") from None
         try:
             if path.suffix.lower() == ".toml":
                 entries = tomllib.loads(text).get("operators", [])

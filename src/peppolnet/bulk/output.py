@@ -8,14 +8,16 @@ the rest. A half-written last line (the process was killed mid-write) is cut off
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
+import importlib
 import io
 import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, BinaryIO, Final, Literal
 
 from peppolnet.bulk.run import BulkResult
 from peppolnet.errors import InvalidInput
@@ -141,7 +143,17 @@ class ResultWriter:
             assert self._fh is not None
             self._fh.flush()
         else:
-            self._sheet.append([_xlsx_safe(v) for v in values])
+            self._sheet.append([self._xlsx_cell(v) for v in values])
+
+    def _xlsx_cell(self, value: str) -> Any:
+        """The value as it was read, always stored as text: a cell starting with "=" becomes a
+        text cell, never a formula (spreadsheet injection), and nothing is prefixed or changed.
+        """
+        if not value.startswith("="):
+            return value
+        cell = importlib.import_module("openpyxl.cell").WriteOnlyCell(self._sheet, value=value)
+        cell.data_type = "s"
+        return cell
 
     def close(self) -> None:
         """Flush and close; saves the workbook for XLSX (through a temporary file)."""
@@ -162,19 +174,6 @@ class ResultWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _xlsx_safe(value: str) -> str:
-    # A register cell starting with "=" must stay text, not become a formula (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@") and not _is_number(value) else value
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _cut_partial_line(path: Path) -> None:
@@ -224,8 +223,8 @@ def read_done(path: str | Path, fmt: OutputFormat) -> Iterator[tuple[dict[str, s
     if not file.is_file():
         return
     if fmt == "jsonl":
-        with file.open(encoding="utf-8") as fh:
-            for line in fh:
+        with file.open("rb") as fh:
+            for line in _complete_lines(fh, "utf-8"):
                 try:
                     data = json.loads(line)
                 except ValueError:
@@ -237,11 +236,43 @@ def read_done(path: str | Path, fmt: OutputFormat) -> Iterator[tuple[dict[str, s
                     yield added, [str(v) for v in values]
         return
     if fmt == "csv":
-        with file.open(encoding="utf-8-sig", newline="") as fh:
-            yield from _records(csv.reader(fh), file)
+        with file.open("rb") as fh:
+            yield from _records(csv.reader(_complete_lines(fh, "utf-8-sig")), file)
         return
     with _open_workbook(file) as rows:
         yield from _records(([str(c) for c in r] for r in rows), file)
+
+
+def _complete_lines(fh: BinaryIO, encoding: str) -> Iterator[str]:
+    """The lines of ``fh`` up to its last newline: a last line without one was cut short by an
+    interrupted write, and its row must be checked again (the writer drops it on append), not
+    counted as done - even when the cut left the right number of columns.
+    """
+    fh.seek(0, io.SEEK_END)
+    end = fh.tell()
+    while end > 0:
+        step = min(65536, end)
+        fh.seek(end - step)
+        block = fh.read(step)
+        newline = block.rfind(b"\n")
+        if newline >= 0:
+            end = end - step + newline + 1
+            break
+        end -= step
+    fh.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    remaining = end
+    pending = ""
+    while remaining > 0:
+        chunk = fh.read(min(65536, remaining))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+        pending += decoder.decode(chunk, final=remaining <= 0)
+        *lines, pending = pending.split("\n")  # only "\n" ends a line ("\r\n" stays whole)
+        yield from (line + "\n" for line in lines)
+    if pending:
+        yield pending
 
 
 def _records(rows: Iterator[list[str]], file: Path) -> Iterator[tuple[dict[str, str], list[str]]]:

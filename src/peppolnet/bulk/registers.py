@@ -179,6 +179,23 @@ def detect_encoding(path: Path) -> str:
     return "cp1252"
 
 
+def _check_decodes(path: Path, encoding: str) -> None:
+    """Fail before the run, not at row 900,000, when the file is not in ``encoding``."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"the register {path.name!r} is not {encoding}: byte {offset + exc.start} "
+            "cannot be decoded (leave --encoding out to detect it)"
+        ) from None
+
+
 def _detect_delimiter(sample: str) -> str:
     lines = [line for line in sample.splitlines()[:20] if line.strip()]
     if not lines:
@@ -212,6 +229,14 @@ def read_register(
         headers, raw = _open_xlsx(file)
         enc = delim = None
     else:
+        if delimiter is not None and len(delimiter) != 1:
+            raise InvalidInput(f"the delimiter must be one character, got {delimiter!r}")
+        if encoding is not None:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise InvalidInput(f"{encoding!r} is not a known text encoding") from None
+            _check_decodes(file, encoding)
         enc = encoding or detect_encoding(file)
         with file.open(encoding=enc, errors="replace", newline="") as fh:
             sample = fh.read(_SAMPLE)
@@ -229,7 +254,10 @@ def read_register(
 
 
 def _open_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], Iterator[list[str]]]:
-    csv.field_size_limit(_MAX_FIELD * 10)
+    # The csv module's field limit is process-wide: only ever raise it, never lower it under
+    # the caller's own CSV code. Oversized fields are refused per row (``_MAX_FIELD``).
+    if csv.field_size_limit() < _MAX_FIELD * 10:
+        csv.field_size_limit(_MAX_FIELD * 10)
     fh = path.open(encoding=encoding, newline="")
     reader = csv.reader(fh, delimiter=delimiter)
     try:

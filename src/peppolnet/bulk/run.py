@@ -208,9 +208,11 @@ def _key(row: RegisterRow, document_type: str) -> _Key:
 
 
 def _arguments(row: RegisterRow, document_type: DocumentTypeId | str | None) -> dict[str, Any]:
-    if row.participant_id or len(row.candidates) == 1:
-        return {"participant": row.candidates[0], "document_type": document_type}
-    return {"number": row.org_number, "country": row.country, "document_type": document_type}
+    # Several candidate ids (a number that fits more than one scheme, e.g. Norway's 0192 and
+    # 9909): let the lookup try them in order, even when one of them is stored as the id.
+    if len(row.candidates) > 1 and row.org_number and row.country:
+        return {"number": row.org_number, "country": row.country, "document_type": document_type}
+    return {"participant": row.candidates[0], "document_type": document_type}
 
 
 def _decide(result: Reachability | None, error: BaseException | None, attempts: int) -> _Outcome:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from peppolnet._version import __version__
 from peppolnet.cli import commands
-from peppolnet.cli._output import fail
+from peppolnet.cli._output import UsageError, fail
 from peppolnet.errors import PeppolnetError
 
 __all__ = ["build_parser", "main"]
@@ -58,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code: int = handler(args)
+    except UsageError as exc:
+        return fail(str(exc), code=2)
     except PeppolnetError as exc:
         return fail(str(exc), code=3 if exc.retryable else 1)
     except KeyboardInterrupt:

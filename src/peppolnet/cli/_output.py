@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from peppolnet.errors import InvalidInput
+
+
+class UsageError(InvalidInput):
+    """The command line itself is wrong (options that need each other, ...): exit code 2."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (limits, counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def print_json(data: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from peppolnet.businesscard import BusinessEntity, Contact, Name
+from peppolnet.businesscard import BusinessEntity, Contact, Name, element_text
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
 from peppolnet.errors import DirectoryError, InvalidIdentifier, PeppolnetError
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
@@ -54,11 +54,11 @@ def _opt_str(obj: Mapping[str, Any], key: str) -> str | None:
 
 def _int(obj: Mapping[str, Any], key: str, default: int) -> int:
     value = obj.get(key, default)
-    if isinstance(value, bool):
-        raise _bad(f"'{key}' should be a number")
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise _bad(f"'{key}' should be a whole number, got {value!r}")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise _bad(f"'{key}' should be a number, got {value!r}") from None
 
 
@@ -280,24 +280,19 @@ def render_search_json(page: SearchPage) -> bytes:
 # --- XML -----------------------------------------------------------------------------------------
 
 
-def _xml_text(el: etree._Element | None) -> str | None:
-    if el is None:
-        return None
-    return "".join(str(t) for t in el.itertext()).strip() or None
-
-
 def _xml_entity(el: etree._Element) -> BusinessEntity:
     return BusinessEntity(
         names=tuple(
-            Name(_xml_text(n) or "", (n.get("language") or "").strip() or None)
+            Name(element_text(n) or "", (n.get("language") or "").strip() or None)
             for n in el.findall("name")
         ),
-        country=_xml_text(el.find("countryCode")) or "",
-        geo_info=_xml_text(el.find("geoInfo")),
+        country=element_text(el.find("countryCode")) or "",
+        geo_info=element_text(el.find("geoInfo")),
         identifiers=tuple(
-            ((i.get("scheme") or "").strip(), _xml_text(i) or "") for i in el.findall("identifier")
+            ((i.get("scheme") or "").strip(), element_text(i) or "")
+            for i in el.findall("identifier")
         ),
-        websites=tuple(w for w in (_xml_text(x) for x in el.findall("website")) if w),
+        websites=tuple(w for w in (element_text(x) for x in el.findall("website")) if w),
         contacts=tuple(
             Contact(
                 type=(c.get("type") or "").strip() or None,
@@ -307,8 +302,8 @@ def _xml_entity(el: etree._Element) -> BusinessEntity:
             )
             for c in el.findall("contact")
         ),
-        additional_info=_xml_text(el.find("additionalInfo")),
-        registration_date=_date(_xml_text(el.find("regDate"))),
+        additional_info=element_text(el.find("additionalInfo")),
+        registration_date=_date(element_text(el.find("regDate"))),
     )
 
 
@@ -327,9 +322,9 @@ def parse_search_xml(body: bytes) -> SearchPage:
             raise _bad("a match has no participantID")
         matches.append(
             DirectoryMatch(
-                participant=_participant(pid.get("scheme") or "", _xml_text(pid) or ""),
+                participant=_participant(pid.get("scheme") or "", element_text(pid) or ""),
                 document_types=tuple(
-                    _doctype(d.get("scheme") or "", _xml_text(d) or "")
+                    _doctype(d.get("scheme") or "", element_text(d) or "")
                     for d in m.findall("docTypeID")
                 ),
                 entities=tuple(_xml_entity(e) for e in m.findall("entity")),

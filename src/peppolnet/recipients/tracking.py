@@ -724,7 +724,17 @@ class RequestTracker:
             self._close(rid, RequestStatus.REJECTED, reason, "rejected")
             return result(RequestStatus.REJECTED, reason, desk_status=desk_status)
         sent_at = tracked.sent_at
-        if expire_after is not None and sent_at and self.clock() - sent_at >= expire_after:
+        # Only a network that *answered* may expire a request: while lookups fail (unknown, or
+        # raised), the request stays sent - an outage is not the operator failing to act.
+        answered = len(checks) == len(request.document_types) and all(
+            c.verdict is not Verdict.UNKNOWN for c in checks
+        )
+        if (
+            answered
+            and expire_after is not None
+            and sent_at
+            and self.clock() - sent_at >= expire_after
+        ):
             reason = f"not confirmed within {expire_after} of sending ({seen})"
             self._close(rid, RequestStatus.EXPIRED, reason, "expired")
             return result(RequestStatus.EXPIRED, reason, desk_status=desk_status)

@@ -152,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         return fail("--column must be ROLE=HEADER, e.g. --column org_number=Orgnr", code=2)
     if args.concurrency < 1 or (args.per_host is not None and args.per_host < 1):
         return fail("--concurrency and --per-host must be at least 1", code=2)
+    if not args.timeout > 0:
+        return fail("--timeout must be a positive number of seconds", code=2)
     try:
         document_type = resolve_document_type(args.doctype)
     except InvalidIdentifier as exc:
@@ -189,8 +191,8 @@ def run(args: argparse.Namespace) -> int:
     written = 0
     try:
         per_host = args.per_host or max(2, args.concurrency // 4)
-        smp = SmpClient(network, per_host=per_host, timeout=args.timeout)
         with (
+            SmpClient(network, per_host=per_host, timeout=args.timeout) as smp,
             Lookup(network, smp_client=smp, timeout=args.timeout) as lookup,
             ResultWriter(output, register.headers, fmt, append=args.resume) as writer,
         ):
@@ -204,8 +206,8 @@ def run(args: argparse.Namespace) -> int:
             try:
                 for result in results:
                     writer.write(result)
+                    written += 1  # counted with the write: an interrupt cannot fall between
                     summary.add_result(result)
-                    written += 1
             except KeyboardInterrupt:
                 interrupted = True
             finally:

@@ -13,6 +13,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
+from peppolnet.cli._output import positive_int
 from peppolnet.errors import InvalidInput
 
 __all__ = ["parse_duration", "register"]
@@ -29,7 +30,10 @@ def parse_duration(text: str) -> timedelta:
         raise InvalidInput(
             f"{text!r} is not a duration; use a number and a unit: 30m, 12h, 7d, 2w (or 1d12h)"
         )
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+    try:
+        return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+    except OverflowError:
+        raise InvalidInput(f"the duration {text!r} is too long") from None
 
 
 def register(subparsers: Any) -> None:
@@ -54,7 +58,9 @@ def register(subparsers: Any) -> None:
 
     search = sub.add_parser("search", help="find customers by name, org number or participant id")
     search.add_argument("text", help="a name (typos are fine), org number or participant id")
-    search.add_argument("--limit", type=int, default=10, help="at most N results (default 10)")
+    search.add_argument(
+        "--limit", type=positive_int, default=10, help="at most N results (default 10)"
+    )
     common(search)
     search.set_defaults(handler=_search)
 

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
+from peppolnet.cli._output import positive_int
 
 __all__ = ["register"]
 
@@ -32,7 +33,9 @@ def register(subparsers: Any) -> None:
         help="confirm each match with a lookup (the Directory is not authoritative)",
     )
     add_network_arguments(search)
-    search.add_argument("--limit", type=int, default=20, help="at most N matches (default 20)")
+    search.add_argument(
+        "--limit", type=positive_int, default=20, help="at most N matches (default 20)"
+    )
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
     search.set_defaults(handler=_search)
     parser.set_defaults(handler=lambda args: _usage(parser))

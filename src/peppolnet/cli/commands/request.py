@@ -18,6 +18,7 @@ import sys
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
+from peppolnet.cli._output import UsageError
 from peppolnet.errors import InvalidInput, InvalidRequest
 
 if TYPE_CHECKING:
@@ -181,19 +182,19 @@ def _channel(args: argparse.Namespace) -> Channel:
         url = args.desk_url
         if not url:
             if str(args.network).lower() != "sandbox":
-                raise InvalidInput("--send http needs --desk-url (or --network sandbox)")
+                raise UsageError("--send http needs --desk-url (or --network sandbox)")
             from peppolnet.sandbox.state import read_state
 
             url = read_state(args.state_file).get("desk_url")
             if not isinstance(url, str):
-                raise InvalidInput("the running sandbox has no operator desk; restart it")
+                raise UsageError("the running sandbox has no operator desk; restart it")
         return HttpChannel(url)
     if args.send == "outbox":
         if not args.outbox:
-            raise InvalidInput("--send outbox needs --outbox DIR")
+            raise UsageError("--send outbox needs --outbox DIR")
         return OutboxChannel(args.outbox)
     if not (args.smtp and args.smtp_to and args.smtp_from):
-        raise InvalidInput("--send smtp needs --smtp HOST:PORT, --smtp-to and --smtp-from")
+        raise UsageError("--send smtp needs --smtp HOST:PORT, --smtp-to and --smtp-from")
     host, port = _host_port(args.smtp, "--smtp")
     return SmtpChannel(
         host, port, to=args.smtp_to, sender=args.smtp_from, security=args.smtp_security
