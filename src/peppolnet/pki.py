@@ -215,44 +215,59 @@ def validate_chain(
     valid at ``at``, every issuer a CA (basicConstraints, pathlen, keyCertSign) whose key made
     the signature below it. Raises ``ChainError`` (expired, not yet valid, bad issuer signature,
     issuer is not a CA) or ``UntrustedCertificate`` (issuer not trusted).
+
+    The path itself depends only on the certificates, so it is built once per (leaf, anchors,
+    intermediates) and remembered; the validity dates depend on ``at`` and are checked on every
+    call.
     """
     when = at if at is not None else datetime.now(UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    _check_validity(leaf, when)
+    path = _path(leaf, tuple(anchors), tuple(intermediates))
+    for cert in path[1:]:
+        _check_validity(cert, when)
+    return path
+
+
+@functools.lru_cache(maxsize=4096)
+def _path(
+    leaf: x509.Certificate,
+    anchors: tuple[x509.Certificate, ...],
+    intermediates: tuple[x509.Certificate, ...],
+) -> tuple[x509.Certificate, ...]:
+    """The issuer path from ``leaf`` to a trust anchor (structure only, no dates)."""
     path: list[x509.Certificate] = [leaf]
     current = leaf
-    _check_validity(current, when)
     while len(path) <= _MAX_PATH:
         cas_below = len(path) - 1
-        for anchor in anchors:
-            if anchor.subject == current.issuer:
-                if not _issued_by(current, anchor):
-                    # same name, different key: keep looking (CA re-keys), fail below if none
-                    continue
-                _check_ca(anchor, cas_below)
-                _check_validity(anchor, when)
-                path.append(anchor)
-                return tuple(path)
-        same_name = [a for a in anchors if a.subject == current.issuer]
+        issuer_name = current.issuer
+        same_name = [a for a in anchors if a.subject == issuer_name]
+        for anchor in same_name:
+            if not _issued_by(current, anchor):
+                # same name, different key: keep looking (CA re-keys), fail below if none
+                continue
+            _check_ca(anchor, cas_below)
+            path.append(anchor)
+            return tuple(path)
         if same_name:
             raise ChainError(
                 f"bad issuer signature: {_name(current)} names trusted issuer "
-                f"{current.issuer.rfc4514_string()} but that CA's key did not sign it"
+                f"{issuer_name.rfc4514_string()} but that CA's key did not sign it"
             )
-        candidates = [c for c in intermediates if c.subject == current.issuer and c not in path]
+        candidates = [c for c in intermediates if c.subject == issuer_name and c not in path]
         nxt = next((c for c in candidates if _issued_by(current, c)), None)
         if nxt is None:
             if candidates:
                 raise ChainError(
                     f"bad issuer signature: {_name(current)} was not signed by "
-                    f"{current.issuer.rfc4514_string()}"
+                    f"{issuer_name.rfc4514_string()}"
                 )
             raise UntrustedCertificate(
-                f"issuer not trusted: {current.issuer.rfc4514_string()} (of {_name(current)}) "
+                f"issuer not trusted: {issuer_name.rfc4514_string()} (of {_name(current)}) "
                 "is not one of the network's trust anchors"
             )
         _check_ca(nxt, cas_below)
-        _check_validity(nxt, when)
         path.append(nxt)
         current = nxt
     raise ChainError(f"certificate path for {_name(leaf)} is longer than {_MAX_PATH}")
