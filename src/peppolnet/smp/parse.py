@@ -110,7 +110,12 @@ def _children(el: etree._Element, *tags: str) -> Iterator[etree._Element]:
 
 
 def _child(el: etree._Element, *tags: str) -> etree._Element | None:
-    return next(_children(el, *tags), None)
+    if len(tags) == 1:
+        return el.find(tags[0])  # the first direct child with that tag, found in C
+    for child in el:
+        if child.tag in tags:
+            return child
+    return None
 
 
 def _require(el: etree._Element, what: str, parent: str, *tags: str) -> etree._Element:
