@@ -26,6 +26,7 @@ import ssl
 import tempfile
 import time
 from collections.abc import Callable
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -133,7 +134,76 @@ class OutboxChannel:
 # --- smtp ---------------------------------------------------------------------------------------
 
 
-class SmtpChannel:
+class SmtpServer:
+    """An SMTP server as configured (plain, STARTTLS or implicit TLS, optional login).
+
+    One place that connects, logs in, sends, and turns every smtplib/socket failure into a
+    :class:`ChannelError` that says whether retrying can help; the request channel and the
+    confirmation notifier both send through it.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        security: Security = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if security not in ("none", "starttls", "ssl"):
+            raise InvalidInput(f"smtp security must be none, starttls or ssl, not {security!r}")
+        if (username is None) != (password is None):
+            raise InvalidInput("smtp username and password go together")
+        self.host = host
+        self.port = port or (465 if security == "ssl" else 587)
+        self.security = security
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+
+    def _connect(self) -> smtplib.SMTP:
+        context = self.ssl_context or ssl.create_default_context()
+        if self.security == "ssl":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            smtp.starttls(context=context)
+        return smtp
+
+    def send(self, message: EmailMessage, *, what: str = "mail") -> None:
+        """Send ``message``; raise :class:`ChannelError` (``retryable`` set) if it fails."""
+        try:
+            with self._connect() as smtp:
+                if self.username is not None and self.password is not None:
+                    smtp.login(self.username, self.password)
+                refused = smtp.send_message(message)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ChannelError(
+                f"the mail server {self.host} refused the login: {_smtp_text(exc)}", retryable=False
+            ) from exc
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+            raise ChannelError(
+                f"the mail server {self.host} refused {what}: {exc}", retryable=False
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise ChannelError(
+                f"the mail server {self.host} answered {exc.smtp_code} to {what}: "
+                f"{_smtp_text(exc)}",
+                retryable=400 <= exc.smtp_code < 500,
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise ChannelError(
+                f"cannot send {what} through {self.host}:{self.port}: {exc}", retryable=True
+            ) from exc
+        if refused:
+            raise ChannelError(f"the mail server refused {sorted(refused)}", retryable=False)
+
+
+class SmtpChannel(SmtpServer):
     """E-mail the request (text body + JSON attachment) to an operator's onboarding address."""
 
     name = "smtp"
@@ -151,56 +221,22 @@ class SmtpChannel:
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        if security not in ("none", "starttls", "ssl"):
-            raise InvalidInput(f"smtp security must be none, starttls or ssl, not {security!r}")
-        if (username is None) != (password is None):
-            raise InvalidInput("smtp username and password go together")
-        self.host = host
-        self.port = port or (465 if security == "ssl" else 587)
+        super().__init__(
+            host,
+            port,
+            security=security,
+            username=username,
+            password=password,
+            timeout=timeout,
+            ssl_context=ssl_context,
+        )
         self.to = to
         self.sender = sender
-        self.security = security
-        self.username = username
-        self.password = password
-        self.timeout = timeout
-        self.ssl_context = ssl_context
 
-    def _connect(self) -> smtplib.SMTP:
-        context = self.ssl_context or ssl.create_default_context()
-        if self.security == "ssl":
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        if self.security == "starttls":
-            smtp.starttls(context=context)
-        return smtp
-
-    def send(self, request: Request) -> Receipt:
+    def send(self, request: Request) -> Receipt:  # type: ignore[override]
         """Send one message; its Message-ID is derived from the request id."""
         message = render_email(request, to=self.to, sender=self.sender)
-        try:
-            with self._connect() as smtp:
-                if self.username is not None and self.password is not None:
-                    smtp.login(self.username, self.password)
-                refused = smtp.send_message(message)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise ChannelError(
-                f"the mail server {self.host} refused the login: {_smtp_text(exc)}", retryable=False
-            ) from exc
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
-            raise ChannelError(
-                f"the mail server {self.host} refused the message: {exc}", retryable=False
-            ) from exc
-        except smtplib.SMTPResponseException as exc:
-            raise ChannelError(
-                f"the mail server {self.host} answered {exc.smtp_code}: {_smtp_text(exc)}",
-                retryable=400 <= exc.smtp_code < 500,
-            ) from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            raise ChannelError(
-                f"cannot send mail through {self.host}:{self.port}: {exc}", retryable=True
-            ) from exc
-        if refused:
-            raise ChannelError(f"the mail server refused {sorted(refused)}", retryable=False)
+        SmtpServer.send(self, message)
         return Receipt(
             self.name, request.request_id, str(message["Message-ID"]), detail={"to": self.to}
         )

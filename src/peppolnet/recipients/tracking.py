@@ -24,19 +24,18 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import json
-import smtplib
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
-from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest, PeppolnetError
+from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.reachability import Reachability, Verdict
-from peppolnet.recipients.channels import Channel, HttpChannel, Receipt
+from peppolnet.recipients.channels import Channel, HttpChannel, Receipt, Security, SmtpServer
 from peppolnet.recipients.plan import RequestPlan
 from peppolnet.recipients.render import to_json
 from peppolnet.recipients.request import (
@@ -66,7 +65,6 @@ __all__ = [
 ]
 
 Request = AddRecipientRequest | UpdateRecipientRequest
-Security = Literal["none", "starttls", "ssl"]
 
 SCHEMA_VERSION: Final = 2
 _SCHEMA_V2: Final = """
@@ -320,18 +318,16 @@ class EmailNotifier:
         ssl_context: ssl.SSLContext | None = None,
         to: str | None = None,
     ) -> None:
-        if security not in ("none", "starttls", "ssl"):
-            raise InvalidInput(f"smtp security must be none, starttls or ssl, not {security!r}")
-        if (username is None) != (password is None):
-            raise InvalidInput("smtp username and password go together")
-        self.host = host
-        self.port = port or (465 if security == "ssl" else 587)
+        self.server = SmtpServer(
+            host,
+            port,
+            security=security,
+            username=username,
+            password=password,
+            timeout=timeout,
+            ssl_context=ssl_context,
+        )
         self.sender = sender
-        self.security = security
-        self.username = username
-        self.password = password
-        self.timeout = timeout
-        self.ssl_context = ssl_context
         self.to = to  # override the address (e.g. a shared support mailbox)
 
     def notify(self, tracked: TrackedRequest, checks: Sequence[Reachability]) -> str:
@@ -339,31 +335,7 @@ class EmailNotifier:
         message = render_confirmation(
             tracked.request, sender=self.sender, to=self.to, checks=checks
         )
-        context = self.ssl_context or ssl.create_default_context()
-        try:
-            smtp: smtplib.SMTP
-            if self.security == "ssl":
-                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-            else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            with smtp:
-                if self.security == "starttls":
-                    smtp.starttls(context=context)
-                if self.username is not None and self.password is not None:
-                    smtp.login(self.username, self.password)
-                refused = smtp.send_message(message)
-        except smtplib.SMTPResponseException as exc:
-            raise ChannelError(
-                f"the mail server {self.host} answered {exc.smtp_code} to the confirmation mail",
-                retryable=400 <= exc.smtp_code < 500,
-            ) from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            raise ChannelError(
-                f"cannot send the confirmation mail through {self.host}:{self.port}: {exc}",
-                retryable=True,
-            ) from exc
-        if refused:
-            raise ChannelError(f"the mail server refused {sorted(refused)}", retryable=False)
+        self.server.send(message, what="the confirmation mail")
         return str(message["Message-ID"])
 
 
