@@ -28,7 +28,7 @@ import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, Self
 
 import dns.asyncresolver
 import dns.exception
@@ -557,15 +557,10 @@ def _configure(
     resolver.cache = None  # our own cache knows about negative answers and bypassing
 
 
-class SmlResolver:
-    """Looks participants up in an SML zone over DNS, with a TTL-respecting cache.
+class _ResolverBase:
+    """What the sync and async resolvers share: options, the pure core, names and the cache."""
 
-    One dnspython resolver is built once and reused (``configure=False`` when ``nameservers``
-    are given, so ``/etc/resolv.conf`` is not read per call). The cache keeps answers for their
-    TTL (capped at ``max_ttl``) and "not registered" / "no SMP service" answers for the negative
-    TTL of the zone's SOA (capped at ``max_negative_ttl``); faults are never cached. ``clock`` is
-    injectable so tests can move time.
-    """
+    _resolver_class: Any = dns.resolver.Resolver
 
     def __init__(
         self,
@@ -595,18 +590,14 @@ class SmlResolver:
             clock=clock,
         )
         self._tcp = tcp
-        self._resolver = self._make_resolver(nameservers, port)
-
-    def _make_resolver(self, nameservers: Sequence[str], port: int) -> dns.resolver.Resolver:
         try:
-            resolver = dns.resolver.Resolver(configure=not nameservers)
-            _configure(resolver, nameservers, port, self._core.timeout)
+            self._resolver = self._resolver_class(configure=not nameservers)
+            _configure(self._resolver, nameservers, port, self._core.timeout)
         except (dns.exception.DNSException, ValueError, OSError) as exc:
             raise InvalidInput(f"cannot set up the DNS resolver: {exc}") from None
-        return resolver
 
     @classmethod
-    def for_network(cls, network: _NetworkLike, **kwargs: Any) -> SmlResolver:
+    def for_network(cls, network: _NetworkLike, **kwargs: Any) -> Self:
         """A resolver for a ``Network``'s SML zone, nameservers, port and policies."""
         options: dict[str, Any] = {
             "nameservers": tuple(network.nameservers),
@@ -629,6 +620,17 @@ class SmlResolver:
     def clear_cache(self) -> None:
         """Forget every cached answer."""
         self._core.cache.clear()
+
+
+class SmlResolver(_ResolverBase):
+    """Looks participants up in an SML zone over DNS, with a TTL-respecting cache.
+
+    One dnspython resolver is built once and reused (``configure=False`` when ``nameservers``
+    are given, so ``/etc/resolv.conf`` is not read per call). The cache keeps answers for their
+    TTL (capped at ``max_ttl``) and "not registered" / "no SMP service" answers for the negative
+    TTL of the zone's SOA (capped at ``max_negative_ttl``); faults are never cached. ``clock`` is
+    injectable so tests can move time.
+    """
 
     def resolve(self, participant: ParticipantId | str, *, use_cache: bool = True) -> SmlAnswer:
         """Where is the participant's SMP? ``use_cache=False`` asks DNS (and stores the answer).
@@ -657,70 +659,13 @@ class SmlResolver:
         return core.from_answer(pid, name, answer, started)
 
 
-class AsyncSmlResolver:
+class AsyncSmlResolver(_ResolverBase):
     """The async twin of :class:`SmlResolver`: same arguments, same answers, awaitable.
 
     Each query uses its own socket, so hundreds may be in flight at once on one event loop.
     """
 
-    def __init__(
-        self,
-        zone: str,
-        *,
-        nameservers: Sequence[str] = (),
-        port: int = 53,
-        timeout: float = 5.0,
-        cache: bool = True,
-        require_https: bool = True,
-        legacy_cname: bool = False,
-        tcp: bool = False,
-        cache_size: int = 100_000,
-        max_ttl: float = 86_400.0,
-        max_negative_ttl: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._core = _Core(
-            zone,
-            timeout=timeout,
-            cache=cache,
-            cache_size=cache_size,
-            max_ttl=max_ttl,
-            max_negative_ttl=max_negative_ttl,
-            require_https=require_https,
-            legacy_cname=legacy_cname,
-            clock=clock,
-        )
-        self._tcp = tcp
-        try:
-            self._resolver = dns.asyncresolver.Resolver(configure=not nameservers)
-            _configure(self._resolver, nameservers, port, self._core.timeout)
-        except (dns.exception.DNSException, ValueError, OSError) as exc:
-            raise InvalidInput(f"cannot set up the DNS resolver: {exc}") from None
-
-    @classmethod
-    def for_network(cls, network: _NetworkLike, **kwargs: Any) -> AsyncSmlResolver:
-        """A resolver for a ``Network``'s SML zone, nameservers, port and policies."""
-        options: dict[str, Any] = {
-            "nameservers": tuple(network.nameservers),
-            "port": network.dns_port,
-            "require_https": network.require_https,
-            "legacy_cname": network.legacy_cname,
-        }
-        options.update(kwargs)
-        return cls(network.sml_zone, **options)
-
-    @property
-    def zone(self) -> str:
-        """The SML zone (no trailing dot)."""
-        return self._core.zone
-
-    def record_name(self, participant: ParticipantId | str) -> str:
-        """The DNS name this resolver queries for ``participant``."""
-        return self._core.record_name(self._core.participant(participant))
-
-    def clear_cache(self) -> None:
-        """Forget every cached answer."""
-        self._core.cache.clear()
+    _resolver_class = dns.asyncresolver.Resolver
 
     async def resolve(
         self, participant: ParticipantId | str, *, use_cache: bool = True
