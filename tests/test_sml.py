@@ -270,3 +270,27 @@ def test_keeps_path() -> None:
 
 def test_record_text() -> None:
     assert str(_smp("https://a.example")) == '100 10 "U" "Meta:SMP" "!.*!https://a.example!" .'
+
+
+def test_hostile_naptr_regexps_are_refused_not_run() -> None:
+    # A spoofed DNS answer must not hang (nested quantifiers) or crash (huge repeat) a lookup.
+    from peppolnet.errors import InvalidInput as _InvalidInput
+    from peppolnet.sml import apply_regexp as _apply
+
+    for regexp, subject in (
+        ("!^([a-z0-9]|[a-z0-9])*X$!https://x!", "a" * 40 + ".zone"),
+        ("!(a+)+$!https://x!", "a" * 40 + "b"),
+        ("!a{99999999999}!x!", "a"),
+    ):
+        with pytest.raises(_InvalidInput):
+            _apply(regexp, subject)
+
+
+def test_smp_urls_an_http_client_cannot_use_are_refused() -> None:
+    from peppolnet.errors import NoSmpService as _NoSmpService
+    from peppolnet.sml import NaptrRecord as _Record
+    from peppolnet.sml import interpret_naptr as _interpret
+
+    for url in ("https://smp..example.com", "https://smp\x7f.example.com"):
+        with pytest.raises(_NoSmpService, match=r"not a valid URL|control characters"):
+            _interpret([_Record(100, 10, "U", "Meta:SMP", f"!.*!{url}!")], require_https=True)

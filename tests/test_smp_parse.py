@@ -268,3 +268,30 @@ def test_smp_shaped_soup_raises_only_typed_errors(parts: list[str]) -> None:
     except InvalidSmpDocument:
         return
     assert isinstance(doc, ServiceGroup)
+
+
+def test_an_impossible_zone_offset_is_an_invalid_document() -> None:
+    # Regression: "+24:00" raised a bare ValueError out of the parser.
+    from peppolnet.errors import InvalidSmpDocument as _Invalid
+    from peppolnet.smp.parse import parse_document as _parse
+
+    document = (
+        b'<smp:SignedServiceMetadata xmlns:smp="http://busdox.org/serviceMetadata/publishing/1.0/"'
+        b' xmlns:ids="http://busdox.org/transport/identifiers/1.0/"'
+        b' xmlns:wsa="http://www.w3.org/2005/08/addressing"><smp:ServiceMetadata>'
+        b"<smp:ServiceInformation>"
+        b'<ids:ParticipantIdentifier scheme="iso6523-actorid-upis">0088:1</ids:ParticipantIdentifier>'
+        b'<ids:DocumentIdentifier scheme="busdox-docid-qns">urn:x::X##y::1</ids:DocumentIdentifier>'
+        b"<smp:ProcessList><smp:Process>"
+        b'<ids:ProcessIdentifier scheme="cenbii-procid-ubl">p</ids:ProcessIdentifier>'
+        b'<smp:ServiceEndpointList><smp:Endpoint transportProfile="peppol-transport-as4-v2_0">'
+        b"<wsa:EndpointReference><wsa:Address>https://ap.test</wsa:Address></wsa:EndpointReference>"
+        b"<smp:RequireBusinessLevelSignature>false</smp:RequireBusinessLevelSignature>"
+        b"<smp:ServiceActivationDate>2020-01-01T00:00:00+24:00</smp:ServiceActivationDate>"
+        b"<smp:Certificate>MIIB</smp:Certificate><smp:ServiceDescription>d</smp:ServiceDescription>"
+        b"<smp:TechnicalContactUrl>c</smp:TechnicalContactUrl>"
+        b"</smp:Endpoint></smp:ServiceEndpointList></smp:Process></smp:ProcessList>"
+        b"</smp:ServiceInformation></smp:ServiceMetadata></smp:SignedServiceMetadata>"
+    )
+    with pytest.raises(_Invalid, match="ServiceActivationDate"):
+        _parse(document)
