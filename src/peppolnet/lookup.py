@@ -632,6 +632,10 @@ class _Base:
 class Lookup(_Base):
     """Answer "can this participant receive this document type?" (blocking).
 
+    ``per_host`` limits the requests in flight to one SMP host (bulk runs); ``http_client``,
+    ``resolver`` and ``smp_client`` replace the ones the lookup would build (and then stay the
+    caller's to close).
+
     >>> # with a running sandbox (see docs/sandbox.md):
     >>> # Lookup(sandbox.network).check("0007:5567321707").verdict
     """
@@ -648,6 +652,7 @@ class Lookup(_Base):
         list_document_types: bool = False,
         timeout: float = 10.0,
         clock: Callable[[], datetime] | None = None,
+        per_host: int | None = None,
     ) -> None:
         super().__init__(
             network,
@@ -663,7 +668,7 @@ class Lookup(_Base):
         )
         self._own_smp = smp_client is None
         self.smp = smp_client or SmpClient(
-            self.network, client=http_client, timeout=timeout, clock=self.clock
+            self.network, client=http_client, timeout=timeout, clock=self.clock, per_host=per_host
         )
 
     def close(self) -> None:
@@ -736,6 +741,7 @@ class AsyncLookup(_Base):
         list_document_types: bool = False,
         timeout: float = 10.0,
         clock: Callable[[], datetime] | None = None,
+        per_host: int | None = None,
     ) -> None:
         super().__init__(
             network,
@@ -749,7 +755,7 @@ class AsyncLookup(_Base):
         )
         self._own_smp = smp_client is None
         self.smp = smp_client or AsyncSmpClient(
-            self.network, client=http_client, timeout=timeout, clock=self.clock
+            self.network, client=http_client, timeout=timeout, clock=self.clock, per_host=per_host
         )
 
     async def aclose(self) -> None:

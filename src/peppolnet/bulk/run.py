@@ -329,14 +329,8 @@ def check_many(
     own = lookup is None
     if lookup is None:
         from peppolnet.lookup import Lookup
-        from peppolnet.smp.client import SmpClient
 
-        if network is None:
-            from peppolnet.network import PRODUCTION
-
-            network = PRODUCTION
-        smp = SmpClient(network, per_host=per_host or max(2, concurrency // 4))
-        lookup = Lookup(network, smp_client=smp)
+        lookup = Lookup(network, per_host=per_host or max(2, concurrency // 4))
     results = cache if cache is not None else ResultCache()
     return _run_sync(
         items, lookup, own, document_type, doc_key, concurrency, limit, ordered, retries,
@@ -435,7 +429,6 @@ def _run_sync(
         pool.shutdown(wait=True, cancel_futures=True)
         if own:
             lookup.close()
-            lookup.smp.close()
 
 
 _END: Final = object()
@@ -534,14 +527,8 @@ async def check_many_async(
     own = lookup is None
     if lookup is None:
         from peppolnet.lookup import AsyncLookup
-        from peppolnet.smp.client import AsyncSmpClient
 
-        if network is None:
-            from peppolnet.network import PRODUCTION
-
-            network = PRODUCTION
-        smp = AsyncSmpClient(network, per_host=per_host or max(2, concurrency // 4))
-        lookup = AsyncLookup(network, smp_client=smp)
+        lookup = AsyncLookup(network, per_host=per_host or max(2, concurrency // 4))
     cache = cache if cache is not None else ResultCache()
     tally = _Tally(total, progress)
     semaphore = asyncio.Semaphore(concurrency)
@@ -607,4 +594,3 @@ async def check_many_async(
             future.cancel()
         if own:
             await lookup.aclose()
-            await lookup.smp.aclose()

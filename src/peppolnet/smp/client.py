@@ -227,6 +227,16 @@ class _Core:
             raise SmpUnavailable(f"the SMP answered HTTP {status} for {url}")
         raise SmpError(f"the SMP answered HTTP {status} for {url}")
 
+    def service_group_from(self, body: bytes, participant: ParticipantId) -> CheckedDocument:
+        """Parse a ServiceGroup answer (unsigned in Peppol SMP 1) and check the echo."""
+        checked = check_document(
+            body, self.network, at=self.clock(), max_bytes=self.max_bytes, verify=False
+        )
+        if not isinstance(checked.document, ServiceGroup):
+            raise InvalidSmpDocument("the SMP did not answer with a ServiceGroup document")
+        check_echo(checked.document, participant)
+        return checked
+
     def checked(self, body: bytes, at: datetime | None) -> CheckedDocument:
         return check_document(body, self.network, at=at or self.clock(), max_bytes=self.max_bytes)
 
@@ -364,13 +374,7 @@ class SmpClient(_Core):
     def service_group(self, smp_url: str, participant: ParticipantId) -> CheckedDocument:
         """Fetch and check the ServiceGroup (the list of document types) of ``participant``."""
         url = service_group_url(smp_url, participant, dialect=self.dialect)
-        checked = check_document(
-            self.fetch(url), self.network, at=self.clock(), max_bytes=self.max_bytes, verify=False
-        )
-        if not isinstance(checked.document, ServiceGroup):
-            raise InvalidSmpDocument("the SMP did not answer with a ServiceGroup document")
-        check_echo(checked.document, participant)
-        return checked
+        return self.service_group_from(self.fetch(url), participant)
 
     def service_metadata(
         self,
@@ -385,9 +389,7 @@ class SmpClient(_Core):
         url = service_metadata_url(smp_url, participant, document_type, dialect=self.dialect)
         checked = self.checked(self.fetch(url), at)
         _, redirect = self.metadata_step(checked, hop=0)
-        if redirect is None:
-            return MetadataAnswer(url, checked, elapsed=time.perf_counter() - started)
-        if not checked.trusted:
+        if redirect is None or not checked.trusted:
             return MetadataAnswer(url, checked, elapsed=time.perf_counter() - started)
         target = self.checked(self.fetch(redirect.target_url), at)
         self.metadata_step(target, hop=1)
@@ -476,14 +478,7 @@ class AsyncSmpClient(_Core):
     async def service_group(self, smp_url: str, participant: ParticipantId) -> CheckedDocument:
         """Fetch and check the ServiceGroup (the list of document types) of ``participant``."""
         url = service_group_url(smp_url, participant, dialect=self.dialect)
-        body = await self.fetch(url)
-        checked = check_document(
-            body, self.network, at=self.clock(), max_bytes=self.max_bytes, verify=False
-        )
-        if not isinstance(checked.document, ServiceGroup):
-            raise InvalidSmpDocument("the SMP did not answer with a ServiceGroup document")
-        check_echo(checked.document, participant)
-        return checked
+        return self.service_group_from(await self.fetch(url), participant)
 
     async def service_metadata(
         self,

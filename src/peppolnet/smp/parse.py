@@ -20,7 +20,7 @@ import re
 import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Final
+from typing import Final, TypeVar
 
 from lxml import etree
 
@@ -145,43 +145,33 @@ def _shown(scheme: str, text: str) -> str:
     return repr(full if len(full) <= 120 else full[:117] + "...")
 
 
-def _participant(el: etree._Element, scheme_attr: str) -> ParticipantId:
+_Id = TypeVar("_Id", ParticipantId, DocumentTypeId, ProcessId)
+
+
+def _identifier(el: etree._Element, scheme_attr: str, kind: type[_Id], what: str) -> _Id:
+    """An identifier element read leniently (real SMPs publish non-conforming ids)."""
     text = _text(el) or ""
     scheme = (el.get(scheme_attr) or "").strip()
     try:
         if scheme:
-            return ParticipantId(scheme, text, lax=True)
-        return ParticipantId.parse(text, lax=True)
+            return kind(scheme, text, lax=True)
+        return kind.parse(text, lax=True)
     except InvalidIdentifier as exc:
         raise InvalidSmpDocument(
-            f"the {_local(el.tag)} {_shown(scheme, text)} is not usable: {exc}"
+            f"the {what} {_shown(scheme, text)} is not usable: {exc}"
         ) from None
+
+
+def _participant(el: etree._Element, scheme_attr: str) -> ParticipantId:
+    return _identifier(el, scheme_attr, ParticipantId, _local(el.tag))
 
 
 def _document_type(el: etree._Element, scheme_attr: str) -> DocumentTypeId:
-    text = _text(el) or ""
-    scheme = (el.get(scheme_attr) or "").strip()
-    try:
-        if scheme:
-            return DocumentTypeId(scheme, text, lax=True)
-        return DocumentTypeId.parse(text, lax=True)
-    except InvalidIdentifier as exc:
-        raise InvalidSmpDocument(
-            f"the document type {_shown(scheme, text)} is not usable: {exc}"
-        ) from None
+    return _identifier(el, scheme_attr, DocumentTypeId, "document type")
 
 
 def _process(el: etree._Element, scheme_attr: str) -> ProcessId:
-    text = _text(el) or ""
-    scheme = (el.get(scheme_attr) or "").strip()
-    try:
-        if scheme:
-            return ProcessId(scheme, text, lax=True)
-        return ProcessId.parse(text, lax=True)
-    except InvalidIdentifier as exc:
-        raise InvalidSmpDocument(
-            f"the process {_shown(scheme, text)} is not usable: {exc}"
-        ) from None
+    return _identifier(el, scheme_attr, ProcessId, "process")
 
 
 # --- values --------------------------------------------------------------------------------------

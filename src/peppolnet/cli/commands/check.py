@@ -145,7 +145,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from peppolnet.errors import InvalidIdentifier, PeppolnetError
     from peppolnet.lookup import Lookup, resolve_document_type
-    from peppolnet.smp.client import SmpClient
 
     columns = _columns(args.column)
     if columns is None:
@@ -192,8 +191,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         per_host = args.per_host or max(2, args.concurrency // 4)
         with (
-            SmpClient(network, per_host=per_host, timeout=args.timeout) as smp,
-            Lookup(network, smp_client=smp, timeout=args.timeout) as lookup,
+            Lookup(network, per_host=per_host, timeout=args.timeout) as lookup,
             ResultWriter(output, register.headers, fmt, append=args.resume) as writer,
         ):
             results = check_many(
