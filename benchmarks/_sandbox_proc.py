@@ -8,7 +8,8 @@ ServiceGroup once (the server-side signing cache; signing is server work, not cl
 prints one JSON line describing itself and obeys commands on stdin, one per line:
 
 * ``latency SECONDS`` - added latency on every DNS answer and every HTTP response;
-* ``stats`` - prints ``{"dns": queries, "http": requests}`` counted since the start;
+* ``stats`` - prints ``{"dns": queries, "http": requests, "cpu": seconds}`` since the start
+  (``cpu`` is the server process's CPU time, so the harness can report server CPU per lookup);
 * end of input - stops and exits.
 
 Why not ``peppolnet sandbox serve``: that command is being written in parallel; once it lands,
@@ -112,7 +113,8 @@ def main() -> int:
                 print(json.dumps({"ok": True}), flush=True)
             elif words[0] == "stats":
                 http = sum(server.requests for server in sb.smps.values())
-                print(json.dumps({"dns": sb.dns.queries, "http": http}), flush=True)
+                print(json.dumps({"dns": sb.dns.queries, "http": http,
+                                  "cpu": time.process_time()}), flush=True)  # fmt: skip
             else:
                 print(json.dumps({"error": f"unknown command {words[0]!r}"}), flush=True)
     return 0
