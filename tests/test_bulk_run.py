@@ -344,3 +344,82 @@ def test_rows_with_several_candidate_ids_let_the_lookup_try_them_all() -> None:
     list(check_many([row], Recorder(), retries=0))
     assert seen[0]["participant"] is None
     assert (seen[0]["number"], seen[0]["country"]) == ("991825827", "NO")
+
+
+# --- check_many without a lookup: the async engine on a private event loop ------------------
+
+
+def _loop_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name == "peppolnet-bulk-loop"]
+
+
+def test_own_event_loop_gives_the_threaded_answers(
+    sandbox: Sandbox, rows: list[RegisterRow], clean: dict[int, str]
+) -> None:
+    ordered = list(check_many([*rows, *rows], network=sandbox.network, concurrency=8))
+    assert [r.row.number for r in ordered] == [*range(1, 43), *range(1, 43)]
+    assert {r.row.number: r.verdict for r in ordered} == clean
+    loose = list(check_many(rows, network=sandbox.network, concurrency=32, ordered=False))
+    assert sorted(r.row.number for r in loose) == list(range(1, 43))
+    assert {r.row.number: r.verdict for r in loose} == clean
+    assert _loop_threads() == []
+
+
+def test_own_event_loop_faults_never_become_negative(
+    sandbox: Sandbox, rows: list[RegisterRow], clean: dict[int, str]
+) -> None:
+    with Faulty(sandbox):
+        stream = check_many(rows * 4, network=sandbox.network, timeout=0.5, concurrency=12,
+                            backoff=0.01, cache=ResultCache(0))  # fmt: skip
+        results = list(stream)
+    assert_no_fault_is_negative(results, clean)
+
+
+def test_own_event_loop_pulls_input_lazily_and_stops_when_closed(
+    sandbox: Sandbox, rows: list[RegisterRow]
+) -> None:
+    import threading
+
+    pulled = 0
+    progress_threads: set[int] = set()
+
+    def source() -> Iterator[RegisterRow]:
+        nonlocal pulled
+        for row in rows * 50:
+            pulled += 1
+            yield row
+
+    stream = check_many(
+        source(), network=sandbox.network, concurrency=2, window=5,
+        progress=lambda p: progress_threads.add(threading.get_ident()),
+    )  # fmt: skip
+    for consumed, _ in enumerate(stream, start=1):
+        # at most `window` rows being looked up and `window` finished ones waiting
+        assert pulled <= consumed + 2 * 5 + 1
+        if consumed == 20:
+            break
+    stream.close()
+    assert pulled < 40
+    assert progress_threads == {threading.get_ident()}  # callbacks run in the caller's thread
+    assert _loop_threads() == []  # closing the generator ended its event loop
+
+
+def test_own_event_loop_passes_input_errors_to_the_caller(sandbox: Sandbox) -> None:
+    def source() -> Iterator[str]:
+        yield "0007:5584821341"
+        raise OSError("the register file went away")
+
+    with pytest.raises(OSError, match="went away"):
+        list(check_many(source(), network=sandbox.network))
+    assert _loop_threads() == []
+
+
+def test_own_event_loop_reports_a_bad_network_setup(sandbox: Sandbox) -> None:
+    import dataclasses
+
+    broken = dataclasses.replace(sandbox.network, tls_verify="/nonexistent/tls-ca.pem")
+    with pytest.raises(InvalidInput, match="trust bundle"):
+        list(check_many(["0007:5584821341"], network=broken))
+    assert _loop_threads() == []

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         render_chart,
     )
     from peppolnet.errors import InvalidIdentifier, PeppolnetError
-    from peppolnet.lookup import Lookup, resolve_document_type
+    from peppolnet.lookup import resolve_document_type
 
     columns = _columns(args.column)
     if columns is None:
@@ -190,13 +190,12 @@ def run(args: argparse.Namespace) -> int:
     written = 0
     try:
         per_host = args.per_host or max(2, args.concurrency // 4)
-        with (
-            Lookup(network, per_host=per_host, timeout=args.timeout) as lookup,
-            ResultWriter(output, register.headers, fmt, append=args.resume) as writer,
-        ):
-            results = check_many(
+        with ResultWriter(output, register.headers, fmt, append=args.resume) as writer:
+            results = check_many(  # its own lookup: the event-loop engine, the fastest
                 rows,
-                lookup,
+                network=network,
+                per_host=per_host,
+                timeout=args.timeout,
                 document_type=document_type,
                 concurrency=args.concurrency,
                 progress=bar,
