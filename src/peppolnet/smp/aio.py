@@ -79,7 +79,7 @@ class AioTransport:
         if key not in self._proxies:
             proxies = urllib.request.getproxies_environment()
             proxy = proxies.get(target.scheme)
-            if proxy and urllib.request.proxy_bypass_environment(key[1], proxies):
+            if proxy and urllib.request.proxy_bypass(key[1]):
                 proxy = None
             self._proxies[key] = proxy or None
         return self._proxies[key]
