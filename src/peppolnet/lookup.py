@@ -13,6 +13,7 @@ with ``list_document_types=True``, or for wildcard document types that need it t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime
@@ -62,6 +63,7 @@ from peppolnet.smp.wildcard import select
 
 if TYPE_CHECKING:
     import httpx
+    from cryptography import x509
 
     from peppolnet.network import Network
 
@@ -439,6 +441,19 @@ class _Usable:
     operator: Operator
 
 
+@functools.lru_cache(maxsize=1024)
+def _access_point_certificate(der: bytes) -> tuple[x509.Certificate, CertificateFacts]:
+    """The certificate and its facts, loaded once per distinct DER.
+
+    Every ServiceMetadata carries its access point's certificate, and a bulk run meets the same
+    few hundred again and again: loading it afresh cost more than the chain check, and a fresh
+    object also missed the chain memo in :mod:`peppolnet.pki`. Keyed by the exact bytes, so a
+    different certificate can never be answered from the cache.
+    """
+    certificate = load_certificate(der)
+    return certificate, CertificateFacts.from_certificate(certificate)
+
+
 def _check_endpoint(ctx: _Context, endpoint: Endpoint) -> _Usable | tuple[str, str]:
     """Either the usable endpoint with its operator, or ``(check name, problem)``."""
     at = ctx.at
@@ -453,8 +468,7 @@ def _check_endpoint(ctx: _Context, endpoint: Endpoint) -> _Usable | tuple[str, s
     if endpoint.certificate is None:
         return ("ap-certificate", "the endpoint has no access point certificate")
     try:
-        certificate = load_certificate(endpoint.certificate)
-        facts = CertificateFacts.from_certificate(certificate)
+        certificate, facts = _access_point_certificate(endpoint.certificate)
     except PeppolnetError as exc:
         return ("ap-certificate", f"the access point certificate cannot be read: {exc}")
     try:
