@@ -35,7 +35,6 @@ from peppolnet.errors import (
     SmpUnavailable,
 )
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
-from peppolnet.smp.aio import AioTransport
 from peppolnet.smp.model import Dialect, Redirect, ServiceGroup, ServiceMetadata
 from peppolnet.smp.trust import CheckedDocument, check_document
 from peppolnet.smp.urls import service_group_url, service_metadata_url
@@ -421,6 +420,9 @@ class AsyncSmpClient(_Core):
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(network, options)
+        # imported here: aiohttp takes ~80 ms to import, which sync users should not pay
+        from peppolnet.smp.aio import AioTransport
+
         self._client = client
         self._transport = AioTransport(
             ssl_context=ssl_context(network.tls_verify),
