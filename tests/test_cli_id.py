@@ -98,3 +98,25 @@ def test_console_script_never_prints_a_traceback() -> None:
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert [o["valid"] for o in json.loads(proc.stdout)] == [False, False]
+
+
+def test_only_the_command_being_run_is_imported() -> None:
+    """``peppolnet --version`` and ``peppolnet id ...`` do not import every command module."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from peppolnet.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules "
+        "if m.startswith('peppolnet.cli.commands.')))"
+    )
+    version = subprocess.run([sys.executable, "-c", probe, "--version"],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+    assert version.stdout.splitlines()[-1] == "[]"
+    one = subprocess.run([sys.executable, "-c", probe, "id", "check", "0007:5567321707"],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert one.stdout.splitlines()[-1] == "['id']"
+    wrong = subprocess.run([sys.executable, "-c", probe, "nope"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    assert "'sandbox'" in wrong.stderr  # the error still lists every command
