@@ -340,7 +340,7 @@ def bench_memory(sb: SandboxProc, quick: bool) -> list[Row]:
     peak = data["peak_mb"]
     met = peak < 300 and growth < 0.1 * peak
     return [
-        row("memory", f"peak {peak:.0f} MB, +{growth:.1f} MB after warm-up",
+        row("memory", f"peak {peak:.0f} MB, {growth:+.1f} MB after warm-up",
             f"{data['rows']} rows in {data['seconds']:.0f} s", None, "< 300 MB, flat", met,
             f"{distinct} distinct participants, zero latency", samples=samples,
             rows_per_s=data["rows"] / data["seconds"]),
