@@ -233,7 +233,16 @@ def test_legacy_cname_needs_http_allowed() -> None:
         SmlResolver(ZONE, nameservers=["127.0.0.1"], legacy_cname=True)
 
 
-@pytest.mark.parametrize("kw", [{"timeout": 0}, {"nameservers": ["not an address"]}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"timeout": 0},
+        {"nameservers": ["not an address"]},
+        {"nameservers": ["https://dns.example/dns-query"]},
+        {"nameservers": ["127.0.0.1"], "port": 0},
+        {"nameservers": ["127.0.0.1"], "port": 65536},
+    ],
+)
 def test_bad_configuration(kw: dict[str, object]) -> None:
     with pytest.raises(InvalidInput):
         SmlResolver(ZONE, **kw)  # type: ignore[arg-type]
@@ -242,6 +251,21 @@ def test_bad_configuration(kw: dict[str, object]) -> None:
 def test_bad_zone() -> None:
     with pytest.raises(InvalidInput, match="zone"):
         SmlResolver("a..b", nameservers=["127.0.0.1"])
+    with pytest.raises(InvalidInput, match="ASCII"):
+        SmlResolver("sml.bücher.example", nameservers=["127.0.0.1"])
+
+
+def test_timeout_is_shared_by_the_nameservers(server: DnsServer) -> None:
+    # 127.0.0.2 has no server: the ICMP error moves on at once, the second server answers
+    resolver = SmlResolver(
+        ZONE, nameservers=["127.0.0.2", " 127.0.0.1 "], port=server.port, timeout=0.5
+    )
+    assert resolver.resolve(FOUND).smp_url == SMP
+    server.set_fault(None, "silence")
+    started = time.perf_counter()
+    with pytest.raises(DnsFailure, match=r"127\.0\.0\.2: connection refused.*127\.0\.0\.1: timed"):
+        resolver.resolve(FOUND, use_cache=False)
+    assert time.perf_counter() - started < 1.0  # the whole lookup, not 0.5 s per server
 
 
 @dataclass(frozen=True)
@@ -288,6 +312,19 @@ async def test_async_outcomes(server: DnsServer) -> None:
     server.set_fault(None, "silence")
     with pytest.raises(DnsFailure, match="did not answer"):
         await resolver.resolve(FOUND, use_cache=False)
+
+
+async def test_async_legacy_cname_and_aclose(server: DnsServer) -> None:
+    server.add_participant(FOUND, SMP, legacy_cname=True)
+    async with make_async(server, legacy_cname=True, require_https=False) as resolver:
+        answer = await resolver.resolve(FOUND)
+        assert answer.smp_url == f"http://{answer.record_name}"
+        assert answer.ttl == 60
+        with pytest.raises(NotRegistered, match="no CNAME record"):
+            await resolver.resolve(MISSING)
+    # closed, and still usable: the next query opens a fresh socket
+    assert (await resolver.resolve(FOUND, use_cache=False)).from_cache is False
+    await resolver.aclose()
 
 
 async def test_async_tcp_and_for_network(server: DnsServer) -> None:

@@ -5,9 +5,12 @@ Two halves, in the sans-I/O style of the rest of the library:
 * **Pure**: :func:`naptr_name` / :func:`cname_name` compute the DNS names the SML publishes,
   :func:`interpret_naptr` turns NAPTR records into the SMP base URL, :func:`apply_regexp` is the
   RFC 3402 ``!regex!replacement!flags`` rewrite. No sockets, no clock.
-* **Shells**: :class:`SmlResolver` and :class:`AsyncSmlResolver` ask DNS (dnspython) and keep a
+* **Shells**: :class:`SmlResolver` and :class:`AsyncSmlResolver` ask DNS and keep a
   TTL-respecting cache. They share one core (:class:`_Core`), so sync and async give the same
-  answers and the same errors.
+  answers and the same errors. The query and reply bytes are :mod:`peppolnet.dnswire`'s and the
+  sockets :mod:`peppolnet.dnsquery`'s - one NAPTR question does not need a general DNS library
+  per query, and bulk lookups are bound by client CPU. dnspython is kept for what it does well
+  here: reading the system's nameservers and checking the zone name.
 
 Outcomes are kept apart because callers act on them differently: :class:`NotRegistered` (an
 answer: the SML has no record), :class:`NoSmpService` (an answer: records, but no usable SMP),
@@ -21,24 +24,25 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import ipaddress
 import re
 import threading
 import time
 import urllib.parse
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, Self
 
-import dns.asyncresolver
 import dns.exception
-import dns.message
 import dns.name
-import dns.rcode
-import dns.rdatatype
 import dns.resolver
 
-from peppolnet.errors import DnsFailure, InvalidInput, NoSmpService, NotRegistered, PeppolnetError
+from peppolnet import dnswire
+from peppolnet.dnsquery import UdpEndpoints, ask, ask_async
+from peppolnet.dnswire import DnsResponse, NaptrRecord
+from peppolnet.errors import InvalidInput, NoSmpService, NotRegistered, PeppolnetError
 from peppolnet.identifiers import ParticipantId, lower
 
 __all__ = [
@@ -110,24 +114,6 @@ def cname_name(participant: ParticipantId, zone: str) -> str:
 # --- NAPTR interpretation (pure) -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class NaptrRecord:
-    """One NAPTR record (RFC 3403) as published by the SML."""
-
-    order: int
-    preference: int
-    flags: str
-    service: str
-    regexp: str
-    replacement: str = "."
-
-    def __str__(self) -> str:
-        return (
-            f'{self.order} {self.preference} "{self.flags}" "{self.service}" '
-            f'"{self.regexp}" {self.replacement}'
-        )
-
-
 def _split_regexp(regexp: str) -> tuple[str, str, str]:
     """Split ``<d>ere<d>repl<d>flags`` at unescaped delimiters (``\\<d>`` is a literal ``<d>``)."""
     if len(regexp) < 3:
@@ -137,6 +123,15 @@ def _split_regexp(regexp: str) -> tuple[str, str, str]:
     delim = regexp[0]
     if delim.isdigit() or delim == "\\" or delim == "i":
         raise InvalidInput(f"the NAPTR regexp {regexp!r} uses {delim!r} as delimiter")
+    if "\\" not in regexp:
+        # No escapes (what the SML publishes): every delimiter splits.
+        plain = regexp[1:].split(delim)
+        if len(plain) != 3:
+            raise InvalidInput(
+                f"the NAPTR regexp {regexp!r} must have the form "
+                f"{delim}regex{delim}replacement{delim}"
+            )
+        return plain[0], plain[1], plain[2]
     parts: list[str] = []
     current: list[str] = []
     i = 1
@@ -234,7 +229,8 @@ def apply_regexp(regexp: str, subject: str) -> str:
 
 def _check_url(url: str, *, require_https: bool) -> str:
     """The SMP base URL, or a reason (raised as NoSmpService by the caller) why it is unusable."""
-    if len(url) > _MAX_URL_LENGTH or any(c.isspace() or not c.isprintable() for c in url):
+    # " " is the only character that is whitespace and printable (checked over all of Unicode)
+    if len(url) > _MAX_URL_LENGTH or " " in url or not url.isprintable():
         raise InvalidInput(
             f"the SMP URL {url[:80]!r} contains whitespace or control characters, or is too long"
         )
@@ -381,40 +377,6 @@ class _Cache:
         return len(self._data)
 
 
-def _negative_ttl(response: dns.message.Message | None) -> float:
-    """RFC 2308: the negative TTL is min(SOA TTL, SOA MINIMUM) from the authority section."""
-    if response is not None:
-        for rrset in response.authority:
-            if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
-                return float(min(rrset.ttl, rrset[0].minimum))
-    return _DEFAULT_NEGATIVE_TTL
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
-
-
-def _dns_failure(exc: BaseException, name: str, timeout: float) -> DnsFailure:
-    """One sentence for every way dnspython or the socket layer can fail."""
-    if isinstance(exc, dns.exception.Timeout):
-        return DnsFailure(f"DNS did not answer for {name} within {timeout:g} s")
-    if isinstance(exc, dns.resolver.NoNameservers):
-        errors = exc.kwargs.get("errors") or []
-        details = []
-        for err in errors:
-            try:
-                server, _tcp, _port, what = err[0], err[1], err[2], err[3]
-            except (IndexError, TypeError):
-                continue
-            rcode = ""
-            if len(err) > 4 and isinstance(err[4], dns.message.Message):
-                rcode = dns.rcode.to_text(err[4].rcode())
-            details.append(f"{server}: {rcode or what}")
-        detail = "; ".join(details) or "no usable answer"
-        return DnsFailure(f"no DNS server could answer for {name} ({detail})")
-    return DnsFailure(f"the DNS lookup of {name} failed: {type(exc).__name__}: {exc}")
-
-
 class _Core:
     """Everything the sync and async resolvers share: names, cache, outcome decisions."""
 
@@ -445,7 +407,7 @@ class _Core:
         self.timeout = float(timeout)
         self.require_https = require_https
         self.legacy_cname = legacy_cname
-        self.rdtype = dns.rdatatype.CNAME if legacy_cname else dns.rdatatype.NAPTR
+        self.rdtype = dnswire.CNAME if legacy_cname else dnswire.NAPTR
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
         self.clock = clock
@@ -487,39 +449,29 @@ class _Core:
         )
         return error(message)
 
-    def not_registered(self, participant: ParticipantId, name: str, response: Any) -> Exception:
+    def not_registered(
+        self, participant: ParticipantId, name: str, negative_ttl: int | None
+    ) -> PeppolnetError:
         message = (
             f"{participant.uri} is not registered in the SML zone {self.zone} "
-            f"(no {dns.rdatatype.to_text(self.rdtype)} record at {name})"
+            f"(no {dnswire.rdtype_text(self.rdtype)} record at {name})"
         )
-        msg = response if isinstance(response, dns.message.Message) else None
-        return self._store_error(
-            name, NotRegistered, message, _negative_ttl(msg), self.max_negative_ttl
-        )
+        ttl = _DEFAULT_NEGATIVE_TTL if negative_ttl is None else float(negative_ttl)
+        return self._store_error(name, NotRegistered, message, ttl, self.max_negative_ttl)
 
-    def from_answer(
-        self, participant: ParticipantId, name: str, answer: dns.resolver.Answer, started: float
+    def from_response(
+        self, participant: ParticipantId, name: str, response: DnsResponse, started: float
     ) -> SmlAnswer:
-        """Decide the outcome of a NOERROR answer (raises the answer-errors, caching them)."""
-        rrset = answer.rrset
-        if rrset is None or len(rrset) == 0:
-            raise self.not_registered(participant, name, answer.response)
-        ttl = min(float(rrset.ttl), self.max_ttl)
+        """Decide the outcome of an answer (NOERROR or NXDOMAIN); raises and caches the
+        answer-errors (not registered, no SMP service)."""
+        if response.rcode == dnswire.NXDOMAIN or response.ttl is None:
+            raise self.not_registered(participant, name, response.negative_ttl)
+        ttl = min(float(response.ttl), self.max_ttl)
         records: tuple[NaptrRecord, ...] = ()
         if self.legacy_cname:
             smp_url = f"http://{name}"
         else:
-            records = tuple(
-                NaptrRecord(
-                    int(rd.order),
-                    int(rd.preference),
-                    _text(rd.flags),
-                    _text(rd.service),
-                    _text(rd.regexp),
-                    rd.replacement.to_text(),
-                )
-                for rd in rrset
-            )
+            records = response.naptr
             try:
                 smp_url = interpret_naptr(records, require_https=self.require_https, subject=name)
             except NoSmpService as exc:
@@ -531,36 +483,36 @@ class _Core:
             participant, name, smp_url, records, int(ttl), False, time.perf_counter() - started
         )
 
-    def handle_error(
-        self, participant: ParticipantId, name: str, exc: BaseException
-    ) -> PeppolnetError:
-        """Map a dnspython / socket exception to NotRegistered (NXDOMAIN) or DnsFailure."""
-        if isinstance(exc, dns.resolver.NXDOMAIN):
-            responses = exc.kwargs.get("responses") or {}
-            response = next(iter(responses.values()), None)
-            return self.not_registered(participant, name, response)  # type: ignore[return-value]
-        return _dns_failure(exc, name, self.timeout)
 
+def _nameservers(nameservers: Sequence[str]) -> tuple[str, ...]:
+    """The nameservers to ask, as IP addresses: the given ones, or the system's.
 
-def _absolute(name: str) -> dns.name.Name:
-    return dns.name.from_text(name)
-
-
-def _configure(
-    resolver: dns.resolver.BaseResolver, nameservers: Sequence[str], port: int, timeout: float
-) -> None:
-    if nameservers:
-        resolver.nameservers = list(nameservers)
-    resolver.port = port
-    resolver.timeout = timeout
-    resolver.lifetime = timeout
-    resolver.cache = None  # our own cache knows about negative answers and bypassing
+    The system's come from ``/etc/resolv.conf`` (or the platform's equivalent), read once, by
+    dnspython - the one part of a general resolver this module still needs.
+    """
+    if not nameservers:
+        try:
+            nameservers = [str(ns) for ns in dns.resolver.Resolver(configure=True).nameservers]
+        except (dns.exception.DNSException, ValueError, OSError) as exc:
+            raise InvalidInput(f"cannot read the system's DNS configuration: {exc}") from None
+    servers: list[str] = []
+    for server in nameservers:
+        try:
+            servers.append(str(ipaddress.ip_address(str(server).strip())))
+        except ValueError:
+            raise InvalidInput(f"the nameserver {server!r} is not an IP address") from None
+    if not servers:
+        raise InvalidInput("there is no nameserver to ask (none given, none configured)")
+    return tuple(servers)
 
 
 class _ResolverBase:
-    """What the sync and async resolvers share: options, the pure core, names and the cache."""
+    """What the sync and async resolvers share: options, the pure core, names and the cache.
 
-    _resolver_class: Any = dns.resolver.Resolver
+    ``timeout`` bounds one lookup: nameservers are tried in order, each with an equal share of
+    the time left; ``tcp=True`` asks over TCP only (otherwise UDP, and TCP when an answer is
+    truncated).
+    """
 
     def __init__(
         self,
@@ -589,12 +541,13 @@ class _ResolverBase:
             legacy_cname=legacy_cname,
             clock=clock,
         )
+        if not 0 < port < 65536:
+            raise InvalidInput(f"the DNS port must be between 1 and 65535, not {port!r}")
         self._tcp = tcp
-        try:
-            self._resolver = self._resolver_class(configure=not nameservers)
-            _configure(self._resolver, nameservers, port, self._core.timeout)
-        except (dns.exception.DNSException, ValueError, OSError) as exc:
-            raise InvalidInput(f"cannot set up the DNS resolver: {exc}") from None
+        self._port = port
+        self._servers = _nameservers(nameservers)
+        # the zone must make a name we can put on the wire (dnspython accepted it already)
+        dnswire.encode_name(self._core.zone)
 
     @classmethod
     def for_network(cls, network: _NetworkLike, **kwargs: Any) -> Self:
@@ -625,8 +578,8 @@ class _ResolverBase:
 class SmlResolver(_ResolverBase):
     """Looks participants up in an SML zone over DNS, with a TTL-respecting cache.
 
-    One dnspython resolver is built once and reused (``configure=False`` when ``nameservers``
-    are given, so ``/etc/resolv.conf`` is not read per call). The cache keeps answers for their
+    The nameservers are fixed at construction (the system's are read then, when none are
+    given). Each query uses its own short-lived UDP socket. The cache keeps answers for their
     TTL (capped at ``max_ttl``) and "not registered" / "no SMP service" answers for the negative
     TTL of the zone's SOA (capped at ``max_negative_ttl``); faults are never cached. ``clock`` is
     injectable so tests can move time.
@@ -645,27 +598,28 @@ class SmlResolver(_ResolverBase):
             hit = core.cached(pid, name, started)
             if hit is not None:
                 return hit
-        try:
-            answer = self._resolver.resolve(
-                _absolute(name),
-                core.rdtype,
-                tcp=self._tcp,
-                raise_on_no_answer=False,
-                lifetime=core.timeout,
-                search=False,
-            )
-        except (dns.exception.DNSException, OSError, ValueError) as exc:
-            raise core.handle_error(pid, name, exc) from None
-        return core.from_answer(pid, name, answer, started)
+        response = ask(name, core.rdtype, self._servers, self._port, core.timeout, tcp=self._tcp)
+        return core.from_response(pid, name, response, started)
 
 
 class AsyncSmlResolver(_ResolverBase):
     """The async twin of :class:`SmlResolver`: same arguments, same answers, awaitable.
 
-    Each query uses its own socket, so hundreds may be in flight at once on one event loop.
+    Queries share one UDP socket per nameserver and event loop, made on first use, so hundreds
+    may be in flight at once without a socket each. ``await resolver.aclose()`` (or ``async
+    with``) releases the sockets of the running loop; closing is optional - they are released
+    when the resolver is garbage-collected, and a loop that has closed gets no further use of
+    them.
     """
 
-    _resolver_class = dns.asyncresolver.Resolver
+    _udp: UdpEndpoints | None = None
+
+    def _endpoints(self) -> UdpEndpoints:
+        if self._udp is None:
+            self._udp = UdpEndpoints()
+            # closes the sockets when the resolver goes (holds no reference to the resolver)
+            weakref.finalize(self, self._udp.close_all)
+        return self._udp
 
     async def resolve(
         self, participant: ParticipantId | str, *, use_cache: bool = True
@@ -679,15 +633,24 @@ class AsyncSmlResolver(_ResolverBase):
             hit = core.cached(pid, name, started)
             if hit is not None:
                 return hit
-        try:
-            answer = await self._resolver.resolve(
-                _absolute(name),
-                core.rdtype,
-                tcp=self._tcp,
-                raise_on_no_answer=False,
-                lifetime=core.timeout,
-                search=False,
-            )
-        except (dns.exception.DNSException, OSError, ValueError) as exc:
-            raise core.handle_error(pid, name, exc) from None
-        return core.from_answer(pid, name, answer, started)
+        response = await ask_async(
+            name,
+            core.rdtype,
+            self._servers,
+            self._port,
+            core.timeout,
+            tcp=self._tcp,
+            udp=self._endpoints(),
+        )
+        return core.from_response(pid, name, response, started)
+
+    async def aclose(self) -> None:
+        """Close this loop's shared sockets (the cache stays); the resolver stays usable."""
+        if self._udp is not None:
+            await self._udp.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,471 @@
+"""DNS messages on the wire, for the one kind of question peppolnet asks. Pure: no sockets.
+
+An SML lookup is always the same exchange: one question (a NAPTR, or a CNAME on legacy zones),
+class IN, recursion desired, and one answer to pick apart. dnspython builds and parses complete
+``dns.message`` objects for that - general, but under bulk load its per-query CPU was a large
+share of the client's work. This module writes the query with a few ``struct`` calls and reads
+only what the SML layer needs from the reply: the RCODE, the TC bit, the answer records of the
+asked name and type, and the negative TTL from the SOA in the authority section.
+
+The reply is untrusted input (UDP is trivially spoofed), so the parser is strict and bounded:
+
+* the header must be a response (QR set, opcode QUERY) with our ID, and the question section
+  must echo our name, type and class exactly (names compared case-insensitively) - otherwise
+  :class:`ForeignResponse`, which a transport treats as "not the reply to this query";
+* every length is checked against the end of the message or of its record, compression
+  pointers must point strictly backwards (so every name ends) and at most
+  :data:`MAX_POINTER_JUMPS` of them are followed, labels are at most 63 octets and names at most
+  255; any other flaw is :class:`BadResponse`. Nothing else (``IndexError``, ``struct.error``)
+  escapes. Both are :class:`~peppolnet.errors.DnsFailure`: a fault, never an answer.
+
+An error reply (FORMERR, SERVFAIL, NOTIMP, REFUSED) without a question section is accepted with
+our ID alone, as some servers send it. The RCODE includes EDNS's extended bits.
+
+What is kept of the answer section: records of the asked type owned by the asked name. For a
+NAPTR question a CNAME chain inside the answer is followed (at most :data:`MAX_CNAME_HOPS`
+hops) and the NAPTR records at its end are returned; the SML does not publish such chains, but a
+resolver on the way may synthesise them. Records of other names or types are skipped (their
+framing is still checked). A reply with TC set is returned with no records: its sections may be
+cut anywhere, and the caller asks again over TCP.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from dataclasses import dataclass
+from typing import Final
+
+from peppolnet.errors import DnsFailure, InvalidInput
+
+__all__ = [
+    "CNAME",
+    "EDNS_PAYLOAD",
+    "FORMERR",
+    "MAX_CNAME_HOPS",
+    "MAX_POINTER_JUMPS",
+    "NAPTR",
+    "NOERROR",
+    "NXDOMAIN",
+    "REFUSED",
+    "SERVFAIL",
+    "SOA",
+    "BadResponse",
+    "DnsResponse",
+    "ForeignResponse",
+    "NaptrRecord",
+    "build_query",
+    "encode_name",
+    "parse_response",
+    "rcode_text",
+    "rdtype_text",
+]
+
+# Record types and classes (RFC 1035, RFC 3403, RFC 6891).
+CNAME: Final = 5
+SOA: Final = 6
+NAPTR: Final = 35
+OPT: Final = 41
+CLASS_IN: Final = 1
+
+# Response codes (RFC 1035, RFC 6891 for the extended ones).
+NOERROR: Final = 0
+FORMERR: Final = 1
+SERVFAIL: Final = 2
+NXDOMAIN: Final = 3
+NOTIMP: Final = 4
+REFUSED: Final = 5
+
+EDNS_PAYLOAD: Final = 1232
+"""The UDP payload size announced with EDNS0: the DNS Flag Day 2020 value, which fits the
+IPv6 minimum MTU, so answers are neither fragmented nor needlessly truncated to 512 octets."""
+MAX_POINTER_JUMPS: Final = 64
+"""Compression pointers followed per name at most. Backward-only pointers already rule out
+loops; this bounds the work a hostile packet can ask for."""
+MAX_CNAME_HOPS: Final = 8
+"""CNAME records followed inside one answer section at most (a chain, not a loop)."""
+
+_FLAG_QR: Final = 0x8000
+_FLAG_TC: Final = 0x0200
+_FLAG_RD: Final = 0x0100
+_OPCODE_MASK: Final = 0x7800
+_MAX_NAME: Final = 255
+_MAX_LABEL: Final = 63
+
+_HEADER: Final = struct.Struct("!HHHHHH")
+_RR: Final = struct.Struct("!HHIH")
+_SOA_TIMERS: Final = struct.Struct("!IIIII")
+_TYPE_CLASS: Final = struct.Struct("!HH")
+_OPT_RR: Final = b"\x00" + struct.pack("!HHIH", OPT, EDNS_PAYLOAD, 0, 0)
+
+_RCODE_NAMES: Final = {
+    0: "NOERROR",
+    1: "FORMERR",
+    2: "SERVFAIL",
+    3: "NXDOMAIN",
+    4: "NOTIMP",
+    5: "REFUSED",
+    6: "YXDOMAIN",
+    7: "YXRRSET",
+    8: "NXRRSET",
+    9: "NOTAUTH",
+    10: "NOTZONE",
+    16: "BADVERS",
+}
+_TYPE_NAMES: Final = {CNAME: "CNAME", SOA: "SOA", NAPTR: "NAPTR", OPT: "OPT"}
+
+
+class BadResponse(DnsFailure):
+    """A DNS reply that cannot be used: truncated mid-record, bad lengths, looping names, ...
+
+    A :class:`~peppolnet.errors.DnsFailure` (retryable): a broken reply tells nothing about the
+    participant, so it must never become "not registered".
+    """
+
+
+class ForeignResponse(BadResponse):
+    """A reply that is not the answer to our query: another ID, not a response, other question.
+
+    Over UDP anyone can send one (a late reply, a duplicate, a spoofing attempt); transports
+    ignore it and keep waiting for the real answer.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class NaptrRecord:
+    """One NAPTR record (RFC 3403) as published by the SML.
+
+    ``flags``, ``service`` and ``regexp`` are the character-strings decoded as UTF-8 (invalid
+    bytes replaced); ``replacement`` is a domain name in master-file text, ``.`` for none.
+    """
+
+    order: int
+    preference: int
+    flags: str
+    service: str
+    regexp: str
+    replacement: str = "."
+
+    def __str__(self) -> str:
+        return (
+            f'{self.order} {self.preference} "{self.flags}" "{self.service}" '
+            f'"{self.regexp}" {self.replacement}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DnsResponse:
+    """What a reply says about our question.
+
+    ``naptr`` / ``cname`` hold the records of the asked type (``cname`` as target names in
+    master-file text, with the final dot); ``ttl`` is the smallest TTL among them and the CNAME
+    hops that led to them (the RRset's TTL, RFC 2181 §5.2), ``None`` without records;
+    ``negative_ttl`` is ``min(SOA TTL, SOA MINIMUM)`` of the first SOA in the authority section
+    (RFC 2308), ``None`` without one.
+    """
+
+    rcode: int
+    truncated: bool
+    naptr: tuple[NaptrRecord, ...] = ()
+    cname: tuple[str, ...] = ()
+    ttl: int | None = None
+    negative_ttl: int | None = None
+
+
+def rcode_text(rcode: int) -> str:
+    """``SERVFAIL`` for 2, ``RCODE23`` for codes without a name."""
+    return _RCODE_NAMES.get(rcode, f"RCODE{rcode}")
+
+
+def rdtype_text(rdtype: int) -> str:
+    """``NAPTR`` for 35, ``TYPE99`` for types this module has no name for (RFC 3597 style)."""
+    return _TYPE_NAMES.get(rdtype, f"TYPE{rdtype}")
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def encode_name(name: str) -> bytes:
+    """The uncompressed wire form of an absolute ASCII name (a trailing dot is optional).
+
+    Raises :class:`~peppolnet.errors.InvalidInput` for empty or over-long labels, names over 255
+    octets, and characters outside printable ASCII or backslash escapes - the names peppolnet
+    asks for are hashes under an ASCII zone, so anything else is a caller's mistake.
+    """
+    text = name[:-1] if name.endswith(".") else name
+    if not text:
+        return b"\x00"
+    if "\\" in text or " " in text or not text.isascii() or not text.isprintable():
+        raise InvalidInput(f"the DNS name {name!r} must be plain printable ASCII")
+    labels = text.encode("ascii").split(b".")
+    if not all(0 < len(label) <= _MAX_LABEL for label in labels):
+        raise InvalidInput(f"the DNS name {name!r} has an empty or over-long label")
+    wire = b"".join([bytes((len(label),)) + label for label in labels]) + b"\x00"
+    if len(wire) > _MAX_NAME:
+        raise InvalidInput(f"the DNS name {name[:80]!r}... is longer than 255 octets")
+    return wire
+
+
+def _read_name(data: bytes, pos: int) -> tuple[bytes, int]:
+    """The uncompressed wire form of the name at ``pos``, and where the record continues.
+
+    Compression pointers (RFC 1035 §4.1.4) must point before the start of the piece of name
+    they are in, so every name ends; the number of jumps and the total length are capped too.
+    """
+    out = bytearray()
+    end = -1
+    jumps = 0
+    size = len(data)
+    segment = pos
+    while True:
+        if pos >= size:
+            raise BadResponse("a name in the DNS reply runs past the end of the message")
+        length = data[pos]
+        if length == 0:
+            out.append(0)
+            return bytes(out), (pos + 1 if end < 0 else end)
+        kind = length & 0xC0
+        if kind == 0xC0:
+            if pos + 1 >= size:
+                raise BadResponse("a compression pointer in the DNS reply is cut off")
+            target = ((length & 0x3F) << 8) | data[pos + 1]
+            if target >= segment:
+                raise BadResponse("a compression pointer in the DNS reply does not point back")
+            jumps += 1
+            if jumps > MAX_POINTER_JUMPS:
+                raise BadResponse("a name in the DNS reply has too many compression pointers")
+            if end < 0:
+                end = pos + 2
+            pos = segment = target
+            continue
+        if kind:
+            raise BadResponse(f"the DNS reply uses an unknown label type 0x{kind:02x}")
+        stop = pos + 1 + length
+        if stop > size:
+            raise BadResponse("a label in the DNS reply runs past the end of the message")
+        out += data[pos:stop]
+        if len(out) >= _MAX_NAME:
+            raise BadResponse("a name in the DNS reply is longer than 255 octets")
+        pos = stop
+
+
+_PLAIN: Final = frozenset(b for b in range(0x21, 0x7F) if b not in b'"().;\\@$')
+
+
+def _label_text(label: bytes) -> str:
+    """Master-file text of one label (RFC 1035 §5.1): specials get ``\\``, others ``\\DDD``."""
+    if all(b in _PLAIN for b in label):
+        return label.decode("ascii")
+    return "".join(
+        chr(b) if b in _PLAIN else (f"\\{b:03d}" if b <= 0x20 or b >= 0x7F else "\\" + chr(b))
+        for b in label
+    )
+
+
+def _name_text(wire: bytes) -> str:
+    """``smp.example.`` for a wire name, ``.`` for the root."""
+    labels: list[str] = []
+    pos = 0
+    while wire[pos]:
+        stop = pos + 1 + wire[pos]
+        labels.append(_label_text(wire[pos + 1 : stop]))
+        pos = stop
+    return ".".join(labels) + "." if labels else "."
+
+
+# --- query ---------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _question(name: str, rdtype: int) -> tuple[bytes, bytes]:
+    """The question's name on the wire and its type-and-class octets.
+
+    Remembered, because a transport builds the query and then parses its reply for the same
+    name moments later (1,024 entries outlast any reasonable number of queries in flight).
+    """
+    return encode_name(name), _TYPE_CLASS.pack(rdtype, CLASS_IN)
+
+
+def build_query(name: str, rdtype: int, query_id: int, *, edns: bool = True) -> bytes:
+    """One query for ``name``/``rdtype``/IN with recursion desired and ID ``query_id``.
+
+    With ``edns`` (the default) an EDNS0 OPT record announces :data:`EDNS_PAYLOAD` octets, so
+    answers up to that size come over UDP; servers that answer FORMERR to it are asked again
+    without (the transport's job).
+    """
+    if not 0 <= query_id <= 0xFFFF:
+        raise InvalidInput(f"a DNS query ID is 16 bits, not {query_id!r}")
+    if not 0 < rdtype <= 0xFFFF:
+        raise InvalidInput(f"a DNS record type is 16 bits, not {rdtype!r}")
+    header = _HEADER.pack(query_id, _FLAG_RD, 1, 0, 0, 1 if edns else 0)
+    qname, type_class = _question(name, rdtype)
+    return header + qname + type_class + (_OPT_RR if edns else b"")
+
+
+# --- response ------------------------------------------------------------------------------------
+
+
+def _char_string(data: bytes, pos: int, end: int) -> tuple[str, int]:
+    if pos >= end:
+        raise BadResponse("a NAPTR record in the DNS reply is cut off")
+    stop = pos + 1 + data[pos]
+    if stop > end:
+        raise BadResponse("a character-string in a NAPTR record runs past its record")
+    return data[pos + 1 : stop].decode("utf-8", errors="replace"), stop
+
+
+def _naptr(data: bytes, pos: int, end: int) -> NaptrRecord:
+    if pos + 4 > end:
+        raise BadResponse("a NAPTR record in the DNS reply is cut off")
+    order, preference = _TYPE_CLASS.unpack_from(data, pos)
+    flags, pos = _char_string(data, pos + 4, end)
+    service, pos = _char_string(data, pos, end)
+    regexp, pos = _char_string(data, pos, end)
+    replacement, pos = _read_name(data, pos)
+    if pos != end:
+        raise BadResponse("a NAPTR record's length does not match its content")
+    return NaptrRecord(order, preference, flags, service, regexp, _name_text(replacement))
+
+
+def _name_rdata(data: bytes, pos: int, end: int) -> bytes:
+    name, stop = _read_name(data, pos)
+    if stop != end:
+        raise BadResponse("a CNAME record's length does not match its target name")
+    return name
+
+
+def _soa_negative_ttl(data: bytes, pos: int, end: int, ttl: int) -> int:
+    _, pos = _read_name(data, pos)  # MNAME
+    _, pos = _read_name(data, pos)  # RNAME
+    if pos + _SOA_TIMERS.size != end:
+        raise BadResponse("an SOA record's length does not match its content")
+    minimum: int = _SOA_TIMERS.unpack_from(data, pos)[4]
+    return min(ttl, minimum)
+
+
+def _ttl(value: int) -> int:
+    """RFC 2181 §8: a TTL with the top bit set is read as zero."""
+    return 0 if value & 0x80000000 else value
+
+
+_ERRORS_WITHOUT_QUESTION: Final = frozenset({FORMERR, SERVFAIL, NOTIMP, REFUSED})
+
+
+def _expect(data: bytes, query_id: int, qname: bytes, type_class: bytes) -> tuple[int, int]:
+    """Check header and question; returns (flags, offset after the question).
+
+    Some servers leave the question out of an error reply (FORMERR, SERVFAIL, NOTIMP, REFUSED);
+    such a reply with our ID is taken as ours, as dnspython does: it can only make us try the
+    next server, never give an answer.
+    """
+    if len(data) < 2 or (data[0] << 8 | data[1]) != query_id:
+        raise ForeignResponse(f"the DNS message does not carry the query's ID {query_id}")
+    if len(data) < _HEADER.size:
+        raise BadResponse(f"the DNS reply is {len(data)} octets, shorter than a header")
+    flags, qdcount = _HEADER.unpack_from(data)[1:3]
+    if not flags & _FLAG_QR or flags & _OPCODE_MASK:
+        raise ForeignResponse("the DNS message is not a response to a standard query")
+    if qdcount == 0 and flags & 0x000F in _ERRORS_WITHOUT_QUESTION:
+        return flags, _HEADER.size
+    end = _HEADER.size + len(qname)
+    if (
+        qdcount != 1
+        or data[_HEADER.size : end].lower() != qname
+        or data[end : end + 4] != type_class
+    ):
+        raise ForeignResponse("the DNS reply does not echo the question that was asked")
+    return flags, end + 4
+
+
+def _record(data: bytes, pos: int) -> tuple[int, int, int, int, int]:
+    """The fixed part of the record whose owner name ends at ``pos``.
+
+    Returns (type, class, ttl, rdata start, rdata end), checked against the message end.
+    """
+    start = pos + _RR.size
+    if start > len(data):
+        raise BadResponse("a record in the DNS reply is cut off")
+    rtype, rclass, ttl, rdlength = _RR.unpack_from(data, pos)
+    end = start + rdlength
+    if end > len(data):
+        raise BadResponse("a record's data runs past the end of the DNS reply")
+    return rtype, rclass, ttl, start, end
+
+
+def parse_response(data: bytes, query_id: int, name: str, rdtype: int) -> DnsResponse:
+    """Read the reply to :func:`build_query` ``(name, rdtype, query_id)``.
+
+    Raises :class:`ForeignResponse` when the message is not that reply and :class:`BadResponse`
+    when it is malformed; both are :class:`~peppolnet.errors.DnsFailure`.
+    """
+    qname, type_class = _question(name, rdtype)
+    qname = qname.lower()
+    flags, pos = _expect(data, query_id, qname, type_class)
+    rcode = flags & 0x000F
+    if flags & _FLAG_TC:
+        return DnsResponse(rcode, True)
+    ancount, nscount, arcount = _HEADER.unpack_from(data)[3:]
+    has_question = pos > _HEADER.size
+    # answer section: remember (owner, type, ttl, rdata span) of what may matter, frame the rest
+    kept: list[tuple[bytes, int, int, int, int]] = []
+    for _ in range(ancount):
+        if has_question and data[pos : pos + 2] == b"\xc0\x0c":
+            owner, pos = qname, pos + 2  # the usual case, a pointer to the question's name
+        else:
+            wire, pos = _read_name(data, pos)
+            owner = wire.lower()
+        rtype, rclass, ttl, start, pos = _record(data, pos)
+        if rclass == CLASS_IN and rtype in (rdtype, CNAME):
+            kept.append((owner, rtype, _ttl(ttl), start, pos))
+    negative_ttl: int | None = None
+    for _ in range(nscount):
+        _, pos = _read_name(data, pos)
+        rtype, rclass, ttl, start, pos = _record(data, pos)
+        if rtype == SOA and rclass == CLASS_IN and negative_ttl is None:
+            negative_ttl = _soa_negative_ttl(data, start, pos, _ttl(ttl))
+    seen_opt = False
+    for _ in range(arcount):
+        _, pos = _read_name(data, pos)
+        rtype, _, ttl, _, pos = _record(data, pos)
+        if rtype == OPT:
+            if seen_opt:
+                raise BadResponse("the DNS reply has more than one OPT record")
+            seen_opt = True
+            rcode |= (ttl >> 24) << 4  # EDNS extended RCODE: the upper 8 of its 12 bits
+    if pos != len(data):
+        raise BadResponse(f"the DNS reply has {len(data) - pos} octets after its last record")
+    return _answer(data, rcode, rdtype, qname, kept, negative_ttl)
+
+
+def _answer(
+    data: bytes,
+    rcode: int,
+    rdtype: int,
+    qname: bytes,
+    kept: list[tuple[bytes, int, int, int, int]],
+    negative_ttl: int | None,
+) -> DnsResponse:
+    """Pick the records of the asked name (following CNAMEs for NAPTR) and decode them."""
+    owner = qname
+    ttls: list[int] = []
+    for _ in range(MAX_CNAME_HOPS + 1):
+        found = [k for k in kept if k[0] == owner and k[1] == rdtype]
+        if found or rdtype == CNAME:
+            break
+        hop = next((k for k in kept if k[0] == owner and k[1] == CNAME), None)
+        if hop is None:
+            break
+        ttls.append(hop[2])
+        owner = _name_rdata(data, hop[3], hop[4]).lower()
+    else:
+        raise BadResponse(f"the DNS reply has a CNAME chain longer than {MAX_CNAME_HOPS}")
+    if not found:
+        return DnsResponse(rcode, False, negative_ttl=negative_ttl)
+    ttl = min(ttls + [k[2] for k in found])
+    if rdtype == NAPTR:
+        naptr = tuple(_naptr(data, start, end) for _, _, _, start, end in found)
+        return DnsResponse(rcode, False, naptr=naptr, ttl=ttl, negative_ttl=negative_ttl)
+    if rdtype == CNAME:
+        cname = tuple(_name_text(_name_rdata(data, start, end)) for _, _, _, start, end in found)
+        return DnsResponse(rcode, False, cname=cname, ttl=ttl, negative_ttl=negative_ttl)
+    return DnsResponse(rcode, False, ttl=ttl, negative_ttl=negative_ttl)

@@ -1,0 +1,406 @@
+"""The DNS transport over real sockets on 127.0.0.x: the sandbox DNS server for the normal
+cases, and small hand-written servers for what it cannot do (truncate, spoof, refuse EDNS)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import selectors
+import socket
+import struct
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rrset
+import pytest
+
+from peppolnet.dnsquery import UdpEndpoints, ask, ask_async
+from peppolnet.dnswire import NAPTR, NXDOMAIN, DnsResponse
+from peppolnet.errors import DnsFailure
+from peppolnet.identifiers import ParticipantId
+from peppolnet.sandbox.dns_server import DnsServer
+from peppolnet.sml import AsyncSmlResolver, SmlResolver, naptr_name
+
+ZONE = "sml.transport.test"
+FOUND = ParticipantId.parse("0007:5567321707")
+MISSING = ParticipantId.parse("0007:9999999999")
+SMP = "https://smp.transport.test"
+NAME = naptr_name(FOUND, ZONE)
+REAL = '100 10 "U" "Meta:SMP" "!.*!https://real.example!" .'
+FORGED = '100 10 "U" "Meta:SMP" "!.*!https://forged.example!" .'
+
+Reply = Callable[[dns.message.Message], list[bytes]]
+
+
+def answer(query: dns.message.Message, record: str = REAL) -> dns.message.Message:
+    msg = dns.message.make_response(query)
+    msg.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "NAPTR", record))
+    return msg
+
+
+class FakeDns:
+    """A tiny nameserver in a thread: ``on_udp(query)`` returns the datagrams to send back
+    (in order), ``on_tcp(query)`` the TCP reply; it records every client address."""
+
+    def __init__(
+        self, host: str, port: int = 0, on_udp: Reply | None = None, on_tcp: Reply | None = None
+    ) -> None:
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((host, port))
+        self.port = self.udp.getsockname()[1]
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((host, self.port))
+        self.tcp.listen(16)
+        self.spoofer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.spoofer.bind((host, 0))
+        self.on_udp = on_udp or (lambda q: [answer(q).to_wire()])
+        self.on_tcp = on_tcp or (lambda q: [answer(q).to_wire()])
+        self.clients: list[tuple[str, int]] = []
+        self.tcp_queries = 0
+        self.spoof_first: bytes | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self.udp, selectors.EVENT_READ)
+        sel.register(self.tcp, selectors.EVENT_READ)
+        while not self._stop.is_set():
+            for key, _ in sel.select(0.05):
+                if key.fileobj is self.udp:
+                    data, addr = self.udp.recvfrom(65535)
+                    self.clients.append(addr)
+                    query = dns.message.from_wire(data)
+                    if self.spoof_first is not None:  # from another port: must be ignored
+                        self.spoofer.sendto(self._with_id(self.spoof_first, query.id), addr)
+                    for datagram in self.on_udp(query):
+                        self.udp.sendto(datagram, addr)
+                else:
+                    conn, _ = self.tcp.accept()
+                    with conn:
+                        conn.settimeout(2)
+                        size = struct.unpack("!H", conn.recv(2))[0]
+                        query = dns.message.from_wire(conn.recv(size))
+                        self.tcp_queries += 1
+                        for reply in self.on_tcp(query):
+                            conn.sendall(struct.pack("!H", len(reply)) + reply)
+        sel.close()
+
+    @staticmethod
+    def _with_id(wire: bytes, qid: int) -> bytes:
+        return struct.pack("!H", qid) + wire[2:]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        for sock in (self.udp, self.tcp, self.spoofer):
+            sock.close()
+
+
+@pytest.fixture
+def server() -> Iterator[DnsServer]:
+    with DnsServer([ZONE], ttl=60) as srv:
+        srv.add_participant(FOUND, SMP)
+        yield srv
+
+
+def fake(host: str = "127.0.0.1", port: int = 0, **kw: Reply) -> FakeDns:
+    return FakeDns(host, port, **kw)
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list[FakeDns]]:
+    made: list[FakeDns] = []
+    yield made
+    for item in made:
+        item.close()
+
+
+def smp_of(response: DnsResponse) -> str:
+    return response.naptr[0].regexp.split("!")[2]
+
+
+# --- both twins, one policy ------------------------------------------------------------------
+
+
+def run_both(
+    name: str, servers: list[str], port: int, timeout: float, tcp: bool = False
+) -> list[DnsResponse | DnsFailure]:
+    """The sync and the async answer to the same question (or the failure each raised)."""
+    results: list[DnsResponse | DnsFailure] = []
+    try:
+        results.append(ask(name, NAPTR, servers, port, timeout, tcp=tcp))
+    except DnsFailure as exc:
+        results.append(exc)
+
+    async def go() -> DnsResponse:
+        udp = UdpEndpoints()
+        try:
+            return await ask_async(name, NAPTR, servers, port, timeout, tcp=tcp, udp=udp)
+        finally:
+            await udp.aclose()
+
+    try:
+        results.append(asyncio.run(go()))
+    except DnsFailure as exc:
+        results.append(exc)
+    return results
+
+
+@pytest.mark.parametrize("tcp", [False, True])
+def test_answer_and_nxdomain(server: DnsServer, tcp: bool) -> None:
+    for got in run_both(NAME, ["127.0.0.1"], server.port, 1.0, tcp=tcp):
+        assert isinstance(got, DnsResponse)
+        assert smp_of(got) == SMP
+    for got in run_both(naptr_name(MISSING, ZONE), ["127.0.0.1"], server.port, 1.0, tcp=tcp):
+        assert isinstance(got, DnsResponse)
+        assert got.rcode == NXDOMAIN
+        assert got.negative_ttl == 60
+
+
+def test_silence_times_out_within_the_timeout(server: DnsServer) -> None:
+    server.set_fault(None, "silence")
+    started = time.perf_counter()
+    for got in run_both(NAME, ["127.0.0.1"], server.port, 0.3):
+        assert isinstance(got, DnsFailure)
+        assert "did not answer" in got.message
+        assert "127.0.0.1: timed out" in got.message
+    assert time.perf_counter() - started < 1.5
+
+
+def test_next_server_after_silence_and_servfail(cleanup: list[FakeDns]) -> None:
+    with DnsServer([ZONE], host="127.0.0.1") as good:
+        good.add_participant(FOUND, SMP)
+        silent = fake("127.0.0.2", good.port, on_udp=lambda q: [])
+        cleanup.append(silent)
+        started = time.perf_counter()
+        for got in run_both(NAME, ["127.0.0.2", "127.0.0.1"], good.port, 1.0):
+            assert isinstance(got, DnsResponse), got
+            assert smp_of(got) == SMP
+        # each run waits half the timeout for the silent server, then asks the next
+        assert 0.9 < time.perf_counter() - started < 2.0
+        silent.on_udp = lambda q: [_rcode(q, dns.rcode.SERVFAIL)]
+        started = time.perf_counter()
+        for got in run_both(NAME, ["127.0.0.2", "127.0.0.1"], good.port, 1.0):
+            assert isinstance(got, DnsResponse)
+        assert time.perf_counter() - started < 0.9  # SERVFAIL moves on at once (no 0.5 s waits)
+
+
+def _first_label(query: dns.message.Message) -> str:
+    return str(query.question[0].name.labels[0].decode())
+
+
+def _rcode(query: dns.message.Message, rcode: dns.rcode.Rcode) -> bytes:
+    msg = dns.message.make_response(query)
+    msg.set_rcode(rcode)
+    return msg.to_wire()
+
+
+def test_every_failure_is_listed(cleanup: list[FakeDns]) -> None:
+    refusing = fake("127.0.0.1", on_udp=lambda q: [_rcode(q, dns.rcode.REFUSED)])
+    cleanup.append(refusing)
+    cleanup.append(fake("127.0.0.2", refusing.port, on_udp=lambda q: [b"\x00"]))
+    for got in run_both(NAME, ["127.0.0.1", "127.0.0.2"], refusing.port, 0.4):
+        assert isinstance(got, DnsFailure)
+        assert got.retryable is True
+        assert "127.0.0.1: REFUSED" in got.message
+        assert "127.0.0.2: timed out" in got.message  # a 1-octet datagram is not a reply
+
+
+def test_nothing_listening_fails_fast() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    for got in run_both(NAME, ["127.0.0.1"], port, 2.0):
+        assert isinstance(got, DnsFailure)
+        assert "connection refused" in got.message
+    assert time.perf_counter() - started < 1.0  # the ICMP error, not the timeout
+
+
+def test_truncated_udp_is_asked_again_over_tcp(cleanup: list[FakeDns]) -> None:
+    def truncated(query: dns.message.Message) -> list[bytes]:
+        msg = dns.message.make_response(query)
+        msg.flags |= dns.flags.TC
+        return [msg.to_wire()]
+
+    srv = fake(on_udp=truncated)
+    cleanup.append(srv)
+    for got in run_both(NAME, ["127.0.0.1"], srv.port, 1.0):
+        assert isinstance(got, DnsResponse)
+        assert smp_of(got) == "https://real.example"
+    assert srv.tcp_queries == 2
+    assert len(srv.clients) == 2
+
+
+def test_formerr_to_edns_is_asked_again_without(cleanup: list[FakeDns]) -> None:
+    def old_server(query: dns.message.Message) -> list[bytes]:
+        if query.edns >= 0:
+            return [_rcode(query, dns.rcode.FORMERR)]
+        return [answer(query).to_wire()]
+
+    srv = fake(on_udp=old_server)
+    cleanup.append(srv)
+    for got in run_both(NAME, ["127.0.0.1"], srv.port, 1.0):
+        assert isinstance(got, DnsResponse)
+        assert smp_of(got) == "https://real.example"
+    assert len(srv.clients) == 4
+
+
+def test_spoofed_and_unrelated_replies_are_ignored(cleanup: list[FakeDns]) -> None:
+    def noisy(query: dns.message.Message) -> list[bytes]:
+        wrong_id = answer(query, FORGED)
+        wrong_id.id = (query.id + 1) % 65536
+        other_question = dns.message.make_response(
+            dns.message.make_query(f"forged.{ZONE}.", "NAPTR", id=query.id)
+        )
+        other_question.answer.append(
+            dns.rrset.from_text(f"forged.{ZONE}.", 60, "IN", "NAPTR", FORGED)
+        )
+        not_a_response = answer(query, FORGED)
+        not_a_response.flags &= ~dns.flags.QR
+        return [
+            wrong_id.to_wire(),
+            other_question.to_wire(),
+            not_a_response.to_wire(),
+            struct.pack("!H", (query.id + 1) % 65536) + b"garbage",
+            answer(query).to_wire(),
+        ]
+
+    srv = fake(on_udp=noisy)
+    cleanup.append(srv)
+    srv.spoof_first = answer(dns.message.make_query(NAME, "NAPTR"), FORGED).to_wire()
+    for got in run_both(NAME, ["127.0.0.1"], srv.port, 1.0):
+        assert isinstance(got, DnsResponse), got
+        assert smp_of(got) == "https://real.example"
+
+
+def test_malformed_reply_to_our_question_moves_on(cleanup: list[FakeDns]) -> None:
+    broken = fake(on_udp=lambda q: [answer(q).to_wire() + b"junk"])
+    cleanup.append(broken)
+    for got in run_both(NAME, ["127.0.0.1"], broken.port, 0.5):
+        assert isinstance(got, DnsFailure)
+        assert "after its last record" in got.message
+
+
+# --- the shared socket -------------------------------------------------------------------------
+
+
+async def test_concurrent_queries_share_one_socket(cleanup: list[FakeDns]) -> None:
+    srv = fake()
+    cleanup.append(srv)
+    udp = UdpEndpoints()
+    names = [naptr_name(ParticipantId.parse(f"0007:{n:010d}"), ZONE) for n in range(200)]
+    results = await asyncio.gather(
+        *(ask_async(n, NAPTR, ["127.0.0.1"], srv.port, 2.0, tcp=False, udp=udp) for n in names)
+    )
+    assert all(smp_of(r) == "https://real.example" for r in results)
+    assert len(srv.clients) == 200
+    assert len(set(srv.clients)) == 1  # one source address and port for all of them
+    await udp.aclose()
+    again = await ask_async(NAME, NAPTR, ["127.0.0.1"], srv.port, 2.0, tcp=False, udp=udp)
+    assert smp_of(again) == "https://real.example"
+    assert srv.clients[-1] != srv.clients[0]  # closed, so a fresh socket
+    await udp.aclose()
+
+
+async def test_replies_reach_the_right_query_out_of_order(cleanup: list[FakeDns]) -> None:
+    held: list[dns.message.Message] = []
+
+    def hold(query: dns.message.Message) -> list[bytes]:
+        held.append(query)
+        if len(held) < 3:
+            return []
+        # all three answers at once, newest first, each naming its own question's first label
+        return [answer(q, REAL.replace("real", _first_label(q))).to_wire() for q in held[::-1]]
+
+    srv = fake(on_udp=hold)
+    cleanup.append(srv)
+    udp = UdpEndpoints()
+    names = [naptr_name(ParticipantId.parse(f"0007:{n:010d}"), ZONE) for n in range(3)]
+    tasks = []
+    for n in names:
+        query = ask_async(n, NAPTR, ["127.0.0.1"], srv.port, 2.0, tcp=False, udp=udp)
+        tasks.append(asyncio.ensure_future(query))
+        await asyncio.sleep(0.02)
+    results = await asyncio.gather(*tasks)
+    for name, got in zip(names, results, strict=True):
+        assert smp_of(got) == f"https://{name.split('.')[0]}.example"
+    await udp.aclose()
+
+
+def test_sockets_follow_the_running_loop_and_close_quietly(server: DnsServer) -> None:
+    resolver = AsyncSmlResolver(ZONE, nameservers=["127.0.0.1"], port=server.port, timeout=1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):  # a fresh loop each time; the old loop's socket is not reused
+            answer_ = asyncio.run(resolver.resolve(FOUND, use_cache=False))
+            assert answer_.smp_url == SMP
+        del resolver
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_closing_is_optional_and_reusable(server: DnsServer) -> None:
+    async def go() -> None:
+        async with AsyncSmlResolver(
+            ZONE, nameservers=["127.0.0.1"], port=server.port, timeout=1.0
+        ) as resolver:
+            assert (await resolver.resolve(FOUND)).smp_url == SMP
+            await resolver.aclose()
+            assert (await resolver.resolve(FOUND, use_cache=False)).smp_url == SMP
+        assert (await resolver.resolve(FOUND, use_cache=False)).smp_url == SMP
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(go())
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+class _NoReaderLoop(asyncio.SelectorEventLoop):
+    """A loop without add_reader, like Windows' proactor: the endpoint reads with a task."""
+
+    def add_reader(self, *args: object) -> None:
+        raise NotImplementedError
+
+
+def test_loops_without_add_reader(server: DnsServer) -> None:
+    async def go() -> list[str]:
+        resolver = AsyncSmlResolver(
+            ZONE, nameservers=["127.0.0.1"], port=server.port, timeout=1.0, cache=False
+        )
+        answers = await asyncio.gather(*(resolver.resolve(FOUND) for _ in range(20)))
+        with pytest.raises(NotImplementedError):
+            asyncio.get_running_loop().add_reader(0, print)
+        await resolver.aclose()
+        return [a.smp_url for a in answers]
+
+    with asyncio.Runner(loop_factory=_NoReaderLoop) as runner:
+        assert runner.run(go()) == [SMP] * 20
+    assert server.queries == 20
+
+
+def test_resolvers_end_to_end_with_fallback(cleanup: list[FakeDns]) -> None:
+    with DnsServer([ZONE], host="127.0.0.1") as good:
+        good.add_participant(FOUND, SMP)
+        cleanup.append(fake("127.0.0.2", good.port, on_udp=lambda q: []))
+        options: dict[str, object] = {
+            "nameservers": ["127.0.0.2", "127.0.0.1"],
+            "port": good.port,
+            "timeout": 0.6,
+        }
+        assert SmlResolver(ZONE, **options).resolve(FOUND).smp_url == SMP  # type: ignore[arg-type]
+
+        async def go() -> str:
+            resolver = AsyncSmlResolver(ZONE, **options)  # type: ignore[arg-type]
+            return (await resolver.resolve(FOUND)).smp_url
+
+        assert asyncio.run(go()) == SMP
