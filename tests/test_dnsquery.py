@@ -19,7 +19,7 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from peppolnet.dnsquery import UdpEndpoints, ask, ask_async
+from peppolnet.dnsquery import POOL_SIZE, ROTATE_AFTER, UdpEndpoints, ask, ask_async
 from peppolnet.dnswire import NAPTR, NXDOMAIN, DnsResponse
 from peppolnet.errors import DnsFailure
 from peppolnet.identifiers import ParticipantId
@@ -303,7 +303,7 @@ async def test_concurrent_queries_share_one_socket(cleanup: list[FakeDns]) -> No
     )
     assert all(smp_of(r) == "https://real.example" for r in results)
     assert len(srv.clients) == 200
-    assert len(set(srv.clients)) == 1  # one source address and port for all of them
+    assert len(set(srv.clients)) == POOL_SIZE  # a small pool of source ports, shared
     await udp.aclose()
     again = await ask_async(NAME, NAPTR, ["127.0.0.1"], srv.port, 2.0, tcp=False, udp=udp)
     assert smp_of(again) == "https://real.example"
@@ -311,7 +311,37 @@ async def test_concurrent_queries_share_one_socket(cleanup: list[FakeDns]) -> No
     await udp.aclose()
 
 
-async def test_replies_reach_the_right_query_out_of_order(cleanup: list[FakeDns]) -> None:
+async def test_shared_sockets_are_rotated_to_fresh_ports(cleanup: list[FakeDns]) -> None:
+    """No source port carries more than ROTATE_AFTER queries, and retired sockets are closed."""
+    from collections import Counter
+
+    srv = fake()
+    cleanup.append(srv)
+    udp = UdpEndpoints()
+    total = POOL_SIZE * ROTATE_AFTER + 300
+    names = [naptr_name(ParticipantId.parse(f"0007:{n:010d}"), ZONE) for n in range(total)]
+    for start in range(0, total, 64):
+        batch = names[start : start + 64]
+        await asyncio.gather(
+            *(ask_async(n, NAPTR, ["127.0.0.1"], srv.port, 2.0, tcp=False, udp=udp) for n in batch)
+        )
+    per_port = Counter(srv.clients)
+    assert len(srv.clients) == total
+    assert max(per_port.values()) <= ROTATE_AFTER
+    assert len(per_port) > POOL_SIZE  # fresh ports replaced the retired ones
+    loop = asyncio.get_running_loop()
+    retired = udp._retiring.get(loop, set())
+    assert all(endpoint.closed for endpoint in retired)  # each closed after its last reply
+    await udp.aclose()
+
+
+async def test_replies_reach_the_right_query_out_of_order(
+    cleanup: list[FakeDns], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import peppolnet.dnsquery
+
+    # one shared socket, so the fake server's burst of answers reaches every query's socket
+    monkeypatch.setattr(peppolnet.dnsquery, "POOL_SIZE", 1)
     held: list[dns.message.Message] = []
 
     def hold(query: dns.message.Message) -> list[bytes]:

@@ -19,12 +19,15 @@ FORMERR to a query with EDNS is asked again without, for servers that predate ED
 
 Against spoofing: query IDs come from the OS random source, UDP sockets are connected (the
 kernel drops datagrams from other addresses), and a reply counts only if its ID, QR bit and
-question match a query in flight; anything else is ignored and the query keeps waiting. The
-shared socket keeps one source port for its lifetime, so an off-path forger must match the 16
-ID bits and the question, but not the ~16 bits of a fresh random port per query - the price of
-the fast path. What a forgery that lands can do is bounded: a forged SMP address still has to
+question match a query in flight; anything else is ignored and the query keeps waiting. Shared
+sockets must not make the source port guessable: each (nameserver, port) gets a pool of
+:data:`POOL_SIZE` sockets on random ephemeral ports, each query goes out on one picked at
+random, and a socket is retired after :data:`ROTATE_AFTER` queries (closed once its last reply
+is in) and replaced by a fresh one on a new port. An off-path forger must therefore hit the 16
+ID bits, the question, and a port that it cannot observe and that does not live long enough to
+be probed for. What a forgery that lands could do is bounded: a forged SMP address still has to
 serve metadata signed under the network's SMP CA, so it makes the lookup fail rather than
-trusted; a forged NXDOMAIN reads as "not registered" until the negative cache entry expires
+trusted; a forged NXDOMAIN would read as "not registered" until the negative cache entry expires
 (``max_negative_ttl``, 5 minutes by default). Only DNSSEC validation would rule that out, and
 peppolnet does not validate DNSSEC (nor did it when dnspython sent the queries).
 """
@@ -53,7 +56,14 @@ from peppolnet.dnswire import (
 )
 from peppolnet.errors import DnsFailure
 
-__all__ = ["UdpEndpoints", "ask", "ask_async"]
+__all__ = ["POOL_SIZE", "ROTATE_AFTER", "UdpEndpoints", "ask", "ask_async"]
+
+POOL_SIZE: Final = 8
+"""Shared UDP sockets (source ports) per nameserver and event loop; a query picks one at random."""
+ROTATE_AFTER: Final = 256
+"""Queries one shared socket carries before it is retired and replaced on a fresh port.
+Creating a socket costs ~20 us; amortised over 256 queries it is noise, while the port an
+attacker would have to find keeps changing."""
 
 _MAX_MESSAGE: Final = 65535
 _MAX_IN_FLIGHT: Final = 4096
@@ -239,6 +249,8 @@ class _UdpEndpoint:
         self.loop = loop
         self.server = server
         self.closed = False
+        self.uses = 0
+        self.retiring = False  # out of the pool: closes itself once its last reply is in
         self._pending: dict[int, _Pending] = {}
         self._reader: asyncio.Task[None] | None = None
         self._sock = socket.socket(_family(server), socket.SOCK_DGRAM)
@@ -276,6 +288,8 @@ class _UdpEndpoint:
             if entry is not None and entry.future is future:
                 del self._pending[query_id]
                 timer.cancel()
+            if self.retiring and not self._pending:
+                self.close()
 
     def _expire(self, query_id: int, future: asyncio.Future[DnsResponse]) -> None:
         entry = self._pending.get(query_id)
@@ -360,45 +374,64 @@ class _UdpEndpoint:
 
 
 class UdpEndpoints:
-    """The shared UDP sockets of one resolver: one per (nameserver, port) per event loop.
+    """The shared UDP sockets of one resolver: a pool per (nameserver, port) per event loop.
 
     A socket belongs to the loop it was made in (its reader is registered there), so each loop
-    that uses the resolver gets its own, made on first use. Sockets of loops that have since
-    closed are closed when another loop next makes its sockets, by :meth:`aclose`, or by
-    :meth:`close_all` (which the resolver registers to run when it is garbage-collected) - so
-    forgetting to close costs nothing but a socket that lives as long as the resolver.
+    that uses the resolver gets its own, made on first use; each pool holds :data:`POOL_SIZE`
+    sockets, rotated after :data:`ROTATE_AFTER` queries each (see the module docstring).
+    Sockets of loops that have since closed are closed when another loop next makes its
+    sockets, by :meth:`aclose`, or by :meth:`close_all` (which the resolver registers to run
+    when it is garbage-collected) - so forgetting to close costs nothing but a few sockets that
+    live as long as the resolver.
     """
 
     def __init__(self) -> None:
-        self._by_loop: dict[asyncio.AbstractEventLoop, dict[tuple[str, int], _UdpEndpoint]] = {}
+        self._by_loop: dict[asyncio.AbstractEventLoop, dict[tuple[str, int], list[_UdpEndpoint]]]
+        self._by_loop = {}
+        self._retiring: dict[asyncio.AbstractEventLoop, set[_UdpEndpoint]] = {}
         self._lock = threading.Lock()  # a resolver may serve loops in several threads
 
     def get(self, server: str, port: int) -> _UdpEndpoint:
-        """The running loop's socket to ``server``:``port`` (made on first use)."""
+        """A socket of the running loop's pool to ``server``:``port``, picked at random."""
         loop = asyncio.get_running_loop()
-        endpoints = self._by_loop.get(loop)
-        if endpoints is not None:
-            endpoint = endpoints.get((server, port))
-            if endpoint is not None and not endpoint.closed:
-                return endpoint
         with self._lock:
-            self._forget_closed_loops()
-            endpoints = self._by_loop.setdefault(loop, {})
-            endpoint = endpoints[(server, port)] = _UdpEndpoint(loop, server, port)
+            if loop not in self._by_loop:
+                self._forget_closed_loops()
+            pool = self._by_loop.setdefault(loop, {}).setdefault((server, port), [])
+            pool[:] = [endpoint for endpoint in pool if not endpoint.closed]
+            if len(pool) < POOL_SIZE:
+                endpoint = _UdpEndpoint(loop, server, port)
+                pool.append(endpoint)
+            else:
+                endpoint = pool[secrets.randbelow(len(pool))]
+            endpoint.uses += 1
+            if endpoint.uses >= ROTATE_AFTER:  # this query is its last; a fresh one follows
+                pool.remove(endpoint)
+                endpoint.retiring = True
+                retiring = self._retiring.setdefault(loop, set())
+                retiring.difference_update([e for e in retiring if e.closed])
+                retiring.add(endpoint)
         return endpoint
 
+    def _take(self, loop: asyncio.AbstractEventLoop) -> list[_UdpEndpoint]:
+        """Every socket of ``loop``, removed from the books (call with the lock held)."""
+        pools = self._by_loop.pop(loop, {})
+        taken = [endpoint for pool in pools.values() for endpoint in pool]
+        return taken + list(self._retiring.pop(loop, set()))
+
     def _forget_closed_loops(self) -> None:
-        for loop in [loop for loop in self._by_loop if loop.is_closed()]:
-            for endpoint in self._by_loop.pop(loop).values():
+        closed = {loop for loop in [*self._by_loop, *self._retiring] if loop.is_closed()}
+        for loop in closed:
+            for endpoint in self._take(loop):
                 endpoint.close()
 
     async def aclose(self) -> None:
         """Close the running loop's sockets (and those of loops that are closed)."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            endpoints = self._by_loop.pop(loop, {})
+            endpoints = self._take(loop)
             self._forget_closed_loops()
-        for endpoint in endpoints.values():
+        for endpoint in endpoints:
             endpoint.close()
 
     def close_all(self) -> None:
@@ -408,9 +441,10 @@ class UdpEndpoints:
         except RuntimeError:
             running = None
         with self._lock:
-            by_loop, self._by_loop = self._by_loop, {}
+            loops = {*self._by_loop, *self._retiring}
+            by_loop = {loop: self._take(loop) for loop in loops}
         for loop, endpoints in by_loop.items():
-            for endpoint in endpoints.values():
+            for endpoint in endpoints:
                 if loop is running or not loop.is_running():
                     endpoint.close()
                     continue

@@ -764,6 +764,7 @@ class AsyncLookup(_Base):
             list_document_types=list_document_types,
             clock=clock,
         )
+        self._own_resolver = resolver is None
         self.resolver = resolver or AsyncSmlResolver.for_network(
             self.network, timeout=timeout, require_https=False
         )
@@ -773,7 +774,9 @@ class AsyncLookup(_Base):
         )
 
     async def aclose(self) -> None:
-        """Release the HTTP connections we opened (a client passed in stays the caller's)."""
+        """Release the sockets and connections we opened (what was passed in stays yours)."""
+        if self._own_resolver:
+            await self.resolver.aclose()
         if self._own_smp:
             await self.smp.aclose()
 
