@@ -151,3 +151,47 @@ def test_builtin_g3_anchors_are_cas() -> None:
             facts = CertificateFacts.from_certificate(ca)
             assert facts.organisation == "OpenPEPPOL AISBL"
             assert "G3" in (facts.common_name or "")
+
+
+def test_remembered_paths_never_trade_anchors_and_intermediates(pki: TestPki) -> None:
+    issued = pki.issue_smp_certificate("PBE000010", "SMP", "BE")
+    anchors = [pki.smp_ca]
+    assert validate_chain(issued.certificate, anchors) == (issued.certificate, pki.smp_ca)
+    # The same certificate objects, but the CA now only an intermediate: not trusted.
+    with pytest.raises(UntrustedCertificate):
+        validate_chain(issued.certificate, [], intermediates=anchors)
+    with pytest.raises(UntrustedCertificate):
+        validate_chain(issued.certificate, [pki.ap_ca], intermediates=anchors)
+    # Still the right answer, again and again, for fresh lists of the same objects.
+    for _ in range(3):
+        assert validate_chain(issued.certificate, list(anchors))[-1] is pki.smp_ca
+
+
+def test_remembered_paths_still_check_dates_on_every_call(pki: TestPki) -> None:
+    now = datetime.now(UTC)
+    issued = pki.issue_smp_certificate(
+        "PBE000011", "SMP", "BE", not_before=now, not_after=now + timedelta(days=10)
+    )
+    inside = now + timedelta(days=1)
+    assert validate_chain(issued.certificate, [pki.smp_ca], at=inside)[0] is issued.certificate
+    with pytest.raises(ChainError, match="expired"):
+        validate_chain(issued.certificate, [pki.smp_ca], at=inside + timedelta(days=30))
+
+
+def test_an_equal_certificate_object_gets_the_same_answer(pki: TestPki) -> None:
+    issued = pki.issue_smp_certificate("PBE000012", "SMP", "BE")
+    der = issued.certificate.public_bytes(Encoding.DER)
+    twin = load_certificate(der)
+    assert twin is not issued.certificate
+    assert validate_chain(twin, [pki.smp_ca]) == validate_chain(issued.certificate, [pki.smp_ca])
+    assert CertificateFacts.from_certificate(twin) == CertificateFacts.from_certificate(
+        issued.certificate
+    )
+
+
+def test_facts_are_per_certificate(pki: TestPki) -> None:
+    first = pki.issue_smp_certificate("PBE000013", "First", "BE")
+    second = pki.issue_smp_certificate("PNO000014", "Second", "NO")
+    for _ in range(2):  # the second round is answered from the memo
+        assert CertificateFacts.from_certificate(first.certificate).seat_id == "PBE000013"
+        assert CertificateFacts.from_certificate(second.certificate).seat_id == "PNO000014"

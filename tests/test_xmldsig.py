@@ -351,3 +351,271 @@ def test_any_text_change_is_detected(smp_cert: IssuedCertificate, text: str) -> 
     with pytest.raises(InvalidSignature) as info:
         verify_enveloped(root, policy=STRICT)
     assert info.value.step == "digest"
+
+
+# --- C14N of SignedInfo (in place when safe, else a detached copy) against a reference --------
+
+_URIS = ("urn:a", "urn:b", DS_NS)
+_TEXTS = ("", "t", " a&amp;b ", "&lt;x&gt;\"'", "&#13;\n", "\n  ")
+_VALUES = ("", "v", "a&amp;b'", "&lt;&quot;&#9;&#10;&#13;>")
+_ATTR_NS = "urn:attr"  # bound once to the prefix "at", so attribute prefixes are unambiguous
+
+
+@st.composite
+def _namespace_layouts(draw: st.DrawFn) -> str:
+    """A document root > Signature > SignedInfo > nested children, namespaces placed at random.
+
+    Every element may declare a default namespace (or undeclare it with ``xmlns=""``) and
+    prefixes (also binding one URI twice), use a prefix in scope or none, and carry ``xml:lang``
+    or a namespaced attribute: the shapes real SMPs (``<Signature xmlns="...xmldsig#">`` under a
+    default-namespace root, ``xmlns:ns4`` for the same URI), the sandbox (``ds:``) and odd ones
+    produce.
+    """
+
+    def element(name: str, scope: dict[str, str], depth: int) -> str:
+        declared: dict[str, str] = {"at": _ATTR_NS} if name == "r" else {}
+        if draw(st.booleans()):
+            declared[""] = draw(st.sampled_from((*_URIS, "")))
+        for prefix in draw(st.lists(st.sampled_from(("ds", "p", "q")), max_size=2, unique=True)):
+            declared[prefix] = draw(st.sampled_from(_URIS))
+        inner = {**scope, **declared}
+        prefixes = [p for p, uri in inner.items() if p and p != "at" and uri]
+        prefix = draw(st.sampled_from(["", *prefixes]))
+        qname = f"{prefix}:{name}" if prefix else name
+        attrs = [f'xmlns:{p}="{u}"' if p else f'xmlns="{u}"' for p, u in declared.items()]
+        if draw(st.booleans()):
+            attrs.append(f'Algorithm="{draw(st.sampled_from(_VALUES))}"')
+        if draw(st.integers(0, 4)) == 0:
+            attrs.append('xml:lang="en"')
+        if draw(st.integers(0, 3)) == 0:
+            attrs.append('at:x="1"')
+        children = ""
+        if depth > 0:
+            names = (
+                ("Signature",) if name == "r" else ("SignedInfo",) if name == "Signature" else ()
+            )
+            count = 1 if names else draw(st.integers(0, 2))
+            for i in range(count):
+                child = names[0] if names else f"c{i}"
+                children += element(child, inner, depth - 1) + draw(st.sampled_from(_TEXTS))
+        text = draw(st.sampled_from(_TEXTS))
+        return f"<{' '.join([qname, *attrs])}>{text}{children}</{qname}>"
+
+    return element("r", {}, 5)
+
+
+def _reference_c14n(apex: etree._Element, method: str) -> bytes:
+    """C14N 1.0 / 1.1 / exclusive of the subtree ``apex`` written from the specifications.
+
+    Independent of lxml's C14N: only the shapes ``_namespace_layouts`` makes (no comments, no
+    PIs, no ``xml:base``/``xml:id``, attribute prefixes unambiguous).
+    """
+    exclusive = method == EXCLUSIVE_C14N
+    xml_ns = "http://www.w3.org/XML/1998/namespace"
+
+    def text(t: str | None) -> str:
+        t = t or ""
+        return (
+            t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#xD;")
+        )
+
+    def value(v: str) -> str:
+        for a, b in (
+            ("&", "&amp;"),
+            ("<", "&lt;"),
+            ('"', "&quot;"),
+            ("\t", "&#x9;"),
+            ("\n", "&#xA;"),
+            ("\r", "&#xD;"),
+        ):
+            v = v.replace(a, b)
+        return v
+
+    def walk(el: etree._Element, rendered: dict[str, str], is_apex: bool) -> str:
+        scope = {(p or ""): u for p, u in el.nsmap.items()}
+        attrs = {str(k): str(v) for k, v in el.attrib.items()}
+        if is_apex and not exclusive:  # xml:* attributes are inherited into a subset's apex
+            for ancestor in el.iterancestors():
+                for k, v in ancestor.attrib.items():
+                    if str(k).startswith(f"{{{xml_ns}}}"):
+                        attrs.setdefault(str(k), str(v))
+        if exclusive:
+            used = {el.prefix or ""} | {"at" for k in attrs if k.startswith(f"{{{_ATTR_NS}}}")}
+            declare = {p: scope.get(p, "") for p in used if rendered.get(p, "") != scope.get(p, "")}
+        else:
+            declare = {p: u for p, u in scope.items() if rendered.get(p, "") != u}
+            if "" not in scope and rendered.get("", ""):
+                declare[""] = ""
+        out = [
+            f"{el.prefix}:{etree.QName(el).localname}" if el.prefix else etree.QName(el).localname
+        ]
+        qname = out[0]
+        for p in sorted(declare):
+            out.append(f'xmlns:{p}="{value(declare[p])}"' if p else f'xmlns="{value(declare[p])}"')
+        keyed = []
+        for k, v in attrs.items():
+            q = etree.QName(k)
+            uri = q.namespace or ""
+            name = (
+                f"xml:{q.localname}"
+                if uri == xml_ns
+                else f"at:{q.localname}"
+                if uri
+                else q.localname
+            )
+            keyed.append(((uri, q.localname), f'{name}="{value(v)}"'))
+        out.extend(a for _, a in sorted(keyed))
+        inner = {**rendered, **declare}
+        children = "".join(walk(c, inner, False) + text(c.tail) for c in el)
+        return f"<{' '.join(out)}>{text(el.text)}{children}</{qname}>"
+
+    return walk(apex, {}, True).encode()
+
+
+@settings(max_examples=400, deadline=None)
+@given(_namespace_layouts(), st.sampled_from([INCLUSIVE_C14N_1_0, EXCLUSIVE_C14N, C14N_1_1]))
+def test_signed_info_c14n_matches_the_specification(layout: str, method: str) -> None:
+    from peppolnet.xmldsig import _canonicalize
+
+    signed_info = etree.fromstring(layout.encode())[0][0]
+    expected = _reference_c14n(signed_info, method)
+    assert _canonicalize(signed_info, method, None, whole_document=False) == expected
+
+
+def test_default_namespace_signature_under_default_namespace_root() -> None:
+    # The shape of most real SMP answers, and the one lxml's in-place C14N gets wrong.
+    root = etree.fromstring(
+        f'<r xmlns="urn:a" xmlns:x="urn:x"><Signature xmlns="{DS_NS}"><SignedInfo>'
+        '<Reference URI=""><Transforms><Transform Algorithm="e"/></Transforms></Reference>'
+        "</SignedInfo></Signature></r>".encode()
+    )
+    from peppolnet.xmldsig import _canonicalize
+
+    c14n = _canonicalize(root[0][0], INCLUSIVE_C14N_1_0, None, whole_document=False)
+    assert c14n.startswith(
+        f'<SignedInfo xmlns="{DS_NS}" xmlns:x="urn:x"><Reference URI=""><Transforms>'.encode()
+    )
+    assert b'xmlns=""' not in c14n
+
+
+# --- the signer's certificate is loaded once per certificate text ----------------------------
+
+
+def _certificate_text(data: bytes) -> str:
+    text = etree.fromstring(data).findtext(f".//{{{DS_NS}}}X509Certificate")
+    assert text is not None
+    return text
+
+
+def test_certificate_memo_is_keyed_by_the_whole_text(
+    smp_cert: IssuedCertificate, pki: TestPki
+) -> None:
+    other = pki.issue_smp_certificate("PBE000456", "Other SMP", "BE")
+    ours, theirs = signed(smp_cert), signed(other)
+    first, second = verify_bytes(ours, policy=STRICT), verify_bytes(ours, policy=STRICT)
+    assert first.certificate is second.certificate  # loaded once, shared (immutable)
+    assert first.certificate == smp_cert.certificate
+    assert verify_bytes(theirs, policy=STRICT).certificate == other.certificate
+    # Another certificate's text in our document (cache warm for both): never our certificate.
+    swapped = ours.replace(_certificate_text(ours).encode(), _certificate_text(theirs).encode())
+    with pytest.raises(InvalidSignature) as info:
+        verify_bytes(swapped, policy=STRICT)
+    assert info.value.step == "signature-value"
+    # One character changed: decoded afresh, and no longer our certificate.
+    text = _certificate_text(ours)
+    middle = len(text) // 2
+    changed = text[:middle] + ("A" if text[middle] != "A" else "B") + text[middle + 1 :]
+    with pytest.raises(InvalidSignature) as info:
+        verify_bytes(ours.replace(text.encode(), changed.encode()), policy=STRICT)
+    assert info.value.step in ("certificate", "signature-value")
+
+
+def test_certificate_text_with_line_breaks_is_the_same_certificate(
+    smp_cert: IssuedCertificate,
+) -> None:
+    data = signed(smp_cert)
+    text = _certificate_text(data)
+    wrapped = "\n".join(text[i : i + 64] for i in range(0, len(text), 64))
+    result = verify_bytes(data.replace(text.encode(), wrapped.encode()), policy=STRICT)
+    assert result.certificate == smp_cert.certificate
+
+
+# --- what is digested, and which tree comes back ------------------------------------------------
+
+
+def test_in_place_verification_returns_the_callers_tree_without_signature(
+    smp_cert: IssuedCertificate,
+) -> None:
+    root = etree.fromstring(signed(smp_cert))
+    result = verify_enveloped(root, policy=STRICT, in_place=True)
+    assert result.signed_root is root
+    assert find_signature(root) is None
+    assert not list(root.iter(f"{{{DS_NS}}}Signature"))
+
+
+def test_text_around_the_signature_is_signed_content(smp_cert: IssuedCertificate) -> None:
+    root = etree.fromstring(signed(smp_cert))
+    sig = find_signature(root)
+    assert sig is not None
+    previous = sig.getprevious()
+    assert previous is not None
+    assert previous.tail == "\n"
+    # The same text after the signature instead of before it: the same document once the
+    # signature is removed, so it still verifies (with the text kept, in place or copied).
+    previous.tail, sig.tail = None, "\n"
+    for in_place in (False, True):
+        tree = copy.deepcopy(root)
+        result = verify_enveloped(tree, policy=STRICT, in_place=in_place)
+        assert etree.tostring(result.signed_root).endswith(
+            b"</smp:ServiceMetadata>\n</smp:SignedServiceMetadata>"
+        )
+    # Extra text after the signature is a change of the signed content.
+    sig.tail = "\nextra"
+    with pytest.raises(InvalidSignature) as info:
+        verify_enveloped(root, policy=STRICT)
+    assert info.value.step == "digest"
+
+
+def test_processing_instruction_before_the_root_is_signed(smp_cert: IssuedCertificate) -> None:
+    document = etree.fromstring(
+        b"<?note a?>" + DOC.replace(b"<smp:Signed", b"<smp:Signed", 1)
+    ).getroottree()
+    root = document.getroot()
+    sign_enveloped(root, smp_cert.private_key, smp_cert.certificate)
+    data = etree.tostring(document)
+    assert data.startswith(b"<?note a?>")
+    assert verify_bytes(data, policy=STRICT).certificate == smp_cert.certificate
+    assert verify_enveloped(parse_xml(data), policy=STRICT).certificate == smp_cert.certificate
+    with pytest.raises(InvalidSignature) as info:
+        verify_bytes(data.replace(b"<?note a?>", b"<?note b?>"), policy=STRICT)
+    assert info.value.step == "digest"
+
+
+def test_signed_element_cut_out_of_a_bigger_document(smp_cert: IssuedCertificate) -> None:
+    signed_root = etree.fromstring(signed(smp_cert))
+    wrapper = etree.Element("wrapper")
+    etree.SubElement(wrapper, "unsigned").text = "attacker data"
+    wrapper.append(signed_root)
+    wrapper.remove(signed_root)  # parentless, but still inside the wrapper's document
+    for in_place in (False, True):
+        result = verify_enveloped(signed_root, policy=STRICT, in_place=in_place)
+        assert b"attacker data" not in etree.tostring(result.signed_root.getroottree())
+        assert result.signed_root.getparent() is None
+
+
+def test_foreign_elements_in_the_signature_are_structure_errors(
+    smp_cert: IssuedCertificate,
+) -> None:
+    root = etree.fromstring(signed(smp_cert))
+    key_info = root.find(f".//{{{DS_NS}}}KeyInfo")
+    assert key_info is not None
+    key_info.tag = "KeyInfo"  # same local name, no namespace
+    with pytest.raises(InvalidSignature) as info:
+        verify_enveloped(root, policy=STRICT)
+    assert info.value.step == "structure"
+    root = etree.fromstring(signed(smp_cert))
+    transform = root.find(f".//{{{DS_NS}}}Transform")
+    assert transform is not None
+    transform.tag = "{urn:other}Transform"
+    with pytest.raises(InvalidSignature, match="ds:Transform"):
+        verify_enveloped(root, policy=STRICT)

@@ -122,6 +122,27 @@ def test_xinclude_is_refused() -> None:
         parse_xml(data)
 
 
+def test_xinclude_anywhere_and_in_any_spelling_is_refused() -> None:
+    nested_default = (
+        b"<r><a><b><include xmlns='http://www.w3.org/2001/XInclude' href='x'/></b></a></r>"
+    )
+    with pytest.raises(UnsafeXml, match="XInclude"):
+        parse_xml(nested_default)
+    as_root = b'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="x"/>'
+    with pytest.raises(UnsafeXml, match="XInclude"):
+        parse_xml(as_root)
+    # the namespace merely declared, not used: nothing to include
+    assert parse_xml(b'<r xmlns:xi="http://www.w3.org/2001/XInclude"><a/></r>').tag == "r"
+
+
+def test_exclamation_marks_without_a_doctype_parse() -> None:
+    # The DOCTYPE pre-scan only runs when the bytes contain a "!" at all.
+    root = parse_xml(b"<r>Hello!<!-- note --><![CDATA[<x>]]></r>")
+    assert root.text == "Hello!"
+    with pytest.raises(UnsafeXml, match="DOCTYPE"):
+        parse_xml(b'<!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>')
+
+
 def test_oversized_document_is_refused_before_parsing() -> None:
     data = b"<r>" + b"x" * 3_000_000 + b"</r>"
     with pytest.raises(UnsafeXml, match="3,000,007 bytes"):

@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
@@ -45,6 +45,8 @@ __all__ = [
 SEAT_ID_PATTERN = re.compile(r"P[A-Z]{2}[0-9]{6}")
 
 _MAX_PATH = 8
+
+_V = TypeVar("_V")
 
 
 def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
@@ -80,9 +82,14 @@ class CertificateFacts:
 
         Memoised by certificate (cryptography hashes and compares certificates by their DER
         bytes): a bulk run meets the same few SMP and AP certificates thousands of times, and
-        every ``cert.subject`` access re-builds the Name in Python (~0.1 ms per lookup).
+        every ``cert.subject`` access re-builds the Name in Python (~0.1 ms per lookup). The
+        same certificate *object* is found first by identity (see :class:`_IdentityMemo`).
         """
-        return _facts(cert)
+        found = _FACTS_BY_IDENTITY.get((cert,))
+        if found is None:
+            found = _facts(cert)
+            _FACTS_BY_IDENTITY.put((cert,), found)
+        return found
 
     @classmethod
     def from_der(cls, data: bytes) -> CertificateFacts:
@@ -103,6 +110,35 @@ class CertificateFacts:
             "organisation": self.organisation,
             "country": self.country,
         }
+
+
+class _IdentityMemo(Generic[_V]):
+    """A small memo keyed by the *identity* of the objects a value was computed from.
+
+    Why: hashing a ``cryptography`` certificate hashes its whole DER (~2 us), and the verifier
+    hands out the same certificate object for the same signer (``xmldsig._certificate``) while a
+    network keeps its anchor objects, so an identity lookup (~0.2 us) nearly always hits before
+    the DER-keyed ``lru_cache`` behind it is asked. Each entry keeps its objects alive, so no id
+    in a stored key can be reused by another object while that entry exists: an id match is an
+    identity match. At ``size`` entries the memo is emptied (the hit rate stays high, the
+    memory bounded).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[tuple[int, ...], tuple[tuple[object, ...], _V]] = {}
+
+    def get(self, objects: tuple[object, ...]) -> _V | None:
+        entry = self._entries.get(tuple(map(id, objects)))
+        return None if entry is None else entry[1]
+
+    def put(self, objects: tuple[object, ...], value: _V) -> None:
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        self._entries[tuple(map(id, objects))] = (objects, value)
+
+
+_FACTS_BY_IDENTITY: _IdentityMemo[CertificateFacts] = _IdentityMemo(256)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -224,10 +260,20 @@ def validate_chain(
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     _check_validity(leaf, when)
-    path = _path(leaf, tuple(anchors), tuple(intermediates))
+    anchors, intermediates = tuple(anchors), tuple(intermediates)
+    key = (leaf, *anchors, _BETWEEN_ANCHORS_AND_INTERMEDIATES, *intermediates)
+    path = _PATHS_BY_IDENTITY.get(key)
+    if path is None:
+        path = _path(leaf, anchors, intermediates)
+        _PATHS_BY_IDENTITY.put(key, path)
     for cert in path[1:]:
         _check_validity(cert, when)
     return path
+
+
+_PATHS_BY_IDENTITY: _IdentityMemo[tuple[x509.Certificate, ...]] = _IdentityMemo(256)
+# Separates the two lists in a key, so that an anchor can never pass for an intermediate.
+_BETWEEN_ANCHORS_AND_INTERMEDIATES: Final = object()
 
 
 @functools.lru_cache(maxsize=4096)
