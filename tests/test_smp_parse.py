@@ -165,6 +165,43 @@ def test_signed_wrapper_without_service_metadata() -> None:
         parse_document(f'<SignedServiceMetadata xmlns="{SMP}"/>'.encode())
 
 
+def test_service_metadata_without_information_or_redirect_is_named() -> None:
+    data = peppol_metadata().replace(b"q:ServiceInformation", b"q:Other")
+    with pytest.raises(InvalidSmpDocument, match="neither ServiceInformation nor Redirect"):
+        parse_document(data)
+    with pytest.raises(InvalidSmpDocument, match="neither ServiceInformation nor Redirect"):
+        detect(parse_xml(data))
+
+
+def test_endpoint_fields_first_of_each_kind_and_comments_ignored() -> None:
+    extra = (
+        "<!-- a comment between fields --><?pi between?>"
+        "<q:ServiceActivationDate>2020-01-01Z</q:ServiceActivationDate>"
+        "<q:ServiceActivationDate>2030-01-01Z</q:ServiceActivationDate>"
+    )
+    doc = parse_document(peppol_metadata(extra))
+    assert isinstance(doc, ServiceMetadata)
+    (endpoint,) = doc.endpoints
+    assert endpoint.activation == datetime(2020, 1, 1, tzinfo=UTC)
+    assert endpoint.description == "AP"
+
+
+def test_identifiers_are_read_per_document() -> None:
+    # Identifiers are remembered by their text: each document still gets its own.
+    first = parse_document(peppol_metadata())
+    other = parse_document(peppol_metadata().replace(b"0007:5567321707", b"0007:5560125790"))
+    assert isinstance(first, ServiceMetadata)
+    assert isinstance(other, ServiceMetadata)
+    assert first.participant == ParticipantId.parse("0007:5567321707")
+    assert other.participant == ParticipantId.parse("0007:5560125790")
+    assert first.document_type is other.document_type  # same text: one shared immutable value
+    # A bad identifier is refused every time, not only the first.
+    bad = peppol_metadata().replace(b'scheme="iso6523-actorid-upis"', b'scheme="bad scheme"')
+    for _ in range(2):
+        with pytest.raises(InvalidSmpDocument, match="not usable"):
+            parse_document(bad)
+
+
 def test_detect_kinds() -> None:
     assert detect(parse_xml(peppol_metadata())) == (Dialect.PEPPOL_SMP_1, "service-metadata")
     group = f'<ServiceGroup xmlns="{OASIS1}"><ParticipantIdentifier scheme="iso6523-actorid-upis">0007:1</ParticipantIdentifier></ServiceGroup>'
