@@ -240,6 +240,23 @@ def test_truncated_udp_is_asked_again_over_tcp(cleanup: list[FakeDns]) -> None:
     assert len(srv.clients) == 2
 
 
+def test_a_reply_still_truncated_over_tcp_is_a_fault_not_a_no(cleanup: list[FakeDns]) -> None:
+    """Regression (review): an empty TC reply over TCP read as NOERROR without records, i.e.
+    "not registered" - a fault turned into a negative answer."""
+
+    def truncated(query: dns.message.Message) -> list[bytes]:
+        msg = dns.message.make_response(query)
+        msg.flags |= dns.flags.TC
+        return [msg.to_wire()]
+
+    srv = fake(on_udp=truncated, on_tcp=truncated)
+    cleanup.append(srv)
+    for tcp in (False, True):
+        for got in run_both(NAME, ["127.0.0.1"], srv.port, 1.0, tcp=tcp):
+            assert isinstance(got, DnsFailure)
+            assert "truncated" in got.message
+
+
 def test_formerr_to_edns_is_asked_again_without(cleanup: list[FakeDns]) -> None:
     def old_server(query: dns.message.Message) -> list[bytes]:
         if query.edns >= 0:

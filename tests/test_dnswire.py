@@ -212,6 +212,23 @@ def test_truncated_reply_has_no_records() -> None:
     assert got.naptr == ()
 
 
+def test_truncated_reply_over_tcp_is_read_or_refused() -> None:
+    """Over TCP a TC reply cannot be asked again: its records count, an empty one is a fault."""
+    msg = response(SMP_RECORD)
+    msg.flags |= dns.flags.TC
+    got = parse_response(msg.to_wire(), QID, NAME, NAPTR, over_tcp=True)
+    assert got.truncated is False
+    assert [r.service for r in got.naptr] == ["Meta:SMP"]
+    empty = response()
+    empty.flags |= dns.flags.TC
+    with pytest.raises(BadResponse, match="truncated"):
+        parse_response(empty.to_wire(), QID, NAME, NAPTR, over_tcp=True)
+    # an NXDOMAIN is an answer whatever the TC bit says
+    gone = response(rcode=dns.rcode.NXDOMAIN, soa=(60, 30))
+    gone.flags |= dns.flags.TC
+    assert parse_response(gone.to_wire(), QID, NAME, NAPTR, over_tcp=True).rcode == 3
+
+
 def test_error_reply_without_question_is_ours() -> None:
     msg = response(rcode=dns.rcode.SERVFAIL)
     msg.question = []

@@ -113,7 +113,7 @@ def _framed(wire: bytes) -> bytes:
 def _tcp_reply(data: bytes, query_id: int, name: str, rdtype: int) -> DnsResponse:
     """A TCP connection carries only our exchange: a foreign reply there is a broken server."""
     try:
-        return parse_response(data, query_id, name, rdtype)
+        return parse_response(data, query_id, name, rdtype, over_tcp=True)
     except ForeignResponse as exc:
         raise BadResponse(f"the reply over TCP is not for this query: {exc.message}") from None
 

@@ -392,17 +392,25 @@ def _record(data: bytes, pos: int) -> tuple[int, int, int, int, int]:
     return rtype, rclass, ttl, start, end
 
 
-def parse_response(data: bytes, query_id: int, name: str, rdtype: int) -> DnsResponse:
+def parse_response(
+    data: bytes, query_id: int, name: str, rdtype: int, *, over_tcp: bool = False
+) -> DnsResponse:
     """Read the reply to :func:`build_query` ``(name, rdtype, query_id)``.
 
     Raises :class:`ForeignResponse` when the message is not that reply and :class:`BadResponse`
     when it is malformed; both are :class:`~peppolnet.errors.DnsFailure`.
+
+    A truncated reply (TC) over UDP is returned as just that, to be asked again over TCP. Over
+    TCP there is nowhere further to go: its records are read as they are, and a truncated
+    NOERROR reply without the records asked for is a broken server (:class:`BadResponse`, a
+    fault), never an empty answer - which would read as "not registered".
     """
     qname, type_class = _question(name, rdtype)
     qname = qname.lower()
     flags, pos = _expect(data, query_id, qname, type_class)
     rcode = flags & 0x000F
-    if flags & _FLAG_TC:
+    truncated = bool(flags & _FLAG_TC)
+    if truncated and not over_tcp:
         return DnsResponse(rcode, True)
     ancount, nscount, arcount = _HEADER.unpack_from(data)[3:]
     has_question = pos > _HEADER.size
@@ -434,7 +442,10 @@ def parse_response(data: bytes, query_id: int, name: str, rdtype: int) -> DnsRes
             rcode |= (ttl >> 24) << 4  # EDNS extended RCODE: the upper 8 of its 12 bits
     if pos != len(data):
         raise BadResponse(f"the DNS reply has {len(data) - pos} octets after its last record")
-    return _answer(data, rcode, rdtype, qname, kept, negative_ttl)
+    response = _answer(data, rcode, rdtype, qname, kept, negative_ttl)
+    if truncated and rcode == NOERROR and response.ttl is None:
+        raise BadResponse("the DNS reply over TCP is truncated and lacks the records asked for")
+    return response
 
 
 def _answer(
