@@ -26,6 +26,8 @@ from lxml import etree
 
 from peppolnet.errors import InvalidIdentifier, InvalidSmpDocument
 from peppolnet.identifiers import (
+    MAX_DOCTYPE_LENGTH,
+    MAX_SCHEME_LENGTH,
     DocumentTypeId,
     ParticipantId,
     ProcessId,
@@ -199,6 +201,8 @@ def _identifier(el: etree._Element, scheme_attr: str, kind: type[_Id], what: str
         raise InvalidSmpDocument(
             f"the {what} {_shown(scheme, text)} is not usable: {exc}"
         ) from None
+    if len(scheme) + len(text) > _MAX_REMEMBERED_LENGTH:
+        return value  # lax ids have no length limit: never let an SMP's text pin memory here
     if len(_KNOWN_IDENTIFIERS) >= _MAX_KNOWN_IDENTIFIERS:
         _KNOWN_IDENTIFIERS.clear()
     _KNOWN_IDENTIFIERS[key] = value
@@ -207,6 +211,10 @@ def _identifier(el: etree._Element, scheme_attr: str, kind: type[_Id], what: str
 
 _KNOWN_IDENTIFIERS: dict[tuple[type, str, str], ParticipantId | DocumentTypeId | ProcessId] = {}
 _MAX_KNOWN_IDENTIFIERS: Final = 4096
+#: Longest scheme + value remembered: the longest a conforming identifier can be (a document
+#: type, 500 characters, plus its scheme). So the cache holds at most ~4096 x 1 KB, whatever
+#: unverified documents an SMP sends.
+_MAX_REMEMBERED_LENGTH: Final = MAX_DOCTYPE_LENGTH + MAX_SCHEME_LENGTH
 
 
 def _participant(el: etree._Element, scheme_attr: str) -> ParticipantId:
