@@ -269,3 +269,87 @@ async def test_the_environments_proxy_is_used(
         async with AsyncSmpClient(network) as client:
             assert await client.fetch(server.url + "/direct") == b"ok"
         assert len(tunnels) == 1
+
+
+def test_one_client_serves_loops_in_two_threads_at_once(server: _Server, network: Network) -> None:
+    """Regression (review): one session for "the last loop" raced between loops."""
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    server.handler = lambda r: Response(200, b"ok")
+    client = AsyncSmpClient(network)
+
+    def run_loop(worker: int) -> int:
+        async def many() -> int:
+            results = await asyncio.gather(
+                *(client.fetch(f"{server.url}/{worker}/{i}") for i in range(20))
+            )
+            await client.aclose()
+            return sum(r == b"ok" for r in results)
+
+        return asyncio.run(many())
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with ThreadPoolExecutor(2) as pool:
+            assert list(pool.map(run_loop, range(2))) == [20, 20]
+
+        async def once() -> bytes:
+            try:
+                return await client.fetch(server.url + "/again")
+            finally:
+                await client.aclose()  # closes this loop's session; the client stays usable
+
+        assert [asyncio.run(once()) for _ in range(2)] == [b"ok", b"ok"]
+        import gc
+
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+async def test_ssl_cert_file_is_trusted_like_httpx_does(
+    server: _Server, pki: TestPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a TLS-inspecting proxy the company CA comes in SSL_CERT_FILE (review finding)."""
+    from peppolnet import _tls
+
+    system = Network("system", "sml.unit.test", (pki.smp_ca,), (pki.ap_ca,), None)
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.tls_ca_pem_path))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    _tls._context.cache_clear()
+    server.handler = lambda r: Response(200, b"ok")
+    async with AsyncSmpClient(system, retries=0) as client:
+        assert await client.fetch(server.url + "/inspected") == b"ok"
+    _tls._context.cache_clear()
+
+
+def test_proxy_settings_are_read_like_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    import yarl
+
+    from peppolnet.smp.aio import AioTransport
+
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    def proxy_for(url: str) -> str | None:
+        transport = AioTransport(ssl_context=False, timeout=1, connect_timeout=1,
+                                 max_bytes=10, headers={})  # fmt: skip
+        return transport._proxy(yarl.URL(url))
+
+    assert proxy_for("https://smp.example/x") is None
+    monkeypatch.setenv("ALL_PROXY", "proxy.example:3128")
+    assert proxy_for("https://smp.example/x") == "http://proxy.example:3128"
+    monkeypatch.setenv("ALL_PROXY", "socks5://proxy.example:1080")
+    with pytest.raises(SmpError, match="not an HTTP"):
+        proxy_for("https://smp.example/x")
+
+
+def test_internationalised_hosts_are_sent_in_ascii() -> None:
+    from peppolnet.smp.aio import _ascii_host
+
+    assert _ascii_host("https://smp.exämple.test:8443/a%3Ab") == (
+        "https://smp.xn--exmple-cua.test:8443/a%3Ab"
+    )
+    assert _ascii_host("https://smp.example/x") == "https://smp.example/x"
+    with pytest.raises(SmpError, match="cannot be requested"):
+        _ascii_host("https://smp.exämple.test:99999/x")

@@ -18,10 +18,13 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+import threading
+import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Final
 
 import aiohttp
+import idna
 import yarl
 
 from peppolnet.errors import InvalidSmpDocument, SmpError, SmpUnavailable
@@ -44,11 +47,30 @@ def _sendable(url: str) -> bool:
     return _SENDABLE.fullmatch(url) is not None
 
 
-class AioTransport:
-    """GETs over one aiohttp session, created lazily on the running loop and closed by ``aclose``.
+def _ascii_host(url: str) -> str:
+    """``url`` with an internationalised host name in its ASCII (IDNA) form, as httpx sends it."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if host.isascii():
+        return url
+    try:
+        encoded = idna.encode(host, uts46=True).decode("ascii")
+        port = parts.port
+    except (idna.IDNAError, ValueError) as exc:
+        raise SmpError(f"the SMP URL {url[:120]!r} cannot be requested: {exc}") from None
+    netloc = encoded if port is None else f"{encoded}:{port}"
+    if "@" in parts.netloc:
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" + netloc
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
-    A session belongs to the event loop it was created on; a transport used from a second loop
-    (a new ``asyncio.run``) opens a new session there and forgets the old one's loop.
+
+class AioTransport:
+    """GETs over aiohttp: one session per event loop, made on first use, closed by ``aclose``.
+
+    A session belongs to the event loop it was created on, so a transport used from several
+    loops (a new ``asyncio.run``, loops in several threads) keeps one per loop, like the DNS
+    sockets of :class:`peppolnet.dnsquery.UdpEndpoints`. Sessions of loops that have closed are
+    dropped when a new loop comes or on ``aclose``.
     """
 
     def __init__(
@@ -66,28 +88,37 @@ class AioTransport:
         )
         self.max_bytes = max_bytes
         self.headers = dict(headers)
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._lock = threading.Lock()
         self._proxies: dict[tuple[str, str], str | None] = {}
 
     def _proxy(self, target: yarl.URL) -> str | None:
-        """The proxy for ``target`` from HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as httpx honours.
-
-        Read once per scheme and host, so a bulk run pays for it once per SMP, not per request.
-        """
+        """The proxy for ``target`` from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY, as
+        httpx honours them. Read once per scheme and host, so a bulk run pays for it once per
+        SMP, not per request."""
         key = (target.scheme, target.host or "")
         if key not in self._proxies:
             proxies = urllib.request.getproxies_environment()
-            proxy = proxies.get(target.scheme)
+            proxy = proxies.get(target.scheme) or proxies.get("all")
             if proxy and urllib.request.proxy_bypass(key[1]):
                 proxy = None
+            if proxy and "://" not in proxy:
+                proxy = "http://" + proxy  # as httpx reads "proxy.example:3128"
+            if proxy and not proxy.lower().startswith(("http://", "https://")):
+                raise SmpError(
+                    f"the proxy {proxy!r} from the environment is not an HTTP(S) proxy, "
+                    "which the async SMP client needs"
+                )
             self._proxies[key] = proxy or None
         return self._proxies[key]
 
     def _current(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        session = self._session
-        if session is None or session.closed or self._loop is not loop:
+        session = self._sessions.get(loop)
+        if session is not None and not session.closed:
+            return session
+        with self._lock:
+            self._forget_closed_loops()
             connector = aiohttp.TCPConnector(
                 ssl=self.ssl_context, limit=MAX_CONNECTIONS, limit_per_host=0
             )
@@ -100,20 +131,30 @@ class AioTransport:
                 trust_env=False,
                 auto_decompress=True,
             )
-            self._session, self._loop = session, loop
+            self._sessions[loop] = session
         return session
 
+    def _forget_closed_loops(self) -> None:
+        """Drop the sessions of loops that have closed (with the lock held).
+
+        Nothing can close them cleanly any more (closing needs their loop): a loop should call
+        ``aclose`` before it ends, as ``async with`` does. Dropping at least lets them be
+        collected instead of piling up.
+        """
+        for loop in [loop for loop in self._sessions if loop.is_closed()]:
+            self._sessions.pop(loop).detach()
+
     async def aclose(self) -> None:
-        """Close the session (and its connections) if it belongs to the running loop."""
-        session, self._session = self._session, None
-        if session is None or session.closed:
-            return
-        if self._loop is asyncio.get_running_loop():
+        """Close the running loop's session (and forget those of loops that have closed)."""
+        with self._lock:
+            session = self._sessions.pop(asyncio.get_running_loop(), None)
+            self._forget_closed_loops()
+        if session is not None and not session.closed:
             await session.close()
-        # a session of a loop that is gone has nothing left to close cleanly
 
     async def get(self, url: str) -> tuple[int, bytes]:
         """GET ``url``; the status and the body (at most ``max_bytes`` decoded bytes)."""
+        url = _ascii_host(url)
         if not _sendable(url):
             raise SmpError(f"the SMP URL {url[:120]!r} cannot be requested: unsafe characters")
         try:
