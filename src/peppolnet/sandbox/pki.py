@@ -6,6 +6,10 @@ leaves with digitalSignature+keyEncipherment, CN = Seat ID, O = operator name, C
 OU saying what they are. A TLS server certificate for 127.0.0.1/localhost comes from the same root
 so HTTPS in the sandbox is real HTTPS.
 
+Revocation: when :attr:`TestPki.crl_base_url` is set (the running sandbox sets it to its CRL
+server before issuing anything), every SMP and AP leaf names its CA's CRL there as a CRL
+Distribution Point, and :meth:`TestPki.issue_crl` signs the CRLs that server hands out.
+
 Why keys are cached on disk: RSA key generation costs ~50-200 ms per key, and loading a PEM key
 normally runs OpenSSL's RSA consistency check (also slow). Keys are written once per directory and
 loaded with ``unsafe_skip_rsa_key_validation=True`` - safe here because we wrote them ourselves.
@@ -16,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +32,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from peppolnet.errors import SandboxError
 
-__all__ = ["IssuedCertificate", "TestPki"]
+__all__ = ["CRL_KINDS", "IssuedCertificate", "TestPki"]
+
+#: The CAs that publish a CRL: ``smp`` (SMP CA) and ``ap`` (AP CA).
+CRL_KINDS = ("smp", "ap")
 
 _SANDBOX_O = "peppolnet sandbox"
 _DAY = dt.timedelta(days=1)
@@ -93,6 +100,9 @@ class TestPki:
         self.ap_ca: x509.Certificate = ap.certificate
         self._smp_key = smp.private_key
         self._ap_key = ap.private_key
+        #: Where the CRLs are served (``{crl_base_url}/smp-ca.crl``, ``/ap-ca.crl``); None: leaves
+        #: are issued without a CRL Distribution Point.
+        self.crl_base_url: str | None = None
 
     # --- construction -------------------------------------------------------------------------
 
@@ -194,6 +204,7 @@ class TestPki:
         not_after: dt.datetime | None,
         eku: Sequence[x509.ObjectIdentifier],
         san: Sequence[x509.GeneralName] = (),
+        crl_kind: str | None = None,
     ) -> IssuedCertificate:
         key = self._key(key_name)
         start = not_before or self._epoch
@@ -232,7 +243,68 @@ class TestPki:
         )
         if san:
             builder = builder.add_extension(x509.SubjectAlternativeName(list(san)), critical=False)
+        crl_url = self.crl_url(crl_kind) if crl_kind is not None else None
+        if crl_url is not None:
+            point = x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(crl_url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+            builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
         return IssuedCertificate(builder.sign(issuer_key, hashes.SHA256()), key)
+
+    # --- revocation ---------------------------------------------------------------------------
+
+    def crl_url(self, kind: str) -> str | None:
+        """The CRL Distribution Point put into ``kind`` (``smp``/``ap``) leaves, if any."""
+        if kind not in CRL_KINDS:
+            raise SandboxError(f"no CRL for {kind!r}; use one of {', '.join(CRL_KINDS)}")
+        if self.crl_base_url is None:
+            return None
+        return f"{self.crl_base_url.rstrip('/')}/{kind}-ca.crl"
+
+    def ca_for(self, kind: str) -> IssuedCertificate:
+        """The CA that issues ``kind`` (``smp``/``ap``) certificates, with its key."""
+        if kind == "smp":
+            return IssuedCertificate(self.smp_ca, self._smp_key)
+        if kind == "ap":
+            return IssuedCertificate(self.ap_ca, self._ap_key)
+        raise SandboxError(f"no CA for {kind!r}; use one of {', '.join(CRL_KINDS)}")
+
+    def issue_crl(
+        self,
+        kind: str,
+        revoked: Iterable[tuple[int, dt.datetime, x509.ReasonFlags | None]] = (),
+        *,
+        this_update: dt.datetime,
+        next_update: dt.datetime,
+        number: int = 1,
+        signing_key: rsa.RSAPrivateKey | None = None,
+    ) -> x509.CertificateRevocationList:
+        """The CRL of the ``kind`` CA listing ``revoked`` (serial, date, reason) entries.
+
+        ``signing_key`` signs it instead of the CA's key (a forged CRL for tests: the issuer
+        name is right, the signature is not).
+        """
+        ca = self.ca_for(kind)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(ca.certificate.subject)
+            .last_update(this_update)
+            .next_update(next_update)
+            .add_extension(x509.CRLNumber(number), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.private_key.public_key()),
+                critical=False,
+            )
+        )
+        for serial, when, reason in revoked:
+            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
+            if reason is not None:
+                entry = entry.add_extension(x509.CRLReason(reason), critical=False)
+            builder = builder.add_revoked_certificate(entry.build())
+        return builder.sign(signing_key or ca.private_key, hashes.SHA256())
 
     @staticmethod
     def _leaf_name(seat_id: str, organisation: str, country: str, ou: str) -> x509.Name:
@@ -263,6 +335,7 @@ class TestPki:
             not_before=not_before,
             not_after=not_after,
             eku=[ExtendedKeyUsageOID.CLIENT_AUTH],
+            crl_kind="smp",
         )
 
     def issue_ap_certificate(
@@ -283,6 +356,7 @@ class TestPki:
             not_before=not_before,
             not_after=not_after,
             eku=[ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH],
+            crl_kind="ap",
         )
 
     def issue_tls_certificate(

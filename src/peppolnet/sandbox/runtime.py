@@ -7,6 +7,10 @@ existing keys. One SMP signing key and one AP key per operator, never per partic
 
 The ``register_participant`` / ``move_participant`` / ``remove_participant`` methods are what the
 operator desk calls; they are thread-safe while the servers run.
+
+A plain-http CRL server (:mod:`peppolnet.sandbox.crl_service`) starts before any certificate is
+issued, so every SMP and AP certificate names its CA's CRL at the real port; :meth:`Sandbox.revoke`
+revokes one at run time.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
 from peppolnet.businesscard import BusinessEntity, Contact, Name
 from peppolnet.errors import SandboxError
 from peppolnet.identifiers import ParticipantId
 from peppolnet.sandbox.config import ParticipantConfig, SandboxConfig, load_config
+from peppolnet.sandbox.crl_service import CrlService
 from peppolnet.sandbox.directory_service import DirectoryEntry, DirectoryService
 from peppolnet.sandbox.dns_server import DnsServer
 from peppolnet.sandbox.http import Faults, HttpServer
@@ -74,6 +81,9 @@ class Sandbox:
         self._expired: dict[str, IssuedCertificate] = {}
         # dns_port 0 = any free port; a fixed one is handy for `dig -p` in a demo.
         self.dns = DnsServer([config.zone, *self._extra_zones], port=dns_port)
+        # The CAs' CRLs (see revoke()); served before any certificate is issued (run()).
+        self.crls = CrlService(self.pki)
+        self.crl_server: HttpServer | None = None
         self.directory = DirectoryService()
         self.directory_server: HttpServer | None = None
         # The operator desk: add/update-recipient requests over HTTP (see sandbox/desk.py).
@@ -119,6 +129,9 @@ class Sandbox:
         cert_path.write_bytes(tls.certificate_pem())
         key_path.write_bytes(tls.private_key_pem())
         key_path.chmod(0o600)
+        # First the CRL server: its URL (with the port just chosen) goes into every leaf.
+        self.crl_server = HttpServer(self.crls.handle, name="crl").start()
+        self.pki.crl_base_url = self.crl_server.base_url
         for op in self.config.operators:
             self._smp_signers[op.id] = self.pki.issue_smp_certificate(
                 op.seat_id, op.name, op.country
@@ -167,6 +180,8 @@ class Sandbox:
             servers.append(self.directory_server)
         if self.desk_server is not None:
             servers.append(self.desk_server)
+        if self.crl_server is not None:
+            servers.append(self.crl_server)
         threads = [
             threading.Thread(target=server.stop, name=f"stop-{server.name}", daemon=True)
             for server in servers
@@ -200,6 +215,13 @@ class Sandbox:
 
     def smp_url(self, smp_id: str) -> str:
         return self.services[smp_id].base_url
+
+    def crl_url(self, kind: str) -> str:
+        """Where the ``smp`` or ``ap`` CA's CRL is served (named in every leaf it issued)."""
+        url = self.pki.crl_url(kind)
+        if url is None or self.crl_server is None:
+            raise SandboxError("the sandbox is not running")
+        return url
 
     @property
     def network(self) -> Any:
@@ -300,6 +322,61 @@ class Sandbox:
             found = self.participants.pop(pid, None) is not None
             self._withdraw(pid)
             return found
+
+    # --- revocation ----------------------------------------------------------------------------
+
+    def revoke(
+        self,
+        target: str | x509.Certificate | IssuedCertificate,
+        kind: str | None = None,
+        *,
+        when: dt.datetime | None = None,
+        reason: x509.ReasonFlags | None = x509.ReasonFlags.key_compromise,
+    ) -> x509.Certificate:
+        """Revoke a certificate now (or at ``when``): its CA's CRL lists it from then on.
+
+        ``target`` is an operator (its id or Seat ID) with ``kind`` ``"ap"`` (default: its access
+        point certificate) or ``"smp"`` (its SMP signing certificate), or a certificate itself
+        (its kind is read from its issuer). Returns the revoked certificate. Lookups with a
+        revocation checker see it once the checker fetches the CRL again (a fresh checker at
+        once); lookups without one are not affected.
+        """
+        if not self._running:
+            raise SandboxError("the sandbox is not running; start it before revoking")
+        with self._lock:
+            certificate = self._certificate_to_revoke(target, kind)
+            issuer = certificate.issuer
+            found = "smp" if issuer == self.pki.smp_ca.subject else "ap"
+            if issuer not in (self.pki.smp_ca.subject, self.pki.ap_ca.subject):
+                raise SandboxError(
+                    f"{certificate.subject.rfc4514_string()} was not issued by a sandbox SMP or "
+                    "AP CA, so no sandbox CRL can revoke it"
+                )
+            if kind is not None and kind != found:
+                raise SandboxError(f"that is an {found!r} certificate, not {kind!r}")
+            self.crls.revoke(found, certificate.serial_number, when=when, reason=reason)
+            return certificate
+
+    def _certificate_to_revoke(
+        self, target: str | x509.Certificate | IssuedCertificate, kind: str | None
+    ) -> x509.Certificate:
+        if isinstance(target, IssuedCertificate):
+            return target.certificate
+        if isinstance(target, x509.Certificate):
+            return target
+        kind = kind or "ap"
+        if kind not in ("ap", "smp"):
+            raise SandboxError(f"kind must be 'ap' or 'smp', not {kind!r}")
+        wanted = target.strip()
+        op = next(
+            (o for o in self.config.operators if wanted in (o.id, o.seat_id)),
+            None,
+        )
+        if op is None:
+            raise SandboxError(f"no sandbox operator has the id or Seat ID {wanted!r}")
+        if kind == "smp":
+            return self._smp_signers[op.id].certificate
+        return x509.load_der_x509_certificate(self._ap_certs[op.id])
 
     # --- helpers -------------------------------------------------------------------------------
 
