@@ -219,38 +219,94 @@ async def test_async_twin_gives_the_same_answers(sandbox: Sandbox) -> None:
 
 
 class _Revocation:
-    def __init__(self, status: object) -> None:
+    """A status-only checker: ``status`` for the certificates of one CA, "good" for the rest."""
+
+    def __init__(self, status: object, issuer: object, *, soft_fail: bool = False) -> None:
         self.status = status
+        self.issuer = issuer
+        self.soft_fail = soft_fail
         self.asked: list[str] = []
 
     def check(self, certificate: object, issuer: object, at: datetime) -> object:
         from cryptography import x509
 
+        from peppolnet.pki import RevocationStatus
+
         assert isinstance(certificate, x509.Certificate)
         self.asked.append(certificate.subject.rfc4514_string())
-        return self.status
+        return self.status if issuer == self.issuer else RevocationStatus.GOOD
 
 
 @pytest.mark.parametrize(
-    ("status", "verdict", "check_status"),
+    ("role", "status", "verdict", "deciding", "check_status", "retryable"),
     [
-        ("good", Verdict.CAN_RECEIVE, CheckStatus.PASS),
-        ("revoked", Verdict.CANNOT_RECEIVE, CheckStatus.FAIL),
-        ("unknown", Verdict.CAN_RECEIVE, CheckStatus.SKIPPED),
+        ("ap", "good", Verdict.CAN_RECEIVE, "revocation", CheckStatus.PASS, False),
+        ("ap", "revoked", Verdict.CANNOT_RECEIVE, "revocation", CheckStatus.FAIL, False),
+        ("ap", "unknown", Verdict.UNKNOWN, "revocation", CheckStatus.FAIL, True),
+        ("ap", "not-checked", Verdict.CAN_RECEIVE, "revocation", CheckStatus.SKIPPED, False),
+        ("smp", "revoked", Verdict.UNKNOWN, "smp-revocation", CheckStatus.FAIL, False),
+        ("smp", "unknown", Verdict.UNKNOWN, "smp-revocation", CheckStatus.FAIL, True),
+        ("smp", "good", Verdict.CAN_RECEIVE, "smp-revocation", CheckStatus.PASS, False),
     ],
 )
 def test_a_revocation_checker_is_asked_and_believed(
-    sandbox: Sandbox, status: str, verdict: Verdict, check_status: CheckStatus
+    sandbox: Sandbox,
+    role: str,
+    status: str,
+    verdict: Verdict,
+    deciding: str,
+    check_status: CheckStatus,
+    retryable: bool,
 ) -> None:
     from peppolnet.pki import RevocationStatus
 
-    checker = _Revocation(RevocationStatus(status))
+    issuer = sandbox.pki.ap_ca if role == "ap" else sandbox.pki.smp_ca
+    checker = _Revocation(RevocationStatus(status), issuer)
     with Lookup(sandbox.network, revocation=checker) as lk:  # type: ignore[arg-type]
         result = lk.check(_plain(sandbox).id)
     assert checker.asked
     assert result.verdict is verdict, str(result)
-    revocation = [c for c in result.checks if c.name == "revocation"]
-    assert [c.status for c in revocation] == [check_status]
+    assert result.retryable is retryable
+    decided = [c for c in result.checks if c.name == deciding]
+    assert [c.status for c in decided] == [check_status]
+    if check_status is CheckStatus.FAIL:
+        assert result.reason == decided[0].message
+
+
+@pytest.mark.parametrize("role", ["ap", "smp"])
+def test_revocation_soft_fail_turns_unknown_into_a_warning(sandbox: Sandbox, role: str) -> None:
+    from peppolnet.pki import RevocationStatus
+
+    issuer = sandbox.pki.ap_ca if role == "ap" else sandbox.pki.smp_ca
+    checker = _Revocation(RevocationStatus.UNKNOWN, issuer, soft_fail=True)
+    with Lookup(sandbox.network, revocation=checker) as lk:  # type: ignore[arg-type]
+        result = lk.check(_plain(sandbox).id)
+    assert result.verdict is Verdict.CAN_RECEIVE, str(result)
+    name = "revocation" if role == "ap" else "smp-revocation"
+    warned = result.check(name)
+    assert warned is not None
+    assert warned.status is CheckStatus.WARN
+    assert "soft fail" in warned.message
+
+
+async def test_async_shell_runs_a_blocking_checker_in_a_thread(sandbox: Sandbox) -> None:
+    import threading
+
+    from peppolnet.pki import RevocationStatus
+
+    threads: list[str] = []
+
+    class Blocking(_Revocation):
+        def check(self, certificate: object, issuer: object, at: datetime) -> object:
+            threads.append(threading.current_thread().name)
+            return super().check(certificate, issuer, at)
+
+    checker = Blocking(RevocationStatus.REVOKED, sandbox.pki.ap_ca)
+    async with AsyncLookup(sandbox.network, revocation=checker) as lk:  # type: ignore[arg-type]
+        result = await lk.check(_plain(sandbox).id)
+    assert result.verdict is Verdict.CANNOT_RECEIVE, str(result)
+    assert len(threads) == 2  # the SMP and the AP certificate, each off the event loop
+    assert threading.current_thread().name not in threads
 
 
 OASIS2_NETWORK = """

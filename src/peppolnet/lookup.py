@@ -1,9 +1,16 @@
 """One lookup, sync or async: identifier -> SML -> SMP -> checks -> :class:`Reachability`.
 
 The lookup is written once, as a generator (:func:`_lookup_steps`) that *yields* the I/O it needs
-(``_Resolve``, ``_ServiceGroup``, ``_Metadata``) and receives the results - or the exception - back.
-:class:`Lookup` drives it with blocking calls, :class:`AsyncLookup` with awaits. This is the
-sans-I/O shape of h11: one logic, two shells, and every rule is testable without a socket.
+(``_Resolve``, ``_ServiceGroup``, ``_Metadata``, ``_Revocation``) and receives the results - or the
+exception - back. :class:`Lookup` drives it with blocking calls, :class:`AsyncLookup` with awaits.
+This is the sans-I/O shape of h11: one logic, two shells, and every rule is testable without a
+socket.
+
+Revocation is one of those requests: with a checker configured, the SMP's signing certificate
+and the access point certificate are each asked about (the sync shell calls ``answer``/``check``,
+the async shell awaits ``aanswer``/``acheck`` or runs ``check`` in a worker thread, so a CRL
+download never blocks the event loop). With the default :class:`~peppolnet.pki.NoRevocationCheck`
+no request is made at all, and the ``revocation`` check says plainly that it was not checked.
 
 For a known document type the lookup costs one DNS query and one ServiceMetadata GET; the
 ServiceGroup (the list of everything the participant supports) is fetched only when asked for
@@ -12,6 +19,7 @@ with ``list_document_types=True``, or for wildcard document types that need it t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import time
@@ -47,9 +55,12 @@ from peppolnet.operators import Operator, OperatorRegistry
 from peppolnet.pki import (
     CertificateFacts,
     NoRevocationCheck,
+    RevocationAnswer,
     RevocationChecker,
     RevocationStatus,
     load_certificate,
+    revocation_answer,
+    revocation_soft_fail,
     validate_chain,
 )
 from peppolnet.reachability import Check, CheckStatus, EndpointInfo, Reachability, Verdict
@@ -142,7 +153,14 @@ class _Metadata:
     at: datetime
 
 
-_Request: TypeAlias = _Resolve | _ServiceGroup | _Metadata
+@dataclasses.dataclass(frozen=True)
+class _Revocation:
+    certificate: x509.Certificate
+    issuer: x509.Certificate
+    at: datetime
+
+
+_Request: TypeAlias = _Resolve | _ServiceGroup | _Metadata | _Revocation
 _Steps: TypeAlias = Generator[_Request, Any, Reachability]
 
 
@@ -157,6 +175,10 @@ class _Context:
     operators: OperatorRegistry | None
     revocation: RevocationChecker
     checks: list[Check] = dataclasses.field(default_factory=list)
+    # Whether a checker is configured (NoRevocationCheck: no request is ever made), and whether
+    # its "unknown" only warns.
+    asks_revocation: bool = False
+    soft_fail: bool = False
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     participant: ParticipantId | None = None
     candidates: tuple[ParticipantId, ...] = ()
@@ -333,7 +355,9 @@ def _lookup_steps(ctx: _Context) -> _Steps:
         return _finish(ctx, started, Verdict.UNKNOWN)
     ctx.timings["service_metadata"] = time.perf_counter() - smp_started
     ctx.add("service-metadata", CheckStatus.PASS, "the SMP answered for this document type")
-    return _evaluate_metadata(ctx, started, metadata_answer, participant, document_type)
+    return (
+        yield from _evaluate_metadata(ctx, started, metadata_answer, participant, document_type)
+    )
 
 
 def _evaluate_metadata(
@@ -342,7 +366,7 @@ def _evaluate_metadata(
     answer: MetadataAnswer,
     participant: ParticipantId,
     document_type: DocumentTypeId,
-) -> Reachability:
+) -> _Steps:
     if answer.redirect is not None:
         ctx.add("redirect", CheckStatus.PASS, f"followed one redirect to {answer.url}")
     else:
@@ -377,6 +401,10 @@ def _evaluate_metadata(
         f"signed by {signer.subject if signer else 'the SMP'}, valid and issued by the "
         f"{ctx.network.name} network's SMP CA",
     )
+    if ctx.asks_revocation and checked.signer_certificate is not None:
+        trusted = yield from _smp_revocation(ctx, checked.signer_certificate)
+        if not trusted:
+            return _finish(ctx, started, Verdict.UNKNOWN)
     metadata = checked.document
     if not isinstance(metadata, ServiceMetadata):
         ctx.add("service-metadata", CheckStatus.FAIL, "the SMP answer is not a ServiceMetadata")
@@ -387,10 +415,77 @@ def _evaluate_metadata(
         ctx.add("identifier-echo", CheckStatus.FAIL, str(exc))
         return _finish(ctx, started, Verdict.UNKNOWN)
     ctx.add("identifier-echo", CheckStatus.PASS, "the SMP answered for the participant asked for")
-    return _choose_endpoint(ctx, started, metadata)
+    return (yield from _choose_endpoint(ctx, started, metadata))
 
 
-def _choose_endpoint(ctx: _Context, started: float, metadata: ServiceMetadata) -> Reachability:
+def _ask_revocation(
+    ctx: _Context, certificate: x509.Certificate, issuer: x509.Certificate
+) -> Generator[_Request, Any, RevocationAnswer]:
+    """One revocation question to the shell; a fault raised by the checker reads as unknown."""
+    try:
+        answer: RevocationAnswer = yield _Revocation(certificate, issuer, ctx.at)
+    except PeppolnetError as exc:
+        return RevocationAnswer(RevocationStatus.UNKNOWN, f"the revocation check failed: {exc}")
+    return answer
+
+
+def _smp_revocation(ctx: _Context, certificate: x509.Certificate) -> Generator[_Request, Any, bool]:
+    """Check the SMP signer's revocation; False when its answer must not be believed.
+
+    A revoked SMP certificate means the signature proves nothing: the verdict is ``unknown``,
+    and trying again does not help. An undeterminable status is a fault (``unknown``, retryable)
+    unless the checker asks for soft fail, which only warns.
+    """
+    try:
+        path = validate_chain(certificate, ctx.network.smp_ca, at=ctx.at)
+    except PeppolnetError:  # checked just before; cannot happen, and must not crash a lookup
+        path = (certificate,)
+    if len(path) < 2:
+        ctx.add("smp-revocation", CheckStatus.SKIPPED, "the SMP certificate has no issuer to ask")
+        return True
+    answer = yield from _ask_revocation(ctx, certificate, path[1])
+    status, detail = answer.status, _detail(answer)
+    if status is RevocationStatus.GOOD:
+        ctx.add("smp-revocation", CheckStatus.PASS, f"the SMP's certificate is not revoked{detail}")
+        return True
+    if status is RevocationStatus.REVOKED:
+        ctx.retryable = False
+        ctx.add(
+            "smp-revocation",
+            CheckStatus.FAIL,
+            f"the SMP's certificate has been revoked{detail}, so its answer cannot be trusted",
+        )
+        return False
+    if status is RevocationStatus.NOT_CHECKED:
+        ctx.add(
+            "smp-revocation",
+            CheckStatus.SKIPPED,
+            "the revocation checker did not check the SMP's certificate",
+        )
+        return True
+    if ctx.soft_fail:
+        ctx.add(
+            "smp-revocation",
+            CheckStatus.WARN,
+            f"the revocation status of the SMP's certificate could not be determined{detail}; "
+            "accepted because revocation soft fail is on",
+        )
+        return True
+    ctx.retryable = True
+    ctx.add(
+        "smp-revocation",
+        CheckStatus.FAIL,
+        f"the revocation status of the SMP's certificate could not be determined{detail}, so "
+        "its answer cannot be trusted yet",
+    )
+    return False
+
+
+def _detail(answer: RevocationAnswer) -> str:
+    return f" ({answer.reason})" if answer.reason else ""
+
+
+def _choose_endpoint(ctx: _Context, started: float, metadata: ServiceMetadata) -> _Steps:
     wanted = (ctx.process,) if ctx.process is not None else default_processes(ctx.document_type)
     offered = [p.process_id for p in metadata.processes]
     process = next((p for p in wanted if p in offered), None)
@@ -421,17 +516,22 @@ def _choose_endpoint(ctx: _Context, started: float, metadata: ServiceMetadata) -
         )
         return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
     ctx.add("transport-profile", CheckStatus.PASS, f"the endpoint uses {TRANSPORT_AS4.value}")
-    problems: list[tuple[str, str]] = []
+    problems: list[_Unusable] = []
     for endpoint in as4:
-        outcome = _check_endpoint(ctx, endpoint)
+        outcome = yield from _check_endpoint(ctx, endpoint)
         if isinstance(outcome, _Usable):
             ctx.timings["total"] = time.perf_counter() - started
             return ctx.result(
                 Verdict.CAN_RECEIVE, endpoint=outcome.endpoint, operator=outcome.operator
             )
         problems.append(outcome)
-    name, message = problems[0]
-    ctx.add(name, CheckStatus.FAIL, message)
+    # An endpoint that could not be judged (a fault) may be the usable one: never "cannot".
+    faults = [p for p in problems if p.fault]
+    problem = faults[0] if faults else problems[0]
+    ctx.add(problem.name, CheckStatus.FAIL, problem.message)
+    if faults:
+        ctx.retryable = True
+        return _finish(ctx, started, Verdict.UNKNOWN)
     return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
 
 
@@ -439,6 +539,15 @@ def _choose_endpoint(ctx: _Context, started: float, metadata: ServiceMetadata) -
 class _Usable:
     endpoint: EndpointInfo
     operator: Operator
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unusable:
+    """Why an endpoint cannot be used: the check, its sentence, and whether it was a fault."""
+
+    name: str
+    message: str
+    fault: bool = False
 
 
 @functools.lru_cache(maxsize=1024)
@@ -454,33 +563,35 @@ def _access_point_certificate(der: bytes) -> tuple[x509.Certificate, Certificate
     return certificate, CertificateFacts.from_certificate(certificate)
 
 
-def _check_endpoint(ctx: _Context, endpoint: Endpoint) -> _Usable | tuple[str, str]:
-    """Either the usable endpoint with its operator, or ``(check name, problem)``."""
+def _check_endpoint(
+    ctx: _Context, endpoint: Endpoint
+) -> Generator[_Request, Any, _Usable | _Unusable]:
+    """Either the usable endpoint with its operator, or why it is not usable."""
     at = ctx.at
     if not endpoint.is_active(at):
         if endpoint.activation is not None and at < endpoint.activation:
-            return (
+            return _Unusable(
                 "endpoint-validity",
                 f"the endpoint only becomes active on {endpoint.activation:%Y-%m-%d %H:%M} UTC",
             )
         expired = endpoint.expiration
-        return ("endpoint-validity", f"the endpoint expired on {expired:%Y-%m-%d}")
+        return _Unusable("endpoint-validity", f"the endpoint expired on {expired:%Y-%m-%d}")
     if endpoint.certificate is None:
-        return ("ap-certificate", "the endpoint has no access point certificate")
+        return _Unusable("ap-certificate", "the endpoint has no access point certificate")
     try:
         certificate, facts = _access_point_certificate(endpoint.certificate)
     except PeppolnetError as exc:
-        return ("ap-certificate", f"the access point certificate cannot be read: {exc}")
+        return _Unusable("ap-certificate", f"the access point certificate cannot be read: {exc}")
     try:
         path = validate_chain(certificate, ctx.network.ap_ca, at=at)
     except PeppolnetError as exc:
-        return (
+        return _Unusable(
             "ap-certificate",
             f"the access point certificate ({facts.subject}) is not usable: {exc}",
         )
     url = endpoint.url or ""
     if not url.lower().startswith("https://"):
-        return ("endpoint-url", f"the access point URL {url or '(none)'} is not https")
+        return _Unusable("endpoint-url", f"the access point URL {url or '(none)'} is not https")
     ctx.add(
         "endpoint-validity",
         CheckStatus.PASS,
@@ -499,23 +610,17 @@ def _check_endpoint(ctx: _Context, endpoint: Endpoint) -> _Usable | tuple[str, s
     else:
         ctx.add("endpoint-url", CheckStatus.PASS, f"the access point URL is {url}")
     issuer = path[1] if len(path) > 1 else None
-    status = (
-        ctx.revocation.check(certificate, issuer, at)
-        if issuer is not None
-        else RevocationStatus.NOT_CHECKED
-    )
-    if status is RevocationStatus.REVOKED:
-        return ("revocation", "the access point certificate has been revoked")
-    if status is RevocationStatus.GOOD:
-        ctx.add("revocation", CheckStatus.PASS, "the certificate is not revoked")
-    else:
+    if not ctx.asks_revocation:
+        ctx.add("revocation", CheckStatus.SKIPPED, _NOT_CHECKED)
+    elif issuer is None:
         ctx.add(
-            "revocation",
-            CheckStatus.SKIPPED,
-            "revocation was not checked (no CRL/OCSP checker configured)"
-            if status is RevocationStatus.NOT_CHECKED
-            else "the revocation status could not be determined",
+            "revocation", CheckStatus.SKIPPED, "the access point certificate has no issuer to ask"
         )
+    else:
+        answer = yield from _ask_revocation(ctx, certificate, issuer)
+        problem = _ap_revocation(ctx, answer)
+        if problem is not None:
+            return problem
     operator = Operator(
         seat_id=facts.seat_id or "",
         name=facts.organisation,
@@ -546,6 +651,41 @@ def _check_endpoint(ctx: _Context, endpoint: Endpoint) -> _Usable | tuple[str, s
         technical_contact=endpoint.technical_contact,
     )
     return _Usable(info, operator)
+
+
+_NOT_CHECKED: Final = "revocation was not checked (no CRL/OCSP checker configured)"
+
+
+def _ap_revocation(ctx: _Context, answer: RevocationAnswer) -> _Unusable | None:
+    """Record the access point certificate's revocation status; the problem if it is one."""
+    status, detail = answer.status, _detail(answer)
+    if status is RevocationStatus.REVOKED:
+        return _Unusable("revocation", f"the access point certificate has been revoked{detail}")
+    if status is RevocationStatus.GOOD:
+        ctx.add(
+            "revocation", CheckStatus.PASS, f"the access point certificate is not revoked{detail}"
+        )
+    elif status is RevocationStatus.NOT_CHECKED:
+        ctx.add(
+            "revocation",
+            CheckStatus.SKIPPED,
+            "the revocation checker did not check the access point certificate",
+        )
+    elif ctx.soft_fail:
+        ctx.add(
+            "revocation",
+            CheckStatus.WARN,
+            "the revocation status of the access point certificate could not be determined"
+            f"{detail}; accepted because revocation soft fail is on",
+        )
+    else:
+        return _Unusable(
+            "revocation",
+            "the revocation status of the access point certificate could not be determined"
+            f"{detail}",
+            fault=True,
+        )
+    return None
 
 
 def _port(url: str) -> int | None:
@@ -605,6 +745,7 @@ class _Base:
         self.network = network
         self.operators = operators
         self.revocation = revocation or NoRevocationCheck()
+        self._asks_revocation = not isinstance(self.revocation, NoRevocationCheck)
         self.list_document_types = list_document_types
         self.clock = clock or (lambda: datetime.now(UTC))
 
@@ -638,6 +779,8 @@ class _Base:
             ),
             operators=self.operators,
             revocation=self.revocation,
+            asks_revocation=self._asks_revocation,
+            soft_fail=self._asks_revocation and revocation_soft_fail(self.revocation),
         )
         ctx.candidates = candidates
         return ctx
@@ -648,7 +791,9 @@ class Lookup(_Base):
 
     ``per_host`` limits the requests in flight to one SMP host (bulk runs); ``http_client``,
     ``resolver`` and ``smp_client`` replace the ones the lookup would build (and then stay the
-    caller's to close).
+    caller's to close). ``revocation`` (e.g. :class:`~peppolnet.revocation.CrlChecker`) is asked
+    about the SMP's signing certificate and the access point certificate; without it the
+    ``revocation`` check says "not checked".
 
     >>> # with a running sandbox (see docs/sandbox.md):
     >>> # Lookup(sandbox.network).check("0007:5567321707").verdict
@@ -735,6 +880,10 @@ class Lookup(_Base):
             return self.resolver.resolve(request.participant)
         if isinstance(request, _ServiceGroup):
             return self.smp.service_group(request.smp_url, request.participant)
+        if isinstance(request, _Revocation):
+            return revocation_answer(
+                self.revocation, request.certificate, request.issuer, request.at
+            )
         return self.smp.service_metadata(
             request.smp_url, request.participant, request.document_type, at=request.at
         )
@@ -820,6 +969,25 @@ class AsyncLookup(_Base):
             return await self.resolver.resolve(request.participant)
         if isinstance(request, _ServiceGroup):
             return await self.smp.service_group(request.smp_url, request.participant)
+        if isinstance(request, _Revocation):
+            return await _revocation_answer_async(
+                self.revocation, request.certificate, request.issuer, request.at
+            )
         return await self.smp.service_metadata(
             request.smp_url, request.participant, request.document_type, at=request.at
         )
+
+
+async def _revocation_answer_async(
+    checker: RevocationChecker, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+) -> RevocationAnswer:
+    """Ask ``checker`` without blocking the loop: its async methods, else ``check`` in a thread."""
+    aanswer = getattr(checker, "aanswer", None)
+    if callable(aanswer):
+        result = await aanswer(cert, issuer, at)
+        if isinstance(result, RevocationAnswer):
+            return result
+    acheck = getattr(checker, "acheck", None)
+    if callable(acheck):
+        return RevocationAnswer(await acheck(cert, issuer, at))
+    return await asyncio.to_thread(revocation_answer, checker, cert, issuer, at)

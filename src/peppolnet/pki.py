@@ -34,10 +34,13 @@ __all__ = [
     "SEAT_ID_PATTERN",
     "CertificateFacts",
     "NoRevocationCheck",
+    "RevocationAnswer",
     "RevocationChecker",
     "RevocationStatus",
     "check_revocation",
     "load_certificate",
+    "revocation_answer",
+    "revocation_soft_fail",
     "validate_chain",
 ]
 
@@ -328,8 +331,31 @@ class RevocationStatus(enum.Enum):
     NOT_CHECKED = "not-checked"
 
 
+@dataclass(frozen=True, slots=True)
+class RevocationAnswer:
+    """A revocation status and the sentence behind it (shown in the verdict's checks).
+
+    Why a reason travels with the status: "unknown" alone tells support staff nothing, while
+    "the CRL server answered HTTP 503" tells them whom to call and that trying again may help.
+    """
+
+    status: RevocationStatus
+    reason: str = ""
+
+
 class RevocationChecker(Protocol):
-    """A CRL or OCSP checker. Implementations do their own I/O; the core only asks."""
+    """A CRL or OCSP checker. Implementations do their own I/O; the core only asks.
+
+    Only ``check`` is required. A checker may also offer (and the lookup then prefers them):
+
+    * ``answer(cert, issuer, at) -> RevocationAnswer``: the status *with* its reason;
+    * ``async aanswer(...)`` / ``async acheck(...)``: the same without blocking an event loop
+      (otherwise :class:`~peppolnet.lookup.AsyncLookup` runs ``check`` in a worker thread);
+    * ``soft_fail: bool``: an ``unknown`` status only warns instead of making the verdict
+      ``unknown`` (see docs/security.md, Revocation).
+
+    Faults (timeouts, unreachable CRL servers) must be answered ``UNKNOWN``, never ``REVOKED``.
+    """
 
     def check(
         self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
@@ -343,6 +369,23 @@ class NoRevocationCheck:
         self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
     ) -> RevocationStatus:
         return RevocationStatus.NOT_CHECKED
+
+
+def revocation_answer(
+    checker: RevocationChecker, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+) -> RevocationAnswer:
+    """Ask ``checker`` about ``cert``: its ``answer`` method if it has one, else ``check``."""
+    answer = getattr(checker, "answer", None)
+    if callable(answer):
+        result = answer(cert, issuer, at)
+        if isinstance(result, RevocationAnswer):
+            return result
+    return RevocationAnswer(checker.check(cert, issuer, at))
+
+
+def revocation_soft_fail(checker: RevocationChecker) -> bool:
+    """Whether ``checker`` asks for "unknown" to be a warning rather than a fault (default no)."""
+    return getattr(checker, "soft_fail", False) is True
 
 
 def check_revocation(

@@ -41,6 +41,7 @@ from peppolnet.reachability import Reachability, Verdict
 if TYPE_CHECKING:
     from peppolnet.lookup import AsyncLookup, Lookup
     from peppolnet.network import Network
+    from peppolnet.pki import RevocationChecker
 
 __all__ = [
     "INVALID_INPUT",
@@ -312,6 +313,7 @@ def check_many(
     window: int | None = None,
     total: int | None = None,
     progress: Callable[[Progress], None] | None = None,
+    revocation: RevocationChecker | None = None,
 ) -> Generator[BulkResult, None, None]:
     """Check every item (register rows, participant ids) and yield one result per item.
 
@@ -328,15 +330,19 @@ def check_many(
 
     Closing the generator early (``break``, Ctrl-C) cancels what has not started and waits only
     for the lookups already running.
+
+    ``revocation`` (e.g. :class:`~peppolnet.revocation.CrlChecker`) is the revocation checker of
+    the run's own lookup; with a ``lookup`` of yours, give it to that lookup instead.
     """
     limit = _validate(concurrency, retries, window)
+    _no_second_checker(lookup, revocation)
     doc_key = _document_type_key(document_type)
     results = cache if cache is not None else ResultCache()
     tally = _Tally(total, progress)
     if lookup is None:
         return _run_bridged(
             items, network, per_host, timeout, document_type, doc_key, concurrency, limit,
-            ordered, retries, backoff, results, tally,
+            ordered, retries, backoff, results, tally, revocation,
         )  # fmt: skip
     return _run_sync(
         items, lookup, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
@@ -611,16 +617,18 @@ async def check_many_async(
     window: int | None = None,
     total: int | None = None,
     progress: Callable[[Progress], None] | None = None,
+    revocation: RevocationChecker | None = None,
 ) -> AsyncGenerator[BulkResult, None]:
     """The asynchronous twin of :func:`check_many` (``async for result in ...``).
 
     ``items`` may be a plain or an async iterable. Same options, same results.
     """
     limit = _validate(concurrency, retries, window)
+    _no_second_checker(lookup, revocation)
     doc_key = _document_type_key(document_type)
     own = lookup is None
     if lookup is None:
-        lookup = _own_async_lookup(network, concurrency, per_host, timeout)
+        lookup = _own_async_lookup(network, concurrency, per_host, timeout, revocation)
     tally = _Tally(total, progress)
     core = _run_async(
         items, lookup, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
@@ -636,11 +644,29 @@ async def check_many_async(
 
 
 def _own_async_lookup(
-    network: Network | None, concurrency: int, per_host: int | None, timeout: float
+    network: Network | None,
+    concurrency: int,
+    per_host: int | None,
+    timeout: float,
+    revocation: RevocationChecker | None = None,
 ) -> AsyncLookup:
     from peppolnet.lookup import AsyncLookup
 
-    return AsyncLookup(network, per_host=per_host or max(2, concurrency // 4), timeout=timeout)
+    return AsyncLookup(
+        network,
+        per_host=per_host or max(2, concurrency // 4),
+        timeout=timeout,
+        revocation=revocation,
+    )
+
+
+def _no_second_checker(lookup: object, revocation: RevocationChecker | None) -> None:
+    """A lookup of the caller's has its own checker: a second one would silently be ignored."""
+    if lookup is not None and revocation is not None:
+        raise InvalidInput(
+            "pass revocation= either to check_many (for the run's own lookup) or to your own "
+            "Lookup, not to both"
+        )
 
 
 def _run_bridged(
@@ -657,6 +683,7 @@ def _run_bridged(
     backoff: float,
     cache: ResultCache,
     tally: _Tally,
+    revocation: RevocationChecker | None,
 ) -> Generator[BulkResult, None, None]:
     """``check_many`` without a lookup of the caller's: the async engine on a private loop.
 
@@ -668,7 +695,8 @@ def _run_bridged(
     """
     results: queue.SimpleQueue[_Entry | _Raised | None] = queue.SimpleQueue()  # None: the end
     loop = asyncio.new_event_loop()
-    lookup = _own_async_lookup(network, concurrency, per_host, timeout)  # fails early, here
+    # made here, in the caller's thread: a bad network or argument fails early
+    lookup = _own_async_lookup(network, concurrency, per_host, timeout, revocation)
     started = threading.Event()
     holder: list[asyncio.Task[None]] = []
     credit: list[asyncio.Semaphore] = []

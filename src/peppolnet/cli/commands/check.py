@@ -12,6 +12,7 @@ Exit codes: 0 the run completed (whatever the verdicts), 2 usage, 3 the run coul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
 from peppolnet.cli._output import fail, print_json
+from peppolnet.cli.commands.lookup import add_revocation_arguments, revocation_checker
 
 if TYPE_CHECKING:
     from peppolnet.bulk import Progress
@@ -59,6 +61,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--chart", metavar="PATH", help="also draw a summary chart (.png/.svg)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_revocation_arguments(parser)
     add_network_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -188,9 +191,13 @@ def run(args: argparse.Namespace) -> int:
     rows = (row for row in register if row.number not in done)
     interrupted = False
     written = 0
+    checker = revocation_checker(args, timeout=args.timeout)
     try:
         per_host = args.per_host or max(2, args.concurrency // 4)
-        with ResultWriter(output, register.headers, fmt, append=args.resume) as writer:
+        with (
+            contextlib.closing(checker) if checker is not None else contextlib.nullcontext(),
+            ResultWriter(output, register.headers, fmt, append=args.resume) as writer,
+        ):
             results = check_many(  # its own lookup: the event-loop engine, the fastest
                 rows,
                 network=network,
@@ -199,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
                 document_type=document_type,
                 concurrency=args.concurrency,
                 progress=bar,
+                revocation=checker,
             )
             try:
                 for result in results:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from datetime import datetime
@@ -36,8 +37,35 @@ def register(sub: Any) -> None:
         "--list-doctypes", action="store_true", help="also fetch every supported document type"
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_revocation_arguments(parser)
     add_network_arguments(parser)
     parser.set_defaults(handler=run)
+
+
+def add_revocation_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--check-revocation`` and ``--revocation-soft-fail`` (shared with ``check``)."""
+    group = parser.add_argument_group("revocation")
+    group.add_argument(
+        "--check-revocation",
+        action="store_true",
+        help="download the CAs' CRLs and check that the SMP and access point certificates are "
+        "not revoked (an undeterminable status makes the verdict unknown)",
+    )
+    group.add_argument(
+        "--revocation-soft-fail",
+        action="store_true",
+        help="with --check-revocation (implied): an undeterminable revocation status only warns",
+    )
+
+
+def revocation_checker(args: argparse.Namespace, timeout: float = 10.0) -> Any:
+    """The :class:`~peppolnet.revocation.CrlChecker` the arguments ask for, or None."""
+    soft_fail = bool(getattr(args, "revocation_soft_fail", False))
+    if not (getattr(args, "check_revocation", False) or soft_fail):
+        return None
+    from peppolnet.revocation import CrlChecker
+
+    return CrlChecker(soft_fail=soft_fail, timeout=timeout)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +77,11 @@ def run(args: argparse.Namespace) -> int:
     network = network_from_arguments(args)
     value = args.value.strip()
     looks_like_id = "::" in value or (len(value) > 5 and value[4] == ":" and value[:4].isdigit())
-    with Lookup(network, list_document_types=args.list_doctypes) as lookup:
+    checker = revocation_checker(args)
+    with (
+        contextlib.closing(checker) if checker is not None else contextlib.nullcontext(),
+        Lookup(network, list_document_types=args.list_doctypes, revocation=checker) as lookup,
+    ):
         if looks_like_id or not args.country:
             result = lookup.check(value, document_type=args.doctype, process=args.process, at=at)
         else:
