@@ -406,14 +406,63 @@ def test_own_event_loop_pulls_input_lazily_and_stops_when_closed(
     assert _loop_threads() == []  # closing the generator ended its event loop
 
 
-def test_own_event_loop_passes_input_errors_to_the_caller(sandbox: Sandbox) -> None:
+def test_input_errors_come_after_the_rows_read_before_them(sandbox: Sandbox) -> None:
+    """No row read before the input failed is lost, in any engine (review finding)."""
+
     def source() -> Iterator[str]:
         yield "0007:5584821341"
+        yield "not an id"
         raise OSError("the register file went away")
 
-    with pytest.raises(OSError, match="went away"):
-        list(check_many(source(), network=sandbox.network))
+    def collect(stream: Iterator[BulkResult]) -> list[str]:
+        seen: list[str] = []
+        with pytest.raises(OSError, match="went away"):
+            seen.extend(result.verdict for result in stream)
+        return seen
+
+    expected = ["can-receive", INVALID_INPUT]
+    assert collect(check_many(source(), network=sandbox.network)) == expected
+    with Lookup(sandbox.network, timeout=2.0) as lookup:
+        assert collect(check_many(source(), lookup)) == expected
+
+    async def on_a_loop() -> list[str]:
+        seen: list[str] = []
+
+        async def drain() -> None:
+            async for result in check_many_async(source(), network=sandbox.network):
+                seen.append(result.verdict)
+
+        with pytest.raises(OSError, match="went away"):
+            await drain()
+        return seen
+
+    import asyncio
+
+    assert asyncio.run(on_a_loop()) == expected
     assert _loop_threads() == []
+
+
+def test_own_event_loop_reads_the_input_in_the_callers_thread(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A sqlite cursor (bound to its thread) works as the input, as in a plain loop."""
+    import sqlite3
+    import threading
+
+    readers: set[int] = set()
+    db = sqlite3.connect(tmp_path / "customers.db")
+    db.execute("create table customers (pid text)")
+    db.executemany("insert into customers values (?)", [("0007:5584821341",), ("0007:5546502708",)])
+
+    def rows() -> Iterator[str]:
+        for (pid,) in db.execute("select pid from customers order by rowid"):
+            readers.add(threading.get_ident())
+            yield pid
+
+    verdicts = [r.verdict for r in check_many(rows(), network=sandbox.network)]
+    assert verdicts == ["can-receive", "not-registered"]
+    assert readers == {threading.get_ident()}
+    db.close()
 
 
 def test_own_event_loop_reports_a_bad_network_setup(sandbox: Sandbox) -> None:
@@ -421,5 +470,5 @@ def test_own_event_loop_reports_a_bad_network_setup(sandbox: Sandbox) -> None:
 
     broken = dataclasses.replace(sandbox.network, tls_verify="/nonexistent/tls-ca.pem")
     with pytest.raises(InvalidInput, match="trust bundle"):
-        list(check_many(["0007:5584821341"], network=broken))
+        check_many(["0007:5584821341"], network=broken)  # at the call, not at the first row
     assert _loop_threads() == []

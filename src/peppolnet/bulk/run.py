@@ -340,9 +340,11 @@ def check_many(
     results = cache if cache is not None else ResultCache()
     tally = _Tally(total, progress)
     if lookup is None:
+        # made now, so that a bad network or argument fails at the call, not at the first row
+        own = _own_async_lookup(network, concurrency, per_host, timeout, revocation)
         return _run_bridged(
-            items, network, per_host, timeout, document_type, doc_key, concurrency, limit,
-            ordered, retries, backoff, results, tally, revocation,
+            items, own, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
+            results, tally,
         )  # fmt: skip
     return _run_sync(
         items, lookup, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
@@ -408,11 +410,15 @@ def _run_sync(
         future.add_done_callback(functools.partial(finished, key))
         return future, False
 
+    input_error: Exception | None = None
     try:
         exhausted = False
         while True:
             while not exhausted and (len(pending) if ordered else outstanding) < limit:
-                item = next(source, _END)
+                try:
+                    item = next(source, _END)
+                except Exception as exc:  # rows read before it still come back, then it
+                    input_error, item = exc, _END
                 if item is _END:
                     exhausted = True
                     break
@@ -426,15 +432,17 @@ def _run_sync(
                     entry[1].add_done_callback(functools.partial(_put, completed, entry))
             if ordered:
                 if not pending:
-                    return
+                    break
                 row, future, shared = pending.popleft()
                 yield tally.emit(row, future.result(), shared)
                 continue
             if not outstanding:
-                return
+                break
             row, future, shared = completed.get()
             outstanding -= 1
             yield tally.emit(row, future.result(), shared)
+        if input_error is not None:
+            raise input_error
     finally:
         stopping.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -497,10 +505,14 @@ async def _aiter(items: Iterable[BulkItem] | AsyncIterable[BulkItem]) -> AsyncIt
 
 
 class _Raised:
-    """An exception of the input iterable, carried from the event loop to the consumer."""
+    """An exception of the engine, carried from the event loop to the consumer."""
 
     def __init__(self, error: BaseException) -> None:
         self.error = error
+
+
+class _Ended:
+    """The engine has finished (after its last result, or after :class:`_Raised`)."""
 
 
 _Entry: TypeAlias = tuple[RegisterRow, _Outcome, bool]
@@ -568,6 +580,7 @@ async def _run_async(
 
     source = _aiter(items).__aiter__()
     number = 0
+    input_error: Exception | None = None
     try:
         exhausted = False
         while True:
@@ -576,6 +589,9 @@ async def _run_async(
                     item = await source.__anext__()
                 except StopAsyncIteration:
                     exhausted = True
+                    break
+                except Exception as exc:  # rows read before it still come back, then it
+                    input_error, exhausted = exc, True
                     break
                 number += 1
                 row = _as_row(item, number)
@@ -587,15 +603,17 @@ async def _run_async(
                     entry[1].add_done_callback(functools.partial(arrived, entry))
             if ordered:
                 if not pending:
-                    return
+                    break
                 row, future, shared = pending.popleft()
                 yield row, await asyncio.shield(future), shared
                 continue
             if not outstanding:
-                return
+                break
             row, future, shared = await completed.get()
             outstanding -= 1
             yield row, future.result(), shared
+        if input_error is not None:
+            raise input_error
     finally:
         for future in list(running):
             future.cancel()
@@ -671,9 +689,7 @@ def _no_second_checker(lookup: object, revocation: RevocationChecker | None) -> 
 
 def _run_bridged(
     items: Iterable[BulkItem],
-    network: Network | None,
-    per_host: int | None,
-    timeout: float,
+    lookup: AsyncLookup,
     document_type: DocumentTypeId | str | None,
     doc_key: str,
     concurrency: int,
@@ -683,50 +699,53 @@ def _run_bridged(
     backoff: float,
     cache: ResultCache,
     tally: _Tally,
-    revocation: RevocationChecker | None,
 ) -> Generator[BulkResult, None, None]:
     """``check_many`` without a lookup of the caller's: the async engine on a private loop.
 
     Why: one event loop doing every lookup costs far less CPU than a thread per lookup (no GIL
     hand-offs, aiohttp instead of httpx), and client CPU is what bounds a bulk run - c=32 went
-    from ~3 ms to ~1 ms of CPU per lookup (docs/performance.md). The caller's thread only takes
-    finished results from a queue; a credit of ``limit`` results keeps memory bounded, and
-    progress callbacks run in the caller's thread as before.
+    from ~3 ms to ~1 ms of CPU per lookup (docs/performance.md).
+
+    Everything of the caller's stays in the caller's thread: the input is read here (a database
+    cursor or a pipe works as in a plain loop, and a slow read never stalls lookups in flight)
+    and handed to the loop row by row; results come back through a queue; progress callbacks
+    run here. At most ``2 x limit`` rows are between the two at any time, so memory stays
+    bounded. An error of the input is raised after the rows read before it have come back.
     """
-    results: queue.SimpleQueue[_Entry | _Raised | None] = queue.SimpleQueue()  # None: the end
-    loop = asyncio.new_event_loop()
-    # made here, in the caller's thread: a bad network or argument fails early
-    lookup = _own_async_lookup(network, concurrency, per_host, timeout, revocation)
+    results: queue.SimpleQueue[_Entry | _Raised | _Ended] = queue.SimpleQueue()
     started = threading.Event()
-    holder: list[asyncio.Task[None]] = []
-    credit: list[asyncio.Semaphore] = []
+    holder: list[tuple[asyncio.Task[None], asyncio.Queue[object]]] = []
+    loop = asyncio.new_event_loop()
+
+    async def fed() -> AsyncIterator[BulkItem]:
+        feed = holder[0][1]
+        while (item := await feed.get()) is not _END:
+            yield item  # type: ignore[misc]
 
     async def pump() -> None:
-        credit.append(asyncio.Semaphore(limit))
         core = _run_async(
-            items, lookup, document_type, doc_key, concurrency, limit, ordered, retries,
+            fed(), lookup, document_type, doc_key, concurrency, limit, ordered, retries,
             backoff, cache,
         )  # fmt: skip
         try:
             async for entry in core:
-                await credit[0].acquire()
                 results.put(entry)
-        except Exception as exc:  # the input's own errors reach the caller, as in a loop
+        except Exception as exc:  # a bug of ours: the caller hears of it, no hang
             results.put(_Raised(exc))
         finally:
             try:
                 await core.aclose()
             finally:
                 await lookup.aclose()
-                results.put(None)
+                results.put(_Ended())
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
-        task = loop.create_task(pump())
-        holder.append(task)
+        feed: asyncio.Queue[object] = asyncio.Queue()
+        holder.append((loop.create_task(pump()), feed))
         started.set()
         try:
-            loop.run_until_complete(task)
+            loop.run_until_complete(holder[0][0])
         except asyncio.CancelledError:
             pass
         finally:
@@ -736,19 +755,50 @@ def _run_bridged(
     thread = threading.Thread(target=serve, name="peppolnet-bulk-loop", daemon=True)
     thread.start()
     started.wait()
+    task, feed = holder[0]
+    source = iter(items)
+    input_error: Exception | None = None
+    exhausted = False
+    sent = taken = 0
     try:
-        while True:
-            entry = results.get()
-            if entry is None:
-                return
-            if isinstance(entry, _Raised):
-                raise entry.error
-            if not loop.is_closed():  # once the engine is done, nobody waits for credit
-                with contextlib.suppress(RuntimeError):  # ... or it closed just now
-                    loop.call_soon_threadsafe(credit[0].release)
-            yield tally.emit(*entry)
+        stop: _Raised | _Ended | None = None
+        while stop is None:
+            # hand rows over while fewer than 2 x limit are out, taking what has finished in
+            # between, so that a slow input never holds back finished results
+            while stop is None and not exhausted and sent - taken < 2 * limit:
+                try:
+                    item = next(source, _END)
+                except Exception as exc:  # rows read before it still come back, then it
+                    input_error, item = exc, _END
+                exhausted = item is _END
+                sent += not exhausted
+                with contextlib.suppress(RuntimeError):  # closed after a failure: seen below
+                    loop.call_soon_threadsafe(feed.put_nowait, item)
+                while stop is None:
+                    try:
+                        entry = results.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(entry, tuple):
+                        taken += 1
+                        yield tally.emit(*entry)
+                    else:
+                        stop = entry
+            if stop is None:
+                if exhausted and taken == sent:
+                    break
+                entry = results.get()
+                if isinstance(entry, tuple):
+                    taken += 1
+                    yield tally.emit(*entry)
+                else:
+                    stop = entry
+        if isinstance(stop, _Raised):
+            raise stop.error
+        if input_error is not None:
+            raise input_error
     finally:
         if thread.is_alive():
             with contextlib.suppress(RuntimeError):  # the loop may have just closed itself
-                loop.call_soon_threadsafe(holder[0].cancel)
+                loop.call_soon_threadsafe(task.cancel)
             thread.join()
