@@ -472,3 +472,25 @@ def test_own_event_loop_reports_a_bad_network_setup(sandbox: Sandbox) -> None:
     with pytest.raises(InvalidInput, match="trust bundle"):
         check_many(["0007:5584821341"], network=broken)  # at the call, not at the first row
     assert _loop_threads() == []
+
+
+def test_own_event_loop_looks_rows_up_while_the_input_is_slow(sandbox: Sandbox) -> None:
+    """Rows already read are looked up while the caller's input blocks on the next one."""
+    import time
+
+    looked_up_meanwhile = False
+
+    def slow() -> Iterator[str]:
+        nonlocal looked_up_meanwhile
+        before = network_counts(sandbox)[1]
+        yield "0007:5584821341"
+        yield "0007:5509128723"
+        deadline = time.monotonic() + 3.0  # e.g. waiting for the next line of a pipe
+        while time.monotonic() < deadline and not looked_up_meanwhile:
+            looked_up_meanwhile = network_counts(sandbox)[1] >= before + 2
+            time.sleep(0.01)
+        yield "0007:5584821341"
+
+    results = list(check_many(slow(), network=sandbox.network, cache=ResultCache(0)))
+    assert len(results) == 3
+    assert looked_up_meanwhile

@@ -515,6 +515,44 @@ class _Ended:
     """The engine has finished (after its last result, or after :class:`_Raised`)."""
 
 
+class _Feed:
+    """Rows from the caller's thread to the event loop, waking the loop only when it waits.
+
+    A ``call_soon_threadsafe`` per row (a pipe write and a loop wake-up each) cost more than a
+    cached answer; here a row is a locked append, and the loop is woken only when it had run
+    out of rows - so a slow input still reaches the lookups at once, row by row.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._items: collections.deque[object] = collections.deque()
+        self._lock = threading.Lock()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: object) -> None:
+        """Add ``item`` (caller's thread)."""
+        with self._lock:
+            self._items.append(item)
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed after a failure
+                self._loop.call_soon_threadsafe(_wake, waiter)
+
+    async def get(self) -> object:
+        """The next item (event loop's thread)."""
+        while True:
+            with self._lock:
+                if self._items:
+                    return self._items.popleft()
+                waiter = self._waiter = self._loop.create_future()
+            await waiter
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 _Entry: TypeAlias = tuple[RegisterRow, _Outcome, bool]
 
 
@@ -714,11 +752,11 @@ def _run_bridged(
     """
     results: queue.SimpleQueue[_Entry | _Raised | _Ended] = queue.SimpleQueue()
     started = threading.Event()
-    holder: list[tuple[asyncio.Task[None], asyncio.Queue[object]]] = []
+    holder: list[asyncio.Task[None]] = []
     loop = asyncio.new_event_loop()
+    feed = _Feed(loop)
 
     async def fed() -> AsyncIterator[BulkItem]:
-        feed = holder[0][1]
         while (item := await feed.get()) is not _END:
             yield item  # type: ignore[misc]
 
@@ -741,11 +779,10 @@ def _run_bridged(
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
-        feed: asyncio.Queue[object] = asyncio.Queue()
-        holder.append((loop.create_task(pump()), feed))
+        holder.append(loop.create_task(pump()))
         started.set()
         try:
-            loop.run_until_complete(holder[0][0])
+            loop.run_until_complete(holder[0])
         except asyncio.CancelledError:
             pass
         finally:
@@ -755,7 +792,7 @@ def _run_bridged(
     thread = threading.Thread(target=serve, name="peppolnet-bulk-loop", daemon=True)
     thread.start()
     started.wait()
-    task, feed = holder[0]
+    task = holder[0]
     source = iter(items)
     input_error: Exception | None = None
     exhausted = False
@@ -763,17 +800,18 @@ def _run_bridged(
     try:
         stop: _Raised | _Ended | None = None
         while stop is None:
-            # hand rows over while fewer than 2 x limit are out, taking what has finished in
-            # between, so that a slow input never holds back finished results
-            while stop is None and not exhausted and sent - taken < 2 * limit:
+            # hand rows over while fewer than 2 x limit are out (refilling in runs, not row
+            # by row), taking what has finished after each row, so a slow input never holds
+            # finished results back
+            refill = 2 * limit - (sent - taken) >= min(64, limit) or sent == taken
+            while refill and stop is None and not exhausted and sent - taken < 2 * limit:
                 try:
                     item = next(source, _END)
                 except Exception as exc:  # rows read before it still come back, then it
                     input_error, item = exc, _END
                 exhausted = item is _END
                 sent += not exhausted
-                with contextlib.suppress(RuntimeError):  # closed after a failure: seen below
-                    loop.call_soon_threadsafe(feed.put_nowait, item)
+                feed.put(item)
                 while stop is None:
                     try:
                         entry = results.get_nowait()
