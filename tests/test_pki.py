@@ -7,6 +7,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given
 from hypothesis import strategies as st
@@ -195,3 +196,39 @@ def test_facts_are_per_certificate(pki: TestPki) -> None:
     for _ in range(2):  # the second round is answered from the memo
         assert CertificateFacts.from_certificate(first.certificate).seat_id == "PBE000013"
         assert CertificateFacts.from_certificate(second.certificate).seat_id == "PNO000014"
+
+
+def _leaf_from(pki: TestPki, *, ca: bool, signing: bool) -> x509.Certificate:
+    """A certificate issued by the test SMP CA with the given basicConstraints and key usage."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    usage = x509.KeyUsage(
+        digital_signature=signing, content_commitment=False, key_encipherment=not signing,
+        data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+        encipher_only=False, decipher_only=False,
+    )  # fmt: skip
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "PBE000099")]))
+        .issuer_name(pki.smp_ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .sign(pki._smp_key, hashes.SHA256())
+    )
+
+
+def test_the_leaf_must_be_an_end_entity_that_may_sign(pki: TestPki) -> None:
+    """A CA certificate or a key that may not sign must not pass for an SMP's or AP's."""
+    good = _leaf_from(pki, ca=False, signing=True)
+    assert validate_chain(good, [pki.smp_ca])[0] is good
+    with pytest.raises(ChainError, match="is a CA certificate"):
+        validate_chain(_leaf_from(pki, ca=True, signing=True), [pki.smp_ca])
+    with pytest.raises(ChainError, match="may not make signatures"):
+        validate_chain(_leaf_from(pki, ca=False, signing=False), [pki.smp_ca])

@@ -224,6 +224,31 @@ def _check_ca(issuer: x509.Certificate, cas_below: int) -> None:
         raise ChainError(f"issuer {_name(issuer)} may not sign certificates (no keyCertSign)")
 
 
+def _check_end_entity(leaf: x509.Certificate) -> None:
+    """The leaf must be an end-entity certificate whose key may make signatures.
+
+    SMP answers are signed with it and access points sign AS4 messages with theirs; a CA
+    certificate, or one whose key usage excludes signing, must not pass for either even when
+    it chains to the right CA. Every real Peppol SMP and AP certificate (G1 to G3) has
+    digitalSignature; extended key usage is not checked (Peppol's say clientAuth).
+    """
+    try:
+        bc = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        bc = None
+    if bc is not None and bc.ca:
+        raise ChainError(f"certificate {_name(leaf)} is a CA certificate, not an SMP's or AP's")
+    try:
+        ku = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not (ku.digital_signature or ku.content_commitment):
+        raise ChainError(
+            f"certificate {_name(leaf)} may not make signatures (its key usage has no "
+            "digitalSignature)"
+        )
+
+
 @functools.lru_cache(maxsize=4096)
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """True if ``issuer``'s name matches and its key made ``cert``'s signature.
@@ -252,8 +277,9 @@ def validate_chain(
 
     Returns the path, leaf first, ending with the anchor. Every certificate on the path must be
     valid at ``at``, every issuer a CA (basicConstraints, pathlen, keyCertSign) whose key made
-    the signature below it. Raises ``ChainError`` (expired, not yet valid, bad issuer signature,
-    issuer is not a CA) or ``UntrustedCertificate`` (issuer not trusted).
+    the signature below it, and the leaf an end-entity certificate whose key may sign. Raises
+    ``ChainError`` (expired, not yet valid, bad issuer signature, issuer is not a CA, leaf is a
+    CA or may not sign) or ``UntrustedCertificate`` (issuer not trusted).
 
     The path itself depends only on the certificates, so it is built once per (leaf, anchors,
     intermediates) and remembered; the validity dates depend on ``at`` and are checked on every
@@ -286,6 +312,7 @@ def _path(
     intermediates: tuple[x509.Certificate, ...],
 ) -> tuple[x509.Certificate, ...]:
     """The issuer path from ``leaf`` to a trust anchor (structure only, no dates)."""
+    _check_end_entity(leaf)
     path: list[x509.Certificate] = [leaf]
     current = leaf
     while len(path) <= _MAX_PATH:
