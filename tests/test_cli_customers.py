@@ -122,3 +122,47 @@ def test_refresh_and_changes(
 def test_usage_without_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["customers"]) == 2
     assert "import" in capsys.readouterr().err
+
+
+def test_operator_changes_become_update_request_drafts(
+    sandbox: tuple[Sandbox, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """customers refresh sees a customer move; request drafts turns that into an update draft."""
+    sb, state = sandbox
+    db = str(tmp_path / "d.sqlite")
+    net = ["--network", "sandbox", "--state-file", str(state)]
+    assert main(["customers", "import", str(FIXTURE), "--db", db]) == 0
+    assert main(["customers", "refresh", "--db", db, *net]) == 0
+    assert main(["request", "drafts", "--db", db, *net]) == 0
+    assert "nothing to draft" in capsys.readouterr().out
+
+    before = sb.config.operator("kvittra").seat_id
+    sb.move_participant("0007:5584821341", "norrsken")
+    try:
+        assert main(["customers", "refresh", "--db", db, *net]) == 0
+        capsys.readouterr()
+        assert main(["request", "drafts", "--db", db, "--dry-run", "--json", *net]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["stored"] is False
+        assert [d["participant_id"] for d in shown["drafts"]] == [
+            "iso6523-actorid-upis::0007:5584821341"
+        ]
+        draft = shown["drafts"][0]
+        assert draft["operator"]["seat_id"] == before  # back where it was
+        assert draft["current_operator"]["seat_id"] == sb.config.operator("norrsken").seat_id
+        assert main(["request", "list", "--db", db, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == []  # a dry run stores nothing
+
+        assert main(["request", "drafts", "--db", db, "--operator", "Fjordpost AS", *net]) == 0
+        text = capsys.readouterr().out
+        assert "1 update request(s) stored as drafts" in text
+        assert main(["request", "list", "--db", db, "--status", "draft", "--json"]) == 0
+        stored = json.loads(capsys.readouterr().out)
+        assert len(stored) == 1
+        fjordpost = sb.config.operator("fjordpost").seat_id
+        assert stored[0]["request"]["operator"]["seat_id"] == fjordpost
+
+        assert main(["request", "drafts", "--db", db, "--operator", "Nobody AB", *net]) == 1
+        assert "--operator 'Nobody AB'" in capsys.readouterr().err
+    finally:
+        sb.move_participant("0007:5584821341", "kvittra")

@@ -1,9 +1,10 @@
-"""``peppolnet request add|update|list|show|follow-up``: ask an operator to register a customer.
+"""``peppolnet request add|update|drafts|list|show|follow-up``: ask operators for customers.
 
 ``add`` and ``update`` validate everything at once, look the customer up to decide what to send
 (an add that is really a move becomes an update, and the other way round), save the request as a
 draft in the recipient database and, with ``--send CHANNEL``, hand it over (``http``: an operator
-desk, ``outbox``: a folder, ``smtp``: e-mail). ``follow-up`` looks every sent request up again
+desk, ``outbox``: a folder, ``smtp``: e-mail). ``drafts`` turns the operator changes the local
+customer directory saw into update-request drafts. ``follow-up`` looks every sent request up again
 and marks it confirmed, rejected or expired; ``--notify-smtp`` mails the requester on
 confirmation.
 
@@ -93,6 +94,25 @@ def register(subparsers: Any) -> None:
     show.add_argument("id", help="the request id (or its first 8+ characters)")
     db(show)
     show.set_defaults(handler=_show)
+
+    drafts = sub.add_parser(
+        "drafts",
+        help="draft update requests for customers that changed operator",
+        description="Draft an update request for every customer of the local directory "
+        "(peppolnet customers refresh) that the network now shows with another operator: "
+        "by default back to the operator it was with before. Drafts are stored; send them "
+        "with your usual channel after review.",
+    )
+    drafts.add_argument("--since", metavar="ISO-TIME", help="only changes seen at or after this")
+    drafts.add_argument(
+        "--operator", help="move them to this operator instead (Seat ID, SPID or name)"
+    )
+    drafts.add_argument("--email", help="confirmation e-mail for customers without one")
+    drafts.add_argument("--dry-run", action="store_true", help="show the drafts, store nothing")
+    db(drafts)
+    add_registry_arguments(drafts)
+    add_network_arguments(drafts)
+    drafts.set_defaults(handler=_drafts)
 
     follow = sub.add_parser("follow-up", help="look sent requests up again; confirm or expire")
     follow.add_argument("--expire-after", metavar="DURATION", help="e.g. 14d: give up after")
@@ -333,6 +353,70 @@ def _show(args: argparse.Namespace) -> int:
         detail = f"  {event.detail}" if event.detail else ""
         print(f"  {_when(event.at)}  {event.event:<13} {event.status.value:<9}{detail}")
     return 0
+
+
+def _drafts(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from peppolnet.cli._output import print_json, table
+    from peppolnet.recipients.directory import RecipientDirectory
+    from peppolnet.recipients.render import to_json
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError as exc:
+            raise InvalidInput(f"--since {args.since!r} is not an ISO 8601 time") from exc
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+    operator = _target_operator(args) if args.operator else None
+    with RecipientDirectory(args.db) as directory, _tracker(args) as tracker:
+        changes = directory.changes(since)
+        drafted = tracker.drafts_from_changes(
+            changes, directory, operator=operator, email=args.email, save=not args.dry_run
+        )
+    if args.json:
+        documents = [json.loads(to_json(draft)) for draft in drafted]
+        print_json({"stored": not args.dry_run, "drafts": documents})
+        return 0
+    if not drafted:
+        print("no customer changed operator: nothing to draft")
+        return 0
+    rows = [
+        [d.participant_id.bare, d.company_name, d.current_operator.seat_id, d.operator.seat_id]
+        for d in drafted
+    ]
+    print(table(rows, ["PARTICIPANT", "COMPANY", "NOW WITH", "MOVE TO"]))
+    done = "shown, not stored (--dry-run)" if args.dry_run else "stored as drafts"
+    print(f"{len(drafted)} update request(s) {done}; see `peppolnet request list --status draft`")
+    return 0
+
+
+def _target_operator(args: argparse.Namespace) -> Any:
+    """``--operator`` as an OperatorRef: from the registry (Seat ID, SPID or name), or a
+    well-formed Seat ID the registry does not know yet."""
+    from peppolnet.cli.commands.operators import load_registry, save_registry
+    from peppolnet.operators import is_seat_id
+    from peppolnet.recipients import OperatorRef
+
+    registry, path, changed = load_registry(
+        args.operators_file, network=args.network, state_file=args.state_file
+    )
+    if changed:
+        save_registry(registry, path)
+    match = registry.find(args.operator)
+    if match.operator is not None:
+        return OperatorRef.of(match.operator)
+    seat = args.operator.strip().upper()
+    if is_seat_id(seat):
+        return OperatorRef(seat_id=seat)
+    hint = ", ".join(str(op) for op in match.suggestions[:3])
+    raise InvalidInput(
+        f"--operator {args.operator!r}: {match.problem or 'no such operator is known'}"
+        + (f" (did you mean {hint}?)" if hint else "")
+    )
 
 
 def _follow_up(args: argparse.Namespace) -> int:
