@@ -232,3 +232,27 @@ def test_the_leaf_must_be_an_end_entity_that_may_sign(pki: TestPki) -> None:
         validate_chain(_leaf_from(pki, ca=True, signing=True), [pki.smp_ca])
     with pytest.raises(ChainError, match="may not make signatures"):
         validate_chain(_leaf_from(pki, ca=False, signing=False), [pki.smp_ca])
+
+
+def test_unreadable_extensions_are_chain_errors(pki: TestPki) -> None:
+    """Regression (review): cryptography parses extensions lazily; a malformed one raised a raw
+    ValueError out of validate_chain and crashed lookups."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    not_a_bit_string = x509.UnrecognizedExtension(x509.oid.ExtensionOID.KEY_USAGE, b"\x05\x00")
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "PBE000098")]))
+        .issuer_name(pki.smp_ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(not_a_bit_string, critical=False)
+        .sign(pki._smp_key, hashes.SHA256())
+    )
+    with pytest.raises(ChainError, match="unreadable extensions"):
+        validate_chain(leaf, [pki.smp_ca])

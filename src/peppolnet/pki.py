@@ -203,12 +203,28 @@ def _check_validity(cert: x509.Certificate, at: datetime) -> None:
         )
 
 
+_E = TypeVar("_E", bound=x509.ExtensionType)
+
+
+def _extension(cert: x509.Certificate, kind: type[_E]) -> _E | None:
+    """The extension of ``kind``, None without one; unreadable extensions are a ChainError.
+
+    ``cryptography`` parses extensions lazily: a malformed or repeated one raises ValueError /
+    DuplicateExtension on first access, which must not escape a lookup as a raw exception.
+    """
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise ChainError(f"certificate {_name(cert)} has unreadable extensions: {exc}") from None
+
+
 def _check_ca(issuer: x509.Certificate, cas_below: int) -> None:
     """The issuer must be a CA allowed to sign certificates at this depth."""
-    try:
-        bc = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        raise ChainError(f"issuer {_name(issuer)} is not a CA (no basicConstraints)") from None
+    bc = _extension(issuer, x509.BasicConstraints)
+    if bc is None:
+        raise ChainError(f"issuer {_name(issuer)} is not a CA (no basicConstraints)")
     if not bc.ca:
         raise ChainError(f"issuer {_name(issuer)} is not a CA (basicConstraints CA:FALSE)")
     if bc.path_length is not None and cas_below > bc.path_length:
@@ -216,11 +232,8 @@ def _check_ca(issuer: x509.Certificate, cas_below: int) -> None:
             f"issuer {_name(issuer)} allows {bc.path_length} CA(s) below it, the path has "
             f"{cas_below}"
         )
-    try:
-        ku = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return
-    if not ku.key_cert_sign:
+    ku = _extension(issuer, x509.KeyUsage)
+    if ku is not None and not ku.key_cert_sign:
         raise ChainError(f"issuer {_name(issuer)} may not sign certificates (no keyCertSign)")
 
 
@@ -232,17 +245,11 @@ def _check_end_entity(leaf: x509.Certificate) -> None:
     it chains to the right CA. Every real Peppol SMP and AP certificate (G1 to G3) has
     digitalSignature; extended key usage is not checked (Peppol's say clientAuth).
     """
-    try:
-        bc = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        bc = None
+    bc = _extension(leaf, x509.BasicConstraints)
     if bc is not None and bc.ca:
         raise ChainError(f"certificate {_name(leaf)} is a CA certificate, not an SMP's or AP's")
-    try:
-        ku = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return
-    if not (ku.digital_signature or ku.content_commitment):
+    ku = _extension(leaf, x509.KeyUsage)
+    if ku is not None and not (ku.digital_signature or ku.content_commitment):
         raise ChainError(
             f"certificate {_name(leaf)} may not make signatures (its key usage has no "
             "digitalSignature)"
@@ -311,8 +318,21 @@ def _path(
     anchors: tuple[x509.Certificate, ...],
     intermediates: tuple[x509.Certificate, ...],
 ) -> tuple[x509.Certificate, ...]:
-    """The issuer path from ``leaf`` to a trust anchor (structure only, no dates)."""
+    """The issuer path from ``leaf`` to a trust anchor (structure only, no dates).
+
+    The leaf's own extensions are read only once its issuer's signature on it has verified:
+    until then they are whatever the sender wrote.
+    """
+    path = _issuer_path(leaf, anchors, intermediates)
     _check_end_entity(leaf)
+    return path
+
+
+def _issuer_path(
+    leaf: x509.Certificate,
+    anchors: tuple[x509.Certificate, ...],
+    intermediates: tuple[x509.Certificate, ...],
+) -> tuple[x509.Certificate, ...]:
     path: list[x509.Certificate] = [leaf]
     current = leaf
     while len(path) <= _MAX_PATH:
