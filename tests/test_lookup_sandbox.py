@@ -374,3 +374,49 @@ def test_bad_arguments_are_input_errors(lookup: Lookup) -> None:
         lookup.check("0007:5567321707", document_type=5)  # type: ignore[arg-type]
     with pytest.raises(InvalidProcessId):
         lookup.check("0007:5567321707", process=5)  # type: ignore[arg-type]
+
+
+def test_a_revoked_redirecting_smp_cannot_steer_lookups() -> None:
+    """Regression (review): only the final document's signer was asked about revocation, so a
+    revoked SMP key could still send lookups wherever it liked through a Redirect."""
+    from peppolnet.revocation import CrlChecker
+
+    with Sandbox.start() as sb:
+        pid = str(_with_quirk(sb, "redirect").id)
+        with Lookup(sb.network, revocation=CrlChecker()) as lk:
+            before = lk.check(pid)
+        assert before.verdict is Verdict.CAN_RECEIVE
+        redirect = before.check("redirect")
+        assert redirect is not None
+        assert "redirecting SMP's certificate is not revoked" in redirect.message
+        redirecting = _with_quirk(sb, "redirect").operator
+        sb.revoke(redirecting, "smp")
+        with Lookup(sb.network, revocation=CrlChecker()) as lk:
+            after = lk.check(pid)
+    assert after.verdict is Verdict.UNKNOWN
+    assert not after.retryable
+    redirect = after.check("redirect")
+    assert redirect is not None
+    assert redirect.status is CheckStatus.FAIL
+    assert "has been revoked" in redirect.message
+
+
+class _Broken:
+    """A revocation checker of a user's that fails with something that is not ours."""
+
+    def check(self, cert: object, issuer: object, at: datetime) -> object:
+        raise OSError("the CRL proxy is down")
+
+
+async def test_a_checker_that_raises_gives_unknown_never_a_crash(sandbox: Sandbox) -> None:
+    pid = str(_plain(sandbox).id)
+    with Lookup(sandbox.network, revocation=_Broken()) as lk:  # type: ignore[arg-type]
+        sync = lk.check(pid)
+    async with AsyncLookup(sandbox.network, revocation=_Broken()) as alk:  # type: ignore[arg-type]
+        asynchronous = await alk.check(pid)
+    for result in (sync, asynchronous):
+        assert result.verdict is Verdict.UNKNOWN
+        assert result.retryable
+        check = result.check("smp-revocation")
+        assert check is not None
+        assert "the CRL proxy is down" in check.message

@@ -367,7 +367,16 @@ def _evaluate_metadata(
     participant: ParticipantId,
     document_type: DocumentTypeId,
 ) -> _Steps:
-    if answer.redirect is not None:
+    redirect = answer.redirect
+    if redirect is not None and ctx.asks_revocation and redirect.signer_certificate is not None:
+        # the redirecting SMP chose where to look: a revoked one must not steer lookups
+        trusted, status, sentence = yield from _smp_revocation(
+            ctx, redirect.signer_certificate, "the redirecting SMP's certificate"
+        )
+        ctx.add("redirect", status, f"followed one redirect to {answer.url}; {sentence}")
+        if not trusted:
+            return _finish(ctx, started, Verdict.UNKNOWN)
+    elif redirect is not None:
         ctx.add("redirect", CheckStatus.PASS, f"followed one redirect to {answer.url}")
     else:
         ctx.add("redirect", CheckStatus.SKIPPED, "no redirect")
@@ -402,7 +411,8 @@ def _evaluate_metadata(
         f"{ctx.network.name} network's SMP CA",
     )
     if ctx.asks_revocation and checked.signer_certificate is not None:
-        trusted = yield from _smp_revocation(ctx, checked.signer_certificate)
+        trusted, status, sentence = yield from _smp_revocation(ctx, checked.signer_certificate)
+        ctx.add("smp-revocation", status, sentence)
         if not trusted:
             return _finish(ctx, started, Verdict.UNKNOWN)
     metadata = checked.document
@@ -425,60 +435,58 @@ def _ask_revocation(
     try:
         answer: RevocationAnswer = yield _Revocation(certificate, issuer, ctx.at)
     except PeppolnetError as exc:
-        return RevocationAnswer(RevocationStatus.UNKNOWN, f"the revocation check failed: {exc}")
+        return _checker_failed(exc)
     return answer
 
 
-def _smp_revocation(ctx: _Context, certificate: x509.Certificate) -> Generator[_Request, Any, bool]:
-    """Check the SMP signer's revocation; False when its answer must not be believed.
+def _smp_revocation(
+    ctx: _Context, certificate: x509.Certificate, whose: str = "the SMP's certificate"
+) -> Generator[_Request, Any, tuple[bool, CheckStatus, str]]:
+    """Ask about an SMP signer; ``(believe its answer, check status, sentence)``.
 
-    A revoked SMP certificate means the signature proves nothing: the verdict is ``unknown``,
-    and trying again does not help. An undeterminable status is a fault (``unknown``, retryable)
-    unless the checker asks for soft fail, which only warns.
+    A revoked SMP certificate means the signature proves nothing: the answer is not believed
+    and trying again does not help. An undeterminable status is a fault (not believed for now,
+    retryable) unless the checker asks for soft fail, which only warns. The sentence starts
+    with ``whose`` (the SMP's, or the redirecting SMP's, certificate).
     """
     try:
         path = validate_chain(certificate, ctx.network.smp_ca, at=ctx.at)
-    except PeppolnetError:  # checked just before; cannot happen, and must not crash a lookup
-        path = (certificate,)
-    if len(path) < 2:
-        ctx.add("smp-revocation", CheckStatus.SKIPPED, "the SMP certificate has no issuer to ask")
-        return True
+    except PeppolnetError as exc:
+        # e.g. an SmpClient made for another network: never "no issuer, so fine"
+        ctx.retryable = False
+        return False, CheckStatus.FAIL, f"{whose} cannot be checked for revocation: {exc}"
     answer = yield from _ask_revocation(ctx, certificate, path[1])
     status, detail = answer.status, _detail(answer)
     if status is RevocationStatus.GOOD:
-        ctx.add("smp-revocation", CheckStatus.PASS, f"the SMP's certificate is not revoked{detail}")
-        return True
+        return True, CheckStatus.PASS, f"{whose} is not revoked{detail}"
     if status is RevocationStatus.REVOKED:
         ctx.retryable = False
-        ctx.add(
-            "smp-revocation",
+        return (
+            False,
             CheckStatus.FAIL,
-            f"the SMP's certificate has been revoked{detail}, so its answer cannot be trusted",
+            f"{whose} has been revoked{detail}, so its answer cannot be trusted",
         )
-        return False
     if status is RevocationStatus.NOT_CHECKED:
-        ctx.add(
-            "smp-revocation",
-            CheckStatus.SKIPPED,
-            "the revocation checker did not check the SMP's certificate",
-        )
-        return True
+        return True, CheckStatus.SKIPPED, f"the revocation checker did not check {whose}"
     if ctx.soft_fail:
-        ctx.add(
-            "smp-revocation",
+        return (
+            True,
             CheckStatus.WARN,
-            f"the revocation status of the SMP's certificate could not be determined{detail}; "
-            "accepted because revocation soft fail is on",
+            f"the revocation status of {whose} could not be determined{detail}; accepted "
+            "because revocation soft fail is on",
         )
-        return True
     ctx.retryable = True
-    ctx.add(
-        "smp-revocation",
+    return (
+        False,
         CheckStatus.FAIL,
-        f"the revocation status of the SMP's certificate could not be determined{detail}, so "
-        "its answer cannot be trusted yet",
+        f"the revocation status of {whose} could not be determined{detail}, so its answer "
+        "cannot be trusted yet",
     )
-    return False
+
+
+def _checker_failed(exc: Exception) -> RevocationAnswer:
+    """A revocation checker that raised: its answer is unknown (a fault), never a crash."""
+    return RevocationAnswer(RevocationStatus.UNKNOWN, f"the revocation check failed: {exc}")
 
 
 def _detail(answer: RevocationAnswer) -> str:
@@ -881,9 +889,12 @@ class Lookup(_Base):
         if isinstance(request, _ServiceGroup):
             return self.smp.service_group(request.smp_url, request.participant)
         if isinstance(request, _Revocation):
-            return revocation_answer(
-                self.revocation, request.certificate, request.issuer, request.at
-            )
+            try:
+                return revocation_answer(
+                    self.revocation, request.certificate, request.issuer, request.at
+                )
+            except Exception as exc:  # a checker of the caller's may raise anything
+                return _checker_failed(exc)
         return self.smp.service_metadata(
             request.smp_url, request.participant, request.document_type, at=request.at
         )
@@ -970,9 +981,12 @@ class AsyncLookup(_Base):
         if isinstance(request, _ServiceGroup):
             return await self.smp.service_group(request.smp_url, request.participant)
         if isinstance(request, _Revocation):
-            return await _revocation_answer_async(
-                self.revocation, request.certificate, request.issuer, request.at
-            )
+            try:
+                return await _revocation_answer_async(
+                    self.revocation, request.certificate, request.issuer, request.at
+                )
+            except Exception as exc:  # a checker of the caller's may raise anything
+                return _checker_failed(exc)
         return await self.smp.service_metadata(
             request.smp_url, request.participant, request.document_type, at=request.at
         )
