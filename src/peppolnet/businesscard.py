@@ -23,6 +23,7 @@ from typing import Any, Final
 import httpx
 from lxml import etree
 
+from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
 from peppolnet._tls import verify_argument
 from peppolnet.errors import (
     IdentifierMismatch,
@@ -309,13 +310,10 @@ def fetch_business_card(
         else httpx.Client(timeout=timeout, verify=verify_argument(verify))
     )
     try:
-        with http.stream("GET", url, headers={"Accept": "application/xml"}) as response:
-            body = bytearray()
-            truncated = False
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_CARD_BYTES:
-                    truncated = True
+        with http.stream("GET", url, headers=_HEADERS) as response:
+            body = _card_body(url, response.headers)
+            for chunk in response.iter_raw():
+                if not _add(url, body, chunk):
                     break
             status = response.status_code
     except httpx.HTTPError as exc:
@@ -323,7 +321,7 @@ def fetch_business_card(
     finally:
         if own:
             http.close()
-    return _interpret(url, participant, status, bytes(body), truncated)
+    return _interpret(url, participant, status, _value(url, body), body.truncated)
 
 
 async def fetch_business_card_async(
@@ -343,13 +341,10 @@ async def fetch_business_card_async(
         else httpx.AsyncClient(timeout=timeout, verify=verify_argument(verify))
     )
     try:
-        async with http.stream("GET", url, headers={"Accept": "application/xml"}) as response:
-            body = bytearray()
-            truncated = False
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_CARD_BYTES:
-                    truncated = True
+        async with http.stream("GET", url, headers=_HEADERS) as response:
+            body = _card_body(url, response.headers)
+            async for chunk in response.aiter_raw():
+                if not _add(url, body, chunk):
                     break
             status = response.status_code
     except httpx.HTTPError as exc:
@@ -357,4 +352,30 @@ async def fetch_business_card_async(
     finally:
         if own:
             await http.aclose()
-    return _interpret(url, participant, status, bytes(body), truncated)
+    return _interpret(url, participant, status, _value(url, body), body.truncated)
+
+
+_HEADERS: Final = {"Accept": "application/xml", "Accept-Encoding": ACCEPT_ENCODING}
+
+
+def _card_body(url: str, headers: httpx.Headers) -> BoundedBody:
+    """At most MAX_CARD_BYTES decoded bytes (see :mod:`peppolnet._httpbody`)."""
+    try:
+        return BoundedBody(MAX_CARD_BYTES, headers.get("content-encoding"))
+    except UnsupportedEncoding as exc:
+        raise SmpError(f"the business card at {url} cannot be read: {exc}") from None
+
+
+def _add(url: str, body: BoundedBody, chunk: bytes) -> bool:
+    try:
+        return body.add(chunk)
+    except BrokenBody as exc:
+        raise SmpUnavailable(f"the business card at {url} is broken: {exc}") from None
+
+
+def _value(url: str, body: BoundedBody) -> bytes:
+    try:
+        body.finish()
+    except BrokenBody as exc:
+        raise SmpUnavailable(f"the business card at {url} is broken: {exc}") from None
+    return body.value()

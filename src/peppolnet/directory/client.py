@@ -26,6 +26,7 @@ from typing import Final, Protocol, Unpack
 
 import httpx
 
+from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
 from peppolnet._tls import verify_argument
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
 from peppolnet.directory.parse import MAX_RESPONSE_BYTES, parse_search_response
@@ -380,16 +381,17 @@ class DirectoryClient(_Base):
                 self._sleep(wait)
             self.requests_sent += 1
             try:
-                with self._http.stream("GET", url, params=tuple(params)) as response:
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > MAX_RESPONSE_BYTES:
+                with self._http.stream(
+                    "GET", url, params=tuple(params), headers=_ENCODINGS
+                ) as response:
+                    body = _body(url, response.headers)
+                    for chunk in response.iter_raw():
+                        if not _add(url, body, chunk):
                             break
                     status, headers = response.status_code, response.headers
             except httpx.HTTPError as exc:
                 raise DirectoryError(f"could not reach the Directory at {url}: {exc}") from exc
-            result = interpret(status, headers, bytes(body), fmt, url)
+            result = interpret(status, headers, _value(url, body), fmt, url)
             if isinstance(result, SearchPage):
                 return result
             if not self._should_retry(result, attempt):
@@ -491,16 +493,17 @@ class AsyncDirectoryClient(_Base):
                 await self._sleep(wait)
             self.requests_sent += 1
             try:
-                async with self._http.stream("GET", url, params=tuple(params)) as response:
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > MAX_RESPONSE_BYTES:
+                async with self._http.stream(
+                    "GET", url, params=tuple(params), headers=_ENCODINGS
+                ) as response:
+                    body = _body(url, response.headers)
+                    async for chunk in response.aiter_raw():
+                        if not _add(url, body, chunk):
                             break
                     status, headers = response.status_code, response.headers
             except httpx.HTTPError as exc:
                 raise DirectoryError(f"could not reach the Directory at {url}: {exc}") from exc
-            result = interpret(status, headers, bytes(body), fmt, url)
+            result = interpret(status, headers, _value(url, body), fmt, url)
             if isinstance(result, SearchPage):
                 return result
             if not self._should_retry(result, attempt):
@@ -541,3 +544,30 @@ class AsyncDirectoryClient(_Base):
             return await _aconfirmed(await self._get(url, query.params(index, size), fmt), confirm)
 
         return AsyncSearchResult(fetch, _Pager(page_size, limit))
+
+
+_ENCODINGS: Final = {"Accept-Encoding": ACCEPT_ENCODING}
+
+
+def _body(url: str, headers: httpx.Headers) -> BoundedBody:
+    """A body of at most MAX_RESPONSE_BYTES decoded bytes (see :mod:`peppolnet._httpbody`)."""
+    try:
+        return BoundedBody(MAX_RESPONSE_BYTES, headers.get("content-encoding"))
+    except UnsupportedEncoding as exc:
+        raise DirectoryError(f"the Directory at {url} sent an unreadable answer: {exc}") from None
+
+
+def _add(url: str, body: BoundedBody, chunk: bytes) -> bool:
+    try:
+        return body.add(chunk)
+    except BrokenBody as exc:
+        raise DirectoryError(f"the Directory at {url} sent a broken answer: {exc}") from None
+
+
+def _value(url: str, body: BoundedBody) -> bytes:
+    """What was read; a body cut at the limit is handed on as it is (it will not parse)."""
+    try:
+        body.finish()
+    except BrokenBody as exc:
+        raise DirectoryError(f"the Directory at {url} sent a broken answer: {exc}") from None
+    return body.value()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Final, TypedDict, Unpack
 import httpx
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
 from peppolnet._tls import ssl_context, verify_argument
 from peppolnet._version import __version__
 from peppolnet.errors import (
@@ -55,7 +56,13 @@ __all__ = [
 DEFAULT_MAX_BYTES: Final = 1_000_000
 USER_AGENT: Final = f"peppolnet/{__version__} (+https://pypi.org/project/peppolnet/)"
 _RETRY_STATUSES: Final = frozenset({500, 502, 503, 504})
-HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "application/xml, text/xml"}
+HEADERS: Final = {
+    "User-Agent": USER_AGENT,
+    "Accept": "application/xml, text/xml",
+    "Accept-Encoding": ACCEPT_ENCODING,
+}
+# per request too, so that a caller's own httpx client asks only for what _Body can decode
+_ENCODINGS: Final = {"Accept-Encoding": ACCEPT_ENCODING}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,27 +165,42 @@ class ClientOptions(TypedDict, total=False):
 
 
 class _Body:
-    """Collects a streamed answer, refusing it as soon as it is larger than allowed."""
+    """Collects a streamed answer from its raw chunks, refusing it as soon as it is larger than
+    allowed - counted on the decoded bytes, decoded with a bound (see :mod:`peppolnet._httpbody`:
+    httpx's own decoding let a compression bomb through)."""
 
-    def __init__(self, max_bytes: int, declared: str | None) -> None:
+    def __init__(self, url: str, max_bytes: int, headers: httpx.Headers) -> None:
+        declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             raise InvalidSmpDocument(
                 f"the SMP answer is {declared} bytes; at most {max_bytes} are read"
             )
-        self.max_bytes = max_bytes
-        self.size = 0
-        self.chunks: list[bytes] = []
+        self.url = url
+        try:
+            self.body = BoundedBody(max_bytes, headers.get("content-encoding"))
+        except UnsupportedEncoding as exc:
+            raise SmpError(f"the SMP at {url} sent an answer that cannot be read: {exc}") from None
 
     def add(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self.max_bytes:
+        try:
+            within = self.body.add(chunk)
+        except BrokenBody as exc:
+            raise SmpUnavailable(f"the SMP at {self.url} sent a broken answer: {exc}") from None
+        if not within:
             raise InvalidSmpDocument(
-                f"the SMP answer exceeds {self.max_bytes} bytes; it was not read"
+                f"the SMP answer exceeds {self.body.limit} bytes; it was not read"
             )
-        self.chunks.append(chunk)
 
     def value(self) -> bytes:
-        return b"".join(self.chunks)
+        try:
+            self.body.finish()
+        except BrokenBody as exc:
+            raise SmpUnavailable(f"the SMP at {self.url} sent a broken answer: {exc}") from None
+        if self.body.truncated:
+            raise InvalidSmpDocument(
+                f"the SMP answer exceeds {self.body.limit} bytes; it was not read"
+            )
+        return self.body.value()
 
 
 class _Core:
@@ -362,9 +384,9 @@ class SmpClient(_Core):
 
     def _get_unlimited(self, url: str) -> tuple[int, bytes]:
         try:
-            with self._http(url).stream("GET", url) as response:
-                body = _Body(self.max_bytes, response.headers.get("content-length"))
-                for chunk in response.iter_bytes():
+            with self._http(url).stream("GET", url, headers=_ENCODINGS) as response:
+                body = _Body(url, self.max_bytes, response.headers)
+                for chunk in response.iter_raw():
                     body.add(chunk)
                 return response.status_code, body.value()
         except httpx.HTTPError as exc:
@@ -471,9 +493,9 @@ class AsyncSmpClient(_Core):
         if self._client is None:
             return await self._transport.get(url)
         try:  # the caller's own httpx client (proxies, mounts, test transports)
-            async with self._client.stream("GET", url) as response:
-                body = _Body(self.max_bytes, response.headers.get("content-length"))
-                async for chunk in response.aiter_bytes():
+            async with self._client.stream("GET", url, headers=_ENCODINGS) as response:
+                body = _Body(url, self.max_bytes, response.headers)
+                async for chunk in response.aiter_raw():
                     body.add(chunk)
                 return response.status_code, body.value()
         except httpx.HTTPError as exc:
