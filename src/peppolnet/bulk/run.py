@@ -801,8 +801,9 @@ def _run_bridged(
         stop: _Raised | _Ended | None = None
         while stop is None:
             # hand rows over while fewer than 2 x limit are out (refilling in runs, not row
-            # by row), taking what has finished after each row, so a slow input never holds
-            # finished results back
+            # by row), handing out what has finished after each row read. While the input
+            # blocks, the lookups go on; their results wait for the next row or the end (a
+            # plain generator cannot wait for two things at once)
             refill = 2 * limit - (sent - taken) >= min(64, limit) or sent == taken
             while refill and stop is None and not exhausted and sent - taken < 2 * limit:
                 try:
