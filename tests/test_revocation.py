@@ -3,7 +3,9 @@
 The sandbox serves its SMP CA's and AP CA's CRLs over HTTP on 127.0.0.1 and names them in every
 certificate it issues; ``Sandbox.revoke`` lists a certificate on them at run time. Nothing here is
 mocked: a "server down" is the server resetting connections, a "wrong key" is a CRL really signed
-by another CA's key.
+by another CA's key. What the sandbox server cannot be made to send (a compressed body, a chain of
+redirects, headers trickled a byte at a time, a CRL of another partition) comes from a small HTTP
+server of the tests' own, on 127.0.0.1 too.
 """
 
 from __future__ import annotations
@@ -11,15 +13,23 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
+import gzip
+import http.server
 import json
+import signal
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -630,3 +640,467 @@ def test_cli_check_check_revocation(
     assert [r["verdict"] for r in rows] == ["can-receive", "cannot-receive"]
     assert "revoked" in rows[1]["reason"]
     capsys.readouterr()
+
+
+# --- hostile and broken CRL servers (review 2) -------------------------------------------------
+
+T = TypeVar("T")
+Route = Callable[[http.server.BaseHTTPRequestHandler], None]
+
+
+@dataclasses.dataclass
+class Web:
+    """A tiny HTTP server on 127.0.0.1: ``routes`` maps a path to what writes the response."""
+
+    base: str
+    routes: dict[str, Route]
+    seen: list[tuple[str, str]]  # (path, Accept-Encoding) of every request
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+@pytest.fixture
+def web() -> Iterator[Web]:
+    routes: dict[str, Route] = {}
+    seen: list[tuple[str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            seen.append((self.path, self.headers.get("Accept-Encoding", "")))
+            route = routes.get(self.path, lambda h: _send(h, b"", status=404))
+            with contextlib.suppress(ConnectionError):  # the checker may hang up first
+                route(self)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield Web(f"http://127.0.0.1:{server.server_address[1]}", routes, seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _send(
+    handler: http.server.BaseHTTPRequestHandler,
+    body: bytes,
+    *,
+    status: int = 200,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> None:
+    handler.send_response(status)
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _redirect(to: str, *, after: float = 0.0) -> Route:
+    def route(handler: http.server.BaseHTTPRequestHandler) -> None:
+        time.sleep(after)
+        _send(handler, b"", status=302, headers=(("Location", to),))
+
+    return route
+
+
+def _sound_crl(pki: TestPki) -> bytes:
+    now = datetime.now(UTC)
+    crl = pki.issue_crl(
+        "ap", this_update=now - timedelta(minutes=1), next_update=now + timedelta(1)
+    )
+    return crl.public_bytes(serialization.Encoding.DER)
+
+
+def _leaf_at(pki: TestPki, *urls: str) -> x509.Certificate:
+    return _leaf_with_points(pki, [_point(*urls)])
+
+
+def _within(seconds: float, call: Callable[[], T]) -> T:
+    """``call()`` in a daemon thread: a hang fails the test instead of stalling the suite."""
+    out: list[T] = []
+    thread = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert out, f"still waiting after {seconds} s"
+    return out[0]
+
+
+class _Clock:
+    """A clock the test moves on; ``broken`` makes it raise."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        self.broken = False
+
+    def __call__(self) -> datetime:
+        if self.broken:
+            raise RuntimeError("the clock is broken")
+        return datetime.now(UTC) + self.offset
+
+
+def test_a_clock_failing_mid_download_leaves_no_one_waiting(net: Sandbox) -> None:
+    # The download settles its URL's slot however it ends; before, an exception the checker did
+    # not expect left the slot claimed, and every later asker of the URL waited forever.
+    leaf = net.pki.issue_ap_certificate("PSE000047", "Clock AB", "SE").certificate
+    clock = _Clock()
+    clock.broken = True
+    with CrlChecker(timeout=2.0, clock=clock) as crl:
+        first = crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC))
+        clock.broken = False
+        again = _within(5.0, lambda: crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC)))
+        downloads = crl.downloads
+    assert first.status is RevocationStatus.UNKNOWN
+    assert "the clock is broken" in first.reason
+    assert again.status is RevocationStatus.GOOD, again.reason
+    assert downloads == 2  # the failure was due for retry at once
+
+
+def test_ctrl_c_in_the_asker_strands_nobody(net: Sandbox) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("SIGINT reaches only the main thread")
+    leaf = net.pki.issue_ap_certificate("PSE000048", "Interrupted AB", "SE").certificate
+    main = threading.main_thread().ident
+    assert main is not None
+    with crl_faults(net, Faults(latency=1.0)), CrlChecker(timeout=5.0) as crl:
+        # a real Ctrl-C while the (slow) download runs: it can end no sooner than after 1 s
+        interrupt = threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT))
+        interrupt.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC))
+        finally:
+            interrupt.join()
+        after = _within(5.0, lambda: crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC)))
+        downloads = crl.downloads
+    assert after.status is RevocationStatus.GOOD, after.reason
+    assert downloads == 1  # the interrupted asker's download went on and served the next one
+
+
+def test_a_compressed_crl_is_refused_never_decoded(pki: TestPki, web: Web) -> None:
+    # "gzip, gzip" turns 1.8 kB on the wire into gigabytes inside a decoder, before any size
+    # check: the checker asks for identity and refuses any other coding, reading the raw body.
+    der = _sound_crl(pki)
+    web.routes["/plain.crl"] = lambda h: _send(h, der)
+    web.routes["/gzip.crl"] = lambda h: _send(
+        h, gzip.compress(der), headers=(("Content-Encoding", "gzip"),)
+    )
+    web.routes["/gzip-gzip.crl"] = lambda h: _send(
+        h, gzip.compress(gzip.compress(der)), headers=(("Content-Encoding", "gzip, gzip"),)
+    )
+    now = datetime.now(UTC)
+    with CrlChecker(timeout=2.0) as crl:
+        plain, single, double = (
+            crl.answer(_leaf_at(pki, web.url(path)), pki.ap_ca, now)
+            for path in ("/plain.crl", "/gzip.crl", "/gzip-gzip.crl")
+        )
+    assert plain.status is RevocationStatus.GOOD, plain.reason
+    for answer in (single, double):
+        assert answer.status is RevocationStatus.UNKNOWN
+        assert "Content-Encoding" in answer.reason
+    assert {encoding for _, encoding in web.seen} == {"identity"}
+
+
+def _partition_crl(
+    pki: TestPki, *names: str, user_certs_only: bool = False
+) -> x509.CertificateRevocationList:
+    """The AP CA's CRL for one partition: its Issuing Distribution Point names ``names``."""
+    ca = pki.ca_for("ap")
+    now = datetime.now(UTC)
+    point = x509.IssuingDistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(n) for n in names] or None,
+        relative_name=None,
+        only_contains_user_certs=user_certs_only,
+        only_contains_ca_certs=False,
+        only_some_reasons=None,
+        indirect_crl=False,
+        only_contains_attribute_certs=False,
+    )
+    return (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.certificate.subject)
+        .last_update(now - timedelta(minutes=1))
+        .next_update(now + timedelta(hours=1))
+        .add_extension(point, critical=True)
+        .sign(ca.private_key, hashes.SHA256())
+    )
+
+
+def test_a_crl_of_another_partition_is_not_believed(pki: TestPki, web: Web) -> None:
+    # RFC 5280 6.3.3 (b)(2)(i): a CRL whose IDP names part1 says nothing about a part2 certificate
+    part1, part2 = web.url("/part1.crl"), web.url("/part2.crl")
+    leaf = _leaf_at(pki, part2)
+    other, own = _partition_crl(pki, part1), _partition_crl(pki, part2)
+    now = datetime.now(UTC)
+    refused = judge_crl(other, leaf, pki.ap_ca, now, now=now)
+    assert refused.status is RevocationStatus.UNKNOWN
+    assert f"covers only the certificates of distribution point {part1}" in refused.reason
+    assert judge_crl(own, leaf, pki.ap_ca, now, now=now).status is RevocationStatus.GOOD
+    # a CRL only for end-entity certificates does not answer for a CA certificate
+    users_only = _partition_crl(pki, user_certs_only=True)
+    assert judge_crl(users_only, leaf, pki.ap_ca, now, now=now).status is RevocationStatus.GOOD
+    ca_answer = judge_crl(users_only, pki.ap_ca, pki.ap_ca, now, now=now)
+    assert ca_answer.status is RevocationStatus.UNKNOWN
+    assert "only end-entity certificates" in ca_answer.reason
+    # over HTTP: refused, and - like a failed download - asked again after retry_after (30 s),
+    # not believed-to-be-useless until the CRL's own, unverified nextUpdate
+    served = {"crl": other.public_bytes(serialization.Encoding.DER)}
+    web.routes["/part2.crl"] = lambda h: _send(h, served["crl"])
+    clock = _Clock()
+    with CrlChecker(timeout=2.0, clock=clock) as crl:
+        first = crl.answer(leaf, pki.ap_ca, now)
+        served["crl"] = own.public_bytes(serialization.Encoding.DER)
+        clock.offset = timedelta(seconds=31)
+        later = crl.answer(leaf, pki.ap_ca, now)
+    assert first.status is RevocationStatus.UNKNOWN
+    assert "distribution point" in first.reason
+    assert later.status is RevocationStatus.GOOD, later.reason
+
+
+def test_timeout_bounds_the_whole_answer(pki: TestPki, web: Web) -> None:
+    def silent(handler: http.server.BaseHTTPRequestHandler) -> None:
+        time.sleep(3.0)
+        _send(handler, b"", status=500)
+
+    der = _sound_crl(pki)
+
+    def late_crl(handler: http.server.BaseHTTPRequestHandler) -> None:
+        time.sleep(0.6)
+        _send(handler, der)
+
+    for n in range(4):
+        web.routes[f"/silent{n}.crl"] = silent
+    web.routes["/late.crl"] = late_crl
+    web.routes["/redirect.crl"] = _redirect("/late.crl", after=0.6)
+    now = datetime.now(UTC)
+    # four distribution points share one deadline (it was 0.5 s each, one after the other)
+    four = _leaf_at(pki, *(web.url(f"/silent{n}.crl") for n in range(4)))
+    with CrlChecker(timeout=0.5) as crl:
+        started = time.monotonic()
+        answer = crl.answer(four, pki.ap_ca, now)
+        elapsed = time.monotonic() - started
+    assert answer.status is RevocationStatus.UNKNOWN
+    assert answer.reason.count("no answer within 0.5 s") == 4
+    assert elapsed < 1.5
+    # the redirect hop gets only what is left: 0.6 s + 0.6 s is over a 1 s budget
+    with CrlChecker(timeout=1.0) as crl:
+        started = time.monotonic()
+        answer = crl.answer(_leaf_at(pki, web.url("/redirect.crl")), pki.ap_ca, now)
+        elapsed = time.monotonic() - started
+    assert answer.status is RevocationStatus.UNKNOWN, answer.reason
+    assert "no answer within 1 s" in answer.reason
+    assert elapsed < 1.6
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_server_trickling_its_headers_cannot_hold_an_answer(
+    pki: TestPki, web: Web, mode: str
+) -> None:
+    # httpx bounds each read, not the response: one header byte every 0.15 s never times out a
+    # read, and held a 1 s answer for as long as the server liked (here 6 s)
+    def trickle(handler: http.server.BaseHTTPRequestHandler) -> None:
+        head = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"." * 20 + b"\r\nContent-Length: 0\r\n\r\n"
+        for byte in head:
+            time.sleep(0.15)
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+        handler.close_connection = True
+
+    web.routes["/trickle.crl"] = trickle
+    leaf = _leaf_at(pki, web.url("/trickle.crl"))
+    now = datetime.now(UTC)
+    with CrlChecker(timeout=1.0) as crl:
+        started = time.monotonic()
+        if mode == "sync":
+            answer = crl.answer(leaf, pki.ap_ca, now)
+        else:
+            answer = asyncio.run(crl.aanswer(leaf, pki.ap_ca, now))
+        elapsed = time.monotonic() - started
+    assert answer.status is RevocationStatus.UNKNOWN
+    assert "no answer within 1 s" in answer.reason
+    assert elapsed < 2.0
+
+
+def test_a_failed_refresh_keeps_the_crl_still_current(net: Sandbox) -> None:
+    leaf = net.pki.issue_ap_certificate("PSE000049", "Refresh AB", "SE").certificate
+    clock = _Clock()
+
+    def ask() -> RevocationAnswer:
+        return crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC))
+
+    # max_age 60 s, while the sandbox CRL is good for 600 s: refreshes come before it is due
+    with CrlChecker(timeout=2.0, max_age=60.0, clock=clock) as crl:
+        first = ask()
+        clock.offset = timedelta(seconds=61)
+        with crl_faults(net, Faults(reset_share=1.0)):
+            reset = ask()  # the refresh fails: the CRL in hand still answers
+        clock.offset = timedelta(seconds=92)
+        with crl_flaw(net, "ap", "wrong-key"):
+            forged = ask()  # a refresh that cannot be believed fails the same way
+        downloads = crl.downloads
+        # once the CRL held is past its nextUpdate and the grace, a failed refresh is a failure
+        clock.offset = net.crls.lifetime + timedelta(hours=1, seconds=60)
+        with crl_faults(net, Faults(reset_share=1.0)):
+            too_old = ask()
+    assert [a.status for a in (first, reset, forged)] == [RevocationStatus.GOOD] * 3, reset.reason
+    assert downloads == 3
+    assert too_old.status is RevocationStatus.UNKNOWN
+    assert "could not be fetched" in too_old.reason
+
+
+def test_a_crl_that_cannot_be_believed_is_retried_like_a_failed_download(net: Sandbox) -> None:
+    # before, a wrongly signed CRL was cached until its own nextUpdate (at most max_age, 1 h)
+    leaf = net.pki.issue_ap_certificate("PSE000050", "Forged AB", "SE").certificate
+    clock = _Clock()
+    with CrlChecker(timeout=2.0, clock=clock) as crl:
+        with crl_flaw(net, "ap", "wrong-key"):
+            forged = crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC))
+        clock.offset = timedelta(seconds=20)
+        remembered = crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC))
+        clock.offset = timedelta(seconds=31)
+        sound = crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC))
+        downloads = crl.downloads
+    assert forged.status is RevocationStatus.UNKNOWN
+    assert "is not signed by" in forged.reason
+    assert remembered.reason == forged.reason  # not asked again within retry_after ...
+    assert sound.status is RevocationStatus.GOOD, sound.reason  # ... and asked after it
+    assert downloads == 2
+
+
+def _tlv_items(data: bytes) -> list[bytes]:
+    """The DER elements (tag, length, value) that follow one another in ``data``."""
+    items, at = [], 0
+    while at < len(data):
+        length, start = data[at + 1], at + 2
+        if length & 0x80:
+            size = length & 0x7F
+            length, start = int.from_bytes(data[start : start + size], "big"), start + size
+        items.append(data[at : start + length])
+        at = start + length
+    return items
+
+
+def _tlv_value(element: bytes) -> bytes:
+    first = element[1]
+    return element[2 + (first & 0x7F if first & 0x80 else 0) :]
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    size = len(value)
+    if size < 0x80:
+        return bytes([tag, size]) + value
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(octets)]) + octets + value
+
+
+def _without_next_update(pki: TestPki, this_update: datetime) -> x509.CertificateRevocationList:
+    """The AP CA's CRL with no nextUpdate, properly signed.
+
+    RFC 5280 lets a reader meet one (CAs MUST include it, parsers must cope); cryptography's
+    builder insists on one, so the field is cut out of the DER and the rest signed again.
+    """
+    key = pki.ca_for("ap").private_key
+    crl = pki.issue_crl("ap", this_update=this_update, next_update=this_update + timedelta(1))
+    tbs, algorithm, _ = _tlv_items(_tlv_value(crl.public_bytes(serialization.Encoding.DER)))
+    fields = _tlv_items(_tlv_value(tbs))
+    # version, signature, issuer, thisUpdate, nextUpdate, extensions
+    assert fields[4][0] in (0x17, 0x18)  # UTCTime / GeneralizedTime
+    new_tbs = _tlv(0x30, b"".join(fields[:4] + fields[5:]))
+    signature = key.sign(new_tbs, padding.PKCS1v15(), hashes.SHA256())
+    return x509.load_der_x509_crl(_tlv(0x30, new_tbs + algorithm + _tlv(0x03, b"\0" + signature)))
+
+
+def test_a_crl_without_next_update_is_due_max_age_after_issue(pki: TestPki, web: Web) -> None:
+    now = datetime.now(UTC)
+    leaf = _leaf_at(pki, web.url("/no-next-update.crl"))
+    recent = _without_next_update(pki, now - timedelta(minutes=1))
+    replayed = _without_next_update(pki, now - timedelta(days=1100))
+    assert recent.next_update_utc is None
+    assert recent.is_signature_valid(pki.ap_ca.public_key())  # type: ignore[arg-type]
+    assert judge_crl(recent, leaf, pki.ap_ca, now, now=now).status is RevocationStatus.GOOD
+    old = judge_crl(replayed, leaf, pki.ap_ca, now, now=now)
+    assert old.status is RevocationStatus.UNKNOWN
+    assert "names no next update" in old.reason
+    # max_age + grace after issue it is out of date, and not a moment before
+    edge = recent.last_update_utc + timedelta(hours=2)
+    assert judge_crl(recent, leaf, pki.ap_ca, now, now=edge).status is RevocationStatus.GOOD
+    later = edge + timedelta(seconds=1)
+    assert judge_crl(recent, leaf, pki.ap_ca, now, now=later).status is RevocationStatus.UNKNOWN
+    web.routes["/no-next-update.crl"] = lambda h: _send(
+        h, replayed.public_bytes(serialization.Encoding.DER)
+    )
+    with CrlChecker(timeout=2.0) as crl:
+        over_http = crl.answer(leaf, pki.ap_ca, now)
+    assert over_http.status is RevocationStatus.UNKNOWN
+    assert "names no next update" in over_http.reason
+
+
+def _with_duplicate(der: bytes, placeholder: bytes, real: bytes) -> x509.CertificateRevocationList:
+    # the builder refuses a repeated extension: give a placeholder OID the real one's bytes
+    assert der.count(placeholder) == 1
+    return x509.load_der_x509_crl(der.replace(placeholder, real))
+
+
+def test_judge_crl_answers_unknown_for_a_repeated_extension(pki: TestPki) -> None:
+    ca = pki.ca_for("ap")
+    now = datetime.now(UTC)
+    leaf = pki.issue_ap_certificate("PSE000051", "Twice AB", "SE").certificate
+    stand_in = x509.ObjectIdentifier("2.5.29.99")  # DER 06 03 55 1d 63
+    base = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.certificate.subject)
+        .last_update(now - timedelta(minutes=1))
+        .next_update(now + timedelta(hours=1))
+    )
+    twice_on_crl = (
+        base.add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(x509.UnrecognizedExtension(stand_in, b"\x02\x01\x02"), critical=False)
+        .sign(ca.private_key, hashes.SHA256())
+    )
+    entry = (
+        x509.RevokedCertificateBuilder()
+        .serial_number(leaf.serial_number)
+        .revocation_date(now - timedelta(hours=1))
+        .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
+        .add_extension(x509.UnrecognizedExtension(stand_in, b"\x0a\x01\x01"), critical=False)
+        .build()
+    )
+    twice_on_entry = base.add_revoked_certificate(entry).sign(ca.private_key, hashes.SHA256())
+    placeholder = b"\x06\x03\x55\x1d\x63"
+    cases = [
+        _with_duplicate(
+            twice_on_crl.public_bytes(serialization.Encoding.DER), placeholder, b"\x06\x03U\x1d\x14"
+        ),
+        _with_duplicate(
+            twice_on_entry.public_bytes(serialization.Encoding.DER),
+            placeholder,
+            b"\x06\x03U\x1d\x15",
+        ),
+    ]
+    for crl in cases:
+        answer = judge_crl(crl, leaf, pki.ap_ca, now, now=now)
+        assert answer.status is RevocationStatus.UNKNOWN
+        assert "Duplicate" in answer.reason
+
+
+def test_a_client_that_follows_redirects_still_gets_one_hop(pki: TestPki, web: Web) -> None:
+    der = _sound_crl(pki)
+    web.routes["/ca.crl"] = lambda h: _send(h, der)
+    web.routes["/moved.crl"] = _redirect("/ca.crl")
+    web.routes["/moved-twice.crl"] = _redirect("/moved.crl")
+    now = datetime.now(UTC)
+    with (
+        httpx.Client(follow_redirects=True) as client,
+        CrlChecker(timeout=2.0, http_client=client) as crl,
+    ):
+        once = crl.answer(_leaf_at(pki, web.url("/moved.crl")), pki.ap_ca, now)
+        twice = crl.answer(_leaf_at(pki, web.url("/moved-twice.crl")), pki.ap_ca, now)
+    assert once.status is RevocationStatus.GOOD, once.reason
+    assert twice.status is RevocationStatus.UNKNOWN
+    assert "too many redirects" in twice.reason
