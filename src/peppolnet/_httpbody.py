@@ -11,9 +11,17 @@ is decoded; anything else is refused as :class:`UnsupportedEncoding`.
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Final
 
-__all__ = ["ACCEPT_ENCODING", "BoundedBody", "BrokenBody", "UnsupportedEncoding"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "BoundedBody",
+    "BrokenBody",
+    "UnsupportedEncoding",
+    "acollect",
+    "collect",
+]
 
 #: The ``Accept-Encoding`` every peppolnet HTTP request sends (never br/zstd, which httpx would
 #: advertise when their packages happen to be installed).
@@ -93,3 +101,54 @@ class BoundedBody:
 
     def value(self) -> bytes:
         return b"".join(self._parts)
+
+
+def collect(
+    chunks: Iterable[bytes], limit: int, encoding: str | None, fault: Callable[[str], Exception]
+) -> tuple[bytes, bool]:
+    """Read raw ``chunks`` into at most ``limit`` decoded bytes: ``(body, truncated)``.
+
+    For readers that hand a cut body on (it will not parse) rather than refuse it themselves;
+    an unsupported encoding or broken compression raises ``fault(sentence)``.
+    """
+    body = _open(limit, encoding, fault)
+    for chunk in chunks:
+        if not _add(body, chunk, fault):
+            break
+    return _close(body, fault)
+
+
+async def acollect(
+    chunks: AsyncIterable[bytes],
+    limit: int,
+    encoding: str | None,
+    fault: Callable[[str], Exception],
+) -> tuple[bytes, bool]:
+    """The async twin of :func:`collect`."""
+    body = _open(limit, encoding, fault)
+    async for chunk in chunks:
+        if not _add(body, chunk, fault):
+            break
+    return _close(body, fault)
+
+
+def _open(limit: int, encoding: str | None, fault: Callable[[str], Exception]) -> BoundedBody:
+    try:
+        return BoundedBody(limit, encoding)
+    except UnsupportedEncoding as exc:
+        raise fault(str(exc)) from None
+
+
+def _add(body: BoundedBody, chunk: bytes, fault: Callable[[str], Exception]) -> bool:
+    try:
+        return body.add(chunk)
+    except BrokenBody as exc:
+        raise fault(str(exc)) from None
+
+
+def _close(body: BoundedBody, fault: Callable[[str], Exception]) -> tuple[bytes, bool]:
+    try:
+        body.finish()
+    except BrokenBody as exc:
+        raise fault(str(exc)) from None
+    return body.value(), body.truncated

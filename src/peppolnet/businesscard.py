@@ -16,6 +16,7 @@ All three parse into the same :class:`BusinessCard`, so callers never branch on 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -23,7 +24,7 @@ from typing import Any, Final
 import httpx
 from lxml import etree
 
-from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
+from peppolnet._httpbody import ACCEPT_ENCODING, acollect, collect
 from peppolnet._tls import verify_argument
 from peppolnet.errors import (
     IdentifierMismatch,
@@ -311,17 +312,17 @@ def fetch_business_card(
     )
     try:
         with http.stream("GET", url, headers=_HEADERS) as response:
-            body = _card_body(url, response.headers)
-            for chunk in response.iter_raw():
-                if not _add(url, body, chunk):
-                    break
+            body, truncated = collect(
+                response.iter_raw(), MAX_CARD_BYTES, response.headers.get("content-encoding"),
+                _fault(url),
+            )  # fmt: skip
             status = response.status_code
     except httpx.HTTPError as exc:
         raise SmpUnavailable(f"could not fetch the business card from {url}: {exc}") from exc
     finally:
         if own:
             http.close()
-    return _interpret(url, participant, status, _value(url, body), body.truncated)
+    return _interpret(url, participant, status, body, truncated)
 
 
 async def fetch_business_card_async(
@@ -342,40 +343,22 @@ async def fetch_business_card_async(
     )
     try:
         async with http.stream("GET", url, headers=_HEADERS) as response:
-            body = _card_body(url, response.headers)
-            async for chunk in response.aiter_raw():
-                if not _add(url, body, chunk):
-                    break
+            body, truncated = await acollect(
+                response.aiter_raw(), MAX_CARD_BYTES, response.headers.get("content-encoding"),
+                _fault(url),
+            )  # fmt: skip
             status = response.status_code
     except httpx.HTTPError as exc:
         raise SmpUnavailable(f"could not fetch the business card from {url}: {exc}") from exc
     finally:
         if own:
             await http.aclose()
-    return _interpret(url, participant, status, _value(url, body), body.truncated)
+    return _interpret(url, participant, status, body, truncated)
 
 
 _HEADERS: Final = {"Accept": "application/xml", "Accept-Encoding": ACCEPT_ENCODING}
 
 
-def _card_body(url: str, headers: httpx.Headers) -> BoundedBody:
-    """At most MAX_CARD_BYTES decoded bytes (see :mod:`peppolnet._httpbody`)."""
-    try:
-        return BoundedBody(MAX_CARD_BYTES, headers.get("content-encoding"))
-    except UnsupportedEncoding as exc:
-        raise SmpError(f"the business card at {url} cannot be read: {exc}") from None
-
-
-def _add(url: str, body: BoundedBody, chunk: bytes) -> bool:
-    try:
-        return body.add(chunk)
-    except BrokenBody as exc:
-        raise SmpUnavailable(f"the business card at {url} is broken: {exc}") from None
-
-
-def _value(url: str, body: BoundedBody) -> bytes:
-    try:
-        body.finish()
-    except BrokenBody as exc:
-        raise SmpUnavailable(f"the business card at {url} is broken: {exc}") from None
-    return body.value()
+def _fault(url: str) -> Callable[[str], Exception]:
+    """How an unreadable card body is reported: a broken answer of the SMP (a fault)."""
+    return lambda sentence: SmpUnavailable(f"the business card at {url} is unreadable: {sentence}")

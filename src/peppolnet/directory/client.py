@@ -26,7 +26,7 @@ from typing import Final, Protocol, Unpack
 
 import httpx
 
-from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
+from peppolnet._httpbody import ACCEPT_ENCODING, acollect, collect
 from peppolnet._tls import verify_argument
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
 from peppolnet.directory.parse import MAX_RESPONSE_BYTES, parse_search_response
@@ -384,14 +384,14 @@ class DirectoryClient(_Base):
                 with self._http.stream(
                     "GET", url, params=tuple(params), headers=_ENCODINGS
                 ) as response:
-                    body = _body(url, response.headers)
-                    for chunk in response.iter_raw():
-                        if not _add(url, body, chunk):
-                            break
+                    encoding = response.headers.get("content-encoding")
+                    body, _ = collect(
+                        response.iter_raw(), MAX_RESPONSE_BYTES, encoding, _fault(url)
+                    )
                     status, headers = response.status_code, response.headers
             except httpx.HTTPError as exc:
                 raise DirectoryError(f"could not reach the Directory at {url}: {exc}") from exc
-            result = interpret(status, headers, _value(url, body), fmt, url)
+            result = interpret(status, headers, body, fmt, url)
             if isinstance(result, SearchPage):
                 return result
             if not self._should_retry(result, attempt):
@@ -496,14 +496,14 @@ class AsyncDirectoryClient(_Base):
                 async with self._http.stream(
                     "GET", url, params=tuple(params), headers=_ENCODINGS
                 ) as response:
-                    body = _body(url, response.headers)
-                    async for chunk in response.aiter_raw():
-                        if not _add(url, body, chunk):
-                            break
+                    encoding = response.headers.get("content-encoding")
+                    body, _ = await acollect(
+                        response.aiter_raw(), MAX_RESPONSE_BYTES, encoding, _fault(url)
+                    )
                     status, headers = response.status_code, response.headers
             except httpx.HTTPError as exc:
                 raise DirectoryError(f"could not reach the Directory at {url}: {exc}") from exc
-            result = interpret(status, headers, _value(url, body), fmt, url)
+            result = interpret(status, headers, body, fmt, url)
             if isinstance(result, SearchPage):
                 return result
             if not self._should_retry(result, attempt):
@@ -549,25 +549,8 @@ class AsyncDirectoryClient(_Base):
 _ENCODINGS: Final = {"Accept-Encoding": ACCEPT_ENCODING}
 
 
-def _body(url: str, headers: httpx.Headers) -> BoundedBody:
-    """A body of at most MAX_RESPONSE_BYTES decoded bytes (see :mod:`peppolnet._httpbody`)."""
-    try:
-        return BoundedBody(MAX_RESPONSE_BYTES, headers.get("content-encoding"))
-    except UnsupportedEncoding as exc:
-        raise DirectoryError(f"the Directory at {url} sent an unreadable answer: {exc}") from None
-
-
-def _add(url: str, body: BoundedBody, chunk: bytes) -> bool:
-    try:
-        return body.add(chunk)
-    except BrokenBody as exc:
-        raise DirectoryError(f"the Directory at {url} sent a broken answer: {exc}") from None
-
-
-def _value(url: str, body: BoundedBody) -> bytes:
-    """What was read; a body cut at the limit is handed on as it is (it will not parse)."""
-    try:
-        body.finish()
-    except BrokenBody as exc:
-        raise DirectoryError(f"the Directory at {url} sent a broken answer: {exc}") from None
-    return body.value()
+def _fault(url: str) -> Callable[[str], Exception]:
+    """How an unreadable answer is reported (a cut one is handed on: it will not parse)."""
+    return lambda sentence: DirectoryError(
+        f"the Directory at {url} sent an unreadable answer: {sentence}"
+    )
