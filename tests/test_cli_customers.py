@@ -164,5 +164,7 @@ def test_operator_changes_become_update_request_drafts(
 
         assert main(["request", "drafts", "--db", db, "--operator", "Nobody AB", *net]) == 1
         assert "--operator 'Nobody AB'" in capsys.readouterr().err
+        assert main(["request", "drafts", "--db", db, "--since", "yesterday", *net]) == 1
+        assert "not an ISO 8601 time" in capsys.readouterr().err
     finally:
         sb.move_participant("0007:5584821341", "kvittra")

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from peppolnet.errors import InvalidInput
@@ -24,6 +25,17 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def since_time(text: str | None) -> datetime | None:
+    """``--since ISO-TIME`` as an aware datetime (UTC when no zone is given); None without one."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(f"--since {text!r} is not an ISO 8601 time") from exc
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def print_json(data: Any) -> None:

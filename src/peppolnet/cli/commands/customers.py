@@ -155,20 +155,10 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _changes(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from peppolnet.cli._output import print_json, since_time, table
 
-    from peppolnet.cli._output import print_json, table
-
-    since = None
-    if args.since:
-        try:
-            since = datetime.fromisoformat(args.since)
-        except ValueError as exc:
-            raise InvalidInput(f"--since {args.since!r} is not an ISO 8601 time") from exc
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
     with _open(args) as directory:
-        changes = directory.changes(since)
+        changes = directory.changes(since_time(args.since))
     if args.json:
         print_json([c.to_json() for c in changes])
     else:

@@ -357,20 +357,12 @@ def _show(args: argparse.Namespace) -> int:
 
 def _drafts(args: argparse.Namespace) -> int:
     import json
-    from datetime import UTC, datetime
 
-    from peppolnet.cli._output import print_json, table
+    from peppolnet.cli._output import print_json, since_time, table
     from peppolnet.recipients.directory import RecipientDirectory
     from peppolnet.recipients.render import to_json
 
-    since = None
-    if args.since:
-        try:
-            since = datetime.fromisoformat(args.since)
-        except ValueError as exc:
-            raise InvalidInput(f"--since {args.since!r} is not an ISO 8601 time") from exc
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
+    since = since_time(args.since)
     operator = _target_operator(args) if args.operator else None
     with RecipientDirectory(args.db) as directory, _tracker(args) as tracker:
         changes = directory.changes(since)
