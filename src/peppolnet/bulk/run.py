@@ -834,6 +834,8 @@ def _run_bridged(
                     stop = entry
         if isinstance(stop, _Raised):
             raise stop.error
+        if stop is not None and (taken < sent or not exhausted):  # never a silent short run
+            raise RuntimeError(f"the bulk engine stopped after {taken} of {sent} rows")
         if input_error is not None:
             raise input_error
     finally:
