@@ -196,3 +196,22 @@ def test_any_table_reads_back(
     assert [list(r.fields) for r in read] == kept
     for row in read:  # every row is either lookable or says why not
         assert (row.problem is None) == bool(row.candidates)
+
+
+def test_a_register_refused_or_abandoned_leaves_no_file_open(tmp_path: Path) -> None:
+    """A register without usable columns, or one closed unread, closes its file at once."""
+    import gc
+    import warnings
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    good = tmp_path / "good.csv"
+    good.write_text("name,participant id\nA,0007:5567321707\n", encoding="utf-8")
+    gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InvalidInput, match="no participant id column"):
+            read_register(bad)
+        read_register(good).close()
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

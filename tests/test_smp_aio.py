@@ -215,10 +215,12 @@ def test_one_client_serves_two_event_loops(server: _Server, network: Network) ->
     for _ in range(2):  # each asyncio.run is a new loop; the session must follow it
 
         async def once() -> bytes:
-            return await client.fetch(server.url + "/twice")
+            try:
+                return await client.fetch(server.url + "/twice")
+            finally:
+                await client.aclose()  # before its loop ends, as `async with` does
 
         assert asyncio.run(once()) == b"ok"
-    asyncio.run(client.aclose())
 
 
 async def test_a_callers_httpx_client_is_used_and_left_open(
@@ -273,11 +275,13 @@ async def test_the_environments_proxy_is_used(
 
 def test_one_client_serves_loops_in_two_threads_at_once(server: _Server, network: Network) -> None:
     """Regression (review): one session for "the last loop" raced between loops."""
+    import gc
     import warnings
     from concurrent.futures import ThreadPoolExecutor
 
     server.handler = lambda r: Response(200, b"ok")
     client = AsyncSmpClient(network)
+    gc.collect()  # what earlier tests left behind is not this test's
 
     def run_loop(worker: int) -> int:
         async def many() -> int:
@@ -301,8 +305,6 @@ def test_one_client_serves_loops_in_two_threads_at_once(server: _Server, network
                 await client.aclose()  # closes this loop's session; the client stays usable
 
         assert [asyncio.run(once()) for _ in range(2)] == [b"ok", b"ok"]
-        import gc
-
         gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
 

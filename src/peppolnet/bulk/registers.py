@@ -16,9 +16,9 @@ import dataclasses
 import functools
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 
 from peppolnet.errors import InvalidIdentifier, InvalidInput
 from peppolnet.identifiers import ParticipantId
@@ -149,9 +149,15 @@ class Register:
     encoding: str | None
     delimiter: str | None
     rows: Iterator[RegisterRow]
+    _close: Callable[[], None] = dataclasses.field(default=lambda: None, repr=False)
 
     def __iter__(self) -> Iterator[RegisterRow]:
         return self.rows
+
+    def close(self) -> None:
+        """Close the file when the rows will not be read to the end (reading to the end, or
+        closing the row stream, closes it too)."""
+        self._close()
 
 
 def detect_encoding(path: Path) -> str:
@@ -226,7 +232,7 @@ def read_register(
     if not file.is_file():
         raise InvalidInput(f"the register {str(file)!r} does not exist or is not a file")
     if file.suffix.lower() in (".xlsx", ".xlsm"):
-        headers, raw = _open_xlsx(file)
+        headers, raw, close = _open_xlsx(file)
         enc = delim = None
     else:
         if delimiter is not None and len(delimiter) != 1:
@@ -241,19 +247,28 @@ def read_register(
         with file.open(encoding=enc, errors="replace", newline="") as fh:
             sample = fh.read(_SAMPLE)
         delim = delimiter or _detect_delimiter(sample)
-        headers, raw = _open_csv(file, enc, delim)
-    roles = detect_columns(headers, columns)
+        headers, raw, close = _open_csv(file, enc, delim)
+    try:
+        roles = detect_columns(headers, columns)
+    except BaseException:
+        close()  # the rows will never be read: do not leave the file open until GC
+        raise
     if "participant_id" not in roles and "org_number" not in roles:
+        close()
         raise InvalidInput(
             "the register has no participant id column and no organisation number column "
             "(looked for e.g. 'participant id', 'org number', 'organisationsnummer', 'orgnr'); "
             "its columns are: " + ", ".join(repr(h) for h in headers)
         )
     country = default_country.strip().upper() if default_country else None
-    return Register(file, headers, roles, enc, delim, _rows(raw, headers, roles, country))
+    return Register(file, headers, roles, enc, delim, _rows(raw, headers, roles, country), close)
 
 
-def _open_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], Iterator[list[str]]]:
+_Opened: TypeAlias = tuple[list[str], Iterator[list[str]], Callable[[], None]]
+
+
+def _open_csv(path: Path, encoding: str, delimiter: str) -> _Opened:
+    """Headers, the rows (which close the file when done), and a close for an early exit."""
     # The csv module's field limit is process-wide: only ever raise it, never lower it under
     # the caller's own CSV code. Oversized fields are refused per row (``_MAX_FIELD``).
     if csv.field_size_limit() < _MAX_FIELD * 10:
@@ -281,10 +296,10 @@ def _open_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], Ite
                     continue
                 yield row
 
-    return [h.strip() for h in headers], rows()
+    return [h.strip() for h in headers], rows(), fh.close
 
 
-def _open_xlsx(path: Path) -> tuple[list[str], Iterator[list[str]]]:
+def _open_xlsx(path: Path) -> _Opened:
     try:
         import openpyxl  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - openpyxl is a test dependency
@@ -322,7 +337,7 @@ def _open_xlsx(path: Path) -> tuple[list[str], Iterator[list[str]]]:
         finally:
             book.close()
 
-    return headers, rows()
+    return headers, rows(), book.close
 
 
 def _rows(

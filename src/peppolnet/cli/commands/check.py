@@ -166,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
     if output.resolve() == source.resolve():
         return fail("the output file must not be the register itself", code=2)
 
+    register = None
     try:
         register = read_register(
             source,
@@ -185,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
                     summary.add({**record, "country": country})
         network = network_from_arguments(args)
     except PeppolnetError as exc:
+        if register is not None:
+            register.close()
         return fail(str(exc), code=3)
 
     bar = _ProgressLine(sys.stderr, len(done)) if sys.stderr.isatty() else None
