@@ -383,7 +383,7 @@ def test_a_revoked_redirecting_smp_cannot_steer_lookups() -> None:
 
     with Sandbox.start() as sb:
         pid = str(_with_quirk(sb, "redirect").id)
-        with Lookup(sb.network, revocation=CrlChecker()) as lk:
+        with CrlChecker() as crl, Lookup(sb.network, revocation=crl) as lk:
             before = lk.check(pid)
         assert before.verdict is Verdict.CAN_RECEIVE
         redirect = before.check("redirect")
@@ -391,7 +391,7 @@ def test_a_revoked_redirecting_smp_cannot_steer_lookups() -> None:
         assert "redirecting SMP's certificate is not revoked" in redirect.message
         redirecting = _with_quirk(sb, "redirect").operator
         sb.revoke(redirecting, "smp")
-        with Lookup(sb.network, revocation=CrlChecker()) as lk:
+        with CrlChecker() as crl, Lookup(sb.network, revocation=crl) as lk:
             after = lk.check(pid)
     assert after.verdict is Verdict.UNKNOWN
     assert not after.retryable
