@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from peppolnet.bulk import (
     check_many_async,
     read_register,
 )
+from peppolnet.clock import ManualClock
 from peppolnet.errors import InvalidInput
 from peppolnet.lookup import AsyncLookup, Lookup
 from peppolnet.sandbox import Faults, Sandbox
@@ -115,8 +117,8 @@ def test_second_pass_within_max_age_makes_no_requests(
 
 
 def test_cache_is_bounded_and_ages() -> None:
-    now = [0.0]
-    cache = ResultCache(maxsize=2, max_age=10, clock=lambda: now[0])
+    clock = ManualClock(datetime(2030, 1, 1, tzinfo=UTC))
+    cache = ResultCache(maxsize=2, max_age=10, clock=clock)
     from peppolnet.bulk.run import _Outcome
 
     outcome = _Outcome("can-receive", "ok", None, 1)
@@ -127,7 +129,7 @@ def test_cache_is_bounded_and_ages() -> None:
     assert cache.get((("p2",), "d")) is outcome
     cache.put((("u",), "d"), _Outcome("unknown", "timeout", None, 3))
     assert cache.get((("u",), "d")) is None
-    now[0] = 11
+    clock.advance(11)
     assert cache.get((("p2",), "d")) is None
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 
 from peppolnet.businesscard import BusinessEntity, Name
+from peppolnet.clock import ManualClock
 from peppolnet.directory import AsyncDirectoryClient, DirectoryClient
 from peppolnet.directory.client import RateLimiter, parse_retry_after
 from peppolnet.errors import DirectoryError, DirectoryQueryError, DirectoryRateLimited
@@ -171,15 +172,9 @@ def test_server_errors_and_unreachable() -> None:
         client.search(name="bakeri")
 
 
-@dataclass
-class FakeClock:
-    now: float = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+def FakeClock() -> ManualClock:
+    """A clock whose monotonic reading starts at 100 s and moves only when slept on."""
+    return ManualClock(datetime(2030, 1, 1, tzinfo=UTC), monotonic_start=100.0)
 
 
 def test_client_side_rate_limit_spaces_requests(server: HttpServer) -> None:
@@ -188,7 +183,7 @@ def test_client_side_rate_limit_spaces_requests(server: HttpServer) -> None:
     with DirectoryClient(server.base_url, clock=clock, sleep=clock.sleep) as client:
         for _ in range(5):
             client.search(name="bakeri")
-            sent_at.append(clock.now)
+            sent_at.append(clock.monotonic())
     assert sent_at == [100.0, 100.5, 101.0, 101.5, 102.0]  # 2 requests/second
 
 
@@ -196,7 +191,7 @@ def test_rate_limiter_and_retry_after_parsing() -> None:
     clock = FakeClock()
     limiter = RateLimiter(4, clock)
     assert [limiter.reserve() for _ in range(3)] == [0.0, 0.25, 0.5]
-    clock.now += 10
+    clock.advance(10)
     assert limiter.reserve() == 0.0
     limiter.push_back(2)
     assert limiter.reserve() == 2.0
@@ -257,7 +252,7 @@ async def test_async_429_and_rate_limit() -> None:
         clock = FakeClock()
 
         async def clock_sleep(seconds: float) -> None:
-            clock.now += seconds
+            clock.sleep(seconds)
 
         async with AsyncDirectoryClient(
             srv.base_url, rate_limit=4, clock=clock, sleep=clock_sleep
@@ -265,4 +260,4 @@ async def test_async_429_and_rate_limit() -> None:
             service.rate_limit_per_second = None
             for _ in range(3):
                 await paced.search(name="bakeri")
-            assert clock.now == 100.5
+            assert clock.monotonic() == 100.5

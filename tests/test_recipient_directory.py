@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from peppolnet.bulk import RegisterRow, read_register
+from peppolnet.clock import ManualClock
 from peppolnet.errors import InvalidInput
 from peppolnet.identifiers import ParticipantId
 from peppolnet.recipients.directory import CheckRecord, RecipientDirectory, compare
@@ -21,14 +22,15 @@ from peppolnet.sandbox import Sandbox
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "customers.csv"
 
 
-class Clock:
-    """A settable clock, so ``older_than`` and ``since`` are testable without sleeping."""
+#: Two "todays" far apart: the date-sensitive tests must pass on any date, a year ahead included.
+STARTS = [datetime(2026, 11, 27, 8, 0, tzinfo=UTC), datetime(2031, 6, 15, 12, 0, tzinfo=UTC)]
 
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture(params=STARTS, ids=lambda d: d.date().isoformat())
+def clock(request: pytest.FixtureRequest) -> ManualClock:
+    """One movable clock for the sandbox, the directory and its lookups."""
+    start: datetime = request.param
+    return ManualClock(start)
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +39,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def sb(keys: Path) -> Iterator[Sandbox]:
-    """A sandbox of this test's own: the test moves and removes participants."""
-    with Sandbox.start(key_dir=keys) as sandbox:
+def sb(keys: Path, clock: ManualClock) -> Iterator[Sandbox]:
+    """A sandbox of this test's own, on the test's clock: it moves and removes participants."""
+    with Sandbox.start(key_dir=keys, clock=clock) as sandbox:
         yield sandbox
 
 
@@ -193,8 +195,9 @@ def test_compare_is_pure_and_complete() -> None:
     ]
 
 
-def test_refresh_history_and_changes_after_move(sb: Sandbox, tmp_path: Path) -> None:
-    clock = Clock()
+def test_refresh_history_and_changes_after_move(
+    sb: Sandbox, clock: ManualClock, tmp_path: Path
+) -> None:
     d = RecipientDirectory(tmp_path / "r.sqlite", clock=clock)
     d.import_register(FIXTURE)
     report = d.refresh(sb.network, concurrency=4)
@@ -210,7 +213,7 @@ def test_refresh_history_and_changes_after_move(sb: Sandbox, tmp_path: Path) -> 
     assert d.changes() == []  # one check each: nothing to compare yet
 
     # Nothing is due within the hour; everything is due a day later.
-    clock.now += timedelta(minutes=30)
+    clock.advance(timedelta(minutes=30))
     assert d.refresh(sb.network, older_than=timedelta(hours=1)).checked == 0
 
     pid = ParticipantId.parse(nordlys.participant_id)
@@ -220,7 +223,7 @@ def test_refresh_history_and_changes_after_move(sb: Sandbox, tmp_path: Path) -> 
     gone = next(r for r in d.recipients() if r.verdict == "can-receive" and r.id != nordlys.id)
     sb.remove_participant(gone.participant_id)
 
-    clock.now += timedelta(days=1)
+    clock.advance(timedelta(days=1))
     assert d.refresh(sb.network, older_than=timedelta(hours=1), concurrency=4).checked == 38
     changes = d.changes()
     by_kind = {(c.kind, c.recipient.name) for c in changes}
@@ -233,7 +236,7 @@ def test_refresh_history_and_changes_after_move(sb: Sandbox, tmp_path: Path) -> 
     assert moved.to_json()["after"]["seat_id"] == moved.after.seat_id
     assert len(d.history(pid)) == 2
     # only recipients whose latest decisive check is after "since"
-    assert d.changes(since=clock.now + timedelta(days=1)) == []
+    assert d.changes(since=clock.now() + timedelta(days=1)) == []
 
     # Moving back: the next refresh shows the reverse move, and history keeps all three.
     sb.move_participant(pid, old_operator)

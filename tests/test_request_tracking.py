@@ -23,6 +23,7 @@ from aiosmtpd.smtp import Envelope, Session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from peppolnet.clock import ManualClock
 from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest
 from peppolnet.lookup import Lookup
 from peppolnet.recipients import (
@@ -47,14 +48,9 @@ NEW = "559012-3450"  # valid Swedish numbers that are not in the default sandbox
 NEW_2 = "559012-3468"
 
 
-class Clock:
+def Clock() -> ManualClock:
     """A movable "now" for expiry."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+    return ManualClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +164,7 @@ def test_save_is_idempotent_and_keeps_history(tmp_path: Path) -> None:
     again = tracker.save(add_request())
     assert first == again
     assert [e.event for e in tracker.history(request.request_id)] == ["saved"]
-    clock.now += timedelta(minutes=5)
+    clock.advance(timedelta(minutes=5))
     changed = tracker.save(add_request(note="Ring först"))
     assert changed.request.note == "Ring först"
     assert changed.created_at == first.created_at < changed.updated_at
@@ -361,14 +357,14 @@ def test_expires_after_the_given_time(tmp_path: Path, net: Sandbox) -> None:
     request = add_request()
     tracker.save(request)
     tracker.send(request.request_id, OutboxChannel(tmp_path / "out"))  # nobody acts on it
-    clock.now += timedelta(days=13)
+    clock.advance(timedelta(days=13))
     [still] = tracker.follow_up(net.network, expire_after=timedelta(days=14))
     assert still.status is RequestStatus.SENT
     assert still.desk_status is None
     again = tracker.follow_up(net.network, expire_after=timedelta(days=14))
     assert [e.event for e in tracker.history(request.request_id)].count("checked") == 1
     assert again[0].status is RequestStatus.SENT
-    clock.now += timedelta(days=1)
+    clock.advance(timedelta(days=1))
     [expired] = tracker.follow_up(net.network, expire_after=timedelta(days=14))
     assert expired.status is RequestStatus.EXPIRED
     assert "not confirmed within 14 days" in expired.message
@@ -383,7 +379,7 @@ def test_an_outage_does_not_expire_a_request(tmp_path: Path, net: Sandbox) -> No
     request = add_request()
     tracker.save(request)
     tracker.send(request.request_id, OutboxChannel(tmp_path / "out"))
-    clock.now += timedelta(days=30)
+    clock.advance(timedelta(days=30))
     net.dns.set_fault(None, "silence")
     try:
         [during] = tracker.follow_up(net.network, expire_after=timedelta(days=14), timeout=0.3)

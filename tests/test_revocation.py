@@ -486,14 +486,14 @@ def test_a_pem_crl_is_read_too(net: Sandbox, checker: CrlChecker) -> None:
 
 
 def test_the_cache_is_kept_until_next_update_then_refetched(net: Sandbox) -> None:
-    offset = [timedelta(0)]
-    crl = CrlChecker(clock=lambda: datetime.now(UTC) + offset[0])
+    clock = _Clock()
+    crl = CrlChecker(clock=clock)
     before = requests(net)
     with crl, Lookup(net.network, revocation=crl) as lk:
         first = lk.check(A)
         second = lk.check(A)
         assert new_requests(net, before) == {"smp": 1, "ap": 1}  # the second asked nobody
-        offset[0] = timedelta(seconds=net.crls.lifetime.total_seconds() + 60)
+        clock.offset = timedelta(seconds=net.crls.lifetime.total_seconds() + 60)
         third = lk.check(A)
     assert {first.verdict, second.verdict, third.verdict} == {Verdict.CAN_RECEIVE}
     assert new_requests(net, before) == {"smp": 2, "ap": 2}  # past nextUpdate: fetched again
@@ -739,10 +739,13 @@ class _Clock:
         self.offset = timedelta(0)
         self.broken = False
 
-    def __call__(self) -> datetime:
+    def now(self) -> datetime:
         if self.broken:
             raise RuntimeError("the clock is broken")
         return datetime.now(UTC) + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset.total_seconds()
 
 
 def test_a_clock_failing_mid_download_leaves_no_one_waiting(net: Sandbox) -> None:

@@ -6,9 +6,11 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 
+from peppolnet.clock import ManualClock
 from peppolnet.errors import DnsFailure, InvalidInput, NoSmpService, NotRegistered
 from peppolnet.identifiers import ParticipantId
 from peppolnet.sandbox.dns_server import DnsServer
@@ -21,14 +23,9 @@ MISSING = ParticipantId.parse("0007:9999999999")
 SMP = "https://smp.sandbox.test/smp"
 
 
-class Clock:
-    """A hand-moved monotonic clock."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+def Clock() -> ManualClock:
+    """A hand-moved clock; the resolver's cache ages on its monotonic reading."""
+    return ManualClock(datetime(2030, 1, 1, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -155,12 +152,12 @@ def test_ttl_expiry(server: DnsServer) -> None:
     clock = Clock()
     resolver = make(server, clock=clock)
     resolver.resolve(FOUND)
-    clock.now += 30
+    clock.advance(30)
     hit = resolver.resolve(FOUND)
     assert hit.from_cache is True
     assert hit.ttl == 30
     before = server.queries
-    clock.now += 31
+    clock.advance(31)
     assert resolver.resolve(FOUND).from_cache is False
     assert server.queries == before + 1
 
@@ -175,7 +172,7 @@ def test_negative_caching(server: DnsServer) -> None:
     with pytest.raises(NotRegistered):
         resolver.resolve(MISSING)  # cached for the SOA's negative TTL (60 s)
     assert server.queries == before
-    clock.now += 61
+    clock.advance(61)
     assert resolver.resolve(MISSING).smp_url == SMP
 
 
@@ -185,7 +182,7 @@ def test_negative_ttl_is_capped(server: DnsServer) -> None:
     with pytest.raises(NotRegistered):
         resolver.resolve(MISSING)
     server.add_participant(MISSING, SMP)
-    clock.now += 6
+    clock.advance(6)
     assert resolver.resolve(MISSING).smp_url == SMP
 
 
@@ -344,7 +341,7 @@ async def test_async_cache_expiry(server: DnsServer) -> None:
     before = server.queries
     assert (await resolver.resolve(FOUND)).from_cache is True
     assert server.queries == before
-    clock.now += 61
+    clock.advance(61)
     assert (await resolver.resolve(FOUND)).from_cache is False
     assert server.queries == before + 1
 

@@ -23,10 +23,11 @@ import asyncio
 import dataclasses
 import functools
 import time
-from collections.abc import Callable, Generator
-from datetime import UTC, datetime
+from collections.abc import Generator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
+from peppolnet.clock import Clock, as_clock
 from peppolnet.codelists import document_type_entry, document_type_name
 from peppolnet.errors import (
     DnsFailure,
@@ -742,7 +743,7 @@ class _Base:
         operators: OperatorRegistry | None,
         revocation: RevocationChecker | None,
         list_document_types: bool,
-        clock: Callable[[], datetime] | None,
+        clock: Clock | None,
     ) -> None:
         if network is None:
             from peppolnet.network import PRODUCTION
@@ -753,7 +754,7 @@ class _Base:
         self.revocation = revocation or NoRevocationCheck()
         self._asks_revocation = not isinstance(self.revocation, NoRevocationCheck)
         self.list_document_types = list_document_types
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = as_clock(clock)
 
     def _context(
         self,
@@ -779,7 +780,7 @@ class _Base:
             network=self.network,
             document_type=doc,
             process=proc,
-            at=at or self.clock(),
+            at=at or self.clock.now(),
             list_document_types=(
                 self.list_document_types if list_document_types is None else list_document_types
             ),
@@ -816,7 +817,7 @@ class Lookup(_Base):
         revocation: RevocationChecker | None = None,
         list_document_types: bool = False,
         timeout: float = 10.0,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
         per_host: int | None = None,
     ) -> None:
         super().__init__(
@@ -829,7 +830,7 @@ class Lookup(_Base):
         # The lookup judges https itself (its own check, its own sentence), so the resolver
         # hands over http URLs instead of refusing them.
         self.resolver = resolver or SmlResolver.for_network(
-            self.network, timeout=timeout, require_https=False
+            self.network, timeout=timeout, require_https=False, clock=self.clock
         )
         self._own_smp = smp_client is None
         self.smp = smp_client or SmpClient(
@@ -912,7 +913,7 @@ class AsyncLookup(_Base):
         revocation: RevocationChecker | None = None,
         list_document_types: bool = False,
         timeout: float = 10.0,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
         per_host: int | None = None,
     ) -> None:
         super().__init__(
@@ -924,7 +925,7 @@ class AsyncLookup(_Base):
         )
         self._own_resolver = resolver is None
         self.resolver = resolver or AsyncSmlResolver.for_network(
-            self.network, timeout=timeout, require_https=False
+            self.network, timeout=timeout, require_https=False, clock=self.clock
         )
         self._own_smp = smp_client is None
         self.smp = smp_client or AsyncSmpClient(

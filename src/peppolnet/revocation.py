@@ -58,7 +58,6 @@ import dataclasses
 import functools
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 from urllib.parse import urljoin, urlsplit
@@ -67,6 +66,7 @@ import httpx
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from peppolnet.clock import Clock, as_clock
 from peppolnet.pki import RevocationAnswer, RevocationStatus
 
 __all__ = ["DEFAULT_MAX_BYTES", "CrlChecker", "crl_urls", "judge_crl", "read_crl"]
@@ -399,8 +399,9 @@ class CrlChecker:
     ``next_update``, at most ``max_age`` seconds; a failed download or a CRL that cannot be
     believed is remembered for ``retry_after`` seconds, while a CRL already held and still
     current goes on answering. ``grace`` tolerates a CRL published a little late.
-    ``http_client`` replaces the client the checker builds (and stays yours to close); ``clock``
-    replaces ``datetime.now(UTC)`` for the cache and the freshness check. Each cached CRL can
+    ``http_client`` replaces the client the checker builds (and stays yours to close); ``clock`` (a
+    :class:`peppolnet.clock.Clock`) gives "now" for the cache and the freshness check; download
+    deadlines stay in real seconds, as the sockets wait in them. Each cached CRL can
     take about five times its size in memory (see the module's notes).
 
     Thread-safe; share one checker between every lookup of a process. Each download runs in a
@@ -419,8 +420,9 @@ class CrlChecker:
         grace: float = 3600.0,
         max_entries: int = 16,
         http_client: httpx.Client | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = as_clock(clock)
         self.soft_fail = soft_fail
         self.timeout = timeout
         self.max_bytes = max_bytes
@@ -428,7 +430,6 @@ class CrlChecker:
         self.retry_after = timedelta(seconds=retry_after)
         self.grace = timedelta(seconds=grace)
         self.max_entries = max(1, max_entries)
-        self.clock = clock or (lambda: datetime.now(UTC))
         self._client = http_client
         self._own_client = http_client is None
         self._lock = threading.Lock()
@@ -525,7 +526,7 @@ class CrlChecker:
             else:
                 self._slots.move_to_end(url)
             entry = slot.entry
-            if entry is not None and self.clock() < entry.fresh_until:
+            if entry is not None and self.clock.now() < entry.fresh_until:
                 return slot, entry, None, False
             if slot.inflight is not None:
                 return slot, None, slot.inflight, False
@@ -677,13 +678,13 @@ class CrlChecker:
         if (
             isinstance(fetched, _Failure)
             and isinstance(held, _Crl)
-            and self.clock() <= held.listing.due(self.max_age) + self.grace
+            and self.clock.now() <= held.listing.due(self.max_age) + self.grace
         ):
             return dataclasses.replace(held, fresh_until=fetched.fresh_until)
         return fetched
 
     def _later(self) -> datetime:
-        return self.clock() + self.retry_after
+        return self.clock.now() + self.retry_after
 
     def _download(
         self, url: str, cert: x509.Certificate, issuer: x509.Certificate, deadline: float
@@ -713,7 +714,7 @@ class CrlChecker:
             )
         except _DAMAGED as exc:
             return _Failure(f"the CRL at {url} cannot be read: {exc}", self._later())
-        now = self.clock()
+        now = self.clock.now()
         problem = problem or _freshness_problem(
             listing, now=now, grace=self.grace, max_age=self.max_age
         )
@@ -751,7 +752,7 @@ class CrlChecker:
             cert,
             issuer,
             at,
-            now=self.clock(),
+            now=self.clock.now(),
             grace=self.grace,
             max_age=self.max_age,
             source=source,

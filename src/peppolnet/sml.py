@@ -40,6 +40,7 @@ import dns.name
 import dns.resolver
 
 from peppolnet import dnswire
+from peppolnet.clock import Clock, as_clock
 from peppolnet.dnsquery import UdpEndpoints, ask, ask_async
 from peppolnet.dnswire import DnsResponse, NaptrRecord
 from peppolnet.errors import InvalidInput, NoSmpService, NotRegistered, PeppolnetError
@@ -391,7 +392,7 @@ class _Core:
         max_negative_ttl: float,
         require_https: bool,
         legacy_cname: bool,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self.zone = _zone(zone)
         try:
@@ -410,8 +411,9 @@ class _Core:
         self.rdtype = dnswire.CNAME if legacy_cname else dnswire.NAPTR
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
-        self.clock = clock
-        self.cache = _Cache(cache_size if cache else 0, clock)
+        # TTLs are ages: they run on the monotonic reading of the one clock the owner passed in
+        self.clock = clock.monotonic
+        self.cache = _Cache(cache_size if cache else 0, clock.monotonic)
 
     def participant(self, participant: ParticipantId | str) -> ParticipantId:
         if isinstance(participant, ParticipantId):
@@ -528,7 +530,7 @@ class _ResolverBase:
         cache_size: int = 100_000,
         max_ttl: float = 86_400.0,
         max_negative_ttl: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         self._core = _Core(
             zone,
@@ -539,7 +541,7 @@ class _ResolverBase:
             max_negative_ttl=max_negative_ttl,
             require_https=require_https,
             legacy_cname=legacy_cname,
-            clock=clock,
+            clock=as_clock(clock),
         )
         if not 0 < port < 65536:
             raise InvalidInput(f"the DNS port must be between 1 and 65535, not {port!r}")
@@ -581,8 +583,8 @@ class SmlResolver(_ResolverBase):
     The nameservers are fixed at construction (the system's are read then, when none are
     given). Each query uses its own short-lived UDP socket. The cache keeps answers for their
     TTL (capped at ``max_ttl``) and "not registered" / "no SMP service" answers for the negative
-    TTL of the zone's SOA (capped at ``max_negative_ttl``); faults are never cached. ``clock`` is
-    injectable so tests can move time.
+    TTL of the zone's SOA (capped at ``max_negative_ttl``); faults are never cached. ``clock``
+    (a :class:`peppolnet.clock.Clock`) ages the cache, so tests can move time.
     """
 
     def resolve(self, participant: ParticipantId | str, *, use_cache: bool = True) -> SmlAnswer:

@@ -20,7 +20,6 @@ import functools
 import queue
 import random
 import threading
-import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
 from peppolnet.bulk.registers import RegisterRow, lookup_key
+from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import InvalidInput, PeppolnetError
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.reachability import Reachability, Verdict
@@ -152,11 +152,11 @@ class ResultCache:
         self,
         maxsize: int = 100_000,
         max_age: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         self.maxsize = maxsize
         self.max_age = max_age
-        self.clock = clock
+        self.clock: Clock = as_clock(clock)
         self._data: collections.OrderedDict[_Key, tuple[float, _Outcome]] = (
             collections.OrderedDict()
         )
@@ -171,7 +171,7 @@ class ResultCache:
             entry = self._data.get(key)
             if entry is None:
                 return None
-            if self.clock() - entry[0] > self.max_age:
+            if self.clock.monotonic() - entry[0] > self.max_age:
                 del self._data[key]
                 return None
             self._data.move_to_end(key)
@@ -186,7 +186,7 @@ class ResultCache:
         ):
             return  # a passing fault: the next duplicate gets a fresh try
         with self._lock:
-            self._data[key] = (self.clock(), outcome)
+            self._data[key] = (self.clock.monotonic(), outcome)
             self._data.move_to_end(key)
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
@@ -314,6 +314,7 @@ def check_many(
     total: int | None = None,
     progress: Callable[[Progress], None] | None = None,
     revocation: RevocationChecker | None = None,
+    clock: Clock | None = None,
 ) -> Generator[BulkResult, None, None]:
     """Check every item (register rows, participant ids) and yield one result per item.
 
@@ -333,15 +334,19 @@ def check_many(
 
     ``revocation`` (e.g. :class:`~peppolnet.revocation.CrlChecker`) is the revocation checker of
     the run's own lookup; with a ``lookup`` of yours, give it to that lookup instead.
+
+    ``clock`` (a :class:`peppolnet.clock.Clock`) drives the run's own lookup and cache; by
+    default the clock of your ``lookup``, else the system's.
     """
     limit = _validate(concurrency, retries, window)
     _no_second_checker(lookup, revocation)
     doc_key = _document_type_key(document_type)
-    results = cache if cache is not None else ResultCache()
+    clock = _run_clock(lookup, clock)
+    results = cache if cache is not None else ResultCache(clock=clock)
     tally = _Tally(total, progress)
     if lookup is None:
         # made now, so that a bad network or argument fails at the call, not at the first row
-        own = _own_async_lookup(network, concurrency, per_host, timeout, revocation)
+        own = _own_async_lookup(network, concurrency, per_host, timeout, revocation, clock)
         return _run_bridged(
             items, own, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
             results, tally,
@@ -674,6 +679,7 @@ async def check_many_async(
     total: int | None = None,
     progress: Callable[[Progress], None] | None = None,
     revocation: RevocationChecker | None = None,
+    clock: Clock | None = None,
 ) -> AsyncGenerator[BulkResult, None]:
     """The asynchronous twin of :func:`check_many` (``async for result in ...``).
 
@@ -683,12 +689,13 @@ async def check_many_async(
     _no_second_checker(lookup, revocation)
     doc_key = _document_type_key(document_type)
     own = lookup is None
+    clock = _run_clock(lookup, clock)
     if lookup is None:
-        lookup = _own_async_lookup(network, concurrency, per_host, timeout, revocation)
+        lookup = _own_async_lookup(network, concurrency, per_host, timeout, revocation, clock)
     tally = _Tally(total, progress)
     core = _run_async(
         items, lookup, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
-        cache if cache is not None else ResultCache(),
+        cache if cache is not None else ResultCache(clock=clock),
     )  # fmt: skip
     try:
         async for row, outcome, shared in core:
@@ -705,6 +712,7 @@ def _own_async_lookup(
     per_host: int | None,
     timeout: float,
     revocation: RevocationChecker | None = None,
+    clock: Clock | None = None,
 ) -> AsyncLookup:
     from peppolnet.lookup import AsyncLookup
 
@@ -713,7 +721,16 @@ def _own_async_lookup(
         per_host=per_host or max(2, concurrency // 4),
         timeout=timeout,
         revocation=revocation,
+        clock=clock,
     )
+
+
+def _run_clock(lookup: object, clock: Clock | None) -> Clock:
+    """The run's clock: the one given, else the caller's lookup's, else the system's."""
+    if clock is not None:
+        return as_clock(clock)
+    theirs = getattr(lookup, "clock", None)
+    return theirs if isinstance(theirs, Clock) else as_clock(None)
 
 
 def _no_second_checker(lookup: object, revocation: RevocationChecker | None) -> None:

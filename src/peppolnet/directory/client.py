@@ -28,6 +28,7 @@ import httpx
 
 from peppolnet._httpbody import ACCEPT_ENCODING, acollect, collect
 from peppolnet._tls import verify_argument
+from peppolnet.clock import Clock, as_clock
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
 from peppolnet.directory.parse import MAX_RESPONSE_BYTES, parse_search_response
 from peppolnet.directory.query import SearchFields, SearchQuery, check_page
@@ -81,11 +82,11 @@ class RateLimiter:
     sync and async shells share one rule and differ only in how they sleep.
     """
 
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: float | None, clock: Clock | None = None) -> None:
         if rate is not None and rate <= 0:
             raise InvalidInput(f"the rate limit must be positive (requests/second), got {rate}")
         self.interval = 1.0 / rate if rate else 0.0
-        self._clock = clock
+        self._clock = as_clock(clock).monotonic
         self._next = -math.inf
         self._lock = threading.Lock()
 
@@ -297,7 +298,7 @@ class _Base:
         timeout: float,
         max_retries_429: int,
         verify: str | bool,
-        clock: Callable[[], float],
+        clock: Clock | None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise InvalidInput(f"the Directory URL must start with https:// (got {base_url!r})")
@@ -341,7 +342,7 @@ class DirectoryClient(_Base):
         timeout: float = 10.0,
         max_retries_429: int = 3,
         verify: str | bool = True,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(
@@ -449,7 +450,7 @@ class AsyncDirectoryClient(_Base):
         timeout: float = 10.0,
         max_retries_429: int = 3,
         verify: str | bool = True,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(

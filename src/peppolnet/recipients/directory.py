@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from peppolnet.bulk.registers import RegisterRow, lookup_key, read_register
+from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import InvalidIdentifier, InvalidInput
 from peppolnet.identifiers import ParticipantId
 from peppolnet.recipients.search import NameIndex, normalise_name
@@ -259,19 +260,21 @@ class RecipientDirectory:
     """The local recipient directory in one SQLite file (see docs/customers.md).
 
     ``path`` defaults to ``$PEPPOLNET_DB`` or ``$XDG_DATA_HOME/peppolnet/recipients.sqlite``.
-    ``clock`` gives "now" for timestamps (tests pass a fixed one). Safe for one writer and many
-    readers, across threads and processes.
+    ``clock`` (a :class:`peppolnet.clock.Clock`; tests pass a :class:`~peppolnet.clock.ManualClock`)
+    gives "now" for every timestamp, for what is due, and for the lookups :meth:`refresh` makes,
+    so one clock decides both when a check happened and when the next one is due. Safe for one
+    writer and many readers, across threads and processes.
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str] | None = None,
         *,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = as_clock(clock)
         self.store = Store(path)
         self._local = threading.local()  # the name index, per thread like the connection
-        self.clock = clock or (lambda: datetime.now(UTC))
         self.store.connection()  # create / migrate now, so errors surface here
 
     @property
@@ -312,7 +315,7 @@ class RecipientDirectory:
 
     def import_rows(self, rows: Iterable[RegisterRow]) -> ImportReport:
         """Upsert register rows by participant id / organisation number, atomically."""
-        now = _ts(self.clock())
+        now = _ts(self.clock.now())
         added = updated = unchanged = 0
         skipped: list[tuple[int, str]] = []
         with self.store.transaction() as conn:
@@ -350,7 +353,7 @@ class RecipientDirectory:
         )
         row = dataclasses.replace(row, candidates=lookup_key(row))
         with self.store.transaction() as conn:
-            self._upsert(conn, row, _ts(self.clock()))
+            self._upsert(conn, row, _ts(self.clock.now()))
         found = self.get(row.candidates[0])
         assert found is not None
         return found
@@ -543,7 +546,7 @@ class RecipientDirectory:
                 f"SELECT {_RECIPIENT_COLUMNS} FROM recipients ORDER BY id"  # noqa: S608
             )
         else:
-            limit = _ts(self.clock() - older_than)
+            limit = _ts(self.clock.now() - older_than)
             rows = conn.execute(
                 f"SELECT {_RECIPIENT_COLUMNS} FROM recipients "  # noqa: S608
                 "WHERE checked_at IS NULL OR checked_at < ? ORDER BY id",
@@ -562,7 +565,8 @@ class RecipientDirectory:
     ) -> RefreshReport:
         """Re-check recipients (all, or those not checked within ``older_than``) and store it all.
 
-        Uses :func:`peppolnet.bulk.check_many` with ``lookup`` (or one made for ``network``).
+        Uses :func:`peppolnet.bulk.check_many` with ``lookup`` (or one made for ``network`` on
+        this directory's clock).
         Each answer is appended to the history and becomes the recipient's latest; results are
         committed in batches, so an interrupted refresh keeps the answers it already has.
         """
@@ -595,7 +599,7 @@ class RecipientDirectory:
         batch: list[BulkResult] = []
         results = check_many(
             items, lookup, network=network, concurrency=concurrency, total=len(items),
-            progress=progress,
+            progress=progress, clock=self.clock if lookup is None else None,
         )  # fmt: skip
         try:
             for result in results:
@@ -618,7 +622,8 @@ class RecipientDirectory:
         with self.store.transaction() as conn:
             for result in results:
                 reach = result.reachability
-                at = _ts(reach.at if reach is not None else self.clock())
+                # the directory's clock, not the answer's: due() compares with the same clock
+                at = _ts(self.clock.now())
                 values = (
                     at, result.verdict, result.participant_id, result.seat_id,
                     result.operator_name, (reach.smp_url or "") if reach else "", result.reason,

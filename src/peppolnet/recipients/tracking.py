@@ -25,13 +25,14 @@ import builtins
 import dataclasses
 import json
 import ssl
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
+from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.reachability import Reachability, Verdict
@@ -374,18 +375,19 @@ class RequestTracker:
     """Requests in the recipient database (``db_path``: a path, a :class:`Store` or None).
 
     ``None`` is the default database (``$PEPPOLNET_DB`` or the per-user file), the one
-    :class:`~peppolnet.recipients.directory.RecipientDirectory` uses. ``clock`` gives "now"
-    (tests pass a movable one).
+    :class:`~peppolnet.recipients.directory.RecipientDirectory` uses. ``clock`` (a
+    :class:`peppolnet.clock.Clock`; tests pass a :class:`~peppolnet.clock.ManualClock`) gives
+    "now" for every event and expiry and drives the lookups that follow-ups make.
     """
 
     def __init__(
         self,
         db_path: str | os.PathLike[str] | Store | None = None,
         *,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = as_clock(clock)
         self.store = db_path if isinstance(db_path, Store) else Store(db_path)
-        self.clock = clock or (lambda: datetime.now(UTC))
         conn = self.store.connection()
         if int(conn.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
             # A Store opened before this module registered its step: migrate it now.
@@ -480,7 +482,7 @@ class RequestTracker:
         """
         body = to_json(request.with_status(RequestStatus.DRAFT))
         plan_json = json.dumps(plan.to_json(), ensure_ascii=False) if plan is not None else None
-        now = _ts(self.clock())
+        now = _ts(self.clock.now())
         rid = request.request_id
         with self.store.transaction() as conn:
             row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (rid,)).fetchone()
@@ -546,14 +548,14 @@ class RequestTracker:
         except PeppolnetError as exc:
             with self.store.transaction() as conn:
                 self._event(
-                    conn, rid, _ts(self.clock()), "send-failed", tracked.status.value, str(exc)
+                    conn, rid, _ts(self.clock.now()), "send-failed", tracked.status.value, str(exc)
                 )
             raise
         detail = dict(receipt.detail)
         desk_url = getattr(channel, "desk_url", None)
         if isinstance(desk_url, str):
             detail["desk_url"] = desk_url
-        now = _ts(self.clock())
+        now = _ts(self.clock.now())
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE requests SET status = 'sent', channel = ?, reference = ?, "
@@ -571,7 +573,7 @@ class RequestTracker:
         return receipt
 
     def _close(self, rid: str, status: RequestStatus, reason: str | None, event: str) -> None:
-        now = _ts(self.clock())
+        now = _ts(self.clock.now())
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE requests SET status = ?, reason = ?, closed_at = ?, updated_at = ? "
@@ -581,7 +583,7 @@ class RequestTracker:
             self._event(conn, rid, now, event, status.value, reason or "")
 
     def _notified(self, rid: str, reference: str | None, error: str | None) -> None:
-        now = _ts(self.clock())
+        now = _ts(self.clock.now())
         with self.store.transaction() as conn:
             if reference is not None:
                 conn.execute(
@@ -612,7 +614,7 @@ class RequestTracker:
         desk they were sent to. With ``notify``, confirmed requests whose mail could not be sent
         before are notified too.
         """
-        with _fresh_lookup(lookup_or_network, timeout) as lookup:
+        with _fresh_lookup(lookup_or_network, timeout, self.clock) as lookup:
             results = [
                 self._follow_one(tracked, lookup, notify, expire_after, desk)
                 for tracked in self.list(RequestStatus.SENT)
@@ -705,7 +707,7 @@ class RequestTracker:
             answered
             and expire_after is not None
             and sent_at
-            and self.clock() - sent_at >= expire_after
+            and self.clock.now() - sent_at >= expire_after
         ):
             reason = f"not confirmed within {expire_after} of sending ({seen})"
             self._close(rid, RequestStatus.EXPIRED, reason, "expired")
@@ -722,7 +724,7 @@ class RequestTracker:
                 (rid,),
             ).fetchone()
             if last is None or last["detail"] != seen:
-                self._event(conn, rid, _ts(self.clock()), "checked", "sent", seen)
+                self._event(conn, rid, _ts(self.clock.now()), "checked", "sent", seen)
 
     @staticmethod
     def _desk_status(tracked: TrackedRequest, desk: _Desk | None) -> tuple[str | None, str | None]:
@@ -824,9 +826,10 @@ def _describe(checks: Sequence[Reachability], docs: Sequence[DocumentTypeId], wa
 class _fresh_lookup:
     """A lookup whose SML answers are fresh: built here for a Network, cache cleared otherwise."""
 
-    def __init__(self, target: _Checker | Network, timeout: float) -> None:
+    def __init__(self, target: _Checker | Network, timeout: float, clock: Clock) -> None:
         self._target = target
         self._timeout = timeout
+        self._clock = clock
         self._own: Any = None
 
     def __enter__(self) -> _Checker:
@@ -837,9 +840,15 @@ class _fresh_lookup:
             from peppolnet.sml import SmlResolver
 
             resolver = SmlResolver.for_network(
-                self._target, timeout=self._timeout, require_https=False, cache=False
+                self._target,
+                timeout=self._timeout,
+                require_https=False,
+                cache=False,
+                clock=self._clock,
             )
-            self._own = Lookup(self._target, resolver=resolver, timeout=self._timeout)
+            self._own = Lookup(
+                self._target, resolver=resolver, timeout=self._timeout, clock=self._clock
+            )
             checker: _Checker = self._own
             return checker
         clear = getattr(getattr(self._target, "resolver", None), "clear_cache", None)

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import SandboxError
 
 __all__ = ["CRL_KINDS", "IssuedCertificate", "TestPki"]
@@ -39,6 +40,12 @@ CRL_KINDS = ("smp", "ap")
 
 _SANDBOX_O = "peppolnet sandbox"
 _DAY = dt.timedelta(days=1)
+_LEAF_LIFETIME = 730 * _DAY
+
+
+def _covers(cert: x509.Certificate, start: dt.datetime, end: dt.datetime) -> bool:
+    """A cached CA is reused only while it outlives the leaves it will sign, on any clock."""
+    return cert.not_valid_before_utc <= start and cert.not_valid_after_utc >= end
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +90,20 @@ class TestPki:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self, directory: Path, *, key_size: int = 2048) -> None:
+    def __init__(
+        self, directory: Path, *, key_size: int = 2048, clock: Clock | None = None
+    ) -> None:
         self.directory = directory
         self.key_size = key_size
         self.directory.mkdir(parents=True, exist_ok=True)
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        # "now" of the clock the sandbox was given: a sandbox a year ahead issues its
+        # certificates a year ahead, so lookups on the same clock find them valid.
+        now = as_clock(clock).now().replace(microsecond=0)
         self._epoch = now - _DAY
+        # TLS is checked by OpenSSL against the machine's real time, whatever the clock says:
+        # the CAs and the TLS certificate cover both the clock's "now" and the real one.
+        real = dt.datetime.now(dt.UTC).replace(microsecond=0) - _DAY
+        self._span = (min(self._epoch, real), max(self._epoch, real) + 2 * _LEAF_LIFETIME)
         root = self._load_or_make_ca("root", "peppolnet sandbox Root TEST CA", None, 1)
         self.root: x509.Certificate = root.certificate
         self._root_key = root.private_key
@@ -107,16 +122,20 @@ class TestPki:
     # --- construction -------------------------------------------------------------------------
 
     @classmethod
-    def generate(cls, directory: Path | None = None, *, key_size: int = 2048) -> TestPki:
+    def generate(
+        cls, directory: Path | None = None, *, key_size: int = 2048, clock: Clock | None = None
+    ) -> TestPki:
         """Load the PKI from ``directory`` or create it there (a temporary one if None)."""
         if directory is None:
             directory = Path(tempfile.mkdtemp(prefix="peppolnet-pki-"))
-        return cls(directory, key_size=key_size)
+        return cls(directory, key_size=key_size, clock=clock)
 
     @classmethod
-    def load_or_create(cls, directory: Path, *, key_size: int = 2048) -> TestPki:
+    def load_or_create(
+        cls, directory: Path, *, key_size: int = 2048, clock: Clock | None = None
+    ) -> TestPki:
         """Same as :meth:`generate` with a directory: reuse its keys, create what is missing."""
-        return cls(directory, key_size=key_size)
+        return cls(directory, key_size=key_size, clock=clock)
 
     def _key(self, name: str) -> rsa.RSAPrivateKey:
         """The cached key ``name``, generated and written on first use."""
@@ -149,8 +168,10 @@ class TestPki:
         cert_path = self.directory / f"{name}.pem"
         if cert_path.exists():
             cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-            if cert.public_key() == key.public_key() and (
-                parent is None or _signed_by(cert, parent.certificate)
+            if (
+                cert.public_key() == key.public_key()
+                and (parent is None or _signed_by(cert, parent.certificate))
+                and _covers(cert, *self._span)
             ):
                 return IssuedCertificate(cert, key)
         subject = _ca_name(cn)
@@ -163,8 +184,8 @@ class TestPki:
             .issuer_name(issuer_name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(self._epoch)
-            .not_valid_after(self._epoch + 3650 * _DAY)
+            .not_valid_before(self._span[0])
+            .not_valid_after(max(self._span[0] + 3650 * _DAY, self._span[1]))
             .add_extension(x509.BasicConstraints(ca=True, path_length=pathlen), critical=True)
             .add_extension(
                 x509.KeyUsage(
@@ -208,7 +229,7 @@ class TestPki:
     ) -> IssuedCertificate:
         key = self._key(key_name)
         start = not_before or self._epoch
-        end = not_after or (start + 730 * _DAY)
+        end = not_after or (start + _LEAF_LIFETIME)
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -380,8 +401,8 @@ class TestPki:
             subject=subject,
             issuer=self.root,
             issuer_key=self._root_key,
-            not_before=None,
-            not_after=None,
+            not_before=self._span[0],
+            not_after=self._span[1],
             eku=[ExtendedKeyUsageOID.SERVER_AUTH],
             san=san,
         )

@@ -29,6 +29,7 @@ from typing import Any
 from cryptography import x509
 
 from peppolnet.businesscard import BusinessEntity, Contact, Name
+from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import SandboxError
 from peppolnet.identifiers import ParticipantId
 from peppolnet.sandbox.config import ParticipantConfig, SandboxConfig, load_config
@@ -63,16 +64,20 @@ class Sandbox:
         faults: Faults | None = None,
         dns_port: int = 0,
         desk_delay: float = 2.0,
+        clock: Clock | None = None,
     ) -> None:
         from peppolnet.sandbox.desk import OperatorDesk  # desk -> recipients: import late
 
         self.config = config
-        self.pki = TestPki.load_or_create(key_dir or default_key_dir())
+        #: The sandbox's "now": certificates, CRLs and signed documents are dated by it, so a
+        #: sandbox on a :class:`~peppolnet.clock.ManualClock` a year ahead is valid a year ahead.
+        self.clock: Clock = as_clock(clock)
+        self.pki = TestPki.load_or_create(key_dir or default_key_dir(), clock=self.clock)
         self._extra_zones = tuple(extra_zones)
         self._faults = faults
         self._lock = threading.RLock()
         self._tmp = Path(tempfile.mkdtemp(prefix="peppolnet-sandbox-"))
-        self._now = dt.datetime.now(dt.UTC)
+        self._now = self.clock.now()
         self.participants: dict[ParticipantId, ParticipantConfig] = {}
         self.services: dict[str, SmpService] = {}
         self.smps: dict[str, HttpServer] = {}
@@ -82,7 +87,7 @@ class Sandbox:
         # dns_port 0 = any free port; a fixed one is handy for `dig -p` in a demo.
         self.dns = DnsServer([config.zone, *self._extra_zones], port=dns_port)
         # The CAs' CRLs (see revoke()); served before any certificate is issued (run()).
-        self.crls = CrlService(self.pki)
+        self.crls = CrlService(self.pki, clock=self.clock.now)
         self.crl_server: HttpServer | None = None
         self.directory = DirectoryService()
         self.directory_server: HttpServer | None = None
@@ -104,6 +109,7 @@ class Sandbox:
         faults: Faults | None = None,
         dns_port: int = 0,
         desk_delay: float = 2.0,
+        clock: Clock | None = None,
     ) -> Iterator[Sandbox]:
         """Start a sandbox (default network if ``config`` is None) and stop it on exit."""
         if not isinstance(config, SandboxConfig):
@@ -115,6 +121,7 @@ class Sandbox:
             faults=faults,
             dns_port=dns_port,
             desk_delay=desk_delay,
+            clock=clock,
         )
         try:
             sandbox.run()

@@ -17,8 +17,7 @@ import dataclasses
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Final, TypedDict, Unpack
 
 import httpx
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
 from peppolnet._tls import ssl_context, verify_argument
 from peppolnet._version import __version__
+from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import (
     IdentifierMismatch,
     InvalidSmpDocument,
@@ -160,7 +160,7 @@ class ClientOptions(TypedDict, total=False):
     retries: int
     backoff: float
     dialect: Dialect
-    clock: Callable[[], datetime] | None
+    clock: Clock | None
     per_host: int | None
 
 
@@ -214,7 +214,7 @@ class _Core:
         self.retries = options.get("retries", 2)
         self.backoff = options.get("backoff", 0.25)
         self.dialect = options.get("dialect", Dialect.PEPPOL_SMP_1)
-        self.clock = options.get("clock") or (lambda: datetime.now(UTC))
+        self.clock: Clock = as_clock(options.get("clock"))
         self.per_host = options.get("per_host")
 
     def client_kwargs(self) -> dict[str, object]:
@@ -253,7 +253,7 @@ class _Core:
     def service_group_from(self, body: bytes, participant: ParticipantId) -> CheckedDocument:
         """Parse a ServiceGroup answer (unsigned in Peppol SMP 1) and check the echo."""
         checked = check_document(
-            body, self.network, at=self.clock(), max_bytes=self.max_bytes, verify=False
+            body, self.network, at=self.clock.now(), max_bytes=self.max_bytes, verify=False
         )
         if not isinstance(checked.document, ServiceGroup):
             raise InvalidSmpDocument("the SMP did not answer with a ServiceGroup document")
@@ -261,7 +261,9 @@ class _Core:
         return checked
 
     def checked(self, body: bytes, at: datetime | None) -> CheckedDocument:
-        return check_document(body, self.network, at=at or self.clock(), max_bytes=self.max_bytes)
+        return check_document(
+            body, self.network, at=at or self.clock.now(), max_bytes=self.max_bytes
+        )
 
     def metadata_step(
         self, checked: CheckedDocument, hop: int
