@@ -256,7 +256,8 @@ def test_closing_the_run_ends_retry_backoff_at_once(sandbox: Sandbox) -> None:
             time.sleep(1.0)  # the second lookup has timed out and is waiting to retry
             started = time.monotonic()
             stream.close()
-            assert time.monotonic() - started < 5
+            # the back-off is 30 s: closing waits for none of it (half of it is a wide margin)
+            assert time.monotonic() - started < 15
     finally:
         sandbox.dns.set_timeout_share(0.0)
 

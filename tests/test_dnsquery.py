@@ -168,11 +168,12 @@ def test_answer_and_nxdomain(server: DnsServer, tcp: bool) -> None:
 def test_silence_times_out_within_the_timeout(server: DnsServer) -> None:
     server.set_fault(None, "silence")
     started = time.perf_counter()
-    for got in run_both(NAME, ["127.0.0.1"], server.port, 0.3):
+    for got in run_both(NAME, ["127.0.0.1"], server.port, 0.5):
         assert isinstance(got, DnsFailure)
         assert "did not answer" in got.message
         assert "127.0.0.1: timed out" in got.message
-    assert time.perf_counter() - started < 1.5
+    # each run gives up at its 0.5 s timeout; only a run that ignored it would come near 5 s
+    assert time.perf_counter() - started < 5
 
 
 def test_next_server_after_silence_and_servfail(cleanup: list[FakeDns]) -> None:
@@ -184,13 +185,15 @@ def test_next_server_after_silence_and_servfail(cleanup: list[FakeDns]) -> None:
         for got in run_both(NAME, ["127.0.0.2", "127.0.0.1"], good.port, 1.0):
             assert isinstance(got, DnsResponse), got
             assert smp_of(got) == SMP
-        # each run waits half the timeout for the silent server, then asks the next
-        assert 0.9 < time.perf_counter() - started < 2.0
+        # each run waited for the silent server (at least half its timeout) and still had time
+        # left for the next one: the answers above prove that it did not wait the whole second
+        assert time.perf_counter() - started > 0.9
         silent.on_udp = lambda q: [_rcode(q, dns.rcode.SERVFAIL)]
         started = time.perf_counter()
-        for got in run_both(NAME, ["127.0.0.2", "127.0.0.1"], good.port, 1.0):
+        for got in run_both(NAME, ["127.0.0.2", "127.0.0.1"], good.port, 8.0):
             assert isinstance(got, DnsResponse)
-        assert time.perf_counter() - started < 0.9  # SERVFAIL moves on at once (no 0.5 s waits)
+        # SERVFAIL moves on at once; waiting for it would cost half the 8 s timeout per run
+        assert time.perf_counter() - started < 4
 
 
 def _first_label(query: dns.message.Message) -> str:
@@ -219,10 +222,11 @@ def test_nothing_listening_fails_fast() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     started = time.perf_counter()
-    for got in run_both(NAME, ["127.0.0.1"], port, 2.0):
+    for got in run_both(NAME, ["127.0.0.1"], port, 8.0):
         assert isinstance(got, DnsFailure)
         assert "connection refused" in got.message
-    assert time.perf_counter() - started < 1.0  # the ICMP error, not the timeout
+    # the ICMP error ends each run; the timeout would cost 16 s for the two
+    assert time.perf_counter() - started < 8
 
 
 def test_truncated_udp_is_asked_again_over_tcp(cleanup: list[FakeDns]) -> None:

@@ -442,7 +442,8 @@ def test_a_silent_crl_server_times_out_as_unknown(net: Sandbox) -> None:
         Lookup(net.network, revocation=crl) as lk,
     ):
         result = lk.check(A)
-    assert time.monotonic() - started < 3.0
+    # the CRL's 0.3 s ends it, not the lookup's 10 s timeout
+    assert time.monotonic() - started < 5.0
     assert result.verdict is Verdict.UNKNOWN, str(result)
     assert result.retryable
     assert "no answer within 0.3 s" in result.reason
@@ -546,7 +547,7 @@ async def test_the_event_loop_never_waits_for_a_crl(net: Sandbox, checker: CrlCh
             gaps.append(now - last)
             last = now
 
-    with crl_faults(net, Faults(latency=0.4)):
+    with crl_faults(net, Faults(latency=1.0)):
         ticking = asyncio.create_task(ticker())
         started = time.monotonic()
         async with AsyncLookup(net.network, revocation=checker) as lk:
@@ -555,8 +556,10 @@ async def test_the_event_loop_never_waits_for_a_crl(net: Sandbox, checker: CrlCh
         done.set()
         await ticking
     assert result.verdict is Verdict.CAN_RECEIVE, str(result)
-    assert elapsed >= 0.8  # two slow CRL downloads really happened ...
-    assert max(gaps) < 0.25  # ... while the loop kept ticking every 10 ms
+    assert elapsed >= 2.0  # two slow CRL downloads (1 s each) really happened ...
+    # ... while the loop kept ticking every 10 ms: a loop blocked by a download would show a
+    # gap of a whole second; half of that is a wide margin for a busy machine
+    assert max(gaps) < 0.5
 
 
 async def test_a_cancelled_lookup_does_not_strand_the_download(
@@ -882,23 +885,24 @@ def test_timeout_bounds_the_whole_answer(pki: TestPki, web: Web) -> None:
     web.routes["/late.crl"] = late_crl
     web.routes["/redirect.crl"] = _redirect("/late.crl", after=0.6)
     now = datetime.now(UTC)
-    # four distribution points share one deadline (it was 0.5 s each, one after the other)
+    # four distribution points share one deadline (it was 1 s each, one after the other)
     four = _leaf_at(pki, *(web.url(f"/silent{n}.crl") for n in range(4)))
-    with CrlChecker(timeout=0.5) as crl:
+    with CrlChecker(timeout=1.0) as crl:
         started = time.monotonic()
         answer = crl.answer(four, pki.ap_ca, now)
         elapsed = time.monotonic() - started
     assert answer.status is RevocationStatus.UNKNOWN
-    assert answer.reason.count("no answer within 0.5 s") == 4
-    assert elapsed < 1.5
+    assert answer.reason.count("no answer within 1 s") == 4
+    assert elapsed < 2.5  # one shared second; a second each would take four
     # the redirect hop gets only what is left: 0.6 s + 0.6 s is over a 1 s budget
     with CrlChecker(timeout=1.0) as crl:
         started = time.monotonic()
         answer = crl.answer(_leaf_at(pki, web.url("/redirect.crl")), pki.ap_ca, now)
         elapsed = time.monotonic() - started
     assert answer.status is RevocationStatus.UNKNOWN, answer.reason
+    # a fresh budget for the hop would have fetched the CRL (an answer, not UNKNOWN) at 1.2 s
     assert "no answer within 1 s" in answer.reason
-    assert elapsed < 1.6
+    assert elapsed < 2.0
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -927,7 +931,7 @@ def test_a_server_trickling_its_headers_cannot_hold_an_answer(
         elapsed = time.monotonic() - started
     assert answer.status is RevocationStatus.UNKNOWN
     assert "no answer within 1 s" in answer.reason
-    assert elapsed < 2.0
+    assert elapsed < 4.5  # the 1 s deadline ends it; the trickle lasts about 9 s
 
 
 def test_a_failed_refresh_keeps_the_crl_still_current(net: Sandbox) -> None:

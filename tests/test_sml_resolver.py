@@ -36,14 +36,26 @@ def server() -> Iterator[DnsServer]:
         yield srv
 
 
+#: Long enough for a loopback answer on a busy machine, short enough for the silence tests.
+TIMEOUT = 1.0
+
+
 def make(server: DnsServer, **kw: object) -> SmlResolver:
-    args: dict[str, object] = {"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 0.3}
+    args: dict[str, object] = {
+        "nameservers": ["127.0.0.1"],
+        "port": server.port,
+        "timeout": TIMEOUT,
+    }
     args.update(kw)
     return SmlResolver(ZONE, **args)  # type: ignore[arg-type]
 
 
 def make_async(server: DnsServer, **kw: object) -> AsyncSmlResolver:
-    args: dict[str, object] = {"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 0.3}
+    args: dict[str, object] = {
+        "nameservers": ["127.0.0.1"],
+        "port": server.port,
+        "timeout": TIMEOUT,
+    }
     args.update(kw)
     return AsyncSmlResolver(ZONE, **args)  # type: ignore[arg-type]
 
@@ -56,7 +68,7 @@ def test_found(server: DnsServer, tcp: bool) -> None:
     assert answer.record_name == naptr_name(FOUND, ZONE)
     assert answer.ttl == 60
     assert answer.from_cache is False
-    assert 0 < answer.elapsed < 1
+    assert 0 < answer.elapsed < TIMEOUT  # measured, and within the budget
     assert len(answer.records) == 1
     assert answer.records[0].service == "Meta:SMP"
 
@@ -96,7 +108,7 @@ def test_silence_is_dns_failure(server: DnsServer) -> None:
     started = time.perf_counter()
     with pytest.raises(DnsFailure, match="did not answer"):
         make(server).resolve(FOUND)
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 5 * TIMEOUT  # the timeout ends it, nothing waits on
     # Only that participant is affected.
     with pytest.raises(NotRegistered):
         make(server).resolve(MISSING)
@@ -255,14 +267,15 @@ def test_bad_zone() -> None:
 def test_timeout_is_shared_by_the_nameservers(server: DnsServer) -> None:
     # 127.0.0.2 has no server: the ICMP error moves on at once, the second server answers
     resolver = SmlResolver(
-        ZONE, nameservers=["127.0.0.2", " 127.0.0.1 "], port=server.port, timeout=0.5
+        ZONE, nameservers=["127.0.0.2", " 127.0.0.1 "], port=server.port, timeout=3.0
     )
     assert resolver.resolve(FOUND).smp_url == SMP
     server.set_fault(None, "silence")
     started = time.perf_counter()
     with pytest.raises(DnsFailure, match=r"127\.0\.0\.2: connection refused.*127\.0\.0\.1: timed"):
         resolver.resolve(FOUND, use_cache=False)
-    assert time.perf_counter() - started < 1.0  # the whole lookup, not 0.5 s per server
+    # one 3 s budget for the whole lookup; a budget per server would take 6 s
+    assert time.perf_counter() - started < 4.5
 
 
 @dataclass(frozen=True)
@@ -276,7 +289,7 @@ class FakeNetwork:
 
 def test_for_network(server: DnsServer) -> None:
     net = FakeNetwork(ZONE, ("127.0.0.1",), server.port, True, False)
-    resolver = SmlResolver.for_network(net, timeout=0.3)
+    resolver = SmlResolver.for_network(net, timeout=TIMEOUT)
     assert resolver.zone == ZONE
     assert resolver.resolve(FOUND).smp_url == SMP
     assert resolver.record_name(FOUND) == naptr_name(FOUND, ZONE)
@@ -287,7 +300,7 @@ def test_extra_zone_served() -> None:
     with DnsServer([ZONE, peer_zone]) as srv:
         srv.add_participant(FOUND, SMP)
         for zone in (ZONE, peer_zone):
-            resolver = SmlResolver(zone, nameservers=["127.0.0.1"], port=srv.port, timeout=0.3)
+            resolver = SmlResolver(zone, nameservers=["127.0.0.1"], port=srv.port, timeout=TIMEOUT)
             assert resolver.resolve(FOUND).smp_url == SMP
 
 
@@ -326,7 +339,7 @@ async def test_async_legacy_cname_and_aclose(server: DnsServer) -> None:
 
 async def test_async_tcp_and_for_network(server: DnsServer) -> None:
     net = FakeNetwork(ZONE, ("127.0.0.1",), server.port, True, False)
-    resolver = AsyncSmlResolver.for_network(net, timeout=0.3, tcp=True)
+    resolver = AsyncSmlResolver.for_network(net, timeout=TIMEOUT, tcp=True)
     assert (await resolver.resolve(FOUND)).smp_url == SMP
     assert resolver.zone == ZONE
     assert resolver.record_name("0007:5567321707") == naptr_name(FOUND, ZONE)
@@ -347,11 +360,12 @@ async def test_async_cache_expiry(server: DnsServer) -> None:
 
 
 async def test_latency_does_not_serialise(server: DnsServer) -> None:
-    server.set_latency(0.05)
-    resolver = make_async(server, cache=False, timeout=2.0)
+    server.set_latency(0.5)
+    resolver = make_async(server, cache=False, timeout=30.0)
     started = time.perf_counter()
-    answers = await asyncio.gather(*(resolver.resolve(FOUND) for _ in range(100)))
+    answers = await asyncio.gather(*(resolver.resolve(FOUND) for _ in range(20)))
     took = time.perf_counter() - started
     assert all(a.smp_url == SMP for a in answers)
-    assert all(a.elapsed >= 0.05 for a in answers)
-    assert took < 0.9, took  # serialised it would take 5 s
+    assert all(a.elapsed >= 0.5 for a in answers)
+    # serialised, 20 answers of 0.5 s take 10 s; overlapping, one delay plus overhead
+    assert took < 20 * 0.5 / 2, took
