@@ -92,6 +92,10 @@ def test_can_receive_names_the_operator_and_endpoint(sandbox: Sandbox, lookup: L
     assert revocation.status is CheckStatus.SKIPPED
     assert "not checked" in revocation.message
     assert set(result.timings) >= {"dns", "service_metadata", "total"}
+    # the reason names the deciding fact (the endpoint and its operator), not the last check
+    assert operator.seat_id in result.reason
+    assert operator.ap_url in result.reason
+    assert "not checked" not in result.reason
 
 
 @pytest.mark.parametrize("quirk", sorted(EXPECTED))

@@ -37,3 +37,39 @@ def test_import_is_lazy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_lazy_export_has_its_real_type_for_type_checkers() -> None:
+    """mypy and IDEs read the TYPE_CHECKING imports: each export must be there, from its module,
+    or ``from peppolnet import Lookup`` is ``Any`` to them."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(peppolnet))
+    guarded = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    typed = {
+        alias.name: node.module
+        for node in guarded.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.asname == alias.name  # `A as A`: an explicit re-export under --strict
+    }
+    assert typed == peppolnet._EXPORTS
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("peppolnet.network.TEST.sml_zone", "participant.sml.test.tech.peppol.org"),
+        ("peppolnet.clock.SYSTEM_CLOCK", "SystemClock()"),
+        ("peppolnet.TEST.name", "test"),
+    ],
+)
+def test_submodules_are_reachable_after_a_bare_import(expression: str, expected: str) -> None:
+    code = f"import peppolnet; print(str({expression}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

@@ -95,15 +95,121 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from peppolnet.errors import *  # noqa: F403
-    from peppolnet.identifiers import *  # noqa: F403
+    # The real types for mypy and IDEs; at run time the names load on first use (below).
+    from peppolnet.bulk import (
+        check_many as check_many,
+        check_many_async as check_many_async,
+        read_register as read_register,
+    )
+    from peppolnet.directory import (
+        AsyncDirectoryClient as AsyncDirectoryClient,
+        DirectoryClient as DirectoryClient,
+    )
+    from peppolnet.errors import (
+        AlgorithmNotAllowed as AlgorithmNotAllowed,
+        CertificateError as CertificateError,
+        ChainError as ChainError,
+        ChannelError as ChannelError,
+        DirectoryError as DirectoryError,
+        DirectoryQueryError as DirectoryQueryError,
+        DirectoryRateLimited as DirectoryRateLimited,
+        DnsFailure as DnsFailure,
+        IdentifierMismatch as IdentifierMismatch,
+        InvalidDocumentTypeId as InvalidDocumentTypeId,
+        InvalidIdentifier as InvalidIdentifier,
+        InvalidInput as InvalidInput,
+        InvalidParticipantId as InvalidParticipantId,
+        InvalidProcessId as InvalidProcessId,
+        InvalidRequest as InvalidRequest,
+        InvalidSignature as InvalidSignature,
+        InvalidSmpDocument as InvalidSmpDocument,
+        InvalidTransportProfile as InvalidTransportProfile,
+        NetworkFault as NetworkFault,
+        NoSmpService as NoSmpService,
+        NotRegistered as NotRegistered,
+        PeppolnetError as PeppolnetError,
+        RedirectError as RedirectError,
+        SandboxError as SandboxError,
+        SignatureError as SignatureError,
+        SmpError as SmpError,
+        SmpNotFound as SmpNotFound,
+        SmpUnavailable as SmpUnavailable,
+        StoreError as StoreError,
+        UnsafeXml as UnsafeXml,
+        UntrustedCertificate as UntrustedCertificate,
+    )
+    from peppolnet.identifiers import (
+        BIS_BILLING_CREDIT_NOTE as BIS_BILLING_CREDIT_NOTE,
+        BIS_BILLING_INVOICE as BIS_BILLING_INVOICE,
+        BIS_BILLING_PROCESS as BIS_BILLING_PROCESS,
+        TRANSPORT_AS4 as TRANSPORT_AS4,
+        DocumentTypeId as DocumentTypeId,
+        ParticipantId as ParticipantId,
+        ProcessId as ProcessId,
+        TransportProfile as TransportProfile,
+    )
+    from peppolnet.lookup import (
+        AsyncLookup as AsyncLookup,
+        Lookup as Lookup,
+    )
+    from peppolnet.network import (
+        PRODUCTION as PRODUCTION,
+        TEST as TEST,
+        Network as Network,
+        network_by_name as network_by_name,
+    )
+    from peppolnet.operators import (
+        Operator as Operator,
+        OperatorRegistry as OperatorRegistry,
+    )
+    from peppolnet.reachability import (
+        Check as Check,
+        CheckStatus as CheckStatus,
+        Reachability as Reachability,
+        Verdict as Verdict,
+    )
+    from peppolnet.recipients import (
+        AddRecipientRequest as AddRecipientRequest,
+        RecipientDirectory as RecipientDirectory,
+        UpdateRecipientRequest as UpdateRecipientRequest,
+    )
+    from peppolnet.sandbox import (
+        Sandbox as Sandbox,
+    )
+    from peppolnet.schemes import (
+        is_valid as is_valid,
+        suggest_participant_ids as suggest_participant_ids,
+        validate as validate,
+    )
+    from peppolnet.sml import (
+        AsyncSmlResolver as AsyncSmlResolver,
+        SmlResolver as SmlResolver,
+    )
+    from peppolnet.smp.client import (
+        AsyncSmpClient as AsyncSmpClient,
+        SmpClient as SmpClient,
+    )
+
+
+#: Subpackages and modules reachable as attributes after a bare ``import peppolnet``
+#: (``peppolnet.network.TEST``), imported on first use like the names above.
+_SUBMODULES: frozenset[str] = frozenset(
+    {
+        "bulk", "clock", "codelists", "directory", "errors", "identifiers", "lookup",
+        "network", "operators", "reachability", "recipients", "revocation", "sandbox",
+        "schemes", "sml", "smp",
+    }
+)  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"peppolnet.{name}")
+    else:
         raise AttributeError(f"module 'peppolnet' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -133,11 +133,23 @@ class Reachability:
 
     @property
     def reason(self) -> str:
-        """The sentence that decided the verdict (the first failing check, else the last)."""
+        """The sentence that names the deciding fact.
+
+        A "no" or an "unknown" is decided by its first failing check. A "yes" is decided by the
+        endpoint the SMP lists, so the sentence names it and its operator rather than whatever
+        check came last (which was "revocation was not checked" for nearly every answer).
+        """
         for check in self.checks:
             if check.status is CheckStatus.FAIL:
                 return check.message
-        return self.checks[-1].message if self.checks else ""
+        if self.verdict is Verdict.CAN_RECEIVE and self.endpoint is not None:
+            through = f" of {self.operator}" if self.operator is not None else ""
+            return (
+                f"the SMP lists an active {self.endpoint.transport_profile} endpoint{through} "
+                f"for this document type at {self.endpoint.url}"
+            )
+        made = [c for c in self.checks if c.status is not CheckStatus.SKIPPED]
+        return made[-1].message if made else ""
 
     def check(self, name: str) -> Check | None:
         """The check with this name, if it was made."""
