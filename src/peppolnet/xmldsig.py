@@ -498,7 +498,8 @@ def _standalone(serialised: bytes, extra_attrib: dict[str, str]) -> etree._Eleme
     attributes the subtree inherits.
     """
     try:
-        root = xmlsafe.parse_xml(serialised, max_bytes=MAX_DOCUMENT_BYTES)
+        # the serialisation re-declares what is in scope: the cap applied to the document
+        root = xmlsafe.parse_xml(serialised, max_bytes=MAX_DOCUMENT_BYTES, max_namespaces=None)
     except InvalidSmpDocument as exc:  # not for trees from parse_xml; a caller's tree may be odd
         raise _structure(f"ds:SignedInfo cannot be canonicalised: {exc}") from None
     for name, value in extra_attrib.items():
