@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import logging
 import time
 from collections.abc import Generator
 from datetime import datetime
@@ -72,6 +73,8 @@ from peppolnet.smp.model import Endpoint, ServiceGroup, ServiceMetadata
 from peppolnet.smp.parse import OASIS2_NO_PROCESS
 from peppolnet.smp.trust import CheckedDocument
 from peppolnet.smp.wildcard import select
+
+_log = logging.getLogger("peppolnet.lookup")
 
 if TYPE_CHECKING:
     import httpx
@@ -722,6 +725,23 @@ def _identifier_check(ctx: _Context, candidate: ParticipantId) -> None:
         ctx.add("identifier", CheckStatus.PASS, f"{candidate.bare} is a valid {label} identifier")
 
 
+def _defect(ctx: _Context, exc: Exception) -> Reachability:
+    """An exception nothing expected (our bug, or a library's): "unknown", logged, never raised.
+
+    The promise "a lookup never raises for what the network does" must hold even against
+    defects: a lookup in a bulk run or a follow-up must not take the others down with it.
+    """
+    _log.error("lookup of %s failed with a defect", ctx.query, exc_info=exc)
+    ctx.add(
+        "defect",
+        CheckStatus.FAIL,
+        f"the lookup stopped on an unexpected error ({type(exc).__name__}: {exc}); this is a "
+        "defect in peppolnet or a library it uses - please report it",
+    )
+    ctx.retryable = False
+    return ctx.result(Verdict.UNKNOWN)
+
+
 def _finish(ctx: _Context, started: float, verdict: Verdict) -> Reachability:
     ctx.timings["total"] = time.perf_counter() - started
     return ctx.result(verdict)
@@ -869,18 +889,21 @@ class Lookup(_Base):
             participant, number, country, document_type, process, at, list_document_types
         )
         steps = _lookup_steps(ctx)
-        request = next(steps)
-        while True:
-            try:
+        try:
+            request = next(steps)
+            while True:
                 try:
-                    result = self._perform(request)
-                except PeppolnetError as exc:
-                    request = steps.throw(exc)
-                else:
-                    request = steps.send(result)
-            except StopIteration as stop:
-                value: Reachability = stop.value
-                return value
+                    try:
+                        result = self._perform(request)
+                    except PeppolnetError as exc:
+                        request = steps.throw(exc)
+                    else:
+                        request = steps.send(result)
+                except StopIteration as stop:
+                    value: Reachability = stop.value
+                    return value
+        except Exception as exc:
+            return _defect(ctx, exc)
 
     def _perform(self, request: _Request) -> Any:
         if isinstance(request, _Resolve):
@@ -961,18 +984,21 @@ class AsyncLookup(_Base):
             participant, number, country, document_type, process, at, list_document_types
         )
         steps = _lookup_steps(ctx)
-        request = next(steps)
-        while True:
-            try:
+        try:
+            request = next(steps)
+            while True:
                 try:
-                    result = await self._perform(request)
-                except PeppolnetError as exc:
-                    request = steps.throw(exc)
-                else:
-                    request = steps.send(result)
-            except StopIteration as stop:
-                value: Reachability = stop.value
-                return value
+                    try:
+                        result = await self._perform(request)
+                    except PeppolnetError as exc:
+                        request = steps.throw(exc)
+                    else:
+                        request = steps.send(result)
+                except StopIteration as stop:
+                    value: Reachability = stop.value
+                    return value
+        except Exception as exc:
+            return _defect(ctx, exc)
 
     async def _perform(self, request: _Request) -> Any:
         if isinstance(request, _Resolve):

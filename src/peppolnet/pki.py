@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from cryptography.x509.oid import NameOID
 
+from peppolnet._x509 import decode_errors, parse_now
 from peppolnet.errors import CertificateError, ChainError, UntrustedCertificate
 
 __all__ = [
@@ -172,18 +173,22 @@ def load_certificate(data: bytes | str) -> x509.Certificate:
     """Read one certificate from PEM, DER, or base64 text (whitespace and ``&#13;`` leftovers ok).
 
     SMP documents carry certificates as base64 text with line breaks; files carry PEM or DER.
-    Raises ``CertificateError`` naming the problem.
+    Raises ``CertificateError`` naming the problem, including parts that load but do not decode.
     """
     raw = data.encode("ascii", "replace") if isinstance(data, str) else data
+    unreadable: tuple[type[Exception], ...] = (binascii.Error, *decode_errors())
     try:
         if b"-----BEGIN CERTIFICATE-----" in raw:
-            return x509.load_pem_x509_certificate(raw)
-        if raw[:1] == b"\x30":
-            return x509.load_der_x509_certificate(raw)
-        text = b"".join(raw.split())
-        return x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
-    except (ValueError, binascii.Error) as exc:
+            cert = x509.load_pem_x509_certificate(raw)
+        elif raw[:1] == b"\x30":
+            cert = x509.load_der_x509_certificate(raw)
+        else:
+            text = b"".join(raw.split())
+            cert = x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
+        parse_now(cert)
+    except unreadable as exc:
         raise CertificateError(f"the certificate cannot be read: {exc}") from exc
+    return cert
 
 
 def _name(cert: x509.Certificate) -> str:

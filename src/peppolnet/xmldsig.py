@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Final
 from lxml import etree
 
 from peppolnet import xmlsafe
+from peppolnet._x509 import decode_errors, parse_now
 from peppolnet.errors import AlgorithmNotAllowed, InvalidSignature, InvalidSmpDocument
 
 if TYPE_CHECKING:
@@ -420,8 +421,12 @@ def _certificate(text: str) -> x509.Certificate:
 
     der = _b64_text(text, "ds:X509Certificate")
     try:
-        return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+        certificate = x509.load_der_x509_certificate(der)
+        # before anything reads its key or names: a certificate whose key does not decode
+        # would otherwise raise ValueError out of the signature check itself
+        parse_now(certificate)
+        return certificate
+    except decode_errors() as exc:
         raise InvalidSignature(
             f"the certificate in ds:KeyInfo cannot be read: {exc}", step="certificate"
         ) from exc
