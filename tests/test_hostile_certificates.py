@@ -62,6 +62,11 @@ def broken_name(cert: x509.Certificate, text: str) -> bytes:
     return der[:at] + b"\xff" + der[at + 1 :]
 
 
+def _broken(cert: x509.Certificate, corrupt: str) -> bytes:
+    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    return broken_key(cert) if corrupt == "key" else broken_name(cert, str(cn))
+
+
 def signed_document(signer: IssuedCertificate, certificate_der: bytes | None = None) -> bytes:
     """A signed SMP-shaped document whose KeyInfo carries ``certificate_der`` instead.
 
@@ -87,11 +92,7 @@ def test_the_document_verifies_with_its_own_certificate(signer: IssuedCertificat
 def test_a_signer_certificate_that_does_not_decode_is_an_invalid_signature(
     signer: IssuedCertificate, corrupt: str
 ) -> None:
-    der = (
-        broken_key(signer.certificate)
-        if corrupt == "key"
-        else broken_name(signer.certificate, "Example AB")
-    )
+    der = _broken(signer.certificate, corrupt)
     x509.load_der_x509_certificate(der)  # it loads: the trap is in what is read later
     with pytest.raises(InvalidSignature, match=r"cannot be read.*does not decode"):
         verify_bytes(signed_document(signer, der), policy=SignaturePolicy.strict())
@@ -101,11 +102,7 @@ def test_a_signer_certificate_that_does_not_decode_is_an_invalid_signature(
 def test_load_certificate_refuses_what_does_not_decode(
     signer: IssuedCertificate, corrupt: str
 ) -> None:
-    der = (
-        broken_key(signer.certificate)
-        if corrupt == "key"
-        else broken_name(signer.certificate, "PSE000001")
-    )
+    der = _broken(signer.certificate, corrupt)
     part = "public key" if corrupt == "key" else "subject"
     with pytest.raises(CertificateError, match=f"its {part} does not decode"):
         load_certificate(der)
@@ -163,11 +160,6 @@ def published(net: Sandbox) -> Iterator[tuple[SmpService, ParticipantId]]:
     assert original is not None
     yield service, pid
     service.publish(original)
-
-
-def _broken(cert: x509.Certificate, corrupt: str) -> bytes:
-    cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
-    return broken_key(cert) if corrupt == "key" else broken_name(cert, str(cn))
 
 
 @pytest.mark.parametrize("corrupt", ["key", "name"])
