@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import date
 from pathlib import Path
@@ -86,6 +87,61 @@ def test_bad_json_is_a_directory_error(body: bytes, what: str) -> None:
     with pytest.raises(DirectoryError, match=what) as info:
         parse_search_json(body)
     assert not info.value.retryable
+
+
+@pytest.mark.parametrize("created", [12, True, [], {}, 1.5, "yesterday"])
+def test_a_creation_time_of_any_json_type_is_ignored(created: object) -> None:
+    """It is informational: a search must not fail over it (an object raised AttributeError)."""
+    page = parse_search_json(json.dumps({"creation-dt": created, "matches": []}).encode())
+    assert page.created is None
+
+
+@pytest.mark.parametrize("registered", [12, True, [], {}])
+def test_a_registration_date_that_is_not_text_is_a_directory_error(registered: object) -> None:
+    doc = {
+        "matches": [
+            {
+                "participantID": {"scheme": "iso6523-actorid-upis", "value": "0007:5567321707"},
+                "entities": [{"name": "Acme", "regDate": registered}],
+            }
+        ]
+    }
+    with pytest.raises(DirectoryError):
+        parse_search_json(json.dumps(doc).encode())
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda c: (
+            st.lists(c, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "matches",
+                        "participantID",
+                        "entities",
+                        "name",
+                        "scheme",
+                        "value",
+                        "creation-dt",
+                        "regDate",
+                        "contacts",
+                        "docTypes",
+                        "countryCode",
+                        "total-result-count",
+                    ]
+                ),
+                c,
+                max_size=4,
+            )
+        ),
+        max_leaves=12,
+    )
+)
+def test_any_json_shape_gives_a_page_or_a_directory_error(doc: object) -> None:
+    with contextlib.suppress(DirectoryError):  # the only error allowed out
+        parse_search_json(json.dumps(doc).encode())
 
 
 def test_bad_xml_is_a_directory_error() -> None:

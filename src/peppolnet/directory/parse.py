@@ -62,17 +62,19 @@ def _int(obj: Mapping[str, Any], key: str, default: int) -> int:
         raise _bad(f"'{key}' should be a number, got {value!r}") from None
 
 
-def _date(text: str | None) -> date | None:
-    if not text:
+def _date(text: object) -> date | None:
+    if text is None or text == "":
         return None
+    if not isinstance(text, str):
+        raise _bad(f"invalid date {text!r} (not text)")
     try:
         return date.fromisoformat(text.strip()[:10])
     except ValueError:
         raise _bad(f"invalid date {text!r}") from None
 
 
-def _datetime(text: str | None) -> datetime | None:
-    if not text:
+def _datetime(text: object) -> datetime | None:
+    if not text or not isinstance(text, str):  # a number, list or object: not a timestamp
         return None
     try:
         return datetime.fromisoformat(text.strip())
