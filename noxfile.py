@@ -20,6 +20,18 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """A long random fuzz run (20,000 examples per target) of every parser of network answers.
+
+    CI runs the same targets bounded and seeded as part of the tests; this is the long one.
+    """
+    session.install("-e", ".[test]")
+    session.run(
+        "pytest", "tests/test_fuzz.py", "-q", *session.posargs, env={"PEPPOLNET_FUZZ": "long"}
+    )
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over everything we ship or run."""
     session.install("ruff>=0.6")
