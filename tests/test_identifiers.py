@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pickle
+import re
 import string
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -136,8 +138,8 @@ def test_lax_identifiers_survive_pickling_and_copies() -> None:
     odd = ParticipantId.parse("0088:abc def!", lax=True)
     assert pickle.loads(pickle.dumps(odd)) == odd
     assert copy.deepcopy(odd) is odd
-    long_doc = DocumentTypeId("busdox-docid-qns", "x" * 600, lax=True)
-    assert pickle.loads(pickle.dumps(long_doc)) == long_doc
+    unstructured = DocumentTypeId("busdox-docid-qns", "urn:x::X", lax=True)
+    assert pickle.loads(pickle.dumps(unstructured)) == unstructured
 
 
 def test_surrounding_whitespace_is_trimmed_but_inner_whitespace_rejected() -> None:
@@ -149,7 +151,8 @@ def test_surrounding_whitespace_is_trimmed_but_inner_whitespace_rejected() -> No
 def test_lax_mode_accepts_real_world_values_but_keeps_the_icd_shape() -> None:
     odd = ParticipantId.parse("9956:DE:EPROC:BMIEVG:BeschA", lax=True)
     assert odd.icd == "9956"
-    assert ParticipantId.parse("0123:" + "a" * 131, lax=True).local_id == "a" * 131
+    with pytest.raises(InvalidParticipantId, match="at most 130"):
+        ParticipantId.parse("0123:" + "a" * 131, lax=True)  # lengths hold in lax mode too
     # lax skips the digit check of the ICD but still needs the colon at index 4
     assert ParticipantId.parse("99AB:x", lax=True).icd is None
     with pytest.raises(InvalidParticipantId):
@@ -276,6 +279,168 @@ def test_pydantic_fields_validate_and_serialise_to_uri_form() -> None:
         Row.model_validate({**dumped, "participant": "nope"})
 
 
+# --- document type structure (POLICY 20) --------------------------------------------------------
+
+DOCTYPE_SCHEMES = ["busdox-docid-qns", "peppol-doctype-wildcard"]
+# a value lacking one part of <root namespace>::<local name>##<customization id>::<version>, and
+# the words of the sentence that names it
+MISSING_PARTS = [
+    ("invoice", "no '##' and customization id"),
+    ("urn:x::Invoice", "no '##' and customization id"),
+    ("##urn:c::2.1", "no root element"),
+    ("::Invoice##urn:c::2.1", "no root namespace"),
+    ("urn:x::##urn:c::2.1", "no root element local name"),
+    ("urn:x::Invoice##::2.1", "no customization id"),
+    ("urn:x::Invoice##urn:c", "no '::' and version"),
+    ("urn:x::Invoice##urn:c::", "no version"),
+]
+
+
+@pytest.mark.parametrize("scheme", DOCTYPE_SCHEMES)
+@pytest.mark.parametrize(("value", "missing"), MISSING_PARTS)
+def test_document_types_lacking_a_part_are_refused_naming_it(
+    scheme: str, value: str, missing: str
+) -> None:
+    with pytest.raises(InvalidDocumentTypeId, match=re.escape(missing)) as caught:
+        DocumentTypeId(scheme, value)
+    assert caught.value.value == value
+    with pytest.raises(InvalidDocumentTypeId, match=re.escape(missing)):
+        DocumentTypeId.parse(f"{scheme}::{value}")
+
+
+@pytest.mark.parametrize(("value", "missing"), MISSING_PARTS)
+def test_lax_parsing_reads_document_types_without_the_structure(value: str, missing: str) -> None:
+    # what production SMPs register (smp.difi.no, in the vefa-peppol samples)
+    doc = DocumentTypeId("busdox-docid-qns", value, lax=True)
+    assert doc.value == value
+
+
+def test_a_real_unstructured_registration_reads_leniently() -> None:
+    kvittering = DocumentTypeId.parse(
+        "busdox-docid-qns::urn:no:difi:einnsyn:xsd::einnsyn_kvittering", lax=True
+    )
+    assert kvittering.root_namespace == "urn:no:difi:einnsyn:xsd"
+    assert kvittering.root_local_name == "einnsyn_kvittering"
+    assert (kvittering.customization_id, kvittering.version) == ("", "")
+    with pytest.raises(InvalidDocumentTypeId, match="no '##'"):
+        DocumentTypeId.parse("busdox-docid-qns::urn:no:difi:einnsyn:xsd::einnsyn_kvittering")
+
+
+def test_non_xml_syntax_ids_of_the_code_list_parse() -> None:
+    doc = DocumentTypeId.parse(
+        "busdox-docid-qns::urn:peppol:doctype:pdf+xml##urn:cen.eu:en16931:2017#conformant"
+        "#urn:peppol:france:billing:Factur-X:1.0::D22B"
+    )
+    assert doc.syntax_id == "urn:peppol:doctype:pdf+xml"
+    assert (doc.root_namespace, doc.root_local_name) == (None, None)
+    assert doc.customization_id.endswith("Factur-X:1.0")
+    assert doc.version == "D22B"
+    assert BIS_BILLING_INVOICE.syntax_id == (
+        "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice"
+    )
+
+
+def test_other_document_type_schemes_have_no_fixed_structure() -> None:
+    assert DocumentTypeId("bdx-docid-qns", "invoice").value == "invoice"
+
+
+def test_every_code_list_entry_parses_strictly() -> None:
+    from peppolnet.codelists import document_types, processes
+
+    for entry in document_types():
+        doc = entry.identifier
+        assert DocumentTypeId(doc.scheme, doc.value) == doc
+        for process in entry.process_ids:
+            assert ProcessId(process.scheme, process.value) == process
+    for process_entry in processes():
+        process = process_entry.identifier
+        assert ProcessId(process.scheme, process.value) == process
+
+
+# --- length limits and ISO-8859-1, strict and lax -----------------------------------------------
+
+
+def _doctype_of_length(length: int) -> str:
+    head, tail = "urn:x::Invoice##urn:c", "::2.1"
+    return head + "c" * (length - len(head) - len(tail)) + tail
+
+
+def _scheme_of_length(length: int) -> str:
+    return "a" * (length - 4) + "-b-c"
+
+
+# (what, build an identifier from a value in a mode, the value at the limit, one over)
+BOUNDARIES = [
+    (
+        "participant local part (iso6523)",
+        lambda v, lax: ParticipantId("iso6523-actorid-upis", v, lax=lax),
+        "0088:" + "a" * 130,
+        "0088:" + "a" * 131,
+    ),
+    (
+        "participant value (other scheme)",
+        lambda v, lax: ParticipantId("other-actorid-any", v, lax=lax),
+        "a" * 135,
+        "a" * 136,
+    ),
+    (
+        "participant scheme",
+        lambda v, lax: ParticipantId(v, "0088:123", lax=lax),
+        _scheme_of_length(25),
+        _scheme_of_length(26),
+    ),
+    (
+        "document type value",
+        lambda v, lax: DocumentTypeId("busdox-docid-qns", v, lax=lax),
+        _doctype_of_length(500),
+        _doctype_of_length(501),
+    ),
+    (
+        "document type scheme",
+        lambda v, lax: DocumentTypeId(v, BIS_BILLING_INVOICE.value, lax=lax),
+        _scheme_of_length(25),
+        _scheme_of_length(26),
+    ),
+    (
+        "process value",
+        lambda v, lax: ProcessId("cenbii-procid-ubl", v, lax=lax),
+        "p" * 200,
+        "p" * 201,
+    ),
+    (
+        "process scheme",
+        lambda v, lax: ProcessId(v, BIS_BILLING_PROCESS.value, lax=lax),
+        _scheme_of_length(25),
+        _scheme_of_length(26),
+    ),
+]
+
+
+@pytest.mark.parametrize("lax", [False, True], ids=["strict", "lax"])
+@pytest.mark.parametrize(
+    ("build", "at_limit", "over"), [b[1:] for b in BOUNDARIES], ids=[b[0] for b in BOUNDARIES]
+)
+def test_length_limits_hold_strict_and_lax(
+    build: Callable[[str, bool], object], at_limit: str, over: str, lax: bool
+) -> None:
+    assert len(over) == len(at_limit) + 1
+    build(at_limit, lax)
+    with pytest.raises(InvalidIdentifier, match="at most"):
+        build(over, lax)
+
+
+@pytest.mark.parametrize("lax", [False, True], ids=["strict", "lax"])
+def test_document_types_and_processes_are_iso_8859_1(lax: bool) -> None:
+    latin1 = "urn:x::Faktura##urn:c:\u00e5\u00e4\u00f6\u00ff::2.1"  # the top of Latin-1 is fine
+    assert DocumentTypeId("busdox-docid-qns", latin1, lax=lax).value == latin1
+    assert ProcessId("cenbii-procid-ubl", "urn:p:\u00e9", lax=lax).value == "urn:p:\u00e9"
+    for outside in ("\u0100", "\u20ac", "\u0142", "\U0001f9fe"):  # just past Latin-1, euro, ...
+        with pytest.raises(InvalidDocumentTypeId, match="ISO-8859-1"):
+            DocumentTypeId("busdox-docid-qns", latin1.replace("\u00e5", outside), lax=lax)
+        with pytest.raises(InvalidProcessId, match="ISO-8859-1"):
+            ProcessId("cenbii-procid-ubl", "urn:p:" + outside, lax=lax)
+
+
 # --- properties ---------------------------------------------------------------------------------
 
 _LOCAL = st.text(alphabet=string.ascii_letters + string.digits + "._~-", min_size=1, max_size=130)
@@ -321,3 +486,77 @@ def test_document_type_round_trip(value: str) -> None:
     except InvalidDocumentTypeId:
         return
     assert DocumentTypeId.parse(doc.uri) == doc
+
+
+_SEGMENT = st.text(alphabet=string.ascii_letters + string.digits + "-._", min_size=1, max_size=8)
+
+
+def _joined(separators: str) -> st.SearchStrategy[str]:
+    """Non-empty segments joined by single separators (never '::' or '##')."""
+    return st.lists(
+        st.tuples(st.sampled_from(separators), _SEGMENT), min_size=0, max_size=5
+    ).flatmap(lambda rest: _SEGMENT.map(lambda first: first + "".join(s + seg for s, seg in rest)))
+
+
+_NAMESPACE = _joined(":/")
+_LOCAL_NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,12}", fullmatch=True)
+_CUSTOMIZATION = _joined(":#@")
+_VERSION = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9.]{0,5}", fullmatch=True)
+
+
+@given(st.sampled_from(DOCTYPE_SCHEMES), _NAMESPACE, _LOCAL_NAME, _CUSTOMIZATION, _VERSION)
+def test_structured_document_types_parse_into_their_parts(
+    scheme: str, namespace: str, local: str, customization: str, version: str
+) -> None:
+    value = f"{namespace}::{local}##{customization}::{version}"
+    doc = DocumentTypeId.parse(f"{scheme}::{value}")
+    assert (doc.scheme, doc.value) == (scheme, value)
+    assert doc.root_namespace == namespace
+    assert doc.root_local_name == local
+    assert doc.customization_id == customization
+    assert doc.version == version
+    assert doc.syntax_id == f"{namespace}::{local}"
+    if ":" in namespace:  # a bare value is told from scheme::value by the URI's colon
+        assert DocumentTypeId.parse(value).value == value
+
+
+@given(st.sampled_from(DOCTYPE_SCHEMES), st.text(max_size=120))
+def test_strictly_accepted_document_types_have_every_part(scheme: str, value: str) -> None:
+    try:
+        doc = DocumentTypeId(scheme, value)
+    except InvalidDocumentTypeId:
+        return
+    assert doc.syntax_id
+    assert doc.root_namespace != ""
+    assert doc.root_local_name != ""
+    assert doc.customization_id
+    assert doc.version
+
+
+@given(st.text(max_size=300))
+def test_lax_accepts_whatever_strict_accepts(text: str) -> None:
+    for parse in (ParticipantId.parse, DocumentTypeId.parse, ProcessId.parse):
+        try:
+            strict = parse(text)
+        except InvalidIdentifier:
+            continue
+        assert parse(text, lax=True) == strict
+
+
+@given(
+    st.sampled_from(
+        [
+            (lambda v: ParticipantId("iso6523-actorid-upis", "0088:" + v, lax=True), 130),
+            (lambda v: DocumentTypeId("busdox-docid-qns", v, lax=True), 500),
+            (lambda v: ProcessId("cenbii-procid-ubl", v, lax=True), 200),
+        ]
+    ),
+    st.integers(min_value=1, max_value=300),
+    st.characters(codec="latin-1", exclude_categories=("Cs",)),
+)
+def test_lax_never_accepts_a_value_over_its_limit(
+    case: tuple[Callable[[str], object], int], extra: int, char: str
+) -> None:
+    build, limit = case
+    with pytest.raises(InvalidIdentifier):
+        build(char * (limit + extra))

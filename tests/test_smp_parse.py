@@ -334,16 +334,17 @@ def test_an_impossible_zone_offset_is_an_invalid_document() -> None:
         _parse(document)
 
 
-def test_long_unverified_identifiers_are_not_remembered() -> None:
-    """Regression (review): lax identifiers have no length limit and the identifier memo was
-    filled from unsigned documents, so an SMP could pin ~4,096 x its answer size in memory."""
+def test_long_unverified_identifiers_are_refused_not_remembered() -> None:
+    """Regression (review): lax identifiers had no length limit and the identifier memo was
+    filled from unsigned documents, so an SMP could pin ~4,096 x its answer size in memory. Lax
+    parsing now keeps the policy's limits: an over-long identifier is refused, and nothing that
+    parses is longer than a scheme and 500 characters."""
     from peppolnet.smp import parse as parse_module
 
     long_doc = BIS_BILLING_INVOICE.value + "x" * 100_000
     before = len(parse_module._KNOWN_IDENTIFIERS)
-    document = parse_document(parse_xml(peppol_metadata(doc=long_doc)))
-    assert isinstance(document, ServiceMetadata)
-    assert document.document_type.value == long_doc  # still read, leniently
+    with pytest.raises(InvalidSmpDocument, match="at most 500"):
+        parse_document(parse_xml(peppol_metadata(doc=long_doc)))
     remembered = [key for key in parse_module._KNOWN_IDENTIFIERS if len(key[2]) > 1000]
     assert remembered == []
     assert len(parse_module._KNOWN_IDENTIFIERS) <= before + 2  # the short ones may be kept

@@ -3,15 +3,34 @@
 The rules are those of the Peppol Policy for use of Identifiers 4.4 (PFUOI):
 
 * URI form ``scheme::value``, split at the *first* ``::`` (document type values contain more).
-* Participant scheme: ``[a-z0-9]+-[a-z0-9]+-[a-z0-9]+`` on the lower-cased scheme, at most 25
-  characters (it becomes a DNS label). Values of ``iso6523-actorid-upis`` are ``NNNN:`` followed by
-  1..130 characters of ``[A-Za-z0-9._~-]`` and compare case-insensitively (POLICY 2).
-* Document types (<= 500 chars) and processes (<= 200 chars) are case-sensitive, no whitespace.
+* Every scheme is 1..25 characters without whitespace or ``::`` (POLICY 1). The participant
+  scheme is also ``[a-z0-9]+-[a-z0-9]+-[a-z0-9]+`` on the lower-cased scheme (it becomes a DNS
+  label). Values of ``iso6523-actorid-upis`` are ``NNNN:`` followed by 1..130 characters of
+  ``[A-Za-z0-9._~-]`` and compare case-insensitively (POLICY 2); values of other participant
+  schemes are 1..135 characters.
+* Document types (1..500 characters) and processes (1..200 characters) are case-sensitive,
+  ISO-8859-1 and without whitespace. Document types of ``busdox-docid-qns`` and
+  ``peppol-doctype-wildcard`` have the structure of POLICY 20,
+  ``<root namespace>::<local name>##<customization id>::<version>``; the part before ``##`` may
+  also be one non-XML syntax id without ``::`` (``urn:peppol:doctype:pdf+xml``), as the code
+  list publishes. ``*`` belongs to ``peppol-doctype-wildcard`` only (POLICY 17).
 * Transport profiles: 1..50 characters of ``[A-Za-z0-9_-]``.
 
-Strict parsing is the default. ``lax=True`` accepts what real SMPs publish (non-conforming
-characters in the local part, over-long values) while still requiring the ``NNNN:`` shape, as the
-reference implementation's lax factory does.
+Strict parsing is the default. ``lax=True`` reads what real SMPs publish, as the reference
+implementation's lax factory does, and relaxes exactly these rules:
+
+* participants of ``iso6523-actorid-upis``: the four ICD characters need not be digits (the
+  colon after them is still required) and the local part may hold any characters, whitespace
+  included; participants of other schemes may hold whitespace;
+* document types: whitespace, ``*`` in ``busdox-docid-qns`` customization ids, and the
+  structure of POLICY 20 (production SMPs register ``busdox-docid-qns`` values such as
+  ``urn:no:difi:einnsyn:xsd::einnsyn_kvittering``, with neither ``##`` nor a customization id);
+* processes: whitespace.
+
+Everything else holds in both modes: every length limit above (schemes, participant, document
+type and process values), ISO-8859-1 for document types and processes, and non-empty values. A
+length limit is what keeps an SMP's text from growing a cache key, a log line or a URL without
+bound; lax parsing is for reading the network, not for admitting anything at all.
 
 Values compare, hash and print by their *normalised* form, so ``0007:5567321707`` and
 ``0007:5567321707`` typed in different case are the same key in a dict or a database.
@@ -59,6 +78,7 @@ PROCESS_SCHEME: Final = "cenbii-procid-ubl"
 
 MAX_SCHEME_LENGTH: Final = 25
 MAX_PARTICIPANT_LOCAL_LENGTH: Final = 130
+MAX_PARTICIPANT_VALUE_LENGTH: Final = 4 + 1 + MAX_PARTICIPANT_LOCAL_LENGTH
 MAX_DOCTYPE_LENGTH: Final = 500
 MAX_PROCESS_LENGTH: Final = 200
 MAX_TRANSPORT_PROFILE_LENGTH: Final = 50
@@ -306,6 +326,12 @@ def _check_participant_value(scheme: str, value: str, *, lax: bool) -> str:
     if not ParticipantId.case_insensitive_scheme(scheme):
         if not value:
             raise InvalidParticipantId("the participant identifier value is empty", value=value)
+        if len(value) > MAX_PARTICIPANT_VALUE_LENGTH:
+            raise InvalidParticipantId(
+                f"the participant identifier {value[:20]}... is {len(value)} characters long; "
+                f"at most {MAX_PARTICIPANT_VALUE_LENGTH} are allowed",
+                value=value,
+            )
         return value
     icd_ok = lax or (value[:4].isascii() and value[:4].isdigit())
     if len(value) < 5 or value[4] != ":" or not icd_ok:
@@ -320,14 +346,14 @@ def _check_participant_value(scheme: str, value: str, *, lax: bool) -> str:
             f"the participant identifier {value!r} has nothing after the scheme code",
             value=value,
         )
-    if lax:
-        return value
     if len(local) > MAX_PARTICIPANT_LOCAL_LENGTH:
         raise InvalidParticipantId(
             f"the participant identifier {value[:20]}... is {len(local)} characters long after "
             f"the scheme code; at most {MAX_PARTICIPANT_LOCAL_LENGTH} are allowed",
             value=value,
         )
+    if lax:
+        return value
     if not _ICD_VALUE_RE.fullmatch(value):
         bad = sorted({c for c in local if not (c.isascii() and (c.isalnum() or c in "._~-"))})
         raise InvalidParticipantId(
@@ -338,6 +364,88 @@ def _check_participant_value(scheme: str, value: str, *, lax: bool) -> str:
     return value
 
 
+def _check_scheme(scheme: str, error: type[InvalidIdentifier], what: str) -> None:
+    """POLICY 1 for document type and process schemes: 1..25 characters, no whitespace, no ``::``.
+
+    The reference implementation applies the 25-character limit to every identifier scheme, not
+    only to the participant's (which must also fit a DNS label).
+    """
+    if not scheme or _WHITESPACE_RE.search(scheme) or SEPARATOR in scheme:
+        raise error(f"the {what} scheme {scheme!r} is empty or malformed", value=scheme)
+    if len(scheme) > MAX_SCHEME_LENGTH:
+        raise error(
+            f"the {what} scheme {scheme[:30]!r}... is {len(scheme)} characters long; at most "
+            f"{MAX_SCHEME_LENGTH} are allowed",
+            value=scheme,
+        )
+
+
+def _check_value(
+    value: str, error: type[InvalidIdentifier], what: str, limit: int, *, lax: bool
+) -> None:
+    """POLICY 1 for document type and process values: length and ISO-8859-1 always, whitespace
+    (POLICY 17 and 25) only when strict."""
+    if not value:
+        raise error(f"the {what} identifier is empty", value=value)
+    if len(value) > limit:
+        raise error(
+            f"the {what} identifier is {len(value)} characters long; at most {limit} are allowed",
+            value=value,
+        )
+    if not _is_latin1(value):
+        raise error(f"the {what} identifier contains characters outside ISO-8859-1", value=value)
+    if not lax and _WHITESPACE_RE.search(value):
+        raise error(f"the {what} identifier {value[:60]!r} contains whitespace", value=value)
+
+
+#: The schemes whose values have the structure of POLICY 20.
+_STRUCTURED_DOCTYPE_SCHEMES: Final = frozenset({DOCTYPE_SCHEME_BUSDOX, DOCTYPE_SCHEME_WILDCARD})
+_DOCTYPE_SHAPE: Final = "<root namespace>::<local name>##<customization id>::<version>"
+
+
+def _document_type_parts(value: str) -> tuple[str, str | None, str | None, str, str | None]:
+    """(syntax id, root namespace, local name, customization id, version) of a value.
+
+    The syntax id is everything before the first ``##``; for XML syntaxes it is the root
+    namespace and the local name joined by their last ``::`` (a local name has no colon), for a
+    non-XML syntax (no ``::``) both are ``None``. The customization id and the version are split
+    at the *last* ``::`` (customization ids contain single colons); no ``::`` gives version
+    ``None``. Missing parts read as empty strings (only lax values can have them).
+    """
+    syntax, _, rest = value.partition("##")
+    namespace, xml, local = syntax.rpartition(SEPARATOR)
+    customization, found, version = rest.rpartition(SEPARATOR)
+    if not found:
+        customization = rest
+    return (
+        syntax,
+        namespace if xml else None,
+        local if xml else None,
+        customization,
+        version if found else None,
+    )
+
+
+def _document_type_problem(value: str) -> str | None:
+    """Which part of POLICY 20's structure ``value`` lacks, as the end of a sentence, or None."""
+    if "##" not in value:
+        return "has no '##' and customization id after its root element"
+    syntax, namespace, local, customization, version = _document_type_parts(value)
+    if not syntax:
+        return "has no root element (namespace '::' local name) before '##'"
+    if namespace == "":
+        return "has no root namespace before '::'"
+    if local == "":
+        return "has no root element local name between '::' and '##'"
+    if not customization:
+        return "has no customization id between '##' and '::'"
+    if version is None:
+        return "has no '::' and version after its customization id"
+    if not version:
+        return "has no version after its last '::'"
+    return None
+
+
 class DocumentTypeId(_Identifier):
     """A document type, e.g. Peppol BIS Billing 3.0 invoice. Case-sensitive.
 
@@ -346,40 +454,37 @@ class DocumentTypeId(_Identifier):
     'urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0'
     >>> doc.root_local_name, doc.version
     ('Invoice', '2.1')
+
+    Values of ``busdox-docid-qns`` and ``peppol-doctype-wildcard`` must have every part of
+    ``<root namespace>::<local name>##<customization id>::<version>`` when parsed strictly:
+
+    >>> try:
+    ...     DocumentTypeId.parse("busdox-docid-qns::urn:x::X")
+    ... except InvalidDocumentTypeId as exc:
+    ...     print(exc.message.partition(";")[0])
+    the document type identifier 'urn:x::X' has no '##' and customization id after its root element
     """
 
     __slots__ = ()
     error = InvalidDocumentTypeId
 
     def __init__(self, scheme: str, value: str, *, lax: bool = False) -> None:
-        if not scheme or _WHITESPACE_RE.search(scheme) or SEPARATOR in scheme:
+        """Check ``scheme`` and ``value`` (see the module docstring for what ``lax`` relaxes)."""
+        _check_scheme(scheme, InvalidDocumentTypeId, "document type")
+        _check_value(value, InvalidDocumentTypeId, "document type", MAX_DOCTYPE_LENGTH, lax=lax)
+        if not lax and scheme in _STRUCTURED_DOCTYPE_SCHEMES:
+            problem = _document_type_problem(value)
+            if problem is not None:
+                raise InvalidDocumentTypeId(
+                    f"the document type identifier {value[:80]!r} {problem}; Peppol document "
+                    f"types look like {_DOCTYPE_SHAPE}",
+                    value=value,
+                )
+        if not lax and scheme == DOCTYPE_SCHEME_BUSDOX and "*" in value:
             raise InvalidDocumentTypeId(
-                f"the document type scheme {scheme!r} is empty or malformed", value=scheme
+                f"'*' is only allowed in '{DOCTYPE_SCHEME_WILDCARD}' document types",
+                value=value,
             )
-        if not value:
-            raise InvalidDocumentTypeId("the document type identifier is empty", value=value)
-        if not lax:
-            if len(value) > MAX_DOCTYPE_LENGTH:
-                raise InvalidDocumentTypeId(
-                    f"the document type identifier is {len(value)} characters long; at most "
-                    f"{MAX_DOCTYPE_LENGTH} are allowed",
-                    value=value,
-                )
-            if _WHITESPACE_RE.search(value):
-                raise InvalidDocumentTypeId(
-                    f"the document type identifier {value[:60]!r} contains whitespace",
-                    value=value,
-                )
-            if not _is_latin1(value):
-                raise InvalidDocumentTypeId(
-                    "the document type identifier contains characters outside ISO-8859-1",
-                    value=value,
-                )
-            if scheme == DOCTYPE_SCHEME_BUSDOX and "*" in value:
-                raise InvalidDocumentTypeId(
-                    f"'*' is only allowed in '{DOCTYPE_SCHEME_WILDCARD}' document types",
-                    value=value,
-                )
         self._init(scheme, value, value)
 
     @classmethod
@@ -405,33 +510,30 @@ class DocumentTypeId(_Identifier):
             )
         return cls(scheme, value, lax=lax)
 
-    def _parts(self) -> tuple[str, str, str, str]:
-        root, _, rest = self.value.partition("##")
-        ns, _, local = root.rpartition(SEPARATOR)
-        customization, found, version = rest.rpartition(SEPARATOR)
-        if not found:
-            customization, version = rest, ""
-        return ns, local, customization, version
+    @property
+    def syntax_id(self) -> str:
+        """Everything before ``##``: ``<root namespace>::<local name>`` or a non-XML syntax id."""
+        return _document_type_parts(self.value)[0]
 
     @property
-    def root_namespace(self) -> str:
-        """The XML namespace of the document's root element."""
-        return self._parts()[0]
+    def root_namespace(self) -> str | None:
+        """The XML namespace of the document's root element; ``None`` for a non-XML syntax."""
+        return _document_type_parts(self.value)[1]
 
     @property
-    def root_local_name(self) -> str:
-        """The local name of the document's root element (``Invoice``)."""
-        return self._parts()[1]
+    def root_local_name(self) -> str | None:
+        """The local name of the document's root element (``Invoice``); ``None`` if not XML."""
+        return _document_type_parts(self.value)[2]
 
     @property
     def customization_id(self) -> str:
         """The customization id (``cbc:CustomizationID``), including a wildcard ``*`` if any."""
-        return self._parts()[2]
+        return _document_type_parts(self.value)[3]
 
     @property
     def version(self) -> str:
         """The syntax version after the last ``::`` (``2.1`` for UBL 2.1)."""
-        return self._parts()[3]
+        return _document_type_parts(self.value)[4] or ""
 
     @property
     def is_wildcard(self) -> bool:
@@ -449,27 +551,9 @@ class ProcessId(_Identifier):
     error = InvalidProcessId
 
     def __init__(self, scheme: str, value: str, *, lax: bool = False) -> None:
-        if not scheme or _WHITESPACE_RE.search(scheme) or SEPARATOR in scheme:
-            raise InvalidProcessId(
-                f"the process scheme {scheme!r} is empty or malformed", value=scheme
-            )
-        if not value:
-            raise InvalidProcessId("the process identifier is empty", value=value)
-        if not lax:
-            if len(value) > MAX_PROCESS_LENGTH:
-                raise InvalidProcessId(
-                    f"the process identifier is {len(value)} characters long; at most "
-                    f"{MAX_PROCESS_LENGTH} are allowed",
-                    value=value,
-                )
-            if _WHITESPACE_RE.search(value):
-                raise InvalidProcessId(
-                    f"the process identifier {value[:60]!r} contains whitespace", value=value
-                )
-            if not _is_latin1(value):
-                raise InvalidProcessId(
-                    "the process identifier contains characters outside ISO-8859-1", value=value
-                )
+        """Check ``scheme`` and ``value`` (see the module docstring for what ``lax`` relaxes)."""
+        _check_scheme(scheme, InvalidProcessId, "process")
+        _check_value(value, InvalidProcessId, "process", MAX_PROCESS_LENGTH, lax=lax)
         self._init(scheme, value, value)
 
     @classmethod

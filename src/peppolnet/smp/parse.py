@@ -25,14 +25,7 @@ from typing import Final, TypeVar, cast
 from lxml import etree
 
 from peppolnet.errors import InvalidIdentifier, InvalidSmpDocument
-from peppolnet.identifiers import (
-    MAX_DOCTYPE_LENGTH,
-    MAX_SCHEME_LENGTH,
-    DocumentTypeId,
-    ParticipantId,
-    ProcessId,
-    ascii_lower,
-)
+from peppolnet.identifiers import DocumentTypeId, ParticipantId, ProcessId, ascii_lower
 from peppolnet.smp.model import (
     Dialect,
     Endpoint,
@@ -201,8 +194,6 @@ def _identifier(el: etree._Element, scheme_attr: str, kind: type[_Id], what: str
         raise InvalidSmpDocument(
             f"the {what} {_shown(scheme, text)} is not usable: {exc}"
         ) from None
-    if len(scheme) + len(text) > _MAX_REMEMBERED_LENGTH:
-        return value  # lax ids have no length limit: never let an SMP's text pin memory here
     if len(_KNOWN_IDENTIFIERS) >= _MAX_KNOWN_IDENTIFIERS:
         _KNOWN_IDENTIFIERS.clear()
     _KNOWN_IDENTIFIERS[key] = value
@@ -210,11 +201,10 @@ def _identifier(el: etree._Element, scheme_attr: str, kind: type[_Id], what: str
 
 
 _KNOWN_IDENTIFIERS: dict[tuple[type, str, str], ParticipantId | DocumentTypeId | ProcessId] = {}
+#: Entries at most. Lax identifiers keep every length limit of the policy (a scheme of at most
+#: 25 characters, a value of at most 500), and the key is the stripped text that parsed, so the
+#: memo holds at most ~4096 x 1 KB whatever unverified documents an SMP sends.
 _MAX_KNOWN_IDENTIFIERS: Final = 4096
-#: Longest scheme + value remembered: the longest a conforming identifier can be (a document
-#: type, 500 characters, plus its scheme). So the cache holds at most ~4096 x 1 KB, whatever
-#: unverified documents an SMP sends.
-_MAX_REMEMBERED_LENGTH: Final = MAX_DOCTYPE_LENGTH + MAX_SCHEME_LENGTH
 
 
 def _participant(el: etree._Element, scheme_attr: str) -> ParticipantId:
