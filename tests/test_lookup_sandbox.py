@@ -369,6 +369,66 @@ def test_oasis_smp_2_lookups_and_redirects_by_certificate() -> None:
     assert redirect.status is CheckStatus.PASS
 
 
+# The same two operators on Peppol SMP 1 SMPs; the redirect's target certificate has a comma in its
+# organisation name, so its CertificateUID can escape the comma either way.
+REDIRECT_NETWORK = OASIS2_NETWORK.replace('dialect = "oasis-smp-2"\n', "").replace(
+    "Alfa AB", "Alfa, Syd AB"
+)
+
+
+def test_a_redirect_uid_in_another_spelling_is_followed() -> None:
+    """The sandbox's redirect, republished with the target's subject spelled another legal way
+    (X.500 order, lower-case types, values in other case, spaces, the comma as ``\\2c``), is
+    followed over real HTTPS; a UID naming another certificate is still refused."""
+    import dataclasses
+
+    from cryptography import x509
+
+    from peppolnet.errors import RedirectError
+    from peppolnet.identifiers import BIS_BILLING_INVOICE
+    from peppolnet.sandbox.config import parse_config
+    from peppolnet.smp.client import SmpClient
+
+    pid = ParticipantId.parse("0192:991825827")
+    with Sandbox.start(parse_config(REDIRECT_NETWORK)) as sb:
+        service = sb.services["b-smp"]
+        publication = service.publication(pid)
+        assert publication is not None
+        assert publication.redirect is not None
+        target, uid, target_der = publication.redirect
+        subject = x509.load_der_x509_certificate(target_der).subject
+        assert uid == r"CN=PSE000001,OU=PEPPOL TEST SMP,O=Alfa\, Syd AB,C=SE"
+
+        def respelled(attribute: x509.NameAttribute[str]) -> str:
+            kind, _, value = attribute.rfc4514_string().partition("=")
+            return f"{kind.lower()}={value.replace(chr(92) + ',', chr(92) + '2C').swapcase()}"
+
+        other_spelling = " ,  ".join(respelled(a) for rdn in subject.rdns for a in rdn)
+        assert other_spelling == r"c=se ,  o=aLFA\2c sYD ab ,  ou=peppol test smp ,  cn=pse000001"
+
+        def redirect_with(certificate_uid: str) -> None:
+            service.publish(
+                dataclasses.replace(publication, redirect=(target, certificate_uid, target_der))
+            )
+
+        redirect_with(other_spelling)
+        with SmpClient(sb.network) as client:
+            answer = client.service_metadata(service.base_url, pid, BIS_BILLING_INVOICE)
+        assert answer.redirect is not None
+        assert answer.url.startswith(sb.services["a-smp"].base_url)
+        assert answer.checked.trusted
+        with Lookup(sb.network) as lookup:
+            result = lookup.check(pid)
+        assert result.verdict is Verdict.CAN_RECEIVE, str(result)
+        followed = result.check("redirect")
+        assert followed is not None
+        assert followed.status is CheckStatus.PASS
+
+        redirect_with(other_spelling.replace("pse000001", "pse000003"))
+        with SmpClient(sb.network) as client, pytest.raises(RedirectError, match="pse000003"):
+            client.service_metadata(service.base_url, pid, BIS_BILLING_INVOICE)
+
+
 def test_bad_arguments_are_input_errors(lookup: Lookup) -> None:
     from peppolnet.errors import InvalidInput, InvalidProcessId
 

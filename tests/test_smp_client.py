@@ -27,6 +27,7 @@ from peppolnet.sandbox.signing import sign_enveloped
 from peppolnet.smp.client import AsyncSmpClient, SmpClient, subject_matches_uid
 from peppolnet.smp.model import ServiceMetadata
 from peppolnet.smp.urls import service_metadata_url
+from peppolnet.x500 import parse_name
 
 PID = ParticipantId.parse("0007:5567321707")
 OTHER = ParticipantId.parse("0007:5560000001")
@@ -251,6 +252,12 @@ def test_subject_matches_uid_ignores_order_and_spacing() -> None:
     assert not subject_matches_uid(subject, uid.replace("PNO000179", "PNO000180"))
     assert not subject_matches_uid(subject, None)
     assert subject_matches_uid("CN=A\\,B,C=SE", "C=SE,CN=A\\,B")
+    # X.500 names, not strings: letter case, the other escape, a parsed subject
+    assert subject_matches_uid(subject, uid.lower())
+    assert subject_matches_uid("CN=A\\,B,C=SE", "c=se,cn=a\\2cb")
+    assert subject_matches_uid(parse_name(subject), uid.upper())
+    assert not subject_matches_uid(subject, "not a name")
+    assert not subject_matches_uid("not a name", uid)
 
 
 async def test_async_client_is_a_twin(

@@ -147,6 +147,30 @@ def test_redirect_sample(refdata: Path) -> None:
     assert doc.document_type.root_local_name == "OrderResponse"
 
 
+def test_redirect_sample_names_the_redirected_samples_signer(refdata: Path) -> None:
+    """The real pair: the redirect's CertificateUID is the signer's subject, and stays it in
+    any other legal spelling (letter case, spaces, the other RDN order)."""
+    from peppolnet.smp.client import subject_matches_uid
+    from peppolnet.xmldsig import SignaturePolicy, verify_bytes
+
+    redirect = parse_document(
+        _read(refdata, "smp-peppol/vefa-peppol/busdox-servicemetadata-redirect-0192-991825827.xml")
+    )
+    assert isinstance(redirect, Redirect)
+    signer = verify_bytes(
+        _read(
+            refdata, "smp-peppol/vefa-peppol/busdox-servicemetadata-redirected-0192-991825827.xml"
+        ),
+        policy=SignaturePolicy.legacy(),
+    ).certificate.subject
+    uid = redirect.certificate_uid
+    assert uid is not None
+    assert subject_matches_uid(signer, uid)
+    assert subject_matches_uid(signer, uid.lower().replace(",", ", "))
+    assert subject_matches_uid(signer, ",".join(reversed(uid.split(","))))
+    assert not subject_matches_uid(signer, uid.replace("PNO000179", "PNO000178"))
+
+
 def test_bdxr1_draft_namespace_metadata(refdata: Path) -> None:
     doc = parse_document(
         _read(refdata, "smp-bdxr1/vefa-peppol/bdxr201407-servicemetadata-9908-810418052.xml")

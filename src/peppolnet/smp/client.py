@@ -7,7 +7,8 @@ retries with backoff for connection errors and 5xx only), and hand the bytes to
 (:class:`SmpUnavailable`, retryable), anything else is :class:`SmpError`.
 
 A ``Redirect`` is followed exactly once, and the target's signer must match the redirect's
-``CertificateUID`` (compared as a set of RDNs, FACTS.md §3.5); a second redirect is refused.
+``CertificateUID`` (compared as X.500 names are, RFC 4517 ``distinguishedNameMatch``: see
+:func:`subject_matches_uid`); a second redirect is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final, TypedDict, Unpack
 
 import httpx
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
@@ -28,6 +30,7 @@ from peppolnet._tls import ssl_context, verify_argument
 from peppolnet._version import __version__
 from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import (
+    CertificateError,
     IdentifierMismatch,
     InvalidSmpDocument,
     RedirectError,
@@ -39,6 +42,7 @@ from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.smp.model import Dialect, Redirect, ServiceGroup, ServiceMetadata
 from peppolnet.smp.trust import CheckedDocument, check_document
 from peppolnet.smp.urls import service_group_url, service_metadata_url
+from peppolnet.x500 import names_match, parse_name
 
 if TYPE_CHECKING:
     from peppolnet.network import Network
@@ -84,45 +88,23 @@ class MetadataAnswer:
         return document
 
 
-def subject_matches_uid(subject: str, certificate_uid: str | None) -> bool:
-    """Compare a certificate subject with a Redirect ``CertificateUID`` as sets of RDNs.
+def subject_matches_uid(subject: x509.Name | str, certificate_uid: str | None) -> bool:
+    """Whether a certificate subject is the name a Redirect's ``CertificateUID`` gives.
 
-    Real SMPs put the subject DN string in CertificateUID (``C=NO,O=...,CN=PNO000179``) in any
-    RDN order and spacing; the comparison ignores order, spacing around separators and the case
-    of attribute names.
+    Real SMPs put the subject DN string in CertificateUID (``C=NO,O=...,CN=PNO000179``), spelled
+    as they like; the UID is parsed as RFC 4514 and the names compared as X.500 names are
+    (RFC 4517 ``distinguishedNameMatch``, see :mod:`peppolnet.x500`): attribute types and values
+    case-insensitively, insignificant spaces folded, ``\\,`` and ``\\2C`` alike, the RDNs in
+    either order. A UID that is missing or no distinguished name matches nothing.
     """
     if not certificate_uid:
         return False
-
-    def rdns(dn: str) -> frozenset[tuple[str, str]]:
-        parts = []
-        for rdn in _split_dn(dn):
-            key, sep, value = rdn.partition("=")
-            if sep:
-                parts.append((key.strip().upper(), value.strip()))
-        return frozenset(parts)
-
-    wanted = rdns(certificate_uid)
-    return bool(wanted) and wanted == rdns(subject)
-
-
-def _split_dn(dn: str) -> list[str]:
-    """Split a DN at unescaped commas (RFC 4514 escapes commas in values with a backslash)."""
-    out, current, escaped = [], [], False
-    for char in dn:
-        if escaped:
-            current.append(char)
-            escaped = False
-        elif char == "\\":
-            current.append(char)
-            escaped = True
-        elif char in ",+":
-            out.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    out.append("".join(current))
-    return out
+    try:
+        wanted = parse_name(certificate_uid)
+        have = subject if isinstance(subject, x509.Name) else parse_name(subject)
+    except CertificateError:
+        return False
+    return names_match(have, wanted)
 
 
 def check_echo(
@@ -283,21 +265,21 @@ class _Core:
 
     def check_redirect_target(self, redirect: Redirect, target: CheckedDocument) -> None:
         signer = target.signature.signer
+        signed_by = target.signer_certificate
         if redirect.certificate is not None:
             # OASIS SMP 2 names the target SMP by its whole certificate, not a subject string.
-            signed_by = target.signer_certificate
             if signed_by is None or signed_by.public_bytes(Encoding.DER) != redirect.certificate:
                 raise RedirectError(
                     f"the redirect target {redirect.target_url} is not signed with the "
                     "certificate the redirect names"
                 )
             return
-        if signer is None:
+        if signer is None or signed_by is None:
             raise RedirectError(
                 f"the redirect target {redirect.target_url} is not signed, so its SMP cannot be "
                 "matched against the redirect's CertificateUID"
             )
-        if not subject_matches_uid(signer.subject, redirect.certificate_uid):
+        if not subject_matches_uid(signed_by.subject, redirect.certificate_uid):
             raise RedirectError(
                 f"the redirect target is signed by {signer.subject}, not by "
                 f"{redirect.certificate_uid!r} as the redirect said"
