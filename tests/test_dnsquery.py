@@ -275,6 +275,52 @@ def test_formerr_to_edns_is_asked_again_without(cleanup: list[FakeDns]) -> None:
     assert len(srv.clients) == 4
 
 
+def test_queries_on_the_wire_advertise_1232_octets(cleanup: list[FakeDns]) -> None:
+    payloads: list[int] = []
+
+    def record(query: dns.message.Message) -> list[bytes]:
+        payloads.append(query.payload if query.edns >= 0 else -1)
+        return [answer(query).to_wire()]
+
+    srv = fake(on_udp=record)
+    cleanup.append(srv)
+    for got in run_both(NAME, ["127.0.0.1"], srv.port, 1.0):
+        assert isinstance(got, DnsResponse)
+    assert payloads == [1232, 1232]  # sync and async
+
+
+def test_the_resolver_keeps_a_cname_chain_for_its_shortest_ttl(cleanup: list[FakeDns]) -> None:
+    """A hop's TTL counts: the SML answer (and its cache entry) lives as long as the shortest
+    TTL on the way to the NAPTR records, not as long as the records at the end."""
+
+    def chained(query: dns.message.Message) -> list[bytes]:
+        msg = dns.message.make_response(query)
+        owner = query.question[0].name
+        msg.answer.append(dns.rrset.from_text(owner, 3600, "IN", "CNAME", f"mid.{ZONE}."))
+        msg.answer.append(dns.rrset.from_text(f"mid.{ZONE}.", 40, "IN", "CNAME", f"end.{ZONE}."))
+        msg.answer.append(dns.rrset.from_text(f"end.{ZONE}.", 3600, "IN", "NAPTR", REAL))
+        return [msg.to_wire()]
+
+    srv = fake(on_udp=chained)
+    cleanup.append(srv)
+    options: dict[str, object] = {"nameservers": ["127.0.0.1"], "port": srv.port, "timeout": 1.0}
+    resolver = SmlResolver(ZONE, **options)  # type: ignore[arg-type]
+    first = resolver.resolve(FOUND)
+    assert (first.smp_url, first.ttl, first.from_cache) == ("https://real.example", 40, False)
+    again = resolver.resolve(FOUND)
+    assert again.from_cache
+    assert again.ttl <= 40
+
+    async def go() -> int:
+        resolver = AsyncSmlResolver(ZONE, **options)  # type: ignore[arg-type]
+        try:
+            return (await resolver.resolve(FOUND)).ttl
+        finally:
+            await resolver.aclose()
+
+    assert asyncio.run(go()) == 40
+
+
 def test_spoofed_and_unrelated_replies_are_ignored(cleanup: list[FakeDns]) -> None:
     def noisy(query: dns.message.Message) -> list[bytes]:
         wrong_id = answer(query, FORGED)

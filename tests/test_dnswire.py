@@ -100,6 +100,21 @@ def test_query_without_edns_and_for_cname() -> None:
     assert msg.question[0].rdtype == dns.rdatatype.CNAME
 
 
+def test_the_opt_record_advertises_1232_octets() -> None:
+    """The advertised UDP payload size is a deliberate choice (DNS Flag Day 2020: no IP
+    fragmentation on the IPv6 minimum MTU), so it is pinned here as a number, octet by octet:
+    a change of :data:`EDNS_PAYLOAD` must be a decision, not an accident."""
+    wire = build_query(NAME, NAPTR, QID)
+    assert struct.unpack_from("!H", wire, 10)[0] == 1  # ARCOUNT: the OPT record
+    opt = wire[-11:]  # root owner, TYPE, CLASS = payload size, TTL = extended flags, RDLENGTH
+    assert opt == b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
+    assert dns.message.from_wire(wire).payload == 1232
+    assert EDNS_PAYLOAD == 1232
+    without = build_query(NAME, NAPTR, QID, edns=False)
+    assert struct.unpack_from("!H", without, 10)[0] == 0
+    assert without[12:] == wire[12:-11]  # the same question, no OPT
+
+
 @pytest.mark.parametrize(
     "name",
     ["a..b", "a." + "x" * 64 + ".b", ".".join(["abcdefghi"] * 26), "é.example", "a\\.b", "a b"],
@@ -189,6 +204,24 @@ def test_cname_chain_is_followed_for_naptr() -> None:
     assert got.ttl == 200
 
 
+@pytest.mark.parametrize(
+    ("first_hop", "second_hop", "naptr", "expected"),
+    [(30, 300, 200, 30), (300, 20, 200, 20), (300, 300, 10, 10), (0, 300, 200, 0)],
+)
+def test_a_cname_chain_lives_as_long_as_its_shortest_hop(
+    first_hop: int, second_hop: int, naptr: int, expected: int
+) -> None:
+    """RFC 1034 §3.6.2 / RFC 2181 §5.2: an answer reached through CNAMEs is only as fresh as
+    every record on the way; a hop with a shorter TTL than the records at the end decides."""
+    msg = response("mid." + ZONE, rdtype=CNAME, ttl=first_hop)
+    msg.question = query().question
+    msg.answer.append(dns.rrset.from_text("mid." + ZONE, second_hop, "IN", "CNAME", "end." + ZONE))
+    msg.answer.append(dns.rrset.from_text("end." + ZONE, naptr, "IN", "NAPTR", SMP_RECORD))
+    got = parse(msg)
+    assert len(got.naptr) == 1
+    assert got.ttl == expected
+
+
 def test_dangling_and_looping_cname_chains() -> None:
     msg = response("mid." + ZONE, rdtype=CNAME)
     msg.question = query().question
@@ -244,6 +277,25 @@ def test_extended_rcode_from_opt() -> None:
     msg.use_edns(0)
     msg.set_rcode(dns.rcode.BADVERS)
     assert parse(msg).rcode == 16
+
+
+def test_a_second_opt_record_is_refused() -> None:
+    """RFC 6891 §6.1.1: a message with more than one OPT record is malformed (FORMERR); its
+    extended RCODE and flags cannot be told apart, so the reply is a fault, never an answer."""
+    msg = response(SMP_RECORD)
+    msg.use_edns(0, payload=1232)
+    wire = msg.to_wire()
+    assert parse(wire).naptr  # one OPT: fine
+    opt = wire[-11:]
+    assert opt[:3] == b"\x00\x00\x29"
+    doubled = bytearray(wire + opt)
+    struct.pack_into("!H", doubled, 10, struct.unpack_from("!H", wire, 10)[0] + 1)
+    with pytest.raises(BadResponse, match="more than one OPT"):
+        parse(bytes(doubled))
+    other = bytearray(wire + b"\x00" + struct.pack("!HHIH", 41, 4096, 0x01000000, 0))
+    struct.pack_into("!H", other, 10, 2)  # a second, different OPT (other size, other RCODE bits)
+    with pytest.raises(BadResponse, match="more than one OPT"):
+        parse(bytes(other))
 
 
 def test_ttl_with_top_bit_is_zero() -> None:
