@@ -42,6 +42,7 @@ COMMA = x509.Name(
         SAMPLE_UID.upper(),
         "c=no, o=DIREKTORATET for forvaltning og ikt , ou=Peppol Test Smp, cn=pno000179",
         "C=NO;O=Direktoratet for Forvaltning og IKT;OU=PEPPOL TEST SMP;CN=PNO000179",  # RFC 2253
+        "C = NO, O = Direktoratet for Forvaltning og IKT, OU = PEPPOL TEST SMP, CN = PNO000179",
         r"C=NO,O=Direktoratet  for Forvaltning og IKT,OU=\ PEPPOL TEST SMP\ ,CN=PNO000179",
         "2.5.4.6=NO,2.5.4.10=Direktoratet for Forvaltning og IKT,OU=PEPPOL TEST SMP,"
         "2.5.4.3=PNO000179",  # numeric attribute types
@@ -83,6 +84,13 @@ def test_other_names_do_not_match(uid: str) -> None:
     assert not names_match(SUBJECT, parse_name(uid))
 
 
+def test_only_the_spaces_around_an_attribute_types_equals_sign_go() -> None:
+    # OpenSSL's "O = x" is "O=x", but a value's own "=" and the spaces around it are kept
+    name = parse_name("CN = a = b , O=c=d")
+    assert [a.value for a in name] == ["c=d", "a = b"]
+    assert not names_match(name, parse_name("CN=a=b,O=c=d"))
+
+
 def test_multi_valued_rdns_are_sets() -> None:
     name = parse_name("CN=a+O=b,C=SE")
     assert names_match(name, parse_name("o=B+cn=A,c=se"))
@@ -91,7 +99,7 @@ def test_multi_valued_rdns_are_sets() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "garbage", "CN", "CN=a,,C=SE", "C=SWE", "X-UNKNOWN=1", "C = NO", "CN=a\\"],
+    ["", "   ", "garbage", "CN", "CN=a,,C=SE", "C=SWE", "X-UNKNOWN=1", "= NO", "CN=a\\"],
 )
 def test_text_that_is_no_name_is_refused(text: str) -> None:
     with pytest.raises(CertificateError, match="not a distinguished name"):
@@ -163,7 +171,8 @@ def _respelled(draw: st.DrawFn, name: x509.Name) -> str:
     def ava_text(ava: x509.NameAttribute[str]) -> str:
         short = next(n for n, oid in _ATTRIBUTES if oid == ava.oid)
         kind = draw(st.sampled_from([short, short.lower(), short.title(), ava.oid.dotted_string]))
-        return f"{kind}={value_text(ava.value)}"
+        equals = draw(st.sampled_from(["=", " = ", "= "]))
+        return f"{kind}{equals}{value_text(ava.value)}"
 
     rdns = [list(rdn) for rdn in name.rdns]
     rdns.reverse()  # RFC 4514 writes the last RDN first...

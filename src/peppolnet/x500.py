@@ -21,11 +21,12 @@ Two tolerances, both for spellings real SMPs produce:
   say which convention it follows (the reference client ignores the order altogether). A name
   and its reverse are accepted; any other reordering is a different name.
 * Spaces around the ``,`` and ``+`` separators, and ``;`` for ``,``, are accepted as RFC 2253 §4
-  required of implementations (``java.security.Principal`` strings look like ``CN=x, O=y``).
-  RFC 4514 dropped that rule; cryptography's parser follows RFC 4514, so those spaces are taken
-  out before parsing (escaped characters are left alone).
+  required of implementations (``java.security.Principal`` strings look like ``CN=x, O=y``),
+  and so are spaces around the ``=`` after an attribute type (OpenSSL prints ``C = NO, O = y``).
+  RFC 4514 allows neither; cryptography's parser follows RFC 4514, so those spaces are taken out
+  before parsing (escaped characters and the values' own ``=`` are left alone).
 
-Not supported: RFC 1779 quoted values, ``OID.`` prefixes, and spaces around ``=``. Values in
+Not supported: RFC 1779 quoted values and ``OID.`` prefixes. Values in
 RFC 4514's ``#`` hex form are not decoded (cryptography reads them as their raw BER bytes, tag
 and length included), so a UID that uses them is no reliable match.
 """
@@ -85,31 +86,39 @@ class _AnyCase(Mapping[str, x509.ObjectIdentifier]):
 
 
 _ANY_CASE: Final = _AnyCase()
-# an escaped character (kept as it is), a separator with the spaces around it, or a run of spaces
-_SEPARATOR: Final = re.compile(r"(\\.)|[ ]*([,;+])[ ]*|[ ]{2,}", re.DOTALL)
+# An escaped character (kept as it is); the start or a separator, then an attribute type and its
+# '=', with the spaces around each; or a run of spaces inside a value.
+_TIDY: Final = re.compile(
+    r"(\\.)"
+    r"|(?:^|[ ]*([,;+]))[ ]*([A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)[ ]*=[ ]*"
+    r"|[ ]{2,}",
+    re.DOTALL,
+)
 
 
-def _rfc2253_separators(text: str) -> str:
-    """The spaces RFC 2253 §4 allowed around separators taken out, ``;`` made ``,``.
+def _without_spaces(text: str) -> str:
+    """The spaces RFC 2253 §4 allowed around separators and OpenSSL prints around ``=`` taken
+    out, ``;`` made ``,``.
 
-    A run of unescaped spaces inside a value becomes one: it is insignificant for the
+    Only the ``=`` after an attribute type is touched (a value may hold ``=`` and spaces of its
+    own). A run of unescaped spaces inside a value becomes one: it is insignificant for the
     comparison anyway, and cryptography checks X.520's 64-character bound on a common name
     against the value as written.
     """
 
-    def keep(match: re.Match[str]) -> str:
-        escaped, separator = match.group(1), match.group(2)
+    def tidy(match: re.Match[str]) -> str:
+        escaped, separator, kind = match.group(1, 2, 3)
         if escaped:
-            return escaped
-        if separator:
-            return "," if separator == ";" else separator
+            return str(escaped)
+        if kind:
+            return ("," if separator == ";" else separator or "") + f"{kind}="
         return " "
 
-    tidy = _SEPARATOR.sub(keep, text.lstrip(" "))
+    tidied = _TIDY.sub(tidy, text)
     # trailing spaces belong to no value unless the last of them is escaped
-    while tidy.endswith(" ") and not _escapes(tidy[:-1]):
-        tidy = tidy[:-1]
-    return tidy
+    while tidied.endswith(" ") and not _escapes(tidied[:-1]):
+        tidied = tidied[:-1]
+    return tidied
 
 
 def _escapes(text: str) -> bool:
@@ -118,7 +127,7 @@ def _escapes(text: str) -> bool:
 
 
 def parse_name(text: str) -> x509.Name:
-    """Read a distinguished name in its string form (RFC 4514, with RFC 2253 §4's spaces).
+    """Read a distinguished name in its string form (RFC 4514, with the spaces of RFC 2253 §4).
 
     >>> parse_name(r"cn=PNO000179, O=A\\2C B ,C=NO").rfc4514_string()
     'CN=PNO000179,O=A\\\\, B,C=NO'
@@ -127,7 +136,7 @@ def parse_name(text: str) -> x509.Name:
     (or an empty one, which names nothing).
     """
     try:
-        name = x509.Name.from_rfc4514_string(_rfc2253_separators(text), _ANY_CASE)
+        name = x509.Name.from_rfc4514_string(_without_spaces(text), _ANY_CASE)
     except ValueError:  # UnicodeDecodeError and bad country-name lengths included
         name = None
     if not name:
