@@ -533,6 +533,20 @@ def _inherited_xml_attributes(el: etree._Element, method: str) -> dict[str, str]
 def _canonicalize(
     el: etree._Element, method: str, prefixes: list[str] | None, *, whole_document: bool
 ) -> bytes:
+    """:func:`_c14n`, with libxml2's refusals as an invalid signature, not an lxml error.
+
+    C14N refuses what parsing accepts, e.g. a relative namespace URI (``xmlns:a="//x"``: found
+    by the long fuzz run); such a document cannot have been signed as C14N defines it.
+    """
+    try:
+        return _c14n(el, method, prefixes, whole_document=whole_document)
+    except etree.C14NError as exc:
+        raise _structure(f"the document cannot be canonicalised ({exc or 'C14N failed'})") from None
+
+
+def _c14n(
+    el: etree._Element, method: str, prefixes: list[str] | None, *, whole_document: bool
+) -> bytes:
     """C14N (without comments) of a whole document or of one subtree in its context.
 
     The trap for a subtree (FACTS.md section 3.6): inclusive C14N must render every namespace in
