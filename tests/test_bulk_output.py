@@ -42,8 +42,11 @@ def test_format_for() -> None:
     assert format_for("out.JSONL") == "jsonl"
     assert format_for("out.ndjson") == "jsonl"
     assert format_for("out.xlsx") == "xlsx"
-    assert format_for("out.txt") == "csv"
+    assert format_for("out") == "csv"
+    assert format_for("out.txt", "csv") == "csv"
     assert format_for("out.csv", "xlsx") == "xlsx"
+    with pytest.raises(InvalidInput, match=r"no writer knows the suffix of 'out\.pdf'"):
+        format_for("out.pdf")
     with pytest.raises(InvalidInput, match="unknown output format 'pdf'"):
         format_for("out.csv", "pdf")
 

@@ -30,9 +30,9 @@ def on_sandbox(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     return sandbox
 
 
-def read_csv(path: Path) -> list[dict[str, str]]:
+def read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
+        return list(csv.DictReader(fh, delimiter=delimiter))
 
 
 def test_check_writes_every_row_and_a_summary(
@@ -67,7 +67,9 @@ def test_human_summary_and_default_output(
     text = capsys.readouterr().out
     assert "1 rows" in text
     assert "can-receive" in text
-    rows = read_csv(tmp_path / "kunder.checked.csv")
+    output = tmp_path / "kunder.checked.csv"
+    assert output.read_text(encoding="utf-8-sig").startswith("Företagsnamn;Orgnr;E-post;row;")
+    rows = read_csv(output, delimiter=";")  # the register's delimiter: Excel opens it in columns
     assert rows[0]["Företagsnamn"] == "Fjällräv Konsult AB"
     assert rows[0]["operator_name"] == "Norrsken Invoice AB"
 
@@ -131,22 +133,45 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["check", str(FIXTURE), "--doctype", ""]) == 2
     assert main(["check", str(FIXTURE), "-o", str(FIXTURE)]) == 2
     assert "must not be the register" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_info:
-        main(["check", str(FIXTURE), "--format", "pdf"])
-    assert exit_info.value.code == 2
+    assert main(["check", str(FIXTURE), "--format", "pdf"]) == 2
 
 
-def test_unreadable_register_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(tmp_path / "missing.csv")]) == 3
+def test_unreadable_register_exits_2_unusable_register_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(tmp_path / "missing.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n", encoding="utf-8")
-    assert main(["check", str(bad), "-o", str(tmp_path / "o.csv")]) == 3
+    assert main(["check", str(bad), "-o", str(tmp_path / "o.csv")]) == 1
     assert "no participant id column" in capsys.readouterr().err
     foreign = tmp_path / "foreign.csv"
     foreign.write_text("x,y\n1,2\n", encoding="utf-8")
-    assert main(["check", str(FIXTURE), "-o", str(foreign), "--resume"]) == 3
+    assert main(["check", str(FIXTURE), "-o", str(foreign), "--resume"]) == 1
     assert "cannot resume" in capsys.readouterr().err
+
+
+def test_output_delimiter(on_sandbox: Sandbox, tmp_path: Path) -> None:
+    register = tmp_path / "r.csv"
+    register.write_text("Namn;Orgnr\nA;0007:5584821341\nB;0007:5567321707\n", encoding="utf-8")
+    out = tmp_path / "o.csv"
+    assert main(["check", str(register), "-o", str(out), "--output-delimiter", "tab"]) == 0
+    assert out.read_text(encoding="utf-8-sig").startswith("Namn\tOrgnr\trow\t")
+    assert main(["check", str(register), "-o", str(out), "--output-delimiter", ","]) == 0
+    assert [r["Namn"] for r in read_csv(out)] == ["A", "B"]
+
+    # a resumed output goes on with the delimiter it was started with, whatever the default
+    out.write_text(
+        "\ufeffNamn|Orgnr|row|participant_id|verdict|operator_name|seat_id|smp_host|reason\n"
+        "A|0007:5584821341|1|iso6523-actorid-upis::0007:5584821341|can-receive|K|PSE000102|h|\n",
+        encoding="utf-8",
+    )
+    assert main(["check", str(register), "-o", str(out), "--resume"]) == 0
+    rows = read_csv(out, delimiter="|")
+    assert [r["row"] for r in rows] == ["1", "2"]
+    assert (
+        main(["check", str(register), "-o", str(out), "--resume", "--output-delimiter", ";"]) == 2
+    )
 
 
 def test_column_mapping(on_sandbox: Sandbox, tmp_path: Path) -> None:
@@ -159,20 +184,18 @@ def test_column_mapping(on_sandbox: Sandbox, tmp_path: Path) -> None:
     assert line["verdict"] == "can-receive"
 
 
-def test_chart_option_without_matplotlib(
-    on_sandbox: Sandbox,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+def test_outputs_no_writer_knows_fail_before_the_work(
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import sys
-
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were not installed
+    requests_before = sum(s.requests for s in on_sandbox.smps.values())
     out = tmp_path / "o.csv"
-    code = main(["check", str(FIXTURE), "-o", str(out), "--chart", str(tmp_path / "c.png")])
-    assert code == 3
-    assert "peppolnet[chart]" in capsys.readouterr().err
-    assert len(read_csv(out)) == 42  # the results are written before the chart is tried
+    assert main(["check", str(FIXTURE), "-o", str(tmp_path / "o.pdf")]) == 2
+    assert "no writer knows the suffix of 'o.pdf'" in capsys.readouterr().err
+    assert main(["check", str(FIXTURE), "-o", str(out), "--chart", str(tmp_path / "c.pdf")]) == 2
+    assert ".png or .svg" in capsys.readouterr().err
+    assert not out.exists()
+    assert not (tmp_path / "o.pdf").exists()
+    assert sum(s.requests for s in on_sandbox.smps.values()) == requests_before
 
 
 def test_chart_option(on_sandbox: Sandbox, tmp_path: Path) -> None:

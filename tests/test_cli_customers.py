@@ -77,9 +77,9 @@ def test_bad_database_and_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["customers", "search", "x", "--db", str(junk)]) == 1
     assert "not a SQLite database" in capsys.readouterr().err
     db = str(tmp_path / "c.sqlite")
-    assert main(["customers", "import", str(tmp_path / "missing.csv"), "--db", db]) == 1
+    assert main(["customers", "import", str(tmp_path / "missing.csv"), "--db", db]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main(["customers", "refresh", "--older-than", "soon", "--db", db]) == 1
+    assert main(["customers", "refresh", "--older-than", "soon", "--db", db]) == 2
     assert "not a duration" in capsys.readouterr().err
 
 
@@ -164,7 +164,7 @@ def test_operator_changes_become_update_request_drafts(
 
         assert main(["request", "drafts", "--db", db, "--operator", "Nobody AB", *net]) == 1
         assert "--operator 'Nobody AB'" in capsys.readouterr().err
-        assert main(["request", "drafts", "--db", db, "--since", "yesterday", *net]) == 1
+        assert main(["request", "drafts", "--db", db, "--since", "yesterday", *net]) == 2
         assert "not an ISO 8601 time" in capsys.readouterr().err
     finally:
         sb.move_participant("0007:5584821341", "kvittra")

@@ -45,9 +45,9 @@ def test_default_path_is_next_to_the_database(
 
 def test_add_list_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     file = str(tmp_path / "ops.json")
-    code, text, _ = run(capsys, "operators", "list", "--file", file)
-    assert code == 0
-    assert "no operators" in text
+    code, _, err = run(capsys, "operators", "list", "--file", file)
+    assert code == 2  # a file named on the command line must exist where it is only read
+    assert "does not exist" in err
     code, out, _ = run(
         capsys, "operators", "add", "--seat-id", "pse000102", "--name", "Kvittra AB",
         "--country", "se", "--file", file, "--json",
@@ -81,7 +81,7 @@ def test_bad_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1
     assert "two-letter" in err
     code, _, err = run(capsys, "operators", "add", "--file", file)
-    assert code == 1
+    assert code == 2  # options that need each other
     assert "--seat-id" in err
     assert not Path(file).exists()
     Path(file).write_text("{not json")
@@ -112,5 +112,26 @@ def test_sandbox_that_is_not_running(tmp_path: Path, capsys: pytest.CaptureFixtu
         capsys, "operators", "list", "--network", "sandbox",
         "--state-file", str(tmp_path / "none.json"), "--file", str(tmp_path / "ops.json"),
     )  # fmt: skip
-    assert code == 1
+    assert code == 2  # the network named on the command line is not there
     assert "no sandbox is running" in err
+
+
+def test_requests_name_any_sandbox_operator_by_its_id_or_part_of_its_name(
+    tmp_path: Path,
+    state: tuple[Sandbox, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--operator kvittra`` resolved and ``--operator norrsken`` did not: only whole names
+    (without the legal form) matched, and "Norrsken Invoice AB" is more than "norrsken"; the
+    sandbox's operator ids were dropped on the way into the registry."""
+    sb, state_file = state
+    monkeypatch.setenv("PEPPOLNET_DB", str(tmp_path / "data" / "recipients.sqlite"))
+    network = ("--network", "sandbox", "--state-file", str(state_file))
+    for op in sb.config.operators:
+        code, out, err = run(
+            capsys, "request", "add", "--name", "Bygg AB", "--org-number", "559012-3450",
+            "--operator", op.id, "--email", "f@bygg.example", "--no-check", "--json", *network,
+        )  # fmt: skip
+        assert code == 0, (op.id, out, err)
+        assert out["request"]["operator"]["seat_id"] == op.seat_id, op.id

@@ -225,5 +225,5 @@ def test_send_outbox_and_usage_errors(
     assert code == 1
     assert "no request with id" in err
     code, _, err = run(capsys, "request", "list", "--status", "finished")
-    assert code == 1
+    assert code == 2  # a malformed option value: a usage error
     assert "unknown status" in err

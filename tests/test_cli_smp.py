@@ -168,7 +168,5 @@ def test_usage_errors_exit_2(refdata: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["smp", "parse", str(refdata / METADATA), "--at", "yesterday"]) == 2
     assert main(["smp", "parse", "/no/such/file.xml"]) == 2
     assert main(["smp", "parse", str(refdata / METADATA), "--verify", "--trust", "nope"]) == 2
-    with pytest.raises(SystemExit) as info:
-        main(["smp", "parse"])
-    assert info.value.code == 2
+    assert main(["smp", "parse"]) == 2
     assert "error" in capsys.readouterr().err

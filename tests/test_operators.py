@@ -95,3 +95,60 @@ def test_garbled_operator_files_are_input_errors(tmp_path: Path) -> None:
     wrong.write_text(json.dumps({"operators": [{"seat_id": "PSE000001", "name": ["x"]}]}))
     with pytest.raises(InvalidInput, match="name must be text"):
         OperatorRegistry.load(wrong)
+
+
+def test_an_unambiguous_part_of_a_name_or_an_alias_resolves() -> None:
+    """ "norrsken" is all of no name but part of one ("Norrsken Invoice AB"): it resolves, as
+    "kvittra" (all of "Kvittra AB" without its legal form) always did; so does an alias."""
+    registry = OperatorRegistry(
+        [
+            Operator("PSE000102", "Kvittra AB", "SE", aliases=frozenset({"kvittra"})),
+            Operator("PSE000109", "Norrsken Invoice AB", "SE", aliases=frozenset({"norrsken"})),
+            Operator("PDE000110", "Kanal Zwei eDelivery GmbH", "DE", aliases=frozenset({"kanal2"})),
+            Operator("PNO000202", "Nordlys Fakturering AS", "NO"),
+            Operator("PNO000203", "Nordlys Billing AS", "NO"),
+        ]
+    )
+    for query, seat in (
+        ("kvittra", "PSE000102"),
+        ("NORRSKEN", "PSE000109"),
+        ("norrsken invoice", "PSE000109"),
+        ("Invoice", "PSE000109"),
+        ("kanal2", "PDE000110"),
+        ("zwei edelivery", "PDE000110"),
+        ("nordlys billing", "PNO000203"),
+    ):
+        match = registry.find(query)
+        assert match.operator is not None, query
+        assert match.operator.seat_id == seat, query
+    # without the aliases, part of the name still finds it
+    plain = OperatorRegistry([Operator("PSE000109", "Norrsken Invoice AB", "SE")])
+    assert plain.find("norrsken").operator == plain.by_seat_id("PSE000109")
+    assert plain.find("norr").operator is None  # whole words only
+
+
+def test_an_ambiguous_name_names_every_candidate() -> None:
+    registry = OperatorRegistry(
+        [
+            Operator("PNO000202", "Nordlys Fakturering AS", "NO"),
+            Operator("PNO000203", "Nordlys Billing AS", "NO"),
+        ]
+    )
+    match = registry.find("nordlys")
+    assert match.operator is None
+    assert [op.seat_id for op in match.suggestions] == ["PNO000202", "PNO000203"]
+    assert match.message == (
+        "'nordlys' fits 2 operators; give more of the name or the Seat ID; did you mean: "
+        "Nordlys Fakturering AS (PNO000202), Nordlys Billing AS (PNO000203)?"
+    )
+
+
+def test_aliases_round_trip_and_merge(tmp_path: Path) -> None:
+    registry = OperatorRegistry([Operator("PSE000109", "Norrsken Invoice AB", "SE")])
+    registry.add(Operator("PSE000109", aliases=frozenset({"norrsken"})))
+    path = tmp_path / "ops.json"
+    registry.save(path)
+    again = OperatorRegistry.load(path).by_seat_id("PSE000109")
+    assert again is not None
+    assert again.aliases == {"norrsken"}
+    assert again.name == "Norrsken Invoice AB"

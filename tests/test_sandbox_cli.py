@@ -210,7 +210,7 @@ def test_lookup_without_sandbox(tmp_path: Path, capsys: pytest.CaptureFixture[st
             str(tmp_path / "none.json"),
         ]
     )
-    assert code == 1
+    assert code == 2  # the network named on the command line is not there
     assert "peppolnet sandbox serve" in capsys.readouterr().err
 
 

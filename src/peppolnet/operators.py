@@ -3,8 +3,10 @@
 An operator is known on the network by the Seat ID in the CN of its access point and SMP
 certificates (``P`` + country + six digits, e.g. ``PSE000123``). The SPID (participant scheme 0242)
 carries the same six digits as its main id. People, however, know operators by name, typed any
-which way ("Pagero", "pagero ab", "PÄGERO"), so the registry matches names case- and
-accent-insensitively and suggests close matches when nothing fits exactly.
+which way ("Pagero", "pagero ab", "PÄGERO", "Norrsken" for "Norrsken Invoice AB"), or by a short
+id of their own (the sandbox's ``kvittra``): the registry resolves any name, part of a name (whole
+words) or alias that fits exactly one operator, case- and accent-insensitively; when several
+fit it names them all, and when none fits it suggests close names.
 
 The registry learns from lookups: every access point certificate seen adds or enriches an
 operator, so a support tool's registry grows as it is used.
@@ -67,6 +69,8 @@ class Operator:
     smp_urls: frozenset[str] = frozenset()
     ap_urls: frozenset[str] = frozenset()
     certificate_fingerprints: frozenset[str] = frozenset()
+    #: Other names people use for it, e.g. the sandbox's operator ids (``kvittra``).
+    aliases: frozenset[str] = frozenset()
 
     @property
     def spid_main_id(self) -> str:
@@ -82,6 +86,7 @@ class Operator:
             smp_urls=self.smp_urls | other.smp_urls,
             ap_urls=self.ap_urls | other.ap_urls,
             certificate_fingerprints=self.certificate_fingerprints | other.certificate_fingerprints,
+            aliases=self.aliases | other.aliases,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -93,6 +98,7 @@ class Operator:
             "smp_urls": sorted(self.smp_urls),
             "ap_urls": sorted(self.ap_urls),
             "certificate_fingerprints": sorted(self.certificate_fingerprints),
+            "aliases": sorted(self.aliases),
         }
 
     @classmethod
@@ -123,6 +129,7 @@ class Operator:
             smp_urls=texts("smp_urls"),
             ap_urls=texts("ap_urls"),
             certificate_fingerprints=texts("certificate_fingerprints"),
+            aliases=texts("aliases"),
         )
 
     def __str__(self) -> str:
@@ -137,6 +144,15 @@ class OperatorMatch:
     operator: Operator | None
     suggestions: tuple[Operator, ...] = ()
     problem: str | None = None
+
+    @property
+    def message(self) -> str:
+        """One sentence for a person when nothing was found: the problem, then the candidates
+        (every operator an ambiguous query fits, or the close names)."""
+        text = self.problem or f"no operator {self.query!r} is known"
+        if self.suggestions:
+            text += "; did you mean: " + ", ".join(str(op) for op in self.suggestions) + "?"
+        return text
 
 
 class OperatorRegistry:
@@ -272,18 +288,34 @@ class OperatorRegistry:
         return self._find_by_name(query, text)
 
     def _find_by_name(self, query: str, text: str) -> OperatorMatch:
+        """Exact names and aliases first; then names that contain the query as whole words
+        ("norrsken" in "Norrsken Invoice AB"). One fit resolves, several are named."""
         wanted = normalise_name(text)
-        named = [(normalise_name(op.name), op) for op in self if op.name]
-        exact = [op for key, op in named if key == wanted]
-        if len(exact) == 1:
-            return OperatorMatch(query, exact[0])
+        named = [(normalise_name(op.name or ""), op) for op in self]
+        exact = [
+            op
+            for key, op in named
+            if key == wanted or wanted in {normalise_name(alias) for alias in op.aliases}
+        ]
+        fits = exact or [op for key, op in named if _contains_words(key, wanted)]
+        if len(fits) == 1:
+            return OperatorMatch(query, fits[0])
+        if fits:
+            return OperatorMatch(
+                query,
+                None,
+                tuple(fits),
+                problem=f"{text!r} fits {len(fits)} operators; give more of the name or the "
+                "Seat ID",
+            )
         scored = sorted(
-            ((difflib.SequenceMatcher(None, wanted, key).ratio(), op) for key, op in named),
+            ((difflib.SequenceMatcher(None, wanted, key).ratio(), op) for key, op in named if key),
             key=lambda pair: (-pair[0], pair[1].seat_id),
         )
         close = tuple(op for score, op in scored if score >= 0.6)[:5]
-        if len(exact) > 1:
-            return OperatorMatch(
-                query, None, tuple(exact), problem=f"{text!r} matches several operators"
-            )
         return OperatorMatch(query, None, close, problem=f"no operator named {text!r} is known")
+
+
+def _contains_words(name: str, wanted: str) -> bool:
+    """Whether ``wanted``'s words appear in ``name`` together, as whole words."""
+    return bool(wanted) and f" {wanted} " in f" {name} "

@@ -10,12 +10,13 @@ See docs/bulk.md.
 
 from __future__ import annotations
 
-from peppolnet.bulk.chart import render_chart
+from peppolnet.bulk.chart import check_chart_path, render_chart
 from peppolnet.bulk.output import (
     ADDED_COLUMNS,
     FORMATS,
     OutputFormat,
     ResultWriter,
+    csv_delimiter,
     format_for,
     output_headers,
     read_done,
@@ -56,8 +57,10 @@ __all__ = [
     "ResultCache",
     "ResultWriter",
     "Summary",
+    "check_chart_path",
     "check_many",
     "check_many_async",
+    "csv_delimiter",
     "detect_columns",
     "detect_encoding",
     "format_for",

@@ -13,21 +13,41 @@ from typing import Any
 from peppolnet.bulk.summary import Summary
 from peppolnet.errors import InvalidInput
 
-__all__ = ["render_chart"]
+__all__ = ["check_chart_path", "render_chart"]
 
 _FORMATS = ("png", "svg")
 
 
-def _pyplot() -> Any:
+def _matplotlib() -> Any:
     # import_module keeps mypy quiet whether or not the optional extra is installed
     try:
-        matplotlib = importlib.import_module("matplotlib")
+        return importlib.import_module("matplotlib")
     except ImportError as exc:
         raise InvalidInput(
             "a chart needs matplotlib, which is not installed: pip install peppolnet[chart]"
         ) from exc
-    matplotlib.use("Agg")
+
+
+def _pyplot() -> Any:
+    _matplotlib().use("Agg")
     return importlib.import_module("matplotlib.pyplot")
+
+
+def _chart_format(file: Path) -> str:
+    fmt = file.suffix.lower().lstrip(".")
+    if fmt not in _FORMATS:
+        raise InvalidInput(f"the chart must be a .png or .svg file, not {file.name!r}")
+    return fmt
+
+
+def check_chart_path(path: str | Path) -> Path:
+    """Raise :class:`InvalidInput` now if a chart could not be drawn to ``path`` later (a suffix
+    other than ``.png``/``.svg``, or matplotlib not importable), so a run that was asked for a
+    chart fails before the work, not after checking a whole register."""
+    file = Path(path)
+    _chart_format(file)
+    _matplotlib()
+    return file
 
 
 def render_chart(summary: Summary, path: str | Path, *, title: str | None = None) -> Path:
@@ -37,9 +57,7 @@ def render_chart(summary: Summary, path: str | Path, *, title: str | None = None
     "cannot receive / not registered / unknown"). Right: per country, the share that can receive.
     """
     file = Path(path)
-    fmt = file.suffix.lower().lstrip(".")
-    if fmt not in _FORMATS:
-        raise InvalidInput(f"the chart must be a .png or .svg file, not {file.name!r}")
+    fmt = _chart_format(file)
     plt = _pyplot()
     total = summary.total or 1
     operators = summary.operators.most_common(12)

@@ -27,6 +27,7 @@ __all__ = [
     "FORMATS",
     "OutputFormat",
     "ResultWriter",
+    "csv_delimiter",
     "format_for",
     "output_headers",
     "read_done",
@@ -34,6 +35,7 @@ __all__ = [
 
 OutputFormat = Literal["csv", "jsonl", "xlsx"]
 FORMATS: Final[tuple[OutputFormat, ...]] = ("csv", "jsonl", "xlsx")
+_DELIMITERS: Final = ",;\t|"
 ADDED_COLUMNS: Final[tuple[str, ...]] = (
     "row",
     "participant_id",
@@ -46,15 +48,38 @@ ADDED_COLUMNS: Final[tuple[str, ...]] = (
 
 
 def format_for(path: str | Path, explicit: str | None = None) -> OutputFormat:
-    """The output format: ``explicit`` if given, else from the file suffix (default csv)."""
-    name = (explicit or Path(path).suffix.lstrip(".") or "csv").lower()
+    """The output format: ``explicit`` if given, else from the file suffix (no suffix: csv).
+
+    A suffix no writer knows (``out.pdf``, ``out.txt``) is refused rather than written as CSV
+    under that name: it is a mistake, and it should be found before a run, not after it.
+    """
+    suffix = Path(path).suffix.lstrip(".")
+    name = (explicit or suffix or "csv").lower()
     name = {"json": "jsonl", "ndjson": "jsonl", "xlsm": "xlsx"}.get(name, name)
     for fmt in FORMATS:
         if fmt == name:
             return fmt
     if explicit:
         raise InvalidInput(f"unknown output format {explicit!r}; use one of {', '.join(FORMATS)}")
-    return "csv"
+    raise InvalidInput(
+        f"no writer knows the suffix of {Path(path).name!r}; name the output .csv, .jsonl or "
+        ".xlsx, or give its format explicitly"
+    )
+
+
+def csv_delimiter(path: str | Path) -> str | None:
+    """The delimiter of a CSV check output (the one whose header has ``row`` and ``verdict``);
+    None if the file is missing, empty or not a check output. Resuming appends with it."""
+    try:
+        with Path(path).open(encoding="utf-8-sig", newline="") as fh:
+            header = fh.readline()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for delimiter in _DELIMITERS:
+        fields = next(csv.reader([header], delimiter=delimiter), [])
+        if "row" in fields and "verdict" in fields:
+            return delimiter
+    return None
 
 
 def output_headers(input_headers: Sequence[str]) -> list[str]:
@@ -71,6 +96,10 @@ def _input_fields(headers: Sequence[str], result: BulkResult) -> list[str]:
 class ResultWriter:
     """Writes results to ``path`` in ``fmt``; ``append=True`` continues a previous output.
 
+    ``delimiter`` separates CSV fields: ``peppolnet check`` passes the register's own, because a
+    Swedish Excel opens a ``,`` file written for a ``;`` register as one column. A CSV output is
+    continued with the delimiter it was written with; asking for another is an error.
+
     Use as a context manager; :meth:`close` is what saves an XLSX workbook, so it must run even
     on Ctrl-C (the ``with`` block sees to that).
     """
@@ -82,6 +111,7 @@ class ResultWriter:
         fmt: OutputFormat = "csv",
         *,
         append: bool = False,
+        delimiter: str = ",",
     ) -> None:
         self.path = Path(path)
         self.fmt = fmt
@@ -93,6 +123,13 @@ class ResultWriter:
         self._book: Any = None
         self._sheet: Any = None
         append = append and self.path.is_file() and self.path.stat().st_size > 0
+        if append and fmt == "csv":
+            written = csv_delimiter(self.path) or ","
+            if written != delimiter:
+                raise InvalidInput(
+                    f"{self.path.name!r} was written with {written!r} between fields; "
+                    f"continue it with {written!r}, not {delimiter!r}"
+                )
         try:
             if fmt == "xlsx":
                 self._open_xlsx(append)
@@ -106,7 +143,7 @@ class ResultWriter:
             raise InvalidInput(f"cannot write {str(self.path)!r}: {exc.strerror}") from exc
         if fmt == "csv":
             assert self._fh is not None
-            self._csv = csv.writer(self._fh)
+            self._csv = csv.writer(self._fh, delimiter=delimiter)
             if not append:
                 self._csv.writerow(self.headers)
                 self._fh.flush()
@@ -236,8 +273,10 @@ def read_done(path: str | Path, fmt: OutputFormat) -> Iterator[tuple[dict[str, s
                     yield added, [str(v) for v in values]
         return
     if fmt == "csv":
+        delimiter = csv_delimiter(file) or ","
         with file.open("rb") as fh:
-            yield from _records(csv.reader(_complete_lines(fh, "utf-8-sig")), file)
+            lines = _complete_lines(fh, "utf-8-sig")
+            yield from _records(csv.reader(lines, delimiter=delimiter), file)
         return
     with _open_workbook(file) as rows:
         yield from _records(([str(c) for c in r] for r in rows), file)

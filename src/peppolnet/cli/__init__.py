@@ -4,38 +4,70 @@ Each sub-command lives in its own module under :mod:`peppolnet.cli.commands` and
 ``register(subparsers)``; this module discovers them, so adding a command never touches a shared
 file. Command modules import their heavy dependencies inside their handlers to keep start-up fast.
 
-Exit codes shared by every command: 0 success, 1 a negative answer or an invalid value, 2 a usage
-error, 3 a fault or an unreadable document. No command ever prints a traceback for bad input.
+Exit codes shared by every command (the README's table): 0 yes/ok, 1 a negative answer or an
+invalid value, 2 a usage error (an unknown option, a malformed option value, a file that cannot
+be read, a folder that does not exist), 3 unknown (a fault), 130 interrupted. They are decided
+here, once: a command returns its answer's code or raises, and :func:`main` turns the exception
+into a code and one sentence on stderr. No command prints a traceback for bad input, and a reader
+that closes stdout early (``peppolnet lookup ID | head -1``) never changes the code.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TextIO, cast
 
 from peppolnet._version import __version__
 from peppolnet.cli import commands
 from peppolnet.cli._output import UsageError, fail
-from peppolnet.errors import PeppolnetError
+from peppolnet.errors import InvalidInput, NetworkFault, PeppolnetError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "exit_code", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that exits with 2 and a one-line message, as every command promises."""
+    """argparse that exits with 2 and one sentence on one line, as every command promises.
+
+    The usage block is left out: for the larger commands it is ten lines in which the one line
+    that matters gets lost; the sentence points to ``--help`` instead.
+    """
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        choices = self._missing_subcommand(message)
+        if choices:
+            message = f"choose one of: {', '.join(choices)}"
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+    def _missing_subcommand(self, message: str) -> list[str]:
+        """The sub-command names, when ``message`` is argparse's "required: COMMAND"."""
+        if not message.startswith("the following arguments are required"):
+            return []
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and str(action.metavar) in message:
+                return list(action.choices)
+        return []
 
 
 def _command_names() -> list[str]:
     """The sub-command modules (one per command, named like it), without importing them."""
     names = (info.name for info in pkgutil.iter_modules(commands.__path__))
     return sorted(name for name in names if not name.startswith("_"))
+
+
+def _require_subcommands(parser: argparse.ArgumentParser) -> None:
+    """Make every level of sub-commands required, so ``peppolnet customers`` alone is the same
+    usage error (exit 2, one sentence naming the choices) as any other incomplete command."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.required = True
+            for child in action.choices.values():
+                _require_subcommands(child)
 
 
 def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -54,6 +86,7 @@ def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if only is None or name in only:
             module = importlib.import_module(f"{commands.__name__}.{name}")
             module.register(sub)
+    _require_subcommands(parser)
     return parser
 
 
@@ -66,25 +99,113 @@ def _needed(argv: Sequence[str]) -> list[str] | None:
     return [first] if first is not None and first in _command_names() else None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (also used by the console script)."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_needed(arguments))
-    args = parser.parse_args(arguments)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help(sys.stderr)
+def exit_code(exc: PeppolnetError) -> int:
+    """The exit code of an error a command raised: the one place the contract is decided.
+
+    2 for a usage error; 3 for a fault (the network or a store could not answer: trying later may
+    give an answer); 1 for everything else, which is an answer about a value the user gave (an
+    invalid identifier or request, a register without an id column, an unknown operator).
+    """
+    if isinstance(exc, UsageError):
         return 2
+    if exc.retryable or (isinstance(exc, NetworkFault) and not isinstance(exc, InvalidInput)):
+        return 3
+    return 1
+
+
+class _ReaderMayLeave:
+    """A text stream whose reader may close the pipe (``| head -1``) without changing anything.
+
+    Python ignores SIGPIPE, so a write to a closed pipe raises BrokenPipeError: thrown out of
+    a command half-way, it would replace the answer's exit code, and raised again when the
+    interpreter flushes stdout at exit it turns any code into 120. Here the first EPIPE points
+    the file descriptor at /dev/null (so the exit flush succeeds too) and later writes are
+    dropped: the command finishes, and its code is the code of its answer.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.reader_left = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._divert()
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._divert()
+
+    def _divert(self) -> None:
+        self.reader_left = True
+        try:
+            fd = self._stream.fileno()
+        except (OSError, ValueError):  # not a real file (a test's capture): nothing to divert
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _readers_may_leave() -> Iterator[None]:
+    """Run with stdout and stderr guarded by :class:`_ReaderMayLeave`; flush both at the end,
+    while still guarded, so nothing is left for the interpreter's exit flush to fail on."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout = cast(TextIO, _ReaderMayLeave(out))
+    sys.stderr = cast(TextIO, _ReaderMayLeave(err))
     try:
-        code: int = handler(args)
-    except UsageError as exc:
-        return fail(str(exc), code=2)
+        yield
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            sys.stdout, sys.stderr = out, err
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (also used by the console script).
+
+    Usage errors, ``--help`` and ``--version`` return their code too, instead of raising
+    SystemExit, so a caller (or a test) sees one kind of result for every command line.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    with _readers_may_leave():
+        return _run(arguments)
+
+
+def _run(arguments: list[str]) -> int:
+    parser = build_parser(_needed(arguments))
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:  # a usage error (2), or --help / --version (0)
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    try:
+        code: int = args.handler(args)
     except PeppolnetError as exc:
-        return fail(str(exc), code=3 if exc.retryable else 1)
+        return fail(str(exc), code=exit_code(exc))
+    except OSError as exc:  # an I/O error no layer below named: still a sentence, no traceback
+        if exc.filename is not None:
+            return fail(f"cannot use {exc.filename}: {exc.strerror or exc}", code=2)
+        return fail(str(exc) or type(exc).__name__, code=3)
     except KeyboardInterrupt:
         return fail("interrupted", code=130)
-    except BrokenPipeError:  # e.g. `peppolnet schemes | head`
-        return 0
     return code
 
 

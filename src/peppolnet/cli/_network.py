@@ -3,17 +3,73 @@
 ``--network`` takes a built-in name (production, test, legacy-...) or ``sandbox``, which reads the
 state file that ``peppolnet sandbox serve`` writes, so a second terminal needs no more flags.
 ``--zone`` and ``--dns HOST:PORT`` override the SML zone and the DNS server of any network.
+
+:func:`network_choice` is the one parser of a network name: every option that names a network
+(``--network`` here and in ``sml``, ``operators``, ``smp parse --trust``) uses it, so they all
+accept the same names, ``sandbox`` included, and refuse the same way (exit 2, one sentence).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from peppolnet.errors import InvalidInput
+from peppolnet.cli._output import UsageError, argparse_type, host_port
+from peppolnet.errors import SandboxError
 
 if TYPE_CHECKING:
     from peppolnet.network import Network
+
+SANDBOX = "sandbox"
+
+
+def network_names() -> tuple[str, ...]:
+    """Every name ``--network`` accepts: the built-in networks, then ``sandbox``."""
+    from peppolnet.network import NETWORK_NAMES
+
+    return (*NETWORK_NAMES, SANDBOX)
+
+
+def network_choice(text: str) -> str:
+    """An argparse type: a network name, normalised (case, ``_`` for ``-``), or exit 2."""
+    name = text.strip().lower().replace("_", "-")
+    if name not in network_names():
+        raise argparse.ArgumentTypeError(
+            f"unknown network {text!r}; use one of {', '.join(network_names())}"
+        )
+    return name
+
+
+def read_sandbox_state(state_file: str | None) -> dict[str, Any]:
+    """The running sandbox's state; none running (or a stale or unreadable state file) is a
+    usage error: the command line names a network that is not there, as an unknown name does."""
+    from peppolnet.sandbox.state import read_state
+
+    try:
+        return read_state(state_file)
+    except SandboxError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def resolve_network(name: str, state_file: str | None = None) -> Network:
+    """The :class:`~peppolnet.network.Network` of a name :func:`network_choice` accepted."""
+    if name == SANDBOX:
+        from peppolnet.sandbox.state import network_from_state
+
+        try:
+            return network_from_state(state_file)
+        except SandboxError as exc:  # as read_sandbox_state: not there is a usage error
+            raise UsageError(str(exc)) from exc
+    from peppolnet.network import network_by_name
+
+    return network_by_name(name)
+
+
+def add_state_file_argument(parser: argparse.ArgumentParser | Any) -> None:
+    """``--state-file``: where ``--network sandbox`` finds the running sandbox."""
+    parser.add_argument(
+        "--state-file", help="the sandbox state file (default: where `sandbox serve` writes it)"
+    )
 
 
 def add_network_arguments(parser: argparse.ArgumentParser, *, default: str = "production") -> None:
@@ -22,32 +78,45 @@ def add_network_arguments(parser: argparse.ArgumentParser, *, default: str = "pr
     group.add_argument(
         "--network",
         default=default,
+        type=network_choice,
         help="production, test, sandbox (a running `peppolnet sandbox serve`), or a legacy-* "
         f"network (default: {default})",
     )
     group.add_argument("--zone", help="use this SML zone instead of the network's")
-    group.add_argument("--dns", metavar="HOST:PORT", help="ask this DNS server instead")
     group.add_argument(
-        "--state-file", help="the sandbox state file (default: where `sandbox serve` writes it)"
+        "--dns",
+        metavar="HOST:PORT",
+        type=argparse_type(_dns_server),
+        help="ask this DNS server instead",
     )
+    add_state_file_argument(group)
+
+
+def _dns_server(text: str) -> tuple[str, int]:
+    host, port = host_port(text)
+    return _ip_address(host), port
+
+
+def _ip_address(text: str) -> str:
+    """A DNS server's IP address (peppolnet asks DNS directly, so a name would need another
+    DNS server to find this one)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text.strip().strip("[]")))
+    except ValueError:
+        raise UsageError(f"the DNS server {text!r} is not an IP address") from None
+
+
+nameserver = argparse_type(_ip_address)
 
 
 def network_from_arguments(args: argparse.Namespace) -> Network:
     """Build the :class:`~peppolnet.network.Network` the arguments describe."""
-    name = str(args.network).strip().lower()
-    if name == "sandbox":
-        from peppolnet.sandbox.state import network_from_state
-
-        network = network_from_state(getattr(args, "state_file", None))
-    else:
-        from peppolnet.network import network_by_name
-
-        network = network_by_name(name)
+    network = resolve_network(args.network, getattr(args, "state_file", None))
     if getattr(args, "zone", None):
         network = network.replace(sml_zone=args.zone.strip().rstrip("."))
     if getattr(args, "dns", None):
-        host, sep, port = str(args.dns).rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise InvalidInput(f"--dns must be HOST:PORT, got {args.dns!r}")
-        network = network.replace(nameservers=(host.strip("[]"),), dns_port=int(port))
+        host, port = args.dns
+        network = network.replace(nameservers=(host,), dns_port=port)
     return network

@@ -1,19 +1,45 @@
-"""Small output helpers shared by the command modules: JSON, errors, tables."""
+"""Small helpers shared by the command modules: option values, files, JSON, errors, tables.
+
+The option-value parsers here are the reason every command answers a bad command line the same
+way (exit 2, one sentence). Used as argparse ``type=`` they reject a value while the command
+line is parsed, before any file is read or any network is asked; where a value can only be
+checked later (it depends on another option), the same rule raises :class:`UsageError`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from peppolnet.errors import InvalidInput
 
+T = TypeVar("T")
+
 
 class UsageError(InvalidInput):
-    """The command line itself is wrong (options that need each other, ...): exit code 2."""
+    """The command line cannot be run as written (a malformed option value, options that need
+    each other, a file that cannot be read, a folder that does not exist): exit code 2."""
+
+
+def argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse ``type=`` from a parser that raises :class:`InvalidInput` (a UsageError, an
+    InvalidIdentifier...): the value is refused while the command line is parsed, with the
+    parser's own sentence, so the same rule gives the same message at parse time and later."""
+
+    def checked(text: str) -> T:
+        try:
+            return parse(text)
+        except InvalidInput as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    checked.__name__ = getattr(parse, "__name__", "value")  # argparse names it in some messages
+    return checked
 
 
 def positive_int(text: str) -> int:
@@ -27,15 +53,123 @@ def positive_int(text: str) -> int:
     return value
 
 
-def since_time(text: str | None) -> datetime | None:
-    """``--since ISO-TIME`` as an aware datetime (UTC when no zone is given); None without one."""
-    if not text:
+def positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds above zero (timeouts)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP/UDP port, 0 to 65535 (0: any free port, where that means one)."""
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+def host_port(text: str, flag: str | None = None) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:53`` for IPv6) as a pair; anything else is a usage error."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or int(port) > 65535:
+        problem = f"must be HOST:PORT, got {text!r}"
+        raise UsageError(f"{flag} {problem}" if flag else problem)
+    return host.strip("[]"), int(port)
+
+
+def iso_time(text: str | None, flag: str) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; none means UTC) as an aware datetime; None for none.
+
+    One parser for ``--since`` and ``--at`` everywhere, so they accept the same spellings.
+    """
+    if text is None or not text.strip():
         return None
     try:
-        when = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidInput(f"--since {text!r} is not an ISO 8601 time") from exc
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{flag} {text!r} is not an ISO 8601 time") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def since_time(text: str | None) -> datetime | None:
+    """``--since ISO-TIME`` as an aware datetime (UTC when no zone is given); None without one."""
+    return iso_time(text, "--since")
+
+
+def one_character(text: str) -> str:
+    """An argparse type for CSV delimiters: one character; ``tab`` or ``\\t`` for a tab."""
+    value = "\t" if text in ("tab", "\\t") else text
+    if len(value) != 1 or value in '\r\n"':
+        raise argparse.ArgumentTypeError(f"must be one character (or 'tab'), got {text!r}")
+    return value
+
+
+def text_encoding(text: str) -> str:
+    """An argparse type: the name of a text encoding Python knows (``cp1252``, ``utf-8``...)."""
+    try:
+        codecs.lookup(text)
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a known text encoding") from None
+    return text
+
+
+def _name(path: Path) -> str:
+    return str(path) or "."
+
+
+def readable_file(text: str, what: str = "file") -> str:
+    """``text`` if it names a file this process can read; else a :class:`UsageError` saying why.
+
+    A missing file, a folder and a file without read permission are all the same class of
+    mistake (the command line names something that cannot be read), so all are exit 2.
+    """
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise UsageError(f"the {what} {_name(path)!r} does not exist")
+    if path.is_dir():
+        raise UsageError(f"the {what} {_name(path)!r} is a folder, not a file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"the {what} {_name(path)!r} cannot be read: {exc.strerror}") from None
+    return text
+
+
+def writable_path(text: str, what: str = "file") -> str:
+    """``text`` if a file could be created there: its folder must already exist.
+
+    Creating a tree of folders for a mistyped path would hide the typo until someone wonders
+    where the data went; only the default per-user locations are created on demand.
+    """
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise UsageError(f"the {what} {_name(path)!r} is a folder, not a file")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(
+            f"the folder {_name(folder)!r} of the {what} {_name(path)!r} does not exist; "
+            "create it first"
+        )
+    return text
+
+
+input_file = argparse_type(readable_file)
+output_file = argparse_type(lambda text: writable_path(text, "output file"))
+database_file = argparse_type(lambda text: writable_path(text, "database"))
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    """``--db PATH``: the recipient database; its folder must exist (the default is created)."""
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        type=database_file,
+        help="the database file, in an existing folder (default: per-user, $PEPPOLNET_DB)",
+    )
 
 
 def print_json(data: Any) -> None:

@@ -471,11 +471,7 @@ def _resolve_operator(
         match = registry.find(text)
         if match.operator is not None:
             return OperatorRef.of(match.operator)
-        message = match.problem or f"no operator {text!r} is known"
-        if match.suggestions:
-            names = ", ".join(str(op) for op in match.suggestions)
-            message += f"; did you mean: {names}?"
-        problems.append((field, message))
+        problems.append((field, match.message))
         return None
     if is_seat_id(text.upper()):
         return OperatorRef(seat_id=text.upper())

@@ -5,8 +5,13 @@ ID, SMP host, country, reason). Rows are written as they finish, so Ctrl-C keeps
 ``--resume`` reads the output back and checks only the rest. A progress line is drawn on
 stderr when it is a terminal; the summary is printed at the end (``--json`` for JSON).
 
-Exit codes: 0 the run completed (whatever the verdicts), 2 usage, 3 the run could not start
-(unreadable register, unwritable output), 130 interrupted (finished rows are kept).
+The CSV output is written with the register's own delimiter (``;`` for a Swedish or German
+Excel export, which would otherwise open as one column), or ``--output-delimiter``.
+
+Exit codes: 0 the run completed (whatever the verdicts), 1 the register cannot be used (no id
+column, not CSV), 2 usage (a bad option, an unreadable register, an output folder that does not
+exist, an output or chart format no writer knows, matplotlib missing for ``--chart``: all found
+before the first row is checked), 130 interrupted (finished rows are kept).
 """
 
 from __future__ import annotations
@@ -19,11 +24,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
-from peppolnet.cli._output import fail, print_json
-from peppolnet.cli.commands.lookup import add_revocation_arguments, revocation_checker
+from peppolnet.cli._output import (
+    UsageError,
+    fail,
+    input_file,
+    one_character,
+    output_file,
+    positive_int,
+    positive_seconds,
+    print_json,
+    text_encoding,
+)
+from peppolnet.cli.commands.lookup import (
+    add_document_type_argument,
+    add_revocation_arguments,
+    revocation_checker,
+)
 
 if TYPE_CHECKING:
-    from peppolnet.bulk import Progress
+    from peppolnet.bulk import OutputFormat, Progress, Register, ResultWriter
 
 
 def register(subparsers: Any) -> None:
@@ -33,47 +52,74 @@ def register(subparsers: Any) -> None:
         help="check a whole customer register (CSV/XLSX) and write the verdicts",
         description="Check every row of a customer register and write it back with verdicts.",
     )
-    parser.add_argument("register", metavar="REGISTER", help="a .csv or .xlsx customer register")
     parser.add_argument(
-        "-o", "--output", help="output file (default: REGISTER's name + .checked.<format>)"
+        "register", metavar="REGISTER", type=input_file, help="a .csv or .xlsx customer register"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=output_file,
+        help="output file, .csv, .jsonl or .xlsx (default: REGISTER's name + .checked.<format>)",
     )
     parser.add_argument("--format", choices=("csv", "jsonl", "xlsx"), help="output format")
     parser.add_argument("--country", help="country for rows without one (e.g. SE)")
-    parser.add_argument(
-        "--doctype", default="invoice", help="invoice, credit-note or a document type id"
-    )
+    add_document_type_argument(parser)
     parser.add_argument(
         "--column",
         action="append",
         default=[],
+        type=_column,
         metavar="ROLE=HEADER",
         help="map a column: name, org_number, country, email or participant_id (repeatable)",
     )
-    parser.add_argument("--encoding", help="CSV encoding (default: detected)")
-    parser.add_argument("--delimiter", help="CSV delimiter (default: detected)")
-    parser.add_argument("--concurrency", type=int, default=16, help="lookups at once (default 16)")
+    parser.add_argument("--encoding", type=text_encoding, help="CSV encoding (default: detected)")
     parser.add_argument(
-        "--per-host", type=int, help="requests at once per SMP host (default concurrency/4)"
+        "--delimiter", type=one_character, help="CSV delimiter, or 'tab' (default: detected)"
     )
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    parser.add_argument(
+        "--output-delimiter",
+        type=one_character,
+        metavar="CHAR",
+        help="delimiter of a CSV output, or 'tab' (default: the register's; ',' for .xlsx)",
+    )
+    parser.add_argument(
+        "--concurrency", type=positive_int, default=16, help="lookups at once (default 16)"
+    )
+    parser.add_argument(
+        "--per-host",
+        type=positive_int,
+        help="requests at once per SMP host (default concurrency/4)",
+    )
+    parser.add_argument(
+        "--timeout", type=positive_seconds, default=10.0, help="seconds per request"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="keep the rows already in OUTPUT, check the rest"
     )
-    parser.add_argument("--chart", metavar="PATH", help="also draw a summary chart (.png/.svg)")
+    parser.add_argument(
+        "--chart", metavar="PATH", type=output_file, help="also draw a summary chart (.png/.svg)"
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_revocation_arguments(parser)
     add_network_arguments(parser)
     parser.set_defaults(handler=run)
 
 
-def _columns(specs: list[str]) -> dict[str, str] | None:
-    mapping: dict[str, str] = {}
-    for spec in specs:
-        role, sep, header = spec.partition("=")
-        if not sep or not role.strip() or not header.strip():
-            return None
-        mapping[role.strip()] = header.strip()
-    return mapping
+def _column(spec: str) -> tuple[str, str]:
+    """An argparse type: one ``--column ROLE=HEADER`` with a known role (the header is looked
+    for when the register is read)."""
+    from peppolnet.bulk import ROLES
+
+    role, sep, header = spec.partition("=")
+    if not sep or not role.strip() or not header.strip():
+        raise argparse.ArgumentTypeError(
+            f"{spec!r} is not ROLE=HEADER, e.g. --column org_number=Orgnr"
+        )
+    if role.strip().lower().replace("-", "_").replace(" ", "_") not in ROLES:
+        raise argparse.ArgumentTypeError(
+            f"unknown column role {role.strip()!r}; use one of {', '.join(ROLES)}"
+        )
+    return role.strip(), header.strip()
 
 
 def _default_output(register: Path, fmt: str | None) -> Path:
@@ -136,45 +182,22 @@ class _ProgressLine:
 
 
 def run(args: argparse.Namespace) -> int:
-    """The handler: read, check, write, summarise."""
-    from peppolnet.bulk import (
-        ResultWriter,
-        Summary,
-        check_many,
-        format_for,
-        read_done,
-        read_register,
-        render_chart,
-    )
-    from peppolnet.errors import InvalidIdentifier, PeppolnetError
-    from peppolnet.lookup import resolve_document_type
+    """The handler: check what was asked for, then read, check, write, summarise."""
+    from peppolnet.bulk import Summary, check_many, read_done, read_register, render_chart
 
-    columns = _columns(args.column)
-    if columns is None:
-        return fail("--column must be ROLE=HEADER, e.g. --column org_number=Orgnr", code=2)
-    if args.concurrency < 1 or (args.per_host is not None and args.per_host < 1):
-        return fail("--concurrency and --per-host must be at least 1", code=2)
-    if not args.timeout > 0:
-        return fail("--timeout must be a positive number of seconds", code=2)
-    try:
-        document_type = resolve_document_type(args.doctype)
-    except InvalidIdentifier as exc:
-        return fail(f"--doctype: {exc}", code=2)
     source = Path(args.register)
     output = Path(args.output) if args.output else _default_output(source, args.format)
-    fmt = format_for(output, args.format)
-    if output.resolve() == source.resolve():
-        return fail("the output file must not be the register itself", code=2)
+    fmt = _requested(args, source, output)
+    network = network_from_arguments(args)
 
-    register = None
+    register = read_register(
+        source,
+        columns=dict(args.column),
+        default_country=args.country,
+        encoding=args.encoding,
+        delimiter=args.delimiter,
+    )
     try:
-        register = read_register(
-            source,
-            columns=columns,
-            default_country=args.country,
-            encoding=args.encoding,
-            delimiter=args.delimiter,
-        )
         summary = Summary()
         done = _RowSet()
         if args.resume:
@@ -184,11 +207,10 @@ def run(args: argparse.Namespace) -> int:
                     country = fields[at] if at is not None and at < len(fields) else ""
                     country = country.strip().upper() or (args.country or "").strip().upper()
                     summary.add({**record, "country": country})
-        network = network_from_arguments(args)
-    except PeppolnetError as exc:
-        if register is not None:
-            register.close()
-        return fail(str(exc), code=3)
+        writer = _writer(args, output, fmt, register)
+    except BaseException:
+        register.close()
+        raise
 
     bar = _ProgressLine(sys.stderr, len(done)) if sys.stderr.isatty() else None
     rows = (row for row in register if row.number not in done)
@@ -199,14 +221,14 @@ def run(args: argparse.Namespace) -> int:
         per_host = args.per_host or max(2, args.concurrency // 4)
         with (
             contextlib.closing(checker) if checker is not None else contextlib.nullcontext(),
-            ResultWriter(output, register.headers, fmt, append=args.resume) as writer,
+            writer,
         ):
             results = check_many(  # its own lookup: the event-loop engine, the fastest
                 rows,
                 network=network,
                 per_host=per_host,
                 timeout=args.timeout,
-                document_type=document_type,
+                document_type=args.doctype,
                 concurrency=args.concurrency,
                 progress=bar,
                 revocation=checker,
@@ -220,12 +242,9 @@ def run(args: argparse.Namespace) -> int:
                 interrupted = True
             finally:
                 results.close()
-    except PeppolnetError as exc:
+    finally:
         if bar is not None:
             bar.finish()
-        return fail(str(exc), code=3)
-    if bar is not None:
-        bar.finish()
 
     if args.json:
         data = summary.to_json()
@@ -235,13 +254,43 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(f"{summary}\nwritten to {output}\n")
     if args.chart:
-        try:
-            render_chart(summary, args.chart)
-        except PeppolnetError as exc:
-            return fail(str(exc), code=3)
+        render_chart(summary, args.chart)
     if interrupted:
         return fail(
             f"interrupted; {written} new rows kept in {output} - run again with --resume",
             code=130,
         )
     return 0
+
+
+def _requested(args: argparse.Namespace, source: Path, output: Path) -> OutputFormat:
+    """The output format, with every requested output checked now: a run that cannot write its
+    output or draw its chart must fail before the first lookup, not after a million rows."""
+    from peppolnet.bulk import check_chart_path, format_for
+    from peppolnet.errors import InvalidInput
+
+    if output.resolve() == source.resolve():
+        raise UsageError("the output file must not be the register itself")
+    try:
+        fmt = format_for(output, args.format)
+        if args.chart:
+            check_chart_path(args.chart)
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from exc
+    return fmt
+
+
+def _writer(
+    args: argparse.Namespace, output: Path, fmt: OutputFormat, register: Register
+) -> ResultWriter:
+    """The output writer; a CSV is written with the register's delimiter unless told otherwise,
+    and a resumed one goes on with the delimiter it was started with."""
+    from peppolnet.bulk import ResultWriter, csv_delimiter
+    from peppolnet.errors import InvalidInput
+
+    started = csv_delimiter(output) if args.resume and fmt == "csv" else None
+    delimiter = args.output_delimiter or started or register.delimiter or ","
+    try:
+        return ResultWriter(output, register.headers, fmt, append=args.resume, delimiter=delimiter)
+    except InvalidInput as exc:  # the output cannot be written, or continued as asked
+        raise UsageError(str(exc)) from exc

@@ -1,8 +1,9 @@
 """``peppolnet customers import|search|refresh|changes``: the local recipient directory.
 
 Every sub-command takes ``--db PATH`` (default ``$PEPPOLNET_DB`` or
-``~/.local/share/peppolnet/recipients.sqlite``). Exit codes: 0 done / found, 1 nothing found
-(search) or an error, 3 a retryable error (database locked).
+``~/.local/share/peppolnet/recipients.sqlite``); a ``--db`` in a folder that does not exist is
+a usage error, not a reason to create folders. Exit codes: 0 done / found, 1 nothing found
+(search) or an unusable value, 2 usage error, 3 a retryable error (database locked).
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from peppolnet.cli._output import positive_int
-from peppolnet.errors import InvalidInput
+from peppolnet.cli._output import UsageError, add_db_argument, input_file, positive_int
 
 __all__ = ["parse_duration", "register"]
 
@@ -23,17 +23,18 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 
 
 def parse_duration(text: str) -> timedelta:
-    """``30m``, ``12h``, ``7d``, ``2w``, ``1d12h`` -> timedelta; anything else is InvalidInput."""
+    """``30m``, ``12h``, ``7d``, ``2w``, ``1d12h`` -> timedelta; anything else is a UsageError
+    (an InvalidInput): durations are option values (``--older-than``, ``--expire-after``)."""
     compact = text.strip().lower().replace(" ", "")
     parts = _DURATION.findall(compact)
     if not compact or "".join(n + u for n, u in parts) != compact:
-        raise InvalidInput(
+        raise UsageError(
             f"{text!r} is not a duration; use a number and a unit: 30m, 12h, 7d, 2w (or 1d12h)"
         )
     try:
         return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
     except OverflowError:
-        raise InvalidInput(f"the duration {text!r} is too long") from None
+        raise UsageError(f"the duration {text!r} is too long") from None
 
 
 def register(subparsers: Any) -> None:
@@ -45,13 +46,14 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     sub = parser.add_subparsers(dest="customers_command", metavar="SUBCOMMAND")
 
-    def common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
-        p.add_argument("--db", metavar="PATH", help="the database file (default: per-user)")
-        if json_flag:
-            p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    def common(p: argparse.ArgumentParser) -> None:
+        add_db_argument(p)
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     imp = sub.add_parser("import", help="import a customer register (CSV or XLSX)")
-    imp.add_argument("file", help="the register: CSV (any delimiter/encoding) or XLSX")
+    imp.add_argument(
+        "file", type=input_file, help="the register: CSV (any delimiter/encoding) or XLSX"
+    )
     imp.add_argument("--country", help="country for rows without one, e.g. SE")
     common(imp)
     imp.set_defaults(handler=_import)
@@ -69,7 +71,9 @@ def register(subparsers: Any) -> None:
         "--older-than", metavar="DURATION",
         help="only customers not checked within DURATION (30m, 12h, 7d, 2w)",
     )  # fmt: skip
-    refresh.add_argument("--concurrency", type=int, default=16, help="lookups at once (16)")
+    refresh.add_argument(
+        "--concurrency", type=positive_int, default=16, help="lookups at once (16)"
+    )
     common(refresh)
     add_network_arguments(refresh)
     refresh.set_defaults(handler=_refresh)
@@ -78,12 +82,6 @@ def register(subparsers: Any) -> None:
     changes.add_argument("--since", help="only changes seen at or after this ISO 8601 time")
     common(changes)
     changes.set_defaults(handler=_changes)
-    parser.set_defaults(handler=lambda args: _usage(parser))
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 def _open(args: argparse.Namespace) -> Any:
@@ -141,8 +139,6 @@ def _refresh(args: argparse.Namespace) -> int:
     from peppolnet.cli._output import print_json
 
     older = parse_duration(args.older_than) if args.older_than else None
-    if args.concurrency < 1:
-        raise InvalidInput("--concurrency must be at least 1")
     network = network_from_arguments(args)
     with _open(args) as directory:
         report = directory.refresh(network, older_than=older, concurrency=args.concurrency)

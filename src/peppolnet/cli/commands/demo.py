@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from peppolnet.cli._output import input_file
+
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -16,7 +18,7 @@ def register(sub: Any) -> None:
         "register, explain the refusals, find a missing customer and request their "
         "registration, all against real local DNS and HTTPS servers.",
     )
-    parser.add_argument("--register", type=Path, help="your own customer register (CSV/XLSX)")
+    parser.add_argument("--register", type=input_file, help="your own customer register (CSV/XLSX)")
     parser.add_argument("--key-dir", type=Path, help="where the sandbox keeps its test keys")
     parser.set_defaults(handler=run)
 
@@ -24,4 +26,5 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from peppolnet.demo import run_demo
 
-    return run_demo(sys.stdout, register=args.register, key_dir=args.key_dir)
+    register = Path(args.register) if args.register else None
+    return run_demo(sys.stdout, register=register, key_dir=args.key_dir)

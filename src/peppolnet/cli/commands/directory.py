@@ -38,12 +38,6 @@ def register(subparsers: Any) -> None:
     )
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
     search.set_defaults(handler=_search)
-    parser.set_defaults(handler=lambda args: _usage(parser))
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 def _search(args: argparse.Namespace) -> int:

@@ -6,11 +6,10 @@ import argparse
 import contextlib
 import os
 import sys
-from datetime import datetime
 from typing import Any
 
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
-from peppolnet.cli._output import fail, print_json
+from peppolnet.cli._output import argparse_type, iso_time, print_json
 
 EXIT_CODES = {"can-receive": 0, "cannot-receive": 1, "not-registered": 1, "unknown": 3}
 
@@ -28,10 +27,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("value", help="participant id (0007:5567321707) or an org number")
     parser.add_argument("--country", help="country of an org number (e.g. SE, BE)")
+    add_document_type_argument(parser)
     parser.add_argument(
-        "--doctype", default="invoice", help="alias (invoice, credit-note) or document type id"
+        "--process",
+        type=argparse_type(_process),
+        help="process id (default: the document type's own)",
     )
-    parser.add_argument("--process", help="process id (default: the document type's own)")
     parser.add_argument("--at", help="ISO date-time to judge validity at (default: now)")
     parser.add_argument(
         "--list-doctypes", action="store_true", help="also fetch every supported document type"
@@ -40,6 +41,29 @@ def register(sub: Any) -> None:
     add_revocation_arguments(parser)
     add_network_arguments(parser)
     parser.set_defaults(handler=run)
+
+
+def add_document_type_argument(parser: argparse.ArgumentParser) -> None:
+    """``--doctype`` (shared with ``check``), checked while the command line is parsed: the
+    same mistyped alias is the same usage error (exit 2) in both commands."""
+    parser.add_argument(
+        "--doctype",
+        default="invoice",
+        type=argparse_type(_document_type),
+        help="alias (invoice, credit-note) or document type id (default: invoice)",
+    )
+
+
+def _document_type(text: str) -> Any:
+    from peppolnet.lookup import resolve_document_type
+
+    return resolve_document_type(text)
+
+
+def _process(text: str) -> Any:
+    from peppolnet.identifiers import ProcessId
+
+    return ProcessId.parse(text)
 
 
 def add_revocation_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,9 +95,7 @@ def revocation_checker(args: argparse.Namespace, timeout: float = 10.0) -> Any:
 def run(args: argparse.Namespace) -> int:
     from peppolnet.lookup import Lookup
 
-    at = _parse_at(args.at) if args.at else None
-    if args.at and at is None:
-        return fail(f"--at must be an ISO 8601 date-time, got {args.at!r}", code=2)
+    at = iso_time(args.at, "--at")
     network = network_from_arguments(args)
     value = args.value.strip()
     looks_like_id = "::" in value or (len(value) > 5 and value[4] == ":" and value[:4].isdigit())
@@ -97,16 +119,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_human(result)
     return EXIT_CODES[result.verdict.value]
-
-
-def _parse_at(text: str) -> datetime | None:
-    from datetime import UTC
-
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _colour(text: str, code: str | None) -> str:

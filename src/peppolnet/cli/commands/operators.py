@@ -3,16 +3,20 @@
 The registry is a JSON file next to the recipient database (``operators.json`` in the folder of
 ``$PEPPOLNET_DB`` / ``$XDG_DATA_HOME/peppolnet/``), or ``--file PATH``. ``--network sandbox``
 adds the operators of the running sandbox (from its state file) and saves them, so requests in a
-demo can name "Kvittra" instead of a Seat ID. Exit codes: 0 done, 1 unknown operator or bad value.
+demo can name "Kvittra" (or its sandbox id, ``kvittra``) instead of a Seat ID. A ``--file`` that
+does not exist is a usage error, except where the command writes it (``add``, or with
+``--network sandbox``); its folder must exist. Exit codes: 0 done, 1 unknown operator or bad
+value, 2 usage error.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from peppolnet.cli._network import add_state_file_argument, network_choice, read_sandbox_state
+from peppolnet.cli._output import UsageError, output_file, readable_file
 from peppolnet.errors import InvalidInput, SandboxError
 
 if TYPE_CHECKING:
@@ -29,11 +33,11 @@ def default_operators_path() -> Path:
 
 
 def sandbox_operators(state_file: str | Path | None = None) -> list[Operator]:
-    """The operators of the running sandbox, as its state file lists them."""
+    """The operators of the running sandbox, as its state file lists them (with the sandbox's
+    operator ids as aliases, so ``--operator norrsken`` finds "Norrsken Invoice AB")."""
     from peppolnet.operators import Operator
-    from peppolnet.sandbox.state import read_state
 
-    state = read_state(state_file)
+    state = read_sandbox_state(None if state_file is None else str(state_file))
     entries = state.get("operators")
     if not isinstance(entries, list):
         raise SandboxError(
@@ -47,24 +51,35 @@ def sandbox_operators(state_file: str | Path | None = None) -> list[Operator]:
                     seat_id=str(entry.get("seat_id", "")),
                     name=entry.get("name"),
                     country=entry.get("country"),
+                    aliases=frozenset({str(entry["id"])} if entry.get("id") else ()),
                 )
             )
     return found
 
 
 def load_registry(
-    file: str | Path | None, *, network: str | None = None, state_file: str | None = None
+    file: str | Path | None,
+    *,
+    network: str | None = None,
+    state_file: str | None = None,
+    create: bool = False,
 ) -> tuple[OperatorRegistry, Path, bool]:
-    """The registry file (empty if missing), plus the sandbox's operators for ``sandbox``.
+    """The registry file, plus the sandbox's operators for ``sandbox``.
 
+    The default file may be missing (an empty registry). A ``file`` named on the command line
+    must exist unless it will be written (``create``, or a sandbox to add): a mistyped name
+    would otherwise answer "no such operator" from an empty registry.
     Returns the registry, its path and whether the sandbox added anything (the caller saves).
     """
     from peppolnet.operators import OperatorRegistry
 
     path = Path(file) if file else default_operators_path()
+    sandbox = network is not None and network.strip().lower() == "sandbox"
+    if file and (path.exists() or not (create or sandbox)):
+        readable_file(str(file), "operator file")
     registry = OperatorRegistry.load(path) if path.is_file() else OperatorRegistry()
     changed = False
-    if network is not None and network.strip().lower() == "sandbox":
+    if sandbox:
         for operator in sandbox_operators(state_file):
             before = registry.by_seat_id(operator.seat_id)
             if registry.add(operator) != before:
@@ -86,6 +101,7 @@ def add_registry_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--operators-file",
         metavar="PATH",
+        type=output_file,
         help="the operator registry (default: operators.json next to the database)",
     )
 
@@ -97,12 +113,19 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="operators_command", metavar="SUBCOMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--file", metavar="PATH", help="the registry (default: next to the db)")
+        p.add_argument(
+            "--file",
+            metavar="PATH",
+            type=output_file,
+            help="the registry, in an existing folder (default: next to the database)",
+        )
         p.add_argument("--json", action="store_true", help="print JSON")
         p.add_argument(
-            "--network", help="`sandbox`: add the running sandbox's operators to the registry"
+            "--network",
+            type=network_choice,
+            help="`sandbox`: add the running sandbox's operators to the registry",
         )
-        p.add_argument("--state-file", help="the sandbox state file (with --network sandbox)")
+        add_state_file_argument(p)
 
     listing = sub.add_parser("list", help="every known operator")
     common(listing)
@@ -119,12 +142,6 @@ def register(subparsers: Any) -> None:
     add.add_argument("--country", help="two-letter country code")
     common(add)
     add.set_defaults(handler=_add)
-    parser.set_defaults(handler=lambda args: _usage(parser))
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 def _open(args: argparse.Namespace) -> tuple[OperatorRegistry, Path]:
@@ -158,9 +175,7 @@ def _show(args: argparse.Namespace) -> int:
     registry, _ = _open(args)
     match = registry.find(args.operator)
     if match.operator is None:
-        message = match.problem or f"no operator {args.operator!r} is known"
-        if match.suggestions:
-            message += "; did you mean: " + ", ".join(str(op) for op in match.suggestions) + "?"
+        message = match.message
         if args.json:
             print_json(
                 {
@@ -187,12 +202,13 @@ def _add(args: argparse.Namespace) -> int:
     from peppolnet.cli._output import print_json
     from peppolnet.operators import Operator
 
-    registry, path, _ = load_registry(args.file, network=args.network, state_file=args.state_file)
+    if args.seat_id is None and args.network != "sandbox":
+        raise UsageError("give --seat-id (and --name, --country) or --network sandbox")
+    registry, path, _ = load_registry(
+        args.file, network=args.network, state_file=args.state_file, create=True
+    )
     added: Operator | None = None
-    if args.seat_id is None:
-        if args.network is None:
-            raise InvalidInput("give --seat-id (and --name, --country) or --network sandbox")
-    else:
+    if args.seat_id is not None:
         country = args.country.strip().upper() if args.country else None
         if country is not None and not (len(country) == 2 and country.isalpha()):
             raise InvalidInput(f"--country must be a two-letter code, not {args.country!r}")

@@ -19,7 +19,7 @@ import sys
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
-from peppolnet.cli._output import UsageError
+from peppolnet.cli._output import UsageError, add_db_argument, host_port
 from peppolnet.errors import InvalidInput, InvalidRequest
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="request_command", metavar="SUBCOMMAND")
 
     def db(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--db", metavar="PATH", help="the database file (default: per-user)")
+        add_db_argument(p)
         p.add_argument("--json", action="store_true", help="print JSON")
 
     def new(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -86,7 +86,9 @@ def register(subparsers: Any) -> None:
     update.set_defaults(handler=_update)
 
     listing = sub.add_parser("list", help="the stored requests")
-    listing.add_argument("--status", help="draft, sent, confirmed, rejected or expired")
+    listing.add_argument(
+        "--status", type=_status, help="draft, sent, confirmed, rejected or expired"
+    )
     db(listing)
     listing.set_defaults(handler=_list)
 
@@ -132,11 +134,15 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _host_port(text: str, flag: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise InvalidInput(f"{flag} must be HOST:PORT, got {text!r}")
-    return host.strip("[]"), int(port)
+def _status(text: str) -> str:
+    """An argparse type: a request status (a malformed filter is a usage error, exit 2)."""
+    from peppolnet.recipients import RequestStatus
+
+    try:
+        return RequestStatus(text.strip().lower()).value
+    except ValueError:
+        known = ", ".join(s.value for s in RequestStatus)
+        raise argparse.ArgumentTypeError(f"unknown status {text!r}; use one of {known}") from None
 
 
 def _requester(text: str | None) -> dict[str, Any] | None:
@@ -203,9 +209,9 @@ def _channel(args: argparse.Namespace) -> Channel:
         if not url:
             if str(args.network).lower() != "sandbox":
                 raise UsageError("--send http needs --desk-url (or --network sandbox)")
-            from peppolnet.sandbox.state import read_state
+            from peppolnet.cli._network import read_sandbox_state
 
-            url = read_state(args.state_file).get("desk_url")
+            url = read_sandbox_state(args.state_file).get("desk_url")
             if not isinstance(url, str):
                 raise UsageError("the running sandbox has no operator desk; restart it")
         return HttpChannel(url)
@@ -215,7 +221,7 @@ def _channel(args: argparse.Namespace) -> Channel:
         return OutboxChannel(args.outbox)
     if not (args.smtp and args.smtp_to and args.smtp_from):
         raise UsageError("--send smtp needs --smtp HOST:PORT, --smtp-to and --smtp-from")
-    host, port = _host_port(args.smtp, "--smtp")
+    host, port = host_port(args.smtp, "--smtp")
     return SmtpChannel(
         host, port, to=args.smtp_to, sender=args.smtp_from, security=args.smtp_security
     )
@@ -404,11 +410,7 @@ def _target_operator(args: argparse.Namespace) -> Any:
     seat = args.operator.strip().upper()
     if is_seat_id(seat):
         return OperatorRef(seat_id=seat)
-    hint = ", ".join(str(op) for op in match.suggestions[:3])
-    raise InvalidInput(
-        f"--operator {args.operator!r}: {match.problem or 'no such operator is known'}"
-        + (f" (did you mean {hint}?)" if hint else "")
-    )
+    raise InvalidInput(f"--operator {args.operator!r}: {match.message}")
 
 
 def _follow_up(args: argparse.Namespace) -> int:
@@ -420,7 +422,7 @@ def _follow_up(args: argparse.Namespace) -> int:
     expire = parse_duration(args.expire_after) if args.expire_after else None
     notify = None
     if args.notify_smtp:
-        host, port = _host_port(args.notify_smtp, "--notify-smtp")
+        host, port = host_port(args.notify_smtp, "--notify-smtp")
         notify = EmailNotifier(host, port, sender=args.notify_from, security=args.notify_security)
     network = network_from_arguments(args)
     with _tracker(args) as tracker:

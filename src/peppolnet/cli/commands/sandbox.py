@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from peppolnet.cli._output import fail, print_json
+from peppolnet.cli._output import fail, input_file, port_number, print_json
 
 
 def register(sub: Any) -> None:
@@ -28,7 +28,6 @@ def register(sub: Any) -> None:
         description="Run the peppolnet sandbox: a real Peppol network on 127.0.0.1.",
     )
     actions = parser.add_subparsers(dest="sandbox_command", metavar="ACTION")
-    parser.set_defaults(handler=lambda _args: _usage(parser))
 
     serve = actions.add_parser(
         "serve",
@@ -36,7 +35,9 @@ def register(sub: Any) -> None:
         description="Start the sandbox, print one JSON line describing it, write the state file "
         "that `--network sandbox` reads, and run until SIGINT/SIGTERM.",
     )
-    serve.add_argument("--config", help="a sandbox network TOML file (default: built-in network)")
+    serve.add_argument(
+        "--config", type=input_file, help="a sandbox network TOML file (default: built-in network)"
+    )
     serve.add_argument(
         "--state-file",
         help="where to write the state (default: $PEPPOLNET_SANDBOX_STATE or "
@@ -47,7 +48,7 @@ def register(sub: Any) -> None:
     )
     serve.add_argument(
         "--dns-port",
-        type=int,
+        type=port_number,
         default=0,
         metavar="PORT",
         help="UDP/TCP port of the sandbox DNS server (default: any free port)",
@@ -61,11 +62,6 @@ def register(sub: Any) -> None:
     )
     info.add_argument("--state-file", help="the state file (default: where `serve` writes it)")
     info.set_defaults(handler=run_info)
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -101,8 +97,6 @@ def run_serve(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         config = load_config(args.config)
-        if not 0 <= args.dns_port <= 65535:
-            return fail(f"--dns-port must be between 0 and 65535, got {args.dns_port}", code=2)
         key_dir = Path(args.key_dir) if args.key_dir else None
         sandbox = Sandbox(config, key_dir=key_dir, dns_port=args.dns_port)
         try:

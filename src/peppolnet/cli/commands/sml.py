@@ -1,7 +1,9 @@
 """``peppolnet sml name|lookup``: where in the SML's DNS a participant lives, and its SMP.
 
 ``name`` is pure (no network): it prints the DNS name to query, e.g. for ``dig NAPTR``.
-``lookup`` asks DNS. Exit codes: 0 found, 1 not registered / no SMP service / invalid value,
+``lookup`` asks DNS. ``--network`` takes every name the other commands take, ``sandbox`` too
+(its zone, and for ``lookup`` its DNS server, come from the running sandbox's state file).
+Exit codes: 0 found, 1 not registered / no SMP service / invalid value, 2 usage error,
 3 DNS failure (retry later).
 """
 
@@ -9,22 +11,30 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-_ZONES = {
-    "production": "participant.sml.prod.tech.peppol.org",
-    "test": "participant.sml.test.tech.peppol.org",
-}
+from peppolnet.cli._network import (
+    add_state_file_argument,
+    nameserver,
+    network_choice,
+    resolve_network,
+)
+from peppolnet.cli._output import port_number, positive_seconds
+
+if TYPE_CHECKING:
+    from peppolnet.network import Network
 
 
 def _zone_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("value", metavar="VALUE", help="participant id, ICD:ID or scheme::ICD:ID")
     parser.add_argument(
         "--network",
-        choices=sorted(_ZONES),
+        type=network_choice,
         default="production",
-        help="the SML to use (default: production)",
+        help="the SML to use: production, test, sandbox or a legacy-* network "
+        "(default: production)",
     )
+    add_state_file_argument(parser)
     parser.add_argument("--zone", metavar="ZONE", help="an explicit SML zone (overrides --network)")
     parser.add_argument(
         "--legacy-cname",
@@ -58,18 +68,31 @@ def register(subparsers: Any) -> None:
     )
     _zone_options(lookup)
     lookup.add_argument(
-        "--nameserver", action="append", default=[], metavar="IP", help="DNS server (repeatable)"
+        "--nameserver",
+        action="append",
+        default=[],
+        type=nameserver,
+        metavar="IP",
+        help="DNS server (repeatable)",
     )
-    lookup.add_argument("--port", type=int, default=53, help="DNS port (default 53)")
-    lookup.add_argument("--timeout", type=float, default=5.0, help="seconds (default 5)")
+    lookup.add_argument(
+        "--port", type=port_number, help="DNS port (default: the network's, 53 for the real ones)"
+    )
+    lookup.add_argument("--timeout", type=positive_seconds, default=5.0, help="seconds (default 5)")
     lookup.add_argument("--tcp", action="store_true", help="query over TCP")
     lookup.add_argument("--allow-http", action="store_true", help="accept http:// SMP URLs")
     lookup.add_argument("--json", action="store_true", help="print JSON")
     lookup.set_defaults(handler=_lookup)
 
 
+def _network(args: argparse.Namespace) -> Network:
+    return resolve_network(args.network, args.state_file)
+
+
 def _zone(args: argparse.Namespace) -> str:
-    return str(args.zone or _ZONES[args.network])
+    """``--zone``, else the network's SML zone (a sandbox's is read from its state file only
+    when it is needed)."""
+    return str(args.zone or _network(args).sml_zone)
 
 
 def _name(args: argparse.Namespace) -> int:
@@ -86,10 +109,15 @@ def _lookup(args: argparse.Namespace) -> int:
     from peppolnet.cli._output import print_json
     from peppolnet.sml import SmlResolver
 
+    if args.nameserver:  # the servers named; else the network's (the sandbox's own DNS server)
+        nameservers, port = args.nameserver, 53
+    else:
+        network = _network(args)
+        nameservers, port = list(network.nameservers), network.dns_port
     resolver = SmlResolver(
         _zone(args),
-        nameservers=args.nameserver,
-        port=args.port,
+        nameservers=nameservers,
+        port=port if args.port is None else args.port,
         timeout=args.timeout,
         tcp=args.tcp,
         require_https=not (args.allow_http or args.legacy_cname),

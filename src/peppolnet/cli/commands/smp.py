@@ -4,6 +4,9 @@ Useful for support work ("what does this SMP response actually say, and is it si
 for checking saved responses in CI. Pure: no network access; ``--at`` fixes the instant used for
 the certificate chain check, so old saved answers can be judged as of when they were fetched.
 
+``--trust`` takes every network name ``--network`` takes elsewhere (``sandbox`` included: the
+running sandbox's SMP CA, from its state file) or a PEM file.
+
 Exit codes: 0 parsed (and with ``--verify`` verified and chained), 1 verification or chain
 failed, 2 usage error (bad option, unreadable file), 3 not a valid SMP document.
 """
@@ -16,12 +19,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from peppolnet.cli._network import (
+    add_state_file_argument,
+    network_choice,
+    network_names,
+    resolve_network,
+)
+from peppolnet.cli._output import UsageError, argparse_type, fail, iso_time, readable_file
+
 if TYPE_CHECKING:
     from lxml import etree
 
     from peppolnet.smp.model import Endpoint, SmpDocument
 
-TRUST_NETWORKS = ("production", "test", "legacy-g2-production", "legacy-g2-test")
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 
 
@@ -43,17 +53,24 @@ def register(subparsers: Any) -> None:
             " 3 not a valid SMP document."
         ),
     )
-    parse.add_argument("file", metavar="FILE", help="the SMP document ('-' reads stdin)")
+    parse.add_argument(
+        "file",
+        metavar="FILE",
+        type=argparse_type(_document_file),
+        help="the SMP document ('-' reads stdin)",
+    )
     parse.add_argument(
         "--verify", action="store_true", help="verify the XML signature and its certificate chain"
     )
     parse.add_argument(
         "--trust",
         default="production",
+        type=_trust,
         metavar="NETWORK|PEM-FILE",
-        help=f"trust anchors: one of {', '.join(TRUST_NETWORKS)} or a PEM file "
+        help="trust anchors: a network (production, test, sandbox, legacy-*) or a PEM file "
         "(default: production)",
     )
+    add_state_file_argument(parse)
     parse.add_argument(
         "--at",
         metavar="ISO-DATETIME",
@@ -66,41 +83,33 @@ def register(subparsers: Any) -> None:
     parse.set_defaults(handler=_parse)
 
 
-def _usage(message: str) -> int:
-    from peppolnet.cli._output import fail
+def _document_file(text: str) -> str:
+    """``-`` (stdin) or a readable file."""
+    return text if text == "-" else readable_file(text)
 
-    return fail(message, code=2)
 
-
-def _parse_at(text: str | None) -> datetime | None:
-    if text is None:
-        return datetime.now(UTC)
+def _trust(text: str) -> str:
+    """An argparse type: a network name (the one shared parser) or a PEM file."""
     try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return network_choice(text)
+    except argparse.ArgumentTypeError:
+        if Path(text).is_file():
+            return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is neither a network ({', '.join(network_names())}) nor a PEM file"
+    )
 
 
 def _parse(args: argparse.Namespace) -> int:
-    from peppolnet.cli._output import fail
     from peppolnet.errors import InvalidSmpDocument
     from peppolnet.smp.parse import parse_document
     from peppolnet.xmlsafe import parse_xml
 
-    at = _parse_at(args.at)
-    if at is None:
-        return _usage(f"--at {args.at!r} is not an ISO 8601 date-time")
-    anchors_source = args.trust
-    if args.verify and anchors_source not in TRUST_NETWORKS and not Path(anchors_source).is_file():
-        return _usage(
-            f"--trust {anchors_source!r} is neither a network ({', '.join(TRUST_NETWORKS)}) "
-            "nor a PEM file"
-        )
+    at = iso_time(args.at, "--at") or datetime.now(UTC)
     try:
         data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as exc:
-        return _usage(f"cannot read {args.file}: {exc.strerror or exc}")
+        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
 
     try:
         root = parse_xml(data)
@@ -175,12 +184,12 @@ def _verify(
     root: etree._Element, args: argparse.Namespace, at: datetime, facts: dict[str, Any]
 ) -> tuple[bool, etree._Element | None]:
     from peppolnet.errors import CertificateError, InvalidInput, SignatureError
-    from peppolnet.network import load_pem_bundle, network_by_name
+    from peppolnet.network import load_pem_bundle
     from peppolnet.pki import validate_chain
     from peppolnet.xmldsig import SignaturePolicy, verify_enveloped
 
-    if args.trust in TRUST_NETWORKS:
-        network = network_by_name(args.trust)
+    if args.trust in network_names():
+        network = resolve_network(args.trust, args.state_file)
         anchors = network.smp_ca
         policy = network.signature_policy
     else:

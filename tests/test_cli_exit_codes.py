@@ -1,0 +1,493 @@
+"""One exit-code contract for every command (README, docs/verdicts.md): 0 yes/ok, 1 a negative
+answer or an invalid value, 2 a usage error, 3 unknown (a fault).
+
+Every command and sub-command is enumerated from the parser, so one added without rows here
+fails :func:`test_every_command_has_rows`. Each is run with each class of bad input that applies
+to it; some classes are generated from the options a command has (an unknown option for all,
+an unknown network for every ``--network``, a folder that does not exist for every ``--db``,
+a malformed ``--dns``). Every row checks the code, that stderr holds one sentence and no
+traceback, and that no folder was created for a ``--db`` that named a missing one.
+
+Anything that needs a network uses the session's sandbox (``peppol_sandbox``, the plugin's
+fixture), through its state file as a user would: no traffic leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import peppolnet
+from peppolnet.cli import build_parser, main
+from peppolnet.identifiers import ParticipantId
+from peppolnet.lookup import resolve_document_type
+from peppolnet.sandbox import Sandbox
+from peppolnet.sandbox.state import write_state
+from peppolnet.sml import SmlResolver
+from peppolnet.smp.client import SmpClient
+from peppolnet.smp.urls import service_metadata_url
+
+SRC = Path(peppolnet.__file__).resolve().parents[1]
+
+
+def _leaves(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+    for action in subs:
+        for name, child in action.choices.items():
+            yield from _leaves(child, (*path, name))
+
+
+LEAVES = dict(_leaves(build_parser()))
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """``argv`` (after the command's words; ``{name}`` marks a path from ``files``) exits with
+    ``code``; ``says`` is in the one error sentence on stderr, or for an ``answer`` anywhere in
+    the output (a negative answer is printed on stdout, like a positive one)."""
+
+    argv: tuple[str, ...]
+    code: int
+    says: str
+    answer: bool = False
+
+
+def error(code: int, says: str, *argv: str) -> Case:
+    return Case(argv, code, says)
+
+
+def answer(code: int, says: str, *argv: str) -> Case:
+    return Case(argv, code, says, answer=True)
+
+
+SANDBOX = ("--network", "sandbox")
+NO_SANDBOX = ("--network", "sandbox", "--state-file", "{missing}")
+REQUEST = (
+    "--name", "Bygg AB", "--org-number", "559012-3450", "--operator", "PSE000102",
+    "--email", "f@bygg.example", "--no-check",
+)  # fmt: skip
+UPDATE = (*REQUEST, "--from-operator", "PSE000109", "--new-migration-key")
+
+#: What each command runs with when nothing is wrong: the generated rows add one mistake to it.
+BASE: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("check",): ("{register}", *SANDBOX),
+    ("customers", "changes"): (),
+    ("customers", "import"): ("{register}",),
+    ("customers", "refresh"): SANDBOX,
+    ("customers", "search"): ("Nordlys",),
+    ("demo",): (),
+    ("directory", "search"): ("fjord", *SANDBOX),
+    ("id", "check"): ("0007:5567321707",),
+    ("id", "suggest"): ("556732-1707", "--country", "SE"),
+    ("lookup",): ("{cannot}", *SANDBOX),
+    ("operators", "add"): ("--seat-id", "PSE000102", "--file", "{tmp}/ops.json"),
+    ("operators", "list"): (),
+    ("operators", "show"): ("kvittra",),
+    ("request", "add"): REQUEST,
+    ("request", "drafts"): (),
+    ("request", "follow-up"): SANDBOX,
+    ("request", "list"): (),
+    ("request", "show"): ("00000000",),
+    ("request", "update"): UPDATE,
+    ("sandbox", "info"): (),
+    ("sandbox", "serve"): ("--state-file", "{tmp}/serve.json"),
+    ("schemes",): (),
+    ("sml", "lookup"): ("{cannot}", *SANDBOX),
+    ("sml", "name"): ("0007:5567321707",),
+    ("smp", "parse"): ("{smpdoc}",),
+}
+
+#: The rows written for each command: the classes of bad input that are its own.
+ROWS: dict[tuple[str, ...], list[Case]] = {
+    ("check",): [
+        error(2, "the file", "{missing}", *SANDBOX),
+        error(2, "is a folder", "{folder}", *SANDBOX),
+        error(2, "does not exist", "{register}", "-o", "{nodir}/out.csv", *SANDBOX),
+        error(2, "no writer knows the suffix of 'out.pdf'", "{register}", "-o", "{tmp}/out.pdf"),
+        error(2, ".png or .svg", "{register}", "--chart", "{tmp}/chart.pdf", *SANDBOX),
+        error(2, "ROLE=HEADER", "{register}", "--column", "orgnr", *SANDBOX),
+        error(2, "unknown column role 'firma'", "{register}", "--column", "firma=Namn"),
+        error(2, "not a known text encoding", "{register}", "--encoding", "latin-9000"),
+        error(2, "one character", "{register}", "--delimiter", ";;", *SANDBOX),
+        error(2, "one character", "{register}", "--output-delimiter", "", *SANDBOX),
+        error(2, "at least 1", "{register}", "--concurrency", "0", *SANDBOX),
+        error(2, "positive number of seconds", "{register}", "--timeout", "0", *SANDBOX),
+        error(2, "--doctype", "{register}", "--doctype", "invioce", *SANDBOX),
+        error(2, "must not be the register", "{register}", "-o", "{register}", *SANDBOX),
+        error(2, "no sandbox is running", "{register}", *NO_SANDBOX),
+        error(1, "no participant id column", "{noid}", "-o", "{tmp}/o.csv", *SANDBOX),
+    ],
+    ("customers", "changes"): [error(2, "not an ISO 8601 time", "--since", "yesterday")],
+    ("customers", "import"): [
+        error(2, "does not exist", "{missing}"),
+        error(2, "is a folder", "{folder}"),
+        error(1, "no participant id column", "{noid}"),
+    ],
+    ("customers", "refresh"): [
+        error(2, "not a duration", "--older-than", "soon", *SANDBOX),
+        error(2, "at least 1", "--concurrency", "0", *SANDBOX),
+        error(2, "no sandbox is running", *NO_SANDBOX),
+    ],
+    ("customers", "search"): [
+        answer(1, "no customer matches", "zzqxv"),
+        error(2, "at least 1", "x", "--limit", "0"),
+    ],
+    ("demo",): [
+        error(2, "does not exist", "--register", "{missing}"),
+        error(2, "is a folder", "--register", "{folder}"),
+    ],
+    ("directory", "search"): [
+        error(2, "at least 1", "fjord", "--limit", "0", *SANDBOX),
+        error(1, "at least 3 characters", "--name", "fj", *SANDBOX),
+        error(2, "no sandbox is running", "fjord", *NO_SANDBOX),
+    ],
+    ("id", "check"): [
+        error(
+            2,
+            "required",
+        ),
+        answer(1, "check digit", "0007:5567321708"),
+    ],
+    ("id", "suggest"): [
+        error(2, "--country", "556732-1707"),
+        answer(1, "no participant identifier", "556732-1708", "--country", "SE"),
+    ],
+    ("lookup",): [
+        answer(1, "CANNOT-RECEIVE", "{cannot}", *SANDBOX),
+        answer(1, "NOT-REGISTERED", "{unregistered}", *SANDBOX),
+        error(1, "four-digit scheme code", "notanid", *SANDBOX),
+        error(2, "alias", "{cannot}", "--doctype", "invioce", *SANDBOX),
+        error(2, "--process", "{cannot}", "--process", "not a process", *SANDBOX),
+        error(2, "not an ISO 8601 time", "{cannot}", "--at", "yesterday", *SANDBOX),
+        error(2, "required", *SANDBOX),
+        error(2, "no sandbox is running", "{cannot}", *NO_SANDBOX),
+    ],
+    ("operators", "add"): [
+        error(2, "--seat-id", "--file", "{tmp}/ops.json"),
+        error(2, "does not exist", "--seat-id", "PSE000102", "--file", "{nodir}/ops.json"),
+        error(1, "not a Peppol Seat ID", "--seat-id", "P12", "--file", "{tmp}/ops.json"),
+        error(2, "no sandbox is running", "--file", "{tmp}/ops.json", *NO_SANDBOX),
+    ],
+    ("operators", "list"): [
+        error(2, "does not exist", "--file", "{missing}"),
+        error(2, "is a folder", "--file", "{folder}"),
+        error(1, "is not valid", "--file", "{badjson}"),
+        error(2, "no sandbox is running", *NO_SANDBOX),
+    ],
+    ("operators", "show"): [
+        error(1, "no operator named 'nobody' is known", "nobody", *SANDBOX),
+        error(1, "not a valid Seat ID", "PSE12", *SANDBOX),
+        error(2, "does not exist", "kvittra", "--file", "{missing}"),
+    ],
+    ("request", "add"): [
+        answer(1, "is not a valid", *REQUEST, "--org-number", "556732-1708"),
+        error(2, "does not exist", *REQUEST, "--operators-file", "{missing}"),
+        error(2, "does not exist", *REQUEST, "--operators-file", "{nodir}/ops.json"),
+        error(2, "--desk-url", *REQUEST, "--send", "http"),
+        error(
+            2,
+            "--smtp must be HOST:PORT",
+            *REQUEST,
+            "--send",
+            "smtp",
+            "--smtp",
+            "mail",
+            "--smtp-to",
+            "a@b.example",
+            "--smtp-from",
+            "c@d.example",
+        ),
+        error(2, "required", "--name", "Bygg AB"),
+        error(2, "no sandbox is running", *REQUEST, *NO_SANDBOX),
+    ],
+    ("request", "drafts"): [
+        error(2, "not an ISO 8601 time", "--since", "yesterday"),
+        error(1, "--operator 'Nobody AB'", "--operator", "Nobody AB", *SANDBOX),
+        error(2, "no sandbox is running", "--operator", "kvittra", *NO_SANDBOX),
+    ],
+    ("request", "follow-up"): [
+        error(2, "not a duration", "--expire-after", "soon", *SANDBOX),
+        error(2, "--notify-smtp must be HOST:PORT", "--notify-smtp", "mail", *SANDBOX),
+        error(2, "no sandbox is running", *NO_SANDBOX),
+    ],
+    ("request", "list"): [error(2, "unknown status 'finished'", "--status", "finished")],
+    ("request", "show"): [error(1, "no request with id", "00000000")],
+    ("request", "update"): [
+        answer(1, "is not a valid", *UPDATE, "--org-number", "556732-1708"),
+        error(2, "required", *REQUEST),
+    ],
+    ("sandbox", "info"): [
+        # "is a sandbox running?" is the question: none is a negative answer, not a usage error
+        error(1, "no sandbox is running", "--state-file", "{missing}"),
+    ],
+    ("sandbox", "serve"): [
+        error(2, "does not exist", "--config", "{missing}"),
+        error(2, "is a folder", "--config", "{folder}"),
+        error(1, "not valid TOML", "--config", "{badtoml}", "--state-file", "{tmp}/serve.json"),
+        error(2, "not a port number", "--dns-port", "70000"),
+    ],
+    ("schemes",): [error(2, "unrecognized arguments: extra", "extra")],
+    ("sml", "lookup"): [
+        answer(0, "https://", "{cannot}", *SANDBOX),
+        error(1, "is not registered", "{unregistered}", *SANDBOX),
+        error(1, "four-digit scheme code", "notanid", *SANDBOX),
+        error(2, "not an IP address", "{cannot}", "--nameserver", "dns.example", *SANDBOX),
+        error(2, "not a port number", "{cannot}", "--port", "70000", *SANDBOX),
+        error(2, "positive number of seconds", "{cannot}", "--timeout", "0", *SANDBOX),
+        error(2, "no sandbox is running", "{cannot}", *NO_SANDBOX),
+    ],
+    ("sml", "name"): [
+        answer(0, ".sml.sandbox.peppolnet.test", "0007:5567321707", *SANDBOX),
+        error(1, "four-digit scheme code", "notanid"),
+        error(2, "no sandbox is running", "0007:5567321707", *NO_SANDBOX),
+    ],
+    ("smp", "parse"): [
+        answer(0, "chain trusted", "{smpdoc}", "--verify", "--trust", "sandbox"),
+        answer(1, "NOT TRUSTED", "{smpdoc}", "--verify", "--trust", "test"),
+        error(2, "does not exist", "{missing}"),
+        error(2, "is a folder", "{folder}"),
+        error(2, "not an ISO 8601 time", "{smpdoc}", "--at", "yesterday"),
+        error(2, "neither a network", "{smpdoc}", "--verify", "--trust", "moon"),
+        error(
+            2,
+            "no sandbox is running",
+            "{smpdoc}",
+            "--verify",
+            "--trust",
+            "sandbox",
+            "--state-file",
+            "{missing}",
+        ),
+        error(3, "not a valid SMP document", "{notsmp}"),
+    ],
+}
+
+
+def _options(command: tuple[str, ...]) -> set[str]:
+    return {o for action in LEAVES[command]._actions for o in action.option_strings}
+
+
+def _generated(command: tuple[str, ...]) -> list[Case]:
+    """The classes every command with the option meets the same way."""
+    base = BASE[command]
+    rows = [error(2, "unrecognized arguments: --no-such-option", *base, "--no-such-option")]
+    options = _options(command)
+    if "--network" in options:
+        rows.append(error(2, "unknown network 'moon'", *base, "--network", "moon"))
+    if "--dns" in options:
+        rows.append(error(2, "must be HOST:PORT", *base, "--dns", "nowhere"))
+    if "--db" in options:
+        rows.append(error(2, "'{nodir}' of the database", *base, "--db", "{nodir}/db.sqlite"))
+    return rows
+
+
+def _all_rows() -> Iterator[object]:
+    for command in sorted(LEAVES):
+        for number, case in enumerate([*ROWS.get(command, []), *_generated(command)]):
+            yield pytest.param(command, case, id=f"{' '.join(command)}-{number}")
+
+
+def test_every_command_has_rows() -> None:
+    """A new command (or sub-command) needs rows: its base command line and its own cases."""
+    assert set(BASE) == set(LEAVES), "give each command a BASE command line"
+    assert set(ROWS) == set(LEAVES), "give each command its rows"
+
+
+# --- the files and the network the rows name ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def state(peppol_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_state(peppol_sandbox.info(), tmp_path_factory.mktemp("state") / "sandbox.json")
+
+
+def _participant(sandbox: Sandbox, *, quirk: str | None, in_sml: bool = True) -> ParticipantId:
+    wanted = frozenset({quirk} if quirk else ())
+    return next(
+        p.id
+        for p in sandbox.config.participants
+        if p.in_sml == in_sml
+        and p.quirks == wanted
+        and sandbox.config.smp(sandbox.config.operator(p.operator).smp).dialect == "peppol-smp-1"
+    )
+
+
+@pytest.fixture(scope="module")
+def signed_document(peppol_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ServiceMetadata as the sandbox's SMP signs it (for ``smp parse --trust sandbox``)."""
+    participant = _participant(peppol_sandbox, quirk=None)
+    network = peppol_sandbox.network
+    smp_url = SmlResolver.for_network(network).resolve(participant).smp_url
+    url = service_metadata_url(smp_url, participant, resolve_document_type("invoice"))
+    with SmpClient(network) as client:
+        body = client.fetch(url)
+    path = tmp_path_factory.mktemp("smp") / "metadata.xml"
+    path.write_bytes(body)
+    return path
+
+
+@pytest.fixture
+def files(
+    tmp_path: Path,
+    state: Path,
+    signed_document: Path,
+    peppol_sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    """The paths the rows name; every per-user location points into ``tmp_path``."""
+    monkeypatch.setenv("PEPPOLNET_SANDBOX_STATE", str(state))
+    monkeypatch.setenv("PEPPOLNET_DB", str(tmp_path / "data" / "recipients.sqlite"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    cannot = _participant(peppol_sandbox, quirk="endpoint-expired")
+    register = tmp_path / "register.csv"
+    register.write_text(f"Namn;Participant\nA;{cannot.bare}\n", encoding="utf-8")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "noid.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp_path / "bad.toml").write_text("[[operators]\n", encoding="utf-8")
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "notsmp.xml").write_text("<a/>", encoding="utf-8")
+    return {
+        "tmp": str(tmp_path),
+        "missing": str(tmp_path / "missing.csv"),
+        "folder": str(tmp_path / "folder"),
+        "nodir": str(tmp_path / "no" / "such" / "folder"),
+        "register": str(register),
+        "noid": str(tmp_path / "noid.csv"),
+        "badtoml": str(tmp_path / "bad.toml"),
+        "badjson": str(tmp_path / "bad.json"),
+        "notsmp": str(tmp_path / "notsmp.xml"),
+        "smpdoc": str(signed_document),
+        "cannot": cannot.bare,
+        # in the Directory only (a stale business card): not in the SML
+        "unregistered": next(p.id.bare for p in peppol_sandbox.config.participants if not p.in_sml),
+    }
+
+
+# --- the table --------------------------------------------------------------------------------
+
+ERROR_LINE = re.compile(r"peppolnet( [\w-]+)*: error: \S")
+
+
+@pytest.mark.parametrize(("command", "case"), list(_all_rows()))
+def test_exit_code(
+    command: tuple[str, ...],
+    case: Case,
+    files: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = [*command, *(arg.format(**files) for arg in case.argv)]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == case.code, (argv, out, err)
+    assert "Traceback" not in out + err
+    says = case.says.format(**files)
+    if case.answer:
+        assert says in out + err, (out, err)
+    else:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err  # one sentence, not a usage block or a stack
+        assert ERROR_LINE.match(lines[0]), lines[0]
+        assert says in lines[0], lines[0]
+    assert not Path(files["nodir"]).parent.parent.exists(), "a folder was created"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file without read permission")
+def test_a_file_without_read_permission_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked.csv"
+    locked.write_text("name,orgnr\n", encoding="utf-8")
+    locked.chmod(0)
+    for argv in (["check", str(locked)], ["customers", "import", str(locked)]):
+        assert main(argv) == 2
+        assert "cannot be read" in capsys.readouterr().err
+
+
+# --- in a real process ------------------------------------------------------------------------
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [env.get("PYTHONPATH")])])
+    env.update(extra)
+    return env
+
+
+def test_a_closed_stdout_keeps_the_answers_exit_code(
+    files: dict[str, str], state: Path, tmp_path: Path
+) -> None:
+    """``peppolnet lookup ID | head -1`` for a cannot-receive ID must exit 1, every time.
+
+    The pipe's read end is closed before the child starts, so every write to stdout meets
+    EPIPE: deterministic, where ``| head -1`` is a race between the two processes.
+    """
+    for extra in ([], ["--json"]):
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            child = subprocess.run(
+                [sys.executable, "-m", "peppolnet.cli", "lookup", files["cannot"], *SANDBOX,
+                 "--state-file", str(state), *extra],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                env=_child_env(),
+                text=True,
+                timeout=120,
+            )  # fmt: skip
+        finally:
+            os.close(write)
+        assert child.returncode == 1, child.stderr
+        assert child.stderr == "", child.stderr  # no BrokenPipeError, no "Exception ignored"
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        listing = subprocess.run(
+            [sys.executable, "-m", "peppolnet.cli", "schemes"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            env=_child_env(),
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert (listing.returncode, listing.stderr) == (0, "")
+
+
+def test_a_chart_without_matplotlib_fails_before_the_work(
+    files: dict[str, str], state: Path, tmp_path: Path
+) -> None:
+    """``check --chart`` where matplotlib cannot be imported: exit 2 at once, nothing written."""
+    shim = tmp_path / "shim" / "matplotlib"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text('raise ImportError("blocked for this test")\n')
+    out = tmp_path / "out.csv"
+    child = subprocess.run(
+        [sys.executable, "-m", "peppolnet.cli", "check", files["register"], "-o", str(out),
+         "--chart", str(tmp_path / "chart.png"), *SANDBOX, "--state-file", str(state)],
+        capture_output=True,
+        env=_child_env(PYTHONPATH=os.pathsep.join([str(shim.parent), str(SRC)])),
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert child.returncode == 2, child.stderr
+    assert child.stderr.strip() == (
+        "peppolnet: error: a chart needs matplotlib, which is not installed: "
+        "pip install peppolnet[chart]"
+    )
+    assert not out.exists()
