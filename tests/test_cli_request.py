@@ -17,6 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
+from _sandbox_undo import undo_changes
 from peppolnet.cli import main
 from peppolnet.recipients import check_migration_key
 from peppolnet.sandbox import Sandbox
@@ -26,9 +27,17 @@ NEW = "559012-3450"
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, Path]]:
-    with Sandbox.start(desk_delay=0.3) as sb:
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, Path]]:
+    with Sandbox.start(desk_delay=0.05) as sb:
         state = write_state(sb.info(), tmp_path_factory.mktemp("state") / "sandbox.json")
+        yield sb, state
+
+
+@pytest.fixture
+def net(shared: tuple[Sandbox, Path]) -> Iterator[tuple[Sandbox, Path]]:
+    """The module's sandbox and its state file; what a test changed is undone afterwards."""
+    sb, state = shared
+    with undo_changes(sb):
         yield sb, state
 
 
@@ -124,7 +133,7 @@ def test_add_send_follow_up_and_mail(
 
     code, listing, _ = run(capsys, "request", "list", "--json")
     assert [(r["request_id"], r["status"]) for r in listing] == [(rid, "sent")]
-    assert sb.desk.wait(rid, timeout=5)["status"] == "registered"
+    assert sb.desk.wait(rid)["status"] == "registered"
 
     code, results, _ = run(
         capsys, "request", "follow-up", "--notify-smtp", f"127.0.0.1:{port}",
@@ -153,7 +162,6 @@ def test_add_send_follow_up_and_mail(
     assert "Ödeshög Snickeri AB" in text
     code, text, _ = run(capsys, "request", "follow-up", *network)
     assert text.strip() == "no sent requests to follow up"
-    sb.remove_participant(f"0007:{NEW.replace('-', '')}")
 
 
 def test_update_with_new_migration_key(

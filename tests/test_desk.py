@@ -31,7 +31,8 @@ from peppolnet.sandbox.desk import OperatorDesk
 from peppolnet.sandbox.http import HttpServer
 from peppolnet.sml import naptr_name
 
-NEW = "559012-3450"  # a valid Swedish number that is not in the default sandbox network
+NEW = "559012-3450"  # valid Swedish numbers that are not in the default sandbox network
+NEW_2 = "559012-3468"
 KVITTRA, NORRSKEN = "PSE000102", "PSE000109"
 
 
@@ -44,9 +45,11 @@ class FakeSandbox:
             p.id: p for p in self.config.participants
         }
         self.calls: list[tuple[str, Any]] = []
+        self.called_at: list[float] = []  # time.monotonic() of each call
 
     def register_participant(self, participant: ParticipantConfig) -> None:
         self.calls.append(("register", participant))
+        self.called_at.append(time.monotonic())
         self.participants[participant.id] = participant
 
     def move_participant(self, participant: ParticipantId | str, operator: str) -> None:
@@ -122,13 +125,39 @@ def test_add_is_received_then_registered(
 
 
 def test_the_delay_is_respected(fake: FakeSandbox) -> None:
+    # Only a lower bound: the desk never acts before its delay (however slow the machine is,
+    # the timer cannot fire early); how much later it acts is the scheduler's business.
     with OperatorDesk(fake, delay=0.4) as desk_, HttpServer(desk_.handle) as server:
-        started = time.monotonic()
+        before_post = time.monotonic()
         case = httpx.post(f"{server.base_url}/requests", json=to_dict(add())).json()
-        assert desk_.case(case["case_id"])["status"] == "received"  # type: ignore[index]
-        assert fake.calls == []
+        assert case["status"] == "received"
         assert desk_.wait(case["case_id"])["status"] == "registered"  # type: ignore[index]
-        assert time.monotonic() - started >= 0.35
+    [called_at] = fake.called_at
+    assert called_at - before_post >= 0.4
+
+
+def test_a_held_case_waits_for_its_release(
+    desk: tuple[OperatorDesk, httpx.Client], fake: FakeSandbox
+) -> None:
+    desk_, client = desk
+    desk_.hold()
+    first = post(client, add()).json()
+    second = post(client, add(NEW_2)).json()
+    assert desk_.held == [first["case_id"], second["case_id"]]
+    assert desk_.settle()  # nothing released: nothing to wait for
+    assert client.get(f"/requests/{first['case_id']}").json()["status"] == "received"
+    assert fake.calls == []
+    assert desk_.release(first["request_id"]) == [first["case_id"]]
+    assert desk_.release(first["request_id"]) == []  # twice is harmless
+    assert desk_.wait(first["case_id"])["status"] == "registered"  # type: ignore[index]
+    assert desk_.held == [second["case_id"]]
+    third = post(client, add("556036-0793")).json()  # still holding new cases
+    assert desk_.release() == [second["case_id"], third["case_id"]]
+    assert desk_.settle()
+    assert [c["status"] for c in client.get("/requests").json()["cases"]] == ["registered"] * 3
+    assert desk_.held == []
+    fourth = post(client, add("802001-2343")).json()  # no longer holding
+    assert desk_.wait(fourth["case_id"])["status"] == "registered"  # type: ignore[index]
 
 
 def test_same_request_twice_is_one_case(
@@ -274,12 +303,14 @@ def test_end_to_end_add_then_move(sandbox: Sandbox) -> None:
     assert _naptr(sandbox, pid).rcode() == dns.rcode.NXDOMAIN
     try:
         with (
-            OperatorDesk(sandbox, delay=0.2) as desk_,
+            OperatorDesk(sandbox, delay=0.0) as desk_,
             HttpServer(desk_.handle, name="desk") as server,
             HttpChannel(server.base_url) as channel,
         ):
+            desk_.hold()
             receipt = channel.send(request)
-            assert _naptr(sandbox, pid).rcode() == dns.rcode.NXDOMAIN  # not before the delay
+            assert _naptr(sandbox, pid).rcode() == dns.rcode.NXDOMAIN  # not before the desk acts
+            desk_.release()
             assert desk_.wait(receipt.reference)["status"] == "registered"  # type: ignore[index]
             answer = _naptr(sandbox, pid)
             assert answer.rcode() == dns.rcode.NOERROR

@@ -15,6 +15,12 @@ calls the sandbox's ``register_participant`` or ``move_participant``; from then 
 and the Directory show the change. It applies the SML's rules: an add for a participant already
 registered elsewhere is refused (the SML's ERR-106), an update must name the operator that holds
 the participant now.
+
+Tests and demos that want to see a case *before* the operator acts call :meth:`OperatorDesk.hold`
+and later :meth:`OperatorDesk.release`: a held case stays ``received`` for as long as the caller
+needs, however slow the machine, instead of for a delay the caller has to outrun.
+:meth:`OperatorDesk.settle` waits until every released case has been carried out (so a test can
+undo what the desk did without racing its timer).
 """
 
 from __future__ import annotations
@@ -102,6 +108,11 @@ class OperatorDesk:
         self._by_request: dict[str, str] = {}
         self._timers: list[threading.Timer] = []
         self._done = threading.Condition(self._lock)
+        self._holding = False
+        # Cases received while holding, waiting for release(): case id -> request.
+        self._held: dict[str, AddRecipientRequest | UpdateRecipientRequest] = {}
+        # Cases whose timer is running (released or never held): what settle() waits for.
+        self._pending: set[str] = set()
 
     # --- HTTP ----------------------------------------------------------------------------------
 
@@ -143,11 +154,71 @@ class OperatorDesk:
             )
             self._cases[case.case_id] = case
             self._by_request[case.request_id] = case.case_id
-            timer = threading.Timer(self.delay, self._process, (case.case_id, recipient))
-            timer.daemon = True
-            self._timers.append(timer)
-            timer.start()
+            if self._holding:
+                self._held[case.case_id] = recipient
+            else:
+                self._schedule(case.case_id, recipient)
             return _json(202, case.to_json())
+
+    def _schedule(
+        self, case_id: str, request: AddRecipientRequest | UpdateRecipientRequest
+    ) -> None:
+        """Carry the case out ``delay`` seconds from now (the caller holds the lock)."""
+        self._pending.add(case_id)
+        timer = threading.Timer(self.delay, self._process, (case_id, request))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    # --- holding cases back (tests and demos) ----------------------------------------------------
+
+    def hold(self) -> None:
+        """Keep every case that arrives from now on in ``received`` until :meth:`release`.
+
+        Why: "what does a follow-up see before the operator acted?" is otherwise a race against
+        ``delay`` that a busy machine loses; a held case waits for the caller instead.
+        """
+        with self._lock:
+            self._holding = True
+
+    def release(self, case_or_request_id: str | None = None) -> list[str]:
+        """Let held cases go on; each is carried out ``delay`` seconds from now.
+
+        With an id (a case id or a request id), only that case goes and the desk keeps holding
+        new ones; without one, every held case goes and the desk stops holding. Returns the ids
+        of the cases released (empty when nothing matched: releasing twice is harmless).
+        """
+        with self._lock:
+            if case_or_request_id is None:
+                self._holding = False
+                chosen = list(self._held)
+            else:
+                key = self._by_request.get(case_or_request_id, case_or_request_id)
+                chosen = [key] if key in self._held else []
+            for case_id in chosen:
+                self._schedule(case_id, self._held.pop(case_id))
+            return chosen
+
+    @property
+    def held(self) -> list[str]:
+        """The ids of the cases waiting for :meth:`release`."""
+        with self._lock:
+            return list(self._held)
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until every case that is not held has been carried out; False on timeout.
+
+        For clean-up code: after it, the desk will not change the sandbox any more (unless more
+        requests arrive or held cases are released), so undoing its changes does not race it.
+        """
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._done.wait(left)
+            return True
 
     # --- the work --------------------------------------------------------------------------------
 
@@ -182,6 +253,7 @@ class OperatorDesk:
         with self._done:
             case = self._cases[case_id]
             case.status, case.reason, case.updated_at = status, reason, self._clock()
+            self._pending.discard(case_id)
             self._done.notify_all()
 
     def _carry_out(
@@ -234,8 +306,11 @@ class OperatorDesk:
 
     def close(self) -> None:
         """Cancel pending work (cases still ``received`` stay so)."""
-        with self._lock:
+        with self._done:
             timers, self._timers = self._timers, []
+            self._held.clear()
+            self._pending.clear()
+            self._done.notify_all()
         for timer in timers:
             timer.cancel()
 
