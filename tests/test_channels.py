@@ -73,15 +73,16 @@ def test_outbox_is_idempotent(tmp_path: Path) -> None:
     request = make_request()
     first = outbox.send(request)
     stamp = os.stat(first.reference).st_mtime_ns
-    again = outbox.send(make_request())
+    again = outbox.send(request)
     assert again.duplicate
     assert again.reference == first.reference
     assert os.stat(first.reference).st_mtime_ns == stamp
-    changed = outbox.send(make_request(note="Ring först"))  # same case, updated content
+    # the same submission with updated content: the same file
+    changed = outbox.send(make_request(note="Ring först", request_id=request.request_id))
     assert changed.duplicate
     assert from_json(Path(first.reference).read_bytes()).note == "Ring först"
     assert len(list(tmp_path.iterdir())) == 1
-    outbox.send(make_request(operator="PSE000109"))
+    outbox.send(make_request())  # a new submission, though it asks the same: a file of its own
     assert len(list(tmp_path.iterdir())) == 2
 
 
@@ -105,7 +106,8 @@ def test_outbox_that_cannot_be_written(tmp_path: Path) -> None:
 
 def test_concurrent_sends_leave_one_complete_file(tmp_path: Path) -> None:
     outbox = OutboxChannel(tmp_path)
-    requests = [make_request(note=f"variant {i}") for i in range(8)]
+    one = make_request().request_id
+    requests = [make_request(note=f"variant {i}", request_id=one) for i in range(8)]
     threads = [threading.Thread(target=outbox.send, args=(r,)) for r in requests]
     for t in threads:
         t.start()
@@ -343,7 +345,7 @@ def test_http_channel_against_the_desk(desk: tuple[OperatorDesk, FakeSandbox, Ht
         assert not receipt.duplicate
         assert receipt.reference.startswith("case-")
         assert receipt.detail["status"] == "received"
-        again = channel.send(make_request())
+        again = channel.send(request)
         assert again.duplicate
         assert again.reference == receipt.reference
         assert desk_.wait(receipt.reference)["status"] == "registered"  # type: ignore[index]
@@ -370,14 +372,15 @@ def test_http_channel_retries_faults_then_succeeds() -> None:
         HttpServer(flaky) as server,
         HttpChannel(server.base_url + "/", retries=3, backoff=0.1, sleep=sleeps.append) as channel,
     ):
-        receipt = channel.send(make_request())
+        request = make_request()
+        receipt = channel.send(request)
     assert receipt.reference == "case-1"
     assert len(seen) == 3
     assert sleeps == [0.1, 0.2]
     assert all(r.path == "/requests" and r.method == "POST" for r in seen)
     headers = {key.lower(): value for key, value in seen[0].headers.items()}
-    assert headers["idempotency-key"] == make_request().request_id
-    assert from_json(seen[-1].body) == make_request()
+    assert headers["idempotency-key"] == request.request_id
+    assert from_json(seen[-1].body) == request
 
 
 def test_http_channel_gives_up_and_reports() -> None:

@@ -173,11 +173,11 @@ def test_save_is_idempotent_and_keeps_history(tmp_path: Path) -> None:
     tracker = RequestTracker(tmp_path / "db.sqlite", clock=clock)
     request = add_request()
     first = tracker.save(request)
-    again = tracker.save(add_request())
+    again = tracker.save(request)
     assert first == again
     assert [e.event for e in tracker.history(request.request_id)] == ["saved"]
     clock.advance(timedelta(minutes=5))
-    changed = tracker.save(add_request(note="Ring först"))
+    changed = tracker.save(add_request(note="Ring först", request_id=request.request_id))
     assert changed.request.note == "Ring först"
     assert changed.created_at == first.created_at < changed.updated_at
     assert [e.event for e in tracker.history(request.request_id)] == ["saved", "updated"]
@@ -185,6 +185,36 @@ def test_save_is_idempotent_and_keeps_history(tmp_path: Path) -> None:
     assert tracker.list(status="sent") == []
     with pytest.raises(InvalidInput, match="unknown status 'done'"):
         tracker.list(status="done")
+
+
+def test_one_open_request_per_question_then_a_new_one(tmp_path: Path) -> None:
+    # Re-running a script builds a new submission: refused while the first one is open...
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    first = tracker.save(add_request())
+    with pytest.raises(InvalidInput) as info:
+        tracker.save(add_request())
+    assert str(info.value) == (
+        f"request {first.request_id} (draft) already asks to add 0007:5590123450 to PSE000102; "
+        "send or cancel that one first"
+    )
+    assert len(tracker.save(add_request(operator="PSE000109")).request_id) == 36  # not the same
+    # ...and welcome once it is closed: each submission is its own row.
+    cancelled = tracker.cancel(first.request_id[:8], reason="wrong e-mail address")
+    assert cancelled.status is RequestStatus.CANCELLED
+    assert cancelled.reason == "wrong e-mail address"
+    assert cancelled.closed_at is not None
+    second = tracker.save(add_request(email="ekonomi@odeshog.example"))
+    assert second.request_id != first.request_id
+    mine = tracker.list(participant="0007:5590123450")
+    assert {t.request_id for t in mine} >= {first.request_id, second.request_id}
+    assert [e.event for e in tracker.history(first.request_id)] == ["saved", "cancelled"]
+    with pytest.raises(InvalidInput, match="only a draft or a sent request can be cancelled"):
+        tracker.cancel(first.request_id)
+    with pytest.raises(InvalidInput, match="was cancelled; a new attempt is a new request"):
+        tracker.send(first.request_id, OutboxChannel(tmp_path / "out"))
+    assert tracker.save(cancelled.request).status is RequestStatus.CANCELLED  # unchanged: fine
+    with pytest.raises(InvalidInput, match="already cancelled; it cannot be changed; a new"):
+        tracker.save(add_request(note="again", request_id=first.request_id))
 
 
 def test_get_by_prefix_and_unknown_ids(tmp_path: Path) -> None:
@@ -219,8 +249,13 @@ def test_send_is_idempotent_one_case_at_the_desk(tmp_path: Path, sb: Sandbox) ->
     assert tracked is not None
     assert tracked.status is RequestStatus.SENT
     assert tracked.channel_detail["desk_url"] == sb.desk_url
-    with pytest.raises(InvalidInput, match="already sent"):
-        tracker.save(add_request(NEW_2, operator="PSE000109", email="other@odeshog.example"))
+    with pytest.raises(InvalidInput, match=r"already sent; it cannot be changed$"):
+        tracker.save(
+            add_request(NEW_2, operator="PSE000109", email="other@odeshog.example",
+                        request_id=request.request_id)
+        )  # fmt: skip
+    with pytest.raises(InvalidInput, match=r"\(sent\) already asks to add 0007:5590123468"):
+        tracker.save(add_request(NEW_2, operator="PSE000109"))
 
 
 def test_a_failed_send_is_recorded_and_leaves_a_draft(tmp_path: Path) -> None:
@@ -333,7 +368,7 @@ def test_move_with_migration_key_confirmed_through_a_long_lived_lookup(
     assert stored.request.migration_key == key
 
 
-def test_rejected_by_the_desk_then_reopened(tmp_path: Path, sb: Sandbox) -> None:
+def test_rejected_by_the_desk_stays_rejected(tmp_path: Path, sb: Sandbox) -> None:
     participant = served(sb, skip=1)
     # An add for a participant another operator holds: the desk refuses (SML ERR-106).
     request = AddRecipientRequest.create(
@@ -355,12 +390,10 @@ def test_rejected_by_the_desk_then_reopened(tmp_path: Path, sb: Sandbox) -> None
     assert tracked is not None
     assert tracked.reason is not None
     assert "ERR-106" in tracked.reason
-    with pytest.raises(InvalidInput, match="save it again"):
+    with pytest.raises(InvalidInput, match="was rejected; a new attempt is a new request"):
         tracker.send(request.request_id, OutboxChannel(tmp_path / "out"))
-    reopened = tracker.save(request)
-    assert reopened.status is RequestStatus.DRAFT
-    assert reopened.reason is None
-    assert tracker.history(request.request_id)[-1].event == "reopened"
+    assert tracker.save(request).status is RequestStatus.REJECTED  # the case stays as it was
+    assert tracker.history(request.request_id)[-1].event == "rejected"
 
 
 def test_expires_after_the_given_time(tmp_path: Path, net: Sandbox) -> None:
@@ -464,9 +497,12 @@ def test_drafts_from_changes(tmp_path: Path) -> None:
         [_change("changed-operator")], operator="PSE000109", save=False
     )
     assert elsewhere == []  # already with the wanted operator: nothing to move
+    # A second run finds the open draft: nothing new (running it daily does not pile up drafts).
+    assert tracker.drafts_from_changes([_change("changed-operator")] * 2) == []
     with pytest.raises(InvalidRequest) as info:
         tracker.drafts_from_changes([_change("changed-operator", email="")])
     assert info.value.problems[0][0] == "iso6523-actorid-upis::0007:5567321707: email"
+    tracker.cancel(draft.request_id)
     with_default = tracker.drafts_from_changes(
         [_change("changed-operator", email="")], email="kund@example.org", save=False
     )
@@ -487,11 +523,12 @@ _text = st.text(
 )
 @given(name=_text, note=st.none() | _text)
 def test_saved_requests_round_trip(tmp_path: Path, name: str, note: str | None) -> None:
-    tracker = RequestTracker(tmp_path / "prop.sqlite")
     try:
         request = add_request(company_name=name, note=note)
     except InvalidRequest:
         return  # refused by validation: nothing to store
+    # A file per example: the examples ask the same question, and only one may be open at once.
+    tracker = RequestTracker(tmp_path / f"prop-{request.request_id}.sqlite")
     tracked = tracker.save(request)
     assert isinstance(tracked, TrackedRequest)
     back = tracker.get(request.request_id)

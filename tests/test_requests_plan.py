@@ -95,18 +95,17 @@ def test_update_naming_the_wrong_current_operator_is_corrected() -> None:
     assert isinstance(plan.request, UpdateRecipientRequest)
     assert plan.request.current_operator.seat_id == "PSE000109"
     assert plan.request.migration_key == "Ab12@#cdEF"
-    same = plan_request(
-        update(current_operator=NORRSKEN), seen(Verdict.CAN_RECEIVE, NORRSKEN)
-    ).request
-    assert same == update(current_operator=NORRSKEN)
+    right = update(current_operator=NORRSKEN)
+    assert plan_request(right, seen(Verdict.CAN_RECEIVE, NORRSKEN)).request == right
 
 
 def test_not_registered_means_add_even_when_an_update_was_asked() -> None:
-    plan = plan_request(update(), seen(Verdict.NOT_REGISTERED, reason="no NAPTR record"))
+    asked = update()
+    plan = plan_request(asked, seen(Verdict.NOT_REGISTERED, reason="no NAPTR record"))
     assert plan.action is PlanAction.ADD
     assert plan.network_state is NetworkState.NOT_REGISTERED
     assert isinstance(plan.request, AddRecipientRequest)
-    assert plan.request.request_id == add().request_id
+    assert plan.request.request_id == asked.request_id  # the same submission, re-shaped
     assert "becomes an add" in plan.message
     assert any("PDF" in line and "faktura@akesson.example" in line for line in plan.meanwhile)
 
@@ -138,9 +137,10 @@ def test_registered_with_the_operator_but_not_receiving_asks_it_to_fix() -> None
 
 
 def test_registered_with_an_unidentified_operator() -> None:
-    plan = plan_request(add(), seen(Verdict.CANNOT_RECEIVE, None, "document type missing"))
+    asked = add()
+    plan = plan_request(asked, seen(Verdict.CANNOT_RECEIVE, None, "document type missing"))
     assert plan.network_state is NetworkState.REGISTERED
-    assert plan.request == add()
+    assert plan.request == asked
 
 
 def test_plan_json_and_text() -> None:

@@ -63,8 +63,13 @@ def check_xml(data: bytes) -> None:
     XSD.assertValid(parse_xml(data))
 
 
+# Fixed ids, so that every call builds the same submission (create() draws a new id otherwise).
+ADD_ID, UPDATE_ID = "0d5c2a4e-8f1b-4c3d-9e7a-6b2f1c0d3e4a", "7e3f9b21-4a6c-4d8e-b5f0-2c1a9d8e7f60"
+
+
 def make_add(**changes: Any) -> AddRecipientRequest:
     fields: dict[str, Any] = {
+        "request_id": ADD_ID,
         "company_name": "Fjällräv Konsult AB",
         "organisation_number": "556732 1707",
         "operator": "PSE000102",
@@ -76,6 +81,7 @@ def make_add(**changes: Any) -> AddRecipientRequest:
 
 def make_update(**changes: Any) -> UpdateRecipientRequest:
     fields: dict[str, Any] = {
+        "request_id": UPDATE_ID,
         "company_name": "Öresund Trä AB",
         "organisation_number": "556036-0793",
         "operator": "PSE000109",
@@ -114,6 +120,19 @@ def test_xml_round_trip_and_schema(request_: AddRecipientRequest | UpdateRecipie
     assert type(back) is type(request_)
 
 
+def test_documents_keep_their_id_and_old_ones_stay_readable() -> None:
+    # Before 0.1 ids were UUID5s derived from the content: such documents still read, id kept.
+    old = {**to_dict(make_add()), "request_id": "655d813a-cce8-5400-b144-00cd18f50134"}
+    check_json(old)
+    assert from_json(old).request_id == old["request_id"]
+    assert from_json(old).company_name == make_add().company_name
+    # A document without an id is a new submission each time it is read.
+    no_id = {k: v for k, v in to_dict(make_add()).items() if k != "request_id"}
+    first, second = from_json(no_id), from_json({**no_id, "request_id": None})
+    assert first.request_id != second.request_id
+    assert first.model_dump(exclude={"request_id"}) == second.model_dump(exclude={"request_id"})
+
+
 def test_status_survives_both_forms() -> None:
     sent = make_add().with_status(RequestStatus.SENT)
     assert from_json(to_json(sent)).status is RequestStatus.SENT
@@ -150,7 +169,8 @@ def test_the_schemas_refuse_what_the_library_refuses() -> None:
         ({"participant_id": "0007:5567321708"}, "participant_id"),
         ({"operator": {"seat_id": "XSE000102"}}, "operator.seat_id"),
         ({"kind": "remove"}, "kind"),
-        ({"request_id": "00000000-0000-5000-8000-000000000000"}, "request_id"),
+        ({"request_id": "00000000-0000-0000-0000-000000000000"}, "request_id"),
+        ({"request_id": 42}, "request_id"),
         ({"extra": True}, "extra"),
         ({"version": 2}, "version"),
         ({"document_types": []}, "document_types"),
@@ -316,7 +336,8 @@ def test_reading_damaged_json_raises_only_invalid_request(
         problems = exc.problems
         assert problems
     else:
-        assert to_dict(back)["request_id"] == base["request_id"]
+        if key != "request_id":  # a document without an id is a new submission
+            assert to_dict(back)["request_id"] == base["request_id"]
 
 
 @settings(max_examples=150, deadline=None)

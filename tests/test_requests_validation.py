@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -284,16 +285,26 @@ def test_update_problems_are_collected_with_the_common_ones() -> None:
 # --- request ids ----------------------------------------------------------------------------------
 
 
-def test_request_id_is_stable_and_keyed_on_participant_operator_kind() -> None:
+def test_every_submission_has_its_own_id() -> None:
+    # The same customer may rightly be asked for twice (a corrected request after a rejection,
+    # a move back to an operator it left): each submission is a case of its own.
     first = add()
-    assert add().request_id == first.request_id
-    assert add(email="other@akesson.example", note="x").request_id == first.request_id
-    assert add(organisation_number="5567321707").request_id == first.request_id
-    assert add(operator="PSE000109").request_id != first.request_id
-    assert update(operator="PSE000102").request_id != first.request_id
-    assert add(organisation_number="556036-0793").request_id != first.request_id
+    assert uuid.UUID(first.request_id).version == 4
+    assert str(uuid.UUID(first.request_id)) == first.request_id  # canonical form
+    assert add().request_id != first.request_id
     assert first.with_status(RequestStatus.SENT).request_id == first.request_id
     assert first.with_status(RequestStatus.SENT).status is RequestStatus.SENT
+    given = "1B4E28BA-2FA1-41D2-883F-0016D3CCA427"
+    assert add(request_id=given).request_id == given.lower()
+    old = "655d813a-cce8-5400-b144-00cd18f50134"  # ids made before 0.1 were UUID5: still read
+    assert update(request_id=old).request_id == old
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "655d813a", "not-a-uuid", "00000000-0000-0000-0000-000000000000", "x" * 36]
+)
+def test_a_request_id_must_be_a_uuid(bad: str) -> None:
+    assert "is not a request id" in problems(request_id=bad)["request_id"]
 
 
 def test_requests_are_immutable() -> None:

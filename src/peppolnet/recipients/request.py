@@ -10,9 +10,13 @@ the operator, who mails back. Every problem is therefore collected at once (not 
 named by its field, and phrased so the user can fix it: the scheme whose check digits failed, the
 closest operator names, the rule a migration key breaks.
 
-Requests are immutable pydantic models with a stable ``request_id`` - a UUID5 over the kind, the
-normalised participant id and the operator's Seat ID - so the same request built twice has the
-same id, and channels and operator desks use it to avoid creating two cases.
+Requests are immutable pydantic models. Each one is a *submission* with its own ``request_id``
+(a random UUID given when it is built, kept by every copy and document of it): the same customer
+may rightly be asked for more than once - a corrected request after a rejection, a move back to
+an operator it left - and each of those is a case of its own at the operator. (Ids used to be
+derived from kind, participant and operator, so a corrected request got the rejected case back.)
+A send that is retried must not open a second case either; that is what the per-send
+idempotency key is for (see :mod:`peppolnet.recipients.channels`).
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ from peppolnet.schemes import suggest_participant_ids, validate
 
 __all__ = [
     "DEFAULT_DOCUMENT_TYPES",
-    "REQUEST_NAMESPACE",
     "AddRecipientRequest",
     "OperatorRef",
     "RecipientRequest",
@@ -51,11 +54,11 @@ __all__ = [
     "Requester",
     "UpdateRecipientRequest",
     "check_email",
+    "check_request_id",
+    "new_request_id",
     "request_from_dict",
 ]
 
-#: Namespace of the UUID5 request ids (fixed forever: changing it changes every id).
-REQUEST_NAMESPACE: Final = uuid.UUID("6f1d4c0e-8b5e-5b8e-9a57-7065707070ee")
 DEFAULT_DOCUMENT_TYPES: Final = (BIS_BILLING_INVOICE, BIS_BILLING_CREDIT_NOTE)
 MAX_NAME: Final = 200
 MAX_NOTE: Final = 2000
@@ -70,13 +73,18 @@ class RequestKind(enum.StrEnum):
 
 
 class RequestStatus(enum.StrEnum):
-    """Where a request is in its life (the tracking store moves it along)."""
+    """Where a request is in its life (the tracking store moves it along).
+
+    ``draft`` and ``sent`` are open; the others close the submission for good (a new attempt is
+    a new request): ``cancelled`` is the requester withdrawing it.
+    """
 
     DRAFT = "draft"
     SENT = "sent"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,28 @@ class RequestDefaults:
 
 
 # --- single-field checks, shared by create() and by loading from JSON/XML ------------------------
+
+
+def new_request_id() -> str:
+    """A fresh submission id: a random (version 4) UUID in its canonical lower-case form."""
+    return str(uuid.uuid4())
+
+
+def check_request_id(text: str) -> str:
+    """The canonical form of a request id, or ``ValueError`` saying why it is not one.
+
+    Any RFC 4122 UUID is accepted (ids made before 0.1 are version 5, new ones version 4), so
+    documents and databases written by older versions stay readable.
+    """
+    try:
+        value = uuid.UUID(text.strip()) if isinstance(text, str) else None
+    except ValueError:
+        value = None
+    if value is None or value.variant != uuid.RFC_4122 or not 1 <= (value.version or 0) <= 8:
+        raise ValueError(
+            f"{text!r} is not a request id (a UUID such as 1b4e28ba-2fa1-41d2-883f-0016d3cca427)"
+        )
+    return str(value)
 
 
 def check_email(text: str, *, check_deliverability: bool = False) -> str:
@@ -186,6 +216,7 @@ class Requester(BaseModel):
 class _RequestBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    request_id: str = Field(default_factory=new_request_id)
     kind: RequestKind
     company_name: str
     organisation_number: str
@@ -198,6 +229,11 @@ class _RequestBase(BaseModel):
     note: Annotated[str | None, Field(max_length=MAX_NOTE)] = None
     created_at: datetime | None = None
     status: RequestStatus = RequestStatus.DRAFT
+
+    @field_validator("request_id")
+    @classmethod
+    def _request_id(cls, value: str) -> str:
+        return check_request_id(value)
 
     @field_validator("company_name")
     @classmethod
@@ -249,14 +285,8 @@ class _RequestBase(BaseModel):
             raise ValueError("at least one document type is needed")
         return tuple(dict.fromkeys(value))
 
-    @property
-    def request_id(self) -> str:
-        """Stable id: UUID5 over kind, normalised participant id and the operator's Seat ID."""
-        key = f"{self.kind.value}\n{self.participant_id.uri}\n{self.operator.seat_id}"
-        return str(uuid.uuid5(REQUEST_NAMESPACE, key))
-
     def with_status(self, status: RequestStatus) -> Any:
-        """A copy in another status (the id does not change)."""
+        """A copy in another status (the same submission: the id does not change)."""
         return self.model_copy(update={"status": RequestStatus(status)})
 
     def summary(self) -> str:
@@ -293,8 +323,13 @@ class AddRecipientRequest(_RequestBase):
         registry: OperatorRegistry | None = None,
         defaults: RequestDefaults | None = None,
         check_deliverability: bool = False,
+        request_id: str | None = None,
     ) -> AddRecipientRequest:
-        """Validate every field at once; raise :class:`InvalidRequest` listing all problems."""
+        """Validate every field at once; raise :class:`InvalidRequest` listing all problems.
+
+        The result is a new submission with a new ``request_id`` (pass ``request_id`` only to
+        rebuild a submission you already have).
+        """
         fields, problems = _common(
             company_name=company_name,
             organisation_number=organisation_number,
@@ -311,7 +346,7 @@ class AddRecipientRequest(_RequestBase):
         )
         if problems:
             raise InvalidRequest(problems)
-        return _build(cls, {**fields, "created_at": created_at})
+        return _build(cls, {**fields, "created_at": created_at, **_id(request_id)})
 
 
 class UpdateRecipientRequest(_RequestBase):
@@ -350,8 +385,12 @@ class UpdateRecipientRequest(_RequestBase):
         registry: OperatorRegistry | None = None,
         defaults: RequestDefaults | None = None,
         check_deliverability: bool = False,
+        request_id: str | None = None,
     ) -> UpdateRecipientRequest:
-        """Validate every field at once; raise :class:`InvalidRequest` listing all problems."""
+        """Validate every field at once; raise :class:`InvalidRequest` listing all problems.
+
+        A new submission with a new ``request_id``, as for :meth:`AddRecipientRequest.create`.
+        """
         fields, problems = _common(
             company_name=company_name,
             organisation_number=organisation_number,
@@ -390,6 +429,7 @@ class UpdateRecipientRequest(_RequestBase):
                 "current_operator": current,
                 "migration_key": migration_key,
                 "created_at": created_at,
+                **_id(request_id),
             },
         )
 
@@ -404,6 +444,11 @@ RecipientRequest = AddRecipientRequest | UpdateRecipientRequest
 
 
 _M = TypeVar("_M", bound=BaseModel)
+
+
+def _id(request_id: str | None) -> dict[str, str]:
+    """The ``request_id`` field when one is given; otherwise the model draws a new one."""
+    return {} if request_id is None else {"request_id": request_id}
 
 
 def _build(cls: type[_M], fields: dict[str, Any]) -> _M:
@@ -425,12 +470,14 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
 def request_from_dict(data: dict[str, Any]) -> AddRecipientRequest | UpdateRecipientRequest:
     """Rebuild a request from its JSON form; every structural problem becomes InvalidRequest.
 
-    A ``request_id`` in the data must match the one computed from the content: a mismatch means
-    the document was edited by hand after it was made, and desks key their cases on the id.
+    The document's ``request_id`` is kept (it names the submission); a document without one
+    (or with ``null``) is a new submission and gets a new id.
     """
     if not isinstance(data, dict):
         raise InvalidRequest([("request", "must be a JSON object")])
-    body = {k: v for k, v in data.items() if k not in {"request_id", "version"}}
+    body = {k: v for k, v in data.items() if k != "version"}
+    if body.get("request_id") is None:
+        body.pop("request_id", None)
     kind = body.get("kind")
     cls: type[AddRecipientRequest] | type[UpdateRecipientRequest]
     if kind == RequestKind.ADD.value:
@@ -440,16 +487,6 @@ def request_from_dict(data: dict[str, Any]) -> AddRecipientRequest | UpdateRecip
     else:
         raise InvalidRequest([("kind", f"must be 'add' or 'update', not {kind!r}")])
     request: AddRecipientRequest | UpdateRecipientRequest = _build(cls, body)
-    claimed = data.get("request_id")
-    if claimed is not None and claimed != request.request_id:
-        raise InvalidRequest(
-            [
-                (
-                    "request_id",
-                    f"{claimed!r} does not match the content (expected {request.request_id})",
-                )
-            ]
-        )
     return request
 
 

@@ -14,9 +14,13 @@ step, and :meth:`RequestTracker.follow_up` looks the pending ones up again:
 * the operator desk says the case was rejected -> ``rejected`` with the desk's reason;
 * nothing after ``expire_after`` -> ``expired`` (the request can be saved and sent again).
 
-Statuses only move forward (draft -> sent -> confirmed | rejected | expired); saving a rejected
-or expired request again re-opens it as a draft. Sending is idempotent: a second send of a sent
-request returns the first receipt and never opens a second case.
+Statuses only move forward (draft -> sent -> confirmed | rejected | expired, and draft or sent ->
+cancelled). Every submission is its own row and its own case at the operator: a closed one
+(confirmed, rejected, expired, cancelled) stays in the history as it was, and a corrected or
+repeated request is a new submission with a new id. While a submission is open (draft or sent),
+a second one asking the same thing (kind, customer, operator) is refused, so re-running a script
+does not ask twice. Sending is idempotent: a second send of a sent request returns the first
+receipt and never opens a second case.
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ CREATE INDEX request_events_request ON request_events(request_id, id);
 register_migration(SCHEMA_VERSION, _SCHEMA_V2)
 
 _OPEN: Final = frozenset({RequestStatus.DRAFT, RequestStatus.SENT})
+_CLOSED_HINT: Final = "a new attempt is a new request (build it again: it gets its own id)"
 
 
 def _ts(moment: datetime) -> str:
@@ -433,21 +438,37 @@ class RequestTracker:
             raise InvalidInput(f"no request with id {request_id!r} in {self.path}")
         return found
 
-    def list(self, status: RequestStatus | str | None = None) -> list[TrackedRequest]:
-        """Every request (or those in ``status``), newest first."""
-        conn = self.store.connection()
-        if status is None:
-            rows = conn.execute("SELECT * FROM requests ORDER BY created_at DESC, request_id")
-        else:
+    def list(
+        self,
+        status: RequestStatus | str | None = None,
+        *,
+        participant: ParticipantId | str | None = None,
+    ) -> list[TrackedRequest]:
+        """Every request (or those in ``status``, or for ``participant``), newest first.
+
+        Every submission is listed: a customer asked for again after a rejection, or moved back
+        to an operator it left, has one row per request.
+        """
+        wanted: str | None = None
+        if status is not None:
             try:
-                wanted = RequestStatus(status)
+                wanted = RequestStatus(status).value
             except ValueError:
                 known = ", ".join(s.value for s in RequestStatus)
                 raise InvalidInput(f"unknown status {status!r}; use one of {known}") from None
-            rows = conn.execute(
-                "SELECT * FROM requests WHERE status = ? ORDER BY created_at DESC, request_id",
-                (wanted.value,),
+        pid: str | None = None
+        if participant is not None:
+            parsed = (
+                participant
+                if isinstance(participant, ParticipantId)
+                else ParticipantId.parse(participant)
             )
+            pid = parsed.uri
+        rows = self.store.connection().execute(
+            "SELECT * FROM requests WHERE (?1 IS NULL OR status = ?1) "
+            "AND (?2 IS NULL OR participant_id = ?2) ORDER BY created_at DESC, request_id",
+            (wanted, pid),
+        )
         return [_row_to_tracked(row) for row in rows.fetchall()]
 
     def history(self, request_id: str) -> builtins.list[RequestEvent]:
@@ -474,11 +495,13 @@ class RequestTracker:
         )
 
     def save(self, request: Request, plan: RequestPlan | None = None) -> TrackedRequest:
-        """Store ``request`` as a draft; idempotent on ``request_id``.
+        """Store ``request`` (one submission) as a draft; idempotent on ``request_id``.
 
-        Saving the same request again changes nothing. A changed draft (another e-mail, note,
-        ...) is updated; a rejected or expired request is re-opened as a draft; a request that
-        is sent or confirmed cannot be changed (:class:`InvalidInput` says so).
+        Saving the same submission again changes nothing, and a changed draft (another e-mail,
+        note, ...) is updated. A sent submission cannot be changed, and a closed one stays as it
+        was: a corrected request is a new submission. A new submission is refused while another
+        one asks the same (kind, customer, operator) and is still open - send or cancel that one
+        first; :class:`InvalidInput` says which.
         """
         body = to_json(request.with_status(RequestStatus.DRAFT))
         plan_json = json.dumps(plan.to_json(), ensure_ascii=False) if plan is not None else None
@@ -487,6 +510,12 @@ class RequestTracker:
         with self.store.transaction() as conn:
             row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (rid,)).fetchone()
             if row is None:
+                same = self._open_twin(conn, request)
+                if same is not None:
+                    raise InvalidInput(
+                        f"request {same['request_id']} ({same['status']}) already asks to "
+                        f"{_ask(request)}; send or cancel that one first"
+                    )
                 conn.execute(
                     "INSERT INTO requests (request_id, kind, participant_id, seat_id, "
                     "company_name, status, body, plan, created_at, updated_at) "
@@ -508,30 +537,68 @@ class RequestTracker:
             else:
                 status = RequestStatus(row["status"])
                 same = row["body"] == body and (plan_json is None or plan_json == row["plan"])
-                if status in (RequestStatus.SENT, RequestStatus.CONFIRMED):
+                if status is not RequestStatus.DRAFT:
                     if row["body"] != body:
+                        hint = "" if status is RequestStatus.SENT else f"; {_CLOSED_HINT}"
                         raise InvalidInput(
-                            f"request {rid} is already {status.value}; it cannot be changed"
+                            f"request {rid} is already {status.value}; it cannot be changed{hint}"
                         )
-                elif status is not RequestStatus.DRAFT or not same:
-                    event = "updated" if status is RequestStatus.DRAFT else "reopened"
+                elif not same:
                     conn.execute(
-                        "UPDATE requests SET status = 'draft', body = ?, "
-                        "plan = coalesce(?, plan), company_name = ?, updated_at = ?, "
-                        "channel = NULL, reference = NULL, channel_detail = NULL, reason = NULL, "
-                        "sent_at = NULL, closed_at = NULL, notified_at = NULL "
-                        "WHERE request_id = ?",
+                        "UPDATE requests SET body = ?, plan = coalesce(?, plan), "
+                        "company_name = ?, updated_at = ? WHERE request_id = ?",
                         (body, plan_json, request.company_name, now, rid),
                     )
-                    self._event(conn, rid, now, event, "draft", request.summary())
+                    self._event(conn, rid, now, "updated", "draft", request.summary())
+        return self._need(rid)
+
+    @staticmethod
+    def _open_twin(conn: Any, request: Request) -> Any:
+        """The open submission (draft or sent) that asks what ``request`` asks, if any."""
+        return conn.execute(
+            "SELECT request_id, status FROM requests WHERE participant_id = ? AND kind = ? "
+            "AND seat_id = ? AND status IN ('draft', 'sent') AND request_id <> ? "
+            "ORDER BY created_at LIMIT 1",
+            (
+                request.participant_id.uri,
+                request.kind.value,
+                request.operator.seat_id,
+                request.request_id,
+            ),
+        ).fetchone()
+
+    def cancel(self, request_id: str, reason: str | None = None) -> TrackedRequest:
+        """Withdraw an open request (draft or sent): it is closed as ``cancelled``.
+
+        It is never sent or followed up again, and a new request for the same customer may be
+        made. An operator desk that already has the case is not told (desks take no withdrawals
+        here): tell the operator if their case should be closed too.
+        """
+        tracked = self._need(request_id)
+        rid = tracked.request_id
+        if tracked.status not in _OPEN:
+            raise InvalidInput(
+                f"request {rid} is already {tracked.status.value}; only a draft or a sent "
+                "request can be cancelled"
+            )
+        now = _ts(self.clock.now())
+        why = reason.strip() if reason and reason.strip() else "cancelled by the requester"
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE requests SET status = 'cancelled', reason = ?, closed_at = ?, "
+                "updated_at = ? WHERE request_id = ? AND status IN ('draft', 'sent')",
+                (why, now, now, rid),
+            )
+            self._event(conn, rid, now, "cancelled", "cancelled", why)
         return self._need(rid)
 
     def send(self, request_id: str, channel: Channel) -> Receipt:
         """Hand the request over through ``channel`` and mark it sent.
 
         Idempotent: a request already sent (or confirmed) is not sent again - the first receipt
-        comes back with ``duplicate=True``. A rejected or expired request must be saved again
-        first. A channel failure is recorded in the history and re-raised.
+        comes back with ``duplicate=True``. A closed request (rejected, expired, cancelled) is
+        not sent: a new attempt is a new request. A channel failure is recorded in the history
+        and re-raised; the request stays a draft.
         """
         tracked = self._need(request_id)
         rid = tracked.request_id
@@ -539,10 +606,8 @@ class RequestTracker:
             first = tracked.receipt
             if first is not None:
                 return dataclasses.replace(first, duplicate=True)
-        if tracked.status in (RequestStatus.REJECTED, RequestStatus.EXPIRED):
-            raise InvalidInput(
-                f"request {rid} was {tracked.status.value}; save it again to re-open it first"
-            )
+        if tracked.status not in _OPEN:
+            raise InvalidInput(f"request {rid} was {tracked.status.value}; {_CLOSED_HINT}")
         try:
             receipt = channel.send(tracked.request)
         except PeppolnetError as exc:
@@ -766,8 +831,13 @@ class RequestTracker:
         that holds it now. ``directory`` (optional) supplies the customer's current details;
         ``email`` is used for customers without one. Drafts are saved unless ``save=False``;
         every problem of every customer is reported at once as :class:`InvalidRequest`.
+
+        Each draft is a new submission, so a customer that moved back and forth gets a new
+        request each time it moves; one that already has an open request for the same move
+        (from an earlier run) is skipped, so running this daily does not pile up drafts.
         """
         drafts: builtins.list[UpdateRecipientRequest] = []
+        asked: set[tuple[str, str]] = set()
         problems: builtins.list[tuple[str, str]] = []
         for change in changes:
             if change.kind != "changed-operator":
@@ -796,13 +866,22 @@ class RequestTracker:
             except InvalidRequest as exc:
                 problems.extend((f"{recipient.participant_id}: {f}", m) for f, m in exc.problems)
                 continue
-            drafts.append(draft)
+            asks = (draft.participant_id.uri, draft.operator.seat_id)
+            if asks not in asked and self._open_twin(self.store.connection(), draft) is None:
+                asked.add(asks)
+                drafts.append(draft)
         if problems:
             raise InvalidRequest(problems)
         if save:
             for draft in drafts:
                 self.save(draft)
         return drafts
+
+
+def _ask(request: Request) -> str:
+    """What a request asks for, as the end of a sentence ("add X to Y", "move X to Y")."""
+    verb = "add" if request.kind.value == "add" else "move"
+    return f"{verb} {request.participant_id.bare} to {request.operator.seat_id}"
 
 
 def _local_id(participant: str) -> str:
