@@ -38,6 +38,7 @@ from peppolnet.recipients import (
     make_channel,
     register_channel,
 )
+from peppolnet.recipients.channels import send_with_key
 from peppolnet.sandbox.config import load_config
 from peppolnet.sandbox.desk import OperatorDesk
 from peppolnet.sandbox.http import HttpServer, Request, Response
@@ -61,7 +62,12 @@ def test_outbox_writes_one_file_per_request(tmp_path: Path) -> None:
     outbox = OutboxChannel(tmp_path / "out")
     request = make_request()
     receipt = outbox.send(request)
-    assert receipt == Receipt("outbox", request.request_id, str(outbox.path_for(request)))
+    assert receipt == Receipt(
+        "outbox",
+        request.request_id,
+        str(outbox.path_for(request)),
+        idempotency_key=request.request_id,  # no key given: the request id is the key
+    )
     path = Path(receipt.reference)
     assert path.name == f"{request.request_id}.json"
     assert from_json(path.read_bytes()) == request
@@ -221,12 +227,17 @@ def _received(mailbox: Mailbox) -> Any:
     return envelope, message_from_bytes(envelope.content, policy=default_policy)
 
 
-def test_smtp_plain(smtp_server: tuple[Mailbox, int]) -> None:
-    mailbox, port = smtp_server
-    channel = SmtpChannel(
+def plain(port: int) -> SmtpChannel:
+    """A channel to the local server without TLS or login."""
+    return SmtpChannel(
         "127.0.0.1", port, to="onboarding@kvittra.example", sender="noreply@byra.example",
         security="none",
     )  # fmt: skip
+
+
+def test_smtp_plain(smtp_server: tuple[Mailbox, int]) -> None:
+    mailbox, port = smtp_server
+    channel = plain(port)
     request = make_request()
     receipt = channel.send(request)
     assert receipt.channel == "smtp"
@@ -235,8 +246,33 @@ def test_smtp_plain(smtp_server: tuple[Mailbox, int]) -> None:
     assert envelope.mail_from == "noreply@byra.example"
     assert envelope.rcpt_tos == ["onboarding@kvittra.example"]
     assert message["Message-ID"] == receipt.reference
+    assert message["X-Peppolnet-Idempotency-Key"] == request.request_id
     attachment = next(iter(message.iter_attachments()))
     assert from_json(attachment.get_content()) == request
+
+
+def test_smtp_message_id_follows_the_idempotency_key(smtp_server: tuple[Mailbox, int]) -> None:
+    # A retried send (same key) is the same message to the operator's mail system; another
+    # send of the submission (a new key) is another message.
+    mailbox, port = smtp_server
+    channel = plain(port)
+    request = make_request()
+    first = channel.send(request, idempotency_key="k-1")
+    again = channel.send(request, idempotency_key="k-1")
+    other = channel.send(request, idempotency_key="k-2")
+    assert first.reference == again.reference == "<k-1@peppolnet.request>"
+    assert other.reference == "<k-2@peppolnet.request>"
+    assert (first.idempotency_key, other.idempotency_key) == ("k-1", "k-2")
+    ids = []
+    for envelope in mailbox.messages:
+        assert isinstance(envelope.content, bytes)
+        message = message_from_bytes(envelope.content, policy=default_policy)
+        assert message["X-Peppolnet-Request-Id"] == request.request_id
+        ids.append((message["Message-ID"], message["X-Peppolnet-Idempotency-Key"]))
+    assert ids == [("<k-1@peppolnet.request>", "k-1")] * 2 + [("<k-2@peppolnet.request>", "k-2")]
+    with pytest.raises(InvalidInput, match="idempotency key must be 1 to 255"):
+        channel.send(request, idempotency_key="no spaces <please>")
+    assert len(mailbox.messages) == 3
 
 
 @pytest.mark.parametrize("smtp_server", ["starttls"], indirect=True)
@@ -256,12 +292,8 @@ def test_smtp_starttls_with_login(smtp_server: tuple[Mailbox, int], tls: Any) ->
     with pytest.raises(ChannelError, match="refused the login") as info:
         wrong.send(make_request())
     assert not info.value.retryable
-    plain = SmtpChannel(
-        "127.0.0.1", port, to="onboarding@kvittra.example", sender="noreply@byra.example",
-        security="none",
-    )  # fmt: skip
     with pytest.raises(ChannelError):  # the server requires STARTTLS
-        plain.send(make_request())
+        plain(port).send(make_request())
     assert len(mailbox.messages) == 1
 
 
@@ -348,6 +380,7 @@ def test_http_channel_against_the_desk(desk: tuple[OperatorDesk, FakeSandbox, Ht
         again = channel.send(request)
         assert again.duplicate
         assert again.reference == receipt.reference
+        assert again.idempotency_key == receipt.idempotency_key == request.request_id
         assert desk_.wait(receipt.reference)["status"] == "registered"  # type: ignore[index]
         assert channel.status(receipt.reference)["status"] == "registered"
         assert channel.status(request.request_id)["case_id"] == receipt.reference
@@ -378,9 +411,26 @@ def test_http_channel_retries_faults_then_succeeds() -> None:
     assert len(seen) == 3
     assert sleeps == [0.1, 0.2]
     assert all(r.path == "/requests" and r.method == "POST" for r in seen)
-    headers = {key.lower(): value for key, value in seen[0].headers.items()}
-    assert headers["idempotency-key"] == request.request_id
+    keys = [{k.lower(): v for k, v in r.headers.items()}["idempotency-key"] for r in seen]
+    assert keys == [request.request_id] * 3  # every retry is the same send
     assert from_json(seen[-1].body) == request
+    with HttpServer(flaky) as server, HttpChannel(server.base_url) as channel:
+        keyed = channel.send(request, idempotency_key="send-7")
+    assert keyed.idempotency_key == "send-7"
+    assert {k.lower(): v for k, v in seen[-1].headers.items()}["idempotency-key"] == "send-7"
+
+
+def test_send_with_key_serves_old_and_new_channels(tmp_path: Path) -> None:
+    class Legacy:  # a plug-in written before sends had keys
+        name = "legacy"
+
+        def send(self, request: AddRecipientRequest) -> Receipt:
+            return Receipt(self.name, request.request_id, "ticket-1")
+
+    request = make_request()
+    assert send_with_key(Legacy(), request, "k-1").idempotency_key is None
+    outbox = send_with_key(OutboxChannel(tmp_path), request, "k-1")
+    assert outbox.idempotency_key == "k-1"
 
 
 def test_http_channel_gives_up_and_reports() -> None:

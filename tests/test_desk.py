@@ -177,6 +177,39 @@ def test_same_request_twice_is_one_case(
     assert len(client.get("/requests").json()["cases"]) == 1
 
 
+def test_the_desk_dedupes_on_the_idempotency_key(
+    desk: tuple[OperatorDesk, httpx.Client], fake: FakeSandbox
+) -> None:
+    desk_, client = desk
+    desk_.hold()
+    request = add()
+    body = to_json(request).encode("utf-8")
+
+    def send(key: str, content: bytes = body) -> httpx.Response:
+        return client.post("/requests", content=content, headers={"Idempotency-Key": key})
+
+    first, retried = send("send-1"), send("send-1")
+    assert (first.status_code, retried.status_code) == (202, 200)  # a retry: the same case
+    assert retried.json()["case_id"] == first.json()["case_id"]
+    assert first.json()["idempotency_key"] == "send-1"
+    # Another send of the same submission (e.g. after the draft was corrected): a new case,
+    # and the request id names the latest one.
+    second = send("send-2")
+    assert second.status_code == 202
+    assert second.json()["case_id"] != first.json()["case_id"]
+    latest = client.get(f"/requests/{request.request_id}").json()
+    assert latest["case_id"] == second.json()["case_id"]
+    # A key reused for another request is refused rather than answered with the wrong case.
+    reused = send("send-1", to_json(add(note="Ring först")).encode("utf-8"))
+    assert reused.status_code == 422
+    assert "was used for another request" in reused.json()["error"]
+    # A new submission asking the same is a new case (what a corrected request is).
+    assert post(client, add()).status_code == 202
+    assert send("x" * 256).status_code == 400
+    assert len(client.get("/requests").json()["cases"]) == 3
+    assert fake.calls == []  # all held
+
+
 def test_unknown_operator_seat_id_is_rejected(
     desk: tuple[OperatorDesk, httpx.Client], fake: FakeSandbox
 ) -> None:

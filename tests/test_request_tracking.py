@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -37,6 +38,7 @@ from peppolnet.recipients import (
     generate_migration_key,
 )
 from peppolnet.recipients.directory import Change, CheckRecord, Recipient
+from peppolnet.recipients.store import MIGRATIONS
 from peppolnet.recipients.tracking import (
     EmailNotifier,
     RequestTracker,
@@ -44,6 +46,9 @@ from peppolnet.recipients.tracking import (
     render_confirmation,
 )
 from peppolnet.sandbox import Sandbox
+from peppolnet.sandbox.http import HttpServer
+from peppolnet.sandbox.http import Request as HttpRequest
+from peppolnet.sandbox.http import Response as HttpResponse
 
 NEW = "559012-3450"  # valid Swedish numbers that are not in the default sandbox network
 NEW_2 = "559012-3468"
@@ -160,6 +165,77 @@ def test_requests_live_in_the_recipient_database(tmp_path: Path) -> None:
     conn.close()
 
 
+# Documents as peppolnet before 0.1 stored them: ids were UUID5s of kind, participant, operator.
+_OLD_DOC_TYPES = [
+    "busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu"
+    ":en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1",
+    "busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2::CreditNote##urn"
+    ":cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1",
+]
+
+
+def _old_body(request_id: str, number: str) -> str:
+    return json.dumps(
+        {
+            "version": 1, "request_id": request_id, "kind": "add",
+            "company_name": "Ödeshög Snickeri AB", "organisation_number": number,
+            "country": "SE", "participant_id": f"iso6523-actorid-upis::0007:{number}",
+            "operator": {"seat_id": "PSE000102", "name": None},
+            "email": "faktura@odeshog.example", "document_types": _OLD_DOC_TYPES,
+            "requester": None, "note": None, "created_at": None, "status": "draft",
+        },
+        ensure_ascii=False,
+    )  # fmt: skip
+
+
+def test_a_database_of_schema_2_is_migrated_and_stays_readable(tmp_path: Path) -> None:
+    path = tmp_path / "recipients.sqlite"
+    conn = sqlite3.connect(path)
+    for version, script in MIGRATIONS:  # the file as peppolnet before 0.1 left it
+        if version <= 2:
+            conn.executescript(script)
+    conn.execute("PRAGMA user_version = 2")
+    at = "2026-02-01T09:00:00.000000+00:00"
+    sent, draft = "05f7980f-afad-554b-8af6-041a5ad83bc0", "a54e2d22-efa7-5772-9b8f-3ea613b0db9a"
+    rows = [
+        (sent, "5590123450", "sent", "http", "case-0123456789abcdef", at),
+        (draft, "5590123468", "draft", None, None, None),
+    ]
+    for rid, number, status, channel, reference, sent_at in rows:
+        conn.execute(
+            "INSERT INTO requests (request_id, kind, participant_id, seat_id, company_name, "
+            "status, body, channel, reference, created_at, updated_at, sent_at) "
+            "VALUES (?, 'add', ?, 'PSE000102', 'Ödeshög Snickeri AB', ?, ?, ?, ?, ?, ?, ?)",
+            (rid, f"iso6523-actorid-upis::0007:{number}", status, _old_body(rid, number),
+             channel, reference, at, at, sent_at),
+        )  # fmt: skip
+        conn.execute(
+            "INSERT INTO request_events (request_id, at, event, status) VALUES (?, ?, 'saved', ?)",
+            (rid, at, "draft"),
+        )
+    conn.commit()
+    conn.close()
+
+    tracker = RequestTracker(path)
+    assert tracker.store.schema_version == 3
+    old_sent, old_draft = tracker.get(sent), tracker.get(draft[:8])
+    assert old_sent is not None
+    assert old_draft is not None
+    assert old_sent.request.request_id == sent  # old ids are kept
+    assert old_sent.status is RequestStatus.SENT
+    # The old HTTP channel sent the request id as Idempotency-Key: that was the key of the send.
+    assert old_sent.idempotency_key == sent
+    assert old_sent.receipt is not None
+    assert old_sent.receipt.reference == "case-0123456789abcdef"
+    assert old_draft.idempotency_key is None
+    # An old draft is sent with a fresh key: a desk that still has a case under the old id (a
+    # customer moved away and back) opens a new one instead of answering with that case.
+    receipt = tracker.send(draft, OutboxChannel(tmp_path / "out"))
+    assert receipt.idempotency_key not in (None, draft)
+    assert [e.event for e in tracker.history(draft)] == ["saved", "sent"]
+    assert {t.request_id for t in tracker.list(status="sent")} == {draft, sent}
+
+
 def test_tracker_on_a_store_opened_before(tmp_path: Path) -> None:
     directory = RecipientDirectory(tmp_path / "db.sqlite")
     tracker = RequestTracker(directory.store)  # the same Store object, one connection
@@ -256,6 +332,68 @@ def test_send_is_idempotent_one_case_at_the_desk(tmp_path: Path, sb: Sandbox) ->
         )  # fmt: skip
     with pytest.raises(InvalidInput, match=r"\(sent\) already asks to add 0007:5590123468"):
         tracker.save(add_request(NEW_2, operator="PSE000109"))
+
+
+Lost = tuple[RequestTracker, AddRecipientRequest, HttpChannel, list[int]]
+
+
+@contextmanager
+def first_answer_lost(tmp_path: Path, sb: Sandbox) -> Iterator[Lost]:
+    """Save a request and send it through a proxy in front of the desk that passes every
+    request on but loses the first answer (the desk has the case, the sender sees a 504: a
+    timeout after delivery); yield the tracker, the request, the channel and the desk's
+    answers for what the test does next."""
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    request = add_request()
+    tracker.save(request)
+    answered: list[int] = []
+
+    def proxy(request: HttpRequest) -> HttpResponse:
+        response: HttpResponse = sb.desk.handle(request)
+        answered.append(response.status)
+        return HttpResponse(504) if len(answered) == 1 else response
+
+    with HttpServer(proxy) as server, HttpChannel(server.base_url, retries=0) as channel:
+        with pytest.raises(ChannelError) as info:
+            tracker.send(request.request_id, channel)
+        assert info.value.retryable
+        yield tracker, request, channel, answered
+
+
+def test_a_retried_send_is_the_same_case_at_the_desk(tmp_path: Path, sb: Sandbox) -> None:
+    with first_answer_lost(tmp_path, sb) as (tracker, request, channel, answered):
+        failed = tracker.get(request.request_id)
+        assert failed is not None
+        assert failed.status is RequestStatus.DRAFT
+        key = failed.idempotency_key
+        assert key is not None  # kept for the retry
+        receipt = tracker.send(request.request_id, channel)  # e.g. the next run of a script
+    assert answered == [202, 200]  # the desk recognised the retry...
+    assert receipt.duplicate
+    assert receipt.idempotency_key == key
+    cases = [c for c in desk_cases(sb) if c["request_id"] == request.request_id]
+    assert len(cases) == 1  # ...so the customer has one case, not two
+    assert cases[0]["idempotency_key"] == key
+    assert cases[0]["case_id"] == receipt.reference
+    events = [e.event for e in tracker.history(request.request_id)]
+    assert events == ["saved", "send-failed", "sent"]
+
+
+def test_a_draft_changed_after_a_failed_send_gets_a_new_key(tmp_path: Path, sb: Sandbox) -> None:
+    # The desk may have what the failed attempt carried; the corrected content must not be
+    # answered with that case (or refused as a reused key): it is a new hand-over.
+    with first_answer_lost(tmp_path, sb) as (tracker, request, channel, answered):
+        first = tracker.get(request.request_id)
+        assert first is not None
+        fixed = add_request(email="ekonomi@odeshog.example", request_id=request.request_id)
+        assert tracker.save(fixed).idempotency_key is None
+        receipt = tracker.send(request.request_id, channel)
+    assert answered == [202, 202]
+    assert not receipt.duplicate
+    assert receipt.idempotency_key not in (None, first.idempotency_key)
+    stored = tracker.get(request.request_id)
+    assert stored is not None
+    assert stored.request.email == "ekonomi@odeshog.example"
 
 
 def test_a_failed_send_is_recorded_and_leaves_a_draft(tmp_path: Path) -> None:

@@ -10,17 +10,24 @@ anything with ``name`` and ``send(request) -> Receipt``. Three are built in:
 * ``http`` - ``POST {desk_url}/requests`` with the JSON body, retried with back-off on faults
   (the sandbox operator desk speaks this).
 
-Idempotency: every request has a stable ``request_id``. The outbox names its file after it; the
-e-mail's ``Message-ID`` is derived from it; the HTTP channel sends it as ``Idempotency-Key`` and
-the desk answers a repeat with the case it already has (``Receipt.duplicate``). Sending the same
-request twice therefore never opens two cases.
+Idempotency: every submission has its own ``request_id``, and every *send* of it an idempotency
+key (``send(request, idempotency_key=...)``; without one, the request id is the key). A send that
+is retried - by the channel after a fault, or by the caller after a failure whose outcome is
+unknown - carries the same key, so the operator recognises it instead of opening a second case:
+the HTTP channel sends it as ``Idempotency-Key`` and the desk answers a repeat with the case it
+already has (``Receipt.duplicate``); the e-mail's ``Message-ID`` is derived from it and it is
+repeated in an ``X-Peppolnet-Idempotency-Key`` header; the outbox names its file after the
+request id (one file per submission). A new submission for the same customer (a corrected
+request, a move back) has a new id and new keys, so it is a case of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import os
+import re
 import smtplib
 import ssl
 import tempfile
@@ -45,6 +52,7 @@ __all__ = [
     "available_channels",
     "make_channel",
     "register_channel",
+    "send_with_key",
 ]
 
 Request = AddRecipientRequest | UpdateRecipientRequest
@@ -56,7 +64,8 @@ class Receipt:
     """Proof of hand-over: which channel, which request, and the channel's own reference.
 
     ``reference`` is the file path (outbox), the Message-ID (smtp) or the desk's case id (http);
-    ``duplicate`` is true when the channel recognised the request as one it already had.
+    ``duplicate`` is true when the channel recognised the request as one it already had;
+    ``idempotency_key`` is the key the send carried (None for channels that take none).
     """
 
     channel: str
@@ -64,6 +73,7 @@ class Receipt:
     reference: str
     duplicate: bool = False
     detail: dict[str, Any] = dataclasses.field(default_factory=dict)
+    idempotency_key: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -72,11 +82,55 @@ class Receipt:
 
 @runtime_checkable
 class Channel(Protocol):
-    """Anything that can hand a request over."""
+    """Anything that can hand a request over.
+
+    ``idempotency_key`` names this send: the same key again means "the same send, retried"
+    (answer with the first receipt, open no new case). Channels written before keys existed
+    take only the request; :func:`send_with_key` calls those without it.
+    """
 
     name: str
 
-    def send(self, request: Request) -> Receipt: ...
+    def send(self, request: Request, *, idempotency_key: str | None = None) -> Receipt: ...
+
+
+def send_with_key(channel: Any, request: Request, idempotency_key: str) -> Receipt:
+    """``channel.send(request, idempotency_key=...)``, or without the key for a channel that
+    takes none (a plug-in written for ``send(request)``): such a channel gets what it knows."""
+    try:
+        parameters = inspect.signature(channel.send).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: assume the current protocol
+        takes_key = True
+    else:
+        takes_key = any(
+            p.name == "idempotency_key" or p.kind is inspect.Parameter.VAR_KEYWORD
+            for p in parameters
+        )
+    receipt: Receipt = (
+        channel.send(request, idempotency_key=idempotency_key)
+        if takes_key
+        else channel.send(request)
+    )
+    return receipt
+
+
+_KEY_RE = re.compile(r"[A-Za-z0-9_~+=-]{1,255}")
+
+
+def _key(request: Request, idempotency_key: str | None) -> str:
+    """The key a send carries: the given one, else the request id.
+
+    Keys are 1-255 letters, digits and ``_~+=-`` (a UUID fits), because the key must pass
+    unchanged through an HTTP header and the left part of a Message-ID.
+    """
+    if idempotency_key is None:
+        return request.request_id
+    if not isinstance(idempotency_key, str) or not _KEY_RE.fullmatch(idempotency_key):
+        raise InvalidInput(
+            "an idempotency key must be 1 to 255 letters, digits or _~+=- characters, "
+            f"not {idempotency_key!r}"
+        )
+    return idempotency_key
 
 
 # --- outbox -------------------------------------------------------------------------------------
@@ -104,14 +158,21 @@ class OutboxChannel:
         """Where the request's file is (or will be)."""
         return self.folder / f"{request.request_id}.{self._EXT[self.format]}"
 
-    def send(self, request: Request) -> Receipt:
-        """Write the file; an identical file already there makes this a duplicate (no write)."""
+    def send(self, request: Request, *, idempotency_key: str | None = None) -> Receipt:
+        """Write the file; an identical file already there makes this a duplicate (no write).
+
+        The file is named after the request id (one file per submission), so the key only
+        travels in the receipt.
+        """
+        key = _key(request, idempotency_key)
         content = self._render(request)
         path = self.path_for(request)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if path.is_file() and path.read_bytes() == content:
-                return Receipt(self.name, request.request_id, str(path), duplicate=True)
+                return Receipt(
+                    self.name, request.request_id, str(path), duplicate=True, idempotency_key=key
+                )
             existed = path.exists()
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=self.folder)
             try:
@@ -128,7 +189,9 @@ class OutboxChannel:
             raise ChannelError(
                 f"cannot write the request to the outbox {self.folder}: {exc.strerror or exc}"
             ) from exc
-        return Receipt(self.name, request.request_id, str(path), duplicate=existed)
+        return Receipt(
+            self.name, request.request_id, str(path), duplicate=existed, idempotency_key=key
+        )
 
 
 # --- smtp ---------------------------------------------------------------------------------------
@@ -233,12 +296,23 @@ class SmtpChannel(SmtpServer):
         self.to = to
         self.sender = sender
 
-    def send(self, request: Request) -> Receipt:  # type: ignore[override]
-        """Send one message; its Message-ID is derived from the request id."""
-        message = render_email(request, to=self.to, sender=self.sender)
+    def send(  # type: ignore[override]
+        self, request: Request, *, idempotency_key: str | None = None
+    ) -> Receipt:
+        """Send one message; its Message-ID is derived from the idempotency key.
+
+        A retried send (same key) is the same message to the operator's mail system; without
+        a key the request id is the key.
+        """
+        key = _key(request, idempotency_key)
+        message = render_email(request, to=self.to, sender=self.sender, idempotency_key=key)
         SmtpServer.send(self, message)
         return Receipt(
-            self.name, request.request_id, str(message["Message-ID"]), detail={"to": self.to}
+            self.name,
+            request.request_id,
+            str(message["Message-ID"]),
+            detail={"to": self.to},
+            idempotency_key=key,
         )
 
 
@@ -309,9 +383,15 @@ class HttpChannel:
             retryable=True,
         )
 
-    def send(self, request: Request) -> Receipt:
-        """POST the request; 202 opens a case, 200 means the desk already had it."""
-        headers = {**self.headers, "Idempotency-Key": request.request_id}
+    def send(self, request: Request, *, idempotency_key: str | None = None) -> Receipt:
+        """POST the request; 202 opens a case, 200 means the desk already had this send.
+
+        Every attempt (the retries after a fault included) carries the same
+        ``Idempotency-Key`` - ``idempotency_key``, or the request id without one - so a desk
+        that got an attempt whose answer was lost answers the retry with the same case.
+        """
+        key = _key(request, idempotency_key)
+        headers = {**self.headers, "Idempotency-Key": key}
         response = self._call(
             "POST", f"{self.desk_url}/requests", json=to_dict(request), headers=headers
         )
@@ -323,6 +403,7 @@ class HttpChannel:
                 body["case_id"],
                 duplicate=response.status_code == 200,
                 detail=body,
+                idempotency_key=key,
             )
         problems = body.get("problems")
         if response.status_code in (400, 422) and isinstance(problems, list) and problems:

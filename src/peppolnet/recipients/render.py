@@ -238,12 +238,16 @@ def render_email(
     sender: str,
     now: datetime | None = None,
     attach_json: bool = True,
+    idempotency_key: str | None = None,
 ) -> EmailMessage:
     """An e-mail to an operator's onboarding desk: the text body plus the JSON as attachment.
 
-    The ``Message-ID`` is derived from the request id, so a desk (or its mail system) sees a
-    re-sent request as the same message rather than a new case. Replies go to the requester.
+    The ``Message-ID`` is derived from the send's idempotency key (the request id when none is
+    given) and the key is repeated in ``X-Peppolnet-Idempotency-Key``, so a desk (or its mail
+    system) sees a retried send as the same message rather than a new case, while a new
+    submission is a new message. Replies go to the requester.
     """
+    key = idempotency_key or request.request_id
     message = EmailMessage()
     verb = "Add recipient" if request.kind is RequestKind.ADD else "Move recipient"
     message["Subject"] = f"{verb}: {request.company_name} ({request.participant_id.bare})"
@@ -252,8 +256,9 @@ def render_email(
     if request.requester is not None:
         message["Reply-To"] = request.requester.email
     message["Date"] = formatdate(now.timestamp() if now else None, localtime=False, usegmt=True)
-    message["Message-ID"] = f"<{request.request_id}@peppolnet.request>"
+    message["Message-ID"] = f"<{key}@peppolnet.request>"
     message["X-Peppolnet-Request-Id"] = request.request_id
+    message["X-Peppolnet-Idempotency-Key"] = key
     message.set_content(render_text(request))
     if attach_json:
         message.add_attachment(

@@ -40,7 +40,14 @@ from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.reachability import Reachability, Verdict
-from peppolnet.recipients.channels import Channel, HttpChannel, Receipt, Security, SmtpServer
+from peppolnet.recipients.channels import (
+    Channel,
+    HttpChannel,
+    Receipt,
+    Security,
+    SmtpServer,
+    send_with_key,
+)
 from peppolnet.recipients.plan import RequestPlan
 from peppolnet.recipients.render import to_json
 from peppolnet.recipients.request import (
@@ -48,6 +55,7 @@ from peppolnet.recipients.request import (
     OperatorRef,
     RequestStatus,
     UpdateRecipientRequest,
+    new_request_id,
     request_from_dict,
 )
 from peppolnet.recipients.store import Store, register_migration
@@ -71,7 +79,7 @@ __all__ = [
 
 Request = AddRecipientRequest | UpdateRecipientRequest
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _SCHEMA_V2: Final = """
 CREATE TABLE requests (
     request_id      TEXT PRIMARY KEY,           -- the request's stable UUID5
@@ -104,7 +112,19 @@ CREATE TABLE request_events (
 );
 CREATE INDEX request_events_request ON request_events(request_id, id);
 """
-register_migration(SCHEMA_VERSION, _SCHEMA_V2)
+register_migration(2, _SCHEMA_V2)
+
+# Each submission is its own case: the idempotency key of its send (kept from the first attempt
+# until one succeeds, so a retry is the same send to the operator), and what the latest
+# follow-up saw (so a confirmation mail sent by a later run can still list it).
+_SCHEMA_V3: Final = """
+ALTER TABLE requests ADD COLUMN idempotency_key TEXT;
+ALTER TABLE requests ADD COLUMN checks TEXT;
+ALTER TABLE requests ADD COLUMN checked_at TEXT;
+UPDATE requests SET idempotency_key = request_id WHERE sent_at IS NOT NULL;
+CREATE INDEX requests_question ON requests(participant_id, kind, seat_id, status);
+"""
+register_migration(3, _SCHEMA_V3)
 
 _OPEN: Final = frozenset({RequestStatus.DRAFT, RequestStatus.SENT})
 _CLOSED_HINT: Final = "a new attempt is a new request (build it again: it gets its own id)"
@@ -157,6 +177,7 @@ class TrackedRequest:
     sent_at: datetime | None = None
     closed_at: datetime | None = None
     notified_at: datetime | None = None
+    idempotency_key: str | None = None
 
     @property
     def request_id(self) -> str:
@@ -167,7 +188,13 @@ class TrackedRequest:
         """The receipt of the (first) send, rebuilt from the store."""
         if self.channel is None or self.reference is None:
             return None
-        return Receipt(self.channel, self.request_id, self.reference, detail=self.channel_detail)
+        return Receipt(
+            self.channel,
+            self.request_id,
+            self.reference,
+            detail=self.channel_detail,
+            idempotency_key=self.idempotency_key,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: the request document plus its tracking state."""
@@ -183,6 +210,7 @@ class TrackedRequest:
             "plan": self.plan,
             "channel": self.channel,
             "reference": self.reference,
+            "idempotency_key": self.idempotency_key,
             "reason": self.reason,
             "created_at": when(self.created_at),
             "updated_at": when(self.updated_at),
@@ -373,6 +401,7 @@ def _row_to_tracked(row: Any) -> TrackedRequest:
         sent_at=_dt(row["sent_at"]),
         closed_at=_dt(row["closed_at"]),
         notified_at=_dt(row["notified_at"]),
+        idempotency_key=row["idempotency_key"],
     )
 
 
@@ -544,10 +573,14 @@ class RequestTracker:
                             f"request {rid} is already {status.value}; it cannot be changed{hint}"
                         )
                 elif not same:
+                    # Changed content is a new hand-over: a key an earlier (failed) attempt
+                    # carried must not make a desk answer with what that attempt sent.
                     conn.execute(
                         "UPDATE requests SET body = ?, plan = coalesce(?, plan), "
-                        "company_name = ?, updated_at = ? WHERE request_id = ?",
-                        (body, plan_json, request.company_name, now, rid),
+                        "company_name = ?, updated_at = ?, "
+                        "idempotency_key = CASE WHEN body = ? THEN idempotency_key END "
+                        "WHERE request_id = ?",
+                        (body, plan_json, request.company_name, now, body, rid),
                     )
                     self._event(conn, rid, now, "updated", "draft", request.summary())
         return self._need(rid)
@@ -599,6 +632,11 @@ class RequestTracker:
         comes back with ``duplicate=True``. A closed request (rejected, expired, cancelled) is
         not sent: a new attempt is a new request. A channel failure is recorded in the history
         and re-raised; the request stays a draft.
+
+        The send carries an idempotency key, stored before the first attempt and reused by
+        every later attempt until one succeeds: when an attempt failed after the operator got
+        it (a timeout, a lost answer), the next one is recognised as the same send instead of
+        opening a second case. Changing the draft in between gives the next send a new key.
         """
         tracked = self._need(request_id)
         rid = tracked.request_id
@@ -608,8 +646,9 @@ class RequestTracker:
                 return dataclasses.replace(first, duplicate=True)
         if tracked.status not in _OPEN:
             raise InvalidInput(f"request {rid} was {tracked.status.value}; {_CLOSED_HINT}")
+        key = tracked.idempotency_key or self._key_for(rid)
         try:
-            receipt = channel.send(tracked.request)
+            receipt = send_with_key(channel, tracked.request, key)
         except PeppolnetError as exc:
             with self.store.transaction() as conn:
                 self._event(
@@ -624,18 +663,36 @@ class RequestTracker:
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE requests SET status = 'sent', channel = ?, reference = ?, "
-                "channel_detail = ?, sent_at = ?, updated_at = ? WHERE request_id = ?",
+                "channel_detail = ?, sent_at = ?, updated_at = ?, idempotency_key = ? "
+                "WHERE request_id = ?",
                 (
                     receipt.channel,
                     receipt.reference,
                     json.dumps(detail, default=str),
                     now,
                     now,
+                    receipt.idempotency_key or key,
                     rid,
                 ),
             )
             self._event(conn, rid, now, "sent", "sent", f"{receipt.channel}: {receipt.reference}")
         return receipt
+
+    def _key_for(self, rid: str) -> str:
+        """A new idempotency key for the request's send, stored before the send is tried.
+
+        Two processes sending the same draft at once agree on one key (the first one stored).
+        """
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE requests SET idempotency_key = ? "
+                "WHERE request_id = ? AND idempotency_key IS NULL",
+                (new_request_id(), rid),
+            )
+            row = conn.execute(
+                "SELECT idempotency_key FROM requests WHERE request_id = ?", (rid,)
+            ).fetchone()
+        return str(row["idempotency_key"])
 
     def _close(self, rid: str, status: RequestStatus, reason: str | None, event: str) -> None:
         now = _ts(self.clock.now())
@@ -800,8 +857,10 @@ class RequestTracker:
                 own = desk = HttpChannel(url, retries=0, timeout=5.0)
         if desk is None:
             return None, None
+        # The case this submission's send opened (a request id may have had earlier sends).
+        case_id = tracked.reference if tracked.channel == "http" and tracked.reference else None
         try:
-            case = desk.status(tracked.request_id)
+            case = desk.status(case_id or tracked.request_id)
         except PeppolnetError:
             return None, None  # the desk is away: decide from the network alone
         finally:

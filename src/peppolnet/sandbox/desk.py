@@ -4,10 +4,13 @@ Real operators take onboarding requests by mail or through a portal, a person ch
 days later the participant appears in the SML. The desk plays that part for the sandbox, over
 HTTP so that :class:`peppolnet.recipients.HttpChannel` is tested against a real socket:
 
-* ``POST /requests`` (the request JSON) -> ``202 {"case_id", "status": "received"}``; the same
-  request again (same ``request_id``) -> ``200`` with the case it already has - never two cases;
-* ``GET /requests/{case_id or request_id}`` -> the case: ``received``, then ``registered`` /
-  ``moved``, or ``rejected`` with a reason;
+* ``POST /requests`` (the request JSON, an ``Idempotency-Key`` header) -> ``202 {"case_id",
+  "status": "received"}``. The desk dedupes on the key, as an operator's API would: the same
+  send again (same key, same request) -> ``200`` with the case it already has, never two cases;
+  the same key with another request -> ``422``. Without the header the request id is the key.
+  A new submission (a corrected request, a move back) comes with a new key: a new case.
+* ``GET /requests/{case_id or request_id}`` -> the case (for a request id: its latest case):
+  ``received``, then ``registered`` / ``moved``, or ``rejected`` with a reason;
 * ``GET /requests`` -> every case.
 
 After ``delay`` seconds (a :class:`threading.Timer`, so the HTTP answer never waits) the desk
@@ -75,6 +78,7 @@ class Case:
     kind: str
     participant_id: str
     operator: str
+    idempotency_key: str = ""
     status: str = RECEIVED
     reason: str | None = None
     received_at: float = 0.0
@@ -83,6 +87,14 @@ class Case:
     def to_json(self) -> dict[str, Any]:
         """The JSON the desk answers with."""
         return dataclasses.asdict(self)
+
+
+def _same(
+    first: AddRecipientRequest | UpdateRecipientRequest,
+    second: AddRecipientRequest | UpdateRecipientRequest,
+) -> bool:
+    """Whether two documents are the same request (the status field is the sender's business)."""
+    return first.model_dump(exclude={"status"}) == second.model_dump(exclude={"status"})
 
 
 def _json(status: int, payload: Any) -> Response:
@@ -105,7 +117,9 @@ class OperatorDesk:
         self._clock = clock
         self._lock = threading.Lock()
         self._cases: dict[str, Case] = {}
-        self._by_request: dict[str, str] = {}
+        self._by_request: dict[str, str] = {}  # request id -> its latest case id
+        self._by_key: dict[str, str] = {}  # idempotency key -> case id
+        self._requests: dict[str, AddRecipientRequest | UpdateRecipientRequest] = {}
         self._timers: list[threading.Timer] = []
         self._done = threading.Condition(self._lock)
         self._holding = False
@@ -121,7 +135,11 @@ class OperatorDesk:
         path = request.path.split("?", 1)[0].rstrip("/")
         if path == "/requests":
             if request.method == "POST":
-                return self._post(request.body)
+                key = next(
+                    (v for k, v in request.headers.items() if k.lower() == "idempotency-key"),
+                    None,
+                )
+                return self._post(request.body, key)
             if request.method == "GET":
                 with self._lock:
                     return _json(200, {"cases": [c.to_json() for c in self._cases.values()]})
@@ -133,15 +151,26 @@ class OperatorDesk:
             return _json(200, case)
         return _json(404, {"error": f"nothing at {path or '/'}"})
 
-    def _post(self, body: bytes) -> Response:
+    def _post(self, body: bytes, key: str | None) -> Response:
+        if key is not None and not 0 < len(key.strip()) <= 255:
+            return _json(400, {"error": "the Idempotency-Key header must be 1-255 characters"})
         try:
             recipient = from_json(body)
         except InvalidRequest as exc:
             return _json(400, {"error": exc.message, "problems": [list(p) for p in exc.problems]})
+        key = key.strip() if key is not None else recipient.request_id
         now = self._clock()
         with self._lock:
-            known = self._by_request.get(recipient.request_id)
+            known = self._by_key.get(key)
             if known is not None:
+                if not _same(self._requests[known], recipient):
+                    return _json(
+                        422,
+                        {
+                            "error": f"the Idempotency-Key {key!r} was used for another request "
+                            f"(case {known}); a new request needs a new key"
+                        },
+                    )
                 return _json(200, self._cases[known].to_json())
             case = Case(
                 case_id=f"case-{uuid.uuid4().hex[:16]}",
@@ -149,11 +178,14 @@ class OperatorDesk:
                 kind=recipient.kind.value,
                 participant_id=recipient.participant_id.uri,
                 operator=recipient.operator.seat_id,
+                idempotency_key=key,
                 received_at=now,
                 updated_at=now,
             )
             self._cases[case.case_id] = case
             self._by_request[case.request_id] = case.case_id
+            self._by_key[key] = case.case_id
+            self._requests[case.case_id] = recipient
             if self._holding:
                 self._held[case.case_id] = recipient
             else:
