@@ -34,6 +34,7 @@ from peppolnet.recipients import (
     OutboxChannel,
     RecipientDirectory,
     RequestStatus,
+    SmtpChannel,
     UpdateRecipientRequest,
     generate_migration_key,
 )
@@ -46,6 +47,7 @@ from peppolnet.recipients.tracking import (
     render_confirmation,
 )
 from peppolnet.sandbox import Sandbox
+from peppolnet.sandbox.config import ParticipantConfig
 from peppolnet.sandbox.http import HttpServer
 from peppolnet.sandbox.http import Request as HttpRequest
 from peppolnet.sandbox.http import Response as HttpResponse
@@ -129,6 +131,14 @@ def add_request(number: str = NEW, **changes: Any) -> AddRecipientRequest:
         **changes,
     }
     return AddRecipientRequest.create(**fields)
+
+
+def saved(tmp_path: Path, **changes: Any) -> tuple[RequestTracker, AddRecipientRequest]:
+    """A tracker on a new database file with one add request saved as a draft."""
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    request = add_request(**changes)
+    tracker.save(request)
+    return tracker, request
 
 
 def served(net: Sandbox, operator: str = "kvittra", skip: int = 0) -> Any:
@@ -227,6 +237,8 @@ def test_a_database_of_schema_2_is_migrated_and_stays_readable(tmp_path: Path) -
     assert old_sent.idempotency_key == sent
     assert old_sent.receipt is not None
     assert old_sent.receipt.reference == "case-0123456789abcdef"
+    assert old_sent.checks == ()
+    assert old_sent.checked_at is None
     assert old_draft.idempotency_key is None
     # An old draft is sent with a fresh key: a desk that still has a case under the old id (a
     # customer moved away and back) opens a new one instead of answering with that case.
@@ -343,9 +355,7 @@ def first_answer_lost(tmp_path: Path, sb: Sandbox) -> Iterator[Lost]:
     request on but loses the first answer (the desk has the case, the sender sees a 504: a
     timeout after delivery); yield the tracker, the request, the channel and the desk's
     answers for what the test does next."""
-    tracker = RequestTracker(tmp_path / "db.sqlite")
-    request = add_request()
-    tracker.save(request)
+    tracker, request = saved(tmp_path)
     answered: list[int] = []
 
     def proxy(request: HttpRequest) -> HttpResponse:
@@ -420,9 +430,7 @@ def test_add_flow_confirmed_and_mailed(
     tmp_path: Path, sb: Sandbox, smtp: tuple[Mailbox, int]
 ) -> None:
     mailbox, port = smtp
-    tracker = RequestTracker(tmp_path / "db.sqlite")
-    request = add_request()
-    tracker.save(request)
+    tracker, request = saved(tmp_path)
     sb.desk.hold()  # the desk acts when the test says so, not when a timer runs out
     with HttpChannel(sb.desk_url) as channel:
         tracker.send(request.request_id, channel)
@@ -595,6 +603,50 @@ def test_a_failed_mail_is_tried_again(
     assert mailbox.arrived.wait(30)
     assert len(mailbox.messages) == 1
     assert tracker.follow_up(sb.network, notify=notifier(port)) == []
+
+
+def test_a_later_confirmation_mail_lists_what_was_checked(
+    tmp_path: Path, sb: Sandbox, smtp: tuple[Mailbox, int]
+) -> None:
+    # The request is mailed to the operator; the operator registers the customer; the first
+    # follow-up runs without a mail server; a later one sends the confirmation. It must list
+    # what the first one checked, and answer the request mail it was sent with.
+    mailbox, port = smtp
+    tracker, request = saved(tmp_path)
+    to_operator = SmtpChannel(
+        "127.0.0.1", port, to="onboarding@kvittra.example", sender="desk@byra.example",
+        security="none",
+    )  # fmt: skip
+    sent = tracker.send(request.request_id, to_operator)
+    assert sent.idempotency_key is not None
+    assert sent.reference == f"<{sent.idempotency_key}@peppolnet.request>"
+    sb.register_participant(  # what the operator does with the mail
+        ParticipantConfig(
+            id=request.participant_id, name=request.company_name, country="SE",
+            operator="kvittra", document_types=request.document_types,
+        )
+    )  # fmt: skip
+    [confirmed] = tracker.follow_up(sb.network)  # no notifier this time
+    assert confirmed.status is RequestStatus.CONFIRMED
+    stored = tracker.get(request.request_id)
+    assert stored is not None
+    assert [(c.document_type, c.verdict.value) for c in stored.checks] == [
+        (doc, "can-receive") for doc in request.document_types
+    ]
+    assert all(c.operator is not None and c.operator.seat_id == "PSE000102" for c in stored.checks)
+    assert stored.checked_at == stored.closed_at
+    assert stored.to_json()["checks"][0]["verdict"] == "can-receive"
+
+    [late] = tracker.follow_up(sb.network, notify=notifier(port))
+    assert late.message == "confirmed earlier; confirmation mail sent now"
+    assert mailbox.arrived.wait(30)
+    [(_, request_mail), (rcpt, confirmation)] = mailbox.parsed()
+    assert rcpt == ["anna@support.example"]
+    assert confirmation["In-Reply-To"] == request_mail["Message-ID"] == sent.reference
+    body = confirmation.get_content()
+    assert "not checked" not in body
+    for doc in request.document_types:
+        assert f"  - {doc.value} (can-receive)" in body
 
 
 def test_confirmation_mail_rendering() -> None:

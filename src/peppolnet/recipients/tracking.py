@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
+from peppolnet.operators import Operator
 from peppolnet.reachability import Reachability, Verdict
 from peppolnet.recipients.channels import (
     Channel,
@@ -71,6 +72,7 @@ __all__ = [
     "EmailNotifier",
     "FollowUpResult",
     "Notifier",
+    "RecordedCheck",
     "RequestEvent",
     "RequestTracker",
     "TrackedRequest",
@@ -162,6 +164,58 @@ class RequestEvent:
 
 
 @dataclasses.dataclass(frozen=True)
+class RecordedCheck:
+    """What a follow-up saw for one requested document type, as the store keeps it.
+
+    Why stored: the confirmation mail lists the document types that were checked, and it may
+    be sent by a later run than the one that confirmed the request (the first follow-up ran
+    without a mail server, or the mail failed); that run must not have to say "not checked".
+    """
+
+    document_type: DocumentTypeId
+    verdict: Verdict
+    operator: Operator | None
+    reason: str
+    at: datetime
+
+    @classmethod
+    def of(cls, reachability: Reachability) -> RecordedCheck:
+        """The part of a lookup's answer worth keeping."""
+        return cls(
+            reachability.document_type,
+            reachability.verdict,
+            reachability.operator,
+            reachability.reason,
+            reachability.at,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "document_type": self.document_type.uri,
+            "verdict": self.verdict.value,
+            "operator": self.operator.to_json() if self.operator else None,
+            "reason": self.reason,
+            "at": self.at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RecordedCheck:
+        """Read :meth:`to_json` output back."""
+        operator = data.get("operator")
+        return cls(
+            DocumentTypeId.parse(data["document_type"]),
+            Verdict(data["verdict"]),
+            Operator.from_json(operator) if isinstance(operator, dict) else None,
+            str(data.get("reason") or ""),
+            datetime.fromisoformat(data["at"]),
+        )
+
+
+#: What a confirmation is rendered from: a fresh lookup's answer or one the store kept.
+SeenCheck = Reachability | RecordedCheck
+
+
+@dataclasses.dataclass(frozen=True)
 class TrackedRequest:
     """A stored request and where it is: status, how it was sent, when things happened."""
 
@@ -178,6 +232,9 @@ class TrackedRequest:
     closed_at: datetime | None = None
     notified_at: datetime | None = None
     idempotency_key: str | None = None
+    checks: tuple[RecordedCheck, ...] = ()
+    """What the latest follow-up saw, one per requested document type it could look up."""
+    checked_at: datetime | None = None
 
     @property
     def request_id(self) -> str:
@@ -217,6 +274,8 @@ class TrackedRequest:
             "sent_at": when(self.sent_at),
             "closed_at": when(self.closed_at),
             "notified_at": when(self.notified_at),
+            "checked_at": when(self.checked_at),
+            "checks": [c.to_json() for c in self.checks],
         }
 
 
@@ -273,7 +332,7 @@ class FollowUpResult:
 class Notifier(Protocol):
     """Tells the requester a request is confirmed; returns a reference (e.g. the Message-ID)."""
 
-    def notify(self, tracked: TrackedRequest, checks: Sequence[Reachability]) -> str: ...
+    def notify(self, tracked: TrackedRequest, checks: Sequence[SeenCheck]) -> str: ...
 
 
 def confirmation_address(request: Request) -> str:
@@ -286,14 +345,17 @@ def render_confirmation(
     *,
     sender: str,
     to: str | None = None,
-    checks: Sequence[Reachability] = (),
+    checks: Sequence[SeenCheck] = (),
     now: datetime | None = None,
+    in_reply_to: str | None = None,
 ) -> EmailMessage:
     """The confirmation e-mail: "<company> can now receive e-invoices through <operator>".
 
-    It answers the original request mail (``In-Reply-To`` its Message-ID), so mail programs
-    thread it under the request, and has a Message-ID of its own derived from the request id, so
-    a confirmation sent twice is recognisably the same mail.
+    It answers the original request mail (``In-Reply-To`` its Message-ID: ``in_reply_to``, the
+    one a mailed request was sent with, else the one derived from the request id), so mail
+    programs thread it under the request, and has a Message-ID of its own derived from the
+    request id, so a confirmation sent twice is recognisably the same mail. ``checks`` are the
+    lookups that confirmed it (fresh, or as a follow-up recorded them).
     """
     message = EmailMessage()
     verb = "added to" if request.kind.value == "add" else "moved to"
@@ -308,8 +370,9 @@ def render_confirmation(
     message["To"] = to or confirmation_address(request)
     message["Date"] = formatdate(now.timestamp() if now else None, localtime=False, usegmt=True)
     message["Message-ID"] = f"<{request.request_id}.confirmed@peppolnet.request>"
-    message["In-Reply-To"] = f"<{request.request_id}@peppolnet.request>"
-    message["References"] = f"<{request.request_id}@peppolnet.request>"
+    original = in_reply_to or f"<{request.request_id}@peppolnet.request>"
+    message["In-Reply-To"] = original
+    message["References"] = original
     message["X-Peppolnet-Request-Id"] = request.request_id
     greeting = f"Hello {request.requester.name}," if request.requester else "Hello,"
     lines = [
@@ -364,10 +427,15 @@ class EmailNotifier:
         self.sender = sender
         self.to = to  # override the address (e.g. a shared support mailbox)
 
-    def notify(self, tracked: TrackedRequest, checks: Sequence[Reachability]) -> str:
+    def notify(self, tracked: TrackedRequest, checks: Sequence[SeenCheck]) -> str:
         """Send one confirmation mail; returns its Message-ID. Failures are ChannelError."""
+        mailed = tracked.channel == "smtp" and tracked.reference
         message = render_confirmation(
-            tracked.request, sender=self.sender, to=self.to, checks=checks
+            tracked.request,
+            sender=self.sender,
+            to=self.to,
+            checks=checks,
+            in_reply_to=tracked.reference if mailed else None,
         )
         self.server.send(message, what="the confirmation mail")
         return str(message["Message-ID"])
@@ -402,6 +470,8 @@ def _row_to_tracked(row: Any) -> TrackedRequest:
         closed_at=_dt(row["closed_at"]),
         notified_at=_dt(row["notified_at"]),
         idempotency_key=row["idempotency_key"],
+        checks=tuple(RecordedCheck.from_json(c) for c in json.loads(row["checks"] or "[]")),
+        checked_at=_dt(row["checked_at"]),
     )
 
 
@@ -694,7 +764,14 @@ class RequestTracker:
             ).fetchone()
         return str(row["idempotency_key"])
 
-    def _close(self, rid: str, status: RequestStatus, reason: str | None, event: str) -> None:
+    def _close(
+        self,
+        rid: str,
+        status: RequestStatus,
+        reason: str | None,
+        event: str,
+        checks: Sequence[Reachability],
+    ) -> None:
         now = _ts(self.clock.now())
         with self.store.transaction() as conn:
             conn.execute(
@@ -702,7 +779,18 @@ class RequestTracker:
                 "WHERE request_id = ? AND status = 'sent'",
                 (status.value, reason, now, now, rid),
             )
+            self._record(conn, rid, now, checks)
             self._event(conn, rid, now, event, status.value, reason or "")
+
+    @staticmethod
+    def _record(conn: Any, rid: str, now: str, checks: Sequence[Reachability]) -> None:
+        """Keep what this follow-up saw (for a confirmation mail a later run sends)."""
+        if checks:
+            recorded = [RecordedCheck.of(c).to_json() for c in checks]
+            conn.execute(
+                "UPDATE requests SET checks = ?, checked_at = ? WHERE request_id = ?",
+                (json.dumps(recorded, ensure_ascii=False), now, rid),
+            )
 
     def _notified(self, rid: str, reference: str | None, error: str | None) -> None:
         now = _ts(self.clock.now())
@@ -746,7 +834,7 @@ class RequestTracker:
                 if tracked.notified_at is None and not any(
                     r.request_id == tracked.request_id for r in results
                 ):
-                    sent, error = self._notify(tracked, (), notify)
+                    sent, error = self._notify(tracked, tracked.checks, notify)
                     results.append(
                         FollowUpResult(
                             tracked.request_id,
@@ -763,7 +851,7 @@ class RequestTracker:
         return results
 
     def _notify(
-        self, tracked: TrackedRequest, checks: Sequence[Reachability], notify: Notifier
+        self, tracked: TrackedRequest, checks: Sequence[SeenCheck], notify: Notifier
     ) -> tuple[str | None, str | None]:
         try:
             reference = notify.notify(tracked, checks)
@@ -807,7 +895,7 @@ class RequestTracker:
             message = (
                 f"{request.participant_id.bare} can receive through {through or request.operator}"
             )
-            self._close(rid, RequestStatus.CONFIRMED, None, "confirmed")
+            self._close(rid, RequestStatus.CONFIRMED, None, "confirmed", checks)
             if notify is None:
                 return result(RequestStatus.CONFIRMED, message)
             now_tracked = self._need(rid)
@@ -817,7 +905,7 @@ class RequestTracker:
         desk_status, desk_reason = self._desk_status(tracked, desk)
         if desk_status == "rejected":
             reason = f"the operator desk rejected it: {desk_reason or 'no reason given'}"
-            self._close(rid, RequestStatus.REJECTED, reason, "rejected")
+            self._close(rid, RequestStatus.REJECTED, reason, "rejected", checks)
             return result(RequestStatus.REJECTED, reason, desk_status=desk_status)
         sent_at = tracked.sent_at
         # Only a network that *answered* may expire a request: while lookups fail (unknown, or
@@ -832,14 +920,15 @@ class RequestTracker:
             and self.clock.now() - sent_at >= expire_after
         ):
             reason = f"not confirmed within {expire_after} of sending ({seen})"
-            self._close(rid, RequestStatus.EXPIRED, reason, "expired")
+            self._close(rid, RequestStatus.EXPIRED, reason, "expired", checks)
             return result(RequestStatus.EXPIRED, reason, desk_status=desk_status)
-        self._checked(rid, seen)
+        self._checked(rid, seen, checks)
         return result(RequestStatus.SENT, f"still pending: {seen}", desk_status=desk_status)
 
-    def _checked(self, rid: str, seen: str) -> None:
-        """Record a pending check, but only when the answer differs from the last one."""
+    def _checked(self, rid: str, seen: str, checks: Sequence[Reachability]) -> None:
+        """Record a pending check (an event only when the answer differs from the last one)."""
         with self.store.transaction() as conn:
+            self._record(conn, rid, _ts(self.clock.now()), checks)
             last = conn.execute(
                 "SELECT detail FROM request_events WHERE request_id = ? AND event = 'checked' "
                 "ORDER BY id DESC LIMIT 1",
