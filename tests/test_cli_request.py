@@ -72,6 +72,20 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
         controller.stop()
 
 
+def kvittra_customer(sb: Sandbox) -> Any:
+    """A plain participant (no quirks) that Kvittra serves in the sandbox."""
+    return next(
+        p
+        for p in sb.participants.values()
+        if p.in_sml and not p.quirks and p.operator == "kvittra" and p.id.icd == "0007"
+    )
+
+
+def sandbox_args(state: Path) -> tuple[str, ...]:
+    """How a user reaches a running sandbox: its name and the state file it wrote."""
+    return ("--network", "sandbox", "--state-file", str(state))
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
     code = main(list(argv))
     captured = capsys.readouterr()
@@ -113,7 +127,7 @@ def test_add_send_follow_up_and_mail(
 ) -> None:
     sb, state = net
     mailbox, port = smtp
-    network = ("--network", "sandbox", "--state-file", str(state))
+    network = sandbox_args(state)
     code, out, _ = run(
         capsys, "request", "add", "--name", "Ödeshög Snickeri AB", "--org-number", NEW,
         "--operator", "kvittra", "--email", "faktura@odeshog.example",
@@ -168,11 +182,7 @@ def test_update_with_new_migration_key(
     env: Path, net: tuple[Sandbox, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     sb, state = net
-    participant = next(
-        p
-        for p in sb.participants.values()
-        if p.in_sml and not p.quirks and p.operator == "kvittra" and p.id.icd == "0007"
-    )
+    participant = kvittra_customer(sb)
     code, out, _ = run(
         capsys, "request", "update", "--name", participant.name,
         "--org-number", participant.id.local_id, "--operator", "Norrsken Invoice",
@@ -200,11 +210,7 @@ def test_nothing_to_send_when_already_there(
     env: Path, net: tuple[Sandbox, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     sb, state = net
-    participant = next(
-        p
-        for p in sb.participants.values()
-        if p.in_sml and not p.quirks and p.operator == "kvittra" and p.id.icd == "0007"
-    )
+    participant = kvittra_customer(sb)
     code, text, _ = run(
         capsys, "request", "add", "--name", participant.name,
         "--org-number", participant.id.local_id, "--operator", "PSE000102",
@@ -235,3 +241,128 @@ def test_send_outbox_and_usage_errors(
     code, _, err = run(capsys, "request", "list", "--status", "finished")
     assert code == 2  # a malformed option value: a usage error
     assert "unknown status" in err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+ADD = ["request", "add", "--name", "Bygg AB", "--org-number", NEW, "--operator", "PSE000102",
+       "--email", "f@bygg.example", "--no-check"]  # fmt: skip
+
+
+def test_send_a_stored_draft_then_cancel(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = ("--via", "outbox", "--outbox", str(tmp_path / "out"))
+    code, created, _ = run(capsys, *ADD, "--json")
+    assert (code, created["status"]) == (0, "draft")
+    rid = created["request"]["request_id"]
+    # A second `add` for the same customer and operator while the draft is open: refused,
+    # naming the draft, instead of a second request.
+    code, _, err = run(capsys, *ADD)
+    assert code == 1
+    assert f"request {rid} (draft) already asks to add 0007:5590123450 to PSE000102" in err
+
+    code, text, _ = run(capsys, "request", "send", rid[:8], *out)
+    assert code == 0
+    assert text.strip() == f"{rid} sent via outbox: {tmp_path / 'out' / rid}.json"
+    code, results, _ = run(capsys, "request", "send", rid, "nosuchid", *out, "--json")
+    assert code == 1  # one of them is unknown
+    assert results[0]["already_sent"] is True
+    assert results[0]["receipt"]["idempotency_key"] is not None
+    assert results[1] == {
+        "id": "nosuchid",
+        "error": f"no request with id 'nosuchid' in {env}",
+        "retryable": False,
+    }
+    code, _, err = run(capsys, "request", "send", rid, "--via", "http")
+    assert code == 2  # options that need each other
+    assert "--via http needs --desk-url" in err
+
+    code, text, _ = run(capsys, "request", "cancel", rid[:8], "--reason", "customer changed mind")
+    assert code == 0
+    assert f"{rid} [cancelled]: customer changed mind" in text
+    assert "the operator was not told" in text
+    code, _, err = run(capsys, "request", "cancel", rid)
+    assert code == 1
+    assert "only a draft or a sent request can be cancelled" in err
+    code, _, err = run(capsys, "request", "send", rid, *out)
+    assert code == 1
+    assert "was cancelled; a new attempt is a new request" in err
+    # Now a new request for the customer is welcome, and both are kept.
+    code, again, _ = run(capsys, *ADD, "--json")
+    assert code == 0
+    code, listing, _ = run(capsys, "request", "list", "--participant", "0007:5590123450", "--json")
+    assert {(r["request_id"], r["status"]) for r in listing} == {
+        (rid, "cancelled"),
+        (again["request"]["request_id"], "draft"),
+    }
+    code, shown, _ = run(capsys, "request", "show", rid, "--json")
+    assert [e["event"] for e in shown["history"]] == ["saved", "sent", "cancelled"]
+    assert [o["request_id"] for o in shown["other_requests"]] == [again["request"]["request_id"]]
+    code, _, err = run(capsys, "request", "list", "--participant", "nonsense")
+    assert code == 2  # a malformed option value: a usage error
+    assert "must start with a four-digit scheme code" in err
+
+
+def test_a_failed_send_keeps_the_draft_and_says_how_to_send_it(
+    env: Path, net: tuple[Sandbox, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sb, state = net
+    gone = f"http://127.0.0.1:{_free_port()}"
+    code, created, err = run(capsys, *ADD, "--send", "http", "--desk-url", gone, "--json")
+    assert code == 3  # a fault: try again
+    assert created["status"] == "draft"
+    assert "did not take the request" in created["error"]
+    rid = created["request"]["request_id"]
+    assert f"send it with `peppolnet request send {rid[:8]} --via http ...`" in err
+    network = sandbox_args(state)
+    code, text, _ = run(capsys, "request", "send", rid[:8], "--via", "http", *network)
+    assert code == 0, text
+    assert text.startswith(f"{rid} sent via http: case-")
+    assert sb.desk.wait(rid)["status"] == "registered"
+
+
+def test_rejected_then_corrected_through_the_cli(
+    env: Path,
+    net: tuple[Sandbox, Path],
+    smtp: tuple[Mailbox, int],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb, state = net
+    mailbox, port = smtp
+    network = sandbox_args(state)
+    participant = kvittra_customer(sb)
+    who = ["--name", participant.name, "--org-number", participant.id.local_id,
+           "--operator", "PSE000109", "--email", "faktura@kund.example"]  # fmt: skip
+    # Unchecked, the add goes out as asked, and the desk refuses it (the customer is with Kvittra).
+    code, first, _ = run(
+        capsys, "request", "add", *who, "--no-check", "--send", "http", "--json", *network
+    )
+    assert code == 0, first
+    wrong = first["request"]["request_id"]
+    assert sb.desk.wait(wrong)["status"] == "rejected"
+    code, results, _ = run(capsys, "request", "follow-up", "--json", *network)
+    assert [(r["request_id"], r["status"]) for r in results] == [(wrong, "rejected")]
+    # The corrected request (checked: it becomes an update) is a new case of its own.
+    code, second, _ = run(capsys, "request", "add", *who, "--send", "http", "--json", *network)
+    assert code == 0, second
+    fixed = second["request"]["request_id"]
+    assert fixed != wrong
+    assert second["plan"]["action"] == "update"
+    assert second["receipt"]["reference"] != sb.desk.case(wrong)["case_id"]  # type: ignore[index]
+    assert sb.desk.wait(fixed)["status"] == "moved"
+    code, results, _ = run(
+        capsys, "request", "follow-up", "--notify-smtp", f"127.0.0.1:{port}",
+        "--notify-security", "none", "--json", *network,
+    )  # fmt: skip
+    assert [(r["request_id"], r["status"]) for r in results] == [(fixed, "confirmed")]
+    assert len(mailbox.messages) == 1
+    code, text, _ = run(capsys, "request", "show", fixed[:8])
+    assert "Other requests for this customer" in text
+    assert wrong[:8] in text
+    assert "rejected" in text
+    assert "can-receive through" in text  # what the follow-up checked

@@ -542,6 +542,100 @@ def test_rejected_by_the_desk_stays_rejected(tmp_path: Path, sb: Sandbox) -> Non
     assert tracker.history(request.request_id)[-1].event == "rejected"
 
 
+def test_rejected_then_corrected_is_a_new_case_that_ends_confirmed(
+    tmp_path: Path, sb: Sandbox, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, port = smtp
+    participant = served(sb, skip=1)
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    common = {
+        "company_name": participant.name,
+        "organisation_number": participant.id.local_id,
+        "operator": "PSE000109",
+        "email": "faktura@kund.example",
+    }
+    wrong = AddRecipientRequest.create(**common)  # it is with Kvittra: an add is refused
+    tracker.save(wrong)
+    with HttpChannel(sb.desk_url) as channel:
+        tracker.send(wrong.request_id, channel)
+        assert sb.desk.wait(wrong.request_id)["status"] == "rejected"
+        [rejected] = tracker.follow_up(sb.network)
+        assert rejected.status is RequestStatus.REJECTED
+        # The corrected request is a new submission: a new case, not the rejected one back.
+        fixed = UpdateRecipientRequest.create(**common, current_operator="PSE000102")
+        tracker.save(fixed)
+        resent = tracker.send(fixed.request_id, channel)
+    assert not resent.duplicate
+    assert resent.reference != rejected_case(sb, wrong.request_id)
+    assert sb.desk.wait(fixed.request_id)["status"] == "moved"
+    [done] = tracker.follow_up(sb.network, notify=notifier(port))
+    assert done.request_id == fixed.request_id
+    assert done.status is RequestStatus.CONFIRMED
+    assert done.notified == f"<{fixed.request_id}.confirmed@peppolnet.request>"
+    assert len(mailbox.messages) == 1
+    # History keeps both cases.
+    mine = {t.request_id: t.status for t in tracker.list(participant=participant.id)}
+    assert mine == {
+        wrong.request_id: RequestStatus.REJECTED,
+        fixed.request_id: RequestStatus.CONFIRMED,
+    }
+    cases = [c for c in desk_cases(sb) if c["request_id"] in mine]
+    assert sorted((c["request_id"], c["status"]) for c in cases) == sorted(
+        [(wrong.request_id, "rejected"), (fixed.request_id, "moved")]
+    )
+
+
+def rejected_case(net: Sandbox, request_id: str) -> str:
+    case = net.desk.case(request_id)
+    assert case is not None
+    return str(case["case_id"])
+
+
+def test_moves_back_and_forth_are_new_cases_each_confirmed(
+    tmp_path: Path, sb: Sandbox, smtp: tuple[Mailbox, int]
+) -> None:
+    # A -> B -> A -> B: the third move asks exactly what the first asked. With ids derived from
+    # the question, it was "already confirmed; it cannot be changed".
+    mailbox, port = smtp
+    participant = served(sb, skip=2)
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+
+    def move(to: str, away_from: str) -> str:
+        request = UpdateRecipientRequest.create(
+            company_name=participant.name,
+            organisation_number=participant.id.local_id,
+            operator=to,
+            current_operator=away_from,
+            email="faktura@kund.example",
+        )
+        tracker.save(request)
+        with HttpChannel(sb.desk_url) as channel:
+            assert not tracker.send(request.request_id, channel).duplicate
+        assert sb.desk.wait(request.request_id)["status"] == "moved"
+        [done] = tracker.follow_up(sb.network, notify=notifier(port))
+        assert (done.request_id, done.status) == (request.request_id, RequestStatus.CONFIRMED)
+        return request.request_id
+
+    ids = [move("PSE000109", "PSE000102"), move("PSE000102", "PSE000109")]
+    ids.append(move("PSE000109", "PSE000102"))
+    assert len(set(ids)) == 3
+    assert [t.status for t in tracker.list(participant=participant.id)] == [
+        RequestStatus.CONFIRMED
+    ] * 3
+    cases = [c for c in desk_cases(sb) if c["request_id"] in ids]
+    assert sorted(c["request_id"] for c in cases) == sorted(ids)  # one case each
+    assert {c["status"] for c in cases} == {"moved"}
+    assert len(mailbox.messages) == 3
+    # Now the directory sees the customer leave Kvittra again: `request drafts` drafts a move
+    # back, though a request asking exactly that was confirmed before.
+    change = _change("changed-operator", pid=participant.id.uri, name=participant.name)
+    [draft] = tracker.drafts_from_changes([change])
+    assert draft.operator.seat_id == "PSE000102"
+    assert draft.current_operator.seat_id == "PSE000109"
+    assert draft.request_id not in ids
+    assert tracker.list(status="draft")[0].request_id == draft.request_id
+
+
 def test_expires_after_the_given_time(tmp_path: Path, net: Sandbox) -> None:
     clock = Clock()
     tracker = RequestTracker(tmp_path / "db.sqlite", clock=clock)
@@ -660,12 +754,14 @@ def test_confirmation_mail_rendering() -> None:
 # --- drafts from the recipient directory's changes -------------------------------------------
 
 
-def _change(kind: str, email: str = "f@kund.example") -> Change:
-    recipient = Recipient(
-        1, "iso6523-actorid-upis::0007:5567321707", "Åkesson Bygg AB", "556732-1707", "SE", email
-    )
+def _change(
+    kind: str,
+    email: str = "f@kund.example",
+    pid: str = "iso6523-actorid-upis::0007:5567321707",
+    name: str = "Åkesson Bygg AB",
+) -> Change:
+    recipient = Recipient(1, pid, name, pid.rsplit(":", 1)[-1], "SE", email)
     at = datetime(2026, 3, 1, tzinfo=UTC)
-    pid = recipient.participant_id
     kvittra = ("PSE000102", "Kvittra AB", "https://smp.kvittra.example", "")
     norrsken = ("PSE000109", "Norrsken Invoice AB", "https://smp.norrsken.example", "")
     before = CheckRecord(at, "can-receive", pid, *kvittra)

@@ -1,15 +1,21 @@
-"""``peppolnet request add|update|drafts|list|show|follow-up``: ask operators for customers.
+"""``peppolnet request add|update|drafts|list|show|send|cancel|follow-up``: ask operators for
+customers.
 
 ``add`` and ``update`` validate everything at once, look the customer up to decide what to send
 (an add that is really a move becomes an update, and the other way round), save the request as a
 draft in the recipient database and, with ``--send CHANNEL``, hand it over (``http``: an operator
 desk, ``outbox``: a folder, ``smtp``: e-mail). ``drafts`` turns the operator changes the local
-customer directory saw into update-request drafts. ``follow-up`` looks every sent request up again
-and marks it confirmed, rejected or expired; ``--notify-smtp`` mails the requester on
-confirmation.
+customer directory saw into update-request drafts. ``send ID --via CHANNEL`` sends a stored draft
+(no retyping), ``cancel ID`` withdraws a draft or a sent request. Every request is a submission
+of its own: a corrected request after a rejection, or a move back to an operator the customer
+left, is a new request with a new id, and ``list``/``show`` keep every one. ``follow-up`` looks
+every sent request up again and marks it confirmed, rejected or expired; ``--notify-smtp`` mails
+the requester on confirmation.
 
-Exit codes: 0 done, 1 invalid request (with ``--json``: ``{"valid": false, "problems": [...]}``)
-or unknown id, 3 a fault (desk or mail server unreachable).
+Exit codes: 0 done, 1 invalid request (with ``--json``: ``{"valid": false, "problems": [...]}``),
+an unknown id, or a request that cannot be sent or cancelled in its state (closed, or another
+open request already asks the same), 2 a usage error, 3 a fault (desk or mail server
+unreachable: try again, the same send is recognised).
 """
 
 from __future__ import annotations
@@ -29,20 +35,35 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
+CHANNELS = ("http", "outbox", "smtp")
+
 
 def register(subparsers: Any) -> None:
     from peppolnet.cli._network import add_network_arguments
     from peppolnet.cli.commands.operators import add_registry_arguments
 
     parser = subparsers.add_parser(
-        "request", help="add/update-recipient requests (add, update, list, show, follow-up)",
+        "request",
+        help="add/update-recipient requests (add, update, list, show, send, cancel, follow-up)",
         description=__doc__,
-    )  # fmt: skip
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="request_command", metavar="SUBCOMMAND")
 
     def db(p: argparse.ArgumentParser) -> None:
         add_db_argument(p)
         p.add_argument("--json", action="store_true", help="print JSON")
+
+    def channel_options(p: argparse.ArgumentParser) -> None:
+        group = p.add_argument_group("channel options")
+        group.add_argument("--desk-url", help="the operator desk (http; default: the sandbox's)")
+        group.add_argument("--outbox", metavar="DIR", help="the folder (outbox)")
+        group.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (smtp)")
+        group.add_argument("--smtp-to", help="the operator's onboarding address (smtp)")
+        group.add_argument("--smtp-from", help="the sender address (smtp)")
+        group.add_argument(
+            "--smtp-security", default="starttls", choices=("none", "starttls", "ssl")
+        )
 
     def new(name: str, help_text: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
@@ -59,15 +80,10 @@ def register(subparsers: Any) -> None:
         p.add_argument("--note", help="a note for the operator")
         p.add_argument("--no-check", action="store_true", help="do not look the customer up")
         p.add_argument(
-            "--send", metavar="CHANNEL", choices=("http", "outbox", "smtp"),
+            "--send", metavar="CHANNEL", choices=CHANNELS,
             help="send it now: http (operator desk), outbox (folder) or smtp",
         )  # fmt: skip
-        p.add_argument("--desk-url", help="the operator desk (http; default: the sandbox's)")
-        p.add_argument("--outbox", metavar="DIR", help="the folder (outbox)")
-        p.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (smtp)")
-        p.add_argument("--smtp-to", help="the operator's onboarding address (smtp)")
-        p.add_argument("--smtp-from", help="the sender address (smtp)")
-        p.add_argument("--smtp-security", default="starttls", choices=("none", "starttls", "ssl"))
+        channel_options(p)
         db(p)
         add_registry_arguments(p)
         add_network_arguments(p)
@@ -85,17 +101,50 @@ def register(subparsers: Any) -> None:
     )
     update.set_defaults(handler=_update)
 
-    listing = sub.add_parser("list", help="the stored requests")
+    listing = sub.add_parser("list", help="the stored requests (every submission)")
     listing.add_argument(
-        "--status", type=_status, help="draft, sent, confirmed, rejected or expired"
+        "--status", type=_status, help="draft, sent, confirmed, rejected, expired or cancelled"
     )
+    listing.add_argument(
+        "--participant", metavar="ID", type=_participant,
+        help="only this customer's requests (e.g. 0007:5567321707)",
+    )  # fmt: skip
     db(listing)
     listing.set_defaults(handler=_list)
 
-    show = sub.add_parser("show", help="one request and its history")
+    show = sub.add_parser("show", help="one request, its history and the customer's other ones")
     show.add_argument("id", help="the request id (or its first 8+ characters)")
     db(show)
     show.set_defaults(handler=_show)
+
+    send = sub.add_parser(
+        "send",
+        help="send stored drafts (no retyping)",
+        description="Send stored requests through a channel. A request already sent is not "
+        "sent again (its receipt is shown); a send that failed is retried with the same "
+        "idempotency key, so an operator that got it after all does not open a second case.",
+    )
+    send.add_argument("ids", nargs="+", metavar="ID", help="request ids (or 8+ characters)")
+    send.add_argument(
+        "--via", required=True, metavar="CHANNEL", choices=CHANNELS,
+        help="http (operator desk), outbox (folder) or smtp",
+    )  # fmt: skip
+    channel_options(send)
+    db(send)
+    add_network_arguments(send)
+    send.set_defaults(handler=_send)
+
+    cancel = sub.add_parser(
+        "cancel",
+        help="withdraw a draft or a sent request",
+        description="Close a draft or a sent request as cancelled: it is not sent or followed "
+        "up any more, and a new request for the customer may be made. An operator that "
+        "already has the case is not told: tell them if it should be closed there too.",
+    )
+    cancel.add_argument("id", help="the request id (or its first 8+ characters)")
+    cancel.add_argument("--reason", help="why (kept in the history)")
+    db(cancel)
+    cancel.set_defaults(handler=_cancel)
 
     drafts = sub.add_parser(
         "drafts",
@@ -143,6 +192,17 @@ def _status(text: str) -> str:
     except ValueError:
         known = ", ".join(s.value for s in RequestStatus)
         raise argparse.ArgumentTypeError(f"unknown status {text!r}; use one of {known}") from None
+
+
+def _participant(text: str) -> str:
+    """An argparse type: a participant id (a malformed filter is a usage error, exit 2)."""
+    from peppolnet.errors import InvalidIdentifier
+    from peppolnet.identifiers import ParticipantId
+
+    try:
+        return ParticipantId.parse(text).uri
+    except InvalidIdentifier as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _requester(text: str | None) -> dict[str, Any] | None:
@@ -201,26 +261,27 @@ def _operator(text: str, registry: Any) -> Any:
     return text
 
 
-def _channel(args: argparse.Namespace) -> Channel:
+def _channel(args: argparse.Namespace, kind: str, flag: str = "--send") -> Channel:
+    """The channel the options describe (``flag`` names the option that chose ``kind``)."""
     from peppolnet.recipients.channels import HttpChannel, OutboxChannel, SmtpChannel
 
-    if args.send == "http":
+    if kind == "http":
         url = args.desk_url
         if not url:
             if str(args.network).lower() != "sandbox":
-                raise UsageError("--send http needs --desk-url (or --network sandbox)")
+                raise UsageError(f"{flag} http needs --desk-url (or --network sandbox)")
             from peppolnet.cli._network import read_sandbox_state
 
             url = read_sandbox_state(args.state_file).get("desk_url")
             if not isinstance(url, str):
                 raise UsageError("the running sandbox has no operator desk; restart it")
         return HttpChannel(url)
-    if args.send == "outbox":
+    if kind == "outbox":
         if not args.outbox:
-            raise UsageError("--send outbox needs --outbox DIR")
+            raise UsageError(f"{flag} outbox needs --outbox DIR")
         return OutboxChannel(args.outbox)
     if not (args.smtp and args.smtp_to and args.smtp_from):
-        raise UsageError("--send smtp needs --smtp HOST:PORT, --smtp-to and --smtp-from")
+        raise UsageError(f"{flag} smtp needs --smtp HOST:PORT, --smtp-to and --smtp-from")
     host, port = host_port(args.smtp, "--smtp")
     return SmtpChannel(
         host, port, to=args.smtp_to, sender=args.smtp_from, security=args.smtp_security
@@ -254,6 +315,7 @@ def _update(args: argparse.Namespace) -> int:
 
 def _new(args: argparse.Namespace, *, update: bool) -> int:
     from peppolnet.cli._output import print_json
+    from peppolnet.errors import PeppolnetError
     from peppolnet.recipients.render import render_text, to_dict
 
     try:
@@ -267,21 +329,23 @@ def _new(args: argparse.Namespace, *, update: bool) -> int:
             for field, message in exc.problems:
                 print(f"  {field}: {message}", file=sys.stderr)
         return 1
-    channel = _channel(args) if args.send else None  # a usage problem stops before saving
-    plan = _plan(args, request)
-    to_send = request if plan is None else plan.request
-    tracked = receipt = None
-    if to_send is not None:
-        with _tracker(args) as tracker:
-            tracked = tracker.save(to_send, plan)
-            if channel is not None:
-                try:
-                    receipt = tracker.send(to_send.request_id, channel)
-                finally:
-                    _close(channel)
-                tracked = tracker.get(to_send.request_id)
-    elif channel is not None:
-        _close(channel)
+    channel = _channel(args, args.send) if args.send else None  # usage problems stop it here
+    tracked = receipt = failure = None
+    try:
+        plan = _plan(args, request)
+        to_send = request if plan is None else plan.request
+        if to_send is not None:
+            with _tracker(args) as tracker:
+                tracked = tracker.save(to_send, plan)
+                if channel is not None:
+                    try:
+                        receipt = tracker.send(to_send.request_id, channel)
+                    except PeppolnetError as exc:  # saved as a draft: say how to send it later
+                        failure = exc
+                    tracked = tracker.get(to_send.request_id)
+    finally:
+        if channel is not None:
+            _close(channel)
     if args.json:
         print_json(
             {
@@ -290,16 +354,24 @@ def _new(args: argparse.Namespace, *, update: bool) -> int:
                 "plan": plan.to_json() if plan is not None else None,
                 "status": tracked.status.value if tracked else None,
                 "receipt": receipt.to_json() if receipt else None,
+                "error": str(failure) if failure else None,
             }
         )
+    else:
+        print(render_text(to_send or request).rstrip())
+        print()
+        print(str(plan) if plan is not None else "Network not checked (--no-check).")
+        if tracked is not None:
+            where = f", sent via {receipt.channel} ({receipt.reference})" if receipt else ""
+            print(f"\nSaved as {tracked.request_id} [{tracked.status.value}]{where}")
+    if failure is None or tracked is None:
         return 0
-    print(render_text(to_send or request).rstrip())
-    print()
-    print(str(plan) if plan is not None else "Network not checked (--no-check).")
-    if tracked is not None:
-        where = f", sent via {receipt.channel} ({receipt.reference})" if receipt else ""
-        print(f"\nSaved as {tracked.request_id} [{tracked.status.value}]{where}")
-    return 0
+    print(
+        f"peppolnet: error: sending failed: {failure}; the request is kept as a draft: send it "
+        f"with `peppolnet request send {tracked.request_id[:8]} --via {args.send} ...`",
+        file=sys.stderr,
+    )
+    return 3 if failure.retryable else 1
 
 
 # --- list / show / follow-up -----------------------------------------------------------------
@@ -322,24 +394,26 @@ def _row(t: TrackedRequest) -> list[str]:
     ]
 
 
+_HEADERS = ["ID", "STATUS", "KIND", "PARTICIPANT", "COMPANY", "OPERATOR", "UPDATED"]
+
+
 def _list(args: argparse.Namespace) -> int:
     from peppolnet.cli._output import print_json, table
 
     with _tracker(args) as tracker:
-        found = tracker.list(args.status)
+        found = tracker.list(args.status, participant=args.participant)
     if args.json:
         print_json([t.to_json() for t in found])
         return 0
     if not found:
         print("no requests")
         return 0
-    headers = ["ID", "STATUS", "KIND", "PARTICIPANT", "COMPANY", "OPERATOR", "UPDATED"]
-    print(table([_row(t) for t in found], headers))
+    print(table([_row(t) for t in found], _HEADERS))
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    from peppolnet.cli._output import fail, print_json
+    from peppolnet.cli._output import fail, print_json, table
     from peppolnet.recipients.render import render_text
 
     with _tracker(args) as tracker:
@@ -347,17 +421,111 @@ def _show(args: argparse.Namespace) -> int:
         if tracked is None:
             return fail(f"no request with id {args.id!r}")
         history = tracker.history(tracked.request_id)
+        others = [
+            t
+            for t in tracker.list(participant=tracked.request.participant_id)
+            if t.request_id != tracked.request_id
+        ]
     if args.json:
-        print_json({**tracked.to_json(), "history": [e.to_json() for e in history]})
+        print_json(
+            {
+                **tracked.to_json(),
+                "history": [e.to_json() for e in history],
+                "other_requests": [_brief(t) for t in others],
+            }
+        )
         return 0
     print(f"{tracked.request_id} [{tracked.status.value}]")
     if tracked.reason:
         print(f"Reason: {tracked.reason}")
+    if tracked.receipt is not None:
+        print(
+            f"Sent via {tracked.receipt.channel}: {tracked.receipt.reference} "
+            f"(idempotency key {tracked.idempotency_key})"
+        )
     print(render_text(tracked.request).rstrip())
+    if tracked.checks:
+        print(f"\nLast checked {_when(tracked.checked_at)}:")
+        for check in tracked.checks:
+            via = f" through {check.operator}" if check.operator else ""
+            print(f"  - {check.document_type.value}: {check.verdict.value}{via}")
     print("\nHistory:")
     for event in history:
         detail = f"  {event.detail}" if event.detail else ""
         print(f"  {_when(event.at)}  {event.event:<13} {event.status.value:<9}{detail}")
+    if others:
+        print("\nOther requests for this customer (each is a case of its own):")
+        print(table([_row(t) for t in others], _HEADERS))
+    return 0
+
+
+def _brief(t: TrackedRequest) -> dict[str, Any]:
+    """A request in a list inside another document: who, what, where it stands."""
+    return {
+        "request_id": t.request_id,
+        "status": t.status.value,
+        "summary": t.request.summary(),
+        "reason": t.reason,
+        "updated_at": t.updated_at.isoformat(),
+    }
+
+
+def _send(args: argparse.Namespace) -> int:
+    """Send stored requests; one line (or JSON object) per id, the worst outcome is the code."""
+    from peppolnet.cli._output import print_json
+    from peppolnet.errors import PeppolnetError
+
+    channel = _channel(args, args.via, "--via")
+    results: list[dict[str, Any]] = []
+    code = 0
+    try:
+        with _tracker(args) as tracker:
+            for given in args.ids:
+                try:
+                    before = tracker.get(given)
+                    receipt = tracker.send(given, channel)
+                except PeppolnetError as exc:
+                    code = max(code, 3 if exc.retryable else 1)
+                    results.append({"id": given, "error": str(exc), "retryable": exc.retryable})
+                    continue
+                again = before is not None and before.status.value != "draft"
+                results.append(
+                    {
+                        "id": given,
+                        "request_id": receipt.request_id,
+                        "already_sent": again,
+                        "receipt": receipt.to_json(),
+                    }
+                )
+    finally:
+        _close(channel)
+    if args.json:
+        print_json(results)
+        return code
+    for result in results:
+        if "error" in result:
+            print(f"peppolnet: error: {result['id']}: {result['error']}", file=sys.stderr)
+            continue
+        receipt = result["receipt"]
+        verb = "already sent" if result["already_sent"] else "sent"
+        print(f"{result['request_id']} {verb} via {receipt['channel']}: {receipt['reference']}")
+    return code
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from peppolnet.cli._output import print_json
+
+    with _tracker(args) as tracker:
+        tracked = tracker.cancel(args.id, args.reason)
+    if args.json:
+        print_json(tracked.to_json())
+        return 0
+    print(f"{tracked.request_id} [cancelled]: {tracked.reason}")
+    if tracked.sent_at is not None:
+        print(
+            f"It was sent via {tracked.channel} ({tracked.reference}); the operator was not "
+            "told - ask them to close their case if they should not act on it."
+        )
     return 0
 
 
@@ -380,7 +548,10 @@ def _drafts(args: argparse.Namespace) -> int:
         print_json({"stored": not args.dry_run, "drafts": documents})
         return 0
     if not drafted:
-        print("no customer changed operator: nothing to draft")
+        print(
+            "nothing to draft: no customer changed operator, or each change already has an "
+            "open request (see `peppolnet request list`)"
+        )
         return 0
     rows = [
         [d.participant_id.bare, d.company_name, d.current_operator.seat_id, d.operator.seat_id]
@@ -389,6 +560,9 @@ def _drafts(args: argparse.Namespace) -> int:
     print(table(rows, ["PARTICIPANT", "COMPANY", "NOW WITH", "MOVE TO"]))
     done = "shown, not stored (--dry-run)" if args.dry_run else "stored as drafts"
     print(f"{len(drafted)} update request(s) {done}; see `peppolnet request list --status draft`")
+    if not args.dry_run:
+        ids = " ".join(d.request_id[:8] for d in drafted)
+        print(f"send them with `peppolnet request send {ids} --via http|outbox|smtp ...`")
     return 0
 
 
