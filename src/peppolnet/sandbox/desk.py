@@ -237,7 +237,7 @@ class OperatorDesk:
         with self._lock:
             return list(self._held)
 
-    def settle(self, timeout: float = 10.0) -> bool:
+    def settle(self, timeout: float = 60.0) -> bool:
         """Wait until every case that is not held has been carried out; False on timeout.
 
         For clean-up code: after it, the desk will not change the sandbox any more (unless more
@@ -261,8 +261,12 @@ class OperatorDesk:
             case = self._cases.get(key)
             return None if case is None else case.to_json()
 
-    def wait(self, case_or_request_id: str, timeout: float = 10.0) -> dict[str, Any] | None:
-        """Block until the case has left ``received`` (for tests and demos); the case or None."""
+    def wait(self, case_or_request_id: str, timeout: float = 60.0) -> dict[str, Any] | None:
+        """Block until the case has left ``received`` (for tests and demos); the case or None.
+
+        ``timeout`` only keeps a broken test from hanging: a case that is held, or on a very
+        busy machine, comes back still ``received`` when it runs out.
+        """
         deadline = time.monotonic() + timeout
         with self._done:
             while True:
