@@ -133,7 +133,7 @@ def test_the_delay_is_respected(fake: FakeSandbox) -> None:
         assert case["status"] == "received"
         assert desk_.wait(case["case_id"])["status"] == "registered"  # type: ignore[index]
     [called_at] = fake.called_at
-    assert called_at - before_post >= 0.4
+    assert called_at - before_post >= 0.399  # (a millisecond for timer rounding)
 
 
 def test_a_held_case_waits_for_its_release(

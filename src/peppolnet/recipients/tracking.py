@@ -12,7 +12,7 @@ step, and :meth:`RequestTracker.follow_up` looks the pending ones up again:
 * all of them reachable through the requested operator's Seat ID -> ``confirmed``, and the
   requester gets a confirmation e-mail (as the operator's own confirmation mail would);
 * the operator desk says the case was rejected -> ``rejected`` with the desk's reason;
-* nothing after ``expire_after`` -> ``expired`` (the request can be saved and sent again).
+* nothing after ``expire_after`` -> ``expired`` (a new request may be made).
 
 Statuses only move forward (draft -> sent -> confirmed | rejected | expired, and draft or sent ->
 cancelled). Every submission is its own row and its own case at the operator: a closed one
