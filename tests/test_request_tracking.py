@@ -342,7 +342,8 @@ def test_send_is_idempotent_one_case_at_the_desk(tmp_path: Path, sb: Sandbox) ->
             add_request(NEW_2, operator="PSE000109", email="other@odeshog.example",
                         request_id=request.request_id)
         )  # fmt: skip
-    with pytest.raises(InvalidInput, match=r"\(sent\) already asks to add 0007:5590123468"):
+    twin = r"\(sent\) already asks to add 0007:5590123468 to PSE000109; follow it up or cancel"
+    with pytest.raises(InvalidInput, match=twin):
         tracker.save(add_request(NEW_2, operator="PSE000109"))
 
 

@@ -611,9 +611,14 @@ class RequestTracker:
             if row is None:
                 same = self._open_twin(conn, request)
                 if same is not None:
+                    then = (
+                        "send or cancel that one first"
+                        if same["status"] == RequestStatus.DRAFT.value
+                        else "follow it up or cancel it first"
+                    )
                     raise InvalidInput(
                         f"request {same['request_id']} ({same['status']}) already asks to "
-                        f"{_ask(request)}; send or cancel that one first"
+                        f"{_ask(request)}; {then}"
                     )
                 conn.execute(
                     "INSERT INTO requests (request_id, kind, participant_id, seat_id, "
