@@ -26,6 +26,7 @@ from peppolnet.dnswire import (
     NOERROR,
     NXDOMAIN,
     SERVFAIL,
+    SOA,
     BadResponse,
     DnsResponse,
     ForeignResponse,
@@ -175,6 +176,40 @@ def test_nxdomain_negative_ttl_is_soa_min() -> None:
 def test_nodata_has_no_records() -> None:
     got = parse(response(soa=(60, 60)))
     assert (got.rcode, got.naptr, got.ttl, got.negative_ttl) == (NOERROR, (), None, 60)
+
+
+def test_soa_owner_names_the_zone_a_denial_claims() -> None:
+    # lower case, no final dot: what the SML layer compares with its zone
+    msg = response(rcode=dns.rcode.NXDOMAIN)
+    msg.authority.append(dns.rrset.from_text("SML.Example.", 30, "IN", "SOA", "ns. hm. 1 2 3 4 9"))
+    msg.authority.append(dns.rrset.from_text("other.", 30, "IN", "SOA", "ns. hm. 1 2 3 4 5"))
+    got = parse(msg)
+    assert (got.soa_owner, got.negative_ttl) == ("sml.example", 9)  # the first SOA counts
+    assert parse(response(rcode=dns.rcode.NXDOMAIN)).soa_owner is None
+    root = response(rcode=dns.rcode.NXDOMAIN)
+    root.authority.append(dns.rrset.from_text(".", 30, "IN", "SOA", "ns. hm. 1 2 3 4 9"))
+    assert parse(root).soa_owner == ""
+
+
+def test_soa_question_reads_the_answered_soa() -> None:
+    # the probe of a zone: its own SOA in the answer gives the TTL, negative TTL and owner
+    soa = "ns.sml.example. hm.sml.example. 1 2 3 4 45"
+    got = parse(response(soa, name="SML.example", rdtype=SOA, ttl=600), "sml.example", SOA)
+    assert (got.rcode, got.ttl, got.negative_ttl, got.soa_owner) == (
+        NOERROR,
+        600,
+        45,
+        "sml.example",
+    )
+    assert got.naptr == ()
+    denied = parse(response(rcode=dns.rcode.NXDOMAIN, name="sml.example", rdtype=SOA), ZONE, SOA)
+    assert (denied.rcode, denied.ttl, denied.soa_owner) == (NXDOMAIN, None, None)
+
+
+def test_server_is_recorded_not_checked() -> None:
+    wire = response(SMP_RECORD).to_wire()
+    assert parse_response(wire, QID, NAME, NAPTR, server="192.0.2.53").server == "192.0.2.53"
+    assert parse_response(wire, QID, NAME, NAPTR).server == ""
 
 
 def test_cname_answer_for_legacy_zones() -> None:

@@ -110,10 +110,10 @@ def _framed(wire: bytes) -> bytes:
     return len(wire).to_bytes(2, "big") + wire
 
 
-def _tcp_reply(data: bytes, query_id: int, name: str, rdtype: int) -> DnsResponse:
+def _tcp_reply(data: bytes, query_id: int, name: str, rdtype: int, server: str) -> DnsResponse:
     """A TCP connection carries only our exchange: a foreign reply there is a broken server."""
     try:
-        return parse_response(data, query_id, name, rdtype, over_tcp=True)
+        return parse_response(data, query_id, name, rdtype, over_tcp=True, server=server)
     except ForeignResponse as exc:
         raise BadResponse(f"the reply over TCP is not for this query: {exc.message}") from None
 
@@ -143,7 +143,7 @@ def _udp(
             except TimeoutError:
                 raise _TimedOut from None
             try:
-                return parse_response(data, query_id, name, rdtype)
+                return parse_response(data, query_id, name, rdtype, server=server)
             except ForeignResponse:
                 continue  # not ours: keep waiting for the real reply
 
@@ -173,7 +173,7 @@ def _tcp(
     with sock:
         sock.sendall(_framed(build_query(name, rdtype, query_id, edns=edns)))
         size = int.from_bytes(_recv_exactly(sock, 2, deadline), "big")
-        return _tcp_reply(_recv_exactly(sock, size, deadline), query_id, name, rdtype)
+        return _tcp_reply(_recv_exactly(sock, size, deadline), query_id, name, rdtype, server)
 
 
 def _ask_one(
@@ -331,7 +331,7 @@ class _UdpEndpoint:
             return  # a late, duplicate or guessed reply
         outcome: DnsResponse | BaseException
         try:
-            outcome = parse_response(data, query_id, entry.name, entry.rdtype)
+            outcome = parse_response(data, query_id, entry.name, entry.rdtype, server=self.server)
         except ForeignResponse:
             return  # right ID, other question: not the reply, keep waiting
         except BadResponse as exc:
@@ -473,7 +473,7 @@ async def _tcp_async(
         raise BadResponse(
             "the DNS server closed the TCP connection before the whole reply"
         ) from None
-    return _tcp_reply(data, query_id, name, rdtype)
+    return _tcp_reply(data, query_id, name, rdtype, server)
 
 
 async def _ask_one_async(

@@ -5,7 +5,8 @@ class IN, recursion desired, and one answer to pick apart. dnspython builds and 
 ``dns.message`` objects for that - general, but under bulk load its per-query CPU was a large
 share of the client's work. This module writes the query with a few ``struct`` calls and reads
 only what the SML layer needs from the reply: the RCODE, the TC bit, the answer records of the
-asked name and type, and the negative TTL from the SOA in the authority section.
+asked name and type, and the negative TTL and owner of the SOA in the authority section (the owner
+says which zone a negative answer claims to come from; see :mod:`peppolnet.sml`).
 
 The reply is untrusted input (UDP is trivially spoofed), so the parser is strict and bounded:
 
@@ -161,7 +162,11 @@ class DnsResponse:
     master-file text, with the final dot); ``ttl`` is the smallest TTL among them and the CNAME
     hops that led to them (the RRset's TTL, RFC 2181 §5.2), ``None`` without records;
     ``negative_ttl`` is ``min(SOA TTL, SOA MINIMUM)`` of the first SOA in the authority section
-    (RFC 2308), ``None`` without one.
+    (RFC 2308), ``None`` without one, and ``soa_owner`` that SOA's owner name (lower case, no
+    trailing dot): the zone the server claims the answer comes from. For an SOA question that
+    was answered, both describe the SOA in the answer instead. ``server`` is the address the
+    reply came from, as the transport passed it in (empty when not given): a negative answer
+    is only as good as the resolver that gave it, so messages name it.
     """
 
     rcode: int
@@ -170,6 +175,8 @@ class DnsResponse:
     cname: tuple[str, ...] = ()
     ttl: int | None = None
     negative_ttl: int | None = None
+    soa_owner: str | None = None
+    server: str = ""
 
 
 def rcode_text(rcode: int) -> str:
@@ -349,6 +356,8 @@ def _ttl(value: int) -> int:
 
 
 _ERRORS_WITHOUT_QUESTION: Final = frozenset({FORMERR, SERVFAIL, NOTIMP, REFUSED})
+_Soa = tuple[int, str]
+"""``(negative TTL, owner)`` of an SOA record."""
 
 
 def _expect(data: bytes, query_id: int, qname: bytes, type_class: bytes) -> tuple[int, int]:
@@ -393,9 +402,15 @@ def _record(data: bytes, pos: int) -> tuple[int, int, int, int, int]:
 
 
 def parse_response(
-    data: bytes, query_id: int, name: str, rdtype: int, *, over_tcp: bool = False
+    data: bytes,
+    query_id: int,
+    name: str,
+    rdtype: int,
+    *,
+    over_tcp: bool = False,
+    server: str = "",
 ) -> DnsResponse:
-    """Read the reply to :func:`build_query` ``(name, rdtype, query_id)``.
+    """Read the reply to :func:`build_query` ``(name, rdtype, query_id)``, sent by ``server``.
 
     Raises :class:`ForeignResponse` when the message is not that reply and :class:`BadResponse`
     when it is malformed; both are :class:`~peppolnet.errors.DnsFailure`.
@@ -411,7 +426,7 @@ def parse_response(
     rcode = flags & 0x000F
     truncated = bool(flags & _FLAG_TC)
     if truncated and not over_tcp:
-        return DnsResponse(rcode, True)
+        return DnsResponse(rcode, True, server=server)
     ancount, nscount, arcount = _HEADER.unpack_from(data)[3:]
     has_question = pos > _HEADER.size
     # answer section: remember (owner, type, ttl, rdata span) of what may matter, frame the rest
@@ -425,12 +440,12 @@ def parse_response(
         rtype, rclass, ttl, start, pos = _record(data, pos)
         if rclass == CLASS_IN and rtype in (rdtype, CNAME):
             kept.append((owner, rtype, _ttl(ttl), start, pos))
-    negative_ttl: int | None = None
+    soa: _Soa | None = None
     for _ in range(nscount):
-        _, pos = _read_name(data, pos)
+        owner, pos = _read_name(data, pos)
         rtype, rclass, ttl, start, pos = _record(data, pos)
-        if rtype == SOA and rclass == CLASS_IN and negative_ttl is None:
-            negative_ttl = _soa_negative_ttl(data, start, pos, _ttl(ttl))
+        if rtype == SOA and rclass == CLASS_IN and soa is None:
+            soa = (_soa_negative_ttl(data, start, pos, _ttl(ttl)), _owner_text(owner))
     seen_opt = False
     for _ in range(arcount):
         _, pos = _read_name(data, pos)
@@ -442,10 +457,15 @@ def parse_response(
             rcode |= (ttl >> 24) << 4  # EDNS extended RCODE: the upper 8 of its 12 bits
     if pos != len(data):
         raise BadResponse(f"the DNS reply has {len(data) - pos} octets after its last record")
-    response = _answer(data, rcode, rdtype, qname, kept, negative_ttl)
+    response = _answer(data, rcode, rdtype, qname, kept, soa, server)
     if truncated and rcode == NOERROR and response.ttl is None:
         raise BadResponse("the DNS reply over TCP is truncated and lacks the records asked for")
     return response
+
+
+def _owner_text(wire: bytes) -> str:
+    """An owner name as :attr:`DnsResponse.soa_owner` gives it: lower case, no final dot."""
+    return _name_text(wire).lower().rstrip(".")
 
 
 def _answer(
@@ -454,7 +474,8 @@ def _answer(
     rdtype: int,
     qname: bytes,
     kept: list[tuple[bytes, int, int, int, int]],
-    negative_ttl: int | None,
+    soa: _Soa | None,
+    server: str,
 ) -> DnsResponse:
     """Pick the records of the asked name (following CNAMEs for NAPTR) and decode them."""
     owner = qname
@@ -470,13 +491,30 @@ def _answer(
         owner = _name_rdata(data, hop[3], hop[4]).lower()
     else:
         raise BadResponse(f"the DNS reply has a CNAME chain longer than {MAX_CNAME_HOPS}")
+    negative_ttl, soa_owner = soa if soa is not None else (None, None)
     if not found:
-        return DnsResponse(rcode, False, negative_ttl=negative_ttl)
+        return DnsResponse(
+            rcode, False, negative_ttl=negative_ttl, soa_owner=soa_owner, server=server
+        )
     ttl = min(ttls + [k[2] for k in found])
+    naptr: tuple[NaptrRecord, ...] = ()
+    cname: tuple[str, ...] = ()
     if rdtype == NAPTR:
         naptr = tuple(_naptr(data, start, end) for _, _, _, start, end in found)
-        return DnsResponse(rcode, False, naptr=naptr, ttl=ttl, negative_ttl=negative_ttl)
-    if rdtype == CNAME:
+    elif rdtype == CNAME:
         cname = tuple(_name_text(_name_rdata(data, start, end)) for _, _, _, start, end in found)
-        return DnsResponse(rcode, False, cname=cname, ttl=ttl, negative_ttl=negative_ttl)
-    return DnsResponse(rcode, False, ttl=ttl, negative_ttl=negative_ttl)
+    elif rdtype == SOA:
+        # a zone's own SOA, asked for at its apex (the SML layer's probe of its zone)
+        soa_wire, _, soa_ttl, start, end = found[0]
+        negative_ttl = _soa_negative_ttl(data, start, end, soa_ttl)
+        soa_owner = _owner_text(soa_wire)
+    return DnsResponse(
+        rcode,
+        False,
+        naptr=naptr,
+        cname=cname,
+        ttl=ttl,
+        negative_ttl=negative_ttl,
+        soa_owner=soa_owner,
+        server=server,
+    )
