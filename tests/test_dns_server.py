@@ -128,6 +128,45 @@ def test_servfail_and_silence_per_participant_and_server() -> None:
             srv.set_fault(None, "explode")  # type: ignore[arg-type]
 
 
+def test_lie_nxdomain_denies_every_name_without_authority() -> None:
+    with DnsServer([ZONE]) as srv:
+        srv.add_participant(PID, SMP)
+        srv.set_lie("nxdomain")
+        assert srv.lie == "nxdomain"
+        for name, rdtype in (
+            (naptr_name(PID, ZONE), "NAPTR"),  # published
+            (naptr_name(ParticipantId.parse("9915:nobody"), ZONE), "NAPTR"),
+            (ZONE, "SOA"),  # the zone's own SOA too
+            ("example.com", "A"),  # and names outside every zone (a resolver, not the zone)
+        ):
+            for tcp in (False, True):
+                response = ask(srv, name, rdtype, tcp=tcp)
+                assert response.rcode() == dns.rcode.NXDOMAIN, name
+                assert not response.answer
+                assert not response.authority
+                assert not response.flags & dns.flags.AA
+        srv.set_lie(None)
+        assert srv.lie is None
+        assert ask(srv, naptr_name(PID, ZONE)).answer
+
+
+def test_lie_strip_authority_drops_only_the_authority() -> None:
+    with DnsServer([ZONE]) as srv:
+        srv.add_participant(PID, SMP)
+        srv.set_lie("strip-authority")
+        assert ask(srv, naptr_name(PID, ZONE)).answer
+        missing = ask(srv, naptr_name(ParticipantId.parse("9915:nobody"), ZONE))
+        assert missing.rcode() == dns.rcode.NXDOMAIN
+        assert not missing.authority
+        nodata = ask(srv, naptr_name(PID, ZONE), "A")
+        assert (nodata.rcode(), nodata.answer, nodata.authority) == (dns.rcode.NOERROR, [], [])
+        apex = ask(srv, ZONE, "SOA")  # still answered: a probe of the zone shows it
+        assert apex.answer[0].rdtype == dns.rdatatype.SOA
+        with pytest.raises(SandboxError, match="unknown DNS lie"):
+            srv.set_lie("sometimes")  # type: ignore[arg-type]
+        assert srv.lie == "strip-authority"
+
+
 def test_timeout_share() -> None:
     with DnsServer([ZONE]) as srv:
         srv.add_participant(PID, SMP)

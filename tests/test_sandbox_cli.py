@@ -35,10 +35,10 @@ PEPPOLNET = [sys.executable, "-m", "peppolnet"]
 class Served:
     """A running ``sandbox serve`` process and the JSON line it printed."""
 
-    def __init__(self, state_file: Path) -> None:
+    def __init__(self, state_file: Path, *options: str) -> None:
         self.state_file = state_file
         self.proc = subprocess.Popen(
-            [*PEPPOLNET, "sandbox", "serve", "--state-file", str(state_file)],
+            [*PEPPOLNET, "sandbox", "serve", "--state-file", str(state_file), *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -67,8 +67,9 @@ class Served:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    server = Served(tmp_path / "state.json")
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Served]:
+    """``sandbox serve``; parametrise indirectly with a tuple of options to pass more."""
+    server = Served(tmp_path / "state.json", *getattr(request, "param", ()))
     try:
         yield server
     finally:
@@ -185,6 +186,21 @@ def test_serve_answers_curl(served: Served) -> None:
     )
     assert card.returncode == 0, card.stderr
     assert pid.value in card.stdout
+
+
+def test_serve_dns_lie_must_be_known(tmp_path: Path) -> None:
+    assert (
+        main(["sandbox", "serve", "--state-file", str(tmp_path / "s"), "--dns-lie", "often"]) == 2
+    )
+    assert not (tmp_path / "s").exists()
+
+
+def test_serve_dns_lie_offers_every_lie_of_the_server(capsys: pytest.CaptureFixture[str]) -> None:
+    # the command line names them itself, so that `peppolnet` starts without dnspython
+    from peppolnet.sandbox.dns_server import LIES
+
+    assert main(["sandbox", "serve", "--help"]) == 0
+    assert "{" + ",".join(LIES) + "}" in capsys.readouterr().out
 
 
 def test_sigterm_stops_cleanly(served: Served) -> None:

@@ -118,9 +118,7 @@ def test_move_and_remove(net: Sandbox) -> None:
     assert _naptr(net, p.id).rcode() == dns.rcode.NOERROR
 
 
-def test_start_stop_repeatedly(tmp_path: Path) -> None:
-    config = parse_config(
-        """
+SMALL_NETWORK = """
 [[operators]]
 id = "a"
 name = "A AB"
@@ -140,13 +138,35 @@ name = "X AB"
 country = "SE"
 operator = "a"
 """
-    )
+
+
+def test_start_stop_repeatedly(tmp_path: Path) -> None:
+    config = parse_config(SMALL_NETWORK)
     for _ in range(3):
         with Sandbox.start(config, key_dir=tmp_path) as sandbox:
             pid = ParticipantId.parse("iso6523-actorid-upis::0007:5567321707")
             r = _metadata(sandbox, pid)
             assert r.status_code == 200
             assert isinstance(parse_document(r.content), ServiceMetadata)
+
+
+def test_dns_lie_from_the_file_and_at_run_time(tmp_path: Path) -> None:
+    config = parse_config('[dns]\nlie = "nxdomain"\n' + SMALL_NETWORK)
+    assert config.dns_faults.lie == "nxdomain"
+    pid = ParticipantId.parse("iso6523-actorid-upis::0007:5567321707")
+    with Sandbox.start(config, key_dir=tmp_path) as sandbox:
+        denied = _naptr(sandbox, pid)
+        assert (denied.rcode(), denied.authority) == (dns.rcode.NXDOMAIN, [])
+        sandbox.dns.set_lie(None)  # switched while it runs, like every other DNS fault
+        assert _naptr(sandbox, pid).answer
+        sandbox.dns.set_lie("strip-authority")
+        assert _naptr(sandbox, pid).answer
+
+
+@pytest.mark.parametrize("value", ['"always"', "1", '["nxdomain"]'])
+def test_dns_lie_must_be_known(value: str) -> None:
+    with pytest.raises(SandboxError, match=r"dns\.lie \(line 2\): must be one of nxdomain"):
+        parse_config(f"[dns]\nlie = {value}\n" + SMALL_NETWORK)
 
 
 def test_config_errors_name_field_and_line() -> None:

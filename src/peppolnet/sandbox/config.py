@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from peppolnet.errors import PeppolnetError, SandboxError
 from peppolnet.identifiers import (
@@ -32,6 +32,7 @@ from peppolnet.identifiers import (
     ProcessId,
     TransportProfile,
 )
+from peppolnet.sandbox.dns_server import LIES, Lie
 from peppolnet.sandbox.http import Faults
 
 __all__ = [
@@ -84,11 +85,12 @@ _COUNTRY_RE: Final = re.compile(r"[A-Z]{2}")
 
 @dataclass(frozen=True)
 class DnsFaults:
-    """Fault injection for the sandbox DNS server."""
+    """Fault injection for the sandbox DNS server; ``lie`` is one of its :data:`LIES`."""
 
     latency: float = 0.0
     jitter: float = 0.0
     timeout_share: float = 0.0
+    lie: Lie | None = None
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,13 @@ class _Reader:
         return float(value)
 
     @staticmethod
+    def _lie(dns: Mapping[str, Any]) -> Lie | None:
+        value = dns.get("lie")
+        if value is not None and (not isinstance(value, str) or value not in LIES):
+            raise _FieldError("dns.lie", f"must be one of {', '.join(LIES)}, got {value!r}", value)
+        return cast("Lie | None", value)
+
+    @staticmethod
     def _strings(table: Mapping[str, Any], key: str, where: str) -> list[str]:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -312,7 +321,7 @@ class _Reader:
         network = self._table(data.get("network", {}), "network")
         self._only(network, ("name", "zone", "transport_profile"), "network")
         dns = self._table(data.get("dns", {}), "dns")
-        self._only(dns, ("latency", "jitter", "timeout_share"), "dns")
+        self._only(dns, ("latency", "jitter", "timeout_share", "lie"), "dns")
         try:
             profile = TransportProfile.parse(
                 self._str(network, "transport_profile", "network", str(TRANSPORT_AS4))
@@ -346,6 +355,7 @@ class _Reader:
                     latency=self._float(dns, "latency", "dns"),
                     jitter=self._float(dns, "jitter", "dns"),
                     timeout_share=self._float(dns, "timeout_share", "dns"),
+                    lie=self._lie(dns),
                 ),
                 source=self.source,
             )

@@ -3,7 +3,9 @@
 It answers what the Peppol SML answers - ``100 10 "U" "Meta:SMP" "!.*!<smp url>!" .`` NAPTR
 records at the participant's hashed name, optionally the legacy ``B-<md5>`` CNAME, NXDOMAIN with
 an SOA for unknown names, REFUSED outside its zones - over UDP and TCP on the same port of
-127.0.0.1, so peppolnet's resolvers are tested over real sockets.
+127.0.0.1, so peppolnet's resolvers are tested over real sockets. It can also play a lying
+resolver in front of the zone (:data:`LIES`, :meth:`DnsServer.set_lie`), to test that a denial
+which cannot be shown to come from the SML is never read as "not registered".
 
 It runs its own asyncio loop in a background thread. Every answer is scheduled with
 ``loop.call_later``, so an injected delay holds back only that answer: 256 concurrent queries
@@ -20,7 +22,7 @@ import random
 import socket
 import threading
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, cast
@@ -41,10 +43,19 @@ from peppolnet.errors import SandboxError
 from peppolnet.identifiers import ParticipantId
 from peppolnet.sml import cname_name, naptr_name
 
-__all__ = ["DnsServer", "Fault"]
+__all__ = ["LIES", "DnsServer", "Fault", "Lie"]
 
 Fault = Literal["servfail", "silence"]
 """``servfail`` answers SERVFAIL; ``silence`` sends nothing (the client times out)."""
+Lie = Literal["nxdomain", "strip-authority"]
+"""How the server lies, as resolvers in front of the SML do (see :data:`LIES`)."""
+LIES: Final[Mapping[str, str]] = {
+    "nxdomain": "NXDOMAIN for every name, the zone's own SOA included, without an authority "
+    "section (a captive portal, a filtered or offline network)",
+    "strip-authority": "honest answers without their authority section, so denials carry no "
+    "SOA (the zone's own SOA is still answered when asked for)",
+}
+"""Every lie the server can tell, with what it does."""
 
 _NEGATIVE_TTL_DEFAULT: Final = 60
 _UDP_PAYLOAD: Final = 512
@@ -161,6 +172,7 @@ class DnsServer:
         self._records: dict[dns.name.Name, _Records] = {}
         self._names: dict[ParticipantId, list[dns.name.Name]] = {}
         self._faults: dict[ParticipantId | None, Fault] = {}
+        self._lie: Lie | None = None
         self._latency = (0.0, 0.0)
         self._timeout_share = 0.0
         self._random = random.Random()
@@ -392,6 +404,22 @@ class DnsServer:
             else:
                 self._faults[pid] = fault
 
+    def set_lie(self, lie: Lie | None) -> None:
+        """Answer every query as a lying resolver would (see :data:`LIES`); None is honest again.
+
+        ``"nxdomain"`` comes before every other fault (a resolver that denies everything asks
+        no one), after the random silence of :meth:`set_timeout_share`.
+        """
+        if lie is not None and lie not in LIES:
+            raise SandboxError(f"unknown DNS lie {lie!r}; use {', '.join(map(repr, LIES))} or None")
+        with self._lock:
+            self._lie = lie
+
+    @property
+    def lie(self) -> Lie | None:
+        """The lie being told, None when honest."""
+        return self._lie
+
     def set_latency(self, fixed: float = 0.0, jitter: float = 0.0) -> None:
         """Delay every answer by ``fixed`` plus a uniform random share of ``jitter`` seconds."""
         if fixed < 0 or jitter < 0:
@@ -436,6 +464,7 @@ class DnsServer:
             fixed, jitter = self._latency
             delay = fixed + (self._random.uniform(0.0, jitter) if jitter else 0.0)
             silent = self._timeout_share > 0 and self._random.random() < self._timeout_share
+            lie = self._lie
         if silent:
             return None, 0.0
         try:
@@ -446,6 +475,10 @@ class DnsServer:
         response.flags |= dns.flags.AA
         if len(query.question) != 1:
             response.set_rcode(dns.rcode.FORMERR)
+            return self._wire(response, max_size), delay
+        if lie == "nxdomain":
+            response.flags &= ~dns.flags.AA  # a resolver speaking, not the zone's server
+            response.set_rcode(dns.rcode.NXDOMAIN)
             return self._wire(response, max_size), delay
         question = query.question[0]
         qname = question.name
@@ -472,7 +505,8 @@ class DnsServer:
         else:
             if entry is None and qname != zone:
                 response.set_rcode(dns.rcode.NXDOMAIN)
-            response.authority.append(self._soa[zone])
+            if lie != "strip-authority":
+                response.authority.append(self._soa[zone])
         return self._wire(response, max_size), delay
 
     @staticmethod

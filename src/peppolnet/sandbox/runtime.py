@@ -167,6 +167,7 @@ class Sandbox:
         dns_faults = self.config.dns_faults
         self.dns.set_latency(dns_faults.latency, dns_faults.jitter)
         self.dns.set_timeout_share(dns_faults.timeout_share)
+        self.dns.set_lie(dns_faults.lie)
         self.dns.start()
         self._running = True
         for participant in self.config.participants:

@@ -53,6 +53,13 @@ def register(sub: Any) -> None:
         metavar="PORT",
         help="UDP/TCP port of the sandbox DNS server (default: any free port)",
     )
+    serve.add_argument(
+        "--dns-lie",
+        choices=("nxdomain", "strip-authority"),
+        help="make the sandbox DNS server lie like a resolver in front of the SML: nxdomain "
+        "denies every name (the zone's SOA too), strip-authority drops the SOA from denials "
+        "(default: the config file's [dns] lie, else honest)",
+    )
     serve.set_defaults(handler=run_serve)
 
     info = actions.add_parser(
@@ -72,6 +79,8 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from peppolnet.errors import SandboxError
     from peppolnet.sandbox.config import load_config
     from peppolnet.sandbox.runtime import Sandbox
@@ -97,6 +106,9 @@ def run_serve(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         config = load_config(args.config)
+        if args.dns_lie:
+            lying = dataclasses.replace(config.dns_faults, lie=args.dns_lie)
+            config = dataclasses.replace(config, dns_faults=lying)
         key_dir = Path(args.key_dir) if args.key_dir else None
         sandbox = Sandbox(config, key_dir=key_dir, dns_port=args.dns_port)
         try:
