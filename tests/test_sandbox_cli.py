@@ -188,6 +188,22 @@ def test_serve_answers_curl(served: Served) -> None:
     assert pid.value in card.stdout
 
 
+@pytest.mark.parametrize("served", [("--dns-lie", "nxdomain")], indirect=True)
+def test_serve_with_a_lying_dns(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
+    pid = _plain_participant()
+    info = served.info
+    query = dns.message.make_query(naptr_name(pid, info["zone"]), "NAPTR")
+    answer = dns.query.udp(query, info["dns"]["host"], port=info["dns"]["port"], timeout=3)
+    assert (answer.rcode(), answer.answer, answer.authority) == (dns.rcode.NXDOMAIN, [], [])
+    # and a lookup in another terminal says unknown (exit 3), not "not registered"
+    network = ["--network", "sandbox", "--state-file", str(served.state_file)]
+    assert main(["lookup", pid.value, "--json", *network]) == 3
+    result = json.loads(capsys.readouterr().out)
+    assert (result["verdict"], result["retryable"]) == ("unknown", True)
+    assert "the resolver 127.0.0.1 said NXDOMAIN" in result["reason"]
+    assert served.stop(signal.SIGINT) == 0
+
+
 def test_serve_dns_lie_must_be_known(tmp_path: Path) -> None:
     assert (
         main(["sandbox", "serve", "--state-file", str(tmp_path / "s"), "--dns-lie", "often"]) == 2

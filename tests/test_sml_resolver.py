@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,9 +12,17 @@ from datetime import UTC, datetime
 import pytest
 
 from peppolnet.clock import ManualClock
-from peppolnet.errors import DnsFailure, InvalidInput, NoSmpService, NotRegistered
+from peppolnet.dnsquery import ask
+from peppolnet.dnswire import NAPTR, NOERROR
+from peppolnet.errors import (
+    DnsFailure,
+    InvalidInput,
+    NoSmpService,
+    NotRegistered,
+    UntrustedNegative,
+)
 from peppolnet.identifiers import ParticipantId
-from peppolnet.sandbox.dns_server import DnsServer
+from peppolnet.sandbox.dns_server import DnsServer, Lie
 from peppolnet.sml import AsyncSmlResolver, SmlResolver, naptr_name
 
 ZONE = "sml.sandbox.test"
@@ -369,3 +378,234 @@ async def test_latency_does_not_serialise(server: DnsServer) -> None:
     assert all(a.elapsed >= 0.5 for a in answers)
     # serialised, 20 answers of 0.5 s take 10 s; overlapping, one delay plus overhead
     assert took < 20 * 0.5 / 2, took
+
+
+# --- denials behind a lying resolver -------------------------------------------------------------
+#
+# A denial counts as "not registered" only when it carries the zone's SOA, or the resolver that
+# gave it shows the zone's SOA when asked (the probe). The sandbox server plays the liar.
+
+MISSING_TOO = [ParticipantId.parse(f"0007:{n:010d}") for n in range(1000000001, 1000000041)]
+
+
+def behind(server: DnsServer, lie: Lie | None, **kw: object) -> tuple[SmlResolver, ManualClock]:
+    """A resolver with a hand-moved clock, asking ``server`` while it tells ``lie``."""
+    server.set_lie(lie)
+    clock = Clock()
+    return make(server, clock=clock, **kw), clock
+
+
+def untrusted(excinfo: pytest.ExceptionInfo[DnsFailure], name: str) -> UntrustedNegative:
+    error = excinfo.value
+    assert type(error) is UntrustedNegative
+    assert error.retryable is True
+    assert (error.nameserver, error.name) == ("127.0.0.1", name)
+    assert error.message.startswith(f"the resolver 127.0.0.1 said NXDOMAIN for {name}")
+    assert f"could not show the SOA of the SML zone {ZONE}" in error.message
+    assert "cannot be trusted as 'not registered'" in error.message
+    return error
+
+
+@pytest.mark.parametrize("tcp", [False, True])
+def test_a_resolver_that_denies_everything_is_not_believed(server: DnsServer, tcp: bool) -> None:
+    server.set_lie("nxdomain")
+    resolver = make(server, tcp=tcp)
+    for pid in (FOUND, MISSING, OTHER_SERVICE):  # registered or not, the answer is the same lie
+        with pytest.raises(DnsFailure) as info:
+            resolver.resolve(pid)
+        error = untrusted(info, naptr_name(pid, ZONE))
+        assert "it said NXDOMAIN for the zone itself" in error.message
+
+
+def test_untrusted_denials_are_never_cached(server: DnsServer) -> None:
+    resolver, _ = behind(server, "nxdomain")
+    with pytest.raises(UntrustedNegative):
+        resolver.resolve(MISSING)
+    with pytest.raises(UntrustedNegative):
+        resolver.resolve(FOUND)
+    server.set_lie(None)
+    before = server.queries
+    with pytest.raises(NotRegistered):  # asked again: the honest denial carries the SOA
+        resolver.resolve(MISSING)
+    assert resolver.resolve(FOUND).smp_url == SMP
+    assert server.queries == before + 2
+
+
+def test_honest_denials_need_no_probe(server: DnsServer) -> None:
+    resolver = make(server)
+    before = server.queries
+    for pid in MISSING_TOO[:5]:
+        with pytest.raises(NotRegistered):
+            resolver.resolve(pid)
+    assert server.queries == before + 5
+
+
+def test_denials_without_authority_are_believed_once_the_zone_is_shown(server: DnsServer) -> None:
+    resolver, _ = behind(server, "strip-authority")
+    before = server.queries
+    for pid in MISSING_TOO[:10]:
+        with pytest.raises(NotRegistered):
+            resolver.resolve(pid)
+    assert server.queries == before + 10 + 1  # one SOA query for all ten denials
+    assert resolver.resolve(FOUND).smp_url == SMP
+    with pytest.raises(NoSmpService):
+        resolver.resolve(OTHER_SERVICE)
+
+
+def test_the_probe_is_asked_again_after_the_soas_ttl(server: DnsServer) -> None:
+    resolver, clock = behind(server, "strip-authority")
+    start = server.queries
+    with pytest.raises(NotRegistered):
+        resolver.resolve(MISSING_TOO[0])
+    assert server.queries == start + 2
+    clock.advance(59)  # the sandbox SOA's TTL is 60 s: still shown
+    with pytest.raises(NotRegistered):
+        resolver.resolve(MISSING_TOO[1])
+    assert server.queries == start + 3
+    clock.advance(2)
+    with pytest.raises(NotRegistered):
+        resolver.resolve(MISSING_TOO[2])
+    assert server.queries == start + 5  # the denial and a fresh probe
+
+
+def test_a_probe_is_remembered_no_longer_than_a_denial(server: DnsServer) -> None:
+    resolver, clock = behind(server, "strip-authority", max_negative_ttl=10)
+    start = server.queries
+    with pytest.raises(NotRegistered):
+        resolver.resolve(MISSING_TOO[0])
+    clock.advance(11)
+    with pytest.raises(NotRegistered):
+        resolver.resolve(MISSING_TOO[1])
+    assert server.queries == start + 4
+    # and the denial it vouched for was cached for the zone's negative TTL, capped the same
+    server.add_participant(MISSING_TOO[1], SMP)
+    with pytest.raises(NotRegistered):
+        resolver.resolve(MISSING_TOO[1])
+    clock.advance(11)
+    assert resolver.resolve(MISSING_TOO[1]).smp_url == SMP
+
+
+def test_a_failed_probe_is_remembered_briefly(server: DnsServer) -> None:
+    resolver, clock = behind(server, "nxdomain")
+    start = server.queries
+    with pytest.raises(UntrustedNegative):
+        resolver.resolve(MISSING_TOO[0])
+    with pytest.raises(UntrustedNegative):
+        resolver.resolve(MISSING_TOO[1])
+    assert server.queries == start + 3  # the second denial reused the failed probe
+    # Meanwhile the resolver stops lying about the zone, but still strips the SOA: until the
+    # failure is forgotten, such denials stay unknown - the safe side.
+    server.set_lie("strip-authority")
+    with pytest.raises(UntrustedNegative, match="NXDOMAIN for the zone itself"):
+        resolver.resolve(MISSING_TOO[2])
+    clock.advance(6)
+    with pytest.raises(NotRegistered):
+        resolver.resolve(MISSING_TOO[3])
+
+
+def test_clear_cache_forgets_the_probe(server: DnsServer) -> None:
+    resolver, _ = behind(server, "nxdomain")
+    with pytest.raises(UntrustedNegative):
+        resolver.resolve(MISSING)
+    server.set_lie("strip-authority")
+    resolver.clear_cache()
+    with pytest.raises(NotRegistered):
+        resolver.resolve(MISSING)
+
+
+def test_the_probe_asks_the_resolver_that_denied(server: DnsServer) -> None:
+    # 127.0.0.2 lies and is asked first; its NXDOMAIN ends the search, so it is the one asked
+    # for the zone's SOA - the honest server on 127.0.0.1 never hears of it
+    with DnsServer([ZONE], host="127.0.0.2", port=server.port) as liar:
+        liar.set_lie("nxdomain")
+        resolver = SmlResolver(
+            ZONE, nameservers=["127.0.0.2", "127.0.0.1"], port=server.port, timeout=2.0
+        )
+        before = server.queries
+        with pytest.raises(UntrustedNegative, match=r"^the resolver 127\.0\.0\.2 said") as info:
+            resolver.resolve(FOUND)
+        assert info.value.nameserver == "127.0.0.2"
+        assert liar.queries == 2
+        assert server.queries == before
+
+
+def test_legacy_cname_denials_are_judged_alike(server: DnsServer) -> None:
+    server.add_participant(FOUND, SMP, legacy_cname=True)
+    resolver, _ = behind(server, "strip-authority", legacy_cname=True, require_https=False)
+    with pytest.raises(NotRegistered, match="no CNAME record"):
+        resolver.resolve(MISSING)
+    server.set_lie("nxdomain")
+    resolver.clear_cache()
+    with pytest.raises(UntrustedNegative, match="said NXDOMAIN for B-"):
+        resolver.resolve(FOUND)
+
+
+def test_nodata_without_soa_is_named_as_such(server: DnsServer) -> None:
+    # a name that exists without the asked type (here: the zone's apex) is a NODATA denial
+    resolver, _ = behind(server, "strip-authority")
+    core = resolver._core  # the shells only move bytes: judge the reply with the core
+    response = ask(ZONE, NAPTR, ["127.0.0.1"], server.port, 2.0, tcp=False)
+    assert (response.rcode, response.ttl, response.soa_owner) == (NOERROR, None, None)
+    assert core.wants_proof(response)
+    error = core.untrusted(ZONE, response, None)
+    assert error.message.startswith(
+        f"the resolver 127.0.0.1 said there is no NAPTR record at {ZONE}"
+    )
+
+
+def test_threads_share_one_probe(server: DnsServer) -> None:
+    resolver, _ = behind(server, "strip-authority", timeout=5.0)
+    before = server.queries
+
+    def one(pid: ParticipantId) -> str:
+        try:
+            resolver.resolve(pid)
+        except NotRegistered:
+            return "not-registered"
+        return "found"
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(one, MISSING_TOO))
+    assert outcomes == ["not-registered"] * len(MISSING_TOO)
+    assert server.queries == before + len(MISSING_TOO) + 1
+
+
+async def test_async_behind_a_resolver_that_denies_everything(server: DnsServer) -> None:
+    server.set_lie("nxdomain")
+    async with make_async(server, clock=Clock(), timeout=5.0) as resolver:
+        before = server.queries
+        outcomes = await asyncio.gather(
+            *(resolver.resolve(pid) for pid in [FOUND, *MISSING_TOO]), return_exceptions=True
+        )
+        assert server.queries == before + 1 + len(MISSING_TOO) + 1  # a single SOA query
+        for pid, outcome in zip([FOUND, *MISSING_TOO], outcomes, strict=True):
+            assert isinstance(outcome, UntrustedNegative), outcome
+            assert outcome.nameserver == "127.0.0.1"
+            assert outcome.name == naptr_name(pid, ZONE)
+        # the same sentence as the sync twin's
+        server.set_lie("nxdomain")
+        with pytest.raises(DnsFailure) as info:
+            await resolver.resolve(MISSING)
+        untrusted(info, naptr_name(MISSING, ZONE))
+
+
+async def test_async_strip_authority_shares_one_probe(server: DnsServer) -> None:
+    server.set_lie("strip-authority")
+    clock = Clock()
+    async with make_async(server, clock=clock, timeout=5.0) as resolver:
+        before = server.queries
+        outcomes = await asyncio.gather(
+            *(resolver.resolve(pid) for pid in MISSING_TOO), return_exceptions=True
+        )
+        assert all(isinstance(o, NotRegistered) for o in outcomes), outcomes
+        assert server.queries == before + len(MISSING_TOO) + 1
+        assert (await resolver.resolve(FOUND)).smp_url == SMP
+        clock.advance(61)
+        with pytest.raises(NotRegistered):
+            await resolver.resolve(MISSING)
+        assert server.queries == before + len(MISSING_TOO) + 1 + 1 + 2
+        server.set_lie(None)  # honest again: no probe needed at all
+        resolver.clear_cache()
+        with pytest.raises(NotRegistered):
+            await resolver.resolve(MISSING)
+        assert server.queries == before + len(MISSING_TOO) + 1 + 1 + 2 + 1

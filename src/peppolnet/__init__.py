@@ -70,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "NotRegistered": "peppolnet.errors",
     "NoSmpService": "peppolnet.errors",
     "DnsFailure": "peppolnet.errors",
+    "UntrustedNegative": "peppolnet.errors",
     "SmpNotFound": "peppolnet.errors",
     "SmpUnavailable": "peppolnet.errors",
     "SmpError": "peppolnet.errors",
@@ -137,6 +138,7 @@ if TYPE_CHECKING:
         StoreError as StoreError,
         UnsafeXml as UnsafeXml,
         UntrustedCertificate as UntrustedCertificate,
+        UntrustedNegative as UntrustedNegative,
     )
     from peppolnet.identifiers import (
         BIS_BILLING_CREDIT_NOTE as BIS_BILLING_CREDIT_NOTE,

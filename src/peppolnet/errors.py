@@ -43,6 +43,7 @@ __all__ = [
     "StoreError",
     "UnsafeXml",
     "UntrustedCertificate",
+    "UntrustedNegative",
 ]
 
 
@@ -137,6 +138,23 @@ class NetworkFault(PeppolnetError):
 
 class DnsFailure(NetworkFault):
     """DNS did not answer (timeout, SERVFAIL, refused). Never a sign the participant is missing."""
+
+
+class UntrustedNegative(DnsFailure):
+    """A resolver denied the participant's record but could not show it asked the SML zone.
+
+    Captive portals, filtered or offline networks and some corporate or container resolvers
+    answer NXDOMAIN for every name. Believed, that would report every customer as "not
+    registered"; so a denial counts as an answer only when it carries the SML zone's SOA, or the
+    same resolver can show that zone's SOA when asked (see :mod:`peppolnet.sml`). Otherwise it is
+    this fault: retryable, never cached. ``nameserver`` is the resolver that answered and
+    ``name`` the DNS name it denied.
+    """
+
+    def __init__(self, message: str, *, nameserver: str = "", name: str = "") -> None:
+        super().__init__(message)
+        self.nameserver = nameserver
+        self.name = name
 
 
 class SmpUnavailable(NetworkFault):

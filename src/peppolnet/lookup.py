@@ -43,6 +43,7 @@ from peppolnet.errors import (
     PeppolnetError,
     RedirectError,
     SmpNotFound,
+    UntrustedNegative,
 )
 from peppolnet.identifiers import (
     BIS_BILLING_CREDIT_NOTE,
@@ -276,7 +277,10 @@ def _lookup_steps(ctx: _Context) -> _Steps:
         ctx.participant = ctx.participant or ctx.candidates[0]
         if fault is not None:
             ctx.retryable = fault.retryable
-            ctx.add("sml", CheckStatus.FAIL, f"the SML could not be asked: {fault}")
+            message = f"the SML could not be asked: {fault}"
+            if isinstance(fault, UntrustedNegative):
+                message = fault.message  # it was asked; its denial says why it is not believed
+            ctx.add("sml", CheckStatus.FAIL, message)
             return _finish(ctx, started, Verdict.UNKNOWN)
         tried = ", ".join(c.bare for c in ctx.candidates)
         ctx.add("sml", CheckStatus.FAIL, f"no Peppol registration was found for {tried}")

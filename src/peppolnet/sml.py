@@ -17,11 +17,24 @@ answer: the SML has no record), :class:`NoSmpService` (an answer: records, but n
 :class:`DnsFailure` (a fault: nobody knows; retry later). A DNS fault is never reported as "not
 registered" - that would tell a user their customer cannot receive invoices when in fact the
 question was never answered.
+
+Nor is a denial that cannot be shown to come from the SML. Captive portals, filtered or offline
+networks and some corporate or container resolvers answer NXDOMAIN for every name; believing
+them turns a whole customer register into "not registered". So a negative answer (NXDOMAIN, or
+no record of the asked type) is believed only when it carries the SOA of the SML zone (or of a
+zone under it) in its authority section, as an authoritative server's denial does (RFC 2308
+§3), or when the same resolver, asked for the zone's SOA, shows it (:func:`negative_trust`,
+:func:`zone_proof`: pure, shared by both shells). Otherwise it is
+:class:`~peppolnet.errors.UntrustedNegative`, a retryable :class:`DnsFailure` naming the
+resolver. The probe is one SOA query per resolver, remembered for the SOA's TTL (at most
+``max_negative_ttl``), so it costs one query per zone and TTL, not one per participant.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import enum
 import functools
 import hashlib
 import ipaddress
@@ -43,7 +56,14 @@ from peppolnet import dnswire
 from peppolnet.clock import Clock, as_clock
 from peppolnet.dnsquery import UdpEndpoints, ask, ask_async
 from peppolnet.dnswire import DnsResponse, NaptrRecord
-from peppolnet.errors import InvalidInput, NoSmpService, NotRegistered, PeppolnetError
+from peppolnet.errors import (
+    DnsFailure,
+    InvalidInput,
+    NoSmpService,
+    NotRegistered,
+    PeppolnetError,
+    UntrustedNegative,
+)
 from peppolnet.identifiers import ParticipantId, lower
 
 __all__ = [
@@ -52,14 +72,18 @@ __all__ = [
     "TEST_ZONE",
     "AsyncSmlResolver",
     "NaptrRecord",
+    "NegativeTrust",
     "SmlAnswer",
     "SmlResolver",
+    "ZoneProof",
     "apply_regexp",
     "cname_label",
     "cname_name",
     "interpret_naptr",
     "naptr_label",
     "naptr_name",
+    "negative_trust",
+    "zone_proof",
 ]
 
 PRODUCTION_ZONE: Final = "participant.sml.prod.tech.peppol.org"
@@ -72,6 +96,10 @@ SMP_SERVICE: Final = "Meta:SMP"
 _MAX_REGEXP_LENGTH: Final = 1024
 _MAX_URL_LENGTH: Final = 2048
 _DEFAULT_NEGATIVE_TTL: Final = 60.0
+_FAILED_PROBE_TTL: Final = 5.0
+"""Seconds a failed probe of the zone is remembered. Long enough that a bulk run behind a lying
+resolver does not double its queries; short enough that a passing fault is soon forgotten. While
+it is remembered, denials without the zone's SOA are "unknown" - the safe side."""
 
 
 # --- record names (pure) -------------------------------------------------------------------------
@@ -289,6 +317,106 @@ def interpret_naptr(
     )
 
 
+# --- negative answers: when "not registered" is believed (pure) ----------------------------------
+
+
+class NegativeTrust(enum.Enum):
+    """How far a negative answer (NXDOMAIN, or no record of the asked type) is believed."""
+
+    IN_BAND = "in-band"
+    """It carries the SOA of the SML zone or of a zone under it: the zone's servers denied."""
+    PROBED = "probed"
+    """It carries no such SOA, but the same resolver showed the zone when asked for its SOA."""
+    PROBE = "probe"
+    """It carries no such SOA, and the resolver has not been asked about the zone yet."""
+    UNTRUSTED = "untrusted"
+    """It carries no such SOA, and the resolver could not show the zone: a fault, not a "no"."""
+
+
+def _is_denial(response: DnsResponse) -> bool:
+    """NXDOMAIN, or an answer without records of the asked type (NODATA)."""
+    return response.rcode == dnswire.NXDOMAIN or response.ttl is None
+
+
+def _within(name: str, zone: str) -> bool:
+    """``name`` is ``zone`` or a name under it (label-wise, case-insensitive, final dot ignored)."""
+    name = name.lower().rstrip(".")
+    zone = zone.lower().rstrip(".")
+    return name == zone or name.endswith("." + zone)
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneProof:
+    """What one resolver showed when asked for the SML zone's SOA (the probe of the zone).
+
+    ``shown``: it answered in a way only a resolver that reaches the zone can; then
+    ``negative_ttl`` is the zone's negative TTL (``min(SOA TTL, MINIMUM)``, RFC 2308), used for
+    the denials this proof vouches for. ``keep`` is how many seconds the result may be
+    remembered before the resolver's own cap (the SOA's TTL when shown; briefly when not; 0:
+    not at all). ``detail`` says in words what the resolver did, for the error message.
+    """
+
+    server: str
+    shown: bool
+    negative_ttl: int | None = None
+    keep: float = 0.0
+    detail: str = ""
+
+
+def zone_proof(zone: str, server: str, outcome: DnsResponse | DnsFailure | None) -> ZoneProof:
+    """Interpret the reply of ``server`` to an SOA query for ``zone`` (None: it was not asked).
+
+    The zone is shown by a NOERROR answer with an SOA for the zone's name, or by a NOERROR
+    answer without one whose authority section carries the SOA of an enclosing zone other than
+    the root: then the zone's name exists, it is just not a zone cut of its own (a production
+    SML zone may be a name inside its operator's zone; demanding a cut would make every honest
+    denial there "unknown"). The root's SOA proves nothing, since no SML name lives in the root
+    zone itself. NXDOMAIN for the zone itself - what a resolver that denies every name says -
+    or a failure to answer does not show it.
+    """
+    if outcome is None:
+        return ZoneProof(server, False, detail="no time was left to ask it for that SOA")
+    if isinstance(outcome, DnsFailure):
+        detail = f"asking it for that SOA failed: {outcome.message}"
+        return ZoneProof(server, False, keep=_FAILED_PROBE_TTL, detail=detail)
+    if outcome.rcode == dnswire.NOERROR and outcome.ttl is not None:
+        return ZoneProof(server, True, outcome.negative_ttl, float(outcome.ttl))
+    owner = outcome.soa_owner
+    if outcome.rcode == dnswire.NOERROR and owner and _within(zone, owner):
+        keep = float(outcome.negative_ttl or 0)
+        return ZoneProof(server, True, outcome.negative_ttl, keep)
+    if outcome.rcode == dnswire.NXDOMAIN:
+        detail = "asked for that SOA, it said NXDOMAIN for the zone itself"
+    else:
+        detail = "asked for that SOA, it answered without it"
+    return ZoneProof(server, False, keep=_FAILED_PROBE_TTL, detail=detail)
+
+
+def negative_trust(
+    response: DnsResponse, zone: str, proof: ZoneProof | None = None
+) -> NegativeTrust:
+    """How far the negative ``response`` for a name in ``zone`` is believed, given ``proof``.
+
+    In band when its authority section carries the SOA of ``zone`` or of a zone under it - an
+    authoritative denial must (RFC 2308 §3); the SOA of a zone above it (the root's, say) does
+    not show that the SML zone itself was reached, so it does not count. Otherwise the
+    resolver's :class:`ZoneProof` decides: none yet is :attr:`NegativeTrust.PROBE` (ask the zone's
+    SOA first), one that shows the zone is :attr:`~NegativeTrust.PROBED`, one that does not is
+    :attr:`~NegativeTrust.UNTRUSTED`.
+
+    >>> nx = DnsResponse(dnswire.NXDOMAIN, False, negative_ttl=60, soa_owner="sml.example")
+    >>> negative_trust(nx, "sml.example").value
+    'in-band'
+    >>> negative_trust(DnsResponse(dnswire.NXDOMAIN, False), "sml.example").value
+    'probe'
+    """
+    if response.soa_owner is not None and _within(response.soa_owner, zone):
+        return NegativeTrust.IN_BAND
+    if proof is None:
+        return NegativeTrust.PROBE
+    return NegativeTrust.PROBED if proof.shown else NegativeTrust.UNTRUSTED
+
+
 # --- answers -------------------------------------------------------------------------------------
 
 
@@ -409,6 +537,10 @@ class _Core:
         self.require_https = require_https
         self.legacy_cname = legacy_cname
         self.rdtype = dnswire.CNAME if legacy_cname else dnswire.NAPTR
+        # What each nameserver showed of the zone (see zone_proof); one entry per nameserver.
+        self._proofs: dict[str, tuple[float, ZoneProof]] = {}
+        self._proofs_lock = threading.Lock()
+        self._keep_proofs = cache
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
         # TTLs are ages: they run on the monotonic reading of the one clock the owner passed in
@@ -461,13 +593,82 @@ class _Core:
         ttl = _DEFAULT_NEGATIVE_TTL if negative_ttl is None else float(negative_ttl)
         return self._store_error(name, NotRegistered, message, ttl, self.max_negative_ttl)
 
+    def untrusted(
+        self, name: str, response: DnsResponse, proof: ZoneProof | None
+    ) -> UntrustedNegative:
+        """The fault for a denial that could not be shown to come from the SML zone."""
+        resolver = f"the resolver {response.server}" if response.server else "the resolver"
+        if response.rcode == dnswire.NXDOMAIN:
+            said = f"{resolver} said NXDOMAIN for {name}"
+        else:
+            rdtype = dnswire.rdtype_text(self.rdtype)
+            said = f"{resolver} said there is no {rdtype} record at {name}"
+        carried = "no SOA" if response.soa_owner is None else f"the SOA of {response.soa_owner}"
+        why = proof.detail if proof is not None else "it was not asked for that SOA"
+        return UntrustedNegative(
+            f"{said}, but its answer carried {carried} and it could not show the SOA of the SML "
+            f"zone {self.zone} ({why}); the answer cannot be trusted as 'not registered'",
+            nameserver=response.server,
+            name=name,
+        )
+
+    def wants_proof(self, response: DnsResponse) -> bool:
+        """Whether ``response`` is a denial that only a :class:`ZoneProof` of its nameserver can
+        make believable (the shell then gets one: remembered, or by asking the zone's SOA)."""
+        return _is_denial(response) and negative_trust(response, self.zone) is NegativeTrust.PROBE
+
+    def known_proof(self, server: str) -> ZoneProof | None:
+        """What ``server`` showed of the zone, while that is remembered."""
+        with self._proofs_lock:
+            entry = self._proofs.get(server)
+            if entry is None:
+                return None
+            if entry[0] <= self.clock():
+                del self._proofs[server]
+                return None
+            return entry[1]
+
+    def learn_proof(self, server: str, outcome: DnsResponse | DnsFailure | None) -> ZoneProof:
+        """Judge ``server``'s reply to the zone's SOA query and remember it (see zone_proof).
+
+        A shown zone is remembered for the SOA's TTL, but never longer than a denial is cached
+        (``max_negative_ttl``): the proof vouches for denials, so it must not outlive them - a
+        laptop that moves from the office to a captive portal must not carry its proof along.
+        """
+        proof = zone_proof(self.zone, server, outcome)
+        keep = min(proof.keep, self.max_negative_ttl)
+        if self._keep_proofs and keep > 0:
+            with self._proofs_lock:
+                self._proofs[server] = (self.clock() + keep, proof)
+        return proof
+
+    def forget_proofs(self) -> None:
+        with self._proofs_lock:
+            self._proofs.clear()
+
+    def time_left(self, started: float) -> float:
+        """Seconds left of this lookup's ``timeout`` (``started`` from ``time.perf_counter``)."""
+        return self.timeout - (time.perf_counter() - started)
+
     def from_response(
-        self, participant: ParticipantId, name: str, response: DnsResponse, started: float
+        self,
+        participant: ParticipantId,
+        name: str,
+        response: DnsResponse,
+        started: float,
+        proof: ZoneProof | None = None,
     ) -> SmlAnswer:
         """Decide the outcome of an answer (NOERROR or NXDOMAIN); raises and caches the
-        answer-errors (not registered, no SMP service)."""
-        if response.rcode == dnswire.NXDOMAIN or response.ttl is None:
-            raise self.not_registered(participant, name, response.negative_ttl)
+        answer-errors (not registered, no SMP service). A denial is judged by
+        :func:`negative_trust` with ``proof`` (its nameserver's, when :meth:`wants_proof`); one
+        that is not believed is an :class:`~peppolnet.errors.UntrustedNegative`, never cached."""
+        if response.rcode == dnswire.NXDOMAIN or response.ttl is None:  # a denial
+            trust = negative_trust(response, self.zone, proof)
+            if trust is NegativeTrust.IN_BAND:
+                raise self.not_registered(participant, name, response.negative_ttl)
+            if trust is NegativeTrust.PROBED and proof is not None:
+                raise self.not_registered(participant, name, proof.negative_ttl)
+            raise self.untrusted(name, response, proof)
         ttl = min(float(response.ttl), self.max_ttl)
         records: tuple[NaptrRecord, ...] = ()
         if self.legacy_cname:
@@ -513,7 +714,8 @@ class _ResolverBase:
 
     ``timeout`` bounds one lookup: nameservers are tried in order, each with an equal share of
     the time left; ``tcp=True`` asks over TCP only (otherwise UDP, and TCP when an answer is
-    truncated).
+    truncated). A denial without the SML zone's SOA makes the lookup ask the nameserver that
+    gave it for that SOA, within the same ``timeout`` (see the module docstring).
     """
 
     def __init__(
@@ -550,6 +752,10 @@ class _ResolverBase:
         self._servers = _nameservers(nameservers)
         # the zone must make a name we can put on the wire (dnspython accepted it already)
         dnswire.encode_name(self._core.zone)
+        # one probe of the zone at a time: lookups that need the same proof wait for it (the
+        # async twin keeps the probe in flight per event loop and nameserver in _probes)
+        self._probe_lock = threading.Lock()
+        self._probes: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Future[ZoneProof]] = {}
 
     @classmethod
     def for_network(cls, network: _NetworkLike, **kwargs: Any) -> Self:
@@ -573,8 +779,9 @@ class _ResolverBase:
         return self._core.record_name(self._core.participant(participant))
 
     def clear_cache(self) -> None:
-        """Forget every cached answer."""
+        """Forget every cached answer, and what each nameserver showed of the zone."""
         self._core.cache.clear()
+        self._core.forget_proofs()
 
 
 class SmlResolver(_ResolverBase):
@@ -601,7 +808,30 @@ class SmlResolver(_ResolverBase):
             if hit is not None:
                 return hit
         response = ask(name, core.rdtype, self._servers, self._port, core.timeout, tcp=self._tcp)
-        return core.from_response(pid, name, response, started)
+        proof = self._zone_proof(response.server, started) if core.wants_proof(response) else None
+        return core.from_response(pid, name, response, started, proof)
+
+    def _zone_proof(self, server: str, started: float) -> ZoneProof:
+        """What ``server`` shows of the zone: remembered, or asked now (one thread at a time,
+        so a burst of denials from one resolver costs one SOA query, not one each)."""
+        core = self._core
+        proof = core.known_proof(server)
+        if proof is not None:
+            return proof
+        with self._probe_lock:
+            proof = core.known_proof(server)  # another thread may have asked meanwhile
+            if proof is not None:
+                return proof
+            left = core.time_left(started)
+            outcome: DnsResponse | DnsFailure | None = None
+            if left > 0:
+                try:
+                    outcome = ask(
+                        core.zone, dnswire.SOA, (server,), self._port, left, tcp=self._tcp
+                    )
+                except DnsFailure as exc:
+                    outcome = exc
+            return core.learn_proof(server, outcome)
 
 
 class AsyncSmlResolver(_ResolverBase):
@@ -644,7 +874,55 @@ class AsyncSmlResolver(_ResolverBase):
             tcp=self._tcp,
             udp=self._endpoints(),
         )
-        return core.from_response(pid, name, response, started)
+        proof = None
+        if core.wants_proof(response):
+            proof = await self._zone_proof(response.server, started)
+        return core.from_response(pid, name, response, started, proof)
+
+    async def _zone_proof(self, server: str, started: float) -> ZoneProof:
+        """The async twin of :meth:`SmlResolver._zone_proof`.
+
+        Hundreds of lookups may be denied at once; the first asks for the zone's SOA and the
+        rest await its answer (a future per loop and nameserver), so the burst still costs one
+        SOA query. If the asking lookup is cancelled, those waiting get a proof that shows
+        nothing (their lookups are "unknown", retryable), not its cancellation.
+        """
+        core = self._core
+        loop = asyncio.get_running_loop()
+        key = (loop, server)
+        with self._probe_lock:
+            proof = core.known_proof(server)
+            if proof is not None:
+                return proof
+            waiting = self._probes.get(key)
+            if waiting is None:
+                mine: asyncio.Future[ZoneProof] = loop.create_future()
+                self._probes[key] = mine
+        if waiting is not None:
+            return await asyncio.shield(waiting)
+        proof = ZoneProof(server, False, detail="asking it for that SOA was cancelled")
+        try:
+            left = core.time_left(started)
+            outcome: DnsResponse | DnsFailure | None = None
+            if left > 0:
+                try:
+                    outcome = await ask_async(
+                        core.zone,
+                        dnswire.SOA,
+                        (server,),
+                        self._port,
+                        left,
+                        tcp=self._tcp,
+                        udp=self._endpoints(),
+                    )
+                except DnsFailure as exc:
+                    outcome = exc
+            proof = core.learn_proof(server, outcome)
+            return proof
+        finally:
+            with self._probe_lock:
+                del self._probes[key]
+            mine.set_result(proof)
 
     async def aclose(self) -> None:
         """Close this loop's shared sockets (the cache stays); the resolver stays usable."""
