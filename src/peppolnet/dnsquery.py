@@ -27,7 +27,8 @@ is in) and replaced by a fresh one on a new port. An off-path forger must theref
 ID bits, the question, and a port that it cannot observe and that does not live long enough to
 be probed for. What a forgery that lands could do is bounded: a forged SMP address still has to
 serve metadata signed under the network's SMP CA, so it makes the lookup fail rather than
-trusted; a forged NXDOMAIN would read as "not registered" until the negative cache entry expires
+trusted; a forged NXDOMAIN that carries the zone's SOA (without it, :mod:`peppolnet.sml` does not
+believe a denial) would read as "not registered" until the negative cache entry expires
 (``max_negative_ttl``, 5 minutes by default). Only DNSSEC validation would rule that out, and
 peppolnet does not validate DNSSEC (nor did it when dnspython sent the queries).
 """
