@@ -193,11 +193,21 @@ def test_cli_behind_a_resolver_that_denies_everything(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     network = ["--network", "sandbox", "--state-file", str(state_file)]
+    dns = [
+        "--zone",
+        behind.config.zone,
+        "--nameserver",
+        "127.0.0.1",
+        "--port",
+        str(behind.dns.port),
+    ]
     for pid in (registered(behind), UNREGISTERED):
         assert main(["lookup", pid.value, "--json", *network]) == 3  # 3: unknown
         result = json.loads(capsys.readouterr().out)
         assert (result["verdict"], result["retryable"]) == ("unknown", True)
         assert result["reason"].startswith("the resolver 127.0.0.1 said NXDOMAIN")
+        assert main(["sml", "lookup", pid.value, *dns]) == 3  # the SML alone: a fault too
+        assert "could not show the SOA of the SML zone" in capsys.readouterr().err
 
     out = tmp_path / "checked.csv"
     # `check` exits 0 when the run completed, whatever the verdicts (3: the run could not start)
