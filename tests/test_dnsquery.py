@@ -50,13 +50,8 @@ class FakeDns:
     def __init__(
         self, host: str, port: int = 0, on_udp: Reply | None = None, on_tcp: Reply | None = None
     ) -> None:
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind((host, port))
+        self.udp, self.tcp = _udp_and_tcp(host, port)
         self.port = self.udp.getsockname()[1]
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind((host, self.port))
-        self.tcp.listen(16)
         self.spoofer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.spoofer.bind((host, 0))
         self.on_udp = on_udp or (lambda q: [answer(q).to_wire()])
@@ -109,6 +104,27 @@ def server() -> Iterator[DnsServer]:
     with DnsServer([ZONE], ttl=60) as srv:
         srv.add_participant(FOUND, SMP)
         yield srv
+
+
+def _udp_and_tcp(host: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """A UDP and a TCP socket on one port. With port 0 the kernel picks the UDP port, and that
+    number may be taken for TCP by another process on a busy machine: then pick again."""
+    for _ in range(100):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((host, port))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            tcp.bind((host, udp.getsockname()[1]))
+        except OSError:
+            udp.close()
+            tcp.close()
+            if port:
+                raise
+            continue
+        tcp.listen(16)
+        return udp, tcp
+    raise OSError(f"no port on {host} was free for both UDP and TCP")
 
 
 def fake(host: str = "127.0.0.1", port: int = 0, **kw: Reply) -> FakeDns:
@@ -434,7 +450,8 @@ async def test_replies_reach_the_right_query_out_of_order(
 
 
 def test_sockets_follow_the_running_loop_and_close_quietly(server: DnsServer) -> None:
-    resolver = AsyncSmlResolver(ZONE, nameservers=["127.0.0.1"], port=server.port, timeout=1.0)
+    resolver = AsyncSmlResolver(ZONE, nameservers=["127.0.0.1"], port=server.port, timeout=5.0)
+    gc.collect()  # what earlier tests left behind must not be counted here
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for _ in range(3):  # a fresh loop each time; the old loop's socket is not reused
@@ -448,13 +465,14 @@ def test_sockets_follow_the_running_loop_and_close_quietly(server: DnsServer) ->
 def test_closing_is_optional_and_reusable(server: DnsServer) -> None:
     async def go() -> None:
         async with AsyncSmlResolver(
-            ZONE, nameservers=["127.0.0.1"], port=server.port, timeout=1.0
+            ZONE, nameservers=["127.0.0.1"], port=server.port, timeout=5.0
         ) as resolver:
             assert (await resolver.resolve(FOUND)).smp_url == SMP
             await resolver.aclose()
             assert (await resolver.resolve(FOUND, use_cache=False)).smp_url == SMP
         assert (await resolver.resolve(FOUND, use_cache=False)).smp_url == SMP
 
+    gc.collect()  # what earlier tests left behind must not be counted here
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         asyncio.run(go())
