@@ -14,6 +14,7 @@ from peppolnet.bulk import (
     RegisterRow,
     ResultWriter,
     Summary,
+    csv_safe,
     format_for,
     output_headers,
     read_done,
@@ -204,3 +205,104 @@ def test_a_row_cut_inside_its_last_field_is_not_counted_as_done(tmp_path: Path) 
     assert [added["row"] for added, _ in read_done(out, "csv")] == ["1"]
     out.write_text(f'{header}\r\nA,1,x,unknown,,,,"two\nlines"\r\n', encoding="utf-8")
     assert [added["reason"] for added, _ in read_done(out, "csv")] == ["two\nlines"]
+
+
+# --- CSV injection -----------------------------------------------------------------------------
+
+#: Cells a spreadsheet would run as formulas, and what the CSV must hold instead.
+NEUTRALISED = {
+    '=HYPERLINK("https://evil.example","click")': '\'=HYPERLINK("https://evil.example","click")',
+    "+1+1": "'+1+1",
+    "-2+3+cmd|' /C calc'!A0": "'-2+3+cmd|' /C calc'!A0",
+    "@SUM(A1:A9)": "'@SUM(A1:A9)",
+    "\t=1+2": "'\t=1+2",
+    "\r=1+2": "'\r=1+2",
+    "-5+3": "'-5+3",
+    "-": "'-",
+    "'=already quoted": "''=already quoted",  # one more quote: read back exactly
+}
+#: Cells left as they are: plain numbers, and anything that does not start like a formula.
+UNCHANGED = ["-5", "+46701234567", "-12,50", "3.25", "'s-Hertogenbosch", "a=b", " =x", ""]
+
+
+def network_result(number: int, fields: tuple[str, ...], smp_url: str, operator: str) -> BulkResult:
+    """A result whose SMP host and operator name came from the network (an SML answer, a
+    certificate): the values a register owner never saw."""
+    from datetime import UTC, datetime
+
+    from peppolnet.identifiers import BIS_BILLING_INVOICE
+    from peppolnet.operators import Operator
+    from peppolnet.reachability import Reachability, Verdict
+
+    participant = ParticipantId.parse("0007:5509128723")
+    row = RegisterRow(number, fields, candidates=(participant,))
+    reachability = Reachability(
+        query=str(participant),
+        participant=participant,
+        document_type=BIS_BILLING_INVOICE,
+        process=None,
+        network="sandbox",
+        verdict=Verdict.CAN_RECEIVE,
+        checks=(),
+        at=datetime.now(UTC),
+        operator=Operator("PSE000102", name=operator),
+        smp_url=smp_url,
+    )
+    return BulkResult(row, "can-receive", "=1+2 as a reason", reachability)
+
+
+def test_csv_safe_neutralises_formulas_and_leaves_plain_values() -> None:
+    for value, written in NEUTRALISED.items():
+        assert csv_safe(value) == written, value
+    for value in UNCHANGED:
+        assert csv_safe(value) == value, value
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_every_csv_cell_is_neutralised_whatever_its_source(tmp_path: Path, delimiter: str) -> None:
+    import csv
+
+    cells = [*NEUTRALISED, *UNCHANGED]
+    headers = ["=header", *(f"column {i}" for i in range(1, len(cells)))]
+    path = tmp_path / "out.csv"
+    with ResultWriter(path, headers, "csv", delimiter=delimiter) as writer:
+        writer.write(network_result(1, tuple(cells), "https://=1+2.example/smp", "@Evil AB"))
+        writer.write(network_result(2, tuple(cells), "https://-1+2.example", "Kvittra AB"))
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        header, *rows = list(csv.reader(fh, delimiter=delimiter))
+    assert header[0] == "'=header"
+    expected = [NEUTRALISED.get(c, c) for c in cells]
+    for row in rows:
+        assert row[: len(cells)] == expected  # the register's cells
+        added = dict(zip(ADDED_COLUMNS, row[len(cells) :], strict=True))
+        assert added["reason"] == "'=1+2 as a reason"
+    first, second = (dict(zip(ADDED_COLUMNS, r[len(cells) :], strict=True)) for r in rows)
+    assert first["smp_host"] == "'=1+2.example"  # from the SML's NAPTR answer
+    assert first["operator_name"] == "'@Evil AB"  # from a certificate
+    assert second["smp_host"] == "'-1+2.example"
+    assert second["operator_name"] == "Kvittra AB"
+    # read back for --resume exactly as given, not as written
+    done = list(read_done(path, "csv"))
+    assert [fields for _, fields in done] == [cells, cells]
+    assert done[0][0]["smp_host"] == "=1+2.example"
+    assert done[0][0]["operator_name"] == "@Evil AB"
+
+
+def test_jsonl_and_xlsx_keep_formula_like_values_exact(tmp_path: Path) -> None:
+    cells = tuple(NEUTRALISED)
+    headers = [f"c{i}" for i in range(len(cells))]
+    jsonl = tmp_path / "out.jsonl"
+    with ResultWriter(jsonl, headers, "jsonl") as writer:
+        writer.write(network_result(1, cells, "https://=1+2.example", "@Evil AB"))
+    line = json.loads(jsonl.read_text(encoding="utf-8"))
+    assert list(line["input"].values()) == list(cells)
+    assert line["smp_host"] == "=1+2.example"
+    openpyxl = pytest.importorskip("openpyxl", reason="openpyxl is the xlsx extra")
+    xlsx = tmp_path / "out.xlsx"
+    with ResultWriter(xlsx, headers, "xlsx") as writer:
+        writer.write(network_result(1, cells, "https://=1+2.example", "@Evil AB"))
+    sheet = openpyxl.load_workbook(xlsx).worksheets[0]
+    values = [c.value for c in sheet[2]]
+    assert values[: len(cells)] == list(cells)
+    assert all(c.data_type == "s" for c in sheet[2])  # text, never a formula
+    assert "=1+2.example" in values

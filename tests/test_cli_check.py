@@ -268,3 +268,32 @@ def test_resumed_row_numbers_are_compact() -> None:
     assert 7 in done
     assert 6 not in done
     assert 0 not in done
+
+
+def test_formula_cells_from_the_register_and_the_network_are_neutralised(
+    on_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # The SML answer is not signed: whoever answers DNS chooses the SMP host, and the host
+    # ends up in a cell of the output.
+    on_sandbox.dns.add_participant("0007:5599990001", "https://=1+2.example")
+    register = tmp_path / "kunder.csv"
+    register.write_text(
+        "Namn;Peppol ID;Saldo;Anteckning\n"
+        '"=HYPERLINK(""https://evil.example"";""klicka"")";0007:5599990001;-5;@SUM(1+1)\n'
+        "Nordlys Bygg AB;0007:5584821341;-1200,50;+1+1\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    assert main(["check", str(register), "-o", str(out), "--timeout", "5"]) == 0
+    rows = read_csv(out, delimiter=";")
+    assert rows[0]["Namn"] == '\'=HYPERLINK("https://evil.example";"klicka")'
+    assert rows[0]["Saldo"] == "-5"  # a plain number stays a number
+    assert rows[0]["Anteckning"] == "'@SUM(1+1)"
+    assert rows[0]["verdict"] == "unknown"
+    assert rows[0]["smp_host"] == "'=1+2.example"
+    assert rows[1]["Saldo"] == "-1200,50"
+    assert rows[1]["Anteckning"] == "'+1+1"
+    assert rows[1]["verdict"] == "can-receive"
+    numbers = ("-5", "-1200,50")
+    for row in rows:
+        assert not any(c and c[0] in "=+-@\t\r" and c not in numbers for c in row.values())

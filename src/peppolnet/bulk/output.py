@@ -15,6 +15,7 @@ import importlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Final, Literal
@@ -28,6 +29,7 @@ __all__ = [
     "OutputFormat",
     "ResultWriter",
     "csv_delimiter",
+    "csv_safe",
     "format_for",
     "output_headers",
     "read_done",
@@ -45,6 +47,50 @@ ADDED_COLUMNS: Final[tuple[str, ...]] = (
     "smp_host",
     "reason",
 )
+
+
+#: What a spreadsheet reads as the start of a formula in a CSV cell (OWASP, "CSV Injection").
+_FORMULA_START: Final = frozenset("=+-@\t\r")
+#: A plain number (sign, digits, one decimal point or comma): a spreadsheet reads it as a number
+#: even after "+" or "-", and it has no room for a function, a reference or an operator.
+_PLAIN_NUMBER: Final = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
+
+
+def _formula_like(value: str) -> bool:
+    """True where ``value``, after any leading quotes, starts like a formula and is not a plain
+    number. Looking past the quotes makes :func:`csv_safe` reversible (see there)."""
+    bare = value.lstrip("'")
+    return bare[:1] in _FORMULA_START and _PLAIN_NUMBER.fullmatch(bare) is None
+
+
+def csv_safe(value: str) -> str:
+    """``value`` for a CSV cell that a spreadsheet will not run as a formula (CSV injection).
+
+    Every cell of every CSV peppolnet writes goes through this, whatever its source: a
+    register's cells are the customer's, but the SMP host comes from an unauthenticated DNS
+    answer (``https://=1+2.example`` gives the host ``=1+2.example``) and the operator name from
+    a certificate. Excel and LibreOffice run a cell starting with ``=``, ``+``, ``-`` or ``@``
+    (or a tab or carriage return before one) as a formula - a formula can call ``HYPERLINK`` or,
+    in old Excel, start a program through DDE. Such a cell gets a leading ``'``, which the
+    spreadsheet shows as text (the OWASP rule): ``=1+2`` is written ``'=1+2``, ``-5+3`` as
+    ``'-5+3``, ``-`` as ``'-``.
+
+    A plain number (``-5``, ``+46701234567``, ``-12,50``) is left alone: a spreadsheet reads it
+    as the number it is, with or without a formula parser, and it has no characters a payload
+    needs (a letter for a function or reference, ``(``, ``|``, ``!``, a second operator).
+    Prefixing it would turn a balance column into text that no longer sums.
+
+    A value that already starts with quotes and then a formula character gets one more quote
+    (``'=x`` becomes ``''=x``), so :func:`read_done` can take exactly one quote off and return
+    every value as it was given. Values starting with a quote and anything else
+    (``'s-Hertogenbosch``) are unchanged.
+    """
+    return "'" + value if _formula_like(value) else value
+
+
+def _csv_value(cell: str) -> str:
+    """The value :func:`csv_safe` was given for ``cell`` (its exact inverse)."""
+    return cell[1:] if cell[:1] == "'" and _formula_like(cell[1:]) else cell
 
 
 def format_for(path: str | Path, explicit: str | None = None) -> OutputFormat:
@@ -98,7 +144,9 @@ class ResultWriter:
 
     ``delimiter`` separates CSV fields: ``peppolnet check`` passes the register's own, because a
     Swedish Excel opens a ``,`` file written for a ``;`` register as one column. A CSV output is
-    continued with the delimiter it was written with; asking for another is an error.
+    continued with the delimiter it was written with; asking for another is an error. Every CSV
+    cell (the headers too) goes through :func:`csv_safe`, so no cell runs as a formula in a
+    spreadsheet; XLSX cells are stored as text and JSON lines are exact, so neither is changed.
 
     Use as a context manager; :meth:`close` is what saves an XLSX workbook, so it must run even
     on Ctrl-C (the ``with`` block sees to that).
@@ -145,7 +193,7 @@ class ResultWriter:
             assert self._fh is not None
             self._csv = csv.writer(self._fh, delimiter=delimiter)
             if not append:
-                self._csv.writerow(self.headers)
+                self._csv.writerow([csv_safe(h) for h in self.headers])
                 self._fh.flush()
 
     def _open_xlsx(self, append: bool) -> None:
@@ -176,7 +224,7 @@ class ResultWriter:
             return
         values = [*_input_fields(self.input_headers, result), *record.values()]
         if self.fmt == "csv":
-            self._csv.writerow(values)
+            self._csv.writerow([csv_safe(v) for v in values])
             assert self._fh is not None
             self._fh.flush()
         else:
@@ -276,7 +324,8 @@ def read_done(path: str | Path, fmt: OutputFormat) -> Iterator[tuple[dict[str, s
         delimiter = csv_delimiter(file) or ","
         with file.open("rb") as fh:
             lines = _complete_lines(fh, "utf-8-sig")
-            yield from _records(csv.reader(lines, delimiter=delimiter), file)
+            cells = csv.reader(lines, delimiter=delimiter)
+            yield from _records(([_csv_value(c) for c in r] for r in cells), file)
         return
     with _open_workbook(file) as rows:
         yield from _records(([str(c) for c in r] for r in rows), file)
