@@ -306,3 +306,114 @@ def test_jsonl_and_xlsx_keep_formula_like_values_exact(tmp_path: Path) -> None:
     assert values[: len(cells)] == list(cells)
     assert all(c.data_type == "s" for c in sheet[2])  # text, never a formula
     assert "=1+2.example" in values
+
+
+# --- resume after a kill -------------------------------------------------------------------
+
+
+def noted(number: int) -> BulkResult:
+    """A result whose input row has a note with line breaks (a quoted CSV field)."""
+    fields = (f"Företag {number} AB", "550912-8723", "SE", f"line one\nline two\r\nrow {number}")
+    row = RegisterRow(number, fields, name=fields[0], org_number=fields[1], country="SE")
+    return BulkResult(row, "not-registered", f"reason {number}")
+
+
+def test_a_kill_inside_a_quoted_field_with_a_line_break_is_cut_on_resume(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    with ResultWriter(path, HEADERS, "csv", delimiter=";") as writer:
+        for number in (1, 2, 3):
+            writer.write(noted(number))
+    data = path.read_bytes()
+    cut = data.index(b"line one\n", data.index(b"retag 3 AB")) + len(b"line one\n")
+    path.write_bytes(data[:cut])  # killed just after the first line break of row 3's note
+    assert path.read_bytes().endswith(b"line one\n")  # the last line is complete, the record not
+    assert [r["row"] for r, _ in read_done(path, "csv")] == ["1", "2"]
+    with ResultWriter(path, HEADERS, "csv", append=True, delimiter=";") as writer:
+        writer.write(noted(3))
+        writer.write(noted(4))
+    done = list(read_done(path, "csv"))
+    assert [r["row"] for r, _ in done] == ["1", "2", "3", "4"]
+    assert [fields[3] for _, fields in done] == [noted(n).row.fields[3] for n in (1, 2, 3, 4)]
+
+
+def test_a_header_with_a_line_break_keeps_its_delimiter(tmp_path: Path) -> None:
+    from peppolnet.bulk import csv_delimiter
+
+    path = tmp_path / "out.csv"
+    headers = ["Org\nnummer", "Namn"]
+    with ResultWriter(path, headers, "csv", delimiter=";") as writer:
+        writer.write(result(1))
+    assert csv_delimiter(path) == ";"
+    with ResultWriter(path, headers, "csv", append=True, delimiter=";") as writer:
+        writer.write(result(2))
+    assert [r["row"] for r, _ in read_done(path, "csv")] == ["1", "2"]
+    path.write_bytes(path.read_bytes()[:12])  # killed while writing the header
+    assert csv_delimiter(path) is None
+    assert list(read_done(path, "csv")) == []
+    with ResultWriter(path, headers, "csv", append=True, delimiter=";") as writer:  # starts again
+        writer.write(result(3))
+    assert [r["row"] for r, _ in read_done(path, "csv")] == ["3"]
+
+
+def test_continuing_a_csv_that_is_not_a_check_output_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="not a peppolnet check output"):
+        ResultWriter(path, HEADERS, "csv", append=True)
+    assert path.read_text(encoding="utf-8") == "a,b\n1,2\n"
+
+
+def test_xlsx_rows_survive_a_kill_in_the_journal(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl", reason="openpyxl is the xlsx extra")
+    path = tmp_path / "out.xlsx"
+    journal = tmp_path / "out.xlsx.journal"
+    writer = ResultWriter(path, HEADERS, "xlsx")
+    writer.write(noted(1))
+    writer.write(noted(2))
+    # killed here: close() never runs, so no workbook - but the rows are on disk
+    assert not path.exists()
+    assert [r["row"] for r, _ in read_done(path, "xlsx")] == ["1", "2"]
+    writer._fh.close()  # type: ignore[union-attr]  # what the kill does to the file
+    with journal.open("a", encoding="utf-8") as fh:
+        fh.write('["Företag 3 AB", "550912-')  # a row cut short
+    assert [r["row"] for r, _ in read_done(path, "xlsx")] == ["1", "2"]
+    with ResultWriter(path, HEADERS, "xlsx", append=True) as writer:
+        writer.write(noted(3))
+    assert not journal.exists()
+    sheet = openpyxl.load_workbook(path).worksheets[0]
+    rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=2)]
+    assert [r[len(HEADERS)] for r in rows] == ["1", "2", "3"]
+    assert [r[3] for r in rows] == [noted(n).row.fields[3] for n in (1, 2, 3)]
+    assert [r["row"] for r, _ in read_done(path, "xlsx")] == ["1", "2", "3"]
+
+
+def test_a_finished_workbook_is_continued_through_a_new_journal(tmp_path: Path) -> None:
+    pytest.importorskip("openpyxl", reason="openpyxl is the xlsx extra")
+    path = tmp_path / "out.xlsx"
+    with ResultWriter(path, HEADERS, "xlsx") as writer:
+        writer.write(result(1))
+    writer = ResultWriter(path, HEADERS, "xlsx", append=True)
+    writer.write(result(2))
+    # killed: the journal holds the workbook's rows and the new one; the workbook is as it was
+    assert [r["row"] for r, _ in read_done(path, "xlsx")] == ["1", "2"]
+    writer.close()
+    assert [r["row"] for r, _ in read_done(path, "xlsx")] == ["1", "2"]
+    # a new run (not continued) starts a new journal and replaces the workbook
+    with ResultWriter(path, HEADERS, "xlsx") as writer:
+        writer.write(result(5))
+    assert [r["row"] for r, _ in read_done(path, "xlsx")] == ["5"]
+
+
+def test_a_workbook_that_cannot_be_saved_keeps_its_journal(tmp_path: Path) -> None:
+    pytest.importorskip("openpyxl", reason="openpyxl is the xlsx extra")
+    path = tmp_path / "out.xlsx"
+    writer = ResultWriter(path, HEADERS, "xlsx")
+    writer.write(result(1))
+    path.mkdir()  # the workbook cannot replace a folder
+    with pytest.raises(InvalidInput, match=r"kept in 'out\.xlsx\.journal'"):
+        writer.close()
+    path.rmdir()
+    assert [r["row"] for r, _ in read_done(path, "xlsx")] == ["1"]
+    with ResultWriter(path, HEADERS, "xlsx", append=True):
+        pass
+    assert [r["row"] for r, _ in read_done(path, "xlsx")] == ["1"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import peppolnet.cli.commands.check as check_command
-from peppolnet.bulk import Progress, read_register
+from peppolnet.bulk import Progress, read_done, read_register
 from peppolnet.cli import main
 from peppolnet.sandbox import Sandbox
 
@@ -297,3 +298,145 @@ def test_formula_cells_from_the_register_and_the_network_are_neutralised(
     numbers = ("-5", "-1200,50")
     for row in rows:
         assert not any(c and c[0] in "=+-@\t\r" and c not in numbers for c in row.values())
+
+
+@pytest.fixture
+def noted(tmp_path: Path) -> tuple[Path, list[str]]:
+    """The fixture register with a note column whose every value has line breaks (quoted CSV
+    fields spanning lines): the register and its notes, by row."""
+    path = tmp_path / "kunder.csv"
+    with FIXTURE.open(encoding="utf-8", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    notes = [f"levereras till\nlager {i}\r\nport 2" for i in range(1, len(rows) + 1)]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*header, "note"])
+        writer.writerows([*row, note] for row, note in zip(rows, notes, strict=True))
+    return path, notes
+
+
+def kill_after(out: Path, count: Callable[[Path], int], rows: int, register: Path) -> int:
+    """Run ``peppolnet check register -o out`` in a child (its own sandbox, slowed down) and
+    SIGKILL it as soon as ``count(out)`` reaches ``rows``; returns how many it counted."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    keys = out.parent / "child-keys"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGINT_SCRIPT, str(register), str(out), str(keys)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    counted = 0
+    hung = time.monotonic() + 600  # not a speed limit: only so that a hung child fails the test
+    try:
+        while process.poll() is None and time.monotonic() < hung:
+            counted = count(out)
+            if counted >= rows:
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.01)
+        else:
+            process.kill()
+        _, err = process.communicate()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL, f"the run ended before it was killed: {err}"
+    return counted
+
+
+def csv_records(path: Path) -> int:
+    """Records in a CSV output so far (the header not counted), read with the csv module."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return max(0, sum(1 for _ in csv.reader(fh)) - 1)
+    except (OSError, csv.Error):
+        return 0
+
+
+def resume_csv(
+    register: Path, out: Path, notes: list[str], capsys: pytest.CaptureFixture[str]
+) -> dict[str, Any]:
+    """``check --resume`` to the end; the output must then hold one row per input row, in
+    order, with every note (line breaks and all) as the register has it. Returns the summary."""
+    capsys.readouterr()
+    assert main(["check", str(register), "-o", str(out), "--resume", "--json"]) == 0
+    summary: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert summary["total"] == 42
+    rows = read_csv(out)
+    assert [int(r["row"]) for r in rows] == list(range(1, 43))  # one output row per input row
+    assert [r["note"] for r in rows] == notes
+    return summary
+
+
+def test_kill_9_then_resume_with_line_breaks_in_quoted_fields(
+    on_sandbox: Sandbox,
+    tmp_path: Path,
+    noted: tuple[Path, list[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    register, notes = noted
+    out = tmp_path / "out.csv"
+    assert kill_after(out, csv_records, 6, register) >= 6
+    kept = [int(r["row"]) for r, _ in read_done(out, "csv")]
+    assert kept == list(range(1, len(kept) + 1))  # every finished row, in order
+    assert 5 <= len(kept) < 42
+
+    summary = resume_csv(register, out, notes, capsys)
+    assert summary["resumed"] == len(kept)
+
+
+def test_a_kill_after_a_line_break_inside_a_quoted_field_then_resume(
+    on_sandbox: Sandbox,
+    tmp_path: Path,
+    noted: tuple[Path, list[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Where a real kill lands cannot be chosen; this is the one place the old line-based reader
+    # got wrong: the file ends with a complete line, inside the last record.
+    register, notes = noted
+    out = tmp_path / "out.csv"
+    assert main(["check", str(register), "-o", str(out), "--json"]) == 0
+    data = out.read_bytes()
+    cut = data.index(b"lager 20\r\n") + len(b"lager 20\r\n")
+    out.write_bytes(data[:cut])
+    summary = resume_csv(register, out, notes, capsys)
+    assert (summary["resumed"], summary["written"]) == (19, 23)
+
+
+def journal_rows(path: Path) -> int:
+    """Rows in an XLSX output's journal so far (its header line not counted)."""
+    journal = path.with_name(path.name + ".journal")
+    try:
+        return max(0, journal.read_bytes().count(b"\n") - 1)
+    except OSError:
+        return 0
+
+
+def test_kill_9_then_resume_an_xlsx_output(
+    on_sandbox: Sandbox,
+    tmp_path: Path,
+    noted: tuple[Path, list[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl", reason="openpyxl is the xlsx extra")
+    register, notes = noted
+    out = tmp_path / "out.xlsx"
+    assert kill_after(out, journal_rows, 6, register) >= 6
+    assert not out.exists()  # no workbook: it is written when the run ends
+    kept = [int(r["row"]) for r, _ in read_done(out, "xlsx")]  # from the journal
+    assert kept == list(range(1, len(kept) + 1))
+    assert 6 <= len(kept) < 42
+
+    assert main(["check", str(register), "-o", str(out), "--resume", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["resumed"], summary["total"]) == (len(kept), 42)
+    assert not out.with_name("out.xlsx.journal").exists()
+    sheet = openpyxl.load_workbook(out).worksheets[0]
+    header, *rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert [int(r[header.index("row")]) for r in rows] == list(range(1, 43))
+    assert [r[header.index("note")] for r in rows] == notes

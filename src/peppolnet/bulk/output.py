@@ -1,17 +1,17 @@
 """Writing results: the input row, unchanged, plus the added columns - as CSV, JSON lines or XLSX.
 
-Every result is written (and, for CSV and JSON lines, flushed) as soon as it arrives, so an
-interrupted run keeps every finished row. Each output row carries the input ``row`` number;
-:func:`read_done` reads a previous output back so a resumed run skips those rows and appends
-the rest. A half-written last line (the process was killed mid-write) is cut off on resume.
+Every result is written and flushed as soon as it arrives, so a run that is interrupted or
+killed keeps every finished row (an XLSX output keeps them in a journal until the workbook is
+written). Each output row carries the input ``row`` number; :func:`read_done` reads a previous
+output back so a resumed run skips those rows and appends the rest. A record half-written by a
+kill is cut off on resume - for CSV by the csv module's reading of records, since a quoted field
+may hold line breaks.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
-import importlib
 import io
 import json
 import os
@@ -115,16 +115,18 @@ def format_for(path: str | Path, explicit: str | None = None) -> OutputFormat:
 
 def csv_delimiter(path: str | Path) -> str | None:
     """The delimiter of a CSV check output (the one whose header has ``row`` and ``verdict``);
-    None if the file is missing, empty or not a check output. Resuming appends with it."""
+    None if the file is missing, empty, not a check output or its header was cut short.
+    Resuming appends with it. The header is read as a CSV record, not as a line: an input
+    header may hold a line break."""
     try:
-        with Path(path).open(encoding="utf-8-sig", newline="") as fh:
-            header = fh.readline()
-    except (OSError, UnicodeDecodeError):
+        with Path(path).open("rb") as fh:
+            for delimiter in _DELIMITERS:
+                fh.seek(0)
+                header = next(_csv_records(fh, delimiter), None)
+                if header is not None and "row" in header[0] and "verdict" in header[0]:
+                    return delimiter
+    except OSError:
         return None
-    for delimiter in _DELIMITERS:
-        fields = next(csv.reader([header], delimiter=delimiter), [])
-        if "row" in fields and "verdict" in fields:
-            return delimiter
     return None
 
 
@@ -148,8 +150,13 @@ class ResultWriter:
     cell (the headers too) goes through :func:`csv_safe`, so no cell runs as a formula in a
     spreadsheet; XLSX cells are stored as text and JSON lines are exact, so neither is changed.
 
-    Use as a context manager; :meth:`close` is what saves an XLSX workbook, so it must run even
-    on Ctrl-C (the ``with`` block sees to that).
+    Every row is on disk (flushed) when :meth:`write` returns, in every format, so a process
+    killed at any moment (kill -9, a crash) keeps its finished rows for ``append=True``. An
+    .xlsx is a zip archive that is only readable once complete, so XLSX rows go to a journal
+    next to it (``<output>.journal``, one JSON array per line) and :meth:`close` turns the
+    journal into the workbook, then removes it. Until then the journal is the output:
+    :func:`read_done` reads it in place of the workbook, and ``append=True`` continues it. Use
+    the writer as a context manager, so that Ctrl-C still writes the workbook.
     """
 
     def __init__(
@@ -168,97 +175,165 @@ class ResultWriter:
         self.count = 0
         self._fh: IO[str] | None = None
         self._csv: Any = None
-        self._book: Any = None
-        self._sheet: Any = None
-        append = append and self.path.is_file() and self.path.stat().st_size > 0
-        if append and fmt == "csv":
-            written = csv_delimiter(self.path) or ","
-            if written != delimiter:
-                raise InvalidInput(
-                    f"{self.path.name!r} was written with {written!r} between fields; "
-                    f"continue it with {written!r}, not {delimiter!r}"
-                )
+        self._journal: Path | None = None
         try:
-            if fmt == "xlsx":
-                self._open_xlsx(append)
+            if fmt == "xlsx":  # a journal may be there without the workbook: not looked at here
+                self._open_journal(append)
+                return
+            append = append and self.path.is_file() and self.path.stat().st_size > 0
+            if fmt == "csv":
+                self._open_csv(append, delimiter)
             elif append:
                 _cut_partial_line(self.path)
                 self._fh = self.path.open("a", encoding="utf-8", newline="")
             else:
-                encoding = "utf-8-sig" if fmt == "csv" else "utf-8"  # BOM: Excel reads UTF-8
-                self._fh = self.path.open("w", encoding=encoding, newline="")
+                self._fh = self.path.open("w", encoding="utf-8", newline="")
         except OSError as exc:
             raise InvalidInput(f"cannot write {str(self.path)!r}: {exc.strerror}") from exc
-        if fmt == "csv":
-            assert self._fh is not None
-            self._csv = csv.writer(self._fh, delimiter=delimiter)
-            if not append:
-                self._csv.writerow([csv_safe(h) for h in self.headers])
-                self._fh.flush()
 
-    def _open_xlsx(self, append: bool) -> None:
+    def _open_csv(self, append: bool, delimiter: str) -> None:
+        """Open a CSV output; to append, first cut what follows the last complete record (a
+        record whose write was interrupted, possibly inside a quoted field with a line break)."""
+        if append:
+            written = csv_delimiter(self.path)
+            if written is None and _last_record_end(self.path, delimiter) > 0:
+                raise InvalidInput(
+                    f"{self.path.name!r} is not a peppolnet check output (no 'row' and 'verdict' "
+                    "columns); cannot continue it"
+                )
+            if written is not None and written != delimiter:
+                raise InvalidInput(
+                    f"{self.path.name!r} was written with {written!r} between fields; "
+                    f"continue it with {written!r}, not {delimiter!r}"
+                )
+            append = written is not None  # else its header was cut short: start again
+        if append:
+            with self.path.open("rb+") as fh:
+                fh.truncate(_last_record_end(self.path, delimiter))
+            self._fh = self.path.open("a", encoding="utf-8", newline="")
+        else:
+            self._fh = self.path.open("w", encoding="utf-8-sig", newline="")  # BOM: for Excel
+        self._csv = csv.writer(self._fh, delimiter=delimiter)
+        if not append:
+            self._csv.writerow([csv_safe(h) for h in self.headers])
+            self._fh.flush()
+
+    def _open_journal(self, append: bool) -> None:
+        """Open the journal of an XLSX output. Continuing, an existing journal is continued (it
+        holds every finished row); without one, the rows of the finished workbook are copied
+        into a new journal, which appears under its name only when complete."""
         try:
-            import openpyxl  # type: ignore[import-untyped]
+            import openpyxl  # type: ignore[import-untyped]  # noqa: F401 - fail before the run
         except ImportError as exc:  # pragma: no cover - openpyxl is the xlsx extra
             raise InvalidInput("writing .xlsx needs openpyxl: pip install peppolnet[xlsx]") from exc
-        self._book = openpyxl.Workbook(write_only=True)
-        self._sheet = self._book.create_sheet("results")
-        self._sheet.append(self.headers)
-        if append:  # an .xlsx cannot be appended to: copy the finished rows into the new book
-            with _open_workbook(self.path) as rows:
-                next(rows, None)
-                for values in rows:
-                    self._sheet.append(values)
+        journal = self._journal = _journal_path(self.path)
+        if append and journal.is_file():
+            _cut_partial_line(journal)
+            if journal.stat().st_size > 0:
+                self._fh = journal.open("a", encoding="utf-8", newline="")
+                return
+        fresh = journal.with_name(journal.name + ".partial")
+        with fresh.open("w", encoding="utf-8", newline="") as fh:
+            fh.write(_journal_line(self.headers))
+            if append and self.path.is_file() and self.path.stat().st_size > 0:
+                with _open_workbook(self.path) as rows:
+                    next(rows, None)
+                    for values in rows:
+                        fh.write(_journal_line(values))
+        os.replace(fresh, journal)
+        self._fh = journal.open("a", encoding="utf-8", newline="")
 
     def write(self, result: BulkResult) -> None:
-        """Write one result (flushed at once for CSV and JSON lines)."""
+        """Write one result; it is on disk (flushed) when this returns."""
         record = result.record()
         self.count += 1
+        assert self._fh is not None
         if self.fmt == "jsonl":
-            assert self._fh is not None
             fields = _input_fields(self.input_headers, result)
             data: dict[str, Any] = {**record, "row": result.row.number}
             data["input"] = dict(zip(self.input_headers, fields, strict=True))
             self._fh.write(json.dumps(data, ensure_ascii=False) + "\n")
-            self._fh.flush()
-            return
-        values = [*_input_fields(self.input_headers, result), *record.values()]
-        if self.fmt == "csv":
-            self._csv.writerow([csv_safe(v) for v in values])
-            assert self._fh is not None
-            self._fh.flush()
         else:
-            self._sheet.append([self._xlsx_cell(v) for v in values])
-
-    def _xlsx_cell(self, value: str) -> Any:
-        """The value as it was read, always stored as text: a cell starting with "=" becomes a
-        text cell, never a formula (spreadsheet injection), and nothing is prefixed or changed.
-        """
-        if not value.startswith("="):
-            return value
-        cell = importlib.import_module("openpyxl.cell").WriteOnlyCell(self._sheet, value=value)
-        cell.data_type = "s"
-        return cell
+            values = [*_input_fields(self.input_headers, result), *record.values()]
+            if self.fmt == "csv":
+                self._csv.writerow([csv_safe(v) for v in values])
+            else:
+                self._fh.write(_journal_line(values))
+        self._fh.flush()
 
     def close(self) -> None:
-        """Flush and close; saves the workbook for XLSX (through a temporary file)."""
+        """Flush and close; for XLSX, write the workbook from the journal (through a temporary
+        file, so an interrupted save leaves the previous workbook), then remove the journal."""
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-        if self._book is not None:
-            book, self._book = self._book, None
-            temporary = self.path.with_name(self.path.name + ".partial")
-            try:
-                book.save(temporary)
-                os.replace(temporary, self.path)
-            except OSError as exc:
-                raise InvalidInput(f"cannot write {str(self.path)!r}: {exc.strerror}") from exc
+        journal, self._journal = self._journal, None
+        if journal is None:
+            return
+        temporary = self.path.with_name(self.path.name + ".partial")
+        try:
+            _save_workbook(journal, temporary)
+            os.replace(temporary, self.path)
+            journal.unlink()
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot write {str(self.path)!r}: {exc.strerror}; its rows are kept in "
+                f"{journal.name!r}, and continuing the output (--resume) writes them"
+            ) from exc
 
     def __enter__(self) -> ResultWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _journal_path(path: Path) -> Path:
+    """Where the rows of an XLSX output are kept until it is written: ``<output>.journal``."""
+    return path.with_name(path.name + ".journal")
+
+
+def _journal_line(values: Sequence[Any]) -> str:
+    """One row of an XLSX journal: a JSON array (text stays exact, line breaks included; a
+    date read from an existing workbook becomes its ISO text)."""
+    return json.dumps(list(values), ensure_ascii=False, default=str) + "\n"
+
+
+def _json_lines(path: Path) -> Iterator[Any]:
+    """The JSON value of every complete line of ``path``; a line that is not JSON is skipped."""
+    with path.open("rb") as fh:
+        for text, _ in _lines(fh):
+            try:
+                yield json.loads(text)
+            except ValueError:
+                continue
+
+
+def _journal_rows(journal: Path) -> Iterator[list[Any]]:
+    """The complete rows of a journal (a last line cut short by a kill is left out)."""
+    return (values for values in _json_lines(journal) if isinstance(values, list))
+
+
+def _save_workbook(journal: Path, target: Path) -> None:
+    """Write the journal's rows to the workbook ``target``, every cell as text (never a
+    formula: a cell starting with "=" is marked as a string, nothing is prefixed or changed).
+    Write-only mode streams the rows, so a large output does not fill memory."""
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("results")
+    for values in _journal_rows(journal):
+        row: list[Any] = []
+        for value in values:
+            if isinstance(value, str) and value.startswith("="):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"
+                row.append(cell)
+            else:
+                row.append(value)
+        sheet.append(row)
+    book.save(target)
 
 
 def _cut_partial_line(path: Path) -> None:
@@ -302,65 +377,92 @@ def _open_workbook(path: Path) -> Iterator[Iterator[list[Any]]]:
 def read_done(path: str | Path, fmt: OutputFormat) -> Iterator[tuple[dict[str, str], list[str]]]:
     """``(added columns, input fields)`` of every row in a previous output (resume, summary).
 
-    A missing file yields nothing. Lines cut short by an interrupted write are skipped.
+    A missing file yields nothing. Records cut short by an interrupted write are skipped (the
+    writer cuts them off when it continues the output, and their rows are checked again). CSV
+    cells come back as they were given to :func:`csv_safe`. For XLSX, a journal left by a run
+    that did not finish holds the rows, and is read in place of the workbook.
     """
     file = Path(path)
+    if fmt == "xlsx" and _journal_path(file).is_file():
+        cells = _journal_rows(_journal_path(file))
+        yield from _records((["" if c is None else str(c) for c in r] for r in cells), file)
+        return
     if not file.is_file():
         return
     if fmt == "jsonl":
-        with file.open("rb") as fh:
-            for line in _complete_lines(fh, "utf-8"):
-                try:
-                    data = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(data, dict) and "row" in data:
-                    fields = data.get("input")
-                    values = list(fields.values()) if isinstance(fields, dict) else []
-                    added = {k: str(data.get(k, "") or "") for k in ADDED_COLUMNS}
-                    yield added, [str(v) for v in values]
+        for data in _json_lines(file):
+            if isinstance(data, dict) and "row" in data:
+                fields = data.get("input")
+                values = list(fields.values()) if isinstance(fields, dict) else []
+                added = {k: str(data.get(k, "") or "") for k in ADDED_COLUMNS}
+                yield added, [str(v) for v in values]
         return
     if fmt == "csv":
         delimiter = csv_delimiter(file) or ","
         with file.open("rb") as fh:
-            lines = _complete_lines(fh, "utf-8-sig")
-            cells = csv.reader(lines, delimiter=delimiter)
-            yield from _records(([_csv_value(c) for c in r] for r in cells), file)
+            rows = ([_csv_value(c) for c in r] for r, _ in _csv_records(fh, delimiter))
+            yield from _records(rows, file)
         return
-    with _open_workbook(file) as rows:
-        yield from _records(([str(c) for c in r] for r in rows), file)
+    with _open_workbook(file) as workbook:
+        yield from _records(([str(c) for c in r] for r in workbook), file)
 
 
-def _complete_lines(fh: BinaryIO, encoding: str) -> Iterator[str]:
-    """The lines of ``fh`` up to its last newline: a last line without one was cut short by an
-    interrupted write, and its row must be checked again (the writer drops it on append), not
-    counted as done - even when the cut left the right number of columns.
+def _lines(fh: BinaryIO) -> Iterator[tuple[str, int]]:
+    """The lines of ``fh`` (UTF-8, a BOM at the start dropped), each with the byte offset just
+    after it. A last line without its newline was cut short by an interrupted write and is left
+    out: its row must be checked again, not counted as done - even when the cut left the right
+    number of columns. Only ``\\n`` ends a line (``\\r\\n`` stays whole, ``\\u2028`` is text).
     """
-    fh.seek(0, io.SEEK_END)
-    end = fh.tell()
-    while end > 0:
-        step = min(65536, end)
-        fh.seek(end - step)
-        block = fh.read(step)
-        newline = block.rfind(b"\n")
-        if newline >= 0:
-            end = end - step + newline + 1
-            break
-        end -= step
-    fh.seek(0)
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    remaining = end
-    pending = ""
-    while remaining > 0:
-        chunk = fh.read(min(65536, remaining))
-        if not chunk:
-            break
-        remaining -= len(chunk)
-        pending += decoder.decode(chunk, final=remaining <= 0)
-        *lines, pending = pending.split("\n")  # only "\n" ends a line ("\r\n" stays whole)
-        yield from (line + "\n" for line in lines)
-    if pending:
-        yield pending
+    offset = fh.tell()
+    for raw in fh:
+        if not raw.endswith(b"\n"):
+            return
+        text = raw.decode("utf-8", errors="replace")
+        if offset == 0:
+            text = text.removeprefix("\ufeff")
+        offset += len(raw)
+        yield text, offset
+
+
+def _csv_records(fh: BinaryIO, delimiter: str) -> Iterator[tuple[list[str], int]]:
+    """The complete CSV records of ``fh``, each with the byte offset just after it.
+
+    Records are read with the csv module, never by splitting lines: a quoted field may hold line
+    breaks (an address or a note in the register), so a line is not a record, and a kill can
+    fall after such a break - leaving a file whose last line is complete but whose last record
+    is not. The csv module ends that record only at the end of the file, so a record that ends
+    there is left out. A malformed record (a field over the csv module's size limit) is skipped.
+    """
+    end = 0
+    exhausted = False
+
+    def lines() -> Iterator[str]:
+        nonlocal end, exhausted
+        for text, offset in _lines(fh):
+            end = offset
+            yield text
+        exhausted = True
+
+    reader = csv.reader(lines(), delimiter=delimiter)
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            continue
+        if exhausted:  # ended by the end of the file, inside a quoted field: cut short
+            return
+        yield values, end
+
+
+def _last_record_end(path: Path, delimiter: str) -> int:
+    """The byte offset just after the last complete record of a CSV file (0 if none)."""
+    end = 0
+    with path.open("rb") as fh:
+        for _, offset in _csv_records(fh, delimiter):
+            end = offset
+    return end
 
 
 def _records(rows: Iterator[list[str]], file: Path) -> Iterator[tuple[dict[str, str], list[str]]]:

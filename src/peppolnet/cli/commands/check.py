@@ -1,8 +1,9 @@
 """``peppolnet check REGISTER``: check a whole customer register, write it back with verdicts.
 
 The output repeats every input row with added columns (participant id, verdict, operator, Seat
-ID, SMP host, country, reason). Rows are written as they finish, so Ctrl-C keeps them;
-``--resume`` reads the output back and checks only the rest. A progress line is drawn on
+ID, SMP host, country, reason). Rows are written and flushed as they finish, so Ctrl-C and
+kill -9 keep them (an .xlsx in its journal until the run ends); ``--resume`` reads the output
+back and checks only the rest. A progress line is drawn on
 stderr when it is a terminal; the summary is printed at the end (``--json`` for JSON).
 
 The CSV output is written with the register's own delimiter (``;`` for a Swedish or German
