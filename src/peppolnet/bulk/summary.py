@@ -77,6 +77,12 @@ class Summary:
         }
 
     def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def lines(self) -> list[str]:
+        """The report, a line per string. An operator name is whatever a certificate or the
+        register says, so a program that prints to a terminal can escape each line and still
+        keep the report's own line breaks (``peppolnet check`` does)."""
         lines = [f"{self.total} rows"]
         for verdict, count in self.verdicts.most_common():
             lines.append(f"  {verdict:<16}{count:>8}  {_pct(count, self.total)}")
@@ -89,7 +95,7 @@ class Summary:
             for cc, counts in sorted(self.countries.items()):
                 total = sum(counts.values())
                 lines.append(f"  {cc:<4}{total:>8}  {_pct(counts.get(_CAN, 0), total)}")
-        return "\n".join(lines)
+        return lines
 
 
 def _pct(part: int, whole: int) -> str:

@@ -1,4 +1,5 @@
-"""Small helpers shared by the command modules: option values, files, JSON, errors, tables.
+"""Small helpers shared by the command modules: option values, files, JSON, errors, tables,
+and :func:`safe_text`, which every human-readable output passes network-derived text through.
 
 The option-value parsers here are the reason every command answers a bad command line the same
 way (exit 2, one sentence). Used as argparse ``type=`` they reject a value while the command
@@ -12,7 +13,8 @@ import argparse
 import codecs
 import json
 import sys
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -172,19 +174,70 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: Unicode categories that are not shown as themselves: controls (C0, DEL, C1; ESC starts the
+#: ANSI sequences), format characters (the bidi overrides and isolates, zero-width characters,
+#: tags), line and paragraph separators, and lone surrogates (undecodable bytes).
+_UNSAFE_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs"))
+_SHORT_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def safe_text(value: object) -> str:
+    """``value`` as text that shows what it holds and cannot act on the terminal.
+
+    What the network says is untrusted text: an SMP host from an unsigned DNS answer, an
+    endpoint URL, an operator name from a certificate, a Directory entry, a reason that quotes
+    them. Printed raw, an ANSI escape recolours or rewrites the screen, a carriage return or a
+    line separator (U+2028) forges a line, and a bidi override (U+202E) shows what follows it
+    backwards, so a URL or a name reads as another than the one the check was about. Every control,
+    format and separator character is therefore shown as a visible escape, as Python writes it:
+    ``\\x1b``, ``\\n``, ``\\u202e``, ``\\u2028``. Letters, marks and spaces of every script are
+    kept. The escapes are for reading, not for parsing back (a backslash is kept as it is); JSON
+    output stays exact and does not use this.
+    """
+    text = str(value)
+    if text.isprintable():  # the common case: nothing to escape
+        return text
+    unsafe = _UNSAFE_CATEGORIES
+    return "".join(_escape(c) if unicodedata.category(c) in unsafe else c for c in text)
+
+
+def safe_lines(lines: str | Iterable[str]) -> str:
+    """Text of several lines, each through :func:`safe_text`, joined by newlines: for what a
+    library renders for people line by line (a summary, a request). Give the lines themselves
+    where you can; a string is split at ``\\n``, so a newline inside one of its values still
+    starts a line (every other control character in it is escaped)."""
+    parts = lines.split("\n") if isinstance(lines, str) else lines
+    return "\n".join(safe_text(line) for line in parts)
+
+
 def print_json(data: Any) -> None:
     """Print one JSON document (UTF-8, stable key order as given) followed by a newline."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def fail(message: str, *, code: int = 1) -> int:
-    """Print ``peppolnet: error: message`` to stderr and return ``code`` for the caller to exit."""
-    sys.stderr.write(f"peppolnet: error: {message}\n")
+    """Print ``peppolnet: error: message`` to stderr and return ``code`` for the caller to exit.
+
+    The message is one line through :func:`safe_text`: an error often quotes what the network
+    answered."""
+    sys.stderr.write(f"peppolnet: error: {safe_text(message)}\n")
     return code
 
 
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
-    """A plain left-aligned text table (no dependency, no colour)."""
+    """A plain left-aligned text table (no dependency, no colour); every cell goes through
+    :func:`safe_text` (tables show customers, operators and Directory entries)."""
+    headers = [safe_text(h) for h in headers]
+    rows = [[safe_text(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):

@@ -34,6 +34,7 @@ from peppolnet.cli._output import (
     positive_int,
     positive_seconds,
     print_json,
+    safe_lines,
     text_encoding,
 )
 from peppolnet.cli.commands.lookup import (
@@ -253,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
         data["interrupted"] = interrupted
         print_json(data)
     else:
-        sys.stdout.write(f"{summary}\nwritten to {output}\n")
+        sys.stdout.write(f"{safe_lines(summary.lines())}\nwritten to {output}\n")
     if args.chart:
         render_chart(summary, args.chart)
     if interrupted:

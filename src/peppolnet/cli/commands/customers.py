@@ -91,7 +91,7 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from peppolnet.cli._output import print_json
+    from peppolnet.cli._output import print_json, safe_text
 
     with _open(args) as directory:
         report = directory.import_register(args.file, default_country=args.country)
@@ -104,7 +104,7 @@ def _import(args: argparse.Namespace) -> int:
         f"{len(report.skipped)} skipped; {total} customers in {directory.path}"
     )
     for number, problem in report.skipped:
-        print(f"  row {number}: {problem}", file=sys.stderr)
+        print(f"  row {number}: {safe_text(problem)}", file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
-from peppolnet.cli._output import argparse_type, iso_time, print_json
+from peppolnet.cli._output import argparse_type, iso_time, print_json, safe_text
 
 EXIT_CODES = {"can-receive": 0, "cannot-receive": 1, "not-registered": 1, "unknown": 3}
 
@@ -128,16 +128,18 @@ def _colour(text: str, code: str | None) -> str:
 
 
 def _print_human(result: Any) -> None:
+    """The answer for people. Every value that the network (or the command line) supplied goes
+    through :func:`safe_text`: operator names, URLs and reasons are untrusted text."""
     verdict = result.verdict.value
-    who = result.participant or result.query
+    who = safe_text(result.participant or result.query)
     print(f"{who}: {_colour(verdict.upper(), _VERDICT_COLOURS.get(verdict, '33'))}")
     if result.operator is not None:
-        print(f"operator: {result.operator}")
+        print(f"operator: {safe_text(result.operator)}")
     if result.endpoint is not None and result.endpoint.url:
-        print(f"access point: {result.endpoint.url}")
+        print(f"access point: {safe_text(result.endpoint.url)}")
     if result.verdict.value != "can-receive":
-        print(f"reason: {result.reason}")
+        print(f"reason: {safe_text(result.reason)}")
     print("checks:")
     for check in result.checks:
         mark = _colour(f"{check.status.value:>7}", _COLOURS.get(check.status.value))
-        print(f"  {mark}  {check.name}: {check.message}")
+        print(f"  {mark}  {check.name}: {safe_text(check.message)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peppolnet.cli._network import add_state_file_argument, network_choice, read_sandbox_state
-from peppolnet.cli._output import UsageError, output_file, readable_file
+from peppolnet.cli._output import UsageError, output_file, readable_file, safe_text
 from peppolnet.errors import InvalidInput, SandboxError
 
 if TYPE_CHECKING:
@@ -190,11 +190,11 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"found": True, **op.to_json()})
         return 0
-    print(f"{op.seat_id}  {op.name or '(no name)'}  {op.country or ''}".rstrip())
-    for url in sorted(op.smp_urls):
-        print(f"  SMP: {url}")
+    print(safe_text(f"{op.seat_id}  {op.name or '(no name)'}  {op.country or ''}".rstrip()))
+    for url in sorted(op.smp_urls):  # names and URLs were learnt from lookups
+        print(f"  SMP: {safe_text(url)}")
     for url in sorted(op.ap_urls):
-        print(f"  AP:  {url}")
+        print(f"  AP:  {safe_text(url)}")
     return 0
 
 
@@ -227,6 +227,6 @@ def _add(args: argparse.Namespace) -> int:
             }
         )
     else:
-        what = f"{added} saved" if added else "sandbox operators saved"
+        what = f"{safe_text(added)} saved" if added else "sandbox operators saved"
         print(f"{what}; {len(registry)} operators in {path}")
     return 0

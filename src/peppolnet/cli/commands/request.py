@@ -25,7 +25,7 @@ import sys
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
-from peppolnet.cli._output import UsageError, add_db_argument, host_port
+from peppolnet.cli._output import UsageError, add_db_argument, host_port, safe_lines, safe_text
 from peppolnet.errors import InvalidInput, InvalidRequest
 
 if TYPE_CHECKING:
@@ -327,7 +327,7 @@ def _new(args: argparse.Namespace, *, update: bool) -> int:
         else:
             print("The request is not valid:", file=sys.stderr)
             for field, message in exc.problems:
-                print(f"  {field}: {message}", file=sys.stderr)
+                print(f"  {safe_text(field)}: {safe_text(message)}", file=sys.stderr)
         return 1
     channel = _channel(args, args.send) if args.send else None  # usage problems stop it here
     tracked = receipt = failure = None
@@ -357,18 +357,18 @@ def _new(args: argparse.Namespace, *, update: bool) -> int:
                 "error": str(failure) if failure else None,
             }
         )
-    else:
-        print(render_text(to_send or request).rstrip())
+    else:  # the plan quotes the lookup (operator names, reasons), the receipt the desk
+        print(safe_lines(render_text(to_send or request).rstrip()))
         print()
-        print(str(plan) if plan is not None else "Network not checked (--no-check).")
+        print(safe_lines(str(plan)) if plan is not None else "Network not checked (--no-check).")
         if tracked is not None:
             where = f", sent via {receipt.channel} ({receipt.reference})" if receipt else ""
-            print(f"\nSaved as {tracked.request_id} [{tracked.status.value}]{where}")
+            print(f"\nSaved as {tracked.request_id} [{tracked.status.value}]{safe_text(where)}")
     if failure is None or tracked is None:
         return 0
     print(
-        f"peppolnet: error: sending failed: {failure}; the request is kept as a draft: send it "
-        f"with `peppolnet request send {tracked.request_id[:8]} --via {args.send} ...`",
+        f"peppolnet: error: sending failed: {safe_text(failure)}; the request is kept as a draft: "
+        f"send it with `peppolnet request send {tracked.request_id[:8]} --via {args.send} ...`",
         file=sys.stderr,
     )
     return 3 if failure.retryable else 1
@@ -436,22 +436,22 @@ def _show(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"{tracked.request_id} [{tracked.status.value}]")
-    if tracked.reason:
-        print(f"Reason: {tracked.reason}")
+    if tracked.reason:  # reasons, receipts and details quote lookups, desks and mail servers
+        print(f"Reason: {safe_text(tracked.reason)}")
     if tracked.receipt is not None:
         print(
-            f"Sent via {tracked.receipt.channel}: {tracked.receipt.reference} "
+            f"Sent via {tracked.receipt.channel}: {safe_text(tracked.receipt.reference)} "
             f"(idempotency key {tracked.idempotency_key})"
         )
-    print(render_text(tracked.request).rstrip())
+    print(safe_lines(render_text(tracked.request).rstrip()))
     if tracked.checks:
         print(f"\nLast checked {_when(tracked.checked_at)}:")
         for check in tracked.checks:
-            via = f" through {check.operator}" if check.operator else ""
+            via = f" through {safe_text(check.operator)}" if check.operator else ""
             print(f"  - {check.document_type.value}: {check.verdict.value}{via}")
     print("\nHistory:")
     for event in history:
-        detail = f"  {event.detail}" if event.detail else ""
+        detail = f"  {safe_text(event.detail)}" if event.detail else ""
         print(f"  {_when(event.at)}  {event.event:<13} {event.status.value:<9}{detail}")
     if others:
         print("\nOther requests for this customer (each is a case of its own):")
@@ -504,11 +504,13 @@ def _send(args: argparse.Namespace) -> int:
         return code
     for result in results:
         if "error" in result:
-            print(f"peppolnet: error: {result['id']}: {result['error']}", file=sys.stderr)
+            problem = safe_text(f"{result['id']}: {result['error']}")
+            print(f"peppolnet: error: {problem}", file=sys.stderr)
             continue
         receipt = result["receipt"]
         verb = "already sent" if result["already_sent"] else "sent"
-        print(f"{result['request_id']} {verb} via {receipt['channel']}: {receipt['reference']}")
+        reference = safe_text(receipt["reference"])  # the desk's or mail server's answer
+        print(f"{result['request_id']} {verb} via {receipt['channel']}: {reference}")
     return code
 
 
@@ -520,11 +522,11 @@ def _cancel(args: argparse.Namespace) -> int:
     if args.json:
         print_json(tracked.to_json())
         return 0
-    print(f"{tracked.request_id} [cancelled]: {tracked.reason}")
+    print(f"{tracked.request_id} [cancelled]: {safe_text(tracked.reason)}")
     if tracked.sent_at is not None:
         print(
-            f"It was sent via {tracked.channel} ({tracked.reference}); the operator was not "
-            "told - ask them to close their case if they should not act on it."
+            f"It was sent via {tracked.channel} ({safe_text(tracked.reference)}); the operator was "
+            "not told - ask them to close their case if they should not act on it."
         )
     return 0
 
@@ -612,6 +614,7 @@ def _follow_up(args: argparse.Namespace) -> int:
     for r in results:
         if r.notify_error:
             print(
-                f"{r.request_id[:8]}: confirmation mail failed: {r.notify_error}", file=sys.stderr
+                f"{r.request_id[:8]}: confirmation mail failed: {safe_text(r.notify_error)}",
+                file=sys.stderr,
             )
     return 0

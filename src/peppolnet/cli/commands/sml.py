@@ -106,7 +106,7 @@ def _name(args: argparse.Namespace) -> int:
 
 
 def _lookup(args: argparse.Namespace) -> int:
-    from peppolnet.cli._output import print_json
+    from peppolnet.cli._output import print_json, safe_text
     from peppolnet.sml import SmlResolver
 
     if args.nameserver:  # the servers named; else the network's (the sandbox's own DNS server)
@@ -137,5 +137,5 @@ def _lookup(args: argparse.Namespace) -> int:
             }
         )
     else:
-        sys.stdout.write(f"{answer.smp_url}\n")
+        sys.stdout.write(f"{safe_text(answer.smp_url)}\n")  # from an unsigned DNS answer
     return 0

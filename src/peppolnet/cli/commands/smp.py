@@ -25,7 +25,14 @@ from peppolnet.cli._network import (
     network_names,
     resolve_network,
 )
-from peppolnet.cli._output import UsageError, argparse_type, fail, iso_time, readable_file
+from peppolnet.cli._output import (
+    UsageError,
+    argparse_type,
+    fail,
+    iso_time,
+    readable_file,
+    safe_lines,
+)
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -334,4 +341,4 @@ def _print_text(result: dict[str, Any]) -> None:
         lines.append(f"signature:     none{'' if sig['valid'] is None else ', INVALID'}")
     if sig["problem"]:
         lines.append(f"problem:       {sig['problem']}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write(safe_lines(lines) + "\n")  # every value is what the SMP document says
