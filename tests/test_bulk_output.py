@@ -417,3 +417,30 @@ def test_a_workbook_that_cannot_be_saved_keeps_its_journal(tmp_path: Path) -> No
     with ResultWriter(path, HEADERS, "xlsx", append=True):
         pass
     assert [r["row"] for r, _ in read_done(path, "xlsx")] == ["1"]
+
+
+def bare_result(number: int, fields: tuple[str, ...]) -> BulkResult:
+    return BulkResult(RegisterRow(number, fields), "invalid-input", "no id")
+
+
+def test_xlsx_cells_with_control_characters_are_written_and_read_back_exactly(
+    tmp_path: Path,
+) -> None:
+    # openpyxl refuses C0 controls in a cell, which stopped a run at such a row (and every
+    # resume after it); OOXML's own escapes store them, as Excel does.
+    openpyxl = pytest.importorskip("openpyxl", reason="openpyxl is the xlsx extra")
+    path = tmp_path / "out.xlsx"
+    cells = ("Evil\x1b[31m AB", "line\x0bbreak\x00", "_x0041_ is not A", "=1+2")
+    with ResultWriter(path, [f"c{i}" for i in range(len(cells))], "xlsx") as writer:
+        writer.write(bare_result(1, cells))
+    raw = [c.value for c in openpyxl.load_workbook(path).worksheets[0][2]]
+    assert raw[:4] == [
+        "Evil_x001B_[31m AB",
+        "line_x000B_break_x0000_",
+        "_x005F_x0041_ is not A",
+        "=1+2",
+    ]
+    assert [fields for _, fields in read_done(path, "xlsx")] == [list(cells)]
+    with ResultWriter(path, [f"c{i}" for i in range(len(cells))], "xlsx", append=True) as writer:
+        writer.write(bare_result(2, cells))  # the first row goes through a new journal
+    assert [fields for _, fields in read_done(path, "xlsx")] == [list(cells), list(cells)]

@@ -314,10 +314,32 @@ def _journal_rows(journal: Path) -> Iterator[list[Any]]:
     return (values for values in _json_lines(journal) if isinstance(values, list))
 
 
+#: What an XLSX string cannot hold as itself: the C0 controls XML 1.0 forbids, and an "_" that
+#: starts what reads as an escape (``_x0041_``), which Excel would otherwise turn into "A".
+_XLSX_UNSAFE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|_(?=x[0-9A-Fa-f]{4}_)")
+_XLSX_ESCAPE: Final = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _xlsx_text(value: str) -> str:
+    """``value`` in the escapes OOXML defines for strings (``_x001B_`` for ESC, ``_x005F_`` for
+    an "_" that starts one), the form Excel itself writes and reads back as the character. A
+    register cell or an operator name may hold a control character; openpyxl refuses it, which
+    would stop the run at that row (and again at every resume)."""
+    return _XLSX_UNSAFE.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+
+
+def _xlsx_value(value: Any) -> Any:
+    """A cell as read from a workbook, with the OOXML escapes undone (:func:`_xlsx_text`)."""
+    if isinstance(value, str) and "_x" in value:
+        return _XLSX_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+    return value
+
+
 def _save_workbook(journal: Path, target: Path) -> None:
     """Write the journal's rows to the workbook ``target``, every cell as text (never a
-    formula: a cell starting with "=" is marked as a string, nothing is prefixed or changed).
-    Write-only mode streams the rows, so a large output does not fill memory."""
+    formula: a cell starting with "=" is marked as a string, nothing is prefixed, and control
+    characters are escaped as Excel escapes them). Write-only mode streams the rows, so a large
+    output does not fill memory."""
     import openpyxl
     from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 
@@ -326,12 +348,12 @@ def _save_workbook(journal: Path, target: Path) -> None:
     for values in _journal_rows(journal):
         row: list[Any] = []
         for value in values:
-            if isinstance(value, str) and value.startswith("="):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.data_type = "s"
-                row.append(cell)
-            else:
+            if not isinstance(value, str):
                 row.append(value)
+                continue
+            cell = WriteOnlyCell(sheet, value=_xlsx_text(value))
+            cell.data_type = "s"  # also for "=...": text, never a formula
+            row.append(cell)
         sheet.append(row)
     book.save(target)
 
@@ -369,7 +391,8 @@ def _open_workbook(path: Path) -> Iterator[Iterator[list[Any]]]:
         raise InvalidInput(f"{path.name!r} is not a readable .xlsx: {exc}") from exc
     try:
         sheet = book.worksheets[0]
-        yield (["" if c is None else c for c in r] for r in sheet.iter_rows(values_only=True))
+        rows = sheet.iter_rows(values_only=True)
+        yield (["" if c is None else _xlsx_value(c) for c in r] for r in rows)
     finally:
         book.close()
 
