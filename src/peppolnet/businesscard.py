@@ -1,7 +1,8 @@
 """Peppol Directory business cards: one model for the v1, v2 and v3 formats, and the SMP fetch.
 
 A business card says *who* a participant is (names, country, other identifiers, contacts); the SMP
-serves it at ``{smp}/businesscard/{participant}`` and the Peppol Directory indexes it (FACTS §5.3).
+serves it at ``{smp}/businesscard/{participant}`` and the Peppol Directory indexes it (Peppol
+Directory business card specification).
 Three XML formats are in use, told apart by namespace only:
 
 * v1 (``.../20160112/``): one ``Name`` per entity, websites, contacts, additional information;
@@ -262,7 +263,8 @@ def render_business_card(card: BusinessCard, version: int = 3) -> bytes:
 
 
 def business_card_url(smp_base_url: str, participant: ParticipantId) -> str:
-    """``{smp}/businesscard/{percent-encoded participant}`` (FACTS §5.3, [PD11] §4.2.2)."""
+    """``{smp}/businesscard/{percent-encoded participant}`` (Peppol Directory business card
+    specification, [PD11] §4.2.2)."""
     return f"{smp_base_url.rstrip('/')}/businesscard/{participant.url_segment()}"
 
 

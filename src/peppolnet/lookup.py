@@ -315,7 +315,8 @@ def _lookup_steps(ctx: _Context) -> _Steps:
         ctx.document_types = tuple((d, document_type_name(d)) for d in available)
         listed = f"the SMP lists {len(available)} document types"
         if document_type.is_wildcard:
-            # A wildcard registration is found through the list (FACTS.md §1.4).
+            # A wildcard registration is found through the list (Peppol Policy for use of
+            # Identifiers 4.4, wildcard scheme).
             chosen = select(document_type, available)
             if chosen is None:
                 ctx.add(

@@ -3,7 +3,8 @@
 Nothing in peppolnet reads global state: every lookup is given a :class:`Network`. The built-ins
 are ``PRODUCTION`` and ``TEST`` (OpenPeppol SML zones, G3 CAs, SHA-256 signatures only). The
 retired EC zones and the G2 CAs exist only as explicitly named legacy networks, which also accept
-RSA-SHA1 signatures, because old documents were signed that way (FACTS.md §2.3, §3.6, §4.2).
+RSA-SHA1 signatures, because old documents were signed that way (OpenPeppol SML service; Peppol SMP
+specification 1.2 and W3C XML Signature 1.1; Peppol PKI certificate policy).
 
 The built-in networks are created on first access (module ``__getattr__``), so importing this
 module does not load ``cryptography``'s X.509 code or read any PEM file.

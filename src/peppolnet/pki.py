@@ -45,7 +45,8 @@ __all__ = [
     "validate_chain",
 ]
 
-#: Peppol Seat ID (service provider id in the certificate CN), FACTS.md §6.
+#: Peppol Seat ID (service provider id in the certificate CN), OpenPeppol Service Provider (Seat)
+#: IDs.
 SEAT_ID_PATTERN = re.compile(r"P[A-Z]{2}[0-9]{6}")
 
 _MAX_PATH = 8

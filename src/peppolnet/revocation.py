@@ -1,6 +1,7 @@
 """Revocation from CRLs: is this SMP or access point certificate still good?
 
-Why CRL and not OCSP first: the Peppol CAs publish both (FACTS.md §4.3), but a CRL is one file
+Why CRL and not OCSP first: the Peppol CAs publish both (Peppol PKI certificate policy,
+revocation), but a CRL is one file
 per CA that serves every certificate it issued - a bulk run of 100,000 lookups across a few
 hundred operators needs two downloads (SMP CA, AP CA) per refresh, where OCSP needs one request
 per certificate to a responder that peppol-commons found unreliable enough to switch its own
@@ -392,7 +393,8 @@ class CrlChecker:
     """Checks certificates against their CA's CRL (a :class:`~peppolnet.pki.RevocationChecker`).
 
     ``soft_fail=True`` turns an ``unknown`` status into a warning in the verdict instead of an
-    ``unknown`` verdict (FACTS.md §4.3: rejecting is the default). ``timeout`` bounds each answer
+    ``unknown`` verdict (Peppol PKI certificate policy, revocation: rejecting is the default).
+    ``timeout`` bounds each answer
     (seconds: every distribution point, the redirect and the body together), ``max_bytes`` the
     size of a CRL as sent (no content coding is accepted); at most one redirect is followed,
     even by an ``http_client`` that follows redirects itself. A CRL is kept until its

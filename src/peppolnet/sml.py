@@ -87,9 +87,9 @@ __all__ = [
 ]
 
 PRODUCTION_ZONE: Final = "participant.sml.prod.tech.peppol.org"
-"""The OpenPeppol production SML zone (FACTS §2.3)."""
+"""The OpenPeppol production SML zone (OpenPeppol SML service)."""
 TEST_ZONE: Final = "participant.sml.test.tech.peppol.org"
-"""The OpenPeppol test SML zone (FACTS §2.3)."""
+"""The OpenPeppol test SML zone (OpenPeppol SML service)."""
 SMP_SERVICE: Final = "Meta:SMP"
 """The U-NAPTR service name of an SMP (compared case-insensitively, RFC 4848)."""
 

@@ -6,7 +6,7 @@ enveloped-signature transform). Accepting *only* that shape is what defeats sign
 attacks, and doing the work with lxml's C14N and ``cryptography`` directly is several times faster
 than a general verifier (see ``benchmarks/bench_verify.py``).
 
-Two traps this module handles (FACTS.md §3.6):
+Two traps this module handles (Peppol SMP specification 1.2 and W3C XML Signature 1.1):
 
 * The ``CanonicalizationMethod`` of ``SignedInfo`` applies to ``SignedInfo`` only. With just the
   enveloped-signature transform the *document* digest uses the XMLDSig default, inclusive C14N 1.0
@@ -549,7 +549,8 @@ def _c14n(
 ) -> bytes:
     """C14N (without comments) of a whole document or of one subtree in its context.
 
-    The trap for a subtree (FACTS.md section 3.6): inclusive C14N must render every namespace in
+    The trap for a subtree (Peppol SMP specification 1.2 and W3C XML Signature 1.1): inclusive C14N
+    must render every namespace in
     scope (and the ``xml:*`` attributes inherited) on the subtree's top element, and nothing
     more below it than each element's own, new declarations. lxml canonicalises a subtree in
     place on a temporary copy of its top element, while the descendants keep pointing at the

@@ -1,7 +1,8 @@
 """The Peppol Directory: search (sync and async clients) and the values it returns.
 
 The Directory finds participants by name, country, identifier or document type. It is opt-in
-and may be stale, so it is *not* authoritative for reachability (FACTS §5.2): pass a ``confirm``
+and may be stale, so it is *not* authoritative for reachability (Peppol Directory REST API
+documentation): pass a ``confirm``
 lookup to the search methods and each match records whether SML + SMP agreed.
 """
 

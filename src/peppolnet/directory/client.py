@@ -2,7 +2,8 @@
 
 Good manners towards the public service are built in, not left to the caller:
 
-* a client-side rate limit (2 requests/second by default, the production limit, FACTS §5.2), so
+* a client-side rate limit (2 requests/second by default, the production limit, Peppol Directory
+REST API documentation), so
   a loop over many customers never provokes HTTP 429 in the first place;
 * HTTP 429 answers are honoured: the client waits ``Retry-After`` seconds and tries again, at
   most ``max_retries_429`` times, then raises :class:`~peppolnet.errors.DirectoryRateLimited`;

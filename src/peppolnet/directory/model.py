@@ -2,7 +2,8 @@
 
 The Directory indexes *business entities* (one per entity of a business card) and groups the hits
 of a page by participant, so a page's counters (``total``, ``used``, indices) count entities, not
-matches (FACTS §5.2). The Directory is opt-in and may be stale - it is not authoritative for
+matches (Peppol Directory REST API documentation). The Directory is opt-in and may be stale - it is
+not authoritative for
 reachability - so every match carries ``confirmed``: None until a lookup has checked it.
 """
 

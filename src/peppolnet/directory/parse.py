@@ -1,7 +1,8 @@
 """Reading and writing Directory search responses (JSON and XML), pure functions over bytes.
 
 Two JSON shapes of an entity's ``name`` exist: the published documentation still shows a plain
-string, current Directory code emits an array of ``{name, language}`` objects (FACTS §5.2). Both
+string, current Directory code emits an array of ``{name, language}`` objects (Peppol Directory
+REST API documentation). Both
 are read; the current shape is written. The XML shape follows the search-result-list v1 schema.
 """
 

@@ -1,4 +1,5 @@
-"""The Directory search query: every parameter of FACTS §5.2, checked before anything is sent.
+"""The Directory search query: every parameter of Peppol Directory REST API documentation, checked
+before anything is sent.
 
 Checking locally is kinder to the public service (a query it would reject with HTTP 400 never
 costs a request against the 2 requests/second budget) and gives a sentence naming the field.
@@ -58,7 +59,8 @@ def check_page(page: int, page_size: int) -> None:
 
 
 class SearchFields(TypedDict, total=False):
-    """The Directory's search fields (FACTS.md §5.2), all optional and AND-combined.
+    """The Directory's search fields (Peppol Directory REST API documentation), all optional and
+    AND-combined.
 
     ``name``, ``geoinfo``, ``website``, ``contact`` and ``addinfo`` match partially (at least 3
     characters); ``country``, ``participant``, ``doctype``, ``identifier_scheme``/``_value`` and

@@ -2,7 +2,8 @@
 
 In a change of operator the *old* SMP calls ``PrepareToMigrate`` with a key, the key travels out
 of band (through the participant, i.e. in an update-recipient request) to the *new* SMP, which
-calls ``Migrate`` with the same key (FACTS.md §7). The SML rejects keys outside its rules, so we
+calls ``Migrate`` with the same key (Peppol SML specification, SMP-SML interface). The SML rejects
+keys outside its rules, so we
 check them before a request is sent rather than have the new operator's SML call fail days later.
 
 The rules ([SML-ICD] "updated 06/03/2017"): 8-24 characters, no whitespace, at least two each of

@@ -3,7 +3,7 @@
 A request says: register *this company* (name, organisation number, the participant id derived
 from it) with *this operator* (Seat ID), and send confirmations to *this e-mail address*. An
 update additionally names the operator the customer is moving away from and, where the old
-operator has issued one, the migration key (FACTS.md §7).
+operator has issued one, the migration key (Peppol SML specification, SMP-SML interface).
 
 Why the validation is so thorough: a request that is wrong is found out days later, by a person at
 the operator, who mails back. Every problem is therefore collected at once (not the first one),

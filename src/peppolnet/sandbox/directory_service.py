@@ -1,6 +1,7 @@
 """The sandbox's Peppol Directory: ``GET /search/1.0/json`` and ``/search/1.0/xml``.
 
-It behaves as the production Directory does where a client can tell (FACTS §5.2): one index
+It behaves as the production Directory does where a client can tell (Peppol Directory REST API
+documentation): one index
 document per business entity, paging over entities, hits grouped by participant per page,
 AND-combined fields, 400 for no field / short partial values / pages beyond the 1000-result cap,
 405 for anything but GET, and HTTP 429 with ``Retry-After`` above a per-IP rate (sliding

@@ -1,6 +1,7 @@
 """A test PKI shaped like Peppol's: Root -> "SMP CA" and "AP CA" -> leaf certificates.
 
-The shape copies the real G3 hierarchy (FACTS.md §4.1) so the same chain checks run against it:
+The shape copies the real G3 hierarchy (Peppol PKI certificate policy, G3 hierarchy) so the same
+chain checks run against it:
 CAs with basicConstraints (pathlen), keyCertSign/cRLSign and subject/authority key identifiers;
 leaves with digitalSignature+keyEncipherment, CN = Seat ID, O = operator name, C = country and an
 OU saying what they are. A TLS server certificate for 127.0.0.1/localhost comes from the same root

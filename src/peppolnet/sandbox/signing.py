@@ -1,4 +1,5 @@
-"""Enveloped XML signing for the sandbox SMP, in the exact shape SMPs use (FACTS.md §3.6).
+"""Enveloped XML signing for the sandbox SMP, in the exact shape SMPs use (Peppol SMP specification
+1.2 and W3C XML Signature 1.1).
 
 Why not a general XMLDSig library: a sandbox signs thousands of documents, and the shape is fixed
 (one Reference ``URI=""``, the enveloped-signature transform only, KeyInfo with the certificate).

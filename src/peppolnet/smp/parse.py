@@ -4,7 +4,8 @@ Dialect and kind are recognised by the root element's *namespace* and local name
 real SMPs write ``ns2:``, ``smp:`` or default namespaces for the same elements.
 
 The parser is deliberately tolerant where real, correctly signed SMP answers deviate from the
-schemas (FACTS.md section 3.4): whitespace around identifiers and inside base64, date-only dates,
+schemas (Peppol SMP specification 1.2, section 4): whitespace around identifiers and inside base64,
+date-only dates,
 empty optional elements, ``href`` values on legacy host names. It is strict where a deviation
 would make the answer meaningless (no participant, no document type, an endpoint without a
 transport profile): those raise :class:`~peppolnet.errors.InvalidSmpDocument` naming the element.
@@ -555,7 +556,8 @@ def _find_ci(haystack: str, needle: str) -> int:
 def document_type_from_href(href: str, participant: ParticipantId) -> DocumentTypeId | None:
     """The document type named by a ServiceMetadataReference ``href``, or ``None``.
 
-    The reference client's rule (FACTS.md 1.3): percent-decode once, find
+    The reference client's rule (Peppol Policy for use of Identifiers 4.4, URL encoding):
+    percent-decode once, find
     ``/<participant>/services/`` case-insensitively (in the decoded or the encoded form) and read
     the rest as ``scheme::value``. The host part is ignored: it is often a legacy SML host name.
 
