@@ -91,6 +91,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidRequest": "peppolnet.errors",
     "SandboxError": "peppolnet.errors",
     "StoreError": "peppolnet.errors",
+    "SendInProgress": "peppolnet.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -136,6 +137,7 @@ if TYPE_CHECKING:
         SmpNotFound as SmpNotFound,
         SmpUnavailable as SmpUnavailable,
         StoreError as StoreError,
+        SendInProgress as SendInProgress,
         UnsafeXml as UnsafeXml,
         UntrustedCertificate as UntrustedCertificate,
         UntrustedNegative as UntrustedNegative,

@@ -11,6 +11,11 @@ negative answer, so faults are all :class:`NetworkFault` and answers are not.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
 __all__ = [
     "AlgorithmNotAllowed",
     "CertificateError",
@@ -36,6 +41,7 @@ __all__ = [
     "PeppolnetError",
     "RedirectError",
     "SandboxError",
+    "SendInProgress",
     "SignatureError",
     "SmpError",
     "SmpNotFound",
@@ -236,6 +242,26 @@ class ChannelError(NetworkFault):
     """
 
 
+class SendInProgress(PeppolnetError):
+    """Another process (or thread) is sending this request right now; this one did not send it.
+
+    Why an error and not a receipt: nobody knows yet whether that send will succeed. It is
+    ``retryable``: asked again later, a send answers with the receipt of the send that went
+    (or, if that process was stopped, sends it itself once the claim has expired). Carries the
+    ``request_id``, who holds the claim (``claimed_by``) and when it expires (``expires_at``).
+    """
+
+    retryable = True
+
+    def __init__(
+        self, message: str, *, request_id: str, claimed_by: str, expires_at: datetime
+    ) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.claimed_by = claimed_by
+        self.expires_at = expires_at
+
+
 # --- sandbox ------------------------------------------------------------------------------------
 
 
@@ -251,3 +277,4 @@ class StoreError(PeppolnetError):
 
     ``retryable`` is set when another process holds the write lock longer than the busy timeout.
     """
+

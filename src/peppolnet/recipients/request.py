@@ -75,11 +75,15 @@ class RequestKind(enum.StrEnum):
 class RequestStatus(enum.StrEnum):
     """Where a request is in its life (the tracking store moves it along).
 
-    ``draft`` and ``sent`` are open; the others close the submission for good (a new attempt is
-    a new request): ``cancelled`` is the requester withdrawing it.
+    ``draft``, ``sending`` and ``sent`` are open; the others close the submission for good (a
+    new attempt is a new request): ``cancelled`` is the requester withdrawing it. ``sending``
+    is a send under way: one process has claimed the request and is handing it over, and no
+    other may send or change it until that send ends (or its claim expires, if the process was
+    stopped). It is a state of the store, never of a document handed to an operator.
     """
 
     DRAFT = "draft"
+    SENDING = "sending"
     SENT = "sent"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"

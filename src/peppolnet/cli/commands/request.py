@@ -488,7 +488,7 @@ def _send(args: argparse.Namespace) -> int:
                     code = max(code, 3 if exc.retryable else 1)
                     results.append({"id": given, "error": str(exc), "retryable": exc.retryable})
                     continue
-                again = before is not None and before.status.value != "draft"
+                again = before is not None and before.status.value in ("sent", "confirmed")
                 results.append(
                     {
                         "id": given,
