@@ -277,4 +277,3 @@ class StoreError(PeppolnetError):
 
     ``retryable`` is set when another process holds the write lock longer than the busy timeout.
     """
-

@@ -60,15 +60,17 @@ from peppolnet.recipients.channels import (
     Receipt,
     Security,
     SmtpServer,
+    check_mailbox,
     send_with_key,
 )
 from peppolnet.recipients.plan import RequestPlan
-from peppolnet.recipients.render import to_json
+from peppolnet.recipients.render import set_header, to_json
 from peppolnet.recipients.request import (
     AddRecipientRequest,
     OperatorRef,
     RequestStatus,
     UpdateRecipientRequest,
+    display_name,
     new_request_id,
     request_from_dict,
 )
@@ -399,20 +401,26 @@ def render_confirmation(
     message = EmailMessage()
     verb = "added to" if request.kind.value == "add" else "moved to"
     seen_operator = next((c.operator for c in checks if c.operator is not None), None)
+    # A name the network showed (a certificate's, a business card's) is only shown if it is
+    # one line of text: otherwise the Seat ID alone names the operator in the subject.
     operator = str(
-        seen_operator if request.operator.name is None and seen_operator else request.operator
+        OperatorRef.of(seen_operator)
+        if request.operator.name is None and seen_operator
+        else request.operator
     )
-    message["Subject"] = (
-        f"Confirmed: {request.company_name} ({request.participant_id.bare}) {verb} {operator}"
+    set_header(
+        message,
+        "Subject",
+        f"Confirmed: {request.company_name} ({request.participant_id.bare}) {verb} {operator}",
     )
-    message["From"] = sender
-    message["To"] = to or confirmation_address(request)
+    set_header(message, "From", sender)
+    set_header(message, "To", to or confirmation_address(request))
     message["Date"] = formatdate(now.timestamp() if now else None, localtime=False, usegmt=True)
-    message["Message-ID"] = f"<{request.request_id}.confirmed@peppolnet.request>"
+    set_header(message, "Message-ID", f"<{request.request_id}.confirmed@peppolnet.request>")
     original = in_reply_to or f"<{request.request_id}@peppolnet.request>"
-    message["In-Reply-To"] = original
-    message["References"] = original
-    message["X-Peppolnet-Request-Id"] = request.request_id
+    set_header(message, "In-Reply-To", original)
+    set_header(message, "References", original)
+    set_header(message, "X-Peppolnet-Request-Id", request.request_id)
     greeting = f"Hello {request.requester.name}," if request.requester else "Hello,"
     lines = [
         greeting,
@@ -463,8 +471,9 @@ class EmailNotifier:
             timeout=timeout,
             ssl_context=ssl_context,
         )
-        self.sender = sender
-        self.to = to  # override the address (e.g. a shared support mailbox)
+        self.sender = check_mailbox(sender, "sender address of the confirmation")
+        # override the address (e.g. a shared support mailbox)
+        self.to = None if to is None else check_mailbox(to, "confirmation address (to)")
 
     def notify(self, tracked: TrackedRequest, checks: Sequence[SeenCheck]) -> str:
         """Send one confirmation mail; returns its Message-ID. Failures are ChannelError."""
@@ -1155,7 +1164,7 @@ class RequestTracker:
                     participant_id=recipient.participant_id,
                     operator=target,
                     current_operator=OperatorRef(
-                        seat_id=holder, name=change.after.operator_name or None
+                        seat_id=holder, name=display_name(change.after.operator_name)
                     ),
                     email=recipient.email or email or "",
                     note=f"drafted from a change seen {change.after.checked_at:%Y-%m-%d}",

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 from peppolnet.cli._output import UsageError, add_db_argument, host_port
@@ -59,8 +58,10 @@ def register(subparsers: Any) -> None:
         group.add_argument("--desk-url", help="the operator desk (http; default: the sandbox's)")
         group.add_argument("--outbox", metavar="DIR", help="the folder (outbox)")
         group.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (smtp)")
-        group.add_argument("--smtp-to", help="the operator's onboarding address (smtp)")
-        group.add_argument("--smtp-from", help="the sender address (smtp)")
+        group.add_argument(
+            "--smtp-to", type=_mailbox, help="the operator's onboarding address (smtp)"
+        )
+        group.add_argument("--smtp-from", type=_mailbox, help="the sender address (smtp)")
         group.add_argument(
             "--smtp-security", default="starttls", choices=("none", "starttls", "ssl")
         )
@@ -168,7 +169,9 @@ def register(subparsers: Any) -> None:
     follow = sub.add_parser("follow-up", help="look sent requests up again; confirm or expire")
     follow.add_argument("--expire-after", metavar="DURATION", help="e.g. 14d: give up after")
     follow.add_argument("--notify-smtp", metavar="HOST:PORT", help="mail confirmations here")
-    follow.add_argument("--notify-from", default="peppolnet@localhost", help="sender address")
+    follow.add_argument(
+        "--notify-from", type=_mailbox, default="peppolnet@localhost", help="sender address"
+    )
     follow.add_argument(
         "--notify-security", default="starttls", choices=("none", "starttls", "ssl")
     )
@@ -205,11 +208,19 @@ def _participant(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _requester(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    name, address = parseaddr(text)
-    return {"name": name or address.split("@")[0], "email": address or text}
+def _mailbox(text: str) -> str:
+    """An argparse type: one mail address, ``NAME <ADDRESS>`` or ``ADDRESS``, on one line.
+
+    These go into mail headers: a line break (header injection) or a second address is a usage
+    error naming the option, found before anything is sent, never a traceback at send time.
+    """
+    from peppolnet.recipients.request import parse_mailbox
+
+    try:
+        parse_mailbox(text, strict=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
 
 
 def _tracker(args: argparse.Namespace) -> RequestTracker:
@@ -238,7 +249,8 @@ def _build(args: argparse.Namespace, update: bool) -> Any:
         "email": args.email,
         "country": args.country,
         "document_types": args.doctype,
-        "requester": _requester(args.requester),
+        # Parsed strictly by the library: one mailbox on one line, every problem reported.
+        "requester": args.requester,
         "note": args.note,
         "registry": registry,
     }
