@@ -262,6 +262,13 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
     ],
     ("request", "cancel"): [error(1, "no request with id '00000000'", "00000000")],
     ("request", "list"): [
+        # a fault of the local data, not an empty answer: restore the file (test_damaged_database)
+        error(
+            3,
+            "is damaged: a stored text (column 'company_name') is not valid UTF-8",
+            "--db",
+            "{damaged}",
+        ),
         error(2, "unknown status 'finished'", "--status", "finished"),
         error(2, "must start with a four-digit scheme code", "--participant", "nonsense"),
     ],
@@ -406,11 +413,30 @@ def signed_document(peppol_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFa
     return path
 
 
+@pytest.fixture(scope="module")
+def damaged_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A recipient database with one request whose stored texts had a byte flipped."""
+    from peppolnet.recipients import AddRecipientRequest
+    from peppolnet.recipients.tracking import RequestTracker
+
+    path = tmp_path_factory.mktemp("damaged") / "recipients.sqlite"
+    with RequestTracker(path) as tracker:
+        tracker.save(
+            AddRecipientRequest.create(
+                company_name="Zebrafink AB", organisation_number="559012-3450",
+                operator="PSE000102", email="f@zebrafink.example",
+            )
+        )  # fmt: skip
+    path.write_bytes(path.read_bytes().replace(b"Zebrafink", b"\xffebrafink"))
+    return path
+
+
 @pytest.fixture
 def files(
     tmp_path: Path,
     state: Path,
     signed_document: Path,
+    damaged_db: Path,
     peppol_sandbox: Sandbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, str]:
@@ -439,6 +465,7 @@ def files(
         "badtoml": str(tmp_path / "bad.toml"),
         "badjson": str(tmp_path / "bad.json"),
         "notsmp": str(tmp_path / "notsmp.xml"),
+        "damaged": str(damaged_db),
         "smpdoc": str(signed_document),
         "cannot": cannot.bare,
         # in the Directory only (a stale business card): not in the SML

@@ -91,6 +91,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidRequest": "peppolnet.errors",
     "SandboxError": "peppolnet.errors",
     "StoreError": "peppolnet.errors",
+    "DamagedDatabase": "peppolnet.errors",
     "SendInProgress": "peppolnet.errors",
 }
 
@@ -137,6 +138,7 @@ if TYPE_CHECKING:
         SmpNotFound as SmpNotFound,
         SmpUnavailable as SmpUnavailable,
         StoreError as StoreError,
+        DamagedDatabase as DamagedDatabase,
         SendInProgress as SendInProgress,
         UnsafeXml as UnsafeXml,
         UntrustedCertificate as UntrustedCertificate,

@@ -21,6 +21,7 @@ __all__ = [
     "CertificateError",
     "ChainError",
     "ChannelError",
+    "DamagedDatabase",
     "DirectoryError",
     "DirectoryQueryError",
     "DirectoryRateLimited",
@@ -276,4 +277,14 @@ class StoreError(PeppolnetError):
     """The local recipient database cannot be used (unreadable, not ours, newer schema, locked).
 
     ``retryable`` is set when another process holds the write lock longer than the busy timeout.
+    """
+
+
+class DamagedDatabase(StoreError):
+    """The database file opens, but what is stored in it cannot be read back: a page or a value
+    is corrupt (a disk or memory fault, a half-copied file, an edit by hand).
+
+    Why a class of its own: it is neither a value the user gave (exit 1) nor something that
+    trying again will fix, and it must never be read as an answer ("no requests", "no such
+    customer"); the command line reports it as a fault (exit 3). Restore the file from a backup.
     """

@@ -50,7 +50,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from peppolnet.clock import Clock, as_clock
-from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError, SendInProgress
+from peppolnet.errors import (
+    DamagedDatabase,
+    InvalidInput,
+    InvalidRequest,
+    PeppolnetError,
+    SendInProgress,
+)
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.operators import Operator
 from peppolnet.reachability import Reachability, Verdict
@@ -502,7 +508,32 @@ class _Desk(Protocol):
     def status(self, case_or_request_id: str) -> dict[str, Any]: ...
 
 
-def _row_to_tracked(row: Any) -> TrackedRequest:
+def _row_to_tracked(row: Any, path: Path) -> TrackedRequest:
+    """A stored row as a :class:`TrackedRequest`; a row that does not read back (a value
+    damaged on disk into text that is no longer JSON, a request, a status or a time) is a
+    :class:`~peppolnet.errors.DamagedDatabase` naming the request, never a traceback."""
+    try:
+        return _read_row(row)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # InvalidRequest too
+        raise _damaged(path, f"request {row['request_id']}", exc) from exc
+
+
+def _damaged(path: Path, what: str, exc: Exception) -> DamagedDatabase:
+    if isinstance(exc, InvalidRequest):
+        reason = "its stored document is not a valid request: " + "; ".join(
+            f"{field}: {message}" for field, message in exc.problems
+        )
+    elif isinstance(exc, json.JSONDecodeError):
+        reason = "a stored JSON value is not JSON any more"
+    else:
+        reason = f"a stored value is not what peppolnet wrote ({type(exc).__name__}: {exc})"
+    return DamagedDatabase(
+        f"the recipient database {str(path)!r} is damaged: {what} cannot be read back "
+        f"({reason}); restore the file from a backup"
+    )
+
+
+def _read_row(row: Any) -> TrackedRequest:
     request = request_from_dict(json.loads(row["body"]))
     return TrackedRequest(
         request=request,
@@ -586,7 +617,7 @@ class RequestTracker:
             if len(rows) > 1:
                 raise InvalidInput(f"{request_id!r} matches more than one request; give more of it")
             row = rows[0] if rows else None
-        return None if row is None else _row_to_tracked(row)
+        return None if row is None else _row_to_tracked(row, self.path)
 
     def _need(self, request_id: str) -> TrackedRequest:
         found = self.get(request_id)
@@ -625,7 +656,7 @@ class RequestTracker:
             "AND (?2 IS NULL OR participant_id = ?2) ORDER BY created_at DESC, request_id",
             (wanted, pid),
         )
-        return [_row_to_tracked(row) for row in rows.fetchall()]
+        return [_row_to_tracked(row, self.path) for row in rows.fetchall()]
 
     def history(self, request_id: str) -> builtins.list[RequestEvent]:
         """Every step of the request, oldest first."""
@@ -633,12 +664,18 @@ class RequestTracker:
         rows = self.store.connection().execute(
             "SELECT * FROM request_events WHERE request_id = ? ORDER BY id", (tracked.request_id,)
         )
-        return [
-            RequestEvent(
-                datetime.fromisoformat(r["at"]), r["event"], RequestStatus(r["status"]), r["detail"]
-            )
-            for r in rows.fetchall()
-        ]
+        try:
+            return [
+                RequestEvent(
+                    datetime.fromisoformat(r["at"]),
+                    r["event"],
+                    RequestStatus(r["status"]),
+                    r["detail"],
+                )
+                for r in rows.fetchall()
+            ]
+        except ValueError as exc:
+            raise _damaged(self.path, f"the history of request {tracked.request_id}", exc) from exc
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -858,7 +895,7 @@ class RequestTracker:
         claimer = f"process {os.getpid()} on {socket.gethostname()} (send {uuid.uuid4().hex[:12]})"
         with self.store.transaction() as conn:
             row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (rid,)).fetchone()
-            tracked = _row_to_tracked(row)
+            tracked = _row_to_tracked(row, self.path)
             if tracked.status in (RequestStatus.SENT, RequestStatus.CONFIRMED):
                 first = tracked.receipt
                 if first is not None:
@@ -904,7 +941,7 @@ class RequestTracker:
                     f"{row['claim_expires_at']}; sent again with the same idempotency key",
                 )
             row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (rid,)).fetchone()
-        return _row_to_tracked(row), claimer
+        return _row_to_tracked(row, self.path), claimer
 
     def _release(self, rid: str, claimer: str, exc: BaseException) -> None:
         """After a failed send: back to draft (if the claim is still ours), and the reason."""
