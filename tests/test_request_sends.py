@@ -31,6 +31,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
 import peppolnet
+from peppolnet.cli import main
 from peppolnet.clock import ManualClock, SystemClock
 from peppolnet.errors import ChannelError, InvalidInput, SendInProgress
 from peppolnet.recipients import AddRecipientRequest, RequestStatus, SmtpChannel
@@ -257,7 +258,9 @@ def killed_mid_send(tmp_path: Path) -> tuple[Path, AddRecipientRequest, int]:
 
 
 def test_a_claim_left_by_a_killed_process_expires_and_keeps_the_key(
-    killed_mid_send: tuple[Path, AddRecipientRequest, int], mailbox: tuple[GatedMailbox, int]
+    killed_mid_send: tuple[Path, AddRecipientRequest, int],
+    mailbox: tuple[GatedMailbox, int],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A process killed while sending leaves the request ``sending``: refused until the claim
     expires, then sent by whoever sends next - with the same idempotency key, so the operator
@@ -291,6 +294,11 @@ def test_a_claim_left_by_a_killed_process_expires_and_keeps_the_key(
     with pytest.raises(InvalidInput, match=r"\(sending\) already asks to add"):
         tracker.save(_request(NUMBERS[0]))
     assert [t.request_id for t in tracker.list("sending")] == [request.request_id]
+    assert main(["request", "show", request.request_id[:8], "--db", str(db)]) == 0
+    shown = capsys.readouterr().out
+    assert f"{request.request_id} [sending]" in shown
+    assert f"Being sent by process {pid} on " in shown
+    assert "the next send takes over after" in shown
     assert box.messages == []
     clock.advance(CLAIM_TIMEOUT)
     box.release.set()

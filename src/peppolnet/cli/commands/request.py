@@ -14,8 +14,9 @@ the requester on confirmation.
 
 Exit codes: 0 done, 1 invalid request (with ``--json``: ``{"valid": false, "problems": [...]}``),
 an unknown id, or a request that cannot be sent or cancelled in its state (closed, or another
-open request already asks the same), 2 a usage error, 3 a fault (desk or mail server
-unreachable: try again, the same send is recognised).
+open request already asks the same), 2 a usage error (also a line break in --smtp-to,
+--smtp-from or --notify-from), 3 a fault (desk or mail server unreachable: try again, the same
+send is recognised; another process is sending the request right now; the database is damaged).
 """
 
 from __future__ import annotations
@@ -450,6 +451,12 @@ def _show(args: argparse.Namespace) -> int:
     print(f"{tracked.request_id} [{tracked.status.value}]")
     if tracked.reason:
         print(f"Reason: {tracked.reason}")
+    if tracked.claimed_by is not None:
+        print(
+            f"Being sent by {tracked.claimed_by} since {_when(tracked.claimed_at)} UTC; if that "
+            f"process was stopped, the next send takes over after {_when(tracked.claim_expires_at)}"
+            " UTC (with the same idempotency key)"
+        )
     if tracked.receipt is not None:
         print(
             f"Sent via {tracked.receipt.channel}: {tracked.receipt.reference} "
