@@ -6,6 +6,7 @@ import datetime as dt
 import ipaddress
 import json
 import os
+import re
 import socket
 import ssl
 import threading
@@ -39,6 +40,7 @@ from peppolnet.recipients import (
     register_channel,
 )
 from peppolnet.recipients.channels import send_with_key
+from peppolnet.recipients.tracking import EmailNotifier
 from peppolnet.sandbox.config import load_config
 from peppolnet.sandbox.desk import OperatorDesk
 from peppolnet.sandbox.http import HttpServer, Request, Response
@@ -504,3 +506,33 @@ def test_channels_are_pluggable(tmp_path: Path) -> None:
         make_channel("fax")
     with pytest.raises(InvalidInput, match="bad options"):
         make_channel("outbox", directory=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"to": "onboarding@desk.example\r\nBcc: evil@attacker.example"}, "(to) contains"),
+        ({"sender": "anna@support.example\nBcc: evil@attacker.example"}, "(from) contains"),
+        ({"to": "a@desk.example, b@desk.example"}, "is not one address"),
+        ({"sender": "not an address"}, "is not one address"),
+    ],
+)
+def test_mail_addresses_are_checked_when_the_channel_is_built(
+    options: dict[str, str], says: str
+) -> None:
+    """A line break (header injection) or a second address is a configuration error at once,
+    not a ValueError from the email package at the first send."""
+    given = {"to": "onboarding@desk.example", "sender": "anna@support.example", **options}
+    with pytest.raises(InvalidInput, match=re.escape(says)):
+        SmtpChannel("127.0.0.1", 25, security="none", **given)
+    problem = says.removeprefix("(to) ").removeprefix("(from) ")
+    with pytest.raises(InvalidInput, match=re.escape(problem)):
+        EmailNotifier("127.0.0.1", 25, security="none", **given)
+    named = SmtpChannel(
+        "127.0.0.1", 25, to="Kvittra Onboarding <onboarding@desk.example>",
+        sender=" anna@support.example ", security="none",
+    )  # fmt: skip
+    assert (named.to, named.sender) == (
+        "Kvittra Onboarding <onboarding@desk.example>",
+        "anna@support.example",
+    )

@@ -79,6 +79,7 @@ REQUEST = (
     "--email", "f@bygg.example", "--no-check",
 )  # fmt: skip
 UPDATE = (*REQUEST, "--from-operator", "PSE000109", "--new-migration-key")
+VIA_SMTP = ("00000000", "--via", "smtp", "--smtp", "127.0.0.1:25")
 
 #: What each command runs with when nothing is wrong: the generated rows add one mistake to it.
 BASE: dict[tuple[str, ...], tuple[str, ...]] = {
@@ -213,6 +214,34 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         ),
         error(2, "required", "--name", "Bygg AB"),
         error(2, "no sandbox is running", *REQUEST, *NO_SANDBOX),
+        # a line break in anything that ends up in a mail header: refused, never altered
+        answer(
+            1,
+            "requester: the requester contains a control character (U+000D, a line break)",
+            *REQUEST,
+            "--requester",
+            "evil@attacker.example\r\nAnna <anna@support.example>",
+        ),
+        answer(
+            1,
+            "requester: the requester 'a@b.example, c@d.example' is not one address",
+            *REQUEST,
+            "--requester",
+            "a@b.example, c@d.example",
+        ),
+        error(
+            2,
+            "argument --smtp-to: the address contains a control character (U+000D",
+            *REQUEST,
+            "--send",
+            "smtp",
+            "--smtp",
+            "127.0.0.1:25",
+            "--smtp-to",
+            "a@b.example\r\nBcc: x@y.example",
+            "--smtp-from",
+            "c@d.example",
+        ),
     ],
     ("request", "drafts"): [
         error(2, "not an ISO 8601 time", "--since", "yesterday"),
@@ -222,10 +251,24 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
     ("request", "follow-up"): [
         error(2, "not a duration", "--expire-after", "soon", *SANDBOX),
         error(2, "--notify-smtp must be HOST:PORT", "--notify-smtp", "mail", *SANDBOX),
+        error(
+            2,
+            "argument --notify-from: the address contains a control character (U+000A",
+            "--notify-from",
+            "a@b.example\nBcc: x@y.example",
+            *SANDBOX,
+        ),
         error(2, "no sandbox is running", *NO_SANDBOX),
     ],
     ("request", "cancel"): [error(1, "no request with id '00000000'", "00000000")],
     ("request", "list"): [
+        # a fault of the local data, not an empty answer: restore the file (test_damaged_database)
+        error(
+            3,
+            "is damaged: a stored text (column 'company_name') is not valid UTF-8",
+            "--db",
+            "{damaged}",
+        ),
         error(2, "unknown status 'finished'", "--status", "finished"),
         error(2, "must start with a four-digit scheme code", "--participant", "nonsense"),
     ],
@@ -236,6 +279,24 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "required: --via", "00000000"),
         error(2, "invalid choice: 'fax'", "00000000", "--via", "fax"),
         error(2, "no sandbox is running", "00000000", "--via", "http", *NO_SANDBOX),
+        error(
+            2,
+            "argument --smtp-from: the address contains a control character (U+2028",
+            *VIA_SMTP,
+            "--smtp-to",
+            "a@b.example",
+            "--smtp-from",
+            "c@d.example\u2028Bcc: x@y",
+        ),
+        error(
+            2,
+            "argument --smtp-to: the address 'a@b.example; c@d.example' is not one address",
+            *VIA_SMTP,
+            "--smtp-to",
+            "a@b.example; c@d.example",
+            "--smtp-from",
+            "c@d.example",
+        ),
     ],
     ("request", "show"): [error(1, "no request with id", "00000000")],
     ("request", "update"): [
@@ -352,11 +413,30 @@ def signed_document(peppol_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFa
     return path
 
 
+@pytest.fixture(scope="module")
+def damaged_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A recipient database with one request whose stored texts had a byte flipped."""
+    from peppolnet.recipients import AddRecipientRequest
+    from peppolnet.recipients.tracking import RequestTracker
+
+    path = tmp_path_factory.mktemp("damaged") / "recipients.sqlite"
+    with RequestTracker(path) as tracker:
+        tracker.save(
+            AddRecipientRequest.create(
+                company_name="Zebrafink AB", organisation_number="559012-3450",
+                operator="PSE000102", email="f@zebrafink.example",
+            )
+        )  # fmt: skip
+    path.write_bytes(path.read_bytes().replace(b"Zebrafink", b"\xffebrafink"))
+    return path
+
+
 @pytest.fixture
 def files(
     tmp_path: Path,
     state: Path,
     signed_document: Path,
+    damaged_db: Path,
     peppol_sandbox: Sandbox,
     monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, str]:
@@ -385,6 +465,7 @@ def files(
         "badtoml": str(tmp_path / "bad.toml"),
         "badjson": str(tmp_path / "bad.json"),
         "notsmp": str(tmp_path / "notsmp.xml"),
+        "damaged": str(damaged_db),
         "smpdoc": str(signed_document),
         "cannot": cannot.bare,
         # in the Directory only (a stale business card): not in the SML

@@ -233,7 +233,7 @@ def test_a_database_of_schema_2_is_migrated_and_stays_readable(tmp_path: Path) -
     conn.close()
 
     tracker = RequestTracker(path)
-    assert tracker.store.schema_version == 3
+    assert tracker.store.schema_version == 4
     old_sent, old_draft = tracker.get(sent), tracker.get(draft[:8])
     assert old_sent is not None
     assert old_draft is not None
@@ -245,6 +245,7 @@ def test_a_database_of_schema_2_is_migrated_and_stays_readable(tmp_path: Path) -
     assert old_sent.receipt.reference == "case-0123456789abcdef"
     assert old_sent.checks == ()
     assert old_sent.checked_at is None
+    assert (old_sent.claimed_by, old_sent.claimed_at, old_sent.claim_expires_at) == (None,) * 3
     assert old_draft.idempotency_key is None
     # An old draft is sent with a fresh key: a desk that still has a case under the old id (a
     # customer moved away and back) opens a new one instead of answering with that case.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import string
 from datetime import UTC, datetime
@@ -15,10 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from peppolnet.errors import InvalidRequest
+from peppolnet.errors import InvalidInput, InvalidRequest
 from peppolnet.identifiers import BIS_BILLING_INVOICE
+from peppolnet.operators import Operator
+from peppolnet.reachability import Verdict
 from peppolnet.recipients import (
     AddRecipientRequest,
+    Requester,
     RequestStatus,
     UpdateRecipientRequest,
     from_json,
@@ -30,6 +34,7 @@ from peppolnet.recipients import (
     to_json,
     to_xml,
 )
+from peppolnet.recipients.tracking import RecordedCheck, render_confirmation
 from peppolnet.xmlsafe import parse_xml
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
@@ -260,6 +265,54 @@ def test_email_rendering() -> None:
     assert from_json(attachments[0].get_content()) == request_
     again = render_email(request_, to="onboarding@norrsken.example", sender="noreply@x.example")
     assert again["Message-ID"] == message["Message-ID"]
+
+
+# --- header injection: the renderers refuse, whatever the value came from ------------------------
+
+INJECTED = "\r\nBcc: evil@attacker.example"
+
+
+@pytest.mark.parametrize(
+    ("to", "sender", "header"),
+    [
+        (f"onboarding@norrsken.example{INJECTED}", "noreply@x.example", "To"),
+        ("onboarding@norrsken.example", "noreply@x.example\u2028Bcc: e@x.example", "From"),
+    ],
+)
+def test_an_address_with_a_line_break_is_refused_by_the_renderer(
+    to: str, sender: str, header: str
+) -> None:
+    with pytest.raises(InvalidInput, match=f"the {header} header of the mail contains"):
+        render_email(make_update(), to=to, sender=sender)
+
+
+def test_a_request_built_without_validation_cannot_inject_headers() -> None:
+    """model_copy does not validate: the renderer is the last line and checks every header."""
+    smuggled = make_update().model_copy(update={"company_name": f"Öresund Trä AB{INJECTED}"})
+    with pytest.raises(InvalidInput, match=r"Subject header .* \(U\+000D, a line break\)"):
+        render_email(smuggled, to="onboarding@norrsken.example", sender="noreply@x.example")
+    with pytest.raises(InvalidInput, match="Subject header"):
+        render_confirmation(smuggled, sender="noreply@x.example")
+    requester = Requester.model_construct(name="Eva", email=f"eva@byra.example{INJECTED}")
+    smuggled = make_update().model_copy(update={"requester": requester})
+    with pytest.raises(InvalidInput, match="Reply-To header"):
+        render_email(smuggled, to="onboarding@norrsken.example", sender="noreply@x.example")
+    with pytest.raises(InvalidInput, match="To header"):
+        render_confirmation(smuggled, sender="noreply@x.example")
+
+
+def test_an_operator_name_the_network_showed_is_left_out_of_the_subject_if_not_one_line() -> None:
+    request_ = make_add()  # the operator by Seat ID only: the confirmation names what was seen
+    seen = Operator("PSE000102", f"Kvittra AB{INJECTED}", "SE")
+    check = RecordedCheck(
+        BIS_BILLING_INVOICE, Verdict.CAN_RECEIVE, seen, "", datetime(2026, 3, 1, tzinfo=UTC)
+    )
+    mail = render_confirmation(request_, sender="noreply@x.example", checks=[check])
+    assert mail["Subject"].endswith("added to PSE000102")
+    fine = Operator("PSE000102", "Kvittra AB", "SE")
+    check = dataclasses.replace(check, operator=fine)
+    mail = render_confirmation(request_, sender="noreply@x.example", checks=[check])
+    assert mail["Subject"].endswith("added to Kvittra AB (PSE000102)")
 
 
 # --- property: anything create() accepts round-trips through both forms ---------------------------

@@ -18,7 +18,9 @@ from peppolnet.recipients import (
     RequestKind,
     RequestStatus,
     UpdateRecipientRequest,
+    from_json,
     generate_migration_key,
+    to_dict,
 )
 
 REGISTRY = OperatorRegistry(
@@ -324,3 +326,85 @@ def test_control_characters_are_refused(field: str, value: str) -> None:
 
 def test_note_line_ends_are_normalised() -> None:
     assert add(note="rad 1\r\nrad 2\rrad 3").note == "rad 1\nrad 2\nrad 3"
+
+
+# --- header injection: one-line fields are refused, never altered -----------------------------
+
+#: Every character a line may end at (str.splitlines), as one mail-header value would meet it.
+LINE_BREAKS = [
+    "\r",
+    "\n",
+    "\r\n",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x1d",
+    "\x1e",
+    "\x85",
+    "\u2028",
+    "\u2029",
+]
+
+
+@pytest.mark.parametrize("brk", LINE_BREAKS)
+def test_a_line_break_in_any_header_bound_field_is_refused(brk: str) -> None:
+    """Names, addresses and whatever a mail subject is made of: refused at create() and when
+    a document is read, with the field named (a name used to be folded into one line)."""
+    injected = f"{brk}Bcc: evil@attacker.example"
+    assert "line break" in problems(company_name=f"Bygg AB{injected}")["company_name"]
+    assert "line break" in problems(organisation_number=f"556732{brk}1707")["organisation_number"]
+    assert "email" in problems(email=f"faktura@akesson.example{injected}")
+    found = problems(requester={"name": f"Eva{injected}", "email": "eva@byra.example"})
+    assert "line break" in found["requester.name"]
+    found = problems(requester={"name": "Eva", "email": f"eva@byra.example{injected}"})
+    assert "requester.email" in found
+    assert "line break" in problems(requester=f"Eva <eva@byra.example>{injected}")["requester"]
+    document = to_dict(add())
+    document["operator"]["name"] = f"Kvittra AB{injected}"
+    with pytest.raises(InvalidRequest) as info:
+        from_json(document)
+    assert "line break" in dict(info.value.problems)["operator.name"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "email"),
+    [
+        ("Eva Ström <EVA@Byrå.se>", "Eva Ström", "EVA@byrå.se"),
+        ("eva@byra.example", "eva", "eva@byra.example"),
+        ("<eva@byra.example>", "eva", "eva@byra.example"),
+        ('"Ström, Eva" <eva@byra.example>', "Ström, Eva", "eva@byra.example"),
+    ],
+)
+def test_a_requester_given_as_text(text: str, name: str, email: str) -> None:
+    assert add(requester=text).requester == Requester(name=name, email=email)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        # parseaddr kept the first address of each of these and dropped the rest: another
+        # Reply-To than the one given
+        ("evil@attacker.example\r\nEva <eva@byra.example>", "U+000D, a line break"),
+        ("Eva <eva@byra.example>\nBcc: evil@attacker.example", "U+000A, a line break"),
+        ("Eva <eva@byra.example>, Bob <bob@byra.example>", "is not one address"),
+        ("Ström, Eva <eva@byra.example>", "is not one address"),
+        ("Eva <eva@byra.example> extra", "is not one address"),
+        ("Eva", "not a valid e-mail address"),
+        ("  ", "must not be empty"),
+    ],
+)
+def test_a_requester_text_that_is_not_one_mailbox_is_refused(text: str, says: str) -> None:
+    assert says in problems(requester=text)["requester"]
+    # ...and every other problem is still reported with it
+    assert set(problems(requester=text, email="x@")) == {"requester", "email"}
+
+
+def test_an_operator_name_from_the_network_that_is_not_one_line_is_not_shown() -> None:
+    """A registry learns names from the network; the Seat ID is what counts, so a name that
+    cannot be shown is left out of the request instead of refusing the customer."""
+    hostile = Operator("PSE000102", "Kvittra AB\r\nBcc: evil@attacker.example", "SE")
+    ref = OperatorRef.of(hostile)
+    assert (ref.seat_id, ref.name) == ("PSE000102", None)
+    r = add(operator=hostile)
+    assert str(r.operator) == "PSE000102"
+    assert "\r" not in r.summary()

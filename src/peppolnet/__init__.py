@@ -91,6 +91,8 @@ _EXPORTS: dict[str, str] = {
     "InvalidRequest": "peppolnet.errors",
     "SandboxError": "peppolnet.errors",
     "StoreError": "peppolnet.errors",
+    "DamagedDatabase": "peppolnet.errors",
+    "SendInProgress": "peppolnet.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -136,6 +138,8 @@ if TYPE_CHECKING:
         SmpNotFound as SmpNotFound,
         SmpUnavailable as SmpUnavailable,
         StoreError as StoreError,
+        DamagedDatabase as DamagedDatabase,
+        SendInProgress as SendInProgress,
         UnsafeXml as UnsafeXml,
         UntrustedCertificate as UntrustedCertificate,
         UntrustedNegative as UntrustedNegative,

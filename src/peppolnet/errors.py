@@ -11,11 +11,17 @@ negative answer, so faults are all :class:`NetworkFault` and answers are not.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
 __all__ = [
     "AlgorithmNotAllowed",
     "CertificateError",
     "ChainError",
     "ChannelError",
+    "DamagedDatabase",
     "DirectoryError",
     "DirectoryQueryError",
     "DirectoryRateLimited",
@@ -36,6 +42,7 @@ __all__ = [
     "PeppolnetError",
     "RedirectError",
     "SandboxError",
+    "SendInProgress",
     "SignatureError",
     "SmpError",
     "SmpNotFound",
@@ -236,6 +243,26 @@ class ChannelError(NetworkFault):
     """
 
 
+class SendInProgress(PeppolnetError):
+    """Another process (or thread) is sending this request right now; this one did not send it.
+
+    Why an error and not a receipt: nobody knows yet whether that send will succeed. It is
+    ``retryable``: asked again later, a send answers with the receipt of the send that went
+    (or, if that process was stopped, sends it itself once the claim has expired). Carries the
+    ``request_id``, who holds the claim (``claimed_by``) and when it expires (``expires_at``).
+    """
+
+    retryable = True
+
+    def __init__(
+        self, message: str, *, request_id: str, claimed_by: str, expires_at: datetime
+    ) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.claimed_by = claimed_by
+        self.expires_at = expires_at
+
+
 # --- sandbox ------------------------------------------------------------------------------------
 
 
@@ -250,4 +277,14 @@ class StoreError(PeppolnetError):
     """The local recipient database cannot be used (unreadable, not ours, newer schema, locked).
 
     ``retryable`` is set when another process holds the write lock longer than the busy timeout.
+    """
+
+
+class DamagedDatabase(StoreError):
+    """The database file opens, but what is stored in it cannot be read back: a page or a value
+    is corrupt (a disk or memory fault, a half-copied file, an edit by hand).
+
+    Why a class of its own: it is neither a value the user gave (exit 1) nor something that
+    trying again will fix, and it must never be read as an answer ("no requests", "no such
+    customer"); the command line reports it as a fault (exit 3). Restore the file from a backup.
     """

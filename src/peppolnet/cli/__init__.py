@@ -26,7 +26,7 @@ from typing import Any, TextIO, cast
 from peppolnet._version import __version__
 from peppolnet.cli import commands
 from peppolnet.cli._output import UsageError, fail
-from peppolnet.errors import InvalidInput, NetworkFault, PeppolnetError
+from peppolnet.errors import DamagedDatabase, InvalidInput, NetworkFault, PeppolnetError
 
 __all__ = ["build_parser", "exit_code", "main"]
 
@@ -103,12 +103,16 @@ def exit_code(exc: PeppolnetError) -> int:
     """The exit code of an error a command raised: the one place the contract is decided.
 
     2 for a usage error; 3 for a fault (the network or a store could not answer: trying later may
-    give an answer); 1 for everything else, which is an answer about a value the user gave (an
-    invalid identifier or request, a register without an id column, an unknown operator).
+    give an answer; or the local database is damaged: there is no answer to give, and it must
+    not be read as a negative one); 1 for everything else, which is an answer about a value the
+    user gave (an invalid identifier or request, a register without an id column, an unknown
+    operator).
     """
     if isinstance(exc, UsageError):
         return 2
-    if exc.retryable or (isinstance(exc, NetworkFault) and not isinstance(exc, InvalidInput)):
+    if exc.retryable or isinstance(exc, DamagedDatabase):
+        return 3
+    if isinstance(exc, NetworkFault) and not isinstance(exc, InvalidInput):
         return 3
     return 1
 

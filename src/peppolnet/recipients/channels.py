@@ -41,7 +41,11 @@ import httpx
 
 from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest
 from peppolnet.recipients.render import render_email, render_text, to_dict, to_json, to_xml
-from peppolnet.recipients.request import AddRecipientRequest, UpdateRecipientRequest
+from peppolnet.recipients.request import (
+    AddRecipientRequest,
+    UpdateRecipientRequest,
+    parse_mailbox,
+)
 
 __all__ = [
     "Channel",
@@ -50,6 +54,7 @@ __all__ = [
     "Receipt",
     "SmtpChannel",
     "available_channels",
+    "check_mailbox",
     "make_channel",
     "register_channel",
     "send_with_key",
@@ -197,6 +202,21 @@ class OutboxChannel:
 # --- smtp ---------------------------------------------------------------------------------------
 
 
+def check_mailbox(text: str, what: str) -> str:
+    """``text`` (stripped) if it is one mailbox on one line - ``NAME <ADDRESS>`` or ``ADDRESS``
+    - else :class:`InvalidInput` naming ``what`` (e.g. "the --smtp-to address").
+
+    The addresses a mail channel is configured with go into its headers; checked when the
+    channel is built, a line break or a second address is a clear configuration error instead
+    of a ``ValueError`` from :mod:`email` (or an extra header) at the first send.
+    """
+    try:
+        parse_mailbox(text, what, strict=False)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    return text.strip()
+
+
 class SmtpServer:
     """An SMTP server as configured (plain, STARTTLS or implicit TLS, optional login).
 
@@ -293,8 +313,8 @@ class SmtpChannel(SmtpServer):
             timeout=timeout,
             ssl_context=ssl_context,
         )
-        self.to = to
-        self.sender = sender
+        self.to = check_mailbox(to, "operator's address (to)")
+        self.sender = check_mailbox(sender, "sender address (from)")
 
     def send(  # type: ignore[override]
         self, request: Request, *, idempotency_key: str | None = None

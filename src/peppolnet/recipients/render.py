@@ -20,11 +20,12 @@ from typing import Any, Final
 
 from lxml import etree
 
-from peppolnet.errors import InvalidRequest, PeppolnetError
+from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError
 from peppolnet.recipients.request import (
     AddRecipientRequest,
     RequestKind,
     UpdateRecipientRequest,
+    check_one_line,
     request_from_dict,
 )
 from peppolnet.xmlsafe import parse_xml
@@ -36,6 +37,7 @@ __all__ = [
     "from_xml",
     "render_email",
     "render_text",
+    "set_header",
     "to_dict",
     "to_json",
     "to_xml",
@@ -231,6 +233,24 @@ def render_text(request: Request) -> str:
     return "\n".join(lines)
 
 
+def set_header(message: EmailMessage, name: str, value: str) -> None:
+    """Set one header of a mail we build, refusing a value that would add headers of its own.
+
+    Every header value of a request or confirmation mail passes here. A line break (CR, LF or
+    any other character a line may end at) in a value is header injection: a "name" that ends
+    in ``\r\nBcc: someone`` adds a recipient. Validated requests cannot carry one, but the
+    renderer does not rely on that (the addresses come from the caller, a request may be
+    built without validation): it raises :class:`~peppolnet.errors.InvalidInput` naming the
+    header, where :mod:`email` would raise a bare ``ValueError`` or, in older Pythons, fold
+    the value into a new header.
+    """
+    try:
+        check_one_line(value, f"{name} header of the mail")
+    except ValueError as exc:
+        raise InvalidInput(f"{exc}: {value!r} cannot be put into a mail header") from None
+    message[name] = value
+
+
 def render_email(
     request: Request,
     *,
@@ -245,20 +265,23 @@ def render_email(
     The ``Message-ID`` is derived from the send's idempotency key (the request id when none is
     given) and the key is repeated in ``X-Peppolnet-Idempotency-Key``, so a desk (or its mail
     system) sees a retried send as the same message rather than a new case, while a new
-    submission is a new message. Replies go to the requester.
+    submission is a new message. Replies go to the requester. A header value with a line
+    break is refused (:func:`set_header`), whatever it came from.
     """
     key = idempotency_key or request.request_id
     message = EmailMessage()
     verb = "Add recipient" if request.kind is RequestKind.ADD else "Move recipient"
-    message["Subject"] = f"{verb}: {request.company_name} ({request.participant_id.bare})"
-    message["From"] = sender
-    message["To"] = to
+    set_header(
+        message, "Subject", f"{verb}: {request.company_name} ({request.participant_id.bare})"
+    )
+    set_header(message, "From", sender)
+    set_header(message, "To", to)
     if request.requester is not None:
-        message["Reply-To"] = request.requester.email
+        set_header(message, "Reply-To", request.requester.email)
     message["Date"] = formatdate(now.timestamp() if now else None, localtime=False, usegmt=True)
-    message["Message-ID"] = f"<{key}@peppolnet.request>"
-    message["X-Peppolnet-Request-Id"] = request.request_id
-    message["X-Peppolnet-Idempotency-Key"] = key
+    set_header(message, "Message-ID", f"<{key}@peppolnet.request>")
+    set_header(message, "X-Peppolnet-Request-Id", request.request_id)
+    set_header(message, "X-Peppolnet-Idempotency-Key", key)
     message.set_content(render_text(request))
     if attach_json:
         message.add_attachment(

@@ -54,8 +54,10 @@ __all__ = [
     "Requester",
     "UpdateRecipientRequest",
     "check_email",
+    "check_one_line",
     "check_request_id",
     "new_request_id",
+    "parse_mailbox",
     "request_from_dict",
 ]
 
@@ -75,11 +77,15 @@ class RequestKind(enum.StrEnum):
 class RequestStatus(enum.StrEnum):
     """Where a request is in its life (the tracking store moves it along).
 
-    ``draft`` and ``sent`` are open; the others close the submission for good (a new attempt is
-    a new request): ``cancelled`` is the requester withdrawing it.
+    ``draft``, ``sending`` and ``sent`` are open; the others close the submission for good (a
+    new attempt is a new request): ``cancelled`` is the requester withdrawing it. ``sending``
+    is a send under way: one process has claimed the request and is handing it over, and no
+    other may send or change it until that send ends (or its claim expires, if the process was
+    stopped). It is a state of the store, never of a document handed to an operator.
     """
 
     DRAFT = "draft"
+    SENDING = "sending"
     SENT = "sent"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
@@ -138,13 +144,81 @@ def check_email(text: str, *, check_deliverability: bool = False) -> str:
 
 # Characters no document form can carry (XML 1.0 forbids them; mail and terminals mangle them).
 _CONTROL_RE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+# ...and what a one-line field must not hold besides: every character str.splitlines() breaks a
+# line at (CR, LF, NEL, the Unicode line and paragraph separators, ...), the other C1 controls
+# and tab. A one-line field may end up in a mail header (Subject, Reply-To, a display name),
+# where a line break would start a header of its own; it is refused, never quietly replaced.
+_NOT_ONE_LINE_RE: Final = re.compile("[\t\n\r\x80-\x9f\u2028\u2029]")
+
+
+def check_one_line(text: str, what: str) -> str:
+    """``text`` if it is one line of plain text; else ``ValueError`` naming the character.
+
+    Used for every field that may be put into a mail header or a one-line listing (names,
+    e-mail addresses, subject parts): a line break there is header injection, so it is refused
+    with the code point named, never stripped or turned into a space.
+    """
+    bad = _CONTROL_RE.search(text) or _NOT_ONE_LINE_RE.search(text)
+    if bad:
+        breaks = len(f"a{bad.group()}b".splitlines()) > 1
+        raise ValueError(
+            f"the {what} contains a control character (U+{ord(bad.group()):04X}"
+            f"{', a line break' if breaks else ''})"
+        )
+    return text
 
 
 def _check_plain(text: str, what: str, *, multiline: bool = False) -> str:
-    bad = _CONTROL_RE.search(text) or (None if multiline else re.search("[\r\n\t]", text))
+    if not multiline:
+        return check_one_line(text, what)
+    bad = _CONTROL_RE.search(text)
     if bad:
         raise ValueError(f"the {what} contains a control character (U+{ord(bad.group()):04X})")
     return text
+
+
+# NAME <ADDRESS> or a bare ADDRESS; a name with a comma, semicolon or quote must be quoted.
+_MAILBOX_RE: Final = re.compile(
+    r'\s*(?:(?:"(?P<quoted>[^"\\]*)"|(?P<name>[^<>",;@]*?))\s*<(?P<address>[^<>\s]+)>'
+    r"|(?P<bare>[^<>\s\",;]+))\s*"
+)
+
+
+# An address as a mail server takes it: no spaces, no second @, nothing that separates addresses.
+_PLAIN_ADDRESS_RE: Final = re.compile(r'[^\s@<>()\[\],;:"]+@[^\s@<>()\[\],;:"]+')
+
+
+def parse_mailbox(text: str, what: str = "address", *, strict: bool = True) -> tuple[str, str]:
+    """``"Anna Support <anna@support.example>"`` or ``"anna@support.example"`` as ``(name,
+    address)`` (the name is ``""`` when none is given); else ``ValueError`` saying why.
+
+    Strict where :func:`email.utils.parseaddr` is lenient: ``parseaddr`` keeps the first
+    address of ``"a@x\r\nBcc: b@y"`` and quietly drops the rest, so a mistyped or hostile
+    value became another address than the one given. Here the whole text must be one mailbox
+    on one line. With ``strict`` the address must be one a customer can be mailed at
+    (:func:`check_email`); without, any ``local@domain`` a mail server may accept (a sender
+    such as ``peppolnet@localhost``, an internal relay's domain) - configuration, not data.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"the {what} must not be empty")
+    check_one_line(text, what)
+    match = _MAILBOX_RE.fullmatch(text)
+    if match is None:
+        raise ValueError(
+            f"the {what} {text.strip()!r} is not one address: write NAME <ADDRESS> or ADDRESS "
+            '(quote a name with a comma: "Support, Anna" <anna@example.org>)'
+        )
+    name = match.group("quoted") if match.group("quoted") is not None else match.group("name")
+    address = match.group("address") or match.group("bare")
+    if not strict:
+        if not _PLAIN_ADDRESS_RE.fullmatch(address):
+            raise ValueError(f"the {what} {address!r} is not an e-mail address (LOCAL@DOMAIN)")
+    else:
+        try:
+            check_email(address)
+        except ValueError as exc:
+            raise ValueError(f"the {what}: {exc}") from None
+    return " ".join((name or "").split()), address
 
 
 def _check_name(text: str, what: str = "name") -> str:
@@ -179,13 +253,40 @@ class OperatorRef(BaseModel):
     seat_id: Annotated[str, Field(pattern=r"^P[A-Z]{2}[0-9]{6}$")]
     name: str | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        # The name is shown in summaries and mail subjects: one line, or none at all.
+        if value is None:
+            return None
+        return check_one_line(value, "operator name").strip() or None
+
     @classmethod
     def of(cls, operator: Operator) -> OperatorRef:
-        """From a registry :class:`~peppolnet.operators.Operator`."""
-        return cls(seat_id=operator.seat_id, name=operator.name)
+        """From a registry :class:`~peppolnet.operators.Operator`.
+
+        The Seat ID is what identifies the operator; the name is for display only, and a
+        registry learns names from the network (business cards, certificates). A name that is
+        not one line of plain text is left out rather than carried into requests and mails.
+        """
+        return cls(seat_id=operator.seat_id, name=display_name(operator.name))
 
     def __str__(self) -> str:
         return f"{self.name} ({self.seat_id})" if self.name else self.seat_id
+
+
+def display_name(name: str | None) -> str | None:
+    """``name`` if it can be shown on one line (in a summary, a mail subject), else None.
+
+    For names that come from elsewhere (the network, a registry file) and are only shown: an
+    unusable one is not shown, where a name the user typed is refused (:func:`check_one_line`).
+    """
+    if name is None:
+        return None
+    try:
+        return check_one_line(name, "name").strip() or None
+    except ValueError:
+        return None
 
 
 class Requester(BaseModel):
@@ -201,6 +302,20 @@ class Requester(BaseModel):
     @classmethod
     def _name(cls, value: str) -> str:
         return _check_name(value, "requester name")
+
+    @classmethod
+    def parse(cls, text: str) -> Requester:
+        """``"NAME <EMAIL>"`` or ``"EMAIL"`` (the name is then the part before the @).
+
+        Raises :class:`InvalidRequest` (field ``requester``) for anything but exactly one
+        mailbox on one line: a line break, a second address or a malformed one is refused,
+        never dropped (see :func:`parse_mailbox`).
+        """
+        try:
+            name, address = parse_mailbox(text, "requester")
+        except ValueError as exc:
+            raise InvalidRequest([("requester", str(exc))]) from None
+        return _build(cls, {"name": name or address.split("@")[0], "email": address})
 
     @field_validator("email")
     @classmethod
@@ -317,7 +432,7 @@ class AddRecipientRequest(_RequestBase):
         country: str | None = None,
         participant_id: ParticipantId | str | None = None,
         document_types: Iterable[DocumentTypeId | str] | None = None,
-        requester: Requester | dict[str, Any] | None = None,
+        requester: Requester | dict[str, Any] | str | None = None,
         note: str | None = None,
         created_at: datetime | None = None,
         registry: OperatorRegistry | None = None,
@@ -379,7 +494,7 @@ class UpdateRecipientRequest(_RequestBase):
         country: str | None = None,
         participant_id: ParticipantId | str | None = None,
         document_types: Iterable[DocumentTypeId | str] | None = None,
-        requester: Requester | dict[str, Any] | None = None,
+        requester: Requester | dict[str, Any] | str | None = None,
         note: str | None = None,
         created_at: datetime | None = None,
         registry: OperatorRegistry | None = None,
@@ -530,7 +645,7 @@ def _common(
     country: str | None,
     participant_id: ParticipantId | str | None,
     document_types: Iterable[DocumentTypeId | str] | None,
-    requester: Requester | dict[str, Any] | None,
+    requester: Requester | dict[str, Any] | str | None,
     note: str | None,
     registry: OperatorRegistry | None,
     defaults: RequestDefaults,
@@ -550,9 +665,12 @@ def _common(
     number = organisation_number.strip() if isinstance(organisation_number, str) else ""
     if not number:
         problems.append(("organisation_number", "must not be empty"))
-    elif _CONTROL_RE.search(number) or re.search("[\r\n\t]", number):
-        problems.append(("organisation_number", "contains a control character"))
-        number = ""
+    else:
+        try:
+            check_one_line(number, "organisation number")
+        except ValueError as exc:
+            problems.append(("organisation_number", str(exc)))
+            number = ""
     fields["organisation_number"] = number
     if participant_id is not None:
         try:
@@ -587,7 +705,13 @@ def _common(
         problems.append(("document_types", "at least one document type is needed"))
     fields["document_types"] = tuple(dict.fromkeys(docs))
     who = requester if requester is not None else defaults.requester
-    if isinstance(who, dict):
+    if isinstance(who, str):
+        try:
+            who = Requester.parse(who)
+        except InvalidRequest as exc:
+            problems.extend(exc.problems)
+            who = None
+    elif isinstance(who, dict):
         try:
             who = Requester.model_validate(who)
         except ValidationError as exc:

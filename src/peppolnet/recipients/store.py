@@ -11,19 +11,27 @@ The schema is versioned with ``PRAGMA user_version``. :data:`MIGRATIONS` is an o
 to the SAME file with :func:`register_migration`, so one database holds customers, their check
 history and the requests made for them. Each step runs in its own transaction together with the
 ``user_version`` bump, so a migration is applied fully or not at all.
+
+Every failure of the file is a :class:`~peppolnet.errors.StoreError`, wherever it surfaces: the
+connections this module opens hand out cursors that translate sqlite3's errors when a statement
+runs *and* when its rows are read, so a caller reading rows lazily gets the same sentence as one
+in a transaction. A file whose content cannot be read back - a value that is not UTF-8 any more,
+a page SQLite finds malformed: a disk fault, a bit flip, a half-copied file - is a
+:class:`~peppolnet.errors.DamagedDatabase`, never a traceback or an empty answer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, Self
 
-from peppolnet.errors import InvalidInput, StoreError
+from peppolnet.errors import DamagedDatabase, InvalidInput, StoreError
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -107,8 +115,14 @@ def default_db_path() -> Path:
     return Path(base) / "peppolnet" / "recipients.sqlite"
 
 
-def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+def _store_error(exc: sqlite3.Error | UnicodeDecodeError, path: Path) -> StoreError:
     text = str(exc)
+    damage = _damage(exc)
+    if damage is not None:
+        return DamagedDatabase(
+            f"the recipient database {str(path)!r} is damaged: {damage}; restore the file from "
+            "a backup"
+        )
     if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
         return StoreError(
             f"the recipient database {str(path)!r} is locked by another writer; try again",
@@ -117,6 +131,75 @@ def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
         return StoreError(f"{str(path)!r} is not a SQLite database")
     return StoreError(f"the recipient database {str(path)!r} cannot be used: {text}")
+
+
+def _damage(exc: sqlite3.Error | UnicodeDecodeError) -> str | None:
+    """What is damaged, if ``exc`` says the file's content cannot be read back (else None).
+
+    Only the column is named, never the damaged value itself: its bytes are not text any more
+    and would reach a terminal as they are.
+    """
+    text = str(exc)
+    if isinstance(exc, UnicodeDecodeError) or text.startswith("Could not decode to UTF-8"):
+        column = re.search(r"column '(\w+)'", text)
+        where = f" (column {column.group(1)!r})" if column else ""
+        return f"a stored text{where} is not valid UTF-8 any more"
+    if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_CORRUPT") or "malformed" in text:
+        return f"SQLite finds it malformed ({text})"
+    return None
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose failures - running a statement or reading its rows - are StoreErrors."""
+
+    connection: _Connection
+
+    @contextlib.contextmanager
+    def _mapped(self) -> Iterator[None]:
+        try:
+            yield
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise _store_error(exc, self.connection.store_path) from exc
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        with self._mapped():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> Self:
+        with self._mapped():
+            return super().executemany(sql, seq_of_parameters)
+
+    def fetchone(self) -> Any:
+        with self._mapped():
+            return super().fetchone()
+
+    def fetchmany(self, size: int | None = 1) -> list[Any]:
+        with self._mapped():
+            return super().fetchmany(size)
+
+    def fetchall(self) -> list[Any]:
+        with self._mapped():
+            return super().fetchall()
+
+    def __next__(self) -> Any:
+        # Runs once a row: a plain try, not the context manager.
+        try:
+            return super().__next__()
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            raise _store_error(exc, self.connection.store_path) from exc
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose ``execute`` hands out :class:`_Cursor` s (``store_path`` names the
+    file in their errors): every reader of the store, lazy or not, meets StoreError only."""
+
+    store_path: Path = Path()
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
+        return self.cursor(_Cursor).execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> _Cursor:
+        return self.cursor(_Cursor).executemany(sql, parameters)
 
 
 class Store:
@@ -148,12 +231,16 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves (see transaction()).
             conn = sqlite3.connect(
-                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+                str(self.path),
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                factory=_Connection,
             )
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
                 f"cannot open the recipient database {str(self.path)!r}: {exc}"
             ) from exc
+        conn.store_path = self.path
         conn.row_factory = sqlite3.Row
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -166,9 +253,11 @@ class Store:
                 if not self._migrated:
                     self._migrate(conn)
                     self._migrated = True
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             conn.close()
             self._local.conn = None
+            if isinstance(exc, StoreError):
+                raise
             raise _store_error(exc, self.path) from exc
         return conn
 
@@ -221,8 +310,14 @@ class Store:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        """A read snapshot (``BEGIN`` ... ``COMMIT``): several queries see one consistent state."""
+        """A read snapshot (``BEGIN`` ... ``COMMIT``): several queries see one consistent state.
+
+        Inside a transaction already (a read made while writing), it is that transaction's view.
+        """
         conn = self.connection()
+        if conn.in_transaction:
+            yield conn
+            return
         try:
             conn.execute("BEGIN")
             try:

@@ -14,21 +14,34 @@ step, and :meth:`RequestTracker.follow_up` looks the pending ones up again:
 * the operator desk says the case was rejected -> ``rejected`` with the desk's reason;
 * nothing after ``expire_after`` -> ``expired`` (a new request may be made).
 
-Statuses only move forward (draft -> sent -> confirmed | rejected | expired, and draft or sent ->
-cancelled). Every submission is its own row and its own case at the operator: a closed one
-(confirmed, rejected, expired, cancelled) stays in the history as it was, and a corrected or
-repeated request is a new submission with a new id. While a submission is open (draft or sent),
-a second one asking the same thing (kind, customer, operator) is refused, so re-running a script
-does not ask twice. Sending is idempotent: a second send of a sent request returns the first
-receipt and never opens a second case.
+Statuses only move forward (draft -> sending -> sent -> confirmed | rejected | expired, and an
+open one -> cancelled; a send that fails goes back from sending to draft). Every submission is
+its own row and its own case at the operator: a closed one (confirmed, rejected, expired,
+cancelled) stays in the history as it was, and a corrected or repeated request is a new
+submission with a new id. While a submission is open (draft, sending or sent), a second one
+asking the same thing (kind, customer, operator) is refused, so re-running a script does not ask
+twice.
+
+Sending is idempotent, also when several processes send the same request at once (two support
+staff, a script run twice, a cron job overlapping the previous one): before the channel is
+called, one transaction *claims* the request - a conditional status change from ``draft`` to
+``sending`` - and only the process whose claim took sends; the others are told it is being sent
+(:class:`~peppolnet.errors.SendInProgress`), and a send of a sent request returns the first
+receipt. A claim left by a process that was killed mid-send expires after ``claim_timeout``
+(:data:`CLAIM_TIMEOUT`); the next send re-claims it and carries the same idempotency key, so an
+operator that did get the killed process's attempt sees the same send, not a second case.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
 import json
+import os
+import socket
 import ssl
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -37,7 +50,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from peppolnet.clock import Clock, as_clock
-from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError
+from peppolnet.errors import (
+    DamagedDatabase,
+    InvalidInput,
+    InvalidRequest,
+    PeppolnetError,
+    SendInProgress,
+)
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.operators import Operator
 from peppolnet.reachability import Reachability, Verdict
@@ -47,15 +66,17 @@ from peppolnet.recipients.channels import (
     Receipt,
     Security,
     SmtpServer,
+    check_mailbox,
     send_with_key,
 )
 from peppolnet.recipients.plan import RequestPlan
-from peppolnet.recipients.render import to_json
+from peppolnet.recipients.render import set_header, to_json
 from peppolnet.recipients.request import (
     AddRecipientRequest,
     OperatorRef,
     RequestStatus,
     UpdateRecipientRequest,
+    display_name,
     new_request_id,
     request_from_dict,
 )
@@ -68,6 +89,7 @@ if TYPE_CHECKING:
     from peppolnet.recipients.directory import Change, RecipientDirectory
 
 __all__ = [
+    "CLAIM_TIMEOUT",
     "SCHEMA_VERSION",
     "EmailNotifier",
     "FollowUpResult",
@@ -81,7 +103,7 @@ __all__ = [
 
 Request = AddRecipientRequest | UpdateRecipientRequest
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 _SCHEMA_V2: Final = """
 CREATE TABLE requests (
     request_id      TEXT PRIMARY KEY,           -- the request's stable UUID5
@@ -128,7 +150,25 @@ CREATE INDEX requests_question ON requests(participant_id, kind, seat_id, status
 """
 register_migration(3, _SCHEMA_V3)
 
-_OPEN: Final = frozenset({RequestStatus.DRAFT, RequestStatus.SENT})
+# A send under way: who claimed the request (status 'sending'), when, and until when the claim
+# holds; a process killed mid-send leaves its claim, which the next send may take once expired.
+_SCHEMA_V4: Final = """
+ALTER TABLE requests ADD COLUMN claimed_by TEXT;
+ALTER TABLE requests ADD COLUMN claimed_at TEXT;
+ALTER TABLE requests ADD COLUMN claim_expires_at TEXT;
+"""
+register_migration(4, _SCHEMA_V4)
+
+CLAIM_TIMEOUT: Final = timedelta(minutes=10)
+"""How long a send's claim on a request holds (``RequestTracker(claim_timeout=...)``).
+
+Why 10 minutes: far longer than a send with the channels' own limits takes (HTTP: 4 attempts of
+at most 10 s plus 3.5 s of back-off; SMTP: 30 s per step), so a live send never loses its claim,
+yet a request whose sender was killed is not stuck for long. Should a send outlast it anyway, the
+next one carries the same idempotency key: the operator still sees one send.
+"""
+
+_OPEN: Final = frozenset({RequestStatus.DRAFT, RequestStatus.SENDING, RequestStatus.SENT})
 _CLOSED_HINT: Final = "a new attempt is a new request (build it again: it gets its own id)"
 
 
@@ -235,6 +275,10 @@ class TrackedRequest:
     checks: tuple[RecordedCheck, ...] = ()
     """What the latest follow-up saw, one per requested document type it could look up."""
     checked_at: datetime | None = None
+    claimed_by: str | None = None
+    """While ``sending``: the send that claimed it (process id, host and a token of its own)."""
+    claimed_at: datetime | None = None
+    claim_expires_at: datetime | None = None
 
     @property
     def request_id(self) -> str:
@@ -276,6 +320,9 @@ class TrackedRequest:
             "notified_at": when(self.notified_at),
             "checked_at": when(self.checked_at),
             "checks": [c.to_json() for c in self.checks],
+            "claimed_by": self.claimed_by,
+            "claimed_at": when(self.claimed_at),
+            "claim_expires_at": when(self.claim_expires_at),
         }
 
 
@@ -360,20 +407,26 @@ def render_confirmation(
     message = EmailMessage()
     verb = "added to" if request.kind.value == "add" else "moved to"
     seen_operator = next((c.operator for c in checks if c.operator is not None), None)
+    # A name the network showed (a certificate's, a business card's) is only shown if it is
+    # one line of text: otherwise the Seat ID alone names the operator in the subject.
     operator = str(
-        seen_operator if request.operator.name is None and seen_operator else request.operator
+        OperatorRef.of(seen_operator)
+        if request.operator.name is None and seen_operator
+        else request.operator
     )
-    message["Subject"] = (
-        f"Confirmed: {request.company_name} ({request.participant_id.bare}) {verb} {operator}"
+    set_header(
+        message,
+        "Subject",
+        f"Confirmed: {request.company_name} ({request.participant_id.bare}) {verb} {operator}",
     )
-    message["From"] = sender
-    message["To"] = to or confirmation_address(request)
+    set_header(message, "From", sender)
+    set_header(message, "To", to or confirmation_address(request))
     message["Date"] = formatdate(now.timestamp() if now else None, localtime=False, usegmt=True)
-    message["Message-ID"] = f"<{request.request_id}.confirmed@peppolnet.request>"
+    set_header(message, "Message-ID", f"<{request.request_id}.confirmed@peppolnet.request>")
     original = in_reply_to or f"<{request.request_id}@peppolnet.request>"
-    message["In-Reply-To"] = original
-    message["References"] = original
-    message["X-Peppolnet-Request-Id"] = request.request_id
+    set_header(message, "In-Reply-To", original)
+    set_header(message, "References", original)
+    set_header(message, "X-Peppolnet-Request-Id", request.request_id)
     greeting = f"Hello {request.requester.name}," if request.requester else "Hello,"
     lines = [
         greeting,
@@ -424,8 +477,9 @@ class EmailNotifier:
             timeout=timeout,
             ssl_context=ssl_context,
         )
-        self.sender = sender
-        self.to = to  # override the address (e.g. a shared support mailbox)
+        self.sender = check_mailbox(sender, "sender address of the confirmation")
+        # override the address (e.g. a shared support mailbox)
+        self.to = None if to is None else check_mailbox(to, "confirmation address (to)")
 
     def notify(self, tracked: TrackedRequest, checks: Sequence[SeenCheck]) -> str:
         """Send one confirmation mail; returns its Message-ID. Failures are ChannelError."""
@@ -454,7 +508,32 @@ class _Desk(Protocol):
     def status(self, case_or_request_id: str) -> dict[str, Any]: ...
 
 
-def _row_to_tracked(row: Any) -> TrackedRequest:
+def _row_to_tracked(row: Any, path: Path) -> TrackedRequest:
+    """A stored row as a :class:`TrackedRequest`; a row that does not read back (a value
+    damaged on disk into text that is no longer JSON, a request, a status or a time) is a
+    :class:`~peppolnet.errors.DamagedDatabase` naming the request, never a traceback."""
+    try:
+        return _read_row(row)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # InvalidRequest too
+        raise _damaged(path, f"request {row['request_id']}", exc) from exc
+
+
+def _damaged(path: Path, what: str, exc: Exception) -> DamagedDatabase:
+    if isinstance(exc, InvalidRequest):
+        reason = "its stored document is not a valid request: " + "; ".join(
+            f"{field}: {message}" for field, message in exc.problems
+        )
+    elif isinstance(exc, json.JSONDecodeError):
+        reason = "a stored JSON value is not JSON any more"
+    else:
+        reason = f"a stored value is not what peppolnet wrote ({type(exc).__name__}: {exc})"
+    return DamagedDatabase(
+        f"the recipient database {str(path)!r} is damaged: {what} cannot be read back "
+        f"({reason}); restore the file from a backup"
+    )
+
+
+def _read_row(row: Any) -> TrackedRequest:
     request = request_from_dict(json.loads(row["body"]))
     return TrackedRequest(
         request=request,
@@ -472,6 +551,9 @@ def _row_to_tracked(row: Any) -> TrackedRequest:
         idempotency_key=row["idempotency_key"],
         checks=tuple(RecordedCheck.from_json(c) for c in json.loads(row["checks"] or "[]")),
         checked_at=_dt(row["checked_at"]),
+        claimed_by=row["claimed_by"],
+        claimed_at=_dt(row["claimed_at"]),
+        claim_expires_at=_dt(row["claim_expires_at"]),
     )
 
 
@@ -482,6 +564,8 @@ class RequestTracker:
     :class:`~peppolnet.recipients.directory.RecipientDirectory` uses. ``clock`` (a
     :class:`peppolnet.clock.Clock`; tests pass a :class:`~peppolnet.clock.ManualClock`) gives
     "now" for every event and expiry and drives the lookups that follow-ups make.
+    ``claim_timeout`` is how long this tracker's sends hold their claim on a request
+    (:data:`CLAIM_TIMEOUT`; longer if a channel of yours may take longer to hand one over).
     """
 
     def __init__(
@@ -489,7 +573,11 @@ class RequestTracker:
         db_path: str | os.PathLike[str] | Store | None = None,
         *,
         clock: Clock | None = None,
+        claim_timeout: timedelta = CLAIM_TIMEOUT,
     ) -> None:
+        if not claim_timeout > timedelta(0):
+            raise InvalidInput(f"claim_timeout must be positive, not {claim_timeout}")
+        self.claim_timeout = claim_timeout
         self.clock: Clock = as_clock(clock)
         self.store = db_path if isinstance(db_path, Store) else Store(db_path)
         conn = self.store.connection()
@@ -529,7 +617,7 @@ class RequestTracker:
             if len(rows) > 1:
                 raise InvalidInput(f"{request_id!r} matches more than one request; give more of it")
             row = rows[0] if rows else None
-        return None if row is None else _row_to_tracked(row)
+        return None if row is None else _row_to_tracked(row, self.path)
 
     def _need(self, request_id: str) -> TrackedRequest:
         found = self.get(request_id)
@@ -568,7 +656,7 @@ class RequestTracker:
             "AND (?2 IS NULL OR participant_id = ?2) ORDER BY created_at DESC, request_id",
             (wanted, pid),
         )
-        return [_row_to_tracked(row) for row in rows.fetchall()]
+        return [_row_to_tracked(row, self.path) for row in rows.fetchall()]
 
     def history(self, request_id: str) -> builtins.list[RequestEvent]:
         """Every step of the request, oldest first."""
@@ -576,12 +664,18 @@ class RequestTracker:
         rows = self.store.connection().execute(
             "SELECT * FROM request_events WHERE request_id = ? ORDER BY id", (tracked.request_id,)
         )
-        return [
-            RequestEvent(
-                datetime.fromisoformat(r["at"]), r["event"], RequestStatus(r["status"]), r["detail"]
-            )
-            for r in rows.fetchall()
-        ]
+        try:
+            return [
+                RequestEvent(
+                    datetime.fromisoformat(r["at"]),
+                    r["event"],
+                    RequestStatus(r["status"]),
+                    r["detail"],
+                )
+                for r in rows.fetchall()
+            ]
+        except ValueError as exc:
+            raise _damaged(self.path, f"the history of request {tracked.request_id}", exc) from exc
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -641,6 +735,11 @@ class RequestTracker:
             else:
                 status = RequestStatus(row["status"])
                 same = row["body"] == body and (plan_json is None or plan_json == row["plan"])
+                if status is RequestStatus.SENDING and not same:
+                    raise InvalidInput(
+                        f"request {rid} is being sent ({_claim_text(row)}); it cannot be "
+                        "changed while its send is under way"
+                    )
                 if status is not RequestStatus.DRAFT:
                     if row["body"] != body:
                         hint = "" if status is RequestStatus.SENT else f"; {_CLOSED_HINT}"
@@ -662,10 +761,10 @@ class RequestTracker:
 
     @staticmethod
     def _open_twin(conn: Any, request: Request) -> Any:
-        """The open submission (draft or sent) that asks what ``request`` asks, if any."""
+        """The open submission (draft, sending or sent) that asks what ``request`` asks, if any."""
         return conn.execute(
             "SELECT request_id, status FROM requests WHERE participant_id = ? AND kind = ? "
-            "AND seat_id = ? AND status IN ('draft', 'sent') AND request_id <> ? "
+            "AND seat_id = ? AND status IN ('draft', 'sending', 'sent') AND request_id <> ? "
             "ORDER BY created_at LIMIT 1",
             (
                 request.participant_id.uri,
@@ -680,23 +779,34 @@ class RequestTracker:
 
         It is never sent or followed up again, and a new request for the same customer may be
         made. An operator desk that already has the case is not told (desks take no withdrawals
-        here): tell the operator if their case should be closed too.
+        here): tell the operator if their case should be closed too. A request that is being
+        sent right now is refused (its send decides whether the operator has it); one whose
+        sender was stopped mid-send (an expired claim) may be cancelled.
         """
-        tracked = self._need(request_id)
-        rid = tracked.request_id
-        if tracked.status not in _OPEN:
-            raise InvalidInput(
-                f"request {rid} is already {tracked.status.value}; only a draft or a sent "
-                "request can be cancelled"
-            )
+        rid = self._need(request_id).request_id
         now = _ts(self.clock.now())
         why = reason.strip() if reason and reason.strip() else "cancelled by the requester"
         with self.store.transaction() as conn:
+            row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (rid,)).fetchone()
+            status = RequestStatus(row["status"])
+            if status not in _OPEN:
+                raise InvalidInput(
+                    f"request {rid} is already {status.value}; only a draft or a sent "
+                    "request can be cancelled"
+                )
+            if status is RequestStatus.SENDING and (row["claim_expires_at"] or "") > now:
+                raise InvalidInput(
+                    f"request {rid} is being sent ({_claim_text(row)}); cancel it when that "
+                    "send is done"
+                )
             conn.execute(
                 "UPDATE requests SET status = 'cancelled', reason = ?, closed_at = ?, "
-                "updated_at = ? WHERE request_id = ? AND status IN ('draft', 'sent')",
+                "updated_at = ?, claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL "
+                "WHERE request_id = ?",
                 (why, now, now, rid),
             )
+            if status is RequestStatus.SENDING:
+                why += f" (a send had not finished: {_claim_text(row)}; the operator may have it)"
             self._event(conn, rid, now, "cancelled", "cancelled", why)
         return self._need(rid)
 
@@ -708,38 +818,48 @@ class RequestTracker:
         not sent: a new attempt is a new request. A channel failure is recorded in the history
         and re-raised; the request stays a draft.
 
-        The send carries an idempotency key, stored before the first attempt and reused by
-        every later attempt until one succeeds: when an attempt failed after the operator got
-        it (a timeout, a lost answer), the next one is recognised as the same send instead of
-        opening a second case. Changing the draft in between gives the next send a new key.
+        Safe when several processes or threads send the same request at once: the request is
+        first claimed in one transaction (``draft`` -> ``sending``, a conditional update), and
+        only the send whose claim took calls the channel. The others raise
+        :class:`~peppolnet.errors.SendInProgress` (retryable: asked again later, they answer
+        with the receipt). A claim whose process was killed expires after ``claim_timeout``;
+        the next send takes it over.
+
+        The send carries an idempotency key, stored with the first claim and reused by every
+        later attempt until one succeeds: when an attempt failed after the operator got it (a
+        timeout, a lost answer, a killed process), the next one is recognised as the same send
+        instead of opening a second case. Changing the draft in between gives the next send a
+        new key.
         """
-        tracked = self._need(request_id)
+        claimed = self._claim(self._need(request_id).request_id)
+        if isinstance(claimed, Receipt):
+            return claimed
+        tracked, claimer = claimed
         rid = tracked.request_id
-        if tracked.status in (RequestStatus.SENT, RequestStatus.CONFIRMED):
-            first = tracked.receipt
-            if first is not None:
-                return dataclasses.replace(first, duplicate=True)
-        if tracked.status not in _OPEN:
-            raise InvalidInput(f"request {rid} was {tracked.status.value}; {_CLOSED_HINT}")
-        key = tracked.idempotency_key or self._key_for(rid)
+        key = tracked.idempotency_key
+        assert key is not None  # the claim stored one
         try:
             receipt = send_with_key(channel, tracked.request, key)
-        except PeppolnetError as exc:
-            with self.store.transaction() as conn:
-                self._event(
-                    conn, rid, _ts(self.clock.now()), "send-failed", tracked.status.value, str(exc)
-                )
+        except BaseException as exc:
+            # Whatever stopped the send (a refusal, a fault, Ctrl-C), the request is a draft
+            # again and keeps its key: a retry is recognised if the operator got this one.
+            # Should the store fail now, the claim expires on its own; the send's error is
+            # the one worth raising.
+            with contextlib.suppress(PeppolnetError):
+                self._release(rid, claimer, exc)
             raise
         detail = dict(receipt.detail)
         desk_url = getattr(channel, "desk_url", None)
         if isinstance(desk_url, str):
             detail["desk_url"] = desk_url
         now = _ts(self.clock.now())
+        what = f"{receipt.channel}: {receipt.reference}"
         with self.store.transaction() as conn:
-            conn.execute(
+            done = conn.execute(
                 "UPDATE requests SET status = 'sent', channel = ?, reference = ?, "
-                "channel_detail = ?, sent_at = ?, updated_at = ?, idempotency_key = ? "
-                "WHERE request_id = ?",
+                "channel_detail = ?, sent_at = ?, updated_at = ?, idempotency_key = ?, "
+                "claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL "
+                "WHERE request_id = ? AND status = 'sending'",
                 (
                     receipt.channel,
                     receipt.reference,
@@ -749,25 +869,95 @@ class RequestTracker:
                     receipt.idempotency_key or key,
                     rid,
                 ),
-            )
-            self._event(conn, rid, now, "sent", "sent", f"{receipt.channel}: {receipt.reference}")
+            ).rowcount
+            if done:
+                self._event(conn, rid, now, "sent", "sent", what)
+            else:
+                # This send outlived its claim, and meanwhile the request was sent by the send
+                # that took the claim over (same key: the same case) or cancelled. Keep the
+                # record of what went out; the status stays what that other step made it.
+                row = conn.execute(
+                    "SELECT status FROM requests WHERE request_id = ?", (rid,)
+                ).fetchone()
+                self._event(
+                    conn, rid, now, "sent-late", row["status"], f"{what} (its claim had expired)"
+                )
         return receipt
 
-    def _key_for(self, rid: str) -> str:
-        """A new idempotency key for the request's send, stored before the send is tried.
+    def _claim(self, rid: str) -> tuple[TrackedRequest, str] | Receipt:
+        """Claim ``rid`` for sending, in one transaction: (the request, the claim's holder).
 
-        Two processes sending the same draft at once agree on one key (the first one stored).
+        Or the first receipt when it was sent already. Raises :class:`SendInProgress` while
+        another send holds a live claim, :class:`InvalidInput` for a closed request.
         """
+        now = self.clock.now()
+        stamp = _ts(now)
+        claimer = f"process {os.getpid()} on {socket.gethostname()} (send {uuid.uuid4().hex[:12]})"
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (rid,)).fetchone()
+            tracked = _row_to_tracked(row, self.path)
+            if tracked.status in (RequestStatus.SENT, RequestStatus.CONFIRMED):
+                first = tracked.receipt
+                if first is not None:
+                    return dataclasses.replace(first, duplicate=True)
+            if tracked.status not in (RequestStatus.DRAFT, RequestStatus.SENDING):
+                raise InvalidInput(f"request {rid} was {tracked.status.value}; {_CLOSED_HINT}")
+            # The condition is the lock: a draft, or a send whose claim has run out. Another
+            # transaction cannot slip in between (BEGIN IMMEDIATE holds the write lock), and
+            # the rowcount says whether this claim took.
+            claimed = conn.execute(
+                "UPDATE requests SET status = 'sending', claimed_by = ?, claimed_at = ?, "
+                "claim_expires_at = ?, updated_at = ?, "
+                "idempotency_key = coalesce(idempotency_key, ?) "
+                "WHERE request_id = ? AND (status = 'draft' "
+                "OR (status = 'sending' AND claim_expires_at <= ?))",
+                (
+                    claimer,
+                    stamp,
+                    _ts(now + self.claim_timeout),
+                    stamp,
+                    new_request_id(),
+                    rid,
+                    stamp,
+                ),
+            ).rowcount
+            if not claimed:
+                expires = tracked.claim_expires_at or now
+                raise SendInProgress(
+                    f"request {rid} is already being sent by {_claim_text(row)}; run the send "
+                    "again later to see its receipt",
+                    request_id=rid,
+                    claimed_by=str(tracked.claimed_by),
+                    expires_at=expires,
+                )
+            if tracked.status is RequestStatus.SENDING:
+                self._event(
+                    conn,
+                    rid,
+                    stamp,
+                    "reclaimed",
+                    "sending",
+                    f"the send by {tracked.claimed_by} did not finish by "
+                    f"{row['claim_expires_at']}; sent again with the same idempotency key",
+                )
+            row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (rid,)).fetchone()
+        return _row_to_tracked(row, self.path), claimer
+
+    def _release(self, rid: str, claimer: str, exc: BaseException) -> None:
+        """After a failed send: back to draft (if the claim is still ours), and the reason."""
+        now = _ts(self.clock.now())
+        reason = str(exc) if isinstance(exc, PeppolnetError) else f"{type(exc).__name__}: {exc}"
         with self.store.transaction() as conn:
             conn.execute(
-                "UPDATE requests SET idempotency_key = ? "
-                "WHERE request_id = ? AND idempotency_key IS NULL",
-                (new_request_id(), rid),
+                "UPDATE requests SET status = 'draft', claimed_by = NULL, claimed_at = NULL, "
+                "claim_expires_at = NULL, updated_at = ? "
+                "WHERE request_id = ? AND status = 'sending' AND claimed_by = ?",
+                (now, rid, claimer),
             )
             row = conn.execute(
-                "SELECT idempotency_key FROM requests WHERE request_id = ?", (rid,)
+                "SELECT status FROM requests WHERE request_id = ?", (rid,)
             ).fetchone()
-        return str(row["idempotency_key"])
+            self._event(conn, rid, now, "send-failed", row["status"], reason)
 
     def _close(
         self,
@@ -1011,7 +1201,7 @@ class RequestTracker:
                     participant_id=recipient.participant_id,
                     operator=target,
                     current_operator=OperatorRef(
-                        seat_id=holder, name=change.after.operator_name or None
+                        seat_id=holder, name=display_name(change.after.operator_name)
                     ),
                     email=recipient.email or email or "",
                     note=f"drafted from a change seen {change.after.checked_at:%Y-%m-%d}",
@@ -1029,6 +1219,19 @@ class RequestTracker:
             for draft in drafts:
                 self.save(draft)
         return drafts
+
+
+def _claim_text(row: Any) -> str:
+    """Who is sending a request and until when their claim holds, as part of a sentence."""
+
+    def moment(text: str | None) -> str:
+        when = _dt(text)
+        return f"{when:%Y-%m-%d %H:%M:%S} UTC" if when else "an unknown time"
+
+    return (
+        f"{row['claimed_by']} since {moment(row['claimed_at'])}; if that process was stopped, "
+        f"its claim expires at {moment(row['claim_expires_at'])}"
+    )
 
 
 def _ask(request: Request) -> str:

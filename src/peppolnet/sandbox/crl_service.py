@@ -1,11 +1,11 @@
 """The sandbox's CRL service: the SMP CA's and the AP CA's CRLs over HTTP, revocable at run time.
 
 Real Peppol CAs publish CRLs at plain-http URLs named in every certificate they issue (Peppol PKI
-certificate policy, revocation); the sandbox does the same on 127.0.0.1, so a revocation checker
-is tested over a real socket against real signed CRLs. Each CRL is re-signed whenever a
-certificate is revoked and whenever half of its (short) lifetime has passed, so a long-running ``sandbox serve`` never hands
-out an out-of-date CRL by accident. ``set_flaw`` hands out a broken one on purpose - expired,
-signed with the wrong key, or not a CRL at all - to show how a checker copes.
+certificate policy, revocation); the sandbox does the same on 127.0.0.1, so a revocation checker is
+tested over a real socket against real signed CRLs. Each CRL is re-signed whenever a certificate is
+revoked and whenever half of its (short) lifetime has passed, so a long-running ``sandbox serve``
+never hands out an out-of-date CRL by accident. ``set_flaw`` hands out a broken one on purpose -
+expired, signed with the wrong key, or not a CRL at all - to show how a checker copes.
 """
 
 from __future__ import annotations

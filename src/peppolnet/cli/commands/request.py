@@ -14,15 +14,15 @@ the requester on confirmation.
 
 Exit codes: 0 done, 1 invalid request (with ``--json``: ``{"valid": false, "problems": [...]}``),
 an unknown id, or a request that cannot be sent or cancelled in its state (closed, or another
-open request already asks the same), 2 a usage error, 3 a fault (desk or mail server
-unreachable: try again, the same send is recognised).
+open request already asks the same), 2 a usage error (also a line break in --smtp-to,
+--smtp-from or --notify-from), 3 a fault (desk or mail server unreachable: try again, the same
+send is recognised; another process is sending the request right now; the database is damaged).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 from peppolnet.cli._output import UsageError, add_db_argument, host_port, safe_lines, safe_text
@@ -59,8 +59,10 @@ def register(subparsers: Any) -> None:
         group.add_argument("--desk-url", help="the operator desk (http; default: the sandbox's)")
         group.add_argument("--outbox", metavar="DIR", help="the folder (outbox)")
         group.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (smtp)")
-        group.add_argument("--smtp-to", help="the operator's onboarding address (smtp)")
-        group.add_argument("--smtp-from", help="the sender address (smtp)")
+        group.add_argument(
+            "--smtp-to", type=_mailbox, help="the operator's onboarding address (smtp)"
+        )
+        group.add_argument("--smtp-from", type=_mailbox, help="the sender address (smtp)")
         group.add_argument(
             "--smtp-security", default="starttls", choices=("none", "starttls", "ssl")
         )
@@ -168,7 +170,9 @@ def register(subparsers: Any) -> None:
     follow = sub.add_parser("follow-up", help="look sent requests up again; confirm or expire")
     follow.add_argument("--expire-after", metavar="DURATION", help="e.g. 14d: give up after")
     follow.add_argument("--notify-smtp", metavar="HOST:PORT", help="mail confirmations here")
-    follow.add_argument("--notify-from", default="peppolnet@localhost", help="sender address")
+    follow.add_argument(
+        "--notify-from", type=_mailbox, default="peppolnet@localhost", help="sender address"
+    )
     follow.add_argument(
         "--notify-security", default="starttls", choices=("none", "starttls", "ssl")
     )
@@ -205,11 +209,19 @@ def _participant(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _requester(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    name, address = parseaddr(text)
-    return {"name": name or address.split("@")[0], "email": address or text}
+def _mailbox(text: str) -> str:
+    """An argparse type: one mail address, ``NAME <ADDRESS>`` or ``ADDRESS``, on one line.
+
+    These go into mail headers: a line break (header injection) or a second address is a usage
+    error naming the option, found before anything is sent, never a traceback at send time.
+    """
+    from peppolnet.recipients.request import parse_mailbox
+
+    try:
+        parse_mailbox(text, strict=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
 
 
 def _tracker(args: argparse.Namespace) -> RequestTracker:
@@ -238,7 +250,8 @@ def _build(args: argparse.Namespace, update: bool) -> Any:
         "email": args.email,
         "country": args.country,
         "document_types": args.doctype,
-        "requester": _requester(args.requester),
+        # Parsed strictly by the library: one mailbox on one line, every problem reported.
+        "requester": args.requester,
         "note": args.note,
         "registry": registry,
     }
@@ -438,6 +451,12 @@ def _show(args: argparse.Namespace) -> int:
     print(f"{tracked.request_id} [{tracked.status.value}]")
     if tracked.reason:  # reasons, receipts and details quote lookups, desks and mail servers
         print(f"Reason: {safe_text(tracked.reason)}")
+    if tracked.claimed_by is not None:
+        print(
+            f"Being sent by {tracked.claimed_by} since {_when(tracked.claimed_at)} UTC; if that "
+            f"process was stopped, the next send takes over after {_when(tracked.claim_expires_at)}"
+            " UTC (with the same idempotency key)"
+        )
     if tracked.receipt is not None:
         print(
             f"Sent via {tracked.receipt.channel}: {safe_text(tracked.receipt.reference)} "
@@ -488,7 +507,7 @@ def _send(args: argparse.Namespace) -> int:
                     code = max(code, 3 if exc.retryable else 1)
                     results.append({"id": given, "error": str(exc), "retryable": exc.retryable})
                     continue
-                again = before is not None and before.status.value != "draft"
+                again = before is not None and before.status.value in ("sent", "confirmed")
                 results.append(
                     {
                         "id": given,
