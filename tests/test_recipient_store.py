@@ -164,3 +164,25 @@ def test_second_writer_waits_then_reports_locked(
     assert "locked" in str(info.value)
     with second.transaction() as conn:  # free again
         _insert(conn, 7)
+
+
+def test_importing_the_library_registers_nothing() -> None:
+    """Every step of the library's schema is known to the store without importing the request
+    tracker (it used to add its tables when imported): a fresh interpreter that only opens a
+    Store gets the whole schema, and importing peppolnet.recipients adds no step."""
+    import subprocess
+    import sys
+
+    code = (
+        "import tempfile, pathlib\n"
+        "from peppolnet.recipients.store import MIGRATIONS, Store\n"
+        "from peppolnet.recipients.schema import SCHEMA_VERSION, STEPS\n"
+        "before = list(MIGRATIONS)\n"
+        "store = Store(pathlib.Path(tempfile.mkdtemp()) / 'r.sqlite')\n"
+        "assert store.schema_version == SCHEMA_VERSION, store.schema_version\n"
+        "import peppolnet.recipients, peppolnet.recipients.tracking\n"
+        "assert MIGRATIONS == before == list(STEPS)\n"
+        'tables = {r[0] for r in store.connection().execute("SELECT name FROM sqlite_master")}\n'
+        "assert {'recipients', 'checks', 'requests', 'request_events'} <= tables, tables\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,11 +6,12 @@ back to the last commit instead of leaving half a register behind. Each thread g
 connection (sqlite3 connections must not be shared across threads), and ``busy_timeout`` makes a
 second writer wait for the lock instead of failing at once.
 
-The schema is versioned with ``PRAGMA user_version``. :data:`MIGRATIONS` is an ordered list of
-``(version, sql)`` steps; other modules (e.g. the add/update request tracking) add their tables
-to the SAME file with :func:`register_migration`, so one database holds customers, their check
-history and the requests made for them. Each step runs in its own transaction together with the
-``user_version`` bump, so a migration is applied fully or not at all.
+The schema is versioned with ``PRAGMA user_version``. :data:`MIGRATIONS` is the ordered list of
+``(version, sql)`` steps: every step of the library's own schema
+(:mod:`peppolnet.recipients.schema`: customers, their check history and the requests made for
+them, in one file), plus any an application adds with :func:`register_migration`. Each step runs
+in its own transaction together with the ``user_version`` bump, so a migration is applied fully
+or not at all.
 
 Every failure of the file is a :class:`~peppolnet.errors.StoreError`, wherever it surfaces: the
 connections this module opens hand out cursors that translate sqlite3's errors when a statement
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any, Final, Self
 
 from peppolnet.errors import DamagedDatabase, InvalidInput, StoreError
+from peppolnet.recipients.schema import STEPS
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -44,58 +46,19 @@ __all__ = [
 BUSY_TIMEOUT_MS: Final = 10_000
 """How long a writer waits for another writer's lock before :class:`StoreError` (retryable)."""
 
-_SCHEMA_V1: Final = """
-CREATE TABLE recipients (
-    id              INTEGER PRIMARY KEY,
-    participant_id  TEXT NOT NULL UNIQUE COLLATE NOCASE,  -- the key, as a full URI
-    org_number      TEXT NOT NULL DEFAULT '',   -- as the register gave it
-    org_key         TEXT NOT NULL DEFAULT '',   -- letters and digits only, upper case
-    country         TEXT NOT NULL DEFAULT '',
-    name            TEXT NOT NULL DEFAULT '',
-    name_key        TEXT NOT NULL DEFAULT '',   -- search.normalise_name(name)
-    email           TEXT NOT NULL DEFAULT '',
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL,
-    checked_at      TEXT,
-    verdict         TEXT,
-    seat_id         TEXT,
-    operator_name   TEXT,
-    smp_url         TEXT,
-    reason          TEXT
-);
-CREATE INDEX recipients_org ON recipients(country, org_key);
-CREATE INDEX recipients_checked ON recipients(checked_at);
--- every participant id a lookup of the recipient would try (NO: 0192 and 9909, ...)
-CREATE TABLE recipient_ids (
-    participant_id  TEXT PRIMARY KEY COLLATE NOCASE,
-    recipient_id    INTEGER NOT NULL REFERENCES recipients(id) ON DELETE CASCADE,
-    position        INTEGER NOT NULL DEFAULT 0      -- the order a lookup tries them in
-);
-CREATE INDEX recipient_ids_recipient ON recipient_ids(recipient_id);
-CREATE TABLE checks (
-    id              INTEGER PRIMARY KEY,
-    recipient_id    INTEGER NOT NULL REFERENCES recipients(id) ON DELETE CASCADE,
-    checked_at      TEXT NOT NULL,
-    verdict         TEXT NOT NULL,
-    participant_id  TEXT NOT NULL DEFAULT '',
-    seat_id         TEXT NOT NULL DEFAULT '',
-    operator_name   TEXT NOT NULL DEFAULT '',
-    smp_url         TEXT NOT NULL DEFAULT '',
-    reason          TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX checks_recipient ON checks(recipient_id, id);
-"""
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _SCHEMA_V1)]
-"""Ordered schema steps ``(user_version after the step, SQL script)``. Append, never edit."""
+MIGRATIONS: list[tuple[int, str]] = list(STEPS)
+"""Ordered schema steps ``(user_version after the step, SQL script)``: the library's own, then
+any registered by an application. Append, never edit."""
 
 
 def register_migration(version: int, sql: str) -> None:
     """Add a schema step (e.g. a ``requests`` table) that brings the file to ``version``.
 
-    Versions must be unique; they are applied in ascending order the next time a :class:`Store`
-    opens the file. Registering the same ``(version, sql)`` twice is a no-op, so a module may call
-    this at import time.
+    For an application's own tables in the same file: versions must be unique (the library's own
+    steps are :data:`peppolnet.recipients.schema.STEPS`; use numbers well above them, e.g. 1000+);
+    they are applied in ascending order the next time a :class:`Store` opens the file.
+    Registering the same ``(version, sql)`` twice is a no-op.
     """
     for known, script in MIGRATIONS:
         if known == version:

@@ -80,7 +80,8 @@ from peppolnet.recipients.request import (
     new_request_id,
     request_from_dict,
 )
-from peppolnet.recipients.store import Store, register_migration
+from peppolnet.recipients.schema import SCHEMA_VERSION
+from peppolnet.recipients.store import Store
 
 if TYPE_CHECKING:
     import os
@@ -103,61 +104,6 @@ __all__ = [
 
 Request = AddRecipientRequest | UpdateRecipientRequest
 
-SCHEMA_VERSION: Final = 4
-_SCHEMA_V2: Final = """
-CREATE TABLE requests (
-    request_id      TEXT PRIMARY KEY,           -- the request's stable UUID5
-    kind            TEXT NOT NULL,              -- add | update
-    participant_id  TEXT NOT NULL COLLATE NOCASE,
-    seat_id         TEXT NOT NULL,              -- the requested operator
-    company_name    TEXT NOT NULL,
-    status          TEXT NOT NULL,              -- draft | sent | confirmed | rejected | expired
-    body            TEXT NOT NULL,              -- the request as JSON (render.to_json)
-    plan            TEXT,                       -- RequestPlan.to_json() as JSON, if planned
-    channel         TEXT,                       -- how it was sent
-    reference       TEXT,                       -- the channel's reference (case id, file, ...)
-    channel_detail  TEXT,                       -- JSON: e.g. the desk URL, for follow-up
-    reason          TEXT,                       -- why it was rejected / expired
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL,
-    sent_at         TEXT,
-    closed_at       TEXT,                       -- confirmed / rejected / expired at
-    notified_at     TEXT                        -- confirmation mail sent at
-);
-CREATE INDEX requests_status ON requests(status);
-CREATE INDEX requests_participant ON requests(participant_id);
-CREATE TABLE request_events (
-    id              INTEGER PRIMARY KEY,
-    request_id      TEXT NOT NULL REFERENCES requests(request_id) ON DELETE CASCADE,
-    at              TEXT NOT NULL,
-    event           TEXT NOT NULL,              -- saved, updated, reopened, sent, checked, ...
-    status          TEXT NOT NULL,              -- the status after the event
-    detail          TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX request_events_request ON request_events(request_id, id);
-"""
-register_migration(2, _SCHEMA_V2)
-
-# Each submission is its own case: the idempotency key of its send (kept from the first attempt
-# until one succeeds, so a retry is the same send to the operator), and what the latest
-# follow-up saw (so a confirmation mail sent by a later run can still list it).
-_SCHEMA_V3: Final = """
-ALTER TABLE requests ADD COLUMN idempotency_key TEXT;
-ALTER TABLE requests ADD COLUMN checks TEXT;
-ALTER TABLE requests ADD COLUMN checked_at TEXT;
-UPDATE requests SET idempotency_key = request_id WHERE sent_at IS NOT NULL;
-CREATE INDEX requests_question ON requests(participant_id, kind, seat_id, status);
-"""
-register_migration(3, _SCHEMA_V3)
-
-# A send under way: who claimed the request (status 'sending'), when, and until when the claim
-# holds; a process killed mid-send leaves its claim, which the next send may take once expired.
-_SCHEMA_V4: Final = """
-ALTER TABLE requests ADD COLUMN claimed_by TEXT;
-ALTER TABLE requests ADD COLUMN claimed_at TEXT;
-ALTER TABLE requests ADD COLUMN claim_expires_at TEXT;
-"""
-register_migration(4, _SCHEMA_V4)
 
 CLAIM_TIMEOUT: Final = timedelta(minutes=10)
 """How long a send's claim on a request holds (``RequestTracker(claim_timeout=...)``).
@@ -580,10 +526,7 @@ class RequestTracker:
         self.claim_timeout = claim_timeout
         self.clock: Clock = as_clock(clock)
         self.store = db_path if isinstance(db_path, Store) else Store(db_path)
-        conn = self.store.connection()
-        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
-            # A Store opened before this module registered its step: migrate it now.
-            self.store._migrate(conn)
+        self.store.connection()  # create / migrate now, so errors surface here
 
     @property
     def path(self) -> Path:
