@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
@@ -40,6 +40,9 @@ from peppolnet.sandbox.http import Faults, HttpServer
 from peppolnet.sandbox.pki import IssuedCertificate, TestPki
 from peppolnet.sandbox.render import business_card
 from peppolnet.sandbox.smp_server import Publication, SmpService, certificate_der
+
+if TYPE_CHECKING:
+    from peppolnet.network import Network
 
 __all__ = ["Sandbox", "default_key_dir"]
 
@@ -232,7 +235,7 @@ class Sandbox:
         return url
 
     @property
-    def network(self) -> Any:
+    def network(self) -> Network:
         """The sandbox as a :class:`peppolnet.network.Network` value for every lookup."""
         from peppolnet.network import Network
         from peppolnet.xmldsig import SignaturePolicy
