@@ -22,6 +22,8 @@ __all__ = [
     "ChainError",
     "ChannelError",
     "DamagedDatabase",
+    "DeadlineExceeded",
+    "DestinationRefused",
     "DirectoryError",
     "DirectoryQueryError",
     "DirectoryRateLimited",
@@ -216,6 +218,26 @@ class UntrustedCertificate(CertificateError):
 
 class ChainError(UntrustedCertificate):
     """A certificate chain is broken: expired, not yet valid, bad issuer signature, not a CA."""
+
+
+class DestinationRefused(NetworkFault):
+    """A URL leads somewhere the network's destination policy refuses (a loopback, private,
+    link-local... address, or credentials in the URL); nothing was sent there.
+
+    A fault of the network's data, not an answer: a forged or careless DNS record must not make
+    a participant "cannot receive". ``address_class`` is the refused
+    :class:`~peppolnet.destinations.AddressClass` (None for credentials in the URL).
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, address_class: object | None = None) -> None:
+        super().__init__(message)
+        self.address_class = address_class
+
+
+class DeadlineExceeded(NetworkFault):
+    """A deadline passed before the answer was complete (a whole lookup's, or one request's)."""
 
 
 class DirectoryError(NetworkFault):

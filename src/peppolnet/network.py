@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from peppolnet.destinations import DestinationPolicy
 from peppolnet.errors import InvalidInput
 from peppolnet.xmldsig import SignaturePolicy
 
@@ -56,6 +57,9 @@ class Network:
 
     ``nameservers`` empty means the system resolver; ``tls_verify`` is what HTTPS to SMPs and the
     Directory trusts (True = system CAs, or a path to a PEM bundle, as for ``httpx``).
+    ``destinations`` says which addresses SMP and CRL URLs may lead to: public ones only for
+    every built-in network (see :mod:`peppolnet.destinations` and docs/security.md); widen it
+    with ``network.replace(destinations=DestinationPolicy.allowing("private"))``.
     """
 
     name: str
@@ -69,6 +73,7 @@ class Network:
     dns_port: int = 53
     tls_verify: str | bool = True
     legacy_cname: bool = False
+    destinations: DestinationPolicy = dataclasses.field(default_factory=DestinationPolicy)
 
     def replace(self, **changes: Any) -> Network:
         """A copy with some fields changed, e.g. ``TEST.replace(nameservers=("127.0.0.1",))``."""

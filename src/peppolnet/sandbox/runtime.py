@@ -237,6 +237,7 @@ class Sandbox:
     @property
     def network(self) -> Network:
         """The sandbox as a :class:`peppolnet.network.Network` value for every lookup."""
+        from peppolnet.destinations import LOOPBACK_ALLOWED
         from peppolnet.network import Network
         from peppolnet.xmldsig import SignaturePolicy
 
@@ -252,6 +253,8 @@ class Sandbox:
             dns_port=self.dns.port,
             tls_verify=str(self.tls_ca_path),
             legacy_cname=False,
+            # every sandbox server listens on 127.0.0.1; nothing else is allowed
+            destinations=LOOPBACK_ALLOWED,
         )
 
     def info(self) -> dict[str, Any]:

@@ -132,6 +132,7 @@ def read_state(path: Path | str | None = None, *, check_alive: bool = True) -> d
 
 def network_from_state(path: Path | str | None = None) -> Network:
     """A full :class:`~peppolnet.network.Network` for the sandbox the state file describes."""
+    from peppolnet.destinations import LOOPBACK_ALLOWED
     from peppolnet.network import Network, load_pem_bundle
     from peppolnet.xmldsig import SignaturePolicy
 
@@ -169,4 +170,5 @@ def network_from_state(path: Path | str | None = None) -> Network:
         dns_port=port,
         tls_verify=trust_anchor,
         legacy_cname=False,
+        destinations=LOOPBACK_ALLOWED,  # the sandbox's servers all listen on 127.0.0.1
     )
