@@ -136,6 +136,54 @@ def test_port_in_use_is_a_sandbox_error() -> None:
 def test_bad_fault_share_is_rejected() -> None:
     with pytest.raises(SandboxError, match="error_share"):
         Faults(error_share=1.5)
+    with pytest.raises(SandboxError, match="trickle_body_share"):
+        Faults(trickle_body_share=-0.1)
+    with pytest.raises(SandboxError, match="trickle interval"):
+        Faults(trickle_interval=0.0)
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_trickle_sends_one_byte_at_a_time(part: str) -> None:
+    """Every read gets a byte: per-read timeouts never fire, which is the point of the fault."""
+    faults = Faults(**{f"trickle_{part}_share": 1.0}, trickle_interval=0.02)
+    with HttpServer(echo, faults=faults, name="slow") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5.0) as sock:
+            sock.sendall(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+            received: list[bytes] = []
+            while chunk := sock.recv(65536):
+                received.append(chunk)
+        answer = b"".join(received)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert answer.endswith(b"GET /x [] b''")
+    head, _, _ = answer.partition(b"\r\n\r\n")
+    slow = head if part == "headers" else answer[len(head) :]
+    assert len(received) >= len(slow) // 4  # byte by byte (a busy reader may catch a few)
+
+
+def test_trickles_can_be_set_in_the_network_file() -> None:
+    from peppolnet.sandbox.config import parse_config
+
+    text = """
+[[operators]]
+id = "a"
+name = "A AB"
+seat_id = "PSE000001"
+country = "SE"
+smp = "a-smp"
+ap_url = "https://ap.a.test/as4"
+
+[[smps]]
+id = "a-smp"
+operator = "a"
+[smps.faults]
+trickle_body_share = 0.5
+trickle_interval = 2.5
+"""
+    faults = parse_config(text).smp("a-smp").faults
+    assert (faults.trickle_body_share, faults.trickle_interval) == (0.5, 2.5)
+    assert faults.trickle_headers_share == 0.0
+    with pytest.raises(SandboxError, match="trickle"):
+        parse_config(text.replace("2.5", "0"))
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:

@@ -16,7 +16,7 @@ import datetime as dt
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final, cast
@@ -390,16 +390,12 @@ class _Reader:
     def smp(self, t: dict[str, Any], where: str) -> SmpConfig:
         self._only(t, ("id", "operator", "dialect", "path", "faults"), where)
         faults_t = self._table(t.get("faults", {}), f"{where}.faults")
-        fault_keys = (
-            "latency",
-            "jitter",
-            "timeout_share",
-            "error_share",
-            "reset_share",
-            "truncate_share",
-        )
+        # every number of Faults is a key of the file's table (the seed is an integer)
+        fault_keys = tuple(f.name for f in fields(Faults) if f.name != "seed")
         self._only(faults_t, (*fault_keys, "seed"), f"{where}.faults")
-        values = {k: self._float(faults_t, k, f"{where}.faults") for k in fault_keys}
+        values = {
+            k: self._float(faults_t, k, f"{where}.faults") for k in fault_keys if k in faults_t
+        }
         seed = faults_t.get("seed")
         if seed is not None and not isinstance(seed, int):
             raise _FieldError(f"{where}.faults.seed", "must be an integer")

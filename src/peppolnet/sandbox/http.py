@@ -8,6 +8,12 @@ are tested over the same code paths they use in production. It is deliberately s
 Faults are injected *per request* on the connection's own thread, so a slow or hanging request
 never serialises the others - exactly what a client's concurrency and timeout handling must cope
 with. The fault mix can be changed while the server runs (``server.faults = Faults(...)``).
+
+A *trickle* sends the answer one byte every ``trickle_interval`` seconds - its status line and
+headers, or its body after prompt headers. Every single read then succeeds, so a client whose
+timeouts bound each read rather than the whole request never gives up: the attack a deadline for
+the whole request is there for (the "slow read" family of slow HTTP attacks, turned against the
+client).
 """
 
 from __future__ import annotations
@@ -31,8 +37,9 @@ from peppolnet.errors import SandboxError
 
 __all__ = ["Faults", "HttpServer", "Request", "Response"]
 
-#: How long a "timeout" fault holds the connection open without answering. Bounded so that a
-#: forgotten client cannot keep a sandbox thread alive forever.
+#: How long a "timeout" fault holds the connection open without answering, and at most how long a
+#: trickle goes on before the server closes the connection. Bounded so that a forgotten client
+#: cannot keep a sandbox thread alive forever.
 HANG_SECONDS = 30.0
 #: Largest request body the sandbox accepts (the operator desk and Directory take small JSON).
 MAX_BODY = 1 << 20
@@ -63,8 +70,10 @@ class Response:
 class Faults:
     """Per-server fault and latency injection; every share is a probability in [0, 1].
 
-    Shares are drawn independently per request in this order: timeout, reset, error, truncate.
-    ``seed`` makes the sequence reproducible for tests and benchmarks.
+    Shares are drawn independently per request in this order: timeout, reset, error, truncate,
+    trickled headers, trickled body. ``seed`` makes the sequence reproducible for tests and
+    benchmarks. A trickled answer comes one byte every ``trickle_interval`` seconds (its headers,
+    or its body), for at most :data:`HANG_SECONDS`; then the server closes the connection.
     """
 
     latency: float = 0.0
@@ -74,14 +83,31 @@ class Faults:
     reset_share: float = 0.0
     truncate_share: float = 0.0
     seed: int | None = None
+    trickle_headers_share: float = 0.0
+    trickle_body_share: float = 0.0
+    trickle_interval: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("timeout_share", "error_share", "reset_share", "truncate_share"):
+        for name in _SHARES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise SandboxError(f"fault {name} must be between 0 and 1, got {value!r}")
         if self.latency < 0 or self.jitter < 0:
             raise SandboxError("fault latency and jitter must not be negative")
+        if not self.trickle_interval > 0:
+            raise SandboxError(
+                f"the trickle interval must be positive, got {self.trickle_interval!r}"
+            )
+
+
+_SHARES = (
+    "timeout_share",
+    "error_share",
+    "reset_share",
+    "truncate_share",
+    "trickle_headers_share",
+    "trickle_body_share",
+)
 
 
 Handler = Callable[[Request], Response]
@@ -134,6 +160,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             reset = rng.random() < faults.reset_share
             error = rng.random() < faults.error_share
             truncate = rng.random() < faults.truncate_share
+            slow_head = rng.random() < faults.trickle_headers_share
+            slow_body = rng.random() < faults.trickle_body_share
         if delay:
             time.sleep(delay)
         if hang:
@@ -151,6 +179,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = owner.handler(request)
         except Exception as exc:  # a handler bug must surface as a 500, not a dead socket
             response = Response(500, f"sandbox handler failed: {exc}\n".encode())
+        if slow_head or slow_body:
+            self._trickle(response, faults.trickle_interval, head=slow_head, body=slow_body)
+            return
         self._send(response, truncate=truncate)
 
     def _reset(self) -> None:
@@ -158,6 +189,30 @@ class _RequestHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
+
+    def _trickle(self, response: Response, interval: float, *, head: bool, body: bool) -> None:
+        """Send ``response`` a byte every ``interval`` seconds (its head, its body or both),
+        until it is sent, the client hangs up, the server stops or :data:`HANG_SECONDS` pass."""
+        stopping = self.server.owner._stopping
+        lines = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}"]
+        lines += [f"{k}: {v}" for k, v in response.headers.items() if k.lower() != "content-length"]
+        lines += [f"Content-Length: {len(response.body)}", "Connection: close", "", ""]
+        parts = [("\r\n".join(lines).encode("latin-1"), head), (response.body, body)]
+        self.close_connection = True
+        ends = time.monotonic() + HANG_SECONDS
+        try:
+            for data, slowly in parts:
+                if not slowly:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                    continue
+                for index in range(len(data)):
+                    if stopping.wait(interval) or time.monotonic() > ends:
+                        return
+                    self.wfile.write(data[index : index + 1])
+                    self.wfile.flush()
+        except OSError:  # the client gave up: what a trickle is for
+            return
 
     def _send(self, response: Response, *, truncate: bool) -> None:
         body = response.body if self.command != "HEAD" else b""
