@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from peppolnet.businesscard import (
     parse_business_card,
     render_business_card,
 )
+from peppolnet.destinations import LOOPBACK_ALLOWED
 from peppolnet.errors import (
     IdentifierMismatch,
     InvalidSmpDocument,
@@ -208,29 +210,32 @@ def test_url_is_percent_encoded() -> None:
     )
 
 
+# the test servers listen on 127.0.0.1, which the default (Peppol) destination policy refuses
+fetch_card = functools.partial(fetch_business_card, destinations=LOOPBACK_ALLOWED)
+fetch_card_async = functools.partial(fetch_business_card_async, destinations=LOOPBACK_ALLOWED)
+
+
 def test_fetch_sync_and_errors() -> None:
     with HttpServer(_smp) as server, httpx.Client() as client:
-        assert fetch_business_card(server.base_url, PID, client=client) == CARD
-        assert fetch_business_card(server.base_url, PID) == CARD  # own client
+        assert fetch_card(server.base_url, PID, client=client) == CARD
+        assert fetch_card(server.base_url, PID) == CARD  # own client
         with pytest.raises(SmpNotFound):
-            fetch_business_card(server.base_url, ParticipantId.parse("0192:1"), client=client)
+            fetch_card(server.base_url, ParticipantId.parse("0192:1"), client=client)
         with pytest.raises(IdentifierMismatch):
-            fetch_business_card(
-                server.base_url, ParticipantId.parse("0192:999999999"), client=client
-            )
+            fetch_card(server.base_url, ParticipantId.parse("0192:999999999"), client=client)
         with pytest.raises(SmpUnavailable) as info:
-            fetch_business_card(server.base_url, ParticipantId.parse("0192:500"), client=client)
+            fetch_card(server.base_url, ParticipantId.parse("0192:500"), client=client)
         assert info.value.retryable
         url = server.base_url
     with pytest.raises(SmpUnavailable):
-        fetch_business_card(url, PID, timeout=2)  # server stopped: connection refused
+        fetch_card(url, PID, timeout=2)  # server stopped: connection refused
 
 
 async def test_fetch_async() -> None:
     with HttpServer(_smp) as server:
-        assert await fetch_business_card_async(server.base_url, PID) == CARD
+        assert await fetch_card_async(server.base_url, PID) == CARD
         async with httpx.AsyncClient() as client:
             with pytest.raises(SmpNotFound):
-                await fetch_business_card_async(
+                await fetch_card_async(
                     server.base_url, ParticipantId.parse("0192:1"), client=client
                 )

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from peppolnet._httpbody import BoundedBody, BrokenBody, UnsupportedEncoding
+from peppolnet.destinations import LOOPBACK_ALLOWED
 from peppolnet.errors import InvalidSmpDocument, SmpError, SmpUnavailable
 from peppolnet.network import Network
 from peppolnet.sandbox.http import HttpServer, Request, Response
@@ -114,7 +115,9 @@ def server() -> Iterator[tuple[HttpServer, list[Response]]]:
 
 
 def plain_network() -> Network:
-    return Network("plain", "sml.unit.test", (), (), None, require_https=False)
+    return Network(
+        "plain", "sml.unit.test", (), (), None, require_https=False, destinations=LOOPBACK_ALLOWED
+    )
 
 
 def test_the_smp_client_survives_compression_bombs(

@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 
 from peppolnet.bulk import check_many
 from peppolnet.cli import main
+from peppolnet.destinations import LOOPBACK_ALLOWED
 from peppolnet.errors import InvalidInput, SandboxError
 from peppolnet.lookup import AsyncLookup, Lookup
 from peppolnet.pki import RevocationAnswer, RevocationStatus
@@ -90,7 +91,7 @@ def net() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def checker() -> Iterator[CrlChecker]:
-    with CrlChecker(timeout=2.0) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0) as crl:
         yield crl
 
 
@@ -400,7 +401,10 @@ def test_a_revoked_smp_certificate_makes_the_answer_untrusted(
 
 
 def test_crl_server_down_is_unknown_and_retryable(net: Sandbox) -> None:
-    with crl_faults(net, Faults(reset_share=1.0)), CrlChecker(timeout=2.0) as crl:
+    with (
+        crl_faults(net, Faults(reset_share=1.0)),
+        CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0) as crl,
+    ):
         with Lookup(net.network, revocation=crl) as lk:
             result = lk.check(A)
         again = crl.answer(  # a failure is remembered, not asked again at once
@@ -422,7 +426,7 @@ def test_crl_server_down_is_unknown_and_retryable(net: Sandbox) -> None:
 def test_crl_server_down_with_soft_fail_only_warns(net: Sandbox) -> None:
     with (
         crl_faults(net, Faults(error_share=1.0)),
-        CrlChecker(soft_fail=True, timeout=2.0) as crl,
+        CrlChecker(destinations=LOOPBACK_ALLOWED, soft_fail=True, timeout=2.0) as crl,
         Lookup(net.network, revocation=crl) as lk,
     ):
         result = lk.check(A)
@@ -438,7 +442,7 @@ def test_a_silent_crl_server_times_out_as_unknown(net: Sandbox) -> None:
     started = time.monotonic()
     with (
         crl_faults(net, Faults(timeout_share=1.0)),
-        CrlChecker(timeout=0.3) as crl,
+        CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=0.3) as crl,
         Lookup(net.network, revocation=crl) as lk,
     ):
         result = lk.check(A)
@@ -488,7 +492,7 @@ def test_a_pem_crl_is_read_too(net: Sandbox, checker: CrlChecker) -> None:
 
 def test_the_cache_is_kept_until_next_update_then_refetched(net: Sandbox) -> None:
     clock = _Clock()
-    crl = CrlChecker(clock=clock)
+    crl = CrlChecker(destinations=LOOPBACK_ALLOWED, clock=clock)
     before = requests(net)
     with crl, Lookup(net.network, revocation=crl) as lk:
         first = lk.check(A)
@@ -502,7 +506,10 @@ def test_the_cache_is_kept_until_next_update_then_refetched(net: Sandbox) -> Non
 
 def test_max_age_caps_the_cache(net: Sandbox) -> None:
     before = requests(net)
-    with CrlChecker(max_age=0.0) as crl, Lookup(net.network, revocation=crl) as lk:
+    with (
+        CrlChecker(destinations=LOOPBACK_ALLOWED, max_age=0.0) as crl,
+        Lookup(net.network, revocation=crl) as lk,
+    ):
         lk.check(A)
         lk.check(A)
     assert new_requests(net, before) == {"smp": 2, "ap": 2}
@@ -578,14 +585,14 @@ async def test_a_cancelled_lookup_does_not_strand_the_download(
 def test_check_many_passes_the_checker_to_its_own_engine(net: Sandbox) -> None:
     net.revoke("d", "ap")
     before = requests(net)
-    with CrlChecker(timeout=2.0) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0) as crl:
         results = list(check_many([A, D, A], network=net.network, revocation=crl))
     verdicts = [r.verdict for r in results]
     assert verdicts == ["can-receive", "cannot-receive", "can-receive"]
     assert "revoked" in results[1].reason
     assert new_requests(net, before) == {"smp": 1, "ap": 1}
     with pytest.raises(InvalidInput, match="not to both"), Lookup(net.network) as lk:
-        check_many([A], lk, revocation=CrlChecker())
+        check_many([A], lk, revocation=CrlChecker(destinations=LOOPBACK_ALLOWED))
 
 
 def test_check_many_with_a_lookup_of_ones_own(net: Sandbox, checker: CrlChecker) -> None:
@@ -757,7 +764,7 @@ def test_a_clock_failing_mid_download_leaves_no_one_waiting(net: Sandbox) -> Non
     leaf = net.pki.issue_ap_certificate("PSE000047", "Clock AB", "SE").certificate
     clock = _Clock()
     clock.broken = True
-    with CrlChecker(timeout=2.0, clock=clock) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0, clock=clock) as crl:
         first = crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC))
         clock.broken = False
         again = _within(5.0, lambda: crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC)))
@@ -774,7 +781,10 @@ def test_ctrl_c_in_the_asker_strands_nobody(net: Sandbox) -> None:
     leaf = net.pki.issue_ap_certificate("PSE000048", "Interrupted AB", "SE").certificate
     main = threading.main_thread().ident
     assert main is not None
-    with crl_faults(net, Faults(latency=1.0)), CrlChecker(timeout=5.0) as crl:
+    with (
+        crl_faults(net, Faults(latency=1.0)),
+        CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=5.0) as crl,
+    ):
         # a real Ctrl-C while the (slow) download runs: it can end no sooner than after 1 s
         interrupt = threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT))
         interrupt.start()
@@ -801,7 +811,7 @@ def test_a_compressed_crl_is_refused_never_decoded(pki: TestPki, web: Web) -> No
         h, gzip.compress(gzip.compress(der)), headers=(("Content-Encoding", "gzip, gzip"),)
     )
     now = datetime.now(UTC)
-    with CrlChecker(timeout=2.0) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0) as crl:
         plain, single, double = (
             crl.answer(_leaf_at(pki, web.url(path)), pki.ap_ca, now)
             for path in ("/plain.crl", "/gzip.crl", "/gzip-gzip.crl")
@@ -859,7 +869,7 @@ def test_a_crl_of_another_partition_is_not_believed(pki: TestPki, web: Web) -> N
     served = {"crl": other.public_bytes(serialization.Encoding.DER)}
     web.routes["/part2.crl"] = lambda h: _send(h, served["crl"])
     clock = _Clock()
-    with CrlChecker(timeout=2.0, clock=clock) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0, clock=clock) as crl:
         first = crl.answer(leaf, pki.ap_ca, now)
         served["crl"] = own.public_bytes(serialization.Encoding.DER)
         clock.offset = timedelta(seconds=31)
@@ -887,7 +897,7 @@ def test_timeout_bounds_the_whole_answer(pki: TestPki, web: Web) -> None:
     now = datetime.now(UTC)
     # four distribution points share one deadline (it was 1 s each, one after the other)
     four = _leaf_at(pki, *(web.url(f"/silent{n}.crl") for n in range(4)))
-    with CrlChecker(timeout=1.0) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=1.0) as crl:
         started = time.monotonic()
         answer = crl.answer(four, pki.ap_ca, now)
         elapsed = time.monotonic() - started
@@ -895,7 +905,7 @@ def test_timeout_bounds_the_whole_answer(pki: TestPki, web: Web) -> None:
     assert answer.reason.count("no answer within 1 s") == 4
     assert elapsed < 2.5  # one shared second; a second each would take four
     # the redirect hop gets only what is left: 0.6 s + 0.6 s is over a 1 s budget
-    with CrlChecker(timeout=1.0) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=1.0) as crl:
         started = time.monotonic()
         answer = crl.answer(_leaf_at(pki, web.url("/redirect.crl")), pki.ap_ca, now)
         elapsed = time.monotonic() - started
@@ -922,7 +932,7 @@ def test_a_server_trickling_its_headers_cannot_hold_an_answer(
     web.routes["/trickle.crl"] = trickle
     leaf = _leaf_at(pki, web.url("/trickle.crl"))
     now = datetime.now(UTC)
-    with CrlChecker(timeout=1.0) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=1.0) as crl:
         started = time.monotonic()
         if mode == "sync":
             answer = crl.answer(leaf, pki.ap_ca, now)
@@ -942,7 +952,7 @@ def test_a_failed_refresh_keeps_the_crl_still_current(net: Sandbox) -> None:
         return crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC))
 
     # max_age 60 s, while the sandbox CRL is good for 600 s: refreshes come before it is due
-    with CrlChecker(timeout=2.0, max_age=60.0, clock=clock) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0, max_age=60.0, clock=clock) as crl:
         first = ask()
         clock.offset = timedelta(seconds=61)
         with crl_faults(net, Faults(reset_share=1.0)):
@@ -965,7 +975,7 @@ def test_a_crl_that_cannot_be_believed_is_retried_like_a_failed_download(net: Sa
     # before, a wrongly signed CRL was cached until its own nextUpdate (at most max_age, 1 h)
     leaf = net.pki.issue_ap_certificate("PSE000050", "Forged AB", "SE").certificate
     clock = _Clock()
-    with CrlChecker(timeout=2.0, clock=clock) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0, clock=clock) as crl:
         with crl_flaw(net, "ap", "wrong-key"):
             forged = crl.answer(leaf, net.pki.ap_ca, datetime.now(UTC))
         clock.offset = timedelta(seconds=20)
@@ -1042,7 +1052,7 @@ def test_a_crl_without_next_update_is_due_max_age_after_issue(pki: TestPki, web:
     web.routes["/no-next-update.crl"] = lambda h: _send(
         h, replayed.public_bytes(serialization.Encoding.DER)
     )
-    with CrlChecker(timeout=2.0) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0) as crl:
         over_http = crl.answer(leaf, pki.ap_ca, now)
     assert over_http.status is RevocationStatus.UNKNOWN
     assert "names no next update" in over_http.reason
@@ -1104,7 +1114,7 @@ def test_a_client_that_follows_redirects_still_gets_one_hop(pki: TestPki, web: W
     now = datetime.now(UTC)
     with (
         httpx.Client(follow_redirects=True) as client,
-        CrlChecker(timeout=2.0, http_client=client) as crl,
+        CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0, http_client=client) as crl,
     ):
         once = crl.answer(_leaf_at(pki, web.url("/moved.crl")), pki.ap_ca, now)
         twice = crl.answer(_leaf_at(pki, web.url("/moved-twice.crl")), pki.ap_ca, now)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from peppolnet.destinations import LOOPBACK_ALLOWED
 from peppolnet.errors import InvalidSmpDocument, SmpError, SmpNotFound, SmpUnavailable
 from peppolnet.identifiers import BIS_BILLING_INVOICE, ParticipantId
 from peppolnet.network import Network
@@ -36,7 +37,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
 def network(pki: TestPki) -> Network:
     return Network(
         "unit", "sml.unit.test", (pki.smp_ca,), (pki.ap_ca,), None, SignaturePolicy.strict(),
-        tls_verify=str(pki.tls_ca_pem_path),
+        tls_verify=str(pki.tls_ca_pem_path), destinations=LOOPBACK_ALLOWED,
     )  # fmt: skip
 
 
@@ -148,7 +149,9 @@ async def test_a_body_without_length_is_cut_at_the_limit() -> None:
 
     plain = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = plain.sockets[0].getsockname()[1]
-    net = Network("plain", "sml.unit.test", (), (), None, require_https=False)
+    net = Network(
+        "plain", "sml.unit.test", (), (), None, require_https=False, destinations=LOOPBACK_ALLOWED
+    )
     async with plain, AsyncSmpClient(net, max_bytes=10_000, retries=0) as client:
         with pytest.raises(InvalidSmpDocument, match="exceeds 10000"):
             await client.fetch(f"http://127.0.0.1:{port}/stream")
@@ -182,7 +185,9 @@ async def test_a_slow_smp_times_out(server: _Server, network: Network) -> None:
 
 async def test_untrusted_tls_and_refused_connections(server: _Server, pki: TestPki) -> None:
     # the system CAs do not know the sandbox's TLS root: the handshake must fail, not pass
-    strangers = Network("system", "sml.unit.test", (pki.smp_ca,), (pki.ap_ca,), None)
+    strangers = Network(
+        "system", "sml.unit.test", (pki.smp_ca,), (pki.ap_ca,), None, destinations=LOOPBACK_ALLOWED
+    )
     async with AsyncSmpClient(strangers, retries=0) as client:
         with pytest.raises(SmpUnavailable, match="cannot connect"):
             await client.fetch(server.url + "/x")
@@ -316,7 +321,9 @@ async def test_ssl_cert_file_is_trusted_like_httpx_does(
     """Behind a TLS-inspecting proxy the company CA comes in SSL_CERT_FILE (review finding)."""
     from peppolnet import _tls
 
-    system = Network("system", "sml.unit.test", (pki.smp_ca,), (pki.ap_ca,), None)
+    system = Network(
+        "system", "sml.unit.test", (pki.smp_ca,), (pki.ap_ca,), None, destinations=LOOPBACK_ALLOWED
+    )
     monkeypatch.setenv("SSL_CERT_FILE", str(pki.tls_ca_pem_path))
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     _tls._context.cache_clear()

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from peppolnet.destinations import LOOPBACK_ALLOWED
 from peppolnet.errors import (
     IdentifierMismatch,
     InvalidSmpDocument,
@@ -55,6 +56,7 @@ def network(pki: TestPki) -> Network:
         None,
         SignaturePolicy.strict(),
         tls_verify=str(pki.tls_ca_pem_path),
+        destinations=LOOPBACK_ALLOWED,
     )
 
 

@@ -16,6 +16,7 @@ All three parse into the same :class:`BusinessCard`, so callers never branch on 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ from typing import Any, Final
 import httpx
 from lxml import etree
 
+from peppolnet import _http
 from peppolnet._httpbody import ACCEPT_ENCODING, acollect, collect
 from peppolnet._tls import verify_argument
+from peppolnet.destinations import PUBLIC_ONLY, DestinationPolicy
 from peppolnet.errors import (
     IdentifierMismatch,
     InvalidIdentifier,
@@ -291,6 +294,15 @@ def _interpret(
     return card
 
 
+def _checked_url(
+    smp_base_url: str, participant: ParticipantId, destinations: DestinationPolicy | None
+) -> tuple[str, DestinationPolicy]:
+    policy = destinations if destinations is not None else PUBLIC_ONLY
+    url = business_card_url(smp_base_url, participant)
+    policy.check_url(url, "the business card URL")
+    return url, policy
+
+
 def fetch_business_card(
     smp_base_url: str,
     participant: ParticipantId,
@@ -298,27 +310,39 @@ def fetch_business_card(
     client: httpx.Client | None = None,
     timeout: float = 10.0,
     verify: str | bool = True,
+    destinations: DestinationPolicy | None = None,
 ) -> BusinessCard:
     """GET the participant's business card from its SMP and parse it.
 
-    404 raises :class:`~peppolnet.errors.SmpNotFound`; connection problems, timeouts and 5xx
-    raise :class:`~peppolnet.errors.SmpUnavailable`; a card for another participant raises
+    ``timeout`` bounds the whole request (a server trickling its answer cannot hold it);
+    ``destinations`` is the destination policy (default: public addresses only, as on the
+    Peppol networks; pass ``network.destinations``). 404 raises
+    :class:`~peppolnet.errors.SmpNotFound`; connection problems, timeouts and 5xx raise
+    :class:`~peppolnet.errors.SmpUnavailable`; a refused destination
+    :class:`~peppolnet.errors.DestinationRefused`; a card for another participant raises
     :class:`~peppolnet.errors.IdentifierMismatch`.
     """
-    url = business_card_url(smp_base_url, participant)
+    url, policy = _checked_url(smp_base_url, participant, destinations)
     own = client is None
     http = (
         client
         if client is not None
-        else httpx.Client(timeout=timeout, verify=verify_argument(verify))
+        else httpx.Client(
+            timeout=timeout, transport=_http.Transport(verify=verify_argument(verify))
+        )
     )
     try:
-        with http.stream("GET", url, headers=_HEADERS) as response:
+        with (
+            _http.scope(seconds=timeout, destinations=policy),
+            http.stream("GET", url, headers=_HEADERS, timeout=_http.left(timeout)) as response,
+        ):
             body, truncated = collect(
-                response.iter_raw(), MAX_CARD_BYTES, response.headers.get("content-encoding"),
-                _fault(url),
+                _http.bounded(response.iter_raw(), _too_slow(url, timeout)), MAX_CARD_BYTES,
+                response.headers.get("content-encoding"), _fault(url),
             )  # fmt: skip
             status = response.status_code
+    except httpx.TimeoutException as exc:
+        raise _too_slow(url, timeout)() from exc
     except httpx.HTTPError as exc:
         raise SmpUnavailable(f"could not fetch the business card from {url}: {exc}") from exc
     finally:
@@ -334,28 +358,43 @@ async def fetch_business_card_async(
     client: httpx.AsyncClient | None = None,
     timeout: float = 10.0,
     verify: str | bool = True,
+    destinations: DestinationPolicy | None = None,
 ) -> BusinessCard:
     """The async twin of :func:`fetch_business_card` (same answers, same errors)."""
-    url = business_card_url(smp_base_url, participant)
+    url, policy = _checked_url(smp_base_url, participant, destinations)
     own = client is None
     http = (
         client
         if client is not None
-        else httpx.AsyncClient(timeout=timeout, verify=verify_argument(verify))
+        else httpx.AsyncClient(
+            timeout=timeout, transport=_http.AsyncTransport(verify=verify_argument(verify))
+        )
     )
     try:
-        async with http.stream("GET", url, headers=_HEADERS) as response:
-            body, truncated = await acollect(
-                response.aiter_raw(), MAX_CARD_BYTES, response.headers.get("content-encoding"),
-                _fault(url),
-            )  # fmt: skip
-            status = response.status_code
+        with _http.scope(seconds=timeout, destinations=policy):
+            async with (
+                asyncio.timeout(timeout),
+                http.stream("GET", url, headers=_HEADERS) as response,
+            ):
+                body, truncated = await acollect(
+                    response.aiter_raw(), MAX_CARD_BYTES,
+                    response.headers.get("content-encoding"), _fault(url),
+                )  # fmt: skip
+                status = response.status_code
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise _too_slow(url, timeout)() from exc
     except httpx.HTTPError as exc:
         raise SmpUnavailable(f"could not fetch the business card from {url}: {exc}") from exc
     finally:
         if own:
             await http.aclose()
     return _interpret(url, participant, status, body, truncated)
+
+
+def _too_slow(url: str, timeout: float) -> Callable[[], Exception]:
+    return lambda: SmpUnavailable(
+        f"could not fetch the business card from {url}: no complete answer within {timeout:g} s"
+    )
 
 
 _HEADERS: Final = {"Accept": "application/xml", "Accept-Encoding": ACCEPT_ENCODING}

@@ -30,7 +30,12 @@ at refresh time must not turn every lookup of a bulk run ``unknown``.
 Limits: ``timeout`` is one deadline for a whole answer - every distribution point of the
 certificate, the redirect and the body share it, each request getting only what is left, and an
 asker stops waiting at its deadline even when a server trickles its answer a byte at a time (which
-httpx, bounding each read rather than the response, would allow). The body is taken as sent:
+httpx, bounding each read rather than the response, would allow; the checker's own client is
+bounded at the socket as well, see :mod:`peppolnet._http`). Asked inside a lookup, the lookup's
+deadline applies too, and the download is fetched under the destination policy of the lookup's
+network (:mod:`peppolnet.destinations`); asked directly, under the checker's own
+``destinations`` (public addresses only by default). A CRL fetched under one policy never answers
+an asker under another: the cache is kept per URL and policy. The body is taken as sent:
 ``Accept-Encoding: identity`` is asked for and any other content coding refused, because a CRL is
 DER (it gains nothing from compression) and a decoder would expand a few kB of ``gzip, gzip`` to
 gigabytes before any size check saw them.
@@ -67,7 +72,10 @@ import httpx
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from peppolnet import _http
 from peppolnet.clock import Clock, as_clock
+from peppolnet.destinations import PUBLIC_ONLY, DestinationPolicy, redact_url
+from peppolnet.errors import DestinationRefused
 from peppolnet.pki import RevocationAnswer, RevocationStatus
 
 __all__ = ["DEFAULT_MAX_BYTES", "CrlChecker", "crl_urls", "judge_crl", "read_crl"]
@@ -379,6 +387,21 @@ class _Failure:
     fresh_until: datetime
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Ask:
+    """One answer's limits: its deadline (monotonic), the seconds that allows, and the policy."""
+
+    deadline: float
+    seconds: float
+    policy: DestinationPolicy
+
+    def too_late(self, url: str) -> str:
+        return f"the CRL at {url} could not be fetched: no answer within {self.seconds:.3g} s"
+
+
+_Key = tuple[str, DestinationPolicy]
+
+
 class _Slot:
     """One URL's cache entry and the download in flight for it, if any."""
 
@@ -401,7 +424,10 @@ class CrlChecker:
     ``next_update``, at most ``max_age`` seconds; a failed download or a CRL that cannot be
     believed is remembered for ``retry_after`` seconds, while a CRL already held and still
     current goes on answering. ``grace`` tolerates a CRL published a little late.
-    ``http_client`` replaces the client the checker builds (and stays yours to close); ``clock`` (a
+    ``destinations`` is the destination policy of CRL URLs and redirects when the checker is
+    asked directly (default: public addresses only); a lookup's network policy applies to what
+    a lookup asks. ``http_client`` replaces the client the checker builds (and stays yours to
+    close); ``clock`` (a
     :class:`peppolnet.clock.Clock`) gives "now" for the cache and the freshness check; download
     deadlines stay in real seconds, as the sockets wait in them. Each cached CRL can
     take about five times its size in memory (see the module's notes).
@@ -423,8 +449,10 @@ class CrlChecker:
         max_entries: int = 16,
         http_client: httpx.Client | None = None,
         clock: Clock | None = None,
+        destinations: DestinationPolicy | None = None,
     ) -> None:
         self.clock: Clock = as_clock(clock)
+        self.destinations = destinations if destinations is not None else PUBLIC_ONLY
         self.soft_fail = soft_fail
         self.timeout = timeout
         self.max_bytes = max_bytes
@@ -435,7 +463,7 @@ class CrlChecker:
         self._client = http_client
         self._own_client = http_client is None
         self._lock = threading.Lock()
-        self._slots: collections.OrderedDict[str, _Slot] = collections.OrderedDict()
+        self._slots: collections.OrderedDict[_Key, _Slot] = collections.OrderedDict()
         self.downloads = 0
         """How many downloads were started (for tests and monitoring)."""
 
@@ -460,10 +488,10 @@ class CrlChecker:
         urls = crl_urls(cert)
         if not urls:
             return _NO_POINT
-        deadline = time.monotonic() + self.timeout  # one for every URL: timeout bounds the answer
+        ask = self._ask()  # one for every URL: timeout bounds the answer
         reasons: list[str] = []
         for url in urls:
-            entry = self._entry(url, cert, issuer, deadline)
+            entry = self._entry(url, cert, issuer, ask)
             found = self._judge(url, entry, cert, issuer, at)
             if found.status is not RevocationStatus.UNKNOWN:
                 return found
@@ -477,15 +505,22 @@ class CrlChecker:
         urls = crl_urls(cert)
         if not urls:
             return _NO_POINT
-        deadline = time.monotonic() + self.timeout
+        ask = self._ask()
         reasons: list[str] = []
         for url in urls:
-            entry = await self._aentry(url, cert, issuer, deadline)
+            entry = await self._aentry(url, cert, issuer, ask)
             found = self._judge(url, entry, cert, issuer, at)
             if found.status is not RevocationStatus.UNKNOWN:
                 return found
             reasons.append(found.reason)
         return RevocationAnswer(RevocationStatus.UNKNOWN, "; ".join(reasons))
+
+    def _ask(self) -> _Ask:
+        """The limits of one answer: ``timeout``, or less when a lookup's deadline comes first;
+        the policy of the lookup's network, or the checker's own when asked directly."""
+        seconds = _http.left(self.timeout)
+        assert seconds is not None
+        return _Ask(time.monotonic() + seconds, seconds, _http.destinations() or self.destinations)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -512,21 +547,23 @@ class CrlChecker:
     # --- the cache ----------------------------------------------------------------------------
 
     def _claim(
-        self, url: str, deadline: float
+        self, url: str, ask: _Ask
     ) -> tuple[_Slot, _Crl | _Failure | None, concurrent.futures.Future[None] | None, bool]:
         """Under the lock: the slot, a usable entry, the download to wait for, whether it is ours.
 
         No entry and no download: the deadline has passed, and nothing is started that could
         only fail - and, remembered, make the next asker wait ``retry_after`` for our haste.
         """
+        key = (url, ask.policy)
+        deadline = ask.deadline
         with self._lock:
-            slot = self._slots.get(url)
+            slot = self._slots.get(key)
             if slot is None:
-                slot = self._slots[url] = _Slot()
+                slot = self._slots[key] = _Slot()
                 while len(self._slots) > self.max_entries:
                     self._slots.popitem(last=False)
             else:
-                self._slots.move_to_end(url)
+                self._slots.move_to_end(key)
             entry = slot.entry
             if entry is not None and self.clock.now() < entry.fresh_until:
                 return slot, entry, None, False
@@ -543,36 +580,43 @@ class CrlChecker:
             return slot, None, future, True
 
     def _entry(
-        self, url: str, cert: x509.Certificate, issuer: x509.Certificate, deadline: float
+        self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask
     ) -> _Crl | _Failure:
-        slot, entry, future, mine = self._claim(url, deadline)
+        refused = _refused(url, ask.policy)
+        if refused is not None:
+            return refused
+        slot, entry, future, mine = self._claim(url, ask)
         if entry is not None:
             return entry
         if future is None:
-            return self._out_of_time(url)
+            return _out_of_time(url, ask)
         if mine:
-            self._start(slot, future, url, cert, issuer, deadline)
+            self._start(slot, future, url, cert, issuer, ask)
         try:
-            future.result(timeout=max(0.0, deadline - time.monotonic()))
+            future.result(timeout=max(0.0, ask.deadline - time.monotonic()))
         except concurrent.futures.TimeoutError:
-            return self._out_of_time(url)  # the download goes on, for whoever asks next
+            return _out_of_time(url, ask)  # the download goes on, for whoever asks next
         return self._settled(slot, url)
 
     async def _aentry(
-        self, url: str, cert: x509.Certificate, issuer: x509.Certificate, deadline: float
+        self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask
     ) -> _Crl | _Failure:
-        slot, entry, future, mine = self._claim(url, deadline)
+        refused = _refused(url, ask.policy)
+        if refused is not None:
+            return refused
+        slot, entry, future, mine = self._claim(url, ask)
         if entry is not None:
             return entry
         if future is None:
-            return self._out_of_time(url)
+            return _out_of_time(url, ask)
         if mine:
-            self._start(slot, future, url, cert, issuer, deadline)
+            self._start(slot, future, url, cert, issuer, ask)
         if not future.done():
             try:
-                await asyncio.wait_for(asyncio.wrap_future(future), deadline - time.monotonic())
+                wait = ask.deadline - time.monotonic()
+                await asyncio.wait_for(asyncio.wrap_future(future), wait)
             except TimeoutError:
-                return self._out_of_time(url)
+                return _out_of_time(url, ask)
         return self._settled(slot, url)
 
     def _start(
@@ -582,7 +626,7 @@ class CrlChecker:
         url: str,
         cert: x509.Certificate,
         issuer: x509.Certificate,
-        deadline: float,
+        ask: _Ask,
     ) -> None:
         """Run the download of ``url`` in a thread of its own, for every asker to wait on.
 
@@ -595,7 +639,7 @@ class CrlChecker:
         """
         thread = threading.Thread(
             target=self._fill,
-            args=(slot, future, url, cert, issuer, deadline),
+            args=(slot, future, url, cert, issuer, ask),
             name="peppolnet-crl-download",
             daemon=True,
         )
@@ -606,11 +650,6 @@ class CrlChecker:
         finally:
             if not started:  # no thread (or interrupted here): nobody may wait for it
                 self._settle(slot, future, url, None, "could not start")
-
-    def _out_of_time(self, url: str) -> _Failure:
-        """The answer for a waiter whose deadline came first (never stored: not the URL's fault)."""
-        reason = f"the CRL at {url} could not be fetched: no answer within {self.timeout:g} s"
-        return _Failure(reason, _LONG_AGO)
 
     def _settled(self, slot: _Slot, url: str) -> _Crl | _Failure:
         with self._lock:
@@ -626,7 +665,7 @@ class CrlChecker:
         url: str,
         cert: x509.Certificate,
         issuer: x509.Certificate,
-        deadline: float,
+        ask: _Ask,
     ) -> None:
         """Download ``url`` into ``slot`` and wake everybody waiting for it.
 
@@ -640,7 +679,7 @@ class CrlChecker:
         why = "was interrupted"
         try:
             try:
-                fetched = self._download(url, cert, issuer, deadline)
+                fetched = self._download(url, cert, issuer, ask)
             except Exception as exc:  # a fault must become "unknown", never escape the checker
                 fetched = _Failure(f"the CRL at {url} could not be fetched: {exc}", self._later())
             entry = self._successor(slot.entry, fetched)
@@ -689,7 +728,7 @@ class CrlChecker:
         return self.clock.now() + self.retry_after
 
     def _download(
-        self, url: str, cert: x509.Certificate, issuer: x509.Certificate, deadline: float
+        self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask
     ) -> _Crl | _Failure:
         """Fetch, read and judge ``url`` for the issuer and certificate asking.
 
@@ -701,7 +740,7 @@ class CrlChecker:
         with self._lock:
             self.downloads += 1
         try:
-            body = self._get(url, deadline)
+            body = self._get(url, ask)
         except _FetchFailed as exc:
             return _Failure(f"the CRL at {url} could not be fetched: {exc}", self._later())
         try:
@@ -771,25 +810,31 @@ class CrlChecker:
                     timeout=self.timeout,
                     follow_redirects=False,
                     headers={"User-Agent": USER_AGENT},
+                    transport=_http.Transport(),  # deadlines and destinations at the socket
                 )
                 self._own_client = True
             return self._client
 
-    def _get(self, url: str, deadline: float) -> bytes:
-        """The body of ``url`` (one redirect at most), before ``deadline`` and within the size.
+    def _get(self, url: str, ask: _Ask) -> bytes:
+        """The body of ``url`` (one redirect at most), before the deadline and within the size,
+        from addresses the policy allows.
 
         ``follow_redirects=False`` on every request: a client passed in that follows redirects
         itself would otherwise go past the one hop allowed here.
         """
         client = self._http()
+        too_late = f"no answer within {ask.seconds:.3g} s"
         for hop in range(2):
-            left = min(deadline - time.monotonic(), self.timeout)
+            left = min(ask.deadline - time.monotonic(), self.timeout)
             if left <= 0:
-                raise _FetchFailed(f"no answer within {self.timeout:g} s")
+                raise _FetchFailed(too_late)
             try:
-                with client.stream(
-                    "GET", url, headers=_REQUEST_HEADERS, timeout=left, follow_redirects=False
-                ) as response:
+                with (
+                    _http.scope(deadline=ask.deadline, destinations=ask.policy),
+                    client.stream(
+                        "GET", url, headers=_REQUEST_HEADERS, timeout=left, follow_redirects=False
+                    ) as response,
+                ):
                     status = response.status_code
                     if status in _REDIRECTS:
                         location = response.headers.get("location", "")
@@ -797,19 +842,24 @@ class CrlChecker:
                         if hop or not location:
                             raise _FetchFailed(f"HTTP {status}: too many redirects")
                         if urlsplit(target).scheme.lower() not in ("http", "https"):
-                            raise _FetchFailed(f"HTTP {status}: redirect to {target}")
+                            raise _FetchFailed(f"HTTP {status}: redirect to {redact_url(target)}")
+                        refusal = ask.policy.refusal(target)
+                        if refusal is not None:
+                            raise _FetchFailed(f"HTTP {status}: the redirect to {refusal}")
                         url = target
                         continue
                     if status != 200:
                         raise _FetchFailed(f"the server answered HTTP {status}")
-                    return self._body(response, deadline)
+                    return self._body(response, ask)
+            except DestinationRefused as exc:
+                raise _FetchFailed(str(exc)) from None
             except httpx.TimeoutException:
-                raise _FetchFailed(f"no answer within {self.timeout:g} s") from None
+                raise _FetchFailed(too_late) from None
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as exc:
                 raise _FetchFailed(str(exc) or type(exc).__name__) from None
         raise _FetchFailed("too many redirects")  # pragma: no cover - the loop returns/raises
 
-    def _body(self, response: httpx.Response, deadline: float) -> bytes:
+    def _body(self, response: httpx.Response, ask: _Ask) -> bytes:
         """The body as sent: raw bytes, never decoded, so ``max_bytes`` bounds what is held."""
         coding = response.headers.get("content-encoding", "").strip().lower()
         if coding not in ("", "identity"):
@@ -826,11 +876,27 @@ class CrlChecker:
             body += chunk
             if len(body) > limit:
                 raise _FetchFailed(f"the CRL is larger than {limit:,} bytes")
-            if time.monotonic() > deadline:
-                raise _FetchFailed(f"the download took longer than {self.timeout:g} s")
+            if time.monotonic() > ask.deadline:
+                raise _FetchFailed(f"the download took longer than {ask.seconds:.3g} s")
         return bytes(body)
 
 
 _NO_POINT: Final = RevocationAnswer(
     RevocationStatus.UNKNOWN, "the certificate names no http(s) CRL distribution point"
 )
+
+
+def _out_of_time(url: str, ask: _Ask) -> _Failure:
+    """The answer for a waiter whose deadline came first (never stored: not the URL's fault)."""
+    return _Failure(ask.too_late(url), _LONG_AGO)
+
+
+def _refused(url: str, policy: DestinationPolicy) -> _Failure | None:
+    """A distribution point the policy refuses: unknown, and never fetched (nor stored)."""
+    refusal = policy.refusal(url)
+    if refusal is None:
+        return None
+    return _Failure(
+        f"the CRL is not fetched: {refusal}, which the network's destination policy refuses",
+        _LONG_AGO,
+    )

@@ -16,6 +16,7 @@ Clock and sleep are injectable so that tests of the timing are exact and instant
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import inspect
 import math
@@ -27,6 +28,7 @@ from typing import Final, Protocol, Unpack
 
 import httpx
 
+from peppolnet import _http
 from peppolnet._httpbody import ACCEPT_ENCODING, acollect, collect
 from peppolnet._tls import verify_argument
 from peppolnet.clock import Clock, as_clock
@@ -326,6 +328,12 @@ class _Base:
     def _should_retry(self, retry: _Retry, attempt: int) -> bool:
         return attempt < self.max_retries_429 and retry.after <= MAX_RETRY_AFTER
 
+    def _too_slow(self, url: str) -> Callable[[], DirectoryError]:
+        """``timeout`` bounds a whole answer: a Directory trickling it cannot hold a search."""
+        return lambda: DirectoryError(
+            f"the Directory at {url} did not answer within {self.timeout:g} s"
+        )
+
 
 class DirectoryClient(_Base):
     """Search the Peppol Directory (``/search/1.0/json`` or ``/xml``).
@@ -355,7 +363,9 @@ class DirectoryClient(_Base):
             clock=clock,
         )
         self._own = client is None
-        self._http = client or httpx.Client(timeout=timeout, verify=verify_argument(verify))
+        self._http = client or httpx.Client(
+            timeout=timeout, transport=_http.Transport(verify=verify_argument(verify))
+        )
         self._sleep = sleep
 
     @classmethod
@@ -383,14 +393,18 @@ class DirectoryClient(_Base):
                 self._sleep(wait)
             self.requests_sent += 1
             try:
-                with self._http.stream(
-                    "GET", url, params=tuple(params), headers=_ENCODINGS
-                ) as response:
+                with (
+                    _http.scope(seconds=self.timeout),
+                    self._http.stream(
+                        "GET", url, params=tuple(params), headers=_ENCODINGS, timeout=self.timeout
+                    ) as response,
+                ):
                     encoding = response.headers.get("content-encoding")
-                    body, _ = collect(
-                        response.iter_raw(), MAX_RESPONSE_BYTES, encoding, _fault(url)
-                    )
+                    chunks = _http.bounded(response.iter_raw(), self._too_slow(url))
+                    body, _ = collect(chunks, MAX_RESPONSE_BYTES, encoding, _fault(url))
                     status, headers = response.status_code, response.headers
+            except httpx.TimeoutException as exc:
+                raise self._too_slow(url)() from exc
             except httpx.HTTPError as exc:
                 raise DirectoryError(f"could not reach the Directory at {url}: {exc}") from exc
             result = interpret(status, headers, body, fmt, url)
@@ -463,7 +477,9 @@ class AsyncDirectoryClient(_Base):
             clock=clock,
         )
         self._own = client is None
-        self._http = client or httpx.AsyncClient(timeout=timeout, verify=verify_argument(verify))
+        self._http = client or httpx.AsyncClient(
+            timeout=timeout, transport=_http.AsyncTransport(verify=verify_argument(verify))
+        )
         if sleep is None:
             import asyncio
 
@@ -495,14 +511,19 @@ class AsyncDirectoryClient(_Base):
                 await self._sleep(wait)
             self.requests_sent += 1
             try:
-                async with self._http.stream(
-                    "GET", url, params=tuple(params), headers=_ENCODINGS
-                ) as response:
+                async with (
+                    asyncio.timeout(self.timeout),
+                    self._http.stream(
+                        "GET", url, params=tuple(params), headers=_ENCODINGS
+                    ) as response,
+                ):
                     encoding = response.headers.get("content-encoding")
                     body, _ = await acollect(
                         response.aiter_raw(), MAX_RESPONSE_BYTES, encoding, _fault(url)
                     )
                     status, headers = response.status_code, response.headers
+            except (TimeoutError, httpx.TimeoutException) as exc:
+                raise self._too_slow(url)() from exc
             except httpx.HTTPError as exc:
                 raise DirectoryError(f"could not reach the Directory at {url}: {exc}") from exc
             result = interpret(status, headers, body, fmt, url)

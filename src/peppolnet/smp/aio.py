@@ -7,15 +7,22 @@ keep-alive): ``httpx.AsyncClient`` 1,069 us CPU per request, a shared sync ``htt
 32 threads 847 us, aiohttp 189 us (its HTTP parser is C). See docs/performance.md.
 
 The transport only moves bytes: ``get(url) -> (status, body)`` with the same limits as the sync
-client (a total time limit, a size limit counted on the decoded body, no redirects followed) and
-its failures translated into the same faults. URLs are sent exactly as built (``encoded=True``):
-the percent-encoding of identifiers in SMP paths must reach the server unchanged, so anything
-that could break the request line (spaces, controls, non-ASCII) is refused before sending.
+client (a total time limit for the whole request, a size limit counted on the decoded body, no
+redirects followed, the network's destination policy) and its failures translated into the same
+faults. The destination policy is applied where aiohttp resolves a host name
+(:class:`_CheckedResolver`): every address a name gives is checked before aiohttp connects to any
+of them, and aiohttp connects only to what the resolver returned. IP-literal hosts never reach a
+resolver; the SMP client has checked those in the URL already.
+
+URLs are sent exactly as built (``encoded=True``): the percent-encoding of identifiers in SMP
+paths must reach the server unchanged, so anything that could break the request line (spaces,
+controls, non-ASCII) is refused before sending.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import ssl
 import threading
@@ -24,13 +31,18 @@ import urllib.request
 from typing import TYPE_CHECKING, Final
 
 import aiohttp
+import aiohttp.abc
 import idna
 import yarl
 
+from peppolnet._http import environment_proxy
 from peppolnet.errors import InvalidSmpDocument, SmpError, SmpUnavailable
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Mapping
+
+    from peppolnet.destinations import DestinationPolicy
 
 __all__ = ["AioTransport"]
 
@@ -64,6 +76,31 @@ def _ascii_host(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+class _CheckedResolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolver, with every answer checked against the destination policy.
+
+    The hosts of the environment's proxies are not checked: with a proxy, the connection goes
+    to the proxy (often on a private address), and the proxy resolves the SMP's name.
+    """
+
+    def __init__(self, policy: DestinationPolicy, unchecked: frozenset[str]) -> None:
+        self._inner = aiohttp.DefaultResolver()
+        self._policy = policy
+        self._unchecked = unchecked
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily | int = 0
+    ) -> list[aiohttp.abc.ResolveResult]:
+        answers = await self._inner.resolve(host, port, family)  # type: ignore[arg-type]
+        if host.lower() not in self._unchecked:
+            addresses = [ipaddress.ip_address(a["host"].split("%", 1)[0]) for a in answers]
+            self._policy.check_addresses(addresses, host)
+        return answers
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 class AioTransport:
     """GETs over aiohttp: one session per event loop, made on first use, closed by ``aclose``.
 
@@ -81,8 +118,11 @@ class AioTransport:
         connect_timeout: float,
         max_bytes: int,
         headers: Mapping[str, str],
+        destinations: DestinationPolicy | None = None,
     ) -> None:
         self.ssl_context = ssl_context
+        self.destinations = destinations
+        self.connect_timeout = connect_timeout
         self.timeout = aiohttp.ClientTimeout(
             total=timeout, sock_connect=connect_timeout, sock_read=timeout
         )
@@ -99,11 +139,7 @@ class AioTransport:
         key = (target.scheme, target.host or "")
         if key not in self._proxies:
             proxies = urllib.request.getproxies_environment()
-            proxy = proxies.get(target.scheme) or proxies.get("all")
-            if proxy and urllib.request.proxy_bypass(key[1]):
-                proxy = None
-            if proxy and "://" not in proxy:
-                proxy = "http://" + proxy  # as httpx reads "proxy.example:3128"
+            proxy = environment_proxy(proxies, *key)
             if proxy and not proxy.lower().startswith(("http://", "https://")):
                 raise SmpError(
                     f"the proxy {proxy!r} from the environment is not an HTTP(S) proxy, "
@@ -119,8 +155,11 @@ class AioTransport:
             return session
         with self._lock:
             self._forget_closed_loops()
+            resolver = None
+            if self.destinations is not None:
+                resolver = _CheckedResolver(self.destinations, _proxy_hosts())
             connector = aiohttp.TCPConnector(
-                ssl=self.ssl_context, limit=MAX_CONNECTIONS, limit_per_host=0
+                ssl=self.ssl_context, limit=MAX_CONNECTIONS, limit_per_host=0, resolver=resolver
             )
             # not trust_env: aiohttp would then ask the environment for a proxy in a worker
             # thread on every request; _proxy() answers once per host (see there)
@@ -152,8 +191,12 @@ class AioTransport:
         if session is not None and not session.closed:
             await session.close()
 
-    async def get(self, url: str) -> tuple[int, bytes]:
-        """GET ``url``; the status and the body (at most ``max_bytes`` decoded bytes)."""
+    async def get(self, url: str, timeout: float | None = None) -> tuple[int, bytes]:
+        """GET ``url``; the status and the body (at most ``max_bytes`` decoded bytes).
+
+        ``timeout`` shortens the transport's time limit for this request (the time a caller's
+        deadline leaves); the limit covers the whole request, body included.
+        """
         url = _ascii_host(url)
         if not _sendable(url):
             raise SmpError(f"the SMP URL {url[:120]!r} cannot be requested: unsafe characters")
@@ -164,7 +207,16 @@ class AioTransport:
         try:
             session = self._current()
             proxy = self._proxy(target)
-            async with session.get(target, allow_redirects=False, proxy=proxy) as response:
+            limit = self.timeout
+            if timeout is not None and (limit.total is None or timeout < limit.total):
+                limit = aiohttp.ClientTimeout(
+                    total=timeout,
+                    sock_connect=min(self.connect_timeout, timeout),
+                    sock_read=timeout,
+                )
+            async with session.get(
+                target, allow_redirects=False, proxy=proxy, timeout=limit
+            ) as response:
                 declared = response.content_length
                 if declared is not None and declared > self.max_bytes:
                     raise InvalidSmpDocument(
@@ -196,3 +248,14 @@ class AioTransport:
             raise SmpError(f"the SMP URL {url[:120]} cannot be requested: {exc}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise SmpUnavailable(f"the SMP at {url} could not be reached: {exc}") from exc
+
+
+def _proxy_hosts() -> frozenset[str]:
+    """The host names of the environment's proxies (connections to them are not checked)."""
+    hosts = set()
+    for name, proxy in urllib.request.getproxies_environment().items():
+        if name != "no":
+            host = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy).hostname
+            if host:
+                hosts.add(host.lower())
+    return frozenset(hosts)

@@ -1,10 +1,18 @@
 """SMP clients over HTTPS (httpx sync, aiohttp async), twins sharing one pure core.
 
-The shells only move bytes: build the URL, GET it with limits (timeouts, a maximum size, bounded
-retries with backoff for connection errors and 5xx only), and hand the bytes to
+The shells only move bytes: build the URL, GET it with limits (a deadline for each whole request,
+a maximum size, bounded retries with backoff for connection errors and 5xx only, the network's
+destination policy), and hand the bytes to
 :func:`peppolnet.smp.trust.check_document`. Status codes map to the error tree: 404 is an answer
 (:class:`SmpNotFound`), 5xx / timeouts / resets / truncated bodies are faults
 (:class:`SmpUnavailable`, retryable), anything else is :class:`SmpError`.
+
+``timeout`` bounds each request as a whole - connecting, the headers and the body together - so a
+server trickling its answer a byte at a time cannot hold it (see :mod:`peppolnet._http`); a caller
+that wants one deadline over the retries and the redirect too runs the call in an
+:func:`peppolnet._http.scope`, as a lookup does. Every URL is checked against the network's
+destination policy before it is fetched (:mod:`peppolnet.destinations`), and our own clients
+check the address they connect to as well.
 
 A ``Redirect`` is followed exactly once, and the target's signer must match the redirect's
 ``CertificateUID`` (compared as X.500 names are, RFC 4517 ``distinguishedNameMatch``: see
@@ -14,10 +22,12 @@ A ``Redirect`` is followed exactly once, and the target's signer must match the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, TypedDict, Unpack
 
@@ -25,6 +35,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from peppolnet import _http
 from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
 from peppolnet._tls import ssl_context, verify_argument
 from peppolnet._version import __version__
@@ -131,9 +142,10 @@ def check_echo(
 class ClientOptions(TypedDict, total=False):
     """Options shared by :class:`SmpClient` and :class:`AsyncSmpClient` (all optional).
 
-    ``timeout`` (s, default 10), ``max_bytes`` (largest answer read, default 1 MB), ``retries``
-    (for connection errors and 5xx only, default 2) with exponential ``backoff`` (s, default
-    0.25), ``dialect`` of the SMP's REST paths, ``clock`` for "now", and ``per_host``: at most
+    ``timeout`` (s, default 10: each whole request), ``max_bytes`` (largest answer read,
+    default 1 MB), ``retries`` (for connection errors and 5xx only, default 2) with exponential
+    ``backoff`` (s, default 0.25), ``dialect`` of the SMP's REST paths, ``clock`` for "now",
+    and ``per_host``: at most
     this many requests in flight per SMP host.
     """
 
@@ -191,6 +203,8 @@ class _Core:
     def __init__(self, network: Network, options: ClientOptions) -> None:
         self.network = network
         timeout = options.get("timeout", 10.0)
+        #: seconds for one whole request (connect, headers and body)
+        self.request_timeout = float(timeout)
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
         self.max_bytes = options.get("max_bytes", DEFAULT_MAX_BYTES)
         self.retries = options.get("retries", 2)
@@ -200,14 +214,35 @@ class _Core:
         self.per_host = options.get("per_host")
 
     def client_kwargs(self) -> dict[str, object]:
+        # our transport: whole-request deadlines and the destination policy at the socket
+        transport = _http.Transport(
+            verify=verify_argument(self.network.tls_verify),
+            # keep every connection alive: a new TLS handshake costs more CPU than the lookup
+            limits=httpx.Limits(max_connections=512, max_keepalive_connections=512),
+        )
         return {
             "timeout": self.timeout,
-            "verify": verify_argument(self.network.tls_verify),
             "headers": HEADERS,
             "follow_redirects": False,
-            # keep every connection alive: a new TLS handshake costs more CPU than the lookup
-            "limits": httpx.Limits(max_connections=512, max_keepalive_connections=512),
+            "transport": transport,
         }
+
+    def request_scope(self) -> contextlib.AbstractContextManager[None]:
+        """One request's limits: its deadline (within any around it) and the network's policy."""
+        return _http.scope(seconds=self.request_timeout, destinations=self.network.destinations)
+
+    def read_timeout(self) -> httpx.Timeout:
+        """httpx's per-operation timeout, shortened to the time left (for clients of the caller,
+        whose transports know nothing of the deadline)."""
+        left = _http.left(self.request_timeout) or 0.0
+        return httpx.Timeout(max(left, 0.001), connect=min(left, 5.0))
+
+    def pause(self, attempt: int) -> float | None:
+        """The back-off before retry ``attempt``, or None when the deadline leaves no time for
+        it and another try."""
+        wait = self.backoff * (2 ** (attempt - 1))
+        left = _http.left()
+        return wait if left is None or left > wait else None
 
     @staticmethod
     def host_of(url: str) -> str:
@@ -218,6 +253,7 @@ class _Core:
         return f"{parts.scheme}://{parts.netloc}".lower()
 
     def check_url(self, url: str) -> None:
+        self.network.destinations.check_url(url, "the SMP URL")
         if self.network.require_https and not url.lower().startswith("https://"):
             raise SmpError(
                 f"the SMP URL {url} is not https, which the {self.network.name} network requires"
@@ -331,10 +367,11 @@ class SmpClient(_Core):
                 status, body = self._get_once(url)
                 return self.interpret(url, status, body)
             except SmpUnavailable:
-                if attempt >= self.retries:
+                pause = self.pause(attempt + 1)
+                if attempt >= self.retries or pause is None:
                     raise
             attempt += 1
-            time.sleep(self.backoff * (2 ** (attempt - 1)))
+            time.sleep(pause)
 
     def _limit(self, url: str) -> threading.BoundedSemaphore | None:
         if not self.per_host:
@@ -368,9 +405,14 @@ class SmpClient(_Core):
 
     def _get_unlimited(self, url: str) -> tuple[int, bytes]:
         try:
-            with self._http(url).stream("GET", url, headers=_ENCODINGS) as response:
+            with (
+                self.request_scope(),
+                self._http(url).stream(
+                    "GET", url, headers=_ENCODINGS, timeout=self.read_timeout()
+                ) as response,
+            ):
                 body = _Body(url, self.max_bytes, response.headers)
-                for chunk in response.iter_raw():
+                for chunk in _http.bounded(response.iter_raw(), _too_slow(url)):
                     body.add(chunk)
                 return response.status_code, body.value()
         except httpx.HTTPError as exc:
@@ -432,6 +474,7 @@ class AsyncSmpClient(_Core):
         self._client = client
         self._transport = AioTransport(
             ssl_context=ssl_context(network.tls_verify),
+            destinations=network.destinations,
             timeout=options.get("timeout", 10.0),
             connect_timeout=min(options.get("timeout", 10.0), 5.0),
             max_bytes=self.max_bytes,
@@ -458,10 +501,11 @@ class AsyncSmpClient(_Core):
                 status, body = await self._get_once(url)
                 return self.interpret(url, status, body)
             except SmpUnavailable:
-                if attempt >= self.retries:
+                pause = self.pause(attempt + 1)
+                if attempt >= self.retries or pause is None:
                     raise
             attempt += 1
-            await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
+            await asyncio.sleep(pause)
 
     async def _get_once(self, url: str) -> tuple[int, bytes]:
         if not self.per_host:
@@ -474,18 +518,24 @@ class AsyncSmpClient(_Core):
             return await self._get_unlimited(url)
 
     async def _get_unlimited(self, url: str) -> tuple[int, bytes]:
-        if self._client is None:
-            return await self._transport.get(url)
-        try:  # the caller's own httpx client (proxies, mounts, test transports)
-            async with self._client.stream("GET", url, headers=_ENCODINGS) as response:
-                body = _Body(url, self.max_bytes, response.headers)
-                async for chunk in response.aiter_raw():
-                    body.add(chunk)
-                return response.status_code, body.value()
-        except httpx.HTTPError as exc:
-            raise _fault(url, exc) from exc
-        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-            raise SmpError(f"the SMP URL {url[:120]} cannot be requested: {exc}") from exc
+        with self.request_scope():
+            if self._client is None:
+                return await self._transport.get(url, _http.left())
+            try:  # the caller's own httpx client (proxies, mounts, test transports)
+                async with (
+                    asyncio.timeout(_http.left()),
+                    self._client.stream("GET", url, headers=_ENCODINGS) as response,
+                ):
+                    body = _Body(url, self.max_bytes, response.headers)
+                    async for chunk in _http.abounded(response.aiter_raw(), _too_slow(url)):
+                        body.add(chunk)
+                    return response.status_code, body.value()
+            except TimeoutError as exc:
+                raise _too_slow(url)() from exc
+            except httpx.HTTPError as exc:
+                raise _fault(url, exc) from exc
+            except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+                raise SmpError(f"the SMP URL {url[:120]} cannot be requested: {exc}") from exc
 
     async def service_group(self, smp_url: str, participant: ParticipantId) -> CheckedDocument:
         """Fetch and check the ServiceGroup (the list of document types) of ``participant``."""
@@ -517,6 +567,10 @@ class AsyncSmpClient(_Core):
             redirect_url=url,
             elapsed=time.perf_counter() - started,
         )
+
+
+def _too_slow(url: str) -> Callable[[], SmpUnavailable]:
+    return lambda: SmpUnavailable(f"the SMP at {url} did not answer in time")
 
 
 def _fault(url: str, exc: httpx.HTTPError) -> SmpUnavailable:
