@@ -15,11 +15,33 @@ no request is made at all, and the ``revocation`` check says plainly that it was
 For a known document type the lookup costs one DNS query and one ServiceMetadata GET; the
 ServiceGroup (the list of everything the participant supports) is fetched only when asked for
 with ``list_document_types=True``, or for wildcard document types that need it to choose.
+
+**One deadline for the whole lookup** (``deadline``, 30 s by default): a hostile or broken
+network must not hold a lookup - or the bulk run and the support tool waiting on it - for ever.
+The generator owns the budget (:class:`_Budget`, real monotonic seconds, as the sockets wait in
+them): every request it yields carries the time left, so DNS, the SMP fetches with their retries
+and redirect, and the revocation checks each get at most what remains, and a step that would
+start after the deadline is not started. The shells only enforce what a request says - the sync
+one through each client's own deadline (:func:`peppolnet._http.scope`, which bounds every socket
+operation), the async one with :func:`asyncio.timeout` besides. When the deadline passes the
+verdict is ``unknown``, retryable, and the ``deadline`` check names the step that was running.
+
+**Where it may connect**: the SMP URL the SML gives is checked against the network's destination
+policy before anything is sent (:mod:`peppolnet.destinations`; the clients check the address they
+connect to, and every redirect, as well). A refused destination is ``unknown`` - a fault of the
+network's data, never "cannot receive" - and a URL's credentials are never shown.
+
+**Negative answers that nothing signed confirms stay short-lived**: a ``cannot-receive`` reached
+without a verified SMP signature (an SMP that answers 404, an SMP URL that is not https or not
+usable) may come from one forged DNS answer, so the lookup asks the resolver to keep that
+participant's SML answer no longer than a negative answer (``max_negative_ttl``) instead of its
+TTL of up to a day (:class:`_Unconfirmed`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -28,9 +50,13 @@ from collections.abc import Generator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
+from peppolnet import _http
 from peppolnet.clock import Clock, as_clock
 from peppolnet.codelists import document_type_entry, document_type_name
+from peppolnet.destinations import redact_url
 from peppolnet.errors import (
+    DeadlineExceeded,
+    DestinationRefused,
     DnsFailure,
     IdentifierMismatch,
     InvalidDocumentTypeId,
@@ -83,7 +109,13 @@ if TYPE_CHECKING:
 
     from peppolnet.network import Network
 
-__all__ = ["DOCUMENT_TYPE_ALIASES", "AsyncLookup", "Lookup", "resolve_document_type"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "DOCUMENT_TYPE_ALIASES",
+    "AsyncLookup",
+    "Lookup",
+    "resolve_document_type",
+]
 
 DOCUMENT_TYPE_ALIASES: Final[dict[str, DocumentTypeId]] = {
     "invoice": BIS_BILLING_INVOICE,
@@ -136,22 +168,37 @@ def default_processes(document_type: DocumentTypeId) -> tuple[ProcessId, ...]:
     return (BIS_BILLING_PROCESS,)
 
 
+#: The default deadline of a whole lookup, in seconds.
+DEFAULT_DEADLINE: Final = 30.0
+# A deadline this close counts as passed: timers may fire a little early (asyncio lets a
+# callback run up to its clock resolution before its time), and a step given only this long
+# could not do anything useful.
+_SLACK: Final = 0.05
+
 # --- the I/O requests the generator yields -----------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
-class _Resolve:
+class _Step:
+    """What every request carries: the seconds the lookup's deadline leaves it (None: no
+    deadline), set by :func:`_ask` when the request is yielded."""
+
+    timeout: float | None = dataclasses.field(default=None, kw_only=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Resolve(_Step):
     participant: ParticipantId
 
 
 @dataclasses.dataclass(frozen=True)
-class _ServiceGroup:
+class _ServiceGroup(_Step):
     smp_url: str
     participant: ParticipantId
 
 
 @dataclasses.dataclass(frozen=True)
-class _Metadata:
+class _Metadata(_Step):
     smp_url: str
     participant: ParticipantId
     document_type: DocumentTypeId
@@ -159,13 +206,69 @@ class _Metadata:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Revocation:
+class _Revocation(_Step):
     certificate: x509.Certificate
     issuer: x509.Certificate
     at: datetime
 
 
-_Request: TypeAlias = _Resolve | _ServiceGroup | _Metadata | _Revocation
+@dataclasses.dataclass(frozen=True)
+class _Unconfirmed(_Step):
+    """The lookup ended ``cannot-receive`` on unsigned evidence: keep the participant's SML
+    answer no longer than a negative answer (no I/O; the shells tell the resolver)."""
+
+    participant: ParticipantId
+
+
+_Request: TypeAlias = _Resolve | _ServiceGroup | _Metadata | _Revocation | _Unconfirmed
+
+# What each step is doing, for the sentence when the deadline passes during it.
+_DOING: Final = {
+    "dns": "asking the SML (DNS)",
+    "service-group": "fetching the list of document types from the SMP",
+    "service-metadata": "fetching the service metadata from the SMP",
+    "smp-revocation": "checking whether the SMP's certificate is revoked",
+    "revocation": "checking whether the access point certificate is revoked",
+}
+
+
+class _Budget:
+    """The time a lookup may still take, in real monotonic seconds (None: no deadline)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._end = None if seconds is None else time.monotonic() + seconds
+
+    def left(self) -> float | None:
+        return None if self._end is None else max(0.0, self._end - time.monotonic())
+
+    def passed(self) -> bool:
+        left = self.left()
+        return left is not None and left <= _SLACK
+
+
+class _Ended(Exception):
+    """A step ends the lookup with ``unknown``: the deadline passed, or a destination was
+    refused. Not a PeppolnetError, so that no step's own ``except`` can take it for a fault of
+    its own; :func:`_lookup_steps` turns it into the verdict."""
+
+    def __init__(self, check: str, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.check = check
+        self.message = message
+        self.retryable = retryable
+
+    @classmethod
+    def deadline(cls, ctx: _Context, step: str) -> _Ended:
+        seconds = ctx.budget.seconds or 0.0
+        return cls(
+            "deadline",
+            f"the lookup's deadline ({seconds:g} s) passed while {_DOING[step]}; the answer is "
+            "not known yet - try again, or allow the lookup more time",
+            retryable=True,
+        )
+
+
 _Steps: TypeAlias = Generator[_Request, Any, Reachability]
 
 
@@ -184,6 +287,7 @@ class _Context:
     # its "unknown" only warns.
     asks_revocation: bool = False
     soft_fail: bool = False
+    budget: _Budget = dataclasses.field(default_factory=lambda: _Budget(None))
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     participant: ParticipantId | None = None
     candidates: tuple[ParticipantId, ...] = ()
@@ -244,15 +348,51 @@ def _candidates(
 
 
 def _lookup_steps(ctx: _Context) -> _Steps:
-    """The whole lookup as a generator of I/O requests (see the module docstring)."""
+    """The whole lookup as a generator of I/O requests (see the module docstring).
+
+    Ends every lookup the same way: a step that ended it (:class:`_Ended`) becomes an
+    ``unknown`` verdict with its check, and a ``cannot-receive`` that rests on no signed answer
+    asks the shell to keep the SML answer behind it only briefly.
+    """
     started = time.perf_counter()
+    try:
+        result: Reachability = yield from _steps(ctx, started)
+    except _Ended as ended:
+        ctx.retryable = ended.retryable
+        ctx.add(ended.check, CheckStatus.FAIL, ended.message)
+        result = _finish(ctx, started, Verdict.UNKNOWN)
+    if (
+        result.verdict is Verdict.CANNOT_RECEIVE
+        and not result.signed
+        and result.participant is not None
+    ):
+        yield _Unconfirmed(result.participant)
+    return result
+
+
+def _ask(ctx: _Context, step: str, request: _Request) -> Generator[_Request, Any, Any]:
+    """Yield ``request`` with the time the deadline leaves it; the one place that turns a
+    passed deadline or a refused destination into the end of the lookup."""
+    if ctx.budget.passed():
+        raise _Ended.deadline(ctx, step)
+    try:
+        return (yield dataclasses.replace(request, timeout=ctx.budget.left()))
+    except DestinationRefused as exc:
+        raise _Ended("destination", str(exc), retryable=False) from None
+    except NetworkFault as exc:
+        if isinstance(exc, DeadlineExceeded) or ctx.budget.passed():
+            raise _Ended.deadline(ctx, step) from None
+        raise
+
+
+def _steps(ctx: _Context, started: float) -> _Steps:
     answer: SmlAnswer | None = None
     fault: PeppolnetError | None = None
     dns_started = time.perf_counter()
     for number, candidate in enumerate(ctx.candidates, start=1):
         _identifier_check(ctx, candidate)
         try:
-            answer = yield _Resolve(candidate)
+            answer = yield from _ask(ctx, "dns", _Resolve(candidate))
         except NotRegistered:
             if number < len(ctx.candidates):
                 following = ctx.candidates[number].bare
@@ -287,13 +427,22 @@ def _lookup_steps(ctx: _Context) -> _Steps:
         return _finish(ctx, started, Verdict.NOT_REGISTERED)
     participant = ctx.participant
     assert participant is not None
-    ctx.smp_url = answer.smp_url
-    ctx.add("sml", CheckStatus.PASS, f"registered in the SML; its SMP is {answer.smp_url}")
+    shown = ctx.smp_url = redact_url(answer.smp_url)
+    ctx.add("sml", CheckStatus.PASS, f"registered in the SML; its SMP is {shown}")
+    refusal = ctx.network.destinations.refusal(answer.smp_url)
+    if refusal is not None:
+        ctx.add(
+            "destination",
+            CheckStatus.FAIL,
+            f"the SMP URL from the SML {refusal}; the {ctx.network.name} network's destination "
+            "policy refuses it, so nothing was sent there",
+        )
+        return _finish(ctx, started, Verdict.UNKNOWN)
     if ctx.network.require_https and not answer.smp_url.lower().startswith("https://"):
         ctx.add(
             "https",
             CheckStatus.FAIL,
-            f"the SMP is published on plain http ({answer.smp_url}); Peppol requires https, "
+            f"the SMP is published on plain http ({shown}); Peppol requires https, "
             "so senders will not use it",
         )
         return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
@@ -303,7 +452,9 @@ def _lookup_steps(ctx: _Context) -> _Steps:
     if ctx.list_document_types or document_type.is_wildcard:
         smp_started = time.perf_counter()
         try:
-            group: CheckedDocument = yield _ServiceGroup(answer.smp_url, participant)
+            group: CheckedDocument = yield from _ask(
+                ctx, "service-group", _ServiceGroup(answer.smp_url, participant)
+            )
         except (NetworkFault, SmpNotFound) as exc:
             ctx.retryable = exc.retryable
             ctx.timings["service_group"] = time.perf_counter() - smp_started
@@ -342,8 +493,8 @@ def _lookup_steps(ctx: _Context) -> _Steps:
 
     smp_started = time.perf_counter()
     try:
-        metadata_answer: MetadataAnswer = yield _Metadata(
-            answer.smp_url, participant, document_type, ctx.at
+        metadata_answer: MetadataAnswer = yield from _ask(
+            ctx, "service-metadata", _Metadata(answer.smp_url, participant, document_type, ctx.at)
         )
     except SmpNotFound:
         ctx.timings["service_metadata"] = time.perf_counter() - smp_started
@@ -438,11 +589,14 @@ def _evaluate_metadata(
 
 
 def _ask_revocation(
-    ctx: _Context, certificate: x509.Certificate, issuer: x509.Certificate
+    ctx: _Context, step: str, certificate: x509.Certificate, issuer: x509.Certificate
 ) -> Generator[_Request, Any, RevocationAnswer]:
     """One revocation question to the shell (whose ``_perform`` turns a checker that raises
-    into an unknown answer, so nothing is thrown back in here)."""
-    answer: RevocationAnswer = yield _Revocation(certificate, issuer, ctx.at)
+    into an unknown answer). An unknown answer that came because the lookup's deadline passed
+    is the deadline's, and says so."""
+    answer: RevocationAnswer = yield from _ask(ctx, step, _Revocation(certificate, issuer, ctx.at))
+    if answer.status is RevocationStatus.UNKNOWN and ctx.budget.passed():
+        raise _Ended.deadline(ctx, step)
     return answer
 
 
@@ -462,7 +616,7 @@ def _smp_revocation(
         # e.g. an SmpClient made for another network: never "no issuer, so fine"
         ctx.retryable = False
         return False, CheckStatus.FAIL, f"{whose} cannot be checked for revocation: {exc}"
-    answer = yield from _ask_revocation(ctx, certificate, path[1])
+    answer = yield from _ask_revocation(ctx, "smp-revocation", certificate, path[1])
     status, detail = answer.status, _detail(answer)
     if status is RevocationStatus.GOOD:
         return True, CheckStatus.PASS, f"{whose} is not revoked{detail}"
@@ -632,7 +786,7 @@ def _check_endpoint(
             "revocation", CheckStatus.SKIPPED, "the access point certificate has no issuer to ask"
         )
     else:
-        answer = yield from _ask_revocation(ctx, certificate, issuer)
+        answer = yield from _ask_revocation(ctx, "revocation", certificate, issuer)
         problem = _ap_revocation(ctx, answer)
         if problem is not None:
             return problem
@@ -769,12 +923,16 @@ class _Base:
         revocation: RevocationChecker | None,
         list_document_types: bool,
         clock: Clock | None,
+        deadline: float | None,
     ) -> None:
         if network is None:
             from peppolnet.network import PRODUCTION
 
             network = PRODUCTION
+        if deadline is not None and not (isinstance(deadline, int | float) and deadline > 0):
+            raise InvalidInput(f"deadline must be a positive number of seconds, not {deadline!r}")
         self.network = network
+        self.deadline = None if deadline is None else float(deadline)
         self.operators = operators
         self.revocation = revocation or NoRevocationCheck()
         self._asks_revocation = not isinstance(self.revocation, NoRevocationCheck)
@@ -813,9 +971,15 @@ class _Base:
             revocation=self.revocation,
             asks_revocation=self._asks_revocation,
             soft_fail=self._asks_revocation and revocation_soft_fail(self.revocation),
+            budget=_Budget(self.deadline),
         )
         ctx.candidates = candidates
         return ctx
+
+    def _scope(self, request: _Request) -> contextlib.AbstractContextManager[None]:
+        """What a request may take, for every client below: the time the lookup's deadline
+        leaves it, and the network's destination policy (the CRL checker reads both)."""
+        return _http.scope(seconds=request.timeout, destinations=self.network.destinations)
 
 
 class Lookup(_Base):
@@ -823,9 +987,12 @@ class Lookup(_Base):
 
     ``per_host`` limits the requests in flight to one SMP host (bulk runs); ``http_client``,
     ``resolver`` and ``smp_client`` replace the ones the lookup would build (and then stay the
-    caller's to close). ``revocation`` (e.g. :class:`~peppolnet.revocation.CrlChecker`) is asked
-    about the SMP's signing certificate and the access point certificate; without it the
-    ``revocation`` check says "not checked".
+    caller's to close). ``timeout`` bounds each request (a DNS question, one HTTP request with
+    its body); ``deadline`` (seconds, default 30, None for none) bounds a whole lookup - DNS,
+    the SMP requests with their retries and redirect, and revocation - after which the verdict
+    is ``unknown`` (see the module notes). ``revocation`` (e.g.
+    :class:`~peppolnet.revocation.CrlChecker`) is asked about the SMP's signing certificate and
+    the access point certificate; without it the ``revocation`` check says "not checked".
 
     >>> # with a running sandbox (see docs/sandbox.md):
     >>> # Lookup(sandbox.network).check("0007:5567321707").verdict
@@ -844,6 +1011,7 @@ class Lookup(_Base):
         timeout: float = 10.0,
         clock: Clock | None = None,
         per_host: int | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         super().__init__(
             network,
@@ -851,6 +1019,7 @@ class Lookup(_Base):
             revocation=revocation,
             list_document_types=list_document_types,
             clock=clock,
+            deadline=deadline,
         )
         # The lookup judges https itself (its own check, its own sentence), so the resolver
         # hands over http URLs instead of refusing them.
@@ -911,20 +1080,23 @@ class Lookup(_Base):
             return _defect(ctx, exc)
 
     def _perform(self, request: _Request) -> Any:
-        if isinstance(request, _Resolve):
-            return self.resolver.resolve(request.participant)
-        if isinstance(request, _ServiceGroup):
-            return self.smp.service_group(request.smp_url, request.participant)
-        if isinstance(request, _Revocation):
-            try:
-                return revocation_answer(
-                    self.revocation, request.certificate, request.issuer, request.at
-                )
-            except Exception as exc:  # a checker of the caller's may raise anything
-                return _checker_failed(exc)
-        return self.smp.service_metadata(
-            request.smp_url, request.participant, request.document_type, at=request.at
-        )
+        if isinstance(request, _Unconfirmed):
+            return _unconfirmed(self.resolver, request)
+        with self._scope(request):
+            if isinstance(request, _Resolve):
+                return self.resolver.resolve(request.participant, timeout=request.timeout)
+            if isinstance(request, _ServiceGroup):
+                return self.smp.service_group(request.smp_url, request.participant)
+            if isinstance(request, _Revocation):
+                try:
+                    return revocation_answer(
+                        self.revocation, request.certificate, request.issuer, request.at
+                    )
+                except Exception as exc:  # a checker of the caller's may raise anything
+                    return _checker_failed(exc)
+            return self.smp.service_metadata(
+                request.smp_url, request.participant, request.document_type, at=request.at
+            )
 
 
 class AsyncLookup(_Base):
@@ -943,6 +1115,7 @@ class AsyncLookup(_Base):
         timeout: float = 10.0,
         clock: Clock | None = None,
         per_host: int | None = None,
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> None:
         super().__init__(
             network,
@@ -950,6 +1123,7 @@ class AsyncLookup(_Base):
             revocation=revocation,
             list_document_types=list_document_types,
             clock=clock,
+            deadline=deadline,
         )
         self._own_resolver = resolver is None
         self.resolver = resolver or AsyncSmlResolver.for_network(
@@ -1006,8 +1180,20 @@ class AsyncLookup(_Base):
             return _defect(ctx, exc)
 
     async def _perform(self, request: _Request) -> Any:
+        """Perform ``request`` within its time: besides each client's own deadline, an
+        :func:`asyncio.timeout` ends whatever still runs (a checker of the caller's, say)."""
+        if isinstance(request, _Unconfirmed):
+            return _unconfirmed(self.resolver, request)
+        try:
+            async with asyncio.timeout(request.timeout):
+                with self._scope(request):
+                    return await self._perform_within(request)
+        except TimeoutError:
+            raise DeadlineExceeded("the lookup's deadline passed") from None
+
+    async def _perform_within(self, request: _Request) -> Any:
         if isinstance(request, _Resolve):
-            return await self.resolver.resolve(request.participant)
+            return await self.resolver.resolve(request.participant, timeout=request.timeout)
         if isinstance(request, _ServiceGroup):
             return await self.smp.service_group(request.smp_url, request.participant)
         if isinstance(request, _Revocation):
@@ -1017,6 +1203,7 @@ class AsyncLookup(_Base):
                 )
             except Exception as exc:  # a checker of the caller's may raise anything
                 return _checker_failed(exc)
+        assert isinstance(request, _Metadata)
         return await self.smp.service_metadata(
             request.smp_url, request.participant, request.document_type, at=request.at
         )
@@ -1035,3 +1222,11 @@ async def _revocation_answer_async(
     if callable(acheck):
         return RevocationAnswer(await acheck(cert, issuer, at))
     return await asyncio.to_thread(revocation_answer, checker, cert, issuer, at)
+
+
+def _unconfirmed(resolver: SmlResolver | AsyncSmlResolver, request: _Unconfirmed) -> None:
+    """Keep the SML answer behind an unsigned ``cannot-receive`` only as long as a negative
+    answer (a resolver of the caller's without ``limit_ttl`` keeps its own rules)."""
+    limit = getattr(resolver, "limit_ttl", None)
+    if callable(limit):
+        limit(request.participant)

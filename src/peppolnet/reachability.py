@@ -132,6 +132,19 @@ class Reachability:
         return self.verdict is Verdict.CAN_RECEIVE
 
     @property
+    def signed(self) -> bool:
+        """Whether the verdict rests on an SMP answer whose signature verified and whose
+        certificate is the network's.
+
+        Always true for ``can-receive``. A ``cannot-receive`` without it (the SMP answered 404,
+        the SML's URL is not https or not usable) and ``not-registered`` rest on DNS, which is
+        not signed: one forged reply can make them, so caches keep them only briefly.
+        """
+        return any(
+            c.name == "smp-certificate" and c.status is CheckStatus.PASS for c in self.checks
+        )
+
+    @property
     def reason(self) -> str:
         """The sentence that names the deciding fact.
 

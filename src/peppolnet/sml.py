@@ -45,7 +45,7 @@ import urllib.parse
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol, Self
 
 import dns.exception
@@ -54,6 +54,7 @@ import dns.resolver
 
 from peppolnet import dnswire
 from peppolnet.clock import Clock, as_clock
+from peppolnet.destinations import redact_url
 from peppolnet.dnsquery import UdpEndpoints, ask, ask_async
 from peppolnet.dnswire import DnsResponse, NaptrRecord
 from peppolnet.errors import (
@@ -257,11 +258,14 @@ def apply_regexp(regexp: str, subject: str) -> str:
 
 
 def _check_url(url: str, *, require_https: bool) -> str:
-    """The SMP base URL, or a reason (raised as NoSmpService by the caller) why it is unusable."""
+    """The SMP base URL, or a reason (raised as NoSmpService by the caller) why it is unusable.
+
+    Messages show the URL without credentials (:func:`~peppolnet.destinations.redact_url`)."""
+    shown = redact_url(url)[:80]
     # " " is the only character that is whitespace and printable (checked over all of Unicode)
     if len(url) > _MAX_URL_LENGTH or " " in url or not url.isprintable():
         raise InvalidInput(
-            f"the SMP URL {url[:80]!r} contains whitespace or control characters, or is too long"
+            f"the SMP URL {shown!r} contains whitespace or control characters, or is too long"
         )
     try:
         parts = urllib.parse.urlsplit(url)
@@ -269,14 +273,14 @@ def _check_url(url: str, *, require_https: bool) -> str:
         # the host must be usable by an HTTP client: IDNA-encodable, no empty labels
         (parts.hostname or "").encode("idna")
     except (ValueError, UnicodeError):
-        raise InvalidInput(f"the SMP URL {url[:80]!r} is not a valid URL") from None
+        raise InvalidInput(f"the SMP URL {shown!r} is not a valid URL") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"the SMP URL {url[:80]!r} is not an absolute http(s) URL")
+        raise InvalidInput(f"the SMP URL {shown!r} is not an absolute http(s) URL")
     if parts.query or parts.fragment:
-        raise InvalidInput(f"the SMP URL {url[:80]!r} must not have a query or fragment")
+        raise InvalidInput(f"the SMP URL {shown!r} must not have a query or fragment")
     if require_https and scheme != "https":
-        raise InvalidInput(f"the SMP URL {url[:80]!r} uses http, but this network requires https")
+        raise InvalidInput(f"the SMP URL {shown!r} uses http, but this network requires https")
     return url.rstrip("/")
 
 
@@ -502,6 +506,13 @@ class _Cache:
         with self._lock:
             self._data.clear()
 
+    def cap(self, key: str, expires: float) -> None:
+        """Let the entry at ``key`` (if any) expire at ``expires`` at the latest."""
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is not None and entry.expires > expires:
+                self._data[key] = replace(entry, expires=expires)
+
     def __len__(self) -> int:
         return len(self._data)
 
@@ -546,6 +557,12 @@ class _Core:
         # TTLs are ages: they run on the monotonic reading of the one clock the owner passed in
         self.clock = clock.monotonic
         self.cache = _Cache(cache_size if cache else 0, clock.monotonic)
+
+    def lifetime(self, timeout: float | None) -> float:
+        """The time one question may take: ours, or less when the caller has less."""
+        if timeout is None:
+            return self.timeout
+        return max(0.001, min(self.timeout, float(timeout)))
 
     def participant(self, participant: ParticipantId | str) -> ParticipantId:
         if isinstance(participant, ParticipantId):
@@ -646,9 +663,10 @@ class _Core:
         with self._proofs_lock:
             self._proofs.clear()
 
-    def time_left(self, started: float) -> float:
-        """Seconds left of this lookup's ``timeout`` (``started`` from ``time.perf_counter``)."""
-        return self.timeout - (time.perf_counter() - started)
+    def time_left(self, started: float, lifetime: float | None = None) -> float:
+        """Seconds left of this lookup's ``timeout`` - or of the shorter ``lifetime`` a caller's
+        deadline gave it (``started`` from ``time.perf_counter``)."""
+        return (lifetime or self.timeout) - (time.perf_counter() - started)
 
     def from_response(
         self,
@@ -678,8 +696,13 @@ class _Core:
             try:
                 smp_url = interpret_naptr(records, require_https=self.require_https, subject=name)
             except NoSmpService as exc:
+                # a negative answer from DNS alone (one forged reply can make it): short-lived
                 raise self._store_error(
-                    name, NoSmpService, f"{participant.uri}: {exc.message}", ttl, self.max_ttl
+                    name,
+                    NoSmpService,
+                    f"{participant.uri}: {exc.message}",
+                    ttl,
+                    self.max_negative_ttl,
                 ) from None
         self.cache.put(name.lower(), _Entry(self.clock() + ttl, name, smp_url, records))
         return SmlAnswer(
@@ -783,6 +806,19 @@ class _ResolverBase:
         self._core.cache.clear()
         self._core.forget_proofs()
 
+    def limit_ttl(self, participant: ParticipantId | str, seconds: float | None = None) -> None:
+        """Keep the cached answer for ``participant`` at most ``seconds`` longer (default
+        ``max_negative_ttl``).
+
+        A lookup calls it when the answer led to a ``cannot-receive`` that no signed SMP answer
+        confirms (the SMP answered 404, the URL is not https): DNS is not signed, so one forged
+        reply could otherwise make a participant "cannot receive" for the answer's whole TTL.
+        """
+        core = self._core
+        limit = core.max_negative_ttl if seconds is None else max(0.0, float(seconds))
+        name = core.record_name(core.participant(participant))
+        core.cache.cap(name.lower(), core.clock() + limit)
+
 
 class SmlResolver(_ResolverBase):
     """Looks participants up in an SML zone over DNS, with a TTL-respecting cache.
@@ -794,8 +830,15 @@ class SmlResolver(_ResolverBase):
     (a :class:`peppolnet.clock.Clock`) ages the cache, so tests can move time.
     """
 
-    def resolve(self, participant: ParticipantId | str, *, use_cache: bool = True) -> SmlAnswer:
-        """Where is the participant's SMP? ``use_cache=False`` asks DNS (and stores the answer).
+    def resolve(
+        self,
+        participant: ParticipantId | str,
+        *,
+        use_cache: bool = True,
+        timeout: float | None = None,
+    ) -> SmlAnswer:
+        """Where is the participant's SMP? ``use_cache=False`` asks DNS (and stores the answer);
+        ``timeout`` shortens the resolver's own for this question (what a deadline leaves).
 
         Raises :class:`NotRegistered`, :class:`NoSmpService` or :class:`DnsFailure`.
         """
@@ -807,11 +850,14 @@ class SmlResolver(_ResolverBase):
             hit = core.cached(pid, name, started)
             if hit is not None:
                 return hit
-        response = ask(name, core.rdtype, self._servers, self._port, core.timeout, tcp=self._tcp)
-        proof = self._zone_proof(response.server, started) if core.wants_proof(response) else None
+        lifetime = core.lifetime(timeout)
+        response = ask(name, core.rdtype, self._servers, self._port, lifetime, tcp=self._tcp)
+        proof = None
+        if core.wants_proof(response):
+            proof = self._zone_proof(response.server, started, lifetime)
         return core.from_response(pid, name, response, started, proof)
 
-    def _zone_proof(self, server: str, started: float) -> ZoneProof:
+    def _zone_proof(self, server: str, started: float, lifetime: float) -> ZoneProof:
         """What ``server`` shows of the zone: remembered, or asked now (one thread at a time,
         so a burst of denials from one resolver costs one SOA query, not one each)."""
         core = self._core
@@ -822,7 +868,7 @@ class SmlResolver(_ResolverBase):
             proof = core.known_proof(server)  # another thread may have asked meanwhile
             if proof is not None:
                 return proof
-            left = core.time_left(started)
+            left = core.time_left(started, lifetime)
             outcome: DnsResponse | DnsFailure | None = None
             if left > 0:
                 try:
@@ -854,7 +900,11 @@ class AsyncSmlResolver(_ResolverBase):
         return self._udp
 
     async def resolve(
-        self, participant: ParticipantId | str, *, use_cache: bool = True
+        self,
+        participant: ParticipantId | str,
+        *,
+        use_cache: bool = True,
+        timeout: float | None = None,
     ) -> SmlAnswer:
         """Where is the participant's SMP? Same contract as :meth:`SmlResolver.resolve`."""
         started = time.perf_counter()
@@ -865,21 +915,22 @@ class AsyncSmlResolver(_ResolverBase):
             hit = core.cached(pid, name, started)
             if hit is not None:
                 return hit
+        lifetime = core.lifetime(timeout)
         response = await ask_async(
             name,
             core.rdtype,
             self._servers,
             self._port,
-            core.timeout,
+            lifetime,
             tcp=self._tcp,
             udp=self._endpoints(),
         )
         proof = None
         if core.wants_proof(response):
-            proof = await self._zone_proof(response.server, started)
+            proof = await self._zone_proof(response.server, started, lifetime)
         return core.from_response(pid, name, response, started, proof)
 
-    async def _zone_proof(self, server: str, started: float) -> ZoneProof:
+    async def _zone_proof(self, server: str, started: float, lifetime: float) -> ZoneProof:
         """The async twin of :meth:`SmlResolver._zone_proof`.
 
         Hundreds of lookups may be denied at once; the first asks for the zone's SOA and the
@@ -902,7 +953,7 @@ class AsyncSmlResolver(_ResolverBase):
             return await asyncio.shield(waiting)
         proof = ZoneProof(server, False, detail="asking it for that SOA was cancelled")
         try:
-            left = core.time_left(started)
+            left = core.time_left(started, lifetime)
             outcome: DnsResponse | DnsFailure | None = None
             if left > 0:
                 try:

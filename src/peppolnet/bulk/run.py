@@ -144,8 +144,13 @@ class ResultCache:
     Bounded in size (``maxsize``) and age (``max_age`` seconds, default five minutes - the order
     of an SML answer's TTL), so it keeps a long run's memory flat and never serves a stale answer.
     ``unknown`` answers from passing faults (timeouts, 5xx) are not kept: a duplicate later in
-    the register gets another try; lasting ones (a bad signature) are. Pass one
-    instance to several ``check_many`` calls to share answers between them.
+    the register gets another try; lasting ones (a bad signature) are. An answer that rests on
+    DNS alone - every verdict but ``can-receive`` without a signed SMP answer behind it
+    (:attr:`~peppolnet.reachability.Reachability.signed`): ``not-registered``, a 404, an SMP URL
+    that is not https - is kept at most ``max_negative_ttl`` seconds (as the SML resolver keeps
+    negative answers), however long ``max_age`` is: one forged DNS reply must not decide a
+    customer's verdict for the rest of a long run. Pass one instance to several ``check_many``
+    calls to share answers between them.
     """
 
     def __init__(
@@ -153,10 +158,13 @@ class ResultCache:
         maxsize: int = 100_000,
         max_age: float = 300.0,
         clock: Clock | None = None,
+        max_negative_ttl: float = 300.0,
     ) -> None:
         self.maxsize = maxsize
         self.max_age = max_age
+        self.max_negative_ttl = max_negative_ttl
         self.clock: Clock = as_clock(clock)
+        # (expires, outcome), in monotonic seconds
         self._data: collections.OrderedDict[_Key, tuple[float, _Outcome]] = (
             collections.OrderedDict()
         )
@@ -171,7 +179,7 @@ class ResultCache:
             entry = self._data.get(key)
             if entry is None:
                 return None
-            if self.clock.monotonic() - entry[0] > self.max_age:
+            if self.clock.monotonic() > entry[0]:
                 del self._data[key]
                 return None
             self._data.move_to_end(key)
@@ -185,8 +193,11 @@ class ResultCache:
             outcome.reachability is None or outcome.reachability.retryable
         ):
             return  # a passing fault: the next duplicate gets a fresh try
+        age = self.max_age
+        if outcome.reachability is None or not outcome.reachability.signed:
+            age = min(age, self.max_negative_ttl)
         with self._lock:
-            self._data[key] = (self.clock.monotonic(), outcome)
+            self._data[key] = (self.clock.monotonic() + age, outcome)
             self._data.move_to_end(key)
             while len(self._data) > self.maxsize:
                 self._data.popitem(last=False)
@@ -315,11 +326,13 @@ def check_many(
     progress: Callable[[Progress], None] | None = None,
     revocation: RevocationChecker | None = None,
     clock: Clock | None = None,
+    deadline: float | None = 30.0,
 ) -> Generator[BulkResult, None, None]:
     """Check every item (register rows, participant ids) and yield one result per item.
 
-    Without a ``lookup``, the run makes its own for ``network`` (``timeout`` per request, at
-    most ``per_host`` - default ``max(2, concurrency // 4)`` - requests in flight per SMP host)
+    Without a ``lookup``, the run makes its own for ``network`` (``timeout`` per request,
+    ``deadline`` per lookup - a retry is a new lookup with a deadline of its own - at most
+    ``per_host`` - default ``max(2, concurrency // 4)`` - requests in flight per SMP host)
     and does every lookup on one private event loop (:class:`~peppolnet.lookup.AsyncLookup`):
     the fastest way, about a third of the CPU per lookup of threads. With a ``lookup`` of yours
     (a :class:`~peppolnet.lookup.Lookup` or anything with its ``check``), its DNS cache and HTTP
@@ -346,7 +359,9 @@ def check_many(
     tally = _Tally(total, progress)
     if lookup is None:
         # made now, so that a bad network or argument fails at the call, not at the first row
-        own = _own_async_lookup(network, concurrency, per_host, timeout, revocation, clock)
+        own = _own_async_lookup(
+            network, concurrency, per_host, timeout, revocation, clock, deadline
+        )
         return _run_bridged(
             items, own, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
             results, tally,
@@ -680,6 +695,7 @@ async def check_many_async(
     progress: Callable[[Progress], None] | None = None,
     revocation: RevocationChecker | None = None,
     clock: Clock | None = None,
+    deadline: float | None = 30.0,
 ) -> AsyncGenerator[BulkResult, None]:
     """The asynchronous twin of :func:`check_many` (``async for result in ...``).
 
@@ -691,7 +707,9 @@ async def check_many_async(
     own = lookup is None
     clock = _run_clock(lookup, clock)
     if lookup is None:
-        lookup = _own_async_lookup(network, concurrency, per_host, timeout, revocation, clock)
+        lookup = _own_async_lookup(
+            network, concurrency, per_host, timeout, revocation, clock, deadline
+        )
     tally = _Tally(total, progress)
     core = _run_async(
         items, lookup, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
@@ -713,6 +731,7 @@ def _own_async_lookup(
     timeout: float,
     revocation: RevocationChecker | None = None,
     clock: Clock | None = None,
+    deadline: float | None = 30.0,
 ) -> AsyncLookup:
     from peppolnet.lookup import AsyncLookup
 
@@ -722,6 +741,7 @@ def _own_async_lookup(
         timeout=timeout,
         revocation=revocation,
         clock=clock,
+        deadline=deadline,
     )
 
 

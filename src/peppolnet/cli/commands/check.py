@@ -38,6 +38,7 @@ from peppolnet.cli._output import (
     text_encoding,
 )
 from peppolnet.cli.commands.lookup import (
+    add_deadline_argument,
     add_document_type_argument,
     add_revocation_arguments,
     revocation_checker,
@@ -95,6 +96,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--timeout", type=positive_seconds, default=10.0, help="seconds per request"
     )
+    add_deadline_argument(parser)
     parser.add_argument(
         "--resume", action="store_true", help="keep the rows already in OUTPUT, check the rest"
     )
@@ -230,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
                 network=network,
                 per_host=per_host,
                 timeout=args.timeout,
+                deadline=args.deadline,
                 document_type=args.doctype,
                 concurrency=args.concurrency,
                 progress=bar,

@@ -9,7 +9,13 @@ import sys
 from typing import Any
 
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
-from peppolnet.cli._output import argparse_type, iso_time, print_json, safe_text
+from peppolnet.cli._output import (
+    argparse_type,
+    iso_time,
+    positive_seconds,
+    print_json,
+    safe_text,
+)
 
 EXIT_CODES = {"can-receive": 0, "cannot-receive": 1, "not-registered": 1, "unknown": 3}
 
@@ -38,9 +44,21 @@ def register(sub: Any) -> None:
         "--list-doctypes", action="store_true", help="also fetch every supported document type"
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_deadline_argument(parser)
     add_revocation_arguments(parser)
     add_network_arguments(parser)
     parser.set_defaults(handler=run)
+
+
+def add_deadline_argument(parser: argparse.ArgumentParser) -> None:
+    """``--deadline`` (shared with ``check``): the most one lookup may take, in seconds."""
+    parser.add_argument(
+        "--deadline",
+        type=positive_seconds,
+        default=30.0,
+        help="seconds one lookup may take in all - DNS, SMP requests, retries, redirect and "
+        "revocation - before its verdict is unknown (default 30)",
+    )
 
 
 def add_document_type_argument(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +120,12 @@ def run(args: argparse.Namespace) -> int:
     checker = revocation_checker(args)
     with (
         contextlib.closing(checker) if checker is not None else contextlib.nullcontext(),
-        Lookup(network, list_document_types=args.list_doctypes, revocation=checker) as lookup,
+        Lookup(
+            network,
+            list_document_types=args.list_doctypes,
+            revocation=checker,
+            deadline=args.deadline,
+        ) as lookup,
     ):
         if looks_like_id or not args.country:
             result = lookup.check(value, document_type=args.doctype, process=args.process, at=at)

@@ -107,6 +107,7 @@ def _name(args: argparse.Namespace) -> int:
 
 def _lookup(args: argparse.Namespace) -> int:
     from peppolnet.cli._output import print_json, safe_text
+    from peppolnet.destinations import redact_text, redact_url
     from peppolnet.sml import SmlResolver
 
     if args.nameserver:  # the servers named; else the network's (the sandbox's own DNS server)
@@ -130,12 +131,13 @@ def _lookup(args: argparse.Namespace) -> int:
             {
                 "participant_id": answer.participant.uri,
                 "record_name": answer.record_name,
-                "smp_url": answer.smp_url,
+                "smp_url": redact_url(answer.smp_url),  # never a password from DNS
                 "ttl": answer.ttl,
-                "records": [str(r) for r in answer.records],
+                "records": [redact_text(str(r)) for r in answer.records],
                 "elapsed": round(answer.elapsed, 6),
             }
         )
     else:
-        sys.stdout.write(f"{safe_text(answer.smp_url)}\n")  # from an unsigned DNS answer
+        # from an unsigned DNS answer: shown safely, and never with a password
+        sys.stdout.write(f"{safe_text(redact_url(answer.smp_url))}\n")
     return 0
