@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from peppolnet import _http
+from peppolnet._tls import verify_argument
 from peppolnet.bulk import ResultCache, check_many
 from peppolnet.businesscard import fetch_business_card, fetch_business_card_async
 from peppolnet.cli import main
@@ -218,33 +219,49 @@ async def test_a_trickling_crl_server_cannot_hold_an_async_lookup(net: Sandbox) 
     assert took[0] < BOUND
 
 
-def test_each_smp_request_has_a_deadline_of_its_own(net: Sandbox) -> None:
-    """Without any lookup: ``timeout`` bounds one whole request, retries included in none."""
-    url = service_metadata_url(net.smp_url("a-smp"), ParticipantId.parse(A), BIS_BILLING_INVOICE)
-    for part in ("headers", "body"):
-        with (
-            faults(net.smps["a-smp"], trickle(part)),
-            SmpClient(net.network, timeout=1.0, retries=0) as client,
-            timed() as took,
-            pytest.raises(SmpUnavailable, match="did not answer in time"),
-        ):
-            client.fetch(url)
-        assert took[0] < BOUND
+def metadata_url(net: Sandbox) -> str:
+    return service_metadata_url(net.smp_url("a-smp"), ParticipantId.parse(A), BIS_BILLING_INVOICE)
 
 
-async def test_each_async_smp_request_has_a_deadline_of_its_own(net: Sandbox) -> None:
-    url = service_metadata_url(net.smp_url("a-smp"), ParticipantId.parse(A), BIS_BILLING_INVOICE)
+@pytest.mark.parametrize(("part", "theirs"), [("headers", False), ("body", False), ("body", True)])
+def test_each_smp_request_has_a_deadline_of_its_own(net: Sandbox, part: str, theirs: bool) -> None:
+    """Without any lookup: ``timeout`` bounds one whole request. A client of the caller's
+    (``theirs``) has a transport that knows nothing of deadlines: its trickled body is cut where
+    the chunks arrive; trickled headers into it are the documented residual risk."""
+    verify = verify_argument(str(net.tls_ca_path))
+    with (
+        faults(net.smps["a-smp"], trickle(part)),
+        httpx.Client(verify=verify, timeout=30.0) as their_client,
+        SmpClient(
+            net.network, client=their_client if theirs else None, timeout=1.0, retries=0
+        ) as client,
+        timed() as took,
+        pytest.raises(SmpUnavailable, match="did not answer in time"),
+    ):
+        client.fetch(metadata_url(net))
+    assert took[0] < BOUND
+
+
+@pytest.mark.parametrize("theirs", [False, True])
+async def test_each_async_smp_request_has_a_deadline_of_its_own(net: Sandbox, theirs: bool) -> None:
+    """aiohttp's total timeout, or ``asyncio.timeout`` around a client of the caller's."""
+    verify = verify_argument(str(net.tls_ca_path))
     for part in ("headers", "body"):
         with faults(net.smps["a-smp"], trickle(part)), timed() as took:
-            async with AsyncSmpClient(net.network, timeout=1.0, retries=0) as client:
+            async with (
+                httpx.AsyncClient(verify=verify, timeout=30.0) as their_client,
+                AsyncSmpClient(
+                    net.network, client=their_client if theirs else None, timeout=1.0, retries=0
+                ) as client,
+            ):
                 with pytest.raises(SmpUnavailable, match="did not answer in time"):
-                    await client.fetch(url)
+                    await client.fetch(metadata_url(net))
         assert took[0] < BOUND
 
 
 def test_retries_stop_at_the_deadline_around_them(net: Sandbox) -> None:
     """Ten retries of 1 s each would take 10 s and more; a scope of 2 s ends them."""
-    url = service_metadata_url(net.smp_url("a-smp"), ParticipantId.parse(A), BIS_BILLING_INVOICE)
+    url = metadata_url(net)
     with (
         faults(net.smps["a-smp"], trickle("body")),
         SmpClient(net.network, timeout=1.0, retries=10, backoff=0.1) as client,

@@ -58,6 +58,7 @@ __all__ = [
     "expired",
     "left",
     "scope",
+    "timeouts",
 ]
 
 
@@ -134,6 +135,23 @@ async def abounded(
         yield chunk
         if expired():
             raise fault()
+
+
+def timeouts(client: httpx.Client | httpx.AsyncClient) -> httpx.Timeout:
+    """``client``'s own timeouts, each shortened to the time left in the scope (for a client of
+    the caller's, whose transport knows nothing of the deadline; ours enforces it besides)."""
+    remaining = left()
+    base = client.timeout
+    if remaining is None:
+        return base
+    remaining = max(remaining, 0.001)  # 0 would mean "do not wait" to a socket, not "too late"
+
+    def cap(value: float | None) -> float:
+        return remaining if value is None else min(value, remaining)
+
+    return httpx.Timeout(
+        connect=cap(base.connect), read=cap(base.read), write=cap(base.write), pool=cap(base.pool)
+    )
 
 
 def _capped(timeout: float | None, error: type[Exception]) -> float | None:

@@ -334,7 +334,7 @@ def fetch_business_card(
     try:
         with (
             _http.scope(seconds=timeout, destinations=policy),
-            http.stream("GET", url, headers=_HEADERS, timeout=_http.left(timeout)) as response,
+            http.stream("GET", url, headers=_HEADERS, timeout=_http.timeouts(http)) as response,
         ):
             body, truncated = collect(
                 _http.bounded(response.iter_raw(), _too_slow(url, timeout)), MAX_CARD_BYTES,

@@ -396,7 +396,11 @@ class DirectoryClient(_Base):
                 with (
                     _http.scope(seconds=self.timeout),
                     self._http.stream(
-                        "GET", url, params=tuple(params), headers=_ENCODINGS, timeout=self.timeout
+                        "GET",
+                        url,
+                        params=tuple(params),
+                        headers=_ENCODINGS,
+                        timeout=_http.timeouts(self._http),
                     ) as response,
                 ):
                     encoding = response.headers.get("content-encoding")

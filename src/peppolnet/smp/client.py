@@ -231,12 +231,6 @@ class _Core:
         """One request's limits: its deadline (within any around it) and the network's policy."""
         return _http.scope(seconds=self.request_timeout, destinations=self.network.destinations)
 
-    def read_timeout(self) -> httpx.Timeout:
-        """httpx's per-operation timeout, shortened to the time left (for clients of the caller,
-        whose transports know nothing of the deadline)."""
-        left = _http.left(self.request_timeout) or 0.0
-        return httpx.Timeout(max(left, 0.001), connect=min(left, 5.0))
-
     def pause(self, attempt: int) -> float | None:
         """The back-off before retry ``attempt``, or None when the deadline leaves no time for
         it and another try."""
@@ -396,6 +390,10 @@ class SmpClient(_Core):
                     self._pools[host] = pool
         return pool
 
+    def _stream(self, url: str) -> contextlib.AbstractContextManager[httpx.Response]:
+        client = self._http(url)
+        return client.stream("GET", url, headers=_ENCODINGS, timeout=_http.timeouts(client))
+
     def _get_once(self, url: str) -> tuple[int, bytes]:
         limit = self._limit(url)
         if limit is None:
@@ -407,9 +405,7 @@ class SmpClient(_Core):
         try:
             with (
                 self.request_scope(),
-                self._http(url).stream(
-                    "GET", url, headers=_ENCODINGS, timeout=self.read_timeout()
-                ) as response,
+                self._stream(url) as response,
             ):
                 body = _Body(url, self.max_bytes, response.headers)
                 for chunk in _http.bounded(response.iter_raw(), _too_slow(url)):
