@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "network_by_name": "peppolnet.network",
     "PRODUCTION": "peppolnet.network",
     "TEST": "peppolnet.network",
+    "DestinationPolicy": "peppolnet.destinations",
     # operators
     "Operator": "peppolnet.operators",
     "OperatorRegistry": "peppolnet.operators",
@@ -85,6 +86,8 @@ _EXPORTS: dict[str, str] = {
     "UntrustedCertificate": "peppolnet.errors",
     "ChainError": "peppolnet.errors",
     "ChannelError": "peppolnet.errors",
+    "DeadlineExceeded": "peppolnet.errors",
+    "DestinationRefused": "peppolnet.errors",
     "DirectoryError": "peppolnet.errors",
     "DirectoryRateLimited": "peppolnet.errors",
     "DirectoryQueryError": "peppolnet.errors",
@@ -104,6 +107,9 @@ if TYPE_CHECKING:
         check_many_async as check_many_async,
         read_register as read_register,
     )
+    from peppolnet.destinations import (
+        DestinationPolicy as DestinationPolicy,
+    )
     from peppolnet.directory import (
         AsyncDirectoryClient as AsyncDirectoryClient,
         DirectoryClient as DirectoryClient,
@@ -113,6 +119,8 @@ if TYPE_CHECKING:
         CertificateError as CertificateError,
         ChainError as ChainError,
         ChannelError as ChannelError,
+        DeadlineExceeded as DeadlineExceeded,
+        DestinationRefused as DestinationRefused,
         DirectoryError as DirectoryError,
         DirectoryQueryError as DirectoryQueryError,
         DirectoryRateLimited as DirectoryRateLimited,
@@ -201,8 +209,8 @@ if TYPE_CHECKING:
 #: (``peppolnet.network.TEST``), imported on first use like the names above.
 _SUBMODULES: frozenset[str] = frozenset(
     {
-        "bulk", "clock", "codelists", "directory", "errors", "identifiers", "lookup",
-        "network", "operators", "reachability", "recipients", "revocation", "sandbox",
+        "bulk", "clock", "codelists", "destinations", "directory", "errors", "identifiers",
+        "lookup", "network", "operators", "reachability", "recipients", "revocation", "sandbox",
         "schemes", "sml", "smp",
     }
 )  # fmt: skip
