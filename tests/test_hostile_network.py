@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -649,3 +651,73 @@ def test_requests_carry_the_time_they_have(net: Sandbox) -> None:
     assert 0 < metadata.timeout <= resolve.timeout <= 7.0
     steps.close()
     lookup.close()
+
+
+class _ConnectProxy:
+    """A tiny HTTP CONNECT proxy on 127.0.0.1 (one thread per tunnel) that counts its tunnels."""
+
+    def __init__(self) -> None:
+        import socketserver
+
+        tunnels: list[bytes] = []
+        self.tunnels = tunnels
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    byte = self.rfile.read(1)
+                    if not byte:
+                        return
+                    head += byte
+                tunnels.append(head.split(b"\r\n", 1)[0])
+                host, _, port = head.split()[1].decode().partition(":")
+                upstream = socket.create_connection((host, int(port)))
+                self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                pump = threading.Thread(target=_pump, args=(upstream, self.connection))
+                pump.start()
+                _pump(self.connection, upstream)
+                pump.join()
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            target.sendall(data)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+def test_the_sync_transport_honours_the_environments_proxy(
+    net: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """peppolnet's own transport replaced httpx's: HTTPS_PROXY and NO_PROXY still apply."""
+    proxy = _ConnectProxy()
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+    try:
+        with SmpClient(net.network, retries=0) as client:
+            assert b"ServiceMetadata" in client.fetch(metadata_url(net))
+        assert len(proxy.tunnels) == 1
+        assert proxy.tunnels[0].startswith(b"CONNECT 127.0.0.1:")
+        with (  # refused on the URL: the proxy is not even asked
+            SmpClient(production_policy(net), retries=0) as client,  # type: ignore[arg-type]
+            pytest.raises(DestinationRefused),
+        ):
+            client.fetch(metadata_url(net))
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with SmpClient(net.network, retries=0) as client:
+            assert b"ServiceMetadata" in client.fetch(metadata_url(net))
+        assert len(proxy.tunnels) == 1
+    finally:
+        proxy.close()

@@ -37,6 +37,7 @@ import dataclasses
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -501,15 +502,17 @@ class _Router(Generic[_P]):
         ] = proxied
         self.direct: _P = direct(self._options)
         self.proxied: dict[str, _P] = {}
+        self._lock = threading.Lock()
 
     def pool(self, request: httpx.Request) -> _P:
         proxy = environment_proxy(self._proxies, request.url.scheme, request.url.host)
         if proxy is None:
             return self.direct
-        if proxy not in self.proxied:
-            url, auth = _proxy_settings(proxy)
-            self.proxied[proxy] = self._make_proxied(url, auth, self._options)
-        return self.proxied[proxy]
+        with self._lock:  # threads share a sync client: one pool per proxy, never two
+            if proxy not in self.proxied:
+                url, auth = _proxy_settings(proxy)
+                self.proxied[proxy] = self._make_proxied(url, auth, self._options)
+            return self.proxied[proxy]
 
     def pools(self) -> list[_P]:
         pools = [self.direct]
