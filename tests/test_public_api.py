@@ -73,3 +73,18 @@ def test_submodules_are_reachable_after_a_bare_import(expression: str, expected:
     code = f"import peppolnet; print(str({expression}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+def test_trust_errors_are_their_own_branch() -> None:
+    """``except NetworkFault`` (try later) must never catch an answer that cannot be trusted."""
+    from peppolnet import errors
+
+    for error in (
+        errors.InvalidSignature,
+        errors.AlgorithmNotAllowed,
+        errors.UntrustedCertificate,
+        errors.ChainError,
+    ):
+        assert issubclass(error, errors.TrustError)
+        assert not issubclass(error, errors.NetworkFault)
+        assert error("x").retryable is False

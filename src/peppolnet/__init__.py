@@ -94,6 +94,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidRequest": "peppolnet.errors",
     "SandboxError": "peppolnet.errors",
     "StoreError": "peppolnet.errors",
+    "TrustError": "peppolnet.errors",
     "DamagedDatabase": "peppolnet.errors",
     "SendInProgress": "peppolnet.errors",
 }
@@ -146,6 +147,7 @@ if TYPE_CHECKING:
         SmpNotFound as SmpNotFound,
         SmpUnavailable as SmpUnavailable,
         StoreError as StoreError,
+        TrustError as TrustError,
         DamagedDatabase as DamagedDatabase,
         SendInProgress as SendInProgress,
         UnsafeXml as UnsafeXml,

@@ -50,6 +50,7 @@ __all__ = [
     "SmpNotFound",
     "SmpUnavailable",
     "StoreError",
+    "TrustError",
     "UnsafeXml",
     "UntrustedCertificate",
     "UntrustedNegative",
@@ -192,7 +193,18 @@ class RedirectError(SmpError):
     """A Redirect could not be followed (a second redirect, or the target's signer is wrong)."""
 
 
-class SignatureError(SmpError):
+class TrustError(PeppolnetError):
+    """Base of signature and certificate problems: the answer came, and it cannot be trusted.
+
+    Its own branch, not a :class:`NetworkFault`: ``except NetworkFault`` (the network could not
+    answer; try later) must never catch "untrusted certificate" or "the signature does not
+    verify", which no retry mends. Not retryable.
+    """
+
+    retryable = False
+
+
+class SignatureError(TrustError):
     """Base of XML signature problems. ``step`` names the step that failed."""
 
     def __init__(self, message: str, *, step: str = "signature") -> None:
@@ -208,7 +220,7 @@ class AlgorithmNotAllowed(SignatureError):
     """The signature uses an algorithm the network's policy does not accept (e.g. RSA-SHA1)."""
 
 
-class CertificateError(SmpError):
+class CertificateError(TrustError):
     """Base of certificate problems."""
 
 

@@ -69,6 +69,7 @@ from peppolnet.errors import (
     PeppolnetError,
     RedirectError,
     SmpNotFound,
+    TrustError,
     UntrustedNegative,
 )
 from peppolnet.identifiers import (
@@ -455,7 +456,7 @@ def _steps(ctx: _Context, started: float) -> _Steps:
             group: CheckedDocument = yield from _ask(
                 ctx, "service-group", _ServiceGroup(answer.smp_url, participant)
             )
-        except (NetworkFault, SmpNotFound) as exc:
+        except (NetworkFault, SmpNotFound, TrustError) as exc:
             ctx.retryable = exc.retryable
             ctx.timings["service_group"] = time.perf_counter() - smp_started
             ctx.add("service-group", CheckStatus.FAIL, f"the list of document types failed: {exc}")
@@ -508,7 +509,7 @@ def _steps(ctx: _Context, started: float) -> _Steps:
         ctx.timings["service_metadata"] = time.perf_counter() - smp_started
         ctx.add("redirect", CheckStatus.FAIL, str(exc))
         return _finish(ctx, started, Verdict.UNKNOWN)
-    except (NetworkFault, IdentifierMismatch) as exc:
+    except (NetworkFault, IdentifierMismatch, TrustError) as exc:
         ctx.retryable = exc.retryable
         ctx.timings["service_metadata"] = time.perf_counter() - smp_started
         ctx.add("service-metadata", CheckStatus.FAIL, f"the SMP could not answer: {exc}")
