@@ -1,6 +1,9 @@
 """Asking nameservers the one question of an SML lookup: over UDP, and TCP when it must.
 
-The bytes are :mod:`peppolnet.dnswire`'s; this module only moves them, in two twins:
+The bytes are :mod:`peppolnet.dnswire`'s. What to ask whom, when, and what a reply means is one
+policy object, :class:`Resolution` (sans-I/O, like dnspython's ``_Resolution``): it hands out
+:class:`Exchange` values - this query, to this server, over UDP or TCP, until this deadline -
+and is told what came back. Two shells only move the bytes:
 
 * :func:`ask` (blocking) opens one UDP socket per query - simple, and a sync caller has one
   query in flight anyway.
@@ -9,13 +12,13 @@ The bytes are :mod:`peppolnet.dnswire`'s; this module only moves them, in two tw
   registration and a close each time; bulk lookups keep hundreds of queries in flight, so the
   replies are told apart by query ID and question instead.
 
-Both twins follow one policy. Nameservers are tried in order; each gets an equal share of what
-is left of ``timeout``, so the whole lookup never takes longer than ``timeout`` and a silent first
-server still leaves time for the next. NOERROR and NXDOMAIN are answers and end the search;
-SERVFAIL, REFUSED, other codes, broken replies, timeouts and socket errors move on to the next
-server, and when none is left the :class:`~peppolnet.errors.DnsFailure` names each server's
-outcome. A reply with TC set is asked again over TCP (``tcp=True`` uses TCP from the start); a
-FORMERR to a query with EDNS is asked again without, for servers that predate EDNS.
+The policy (see :class:`Resolution`): nameservers are tried in order; each gets an equal share
+of what is left of ``timeout``, so the whole lookup never takes longer than ``timeout`` and a
+silent first server still leaves time for the next. NOERROR and NXDOMAIN are answers and end
+the search; SERVFAIL, REFUSED, other codes, broken replies, timeouts and socket errors move on
+to the next server, and when none is left the :class:`~peppolnet.errors.DnsFailure` names each
+server's outcome. A reply with TC set is asked again over TCP (``tcp=True`` uses TCP from the
+start); a FORMERR to a query with EDNS is asked again without, for servers that predate EDNS.
 
 Against spoofing: query IDs come from the OS random source, UDP sockets are connected (the
 kernel drops datagrams from other addresses), and a reply counts only if its ID, QR bit and
@@ -42,6 +45,7 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from peppolnet.dnswire import (
@@ -57,7 +61,15 @@ from peppolnet.dnswire import (
 )
 from peppolnet.errors import DnsFailure
 
-__all__ = ["POOL_SIZE", "ROTATE_AFTER", "UdpEndpoints", "ask", "ask_async"]
+__all__ = [
+    "POOL_SIZE",
+    "ROTATE_AFTER",
+    "Exchange",
+    "Resolution",
+    "UdpEndpoints",
+    "ask",
+    "ask_async",
+]
 
 POOL_SIZE: Final = 8
 """Shared UDP sockets (source ports) per nameserver and event loop; a query picks one at random."""
@@ -103,20 +115,184 @@ def _failure(name: str, timeout: float, outcomes: list[tuple[str, str]]) -> DnsF
     return DnsFailure(f"no DNS server could answer for {name} ({detail})")
 
 
-def _is_answer(response: DnsResponse) -> bool:
-    return response.rcode in (NOERROR, NXDOMAIN)
-
-
 def _framed(wire: bytes) -> bytes:
+    """A message as TCP carries it: after its length, two octets (RFC 1035 §4.2.2, RFC 7766 §8)."""
     return len(wire).to_bytes(2, "big") + wire
 
 
-def _tcp_reply(data: bytes, query_id: int, name: str, rdtype: int, server: str) -> DnsResponse:
-    """A TCP connection carries only our exchange: a foreign reply there is a broken server."""
-    try:
-        return parse_response(data, query_id, name, rdtype, over_tcp=True, server=server)
-    except ForeignResponse as exc:
-        raise BadResponse(f"the reply over TCP is not for this query: {exc.message}") from None
+def _share(deadline: float, now: float, servers_left: int) -> float:
+    """This server's deadline: an equal share of the time left among the servers left."""
+    return now + max(0.0, deadline - now) / servers_left
+
+
+# --- the policy (sans-I/O) -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One query to one server, as :class:`Resolution` wants it sent, and how to read its reply.
+
+    ``message`` goes out as one UDP datagram, or over a TCP connection of its own after its
+    length (``tcp``; the shell adds the length, :func:`_framed`); the shell waits for the reply
+    until ``deadline`` on the clock it gave the resolution, and hands every message that comes
+    back to :meth:`read`. (Not frozen: a frozen dataclass costs a microsecond more per query,
+    and nothing changes an exchange once made.)
+    """
+
+    server: str
+    tcp: bool
+    name: str
+    rdtype: int
+    query_id: int
+    message: bytes
+    deadline: float
+
+    def renumbered(self) -> Exchange:
+        """The same query under a fresh random ID, for a shared socket on which a query with
+        this ID is already waiting (replies are told apart by ID, so IDs there must differ)."""
+        query_id = secrets.randbits(16)
+        message = query_id.to_bytes(2, "big") + self.message[2:]
+        return Exchange(
+            self.server, self.tcp, self.name, self.rdtype, query_id, message, self.deadline
+        )
+
+    def read(self, data: bytes) -> DnsResponse:
+        """The reply to this query in ``data``, read by :func:`~peppolnet.dnswire.parse_response`.
+
+        Raises :class:`~peppolnet.dnswire.ForeignResponse` when ``data`` is not that reply (its
+        ID, QR bit or question differ, RFC 5452 §3): over UDP anyone can send one, so the shell
+        ignores it and keeps waiting (RFC 5452 §9.1). Over TCP the connection carries only this
+        exchange, so there a foreign reply is a broken server: :class:`BadResponse`, like a
+        malformed one.
+        """
+        try:
+            return parse_response(
+                data, self.query_id, self.name, self.rdtype, over_tcp=self.tcp, server=self.server
+            )
+        except ForeignResponse as exc:
+            if not self.tcp:
+                raise
+            raise BadResponse(f"the reply over TCP is not for this query: {exc.message}") from None
+
+
+class Resolution:
+    """The policy for one DNS question, sans-I/O (as dnspython's ``_Resolution``).
+
+    It decides which server to ask next, with which share of the deadline, over UDP or TCP, and
+    what each outcome means; the shells (:func:`ask`, :func:`ask_async`) only send what
+    :meth:`next` gives them and report back with :meth:`reply` or :meth:`fail`::
+
+        resolution = Resolution(name, rdtype, servers, timeout, tcp=False, now=clock())
+        while (exchange := resolution.next(clock())) is not None:
+            try:
+                resolution.reply(send_and_read(exchange))
+            except (DnsFailure, OSError, TimeoutError) as exc:
+                resolution.fail(exc)
+        return resolution.result()
+
+    The policy: servers are asked in order, each until an equal share of what is left of
+    ``timeout`` (so a silent first server still leaves time for the next, and the question
+    never takes longer than ``timeout``). NOERROR and NXDOMAIN are answers and end the search.
+    A reply with TC set is asked again over TCP (RFC 1035 §4.2.1, RFC 7766 §5); FORMERR to a
+    query with EDNS is asked again without it, for servers that predate EDNS (RFC 6891 §6.2.2);
+    SERVFAIL, REFUSED, other codes, broken replies, timeouts and socket errors (a refused
+    connection: at once) end that server's turn. When no server is left, :meth:`result` raises
+    one :class:`~peppolnet.errors.DnsFailure` naming each server's outcome. Each query gets a
+    fresh ID from the OS random source (RFC 5452 §9.2).
+    """
+
+    __slots__ = (
+        "_answer",
+        "_deadline",
+        "_edns",
+        "_exchange",
+        "_index",
+        "_next_tcp",
+        "_outcomes",
+        "_servers",
+        "_share",
+        "name",
+        "rdtype",
+        "tcp",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        rdtype: int,
+        servers: Sequence[str],
+        timeout: float,
+        *,
+        tcp: bool,
+        now: float,
+    ) -> None:
+        self.name = name
+        self.rdtype = rdtype
+        self.timeout = timeout
+        self.tcp = tcp
+        self._servers = servers
+        self._deadline = now + timeout
+        self._index = -1  # the server whose turn it is
+        self._share = now  # its deadline
+        self._edns = True
+        self._next_tcp: bool | None = None  # how to ask it next; None: its turn is over
+        self._exchange: Exchange | None = None  # the query in flight
+        self._answer: DnsResponse | None = None
+        self._outcomes: list[tuple[str, str]] = []
+
+    def next(self, now: float) -> Exchange | None:
+        """The query to send next (``now`` on the shell's clock), or None: ask :meth:`result`."""
+        while self._answer is None:
+            if self._next_tcp is None:
+                self._index += 1
+                if self._index >= len(self._servers):
+                    return None
+                self._share = _share(self._deadline, now, len(self._servers) - self._index)
+                self._edns = True
+                self._next_tcp = self.tcp
+            if self._share <= now:  # nothing left of its share: it cannot answer in time
+                self._end_turn("timed out")
+                continue
+            query_id = secrets.randbits(16)
+            server = self._servers[self._index]
+            message = build_query(self.name, self.rdtype, query_id, edns=self._edns)
+            self._exchange = Exchange(
+                server, self._next_tcp, self.name, self.rdtype, query_id, message, self._share
+            )
+            return self._exchange
+        return None
+
+    def reply(self, response: DnsResponse) -> None:
+        """The reply to the query :meth:`next` gave last, as its :meth:`Exchange.read` read it."""
+        assert self._exchange is not None, "reply() without a query in flight"
+        if response.truncated and not self._exchange.tcp:
+            self._next_tcp = True  # the same query again, over TCP
+        elif response.rcode == FORMERR and self._edns:
+            self._edns = False  # again without EDNS, as this server was first asked
+            self._next_tcp = self.tcp
+        elif response.rcode in (NOERROR, NXDOMAIN):
+            self._answer = response
+        else:
+            self._end_turn(rcode_text(response.rcode))
+
+    def fail(self, exc: BaseException) -> None:
+        """The query :meth:`next` gave last brought no reply: ``exc`` says why (a timeout, a
+        socket error, a malformed reply); the server's turn is over."""
+        self._end_turn(_describe(exc))
+
+    def _end_turn(self, outcome: str) -> None:
+        self._outcomes.append((self._servers[self._index], outcome))
+        self._next_tcp = None
+
+    def result(self) -> DnsResponse:
+        """The answer (NOERROR or NXDOMAIN), once :meth:`next` returned None.
+
+        Raises :class:`~peppolnet.errors.DnsFailure` listing every server's outcome otherwise.
+        """
+        if self._answer is not None:
+            return self._answer
+        raise _failure(self.name, self.timeout, self._outcomes)
 
 
 # --- blocking --------------------------------------------------------------------------------
@@ -129,22 +305,19 @@ def _remaining(deadline: float) -> float:
     return left
 
 
-def _udp(
-    server: str, port: int, name: str, rdtype: int, edns: bool, deadline: float
-) -> DnsResponse:
-    query_id = secrets.randbits(16)
-    with socket.socket(_family(server), socket.SOCK_DGRAM) as sock:
-        sock.settimeout(_remaining(deadline))
-        sock.connect((server, port))
-        sock.send(build_query(name, rdtype, query_id, edns=edns))
+def _udp(exchange: Exchange, port: int) -> DnsResponse:
+    with socket.socket(_family(exchange.server), socket.SOCK_DGRAM) as sock:
+        sock.settimeout(_remaining(exchange.deadline))
+        sock.connect((exchange.server, port))
+        sock.send(exchange.message)
         while True:
-            sock.settimeout(_remaining(deadline))
+            sock.settimeout(_remaining(exchange.deadline))
             try:
                 data = sock.recv(_MAX_MESSAGE)
             except TimeoutError:
                 raise _TimedOut from None
             try:
-                return parse_response(data, query_id, name, rdtype, server=server)
+                return exchange.read(data)
             except ForeignResponse:
                 continue  # not ours: keep waiting for the real reply
 
@@ -163,40 +336,16 @@ def _recv_exactly(sock: socket.socket, size: int, deadline: float) -> bytes:
     return bytes(chunks)
 
 
-def _tcp(
-    server: str, port: int, name: str, rdtype: int, edns: bool, deadline: float
-) -> DnsResponse:
-    query_id = secrets.randbits(16)
+def _tcp(exchange: Exchange, port: int) -> DnsResponse:
+    address = (exchange.server, port)
     try:
-        sock = socket.create_connection((server, port), timeout=_remaining(deadline))
+        sock = socket.create_connection(address, timeout=_remaining(exchange.deadline))
     except TimeoutError:
         raise _TimedOut from None
     with sock:
-        sock.sendall(_framed(build_query(name, rdtype, query_id, edns=edns)))
-        size = int.from_bytes(_recv_exactly(sock, 2, deadline), "big")
-        return _tcp_reply(_recv_exactly(sock, size, deadline), query_id, name, rdtype, server)
-
-
-def _ask_one(
-    server: str, port: int, name: str, rdtype: int, tcp: bool, deadline: float
-) -> DnsResponse:
-    response = DnsResponse(FORMERR, False)
-    for edns in (True, False):
-        response = (
-            _tcp(server, port, name, rdtype, edns, deadline)
-            if tcp
-            else _udp(server, port, name, rdtype, edns, deadline)
-        )
-        if response.truncated and not tcp:
-            response = _tcp(server, port, name, rdtype, edns, deadline)
-        if response.rcode != FORMERR:
-            break
-    return response
-
-
-def _share(deadline: float, now: float, servers_left: int) -> float:
-    """This server's deadline: an equal share of the time left among the servers left."""
-    return now + max(0.0, deadline - now) / servers_left
+        sock.sendall(_framed(exchange.message))
+        size = int.from_bytes(_recv_exactly(sock, 2, exchange.deadline), "big")
+        return exchange.read(_recv_exactly(sock, size, exchange.deadline))
 
 
 def ask(
@@ -206,19 +355,13 @@ def ask(
 
     Raises :class:`~peppolnet.errors.DnsFailure` listing every server's outcome otherwise.
     """
-    deadline = time.monotonic() + timeout
-    outcomes: list[tuple[str, str]] = []
-    for i, server in enumerate(servers):
-        share = _share(deadline, time.monotonic(), len(servers) - i)
+    resolution = Resolution(name, rdtype, servers, timeout, tcp=tcp, now=time.monotonic())
+    while (exchange := resolution.next(time.monotonic())) is not None:
         try:
-            response = _ask_one(server, port, name, rdtype, tcp, share)
+            resolution.reply(_tcp(exchange, port) if exchange.tcp else _udp(exchange, port))
         except (_TimedOut, DnsFailure, OSError) as exc:
-            outcomes.append((server, _describe(exc)))
-            continue
-        if _is_answer(response):
-            return response
-        outcomes.append((server, rcode_text(response.rcode)))
-    raise _failure(name, timeout, outcomes)
+            resolution.fail(exc)
+    return resolution.result()
 
 
 # --- asyncio ---------------------------------------------------------------------------------
@@ -227,14 +370,13 @@ def ask(
 class _Pending:
     """One query waiting on a shared socket."""
 
-    __slots__ = ("future", "name", "rdtype", "timer")
+    __slots__ = ("exchange", "future", "timer")
 
     def __init__(
-        self, future: asyncio.Future[DnsResponse], name: str, rdtype: int, timer: asyncio.Handle
+        self, future: asyncio.Future[DnsResponse], exchange: Exchange, timer: asyncio.Handle
     ) -> None:
         self.future = future
-        self.name = name
-        self.rdtype = rdtype
+        self.exchange = exchange
         self.timer = timer
 
 
@@ -267,22 +409,21 @@ class _UdpEndpoint:
             self._sock.close()
             raise
 
-    async def ask(self, name: str, rdtype: int, edns: bool, deadline: float) -> DnsResponse:
-        """Send one query and wait for its reply until ``deadline`` (loop time)."""
+    async def ask(self, exchange: Exchange) -> DnsResponse:
+        """Send the query and wait for its reply until its deadline (loop time)."""
         if len(self._pending) >= _MAX_IN_FLIGHT:
             raise DnsFailure(f"too many DNS queries in flight to {self.server}")
-        query_id = secrets.randbits(16)
-        while query_id in self._pending:
-            query_id = secrets.randbits(16)
+        while exchange.query_id in self._pending:
+            exchange = exchange.renumbered()
+        query_id = exchange.query_id
         future: asyncio.Future[DnsResponse] = self.loop.create_future()
-        timer = self.loop.call_at(deadline, self._expire, query_id, future)
-        self._pending[query_id] = _Pending(future, name, rdtype, timer)
+        timer = self.loop.call_at(exchange.deadline, self._expire, query_id, future)
+        self._pending[query_id] = _Pending(future, exchange, timer)
         try:
-            wire = build_query(name, rdtype, query_id, edns=edns)
             try:
-                self._sock.send(wire)
+                self._sock.send(exchange.message)
             except BlockingIOError:
-                await self.loop.sock_sendall(self._sock, wire)
+                await self.loop.sock_sendall(self._sock, exchange.message)
             return await future
         finally:
             entry = self._pending.get(query_id)
@@ -332,7 +473,7 @@ class _UdpEndpoint:
             return  # a late, duplicate or guessed reply
         outcome: DnsResponse | BaseException
         try:
-            outcome = parse_response(data, query_id, entry.name, entry.rdtype, server=self.server)
+            outcome = entry.exchange.read(data)
         except ForeignResponse:
             return  # right ID, other question: not the reply, keep waiting
         except BadResponse as exc:
@@ -455,15 +596,12 @@ class UdpEndpoints:
                     endpoint.close()
 
 
-async def _tcp_async(
-    server: str, port: int, name: str, rdtype: int, edns: bool, deadline: float
-) -> DnsResponse:
-    query_id = secrets.randbits(16)
+async def _tcp_async(exchange: Exchange, port: int) -> DnsResponse:
     try:
-        async with asyncio.timeout_at(deadline):
-            reader, writer = await asyncio.open_connection(server, port)
+        async with asyncio.timeout_at(exchange.deadline):
+            reader, writer = await asyncio.open_connection(exchange.server, port)
             try:
-                writer.write(_framed(build_query(name, rdtype, query_id, edns=edns)))
+                writer.write(_framed(exchange.message))
                 size = int.from_bytes(await reader.readexactly(2), "big")
                 data = await reader.readexactly(size)
             finally:
@@ -474,23 +612,7 @@ async def _tcp_async(
         raise BadResponse(
             "the DNS server closed the TCP connection before the whole reply"
         ) from None
-    return _tcp_reply(data, query_id, name, rdtype, server)
-
-
-async def _ask_one_async(
-    udp: UdpEndpoints, server: str, port: int, name: str, rdtype: int, tcp: bool, deadline: float
-) -> DnsResponse:
-    response = DnsResponse(FORMERR, False)
-    for edns in (True, False):
-        if tcp:
-            response = await _tcp_async(server, port, name, rdtype, edns, deadline)
-        else:
-            response = await udp.get(server, port).ask(name, rdtype, edns, deadline)
-            if response.truncated:
-                response = await _tcp_async(server, port, name, rdtype, edns, deadline)
-        if response.rcode != FORMERR:
-            break
-    return response
+    return exchange.read(data)
 
 
 async def ask_async(
@@ -505,16 +627,13 @@ async def ask_async(
 ) -> DnsResponse:
     """The async twin of :func:`ask`; UDP goes through ``udp``'s shared sockets."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    outcomes: list[tuple[str, str]] = []
-    for i, server in enumerate(servers):
-        share = _share(deadline, loop.time(), len(servers) - i)
+    resolution = Resolution(name, rdtype, servers, timeout, tcp=tcp, now=loop.time())
+    while (exchange := resolution.next(loop.time())) is not None:
         try:
-            response = await _ask_one_async(udp, server, port, name, rdtype, tcp, share)
+            if exchange.tcp:
+                resolution.reply(await _tcp_async(exchange, port))
+            else:
+                resolution.reply(await udp.get(exchange.server, port).ask(exchange))
         except (_TimedOut, DnsFailure, OSError) as exc:
-            outcomes.append((server, _describe(exc)))
-            continue
-        if _is_answer(response):
-            return response
-        outcomes.append((server, rcode_text(response.rcode)))
-    raise _failure(name, timeout, outcomes)
+            resolution.fail(exc)
+    return resolution.result()
