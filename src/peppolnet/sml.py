@@ -6,11 +6,14 @@ Two halves, in the sans-I/O style of the rest of the library:
   :func:`interpret_naptr` turns NAPTR records into the SMP base URL, :func:`apply_regexp` is the
   RFC 3402 ``!regex!replacement!flags`` rewrite. No sockets, no clock.
 * **Shells**: :class:`SmlResolver` and :class:`AsyncSmlResolver` ask DNS and keep a
-  TTL-respecting cache. They share one core (:class:`_Core`), so sync and async give the same
-  answers and the same errors. The query and reply bytes are :mod:`peppolnet.dnswire`'s and the
-  sockets :mod:`peppolnet.dnsquery`'s - one NAPTR question does not need a general DNS library
-  per query, and bulk lookups are bound by client CPU. dnspython is kept for what it does well
-  here: reading the system's nameservers and checking the zone name.
+  TTL-respecting cache. A lookup is written once, as a generator (``_Core.steps``: the cache,
+  the question, the probe of the zone shared by the lookups that need it at the same time, the
+  decision) that yields the I/O it needs; each shell only performs it, with blocking calls or
+  awaits, so sync and async give the same answers and the same errors. The query and reply
+  bytes are :mod:`peppolnet.dnswire`'s and the sockets :mod:`peppolnet.dnsquery`'s - one NAPTR
+  question does not need a general DNS library per query, and bulk lookups are bound by client
+  CPU. dnspython is kept for what it does well here: reading the system's nameservers and
+  checking the zone name.
 
 Outcomes are kept apart because callers act on them differently: :class:`NotRegistered` (an
 answer: the SML has no record), :class:`NoSmpService` (an answer: records, but no usable SMP),
@@ -44,7 +47,8 @@ import time
 import urllib.parse
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol, Self
 
@@ -517,8 +521,53 @@ class _Cache:
         return len(self._data)
 
 
+class _Flight(Protocol):
+    """A probe of the zone in flight, as the lookups waiting for it see it: a future
+    (``concurrent.futures.Future`` for threads, ``asyncio.Future`` on an event loop)."""
+
+    def set_result(self, result: ZoneProof, /) -> None: ...
+
+
+@dataclass(slots=True)  # not frozen: that costs a microsecond per lookup, and none changes it
+class _Ask:
+    """Ask ``servers`` for ``rdtype`` at ``name`` within ``timeout`` seconds: the shell calls
+    :func:`~peppolnet.dnsquery.ask` (or ``ask_async``) with its port and transport, and sends
+    back the :class:`DnsResponse` or throws in the :class:`DnsFailure`."""
+
+    name: str
+    rdtype: int
+    servers: tuple[str, ...]
+    timeout: float
+
+
+@dataclass(slots=True)
+class _Await:
+    """Wait for another lookup's probe of the zone: the shell sends back the flight's
+    :class:`ZoneProof` (``flight`` is the future its own ``new_flight`` made)."""
+
+    flight: _Flight
+
+
+_Steps = Generator[_Ask | _Await, Any, SmlAnswer]
+"""One lookup, sans-I/O: it yields what it needs done and returns the answer (or raises
+:class:`NotRegistered`, :class:`NoSmpService`, :class:`DnsFailure`). The shells
+(:meth:`SmlResolver.resolve`, :meth:`AsyncSmlResolver.resolve`) perform each request with
+blocking calls or awaits - the shape of :func:`peppolnet.lookup._lookup_steps`."""
+
+
+def _step(steps: _Steps, result: Any, error: BaseException | None) -> _Ask | _Await | SmlAnswer:
+    """Hand the outcome of the last request to ``steps`` (``error`` thrown in, so the flow can
+    catch it and its ``finally`` runs): the next request, or the lookup's answer."""
+    try:
+        return steps.send(result) if error is None else steps.throw(error)
+    except StopIteration as stop:
+        answer: SmlAnswer = stop.value
+        return answer
+
+
 class _Core:
-    """Everything the sync and async resolvers share: names, cache, outcome decisions."""
+    """Everything the sync and async resolvers share: names, cache, the flow of a lookup
+    (:meth:`steps`), the probes of the zone and the outcome decisions."""
 
     def __init__(
         self,
@@ -551,6 +600,11 @@ class _Core:
         # What each nameserver showed of the zone (see zone_proof); one entry per nameserver.
         self._proofs: dict[str, tuple[float, ZoneProof]] = {}
         self._proofs_lock = threading.Lock()
+        # The probes in flight, one per (scope, nameserver): lookups denied while one runs wait
+        # for its proof (see _proof_steps). A scope is an event loop (an asyncio future belongs
+        # to one) or None for threads. Its own lock: _proofs_lock is taken inside it.
+        self._flights: dict[tuple[object, str], _Flight] = {}
+        self._flights_lock = threading.Lock()
         self._keep_proofs = cache
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
@@ -668,6 +722,81 @@ class _Core:
         deadline gave it (``started`` from ``time.perf_counter``)."""
         return (lifetime or self.timeout) - (time.perf_counter() - started)
 
+    def steps(
+        self,
+        participant: ParticipantId | str,
+        use_cache: bool,
+        timeout: float | None,
+        servers: tuple[str, ...],
+        scope: object,
+        new_flight: Callable[[], _Flight],
+    ) -> _Steps:
+        """One lookup as a generator of what it needs done (see :data:`_Steps`).
+
+        The cache first; then the question to ``servers``, within the resolver's timeout or the
+        shorter ``timeout`` the caller has left (:meth:`lifetime`); a denial that needs its
+        nameserver's proof of the zone gets it (:meth:`_proof_steps`: remembered, shared with
+        the lookups of ``scope`` that ask at the same time, or asked now, in what is left of
+        that time); last the decision (:meth:`from_response`), which raises the answer-errors.
+        """
+        started = time.perf_counter()
+        pid = self.participant(participant)
+        name = self.record_name(pid)
+        if use_cache:
+            hit = self.cached(pid, name, started)
+            if hit is not None:
+                return hit
+        lifetime = self.lifetime(timeout)
+        response: DnsResponse = yield _Ask(name, self.rdtype, servers, lifetime)
+        proof = None
+        if self.wants_proof(response):
+            server = response.server
+            proof = yield from self._proof_steps(server, started, lifetime, scope, new_flight)
+        return self.from_response(pid, name, response, started, proof)
+
+    def _proof_steps(
+        self,
+        server: str,
+        started: float,
+        lifetime: float,
+        scope: object,
+        new_flight: Callable[[], _Flight],
+    ) -> Generator[_Ask | _Await, Any, ZoneProof]:
+        """What ``server`` shows of the zone: remembered, or asked now - once per burst.
+
+        Hundreds of lookups may be denied at once (a bulk run behind a resolver that strips
+        the SOA); the first asks for the zone's SOA and the rest of its ``scope`` wait for that
+        flight's proof (``new_flight()`` makes the future they wait on), so the burst costs one
+        SOA query. If the asking lookup is cancelled or interrupted, those waiting get a proof
+        that shows nothing (their lookups are "unknown", retryable), not its exception.
+        """
+        key = (scope, server)
+        with self._flights_lock:
+            proof = self.known_proof(server)
+            if proof is not None:
+                return proof
+            waiting = self._flights.get(key)
+            if waiting is None:
+                mine = self._flights[key] = new_flight()
+        if waiting is not None:
+            shared: ZoneProof = yield _Await(waiting)
+            return shared
+        proof = ZoneProof(server, False, detail="asking it for that SOA was cancelled")
+        try:
+            left = self.time_left(started, lifetime)
+            outcome: DnsResponse | DnsFailure | None = None
+            if left > 0:
+                try:
+                    outcome = yield _Ask(self.zone, dnswire.SOA, (server,), left)
+                except DnsFailure as exc:
+                    outcome = exc
+            proof = self.learn_proof(server, outcome)
+            return proof
+        finally:
+            with self._flights_lock:
+                del self._flights[key]
+            mine.set_result(proof)
+
     def from_response(
         self,
         participant: ParticipantId,
@@ -775,10 +904,6 @@ class _ResolverBase:
         self._servers = _nameservers(nameservers)
         # the zone must make a name we can put on the wire (dnspython accepted it already)
         dnswire.encode_name(self._core.zone)
-        # one probe of the zone at a time: lookups that need the same proof wait for it (the
-        # async twin keeps the probe in flight per event loop and nameserver in _probes)
-        self._probe_lock = threading.Lock()
-        self._probes: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Future[ZoneProof]] = {}
 
     @classmethod
     def for_network(cls, network: _NetworkLike, **kwargs: Any) -> Self:
@@ -842,42 +967,28 @@ class SmlResolver(_ResolverBase):
 
         Raises :class:`NotRegistered`, :class:`NoSmpService` or :class:`DnsFailure`.
         """
-        started = time.perf_counter()
-        core = self._core
-        pid = core.participant(participant)
-        name = core.record_name(pid)
-        if use_cache:
-            hit = core.cached(pid, name, started)
-            if hit is not None:
-                return hit
-        lifetime = core.lifetime(timeout)
-        response = ask(name, core.rdtype, self._servers, self._port, lifetime, tcp=self._tcp)
-        proof = None
-        if core.wants_proof(response):
-            proof = self._zone_proof(response.server, started, lifetime)
-        return core.from_response(pid, name, response, started, proof)
+        steps = self._core.steps(participant, use_cache, timeout, self._servers, None, ThreadFuture)
+        step = _step(steps, None, None)
+        while not isinstance(step, SmlAnswer):
+            try:
+                result, error = self._perform(step), None
+            except BaseException as exc:  # thrown into the flow, which re-raises what it must
+                result, error = None, exc
+            step = _step(steps, result, error)
+        return step
 
-    def _zone_proof(self, server: str, started: float, lifetime: float) -> ZoneProof:
-        """What ``server`` shows of the zone: remembered, or asked now (one thread at a time,
-        so a burst of denials from one resolver costs one SOA query, not one each)."""
-        core = self._core
-        proof = core.known_proof(server)
-        if proof is not None:
-            return proof
-        with self._probe_lock:
-            proof = core.known_proof(server)  # another thread may have asked meanwhile
-            if proof is not None:
-                return proof
-            left = core.time_left(started, lifetime)
-            outcome: DnsResponse | DnsFailure | None = None
-            if left > 0:
-                try:
-                    outcome = ask(
-                        core.zone, dnswire.SOA, (server,), self._port, left, tcp=self._tcp
-                    )
-                except DnsFailure as exc:
-                    outcome = exc
-            return core.learn_proof(server, outcome)
+    def _perform(self, request: _Ask | _Await) -> Any:
+        if isinstance(request, _Ask):
+            return ask(
+                request.name,
+                request.rdtype,
+                request.servers,
+                self._port,
+                request.timeout,
+                tcp=self._tcp,
+            )
+        assert isinstance(request.flight, ThreadFuture)
+        return request.flight.result()
 
 
 class AsyncSmlResolver(_ResolverBase):
@@ -907,73 +1018,34 @@ class AsyncSmlResolver(_ResolverBase):
         timeout: float | None = None,
     ) -> SmlAnswer:
         """Where is the participant's SMP? Same contract as :meth:`SmlResolver.resolve`."""
-        started = time.perf_counter()
-        core = self._core
-        pid = core.participant(participant)
-        name = core.record_name(pid)
-        if use_cache:
-            hit = core.cached(pid, name, started)
-            if hit is not None:
-                return hit
-        lifetime = core.lifetime(timeout)
-        response = await ask_async(
-            name,
-            core.rdtype,
-            self._servers,
-            self._port,
-            lifetime,
-            tcp=self._tcp,
-            udp=self._endpoints(),
-        )
-        proof = None
-        if core.wants_proof(response):
-            proof = await self._zone_proof(response.server, started, lifetime)
-        return core.from_response(pid, name, response, started, proof)
-
-    async def _zone_proof(self, server: str, started: float, lifetime: float) -> ZoneProof:
-        """The async twin of :meth:`SmlResolver._zone_proof`.
-
-        Hundreds of lookups may be denied at once; the first asks for the zone's SOA and the
-        rest await its answer (a future per loop and nameserver), so the burst still costs one
-        SOA query. If the asking lookup is cancelled, those waiting get a proof that shows
-        nothing (their lookups are "unknown", retryable), not its cancellation.
-        """
-        core = self._core
         loop = asyncio.get_running_loop()
-        key = (loop, server)
-        with self._probe_lock:
-            proof = core.known_proof(server)
-            if proof is not None:
-                return proof
-            waiting = self._probes.get(key)
-            if waiting is None:
-                mine: asyncio.Future[ZoneProof] = loop.create_future()
-                self._probes[key] = mine
-        if waiting is not None:
-            return await asyncio.shield(waiting)
-        proof = ZoneProof(server, False, detail="asking it for that SOA was cancelled")
-        try:
-            left = core.time_left(started, lifetime)
-            outcome: DnsResponse | DnsFailure | None = None
-            if left > 0:
-                try:
-                    outcome = await ask_async(
-                        core.zone,
-                        dnswire.SOA,
-                        (server,),
-                        self._port,
-                        left,
-                        tcp=self._tcp,
-                        udp=self._endpoints(),
-                    )
-                except DnsFailure as exc:
-                    outcome = exc
-            proof = core.learn_proof(server, outcome)
-            return proof
-        finally:
-            with self._probe_lock:
-                del self._probes[key]
-            mine.set_result(proof)
+        servers = self._servers
+        steps = self._core.steps(participant, use_cache, timeout, servers, loop, loop.create_future)
+        step = _step(steps, None, None)
+        while not isinstance(step, SmlAnswer):
+            try:
+                result, error = await self._perform(step), None
+            except BaseException as exc:  # CancelledError too: the flow's finally must run
+                result, error = None, exc
+            step = _step(steps, result, error)
+        return step
+
+    def _perform(self, request: _Ask | _Await) -> Awaitable[Any]:
+        """The awaitable that performs ``request`` (returned, not awaited here: one coroutine
+        less per lookup)."""
+        if isinstance(request, _Ask):
+            return ask_async(
+                request.name,
+                request.rdtype,
+                request.servers,
+                self._port,
+                request.timeout,
+                tcp=self._tcp,
+                udp=self._endpoints(),
+            )
+        assert isinstance(request.flight, asyncio.Future)
+        # shielded: a waiter that is cancelled must not cancel the probe the others wait for
+        return asyncio.shield(request.flight)
 
     async def aclose(self) -> None:
         """Close this loop's shared sockets (the cache stays); the resolver stays usable."""
