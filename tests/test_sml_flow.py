@@ -40,7 +40,7 @@ def core() -> _Core:
 
 
 def flow(core: _Core, pid: ParticipantId, scope: object = None, cache: bool = True) -> _Steps:
-    return core.steps(pid, cache, None, (NS,), scope, Future)
+    return core.steps(pid, cache, None, scope, Future)
 
 
 def start(steps: _Steps) -> _Ask | _Await:
@@ -60,7 +60,7 @@ def finish(steps: _Steps, reply: Any) -> SmlAnswer:
 def test_an_answer_is_asked_once_then_cached(core: _Core) -> None:
     steps = flow(core, FOUND)
     request = start(steps)
-    assert request == _Ask(naptr_name(FOUND, ZONE), NAPTR, (NS,), 5.0)
+    assert request == _Ask(naptr_name(FOUND, ZONE), NAPTR, (NS,), 53, 5.0, False)
     answer = finish(steps, FOUND_REPLY)
     assert (answer.smp_url, answer.from_cache, answer.ttl) == ("https://smp.flow.test", False, 60)
     with pytest.raises(StopIteration) as stop:  # the cache answers without a request
@@ -82,7 +82,13 @@ def test_a_bare_denial_asks_that_resolver_for_the_zones_soa_once(core: _Core) ->
     start(steps)
     probe = steps.send(BARE_DENIAL)
     assert isinstance(probe, _Ask)
-    assert (probe.name, probe.rdtype, probe.servers) == (ZONE, SOA, (NS,))
+    assert (probe.name, probe.rdtype, probe.servers, probe.port, probe.tcp) == (
+        ZONE,
+        SOA,
+        (NS,),
+        53,
+        False,
+    )
     assert 0 < probe.timeout <= 5.0  # what is left of the lookup's timeout
     with pytest.raises(NotRegistered):
         steps.send(SOA_REPLY)

@@ -530,14 +530,17 @@ class _Flight(Protocol):
 
 @dataclass(slots=True)  # not frozen: that costs a microsecond per lookup, and none changes it
 class _Ask:
-    """Ask ``servers`` for ``rdtype`` at ``name`` within ``timeout`` seconds: the shell calls
-    :func:`~peppolnet.dnsquery.ask` (or ``ask_async``) with its port and transport, and sends
-    back the :class:`DnsResponse` or throws in the :class:`DnsFailure`."""
+    """Ask ``servers`` (on ``port``, over TCP only when ``tcp``) for ``rdtype`` at ``name``
+    within ``timeout`` seconds: the shell calls :func:`~peppolnet.dnsquery.ask` (or
+    ``ask_async``) and sends back the :class:`DnsResponse` or throws in the
+    :class:`DnsFailure`."""
 
     name: str
     rdtype: int
     servers: tuple[str, ...]
+    port: int
     timeout: float
+    tcp: bool
 
 
 @dataclass(slots=True)
@@ -611,6 +614,10 @@ class _Core:
         # TTLs are ages: they run on the monotonic reading of the one clock the owner passed in
         self.clock = clock.monotonic
         self.cache = _Cache(cache_size if cache else 0, clock.monotonic)
+        # whom to ask, and how: set by the resolver once it has checked them
+        self.servers: tuple[str, ...] = ()
+        self.port = 53
+        self.tcp = False
 
     def lifetime(self, timeout: float | None) -> float:
         """The time one question may take: ours, or less when the caller has less."""
@@ -727,14 +734,13 @@ class _Core:
         participant: ParticipantId | str,
         use_cache: bool,
         timeout: float | None,
-        servers: tuple[str, ...],
         scope: object,
         new_flight: Callable[[], _Flight],
     ) -> _Steps:
         """One lookup as a generator of what it needs done (see :data:`_Steps`).
 
-        The cache first; then the question to ``servers``, within the resolver's timeout or the
-        shorter ``timeout`` the caller has left (:meth:`lifetime`); a denial that needs its
+        The cache first; then the question to the nameservers, within the resolver's timeout or
+        the shorter ``timeout`` the caller has left (:meth:`lifetime`); a denial that needs its
         nameserver's proof of the zone gets it (:meth:`_proof_steps`: remembered, shared with
         the lookups of ``scope`` that ask at the same time, or asked now, in what is left of
         that time); last the decision (:meth:`from_response`), which raises the answer-errors.
@@ -747,7 +753,8 @@ class _Core:
             if hit is not None:
                 return hit
         lifetime = self.lifetime(timeout)
-        response: DnsResponse = yield _Ask(name, self.rdtype, servers, lifetime)
+        question = _Ask(name, self.rdtype, self.servers, self.port, lifetime, self.tcp)
+        response: DnsResponse = yield question
         proof = None
         if self.wants_proof(response):
             server = response.server
@@ -787,7 +794,9 @@ class _Core:
             outcome: DnsResponse | DnsFailure | None = None
             if left > 0:
                 try:
-                    outcome = yield _Ask(self.zone, dnswire.SOA, (server,), left)
+                    outcome = yield _Ask(
+                        self.zone, dnswire.SOA, (server,), self.port, left, self.tcp
+                    )
                 except DnsFailure as exc:
                     outcome = exc
             proof = self.learn_proof(server, outcome)
@@ -899,9 +908,9 @@ class _ResolverBase:
         )
         if not 0 < port < 65536:
             raise InvalidInput(f"the DNS port must be between 1 and 65535, not {port!r}")
-        self._tcp = tcp
-        self._port = port
-        self._servers = _nameservers(nameservers)
+        self._core.servers = _nameservers(nameservers)
+        self._core.port = port
+        self._core.tcp = tcp
         # the zone must make a name we can put on the wire (dnspython accepted it already)
         dnswire.encode_name(self._core.zone)
 
@@ -967,7 +976,7 @@ class SmlResolver(_ResolverBase):
 
         Raises :class:`NotRegistered`, :class:`NoSmpService` or :class:`DnsFailure`.
         """
-        steps = self._core.steps(participant, use_cache, timeout, self._servers, None, ThreadFuture)
+        steps = self._core.steps(participant, use_cache, timeout, None, ThreadFuture)
         step = _step(steps, None, None)
         while not isinstance(step, SmlAnswer):
             try:
@@ -979,14 +988,8 @@ class SmlResolver(_ResolverBase):
 
     def _perform(self, request: _Ask | _Await) -> Any:
         if isinstance(request, _Ask):
-            return ask(
-                request.name,
-                request.rdtype,
-                request.servers,
-                self._port,
-                request.timeout,
-                tcp=self._tcp,
-            )
+            r = request
+            return ask(r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp)
         assert isinstance(request.flight, ThreadFuture)
         return request.flight.result()
 
@@ -1019,8 +1022,7 @@ class AsyncSmlResolver(_ResolverBase):
     ) -> SmlAnswer:
         """Where is the participant's SMP? Same contract as :meth:`SmlResolver.resolve`."""
         loop = asyncio.get_running_loop()
-        servers = self._servers
-        steps = self._core.steps(participant, use_cache, timeout, servers, loop, loop.create_future)
+        steps = self._core.steps(participant, use_cache, timeout, loop, loop.create_future)
         step = _step(steps, None, None)
         while not isinstance(step, SmlAnswer):
             try:
@@ -1034,15 +1036,8 @@ class AsyncSmlResolver(_ResolverBase):
         """The awaitable that performs ``request`` (returned, not awaited here: one coroutine
         less per lookup)."""
         if isinstance(request, _Ask):
-            return ask_async(
-                request.name,
-                request.rdtype,
-                request.servers,
-                self._port,
-                request.timeout,
-                tcp=self._tcp,
-                udp=self._endpoints(),
-            )
+            r, udp = request, self._endpoints()
+            return ask_async(r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp, udp=udp)
         assert isinstance(request.flight, asyncio.Future)
         # shielded: a waiter that is cancelled must not cancel the probe the others wait for
         return asyncio.shield(request.flight)
