@@ -418,6 +418,37 @@ async def test_shared_sockets_are_rotated_to_fresh_ports(cleanup: list[FakeDns])
     await udp.aclose()
 
 
+@pytest.mark.parametrize("max_age", [0.0, float("inf")])
+async def test_a_shared_socket_past_its_age_takes_no_new_query(
+    cleanup: list[FakeDns], monkeypatch: pytest.MonkeyPatch, max_age: float
+) -> None:
+    """A pooled port lives at most MAX_AGE seconds (then the next query picking it gets a fresh
+    socket on a new port), however few queries it carried; the old socket is closed."""
+    import peppolnet.dnsquery
+
+    monkeypatch.setattr(peppolnet.dnsquery, "POOL_SIZE", 1)
+    monkeypatch.setattr(peppolnet.dnsquery, "MAX_AGE", max_age)
+    srv = fake()
+    cleanup.append(srv)
+    udp = UdpEndpoints()
+    loop = asyncio.get_running_loop()
+    used = []  # the socket that carried each query
+    for n in range(3):
+        name = naptr_name(ParticipantId.parse(f"0007:{n:010d}"), ZONE)
+        got = await ask_async(name, NAPTR, ["127.0.0.1"], srv.port, 2.0, tcp=False, udp=udp)
+        assert smp_of(got) == "https://real.example"
+        (pool,) = udp._by_loop[loop].values()
+        used.extend(pool)
+    if max_age == 0.0:  # each query found the one socket too old: three sockets, three ports
+        assert len(set(srv.clients)) == 3
+        assert len(set(map(id, used))) == 3
+        assert all(endpoint.closed for endpoint in used[:2])
+    else:
+        assert len(set(srv.clients)) == 1
+        assert used[0] is used[1] is used[2]
+    await udp.aclose()
+
+
 async def test_replies_reach_the_right_query_out_of_order(
     cleanup: list[FakeDns], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,18 +20,25 @@ to the next server, and when none is left the :class:`~peppolnet.errors.DnsFailu
 server's outcome. A reply with TC set is asked again over TCP (``tcp=True`` uses TCP from the
 start); a FORMERR to a query with EDNS is asked again without, for servers that predate EDNS.
 
-Against spoofing: query IDs come from the OS random source, UDP sockets are connected (the
-kernel drops datagrams from other addresses), and a reply counts only if its ID, QR bit and
-question match a query in flight; anything else is ignored and the query keeps waiting. Shared
-sockets must not make the source port guessable: each (nameserver, port) gets a pool of
-:data:`POOL_SIZE` sockets on random ephemeral ports, each query goes out on one picked at
-random, and a socket is retired after :data:`ROTATE_AFTER` queries (closed once its last reply
-is in) and replaced by a fresh one on a new port. An off-path forger must therefore hit the 16
-ID bits, the question, and a port that it cannot observe and that does not live long enough to
-be probed for. What a forgery that lands could do is bounded: a forged SMP address still has to
-serve metadata signed under the network's SMP CA, so it makes the lookup fail rather than
-trusted; a forged NXDOMAIN that carries the zone's SOA (without it, :mod:`peppolnet.sml` does not
-believe a denial) would read as "not registered" until the negative cache entry expires
+Against spoofing (RFC 5452): query IDs come from the OS random source, UDP sockets are
+connected (the kernel drops datagrams from other addresses), and a reply counts only if its ID,
+QR bit and question match a query in flight; anything else is ignored and the query keeps
+waiting. Shared sockets must not make the source port guessable (RFC 5452 §9.2): each
+(nameserver, port) gets a pool of :data:`POOL_SIZE` sockets on random ephemeral ports, each
+query goes out on one picked at random, and a socket is retired after :data:`ROTATE_AFTER`
+queries or once it is :data:`MAX_AGE` seconds old (closed once its last reply is in) and
+replaced by a fresh one on a new port. An off-path forger must therefore hit the 16 ID bits, the
+question, and a port that it cannot observe and that does not live long enough to be probed
+for. Against a blind forger the pool costs nothing: with N queries in flight there are N
+(port, ID) pairs to hit either way, N ports with one ID each or eight ports with N/8 IDs each.
+What a port per query would add is a shorter life for each port; :data:`MAX_AGE` bounds that
+life to about a second whatever the load, at a small part of the cost (figures and the choice:
+docs/security.md).
+
+What a forgery that lands could do is bounded: a forged SMP address still has to serve metadata
+signed under the network's SMP CA, so it makes the lookup fail rather than trusted; a forged
+NXDOMAIN that carries the zone's SOA (without it, :mod:`peppolnet.sml` does not believe a
+denial) would read as "not registered" until the negative cache entry expires
 (``max_negative_ttl``, 5 minutes by default). Only DNSSEC validation would rule that out, and
 peppolnet does not validate DNSSEC (nor did it when dnspython sent the queries).
 """
@@ -62,6 +69,7 @@ from peppolnet.dnswire import (
 from peppolnet.errors import DnsFailure
 
 __all__ = [
+    "MAX_AGE",
     "POOL_SIZE",
     "ROTATE_AFTER",
     "Exchange",
@@ -75,8 +83,13 @@ POOL_SIZE: Final = 8
 """Shared UDP sockets (source ports) per nameserver and event loop; a query picks one at random."""
 ROTATE_AFTER: Final = 256
 """Queries one shared socket carries before it is retired and replaced on a fresh port.
-Creating a socket costs ~20 us; amortised over 256 queries it is noise, while the port an
-attacker would have to find keeps changing."""
+A fresh socket costs ~40 us of CPU (docs/security.md); amortised over 256 queries it is noise,
+while the port an attacker would have to find keeps changing."""
+MAX_AGE: Final = 1.0
+"""Seconds a shared socket is given new queries; one picked when older is retired and replaced
+on a fresh port. Under load :data:`ROTATE_AFTER` rotates sooner; this bounds how long a port
+lives when queries are few (without it, a service making a lookup a minute would keep its
+eight ports for hours, long enough to find them by a side channel such as CVE-2020-25705)."""
 
 _MAX_MESSAGE: Final = 65535
 _MAX_IN_FLIGHT: Final = 4096
@@ -393,6 +406,7 @@ class _UdpEndpoint:
         self.server = server
         self.closed = False
         self.uses = 0
+        self.born = loop.time()
         self.retiring = False  # out of the pool: closes itself once its last reply is in
         self._pending: dict[int, _Pending] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -432,6 +446,11 @@ class _UdpEndpoint:
                 timer.cancel()
             if self.retiring and not self._pending:
                 self.close()
+
+    @property
+    def idle(self) -> bool:
+        """No query waits for a reply on this socket."""
+        return not self._pending
 
     def _expire(self, query_id: int, future: asyncio.Future[DnsResponse]) -> None:
         entry = self._pending.get(query_id)
@@ -541,19 +560,32 @@ class UdpEndpoints:
                 self._forget_closed_loops()
             pool = self._by_loop.setdefault(loop, {}).setdefault((server, port), [])
             pool[:] = [endpoint for endpoint in pool if not endpoint.closed]
-            if len(pool) < POOL_SIZE:
+            endpoint = None
+            if len(pool) >= POOL_SIZE:
+                endpoint = pool[secrets.randbelow(len(pool))]
+                if loop.time() - endpoint.born >= MAX_AGE:  # too old to carry another query
+                    self._retire(loop, pool, endpoint)
+                    if endpoint.idle:
+                        endpoint.close()
+                    endpoint = None
+            if endpoint is None:
                 endpoint = _UdpEndpoint(loop, server, port)
                 pool.append(endpoint)
-            else:
-                endpoint = pool[secrets.randbelow(len(pool))]
             endpoint.uses += 1
             if endpoint.uses >= ROTATE_AFTER:  # this query is its last; a fresh one follows
-                pool.remove(endpoint)
-                endpoint.retiring = True
-                retiring = self._retiring.setdefault(loop, set())
-                retiring.difference_update([e for e in retiring if e.closed])
-                retiring.add(endpoint)
+                self._retire(loop, pool, endpoint)
         return endpoint
+
+    def _retire(
+        self, loop: asyncio.AbstractEventLoop, pool: list[_UdpEndpoint], endpoint: _UdpEndpoint
+    ) -> None:
+        """Out of the pool: ``endpoint`` takes no new query and closes once its last reply is
+        in (call with the lock held)."""
+        pool.remove(endpoint)
+        endpoint.retiring = True
+        retiring = self._retiring.setdefault(loop, set())
+        retiring.difference_update([e for e in retiring if e.closed])
+        retiring.add(endpoint)
 
     def _take(self, loop: asyncio.AbstractEventLoop) -> list[_UdpEndpoint]:
         """Every socket of ``loop``, removed from the books (call with the lock held)."""
