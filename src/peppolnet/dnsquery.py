@@ -173,8 +173,9 @@ class Exchange:
         """The reply to this query in ``data``, read by :func:`~peppolnet.dnswire.parse_response`.
 
         Raises :class:`~peppolnet.dnswire.ForeignResponse` when ``data`` is not that reply (its
-        ID, QR bit or question differ, RFC 5452 §3): over UDP anyone can send one, so the shell
-        ignores it and keeps waiting (RFC 5452 §9.1). Over TCP the connection carries only this
+        ID, QR bit or question differ; RFC 5452 §9.1 lists what must match): over UDP anyone can
+        send one (a late reply, a forgery, RFC 5452 §3), so the shell ignores it and keeps
+        waiting for the real one. Over TCP the connection carries only this
         exchange, so there a foreign reply is a broken server: :class:`BadResponse`, like a
         malformed one.
         """

@@ -997,8 +997,9 @@ class SmlResolver(_ResolverBase):
 class AsyncSmlResolver(_ResolverBase):
     """The async twin of :class:`SmlResolver`: same arguments, same answers, awaitable.
 
-    Queries share one UDP socket per nameserver and event loop, made on first use, so hundreds
-    may be in flight at once without a socket each. ``await resolver.aclose()`` (or ``async
+    Queries share a small pool of UDP sockets per nameserver and event loop, made on first use
+    (:class:`~peppolnet.dnsquery.UdpEndpoints`), so hundreds may be in flight at once without a
+    socket each. ``await resolver.aclose()`` (or ``async
     with``) releases the sockets of the running loop; closing is optional - they are released
     when the resolver is garbage-collected, and a loop that has closed gets no further use of
     them.
