@@ -39,8 +39,14 @@ def core() -> _Core:
     return resolver._core
 
 
-def flow(core: _Core, pid: ParticipantId, scope: object = None, cache: bool = True) -> _Steps:
-    return core.steps(pid, cache, None, scope, Future)
+def flow(
+    core: _Core,
+    pid: ParticipantId,
+    scope: object = None,
+    cache: bool = True,
+    timeout: float | None = None,
+) -> _Steps:
+    return core.steps(pid, cache, timeout, scope, Future)
 
 
 def start(steps: _Steps) -> _Ask | _Await:
@@ -163,6 +169,16 @@ def test_without_time_left_the_probe_is_not_asked(core: _Core) -> None:
     start(steps)
     with pytest.raises(UntrustedNegative, match="no time was left to ask it for that SOA"):
         steps.send(BARE_DENIAL)
+
+
+def test_a_callers_shorter_timeout_bounds_the_question_and_the_probe(core: _Core) -> None:
+    # what a lookup's deadline leaves: never more than the resolver's own timeout
+    assert start(flow(core, FOUND, timeout=60.0)).timeout == 5.0
+    steps = flow(core, MISSING[0], timeout=0.5)
+    assert start(steps).timeout == 0.5
+    probe = steps.send(BARE_DENIAL)
+    assert isinstance(probe, _Ask)
+    assert 0 < probe.timeout <= 0.5  # what is left of the shorter time, not of the 5 s
 
 
 def test_a_dns_failure_of_the_question_is_the_lookups(core: _Core) -> None:
