@@ -223,7 +223,7 @@ async def test_async_twin_gives_the_same_answers(sandbox: Sandbox) -> None:
 
 
 class _Revocation:
-    """A status-only checker: ``status`` for the certificates of one CA, "good" for the rest."""
+    """A checker of a user's: ``status`` for the certificates of one CA, "good" for the rest."""
 
     def __init__(self, status: object, issuer: object, *, soft_fail: bool = False) -> None:
         self.status = status
@@ -231,14 +231,14 @@ class _Revocation:
         self.soft_fail = soft_fail
         self.asked: list[str] = []
 
-    def check(self, certificate: object, issuer: object, at: datetime) -> object:
+    def answer(self, certificate: object, issuer: object, at: datetime) -> object:
         from cryptography import x509
 
-        from peppolnet.pki import RevocationStatus
+        from peppolnet.pki import RevocationAnswer, RevocationStatus
 
         assert isinstance(certificate, x509.Certificate)
         self.asked.append(certificate.subject.rfc4514_string())
-        return self.status if issuer == self.issuer else RevocationStatus.GOOD
+        return RevocationAnswer(self.status if issuer == self.issuer else RevocationStatus.GOOD)
 
 
 @pytest.mark.parametrize(
@@ -301,9 +301,9 @@ async def test_async_shell_runs_a_blocking_checker_in_a_thread(sandbox: Sandbox)
     threads: list[str] = []
 
     class Blocking(_Revocation):
-        def check(self, certificate: object, issuer: object, at: datetime) -> object:
+        def answer(self, certificate: object, issuer: object, at: datetime) -> object:
             threads.append(threading.current_thread().name)
-            return super().check(certificate, issuer, at)
+            return super().answer(certificate, issuer, at)
 
     checker = Blocking(RevocationStatus.REVOKED, sandbox.pki.ap_ca)
     async with AsyncLookup(sandbox.network, revocation=checker) as lk:  # type: ignore[arg-type]
@@ -468,7 +468,9 @@ def test_a_revoked_redirecting_smp_cannot_steer_lookups() -> None:
 class _Broken:
     """A revocation checker of a user's that fails with something that is not ours."""
 
-    def check(self, cert: object, issuer: object, at: datetime) -> object:
+    soft_fail = False
+
+    def answer(self, cert: object, issuer: object, at: datetime) -> object:
         raise OSError("the CRL proxy is down")
 
 

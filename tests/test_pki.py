@@ -12,12 +12,19 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peppolnet.errors import CertificateError, ChainError, PeppolnetError, UntrustedCertificate
+from peppolnet.errors import (
+    CertificateError,
+    ChainError,
+    InvalidInput,
+    PeppolnetError,
+    UntrustedCertificate,
+)
 from peppolnet.network import PRODUCTION, TEST
 from peppolnet.pki import (
     SEAT_ID_PATTERN,
     CertificateFacts,
     NoRevocationCheck,
+    RevocationAnswer,
     RevocationStatus,
     check_revocation,
     load_certificate,
@@ -140,10 +147,40 @@ def test_revocation_not_checked_by_default(pki: TestPki) -> None:
     assert check_revocation(path, NoRevocationCheck()) is RevocationStatus.NOT_CHECKED
 
     class Revoked:
-        def check(self, cert: object, issuer: object, at: datetime) -> RevocationStatus:
-            return RevocationStatus.REVOKED
+        soft_fail = False
+
+        def answer(self, cert: object, issuer: object, at: datetime) -> RevocationAnswer:
+            return RevocationAnswer(RevocationStatus.REVOKED)
 
     assert check_revocation(path, Revoked()) is RevocationStatus.REVOKED
+
+
+def test_a_checker_without_the_declared_methods_is_refused_by_name() -> None:
+    """A misspelt method used to be skipped silently (found with getattr); now it is refused."""
+    from peppolnet.lookup import AsyncLookup, Lookup
+    from peppolnet.pki import AsyncRevocationChecker, RevocationChecker, require_checker
+
+    class Misspelt:
+        soft_fail = False
+
+        def anwser(self, cert: object, issuer: object, at: datetime) -> RevocationAnswer:
+            return RevocationAnswer(RevocationStatus.GOOD)
+
+    class OnlyAsync:
+        soft_fail = False
+
+        async def aanswer(self, cert: object, issuer: object, at: datetime) -> RevocationAnswer:
+            return RevocationAnswer(RevocationStatus.GOOD)
+
+    with pytest.raises(InvalidInput, match=r"needs answer\(cert, issuer, at\).*Misspelt"):
+        Lookup(PRODUCTION, revocation=Misspelt())  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="OnlyAsync"):
+        Lookup(PRODUCTION, revocation=OnlyAsync())  # type: ignore[arg-type]
+    require_checker(OnlyAsync(), asynchronous=True)  # an AsyncLookup takes it
+    assert isinstance(OnlyAsync(), AsyncRevocationChecker)
+    assert not isinstance(OnlyAsync(), RevocationChecker)
+    with pytest.raises(InvalidInput, match="Misspelt"):
+        AsyncLookup(PRODUCTION, revocation=Misspelt())  # type: ignore[arg-type]
 
 
 def test_builtin_g3_anchors_are_cas() -> None:

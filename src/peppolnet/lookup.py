@@ -83,12 +83,15 @@ from peppolnet.identifiers import (
 )
 from peppolnet.operators import Operator, OperatorRegistry
 from peppolnet.pki import (
+    AsyncRevocationChecker,
     CertificateFacts,
     NoRevocationCheck,
     RevocationAnswer,
     RevocationChecker,
     RevocationStatus,
+    arevocation_answer,
     load_certificate,
+    require_checker,
     revocation_answer,
     revocation_soft_fail,
     validate_chain,
@@ -282,7 +285,7 @@ class _Context:
     at: datetime
     list_document_types: bool
     operators: OperatorRegistry | None
-    revocation: RevocationChecker
+    revocation: RevocationChecker | AsyncRevocationChecker
     checks: list[Check] = dataclasses.field(default_factory=list)
     # Whether a checker is configured (NoRevocationCheck: no request is ever made), and whether
     # its "unknown" only warns.
@@ -921,7 +924,7 @@ class _Base:
         network: Network | None,
         *,
         operators: OperatorRegistry | None,
-        revocation: RevocationChecker | None,
+        revocation: RevocationChecker | AsyncRevocationChecker | None,
         list_document_types: bool,
         clock: Clock | None,
         deadline: float | None,
@@ -935,7 +938,11 @@ class _Base:
         self.network = network
         self.deadline = None if deadline is None else float(deadline)
         self.operators = operators
-        self.revocation = revocation or NoRevocationCheck()
+        if revocation is not None:
+            require_checker(revocation, asynchronous=not isinstance(self, Lookup))
+        self.revocation: RevocationChecker | AsyncRevocationChecker = (
+            revocation or NoRevocationCheck()
+        )
         self._asks_revocation = not isinstance(self.revocation, NoRevocationCheck)
         self.list_document_types = list_document_types
         self.clock: Clock = as_clock(clock)
@@ -1089,6 +1096,7 @@ class Lookup(_Base):
             if isinstance(request, _ServiceGroup):
                 return self.smp.service_group(request.smp_url, request.participant)
             if isinstance(request, _Revocation):
+                assert isinstance(self.revocation, RevocationChecker)  # checked when made
                 try:
                     return revocation_answer(
                         self.revocation, request.certificate, request.issuer, request.at
@@ -1111,7 +1119,7 @@ class AsyncLookup(_Base):
         resolver: AsyncSmlResolver | None = None,
         smp_client: AsyncSmpClient | None = None,
         operators: OperatorRegistry | None = None,
-        revocation: RevocationChecker | None = None,
+        revocation: RevocationChecker | AsyncRevocationChecker | None = None,
         list_document_types: bool = False,
         timeout: float = 10.0,
         clock: Clock | None = None,
@@ -1199,7 +1207,7 @@ class AsyncLookup(_Base):
             return await self.smp.service_group(request.smp_url, request.participant)
         if isinstance(request, _Revocation):
             try:
-                return await _revocation_answer_async(
+                return await arevocation_answer(
                     self.revocation, request.certificate, request.issuer, request.at
                 )
             except Exception as exc:  # a checker of the caller's may raise anything
@@ -1208,21 +1216,6 @@ class AsyncLookup(_Base):
         return await self.smp.service_metadata(
             request.smp_url, request.participant, request.document_type, at=request.at
         )
-
-
-async def _revocation_answer_async(
-    checker: RevocationChecker, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
-) -> RevocationAnswer:
-    """Ask ``checker`` without blocking the loop: its async methods, else ``check`` in a thread."""
-    aanswer = getattr(checker, "aanswer", None)
-    if callable(aanswer):
-        result = await aanswer(cert, issuer, at)
-        if isinstance(result, RevocationAnswer):
-            return result
-    acheck = getattr(checker, "acheck", None)
-    if callable(acheck):
-        return RevocationAnswer(await acheck(cert, issuer, at))
-    return await asyncio.to_thread(revocation_answer, checker, cert, issuer, at)
 
 
 def _unconfirmed(resolver: SmlResolver | AsyncSmlResolver, request: _Unconfirmed) -> None:

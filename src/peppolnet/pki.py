@@ -12,6 +12,7 @@ pass as an SMP certificate just because both chain to the same root.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import enum
@@ -22,24 +23,27 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar, runtime_checkable
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from cryptography.x509.oid import NameOID
 
 from peppolnet._x509 import decode_errors, parse_now
-from peppolnet.errors import CertificateError, ChainError, UntrustedCertificate
+from peppolnet.errors import CertificateError, ChainError, InvalidInput, UntrustedCertificate
 
 __all__ = [
     "SEAT_ID_PATTERN",
+    "AsyncRevocationChecker",
     "CertificateFacts",
     "NoRevocationCheck",
     "RevocationAnswer",
     "RevocationChecker",
     "RevocationStatus",
+    "arevocation_answer",
     "check_revocation",
     "load_certificate",
+    "require_checker",
     "revocation_answer",
     "revocation_soft_fail",
     "validate_chain",
@@ -396,49 +400,101 @@ class RevocationAnswer:
     reason: str = ""
 
 
+@runtime_checkable
 class RevocationChecker(Protocol):
-    """A CRL or OCSP checker. Implementations do their own I/O; the core only asks.
+    """A CRL or OCSP checker for a blocking :class:`~peppolnet.lookup.Lookup`.
 
-    Only ``check`` is required. A checker may also offer (and the lookup then prefers them):
+    Implementations do their own I/O; the core only asks. ``answer`` gives the status *with*
+    the sentence behind it; ``soft_fail`` says whether an ``unknown`` status only warns instead
+    of making the verdict ``unknown`` (see docs/security.md, Revocation). Faults (timeouts,
+    unreachable CRL servers) must be answered ``UNKNOWN``, never ``REVOKED``.
 
-    * ``answer(cert, issuer, at) -> RevocationAnswer``: the status *with* its reason;
-    * ``async aanswer(...)`` / ``async acheck(...)``: the same without blocking an event loop
-      (otherwise :class:`~peppolnet.lookup.AsyncLookup` runs ``check`` in a worker thread);
-    * ``soft_fail: bool``: an ``unknown`` status only warns instead of making the verdict
-      ``unknown`` (see docs/security.md, Revocation).
-
-    Faults (timeouts, unreachable CRL servers) must be answered ``UNKNOWN``, never ``REVOKED``.
+    Declared rather than looked up with ``getattr``: a checker whose method is misspelt is
+    refused when the lookup is made, instead of silently being asked something else.
     """
 
-    def check(
+    soft_fail: bool
+
+    def answer(
         self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
-    ) -> RevocationStatus: ...
+    ) -> RevocationAnswer: ...
+
+
+@runtime_checkable
+class AsyncRevocationChecker(Protocol):
+    """The same for :class:`~peppolnet.lookup.AsyncLookup`, without blocking its event loop.
+
+    An ``AsyncLookup`` given only a :class:`RevocationChecker` runs ``answer`` in a thread.
+    """
+
+    soft_fail: bool
+
+    async def aanswer(
+        self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+    ) -> RevocationAnswer: ...
 
 
 class NoRevocationCheck:
     """The offline default: says "not checked" for every certificate, never "good"."""
 
-    def check(
+    soft_fail = False
+    _ANSWER = RevocationAnswer(RevocationStatus.NOT_CHECKED)
+
+    def answer(
         self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
-    ) -> RevocationStatus:
-        return RevocationStatus.NOT_CHECKED
+    ) -> RevocationAnswer:
+        return self._ANSWER
+
+    async def aanswer(
+        self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
+    ) -> RevocationAnswer:
+        return self._ANSWER
+
+
+def require_checker(checker: object, *, asynchronous: bool = False) -> None:
+    """Refuse, by name, a revocation checker that does not have the declared methods."""
+    wanted: tuple[type, ...] = (RevocationChecker,)
+    if asynchronous:
+        wanted = (AsyncRevocationChecker, RevocationChecker)
+    if not isinstance(checker, wanted):
+        methods = "answer(cert, issuer, at)" + (" or async aanswer(...)" if asynchronous else "")
+        raise InvalidInput(
+            f"revocation= needs {methods} and a soft_fail attribute "
+            f"(peppolnet.pki.RevocationChecker); {type(checker).__name__} has not"
+        )
 
 
 def revocation_answer(
     checker: RevocationChecker, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
 ) -> RevocationAnswer:
-    """Ask ``checker`` about ``cert``: its ``answer`` method if it has one, else ``check``."""
-    answer = getattr(checker, "answer", None)
-    if callable(answer):
-        result = answer(cert, issuer, at)
-        if isinstance(result, RevocationAnswer):
-            return result
-    return RevocationAnswer(checker.check(cert, issuer, at))
+    """Ask ``checker`` about ``cert``; an answer of another type is the checker's defect."""
+    return _checked(checker.answer(cert, issuer, at), checker)
 
 
-def revocation_soft_fail(checker: RevocationChecker) -> bool:
-    """Whether ``checker`` asks for "unknown" to be a warning rather than a fault (default no)."""
-    return getattr(checker, "soft_fail", False) is True
+async def arevocation_answer(
+    checker: RevocationChecker | AsyncRevocationChecker,
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    at: datetime,
+) -> RevocationAnswer:
+    """Ask ``checker`` without blocking the loop: ``aanswer``, else ``answer`` in a thread."""
+    if isinstance(checker, AsyncRevocationChecker):
+        return _checked(await checker.aanswer(cert, issuer, at), checker)
+    return await asyncio.to_thread(revocation_answer, checker, cert, issuer, at)
+
+
+def _checked(result: object, checker: object) -> RevocationAnswer:
+    if not isinstance(result, RevocationAnswer):
+        raise InvalidInput(
+            f"the revocation checker {type(checker).__name__} answered {result!r}, "
+            "not a RevocationAnswer"
+        )
+    return result
+
+
+def revocation_soft_fail(checker: RevocationChecker | AsyncRevocationChecker) -> bool:
+    """Whether ``checker`` asks for "unknown" to be a warning rather than a fault."""
+    return checker.soft_fail is True
 
 
 def check_revocation(
@@ -460,7 +516,7 @@ def check_revocation(
     ]
     worst = RevocationStatus.GOOD
     for cert, issuer in itertools.pairwise(path):
-        status = checker.check(cert, issuer, when)
+        status = revocation_answer(checker, cert, issuer, when).status
         if order.index(status) > order.index(worst):
             worst = status
     return worst
