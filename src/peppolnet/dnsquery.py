@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import socket
 import threading
@@ -65,8 +66,12 @@ from peppolnet.dnswire import (
     build_query,
     parse_response,
     rcode_text,
+    rdtype_text,
 )
 from peppolnet.errors import DnsFailure
+
+#: Each query and how it went, at DEBUG.
+_log = logging.getLogger("peppolnet.dns")
 
 __all__ = [
     "MAX_AGE",
@@ -280,6 +285,15 @@ class Resolution:
     def reply(self, response: DnsResponse) -> None:
         """The reply to the query :meth:`next` gave last, as its :meth:`Exchange.read` read it."""
         assert self._exchange is not None, "reply() without a query in flight"
+        exchange = self._exchange
+        _log.debug(
+            "DNS %s %s -> %s over %s: %s",
+            exchange.name,
+            rdtype_text(exchange.rdtype),
+            exchange.server,
+            "TCP" if exchange.tcp else "UDP",
+            rcode_text(response.rcode) + (" (truncated)" if response.truncated else ""),
+        )
         if response.truncated and not self._exchange.tcp:
             self._next_tcp = True  # the same query again, over TCP
         elif response.rcode == FORMERR and self._edns:
@@ -293,6 +307,7 @@ class Resolution:
     def fail(self, exc: BaseException) -> None:
         """The query :meth:`next` gave last brought no reply: ``exc`` says why (a timeout, a
         socket error, a malformed reply); the server's turn is over."""
+        _log.debug("DNS %s: no reply from %s (%s)", self.name, self._servers[self._index], exc)
         self._end_turn(_describe(exc))
 
     def _end_turn(self, outcome: str) -> None:

@@ -309,7 +309,7 @@ class _Context:
         endpoint: EndpointInfo | None = None,
         operator: Operator | None = None,
     ) -> Reachability:
-        return Reachability(
+        result = Reachability(
             query=self.query,
             participant=self.participant,
             document_type=self.document_type,
@@ -326,6 +326,19 @@ class _Context:
             timings=dict(self.timings),
             retryable=self.retryable and verdict is Verdict.UNKNOWN,
         )
+        # the decision, for the application that embeds us: a fault (unknown) is a warning
+        level = logging.WARNING if verdict is Verdict.UNKNOWN else logging.DEBUG
+        if _log.isEnabledFor(level):
+            _log.log(
+                level,
+                "%s on %s: %s - %s (%.1f ms)",
+                self.participant or self.query,
+                self.network.name,
+                verdict.value,
+                result.reason,
+                self.timings.get("total", 0.0) * 1000,
+            )
+        return result
 
 
 def _candidates(

@@ -41,6 +41,7 @@ import enum
 import functools
 import hashlib
 import ipaddress
+import logging
 import re
 import threading
 import time
@@ -70,6 +71,9 @@ from peppolnet.errors import (
     UntrustedNegative,
 )
 from peppolnet.identifiers import ParticipantId, lower
+
+#: What the resolvers asked and decided (DEBUG), and denials they could not believe (WARNING).
+_log = logging.getLogger("peppolnet.sml")
 
 __all__ = [
     "PRODUCTION_ZONE",
@@ -639,9 +643,15 @@ class _Core:
         entry = self.cache.get(name.lower())
         if entry is None:
             return None
+        remaining = max(0, int(entry.expires - self.clock()))
+        _log.debug(
+            "SML cache hit for %s: %s (%d s left)",
+            name,
+            entry.error.__name__ if entry.error else entry.smp_url,
+            remaining,
+        )
         if entry.error is not None:
             raise entry.error(entry.message)
-        remaining = max(0, int(entry.expires - self.clock()))
         return SmlAnswer(
             participant,
             name,
@@ -683,12 +693,14 @@ class _Core:
             said = f"{resolver} said there is no {rdtype} record at {name}"
         carried = "no SOA" if response.soa_owner is None else f"the SOA of {response.soa_owner}"
         why = proof.detail if proof is not None else "it was not asked for that SOA"
-        return UntrustedNegative(
+        fault = UntrustedNegative(
             f"{said}, but its answer carried {carried} and it could not show the SOA of the SML "
             f"zone {self.zone} ({why}); the answer cannot be trusted as 'not registered'",
             nameserver=response.server,
             name=name,
         )
+        _log.warning("%s", fault)
+        return fault
 
     def wants_proof(self, response: DnsResponse) -> bool:
         """Whether ``response`` is a denial that only a :class:`ZoneProof` of its nameserver can
@@ -714,6 +726,7 @@ class _Core:
         laptop that moves from the office to a captive portal must not carry its proof along.
         """
         proof = zone_proof(self.zone, server, outcome)
+        _log.debug("zone %s as shown by %s: %s %s", self.zone, server, proof.shown, proof.detail)
         keep = min(proof.keep, self.max_negative_ttl)
         if self._keep_proofs and keep > 0:
             with self._proofs_lock:
@@ -820,6 +833,13 @@ class _Core:
         that is not believed is an :class:`~peppolnet.errors.UntrustedNegative`, never cached."""
         if response.rcode == dnswire.NXDOMAIN or response.ttl is None:  # a denial
             trust = negative_trust(response, self.zone, proof)
+            _log.debug(
+                "%s denied by %s (%s): %s",
+                name,
+                response.server,
+                dnswire.rcode_text(response.rcode),
+                trust,
+            )
             if trust is NegativeTrust.IN_BAND:
                 raise self.not_registered(participant, name, response.negative_ttl)
             if trust is NegativeTrust.PROBED and proof is not None:
@@ -843,9 +863,9 @@ class _Core:
                     self.max_negative_ttl,
                 ) from None
         self.cache.put(name.lower(), _Entry(self.clock() + ttl, name, smp_url, records))
-        return SmlAnswer(
-            participant, name, smp_url, records, int(ttl), False, time.perf_counter() - started
-        )
+        elapsed = time.perf_counter() - started
+        _log.debug("%s -> %s (TTL %d s, %.1f ms)", name, smp_url, int(ttl), elapsed * 1000)
+        return SmlAnswer(participant, name, smp_url, records, int(ttl), False, elapsed)
 
 
 def _nameservers(nameservers: Sequence[str]) -> tuple[str, ...]:
