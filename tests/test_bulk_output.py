@@ -10,6 +10,7 @@ import pytest
 
 from peppolnet.bulk import (
     ADDED_COLUMNS,
+    INVALID_INPUT,
     BulkResult,
     RegisterRow,
     ResultWriter,
@@ -22,6 +23,7 @@ from peppolnet.bulk import (
 )
 from peppolnet.errors import InvalidInput
 from peppolnet.identifiers import ParticipantId
+from peppolnet.reachability import Verdict
 
 HEADERS = ["name", "org number", "country", "verdict"]
 
@@ -35,7 +37,9 @@ def result(number: int, verdict: str = "not-registered", country: str = "SE") ->
         country=country,
         candidates=(ParticipantId.parse("0007:5509128723"),),
     )
-    return BulkResult(row, verdict, f"reason {number}")
+    return BulkResult(
+        row, None if verdict == INVALID_INPUT else Verdict(verdict), f"reason {number}"
+    )
 
 
 def test_format_for() -> None:
@@ -248,7 +252,7 @@ def network_result(number: int, fields: tuple[str, ...], smp_url: str, operator:
         operator=Operator("PSE000102", name=operator),
         smp_url=smp_url,
     )
-    return BulkResult(row, "can-receive", "=1+2 as a reason", reachability)
+    return BulkResult(row, Verdict.CAN_RECEIVE, "=1+2 as a reason", reachability)
 
 
 def test_csv_safe_neutralises_formulas_and_leaves_plain_values() -> None:
@@ -315,7 +319,7 @@ def noted(number: int) -> BulkResult:
     """A result whose input row has a note with line breaks (a quoted CSV field)."""
     fields = (f"Företag {number} AB", "550912-8723", "SE", f"line one\nline two\r\nrow {number}")
     row = RegisterRow(number, fields, name=fields[0], org_number=fields[1], country="SE")
-    return BulkResult(row, "not-registered", f"reason {number}")
+    return BulkResult(row, Verdict.NOT_REGISTERED, f"reason {number}")
 
 
 def test_a_kill_inside_a_quoted_field_with_a_line_break_is_cut_on_resume(tmp_path: Path) -> None:
@@ -420,7 +424,7 @@ def test_a_workbook_that_cannot_be_saved_keeps_its_journal(tmp_path: Path) -> No
 
 
 def bare_result(number: int, fields: tuple[str, ...]) -> BulkResult:
-    return BulkResult(RegisterRow(number, fields), "invalid-input", "no id")
+    return BulkResult(RegisterRow(number, fields), None, "no id")
 
 
 def test_xlsx_cells_with_control_characters_are_written_and_read_back_exactly(

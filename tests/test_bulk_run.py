@@ -43,7 +43,7 @@ def rows() -> list[RegisterRow]:
 def clean(sandbox: Sandbox, rows: list[RegisterRow]) -> dict[int, str]:
     """The verdict of every fixture row on a healthy network."""
     with Lookup(sandbox.network, timeout=2.0) as lookup:
-        return {r.row.number: r.verdict for r in check_many(rows, lookup, concurrency=8)}
+        return {r.row.number: r.outcome for r in check_many(rows, lookup, concurrency=8)}
 
 
 def network_counts(sandbox: Sandbox) -> tuple[int, int]:
@@ -77,10 +77,11 @@ def test_ordered_results_carry_operator_and_smp(
     assert first.participant_id.endswith("0007:5584821341")
     assert first.record()["row"] == "1"
     invalid = results[38]
-    assert invalid.verdict == INVALID_INPUT
+    assert invalid.verdict is None
+    assert invalid.outcome == INVALID_INPUT
     assert invalid.reachability is None
     assert invalid.reason == "the row has neither a participant id nor an organisation number"
-    assert {r.row.number: r.verdict for r in results} == clean
+    assert {r.row.number: r.outcome for r in results} == clean
 
 
 def test_unordered_results_all_come_back(sandbox: Sandbox, rows: list[RegisterRow]) -> None:
@@ -101,7 +102,7 @@ def test_duplicates_are_looked_up_once(
     assert len(results) == len(many)
     assert sum(r.attempts for r in results) == len(distinct)  # one lookup per participant
     for result in results:
-        assert result.verdict == clean[result.row.number]
+        assert result.outcome == clean[result.row.number]
 
 
 def test_second_pass_within_max_age_makes_no_requests(
@@ -157,7 +158,7 @@ def test_plain_ids_and_progress(sandbox: Sandbox) -> None:
     items = ["0007:5584821341", "not an id", "0007:5546502708"]
     with Lookup(sandbox.network, timeout=2.0) as lookup:
         results = list(check_many(items, lookup, total=3, progress=seen.append))
-    assert [r.verdict for r in results] == ["can-receive", INVALID_INPUT, "not-registered"]
+    assert [r.outcome for r in results] == ["can-receive", INVALID_INPUT, "not-registered"]
     assert [p.done for p in seen] == [1, 2, 3]
     assert seen[-1].total == 3
     assert seen[-1].counts == {"can-receive": 1, INVALID_INPUT: 1, "not-registered": 1}
@@ -186,11 +187,11 @@ async def test_async_twin_gives_the_same_answers(
         ordered = [r async for r in check_many_async(source(), lookup, concurrency=8)]
         loose = [r async for r in check_many_async(rows, lookup, ordered=False)]
     assert [r.row.number for r in ordered] == [*range(1, 43), *range(1, 43)]
-    assert {r.row.number: r.verdict for r in ordered} == clean
+    assert {r.row.number: r.outcome for r in ordered} == clean
     distinct = {tuple(c.uri for c in r.candidates) for r in rows if r.problem is None}
     assert sum(r.attempts for r in ordered) == len(distinct)  # duplicates shared or cached
     assert sorted(r.row.number for r in loose) == list(range(1, 43))
-    assert {r.row.number: r.verdict for r in loose} == clean
+    assert {r.row.number: r.outcome for r in loose} == clean
 
 
 class Faulty:
@@ -217,7 +218,7 @@ def assert_no_fault_is_negative(results: list[BulkResult], clean: dict[int, str]
     changed = 0
     for result in results:
         expected = clean[result.row.number]
-        if result.verdict != expected:
+        if result.outcome != expected:
             changed += 1
             assert result.verdict == "unknown", (result.row.number, result.reason)
     assert changed <= len(results) // 4  # retries recover most faults
@@ -252,7 +253,7 @@ def test_closing_the_run_ends_retry_backoff_at_once(sandbox: Sandbox) -> None:
     try:
         with Lookup(sandbox.network, timeout=0.3) as lookup:
             stream = check_many(["not an id", "0007:5584821341"], lookup, retries=5, backoff=30)
-            assert next(stream).verdict == INVALID_INPUT
+            assert next(stream).outcome == INVALID_INPUT
             time.sleep(1.0)  # the second lookup has timed out and is waiting to retry
             started = time.monotonic()
             stream.close()
@@ -363,10 +364,10 @@ def test_own_event_loop_gives_the_threaded_answers(
 ) -> None:
     ordered = list(check_many([*rows, *rows], network=sandbox.network, concurrency=8))
     assert [r.row.number for r in ordered] == [*range(1, 43), *range(1, 43)]
-    assert {r.row.number: r.verdict for r in ordered} == clean
+    assert {r.row.number: r.outcome for r in ordered} == clean
     loose = list(check_many(rows, network=sandbox.network, concurrency=32, ordered=False))
     assert sorted(r.row.number for r in loose) == list(range(1, 43))
-    assert {r.row.number: r.verdict for r in loose} == clean
+    assert {r.row.number: r.outcome for r in loose} == clean
     assert _loop_threads() == []
 
 
@@ -420,7 +421,7 @@ def test_input_errors_come_after_the_rows_read_before_them(sandbox: Sandbox) -> 
     def collect(stream: Iterator[BulkResult]) -> list[str]:
         seen: list[str] = []
         with pytest.raises(OSError, match="went away"):
-            seen.extend(result.verdict for result in stream)
+            seen.extend(result.outcome for result in stream)
         return seen
 
     expected = ["can-receive", INVALID_INPUT]
@@ -433,7 +434,7 @@ def test_input_errors_come_after_the_rows_read_before_them(sandbox: Sandbox) -> 
 
         async def drain() -> None:
             async for result in check_many_async(source(), network=sandbox.network):
-                seen.append(result.verdict)
+                seen.append(result.outcome)
 
         with pytest.raises(OSError, match="went away"):
             await drain()

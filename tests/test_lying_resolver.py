@@ -51,7 +51,7 @@ def rows() -> list[RegisterRow]:
 def honest(sandbox: Sandbox, rows: list[RegisterRow]) -> dict[int, str]:
     """The verdict of every fixture row behind an honest resolver."""
     with Lookup(sandbox.network, timeout=5.0) as lookup:
-        return {r.row.number: r.verdict for r in check_many(rows, lookup, retries=0)}
+        return {r.row.number: r.outcome for r in check_many(rows, lookup, retries=0)}
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def test_check_many_behind_a_resolver_that_denies_everything(
             list(check_many(rows, lookup, retries=0, concurrency=8)),
         ):
             assert [r.row.number for r in results] == [row.number for row in rows]
-            assert {r.row.number: r.verdict for r in results} == expected_behind_the_liar(honest)
+            assert {r.row.number: r.outcome for r in results} == expected_behind_the_liar(honest)
             for result in results:
                 if result.reachability is not None:
                     assert_untrusted(result.reachability)
@@ -144,7 +144,7 @@ def test_check_many_async_behind_a_resolver_that_denies_everything(
     async def run() -> dict[int, str]:
         found: dict[int, str] = {}
         async for result in check_many_async(rows, network=behind.network, timeout=5.0, retries=0):
-            found[result.row.number] = result.verdict
+            found[result.row.number] = result.outcome
         return found
 
     assert asyncio.run(run()) == expected_behind_the_liar(honest)
@@ -163,7 +163,7 @@ def test_check_many_behind_strip_authority_costs_one_probe(
         )
         before = behind.dns.queries
         with Lookup(behind.network, resolver=resolver, timeout=5.0) as lookup:
-            verdicts = {r.row.number: r.verdict for r in check_many(rows, lookup, retries=0)}
+            verdicts = {r.row.number: r.outcome for r in check_many(rows, lookup, retries=0)}
         return verdicts, behind.dns.queries - before
 
     stripped, stripped_queries = run()

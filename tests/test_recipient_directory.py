@@ -253,16 +253,17 @@ def test_refresh_history_and_changes_after_move(
 
 def test_unknown_is_never_a_change(directory: RecipientDirectory) -> None:
     from peppolnet.bulk import BulkResult
+    from peppolnet.reachability import Verdict
 
     r = directory.add("Nordlys Bygg AB", org_number="558482-1341", country="SE")
     row = RegisterRow(r.id, (), candidates=(ParticipantId.parse(r.participant_id),))
-    directory.record([BulkResult(row, "not-registered", "no NAPTR record")])
-    directory.record([BulkResult(row, "unknown", "DNS timed out")])
+    directory.record([BulkResult(row, Verdict.NOT_REGISTERED, "no NAPTR record")])
+    directory.record([BulkResult(row, Verdict.UNKNOWN, "DNS timed out")])
     assert directory.changes() == []  # a fault after "not registered" says nothing
     latest = directory.get(r.participant_id)
     assert latest is not None
     assert latest.verdict == "unknown"  # ...but it is the latest answer, shown as such
-    directory.record([BulkResult(row, "cannot-receive", "no AS4 endpoint")])
+    directory.record([BulkResult(row, Verdict.CANNOT_RECEIVE, "no AS4 endpoint")])
     assert directory.changes() == []  # not-registered -> cannot-receive: still not reachable
     assert [c.verdict for c in directory.history(r.participant_id)] == [
         "not-registered",

@@ -91,7 +91,7 @@ def _check_register(
     width = max(len(r.row.name) for r in results)
     for result in results:
         operator = f"{result.operator_name} ({result.seat_id})" if result.seat_id else ""
-        story.line(f"{result.row.name:<{width}}  {result.verdict:<15} {operator}".rstrip())
+        story.line(f"{result.row.name:<{width}}  {result.outcome:<15} {operator}".rstrip())
     story.line()
     for text in str(summary).splitlines():
         story.line(text)
@@ -103,14 +103,14 @@ def _explain_refusals(story: _Story, results: list[BulkResult]) -> None:
     shown: set[str] = set()
     for result in results:
         reach = result.reachability
-        if reach is None or result.verdict in shown or result.verdict == "can-receive":
+        if reach is None or result.outcome in shown or result.outcome == "can-receive":
             continue
-        shown.add(result.verdict)
+        shown.add(result.outcome)
         failed = next((c for c in reach.checks if c.status.value == "fail"), None)
-        story.line(f"{result.row.name}: {result.verdict}")
+        story.line(f"{result.row.name}: {result.outcome}")
         if failed is not None:
             story.line(f"  {failed.name}: {failed.message}")
-    invalid = [r for r in results if r.verdict == "invalid-input"]
+    invalid = [r for r in results if r.verdict is None]
     if invalid:
         story.line(f"{len(invalid)} rows could not be checked as typed, for example:")
         for result in invalid[:2]:
@@ -124,7 +124,7 @@ def _find_missing(
     from peppolnet.directory import DirectoryClient
 
     story.heading("A customer is missing: search the Peppol Directory by name")
-    missing = [r for r in results if r.verdict == "not-registered" and r.row.name]
+    missing = [r for r in results if r.outcome == "not-registered" and r.row.name]
     if not missing:
         story.line("no customer is missing")
         return None

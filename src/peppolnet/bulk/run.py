@@ -1,4 +1,11 @@
-"""``check_many``: a whole register through one shared lookup, sync or async.
+"""``check_many``: a whole register through one shared lookup, on one bulk engine.
+
+There is one engine, written for an event loop (:func:`_outcomes`). ``check_many_async`` runs it
+on the caller's loop; ``check_many`` runs it on a private loop in a background thread, while the
+caller's thread reads the input and receives the results (:func:`_bridged`). Which lookup does
+the work - the run's own :class:`~peppolnet.lookup.AsyncLookup`, one of the caller's, or a sync
+:class:`~peppolnet.lookup.Lookup` whose calls run in worker threads - changes nothing else: the
+same code does the ordering, the window, the duplicates, the retries and the cache.
 
 Memory stays flat however long the register is: items are pulled from the input only while
 fewer than ``window`` results wait to be handed out, and results stream back (in input order, or
@@ -17,6 +24,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import functools
+import inspect
 import queue
 import random
 import threading
@@ -24,12 +32,15 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
+    Coroutine,
     Generator,
     Iterable,
+    Iterator,
     Mapping,
 )
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 from peppolnet.bulk.registers import RegisterRow, lookup_key
@@ -47,6 +58,8 @@ __all__ = [
     "INVALID_INPUT",
     "BulkItem",
     "BulkResult",
+    "CheckOptions",
+    "Checker",
     "Progress",
     "ResultCache",
     "check_many",
@@ -54,13 +67,22 @@ __all__ = [
 ]
 
 INVALID_INPUT: Final = "invalid-input"
-"""The verdict of a row that could not be looked up at all (no/bad identifier, malformed row)."""
+"""What the output says for a row that could not be looked up at all (no/bad identifier,
+malformed row): :attr:`BulkResult.outcome`, the ``verdict`` column and the progress counts."""
 
 BulkItem: TypeAlias = RegisterRow | ParticipantId | str
 _Key: TypeAlias = tuple[tuple[str, ...], str]
 
 
-class _SyncChecker(Protocol):
+class Checker(Protocol):
+    """What the bulk engine needs of a lookup: an awaitable ``check``.
+
+    :class:`~peppolnet.lookup.AsyncLookup` is one. The engine awaits it on its event loop, at
+    most ``concurrency`` at once; it must return a :class:`~peppolnet.reachability.Reachability`
+    (a fault is an ``unknown`` one) or raise - :class:`~peppolnet.errors.InvalidInput` makes the
+    row ``invalid-input``, anything else ``unknown``.
+    """
+
     def check(
         self,
         participant: ParticipantId | str | None = None,
@@ -68,26 +90,48 @@ class _SyncChecker(Protocol):
         number: str | None = None,
         country: str | None = None,
         document_type: DocumentTypeId | str | None = None,
-    ) -> Reachability: ...
+    ) -> Awaitable[Reachability]: ...
+
+
+_Choice: TypeAlias = "Checker | Lookup | Callable[[], Checker | Lookup]"
+"""What ``lookup=`` takes: a :class:`Checker` (an ``AsyncLookup``), a sync ``Lookup`` (its calls
+run in ``concurrency`` worker threads of the run), or a factory making either (the run makes it
+at the call and closes it when it ends)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class _Outcome:
-    verdict: str
+    verdict: Verdict | None
     reason: str
     reachability: Reachability | None
     attempts: int
 
+    @property
+    def label(self) -> str:
+        return INVALID_INPUT if self.verdict is None else self.verdict.value
+
 
 @dataclasses.dataclass(frozen=True)
 class BulkResult:
-    """One input row and its answer; ``verdict`` is a Verdict value or ``invalid-input``."""
+    """One input row and its answer.
+
+    ``verdict`` is the network's answer, a :class:`~peppolnet.reachability.Verdict`, or None
+    for a row that could not be looked up at all (no or a malformed identifier): such a row is
+    not an answer about a participant, so it is not a member of the enum every lookup returns.
+    :attr:`outcome` is the text the output carries either way (``invalid-input`` for None), and
+    ``reason`` says why.
+    """
 
     row: RegisterRow
-    verdict: str
+    verdict: Verdict | None
     reason: str
     reachability: Reachability | None = None
     attempts: int = 0
+
+    @property
+    def outcome(self) -> str:
+        """The verdict's text (``can-receive``...), or ``invalid-input``: the output column."""
+        return INVALID_INPUT if self.verdict is None else self.verdict.value
 
     @property
     def participant_id(self) -> str:
@@ -120,7 +164,7 @@ class BulkResult:
         return {
             "row": str(self.row.number),
             "participant_id": self.participant_id,
-            "verdict": self.verdict,
+            "verdict": self.outcome,
             "operator_name": self.operator_name,
             "seat_id": self.seat_id,
             "smp_host": self.smp_host,
@@ -130,7 +174,10 @@ class BulkResult:
 
 @dataclasses.dataclass(frozen=True)
 class Progress:
-    """Handed to the progress callback after every result: ``done`` of ``total`` (if known)."""
+    """Handed to the progress callback after every result: ``done`` of ``total`` (if known).
+
+    ``counts`` is keyed by :attr:`BulkResult.outcome` (``can-receive``, ``invalid-input``...).
+    """
 
     done: int
     total: int | None
@@ -187,9 +234,9 @@ class ResultCache:
             return entry[1]
 
     def put(self, key: _Key, outcome: _Outcome) -> None:
-        if outcome.verdict == INVALID_INPUT or self.maxsize <= 0:
+        if outcome.verdict is None or self.maxsize <= 0:
             return
-        if outcome.verdict == Verdict.UNKNOWN.value and (
+        if outcome.verdict == Verdict.UNKNOWN and (
             outcome.reachability is None or outcome.reachability.retryable
         ):
             return  # a passing fault: the next duplicate gets a fresh try
@@ -234,11 +281,11 @@ def _decide(result: Reachability | None, error: BaseException | None, attempts: 
         if result.verdict is Verdict.CAN_RECEIVE:
             url = result.endpoint.url if result.endpoint else None
             reason = f"a signed SMP answer lists a usable AS4 endpoint ({url})"
-        return _Outcome(result.verdict.value, reason, result, attempts)
+        return _Outcome(result.verdict, reason, result, attempts)
     if isinstance(error, InvalidInput):
-        return _Outcome(INVALID_INPUT, str(error), None, attempts)
+        return _Outcome(None, str(error), None, attempts)
     # Anything else is a fault of ours or of the network: "unknown", never a negative verdict.
-    return _Outcome(Verdict.UNKNOWN.value, f"the lookup failed: {error}", None, attempts)
+    return _Outcome(Verdict.UNKNOWN, f"the lookup failed: {error}", None, attempts)
 
 
 def _should_retry(result: Reachability | None, error: BaseException | None) -> bool:
@@ -251,32 +298,9 @@ def _delay(backoff: float, attempt: int) -> float:
     return backoff * (2.0 ** (attempt - 1)) * (0.5 + random.random())
 
 
-def _check_sync(
-    lookup: _SyncChecker,
-    row: RegisterRow,
-    document_type: DocumentTypeId | str | None,
-    retries: int,
-    backoff: float,
-    stopping: threading.Event,
-) -> _Outcome:
-    attempt = 0
-    while True:
-        attempt += 1
-        result: Reachability | None = None
-        error: BaseException | None = None
-        try:
-            result = lookup.check(**_arguments(row, document_type))
-        except Exception as exc:  # every row must come back; see _decide
-            error = exc
-        # Event.wait, not sleep: closing the run (Ctrl-C) ends the backoff at once.
-        retry = attempt <= retries and _should_retry(result, error)
-        if retry and not stopping.wait(_delay(backoff, attempt)):
-            continue
-        return _decide(result, error, attempt)
-
-
 class _Tally:
-    """Counts and the progress callback, shared by both shells."""
+    """Counts and the progress callback, run where the results are handed out (the caller's
+    thread or loop), so a callback never has to be thread-safe."""
 
     def __init__(self, total: int | None, progress: Callable[[Progress], None] | None) -> None:
         self.total = total
@@ -288,231 +312,459 @@ class _Tally:
         attempts = 0 if shared else outcome.attempts
         result = BulkResult(row, outcome.verdict, outcome.reason, outcome.reachability, attempts)
         self.done += 1
-        self.counts[outcome.verdict] += 1
+        self.counts[outcome.label] += 1
         if self.progress is not None:
             self.progress(Progress(self.done, self.total, dict(self.counts), result))
         return result
 
 
-def _validate(concurrency: int, retries: int, window: int | None) -> int:
+# --- what a run is given --------------------------------------------------------------------
+
+
+_Release: TypeAlias = Callable[[], Awaitable[None]]
+
+
+class CheckOptions(TypedDict, total=False):
+    """The options of :func:`check_many`, :func:`check_many_async` and
+    :meth:`~peppolnet.bulk.RegisterRun.check` - one definition, so the three cannot drift.
+
+    * ``network`` (default production): the network of the run's own lookup, made when no
+      ``lookup`` is given; ``per_host`` (default ``max(2, concurrency // 4)``: requests in
+      flight per SMP host), ``timeout`` (10 s per request), ``deadline`` (30 s per lookup, None
+      for none; a retry is a new lookup with a deadline of its own) and ``revocation`` (a
+      revocation checker) are that lookup's - give a lookup of yours its own instead;
+    * ``document_type`` (default the Peppol BIS invoice): an alias or a document type id;
+    * ``concurrency`` (16): lookups at once; ``window`` (``max(256, 16 x concurrency)``):
+      results at most waiting to be consumed - one slow answer must not starve the pool in
+      ordered mode; ``ordered`` (True): in input order, else as completed;
+    * ``retries`` (2) and ``backoff`` (0.5 s, doubled per attempt, with jitter): for faults;
+    * ``cache`` (a new :class:`ResultCache` per run): pass one to share answers between runs;
+    * ``total`` and ``progress``: the callback gets a :class:`Progress` after every result;
+    * ``clock``: drives the run's lookup and cache (default the lookup's, else the system's).
+    """
+
+    network: Network | None
+    document_type: DocumentTypeId | str | None
+    concurrency: int
+    per_host: int | None
+    timeout: float
+    deadline: float | None
+    ordered: bool
+    retries: int
+    backoff: float
+    cache: ResultCache | None
+    window: int | None
+    total: int | None
+    progress: Callable[[Progress], None] | None
+    revocation: RevocationChecker | None
+    clock: Clock | None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """A run's settings, checked at the call: the same for both entry points."""
+
+    check: Callable[..., Awaitable[Reachability]]
+    release: _Release | None  # how the run lets go of what it made (on its loop), if anything
+    document_type: DocumentTypeId | str | None
+    doc_key: str
+    concurrency: int
+    window: int
+    ordered: bool
+    retries: int
+    backoff: float
+    cache: ResultCache
+
+
+def _plan(lookup: _Choice | None, options: CheckOptions, caller: str) -> _Plan:
+    """Check the options and settle which checker does the lookups (see :func:`check_many`).
+
+    Everything that can be wrong is found here, at the call - a misspelt or bad option, a
+    network that cannot be set up - not at the first row.
+    """
+    unknown = sorted(set(options) - CheckOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+    concurrency = options.get("concurrency", 16)
+    retries = options.get("retries", 2)
     if concurrency < 1:
         raise InvalidInput(f"concurrency must be at least 1, not {concurrency}")
     if retries < 0:
         raise InvalidInput(f"retries must be 0 or more, not {retries}")
-    return window if window and window > 0 else max(256, concurrency * 16)
-
-
-def _document_type_key(document_type: DocumentTypeId | str | None) -> str:
     from peppolnet.lookup import resolve_document_type
 
-    return resolve_document_type(document_type).uri
+    document_type = options.get("document_type")
+    doc_key = resolve_document_type(document_type).uri
+    check, release, owner = _checker(lookup, options, concurrency)
+    cache = options.get("cache")
+    window = options.get("window")
+    return _Plan(
+        check,
+        release,
+        document_type,
+        doc_key,
+        concurrency,
+        window if window and window > 0 else max(256, concurrency * 16),
+        options.get("ordered", True),
+        retries,
+        options.get("backoff", 0.5),
+        cache if cache is not None else ResultCache(clock=_run_clock(owner, options)),
+    )
 
 
-def check_many(
-    items: Iterable[BulkItem],
-    lookup: Lookup | _SyncChecker | None = None,
-    *,
-    network: Network | None = None,
-    document_type: DocumentTypeId | str | None = None,
-    concurrency: int = 16,
-    per_host: int | None = None,
-    timeout: float = 10.0,
-    ordered: bool = True,
-    retries: int = 2,
-    backoff: float = 0.5,
-    cache: ResultCache | None = None,
-    window: int | None = None,
-    total: int | None = None,
-    progress: Callable[[Progress], None] | None = None,
-    revocation: RevocationChecker | None = None,
-    clock: Clock | None = None,
-    deadline: float | None = 30.0,
-) -> Generator[BulkResult, None, None]:
-    """Check every item (register rows, participant ids) and yield one result per item.
-
-    Without a ``lookup``, the run makes its own for ``network`` (``timeout`` per request,
-    ``deadline`` per lookup - a retry is a new lookup with a deadline of its own - at most
-    ``per_host`` - default ``max(2, concurrency // 4)`` - requests in flight per SMP host)
-    and does every lookup on one private event loop (:class:`~peppolnet.lookup.AsyncLookup`):
-    the fastest way, about a third of the CPU per lookup of threads. With a ``lookup`` of yours
-    (a :class:`~peppolnet.lookup.Lookup` or anything with its ``check``), its DNS cache and HTTP
-    pool serve the whole run from ``concurrency`` threads, and it stays open.
-    At most ``concurrency`` lookups run at once and at most ``window`` (default
-    ``max(256, 16 x concurrency)``: one slow answer must not starve the pool in ordered mode)
-    results wait to be consumed. ``ordered=False`` yields results as they complete. Invalid
-    identifiers give ``invalid-input`` results instead of exceptions.
-
-    Closing the generator early (``break``, Ctrl-C) cancels what has not started and waits only
-    for the lookups already running.
-
-    ``revocation`` (e.g. :class:`~peppolnet.revocation.CrlChecker`) is the revocation checker of
-    the run's own lookup; with a ``lookup`` of yours, give it to that lookup instead.
-
-    ``clock`` (a :class:`peppolnet.clock.Clock`) drives the run's own lookup and cache; by
-    default the clock of your ``lookup``, else the system's.
-    """
-    limit = _validate(concurrency, retries, window)
-    _no_second_checker(lookup, revocation)
-    doc_key = _document_type_key(document_type)
-    clock = _run_clock(lookup, clock)
-    results = cache if cache is not None else ResultCache(clock=clock)
-    tally = _Tally(total, progress)
-    if lookup is None:
-        # made now, so that a bad network or argument fails at the call, not at the first row
-        own = _own_async_lookup(
-            network, concurrency, per_host, timeout, revocation, clock, deadline
+def _checker(
+    lookup: _Choice | None, options: CheckOptions, concurrency: int
+) -> tuple[Callable[..., Awaitable[Reachability]], _Release | None, object]:
+    """The function the engine awaits per lookup, how the run lets go of what it made, and
+    the lookup whose clock the run keeps."""
+    revocation = options.get("revocation")
+    if lookup is not None and revocation is not None:
+        # a lookup of the caller's has its own checker: a second one would silently be ignored
+        raise InvalidInput(
+            "pass revocation= either to check_many (for the run's own lookup) or to your own "
+            "Lookup, not to both"
         )
-        return _run_bridged(
-            items, own, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
-            results, tally,
-        )  # fmt: skip
-    return _run_sync(
-        items, lookup, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
-        results, tally,
-    )  # fmt: skip
+    if lookup is None:
+        made: object = _own_async_lookup(
+            options.get("network"),
+            options.get("per_host") or max(2, concurrency // 4),
+            options.get("timeout", 10.0),
+            options.get("deadline", 30.0),
+            revocation,
+            options.get("clock"),
+        )
+    elif getattr(lookup, "check", None) is None:
+        made = lookup()  # type: ignore[operator]  # a factory: the run owns what it makes
+    else:
+        check, release = _adapt(lookup, concurrency)
+        return check, release, lookup
+    check, release = _adapt(made, concurrency)
+    return check, _closing(made, release), made
 
 
-def _run_sync(
-    items: Iterable[BulkItem],
-    lookup: Any,
-    document_type: DocumentTypeId | str | None,
-    doc_key: str,
-    concurrency: int,
-    limit: int,
-    ordered: bool,
-    retries: int,
-    backoff: float,
-    cache: ResultCache,
-    tally: _Tally,
-) -> Generator[BulkResult, None, None]:
-    pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="peppolnet-bulk")
-    lock = threading.Lock()
-    stopping = threading.Event()
-    inflight: dict[_Key, concurrent.futures.Future[_Outcome]] = {}
-    pending: collections.deque[_SyncPending] = collections.deque()
-    # unordered: finished lookups arrive here through done-callbacks, so handing out a result
-    # costs O(1) instead of a wait() and a scan over the whole window (O(window) per result,
-    # which made c=256 with its 4,096-row window 2.5x slower than c=32)
-    completed: queue.SimpleQueue[_SyncPending] = queue.SimpleQueue()
-    outstanding = 0
-    source = iter(items)
-    number = 0
+def _adapt(
+    lookup: object, concurrency: int
+) -> tuple[Callable[..., Awaitable[Reachability]], _Release | None]:
+    """The lookup as the engine's :class:`Checker`: an async one as it is, a sync one (a
+    :class:`~peppolnet.lookup.Lookup`) through worker threads (:class:`_InThreads`)."""
+    if inspect.iscoroutinefunction(getattr(lookup, "check", None)):
+        return lookup.check, None  # type: ignore[attr-defined]
+    threads = _InThreads(lookup, concurrency)
+    return threads.check, threads.aclose
 
-    def finished(key: _Key, future: concurrent.futures.Future[_Outcome]) -> None:
-        # Cache the answer and retire the in-flight entry in one step under the lock: a
-        # duplicate scheduled in between must find one or the other, never neither (which
-        # made it a second lookup of the same participant).
-        with lock:
-            if not future.cancelled() and future.exception() is None:
-                cache.put(key, future.result())
-            if inflight.get(key) is future:
-                del inflight[key]
 
-    def schedule(row: RegisterRow) -> tuple[concurrent.futures.Future[_Outcome], bool]:
-        """The future answering ``row``, and whether this row shares another row's lookup."""
-        if row.problem is not None:
-            return _done(_Outcome(INVALID_INPUT, row.problem, None, 0)), False
-        key = _key(row, doc_key)
-        hit = cache.get(key)
-        if hit is not None:
-            return _done(hit), True
-        with lock:
-            future = inflight.get(key)
-            if future is not None:
-                return future, True
-            hit = cache.get(key)  # it may have finished since the first look
-            if hit is not None:
-                return _done(hit), True
-            future = pool.submit(
-                _check_sync, lookup, row, document_type, retries, backoff, stopping
-            )
-            inflight[key] = future
-        future.add_done_callback(functools.partial(finished, key))
-        return future, False
+def _closing(made: object, before: _Release | None) -> _Release:
+    """Release a lookup the run made: first ``before`` (its worker threads), then the lookup."""
 
-    input_error: Exception | None = None
-    try:
-        exhausted = False
-        while True:
-            while not exhausted and (len(pending) if ordered else outstanding) < limit:
-                try:
-                    item = next(source, _END)
-                except Exception as exc:  # rows read before it still come back, then it
-                    input_error, item = exc, _END
-                if item is _END:
-                    exhausted = True
-                    break
-                number += 1
-                row = _as_row(item, number)  # type: ignore[arg-type]
-                entry: _SyncPending = (row, *schedule(row))
-                if ordered:
-                    pending.append(entry)
-                else:
-                    outstanding += 1
-                    entry[1].add_done_callback(functools.partial(_put, completed, entry))
-            if ordered:
-                if not pending:
-                    break
-                row, future, shared = pending.popleft()
-                yield tally.emit(row, future.result(), shared)
-                continue
-            if not outstanding:
-                break
-            row, future, shared = completed.get()
-            outstanding -= 1
-            yield tally.emit(row, future.result(), shared)
-        if input_error is not None:
-            raise input_error
-    finally:
-        stopping.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+    async def release() -> None:
+        try:
+            if before is not None:
+                await before()
+        finally:
+            aclose = getattr(made, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            else:
+                close = getattr(made, "close", None)
+                if close is not None:
+                    close()
+
+    return release
+
+
+class _InThreads:
+    """A sync lookup as a :class:`Checker`: each ``check`` runs in a worker thread of the run.
+
+    Why threads and not a silent switch to the run's own async lookup: the caller's
+    ``Lookup`` is what they configured (operators, revocation, resolver, clients) and what
+    they expect to be asked. The pool has ``concurrency`` workers, the engine lets at most
+    ``concurrency`` checks run, so the rate and the load are the ones the caller chose; the
+    order, the window, the duplicates, the retries (their back-off now a cancellable sleep on
+    the loop) and the cache are the engine's, as for an async lookup.
+    """
+
+    def __init__(self, lookup: Any, workers: int) -> None:
+        self._check: Callable[..., Reachability] = lookup.check
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            workers, thread_name_prefix="peppolnet-bulk"
+        )
+
+    def check(self, **arguments: Any) -> Awaitable[Reachability]:
+        call = functools.partial(self._check, **arguments)
+        return asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    async def aclose(self) -> None:
+        """Cancel the calls that have not started and wait for the running ones (in a thread,
+        so the loop stays free): the caller may close their lookup as soon as the run ends."""
+        await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
+
+
+def _own_async_lookup(
+    network: Network | None,
+    per_host: int,
+    timeout: float,
+    deadline: float | None,
+    revocation: RevocationChecker | None,
+    clock: Clock | None,
+) -> AsyncLookup:
+    from peppolnet.lookup import AsyncLookup
+
+    return AsyncLookup(
+        network,
+        per_host=per_host,
+        timeout=timeout,
+        deadline=deadline,
+        revocation=revocation,
+        clock=clock,
+    )
+
+
+def _run_clock(lookup: object, options: CheckOptions) -> Clock:
+    """The run's clock: the one given, else the lookup's, else the system's."""
+    clock = options.get("clock")
+    if clock is not None:
+        return as_clock(clock)
+    theirs = getattr(lookup, "clock", None)
+    return theirs if isinstance(theirs, Clock) else as_clock(None)
+
+
+# --- the engine -----------------------------------------------------------------------------
 
 
 _END: Final = object()
+_Entry: TypeAlias = tuple[RegisterRow, _Outcome, bool]
+_Pending: TypeAlias = tuple[RegisterRow, "asyncio.Future[_Outcome]", bool]
 
 
-def _put(
-    completed: queue.SimpleQueue[_SyncPending],
-    entry: _SyncPending,
-    _future: concurrent.futures.Future[_Outcome],
-) -> None:
-    completed.put(entry)
+class _Lookups:
+    """The lookups of one run, on the running loop: one per distinct key, cached, retried.
+
+    Everything here runs on the loop's thread, so a duplicate finds either the lookup in flight
+    or its cached answer, never neither (with threads, that gap cost a second lookup).
+    """
+
+    def __init__(self, plan: _Plan) -> None:
+        self._plan = plan
+        self._loop = asyncio.get_running_loop()
+        self._semaphore = asyncio.Semaphore(plan.concurrency)
+        self._inflight: dict[_Key, asyncio.Future[_Outcome]] = {}
+        self._running: set[asyncio.Future[_Outcome]] = set()
+
+    def schedule(self, row: RegisterRow) -> _Pending:
+        """The future answering ``row``, and whether this row shares another row's answer."""
+        if row.problem is not None:
+            return row, self._ready(_Outcome(None, row.problem, None, 0)), False
+        key = _key(row, self._plan.doc_key)
+        hit = self._plan.cache.get(key)
+        if hit is not None:
+            return row, self._ready(hit), True
+        future = self._inflight.get(key)
+        if future is not None:
+            return row, future, True
+        future = asyncio.ensure_future(self._check(row))
+        self._inflight[key] = future
+        self._running.add(future)
+        future.add_done_callback(functools.partial(self._finished, key))
+        return row, future, False
+
+    def cancel(self) -> None:
+        """Cancel every lookup still running (the run was closed early)."""
+        for future in list(self._running):
+            future.cancel()
+
+    def _ready(self, outcome: _Outcome) -> asyncio.Future[_Outcome]:
+        future: asyncio.Future[_Outcome] = self._loop.create_future()
+        future.set_result(outcome)
+        return future
+
+    def _finished(self, key: _Key, future: asyncio.Future[_Outcome]) -> None:
+        self._running.discard(future)
+        if not future.cancelled() and future.exception() is None:
+            self._plan.cache.put(key, future.result())
+        if self._inflight.get(key) is future:
+            del self._inflight[key]
+
+    async def _check(self, row: RegisterRow) -> _Outcome:
+        plan = self._plan
+        arguments = _arguments(row, plan.document_type)
+        attempt = 0
+        while True:
+            attempt += 1
+            result: Reachability | None = None
+            error: BaseException | None = None
+            async with self._semaphore:
+                try:
+                    result = await plan.check(**arguments)
+                except Exception as exc:  # every row must come back; see _decide
+                    error = exc
+            if attempt <= plan.retries and _should_retry(result, error):
+                await asyncio.sleep(_delay(plan.backoff, attempt))  # cancelled by closing
+                continue
+            return _decide(result, error, attempt)
 
 
-_SyncPending: TypeAlias = tuple[RegisterRow, concurrent.futures.Future[_Outcome], bool]
+class _InOrder:
+    """Rows waiting to be handed out in input order; ``len`` is what counts against the window
+    (a finished answer behind a slow one still waits)."""
+
+    def __init__(self) -> None:
+        self._pending: collections.deque[_Pending] = collections.deque()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, entry: _Pending) -> None:
+        self._pending.append(entry)
+
+    def ready(self) -> bool:
+        """Whether :meth:`next` would not wait."""
+        return bool(self._pending) and self._pending[0][1].done()
+
+    def arm(self, waiter: asyncio.Future[None]) -> Callable[[], None]:
+        """Wake ``waiter`` when :meth:`ready`; returns how to stop."""
+        if not self._pending:
+            return _nothing
+        head = self._pending[0][1]
+        callback = functools.partial(_wake, waiter)
+        head.add_done_callback(callback)
+
+        def stop() -> None:
+            head.remove_done_callback(callback)
+
+        return stop
+
+    async def next(self) -> _Entry:
+        row, future, shared = self._pending.popleft()
+        # shielded: a duplicate later in the window may share this future
+        outcome = future.result() if future.done() else await asyncio.shield(future)
+        return row, outcome, shared
 
 
-def _done(outcome: _Outcome) -> concurrent.futures.Future[_Outcome]:
-    future: concurrent.futures.Future[_Outcome] = concurrent.futures.Future()
-    future.set_result(outcome)
-    return future
+class _AsCompleted:
+    """Rows handed out as their answers arrive. The answers come through done-callbacks into a
+    deque, so handing one out is O(1) (an ``asyncio.wait`` over the whole window per result made
+    c=256 with its 4,096-row window slower than c=32)."""
+
+    def __init__(self) -> None:
+        self._outstanding = 0
+        self._completed: collections.deque[_Pending] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return self._outstanding
+
+    def add(self, entry: _Pending) -> None:
+        self._outstanding += 1
+        entry[1].add_done_callback(functools.partial(self._arrived, entry))
+
+    def _arrived(self, entry: _Pending, _future: object) -> None:
+        self._completed.append(entry)
+        if self._waiter is not None:
+            _wake(self._waiter)
+
+    def ready(self) -> bool:
+        return bool(self._completed)
+
+    def arm(self, waiter: asyncio.Future[None]) -> Callable[[], None]:
+        self._waiter = waiter
+        return self._disarm
+
+    def _disarm(self) -> None:
+        self._waiter = None
+
+    async def next(self) -> _Entry:
+        while not self._completed:
+            await _wait_for(self)
+        row, future, shared = self._completed.popleft()
+        self._outstanding -= 1
+        return row, future.result(), shared
 
 
-# --- async ----------------------------------------------------------------------------------
+class _Waitable(Protocol):
+    def arm(self, waiter: asyncio.Future[None]) -> Callable[[], None]: ...
 
 
-async def _check_async(
-    lookup: Any,
-    row: RegisterRow,
-    document_type: DocumentTypeId | str | None,
-    retries: int,
-    backoff: float,
-    semaphore: asyncio.Semaphore,
-) -> _Outcome:
-    attempt = 0
-    while True:
-        attempt += 1
-        result: Reachability | None = None
-        error: BaseException | None = None
-        async with semaphore:
-            try:
-                result = await lookup.check(**_arguments(row, document_type))
-            except Exception as exc:  # every row must come back; see _decide
-                error = exc
-        if attempt <= retries and _should_retry(result, error):
-            await asyncio.sleep(_delay(backoff, attempt))
-            continue
-        return _decide(result, error, attempt)
+def _nothing() -> None:
+    pass
+
+
+def _wake(waiter: asyncio.Future[None], *_: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def _wait_for(*sources: _Waitable) -> None:
+    """Wait until one of ``sources`` has something (new input, a result to hand out)."""
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    stops = [source.arm(waiter) for source in sources]
+    try:
+        await waiter
+    finally:
+        for stop in stops:
+            stop()
+
+
+class _Iterated:
+    """A plain or async iterable as the engine's input. Reading it may wait (it is the caller's
+    own, on the caller's loop), so the engine reads until the window is full, as a loop would."""
+
+    def __init__(self, items: Iterable[BulkItem] | AsyncIterable[BulkItem]) -> None:
+        self._items = _aiter(items)
+
+    def ready(self) -> bool:
+        return True
+
+    def arm(self, waiter: asyncio.Future[None]) -> Callable[[], None]:
+        _wake(waiter)
+        return _nothing
+
+    async def read(self) -> object:
+        try:
+            return await anext(self._items)
+        except StopAsyncIteration:
+            return _END
+
+
+class _Input(_Waitable, Protocol):
+    def ready(self) -> bool: ...
+
+    async def read(self) -> object: ...
+
+
+async def _outcomes(source: _Input, plan: _Plan) -> AsyncGenerator[_Entry, None]:
+    """The bulk engine: every item's outcome, in order or as completed, at most ``window``
+    waiting. It never waits for input while a result can be handed out, nor for a result while
+    input could be read into the window (the caller of ``check_many`` may be waiting for the
+    one before giving the other). An error of the input is raised after the rows read before
+    it have come back; closing the generator cancels the lookups still running."""
+    lookups = _Lookups(plan)
+    waiting = _InOrder() if plan.ordered else _AsCompleted()
+    number = 0
+    failure: Exception | None = None
+    more = True
+    try:
+        while True:
+            while more and len(waiting) < plan.window and source.ready():
+                try:
+                    item = await source.read()
+                except Exception as exc:  # rows read before it still come back, then it
+                    failure, item = exc, _END
+                if item is _END:
+                    more = False
+                    continue
+                number += 1
+                waiting.add(lookups.schedule(_as_row(item, number)))  # type: ignore[arg-type]
+            reading = more and len(waiting) < plan.window
+            if waiting.ready() or (waiting and not reading):
+                yield await waiting.next()
+            elif reading:
+                await _wait_for(source, waiting)
+            else:
+                break
+        if failure is not None:
+            raise failure
+    finally:
+        lookups.cancel()
 
 
 async def _aiter(items: Iterable[BulkItem] | AsyncIterable[BulkItem]) -> AsyncIterator[BulkItem]:
@@ -524,6 +776,9 @@ async def _aiter(items: Iterable[BulkItem] | AsyncIterable[BulkItem]) -> AsyncIt
             yield item
 
 
+# --- check_many: the engine on a private loop, the input and the results in the caller's thread
+
+
 class _Raised:
     """An exception of the engine, carried from the event loop to the consumer."""
 
@@ -532,7 +787,8 @@ class _Raised:
 
 
 class _Ended:
-    """The engine has finished (after its last result, or after :class:`_Raised`)."""
+    """The engine has finished and let go of its lookup (after its last result, or after
+    :class:`_Raised`)."""
 
 
 class _Feed:
@@ -540,7 +796,8 @@ class _Feed:
 
     A ``call_soon_threadsafe`` per row (a pipe write and a loop wake-up each) cost more than a
     cached answer; here a row is a locked append, and the loop is woken only when it had run
-    out of rows - so a slow input still reaches the lookups at once, row by row.
+    out of rows - so a slow input still reaches the lookups at once, row by row. It is the
+    engine's input on the loop's side; :data:`_END` ends it.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -558,325 +815,232 @@ class _Feed:
             with contextlib.suppress(RuntimeError):  # the loop closed after a failure
                 self._loop.call_soon_threadsafe(_wake, waiter)
 
-    async def get(self) -> object:
-        """The next item (event loop's thread)."""
-        while True:
-            with self._lock:
-                if self._items:
-                    return self._items.popleft()
-                waiter = self._waiter = self._loop.create_future()
-            await waiter
+    def ready(self) -> bool:
+        return bool(self._items)
+
+    async def read(self) -> object:
+        """The next item; only called when :meth:`ready` (event loop's thread)."""
+        with self._lock:
+            return self._items.popleft()
+
+    def arm(self, waiter: asyncio.Future[None]) -> Callable[[], None]:
+        with self._lock:
+            if self._items:
+                _wake(waiter)
+                return _nothing
+            self._waiter = waiter
+        return self._disarm
+
+    def _disarm(self) -> None:
+        with self._lock:
+            self._waiter = None
 
 
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+class _LoopThread:
+    """A private event loop in a daemon thread, running one coroutine to its end."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._task: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(target=self._serve, name="peppolnet-bulk-loop", daemon=True)
+
+    def start(self, main: Coroutine[Any, Any, None]) -> None:
+        """Run ``main`` on the loop (its task made before the thread starts, so that
+        :meth:`stop` always has one to cancel)."""
+        self._task = self.loop.create_task(main)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                assert self._task is not None
+                loop.run_until_complete(self._task)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    def stop(self) -> None:
+        """Cancel the coroutine if it still runs, and wait until the thread has ended."""
+        if self._task is not None and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop may have just closed itself
+                self.loop.call_soon_threadsafe(self._task.cancel)
+            self._thread.join()
 
 
-_Entry: TypeAlias = tuple[RegisterRow, _Outcome, bool]
-
-
-async def _run_async(
-    items: Iterable[BulkItem] | AsyncIterable[BulkItem],
-    lookup: Any,
-    document_type: DocumentTypeId | str | None,
-    doc_key: str,
-    concurrency: int,
-    limit: int,
-    ordered: bool,
-    retries: int,
-    backoff: float,
-    cache: ResultCache,
-) -> AsyncGenerator[_Entry, None]:
-    """The event-loop engine: every row's outcome, in order or as completed, window-bounded.
-
-    Unordered results arrive through done-callbacks into a queue, so handing one out is O(1)
-    (an ``asyncio.wait`` over the whole window per result made c=256 slower than c=32).
-    """
-    semaphore = asyncio.Semaphore(concurrency)
-    inflight: dict[_Key, asyncio.Future[_Outcome]] = {}
-    pending: collections.deque[tuple[RegisterRow, asyncio.Future[_Outcome], bool]]
-    pending = collections.deque()
-    completed: asyncio.Queue[tuple[RegisterRow, asyncio.Future[_Outcome], bool]]
-    completed = asyncio.Queue()
-    running: set[asyncio.Future[_Outcome]] = set()
-    outstanding = 0
-    loop = asyncio.get_running_loop()
-
-    def ready(outcome: _Outcome) -> asyncio.Future[_Outcome]:
-        future: asyncio.Future[_Outcome] = loop.create_future()
-        future.set_result(outcome)
-        return future
-
-    def finished(key: _Key, future: asyncio.Future[_Outcome]) -> None:
-        running.discard(future)
-        if not future.cancelled() and future.exception() is None:
-            cache.put(key, future.result())
-        if inflight.get(key) is future:
-            del inflight[key]
-
-    def schedule(row: RegisterRow) -> tuple[asyncio.Future[_Outcome], bool]:
-        if row.problem is not None:
-            return ready(_Outcome(INVALID_INPUT, row.problem, None, 0)), False
-        key = _key(row, doc_key)
-        hit = cache.get(key)
-        if hit is not None:
-            return ready(hit), True
-        future = inflight.get(key)
-        if future is not None:
-            return future, True
-        future = asyncio.ensure_future(
-            _check_async(lookup, row, document_type, retries, backoff, semaphore)
-        )
-        inflight[key] = future
-        running.add(future)
-        future.add_done_callback(functools.partial(finished, key))
-        return future, False
-
-    def arrived(entry: tuple[RegisterRow, asyncio.Future[_Outcome], bool], _: object) -> None:
-        completed.put_nowait(entry)
-
-    source = _aiter(items).__aiter__()
-    number = 0
-    input_error: Exception | None = None
+async def _pump(
+    feed: _Feed, plan: _Plan, results: queue.SimpleQueue[_Entry | _Raised | _Ended]
+) -> None:
+    """The loop's side of :func:`_bridged`: the engine over the fed rows, results to the queue."""
+    core = _outcomes(feed, plan)
     try:
-        exhausted = False
-        while True:
-            while not exhausted and (len(pending) if ordered else outstanding) < limit:
-                try:
-                    item = await source.__anext__()
-                except StopAsyncIteration:
-                    exhausted = True
-                    break
-                except Exception as exc:  # rows read before it still come back, then it
-                    input_error, exhausted = exc, True
-                    break
-                number += 1
-                row = _as_row(item, number)
-                entry = (row, *schedule(row))
-                if ordered:
-                    pending.append(entry)
-                else:
-                    outstanding += 1
-                    entry[1].add_done_callback(functools.partial(arrived, entry))
-            if ordered:
-                if not pending:
-                    break
-                row, future, shared = pending.popleft()
-                yield row, await asyncio.shield(future), shared
-                continue
-            if not outstanding:
-                break
-            row, future, shared = await completed.get()
-            outstanding -= 1
-            yield row, future.result(), shared
-        if input_error is not None:
-            raise input_error
+        async for entry in core:
+            results.put(entry)
+    except Exception as exc:  # a bug of ours: the caller hears of it, no hang
+        results.put(_Raised(exc))
     finally:
-        for future in list(running):
-            future.cancel()
+        try:
+            await core.aclose()
+        finally:
+            try:
+                if plan.release is not None:
+                    await plan.release()
+            finally:
+                results.put(_Ended())
+
+
+class _Handover:
+    """The caller's side of :func:`_bridged`: how many rows are out, and the results back.
+
+    At most ``window`` rows are between the caller and the loop (fed, being looked up or
+    waiting in the queue), so memory stays bounded and no more than ``window`` answers ever
+    wait to be consumed. Rows are fed in runs (from when ``min(64, window / 2)`` places are
+    free until none is), not one per result handed out: a wake-up of the loop per row cost
+    more than a cached answer.
+    """
+
+    def __init__(
+        self,
+        results: queue.SimpleQueue[_Entry | _Raised | _Ended],
+        tally: _Tally,
+        window: int,
+    ) -> None:
+        self._results = results
+        self._tally = tally
+        self._window = window
+        self._run = min(64, (window + 1) // 2)
+        self.sent = self.taken = 0
+        self.stop: _Raised | _Ended | None = None
+        self._filling = True
+
+    def wants_row(self) -> bool:
+        out = self.sent - self.taken
+        if out >= self._window:
+            self._filling = False
+        elif out == 0 or self._window - out >= self._run:
+            self._filling = True
+        return self._filling
+
+    def take(self, block: bool) -> Iterator[BulkResult]:
+        """The results that are there (``block``: wait for at least one, or the end)."""
+        while self.stop is None:
+            try:
+                entry = self._results.get(block)
+            except queue.Empty:
+                return
+            if not isinstance(entry, tuple):
+                self.stop = entry
+                return
+            self.taken += 1
+            block = False
+            yield self._tally.emit(*entry)
+
+
+def _bridged(
+    items: Iterable[BulkItem], plan: _Plan, tally: _Tally
+) -> Generator[BulkResult, None, None]:
+    """``check_many``: the engine on a private loop, everything of the caller's in their thread.
+
+    Why a loop: one event loop doing every lookup costs far less CPU than a thread per lookup
+    (no GIL hand-offs, aiohttp instead of httpx), and client CPU is what bounds a bulk run
+    (docs/performance.md). Why the caller's thread: the input is read here (a database cursor
+    or a pipe works as in a plain loop, and a slow read never stalls lookups in flight) and
+    progress callbacks run here. A plain generator cannot wait for the input and the results
+    at once: while the input blocks, the lookups go on and their results wait for the next row
+    or the end. An error of the input is raised after the rows read before it.
+    """
+    results: queue.SimpleQueue[_Entry | _Raised | _Ended] = queue.SimpleQueue()
+    runner = _LoopThread()
+    feed = _Feed(runner.loop)
+    runner.start(_pump(feed, plan, results))
+    handover = _Handover(results, tally, plan.window)
+    source = iter(items)
+    failure: Exception | None = None
+    more = True
+    try:
+        while handover.stop is None:
+            if not (more and handover.wants_row()):
+                yield from handover.take(block=True)
+                continue
+            try:
+                item = next(source, _END)
+            except Exception as exc:  # rows read before it still come back, then it
+                failure, item = exc, _END
+            more = item is not _END
+            handover.sent += more
+            feed.put(item)
+            yield from handover.take(block=False)
+        if isinstance(handover.stop, _Raised):
+            raise handover.stop.error
+        if more or handover.taken < handover.sent:  # never a silent short run
+            raise RuntimeError(f"the bulk engine stopped after {handover.taken} rows")
+        if failure is not None:
+            raise failure
+    finally:
+        runner.stop()
+
+
+# --- the entry points -----------------------------------------------------------------------
+
+
+def check_many(
+    items: Iterable[BulkItem],
+    lookup: _Choice | None = None,
+    **options: Unpack[CheckOptions],
+) -> Generator[BulkResult, None, None]:
+    """Check every item (register rows, participant ids) and yield one result per item.
+
+    The lookups run on one private event loop in a background thread, whoever does them; your
+    input is read, and ``progress`` called, in the thread that iterates the results. The
+    options are :class:`CheckOptions`. Who looks up:
+
+    * nothing given: a lookup the run makes for ``network`` (an
+      :class:`~peppolnet.lookup.AsyncLookup` with ``per_host``, ``timeout``, ``revocation``
+      and ``clock``) and closes when it ends;
+    * ``lookup=`` a :class:`Checker` (an ``AsyncLookup``): awaited on the run's loop; it stays
+      yours. An ``AsyncLookup`` keeps its connections per event loop and each call of
+      ``check_many`` has a loop of its own, so to reuse one across calls prefer
+      ``check_many_async``, or pass a factory;
+    * ``lookup=`` a sync :class:`~peppolnet.lookup.Lookup` (its operator registry, revocation
+      checker, caches): its ``check`` runs in ``concurrency`` worker threads of the run - the
+      same engine and guarantees, about twice the CPU per lookup of an async one; it stays
+      open;
+    * ``lookup=`` a factory (a callable without ``check``, e.g.
+      ``functools.partial(AsyncLookup, network, operators=registry)``): called now; what it
+      makes is used as above and closed when the run ends.
+
+    At most ``concurrency`` lookups run at once and at most ``window`` results wait to be
+    consumed. Invalid identifiers give ``invalid-input`` results (``verdict`` None) instead of
+    exceptions. Closing the generator early (``break``, Ctrl-C) cancels what has not started
+    and waits only for the lookups already running. An error of the input is raised after the
+    results of the rows read before it.
+    """
+    plan = _plan(lookup, options, "check_many")
+    return _bridged(items, plan, _Tally(options.get("total"), options.get("progress")))
 
 
 async def check_many_async(
     items: Iterable[BulkItem] | AsyncIterable[BulkItem],
-    lookup: AsyncLookup | None = None,
-    *,
-    network: Network | None = None,
-    document_type: DocumentTypeId | str | None = None,
-    concurrency: int = 16,
-    per_host: int | None = None,
-    timeout: float = 10.0,
-    ordered: bool = True,
-    retries: int = 2,
-    backoff: float = 0.5,
-    cache: ResultCache | None = None,
-    window: int | None = None,
-    total: int | None = None,
-    progress: Callable[[Progress], None] | None = None,
-    revocation: RevocationChecker | None = None,
-    clock: Clock | None = None,
-    deadline: float | None = 30.0,
+    lookup: _Choice | None = None,
+    **options: Unpack[CheckOptions],
 ) -> AsyncGenerator[BulkResult, None]:
-    """The asynchronous twin of :func:`check_many` (``async for result in ...``).
+    """The asynchronous twin of :func:`check_many` (``async for result in ...``): the same
+    engine, on the running loop.
 
-    ``items`` may be a plain or an async iterable. Same options, same results.
+    ``items`` may be a plain or an async iterable. Same options, same results; a sync
+    ``Lookup`` runs in worker threads here too, so it never blocks your loop.
     """
-    limit = _validate(concurrency, retries, window)
-    _no_second_checker(lookup, revocation)
-    doc_key = _document_type_key(document_type)
-    own = lookup is None
-    clock = _run_clock(lookup, clock)
-    if lookup is None:
-        lookup = _own_async_lookup(
-            network, concurrency, per_host, timeout, revocation, clock, deadline
-        )
-    tally = _Tally(total, progress)
-    core = _run_async(
-        items, lookup, document_type, doc_key, concurrency, limit, ordered, retries, backoff,
-        cache if cache is not None else ResultCache(clock=clock),
-    )  # fmt: skip
+    plan = _plan(lookup, options, "check_many_async")
+    tally = _Tally(options.get("total"), options.get("progress"))
+    core = _outcomes(_Iterated(items), plan)
     try:
         async for row, outcome, shared in core:
             yield tally.emit(row, outcome, shared)
     finally:
-        await core.aclose()
-        if own:
-            await lookup.aclose()
-
-
-def _own_async_lookup(
-    network: Network | None,
-    concurrency: int,
-    per_host: int | None,
-    timeout: float,
-    revocation: RevocationChecker | None = None,
-    clock: Clock | None = None,
-    deadline: float | None = 30.0,
-) -> AsyncLookup:
-    from peppolnet.lookup import AsyncLookup
-
-    return AsyncLookup(
-        network,
-        per_host=per_host or max(2, concurrency // 4),
-        timeout=timeout,
-        revocation=revocation,
-        clock=clock,
-        deadline=deadline,
-    )
-
-
-def _run_clock(lookup: object, clock: Clock | None) -> Clock:
-    """The run's clock: the one given, else the caller's lookup's, else the system's."""
-    if clock is not None:
-        return as_clock(clock)
-    theirs = getattr(lookup, "clock", None)
-    return theirs if isinstance(theirs, Clock) else as_clock(None)
-
-
-def _no_second_checker(lookup: object, revocation: RevocationChecker | None) -> None:
-    """A lookup of the caller's has its own checker: a second one would silently be ignored."""
-    if lookup is not None and revocation is not None:
-        raise InvalidInput(
-            "pass revocation= either to check_many (for the run's own lookup) or to your own "
-            "Lookup, not to both"
-        )
-
-
-def _run_bridged(
-    items: Iterable[BulkItem],
-    lookup: AsyncLookup,
-    document_type: DocumentTypeId | str | None,
-    doc_key: str,
-    concurrency: int,
-    limit: int,
-    ordered: bool,
-    retries: int,
-    backoff: float,
-    cache: ResultCache,
-    tally: _Tally,
-) -> Generator[BulkResult, None, None]:
-    """``check_many`` without a lookup of the caller's: the async engine on a private loop.
-
-    Why: one event loop doing every lookup costs far less CPU than a thread per lookup (no GIL
-    hand-offs, aiohttp instead of httpx), and client CPU is what bounds a bulk run - c=32 went
-    from ~3 ms to ~1 ms of CPU per lookup (docs/performance.md).
-
-    Everything of the caller's stays in the caller's thread: the input is read here (a database
-    cursor or a pipe works as in a plain loop, and a slow read never stalls lookups in flight)
-    and handed to the loop row by row; results come back through a queue; progress callbacks
-    run here. At most ``2 x limit`` rows are between the two at any time, so memory stays
-    bounded. An error of the input is raised after the rows read before it have come back.
-    """
-    results: queue.SimpleQueue[_Entry | _Raised | _Ended] = queue.SimpleQueue()
-    started = threading.Event()
-    holder: list[asyncio.Task[None]] = []
-    loop = asyncio.new_event_loop()
-    feed = _Feed(loop)
-
-    async def fed() -> AsyncIterator[BulkItem]:
-        while (item := await feed.get()) is not _END:
-            yield item  # type: ignore[misc]
-
-    async def pump() -> None:
-        core = _run_async(
-            fed(), lookup, document_type, doc_key, concurrency, limit, ordered, retries,
-            backoff, cache,
-        )  # fmt: skip
         try:
-            async for entry in core:
-                results.put(entry)
-        except Exception as exc:  # a bug of ours: the caller hears of it, no hang
-            results.put(_Raised(exc))
+            await core.aclose()
         finally:
-            try:
-                await core.aclose()
-            finally:
-                await lookup.aclose()
-                results.put(_Ended())
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        holder.append(loop.create_task(pump()))
-        started.set()
-        try:
-            loop.run_until_complete(holder[0])
-        except asyncio.CancelledError:
-            pass
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    thread = threading.Thread(target=serve, name="peppolnet-bulk-loop", daemon=True)
-    thread.start()
-    started.wait()
-    task = holder[0]
-    source = iter(items)
-    input_error: Exception | None = None
-    exhausted = False
-    sent = taken = 0
-    try:
-        stop: _Raised | _Ended | None = None
-        while stop is None:
-            # hand rows over while fewer than 2 x limit are out (refilling in runs, not row
-            # by row), handing out what has finished after each row read. While the input
-            # blocks, the lookups go on; their results wait for the next row or the end (a
-            # plain generator cannot wait for two things at once)
-            refill = 2 * limit - (sent - taken) >= min(64, limit) or sent == taken
-            while refill and stop is None and not exhausted and sent - taken < 2 * limit:
-                try:
-                    item = next(source, _END)
-                except Exception as exc:  # rows read before it still come back, then it
-                    input_error, item = exc, _END
-                exhausted = item is _END
-                sent += not exhausted
-                feed.put(item)
-                while stop is None:
-                    try:
-                        entry = results.get_nowait()
-                    except queue.Empty:
-                        break
-                    if isinstance(entry, tuple):
-                        taken += 1
-                        yield tally.emit(*entry)
-                    else:
-                        stop = entry
-            if stop is None:
-                if exhausted and taken == sent:
-                    break
-                entry = results.get()
-                if isinstance(entry, tuple):
-                    taken += 1
-                    yield tally.emit(*entry)
-                else:
-                    stop = entry
-        if isinstance(stop, _Raised):
-            raise stop.error
-        if stop is not None and (taken < sent or not exhausted):  # never a silent short run
-            raise RuntimeError(f"the bulk engine stopped after {taken} of {sent} rows")
-        if input_error is not None:
-            raise input_error
-    finally:
-        if thread.is_alive():
-            with contextlib.suppress(RuntimeError):  # the loop may have just closed itself
-                loop.call_soon_threadsafe(task.cancel)
-            thread.join()
+            if plan.release is not None:
+                await plan.release()

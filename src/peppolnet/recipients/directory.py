@@ -603,7 +603,7 @@ class RecipientDirectory:
         )  # fmt: skip
         try:
             for result in results:
-                counts[result.verdict] = counts.get(result.verdict, 0) + 1
+                counts[result.outcome] = counts.get(result.outcome, 0) + 1
                 batch.append(result)
                 if len(batch) >= _BATCH:
                     self._store_results(batch)
@@ -625,7 +625,7 @@ class RecipientDirectory:
                 # the directory's clock, not the answer's: due() compares with the same clock
                 at = _ts(self.clock.now())
                 values = (
-                    at, result.verdict, result.participant_id, result.seat_id,
+                    at, result.outcome, result.participant_id, result.seat_id,
                     result.operator_name, (reach.smp_url or "") if reach else "", result.reason,
                 )  # fmt: skip
                 conn.execute(
