@@ -22,6 +22,7 @@ from peppolnet.bulk import (
 from peppolnet.clock import ManualClock
 from peppolnet.errors import InvalidInput
 from peppolnet.lookup import AsyncLookup, Lookup
+from peppolnet.reachability import Verdict
 from peppolnet.sandbox import Faults, Sandbox
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "customers.csv"
@@ -122,13 +123,15 @@ def test_cache_is_bounded_and_ages() -> None:
     cache = ResultCache(maxsize=2, max_age=10, clock=clock)
     from peppolnet.bulk.run import _Outcome
 
-    outcome = _Outcome("can-receive", "ok", None, 1)
+    outcome = _Outcome(Verdict.CAN_RECEIVE, "ok", None, 1)
     for i in range(3):
         cache.put(((f"p{i}",), "d"), outcome)
     assert len(cache) == 2
     assert cache.get((("p0",), "d")) is None
     assert cache.get((("p2",), "d")) is outcome
-    cache.put((("u",), "d"), _Outcome("unknown", "timeout", None, 3))
+    cache.put((("u",), "d"), _Outcome(Verdict.UNKNOWN, "timeout", None, 3))
+    cache.put((("i",), "d"), _Outcome(None, "not an id", None, 0))
+    assert cache.get((("i",), "d")) is None
     assert cache.get((("u",), "d")) is None
     clock.advance(11)
     assert cache.get((("p2",), "d")) is None
@@ -259,6 +262,7 @@ def test_closing_the_run_ends_retry_backoff_at_once(sandbox: Sandbox) -> None:
             stream.close()
             # the back-off is 30 s: closing waits for none of it (half of it is a wide margin)
             assert time.monotonic() - started < 15
+            assert _bulk_threads() == []  # the worker threads have ended with the run
     finally:
         sandbox.dns.set_timeout_share(0.0)
 
@@ -498,3 +502,121 @@ def test_own_event_loop_looks_rows_up_while_the_input_is_slow(sandbox: Sandbox) 
     results = list(check_many(slow(), network=sandbox.network, cache=ResultCache(0)))
     assert len(results) == 3
     assert looked_up_meanwhile
+
+
+# --- one engine, whoever looks up ------------------------------------------------------------
+
+
+def _bulk_threads() -> list[str]:
+    """Threads of a bulk run still alive: its event loop and its lookup workers."""
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("peppolnet-bulk")]
+
+
+class _Watched(_Jittery):
+    """A sync checker that records which threads ask it, and how many at once."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.threads: set[int] = set()
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+
+    def check(self, participant: object = None, **kwargs: object) -> object:
+        import threading
+        import time
+
+        with self._lock:
+            self.threads.add(threading.get_ident())
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.002)
+            return super().check(participant, **kwargs)
+        finally:
+            with self._lock:
+                self.now -= 1
+
+
+def test_a_sync_lookup_is_asked_from_worker_threads_at_most_concurrency_at_once() -> None:
+    """A Lookup of the caller's runs on the same engine as everything else: its calls go to
+    worker threads of the run (never the caller's thread, never the event loop's), at most
+    ``concurrency`` at a time, and the threads end with the run."""
+    import threading
+
+    checker = _Watched()
+    items = [f"0088:{i:013d}" for i in range(300)]
+    results = list(check_many(items, checker, concurrency=4, retries=0))
+    assert [r.row.number for r in results] == list(range(1, 301))
+    assert checker.most <= 4
+    assert threading.get_ident() not in checker.threads
+    assert 1 < len(checker.threads) <= 4
+    assert _bulk_threads() == []
+
+
+async def test_a_sync_lookup_never_blocks_the_callers_loop() -> None:
+    """In check_many_async a sync Lookup's check runs in a worker thread: the caller's loop
+    keeps running meanwhile (here it must, or the check would wait for it in vain)."""
+    import asyncio
+    import threading
+
+    ticked = threading.Event()
+    blocked: list[bool] = []
+
+    class NeedsTheLoop(_Jittery):
+        def check(self, participant: object = None, **kwargs: object) -> object:
+            blocked.append(not ticked.wait(timeout=10))
+            return super().check(participant, **kwargs)
+
+    async def tick() -> None:
+        await asyncio.sleep(0)
+        ticked.set()
+
+    ticker = asyncio.create_task(tick())
+    found = [r async for r in check_many_async(["0088:0000000000001"], NeedsTheLoop())]
+    await ticker
+    assert [r.verdict for r in found] == [Verdict.NOT_REGISTERED]
+    assert blocked == [False]
+
+
+def test_a_factory_is_made_at_the_call_and_closed_when_the_run_ends(sandbox: Sandbox) -> None:
+    closed: list[bool] = []
+
+    class Recorded(AsyncLookup):
+        async def aclose(self) -> None:
+            closed.append(True)
+            await super().aclose()
+
+    made: list[Recorded] = []
+
+    def factory() -> Recorded:
+        made.append(Recorded(sandbox.network, timeout=2.0))
+        return made[-1]
+
+    stream = check_many(["0007:5584821341", "x"], factory, concurrency=2)
+    assert len(made) == 1  # made at the call...
+    assert closed == []  # ...and closed only when the run ends
+    assert [r.outcome for r in stream] == ["can-receive", INVALID_INPUT]
+    assert closed == [True]
+    assert _bulk_threads() == []
+
+    def broken() -> AsyncLookup:
+        raise InvalidInput("no such network")
+
+    with pytest.raises(InvalidInput, match="no such network"):
+        check_many(["0007:5584821341"], broken)  # at the call, not at the first row
+
+
+def test_check_many_refuses_an_async_lookup_object(sandbox: Sandbox) -> None:
+    """Its connections and per-host limits would belong to one call's private loop; reused in
+    the next call they fail rows as unknown. A factory, or check_many_async, is the way."""
+    lookup = AsyncLookup(sandbox.network)
+    with pytest.raises(InvalidInput, match="factory"):
+        check_many(["0007:5584821341"], lookup)
+
+
+def test_a_misspelt_option_is_refused_at_the_call() -> None:
+    with pytest.raises(TypeError, match="concurency"):
+        check_many([], concurency=4)  # type: ignore[call-arg]

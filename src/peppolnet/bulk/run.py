@@ -395,7 +395,7 @@ def _plan(lookup: _Choice | None, options: CheckOptions, caller: str) -> _Plan:
 
     document_type = options.get("document_type")
     doc_key = resolve_document_type(document_type).uri
-    check, release, owner = _checker(lookup, options, concurrency)
+    check, release, owner = _checker(lookup, options, concurrency, caller)
     cache = options.get("cache")
     window = options.get("window")
     return _Plan(
@@ -412,8 +412,16 @@ def _plan(lookup: _Choice | None, options: CheckOptions, caller: str) -> _Plan:
     )
 
 
+_LOOP_BOUND: Final = (
+    "check_many runs on an event loop of its own, a new one for each call, and an async "
+    "lookup's connections belong to the loop they were opened on; pass a factory instead "
+    "(lookup=functools.partial(AsyncLookup, network, ...): the run makes the lookup and closes "
+    "it), a sync Lookup, or use check_many_async on your loop"
+)
+
+
 def _checker(
-    lookup: _Choice | None, options: CheckOptions, concurrency: int
+    lookup: _Choice | None, options: CheckOptions, concurrency: int, caller: str
 ) -> tuple[Callable[..., Awaitable[Reachability]], _Release | None, object]:
     """The function the engine awaits per lookup, how the run lets go of what it made, and
     the lookup whose clock the run keeps."""
@@ -437,6 +445,8 @@ def _checker(
         made = lookup()  # type: ignore[operator]  # a factory: the run owns what it makes
     else:
         check, release = _adapt(lookup, concurrency)
+        if release is None and caller == "check_many":
+            raise InvalidInput(_LOOP_BOUND)
         return check, release, lookup
     check, release = _adapt(made, concurrency)
     return check, _closing(made, release), made
@@ -873,22 +883,23 @@ class _LoopThread:
 async def _pump(
     feed: _Feed, plan: _Plan, results: queue.SimpleQueue[_Entry | _Raised | _Ended]
 ) -> None:
-    """The loop's side of :func:`_bridged`: the engine over the fed rows, results to the queue."""
+    """The loop's side of :func:`_bridged`: the engine over the fed rows, results to the queue,
+    then the run's lookup let go of - on this loop, where its connections were opened."""
     core = _outcomes(feed, plan)
     try:
-        async for entry in core:
-            results.put(entry)
-    except Exception as exc:  # a bug of ours: the caller hears of it, no hang
-        results.put(_Raised(exc))
-    finally:
         try:
-            await core.aclose()
+            async for entry in core:
+                results.put(entry)
         finally:
             try:
+                await core.aclose()
+            finally:
                 if plan.release is not None:
                     await plan.release()
-            finally:
-                results.put(_Ended())
+    except Exception as exc:  # a bug of ours, or the lookup failed to close: never a hang
+        results.put(_Raised(exc))
+    finally:
+        results.put(_Ended())
 
 
 class _Handover:
@@ -999,17 +1010,19 @@ def check_many(
     * nothing given: a lookup the run makes for ``network`` (an
       :class:`~peppolnet.lookup.AsyncLookup` with ``per_host``, ``timeout``, ``revocation``
       and ``clock``) and closes when it ends;
-    * ``lookup=`` a :class:`Checker` (an ``AsyncLookup``): awaited on the run's loop; it stays
-      yours. An ``AsyncLookup`` keeps its connections per event loop and each call of
-      ``check_many`` has a loop of its own, so to reuse one across calls prefer
-      ``check_many_async``, or pass a factory;
     * ``lookup=`` a sync :class:`~peppolnet.lookup.Lookup` (its operator registry, revocation
       checker, caches): its ``check`` runs in ``concurrency`` worker threads of the run - the
       same engine and guarantees, about twice the CPU per lookup of an async one; it stays
       open;
     * ``lookup=`` a factory (a callable without ``check``, e.g.
       ``functools.partial(AsyncLookup, network, operators=registry)``): called now; what it
-      makes is used as above and closed when the run ends.
+      makes (a :class:`Checker` such as an ``AsyncLookup``, or a ``Lookup``) does the lookups
+      and is closed when the run ends.
+
+    An ``AsyncLookup`` object of yours is refused (:class:`~peppolnet.errors.InvalidInput`):
+    each call of ``check_many`` has a loop of its own, and an async lookup's connections and
+    per-host limits belong to the loop they were made on - reused across calls, it would
+    fail rows as ``unknown``. Pass a factory, or use :func:`check_many_async` on your loop.
 
     At most ``concurrency`` lookups run at once and at most ``window`` results wait to be
     consumed. Invalid identifiers give ``invalid-input`` results (``verdict`` None) instead of
@@ -1029,8 +1042,10 @@ async def check_many_async(
     """The asynchronous twin of :func:`check_many` (``async for result in ...``): the same
     engine, on the running loop.
 
-    ``items`` may be a plain or an async iterable. Same options, same results; a sync
-    ``Lookup`` runs in worker threads here too, so it never blocks your loop.
+    ``items`` may be a plain or an async iterable. Same options, same results. ``lookup=``
+    may also be a :class:`Checker` of yours (an ``AsyncLookup`` made for this loop), awaited
+    as it is and left open; a sync ``Lookup`` runs in worker threads here too, so it never
+    blocks your loop.
     """
     plan = _plan(lookup, options, "check_many_async")
     tally = _Tally(options.get("total"), options.get("progress"))
