@@ -260,17 +260,6 @@ def test_real_ctrl_c_then_resume(
     assert sorted(int(r["row"]) for r in read_csv(out)) == list(range(1, 43))
 
 
-def test_resumed_row_numbers_are_compact() -> None:
-    done = check_command._RowSet()
-    assert [done.add(n) for n in [1, 2, 5, 3, 4, 7, 2]] == [True] * 6 + [False]
-    assert (done.prefix, done.extra) == (5, {7})
-    assert len(done) == 6
-    assert 4 in done
-    assert 7 in done
-    assert 6 not in done
-    assert 0 not in done
-
-
 def test_formula_cells_from_the_register_and_the_network_are_neutralised(
     on_sandbox: Sandbox, tmp_path: Path
 ) -> None:

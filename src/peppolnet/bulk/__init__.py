@@ -5,7 +5,8 @@
 The pieces compose: :func:`read_register` streams rows, :func:`check_many` (or
 :func:`check_many_async`) streams results through one shared lookup, :class:`ResultWriter`
 writes each as it arrives, :class:`Summary` counts them, :func:`render_chart` draws the counts.
-See docs/bulk.md.
+:func:`check_register` puts them together the way ``peppolnet check`` does, resumable after an
+interruption. See docs/bulk.md.
 """
 
 from __future__ import annotations
@@ -32,10 +33,20 @@ from peppolnet.bulk.registers import (
     lookup_key,
     read_register,
 )
+from peppolnet.bulk.resume import (
+    RegisterRun,
+    ResumeState,
+    RowSet,
+    check_register,
+    open_output,
+    resume_state,
+)
 from peppolnet.bulk.run import (
     INVALID_INPUT,
     BulkItem,
     BulkResult,
+    Checker,
+    CheckOptions,
     Progress,
     ResultCache,
     check_many,
@@ -51,24 +62,32 @@ __all__ = [
     "ROLES",
     "BulkItem",
     "BulkResult",
+    "CheckOptions",
+    "Checker",
     "OutputFormat",
     "Progress",
     "Register",
     "RegisterRow",
+    "RegisterRun",
     "ResultCache",
     "ResultWriter",
+    "ResumeState",
+    "RowSet",
     "Summary",
     "check_chart_path",
     "check_many",
     "check_many_async",
+    "check_register",
     "csv_delimiter",
     "csv_safe",
     "detect_columns",
     "detect_encoding",
     "format_for",
     "lookup_key",
+    "open_output",
     "output_headers",
     "read_done",
     "read_register",
     "render_chart",
+    "resume_state",
 ]

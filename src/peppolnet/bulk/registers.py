@@ -150,6 +150,9 @@ class Register:
     delimiter: str | None
     rows: Iterator[RegisterRow]
     _close: Callable[[], None] = dataclasses.field(default=lambda: None, repr=False)
+    default_country: str | None = None
+    """The country of rows without one (``read_register(default_country=...)``), upper case;
+    resuming a run counts the rows already done by it, as the run did."""
 
     def __iter__(self) -> Iterator[RegisterRow]:
         return self.rows
@@ -261,7 +264,8 @@ def read_register(
             "its columns are: " + ", ".join(repr(h) for h in headers)
         )
     country = default_country.strip().upper() if default_country else None
-    return Register(file, headers, roles, enc, delim, _rows(raw, headers, roles, country), close)
+    rows = _rows(raw, headers, roles, country)
+    return Register(file, headers, roles, enc, delim, rows, close, country)
 
 
 _Opened: TypeAlias = tuple[list[str], Iterator[list[str]], Callable[[], None]]

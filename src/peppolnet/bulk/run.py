@@ -746,7 +746,8 @@ async def _outcomes(source: _Input, plan: _Plan) -> AsyncGenerator[_Entry, None]
     waiting. It never waits for input while a result can be handed out, nor for a result while
     input could be read into the window (the caller of ``check_many`` may be waiting for the
     one before giving the other). An error of the input is raised after the rows read before
-    it have come back; closing the generator cancels the lookups still running."""
+    it have come back; closing the generator cancels the lookups still running. At the end
+    the run lets go of what it made (its lookup, the worker threads of a sync one)."""
     lookups = _Lookups(plan)
     waiting = _InOrder() if plan.ordered else _AsCompleted()
     number = 0
@@ -775,6 +776,8 @@ async def _outcomes(source: _Input, plan: _Plan) -> AsyncGenerator[_Entry, None]
             raise failure
     finally:
         lookups.cancel()
+        if plan.release is not None:  # on this loop, where its connections were opened
+            await plan.release()
 
 
 async def _aiter(items: Iterable[BulkItem] | AsyncIterable[BulkItem]) -> AsyncIterator[BulkItem]:
@@ -883,19 +886,15 @@ class _LoopThread:
 async def _pump(
     feed: _Feed, plan: _Plan, results: queue.SimpleQueue[_Entry | _Raised | _Ended]
 ) -> None:
-    """The loop's side of :func:`_bridged`: the engine over the fed rows, results to the queue,
-    then the run's lookup let go of - on this loop, where its connections were opened."""
+    """The loop's side of :func:`_bridged`: the engine over the fed rows, results to the
+    queue, then :class:`_Ended` once the engine has let go of its lookup."""
     core = _outcomes(feed, plan)
     try:
         try:
             async for entry in core:
                 results.put(entry)
         finally:
-            try:
-                await core.aclose()
-            finally:
-                if plan.release is not None:
-                    await plan.release()
+            await core.aclose()
     except Exception as exc:  # a bug of ours, or the lookup failed to close: never a hang
         results.put(_Raised(exc))
     finally:
@@ -1054,8 +1053,4 @@ async def check_many_async(
         async for row, outcome, shared in core:
             yield tally.emit(row, outcome, shared)
     finally:
-        try:
-            await core.aclose()
-        finally:
-            if plan.release is not None:
-                await plan.release()
+        await core.aclose()

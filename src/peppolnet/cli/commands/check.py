@@ -3,8 +3,9 @@
 The output repeats every input row with added columns (participant id, verdict, operator, Seat
 ID, SMP host, country, reason). Rows are written and flushed as they finish, so Ctrl-C and
 kill -9 keep them (an .xlsx in its journal until the run ends); ``--resume`` reads the output
-back and checks only the rest. A progress line is drawn on
-stderr when it is a terminal; the summary is printed at the end (``--json`` for JSON).
+back and checks only the rest (:mod:`peppolnet.bulk.resume`, which programs can use too). A
+progress line is drawn on stderr when it is a terminal; the summary is printed at the end
+(``--json`` for JSON).
 
 The CSV output is written with the register's own delimiter (``;`` for a Swedish or German
 Excel export, which would otherwise open as one column), or ``--output-delimiter``.
@@ -45,7 +46,7 @@ from peppolnet.cli.commands.lookup import (
 )
 
 if TYPE_CHECKING:
-    from peppolnet.bulk import OutputFormat, Progress, Register, ResultWriter
+    from peppolnet.bulk import OutputFormat, Progress, Register, RegisterRun
 
 
 def register(subparsers: Any) -> None:
@@ -132,31 +133,6 @@ def _default_output(register: Path, fmt: str | None) -> Path:
     return register.with_name(f"{register.stem}.checked.{suffix}")
 
 
-class _RowSet:
-    """Row numbers already done: a contiguous prefix plus the rest, so resuming a million-row
-    run (whose output is in order) costs a few bytes, not a set of a million ints."""
-
-    def __init__(self) -> None:
-        self.prefix = 0
-        self.extra: set[int] = set()
-
-    def add(self, number: int) -> bool:
-        """Add ``number``; False if it was already there."""
-        if number in self:
-            return False
-        self.extra.add(number)
-        while self.prefix + 1 in self.extra:
-            self.prefix += 1
-            self.extra.discard(self.prefix)
-        return True
-
-    def __contains__(self, number: object) -> bool:
-        return isinstance(number, int) and (0 < number <= self.prefix or number in self.extra)
-
-    def __len__(self) -> int:
-        return self.prefix + len(self.extra)
-
-
 class _ProgressLine:
     """A ``\\r`` status line on a terminal, redrawn at most ten times a second."""
 
@@ -187,7 +163,7 @@ class _ProgressLine:
 
 def run(args: argparse.Namespace) -> int:
     """The handler: check what was asked for, then read, check, write, summarise."""
-    from peppolnet.bulk import Summary, check_many, read_done, read_register, render_chart
+    from peppolnet.bulk import read_register, render_chart
 
     source = Path(args.register)
     output = Path(args.output) if args.output else _default_output(source, args.format)
@@ -201,36 +177,18 @@ def run(args: argparse.Namespace) -> int:
         encoding=args.encoding,
         delimiter=args.delimiter,
     )
-    try:
-        summary = Summary()
-        done = _RowSet()
-        if args.resume:
-            at = register.columns.get("country")
-            for record, fields in read_done(output, fmt):
-                if record["row"].isdigit() and done.add(int(record["row"])):
-                    country = fields[at] if at is not None and at < len(fields) else ""
-                    country = country.strip().upper() or (args.country or "").strip().upper()
-                    summary.add({**record, "country": country})
-        writer = _writer(args, output, fmt, register)
-    except BaseException:
-        register.close()
-        raise
-
-    bar = _ProgressLine(sys.stderr, len(done)) if sys.stderr.isatty() else None
-    rows = (row for row in register if row.number not in done)
+    job = _job(args, register, output, fmt)
+    bar = _ProgressLine(sys.stderr, job.resumed) if sys.stderr.isatty() else None
     interrupted = False
-    written = 0
     checker = revocation_checker(args, timeout=args.timeout)
     try:
-        per_host = args.per_host or max(2, args.concurrency // 4)
         with (
             contextlib.closing(checker) if checker is not None else contextlib.nullcontext(),
-            writer,
+            job,
         ):
-            results = check_many(  # its own lookup: the event-loop engine, the fastest
-                rows,
+            results = job.check(  # the run's own lookup for the network
                 network=network,
-                per_host=per_host,
+                per_host=args.per_host or max(2, args.concurrency // 4),
                 timeout=args.timeout,
                 deadline=args.deadline,
                 document_type=args.doctype,
@@ -239,10 +197,8 @@ def run(args: argparse.Namespace) -> int:
                 revocation=checker,
             )
             try:
-                for result in results:
-                    writer.write(result)
-                    written += 1  # counted with the write: an interrupt cannot fall between
-                    summary.add_result(result)
+                for _ in results:
+                    pass  # written and counted by the run
             except KeyboardInterrupt:
                 interrupted = True
             finally:
@@ -251,9 +207,10 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.finish()
 
+    summary = job.summary
     if args.json:
         data = summary.to_json()
-        data.update(output=str(output), written=written, resumed=len(done))
+        data.update(output=str(output), written=job.written, resumed=job.resumed)
         data["interrupted"] = interrupted
         print_json(data)
     else:
@@ -262,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         render_chart(summary, args.chart)
     if interrupted:
         return fail(
-            f"interrupted; {written} new rows kept in {output} - run again with --resume",
+            f"interrupted; {job.written} new rows kept in {output} - run again with --resume",
             code=130,
         )
     return 0
@@ -285,17 +242,24 @@ def _requested(args: argparse.Namespace, source: Path, output: Path) -> OutputFo
     return fmt
 
 
-def _writer(
-    args: argparse.Namespace, output: Path, fmt: OutputFormat, register: Register
-) -> ResultWriter:
-    """The output writer; a CSV is written with the register's delimiter unless told otherwise,
-    and a resumed one goes on with the delimiter it was started with."""
-    from peppolnet.bulk import ResultWriter, csv_delimiter
+def _job(
+    args: argparse.Namespace, register: Register, output: Path, fmt: OutputFormat
+) -> RegisterRun:
+    """The run, set up before the first lookup: with ``--resume``, what the output holds (an
+    output that is not a check output: exit 1, as any register that cannot be used), then the
+    writer (an output that cannot be written or continued as asked: a usage error, exit 2)."""
+    from peppolnet.bulk import RegisterRun, open_output, resume_state
     from peppolnet.errors import InvalidInput
 
-    started = csv_delimiter(output) if args.resume and fmt == "csv" else None
-    delimiter = args.output_delimiter or started or register.delimiter or ","
     try:
-        return ResultWriter(output, register.headers, fmt, append=args.resume, delimiter=delimiter)
-    except InvalidInput as exc:  # the output cannot be written, or continued as asked
-        raise UsageError(str(exc)) from exc
+        state = resume_state(output, register, fmt) if args.resume else None
+        try:
+            writer = open_output(
+                output, register, fmt, resume=args.resume, delimiter=args.output_delimiter
+            )
+        except InvalidInput as exc:
+            raise UsageError(str(exc)) from exc
+    except BaseException:
+        register.close()
+        raise
+    return RegisterRun(register, writer, state)
