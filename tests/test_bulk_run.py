@@ -620,3 +620,10 @@ def test_check_many_refuses_an_async_lookup_object(sandbox: Sandbox) -> None:
 def test_a_misspelt_option_is_refused_at_the_call() -> None:
     with pytest.raises(TypeError, match="concurency"):
         check_many([], concurency=4)  # type: ignore[call-arg]
+
+
+def test_the_deadline_goes_to_the_runs_own_lookup(sandbox: Sandbox) -> None:
+    (result,) = check_many(["0007:5584821341"], network=sandbox.network, deadline=1e-6, retries=0)
+    assert result.verdict is Verdict.UNKNOWN
+    assert result.reachability is not None
+    assert "deadline" in [c.name for c in result.reachability.checks]
