@@ -45,7 +45,9 @@ class SandboxProc:
         return self.command("stats")
 
     def network(self) -> Any:
-        """A :class:`peppolnet.network.Network` value pointing at this sandbox."""
+        """A :class:`peppolnet.network.Network` value pointing at this sandbox (its servers are
+        on 127.0.0.1, which a network built by hand refuses unless told: ``destinations``)."""
+        from peppolnet.destinations import DestinationPolicy
         from peppolnet.network import Network, load_pem_bundle
         from peppolnet.xmldsig import SignaturePolicy
 
@@ -61,6 +63,7 @@ class SandboxProc:
             dns_port=self.info["dns"]["port"],
             tls_verify=self.info["tls_ca"],
             legacy_cname=False,
+            destinations=DestinationPolicy.allowing("loopback"),
         )
 
 
