@@ -108,7 +108,7 @@ class _Outcome:
 
     @property
     def label(self) -> str:
-        return INVALID_INPUT if self.verdict is None else self.verdict.value
+        return INVALID_INPUT if self.verdict is None else str(self.verdict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,8 +130,10 @@ class BulkResult:
 
     @property
     def outcome(self) -> str:
-        """The verdict's text (``can-receive``...), or ``invalid-input``: the output column."""
-        return INVALID_INPUT if self.verdict is None else self.verdict.value
+        """The verdict's text (``can-receive``...), or ``invalid-input``: the output column.
+        (``str``, not ``.value``: a result built by older code with a plain string still
+        writes the same row.)"""
+        return INVALID_INPUT if self.verdict is None else str(self.verdict)
 
     @property
     def participant_id(self) -> str:
