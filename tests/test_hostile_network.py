@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -29,7 +27,7 @@ import httpx
 import pytest
 
 from peppolnet import _http
-from peppolnet._tls import verify_argument
+from peppolnet._tls import context
 from peppolnet.bulk import ResultCache, check_many
 from peppolnet.businesscard import fetch_business_card, fetch_business_card_async
 from peppolnet.cli import main
@@ -52,7 +50,6 @@ from peppolnet.sandbox import Sandbox
 from peppolnet.sandbox.config import parse_config
 from peppolnet.sandbox.http import HANG_SECONDS, Faults, HttpServer
 from peppolnet.sandbox.state import write_state
-from peppolnet.smp.aio import AioTransport
 from peppolnet.smp.client import AsyncSmpClient, SmpClient
 from peppolnet.smp.urls import service_metadata_url
 
@@ -230,7 +227,7 @@ def test_each_smp_request_has_a_deadline_of_its_own(net: Sandbox, part: str, the
     """Without any lookup: ``timeout`` bounds one whole request. A client of the caller's
     (``theirs``) has a transport that knows nothing of deadlines: its trickled body is cut where
     the chunks arrive; trickled headers into it are the documented residual risk."""
-    verify = verify_argument(str(net.tls_ca_path))
+    verify = context(str(net.tls_ca_path))
     with (
         faults(net.smps["a-smp"], trickle(part)),
         httpx.Client(verify=verify, timeout=30.0) as their_client,
@@ -247,7 +244,7 @@ def test_each_smp_request_has_a_deadline_of_its_own(net: Sandbox, part: str, the
 @pytest.mark.parametrize("theirs", [False, True])
 async def test_each_async_smp_request_has_a_deadline_of_its_own(net: Sandbox, theirs: bool) -> None:
     """aiohttp's total timeout, or ``asyncio.timeout`` around a client of the caller's."""
-    verify = verify_argument(str(net.tls_ca_path))
+    verify = context(str(net.tls_ca_path))
     for part in ("headers", "body"):
         with faults(net.smps["a-smp"], trickle(part)), timed() as took:
             async with (
@@ -600,26 +597,27 @@ def test_the_sync_transport_checks_the_address_it_connects_to(net: Sandbox) -> N
     assert server.requests == before + 1
 
 
-async def test_the_async_transports_check_the_address_they_connect_to(net: Sandbox) -> None:
+async def test_the_async_transport_checks_the_address_it_connects_to(net: Sandbox) -> None:
+    """aiohttp's transport, through its checking resolver (a name) and itself (an IP literal)."""
     server = net.smps["a-smp"]
-    url = net.smp_url("a-smp").replace("127.0.0.1", "localhost") + "/anything"
+    url = net.smp_url("a-smp") + "/anything"
     before = server.requests
-    # aiohttp, through its resolver
-    aio = AioTransport(
-        ssl_context=False, timeout=5.0, connect_timeout=5.0, max_bytes=1000, headers={},
-        destinations=PUBLIC_ONLY,
-    )  # fmt: skip
-    with pytest.raises(DestinationRefused, match=r"localhost resolves to 127\.0\.0\.1"):
-        await aio.get(url)
-    await aio.aclose()
-    # httpx's async client, through peppolnet's transport
-    async with httpx.AsyncClient(transport=_http.AsyncTransport(verify=False)) as client:
+    async with _http.async_client(False, timeout=5.0) as client:
+        with _http.scope(destinations=PUBLIC_ONLY):
+            localhost = url.replace("127.0.0.1", "localhost")
+            with pytest.raises(DestinationRefused, match=r"localhost resolves to 127\.0\.0\.1"):
+                await client.get(localhost)
+            with pytest.raises(DestinationRefused, match="loopback"):
+                await client.get(url)
+        # allowed, it connects; the kept-alive connection must not then serve a narrower policy
+        with _http.scope(destinations=LOOPBACK_ALLOWED):
+            assert (await client.get(url)).status_code == 400  # an answer: "/anything" is no path
         with (
             _http.scope(destinations=PUBLIC_ONLY),
             pytest.raises(DestinationRefused, match="loopback"),
         ):
             await client.get(url)
-    assert server.requests == before
+    assert server.requests == before + 1
 
 
 def test_the_smp_client_refuses_before_any_request(net: Sandbox) -> None:
@@ -651,73 +649,3 @@ def test_requests_carry_the_time_they_have(net: Sandbox) -> None:
     assert 0 < metadata.timeout <= resolve.timeout <= 7.0
     steps.close()
     lookup.close()
-
-
-class _ConnectProxy:
-    """A tiny HTTP CONNECT proxy on 127.0.0.1 (one thread per tunnel) that counts its tunnels."""
-
-    def __init__(self) -> None:
-        import socketserver
-
-        tunnels: list[bytes] = []
-        self.tunnels = tunnels
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self) -> None:
-                head = b""
-                while not head.endswith(b"\r\n\r\n"):
-                    byte = self.rfile.read(1)
-                    if not byte:
-                        return
-                    head += byte
-                tunnels.append(head.split(b"\r\n", 1)[0])
-                host, _, port = head.split()[1].decode().partition(":")
-                upstream = socket.create_connection((host, int(port)))
-                self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                pump = threading.Thread(target=_pump, args=(upstream, self.connection))
-                pump.start()
-                _pump(self.connection, upstream)
-                pump.join()
-
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := source.recv(65536):
-            target.sendall(data)
-    with contextlib.suppress(OSError):
-        target.shutdown(socket.SHUT_WR)
-
-
-def test_the_sync_transport_honours_the_environments_proxy(
-    net: Sandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """peppolnet's own transport replaced httpx's: HTTPS_PROXY and NO_PROXY still apply."""
-    proxy = _ConnectProxy()
-    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
-    try:
-        with SmpClient(net.network, retries=0) as client:
-            assert b"ServiceMetadata" in client.fetch(metadata_url(net))
-        assert len(proxy.tunnels) == 1
-        assert proxy.tunnels[0].startswith(b"CONNECT 127.0.0.1:")
-        with (  # refused on the URL: the proxy is not even asked
-            SmpClient(production_policy(net), retries=0) as client,  # type: ignore[arg-type]
-            pytest.raises(DestinationRefused),
-        ):
-            client.fetch(metadata_url(net))
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        with SmpClient(net.network, retries=0) as client:
-            assert b"ServiceMetadata" in client.fetch(metadata_url(net))
-        assert len(proxy.tunnels) == 1
-    finally:
-        proxy.close()

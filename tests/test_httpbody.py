@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -142,26 +142,3 @@ def test_the_smp_client_survives_compression_bombs(
         with pytest.raises(SmpError, match="only one layer") as refused:
             client.fetch(url)
         assert not isinstance(refused.value, SmpUnavailable)
-
-
-def test_collect_hands_on_a_cut_body_and_reports_faults_its_way() -> None:
-    import asyncio
-
-    from peppolnet._httpbody import acollect, collect
-
-    class Fault(Exception):
-        pass
-
-    body, truncated = collect(chunks(gzip.compress(XML)), 100, "gzip", Fault)
-    assert truncated
-    assert len(body) <= 100
-    assert collect(chunks(XML), 10_000, None, Fault) == (XML, False)
-    with pytest.raises(Fault, match="only one layer"):
-        collect(chunks(XML), 10_000, "br", Fault)
-
-    async def raw() -> AsyncIterator[bytes]:
-        for chunk in chunks(gzip.compress(XML)[:-20]):
-            yield chunk
-
-    with pytest.raises(Fault, match="cut off"):
-        asyncio.run(acollect(raw(), 10_000, "gzip", Fault))

@@ -1,31 +1,47 @@
-"""The transport under peppolnet's own httpx clients: whole-request deadlines and destinations.
+"""peppolnet's one HTTP layer: every fetch - SMP, Directory, business card, CRL, operator desk.
 
-Two things httpx does not do by itself, both needed against a hostile network:
+Every HTTP request peppolnet makes is an httpx request (``httpx.Client`` or ``httpx.AsyncClient``)
+performed by :func:`fetch` or :func:`afetch`, so what matters against a hostile network is written
+once, above the transport, for both:
 
+* **Bounded decoding and size limits.** The raw body is read and decoded here with a bound
+  (:class:`peppolnet._httpbody.BoundedBody`): an answer costs at most its limit however it is
+  encoded, ``gzip, gzip`` and other codings that were not asked for are refused, and a declared
+  ``Content-Length`` over the limit is not read at all.
 * **A deadline for a whole request.** httpx's timeouts bound each socket operation, so a server
-  that sends one byte every few seconds - of its headers or of its body - keeps a request, and
-  the lookup waiting on it, alive for as long as it likes. Here every read, write, connect and
-  TLS handshake is given at most the time left until the deadline of the :func:`scope` it runs
-  in, and fails at once when none is left.
-* **The destination policy at the socket** (:mod:`peppolnet.destinations`). Checking a URL's
-  host is not enough: a name can resolve to ``127.0.0.1`` or ``169.254.169.254``. So the
-  connection is opened here: the name is resolved, *every* address it gives is checked, and the
+  that sends one byte every few seconds - of its headers or of its body - keeps a request alive
+  for as long as it likes. The deadline travels in a context variable set with :func:`scope` by
+  whoever starts a request (the SMP client, the CRL checker, a lookup for everything it runs), so
+  nested calls - retries, a redirect, a revocation check - share the tightest deadline and the
+  policy of the network asking, like the cancel scopes of trio. :func:`afetch` ends a request at
+  the deadline with :func:`asyncio.timeout` whatever the transport; the sync transport gives every
+  socket operation only the time left; a sync client of the caller's is cut between chunks.
+* **One error mapping**: whatever the transport, a failure becomes one :class:`HttpFault` whose
+  ``kind`` says what happened, and each client turns that into its own error sentence.
+* **Sans-I/O drivers.** A client's logic (retries, redirects, paging, 429) is a generator that
+  yields :class:`Fetch` and :class:`Pause` requests and receives :class:`Answer` values (or an
+  :class:`HttpFault` thrown in); :func:`run` and :func:`arun` are the only sync and async code.
+
+Below, the transports. They take care of what can only be seen at the socket, each the same way:
+
+* **The destination policy at the socket** (:mod:`peppolnet.destinations`). Checking a URL's host
+  is not enough: a name can resolve to ``127.0.0.1`` or ``169.254.169.254``. So the connection is
+  opened by the transport: the name is resolved, *every* address it gives is checked, and the
   socket connects to those checked addresses - never to a second resolution that could answer
   differently (DNS rebinding). TLS still verifies the certificate against the name.
+* **Proxies from the environment** (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``,
+  ``NO_PROXY``), read once per transport (:class:`Proxies`) as httpx reads them; a connection to a
+  proxy is not checked against the policy (the proxy resolves the SMP's name, so only the URL's
+  host is checked - see docs/security.md).
+* **TLS trust** from :func:`peppolnet._tls.context`, the same for both.
 
-Both are done in an httpcore network backend - httpcore's documented extension point - wrapped in
-a small httpx transport (:class:`Transport`, :class:`AsyncTransport`) built on httpcore's public
-connection pools, because httpx's own ``HTTPTransport`` takes no backend. The limits travel in a
-context variable, set with :func:`scope` by whoever starts a request (the SMP client, the CRL
-checker, a lookup for everything it runs), so nested calls - retries, a redirect, a revocation
-check - all share the tightest deadline and the policy of the network asking, like the cancel
-scopes of trio. Outside any scope the transport behaves like httpx's own.
-
-Proxies from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) are
-honoured as httpx honours them; a connection to a proxy is not checked against the policy (the
-proxy resolves the SMP's name, so only the URL's host is checked - see docs/security.md). A
-client passed in by the caller keeps its own transport: peppolnet then bounds the body between
-chunks and each read by the time left, but cannot see the address it connects to.
+The sync transport (:class:`Transport`) is httpcore's connection pools with a network backend -
+httpcore's documented extension point - that bounds every socket operation by the deadline and
+checks the addresses connected to. The async one is aiohttp (:mod:`peppolnet._aio`, the only
+module that imports it): its C HTTP parser costs a fraction of httpcore's CPU per request, which
+bounds bulk runs. Our clients are made with ``trust_env=False`` so that httpx never mounts a proxy
+transport of its own past ours. A client passed in by the caller keeps its own transport:
+peppolnet then bounds the request as above, but cannot see the address it connects to.
 """
 
 from __future__ import annotations
@@ -35,32 +51,49 @@ import contextlib
 import contextvars
 import dataclasses
 import ipaddress
+import json
+import re
 import socket
 import ssl
 import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar, cast
 
 import httpcore
 import httpx
 
+from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
+
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from peppolnet.destinations import DestinationPolicy, IPAddress
 
 __all__ = [
-    "AsyncTransport",
+    "Answer",
+    "Fetch",
+    "HttpFault",
+    "Pause",
+    "Proxies",
     "Transport",
-    "abounded",
-    "bounded",
-    "environment_proxy",
+    "afetch",
+    "arun",
+    "async_client",
+    "async_transport",
+    "client",
     "expired",
+    "fetch",
     "left",
+    "run",
     "scope",
     "timeouts",
 ]
+
+
+# --- scopes: the deadline and the destination policy of what runs inside ------------------------
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -119,25 +152,6 @@ def destinations() -> DestinationPolicy | None:
     return _CURRENT.get().destinations
 
 
-def bounded(chunks: Iterable[bytes], fault: Callable[[], Exception]) -> Iterator[bytes]:
-    """``chunks`` until the scope's deadline, then ``fault()``: a client of the caller's does not
-    know the deadline, so a body it hands over slowly is cut here, between chunks."""
-    for chunk in chunks:
-        yield chunk
-        if expired():
-            raise fault()
-
-
-async def abounded(
-    chunks: AsyncIterable[bytes], fault: Callable[[], Exception]
-) -> AsyncIterator[bytes]:
-    """The async twin of :func:`bounded`."""
-    async for chunk in chunks:
-        yield chunk
-        if expired():
-            raise fault()
-
-
 def timeouts(client: httpx.Client | httpx.AsyncClient) -> httpx.Timeout:
     """``client``'s own timeouts, each shortened to the time left in the scope (for a client of
     the caller's, whose transport knows nothing of the deadline; ours enforces it besides)."""
@@ -165,7 +179,553 @@ def _capped(timeout: float | None, error: type[Exception]) -> float | None:
     return remaining if timeout is None else min(timeout, remaining)
 
 
-# --- addresses -----------------------------------------------------------------------------------
+# --- what a client's logic asks for, and what it gets back ----------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fetch:
+    """One HTTP request, as a client's logic asks for it.
+
+    ``limit``: the most body bytes kept (decoded); ``decode=False`` takes the body as sent and
+    refuses any content coding (``Accept-Encoding: identity``); ``json`` is sent as the body.
+    """
+
+    url: str
+    limit: int
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    params: tuple[tuple[str, str], ...] = ()
+    method: str = "GET"
+    json: Any = None
+    decode: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pause:
+    """Wait ``seconds`` before the next request (a back-off, a rate limit, a Retry-After)."""
+
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Answer:
+    """What came back: ``truncated`` when the body outgrew the limit (``body`` is then cut, and
+    empty when ``Content-Length`` announced too much: nothing was read)."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    truncated: bool = False
+
+    @property
+    def declared(self) -> int | None:
+        """The ``Content-Length`` the server announced, if it did."""
+        value = self.headers.get("content-length", "")
+        return int(value) if value.isdigit() else None
+
+    def json(self) -> Any:
+        """The body as JSON; None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+class HttpFault(Exception):
+    """A request that brought no usable answer; ``kind`` says why, ``detail`` how.
+
+    ``timeout`` (no complete answer in time), ``connect`` (no connection: refused, no such name,
+    TLS), ``broken`` (the connection closed early, a malformed answer, broken compression) - the
+    faults a retry can mend - and ``unreadable`` (a content coding that was not asked for) and
+    ``url`` (the URL or the proxy cannot be used), which it cannot.
+    """
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in ("timeout", "connect", "broken")
+
+
+Step: TypeAlias = Fetch | Pause
+_T = TypeVar("_T")
+#: A client's logic: yields what to do, is sent each :class:`Answer` (None after a Pause).
+Steps: TypeAlias = Generator[Step, Answer, _T]
+
+
+def _advance(steps: Steps[_T], outcome: Answer | HttpFault | None) -> Step:
+    """The generator's next request, given what the last one brought (StopIteration at its end)."""
+    if outcome is None:
+        return next(steps)
+    if isinstance(outcome, HttpFault):
+        return steps.throw(outcome)
+    return steps.send(outcome)
+
+
+def run(
+    steps: Steps[_T],
+    perform: Callable[[Fetch], Answer],
+    sleep: Callable[[float], None] = time.sleep,
+) -> _T:
+    """Drive a client's logic with blocking calls: ``perform`` each :class:`Fetch` (normally
+    :func:`fetch` inside the client's scope), ``sleep`` each :class:`Pause`, and throw each
+    :class:`HttpFault` into the generator, which decides what it means."""
+    outcome: Answer | HttpFault | None = None
+    while True:
+        try:
+            step = _advance(steps, outcome)
+        except StopIteration as stop:
+            return cast("_T", stop.value)
+        outcome = None
+        if isinstance(step, Pause):
+            sleep(step.seconds)
+            continue
+        try:
+            outcome = perform(step)
+        except HttpFault as fault:
+            outcome = fault
+
+
+async def arun(
+    steps: Steps[_T],
+    perform: Callable[[Fetch], Awaitable[Answer]],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> _T:
+    """The async twin of :func:`run`."""
+    outcome: Answer | HttpFault | None = None
+    while True:
+        try:
+            step = _advance(steps, outcome)
+        except StopIteration as stop:
+            return cast("_T", stop.value)
+        outcome = None
+        if isinstance(step, Pause):
+            await sleep(step.seconds)
+            continue
+        try:
+            outcome = await perform(step)
+        except HttpFault as fault:
+            outcome = fault
+
+
+# --- performing one request ----------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads one response's raw chunks into an :class:`Answer` (the part both drivers share)."""
+
+    __slots__ = ("body", "request", "response")
+
+    def __init__(self, request: Fetch, response: httpx.Response) -> None:
+        self.request = request
+        self.response = response
+        declared = response.headers.get("content-length", "")
+        try:
+            body = BoundedBody(request.limit, response.headers.get("content-encoding"),
+                               decode=request.decode)  # fmt: skip
+        except UnsupportedEncoding as exc:
+            raise HttpFault("unreadable", str(exc)) from None
+        if declared.isdigit() and int(declared) > request.limit:
+            body.truncated = True  # announced too large: not read at all
+        self.body = body
+
+    def add(self, chunk: bytes) -> bool:
+        """Take one raw chunk; False when reading should stop (the limit was passed)."""
+        try:
+            return self.body.add(chunk)
+        except BrokenBody as exc:
+            raise HttpFault("broken", str(exc)) from None
+
+    def answer(self) -> Answer:
+        try:
+            self.body.finish()
+        except BrokenBody as exc:
+            raise HttpFault("broken", str(exc)) from None
+        response = self.response
+        return Answer(
+            self.request.url,
+            response.status_code,
+            response.headers,
+            self.body.value(),
+            self.body.truncated,
+        )
+
+
+# --- URLs: httpx's own parse, or the same value built directly -----------------------------------
+
+# httpx parses a URL string in Python, a character at a time: ~40-70 us for an SMP URL of 250
+# characters, the largest single cost of an async GET after aiohttp itself (bench_http.py). A URL
+# that is already in the form httpx would normalise it to - what peppolnet builds for SMP
+# requests: lower-case scheme and host, no default port, no dot segments, only characters httpx
+# leaves as they are - is built directly. Anything else goes through httpx.URL. The direct build
+# uses httpx's internal ParseResult, so it is compared with httpx.URL on sample URLs at first use,
+# and left off for good if the two differ (a future httpx): correctness never depends on it.
+_NORMAL: Final = re.compile(
+    r"(https?)://([a-z0-9][a-z0-9.-]*)(?::([1-9][0-9]{0,4}))?"
+    r"(/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*)"  # "%": httpx keeps escapes, and a lone "%" too
+    r"(?:\?([A-Za-z0-9._~!$&'()*+,;=:@/?%-]*))?"
+)
+_IPV4_STYLE: Final = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_SAMPLES: Final = (
+    "https://smp.example.org/iso6523-actorid-upis%3A%3A0007%3A5567321707/services/"
+    "busdox-docid-qns%3A%3Aurn%3Aoasis%3Anames%3Aspecification%3Aubl%3Aschema%3Axsd%3A"
+    "Invoice-2%3A%3AInvoice%23%23urn%3Acen.eu%3Aen16931%3A2017%3A%3A2.1",
+    "http://127.0.0.1:8080/a/b;c=d?q=1&r=%2F",
+    "https://b-0.smp.test:8443/",
+)
+# httpx's parsed form of a URL (internal), once the check at first use has found it exact
+_direct: list[Callable[..., Any] | None] = []
+
+
+def _build(match: re.Match[str], parsed: Callable[..., Any]) -> httpx.URL | None:
+    """The URL ``match`` describes, built without parsing; None where httpx would change it."""
+    scheme, host, port, path, query = match.groups()
+    number = int(port) if port else None
+    if number is not None and (number > 65535 or number == _DEFAULT_PORTS[scheme]):
+        return None
+    if "/." in path or (_IPV4_STYLE.fullmatch(host) and not _ipv4(host)):
+        return None
+    url = httpx.URL.__new__(httpx.URL)
+    url._uri_reference = parsed(scheme, "", host, number, path, query, None)
+    return url
+
+
+def _ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _exact_builder() -> Callable[..., Any] | None:
+    """httpx's internal ParseResult if building with it gives what httpx.URL gives, else None."""
+    try:
+        from httpx._urlparse import ParseResult
+
+        for sample in _SAMPLES:
+            match = _NORMAL.fullmatch(sample)
+            built = _build(match, ParseResult) if match else None
+            parsed = httpx.URL(sample)
+            if built is None or (str(built), built.raw_path, built.host, built.port) != (
+                str(parsed), parsed.raw_path, parsed.host, parsed.port,
+            ):  # fmt: skip
+                return None
+    except Exception:  # an httpx whose internals moved: parse as httpx does
+        return None
+    return ParseResult
+
+
+def url_of(text: str) -> httpx.URL:
+    """``text`` as the ``httpx.URL`` httpx would make of it (built directly where it can be)."""
+    if not _direct:
+        _direct.append(_exact_builder())
+    builder = _direct[0]
+    match = _NORMAL.fullmatch(text) if builder is not None else None
+    built = _build(match, builder) if match is not None and builder is not None else None
+    return built if built is not None else httpx.URL(text)
+
+
+def _headers(request: Fetch) -> dict[str, str]:
+    return {"Accept-Encoding": ACCEPT_ENCODING if request.decode else "identity", **request.headers}
+
+
+def _url(request: Fetch) -> httpx.URL:
+    url = url_of(request.url)
+    if url.port is not None and url.port > 65535:  # httpx lets it through; sockets would not
+        raise HttpFault("url", f"the port {url.port} is out of range")
+    return url.copy_merge_params(request.params) if request.params else url
+
+
+def _request(client: httpx.Client | httpx.AsyncClient, request: Fetch) -> httpx.Request:
+    """``request`` as httpx's, with ``client``'s defaults (its headers, cookies, base URL - a
+    caller's client keeps its own ways) and its timeouts shortened to what the scope leaves."""
+    if not isinstance(client, OwnClient | OwnAsyncClient):
+        return client.build_request(
+            request.method, _url(request), headers=_headers(request), json=request.json,
+            timeout=timeouts(client),
+        )  # fmt: skip
+    headers = client.own_headers(request)
+    return httpx.Request(
+        request.method,
+        _url(request),
+        headers=headers,
+        json=request.json,
+        extensions={"timeout": client.own_timeouts()},
+    )
+
+
+class _Own:
+    """What :class:`OwnClient` and :class:`OwnAsyncClient` work out once, not per request: the
+    headers of a request (the client's with ``Accept-Encoding``), its timeouts while the scope
+    leaves more time than they are."""
+
+    headers: httpx.Headers
+    timeout: httpx.Timeout
+    _own_headers: dict[bool, httpx.Headers]
+
+    def own_setup(self) -> None:
+        self._own_headers = {}
+        for decode, coding in ((True, ACCEPT_ENCODING), (False, "identity")):
+            headers = self._own_headers[decode] = self.headers.copy()
+            headers["Accept-Encoding"] = coding
+        self._own_timeouts = self.timeout.as_dict()
+        self._own_longest = max((t for t in self._own_timeouts.values() if t), default=None)
+
+    def own_headers(self, request: Fetch) -> httpx.Headers:
+        headers = self._own_headers[request.decode]
+        if request.headers:
+            headers = headers.copy()
+            headers.update(request.headers)
+        return headers
+
+    def own_timeouts(self) -> dict[str, float | None]:
+        remaining = left()
+        longest = self._own_longest
+        if remaining is None or (longest is not None and remaining >= longest):
+            return self._own_timeouts
+        return timeouts(self).as_dict()  # type: ignore[arg-type]
+
+
+class OwnClient(_Own, httpx.Client):
+    """The ``httpx.Client`` :func:`client` makes: to everyone else an ``httpx.Client`` like any;
+    :func:`fetch` hands its requests straight to its transport. What the client object adds -
+    cookies, authentication, redirects, event hooks, proxies mounted from the environment - is
+    all what peppolnet turns off, and cost more CPU than the transport itself (~80 us of ~330 us
+    per async GET, benchmarks/bench_http.py)."""
+
+    def __init__(self, transport: httpx.BaseTransport, **options: Any) -> None:
+        super().__init__(transport=transport, **options)
+        self.own_transport = transport
+        self.own_setup()
+
+
+class OwnAsyncClient(_Own, httpx.AsyncClient):
+    """The async twin of :class:`OwnClient`."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, **options: Any) -> None:
+        super().__init__(transport=transport, **options)
+        self.own_transport = transport
+        self.own_setup()
+
+
+def _send(client: httpx.Client, request: Fetch) -> httpx.Response:
+    prepared = _request(client, request)
+    if isinstance(client, OwnClient):
+        response = client.own_transport.handle_request(prepared)
+        response.request = prepared
+        return response
+    # a client of the caller's: its own send (its hooks, auth, cookies), never its redirects
+    return client.send(prepared, stream=True, follow_redirects=False)
+
+
+async def _asend(client: httpx.AsyncClient, request: Fetch) -> httpx.Response:
+    prepared = _request(client, request)
+    if isinstance(client, OwnAsyncClient):
+        response = await client.own_transport.handle_async_request(prepared)
+        response.request = prepared
+        return response
+    return await client.send(prepared, stream=True, follow_redirects=False)
+
+
+def fetch(client: httpx.Client, request: Fetch) -> Answer:
+    """Perform ``request`` with ``client`` within the current scope; :class:`HttpFault` when no
+    usable answer came (any status is an answer: what it means is the caller's to say).
+
+    Redirects are never followed, even by a client of the caller's that would: where peppolnet
+    follows one (a CRL's), its own logic decides.
+    """
+    try:
+        response = _send(client, request)
+        try:
+            reader = _Reader(request, response)
+            if not reader.body.truncated:
+                for chunk in _cut(response.iter_raw()):
+                    if not reader.add(chunk):
+                        break
+            return reader.answer()
+        finally:
+            response.close()
+    except httpx.HTTPError as exc:
+        raise _fault(exc) from exc
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise HttpFault("url", str(exc)) from exc
+
+
+async def afetch(client: httpx.AsyncClient, request: Fetch) -> Answer:
+    """The async twin of :func:`fetch`; the scope's deadline ends the request wherever it is."""
+    try:
+        async with asyncio.timeout(left()):
+            response = await _asend(client, request)
+            try:
+                reader = _Reader(request, response)
+                if not reader.body.truncated:
+                    async for chunk in response.aiter_raw():
+                        if not reader.add(chunk):
+                            break
+                return reader.answer()
+            finally:
+                await response.aclose()
+    except TimeoutError as exc:
+        raise HttpFault("timeout", "no complete answer before the deadline") from exc
+    except httpx.HTTPError as exc:
+        raise _fault(exc) from exc
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise HttpFault("url", str(exc)) from exc
+
+
+def _cut(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` until the scope's deadline: a client of the caller's does not know the
+    deadline, so a body it hands over slowly is cut here, between chunks."""
+    for chunk in chunks:
+        yield chunk
+        if expired():
+            raise HttpFault("timeout", "no complete answer before the deadline")
+
+
+def _fault(exc: httpx.HTTPError) -> HttpFault:
+    """The one translation of httpx's errors (both transports raise those)."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return HttpFault("timeout", detail)
+    if isinstance(exc, httpx.ConnectError | httpx.ProxyError):
+        return HttpFault("connect", detail)
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return HttpFault("url", detail)
+    return HttpFault("broken", detail)
+
+
+# --- our clients ----------------------------------------------------------------------------------
+
+_LIMITS: Final = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+
+
+def _client_options(
+    timeout: float, headers: Mapping[str, str] | None, connect: float | None
+) -> dict[str, Any]:
+    return {
+        "timeout": httpx.Timeout(timeout, connect=connect if connect is not None else timeout),
+        "headers": headers,
+        "follow_redirects": False,
+        "trust_env": False,  # our transports read the environment's proxies themselves
+    }
+
+
+def client(
+    verify: ssl.SSLContext | bool,
+    *,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    connect: float | None = None,
+    limits: httpx.Limits = _LIMITS,
+) -> httpx.Client:
+    """An ``httpx.Client`` on :class:`Transport` (``verify`` from :func:`peppolnet._tls.context`).
+
+    Connections are kept alive (512 by default): a new TLS handshake costs more CPU than a lookup.
+    """
+    transport = Transport(verify=verify, limits=limits)
+    return OwnClient(transport, **_client_options(timeout, headers, connect))
+
+
+def async_transport(
+    verify: ssl.SSLContext | bool, limits: httpx.Limits = _LIMITS
+) -> httpx.AsyncBaseTransport:
+    """The async transport (aiohttp's, :mod:`peppolnet._aio`), for :func:`async_client`.
+
+    Closing it (``aclose``) closes the running loop's connections and leaves it usable - on the
+    next loop too - where closing the ``httpx.AsyncClient`` around it would end the client.
+    """
+    # imported here: aiohttp takes ~80 ms to import, which sync users should not pay
+    from peppolnet._aio import AioTransport
+
+    return AioTransport(verify=verify, limits=limits)
+
+
+def async_client(
+    verify: ssl.SSLContext | bool,
+    *,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    connect: float | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The async twin of :func:`client`: an ``httpx.AsyncClient`` on aiohttp's transport."""
+    transport = transport or async_transport(verify)
+    return OwnAsyncClient(transport, **_client_options(timeout, headers, connect))
+
+
+# --- proxies from the environment -----------------------------------------------------------------
+
+# NO_PROXY as urllib reads it (public, though typeshed does not list it)
+_bypass: Callable[[str, Mapping[str, str]], bool] = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Proxy:
+    """An HTTP(S) proxy: ``url`` without credentials, which are in ``auth``."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int | None
+    auth: tuple[str, str] | None
+
+
+class Proxies:
+    """The environment's proxies, read once (``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` /
+    ``NO_PROXY``, as urllib and httpx read them); the proxy of each scheme and host is worked out
+    once, so a bulk run pays for it once per SMP, not per request."""
+
+    def __init__(self, environment: Mapping[str, str] | None = None) -> None:
+        self.environment = dict(
+            urllib.request.getproxies_environment() if environment is None else environment
+        )
+        self._chosen: dict[tuple[str, str], Proxy | None] = {}
+
+    def hosts(self) -> frozenset[str]:
+        """The proxies' own host names: connections to them are not checked against a policy."""
+        found = set()
+        for name, value in self.environment.items():
+            if name != "no":
+                host = urllib.parse.urlsplit(value if "://" in value else "http://" + value)
+                if host.hostname:
+                    found.add(host.hostname.lower())
+        return frozenset(found)
+
+    def choose(self, scheme: str, host: str) -> Proxy | None:
+        """The proxy for ``scheme://host``, or None (no proxy, or ``NO_PROXY`` names the host);
+        ``httpx.UnsupportedProtocol`` for a proxy that is not HTTP(S), e.g. SOCKS."""
+        key = (scheme, host)
+        if key not in self._chosen:
+            self._chosen[key] = self._choose(scheme, host)
+        return self._chosen[key]
+
+    def _choose(self, scheme: str, host: str) -> Proxy | None:
+        proxy = self.environment.get(scheme.lower()) or self.environment.get("all")
+        if not proxy or _bypass(host, self.environment):
+            return None
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            shown = parts.hostname or proxy.rsplit("@", 1)[-1]
+            raise httpx.UnsupportedProtocol(
+                f"the proxy {shown!r} from the environment is not an HTTP(S) proxy"
+            )
+        auth = None
+        if parts.username is not None:
+            auth = (
+                urllib.parse.unquote(parts.username),
+                urllib.parse.unquote(parts.password or ""),
+            )
+        where = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+        url = f"{parts.scheme.lower()}://{where}"
+        return Proxy(url, parts.scheme.lower(), parts.hostname, parts.port, auth)
+
+
+# --- the sync transport: httpcore pools on a guarded network backend ------------------------------
 
 
 def _unique(infos: Iterable[tuple[Any, ...]]) -> list[IPAddress]:
@@ -182,32 +742,17 @@ def _addresses(host: str, port: int) -> list[IPAddress]:
         raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
 
 
-async def _aaddresses(host: str, port: int) -> list[IPAddress]:
-    loop = asyncio.get_running_loop()
-    try:
-        return _unique(await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-    except (OSError, UnicodeError) as exc:
-        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-
-
-# --- the network backends ------------------------------------------------------------------------
-
-
-def _peer(stream: httpcore.NetworkStream | httpcore.AsyncNetworkStream) -> IPAddress | None:
-    address = stream.get_extra_info("server_addr")
-    try:
-        return ipaddress.ip_address(str(address[0]).split("%", 1)[0]) if address else None
-    except ValueError:
-        return None
-
-
 class _Peer:
     """The address a connection reached, checked again before every request sent on it: a
     connection kept alive from a request under a wider policy must not serve a narrower one."""
 
-    def __init__(self, address: IPAddress | None, host: str) -> None:
-        self.address = address
+    def __init__(self, stream: httpcore.NetworkStream | None, host: str) -> None:
+        self.address: IPAddress | None = None
         self.host = host
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        with contextlib.suppress(ValueError):
+            if peer:
+                self.address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
 
     def check(self) -> None:
         policy = _CURRENT.get().destinations
@@ -245,64 +790,13 @@ class _Stream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class _AsyncStream(httpcore.AsyncNetworkStream):
-    """The async twin of :class:`_Stream`."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream, peer: _Peer) -> None:
-        self._inner = inner
-        self._peer = peer
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, _capped(timeout, httpcore.ReadTimeout))
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._peer.check()
-        await self._inner.write(buffer, _capped(timeout, httpcore.WriteTimeout))
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        capped = _capped(timeout, httpcore.ConnectTimeout)
-        inner = await self._inner.start_tls(ssl_context, server_hostname, capped)
-        return _AsyncStream(inner, self._peer)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _Guard:
-    """What both backends decide before and after connecting (``check`` is off for a proxy)."""
-
-    def __init__(self, check: bool) -> None:
-        self.check = check
-
-    def policy(self) -> DestinationPolicy | None:
-        return _CURRENT.get().destinations if self.check else None
-
-    @staticmethod
-    def targets(host: str, policy: DestinationPolicy, addresses: list[IPAddress]) -> list[str]:
-        """Every address of ``host`` must pass: then exactly those are connected to."""
-        policy.check_addresses(addresses, host)
-        return [str(address) for address in addresses]
-
-    def peer(
-        self, stream: httpcore.NetworkStream | httpcore.AsyncNetworkStream, host: str
-    ) -> _Peer:
-        return _Peer(_peer(stream) if self.check else None, host)
-
-
 class _Backend(httpcore.NetworkBackend):
-    """Connects only to addresses the scope's policy allows, each step within its deadline."""
+    """Connects only to addresses the scope's policy allows, each step within its deadline
+    (``check=False`` for the connection to a proxy)."""
 
     def __init__(self, *, check: bool) -> None:
         self._inner = httpcore.SyncBackend()
-        self._guard = _Guard(check)
+        self._check = check
 
     def connect_tcp(
         self,
@@ -312,8 +806,12 @@ class _Backend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        policy = self._guard.policy()
-        targets = [host] if policy is None else _Guard.targets(host, policy, _addresses(host, port))
+        policy = _CURRENT.get().destinations if self._check else None
+        targets = [host]
+        if policy is not None:  # every address of the name must pass; then exactly those are used
+            addresses = _addresses(host, port)
+            policy.check_addresses(addresses, host)
+            targets = [str(address) for address in addresses]
         failure: Exception = httpcore.ConnectError(f"{host} has no address")
         for target in targets:
             try:
@@ -321,49 +819,11 @@ class _Backend(httpcore.NetworkBackend):
                 stream = self._inner.connect_tcp(
                     target, port, timeout, local_address, socket_options
                 )
-                return _Stream(stream, self._guard.peer(stream, host))
+                return _Stream(stream, _Peer(stream if self._check else None, host))
             except httpcore.ConnectError as exc:
                 failure = exc
         raise failure
 
-
-class _AsyncBackend(httpcore.AsyncNetworkBackend):
-    """The async twin of :class:`_Backend` (asyncio, through httpcore's anyio backend)."""
-
-    def __init__(self, *, check: bool) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._guard = _Guard(check)
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        policy = self._guard.policy()
-        if policy is not None:
-            targets = _Guard.targets(host, policy, await _aaddresses(host, port))
-        else:
-            targets = [host]
-        failure: Exception = httpcore.ConnectError(f"{host} has no address")
-        for target in targets:
-            try:
-                timeout = _capped(timeout, httpcore.ConnectTimeout)
-                stream = await self._inner.connect_tcp(
-                    target, port, timeout, local_address, socket_options
-                )
-                return _AsyncStream(stream, self._guard.peer(stream, host))
-            except httpcore.ConnectError as exc:
-                failure = exc
-        raise failure
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-# --- the httpx transports ------------------------------------------------------------------------
 
 # httpcore's exceptions and httpx's have the same names; httpx's transport maps one to the other.
 _ERRORS: Final[Mapping[type[Exception], type[httpx.TransportError]]] = {
@@ -394,54 +854,6 @@ def _mapped(request: httpx.Request) -> Iterator[None]:
         raise
 
 
-# NO_PROXY as urllib reads it (public, though typeshed does not list it)
-_bypass: Callable[[str, Mapping[str, str]], bool] = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-
-
-def environment_proxy(proxies: Mapping[str, str], scheme: str, host: str) -> str | None:
-    """The proxy URL for ``scheme://host`` from ``proxies`` (``urllib.request``'s reading of
-    ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY``), as httpx chooses it."""
-    proxy = proxies.get(scheme.lower()) or proxies.get("all")
-    if not proxy or _bypass(host, proxies):
-        return None
-    return proxy if "://" in proxy else "http://" + proxy  # "proxy.example:3128", as httpx
-
-
-def _proxy_settings(proxy: str) -> tuple[httpcore.URL, tuple[bytes, bytes] | None]:
-    parts = urllib.parse.urlsplit(proxy)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        shown = parts.hostname or proxy.rsplit("@", 1)[-1]
-        raise httpx.UnsupportedProtocol(
-            f"the proxy {shown!r} from the environment is not an HTTP(S) proxy"
-        )
-    auth = None
-    if parts.username is not None:
-        user = urllib.parse.unquote(parts.username).encode()
-        auth = (user, urllib.parse.unquote(parts.password or "").encode())
-    url = httpcore.URL(
-        scheme=parts.scheme.lower().encode(),
-        host=parts.hostname.encode("idna"),
-        port=parts.port,
-        target=b"/",
-    )
-    return url, auth
-
-
-def _core_request(request: httpx.Request, content: Any) -> httpcore.Request:
-    return httpcore.Request(
-        method=request.method,
-        url=httpcore.URL(
-            scheme=request.url.raw_scheme,
-            host=request.url.raw_host,
-            port=request.url.port,
-            target=request.url.raw_path,
-        ),
-        headers=request.headers.raw,
-        content=content,
-        extensions=request.extensions,
-    )
-
-
 class _Body(httpx.SyncByteStream):
     def __init__(self, stream: Iterable[bytes], request: httpx.Request) -> None:
         self._stream = stream
@@ -457,38 +869,14 @@ class _Body(httpx.SyncByteStream):
             close()
 
 
-class _AsyncBody(httpx.AsyncByteStream):
-    def __init__(self, stream: AsyncIterable[bytes], request: httpx.Request) -> None:
-        self._stream = stream
-        self._request = request
+class Transport(httpx.BaseTransport):
+    """An httpx transport over httpcore pools with the guarded backend (see the module notes):
+    the direct pool, and one per proxy the environment names.
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped(self._request):
-            async for part in self._stream:
-                yield part
-
-    async def aclose(self) -> None:
-        aclose = getattr(self._stream, "aclose", None)
-        if callable(aclose):
-            await aclose()
-
-
-_P = TypeVar("_P", httpcore.ConnectionPool, httpcore.AsyncConnectionPool)
-
-
-class _Router(Generic[_P]):
-    """Which pool serves a request: the direct one, or one per proxy the environment names.
-
-    ``direct(options)`` and ``proxied(url, auth, options)`` build the pools (sync or async).
+    ``verify`` as httpx's (True, False or an :class:`ssl.SSLContext`); ``limits`` the pool sizes.
     """
 
-    def __init__(
-        self,
-        verify: ssl.SSLContext | bool,
-        limits: httpx.Limits | None,
-        direct: Callable[[dict[str, Any]], _P],
-        proxied: Callable[[httpcore.URL, tuple[bytes, bytes] | None, dict[str, Any]], _P],
-    ) -> None:
+    def __init__(self, *, verify: ssl.SSLContext | bool = True, limits: httpx.Limits | None = None):
         limits = limits or httpx.Limits()
         self._options: dict[str, Any] = {
             "ssl_context": httpx.create_ssl_context(verify=verify),
@@ -496,98 +884,60 @@ class _Router(Generic[_P]):
             "max_keepalive_connections": limits.max_keepalive_connections,
             "keepalive_expiry": limits.keepalive_expiry,
         }
-        self._proxies = urllib.request.getproxies_environment()
-        self._make_proxied: Callable[
-            [httpcore.URL, tuple[bytes, bytes] | None, dict[str, Any]], _P
-        ] = proxied
-        self.direct: _P = direct(self._options)
-        self.proxied: dict[str, _P] = {}
+        self._proxies = Proxies()
+        self._direct = httpcore.ConnectionPool(
+            network_backend=_Backend(check=True), **self._options
+        )
+        self._proxied: dict[Proxy, httpcore.HTTPProxy] = {}
         self._lock = threading.Lock()
 
-    def pool(self, request: httpx.Request) -> _P:
-        proxy = environment_proxy(self._proxies, request.url.scheme, request.url.host)
+    def _pool(self, request: httpx.Request) -> httpcore.ConnectionPool:
+        proxy = self._proxies.choose(request.url.scheme, request.url.host)
         if proxy is None:
-            return self.direct
+            return self._direct
         with self._lock:  # threads share a sync client: one pool per proxy, never two
-            if proxy not in self.proxied:
-                url, auth = _proxy_settings(proxy)
-                self.proxied[proxy] = self._make_proxied(url, auth, self._options)
-            return self.proxied[proxy]
-
-    def pools(self) -> list[_P]:
-        pools = [self.direct]
-        pools.extend(self.proxied.values())
-        return pools
-
-
-def _response(
-    response: httpcore.Response, body: httpx.SyncByteStream | httpx.AsyncByteStream
-) -> httpx.Response:
-    return httpx.Response(
-        status_code=response.status,
-        headers=response.headers,
-        stream=body,
-        extensions=response.extensions,
-    )
-
-
-class Transport(httpx.BaseTransport):
-    """An httpx transport over httpcore pools with the guarded backend (see the module notes).
-
-    ``verify`` as httpx's (True, False or an :class:`ssl.SSLContext`); ``limits`` the pool sizes.
-    """
-
-    def __init__(self, *, verify: ssl.SSLContext | bool = True, limits: httpx.Limits | None = None):
-        self._router: _Router[httpcore.ConnectionPool] = _Router(
-            verify,
-            limits,
-            lambda options: httpcore.ConnectionPool(
-                network_backend=_Backend(check=True), **options
-            ),
-            lambda url, auth, options: httpcore.HTTPProxy(
-                proxy_url=url, proxy_auth=auth, network_backend=_Backend(check=False), **options
-            ),
-        )
+            if proxy not in self._proxied:
+                url = httpcore.URL(
+                    scheme=proxy.scheme.encode(),
+                    host=proxy.host.encode("idna"),
+                    port=proxy.port,
+                    target=b"/",
+                )
+                auth = None if proxy.auth is None else tuple(p.encode() for p in proxy.auth)
+                self._proxied[proxy] = httpcore.HTTPProxy(
+                    proxy_url=url,
+                    proxy_auth=auth,  # type: ignore[arg-type]
+                    network_backend=_Backend(check=False),
+                    **self._options,
+                )
+            return self._proxied[proxy]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.SyncByteStream)
         with _mapped(request):
-            core = _core_request(request, request.stream)
-            response = self._router.pool(request).handle_request(core)
+            core = httpcore.Request(
+                method=request.method,
+                url=httpcore.URL(
+                    scheme=request.url.raw_scheme,
+                    host=request.url.raw_host,
+                    port=request.url.port,
+                    target=request.url.raw_path,
+                ),
+                headers=request.headers.raw,
+                content=request.stream,
+                extensions=request.extensions,
+            )
+            response = self._pool(request).handle_request(core)
         assert isinstance(response.stream, Iterable)
-        return _response(response, _Body(response.stream, request))
-
-    def close(self) -> None:
-        for pool in self._router.pools():
-            pool.close()
-
-
-class AsyncTransport(httpx.AsyncBaseTransport):
-    """The async twin of :class:`Transport` (asyncio)."""
-
-    def __init__(self, *, verify: ssl.SSLContext | bool = True, limits: httpx.Limits | None = None):
-        self._router: _Router[httpcore.AsyncConnectionPool] = _Router(
-            verify,
-            limits,
-            lambda options: httpcore.AsyncConnectionPool(
-                network_backend=_AsyncBackend(check=True), **options
-            ),
-            lambda url, auth, options: httpcore.AsyncHTTPProxy(
-                proxy_url=url,
-                proxy_auth=auth,
-                network_backend=_AsyncBackend(check=False),
-                **options,
-            ),
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_Body(response.stream, request),
+            extensions=response.extensions,
         )
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        with _mapped(request):
-            core = _core_request(request, request.stream)
-            response = await self._router.pool(request).handle_async_request(core)
-        assert isinstance(response.stream, AsyncIterable)
-        return _response(response, _AsyncBody(response.stream, request))
-
-    async def aclose(self) -> None:
-        for pool in self._router.pools():
-            await pool.aclose()
+    def close(self) -> None:
+        with self._lock:
+            pools: list[httpcore.ConnectionPool] = [self._direct, *self._proxied.values()]
+        for pool in pools:
+            pool.close()

@@ -2,26 +2,19 @@
 
 httpx decodes ``Content-Encoding`` chunk by chunk with no bound on the output: 1.8 KB of
 ``gzip, gzip`` on the wire became ~2 GB in memory before any size check could run (found in
-review). So the clients read the *raw* chunks (``iter_raw``) and decode them here, asking zlib
-for at most the bytes still allowed: an answer costs at most ``limit`` bytes however it is
-encoded. Only what peppolnet advertises (:data:`ACCEPT_ENCODING`: one layer of gzip or deflate)
-is decoded; anything else is refused as :class:`UnsupportedEncoding`.
+review). So every request (:func:`peppolnet._http.fetch`, sync and async alike) reads the *raw*
+chunks (``iter_raw``) and decodes them here, asking zlib for at most the bytes still allowed: an
+answer costs at most ``limit`` bytes however it is encoded. Only what peppolnet advertises
+(:data:`ACCEPT_ENCODING`: one layer of gzip or deflate) is decoded; anything else is refused as
+:class:`UnsupportedEncoding`. A reader that asks for ``identity`` (CRLs) accepts no coding at all.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Final
 
-__all__ = [
-    "ACCEPT_ENCODING",
-    "BoundedBody",
-    "BrokenBody",
-    "UnsupportedEncoding",
-    "acollect",
-    "collect",
-]
+__all__ = ["ACCEPT_ENCODING", "BoundedBody", "BrokenBody", "UnsupportedEncoding"]
 
 #: The ``Accept-Encoding`` every peppolnet HTTP request sends (never br/zstd, which httpx would
 #: advertise when their packages happen to be installed).
@@ -41,15 +34,21 @@ class BoundedBody:
     """Collects a body from raw chunks, decoding at most ``limit`` bytes.
 
     ``add`` returns False once the body is larger than ``limit`` (``truncated`` is then set and
-    nothing more is kept): stop reading. ``value()`` is what was kept.
+    nothing more is kept): stop reading. ``value()`` is what was kept. ``decode=False``: the
+    body is taken as sent, and any content coding is refused.
     """
 
-    def __init__(self, limit: int, content_encoding: str | None) -> None:
+    def __init__(self, limit: int, content_encoding: str | None, *, decode: bool = True) -> None:
         layers = [
             part.strip().lower()
             for part in (content_encoding or "").split(",")
             if part.strip() and part.strip().lower() != "identity"
         ]
+        if layers and not decode:
+            raise UnsupportedEncoding(
+                f"the answer was sent with Content-Encoding {content_encoding!r}; peppolnet asks "
+                "for and accepts only an unencoded answer here"
+            )
         if len(layers) > 1 or (layers and layers[0] not in _COMPRESSED):
             raise UnsupportedEncoding(
                 f"the answer is encoded as {content_encoding!r}; only one layer of gzip or "
@@ -101,54 +100,3 @@ class BoundedBody:
 
     def value(self) -> bytes:
         return b"".join(self._parts)
-
-
-def collect(
-    chunks: Iterable[bytes], limit: int, encoding: str | None, fault: Callable[[str], Exception]
-) -> tuple[bytes, bool]:
-    """Read raw ``chunks`` into at most ``limit`` decoded bytes: ``(body, truncated)``.
-
-    For readers that hand a cut body on (it will not parse) rather than refuse it themselves;
-    an unsupported encoding or broken compression raises ``fault(sentence)``.
-    """
-    body = _open(limit, encoding, fault)
-    for chunk in chunks:
-        if not _add(body, chunk, fault):
-            break
-    return _close(body, fault)
-
-
-async def acollect(
-    chunks: AsyncIterable[bytes],
-    limit: int,
-    encoding: str | None,
-    fault: Callable[[str], Exception],
-) -> tuple[bytes, bool]:
-    """The async twin of :func:`collect`."""
-    body = _open(limit, encoding, fault)
-    async for chunk in chunks:
-        if not _add(body, chunk, fault):
-            break
-    return _close(body, fault)
-
-
-def _open(limit: int, encoding: str | None, fault: Callable[[str], Exception]) -> BoundedBody:
-    try:
-        return BoundedBody(limit, encoding)
-    except UnsupportedEncoding as exc:
-        raise fault(str(exc)) from None
-
-
-def _add(body: BoundedBody, chunk: bytes, fault: Callable[[str], Exception]) -> bool:
-    try:
-        return body.add(chunk)
-    except BrokenBody as exc:
-        raise fault(str(exc)) from None
-
-
-def _close(body: BoundedBody, fault: Callable[[str], Exception]) -> tuple[bytes, bool]:
-    try:
-        body.finish()
-    except BrokenBody as exc:
-        raise fault(str(exc)) from None
-    return body.value(), body.truncated

@@ -1,10 +1,10 @@
-"""What HTTPS trusts, as httpx and aiohttp want it.
+"""What HTTPS trusts: one SSL context for both transports (httpcore's and aiohttp's).
 
 A :class:`~peppolnet.network.Network` says ``tls_verify``: ``True`` (certifi's CAs, or those of
-``SSL_CERT_FILE`` / ``SSL_CERT_DIR``, as httpx), ``False``,
-or the path of a PEM bundle (the sandbox's own TLS CA). httpx deprecates passing a path as
-``verify``, so paths become an :class:`ssl.SSLContext`, built once per path and shared: creating a
-context loads and parses the bundle, which is too slow to do per client.
+``SSL_CERT_FILE`` / ``SSL_CERT_DIR``, as httpx), ``False``, or the path of a PEM bundle (the
+sandbox's own TLS CA). Every client peppolnet builds gets it as :func:`context` makes it, so the
+sync and async paths trust exactly the same servers. Contexts are built once per bundle and
+shared: creating one loads and parses the bundle, which is too slow to do per client.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import ssl
 
 from peppolnet.errors import InvalidInput
 
-__all__ = ["ssl_context", "verify_argument"]
+__all__ = ["context"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -27,9 +27,8 @@ def _context(cafile: str | None, capath: str | None = None) -> ssl.SSLContext:
 
 
 def _default_context() -> ssl.SSLContext:
-    """The CAs httpx's ``verify=True`` uses, so that both transports trust the same servers:
-    ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` when set (a company's TLS-inspecting proxy CA), else
-    certifi's bundle."""
+    """The CAs httpx's ``verify=True`` uses: ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` when set (a
+    company's TLS-inspecting proxy CA), else certifi's bundle."""
     if os.environ.get("SSL_CERT_FILE"):
         return _context(os.environ["SSL_CERT_FILE"])
     if os.environ.get("SSL_CERT_DIR"):
@@ -39,15 +38,9 @@ def _default_context() -> ssl.SSLContext:
     return _context(certifi.where())
 
 
-def verify_argument(tls_verify: str | bool) -> ssl.SSLContext | bool:
-    """``tls_verify`` as httpx's ``verify=``: a bool as it is, a path as an SSL context."""
-    if isinstance(tls_verify, bool):
-        return tls_verify
-    return _context(str(tls_verify))
-
-
-def ssl_context(tls_verify: str | bool) -> ssl.SSLContext | bool:
-    """``tls_verify`` as aiohttp's ``ssl=``: a context for ``True`` or a path, ``False`` as is."""
+def context(tls_verify: str | bool) -> ssl.SSLContext | bool:
+    """``tls_verify`` as both transports take it: an SSL context (``True``: the system's CAs as
+    httpx picks them; a path: that bundle), or ``False`` (no verification)."""
     if tls_verify is False:
         return False
     return _default_context() if tls_verify is True else _context(str(tls_verify))

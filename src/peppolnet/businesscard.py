@@ -11,14 +11,15 @@ Three XML formats are in use, told apart by namespace only:
 
 All three parse into the same :class:`BusinessCard`, so callers never branch on the version; the
 ``version`` field only records where the card came from. Parsing is pure (bytes in, value out);
-:func:`fetch_business_card` and :func:`fetch_business_card_async` are the thin HTTP shells.
+the fetch is one sans-I/O step (:func:`_card_steps`), and :func:`fetch_business_card` and
+:func:`fetch_business_card_async` are the thin sync and async shells that perform it with
+:mod:`peppolnet._http` (its limits, deadlines, destination policy and error mapping).
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -27,8 +28,7 @@ import httpx
 from lxml import etree
 
 from peppolnet import _http
-from peppolnet._httpbody import ACCEPT_ENCODING, acollect, collect
-from peppolnet._tls import verify_argument
+from peppolnet._tls import context
 from peppolnet.destinations import PUBLIC_ONLY, DestinationPolicy
 from peppolnet.errors import (
     IdentifierMismatch,
@@ -271,27 +271,35 @@ def business_card_url(smp_base_url: str, participant: ParticipantId) -> str:
     return f"{smp_base_url.rstrip('/')}/businesscard/{participant.url_segment()}"
 
 
-def _interpret(
-    url: str, participant: ParticipantId, status: int, body: bytes, truncated: bool
-) -> BusinessCard:
+def _interpret(url: str, participant: ParticipantId, answer: _http.Answer) -> BusinessCard:
     """The pure half of a fetch: map an HTTP answer to a card or to a peppolnet error."""
+    status = answer.status
     if status == 404:
         raise SmpNotFound(f"the SMP has no business card for {participant} ({url} answered 404)")
     if status >= 500:
         raise SmpUnavailable(f"the SMP answered HTTP {status} for the business card at {url}")
     if status != 200:
         raise SmpError(f"the SMP answered HTTP {status} for the business card at {url}")
-    if truncated:
+    if answer.truncated:
         raise InvalidSmpDocument(
             f"the business card at {url} is larger than {MAX_CARD_BYTES} bytes; not processed"
         )
-    card = parse_business_card(body)
+    card = parse_business_card(answer.body)
     if card.participant != participant:
         raise IdentifierMismatch(
             f"asked the SMP for the business card of {participant}, "
             f"but it answered with the card of {card.participant}"
         )
     return card
+
+
+def _card_steps(url: str, participant: ParticipantId, timeout: float) -> _http.Steps[BusinessCard]:
+    """The whole fetch, sans-I/O: one GET, its faults named, its answer interpreted."""
+    try:
+        answer = yield _http.Fetch(url, MAX_CARD_BYTES, headers=_HEADERS)
+    except _http.HttpFault as fault:
+        raise _fault(url, fault, timeout) from None
+    return _interpret(url, participant, answer)
 
 
 def _checked_url(
@@ -323,32 +331,14 @@ def fetch_business_card(
     :class:`~peppolnet.errors.IdentifierMismatch`.
     """
     url, policy = _checked_url(smp_base_url, participant, destinations)
-    own = client is None
-    http = (
-        client
-        if client is not None
-        else httpx.Client(
-            timeout=timeout, transport=_http.Transport(verify=verify_argument(verify))
-        )
-    )
+    http = client or _http.client(context(verify), timeout=timeout)
     try:
-        with (
-            _http.scope(seconds=timeout, destinations=policy),
-            http.stream("GET", url, headers=_HEADERS, timeout=_http.timeouts(http)) as response,
-        ):
-            body, truncated = collect(
-                _http.bounded(response.iter_raw(), _too_slow(url, timeout)), MAX_CARD_BYTES,
-                response.headers.get("content-encoding"), _fault(url),
-            )  # fmt: skip
-            status = response.status_code
-    except httpx.TimeoutException as exc:
-        raise _too_slow(url, timeout)() from exc
-    except httpx.HTTPError as exc:
-        raise SmpUnavailable(f"could not fetch the business card from {url}: {exc}") from exc
+        with _http.scope(seconds=timeout, destinations=policy):
+            steps = _card_steps(url, participant, timeout)
+            return _http.run(steps, functools.partial(_http.fetch, http))
     finally:
-        if own:
+        if client is None:
             http.close()
-    return _interpret(url, participant, status, body, truncated)
 
 
 async def fetch_business_card_async(
@@ -362,44 +352,28 @@ async def fetch_business_card_async(
 ) -> BusinessCard:
     """The async twin of :func:`fetch_business_card` (same answers, same errors)."""
     url, policy = _checked_url(smp_base_url, participant, destinations)
-    own = client is None
-    http = (
-        client
-        if client is not None
-        else httpx.AsyncClient(
-            timeout=timeout, transport=_http.AsyncTransport(verify=verify_argument(verify))
-        )
-    )
+    http = client or _http.async_client(context(verify), timeout=timeout)
     try:
         with _http.scope(seconds=timeout, destinations=policy):
-            async with (
-                asyncio.timeout(timeout),
-                http.stream("GET", url, headers=_HEADERS) as response,
-            ):
-                body, truncated = await acollect(
-                    response.aiter_raw(), MAX_CARD_BYTES,
-                    response.headers.get("content-encoding"), _fault(url),
-                )  # fmt: skip
-                status = response.status_code
-    except (TimeoutError, httpx.TimeoutException) as exc:
-        raise _too_slow(url, timeout)() from exc
-    except httpx.HTTPError as exc:
-        raise SmpUnavailable(f"could not fetch the business card from {url}: {exc}") from exc
+            steps = _card_steps(url, participant, timeout)
+            return await _http.arun(steps, functools.partial(_http.afetch, http))
     finally:
-        if own:
+        if client is None:
             await http.aclose()
-    return _interpret(url, participant, status, body, truncated)
 
 
-def _too_slow(url: str, timeout: float) -> Callable[[], Exception]:
-    return lambda: SmpUnavailable(
-        f"could not fetch the business card from {url}: no complete answer within {timeout:g} s"
-    )
+_HEADERS: Final = {"Accept": "application/xml"}
 
 
-_HEADERS: Final = {"Accept": "application/xml", "Accept-Encoding": ACCEPT_ENCODING}
-
-
-def _fault(url: str) -> Callable[[str], Exception]:
-    """How an unreadable card body is reported: a broken answer of the SMP (a fault)."""
-    return lambda sentence: SmpUnavailable(f"the business card at {url} is unreadable: {sentence}")
+def _fault(url: str, fault: _http.HttpFault, timeout: float) -> SmpError | SmpUnavailable:
+    """What an HTTP fault means for a business card: the SMP's fault, retryable, except a URL
+    that cannot be requested."""
+    if fault.kind == "timeout":
+        return SmpUnavailable(
+            f"could not fetch the business card from {url}: no complete answer within {timeout:g} s"
+        )
+    if fault.kind in ("unreadable", "broken"):
+        return SmpUnavailable(f"the business card at {url} is unreadable: {fault.detail}")
+    if fault.kind == "url":
+        return SmpError(f"the business card URL {url[:120]} cannot be requested: {fault.detail}")
+    return SmpUnavailable(f"could not fetch the business card from {url}: {fault.detail}")

@@ -73,6 +73,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from peppolnet import _http
+from peppolnet._tls import context
 from peppolnet.clock import Clock, as_clock
 from peppolnet.destinations import PUBLIC_ONLY, DestinationPolicy, redact_url
 from peppolnet.errors import DestinationRefused
@@ -97,7 +98,7 @@ _DAMAGED: Final = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralN
 # "fresh until" of an entry that the next asker must replace at once
 _LONG_AGO: Final = datetime.min.replace(tzinfo=UTC)
 # A CRL is DER (or PEM): identity only, so that nothing is ever decompressed.
-_REQUEST_HEADERS: Final = {"Accept": "application/pkix-crl, */*", "Accept-Encoding": "identity"}
+_REQUEST_HEADERS: Final = {"Accept": "application/pkix-crl, */*"}
 
 
 def _when(value: datetime) -> str:
@@ -801,84 +802,66 @@ class CrlChecker:
 
     # --- HTTP ---------------------------------------------------------------------------------
 
-    def _http(self) -> httpx.Client:
+    def _http_client(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
                 from peppolnet.smp.client import USER_AGENT
 
-                self._client = httpx.Client(
-                    timeout=self.timeout,
-                    follow_redirects=False,
-                    headers={"User-Agent": USER_AGENT},
-                    transport=_http.Transport(),  # deadlines and destinations at the socket
+                # deadlines and destinations at the socket, as every client of peppolnet's
+                self._client = _http.client(
+                    context(True), timeout=self.timeout, headers={"User-Agent": USER_AGENT}
                 )
                 self._own_client = True
             return self._client
 
     def _get(self, url: str, ask: _Ask) -> bytes:
         """The body of ``url`` (one redirect at most), before the deadline and within the size,
-        from addresses the policy allows.
+        from addresses the policy allows (see :meth:`_crl_steps`)."""
+        client = self._http_client()
+        try:
+            with _http.scope(deadline=ask.deadline, destinations=ask.policy):
+                return _http.run(self._crl_steps(url, ask), functools.partial(_http.fetch, client))
+        except DestinationRefused as exc:
+            raise _FetchFailed(str(exc)) from None
 
-        ``follow_redirects=False`` on every request: a client passed in that follows redirects
-        itself would otherwise go past the one hop allowed here.
-        """
-        client = self._http()
+    def _crl_steps(self, url: str, ask: _Ask) -> _http.Steps[bytes]:
+        """The download, sans-I/O: the body taken as sent - never decoded, so ``max_bytes``
+        bounds what is held - and at most one redirect, to a URL the policy allows (peppolnet
+        never lets httpx follow one, even with an ``http_client`` that would)."""
         too_late = f"no answer within {ask.seconds:.3g} s"
         for hop in range(2):
-            left = min(ask.deadline - time.monotonic(), self.timeout)
-            if left <= 0:
+            if ask.deadline - time.monotonic() <= 0:
                 raise _FetchFailed(too_late)
+            request = _http.Fetch(url, self.max_bytes, headers=_REQUEST_HEADERS, decode=False)
             try:
-                with (
-                    _http.scope(deadline=ask.deadline, destinations=ask.policy),
-                    client.stream(
-                        "GET", url, headers=_REQUEST_HEADERS, timeout=left, follow_redirects=False
-                    ) as response,
-                ):
-                    status = response.status_code
-                    if status in _REDIRECTS:
-                        location = response.headers.get("location", "")
-                        target = urljoin(url, location)
-                        if hop or not location:
-                            raise _FetchFailed(f"HTTP {status}: too many redirects")
-                        if urlsplit(target).scheme.lower() not in ("http", "https"):
-                            raise _FetchFailed(f"HTTP {status}: redirect to {redact_url(target)}")
-                        refusal = ask.policy.refusal(target)
-                        if refusal is not None:
-                            raise _FetchFailed(f"HTTP {status}: the redirect to {refusal}")
-                        url = target
-                        continue
-                    if status != 200:
-                        raise _FetchFailed(f"the server answered HTTP {status}")
-                    return self._body(response, ask)
-            except DestinationRefused as exc:
-                raise _FetchFailed(str(exc)) from None
-            except httpx.TimeoutException:
-                raise _FetchFailed(too_late) from None
-            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as exc:
-                raise _FetchFailed(str(exc) or type(exc).__name__) from None
+                answer = yield request
+            except _http.HttpFault as fault:
+                raise _FetchFailed(too_late if fault.kind == "timeout" else fault.detail) from None
+            if answer.status in _REDIRECTS:
+                url = _redirect_target(url, answer, hop, ask.policy)
+                continue
+            if answer.status != 200:
+                raise _FetchFailed(f"the server answered HTTP {answer.status}")
+            if answer.truncated:
+                declared = answer.declared
+                size = f": {declared:,}" if declared is not None else ""
+                raise _FetchFailed(f"the CRL is larger than {self.max_bytes:,} bytes{size}")
+            return answer.body
         raise _FetchFailed("too many redirects")  # pragma: no cover - the loop returns/raises
 
-    def _body(self, response: httpx.Response, ask: _Ask) -> bytes:
-        """The body as sent: raw bytes, never decoded, so ``max_bytes`` bounds what is held."""
-        coding = response.headers.get("content-encoding", "").strip().lower()
-        if coding not in ("", "identity"):
-            raise _FetchFailed(
-                f"the server sent the CRL with Content-Encoding {coding!r}; "
-                "peppolnet asks for and accepts only an unencoded CRL"
-            )
-        limit = self.max_bytes
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise _FetchFailed(f"the CRL is larger than {limit:,} bytes: {int(declared):,}")
-        body = bytearray()
-        for chunk in response.iter_raw():
-            body += chunk
-            if len(body) > limit:
-                raise _FetchFailed(f"the CRL is larger than {limit:,} bytes")
-            if time.monotonic() > ask.deadline:
-                raise _FetchFailed(f"the download took longer than {ask.seconds:.3g} s")
-        return bytes(body)
+
+def _redirect_target(url: str, answer: _http.Answer, hop: int, policy: DestinationPolicy) -> str:
+    """Where a redirect of a CRL download leads, if it may be followed (else _FetchFailed)."""
+    location = str(answer.headers.get("location", ""))
+    target = urljoin(url, location)
+    if hop or not location:
+        raise _FetchFailed(f"HTTP {answer.status}: too many redirects")
+    if urlsplit(target).scheme.lower() not in ("http", "https"):
+        raise _FetchFailed(f"HTTP {answer.status}: redirect to {redact_url(target)}")
+    refusal = policy.refusal(target)
+    if refusal is not None:
+        raise _FetchFailed(f"HTTP {answer.status}: the redirect to {refusal}")
+    return target
 
 
 _NO_POINT: Final = RevocationAnswer(

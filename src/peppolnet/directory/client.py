@@ -11,7 +11,10 @@ REST API documentation), so
   (``SearchResult.truncated``) instead of provoking a 400;
 * queries are checked before sending (3-character minimums, identifiers, paging).
 
-Clock and sleep are injectable so that tests of the timing are exact and instant.
+Clock and sleep are injectable so that tests of the timing are exact and instant. The paging,
+rate-limit and 429 logic is written once, sans-I/O (:meth:`_Base._page_steps` yields the pauses
+and requests, :class:`_Pager` decides the pages); the sync and async clients only perform what it
+asks, with :mod:`peppolnet._http` (its limits, deadlines and error mapping).
 """
 
 from __future__ import annotations
@@ -29,8 +32,7 @@ from typing import Final, Protocol, Unpack
 import httpx
 
 from peppolnet import _http
-from peppolnet._httpbody import ACCEPT_ENCODING, acollect, collect
-from peppolnet._tls import verify_argument
+from peppolnet._tls import context
 from peppolnet.clock import Clock, as_clock
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
 from peppolnet.directory.parse import MAX_RESPONSE_BYTES, parse_search_response
@@ -328,11 +330,40 @@ class _Base:
     def _should_retry(self, retry: _Retry, attempt: int) -> bool:
         return attempt < self.max_retries_429 and retry.after <= MAX_RETRY_AFTER
 
-    def _too_slow(self, url: str) -> Callable[[], DirectoryError]:
+    def _page_steps(
+        self, url: str, params: list[tuple[str, str]], fmt: str
+    ) -> _http.Steps[SearchPage]:
+        """One page, sans-I/O: wait for the rate limit's slot, GET, and after a 429 wait as the
+        Directory asks (at most ``max_retries_429`` times, never longer than MAX_RETRY_AFTER)."""
+        attempt = 0
+        while True:
+            wait = self.limiter.reserve()
+            if wait > 0:
+                yield _http.Pause(wait)
+            self.requests_sent += 1
+            try:
+                answer = yield _http.Fetch(url, MAX_RESPONSE_BYTES, params=tuple(params))
+            except _http.HttpFault as fault:
+                raise self._fault(url, fault) from None
+            result = interpret(answer.status, answer.headers, answer.body, fmt, url)
+            if isinstance(result, SearchPage):
+                return result
+            if not self._should_retry(result, attempt):
+                raise self._give_up(result)
+            attempt += 1
+            self.limiter.push_back(result.after)
+
+    def _fault(self, url: str, fault: _http.HttpFault) -> DirectoryError:
         """``timeout`` bounds a whole answer: a Directory trickling it cannot hold a search."""
-        return lambda: DirectoryError(
-            f"the Directory at {url} did not answer within {self.timeout:g} s"
-        )
+        if fault.kind == "timeout":
+            return DirectoryError(
+                f"the Directory at {url} did not answer within {self.timeout:g} s"
+            )
+        if fault.kind == "unreadable":
+            return DirectoryError(
+                f"the Directory at {url} sent an unreadable answer: {fault.detail}"
+            )
+        return DirectoryError(f"could not reach the Directory at {url}: {fault.detail}")
 
 
 class DirectoryClient(_Base):
@@ -363,9 +394,7 @@ class DirectoryClient(_Base):
             clock=clock,
         )
         self._own = client is None
-        self._http = client or httpx.Client(
-            timeout=timeout, transport=_http.Transport(verify=verify_argument(verify))
-        )
+        self._http = client or _http.client(context(verify), timeout=timeout)
         self._sleep = sleep
 
     @classmethod
@@ -386,38 +415,11 @@ class DirectoryClient(_Base):
         self.close()
 
     def _get(self, url: str, params: list[tuple[str, str]], fmt: str) -> SearchPage:
-        attempt = 0
-        while True:
-            wait = self.limiter.reserve()
-            if wait > 0:
-                self._sleep(wait)
-            self.requests_sent += 1
-            try:
-                with (
-                    _http.scope(seconds=self.timeout),
-                    self._http.stream(
-                        "GET",
-                        url,
-                        params=tuple(params),
-                        headers=_ENCODINGS,
-                        timeout=_http.timeouts(self._http),
-                    ) as response,
-                ):
-                    encoding = response.headers.get("content-encoding")
-                    chunks = _http.bounded(response.iter_raw(), self._too_slow(url))
-                    body, _ = collect(chunks, MAX_RESPONSE_BYTES, encoding, _fault(url))
-                    status, headers = response.status_code, response.headers
-            except httpx.TimeoutException as exc:
-                raise self._too_slow(url)() from exc
-            except httpx.HTTPError as exc:
-                raise DirectoryError(f"could not reach the Directory at {url}: {exc}") from exc
-            result = interpret(status, headers, body, fmt, url)
-            if isinstance(result, SearchPage):
-                return result
-            if not self._should_retry(result, attempt):
-                raise self._give_up(result)
-            attempt += 1
-            self.limiter.push_back(result.after)
+        return _http.run(self._page_steps(url, params, fmt), self._perform, self._sleep)
+
+    def _perform(self, request: _http.Fetch) -> _http.Answer:
+        with _http.scope(seconds=self.timeout):
+            return _http.fetch(self._http, request)
 
     def search(
         self,
@@ -481,14 +483,8 @@ class AsyncDirectoryClient(_Base):
             clock=clock,
         )
         self._own = client is None
-        self._http = client or httpx.AsyncClient(
-            timeout=timeout, transport=_http.AsyncTransport(verify=verify_argument(verify))
-        )
-        if sleep is None:
-            import asyncio
-
-            sleep = asyncio.sleep
-        self._sleep = sleep
+        self._http = client or _http.async_client(context(verify), timeout=timeout)
+        self._sleep = sleep or asyncio.sleep
 
     @classmethod
     def for_network(cls, network: _NetworkLike, **kwargs: object) -> AsyncDirectoryClient:
@@ -508,35 +504,11 @@ class AsyncDirectoryClient(_Base):
         await self.aclose()
 
     async def _get(self, url: str, params: list[tuple[str, str]], fmt: str) -> SearchPage:
-        attempt = 0
-        while True:
-            wait = self.limiter.reserve()
-            if wait > 0:
-                await self._sleep(wait)
-            self.requests_sent += 1
-            try:
-                async with (
-                    asyncio.timeout(self.timeout),
-                    self._http.stream(
-                        "GET", url, params=tuple(params), headers=_ENCODINGS
-                    ) as response,
-                ):
-                    encoding = response.headers.get("content-encoding")
-                    body, _ = await acollect(
-                        response.aiter_raw(), MAX_RESPONSE_BYTES, encoding, _fault(url)
-                    )
-                    status, headers = response.status_code, response.headers
-            except (TimeoutError, httpx.TimeoutException) as exc:
-                raise self._too_slow(url)() from exc
-            except httpx.HTTPError as exc:
-                raise DirectoryError(f"could not reach the Directory at {url}: {exc}") from exc
-            result = interpret(status, headers, body, fmt, url)
-            if isinstance(result, SearchPage):
-                return result
-            if not self._should_retry(result, attempt):
-                raise self._give_up(result)
-            attempt += 1
-            self.limiter.push_back(result.after)
+        return await _http.arun(self._page_steps(url, params, fmt), self._perform, self._sleep)
+
+    async def _perform(self, request: _http.Fetch) -> _http.Answer:
+        with _http.scope(seconds=self.timeout):
+            return await _http.afetch(self._http, request)
 
     async def search(
         self,
@@ -571,13 +543,3 @@ class AsyncDirectoryClient(_Base):
             return await _aconfirmed(await self._get(url, query.params(index, size), fmt), confirm)
 
         return AsyncSearchResult(fetch, _Pager(page_size, limit))
-
-
-_ENCODINGS: Final = {"Accept-Encoding": ACCEPT_ENCODING}
-
-
-def _fault(url: str) -> Callable[[str], Exception]:
-    """How an unreadable answer is reported (a cut one is handed on: it will not parse)."""
-    return lambda sentence: DirectoryError(
-        f"the Directory at {url} sent an unreadable answer: {sentence}"
-    )

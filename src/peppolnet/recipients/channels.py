@@ -7,8 +7,8 @@ anything with ``name`` and ``send(request) -> Receipt``. Three are built in:
   temporary file in the same folder, then ``os.replace``), for people who forward files or for
   another system to pick up;
 * ``smtp`` - an e-mail through :mod:`smtplib` (plain, STARTTLS or implicit TLS, login optional);
-* ``http`` - ``POST {desk_url}/requests`` with the JSON body, retried with back-off on faults
-  (the sandbox operator desk speaks this).
+* ``http`` - ``POST {desk_url}/requests`` with the JSON body, retried with jittered back-off on
+  faults (the sandbox operator desk speaks this), through peppolnet's one HTTP layer.
 
 Idempotency: every submission has its own ``request_id``, and every *send* of it an idempotency
 key (``send(request, idempotency_key=...)``; without one, the request id is the key). A send that
@@ -39,6 +39,9 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import httpx
 
+from peppolnet import _http
+from peppolnet._retry import RetryPolicy, next_pause
+from peppolnet._tls import context
 from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest
 from peppolnet.recipients.render import render_email, render_text, to_dict, to_json, to_xml
 from peppolnet.recipients.request import (
@@ -344,10 +347,14 @@ def _smtp_text(exc: smtplib.SMTPResponseException) -> str:
 # --- http ---------------------------------------------------------------------------------------
 
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: The largest desk answer read (a case is a small JSON document).
+_MAX_ANSWER = 1_000_000
 
 
 class HttpChannel:
-    """POST the JSON request to ``{desk_url}/requests``; retry faults with exponential back-off."""
+    """POST the JSON request to ``{desk_url}/requests``; retry faults with jittered exponential
+    back-off (the one retry policy, :mod:`peppolnet._retry`: ``retries`` after the first try,
+    pauses from ``backoff``). ``timeout`` bounds each whole request (:mod:`peppolnet._http`)."""
 
     name = "http"
 
@@ -366,9 +373,10 @@ class HttpChannel:
             raise InvalidInput(f"the desk URL must start with http:// or https://: {desk_url!r}")
         self.desk_url = desk_url.rstrip("/")
         self._own_client = client is None
-        self.client = client or httpx.Client(timeout=timeout)
-        self.retries = max(0, retries)
-        self.backoff = backoff
+        self.client = client or _http.client(context(True), timeout=timeout)
+        self.timeout = timeout
+        self.retry = RetryPolicy.of_retries(retries, backoff)
+        self.retries = self.retry.retries
         self.headers = dict(headers or {})
         self._sleep = sleep
 
@@ -383,25 +391,35 @@ class HttpChannel:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        last = "no attempt"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self._sleep(self.backoff * 2 ** (attempt - 1))
+    def _call(self, method: str, url: str, **options: Any) -> _http.Answer:
+        request = _http.Fetch(url, _MAX_ANSWER, method=method, **options)
+        return _http.run(self._call_steps(request), self._perform, self._sleep)
+
+    def _perform(self, request: _http.Fetch) -> _http.Answer:
+        with _http.scope(seconds=self.timeout):
+            return _http.fetch(self.client, request)
+
+    def _call_steps(self, request: _http.Fetch) -> _http.Steps[_http.Answer]:
+        """``request`` until the desk answers with anything but a fault or a "try again"."""
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                response = self.client.request(method, url, **kwargs)
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code in _RETRY_STATUS:
-                last = f"HTTP {response.status_code}"
-                continue
-            return response
-        raise ChannelError(
-            f"the operator desk at {self.desk_url} did not take the request after "
-            f"{self.retries + 1} attempts ({last})",
-            retryable=True,
-        )
+                answer = yield request
+            except _http.HttpFault as fault:
+                last = f"{fault.kind}: {fault.detail}"
+            else:
+                if answer.status not in _RETRY_STATUS:
+                    return answer
+                last = f"HTTP {answer.status}"
+            pause = next_pause(self.retry, attempt, None)
+            if pause is None:
+                raise ChannelError(
+                    f"the operator desk at {self.desk_url} did not take the request after "
+                    f"{attempt} attempts ({last})",
+                    retryable=True,
+                )
+            yield _http.Pause(pause)
 
     def send(self, request: Request, *, idempotency_key: str | None = None) -> Receipt:
         """POST the request; 202 opens a case, 200 means the desk already had this send.
@@ -412,45 +430,42 @@ class HttpChannel:
         """
         key = _key(request, idempotency_key)
         headers = {**self.headers, "Idempotency-Key": key}
-        response = self._call(
+        answer = self._call(
             "POST", f"{self.desk_url}/requests", json=to_dict(request), headers=headers
         )
-        body = _json(response)
-        if response.status_code in (200, 201, 202) and isinstance(body.get("case_id"), str):
+        body = _json(answer)
+        if answer.status in (200, 201, 202) and isinstance(body.get("case_id"), str):
             return Receipt(
                 self.name,
                 request.request_id,
                 body["case_id"],
-                duplicate=response.status_code == 200,
+                duplicate=answer.status == 200,
                 detail=body,
                 idempotency_key=key,
             )
         problems = body.get("problems")
-        if response.status_code in (400, 422) and isinstance(problems, list) and problems:
+        if answer.status in (400, 422) and isinstance(problems, list) and problems:
             raise InvalidRequest([(str(p[0]), str(p[1])) for p in problems if len(p) == 2])
-        reason = body.get("error") or response.text[:200] or response.reason_phrase
+        text = answer.body[:200].decode("utf-8", "replace")
+        reason = body.get("error") or text or httpx.codes.get_reason_phrase(answer.status)
         raise ChannelError(
-            f"the operator desk refused the request (HTTP {response.status_code}): {reason}",
+            f"the operator desk refused the request (HTTP {answer.status}): {reason}",
             retryable=False,
         )
 
     def status(self, case_or_request_id: str) -> dict[str, Any]:
         """The desk's view of a case (``GET {desk_url}/requests/{id}``)."""
-        response = self._call("GET", f"{self.desk_url}/requests/{case_or_request_id}")
-        if response.status_code != 200:
+        answer = self._call("GET", f"{self.desk_url}/requests/{case_or_request_id}")
+        if answer.status != 200:
             raise ChannelError(
-                f"the operator desk has no case {case_or_request_id!r} "
-                f"(HTTP {response.status_code})",
+                f"the operator desk has no case {case_or_request_id!r} (HTTP {answer.status})",
                 retryable=False,
             )
-        return _json(response)
+        return _json(answer)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
+def _json(answer: _http.Answer) -> dict[str, Any]:
+    data = answer.json()
     return data if isinstance(data, dict) else {}
 
 

@@ -1,18 +1,26 @@
-"""SMP clients over HTTPS (httpx sync, aiohttp async), twins sharing one pure core.
+"""SMP clients over HTTPS (sync and async twins): one fetch-and-redirect flow, two thin shells.
 
-The shells only move bytes: build the URL, GET it with limits (a deadline for each whole request,
-a maximum size, bounded retries with backoff for connection errors and 5xx only, the network's
-destination policy), and hand the bytes to
-:func:`peppolnet.smp.trust.check_document`. Status codes map to the error tree: 404 is an answer
-(:class:`SmpNotFound`), 5xx / timeouts / resets / truncated bodies are faults
-(:class:`SmpUnavailable`, retryable), anything else is :class:`SmpError`.
+The flow is written once, sans-I/O, as generators (:meth:`_Core.get_steps`,
+:meth:`_Core.metadata_steps`, :meth:`_Core.group_steps`) that yield the HTTP requests they need
+(:class:`peppolnet._http.Fetch`) and the pauses between retries, and receive the answers back;
+:class:`SmpClient` and :class:`AsyncSmpClient` only perform them (:func:`peppolnet._http.run`,
+:func:`peppolnet._http.arun`), with httpx's ``Client`` and ``AsyncClient`` - the async one on
+aiohttp's transport (:mod:`peppolnet._aio`), for its CPU cost per request. Every limit is the
+same on both paths because it is applied by :mod:`peppolnet._http`: a deadline for each whole
+request, a maximum size counted on the decoded body, no HTTP redirects followed, the network's
+destination policy. The flow hands the bytes to :func:`peppolnet.smp.trust.check_document`.
+
+Status codes map to the error tree: 404 is an answer (:class:`SmpNotFound`), 5xx / timeouts /
+resets / broken bodies are faults (:class:`SmpUnavailable`, retryable), anything else is
+:class:`SmpError`. Faults are retried by the one retry policy (:mod:`peppolnet._retry`: ``retries``
+after the first try, jittered exponential back-off from ``backoff``), within the retry budget of
+a lookup around the call - a lookup's retries are counted once, whatever layer makes them.
 
 ``timeout`` bounds each request as a whole - connecting, the headers and the body together - so a
-server trickling its answer a byte at a time cannot hold it (see :mod:`peppolnet._http`); a caller
-that wants one deadline over the retries and the redirect too runs the call in an
-:func:`peppolnet._http.scope`, as a lookup does. Every URL is checked against the network's
-destination policy before it is fetched (:mod:`peppolnet.destinations`), and our own clients
-check the address they connect to as well.
+server trickling its answer a byte at a time cannot hold it; a caller that wants one deadline over
+the retries and the redirect too runs the call in an :func:`peppolnet._http.scope`, as a lookup
+does. Every URL is checked against the network's destination policy before it is fetched
+(:mod:`peppolnet.destinations`), and our own clients check the address they connect to as well.
 
 A ``Redirect`` is followed exactly once, and the target's signer must match the redirect's
 ``CertificateUID`` (compared as X.500 names are, RFC 4517 ``distinguishedNameMatch``: see
@@ -27,7 +35,6 @@ import dataclasses
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, TypedDict, Unpack
 
@@ -35,9 +42,8 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from peppolnet import _http
-from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
-from peppolnet._tls import ssl_context, verify_argument
+from peppolnet import _http, _retry
+from peppolnet._tls import context
 from peppolnet._version import __version__
 from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import (
@@ -70,14 +76,7 @@ __all__ = [
 
 DEFAULT_MAX_BYTES: Final = 1_000_000
 USER_AGENT: Final = f"peppolnet/{__version__} (+https://pypi.org/project/peppolnet/)"
-_RETRY_STATUSES: Final = frozenset({500, 502, 503, 504})
-HEADERS: Final = {
-    "User-Agent": USER_AGENT,
-    "Accept": "application/xml, text/xml",
-    "Accept-Encoding": ACCEPT_ENCODING,
-}
-# per request too, so that a caller's own httpx client asks only for what _Body can decode
-_ENCODINGS: Final = {"Accept-Encoding": ACCEPT_ENCODING}
+HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "application/xml, text/xml"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,124 +142,151 @@ class ClientOptions(TypedDict, total=False):
     """Options shared by :class:`SmpClient` and :class:`AsyncSmpClient` (all optional).
 
     ``timeout`` (s, default 10: each whole request), ``max_bytes`` (largest answer read,
-    default 1 MB), ``retries`` (for connection errors and 5xx only, default 2) with exponential
-    ``backoff`` (s, default 0.25), ``dialect`` of the SMP's REST paths, ``clock`` for "now",
-    and ``per_host``: at most
-    this many requests in flight per SMP host.
+    default 1 MB), ``retries`` (tries after the first, for faults only: connection errors,
+    timeouts, 5xx, broken bodies; default 2) with jittered exponential ``backoff`` (s, default
+    0.25) - or ``retry``, a :class:`peppolnet.lookup.RetryPolicy` for both -, ``dialect`` of the
+    SMP's REST paths, ``clock`` for "now", and ``per_host``: at most this many requests in flight
+    per SMP host.
     """
 
     timeout: float
     max_bytes: int
     retries: int
     backoff: float
+    retry: _retry.RetryPolicy
     dialect: Dialect
     clock: Clock | None
     per_host: int | None
 
 
-class _Body:
-    """Collects a streamed answer from its raw chunks, refusing it as soon as it is larger than
-    allowed - counted on the decoded bytes, decoded with a bound (see :mod:`peppolnet._httpbody`:
-    httpx's own decoding let a compression bomb through)."""
-
-    def __init__(self, url: str, max_bytes: int, headers: httpx.Headers) -> None:
-        declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise InvalidSmpDocument(
-                f"the SMP answer is {declared} bytes; at most {max_bytes} are read"
-            )
-        self.url = url
-        try:
-            self.body = BoundedBody(max_bytes, headers.get("content-encoding"))
-        except UnsupportedEncoding as exc:
-            raise SmpError(f"the SMP at {url} sent an answer that cannot be read: {exc}") from None
-
-    def add(self, chunk: bytes) -> None:
-        try:
-            within = self.body.add(chunk)
-        except BrokenBody as exc:
-            raise SmpUnavailable(f"the SMP at {self.url} sent a broken answer: {exc}") from None
-        if not within:
-            raise InvalidSmpDocument(
-                f"the SMP answer exceeds {self.body.limit} bytes; it was not read"
-            )
-
-    def value(self) -> bytes:
-        try:
-            self.body.finish()
-        except BrokenBody as exc:
-            raise SmpUnavailable(f"the SMP at {self.url} sent a broken answer: {exc}") from None
-        if self.body.truncated:
-            raise InvalidSmpDocument(
-                f"the SMP answer exceeds {self.body.limit} bytes; it was not read"
-            )
-        return self.body.value()
-
-
 class _Core:
-    """Configuration and the pure steps shared by the sync and async clients."""
+    """Configuration, the pure steps, and the flows both clients perform (sans-I/O)."""
 
     def __init__(self, network: Network, options: ClientOptions) -> None:
         self.network = network
         timeout = options.get("timeout", 10.0)
         #: seconds for one whole request (connect, headers and body)
         self.request_timeout = float(timeout)
-        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        self.connect_timeout = min(self.request_timeout, 5.0)
         self.max_bytes = options.get("max_bytes", DEFAULT_MAX_BYTES)
-        self.retries = options.get("retries", 2)
-        self.backoff = options.get("backoff", 0.25)
+        self.retry = options.get("retry") or _retry.RetryPolicy.of_retries(
+            options.get("retries", 2), options.get("backoff", 0.25)
+        )
         self.dialect = options.get("dialect", Dialect.PEPPOL_SMP_1)
         self.clock: Clock = as_clock(options.get("clock"))
         self.per_host = options.get("per_host")
+        self._allowed: set[str] = set()  # origins check_url has allowed
 
-    def client_kwargs(self) -> dict[str, object]:
-        # our transport: whole-request deadlines and the destination policy at the socket
-        transport = _http.Transport(
-            verify=verify_argument(self.network.tls_verify),
-            # keep every connection alive: a new TLS handshake costs more CPU than the lookup
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=512),
-        )
-        return {
-            "timeout": self.timeout,
-            "headers": HEADERS,
-            "follow_redirects": False,
-            "transport": transport,
-        }
+    @property
+    def retries(self) -> int:
+        """Tries after the first (the policy's)."""
+        return self.retry.retries
 
     def request_scope(self) -> contextlib.AbstractContextManager[None]:
         """One request's limits: its deadline (within any around it) and the network's policy."""
         return _http.scope(seconds=self.request_timeout, destinations=self.network.destinations)
 
-    def pause(self, attempt: int) -> float | None:
-        """The back-off before retry ``attempt``, or None when the deadline leaves no time for
-        it and another try."""
-        wait = self.backoff * (2 ** (attempt - 1))
-        left = _http.left()
-        return wait if left is None or left > wait else None
-
     @staticmethod
     def host_of(url: str) -> str:
         """``scheme://host:port`` of ``url``: the unit of per-host concurrency."""
-        # urlsplit, not httpx.URL: httpx validates every character of the (long, percent-encoded)
-        # URL in Python, which cost ~0.2 ms per call - a tenth of a whole lookup's CPU.
-        parts = urllib.parse.urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}".lower()
+        found = _HOSTS.get(_origin(url))
+        if found is None:
+            # urlsplit, not httpx.URL: httpx validates every character of the (long,
+            # percent-encoded) URL in Python
+            parts = urllib.parse.urlsplit(url)
+            found = f"{parts.scheme}://{parts.netloc}".lower()
+            if len(_HOSTS) < _REMEMBERED:
+                _HOSTS[_origin(url)] = found
+        return found
 
     def check_url(self, url: str) -> None:
+        """Refuse ``url`` unless the network's policy allows its scheme and host. What decides is
+        all in the URL's origin, so an origin that passed is remembered: a bulk run asks about
+        the same few SMPs thousands of times (the check cost ~10% of an async GET's CPU)."""
+        origin = _origin(url)
+        if origin in self._allowed:
+            return
         self.network.destinations.check_url(url, "the SMP URL")
         if self.network.require_https and not url.lower().startswith("https://"):
             raise SmpError(
                 f"the SMP URL {url} is not https, which the {self.network.name} network requires"
             )
+        if len(self._allowed) < _REMEMBERED:
+            self._allowed.add(origin)
 
-    def interpret(self, url: str, status: int, body: bytes) -> bytes:
-        if status == 200:
-            return body
+    # --- the flows (generators of requests; see peppolnet._http.run) -----------------------
+
+    def get_steps(self, url: str) -> _http.Steps[bytes]:
+        """GET ``url``: the body of a 200 answer. Faults are retried as the policy allows and
+        the budget around (a lookup's) still does, never past the deadline; answers never."""
+        self.check_url(url)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                answer = yield _http.Fetch(url, self.max_bytes)
+                return self.interpret(url, answer)
+            except _http.HttpFault as fault:
+                error: SmpError | SmpUnavailable = _fault(url, fault)
+            except SmpUnavailable as unavailable:
+                error = unavailable
+            pause = None
+            if error.retryable:
+                pause = _retry.next_pause(self.retry, attempt, _http.left())
+            if pause is None:
+                raise error
+            yield _http.Pause(pause)
+
+    def group_steps(self, smp_url: str, participant: ParticipantId) -> _http.Steps[CheckedDocument]:
+        """The ServiceGroup (the list of document types) of ``participant``, checked."""
+        url = service_group_url(smp_url, participant, dialect=self.dialect)
+        return self.service_group_from((yield from self.get_steps(url)), participant)
+
+    def metadata_steps(
+        self,
+        smp_url: str,
+        participant: ParticipantId,
+        document_type: DocumentTypeId,
+        at: datetime | None,
+    ) -> _http.Steps[MetadataAnswer]:
+        """The ServiceMetadata, verified and checked, following at most one Redirect."""
+        started = time.perf_counter()
+        url = service_metadata_url(smp_url, participant, document_type, dialect=self.dialect)
+        checked = self.checked((yield from self.get_steps(url)), at)
+        _, redirect = self.metadata_step(checked, hop=0)
+        if redirect is None or not checked.trusted:
+            return MetadataAnswer(url, checked, elapsed=time.perf_counter() - started)
+        target = self.checked((yield from self.get_steps(redirect.target_url)), at)
+        self.metadata_step(target, hop=1)
+        self.check_redirect_target(redirect, target)
+        return MetadataAnswer(
+            redirect.target_url,
+            target,
+            redirect=checked,
+            redirect_url=url,
+            elapsed=time.perf_counter() - started,
+        )
+
+    # --- pure steps ------------------------------------------------------------------------
+
+    def interpret(self, url: str, answer: _http.Answer) -> bytes:
+        status = answer.status
         if status == 404:
             raise SmpNotFound(f"the SMP has no such entry ({url} answered 404)")
-        if status in _RETRY_STATUSES or status >= 500:
+        if status >= 500:
             raise SmpUnavailable(f"the SMP answered HTTP {status} for {url}")
-        raise SmpError(f"the SMP answered HTTP {status} for {url}")
+        if status != 200:
+            raise SmpError(f"the SMP answered HTTP {status} for {url}")
+        if answer.truncated:
+            declared = answer.declared
+            if declared is not None and declared > self.max_bytes:
+                raise InvalidSmpDocument(
+                    f"the SMP answer is {declared} bytes; at most {self.max_bytes} are read"
+                )
+            raise InvalidSmpDocument(
+                f"the SMP answer exceeds {self.max_bytes} bytes; it was not read"
+            )
+        return answer.body
 
     def service_group_from(self, body: bytes, participant: ParticipantId) -> CheckedDocument:
         """Parse a ServiceGroup answer (unsigned in Peppol SMP 1) and check the echo."""
@@ -354,22 +380,31 @@ class SmpClient(_Core):
 
     def fetch(self, url: str) -> bytes:
         """GET ``url`` with the size limit and retries; returns the body of a 200 answer."""
-        self.check_url(url)
-        attempt = 0
-        while True:
-            try:
-                status, body = self._get_once(url)
-                return self.interpret(url, status, body)
-            except SmpUnavailable:
-                pause = self.pause(attempt + 1)
-                if attempt >= self.retries or pause is None:
-                    raise
-            attempt += 1
-            time.sleep(pause)
+        return _http.run(self.get_steps(url), self._perform)
 
-    def _limit(self, url: str) -> threading.BoundedSemaphore | None:
+    def service_group(self, smp_url: str, participant: ParticipantId) -> CheckedDocument:
+        """Fetch and check the ServiceGroup (the list of document types) of ``participant``."""
+        return _http.run(self.group_steps(smp_url, participant), self._perform)
+
+    def service_metadata(
+        self,
+        smp_url: str,
+        participant: ParticipantId,
+        document_type: DocumentTypeId,
+        *,
+        at: datetime | None = None,
+    ) -> MetadataAnswer:
+        """Fetch, verify and check the ServiceMetadata, following at most one Redirect."""
+        steps = self.metadata_steps(smp_url, participant, document_type, at)
+        return _http.run(steps, self._perform)
+
+    def _perform(self, request: _http.Fetch) -> _http.Answer:
+        with self._limit(request.url), self.request_scope():
+            return _http.fetch(self._http(request.url), request)
+
+    def _limit(self, url: str) -> contextlib.AbstractContextManager[object]:
         if not self.per_host:
-            return None
+            return contextlib.nullcontext()
         host = self.host_of(url)
         with self._limits_lock:
             limit = self._host_limits.get(host)
@@ -386,74 +421,21 @@ class SmpClient(_Core):
             with self._pools_lock:
                 pool = self._pools.get(host)
                 if pool is None:
-                    pool = httpx.Client(**self.client_kwargs())  # type: ignore[arg-type]
-                    self._pools[host] = pool
+                    pool = self._pools[host] = _http.client(
+                        context(self.network.tls_verify),
+                        timeout=self.request_timeout,
+                        connect=self.connect_timeout,
+                        headers=HEADERS,
+                    )
         return pool
-
-    def _stream(self, url: str) -> contextlib.AbstractContextManager[httpx.Response]:
-        client = self._http(url)
-        return client.stream("GET", url, headers=_ENCODINGS, timeout=_http.timeouts(client))
-
-    def _get_once(self, url: str) -> tuple[int, bytes]:
-        limit = self._limit(url)
-        if limit is None:
-            return self._get_unlimited(url)
-        with limit:
-            return self._get_unlimited(url)
-
-    def _get_unlimited(self, url: str) -> tuple[int, bytes]:
-        try:
-            with (
-                self.request_scope(),
-                self._stream(url) as response,
-            ):
-                body = _Body(url, self.max_bytes, response.headers)
-                for chunk in _http.bounded(response.iter_raw(), _too_slow(url)):
-                    body.add(chunk)
-                return response.status_code, body.value()
-        except httpx.HTTPError as exc:
-            raise _fault(url, exc) from exc
-        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-            raise SmpError(f"the SMP URL {url[:120]} cannot be requested: {exc}") from exc
-
-    def service_group(self, smp_url: str, participant: ParticipantId) -> CheckedDocument:
-        """Fetch and check the ServiceGroup (the list of document types) of ``participant``."""
-        url = service_group_url(smp_url, participant, dialect=self.dialect)
-        return self.service_group_from(self.fetch(url), participant)
-
-    def service_metadata(
-        self,
-        smp_url: str,
-        participant: ParticipantId,
-        document_type: DocumentTypeId,
-        *,
-        at: datetime | None = None,
-    ) -> MetadataAnswer:
-        """Fetch, verify and check the ServiceMetadata, following at most one Redirect."""
-        started = time.perf_counter()
-        url = service_metadata_url(smp_url, participant, document_type, dialect=self.dialect)
-        checked = self.checked(self.fetch(url), at)
-        _, redirect = self.metadata_step(checked, hop=0)
-        if redirect is None or not checked.trusted:
-            return MetadataAnswer(url, checked, elapsed=time.perf_counter() - started)
-        target = self.checked(self.fetch(redirect.target_url), at)
-        self.metadata_step(target, hop=1)
-        self.check_redirect_target(redirect, target)
-        return MetadataAnswer(
-            redirect.target_url,
-            target,
-            redirect=checked,
-            redirect_url=url,
-            elapsed=time.perf_counter() - started,
-        )
 
 
 class AsyncSmpClient(_Core):
     """The asynchronous twin of :class:`SmpClient` (same names, same results).
 
-    Requests go over aiohttp (:mod:`peppolnet.smp.aio`: ~5x less CPU per request than
-    ``httpx.AsyncClient``, which is what bounds a bulk run); pass your own ``httpx.AsyncClient``
-    as ``client`` to use it instead (it is not closed by us).
+    Requests go over ``httpx.AsyncClient`` on aiohttp's transport (:mod:`peppolnet._aio`: a
+    fraction of httpcore's CPU per request, which is what bounds a bulk run); pass your own
+    ``httpx.AsyncClient`` as ``client`` to use it instead (it is not closed by us).
     """
 
     def __init__(
@@ -464,23 +446,26 @@ class AsyncSmpClient(_Core):
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(network, options)
-        # imported here: aiohttp takes ~80 ms to import, which sync users should not pay
-        from peppolnet.smp.aio import AioTransport
-
+        self._transport: httpx.AsyncBaseTransport | None = None
+        if client is None:
+            verify = context(network.tls_verify)
+            self._transport = _http.async_transport(verify)
+            client = _http.async_client(
+                verify,
+                timeout=self.request_timeout,
+                connect=self.connect_timeout,
+                headers=HEADERS,
+                transport=self._transport,
+            )
         self._client = client
-        self._transport = AioTransport(
-            ssl_context=ssl_context(network.tls_verify),
-            destinations=network.destinations,
-            timeout=options.get("timeout", 10.0),
-            connect_timeout=min(options.get("timeout", 10.0), 5.0),
-            max_bytes=self.max_bytes,
-            headers=HEADERS,
-        )
         self._host_limits: dict[str, asyncio.Semaphore] = {}
 
     async def aclose(self) -> None:
-        """Close the HTTP connections if we opened them (a caller's ``client`` stays open)."""
-        await self._transport.aclose()
+        """Close the running loop's connections if we opened them (a caller's ``client`` stays
+        open). The client stays usable: a later request, on this loop or another, opens new ones.
+        """
+        if self._transport is not None:
+            await self._transport.aclose()
 
     async def __aenter__(self) -> AsyncSmpClient:
         return self
@@ -490,53 +475,11 @@ class AsyncSmpClient(_Core):
 
     async def fetch(self, url: str) -> bytes:
         """GET ``url`` with the size limit and retries; returns the body of a 200 answer."""
-        self.check_url(url)
-        attempt = 0
-        while True:
-            try:
-                status, body = await self._get_once(url)
-                return self.interpret(url, status, body)
-            except SmpUnavailable:
-                pause = self.pause(attempt + 1)
-                if attempt >= self.retries or pause is None:
-                    raise
-            attempt += 1
-            await asyncio.sleep(pause)
-
-    async def _get_once(self, url: str) -> tuple[int, bytes]:
-        if not self.per_host:
-            return await self._get_unlimited(url)
-        host = self.host_of(url)
-        limit = self._host_limits.get(host)
-        if limit is None:
-            limit = self._host_limits[host] = asyncio.Semaphore(self.per_host)
-        async with limit:
-            return await self._get_unlimited(url)
-
-    async def _get_unlimited(self, url: str) -> tuple[int, bytes]:
-        with self.request_scope():
-            if self._client is None:
-                return await self._transport.get(url, _http.left())
-            try:  # the caller's own httpx client (proxies, mounts, test transports)
-                async with (
-                    asyncio.timeout(_http.left()),
-                    self._client.stream("GET", url, headers=_ENCODINGS) as response,
-                ):
-                    body = _Body(url, self.max_bytes, response.headers)
-                    async for chunk in _http.abounded(response.aiter_raw(), _too_slow(url)):
-                        body.add(chunk)
-                    return response.status_code, body.value()
-            except TimeoutError as exc:
-                raise _too_slow(url)() from exc
-            except httpx.HTTPError as exc:
-                raise _fault(url, exc) from exc
-            except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-                raise SmpError(f"the SMP URL {url[:120]} cannot be requested: {exc}") from exc
+        return await _http.arun(self.get_steps(url), self._perform)
 
     async def service_group(self, smp_url: str, participant: ParticipantId) -> CheckedDocument:
         """Fetch and check the ServiceGroup (the list of document types) of ``participant``."""
-        url = service_group_url(smp_url, participant, dialect=self.dialect)
-        return self.service_group_from(await self.fetch(url), participant)
+        return await _http.arun(self.group_steps(smp_url, participant), self._perform)
 
     async def service_metadata(
         self,
@@ -547,34 +490,45 @@ class AsyncSmpClient(_Core):
         at: datetime | None = None,
     ) -> MetadataAnswer:
         """Fetch, verify and check the ServiceMetadata, following at most one Redirect."""
-        started = time.perf_counter()
-        url = service_metadata_url(smp_url, participant, document_type, dialect=self.dialect)
-        checked = self.checked(await self.fetch(url), at)
-        _, redirect = self.metadata_step(checked, hop=0)
-        if redirect is None or not checked.trusted:
-            return MetadataAnswer(url, checked, elapsed=time.perf_counter() - started)
-        target = self.checked(await self.fetch(redirect.target_url), at)
-        self.metadata_step(target, hop=1)
-        self.check_redirect_target(redirect, target)
-        return MetadataAnswer(
-            redirect.target_url,
-            target,
-            redirect=checked,
-            redirect_url=url,
-            elapsed=time.perf_counter() - started,
-        )
+        steps = self.metadata_steps(smp_url, participant, document_type, at)
+        return await _http.arun(steps, self._perform)
+
+    async def _perform(self, request: _http.Fetch) -> _http.Answer:
+        if not self.per_host:
+            with self.request_scope():
+                return await _http.afetch(self._client, request)
+        host = self.host_of(request.url)
+        limit = self._host_limits.get(host)
+        if limit is None:
+            limit = self._host_limits[host] = asyncio.Semaphore(self.per_host)
+        async with limit:
+            with self.request_scope():
+                return await _http.afetch(self._client, request)
 
 
-def _too_slow(url: str) -> Callable[[], SmpUnavailable]:
-    return lambda: SmpUnavailable(f"the SMP at {url} did not answer in time")
+_REMEMBERED: Final = 4096  # origins remembered (an SMP each; a bulk run meets hundreds)
+_HOSTS: dict[str, str] = {}
 
 
-def _fault(url: str, exc: httpx.HTTPError) -> SmpUnavailable:
-    """Translate an httpx failure into the fault the caller can act on."""
-    if isinstance(exc, httpx.TimeoutException):
+def _origin(url: str) -> str:
+    """A prefix of ``url`` that holds its whole scheme and authority (up to the first ``/``
+    after ``scheme://``, or all of it): URLs with the same prefix have the same origin."""
+    end = url.find("/", url.find("//") + 2)
+    return url if end < 0 else url[:end]
+
+
+def _fault(url: str, fault: _http.HttpFault) -> SmpError | SmpUnavailable:
+    """What an HTTP fault means for an SMP request: a retryable :class:`SmpUnavailable` for what a
+    retry can mend, an :class:`SmpError` for an answer that cannot be read or a URL that cannot
+    be requested."""
+    if fault.kind == "timeout":
         return SmpUnavailable(f"the SMP at {url} did not answer in time")
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return SmpUnavailable(f"the SMP at {url} closed the connection or sent a broken answer")
-    if isinstance(exc, httpx.ConnectError):
-        return SmpUnavailable(f"cannot connect to the SMP at {url}: {exc}")
-    return SmpUnavailable(f"the SMP at {url} could not be reached: {exc}")
+    if fault.kind == "connect":
+        return SmpUnavailable(f"cannot connect to the SMP at {url}: {fault.detail}")
+    if fault.kind == "broken":
+        return SmpUnavailable(
+            f"the SMP at {url} closed the connection or sent a broken answer: {fault.detail}"
+        )
+    if fault.kind == "unreadable":
+        return SmpError(f"the SMP at {url} sent an answer that cannot be read: {fault.detail}")
+    return SmpError(f"the SMP URL {url[:120]} cannot be requested: {fault.detail}")

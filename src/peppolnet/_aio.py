@@ -1,0 +1,240 @@
+"""The async transport of peppolnet's httpx clients: aiohttp under ``httpx.AsyncClient``.
+
+Why aiohttp under httpx rather than httpx's own (httpcore) transport: bulk runs make thousands of
+GETs on one event loop, and client CPU per request bounds them. aiohttp's HTTP parser is C; against
+the sandbox, at concurrency 32 with TLS and keep-alive, a bare aiohttp session costs a fifth of the
+CPU per GET of a bare ``httpx.AsyncClient`` (benchmarks/bench_http.py; figures in
+docs/performance.md). Everything that is not moving bytes - limits, decoding, deadlines, error
+sentences, retries - is done above, by :mod:`peppolnet._http`, for this transport and the sync one
+alike. This is the only module that imports aiohttp.
+
+Why not the ``httpx-aiohttp`` package (evaluated: it is small and well kept): it hands aiohttp
+``str(request.url)``, which aiohttp parses and re-quotes, so ``%3A%3A`` in an SMP path goes out as
+``::`` - not the URL peppolnet built; its error map leaves aiohttp's own exceptions (a malformed
+answer) escaping through httpx and reports a dropped connection as a connect timeout; and the
+destination policy needs a session per policy with a checking resolver, which it does not offer.
+What this transport does itself, each the way the sync transport does it:
+
+* **URLs exactly as httpx built them** (``encoded=True``): the percent-encoding of identifiers in
+  SMP paths reaches the server unchanged; httpx has already IDNA-encoded the host.
+* **Destination policy**: the policy of the request's :func:`peppolnet._http.scope` picks the
+  aiohttp session, one per event loop and policy, whose resolver checks every address a name gives
+  before aiohttp connects to any (aiohttp connects only to what the resolver returned), so a
+  connection kept alive under one policy never serves another. An IP-literal host never reaches a
+  resolver; it is checked here.
+* **Proxies** from the environment (:class:`peppolnet._http.Proxies`), decided once per host.
+* **Errors** mapped to httpx's exception classes, so the one mapping above applies.
+* **Raw bodies**: ``auto_decompress=False``; the bounded decoder above decodes.
+
+A session belongs to the event loop it was created on, so a transport used from several loops (a
+new ``asyncio.run``, loops in several threads) keeps one per loop, like the DNS sockets of
+:class:`peppolnet.dnsquery.UdpEndpoints`. Sessions of loops that have closed are dropped when a new
+loop comes or on ``aclose``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import ssl
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Final
+
+import aiohttp
+import aiohttp.abc
+import httpx
+import yarl
+
+from peppolnet import _http
+
+if TYPE_CHECKING:
+    import socket
+
+    from peppolnet.destinations import DestinationPolicy
+
+__all__ = ["AioTransport"]
+
+_CHUNK: Final = 64 * 1024
+
+
+class _CheckedResolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolver, with every answer checked against the destination policy.
+
+    The hosts of the environment's proxies are not checked: with a proxy, the connection goes
+    to the proxy (often on a private address), and the proxy resolves the SMP's name.
+    """
+
+    def __init__(self, policy: DestinationPolicy, unchecked: frozenset[str]) -> None:
+        self._inner = aiohttp.DefaultResolver()
+        self._policy = policy
+        self._unchecked = unchecked
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily | int = 0
+    ) -> list[aiohttp.abc.ResolveResult]:
+        answers = await self._inner.resolve(host, port, family)  # type: ignore[arg-type]
+        if host.lower() not in self._unchecked:
+            addresses = [ipaddress.ip_address(a["host"].split("%", 1)[0]) for a in answers]
+            self._policy.check_addresses(addresses, host)
+        return answers
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+# aiohttp's exceptions as httpx's, most specific first (the first match wins)
+_ERRORS: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]], ...]] = (
+    (aiohttp.ClientProxyConnectionError, httpx.ProxyError),
+    (aiohttp.ClientHttpProxyError, httpx.ProxyError),
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    (TimeoutError, httpx.ReadTimeout),  # aiohttp's own total timeout
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+    (aiohttp.NonHttpUrlClientError, httpx.UnsupportedProtocol),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+    (aiohttp.ClientError, httpx.NetworkError),
+    (OSError, httpx.NetworkError),
+)
+
+
+@contextlib.contextmanager
+def _mapped(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        for kind, error in _ERRORS:
+            if isinstance(exc, kind):
+                raise error(str(exc) or type(exc).__name__, request=request) from exc
+        raise  # pragma: no cover - OSError is the last entry
+
+
+class _Body(httpx.AsyncByteStream):
+    """An aiohttp response body as httpx's raw stream; closing releases the connection (kept
+    alive when the body was read to its end, closed otherwise - aiohttp decides)."""
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped(self._request):
+            async for chunk in self._response.content.iter_chunked(_CHUNK):
+                yield chunk
+
+    async def aclose(self) -> None:
+        self._response.release()
+
+
+class AioTransport(httpx.AsyncBaseTransport):
+    """An httpx async transport over aiohttp sessions (see the module notes).
+
+    ``verify``: an :class:`ssl.SSLContext` (:func:`peppolnet._tls.context`), True for aiohttp's
+    default, False for none; ``limits.max_connections``: connections kept per session.
+    """
+
+    def __init__(self, *, verify: ssl.SSLContext | bool = True, limits: httpx.Limits | None = None):
+        self._ssl: ssl.SSLContext | bool = verify
+        self._limit = (limits.max_connections if limits else None) or 100
+        self._proxies = _http.Proxies()
+        self._sessions: dict[
+            tuple[asyncio.AbstractEventLoop, DestinationPolicy | None], aiohttp.ClientSession
+        ] = {}
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+        self._literals: set[tuple[DestinationPolicy, str]] = set()
+        self._lock = threading.Lock()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        with _mapped(request):
+            proxy = self._proxies.choose(url.scheme, url.host)
+            policy = _http.destinations()
+            if policy is not None and proxy is None and (policy, url.host) not in self._literals:
+                _check_literal(policy, url.host)
+                if len(self._literals) < 4096:  # a host allowed stays allowed
+                    self._literals.add((policy, url.host))
+            body = request.content if request.method in ("GET", "HEAD") else await request.aread()
+            response = await self._session(policy).request(
+                request.method,
+                yarl.URL(str(url), encoded=True),
+                headers=request.headers.multi_items(),
+                data=body or None,
+                allow_redirects=False,
+                proxy=proxy.url if proxy else None,
+                proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
+                timeout=self._timeout(request.extensions.get("timeout", {})),
+            )
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Body(response, request),
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode(),
+            },
+        )
+
+    def _timeout(self, timeout: dict[str, float | None]) -> aiohttp.ClientTimeout:
+        """httpx's connect and read timeouts as aiohttp's (the deadline is kept above)."""
+        key = (timeout.get("connect"), timeout.get("read"))
+        found = self._timeouts.get(key)
+        if found is None:
+            found = aiohttp.ClientTimeout(total=None, sock_connect=key[0], sock_read=key[1])
+            if len(self._timeouts) < 64:  # a caller's deadline makes many: keep a few
+                self._timeouts[key] = found
+        return found
+
+    def _session(self, policy: DestinationPolicy | None) -> aiohttp.ClientSession:
+        key = (asyncio.get_running_loop(), policy)
+        session = self._sessions.get(key)
+        if session is not None and not session.closed:
+            return session
+        with self._lock:
+            self._forget_closed_loops()
+            resolver = None
+            if policy is not None:
+                resolver = _CheckedResolver(policy, self._proxies.hosts())
+            connector = aiohttp.TCPConnector(
+                ssl=self._ssl, limit=self._limit, limit_per_host=0, resolver=resolver
+            )
+            # not trust_env: aiohttp would then ask the environment for a proxy in a worker
+            # thread on every request; Proxies answers once per host
+            session = aiohttp.ClientSession(
+                connector=connector, trust_env=False, auto_decompress=False
+            )
+            self._sessions[key] = session
+        return session
+
+    def _forget_closed_loops(self) -> None:
+        """Drop the sessions of loops that have closed (with the lock held).
+
+        Nothing can close them cleanly any more (closing needs their loop): a loop should call
+        ``aclose`` before it ends, as ``async with`` does. Dropping at least lets them be
+        collected instead of piling up.
+        """
+        for key in [key for key in self._sessions if key[0].is_closed()]:
+            self._sessions.pop(key).detach()
+
+    async def aclose(self) -> None:
+        """Close the running loop's sessions (and forget those of loops that have closed)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            mine = [key for key in self._sessions if key[0] is loop]
+            sessions = [self._sessions.pop(key) for key in mine]
+            self._forget_closed_loops()
+        for session in sessions:
+            if not session.closed:
+                await session.close()
+
+
+def _check_literal(policy: DestinationPolicy, host: str) -> None:
+    """An IP-literal host is connected to without a resolver: check it here."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return  # a name: the session's resolver checks what it resolves to
+    policy.check_address(address, host)
