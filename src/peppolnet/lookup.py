@@ -26,6 +26,14 @@ one through each client's own deadline (:func:`peppolnet._http.scope`, which bou
 operation), the async one with :func:`asyncio.timeout` besides. When the deadline passes the
 verdict is ``unknown``, retryable, and the ``deadline`` check names the step that was running.
 
+**One retry budget for the whole lookup** (``retry``, a :class:`RetryPolicy`: three tries by
+default): a fault - a DNS timeout, an SMP that answers 5xx or drops the connection - is tried
+again after a jittered pause, but every retry of the lookup, in whatever step or layer, draws from
+one budget of ``retry.attempts - 1`` retries (:mod:`peppolnet._retry`). So a lookup against an SMP
+that always fails makes at most ``retry.attempts`` requests to it (3), and a caller - a bulk run -
+need not retry what the lookup already has: the verdict is then ``unknown`` and ``retryable``
+(later, not at once).
+
 **Where it may connect**: the SMP URL the SML gives is checked against the network's destination
 policy before anything is sent (:mod:`peppolnet.destinations`; the clients check the address they
 connect to, and every redirect, as well). A refused destination is ``unknown`` - a fault of the
@@ -46,11 +54,12 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
-from peppolnet import _http
+from peppolnet import _http, _retry
+from peppolnet._retry import RetryPolicy
 from peppolnet.clock import Clock, as_clock
 from peppolnet.codelists import document_type_entry, document_type_name
 from peppolnet.destinations import redact_url
@@ -118,6 +127,7 @@ __all__ = [
     "DOCUMENT_TYPE_ALIASES",
     "AsyncLookup",
     "Lookup",
+    "RetryPolicy",
     "resolve_document_type",
 ]
 
@@ -185,9 +195,17 @@ _SLACK: Final = 0.05
 @dataclasses.dataclass(frozen=True)
 class _Step:
     """What every request carries: the seconds the lookup's deadline leaves it (None: no
-    deadline), set by :func:`_ask` when the request is yielded."""
+    deadline) and the lookup's retry budget, set by :func:`_ask` when the request is yielded."""
 
     timeout: float | None = dataclasses.field(default=None, kw_only=True)
+    budget: _retry.Budget | None = dataclasses.field(default=None, kw_only=True, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pause(_Step):
+    """Wait before a retry (no I/O; the shells sleep)."""
+
+    seconds: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,7 +242,7 @@ class _Unconfirmed(_Step):
     participant: ParticipantId
 
 
-_Request: TypeAlias = _Resolve | _ServiceGroup | _Metadata | _Revocation | _Unconfirmed
+_Request: TypeAlias = _Resolve | _ServiceGroup | _Metadata | _Revocation | _Unconfirmed | _Pause
 
 # What each step is doing, for the sentence when the deadline passes during it.
 _DOING: Final = {
@@ -292,6 +310,8 @@ class _Context:
     asks_revocation: bool = False
     soft_fail: bool = False
     budget: _Budget = dataclasses.field(default_factory=lambda: _Budget(None))
+    retry: RetryPolicy = _retry.DEFAULT
+    retries: _retry.Budget = dataclasses.field(default_factory=lambda: _retry.Budget(0))
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     participant: ParticipantId | None = None
     candidates: tuple[ParticipantId, ...] = ()
@@ -393,13 +413,33 @@ def _ask(ctx: _Context, step: str, request: _Request) -> Generator[_Request, Any
     if ctx.budget.passed():
         raise _Ended.deadline(ctx, step)
     try:
-        return (yield dataclasses.replace(request, timeout=ctx.budget.left()))
+        return (yield dataclasses.replace(request, timeout=ctx.budget.left(), budget=ctx.retries))
     except DestinationRefused as exc:
         raise _Ended("destination", str(exc), retryable=False) from None
     except NetworkFault as exc:
         if isinstance(exc, DeadlineExceeded) or ctx.budget.passed():
             raise _Ended.deadline(ctx, step) from None
         raise
+
+
+def _resolve(ctx: _Context, candidate: ParticipantId) -> Generator[_Request, Any, SmlAnswer]:
+    """Ask the SML about ``candidate``; a DNS fault (a lost answer, a timeout, SERVFAIL) is asked
+    again as the lookup's retry policy and budget allow. A denial that is not believed
+    (:class:`UntrustedNegative`) is not: the same resolver would deny again."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            answer: SmlAnswer = yield from _ask(ctx, "dns", _Resolve(candidate))
+        except DnsFailure as exc:
+            pause = None
+            if exc.retryable and not isinstance(exc, UntrustedNegative):
+                pause = _retry.next_pause(ctx.retry, attempt, ctx.budget.left(), ctx.retries)
+            if pause is None:
+                raise
+            yield _Pause(pause)
+            continue
+        return answer
 
 
 def _steps(ctx: _Context, started: float) -> _Steps:
@@ -409,7 +449,7 @@ def _steps(ctx: _Context, started: float) -> _Steps:
     for number, candidate in enumerate(ctx.candidates, start=1):
         _identifier_check(ctx, candidate)
         try:
-            answer = yield from _ask(ctx, "dns", _Resolve(candidate))
+            answer = yield from _resolve(ctx, candidate)
         except NotRegistered:
             if number < len(ctx.candidates):
                 following = ctx.candidates[number].bare
@@ -941,6 +981,7 @@ class _Base:
         list_document_types: bool,
         clock: Clock | None,
         deadline: float | None,
+        retry: RetryPolicy | None,
     ) -> None:
         if network is None:
             from peppolnet.network import PRODUCTION
@@ -959,6 +1000,8 @@ class _Base:
         self._asks_revocation = not isinstance(self.revocation, NoRevocationCheck)
         self.list_document_types = list_document_types
         self.clock: Clock = as_clock(clock)
+        #: How often each request is tried; ``retry.attempts - 1`` retries for a whole lookup.
+        self.retry = retry or _retry.DEFAULT
 
     def _context(
         self,
@@ -993,14 +1036,22 @@ class _Base:
             asks_revocation=self._asks_revocation,
             soft_fail=self._asks_revocation and revocation_soft_fail(self.revocation),
             budget=_Budget(self.deadline),
+            retry=self.retry,
+            retries=_retry.Budget(self.retry.retries),
         )
         ctx.candidates = candidates
         return ctx
 
-    def _scope(self, request: _Request) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def _scope(self, request: _Request) -> Iterator[None]:
         """What a request may take, for every client below: the time the lookup's deadline
-        leaves it, and the network's destination policy (the CRL checker reads both)."""
-        return _http.scope(seconds=request.timeout, destinations=self.network.destinations)
+        leaves it, the network's destination policy (the CRL checker reads both) and the
+        lookup's retry budget (the SMP client's retries draw from it)."""
+        with (
+            _http.scope(seconds=request.timeout, destinations=self.network.destinations),
+            _retry.spending(request.budget),
+        ):
+            yield
 
 
 class Lookup(_Base):
@@ -1011,7 +1062,9 @@ class Lookup(_Base):
     caller's to close). ``timeout`` bounds each request (a DNS question, one HTTP request with
     its body); ``deadline`` (seconds, default 30, None for none) bounds a whole lookup - DNS,
     the SMP requests with their retries and redirect, and revocation - after which the verdict
-    is ``unknown`` (see the module notes). ``revocation`` (e.g.
+    is ``unknown`` (see the module notes). ``retry`` (a :class:`RetryPolicy`, default three
+    tries with jittered back-off from 0.25 s) says how often a fault is tried again - within one
+    budget of ``attempts - 1`` retries for the whole lookup. ``revocation`` (e.g.
     :class:`~peppolnet.revocation.CrlChecker`) is asked about the SMP's signing certificate and
     the access point certificate; without it the ``revocation`` check says "not checked".
 
@@ -1033,6 +1086,7 @@ class Lookup(_Base):
         clock: Clock | None = None,
         per_host: int | None = None,
         deadline: float | None = DEFAULT_DEADLINE,
+        retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__(
             network,
@@ -1041,6 +1095,7 @@ class Lookup(_Base):
             list_document_types=list_document_types,
             clock=clock,
             deadline=deadline,
+            retry=retry,
         )
         # The lookup judges https itself (its own check, its own sentence), so the resolver
         # hands over http URLs instead of refusing them.
@@ -1049,7 +1104,12 @@ class Lookup(_Base):
         )
         self._own_smp = smp_client is None
         self.smp = smp_client or SmpClient(
-            self.network, client=http_client, timeout=timeout, clock=self.clock, per_host=per_host
+            self.network,
+            client=http_client,
+            timeout=timeout,
+            clock=self.clock,
+            per_host=per_host,
+            retry=self.retry,
         )
 
     def close(self) -> None:
@@ -1103,6 +1163,8 @@ class Lookup(_Base):
     def _perform(self, request: _Request) -> Any:
         if isinstance(request, _Unconfirmed):
             return _unconfirmed(self.resolver, request)
+        if isinstance(request, _Pause):
+            return time.sleep(request.seconds)
         with self._scope(request):
             if isinstance(request, _Resolve):
                 return self.resolver.resolve(request.participant, timeout=request.timeout)
@@ -1138,6 +1200,7 @@ class AsyncLookup(_Base):
         clock: Clock | None = None,
         per_host: int | None = None,
         deadline: float | None = DEFAULT_DEADLINE,
+        retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__(
             network,
@@ -1146,6 +1209,7 @@ class AsyncLookup(_Base):
             list_document_types=list_document_types,
             clock=clock,
             deadline=deadline,
+            retry=retry,
         )
         self._own_resolver = resolver is None
         self.resolver = resolver or AsyncSmlResolver.for_network(
@@ -1153,7 +1217,12 @@ class AsyncLookup(_Base):
         )
         self._own_smp = smp_client is None
         self.smp = smp_client or AsyncSmpClient(
-            self.network, client=http_client, timeout=timeout, clock=self.clock, per_host=per_host
+            self.network,
+            client=http_client,
+            timeout=timeout,
+            clock=self.clock,
+            per_host=per_host,
+            retry=self.retry,
         )
 
     async def aclose(self) -> None:
@@ -1206,6 +1275,8 @@ class AsyncLookup(_Base):
         :func:`asyncio.timeout` ends whatever still runs (a checker of the caller's, say)."""
         if isinstance(request, _Unconfirmed):
             return _unconfirmed(self.resolver, request)
+        if isinstance(request, _Pause):
+            return await asyncio.sleep(request.seconds)
         try:
             async with asyncio.timeout(request.timeout):
                 with self._scope(request):
