@@ -225,7 +225,8 @@ def assert_no_fault_is_negative(results: list[BulkResult], clean: dict[int, str]
             changed += 1
             assert result.verdict == "unknown", (result.row.number, result.reason)
     assert changed <= len(results) // 4  # retries recover most faults
-    assert any(r.attempts > 1 for r in results)  # faults really happened and were retried
+    # (the lookups retry them, within their budget: bulk's own retries default to 0, so a row's
+    # attempts stay 1 - tests/test_retry.py counts the requests a failing SMP costs)
 
 
 def test_faults_never_become_negative(

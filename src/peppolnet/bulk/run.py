@@ -12,8 +12,11 @@ fewer than ``window`` results wait to be handed out, and results stream back (in
 as completed). Duplicates are looked up once - a row whose key (participant candidates, document
 type) is in flight shares that lookup, and finished answers stay in a bounded LRU
 (:class:`ResultCache`) with a maximum age, so a second pass over the same register within the
-age makes no network requests. Faults are retried with exponential backoff and jitter; a fault
-that outlasts the retries stays ``unknown`` - it never becomes a negative verdict.
+age makes no network requests. Faults are retried by the lookup, within its one retry budget
+(:class:`peppolnet.lookup.RetryPolicy`: a row against an SMP that always fails costs three
+requests); ``retries`` (default 0) adds whole new lookups on top, each with a budget of its own,
+with exponential backoff and jitter. A fault that outlasts the retries stays ``unknown`` - it
+never becomes a negative verdict.
 """
 
 from __future__ import annotations
@@ -339,7 +342,9 @@ class CheckOptions(TypedDict, total=False):
     * ``concurrency`` (16): lookups at once; ``window`` (``max(256, 16 x concurrency)``):
       results at most waiting to be consumed - one slow answer must not starve the pool in
       ordered mode; ``ordered`` (True): in input order, else as completed;
-    * ``retries`` (2) and ``backoff`` (0.5 s, doubled per attempt, with jitter): for faults;
+    * ``retries`` (0: the lookup retries faults itself, within one budget - three requests to
+      a failing SMP) and ``backoff`` (0.5 s, doubled per attempt, with jitter): whole new
+      lookups after a fault the lookup's retries did not mend;
     * ``cache`` (a new :class:`ResultCache` per run): pass one to share answers between runs;
     * ``total`` and ``progress``: the callback gets a :class:`Progress` after every result;
     * ``clock``: drives the run's lookup and cache (default the lookup's, else the system's).
@@ -388,7 +393,7 @@ def _plan(lookup: _Choice | None, options: CheckOptions, caller: str) -> _Plan:
     if unknown:
         raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
     concurrency = options.get("concurrency", 16)
-    retries = options.get("retries", 2)
+    retries = options.get("retries", 0)  # the lookup retries faults within its own budget
     if concurrency < 1:
         raise InvalidInput(f"concurrency must be at least 1, not {concurrency}")
     if retries < 0:
