@@ -29,6 +29,8 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from hypothesis import given
+from hypothesis import strategies as st
 
 from peppolnet import _http, _tls
 from peppolnet.businesscard import fetch_business_card, fetch_business_card_async
@@ -604,3 +606,52 @@ def test_the_per_host_limit_bounds_concurrency(path: str, plain: _Server) -> Non
 
         asyncio.run(run())
     assert peak == 2
+
+
+# --- URLs built directly are exactly httpx's ---------------------------------------------------
+
+_HOSTS = st.one_of(
+    st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}\.){0,3}[a-z]{2,4}", fullmatch=True),
+    st.tuples(*[st.integers(0, 300)] * 4).map(lambda t: ".".join(map(str, t))),
+    st.sampled_from(["SMP.Example.org", "xn--exmple-cua.test", "127.1", "[::1]"]),
+)
+_SEGMENT = st.text(alphabet="abcXYZ019-._~!$&'()*+,;=:@%2AFg /?#[]{}`\"\x7f", max_size=12)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTPS"]),
+    host=_HOSTS,
+    port=st.one_of(st.none(), st.sampled_from([80, 443, 8080, 0, 65535, 65536, 99999])),
+    segments=st.lists(_SEGMENT, max_size=4),
+    query=st.one_of(st.none(), _SEGMENT),
+)
+def test_a_url_built_directly_is_the_one_httpx_parses(
+    scheme: str, host: str, port: int | None, segments: list[str], query: str | None
+) -> None:
+    """:func:`peppolnet._http.url_of` skips httpx's character-by-character parse for URLs already
+    in httpx's normal form (the cost of an SMP GET); for every URL it must give what httpx gives
+    - the same value, or the same refusal."""
+    text = f"{scheme}://{host}{'' if port is None else f':{port}'}/" + "/".join(segments)
+    if query is not None:
+        text += "?" + query
+    try:
+        expected = httpx.URL(text)
+    except httpx.InvalidURL:
+        with pytest.raises(httpx.InvalidURL):
+            _http.url_of(text)
+        return
+    built = _http.url_of(text)
+    assert (str(built), built.raw_path, built.host, built.port, built.scheme) == (
+        str(expected), expected.raw_path, expected.host, expected.port, expected.scheme,
+    )  # fmt: skip
+    assert built == expected
+
+
+def test_smp_urls_are_built_directly() -> None:
+    """The fast path is on with this httpx (it is checked at first use) and SMP URLs take it."""
+    url = service_metadata_url("https://smp.example.org", PID, BIS_BILLING_INVOICE)
+    assert _http.url_of(url) == httpx.URL(url)
+    assert _http._direct == [_http._exact_builder()]
+    assert _http._direct[0] is not None
+    match = _http._NORMAL.fullmatch(url)
+    assert match is not None

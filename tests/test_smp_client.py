@@ -275,30 +275,6 @@ async def test_async_client_is_a_twin(
             await client.fetch(server.url + "/missing")
 
 
-def test_per_host_limit_bounds_concurrency(server: _Server, network: Network) -> None:
-    import time
-    from concurrent.futures import ThreadPoolExecutor
-
-    active = 0
-    peak = 0
-    lock = threading.Lock()
-
-    def handler(request: Request) -> Response:
-        nonlocal active, peak
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.05)
-        with lock:
-            active -= 1
-        return Response(200, b"ok")
-
-    server.handler = handler
-    with SmpClient(network, per_host=2) as client, ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: client.fetch(f"{server.url}/{i}"), range(8)))
-    assert peak == 2
-
-
 def test_certificate_subject_helper_is_rfc4514(smp_cert: IssuedCertificate) -> None:
     cn = smp_cert.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
     assert cn == "PSE000101"

@@ -108,7 +108,13 @@ from peppolnet.pki import (
 from peppolnet.reachability import Check, CheckStatus, EndpointInfo, Reachability, Verdict
 from peppolnet.schemes import suggest_participant_ids, validate
 from peppolnet.sml import AsyncSmlResolver, SmlAnswer, SmlResolver
-from peppolnet.smp.client import AsyncSmpClient, MetadataAnswer, SmpClient, check_echo
+from peppolnet.smp.client import (
+    AsyncSmpClient,
+    ClientOptions,
+    MetadataAnswer,
+    SmpClient,
+    check_echo,
+)
 from peppolnet.smp.model import Endpoint, ServiceGroup, ServiceMetadata
 from peppolnet.smp.parse import OASIS2_NO_PROCESS
 from peppolnet.smp.trust import CheckedDocument
@@ -1042,6 +1048,10 @@ class _Base:
         ctx.candidates = candidates
         return ctx
 
+    def _smp_options(self, timeout: float, per_host: int | None) -> ClientOptions:
+        """The SMP client's options: the lookup's clock and retry policy (its budget applies)."""
+        return {"timeout": timeout, "clock": self.clock, "per_host": per_host, "retry": self.retry}
+
     @contextlib.contextmanager
     def _scope(self, request: _Request) -> Iterator[None]:
         """What a request may take, for every client below: the time the lookup's deadline
@@ -1104,12 +1114,7 @@ class Lookup(_Base):
         )
         self._own_smp = smp_client is None
         self.smp = smp_client or SmpClient(
-            self.network,
-            client=http_client,
-            timeout=timeout,
-            clock=self.clock,
-            per_host=per_host,
-            retry=self.retry,
+            self.network, client=http_client, **self._smp_options(timeout, per_host)
         )
 
     def close(self) -> None:
@@ -1217,12 +1222,7 @@ class AsyncLookup(_Base):
         )
         self._own_smp = smp_client is None
         self.smp = smp_client or AsyncSmpClient(
-            self.network,
-            client=http_client,
-            timeout=timeout,
-            clock=self.clock,
-            per_host=per_host,
-            retry=self.retry,
+            self.network, client=http_client, **self._smp_options(timeout, per_host)
         )
 
     async def aclose(self) -> None:
