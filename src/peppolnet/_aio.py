@@ -35,11 +35,10 @@ loop comes or on ``aclose``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import ssl
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Final
 
 import aiohttp
@@ -102,15 +101,12 @@ _ERRORS: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]], ...
 )
 
 
-@contextlib.contextmanager
-def _mapped(request: httpx.Request) -> Iterator[None]:
-    try:
-        yield
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        for kind, error in _ERRORS:
-            if isinstance(exc, kind):
-                raise error(str(exc) or type(exc).__name__, request=request) from exc
-        raise  # pragma: no cover - OSError is the last entry
+def _translated(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+    """``exc`` as the httpx error it corresponds to (see _ERRORS)."""
+    for kind, error in _ERRORS:
+        if isinstance(exc, kind):
+            return error(str(exc) or type(exc).__name__, request=request)
+    return httpx.NetworkError(str(exc) or type(exc).__name__, request=request)  # pragma: no cover
 
 
 class _Body(httpx.AsyncByteStream):
@@ -122,9 +118,11 @@ class _Body(httpx.AsyncByteStream):
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped(self._request):
+        try:
             async for chunk in self._response.content.iter_chunked(_CHUNK):
                 yield chunk
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise _translated(exc, self._request) from exc
 
     async def aclose(self) -> None:
         self._response.release()
@@ -150,13 +148,14 @@ class AioTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        with _mapped(request):
-            proxy = self._proxies.choose(url.scheme, url.host)
+        host = url.host
+        try:
+            proxy = self._proxies.choose(url.scheme, host)
             policy = _http.destinations()
-            if policy is not None and proxy is None and (policy, url.host) not in self._literals:
-                _check_literal(policy, url.host)
+            if policy is not None and proxy is None and (policy, host) not in self._literals:
+                _check_literal(policy, host)
                 if len(self._literals) < 4096:  # a host allowed stays allowed
-                    self._literals.add((policy, url.host))
+                    self._literals.add((policy, host))
             body = request.content if request.method in ("GET", "HEAD") else await request.aread()
             response = await self._session(policy).request(
                 request.method,
@@ -168,6 +167,8 @@ class AioTransport(httpx.AsyncBaseTransport):
                 proxy_auth=aiohttp.BasicAuth(*proxy.auth) if proxy and proxy.auth else None,
                 timeout=self._timeout(request.extensions.get("timeout", {})),
             )
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise _translated(exc, request) from exc
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,

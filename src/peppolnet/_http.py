@@ -474,7 +474,6 @@ class _Own:
             headers = self._own_headers[decode] = self.headers.copy()
             headers["Accept-Encoding"] = coding
         self._own_timeouts = self.timeout.as_dict()
-        self._own_longest = max((t for t in self._own_timeouts.values() if t), default=None)
 
     def own_headers(self, request: Fetch) -> httpx.Headers:
         headers = self._own_headers[request.decode]
@@ -484,9 +483,10 @@ class _Own:
         return headers
 
     def own_timeouts(self) -> dict[str, float | None]:
-        remaining = left()
-        longest = self._own_longest
-        if remaining is None or (longest is not None and remaining >= longest):
+        """The async transport's requests end at the scope's deadline by :func:`afetch`'s
+        timeout, pool waits included: its own timeouts need no shortening. The sync one bounds
+        each socket operation, but waits for the pool by these: shortened to what is left."""
+        if isinstance(self, OwnAsyncClient):
             return self._own_timeouts
         return timeouts(self).as_dict()  # type: ignore[arg-type]
 
