@@ -449,6 +449,26 @@ def _resolve(ctx: _Context, candidate: ParticipantId) -> Generator[_Request, Any
 
 
 def _steps(ctx: _Context, started: float) -> _Steps:
+    """SML, then the SMP's list of document types where needed, then the ServiceMetadata."""
+    answer = yield from _sml_steps(ctx, started)
+    if isinstance(answer, Reachability):
+        return answer
+    participant = ctx.participant
+    assert participant is not None
+    ended = _smp_url_checks(ctx, started, answer.smp_url)
+    if ended is not None:
+        return ended
+    document_type = ctx.document_type
+    if ctx.list_document_types or document_type.is_wildcard:
+        chosen = yield from _group_steps(ctx, started, answer.smp_url, participant)
+        if isinstance(chosen, Reachability):
+            return chosen
+        document_type = chosen
+    return (yield from _metadata_steps(ctx, started, answer.smp_url, participant, document_type))
+
+
+def _sml_steps(ctx: _Context, started: float) -> Generator[_Request, Any, SmlAnswer | Reachability]:
+    """The SML's answer for the first candidate registered - or the lookup's end without one."""
     answer: SmlAnswer | None = None
     fault: PeppolnetError | None = None
     dns_started = time.perf_counter()
@@ -476,23 +496,26 @@ def _steps(ctx: _Context, started: float) -> _Steps:
         ctx.participant = candidate
         break
     ctx.timings["dns"] = time.perf_counter() - dns_started
-    if answer is None:
-        ctx.participant = ctx.participant or ctx.candidates[0]
-        if fault is not None:
-            ctx.retryable = fault.retryable
-            message = f"the SML could not be asked: {fault}"
-            if isinstance(fault, UntrustedNegative):
-                message = fault.message  # it was asked; its denial says why it is not believed
-            ctx.add("sml", CheckStatus.FAIL, message)
-            return _finish(ctx, started, Verdict.UNKNOWN)
-        tried = ", ".join(c.bare for c in ctx.candidates)
-        ctx.add("sml", CheckStatus.FAIL, f"no Peppol registration was found for {tried}")
-        return _finish(ctx, started, Verdict.NOT_REGISTERED)
-    participant = ctx.participant
-    assert participant is not None
-    shown = ctx.smp_url = redact_url(answer.smp_url)
+    if answer is not None:
+        return answer
+    ctx.participant = ctx.participant or ctx.candidates[0]
+    if fault is not None:
+        ctx.retryable = fault.retryable
+        message = f"the SML could not be asked: {fault}"
+        if isinstance(fault, UntrustedNegative):
+            message = fault.message  # it was asked; its denial says why it is not believed
+        ctx.add("sml", CheckStatus.FAIL, message)
+        return _finish(ctx, started, Verdict.UNKNOWN)
+    tried = ", ".join(c.bare for c in ctx.candidates)
+    ctx.add("sml", CheckStatus.FAIL, f"no Peppol registration was found for {tried}")
+    return _finish(ctx, started, Verdict.NOT_REGISTERED)
+
+
+def _smp_url_checks(ctx: _Context, started: float, smp_url: str) -> Reachability | None:
+    """The SML's SMP URL may be asked (destination policy, https), or the lookup ends here."""
+    shown = ctx.smp_url = redact_url(smp_url)
     ctx.add("sml", CheckStatus.PASS, f"registered in the SML; its SMP is {shown}")
-    refusal = ctx.network.destinations.refusal(answer.smp_url)
+    refusal = ctx.network.destinations.refusal(smp_url)
     if refusal is not None:
         ctx.add(
             "destination",
@@ -501,7 +524,7 @@ def _steps(ctx: _Context, started: float) -> _Steps:
             "policy refuses it, so nothing was sent there",
         )
         return _finish(ctx, started, Verdict.UNKNOWN)
-    if ctx.network.require_https and not answer.smp_url.lower().startswith("https://"):
+    if ctx.network.require_https and not smp_url.lower().startswith("https://"):
         ctx.add(
             "https",
             CheckStatus.FAIL,
@@ -510,54 +533,68 @@ def _steps(ctx: _Context, started: float) -> _Steps:
         )
         return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
     ctx.add("https", CheckStatus.PASS, "the SMP is published on https")
+    return None
 
+
+def _group_steps(
+    ctx: _Context, started: float, smp_url: str, participant: ParticipantId
+) -> Generator[_Request, Any, DocumentTypeId | Reachability]:
+    """The SMP's list of document types: the document type to ask for (a wildcard chosen from
+    the list), or the lookup's end."""
     document_type = ctx.document_type
-    if ctx.list_document_types or document_type.is_wildcard:
-        smp_started = time.perf_counter()
-        try:
-            group: CheckedDocument = yield from _ask(
-                ctx, "service-group", _ServiceGroup(answer.smp_url, participant)
-            )
-        except (NetworkFault, SmpNotFound, TrustError) as exc:
-            ctx.retryable = exc.retryable
-            ctx.timings["service_group"] = time.perf_counter() - smp_started
-            ctx.add("service-group", CheckStatus.FAIL, f"the list of document types failed: {exc}")
-            return _finish(ctx, started, Verdict.UNKNOWN)
+    smp_started = time.perf_counter()
+    try:
+        group: CheckedDocument = yield from _ask(
+            ctx, "service-group", _ServiceGroup(smp_url, participant)
+        )
+    except (NetworkFault, SmpNotFound, TrustError) as exc:
+        ctx.retryable = exc.retryable
         ctx.timings["service_group"] = time.perf_counter() - smp_started
-        assert isinstance(group.document, ServiceGroup)
-        available = group.document.document_types
-        ctx.document_types = tuple((d, document_type_name(d)) for d in available)
-        listed = f"the SMP lists {len(available)} document types"
-        if document_type.is_wildcard:
-            # A wildcard registration is found through the list (Peppol Policy for use of
-            # Identifiers 4.4, wildcard scheme).
-            chosen = select(document_type, available)
-            if chosen is None:
-                ctx.add(
-                    "service-group",
-                    CheckStatus.FAIL,
-                    f"{listed}, none matching {_doc_label(document_type)}",
-                )
-                return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
-            document_type = chosen
-        if document_type in available:
+        ctx.add("service-group", CheckStatus.FAIL, f"the list of document types failed: {exc}")
+        return _finish(ctx, started, Verdict.UNKNOWN)
+    ctx.timings["service_group"] = time.perf_counter() - smp_started
+    assert isinstance(group.document, ServiceGroup)
+    available = group.document.document_types
+    ctx.document_types = tuple((d, document_type_name(d)) for d in available)
+    listed = f"the SMP lists {len(available)} document types"
+    if document_type.is_wildcard:
+        # A wildcard registration is found through the list (Peppol Policy for use of
+        # Identifiers 4.4, wildcard scheme).
+        chosen = select(document_type, available)
+        if chosen is None:
             ctx.add(
                 "service-group",
-                CheckStatus.PASS,
-                f"{listed}, including {_doc_label(document_type)}",
+                CheckStatus.FAIL,
+                f"{listed}, none matching {_doc_label(document_type)}",
             )
-        else:
-            # The list is read from hrefs, best effort: the ServiceMetadata decides.
-            ctx.add(
-                "service-group",
-                CheckStatus.WARN,
-                f"{listed}, not including {_doc_label(document_type)}; asking for it directly",
-            )
+            return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
+        document_type = chosen
+    if document_type in available:
+        ctx.add(
+            "service-group", CheckStatus.PASS, f"{listed}, including {_doc_label(document_type)}"
+        )
+    else:
+        # The list is read from hrefs, best effort: the ServiceMetadata decides.
+        ctx.add(
+            "service-group",
+            CheckStatus.WARN,
+            f"{listed}, not including {_doc_label(document_type)}; asking for it directly",
+        )
+    return document_type
 
+
+def _metadata_steps(
+    ctx: _Context,
+    started: float,
+    smp_url: str,
+    participant: ParticipantId,
+    document_type: DocumentTypeId,
+) -> _Steps:
+    """The ServiceMetadata, and the verdict from it."""
     smp_started = time.perf_counter()
     try:
         metadata_answer: MetadataAnswer = yield from _ask(
-            ctx, "service-metadata", _Metadata(answer.smp_url, participant, document_type, ctx.at)
+            ctx, "service-metadata", _Metadata(smp_url, participant, document_type, ctx.at)
         )
     except SmpNotFound:
         ctx.timings["service_metadata"] = time.perf_counter() - smp_started
@@ -853,6 +890,11 @@ def _check_endpoint(
         problem = _ap_revocation(ctx, answer)
         if problem is not None:
             return problem
+    return _usable(ctx, endpoint, facts, url)
+
+
+def _usable(ctx: _Context, endpoint: Endpoint, facts: CertificateFacts, url: str) -> _Usable:
+    """The usable endpoint and its operator (as the registry knows it, if there is one)."""
     operator = Operator(
         seat_id=facts.seat_id or "",
         name=facts.organisation,
