@@ -583,16 +583,10 @@ class CrlChecker:
     def _entry(
         self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask
     ) -> _Crl | _Failure:
-        refused = _refused(url, ask.policy)
-        if refused is not None:
-            return refused
-        slot, entry, future, mine = self._claim(url, ask)
-        if entry is not None:
-            return entry
-        if future is None:
-            return _out_of_time(url, ask)
-        if mine:
-            self._start(slot, future, url, cert, issuer, ask)
+        waiting = self._begin(url, cert, issuer, ask)
+        if not isinstance(waiting, tuple):
+            return waiting
+        slot, future = waiting
         try:
             future.result(timeout=max(0.0, ask.deadline - time.monotonic()))
         except concurrent.futures.TimeoutError:
@@ -602,6 +596,23 @@ class CrlChecker:
     async def _aentry(
         self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask
     ) -> _Crl | _Failure:
+        waiting = self._begin(url, cert, issuer, ask)
+        if not isinstance(waiting, tuple):
+            return waiting
+        slot, future = waiting
+        if not future.done():
+            try:
+                wait = ask.deadline - time.monotonic()
+                await asyncio.wait_for(asyncio.wrap_future(future), wait)
+            except TimeoutError:
+                return _out_of_time(url, ask)
+        return self._settled(slot, url)
+
+    def _begin(
+        self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask
+    ) -> _Crl | _Failure | tuple[_Slot, concurrent.futures.Future[None]]:
+        """What both askers do before they wait: an answer at once (refused, cached, too late),
+        or the download to wait for - started here if nobody had."""
         refused = _refused(url, ask.policy)
         if refused is not None:
             return refused
@@ -612,13 +623,7 @@ class CrlChecker:
             return _out_of_time(url, ask)
         if mine:
             self._start(slot, future, url, cert, issuer, ask)
-        if not future.done():
-            try:
-                wait = ask.deadline - time.monotonic()
-                await asyncio.wait_for(asyncio.wrap_future(future), wait)
-            except TimeoutError:
-                return _out_of_time(url, ask)
-        return self._settled(slot, url)
+        return slot, future
 
     def _start(
         self,
