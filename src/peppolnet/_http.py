@@ -459,6 +459,9 @@ def _request(client: httpx.Client | httpx.AsyncClient, request: Fetch) -> httpx.
     )
 
 
+_NO_TIMEOUTS: Final[dict[str, float | None]] = dict.fromkeys(("connect", "read", "write", "pool"))
+
+
 class _Own:
     """What :class:`OwnClient` and :class:`OwnAsyncClient` work out once, not per request: the
     headers of a request (the client's with ``Accept-Encoding``), its timeouts while the scope
@@ -483,12 +486,13 @@ class _Own:
         return headers
 
     def own_timeouts(self) -> dict[str, float | None]:
-        """The async transport's requests end at the scope's deadline by :func:`afetch`'s
-        timeout, pool waits included: its own timeouts need no shortening. The sync one bounds
-        each socket operation, but waits for the pool by these: shortened to what is left."""
-        if isinstance(self, OwnAsyncClient):
-            return self._own_timeouts
-        return timeouts(self).as_dict()  # type: ignore[arg-type]
+        """Within a deadline, an async request ends at it by :func:`afetch`'s timeout, pool
+        waits included: it needs no timeouts of its own (each one a timer aiohttp would reset on
+        every chunk read). The sync transport bounds each socket operation by the deadline, but
+        waits for the pool by these: shortened to what is left."""
+        if not isinstance(self, OwnAsyncClient):
+            return timeouts(self).as_dict()  # type: ignore[arg-type]
+        return self._own_timeouts if left() is None else _NO_TIMEOUTS
 
 
 class OwnClient(_Own, httpx.Client):
