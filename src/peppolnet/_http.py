@@ -21,6 +21,10 @@ once, above the transport, for both:
 * **Sans-I/O drivers.** A client's logic (retries, redirects, paging, 429) is a generator that
   yields :class:`Fetch` and :class:`Pause` requests and receives :class:`Answer` values (or an
   :class:`HttpFault` thrown in); :func:`run` and :func:`arun` are the only sync and async code.
+* **CPU per request**, which bounds bulk runs: peppolnet's own clients (:class:`OwnClient`,
+  :class:`OwnAsyncClient`) hand requests straight to their transport, and a URL already in the
+  form httpx gives it is built without httpx's character-by-character parse (:func:`url_of`);
+  a client of the caller's goes through its own ``send``.
 
 Below, the transports. They take care of what can only be seen at the socket, each the same way:
 
@@ -244,10 +248,6 @@ class HttpFault(Exception):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in ("timeout", "connect", "broken")
 
 
 Step: TypeAlias = Fetch | Pause
