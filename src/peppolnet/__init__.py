@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     # lookups and their results
     "Lookup": "peppolnet.lookup",
     "AsyncLookup": "peppolnet.lookup",
+    "RetryPolicy": "peppolnet.lookup",
     "Reachability": "peppolnet.reachability",
     "Verdict": "peppolnet.reachability",
     "Check": "peppolnet.reachability",
@@ -167,6 +168,7 @@ if TYPE_CHECKING:
     from peppolnet.lookup import (
         AsyncLookup as AsyncLookup,
         Lookup as Lookup,
+        RetryPolicy as RetryPolicy,
     )
     from peppolnet.network import (
         PRODUCTION as PRODUCTION,
