@@ -75,3 +75,29 @@ def test_an_untrusted_denial_is_a_warning_of_the_resolver(
     assert any(
         r.name == "peppolnet.sml" and "cannot be trusted" in r.getMessage() for r in caplog.records
     )
+
+
+def test_nothing_reaches_stderr_unless_the_application_asks(sandbox: Sandbox) -> None:
+    """Without a logging configuration, Python's last-resort handler would print every
+    warning (each unknown verdict) to stderr; the package logger keeps quiet instead. The child
+    asks the silenced sandbox DNS server of this process."""
+    import subprocess
+    import sys
+
+    net = sandbox.network
+    script = (
+        "from peppolnet.lookup import Lookup\n"
+        "from peppolnet.network import Network\n"
+        f"net = Network(name='sandbox', sml_zone={net.sml_zone!r}, smp_ca=(), ap_ca=(),\n"
+        f"    directory_url=None, nameservers=('127.0.0.1',), dns_port={net.dns_port})\n"
+        "print(Lookup(net, timeout=0.3).check('0007:5584821341').verdict.value)\n"
+    )
+    sandbox.dns.set_fault(None, "silence")
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        )
+    finally:
+        sandbox.dns.set_fault(None, None)
+    assert child.stdout.strip() == "unknown"
+    assert child.stderr == ""

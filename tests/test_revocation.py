@@ -895,15 +895,15 @@ def test_timeout_bounds_the_whole_answer(pki: TestPki, web: Web) -> None:
     web.routes["/late.crl"] = late_crl
     web.routes["/redirect.crl"] = _redirect("/late.crl", after=0.6)
     now = datetime.now(UTC)
-    # four distribution points share one deadline (it was 1 s each, one after the other)
+    # four distribution points share one deadline (it was 2 s each, one after the other)
     four = _leaf_at(pki, *(web.url(f"/silent{n}.crl") for n in range(4)))
-    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=1.0) as crl:
+    with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0) as crl:
         started = time.monotonic()
         answer = crl.answer(four, pki.ap_ca, now)
         elapsed = time.monotonic() - started
     assert answer.status is RevocationStatus.UNKNOWN
-    assert answer.reason.count("no answer within 1 s") == 4
-    assert elapsed < 2.5  # one shared second; a second each would take four
+    assert answer.reason.count("no answer within 2 s") == 4
+    assert elapsed < 5.0  # two shared seconds; two each would take eight
     # the redirect hop gets only what is left: 0.6 s + 0.6 s is over a 1 s budget
     with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=1.0) as crl:
         started = time.monotonic()
@@ -912,7 +912,7 @@ def test_timeout_bounds_the_whole_answer(pki: TestPki, web: Web) -> None:
     assert answer.status is RevocationStatus.UNKNOWN, answer.reason
     # a fresh budget for the hop would have fetched the CRL (an answer, not UNKNOWN) at 1.2 s
     assert "no answer within 1 s" in answer.reason
-    assert elapsed < 2.0
+    assert elapsed < 3.0  # the status above decides; this only shows nothing waited on
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

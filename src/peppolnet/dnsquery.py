@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 import socket
 import threading
@@ -56,6 +55,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from peppolnet._logging import logger
 from peppolnet.dnswire import (
     FORMERR,
     NOERROR,
@@ -71,7 +71,7 @@ from peppolnet.dnswire import (
 from peppolnet.errors import DnsFailure
 
 #: Each query and how it went, at DEBUG.
-_log = logging.getLogger("peppolnet.dns")
+_log = logger("peppolnet.dns")
 
 __all__ = [
     "MAX_AGE",

@@ -59,6 +59,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from peppolnet import _http, _retry
+from peppolnet._logging import logger
 from peppolnet._retry import RetryPolicy
 from peppolnet.clock import Clock, as_clock
 from peppolnet.codelists import document_type_entry, document_type_name
@@ -120,7 +121,7 @@ from peppolnet.smp.parse import OASIS2_NO_PROCESS
 from peppolnet.smp.trust import CheckedDocument
 from peppolnet.smp.wildcard import select
 
-_log = logging.getLogger("peppolnet.lookup")
+_log = logger("peppolnet.lookup")
 
 if TYPE_CHECKING:
     import httpx

@@ -41,7 +41,6 @@ import enum
 import functools
 import hashlib
 import ipaddress
-import logging
 import re
 import threading
 import time
@@ -58,6 +57,7 @@ import dns.name
 import dns.resolver
 
 from peppolnet import dnswire
+from peppolnet._logging import logger
 from peppolnet.clock import Clock, as_clock
 from peppolnet.destinations import redact_url
 from peppolnet.dnsquery import UdpEndpoints, ask, ask_async
@@ -73,7 +73,7 @@ from peppolnet.errors import (
 from peppolnet.identifiers import ParticipantId, lower
 
 #: What the resolvers asked and decided (DEBUG), and denials they could not believe (WARNING).
-_log = logging.getLogger("peppolnet.sml")
+_log = logger("peppolnet.sml")
 
 __all__ = [
     "PRODUCTION_ZONE",
