@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from peppolnet.i18n import _, render
 from peppolnet.identifiers import DocumentTypeId, ParticipantId, ProcessId
 from peppolnet.operators import Operator
 from peppolnet.pki import CertificateFacts
@@ -45,6 +46,18 @@ class Verdict(enum.StrEnum):
     CANNOT_RECEIVE = "cannot-receive"
     NOT_REGISTERED = "not-registered"
     UNKNOWN = "unknown"
+
+    def label(self, language: str | None = None) -> str:
+        """The verdict in words (``"kan ta emot"``), for people; the value is for machines."""
+        return render(_VERDICT_LABELS[self], language)
+
+
+_VERDICT_LABELS = {
+    Verdict.CAN_RECEIVE: _("can receive"),
+    Verdict.CANNOT_RECEIVE: _("cannot receive"),
+    Verdict.NOT_REGISTERED: _("not registered"),
+    Verdict.UNKNOWN: _("unknown"),
+}
 
 
 class CheckStatus(enum.StrEnum):
@@ -71,13 +84,23 @@ class Check:
     name: str
     status: CheckStatus
     message: str
+    """English; a :class:`peppolnet.i18n.Message` when the check was made by peppolnet, so
+    :meth:`text` can give it in Swedish."""
+
+    def text(self, language: str | None = None) -> str:
+        """The sentence in ``language`` (``"sv"`` or ``"en"``)."""
+        return render(self.message, language)
 
     def to_json(self) -> dict[str, str]:
-        """``{"name", "status", "message"}``."""
-        return {"name": self.name, "status": self.status.value, "message": self.message}
+        """``{"name", "status", "message"}`` (the message in English: JSON is for machines)."""
+        return {"name": self.name, "status": self.status.value, "message": str(self.message)}
 
     def __str__(self) -> str:
-        return f"{_SYMBOL[self.status]} {self.name}: {self.message}"
+        return self.line()
+
+    def line(self, language: str | None = None) -> str:
+        """``"✓ sml: registered in the SML..."`` in ``language``."""
+        return f"{_SYMBOL[self.status]} {self.name}: {self.text(language)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,13 +179,26 @@ class Reachability:
             if check.status is CheckStatus.FAIL:
                 return check.message
         if self.verdict is Verdict.CAN_RECEIVE and self.endpoint is not None:
-            through = f" of {self.operator}" if self.operator is not None else ""
-            return (
-                f"the SMP lists an active {self.endpoint.transport_profile} endpoint{through} "
-                f"for this document type at {self.endpoint.url}"
+            profile = self.endpoint.transport_profile
+            if self.operator is not None:
+                return _(
+                    "the SMP lists an active {profile} endpoint of {operator} for this document "
+                    "type at {url}",
+                    profile=profile,
+                    operator=str(self.operator),
+                    url=self.endpoint.url,
+                )
+            return _(
+                "the SMP lists an active {profile} endpoint for this document type at {url}",
+                profile=profile,
+                url=self.endpoint.url,
             )
         made = [c for c in self.checks if c.status is not CheckStatus.SKIPPED]
         return made[-1].message if made else ""
+
+    def explain(self, language: str | None = None) -> str:
+        """:attr:`reason` in ``language`` (``"sv"`` or ``"en"``)."""
+        return render(self.reason, language)
 
     def check(self, name: str) -> Check | None:
         """The check with this name, if it was made."""
@@ -177,7 +213,7 @@ class Reachability:
             "process": self.process.uri if self.process else None,
             "network": self.network,
             "verdict": self.verdict.value,
-            "reason": self.reason,
+            "reason": str(self.reason),
             "operator": self.operator.to_json() if self.operator else None,
             "endpoint": self.endpoint.to_json() if self.endpoint else None,
             "smp_url": self.smp_url,
@@ -191,18 +227,28 @@ class Reachability:
             "at": self.at.isoformat(),
         }
 
-    def summary(self) -> str:
-        """One line: who, verdict, through whom."""
+    def summary(self, language: str | None = None) -> str:
+        """One line: who, verdict, through whom (in English, or Swedish with ``"sv"``).
+
+        Without a language the verdict is its machine value (``can-receive``), as it always was;
+        with one it is the verdict in words.
+        """
         who = str(self.participant) if self.participant else self.query
-        line = f"{who}: {self.verdict.value}"
+        verdict = self.verdict.value if language is None else self.verdict.label(language)
+        line = f"{who}: {verdict}"
         if self.operator is not None:
-            line += f" through {self.operator}"
+            line += render(_(" through {operator}", operator=str(self.operator)), language)
         if self.verdict is not Verdict.CAN_RECEIVE:
-            line += f" - {self.reason}"
+            line += f" - {self.explain(language)}"
         return line
 
+    def text(self, language: str | None = None) -> str:
+        """The summary and every check, one per line, in ``language``."""
+        lines = [self.summary(language), *(f"  {c.line(language)}" for c in self.checks)]
+        return "\n".join(lines)
+
     def __str__(self) -> str:
-        return "\n".join([self.summary(), *(f"  {c}" for c in self.checks)])
+        return self.text()
 
     def _repr_html_(self) -> str:
         """A table for notebooks."""

@@ -1,0 +1,263 @@
+"""Swedish and English for everything a person reads: messages, languages and country names.
+
+The people peppolnet started from work at Swedish support desks, so every sentence a person
+reads - a verdict's checks, the CLI's human output, the support page, request e-mails - exists
+in Swedish and English. Machine output (``--json``, ``to_json()``) stays language-neutral.
+
+Messages are GNU gettext catalogs, managed with Babel (``tools/catalogs.py``: extract, update,
+compile), because translators and their tools know the format and Babel's extractor finds every
+message in the source. The English sentence is the message id, so code reads naturally and an
+untranslated message still says something sensible.
+
+A sentence is made with :func:`_` and rendered later, in whichever language the reader wants::
+
+    >>> from peppolnet.i18n import _
+    >>> message = _("the SMP at {host} did not answer", host="smp.example")
+    >>> str(message)
+    'the SMP at smp.example did not answer'
+    >>> message.render("sv")
+    'SMP:n på smp.example svarade inte'
+
+A :class:`Message` is a ``str`` (its English rendering), so code that only knows strings keeps
+working, while code that knows the reader's language calls :meth:`Message.render`. Parameters
+may themselves be messages; they are rendered in the same language.
+
+Country names on input ("Sverige", "Suomi", "Norge", "Sweden") come from Babel's copy of the
+Unicode CLDR, so every language's own name for a country is known without a hand-typed table.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import os
+import unicodedata
+from collections.abc import Callable, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any, Final, Literal, TypeAlias, cast
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "Language",
+    "Message",
+    "_",
+    "country_code",
+    "country_name",
+    "gettext",
+    "language_from_environment",
+    "parse_language",
+    "render",
+    "translations",
+]
+
+Language: TypeAlias = Literal["sv", "en"]
+LANGUAGES: Final[tuple[Language, ...]] = ("sv", "en")
+DEFAULT_LANGUAGE: Final[Language] = "en"
+
+# The catalogs are split by area of the source tree (tools/catalogs.py names them) so that
+# work on one area does not touch another's file; at run time they form one catalog.
+DOMAINS: Final[tuple[str, ...]] = ("core", "cli", "web", "requests", "analytics")
+
+
+class Message(str):
+    """A sentence with its parameters, English when used as a ``str``, any language on request.
+
+    A subclass of ``str`` because messages travel through code written for strings (exception
+    arguments, dataclass fields, f-strings, logging); only the code that shows text to a person
+    needs to know it can ask for another language.
+    """
+
+    template: str
+    params: Mapping[str, object]
+
+    def __new__(cls, template: str, /, **params: object) -> Message:
+        english = _format(template, template, params, "en")
+        self = super().__new__(cls, english)
+        self.template = template
+        self.params = params
+        return self
+
+    def render(self, language: str | None = None) -> str:
+        """The sentence in ``language`` (``"sv"`` or ``"en"``; None means English)."""
+        lang = parse_language(language) if language else DEFAULT_LANGUAGE
+        if lang == "en":
+            return str.__str__(self)
+        translated = translations(lang).gettext(self.template)
+        return _format(translated, self.template, self.params, lang)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickling (multiprocessing, caches) keeps the template, not just the English text
+        return (_rebuild, (self.template, dict(self.params)))
+
+
+def _rebuild(template: str, params: dict[str, object]) -> Message:
+    return Message(template, **params)
+
+
+def _(template: str, /, **params: object) -> Message:
+    """Mark ``template`` (a string literal: Babel extracts it) as a sentence a person reads.
+
+    Placeholders are ``{name}``, filled from keyword arguments when the message is rendered.
+    """
+    return Message(template, **params)
+
+
+def render(text: object, language: str | None = None) -> str:
+    """``text`` in ``language`` when it is a :class:`Message` (or an exception whose
+    ``message`` is one, as every :class:`peppolnet.errors.PeppolnetError` made with :func:`_`
+    has), else as it is (``str(text)``)."""
+    if isinstance(text, BaseException):
+        text = getattr(text, "message", None) or text
+    if isinstance(text, Message):
+        return text.render(language)
+    return str(text)
+
+
+def _format(text: str, english: str, params: Mapping[str, object], lang: Language) -> str:
+    """``text`` (the template in ``lang``) filled in; never raises.
+
+    A catalog that names a placeholder the code does not give, or a template with a stray
+    brace, must not turn a verdict into a traceback: the English template is used instead, with
+    any missing placeholder left visible. tests/test_i18n_catalogs.py keeps both from happening.
+    """
+    shown = {key: render(value, lang) for key, value in params.items()}
+    try:
+        return text.format_map(shown)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        try:
+            return english.format_map(_Missing(shown))
+        except (IndexError, ValueError, AttributeError):
+            return english
+
+
+class _Missing(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@cache
+def translations(language: Language) -> _gettext.NullTranslations:
+    """The whole catalog for ``language``: every area's compiled ``.mo`` file, chained.
+
+    English needs no catalog to be readable (the ids are English), but has one so that a test
+    can prove both languages hold every message.
+    """
+    chain: _gettext.NullTranslations = _gettext.NullTranslations()
+    folder = resources.files("peppolnet").joinpath("locale", language, "LC_MESSAGES")
+    for domain in reversed(DOMAINS):
+        source = folder.joinpath(f"{domain}.mo")
+        if not source.is_file():
+            continue
+        with source.open("rb") as handle:
+            catalog = _gettext.GNUTranslations(handle)
+        catalog.add_fallback(chain)
+        chain = catalog
+    return chain
+
+
+def gettext(language: str | None) -> Callable[[str], str]:
+    """A plain ``gettext`` for ``language``: for templates (Jinja2) and other string-only code."""
+    lang = parse_language(language) if language else DEFAULT_LANGUAGE
+    return translations(lang).gettext
+
+
+_LANGUAGE_NAMES: Final[Mapping[str, Language]] = {
+    "sv": "sv",
+    "se": "sv",
+    "swedish": "sv",
+    "svenska": "sv",
+    "en": "en",
+    "english": "en",
+    "engelska": "en",
+}
+
+
+def parse_language(value: str) -> Language:
+    """``"sv"``/``"en"`` from what a person or a locale gives: ``sv_SE.UTF-8``, ``en-GB``,
+    ``Svenska``. Raises :class:`ValueError` naming the value for anything else."""
+    text = value.strip().lower()
+    base = text.split(".", 1)[0].split("@", 1)[0].replace("-", "_").split("_", 1)[0]
+    for candidate in (text, base):
+        if candidate in _LANGUAGE_NAMES:
+            return _LANGUAGE_NAMES[candidate]
+    raise ValueError(f"unknown language {value!r}: use sv (svenska) or en (English)")
+
+
+def language_from_environment(environ: Mapping[str, str] | None = None) -> Language:
+    """The reader's language from the POSIX locale variables, as gettext orders them
+    (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``); English when none names sv or en.
+    ``PEPPOLNET_LANG`` comes first, so a user can choose without changing their locale."""
+    env = os.environ if environ is None else environ
+    for name in ("PEPPOLNET_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name, "")
+        # LANGUAGE is a colon-separated preference list
+        for part in value.split(":"):
+            if not part or part in ("C", "POSIX") or part.startswith("C."):
+                continue
+            try:
+                return parse_language(part)
+            except ValueError:
+                continue
+    return DEFAULT_LANGUAGE
+
+
+# The languages whose names for countries are accepted on input: the Nordic and the larger
+# Peppol countries' own languages, so "Suomi", "Norge", "Deutschland" and "Belgique" all work.
+_INPUT_LOCALES: Final[tuple[str, ...]] = (
+    "en", "sv", "fi", "nb", "nn", "da", "is", "de", "fr", "nl", "it", "es", "pt", "pl",
+    "et", "lv", "lt", "el", "cs", "sk", "sl", "hr", "hu", "ro", "bg", "ga", "mt", "lb",
+    "ja", "zh", "ms",
+)  # fmt: skip
+
+
+# CLDR territories that are not countries: unknown region, outlying Oceania, pseudo-locales,
+# the EU, the eurozone and the UN.
+_NOT_COUNTRIES: Final = frozenset({"ZZ", "QO", "XA", "XB", "EU", "EZ", "UN"})
+
+
+def _fold(text: str) -> str:
+    """Case, accents and punctuation removed: "Österreich" and "osterreich" meet."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept = (ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in kept).split())
+
+
+@cache
+def _country_names() -> Mapping[str, str]:
+    from babel import Locale  # Babel's CLDR data loads only when a name is looked up
+
+    names: dict[str, str] = {}
+    for locale_name in _INPUT_LOCALES:
+        territories = cast(Mapping[str, str], Locale.parse(locale_name).territories)
+        for code, name in territories.items():
+            if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES:
+                names.setdefault(_fold(name), code)
+    return names
+
+
+def country_code(text: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code for a country as a person writes it - ``"SE"``, ``"se"``,
+    ``"Sverige"``, ``"Sweden"``, ``"Suomi"`` - or None when it names no country."""
+    value = text.strip()
+    if len(value) == 2 and value.isascii() and value.isalpha():
+        code = value.upper()
+        return code if code in _known_codes() else None
+    return _country_names().get(_fold(value))
+
+
+@cache
+def _known_codes() -> frozenset[str]:
+    return frozenset(_country_names().values())
+
+
+def country_name(code: str, language: str | None = None) -> str:
+    """The country's name in ``language`` ("Sverige" / "Sweden"); the code itself if unknown."""
+    from babel import Locale
+
+    lang = parse_language(language) if language else DEFAULT_LANGUAGE
+    upper = code.upper()
+    if upper not in _known_codes():
+        return upper
+    territories = cast(Mapping[str, str], Locale.parse(lang).territories)
+    return territories.get(upper, upper)

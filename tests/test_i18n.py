@@ -1,0 +1,125 @@
+"""peppolnet.i18n: messages render in both languages, languages and countries are understood as
+people write them."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from peppolnet.errors import NetworkFault
+from peppolnet.i18n import (
+    Message,
+    _,
+    country_code,
+    country_name,
+    language_from_environment,
+    parse_language,
+    render,
+)
+from peppolnet.reachability import Verdict
+
+
+def test_a_message_is_its_english_text_and_renders_in_swedish() -> None:
+    message = _("not registered")
+    assert message == "not registered"
+    assert isinstance(message, str)
+    assert message.render("sv") == "inte registrerad"
+    assert message.render("en") == "not registered"
+    assert render(message, "sv") == "inte registrerad"
+    assert render("plain text", "sv") == "plain text"
+
+
+def test_parameters_are_filled_in_each_language_and_may_be_messages() -> None:
+    message = _(" through {operator}", operator=_("unknown"))
+    assert message == " through unknown"
+    assert message.render("sv") == " via okänt"
+
+
+def test_an_exception_made_with_a_message_renders_in_swedish() -> None:
+    fault = NetworkFault(_("not registered"))
+    assert str(fault) == "not registered"
+    assert render(fault, "sv") == "inte registrerad"
+    assert render(ValueError("boom"), "sv") == "boom"
+
+
+def test_a_message_survives_pickling_with_its_template() -> None:
+    message = pickle.loads(pickle.dumps(_(" through {operator}", operator="Kvittra AB")))
+    assert isinstance(message, Message)
+    assert message.render("sv") == " via Kvittra AB"
+
+
+@given(st.text(max_size=40))
+def test_any_parameter_text_is_shown_as_given_never_reinterpreted(value: str) -> None:
+    message = _(" through {operator}", operator=value)
+    assert message.render("sv") == f" via {value}"
+    assert message.render("en") == f" through {value}"
+
+
+def test_verdict_labels_in_both_languages() -> None:
+    assert Verdict.CAN_RECEIVE.label("sv") == "kan ta emot"
+    assert Verdict.CANNOT_RECEIVE.label("en") == "cannot receive"
+    assert Verdict.NOT_REGISTERED.label() == "not registered"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("sv", "sv"), ("sv_SE.UTF-8", "sv"), ("en-GB", "en"), ("Svenska", "sv"), (" EN ", "en")],
+)
+def test_languages_as_people_and_locales_write_them(text: str, expected: str) -> None:
+    assert parse_language(text) == expected
+
+
+def test_an_unknown_language_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"'de'.*sv.*en"):
+        parse_language("de")
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "en"),
+        ({"LANG": "sv_SE.UTF-8"}, "sv"),
+        ({"LANG": "sv_SE.UTF-8", "LC_ALL": "C"}, "sv"),
+        ({"LANGUAGE": "de:sv", "LANG": "en_US.UTF-8"}, "sv"),
+        ({"LANG": "sv_SE.UTF-8", "PEPPOLNET_LANG": "en"}, "en"),
+        ({"LANG": "fr_FR.UTF-8"}, "en"),
+    ],
+)
+def test_the_language_from_the_environment(environ: dict[str, str], expected: str) -> None:
+    assert language_from_environment(environ) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("SE", "SE"),
+        ("se", "SE"),
+        ("Sverige", "SE"),
+        ("sweden", "SE"),
+        ("Suomi", "FI"),
+        ("Norge", "NO"),
+        ("Noreg", "NO"),
+        ("Danmark", "DK"),
+        ("Österreich", "AT"),
+        ("osterreich", "AT"),
+        ("Belgique", "BE"),
+        ("België", "BE"),
+        ("Deutschland", "DE"),
+    ],
+)
+def test_country_names_in_the_countries_own_languages(text: str, code: str) -> None:
+    assert country_code(text) == code
+
+
+@pytest.mark.parametrize("text", ["", "XX", "Atlantis", "S", "Swe den land"])
+def test_what_names_no_country_is_none(text: str) -> None:
+    assert country_code(text) is None
+
+
+def test_country_names_for_output() -> None:
+    assert country_name("SE", "sv") == "Sverige"
+    assert country_name("fi", "en") == "Finland"
+    assert country_name("ZZ", "sv") == "ZZ"
