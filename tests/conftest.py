@@ -21,6 +21,13 @@ REFDATA = Path(
 )
 
 
+@pytest.fixture(autouse=True)
+def _english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line speaks the locale's language; tests expect English unless they ask
+    (``--lang sv``, or a test that sets the locale itself), whatever the machine's locale is."""
+    monkeypatch.setenv("PEPPOLNET_LANG", "en")
+
+
 @pytest.fixture(scope="session")
 def refdata() -> Path:
     """The shared reference data directory; skips the test (with the reason) where absent."""

@@ -366,3 +366,40 @@ def test_rejected_then_corrected_through_the_cli(
     assert wrong[:8] in text
     assert "rejected" in text
     assert "can-receive through" in text  # what the follow-up checked
+
+
+SWEDISH_REQUEST = (
+    "request", "add", "--name", "Ödeshög Snickeri AB", "--org-number", "559012-3450",
+    "--country", "Sverige", "--operator", "PSE000102", "--email", "faktura@odeshog.example",
+    "--no-check",
+)  # fmt: skip
+
+
+def test_a_request_mailed_in_swedish(
+    env: Path, smtp: tuple[Mailbox, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--lang sv``: the request's text, its mail's subject and body in Swedish, received by a
+    real SMTP server; the JSON attachment is the same in every language."""
+    mailbox, port = smtp
+    code, out, err = run(
+        capsys, *SWEDISH_REQUEST, "--lang", "sv", "--send", "smtp", "--smtp", f"127.0.0.1:{port}",
+        "--smtp-security", "none", "--smtp-to", "onboarding@kvittra.example",
+        "--smtp-from", "noreply@byra.example",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Förfrågan: lägg till en mottagare i Peppol" in out
+    assert "Nätverket kontrollerades inte (--no-check)." in out
+    assert "Sparad som " in out
+    assert "skickad via smtp" in out
+    [envelope] = mailbox.messages
+    assert isinstance(envelope.content, bytes)
+    mail = message_from_bytes(envelope.content, policy=default_policy)
+    assert str(mail["Subject"]) == "Lägg till mottagare: Ödeshög Snickeri AB (0007:5590123450)"
+    body = mail.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Företagsnamn:" in text
+    assert "Organisationsnummer:  559012-3450 (SE)" in text
+    assert "Dokumenttyper:" in text
+    attachment = next(mail.iter_attachments())
+    assert json.loads(attachment.get_content())["company_name"] == "Ödeshög Snickeri AB"

@@ -114,7 +114,13 @@ def test_country_interprets_the_number_and_defaults_are_configurable() -> None:
 
 
 def test_bad_country() -> None:
-    assert "two-letter" in problems(country="Sweden")["country"]
+    assert "two-letter" in problems(country="Atlantis")["country"]
+
+
+def test_country_names_are_read_as_codes() -> None:
+    """A country as a person writes it, in English, Swedish or its own language."""
+    for name in ("Sweden", "Sverige", "se"):
+        assert add(country=name).country == "SE"
 
 
 def test_participant_id_can_be_overridden_and_is_checked() -> None:

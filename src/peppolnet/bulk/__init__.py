@@ -17,6 +17,7 @@ from peppolnet.bulk.output import (
     FORMATS,
     OutputFormat,
     ResultWriter,
+    added_columns,
     csv_delimiter,
     csv_safe,
     format_for,
@@ -28,6 +29,7 @@ from peppolnet.bulk.registers import (
     ROLES,
     Register,
     RegisterRow,
+    country_of,
     detect_columns,
     detect_encoding,
     lookup_key,
@@ -52,7 +54,7 @@ from peppolnet.bulk.run import (
     check_many,
     check_many_async,
 )
-from peppolnet.bulk.summary import Summary
+from peppolnet.bulk.summary import Summary, verdict_text
 
 __all__ = [
     "ADDED_COLUMNS",
@@ -74,10 +76,12 @@ __all__ = [
     "ResumeState",
     "RowSet",
     "Summary",
+    "added_columns",
     "check_chart_path",
     "check_many",
     "check_many_async",
     "check_register",
+    "country_of",
     "csv_delimiter",
     "csv_safe",
     "detect_columns",
@@ -90,4 +94,5 @@ __all__ = [
     "read_register",
     "render_chart",
     "resume_state",
+    "verdict_text",
 ]

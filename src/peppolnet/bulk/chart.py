@@ -12,6 +12,7 @@ from typing import Any
 
 from peppolnet.bulk.summary import Summary
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _, render
 
 __all__ = ["check_chart_path", "render_chart"]
 
@@ -24,7 +25,7 @@ def _matplotlib() -> Any:
         return importlib.import_module("matplotlib")
     except ImportError as exc:
         raise InvalidInput(
-            "a chart needs matplotlib, which is not installed: pip install peppolnet[chart]"
+            _("a chart needs matplotlib, which is not installed: pip install peppolnet[chart]")
         ) from exc
 
 
@@ -36,7 +37,7 @@ def _pyplot() -> Any:
 def _chart_format(file: Path) -> str:
     fmt = file.suffix.lower().lstrip(".")
     if fmt not in _FORMATS:
-        raise InvalidInput(f"the chart must be a .png or .svg file, not {file.name!r}")
+        raise InvalidInput(_("the chart must be a .png or .svg file, not {name!r}", name=file.name))
     return fmt
 
 
@@ -50,11 +51,18 @@ def check_chart_path(path: str | Path) -> Path:
     return file
 
 
-def render_chart(summary: Summary, path: str | Path, *, title: str | None = None) -> Path:
+def render_chart(
+    summary: Summary,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    language: str | None = None,
+) -> Path:
     """Draw ``summary`` to ``path`` (``.png`` or ``.svg``, from the suffix); returns the path.
 
     Left: the share of all rows that can receive through each operator (the rest grouped as
     "cannot receive / not registered / unknown"). Right: per country, the share that can receive.
+    Titles and axes are in ``language`` (``"sv"`` or ``"en"``, the default).
     """
     file = Path(path)
     fmt = _chart_format(file)
@@ -62,8 +70,9 @@ def render_chart(summary: Summary, path: str | Path, *, title: str | None = None
     total = summary.total or 1
     operators = summary.operators.most_common(12)
     others = summary.total - sum(summary.operators.values())
-    labels = [name for name, _ in operators] + (["cannot receive / unknown"] if others else [])
-    shares = [100 * count / total for _, count in operators] + (
+    rest = [render(_("cannot receive / unknown"), language)] if others else []
+    labels = [render(name, language) for name, _count in operators] + rest
+    shares = [100 * count / total for _name, count in operators] + (
         [100 * others / total] if others else []
     )
     countries = sorted(summary.countries)
@@ -73,19 +82,23 @@ def render_chart(summary: Summary, path: str | Path, *, title: str | None = None
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, height))
     try:
         left.barh(labels[::-1], shares[::-1], color="#3b7dd8")
-        left.set_xlabel("% of rows")
-        left.set_title("can receive, by operator")
+        left.set_xlabel(render(_("% of rows"), language))
+        left.set_title(render(_("can receive, by operator"), language))
         left.set_xlim(0, 100)
         right.barh(countries[::-1], country_shares[::-1], color="#2e9e5b")
-        right.set_xlabel("% that can receive")
-        right.set_title("can receive, by country")
+        right.set_xlabel(render(_("% that can receive"), language))
+        right.set_title(render(_("can receive, by country"), language))
         right.set_xlim(0, 100)
-        figure.suptitle(title or f"Peppol reachability of {summary.total} rows")
+        heading = _("Peppol reachability of {count} rows", count=summary.total)
+        figure.suptitle(title or render(heading, language))
         figure.tight_layout()
         try:
             figure.savefig(file, format=fmt)
         except OSError as exc:
-            raise InvalidInput(f"cannot write the chart {str(file)!r}: {exc.strerror}") from exc
+            problem = exc.strerror or str(exc)
+            raise InvalidInput(
+                _("cannot write the chart {name!r}: {problem}", name=str(file), problem=problem)
+            ) from exc
     finally:
         plt.close(figure)
     return file

@@ -22,12 +22,14 @@ from typing import IO, Any, BinaryIO, Final, Literal
 
 from peppolnet.bulk.run import BulkResult
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import LANGUAGES, Message, _, render
 
 __all__ = [
     "ADDED_COLUMNS",
     "FORMATS",
     "OutputFormat",
     "ResultWriter",
+    "added_columns",
     "csv_delimiter",
     "csv_safe",
     "format_for",
@@ -47,6 +49,37 @@ ADDED_COLUMNS: Final[tuple[str, ...]] = (
     "smp_host",
     "reason",
 )
+
+# The added columns' names as a person reads them in a written register; the English names are
+# the machine names above (so English outputs keep their columns), JSON lines always use those.
+_COLUMN_NAMES: Final[dict[str, Message]] = {
+    # TRANSLATORS: a column of a checked customer register (CSV/XLSX): the input row's number
+    "row": _("row"),
+    # TRANSLATORS: a column of a checked register: the Peppol participant id found
+    "participant_id": _("participant_id"),
+    # TRANSLATORS: a column of a checked register: can-receive, not-registered, ...
+    "verdict": _("verdict"),
+    # TRANSLATORS: a column of a checked register: the receiving operator's name
+    "operator_name": _("operator_name"),
+    # TRANSLATORS: a column of a checked register: the operator's Peppol Seat ID (PSE000123)
+    "seat_id": _("seat_id"),
+    # TRANSLATORS: a column of a checked register: the host name of the participant's SMP
+    "smp_host": _("smp_host"),
+    # TRANSLATORS: a column of a checked register: why the verdict is what it is
+    "reason": _("reason"),
+}
+
+
+def added_columns(language: str | None = None) -> tuple[str, ...]:
+    """The names of :data:`ADDED_COLUMNS` in ``language`` (English: the names themselves)."""
+    return tuple(render(_COLUMN_NAMES[name], language) for name in ADDED_COLUMNS)
+
+
+def _is_check_header(header: Sequence[str]) -> bool:
+    """True for the header of a check output, in any language: it has the row and verdict
+    columns (a Swedish output is continued and summarised like an English one)."""
+    names = set(header)
+    return any({columns[0], columns[2]} <= names for columns in map(added_columns, LANGUAGES))
 
 
 #: What a spreadsheet reads as the start of a formula in a CSV cell (OWASP, "CSV Injection").
@@ -106,10 +139,19 @@ def format_for(path: str | Path, explicit: str | None = None) -> OutputFormat:
         if fmt == name:
             return fmt
     if explicit:
-        raise InvalidInput(f"unknown output format {explicit!r}; use one of {', '.join(FORMATS)}")
+        raise InvalidInput(
+            _(
+                "unknown output format {format!r}; use one of {formats}",
+                format=explicit,
+                formats=", ".join(FORMATS),
+            )
+        )
     raise InvalidInput(
-        f"no writer knows the suffix of {Path(path).name!r}; name the output .csv, .jsonl or "
-        ".xlsx, or give its format explicitly"
+        _(
+            "no writer knows the suffix of {name!r}; name the output .csv, .jsonl or .xlsx, "
+            "or give its format explicitly",
+            name=Path(path).name,
+        )
     )
 
 
@@ -123,17 +165,23 @@ def csv_delimiter(path: str | Path) -> str | None:
             for delimiter in _DELIMITERS:
                 fh.seek(0)
                 header = next(_csv_records(fh, delimiter), None)
-                if header is not None and "row" in header[0] and "verdict" in header[0]:
+                if header is not None and _is_check_header(header[0]):
                     return delimiter
     except OSError:
         return None
     return None
 
 
-def output_headers(input_headers: Sequence[str]) -> list[str]:
-    """Input headers (renamed ``<name> (input)`` where they clash) followed by the added ones."""
-    renamed = [f"{h} (input)" if h.strip().lower() in ADDED_COLUMNS else h for h in input_headers]
-    return [*renamed, *ADDED_COLUMNS]
+def output_headers(input_headers: Sequence[str], language: str | None = None) -> list[str]:
+    """Input headers (renamed ``<name> (input)`` where they clash) followed by the added ones,
+    named in ``language`` (English, the machine names, by default)."""
+    added = added_columns(language)
+    clashes = {name.lower() for name in added}
+    renamed = [
+        render(_("{column} (input)", column=h), language) if h.strip().lower() in clashes else h
+        for h in input_headers
+    ]
+    return [*renamed, *added]
 
 
 def _input_fields(headers: Sequence[str], result: BulkResult) -> list[str]:
@@ -149,6 +197,9 @@ class ResultWriter:
     continued with the delimiter it was written with; asking for another is an error. Every CSV
     cell (the headers too) goes through :func:`csv_safe`, so no cell runs as a formula in a
     spreadsheet; XLSX cells are stored as text and JSON lines are exact, so neither is changed.
+
+    ``language`` names the added columns of a CSV or XLSX output and writes its reasons in that
+    language (``"sv"`` or ``"en"``, the default); JSON lines keep the machine names and English.
 
     Every row is on disk (flushed) when :meth:`write` returns, in every format, so a process
     killed at any moment (kill -9, a crash) keeps its finished rows for ``append=True``. An
@@ -167,11 +218,13 @@ class ResultWriter:
         *,
         append: bool = False,
         delimiter: str = ",",
+        language: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.fmt = fmt
+        self.language = None if fmt == "jsonl" else language
         self.input_headers = list(input_headers)
-        self.headers = output_headers(self.input_headers)
+        self.headers = output_headers(self.input_headers, self.language)
         self.count = 0
         self._fh: IO[str] | None = None
         self._csv: Any = None
@@ -189,7 +242,10 @@ class ResultWriter:
             else:
                 self._fh = self.path.open("w", encoding="utf-8", newline="")
         except OSError as exc:
-            raise InvalidInput(f"cannot write {str(self.path)!r}: {exc.strerror}") from exc
+            problem = exc.strerror or str(exc)
+            raise InvalidInput(
+                _("cannot write {name!r}: {problem}", name=str(self.path), problem=problem)
+            ) from exc
 
     def _open_csv(self, append: bool, delimiter: str) -> None:
         """Open a CSV output; to append, first cut what follows the last complete record (a
@@ -198,13 +254,21 @@ class ResultWriter:
             written = csv_delimiter(self.path)
             if written is None and _last_record_end(self.path, delimiter) > 0:
                 raise InvalidInput(
-                    f"{self.path.name!r} is not a peppolnet check output (no 'row' and 'verdict' "
-                    "columns); cannot continue it"
+                    _(
+                        "{name!r} is not a peppolnet check output (no 'row' and 'verdict' "
+                        "columns); cannot continue it",
+                        name=self.path.name,
+                    )
                 )
             if written is not None and written != delimiter:
                 raise InvalidInput(
-                    f"{self.path.name!r} was written with {written!r} between fields; "
-                    f"continue it with {written!r}, not {delimiter!r}"
+                    _(
+                        "{name!r} was written with {written!r} between fields; continue it "
+                        "with {written!r}, not {delimiter!r}",
+                        name=self.path.name,
+                        written=written,
+                        delimiter=delimiter,
+                    )
                 )
             append = written is not None  # else its header was cut short: start again
         if append:
@@ -225,7 +289,9 @@ class ResultWriter:
         try:
             import openpyxl  # type: ignore[import-untyped]  # noqa: F401 - fail before the run
         except ImportError as exc:  # pragma: no cover - openpyxl is the xlsx extra
-            raise InvalidInput("writing .xlsx needs openpyxl: pip install peppolnet[xlsx]") from exc
+            raise InvalidInput(
+                _("writing .xlsx needs openpyxl: pip install peppolnet[xlsx]")
+            ) from exc
         journal = self._journal = _journal_path(self.path)
         if append and journal.is_file():
             _cut_partial_line(journal)
@@ -254,7 +320,8 @@ class ResultWriter:
             data["input"] = dict(zip(self.input_headers, fields, strict=True))
             self._fh.write(json.dumps(data, ensure_ascii=False) + "\n")
         else:
-            values = [*_input_fields(self.input_headers, result), *record.values()]
+            shown = (render(value, self.language) for value in record.values())
+            values = [*_input_fields(self.input_headers, result), *shown]
             if self.fmt == "csv":
                 self._csv.writerow([csv_safe(v) for v in values])
             else:
@@ -277,8 +344,13 @@ class ResultWriter:
             journal.unlink()
         except OSError as exc:
             raise InvalidInput(
-                f"cannot write {str(self.path)!r}: {exc.strerror}; its rows are kept in "
-                f"{journal.name!r}, and continuing the output (--resume) writes them"
+                _(
+                    "cannot write {name!r}: {problem}; its rows are kept in {journal!r}, and "
+                    "continuing the output (--resume) writes them",
+                    name=str(self.path),
+                    problem=exc.strerror or str(exc),
+                    journal=journal.name,
+                )
             ) from exc
 
     def __enter__(self) -> ResultWriter:
@@ -388,7 +460,9 @@ def _open_workbook(path: Path) -> Iterator[Iterator[list[Any]]]:
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a bad file
-        raise InvalidInput(f"{path.name!r} is not a readable .xlsx: {exc}") from exc
+        raise InvalidInput(
+            _("{name!r} is not a readable .xlsx: {problem}", name=path.name, problem=exc)
+        ) from exc
     try:
         sheet = book.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
@@ -492,10 +566,13 @@ def _records(rows: Iterator[list[str]], file: Path) -> Iterator[tuple[dict[str, 
     header = next(rows, None)
     if header is None:
         return
-    if "row" not in header or "verdict" not in header:
+    if not _is_check_header(header):
         raise InvalidInput(
-            f"{file.name!r} is not a peppolnet check output (no 'row' and 'verdict' columns); "
-            "cannot resume from it"
+            _(
+                "{name!r} is not a peppolnet check output (no 'row' and 'verdict' columns); "
+                "cannot resume from it",
+                name=file.name,
+            )
         )
     width = len(header)
     start = width - len(ADDED_COLUMNS)

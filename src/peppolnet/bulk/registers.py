@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Final, Literal, TypeAlias
 
 from peppolnet.errors import InvalidIdentifier, InvalidInput
+from peppolnet.i18n import _, country_code
 from peppolnet.identifiers import ParticipantId
 from peppolnet.schemes import suggest_participant_ids
 
@@ -30,6 +31,7 @@ __all__ = [
     "Register",
     "RegisterRow",
     "Role",
+    "country_of",
     "detect_columns",
     "detect_encoding",
     "lookup_key",
@@ -107,13 +109,24 @@ def detect_columns(headers: list[str], mapping: Mapping[str, str] | None = None)
     for key, header in (mapping or {}).items():
         role = _role(key)
         if role is None:
-            raise InvalidInput(f"unknown column role {key!r}; use one of {', '.join(ROLES)}")
+            raise InvalidInput(
+                _(
+                    "unknown column role {role!r}; use one of {roles}",
+                    role=key,
+                    roles=", ".join(ROLES),
+                )
+            )
         wanted = _norm_header(header)
         matches = [i for i, h in enumerate(headers) if _norm_header(h) == wanted]
         if not matches:
             raise InvalidInput(
-                f"the register has no column {header!r} (for {role}); its columns are: "
-                + ", ".join(repr(h) for h in headers)
+                _(
+                    "the register has no column {header!r} (for {role}); "
+                    "its columns are: {columns}",
+                    header=header,
+                    role=role,
+                    columns=", ".join(repr(h) for h in headers),
+                )
             )
         found[role] = matches[0]
     return found
@@ -200,8 +213,13 @@ def _check_decodes(path: Path, encoding: str) -> None:
             decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
         raise InvalidInput(
-            f"the register {path.name!r} is not {encoding}: byte {offset + exc.start} "
-            "cannot be decoded (leave --encoding out to detect it)"
+            _(
+                "the register {name!r} is not {encoding}: byte {offset} cannot be decoded "
+                "(leave --encoding out to detect it)",
+                name=path.name,
+                encoding=encoding,
+                offset=offset + exc.start,
+            )
         ) from None
 
 
@@ -233,18 +251,24 @@ def read_register(
     """
     file = Path(path)
     if not file.is_file():
-        raise InvalidInput(f"the register {str(file)!r} does not exist or is not a file")
+        raise InvalidInput(
+            _("the register {name!r} does not exist or is not a file", name=str(file))
+        )
     if file.suffix.lower() in (".xlsx", ".xlsm"):
         headers, raw, close = _open_xlsx(file)
         enc = delim = None
     else:
         if delimiter is not None and len(delimiter) != 1:
-            raise InvalidInput(f"the delimiter must be one character, got {delimiter!r}")
+            raise InvalidInput(
+                _("the delimiter must be one character, got {delimiter!r}", delimiter=delimiter)
+            )
         if encoding is not None:
             try:
                 codecs.lookup(encoding)
             except LookupError:
-                raise InvalidInput(f"{encoding!r} is not a known text encoding") from None
+                raise InvalidInput(
+                    _("{encoding!r} is not a known text encoding", encoding=encoding)
+                ) from None
             _check_decodes(file, encoding)
         enc = encoding or detect_encoding(file)
         with file.open(encoding=enc, errors="replace", newline="") as fh:
@@ -259,11 +283,14 @@ def read_register(
     if "participant_id" not in roles and "org_number" not in roles:
         close()
         raise InvalidInput(
-            "the register has no participant id column and no organisation number column "
-            "(looked for e.g. 'participant id', 'org number', 'organisationsnummer', 'orgnr'); "
-            "its columns are: " + ", ".join(repr(h) for h in headers)
+            _(
+                "the register has no participant id column and no organisation number column "
+                "(looked for e.g. 'participant id', 'org number', 'organisationsnummer', "
+                "'orgnr'); its columns are: {columns}",
+                columns=", ".join(repr(h) for h in headers),
+            )
         )
-    country = default_country.strip().upper() if default_country else None
+    country = country_of(default_country or "") or None
     rows = _rows(raw, headers, roles, country)
     return Register(file, headers, roles, enc, delim, rows, close, country)
 
@@ -283,10 +310,12 @@ def _open_csv(path: Path, encoding: str, delimiter: str) -> _Opened:
         headers = next((r for r in reader if any(c.strip() for c in r)), None)
     except csv.Error as exc:
         fh.close()
-        raise InvalidInput(f"the register {path.name!r} is not readable CSV: {exc}") from exc
+        raise InvalidInput(
+            _("the register {name!r} is not readable CSV: {problem}", name=path.name, problem=exc)
+        ) from exc
     if headers is None:
         fh.close()
-        raise InvalidInput(f"the register {path.name!r} is empty")
+        raise InvalidInput(_("the register {name!r} is empty", name=path.name))
 
     def rows() -> Iterator[list[str]]:
         with fh:
@@ -357,7 +386,8 @@ def _rows(
             continue  # a blank line is not a row
         number += 1
         if len(cells) == 1 and cells[0].startswith("\x00"):
-            yield RegisterRow(number, (), problem=f"malformed CSV record: {cells[0][1:]}")
+            malformed = _("malformed CSV record: {problem}", problem=cells[0][1:])
+            yield RegisterRow(number, (), problem=malformed)
             continue
         extra = [c for c in cells[width:] if c.strip()]
         fields = tuple((cells + [""] * width)[:width])
@@ -367,19 +397,24 @@ def _rows(
             fields,
             name=values.get("name", ""),
             org_number=values.get("org_number", ""),
-            country=values.get("country", "").upper() or (default_country or ""),
+            country=country_of(values.get("country", "")) or (default_country or ""),
             email=values.get("email", ""),
             participant_id=values.get("participant_id", ""),
         )
+        problem: str
         if extra:
-            problem = f"the row has {width + len(extra)} fields, the header only {width}"
+            problem = _(
+                "the row has {count} fields, the header only {width}",
+                count=width + len(extra),
+                width=width,
+            )
         elif any(len(f) > _MAX_FIELD for f in fields):
-            problem = f"a field is longer than {_MAX_FIELD} characters"
+            problem = _("a field is longer than {limit} characters", limit=_MAX_FIELD)
         else:
             try:
                 yield dataclasses.replace(row, candidates=lookup_key(row))
             except InvalidInput as exc:
-                problem = str(exc)
+                problem = exc.message
             else:
                 continue
         yield dataclasses.replace(row, problem=problem)
@@ -395,11 +430,14 @@ def lookup_key(row: RegisterRow) -> tuple[ParticipantId, ...]:
     if row.participant_id:
         answer = _from_participant_id(row.participant_id)
     elif not row.org_number:
-        raise InvalidInput("the row has neither a participant id nor an organisation number")
+        raise InvalidInput(_("the row has neither a participant id nor an organisation number"))
     elif not row.country:
         raise InvalidInput(
-            f"the row has no country for organisation number {row.org_number!r} "
-            "(give a country column or a default country)"
+            _(
+                "the row has no country for organisation number {number!r} "
+                "(give a country column or a default country)",
+                number=row.org_number,
+            )
         )
     else:
         answer = _from_number(row.org_number, row.country)
@@ -413,12 +451,27 @@ def _from_participant_id(text: str) -> tuple[ParticipantId, ...] | str:
     try:
         return (ParticipantId.parse(text, lax=True),)
     except InvalidIdentifier as exc:
-        return f"participant id {text!r}: {exc}"
+        return _("participant id {value!r}: {problem}", value=text, problem=exc)
 
 
 @functools.lru_cache(maxsize=65536)
 def _from_number(number: str, country: str) -> tuple[ParticipantId, ...] | str:
     suggestions = suggest_participant_ids(number, country)
     if not suggestions.candidates:
-        return suggestions.reason or f"{number!r} is not a valid organisation number for {country}"
+        return suggestions.reason or _(
+            "{number!r} is not a valid organisation number for {country}",
+            number=number,
+            country=country,
+        )
     return tuple(suggestions.candidates)
+
+
+@functools.lru_cache(maxsize=1024)
+def country_of(text: str) -> str:
+    """A register's country cell as an ISO code: ``SE``, ``se``, ``Sverige``, ``Sweden`` and
+    ``Suomi`` all work (CLDR names, :func:`peppolnet.i18n.country_code`). A value that names no
+    country is kept, upper case, so the row's problem quotes what the register says."""
+    value = text.strip()
+    if not value:
+        return ""
+    return country_code(value) or value.upper()

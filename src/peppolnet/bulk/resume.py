@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from peppolnet.bulk.output import OutputFormat, ResultWriter, csv_delimiter, format_for, read_done
+from peppolnet.bulk.registers import country_of
 from peppolnet.bulk.run import BulkResult, CheckOptions, check_many
 from peppolnet.bulk.summary import Summary
+from peppolnet.i18n import parse_language
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -91,7 +93,7 @@ def resume_state(
     for record, fields in read_done(output, format_for(output, fmt)):
         if record["row"].isdigit() and state.rows.add(int(record["row"])):
             country = fields[at] if at is not None and at < len(fields) else ""
-            state.summary.add({**record, "country": country.strip().upper() or default})
+            state.summary.add({**record, "country": country_of(country) or default})
     return state
 
 
@@ -102,19 +104,27 @@ def open_output(
     *,
     resume: bool = False,
     delimiter: str | None = None,
+    language: str | None = None,
 ) -> ResultWriter:
     """The writer of ``register``'s check output; ``resume=True`` continues what is there.
 
     A CSV output is written with ``delimiter``, by default the register's own - a Swedish or
     German Excel opens a ``,`` file written for a ``;`` register as one column - and a resumed
     one goes on with the delimiter it was started with (another ``delimiter`` is refused).
+    ``language="sv"`` names the added columns in Swedish and, unless ``delimiter`` says
+    otherwise, separates a new CSV output by ``;``, the list separator of Swedish Excel (every
+    CSV output starts with a UTF-8 BOM, so Excel reads its letters right).
+
     Raises :class:`~peppolnet.errors.InvalidInput` when the output cannot be written or
     continued as asked.
     """
     kind = format_for(output, fmt)
     started = csv_delimiter(output) if resume and kind == "csv" else None
-    chosen = delimiter or started or register.delimiter or ","
-    return ResultWriter(output, register.headers, kind, append=resume, delimiter=chosen)
+    swedish = ";" if language is not None and parse_language(language) == "sv" else None
+    chosen = delimiter or started or swedish or register.delimiter or ","
+    return ResultWriter(
+        output, register.headers, kind, append=resume, delimiter=chosen, language=language
+    )
 
 
 class RegisterRun:
@@ -191,16 +201,20 @@ def check_register(
     *,
     resume: bool = False,
     delimiter: str | None = None,
+    language: str | None = None,
 ) -> RegisterRun:
     """A run of ``register`` into ``output``; with ``resume=True`` the rows already in
-    ``output`` are kept and left out (see :func:`resume_state` and :func:`open_output`).
+    ``output`` are kept and left out (see :func:`resume_state` and :func:`open_output`, which
+    ``language`` is passed to).
 
     Raises :class:`~peppolnet.errors.InvalidInput` (and closes the register) when ``output`` is
     not a check output or cannot be written; nothing has been looked up then.
     """
     try:
         state = resume_state(output, register, fmt) if resume else None
-        writer = open_output(output, register, fmt, resume=resume, delimiter=delimiter)
+        writer = open_output(
+            output, register, fmt, resume=resume, delimiter=delimiter, language=language
+        )
     except BaseException:
         register.close()
         raise

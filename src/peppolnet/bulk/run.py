@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 from peppolnet.bulk.registers import RegisterRow, lookup_key
 from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import InvalidInput, PeppolnetError
+from peppolnet.i18n import _
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.reachability import Reachability, Verdict
 
@@ -285,12 +286,13 @@ def _decide(result: Reachability | None, error: BaseException | None, attempts: 
         reason = result.reason
         if result.verdict is Verdict.CAN_RECEIVE:
             url = result.endpoint.url if result.endpoint else None
-            reason = f"a signed SMP answer lists a usable AS4 endpoint ({url})"
+            reason = _("a signed SMP answer lists a usable AS4 endpoint ({url})", url=url)
         return _Outcome(result.verdict, reason, result, attempts)
     if isinstance(error, InvalidInput):
-        return _Outcome(None, str(error), None, attempts)
+        return _Outcome(None, error.message, None, attempts)
     # Anything else is a fault of ours or of the network: "unknown", never a negative verdict.
-    return _Outcome(Verdict.UNKNOWN, f"the lookup failed: {error}", None, attempts)
+    failed = _("the lookup failed: {error}", error=error)
+    return _Outcome(Verdict.UNKNOWN, failed, None, attempts)
 
 
 def _should_retry(result: Reachability | None, error: BaseException | None) -> bool:

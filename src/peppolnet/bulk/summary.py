@@ -10,10 +10,13 @@ import collections
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from peppolnet.i18n import _, parse_language, render
+from peppolnet.reachability import Verdict
+
 if TYPE_CHECKING:
     from peppolnet.bulk.run import BulkResult
 
-__all__ = ["Summary"]
+__all__ = ["Summary", "verdict_text"]
 
 _CAN: str = "can-receive"
 
@@ -41,7 +44,7 @@ class Summary:
         if verdict == _CAN:
             name = record.get("operator_name") or ""
             seat = record.get("seat_id") or ""
-            label = f"{name} ({seat})" if name and seat else name or seat or "unnamed operator"
+            label = f"{name} ({seat})" if name and seat else name or seat or _UNNAMED
             self.operators[label] += 1
         country = (record.get("country") or "").upper() or "??"
         self.countries.setdefault(country, collections.Counter())[verdict] += 1
@@ -79,23 +82,46 @@ class Summary:
     def __str__(self) -> str:
         return "\n".join(self.lines())
 
-    def lines(self) -> list[str]:
-        """The report, a line per string. An operator name is whatever a certificate or the
+    def lines(self, language: str | None = None) -> list[str]:
+        """The report, a line per string, in ``language`` (``"sv"`` or ``"en"``, the default);
+        verdicts are shown by their labels in Swedish, by their machine values in English (as
+        the output's verdict column). An operator name is whatever a certificate or the
         register says, so a program that prints to a terminal can escape each line and still
         keep the report's own line breaks (``peppolnet check`` does)."""
-        lines = [f"{self.total} rows"]
+        lines = [render(_("{count} rows", count=self.total), language)]
         for verdict, count in self.verdicts.most_common():
-            lines.append(f"  {verdict:<16}{count:>8}  {_pct(count, self.total)}")
+            shown = verdict_text(verdict, language)
+            lines.append(f"  {shown:<16}{count:>8}  {_pct(count, self.total)}")
         if self.operators:
-            lines.append("operators (can-receive rows)")
+            lines.append(render(_("operators (can-receive rows)"), language))
             for name, count in self.operators.most_common():
-                lines.append(f"  {name:<40}{count:>8}")
+                shown = render(name, language)
+                lines.append(f"  {shown:<40}{count:>8}")
         if self.countries:
-            lines.append("countries (share that can receive)")
+            lines.append(render(_("countries (share that can receive)"), language))
             for cc, counts in sorted(self.countries.items()):
                 total = sum(counts.values())
                 lines.append(f"  {cc:<4}{total:>8}  {_pct(counts.get(_CAN, 0), total)}")
         return lines
+
+
+# TRANSLATORS: the operator of rows that can receive when the certificate names none
+_UNNAMED = _("unnamed operator")
+# TRANSLATORS: a register row that could not be looked up (no or a malformed identifier)
+_INVALID_INPUT = _("invalid input")
+
+
+def verdict_text(verdict: str, language: str | None = None) -> str:
+    """A verdict value of an output row (``can-receive``, ``invalid-input``) for a person in
+    ``language``: its label in Swedish, the value itself in English (or when unknown)."""
+    if language is None or parse_language(language) == "en":
+        return verdict
+    if verdict == "invalid-input":
+        return render(_INVALID_INPUT, language)
+    try:
+        return Verdict(verdict).label(language)
+    except ValueError:
+        return verdict
 
 
 def _pct(part: int, whole: int) -> str:

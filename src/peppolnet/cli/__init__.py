@@ -25,24 +25,56 @@ from typing import Any, TextIO, cast
 
 from peppolnet._version import __version__
 from peppolnet.cli import commands
+from peppolnet.cli._language import add_language_argument, language_in, say, speaking
 from peppolnet.cli._output import UsageError, fail
 from peppolnet.errors import DamagedDatabase, InvalidInput, NetworkFault, PeppolnetError
+from peppolnet.i18n import _
 
 __all__ = ["build_parser", "exit_code", "main"]
+
+
+class _TranslatedHelp(argparse.HelpFormatter):
+    """Help whose option help and descriptions are rendered in the command's language (they
+    are :class:`~peppolnet.i18n.Message` values; argparse's own words stay English)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        return None if text is None else say(text)
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(say(text))
+
+
+class _TranslatedRawDescription(_TranslatedHelp, argparse.RawDescriptionHelpFormatter):
+    """:class:`_TranslatedHelp` keeping the description's own line breaks."""
+
+
+_FORMATTERS: dict[type, type] = {
+    argparse.HelpFormatter: _TranslatedHelp,
+    argparse.RawDescriptionHelpFormatter: _TranslatedRawDescription,
+}
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with 2 and one sentence on one line, as every command promises.
 
     The usage block is left out: for the larger commands it is ten lines in which the one line
-    that matters gets lost; the sentence points to ``--help`` instead.
+    that matters gets lost; the sentence points to ``--help`` instead. Every parser (each
+    sub-command's too) takes ``--lang`` and renders its help in the command's language.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        formatter = kwargs.get("formatter_class", argparse.HelpFormatter)
+        kwargs["formatter_class"] = _FORMATTERS.get(formatter, formatter)
+        super().__init__(*args, **kwargs)
+        add_language_argument(self)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         choices = self._missing_subcommand(message)
         if choices:
-            message = f"choose one of: {', '.join(choices)}"
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+            message = say(_("choose one of: {choices}", choices=", ".join(choices)))
+        hint = say(_("see `{command} --help`", command=self.prog))
+        self.exit(2, f"{self.prog}: error: {message} ({hint})\n")
 
     def _missing_subcommand(self, message: str) -> list[str]:
         """The sub-command names, when ``message`` is argparse's "required: COMMAND"."""
@@ -78,7 +110,7 @@ def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """
     parser = _Parser(
         prog="peppolnet",
-        description="Can this customer receive a Peppol e-invoice, and through which operator?",
+        description=_("Can this customer receive a Peppol e-invoice, and through which operator?"),
     )
     parser.add_argument("--version", action="version", version=f"peppolnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -95,7 +127,8 @@ def _needed(argv: Sequence[str]) -> list[str] | None:
     all (``None``) for help, errors and anything else, so those messages list every command."""
     if list(argv[:1]) == ["--version"]:
         return []
-    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    words = [arg for i, arg in enumerate(argv) if not (i and argv[i - 1] == "--lang")]
+    first = next((arg for arg in words if not arg.startswith("-")), None)
     return [first] if first is not None and first in _command_names() else None
 
 
@@ -190,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     SystemExit, so a caller (or a test) sees one kind of result for every command line.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
-    with _readers_may_leave():
+    with _readers_may_leave(), speaking(language_in(arguments)):
         return _run(arguments)
 
 
@@ -203,13 +236,16 @@ def _run(arguments: list[str]) -> int:
     try:
         code: int = args.handler(args)
     except PeppolnetError as exc:
-        return fail(str(exc), code=exit_code(exc))
+        return fail(exc, code=exit_code(exc))
     except OSError as exc:  # an I/O error no layer below named: still a sentence, no traceback
         if exc.filename is not None:
-            return fail(f"cannot use {exc.filename}: {exc.strerror or exc}", code=2)
+            problem = exc.strerror or str(exc)
+            return fail(
+                _("cannot use {file}: {problem}", file=exc.filename, problem=problem), code=2
+            )
         return fail(str(exc) or type(exc).__name__, code=3)
     except KeyboardInterrupt:
-        return fail("interrupted", code=130)
+        return fail(_("interrupted"), code=130)
     return code
 
 

@@ -17,9 +17,11 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
+from peppolnet.cli._language import say
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import Message, _
 
 T = TypeVar("T")
 
@@ -38,7 +40,7 @@ def argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
         try:
             return parse(text)
         except InvalidInput as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
+            raise argparse.ArgumentTypeError(say(exc)) from None
 
     checked.__name__ = getattr(parse, "__name__", "value")  # argparse names it in some messages
     return checked
@@ -49,9 +51,9 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise refused(_("{text!r} is not a whole number", text=text)) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise refused(_("must be at least 1, got {value}", value=value))
     return value
 
 
@@ -60,16 +62,16 @@ def positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise refused(_("{text!r} is not a number of seconds", text=text)) from None
     if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+        raise refused(_("must be a positive number of seconds, got {text!r}", text=text))
     return value
 
 
 def port_number(text: str) -> int:
     """An argparse type: a TCP/UDP port, 0 to 65535 (0: any free port, where that means one)."""
     if not text.strip().isdigit() or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+        raise refused(_("{text!r} is not a port number (0 to 65535)", text=text))
     return int(text)
 
 
@@ -77,8 +79,9 @@ def host_port(text: str, flag: str | None = None) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:53`` for IPv6) as a pair; anything else is a usage error."""
     host, sep, port = text.rpartition(":")
     if not sep or not host.strip("[]") or not port.isdigit() or int(port) > 65535:
-        problem = f"must be HOST:PORT, got {text!r}"
-        raise UsageError(f"{flag} {problem}" if flag else problem)
+        if flag:
+            raise UsageError(_("{flag} must be HOST:PORT, got {text!r}", flag=flag, text=text))
+        raise UsageError(_("must be HOST:PORT, got {text!r}", text=text))
     return host.strip("[]"), int(port)
 
 
@@ -92,7 +95,9 @@ def iso_time(text: str | None, flag: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"{flag} {text!r} is not an ISO 8601 time") from None
+        raise UsageError(
+            _("{flag} {text!r} is not an ISO 8601 time", flag=flag, text=text)
+        ) from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
@@ -105,7 +110,7 @@ def one_character(text: str) -> str:
     """An argparse type for CSV delimiters: one character; ``tab`` or ``\\t`` for a tab."""
     value = "\t" if text in ("tab", "\\t") else text
     if len(value) != 1 or value in '\r\n"':
-        raise argparse.ArgumentTypeError(f"must be one character (or 'tab'), got {text!r}")
+        raise refused(_("must be one character (or 'tab'), got {text!r}", text=text))
     return value
 
 
@@ -114,7 +119,7 @@ def text_encoding(text: str) -> str:
     try:
         codecs.lookup(text)
     except LookupError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a known text encoding") from None
+        raise refused(_("{text!r} is not a known text encoding", text=text)) from None
     return text
 
 
@@ -122,46 +127,70 @@ def _name(path: Path) -> str:
     return str(path) or "."
 
 
-def readable_file(text: str, what: str = "file") -> str:
+def readable_file(text: str, what: str | Message | None = None) -> str:
     """``text`` if it names a file this process can read; else a :class:`UsageError` saying why.
 
     A missing file, a folder and a file without read permission are all the same class of
     mistake (the command line names something that cannot be read), so all are exit 2.
     """
     path = Path(text).expanduser()
+    what = what or _("file")
     if not path.exists():
-        raise UsageError(f"the {what} {_name(path)!r} does not exist")
+        raise UsageError(_("the {what} {name!r} does not exist", what=what, name=_name(path)))
     if path.is_dir():
-        raise UsageError(f"the {what} {_name(path)!r} is a folder, not a file")
+        raise UsageError(_folder(what, path))
     try:
         with path.open("rb"):
             pass
     except OSError as exc:
-        raise UsageError(f"the {what} {_name(path)!r} cannot be read: {exc.strerror}") from None
+        problem = exc.strerror or str(exc)
+        raise UsageError(
+            _(
+                "the {what} {name!r} cannot be read: {problem}",
+                what=what,
+                name=_name(path),
+                problem=problem,
+            )
+        ) from None
     return text
 
 
-def writable_path(text: str, what: str = "file") -> str:
+def _folder(what: str, path: Path) -> Message:
+    return _("the {what} {name!r} is a folder, not a file", what=what, name=_name(path))
+
+
+def writable_path(text: str, what: str | Message | None = None) -> str:
     """``text`` if a file could be created there: its folder must already exist.
 
     Creating a tree of folders for a mistyped path would hide the typo until someone wonders
     where the data went; only the default per-user locations are created on demand.
     """
     path = Path(text).expanduser()
+    what = what or _("file")
     if path.is_dir():
-        raise UsageError(f"the {what} {_name(path)!r} is a folder, not a file")
+        raise UsageError(_folder(what, path))
     folder = path.parent
     if not folder.is_dir():
         raise UsageError(
-            f"the folder {_name(folder)!r} of the {what} {_name(path)!r} does not exist; "
-            "create it first"
+            _(
+                "the folder {folder!r} of the {what} {name!r} does not exist; create it first",
+                folder=_name(folder),
+                what=what,
+                name=_name(path),
+            )
         )
     return text
 
 
 input_file = argparse_type(readable_file)
-output_file = argparse_type(lambda text: writable_path(text, "output file"))
-database_file = argparse_type(lambda text: writable_path(text, "database"))
+output_file = argparse_type(lambda text: writable_path(text, _("output file")))
+database_file = argparse_type(lambda text: writable_path(text, _("database")))
+
+
+def refused(message: Message) -> argparse.ArgumentTypeError:
+    """An option value refused while the command line is parsed, in the command's language
+    (argparse keeps only the text, so the message is rendered here)."""
+    return argparse.ArgumentTypeError(say(message))
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
@@ -170,7 +199,7 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
         "--db",
         metavar="PATH",
         type=database_file,
-        help="the database file, in an existing folder (default: per-user, $PEPPOLNET_DB)",
+        help=_("the database file, in an existing folder (default: per-user, $PEPPOLNET_DB)"),
     )
 
 
@@ -201,9 +230,10 @@ def safe_text(value: object) -> str:
     format and separator character is therefore shown as a visible escape, as Python writes it:
     ``\\x1b``, ``\\n``, ``\\u202e``, ``\\u2028``. Letters, marks and spaces of every script are
     kept. The escapes are for reading, not for parsing back (a backslash is kept as it is); JSON
-    output stays exact and does not use this.
+    output stays exact and does not use this. A :class:`~peppolnet.i18n.Message` (or an error
+    carrying one) is rendered in the command's language first.
     """
-    text = str(value)
+    text = say(value)
     if text.isprintable():  # the common case: nothing to escape
         return text
     unsafe = _UNSAFE_CATEGORIES
@@ -224,7 +254,7 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def fail(message: str, *, code: int = 1) -> int:
+def fail(message: object, *, code: int = 1) -> int:
     """Print ``peppolnet: error: message`` to stderr and return ``code`` for the caller to exit.
 
     The message is one line through :func:`safe_text`: an error often quotes what the network
@@ -233,9 +263,16 @@ def fail(message: str, *, code: int = 1) -> int:
     return code
 
 
+def echo(message: object, *, file: TextIO | None = None) -> None:
+    """Print one line for people: ``message`` in the command's language, through
+    :func:`safe_text` (its parameters often quote the network), to stdout or ``file``."""
+    print(safe_text(message), file=file)
+
+
 def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
     """A plain left-aligned text table (no dependency, no colour); every cell goes through
-    :func:`safe_text` (tables show customers, operators and Directory entries)."""
+    :func:`safe_text` (tables show customers, operators and Directory entries), which renders
+    headings and cells that are messages in the command's language."""
     headers = [safe_text(h) for h in headers]
     rows = [[safe_text(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]

@@ -43,11 +43,13 @@ from peppolnet import _http
 from peppolnet._retry import RetryPolicy, next_pause
 from peppolnet._tls import context
 from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest
+from peppolnet.i18n import Message, _
 from peppolnet.recipients.render import render_email, render_text, to_dict, to_json, to_xml
 from peppolnet.recipients.request import (
     AddRecipientRequest,
     UpdateRecipientRequest,
     parse_mailbox,
+    reason,
 )
 
 __all__ = [
@@ -150,16 +152,28 @@ class OutboxChannel:
     name = "outbox"
     _EXT: ClassVar[dict[str, str]] = {"json": "json", "xml": "xml", "text": "txt"}
 
-    def __init__(self, folder: str | Path, *, format: Literal["json", "xml", "text"] = "json"):
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        format: Literal["json", "xml", "text"] = "json",
+        language: str | None = None,
+    ):
         if format not in self._EXT:
-            raise InvalidInput(f"outbox format must be json, xml or text, not {format!r}")
+            raise InvalidInput(
+                _("outbox format must be json, xml or text, not {format!r}", format=format)
+            )
         self.folder = Path(folder)
         self.format = format
+        self.language = language  # of the text format (JSON and XML are language-neutral)
 
     def _render(self, request: Request) -> bytes:
         if self.format == "xml":
             return to_xml(request)
-        text = to_json(request) + "\n" if self.format == "json" else render_text(request)
+        if self.format == "text":
+            text = render_text(request, language=self.language)
+        else:
+            text = to_json(request) + "\n"
         return text.encode("utf-8")
 
     def path_for(self, request: Request) -> Path:
@@ -205,7 +219,7 @@ class OutboxChannel:
 # --- smtp ---------------------------------------------------------------------------------------
 
 
-def check_mailbox(text: str, what: str) -> str:
+def check_mailbox(text: str, what: str | Message) -> str:
     """``text`` (stripped) if it is one mailbox on one line - ``NAME <ADDRESS>`` or ``ADDRESS``
     - else :class:`InvalidInput` naming ``what`` (e.g. "the --smtp-to address").
 
@@ -216,7 +230,7 @@ def check_mailbox(text: str, what: str) -> str:
     try:
         parse_mailbox(text, what, strict=False)
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+        raise InvalidInput(reason(exc)) from None
     return text.strip()
 
 
@@ -306,6 +320,7 @@ class SmtpChannel(SmtpServer):
         password: str | None = None,
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
+        language: str | None = None,
     ) -> None:
         super().__init__(
             host,
@@ -316,8 +331,9 @@ class SmtpChannel(SmtpServer):
             timeout=timeout,
             ssl_context=ssl_context,
         )
-        self.to = check_mailbox(to, "operator's address (to)")
-        self.sender = check_mailbox(sender, "sender address (from)")
+        self.to = check_mailbox(to, _("operator's address (to)"))
+        self.sender = check_mailbox(sender, _("sender address (from)"))
+        self.language = language  # of the mail's subject and text (default English)
 
     def send(  # type: ignore[override]
         self, request: Request, *, idempotency_key: str | None = None
@@ -328,7 +344,9 @@ class SmtpChannel(SmtpServer):
         a key the request id is the key.
         """
         key = _key(request, idempotency_key)
-        message = render_email(request, to=self.to, sender=self.sender, idempotency_key=key)
+        message = render_email(
+            request, to=self.to, sender=self.sender, idempotency_key=key, language=self.language
+        )
         SmtpServer.send(self, message)
         return Receipt(
             self.name,

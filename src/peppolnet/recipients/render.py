@@ -21,11 +21,13 @@ from typing import Any, Final
 from lxml import etree
 
 from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError
+from peppolnet.i18n import Message, _, render
 from peppolnet.recipients.request import (
     AddRecipientRequest,
     RequestKind,
     UpdateRecipientRequest,
     check_one_line,
+    reason,
     request_from_dict,
 )
 from peppolnet.xmlsafe import parse_xml
@@ -201,35 +203,45 @@ def from_xml(data: bytes) -> Request:
 # --- text and e-mail -----------------------------------------------------------------------------
 
 
-def render_text(request: Request) -> str:
-    """A plain-text rendering for support desks that take mail (labelled lines, then notes)."""
-    title = (
-        "Request: add a recipient to Peppol"
+def render_text(request: Request, *, language: str | None = None) -> str:
+    """A plain-text rendering for support desks that take mail (labelled lines, then notes),
+    in ``language`` (``"sv"`` or ``"en"``, the default); values are shown as they are."""
+
+    def say(message: Message) -> str:
+        return render(message, language)
+
+    title = say(
+        _("Request: add a recipient to Peppol")
         if request.kind is RequestKind.ADD
-        else "Request: move a recipient to another Peppol operator"
+        else _("Request: move a recipient to another Peppol operator")
     )
-    lines = [
-        title,
-        "=" * len(title),
-        "",
-        f"Company name:         {request.company_name}",
-        f"Organisation number:  {request.organisation_number} ({request.country})",
-        f"Peppol participant:   {request.participant_id.bare}",
-        f"Operator:             {request.operator}",
+    number = f"{request.organisation_number} ({request.country})"
+    fields: list[tuple[Message, str]] = [
+        (_("Company name:"), request.company_name),
+        (_("Organisation number:"), number),
+        (_("Peppol participant:"), request.participant_id.bare),
+        (_("Operator:"), str(request.operator)),
     ]
     if isinstance(request, UpdateRecipientRequest):
-        lines.append(f"Current operator:     {request.current_operator}")
-        lines.append(f"Migration key:        {request.migration_key or '(to be issued by it)'}")
-    lines.append(f"Recipient e-mail:     {request.email}")
-    lines.append("Document types:")
-    lines.extend(f"  - {doc.uri}" for doc in request.document_types)
+        key = request.migration_key or say(_("(to be issued by it)"))
+        fields += [(_("Current operator:"), str(request.current_operator))]
+        fields += [(_("Migration key:"), key)]
+    fields.append((_("Recipient e-mail:"), request.email))
     if request.requester is not None:
         who = request.requester
         org = f", {who.organisation}" if who.organisation else ""
-        lines.append(f"Requested by:         {who.name}{org} <{who.email}>")
+        fields.append((_("Requested by:"), f"{who.name}{org} <{who.email}>"))
+    labels = [say(label) for label, _value in fields]
+    width = max(map(len, labels)) + 2
+    lines = [title, "=" * len(title), ""]
+    lines += [
+        f"{label:<{width}}{value}" for label, (_label, value) in zip(labels, fields, strict=True)
+    ]
+    lines.append(say(_("Document types:")))
+    lines.extend(f"  - {doc.uri}" for doc in request.document_types)
     if request.note:
-        lines += ["", "Note:", request.note]
-    lines += ["", f"Request id: {request.request_id}", ""]
+        lines += ["", say(_("Note:")), request.note]
+    lines += ["", say(_("Request id: {id}", id=request.request_id)), ""]
     return "\n".join(lines)
 
 
@@ -245,9 +257,15 @@ def set_header(message: EmailMessage, name: str, value: str) -> None:
     the value into a new header.
     """
     try:
-        check_one_line(value, f"{name} header of the mail")
+        check_one_line(value, _("{header} header of the mail", header=name))
     except ValueError as exc:
-        raise InvalidInput(f"{exc}: {value!r} cannot be put into a mail header") from None
+        raise InvalidInput(
+            _(
+                "{problem}: {value!r} cannot be put into a mail header",
+                problem=reason(exc),
+                value=value,
+            )
+        ) from None
     message[name] = value
 
 
@@ -259,6 +277,7 @@ def render_email(
     now: datetime | None = None,
     attach_json: bool = True,
     idempotency_key: str | None = None,
+    language: str | None = None,
 ) -> EmailMessage:
     """An e-mail to an operator's onboarding desk: the text body plus the JSON as attachment.
 
@@ -266,14 +285,18 @@ def render_email(
     given) and the key is repeated in ``X-Peppolnet-Idempotency-Key``, so a desk (or its mail
     system) sees a retried send as the same message rather than a new case, while a new
     submission is a new message. Replies go to the requester. A header value with a line
-    break is refused (:func:`set_header`), whatever it came from.
+    break is refused (:func:`set_header`), whatever it came from. The subject and the text are
+    in ``language`` (``"sv"`` or ``"en"``, the default); the JSON attachment is the same in both.
     """
     key = idempotency_key or request.request_id
     message = EmailMessage()
-    verb = "Add recipient" if request.kind is RequestKind.ADD else "Move recipient"
-    set_header(
-        message, "Subject", f"{verb}: {request.company_name} ({request.participant_id.bare})"
+    values = {"company": request.company_name, "participant": request.participant_id.bare}
+    subject = (
+        _("Add recipient: {company} ({participant})", **values)
+        if request.kind is RequestKind.ADD
+        else _("Move recipient: {company} ({participant})", **values)
     )
+    set_header(message, "Subject", render(subject, language))
     set_header(message, "From", sender)
     set_header(message, "To", to)
     if request.requester is not None:
@@ -282,7 +305,7 @@ def render_email(
     set_header(message, "Message-ID", f"<{key}@peppolnet.request>")
     set_header(message, "X-Peppolnet-Request-Id", request.request_id)
     set_header(message, "X-Peppolnet-Idempotency-Key", key)
-    message.set_content(render_text(request))
+    message.set_content(render_text(request, language=language))
     if attach_json:
         message.add_attachment(
             to_json(request).encode("utf-8"),

@@ -33,6 +33,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from peppolnet.errors import InvalidIdentifier, InvalidRequest
+from peppolnet.i18n import Message, _, country_code
 from peppolnet.identifiers import (
     BIS_BILLING_CREDIT_NOTE,
     BIS_BILLING_INVOICE,
@@ -122,7 +123,11 @@ def check_request_id(text: str) -> str:
         value = None
     if value is None or value.variant != uuid.RFC_4122 or not 1 <= (value.version or 0) <= 8:
         raise ValueError(
-            f"{text!r} is not a request id (a UUID such as 1b4e28ba-2fa1-41d2-883f-0016d3cca427)"
+            _(
+                "{value!r} is not a request id (a UUID such as "
+                "1b4e28ba-2fa1-41d2-883f-0016d3cca427)",
+                value=text,
+            )
         )
     return str(value)
 
@@ -134,11 +139,13 @@ def check_email(text: str, *, check_deliverability: bool = False) -> str:
     deliverability check asks DNS for the domain's MX records, so it is off by default.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("must not be empty")
+        raise ValueError(_MISSING)
     try:
         result = validate_email(text.strip(), check_deliverability=check_deliverability)
     except EmailNotValidError as exc:
-        raise ValueError(f"{text.strip()!r} is not a valid e-mail address: {exc}") from None
+        raise ValueError(
+            _("{value!r} is not a valid e-mail address: {problem}", value=text.strip(), problem=exc)
+        ) from None
     return str(result.normalized)
 
 
@@ -151,7 +158,7 @@ _CONTROL_RE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\uf
 _NOT_ONE_LINE_RE: Final = re.compile("[\t\n\r\x80-\x9f\u2028\u2029]")
 
 
-def check_one_line(text: str, what: str) -> str:
+def check_one_line(text: str, what: str | Message) -> str:
     """``text`` if it is one line of plain text; else ``ValueError`` naming the character.
 
     Used for every field that may be put into a mail header or a one-line listing (names,
@@ -160,21 +167,44 @@ def check_one_line(text: str, what: str) -> str:
     """
     bad = _CONTROL_RE.search(text) or _NOT_ONE_LINE_RE.search(text)
     if bad:
-        breaks = len(f"a{bad.group()}b".splitlines()) > 1
-        raise ValueError(
-            f"the {what} contains a control character (U+{ord(bad.group()):04X}"
-            f"{', a line break' if breaks else ''})"
-        )
+        code = f"U+{ord(bad.group()):04X}"
+        if len(f"a{bad.group()}b".splitlines()) > 1:
+            raise ValueError(
+                _(
+                    "the {what} contains a control character ({code}, a line break)",
+                    what=what,
+                    code=code,
+                )
+            )
+        raise ValueError(_control(what, code))
     return text
 
 
-def _check_plain(text: str, what: str, *, multiline: bool = False) -> str:
+def _control(what: str | Message, code: str) -> Message:
+    return _("the {what} contains a control character ({code})", what=what, code=code)
+
+
+def _check_plain(text: str, what: str | Message, *, multiline: bool = False) -> str:
     if not multiline:
         return check_one_line(text, what)
     bad = _CONTROL_RE.search(text)
     if bad:
-        raise ValueError(f"the {what} contains a control character (U+{ord(bad.group()):04X})")
+        raise ValueError(_control(what, f"U+{ord(bad.group()):04X}"))
     return text
+
+
+# TRANSLATORS: a request field's problem: it has no value
+_MISSING: Final = _("must not be empty")
+
+
+def reason(exc: BaseException) -> str:
+    """What a validation error says, kept as the :class:`~peppolnet.i18n.Message` it was
+    raised with (so a form can show it in either language); else its text."""
+    first = exc.args[0] if len(exc.args) == 1 else None
+    if isinstance(first, Message):
+        return first
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, str) and message else str(exc)
 
 
 # NAME <ADDRESS> or a bare ADDRESS; a name with a comma, semicolon or quote must be quoted.
@@ -188,7 +218,9 @@ _MAILBOX_RE: Final = re.compile(
 _PLAIN_ADDRESS_RE: Final = re.compile(r'[^\s@<>()\[\],;:"]+@[^\s@<>()\[\],;:"]+')
 
 
-def parse_mailbox(text: str, what: str = "address", *, strict: bool = True) -> tuple[str, str]:
+def parse_mailbox(
+    text: str, what: str | Message | None = None, *, strict: bool = True
+) -> tuple[str, str]:
     """``"Anna Support <anna@support.example>"`` or ``"anna@support.example"`` as ``(name,
     address)`` (the name is ``""`` when none is given); else ``ValueError`` saying why.
 
@@ -199,42 +231,59 @@ def parse_mailbox(text: str, what: str = "address", *, strict: bool = True) -> t
     (:func:`check_email`); without, any ``local@domain`` a mail server may accept (a sender
     such as ``peppolnet@localhost``, an internal relay's domain) - configuration, not data.
     """
+    what = what or _("address")
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"the {what} must not be empty")
+        raise ValueError(_("the {what} must not be empty", what=what))
     check_one_line(text, what)
     match = _MAILBOX_RE.fullmatch(text)
     if match is None:
         raise ValueError(
-            f"the {what} {text.strip()!r} is not one address: write NAME <ADDRESS> or ADDRESS "
-            '(quote a name with a comma: "Support, Anna" <anna@example.org>)'
+            _(
+                "the {what} {value!r} is not one address: write NAME <ADDRESS> or ADDRESS "
+                '(quote a name with a comma: "Support, Anna" <anna@example.org>)',
+                what=what,
+                value=text.strip(),
+            )
         )
     name = match.group("quoted") if match.group("quoted") is not None else match.group("name")
     address = match.group("address") or match.group("bare")
     if not strict:
         if not _PLAIN_ADDRESS_RE.fullmatch(address):
-            raise ValueError(f"the {what} {address!r} is not an e-mail address (LOCAL@DOMAIN)")
+            raise ValueError(
+                _(
+                    "the {what} {value!r} is not an e-mail address (LOCAL@DOMAIN)",
+                    what=what,
+                    value=address,
+                )
+            )
     else:
         try:
             check_email(address)
         except ValueError as exc:
-            raise ValueError(f"the {what}: {exc}") from None
+            raise ValueError(_("the {what}: {problem}", what=what, problem=reason(exc))) from None
     return " ".join((name or "").split()), address
 
 
-def _check_name(text: str, what: str = "name") -> str:
+def _check_name(text: str, what: str | Message | None = None) -> str:
+    what = what or _("name")
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"the {what} must not be empty or whitespace only")
+        raise ValueError(_("the {what} must not be empty or whitespace only", what=what))
     _check_plain(text.strip(), what)
     clean = " ".join(text.split())
     if len(clean) > MAX_NAME:
-        raise ValueError(f"the {what} is longer than {MAX_NAME} characters")
+        raise ValueError(
+            _("the {what} is longer than {limit} characters", what=what, limit=MAX_NAME)
+        )
     return clean
 
 
 def _check_country(text: str) -> str:
+    """A two-letter code; a country's name (``Sverige``, ``Suomi``) is read as its code."""
     cc = text.strip().upper() if isinstance(text, str) else ""
+    if not _COUNTRY_RE.fullmatch(cc) and isinstance(text, str):
+        cc = country_code(text) or cc
     if not _COUNTRY_RE.fullmatch(cc):
-        raise ValueError(f"{text!r} is not a two-letter country code")
+        raise ValueError(_("{value!r} is not a two-letter country code", value=text))
     return cc
 
 
@@ -259,7 +308,7 @@ class OperatorRef(BaseModel):
         # The name is shown in summaries and mail subjects: one line, or none at all.
         if value is None:
             return None
-        return check_one_line(value, "operator name").strip() or None
+        return check_one_line(value, _("operator name")).strip() or None
 
     @classmethod
     def of(cls, operator: Operator) -> OperatorRef:
@@ -284,7 +333,7 @@ def display_name(name: str | None) -> str | None:
     if name is None:
         return None
     try:
-        return check_one_line(name, "name").strip() or None
+        return check_one_line(name, _("name")).strip() or None
     except ValueError:
         return None
 
@@ -301,7 +350,7 @@ class Requester(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return _check_name(value, "requester name")
+        return _check_name(value, _("requester name"))
 
     @classmethod
     def parse(cls, text: str) -> Requester:
@@ -312,9 +361,9 @@ class Requester(BaseModel):
         never dropped (see :func:`parse_mailbox`).
         """
         try:
-            name, address = parse_mailbox(text, "requester")
+            name, address = parse_mailbox(text, _("requester"))
         except ValueError as exc:
-            raise InvalidRequest([("requester", str(exc))]) from None
+            raise InvalidRequest([("requester", reason(exc))]) from None
         return _build(cls, {"name": name or address.split("@")[0], "email": address})
 
     @field_validator("email")
@@ -325,7 +374,7 @@ class Requester(BaseModel):
     @field_validator("organisation")
     @classmethod
     def _organisation(cls, value: str | None) -> str | None:
-        return None if value is None else _check_name(value, "requester organisation")
+        return None if value is None else _check_name(value, _("requester organisation"))
 
 
 class _RequestBase(BaseModel):
@@ -353,14 +402,14 @@ class _RequestBase(BaseModel):
     @field_validator("company_name")
     @classmethod
     def _company(cls, value: str) -> str:
-        return _check_name(value, "company name")
+        return _check_name(value, _("company name"))
 
     @field_validator("organisation_number")
     @classmethod
     def _number(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("the organisation number must not be empty")
-        return _check_plain(value.strip(), "organisation number")
+            raise ValueError(_("the organisation number must not be empty"))
+        return _check_plain(value.strip(), _("organisation number"))
 
     @field_validator("note")
     @classmethod
@@ -368,7 +417,8 @@ class _RequestBase(BaseModel):
         if value is None:
             return None
         # XML parsers turn CR LF into LF; normalising here keeps both forms identical.
-        return _check_plain(value.replace("\r\n", "\n").replace("\r", "\n"), "note", multiline=True)
+        note = value.replace("\r\n", "\n").replace("\r", "\n")
+        return _check_plain(note, _("note"), multiline=True)
 
     @field_validator("country")
     @classmethod
@@ -390,14 +440,14 @@ class _RequestBase(BaseModel):
     def _created(cls, value: datetime | None) -> datetime | None:
         # A naive time means different instants on the sender's and the operator's machines.
         if value is not None and value.utcoffset() is None:
-            raise ValueError("the creation time must carry a time zone (e.g. UTC)")
+            raise ValueError(_("the creation time must carry a time zone (e.g. UTC)"))
         return value
 
     @field_validator("document_types")
     @classmethod
     def _docs(cls, value: tuple[DocumentTypeId, ...]) -> tuple[DocumentTypeId, ...]:
         if not value:
-            raise ValueError("at least one document type is needed")
+            raise ValueError(_("at least one document type is needed"))
         return tuple(dict.fromkeys(value))
 
     def with_status(self, status: RequestStatus) -> Any:
@@ -478,7 +528,7 @@ class UpdateRecipientRequest(_RequestBase):
             return None
         problems = check_migration_key(value)
         if problems:
-            raise ValueError("the migration key " + "; ".join(problems))
+            raise ValueError(_("the migration key {problems}", problems="; ".join(problems)))
         return value
 
     @classmethod
@@ -526,7 +576,10 @@ class UpdateRecipientRequest(_RequestBase):
             problems.append(
                 (
                     "current_operator",
-                    f"is the same as the requested operator ({new}); nothing to move",
+                    _(
+                        "is the same as the requested operator ({operator}); nothing to move",
+                        operator=str(new),
+                    ),
                 )
             )
         if migration_key is not None:
@@ -577,8 +630,9 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors():
         field = ".".join(str(part) for part in err["loc"]) or "request"
-        message = str(err["msg"]).removeprefix("Value error, ")
-        out.append((field, message))
+        error = err.get("ctx", {}).get("error")
+        kept = reason(error) if isinstance(error, BaseException) else None
+        out.append((field, kept or str(err["msg"]).removeprefix("Value error, ")))
     return out
 
 
@@ -589,7 +643,7 @@ def request_from_dict(data: dict[str, Any]) -> AddRecipientRequest | UpdateRecip
     (or with ``null``) is a new submission and gets a new id.
     """
     if not isinstance(data, dict):
-        raise InvalidRequest([("request", "must be a JSON object")])
+        raise InvalidRequest([("request", _("must be a JSON object"))])
     body = {k: v for k, v in data.items() if k != "version"}
     if body.get("request_id") is None:
         body.pop("request_id", None)
@@ -600,7 +654,7 @@ def request_from_dict(data: dict[str, Any]) -> AddRecipientRequest | UpdateRecip
     elif kind == RequestKind.UPDATE.value:
         cls = UpdateRecipientRequest
     else:
-        raise InvalidRequest([("kind", f"must be 'add' or 'update', not {kind!r}")])
+        raise InvalidRequest([("kind", _("must be 'add' or 'update', not {kind!r}", kind=kind))])
     request: AddRecipientRequest | UpdateRecipientRequest = _build(cls, body)
     return request
 
@@ -617,7 +671,7 @@ def _resolve_operator(
         return OperatorRef.of(operator)
     text = operator.strip() if isinstance(operator, str) else ""
     if not text:
-        problems.append((field, "must not be empty"))
+        problems.append((field, _MISSING))
         return None
     if registry is not None:
         match = registry.find(text)
@@ -628,10 +682,18 @@ def _resolve_operator(
     if is_seat_id(text.upper()):
         return OperatorRef(seat_id=text.upper())
     if re.fullmatch(r"[Pp][A-Za-z]{2}\d+", text):
-        problems.append((field, f"{text!r} is not a valid Seat ID (P + 2 letters + 6 digits)"))
+        problems.append(
+            (field, _("{value!r} is not a valid Seat ID (P + 2 letters + 6 digits)", value=text))
+        )
     else:
         problems.append(
-            (field, f"{text!r} is not a Seat ID; names and SPIDs need an operator registry")
+            (
+                field,
+                _(
+                    "{value!r} is not a Seat ID; names and SPIDs need an operator registry",
+                    value=text,
+                ),
+            )
         )
     return None
 
@@ -658,18 +720,18 @@ def _common(
         try:
             fields[field] = func(*args, **kwargs)
         except ValueError as exc:  # InvalidIdentifier is a ValueError too
-            problems.append((field, str(exc)))
+            problems.append((field, reason(exc)))
 
-    attempt("company_name", _check_name, company_name, "company name")
+    attempt("company_name", _check_name, company_name, _("company name"))
     attempt("country", _check_country, country if country is not None else defaults.country)
     number = organisation_number.strip() if isinstance(organisation_number, str) else ""
     if not number:
-        problems.append(("organisation_number", "must not be empty"))
+        problems.append(("organisation_number", _MISSING))
     else:
         try:
-            check_one_line(number, "organisation number")
+            check_one_line(number, _("organisation number"))
         except ValueError as exc:
-            problems.append(("organisation_number", str(exc)))
+            problems.append(("organisation_number", reason(exc)))
             number = ""
     fields["organisation_number"] = number
     if participant_id is not None:
@@ -681,13 +743,13 @@ def _common(
             )
             fields["participant_id"] = _check_participant(pid)
         except ValueError as exc:
-            problems.append(("participant_id", str(exc)))
+            problems.append(("participant_id", reason(exc)))
     elif number and "country" in fields:
         suggestions = suggest_participant_ids(number, fields["country"])
         if suggestions.candidates:
             fields["participant_id"] = suggestions.candidates[0]
         else:
-            problems.append(("organisation_number", suggestions.reason or "not a valid number"))
+            problems.append(("organisation_number", suggestions.reason or _("not a valid number")))
     resolved = _resolve_operator("operator", operator, registry, problems)
     if resolved is not None:
         fields["operator"] = resolved
@@ -700,9 +762,9 @@ def _common(
         try:
             docs.append(doc if isinstance(doc, DocumentTypeId) else DocumentTypeId.parse(doc))
         except InvalidIdentifier as exc:
-            problems.append((f"document_types[{index}]", str(exc)))
+            problems.append((f"document_types[{index}]", reason(exc)))
     if not given:
-        problems.append(("document_types", "at least one document type is needed"))
+        problems.append(("document_types", _("at least one document type is needed")))
     fields["document_types"] = tuple(dict.fromkeys(docs))
     who = requester if requester is not None else defaults.requester
     if isinstance(who, str):
@@ -722,11 +784,11 @@ def _common(
         note.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(note, str) else None
     )
     if clean_note and len(clean_note) > MAX_NOTE:
-        problems.append(("note", f"is longer than {MAX_NOTE} characters"))
+        problems.append(("note", _("is longer than {limit} characters", limit=MAX_NOTE)))
     if clean_note:
         try:
-            _check_plain(clean_note, "note", multiline=True)
+            _check_plain(clean_note, _("note"), multiline=True)
         except ValueError as exc:
-            problems.append(("note", str(exc)))
+            problems.append(("note", reason(exc)))
     fields["note"] = clean_note or None
     return fields, problems

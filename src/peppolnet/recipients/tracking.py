@@ -57,6 +57,7 @@ from peppolnet.errors import (
     PeppolnetError,
     SendInProgress,
 )
+from peppolnet.i18n import _, parse_language, render
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.operators import Operator
 from peppolnet.reachability import Reachability, Verdict
@@ -341,6 +342,7 @@ def render_confirmation(
     checks: Sequence[SeenCheck] = (),
     now: datetime | None = None,
     in_reply_to: str | None = None,
+    language: str | None = None,
 ) -> EmailMessage:
     """The confirmation e-mail: "<company> can now receive e-invoices through <operator>".
 
@@ -348,10 +350,10 @@ def render_confirmation(
     one a mailed request was sent with, else the one derived from the request id), so mail
     programs thread it under the request, and has a Message-ID of its own derived from the
     request id, so a confirmation sent twice is recognisably the same mail. ``checks`` are the
-    lookups that confirmed it (fresh, or as a follow-up recorded them).
+    lookups that confirmed it (fresh, or as a follow-up recorded them). The subject and text
+    are in ``language`` (``"sv"`` or ``"en"``, the default).
     """
     message = EmailMessage()
-    verb = "added to" if request.kind.value == "add" else "moved to"
     seen_operator = next((c.operator for c in checks if c.operator is not None), None)
     # A name the network showed (a certificate's, a business card's) is only shown if it is
     # one line of text: otherwise the Seat ID alone names the operator in the subject.
@@ -360,11 +362,17 @@ def render_confirmation(
         if request.operator.name is None and seen_operator
         else request.operator
     )
-    set_header(
-        message,
-        "Subject",
-        f"Confirmed: {request.company_name} ({request.participant_id.bare}) {verb} {operator}",
+    values = {
+        "company": request.company_name,
+        "participant": request.participant_id.bare,
+        "operator": operator,
+    }
+    subject = (
+        _("Confirmed: {company} ({participant}) added to {operator}", **values)
+        if request.kind.value == "add"
+        else _("Confirmed: {company} ({participant}) moved to {operator}", **values)
     )
+    set_header(message, "Subject", render(subject, language))
     set_header(message, "From", sender)
     set_header(message, "To", to or confirmation_address(request))
     message["Date"] = formatdate(now.timestamp() if now else None, localtime=False, usegmt=True)
@@ -373,29 +381,48 @@ def render_confirmation(
     set_header(message, "In-Reply-To", original)
     set_header(message, "References", original)
     set_header(message, "X-Peppolnet-Request-Id", request.request_id)
-    greeting = f"Hello {request.requester.name}," if request.requester else "Hello,"
+    message.set_content(_confirmation_text(request, values, checks, language))
+    return message
+
+
+def _confirmation_text(
+    request: Request,
+    values: dict[str, str],
+    checks: Sequence[SeenCheck],
+    language: str | None,
+) -> str:
+    """The confirmation's body in ``language``."""
+    greeting = _("Hello {name},", name=request.requester.name) if request.requester else _("Hello,")
     lines = [
         greeting,
         "",
-        f"{request.company_name} (Peppol participant {request.participant_id.bare}) can now "
-        f"receive e-invoices through {operator}.",
+        _(
+            "{company} (Peppol participant {participant}) can now receive e-invoices "
+            "through {operator}.",
+            **values,
+        ),
         "",
-        "Confirmed document types:",
+        _("Confirmed document types:"),
     ]
     seen = {c.document_type: c for c in checks}
     for doc in request.document_types:
         found = seen.get(doc)
-        state = found.verdict.value if found else "not checked"
+        if found is None:
+            state = render(_("not checked"), language)
+        else:  # English keeps the machine value (can-receive), as the mail always showed
+            swedish = language is not None and parse_language(language) == "sv"
+            state = found.verdict.label(language) if swedish else found.verdict.value
         lines.append(f"  - {doc.value} ({state})")
     lines += [
         "",
-        "Invoices can be sent to this customer through Peppol from now on; stop sending PDF or "
-        "paper copies.",
+        _(
+            "Invoices can be sent to this customer through Peppol from now on; stop sending "
+            "PDF or paper copies."
+        ),
         "",
-        f"Request id: {request.request_id}",
+        _("Request id: {id}", id=request.request_id),
     ]
-    message.set_content("\n".join(lines) + "\n")
-    return message
+    return "\n".join(render(line, language) for line in lines) + "\n"
 
 
 class EmailNotifier:
@@ -413,7 +440,9 @@ class EmailNotifier:
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
         to: str | None = None,
+        language: str | None = None,
     ) -> None:
+        self.language = language  # of the confirmation's subject and text (default English)
         self.server = SmtpServer(
             host,
             port,
@@ -423,9 +452,9 @@ class EmailNotifier:
             timeout=timeout,
             ssl_context=ssl_context,
         )
-        self.sender = check_mailbox(sender, "sender address of the confirmation")
+        self.sender = check_mailbox(sender, _("sender address of the confirmation"))
         # override the address (e.g. a shared support mailbox)
-        self.to = None if to is None else check_mailbox(to, "confirmation address (to)")
+        self.to = None if to is None else check_mailbox(to, _("confirmation address (to)"))
 
     def notify(self, tracked: TrackedRequest, checks: Sequence[SeenCheck]) -> str:
         """Send one confirmation mail; returns its Message-ID. Failures are ChannelError."""
@@ -436,6 +465,7 @@ class EmailNotifier:
             to=self.to,
             checks=checks,
             in_reply_to=tracked.reference if mailed else None,
+            language=self.language,
         )
         self.server.send(message, what="the confirmation mail")
         return str(message["Message-ID"])

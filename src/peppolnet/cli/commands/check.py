@@ -25,9 +25,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from peppolnet.cli._language import language, say
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
 from peppolnet.cli._output import (
     UsageError,
+    echo,
     fail,
     input_file,
     one_character,
@@ -35,6 +37,7 @@ from peppolnet.cli._output import (
     positive_int,
     positive_seconds,
     print_json,
+    refused,
     safe_lines,
     text_encoding,
 )
@@ -44,6 +47,7 @@ from peppolnet.cli.commands.lookup import (
     add_revocation_arguments,
     revocation_checker,
 )
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     from peppolnet.bulk import OutputFormat, Progress, Register, RegisterRun
@@ -53,20 +57,24 @@ def register(subparsers: Any) -> None:
     """Add the ``check`` command."""
     parser = subparsers.add_parser(
         "check",
-        help="check a whole customer register (CSV/XLSX) and write the verdicts",
-        description="Check every row of a customer register and write it back with verdicts.",
+        help=_("check a whole customer register (CSV/XLSX) and write the verdicts"),
+        description=_(
+            "Check every row of a customer register and write it back with verdicts. "
+            "With --lang sv the added columns have Swedish names and a CSV output is "
+            "separated by ';' (for Swedish Excel)."
+        ),
     )
     parser.add_argument(
-        "register", metavar="REGISTER", type=input_file, help="a .csv or .xlsx customer register"
+        "register", metavar="REGISTER", type=input_file, help=_("a .csv or .xlsx customer register")
     )
     parser.add_argument(
         "-o",
         "--output",
         type=output_file,
-        help="output file, .csv, .jsonl or .xlsx (default: REGISTER's name + .checked.<format>)",
+        help=_("output file, .csv, .jsonl or .xlsx (default: REGISTER's name + .checked.<format>)"),
     )
-    parser.add_argument("--format", choices=("csv", "jsonl", "xlsx"), help="output format")
-    parser.add_argument("--country", help="country for rows without one (e.g. SE)")
+    parser.add_argument("--format", choices=("csv", "jsonl", "xlsx"), help=_("output format"))
+    parser.add_argument("--country", help=_("country for rows without one (e.g. SE, Sverige)"))
     add_document_type_argument(parser)
     parser.add_argument(
         "--column",
@@ -74,37 +82,42 @@ def register(subparsers: Any) -> None:
         default=[],
         type=_column,
         metavar="ROLE=HEADER",
-        help="map a column: name, org_number, country, email or participant_id (repeatable)",
+        help=_("map a column: name, org_number, country, email or participant_id (repeatable)"),
     )
-    parser.add_argument("--encoding", type=text_encoding, help="CSV encoding (default: detected)")
     parser.add_argument(
-        "--delimiter", type=one_character, help="CSV delimiter, or 'tab' (default: detected)"
+        "--encoding", type=text_encoding, help=_("CSV encoding (default: detected)")
+    )
+    parser.add_argument(
+        "--delimiter", type=one_character, help=_("CSV delimiter, or 'tab' (default: detected)")
     )
     parser.add_argument(
         "--output-delimiter",
         type=one_character,
         metavar="CHAR",
-        help="delimiter of a CSV output, or 'tab' (default: the register's; ',' for .xlsx)",
+        help=_(
+            "delimiter of a CSV output, or 'tab' (default: ';' with --lang sv, else the "
+            "register's; ',' for .xlsx)"
+        ),
     )
     parser.add_argument(
-        "--concurrency", type=positive_int, default=16, help="lookups at once (default 16)"
+        "--concurrency", type=positive_int, default=16, help=_("lookups at once (default 16)")
     )
     parser.add_argument(
         "--per-host",
         type=positive_int,
-        help="requests at once per SMP host (default concurrency/4)",
+        help=_("requests at once per SMP host (default concurrency/4)"),
     )
     parser.add_argument(
-        "--timeout", type=positive_seconds, default=10.0, help="seconds per request"
+        "--timeout", type=positive_seconds, default=10.0, help=_("seconds per request")
     )
     add_deadline_argument(parser)
     parser.add_argument(
-        "--resume", action="store_true", help="keep the rows already in OUTPUT, check the rest"
+        "--resume", action="store_true", help=_("keep the rows already in OUTPUT, check the rest")
     )
     parser.add_argument(
-        "--chart", metavar="PATH", type=output_file, help="also draw a summary chart (.png/.svg)"
+        "--chart", metavar="PATH", type=output_file, help=_("also draw a summary chart (.png/.svg)")
     )
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
     add_revocation_arguments(parser)
     add_network_arguments(parser)
     parser.set_defaults(handler=run)
@@ -117,12 +130,14 @@ def _column(spec: str) -> tuple[str, str]:
 
     role, sep, header = spec.partition("=")
     if not sep or not role.strip() or not header.strip():
-        raise argparse.ArgumentTypeError(
-            f"{spec!r} is not ROLE=HEADER, e.g. --column org_number=Orgnr"
-        )
+        raise refused(_("{spec!r} is not ROLE=HEADER, e.g. --column org_number=Orgnr", spec=spec))
     if role.strip().lower().replace("-", "_").replace(" ", "_") not in ROLES:
-        raise argparse.ArgumentTypeError(
-            f"unknown column role {role.strip()!r}; use one of {', '.join(ROLES)}"
+        raise refused(
+            _(
+                "unknown column role {role!r}; use one of {roles}",
+                role=role.strip(),
+                roles=", ".join(ROLES),
+            )
         )
     return role.strip(), header.strip()
 
@@ -148,10 +163,11 @@ class _ProgressLine:
         if now - self.last < 0.1:
             return
         self.last = now
-        rate = progress.done / max(now - self.started, 1e-6)
+        rate = round(progress.done / max(now - self.started, 1e-6))
         counts = "  ".join(f"{k} {v}" for k, v in sorted(progress.counts.items()))
         done = progress.done + self.resumed
-        self.stream.write(f"\r{done} rows  {rate:.0f}/s  {counts}\x1b[K")
+        line = say(_("{done} rows  {rate}/s  {counts}", done=done, rate=rate, counts=counts))
+        self.stream.write(f"\r{line}\x1b[K")
         self.stream.flush()
         self.drawn = True
 
@@ -197,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
                 revocation=checker,
             )
             try:
-                for _ in results:
+                for _result in results:
                     pass  # written and counted by the run
             except KeyboardInterrupt:
                 interrupted = True
@@ -214,14 +230,17 @@ def run(args: argparse.Namespace) -> int:
         data["interrupted"] = interrupted
         print_json(data)
     else:
-        sys.stdout.write(f"{safe_lines(summary.lines())}\nwritten to {output}\n")
+        sys.stdout.write(safe_lines(summary.lines(language())) + "\n")
+        echo(_("written to {output}", output=output))
     if args.chart:
-        render_chart(summary, args.chart)
+        render_chart(summary, args.chart, language=language())
     if interrupted:
-        return fail(
-            f"interrupted; {job.written} new rows kept in {output} - run again with --resume",
-            code=130,
+        kept = _(
+            "interrupted; {written} new rows kept in {output} - run again with --resume",
+            written=job.written,
+            output=output,
         )
+        return fail(kept, code=130)
     return 0
 
 
@@ -232,13 +251,13 @@ def _requested(args: argparse.Namespace, source: Path, output: Path) -> OutputFo
     from peppolnet.errors import InvalidInput
 
     if output.resolve() == source.resolve():
-        raise UsageError("the output file must not be the register itself")
+        raise UsageError(_("the output file must not be the register itself"))
     try:
         fmt = format_for(output, args.format)
         if args.chart:
             check_chart_path(args.chart)
     except InvalidInput as exc:
-        raise UsageError(str(exc)) from exc
+        raise UsageError(exc.message) from exc
     return fmt
 
 
@@ -255,10 +274,15 @@ def _job(
         state = resume_state(output, register, fmt) if args.resume else None
         try:
             writer = open_output(
-                output, register, fmt, resume=args.resume, delimiter=args.output_delimiter
+                output,
+                register,
+                fmt,
+                resume=args.resume,
+                delimiter=args.output_delimiter,
+                language=language(),
             )
         except InvalidInput as exc:
-            raise UsageError(str(exc)) from exc
+            raise UsageError(exc.message) from exc
     except BaseException:
         register.close()
         raise

@@ -8,14 +8,17 @@ import os
 import sys
 from typing import Any
 
+from peppolnet.cli._language import language
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
 from peppolnet.cli._output import (
     argparse_type,
+    echo,
     iso_time,
     positive_seconds,
     print_json,
     safe_text,
 )
+from peppolnet.i18n import _
 
 EXIT_CODES = {"can-receive": 0, "cannot-receive": 1, "not-registered": 1, "unknown": 3}
 
@@ -26,24 +29,26 @@ _VERDICT_COLOURS = {"can-receive": "32", "cannot-receive": "31", "not-registered
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "lookup",
-        help="can this participant receive this e-invoice, and through which operator?",
-        description="Look a participant up in the SML and its SMP and explain the verdict. "
-        "Exit codes: 0 can receive, 1 cannot receive or not registered, 3 unknown (a fault), "
-        "2 usage error.",
+        help=_("can this participant receive this e-invoice, and through which operator?"),
+        description=_(
+            "Look a participant up in the SML and its SMP and explain the verdict. "
+            "Exit codes: 0 can receive, 1 cannot receive or not registered, 3 unknown (a fault), "
+            "2 usage error."
+        ),
     )
-    parser.add_argument("value", help="participant id (0007:5567321707) or an org number")
-    parser.add_argument("--country", help="country of an org number (e.g. SE, BE)")
+    parser.add_argument("value", help=_("participant id (0007:5567321707) or an org number"))
+    parser.add_argument("--country", help=_("country of an org number (e.g. SE, BE, Sverige)"))
     add_document_type_argument(parser)
     parser.add_argument(
         "--process",
         type=argparse_type(_process),
-        help="process id (default: the document type's own)",
+        help=_("process id (default: the document type's own)"),
     )
-    parser.add_argument("--at", help="ISO date-time to judge validity at (default: now)")
+    parser.add_argument("--at", help=_("ISO date-time to judge validity at (default: now)"))
     parser.add_argument(
-        "--list-doctypes", action="store_true", help="also fetch every supported document type"
+        "--list-doctypes", action="store_true", help=_("also fetch every supported document type")
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--json", action="store_true", help=_("print the result as JSON"))
     add_deadline_argument(parser)
     add_revocation_arguments(parser)
     add_network_arguments(parser)
@@ -56,8 +61,10 @@ def add_deadline_argument(parser: argparse.ArgumentParser) -> None:
         "--deadline",
         type=positive_seconds,
         default=30.0,
-        help="seconds one lookup may take in all - DNS, SMP requests, retries, redirect and "
-        "revocation - before its verdict is unknown (default 30)",
+        help=_(
+            "seconds one lookup may take in all - DNS, SMP requests, retries, redirect and "
+            "revocation - before its verdict is unknown (default 30)"
+        ),
     )
 
 
@@ -68,7 +75,7 @@ def add_document_type_argument(parser: argparse.ArgumentParser) -> None:
         "--doctype",
         default="invoice",
         type=argparse_type(_document_type),
-        help="alias (invoice, credit-note) or document type id (default: invoice)",
+        help=_("alias (invoice, credit-note) or document type id (default: invoice)"),
     )
 
 
@@ -90,13 +97,15 @@ def add_revocation_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--check-revocation",
         action="store_true",
-        help="download the CAs' CRLs and check that the SMP and access point certificates are "
-        "not revoked (an undeterminable status makes the verdict unknown)",
+        help=_(
+            "download the CAs' CRLs and check that the SMP and access point certificates are "
+            "not revoked (an undeterminable status makes the verdict unknown)"
+        ),
     )
     group.add_argument(
         "--revocation-soft-fail",
         action="store_true",
-        help="with --check-revocation (implied): an undeterminable revocation status only warns",
+        help=_("with --check-revocation (implied): an undeterminable revocation status only warns"),
     )
 
 
@@ -151,18 +160,31 @@ def _colour(text: str, code: str | None) -> str:
 
 
 def _print_human(result: Any) -> None:
-    """The answer for people. Every value that the network (or the command line) supplied goes
-    through :func:`safe_text`: operator names, URLs and reasons are untrusted text."""
+    """The answer for people, in the command's language. Every value that the network (or the
+    command line) supplied goes through :func:`safe_text`: operator names, URLs and reasons
+    are untrusted text."""
+    lang = language()
     verdict = result.verdict.value
     who = safe_text(result.participant or result.query)
-    print(f"{who}: {_colour(verdict.upper(), _VERDICT_COLOURS.get(verdict, '33'))}")
+    # English keeps the machine value (NOT-REGISTERED), which scripts and docs have long shown
+    label = verdict.upper() if lang == "en" else result.verdict.label(lang).upper()
+    print(f"{who}: {_colour(label, _VERDICT_COLOURS.get(verdict, '33'))}")
     if result.operator is not None:
-        print(f"operator: {safe_text(result.operator)}")
+        echo(_("operator: {operator}", operator=result.operator))
     if result.endpoint is not None and result.endpoint.url:
-        print(f"access point: {safe_text(result.endpoint.url)}")
+        echo(_("access point: {url}", url=result.endpoint.url))
     if result.verdict.value != "can-receive":
-        print(f"reason: {safe_text(result.reason)}")
-    print("checks:")
+        echo(_("reason: {reason}", reason=result.explain(lang)))
+    echo(_("checks:"))
     for check in result.checks:
-        mark = _colour(f"{check.status.value:>7}", _COLOURS.get(check.status.value))
-        print(f"  {mark}  {check.name}: {safe_text(check.message)}")
+        status = safe_text(_STATUS_LABELS.get(check.status.value, check.status.value))
+        mark = _colour(f"{status:>7}", _COLOURS.get(check.status.value))
+        print(f"  {mark}  {check.name}: {safe_text(check.text(lang))}")
+
+
+_STATUS_LABELS = {
+    "pass": _("pass"),
+    "warn": _("warn"),
+    "fail": _("fail"),
+    "skipped": _("skipped"),
+}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from peppolnet.cli._network import add_state_file_argument, network_choice, read_sandbox_state
 from peppolnet.cli._output import UsageError, output_file, readable_file, safe_text
 from peppolnet.errors import InvalidInput, SandboxError
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     from peppolnet.operators import Operator, OperatorRegistry
@@ -76,7 +77,7 @@ def load_registry(
     path = Path(file) if file else default_operators_path()
     sandbox = network is not None and network.strip().lower() == "sandbox"
     if file and (path.exists() or not (create or sandbox)):
-        readable_file(str(file), "operator file")
+        readable_file(str(file), _("operator file"))
     registry = OperatorRegistry.load(path) if path.is_file() else OperatorRegistry()
     changed = False
     if sandbox:
@@ -172,7 +173,7 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from peppolnet.cli._output import fail, print_json
 
-    registry, _ = _open(args)
+    registry, _changed = _open(args)
     match = registry.find(args.operator)
     if match.operator is None:
         message = match.message
@@ -204,7 +205,7 @@ def _add(args: argparse.Namespace) -> int:
 
     if args.seat_id is None and args.network != "sandbox":
         raise UsageError("give --seat-id (and --name, --country) or --network sandbox")
-    registry, path, _ = load_registry(
+    registry, path, _changed = load_registry(
         args.file, network=args.network, state_file=args.state_file, create=True
     )
     added: Operator | None = None

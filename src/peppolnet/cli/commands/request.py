@@ -25,8 +25,17 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from peppolnet.cli._output import UsageError, add_db_argument, host_port, safe_lines, safe_text
+from peppolnet.cli._language import language
+from peppolnet.cli._output import (
+    UsageError,
+    add_db_argument,
+    echo,
+    host_port,
+    safe_lines,
+    safe_text,
+)
 from peppolnet.errors import InvalidInput, InvalidRequest
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     from peppolnet.recipients.channels import Channel
@@ -282,22 +291,31 @@ def _channel(args: argparse.Namespace, kind: str, flag: str = "--send") -> Chann
         url = args.desk_url
         if not url:
             if str(args.network).lower() != "sandbox":
-                raise UsageError(f"{flag} http needs --desk-url (or --network sandbox)")
+                raise UsageError(
+                    _("{flag} http needs --desk-url (or --network sandbox)", flag=flag)
+                )
             from peppolnet.cli._network import read_sandbox_state
 
             url = read_sandbox_state(args.state_file).get("desk_url")
             if not isinstance(url, str):
-                raise UsageError("the running sandbox has no operator desk; restart it")
+                raise UsageError(_("the running sandbox has no operator desk; restart it"))
         return HttpChannel(url)
     if kind == "outbox":
         if not args.outbox:
-            raise UsageError(f"{flag} outbox needs --outbox DIR")
-        return OutboxChannel(args.outbox)
+            raise UsageError(_("{flag} outbox needs --outbox DIR", flag=flag))
+        return OutboxChannel(args.outbox, language=language())
     if not (args.smtp and args.smtp_to and args.smtp_from):
-        raise UsageError(f"{flag} smtp needs --smtp HOST:PORT, --smtp-to and --smtp-from")
+        raise UsageError(
+            _("{flag} smtp needs --smtp HOST:PORT, --smtp-to and --smtp-from", flag=flag)
+        )
     host, port = host_port(args.smtp, "--smtp")
     return SmtpChannel(
-        host, port, to=args.smtp_to, sender=args.smtp_from, security=args.smtp_security
+        host,
+        port,
+        to=args.smtp_to,
+        sender=args.smtp_from,
+        security=args.smtp_security,
+        language=language(),
     )
 
 
@@ -338,7 +356,7 @@ def _new(args: argparse.Namespace, *, update: bool) -> int:
             problems = [{"field": f, "message": m} for f, m in exc.problems]
             print_json({"valid": False, "problems": problems})
         else:
-            print("The request is not valid:", file=sys.stderr)
+            echo(_("The request is not valid:"), file=sys.stderr)
             for field, message in exc.problems:
                 print(f"  {safe_text(field)}: {safe_text(message)}", file=sys.stderr)
         return 1
@@ -371,20 +389,44 @@ def _new(args: argparse.Namespace, *, update: bool) -> int:
             }
         )
     else:  # the plan quotes the lookup (operator names, reasons), the receipt the desk
-        print(safe_lines(render_text(to_send or request).rstrip()))
+        lang = language()
+        print(safe_lines(render_text(to_send or request, language=lang).rstrip()))
         print()
-        print(safe_lines(str(plan)) if plan is not None else "Network not checked (--no-check).")
+        if plan is not None:
+            print(safe_lines(str(plan)))
+        else:
+            echo(_("Network not checked (--no-check)."))
         if tracked is not None:
-            where = f", sent via {receipt.channel} ({receipt.reference})" if receipt else ""
-            print(f"\nSaved as {tracked.request_id} [{tracked.status.value}]{safe_text(where)}")
+            print()
+            _saved(tracked, receipt)
     if failure is None or tracked is None:
         return 0
-    print(
-        f"peppolnet: error: sending failed: {safe_text(failure)}; the request is kept as a draft: "
-        f"send it with `peppolnet request send {tracked.request_id[:8]} --via {args.send} ...`",
-        file=sys.stderr,
+    kept = _(
+        "sending failed: {problem}; the request is kept as a draft: send it with "
+        "`peppolnet request send {id} --via {channel} ...`",
+        problem=failure,
+        id=tracked.request_id[:8],
+        channel=args.send,
     )
+    echo(f"peppolnet: error: {safe_text(kept)}", file=sys.stderr)
     return 3 if failure.retryable else 1
+
+
+def _saved(tracked: TrackedRequest, receipt: Any) -> None:
+    """The line that says where a new request is: stored, and sent through which channel."""
+    status = tracked.status.value
+    if receipt is None:
+        echo(_("Saved as {id} [{status}]", id=tracked.request_id, status=status))
+        return
+    echo(
+        _(
+            "Saved as {id} [{status}], sent via {channel} ({reference})",
+            id=tracked.request_id,
+            status=status,
+            channel=receipt.channel,
+            reference=receipt.reference,
+        )
+    )
 
 
 # --- list / show / follow-up -----------------------------------------------------------------
@@ -407,7 +449,15 @@ def _row(t: TrackedRequest) -> list[str]:
     ]
 
 
-_HEADERS = ["ID", "STATUS", "KIND", "PARTICIPANT", "COMPANY", "OPERATOR", "UPDATED"]
+_HEADERS = [
+    "ID",
+    _("STATUS"),
+    _("KIND"),
+    _("PARTICIPANT"),
+    _("COMPANY"),
+    _("OPERATOR"),
+    _("UPDATED"),
+]
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -419,7 +469,7 @@ def _list(args: argparse.Namespace) -> int:
         print_json([t.to_json() for t in found])
         return 0
     if not found:
-        print("no requests")
+        echo(_("no requests"))
         return 0
     print(table([_row(t) for t in found], _HEADERS))
     return 0
@@ -432,7 +482,7 @@ def _show(args: argparse.Namespace) -> int:
     with _tracker(args) as tracker:
         tracked = tracker.get(args.id)
         if tracked is None:
-            return fail(f"no request with id {args.id!r}")
+            return fail(_("no request with id {id!r}", id=args.id))
         history = tracker.history(tracked.request_id)
         others = [
             t
@@ -450,7 +500,7 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     print(f"{tracked.request_id} [{tracked.status.value}]")
     if tracked.reason:  # reasons, receipts and details quote lookups, desks and mail servers
-        print(f"Reason: {safe_text(tracked.reason)}")
+        echo(_("Reason: {reason}", reason=tracked.reason))
     if tracked.claimed_by is not None:
         print(
             f"Being sent by {tracked.claimed_by} since {_when(tracked.claimed_at)} UTC; if that "
@@ -462,18 +512,21 @@ def _show(args: argparse.Namespace) -> int:
             f"Sent via {tracked.receipt.channel}: {safe_text(tracked.receipt.reference)} "
             f"(idempotency key {tracked.idempotency_key})"
         )
-    print(safe_lines(render_text(tracked.request).rstrip()))
+    print(safe_lines(render_text(tracked.request, language=language()).rstrip()))
     if tracked.checks:
-        print(f"\nLast checked {_when(tracked.checked_at)}:")
+        print()
+        echo(_("Last checked {when}:", when=_when(tracked.checked_at)))
         for check in tracked.checks:
             via = f" through {safe_text(check.operator)}" if check.operator else ""
             print(f"  - {check.document_type.value}: {check.verdict.value}{via}")
-    print("\nHistory:")
+    print()
+    echo(_("History:"))
     for event in history:
         detail = f"  {safe_text(event.detail)}" if event.detail else ""
         print(f"  {_when(event.at)}  {event.event:<13} {event.status.value:<9}{detail}")
     if others:
-        print("\nOther requests for this customer (each is a case of its own):")
+        print()
+        echo(_("Other requests for this customer (each is a case of its own):"))
         print(table([_row(t) for t in others], _HEADERS))
     return 0
 
@@ -569,16 +622,18 @@ def _drafts(args: argparse.Namespace) -> int:
         print_json({"stored": not args.dry_run, "drafts": documents})
         return 0
     if not drafted:
-        print(
-            "nothing to draft: no customer changed operator, or each change already has an "
-            "open request (see `peppolnet request list`)"
+        echo(
+            _(
+                "nothing to draft: no customer changed operator, or each change already has an "
+                "open request (see `peppolnet request list`)"
+            )
         )
         return 0
     rows = [
         [d.participant_id.bare, d.company_name, d.current_operator.seat_id, d.operator.seat_id]
         for d in drafted
     ]
-    print(table(rows, ["PARTICIPANT", "COMPANY", "NOW WITH", "MOVE TO"]))
+    print(table(rows, [_("PARTICIPANT"), _("COMPANY"), _("NOW WITH"), _("MOVE TO")]))
     done = "shown, not stored (--dry-run)" if args.dry_run else "stored as drafts"
     print(f"{len(drafted)} update request(s) {done}; see `peppolnet request list --status draft`")
     if not args.dry_run:
@@ -618,7 +673,13 @@ def _follow_up(args: argparse.Namespace) -> int:
     notify = None
     if args.notify_smtp:
         host, port = host_port(args.notify_smtp, "--notify-smtp")
-        notify = EmailNotifier(host, port, sender=args.notify_from, security=args.notify_security)
+        notify = EmailNotifier(
+            host,
+            port,
+            sender=args.notify_from,
+            security=args.notify_security,
+            language=language(),
+        )
     network = network_from_arguments(args)
     with _tracker(args) as tracker:
         results = tracker.follow_up(network, notify=notify, expire_after=expire)
@@ -626,14 +687,16 @@ def _follow_up(args: argparse.Namespace) -> int:
         print_json([r.to_json() for r in results])
         return 0
     if not results:
-        print("no sent requests to follow up")
+        echo(_("no sent requests to follow up"))
         return 0
     rows = [[r.request_id[:8], r.status.value, r.summary, r.message] for r in results]
-    print(table(rows, ["ID", "STATUS", "REQUEST", "FOUND"]))
+    print(table(rows, ["ID", _("STATUS"), _("REQUEST"), _("FOUND")]))
     for r in results:
         if r.notify_error:
-            print(
-                f"{r.request_id[:8]}: confirmation mail failed: {safe_text(r.notify_error)}",
-                file=sys.stderr,
+            failed = _(
+                "{id}: confirmation mail failed: {problem}",
+                id=r.request_id[:8],
+                problem=r.notify_error,
             )
+            echo(failed, file=sys.stderr)
     return 0
