@@ -12,8 +12,16 @@ The web extra brings its dependencies: ``pip install peppolnet[web]``.
 
 from __future__ import annotations
 
+from peppolnet.i18n import Message, _
 from peppolnet.web.app import create_app
 from peppolnet.web.auth import Auth, BasicAuth, TrustedHeaderAuth
 from peppolnet.web.settings import WebSettings
 
-__all__ = ["Auth", "BasicAuth", "TrustedHeaderAuth", "WebSettings", "create_app"]
+__all__ = ["Auth", "BasicAuth", "TrustedHeaderAuth", "WebSettings", "banner", "create_app"]
+
+
+def banner(url: str, network: str) -> Message:
+    """What ``peppolnet serve`` prints when the page is up."""
+    return _(
+        "The peppolnet support page is at {url} (network: {network})", url=url, network=network
+    )

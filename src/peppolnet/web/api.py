@@ -15,6 +15,8 @@ from starlette.routing import BaseRoute, Route
 
 from peppolnet.errors import InvalidInput
 from peppolnet.web import lookups
+from peppolnet.web.openapi import describe, errors, json_response
+from peppolnet.web.openapi_schemas import SCHEMAS
 from peppolnet.web.search import client_key
 from peppolnet.web.state import web_state
 
@@ -87,3 +89,92 @@ routes: list[BaseRoute] = [
     Route("/api/v1/participants/{participant:path}", api_participant, name="api-participant"),
     Route("/api/v1/openapi.json", openapi, name="api-openapi"),
 ]
+
+
+def _parameter(name: str, where: str, description: str, example: str, **more: Any) -> Any:
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path" or more.pop("required", False),
+        "description": description,
+        "schema": {"type": "string", **more},
+        "example": example,
+    }
+
+
+_DOCTYPE = _parameter(
+    "doctype",
+    "query",
+    "the document type: invoice (default), credit-note, or a document type identifier",
+    "invoice",
+)
+# The examples are answers of the built-in sandbox network (`peppolnet serve` shows it);
+# tests/test_web_api.py sends each example request and checks the answer against it.
+_NORDLYS = "0007:5584821341"
+_EXAMPLE_ANSWER = {"participant_id": f"iso6523-actorid-upis::{_NORDLYS}", "verdict": "can-receive"}
+
+describe(
+    "/api/v1/search",
+    {
+        "get": {
+            "operationId": "search",
+            "summary": "Find candidates by organisation number, VAT number, participant id or "
+            "company name, each with its verdict",
+            "parameters": [
+                _parameter(
+                    "q",
+                    "query",
+                    "what support staff were given: 556732-1707, SE556732170701, "
+                    "0007:5567321707 or a company name",
+                    "558482-1341",
+                    required=True,
+                    maxLength=lookups.MAX_QUERY,
+                ),
+                _parameter(
+                    "country",
+                    "query",
+                    "the country of a number (SE, Sverige, Suomi...); a VAT number names its "
+                    "own; default the app's",
+                    "SE",
+                ),
+                _DOCTYPE,
+            ],
+            "responses": {
+                "200": json_response(
+                    "the candidates, each with Reachability.to_json()'s keys",
+                    "SearchResult",
+                    {"query": {"kind": "number"}, "candidates": [_EXAMPLE_ANSWER]},
+                ),
+                **errors(400, 401, 429),
+            },
+        }
+    },
+    SCHEMAS,
+)
+describe(
+    "/api/v1/participants/{participant}",
+    {
+        "get": {
+            "operationId": "lookUpParticipant",
+            "summary": "One participant's verdict (the JSON of `peppolnet lookup --json`)",
+            "parameters": [
+                _parameter("participant", "path", "a participant identifier", _NORDLYS),
+                _DOCTYPE,
+            ],
+            "responses": {
+                "200": json_response("Reachability.to_json()", "Reachability", _EXAMPLE_ANSWER),
+                **errors(400, 401, 429),
+            },
+        }
+    },
+)
+describe(
+    "/api/v1/openapi.json",
+    {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "responses": {"200": {"description": "the OpenAPI 3.1 document"}},
+        }
+    },
+)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import jinja2
 from starlette.datastructures import MutableHeaders
@@ -83,6 +84,9 @@ class Templates:
             env.globals["languages"] = LANGUAGES
             env.filters["t"] = _translator(lang)
             env.filters["country"] = _country(lang)
+            env.globals["path_for"] = path_for
+            env.globals["query_with"] = query_with
+            env.globals["csrf_token"] = csrf_token
             self.environments[lang] = env
 
     def render(self, name: str, lang: Language, context: Mapping[str, Any]) -> str:
@@ -156,3 +160,28 @@ class LanguageMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_cookie)
+
+
+@jinja2.pass_context
+def path_for(context: Any, name: str, /, **params: Any) -> str:
+    """The path of the route ``name`` with the prefix the app is mounted under - relative,
+    so the page works behind any proxy, scheme or host name."""
+    request: Request = context["request"]
+    root: str = request.scope.get("root_path", "")
+    return root + str(request.app.url_path_for(name, **params))
+
+
+@jinja2.pass_context
+def query_with(context: Any, **params: str) -> str:
+    """This page's query string with ``params`` replaced (for links that keep the search)."""
+    request: Request = context["request"]
+    merged = {**request.query_params, **params}
+    return urlencode(merged)
+
+
+@jinja2.pass_context
+def csrf_token(context: Any) -> str:
+    """The token every form of the page carries: ``<input type="hidden" name="csrf_token"
+    value="{{ csrf_token() }}">`` (see :mod:`peppolnet.web.security`)."""
+    request: Request = context["request"]
+    return str(getattr(request.state, "csrf_token", ""))

@@ -22,10 +22,11 @@ from starlette.concurrency import run_in_threadpool
 
 from peppolnet._logging import logger
 from peppolnet.errors import InvalidInput, PeppolnetError
-from peppolnet.i18n import Message, _, country_code
+from peppolnet.i18n import Language, Message, _, country_code
 from peppolnet.identifiers import ParticipantId
 
 if TYPE_CHECKING:
+    from peppolnet.businesscard import BusinessCard
     from peppolnet.reachability import Reachability
     from peppolnet.web.state import WebState
 
@@ -120,10 +121,10 @@ async def _by_name(state: WebState, query: Query, document_type: str | None) -> 
         _customers(state, query.text, limit), _directory(state, query, limit)
     )
     found: dict[ParticipantId, tuple[str | None, Literal["customers", "directory"]]] = {}
-    for pid, name in local:
-        found.setdefault(pid, (name, "customers"))
-    for pid, name in remote:
-        found.setdefault(pid, (name, "directory"))
+    for pid, customer in local:
+        found.setdefault(pid, (customer, "customers"))
+    for pid, listed in remote:
+        found.setdefault(pid, (listed, "directory"))
     chosen = list(found.items())[:limit]
     lookup = state.require_lookup()
     results = await asyncio.gather(
@@ -164,3 +165,51 @@ async def _directory(
         _log.warning("the Peppol Directory search failed: %s", type(exc).__name__)
         return [], (_("the Peppol Directory did not answer; only your customers were searched"),)
     return [(match.participant, match.name) for match in page.matches], ()
+
+
+@dataclasses.dataclass(frozen=True)
+class CardData:
+    """A business card for the details, or the sentence saying why there is none."""
+
+    card: BusinessCard | None = None
+    error: Message | None = None
+
+
+async def business_card(state: WebState, result: Reachability) -> CardData | None:
+    """The participant's business card from the SMP the SML named (None when not registered).
+
+    The URL is the SMP's, from the network's own answer; the network's destination policy
+    applies to it as to the lookup.
+    """
+    from peppolnet.businesscard import fetch_business_card_async
+    from peppolnet.errors import SmpNotFound
+
+    if result.participant is None or not result.smp_url:
+        return None
+    try:
+        card = await fetch_business_card_async(
+            result.smp_url,
+            result.participant,
+            timeout=min(10.0, state.settings.lookup_deadline),
+            verify=state.network.tls_verify,
+            destinations=state.network.destinations,
+        )
+    except SmpNotFound:
+        return CardData(error=_("the SMP publishes no business card for this participant"))
+    except PeppolnetError as exc:
+        _log.warning("a business card could not be fetched: %s", type(exc).__name__)
+        return CardData(error=_("the business card could not be fetched; try again later"))
+    return CardData(card=card)
+
+
+async def trace_text(
+    state: WebState, participant: str, document_type: str | None, lang: Language
+) -> str | None:
+    """The lookup's trace as text, where the library can trace (``AsyncLookup.trace``)."""
+    lookup = state.require_lookup()
+    tracer = getattr(lookup, "trace", None)
+    if tracer is None:
+        return None
+    trace = await tracer(participant, document_type)
+    text = getattr(trace, "text", None)
+    return str(text(lang)) if callable(text) else str(trace)

@@ -9,7 +9,7 @@ features (the hand-off's ``/api/v1/requests``) call :func:`describe` when their 
 from __future__ import annotations
 
 import copy
-from typing import Any, Final
+from typing import Any
 
 from peppolnet._version import __version__
 
@@ -43,8 +43,20 @@ def document(root: str = "") -> dict[str, Any]:
     }
 
 
-_ERROR: Final = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {"error": {"type": "string"}},
-}
+def json_response(description: str, schema: str, example: Any = None) -> dict[str, Any]:
+    """An OpenAPI response object whose JSON body is the component ``schema``."""
+    content: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{schema}"}}
+    if example is not None:
+        content["example"] = example
+    return {"description": description, "content": {"application/json": content}}
+
+
+def errors(*statuses: int) -> dict[str, Any]:
+    """The error responses (``{"error": sentence}``) an operation may give."""
+    meaning = {
+        400: "the value is not valid (the sentence names what was wrong)",
+        401: "not authenticated",
+        403: "refused: a cross-site request or a missing CSRF token",
+        429: "too many lookups from this client; see Retry-After",
+    }
+    return {str(status): json_response(meaning[status], "Error") for status in statuses}

@@ -18,7 +18,6 @@ from peppolnet.errors import InvalidInput
 from peppolnet.i18n import Message, _, render
 from peppolnet.web import lookups
 from peppolnet.web.cards import card
-from peppolnet.web.security import csrf_token
 from peppolnet.web.state import WebState, web_state
 
 __all__ = ["client_key", "not_found", "refusal", "routes"]
@@ -51,7 +50,7 @@ def _page(
     **context: Any,
 ) -> Response:
     state = web_state(request)
-    base = {"form": _form(request), "document_types": DOCUMENT_TYPES, "csrf": csrf_token(request)}
+    base = {"form": _form(request), "document_types": DOCUMENT_TYPES}
     return state.templates.response(
         request, name, {**base, **context}, status_code=status, headers=headers
     )
@@ -89,22 +88,30 @@ async def search_page(request: Request) -> Response:
 
 
 async def participant_page(request: Request) -> Response:
+    """One participant: its card with every detail, the business card, and (``?trace=1``,
+    where the library can trace) the lookup's trace."""
     state = web_state(request)
     refused = limited(request, state)
     if refused is not None:
         return refused
     participant = request.path_params["participant"]
+    doctype = _form(request)["doctype"]
+    lang = request.state.lang
     try:
-        result = await lookups.look_up(state, participant, _form(request)["doctype"])
+        result = await lookups.look_up(state, participant, doctype)
+        trace = None
+        if request.query_params.get("trace") == "1":
+            trace = await lookups.trace_text(state, participant, doctype, lang)
     except InvalidInput as exc:
         return _error(request, exc)
-    shown = [
-        {
-            "candidate": lookups.Candidate(result, "participant"),
-            "card": card(result, request.state.lang),
-        }
-    ]
-    return _page(request, "participant.html", cards=shown, result=result, error=None)
+    item = {
+        "candidate": lookups.Candidate(result, "participant"),
+        "card": card(result, lang),
+        "card_data": await lookups.business_card(state, result),
+        "trace": trace,
+    }
+    can_trace = hasattr(state.require_lookup(), "trace")
+    return _page(request, "participant.html", cards=[item], result=result, can_trace=can_trace)
 
 
 def _shown(outcome: lookups.SearchOutcome, request: Request) -> dict[str, Any]:

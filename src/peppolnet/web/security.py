@@ -41,7 +41,6 @@ __all__ = [
     "SecurityHeadersMiddleware",
     "audit",
     "content_security_policy",
-    "csrf_token",
 ]
 
 CSRF_COOKIE: Final = "peppolnet_csrf"
@@ -103,12 +102,6 @@ class SecurityHeadersMiddleware:
 def _sign(secret: str, nonce: str) -> str:
     digest = hmac.new(secret.encode(), nonce.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def csrf_token(request: Request) -> str:
-    """The token a form of this page carries (``<input name="csrf_token">``)."""
-    token: str = request.state.csrf_token
-    return token
 
 
 class CsrfMiddleware:

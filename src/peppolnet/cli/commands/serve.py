@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from peppolnet.i18n import language_from_environment
-    from peppolnet.web import WebSettings, create_app
+    from peppolnet.web import WebSettings, banner, create_app
 
     sock = bind(args.host, args.port)
     with contextlib.ExitStack() as stack:
@@ -121,17 +121,17 @@ def run(args: argparse.Namespace) -> int:
             from peppolnet.recipients.directory import RecipientDirectory
 
             directory = RecipientDirectory(args.db)
+        lang = args.lang or language_from_environment()
         app = create_app(
             network=network,
             directory=directory,
-            lang=args.lang or language_from_environment(),
+            lang=lang,
             settings=WebSettings(frame_ancestors=args.frame_ancestors),
         )
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
-        print(
-            f"peppolnet support page on http://{shown}:{port}/ (network {network.name})", flush=True
-        )
+        url = f"http://{shown}:{port}/"
+        print(banner(url, network.name).render(lang), flush=True)
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
         uvicorn.Server(config).run(sockets=[sock])
     return 0
