@@ -116,24 +116,10 @@ def _lifespan(
 ) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from peppolnet.directory import AsyncDirectoryClient
-        from peppolnet.lookup import AsyncLookup
-
-        state.lookup = AsyncLookup(
-            state.network,
-            list_document_types=True,
-            clock=state.settings.clock,
-            deadline=state.settings.lookup_deadline,
-        )
-        if state.network.directory_url:
-            state.peppol_directory = AsyncDirectoryClient.for_network(state.network)
+        state.open()
         try:
             yield
         finally:
-            lookup, state.lookup = state.lookup, None
-            await lookup.aclose()
-            if state.peppol_directory is not None:
-                await state.peppol_directory.aclose()
-                state.peppol_directory = None
+            await state.aclose()
 
     return lifespan

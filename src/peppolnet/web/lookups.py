@@ -155,7 +155,7 @@ async def _customers(state: WebState, text: str, limit: int) -> list[tuple[Parti
 async def _directory(
     state: WebState, query: Query, limit: int
 ) -> tuple[list[tuple[ParticipantId, str | None]], tuple[Message, ...]]:
-    client = state.peppol_directory
+    client = state.directory_client()
     if client is None:
         return [], ()
     fields = {"country": query.country} if query.country else {}

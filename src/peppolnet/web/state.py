@@ -47,11 +47,46 @@ class WebState:
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Room for feature modules (cases, registers) to keep their own per-app objects."""
 
-    def require_lookup(self) -> AsyncLookup:
-        """The app's lookup; outside the lifespan (an app never started) a clear error."""
+    def open(self) -> None:
+        """Make the lookup and the Directory client (the lifespan does, on the server's loop).
+
+        An app mounted inside another Starlette app gets no lifespan of its own (Starlette
+        runs only the outer one), so the first request opens them instead.
+        """
+        from peppolnet.directory import AsyncDirectoryClient
+        from peppolnet.lookup import AsyncLookup
+
         if self.lookup is None:
-            raise RuntimeError("the support page's lookup runs only while the app is started")
+            self.lookup = AsyncLookup(
+                self.network,
+                list_document_types=True,
+                clock=self.settings.clock,
+                deadline=self.settings.lookup_deadline,
+            )
+        if self.peppol_directory is None and self.network.directory_url:
+            self.peppol_directory = AsyncDirectoryClient.for_network(self.network)
+
+    async def aclose(self) -> None:
+        """Close the lookup and the Directory client (an operator's own lifespan may call it)."""
+        lookup, self.lookup = self.lookup, None
+        directory, self.peppol_directory = self.peppol_directory, None
+        if lookup is not None:
+            await lookup.aclose()
+        if directory is not None:
+            await directory.aclose()
+
+    def require_lookup(self) -> AsyncLookup:
+        """The app's lookup, opened on first use when no lifespan opened it."""
+        if self.lookup is None:
+            self.open()
+        assert self.lookup is not None
         return self.lookup
+
+    def directory_client(self) -> AsyncDirectoryClient | None:
+        """The network's Peppol Directory client (None: the network has no Directory)."""
+        if self.peppol_directory is None:
+            self.open()
+        return self.peppol_directory
 
 
 def web_state(request: Request) -> WebState:

@@ -133,5 +133,7 @@ def run(args: argparse.Namespace) -> int:
         url = f"http://{shown}:{port}/"
         print(banner(url, network.name).render(lang), flush=True)
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-        uvicorn.Server(config).run(sockets=[sock])
+        # uvicorn stops cleanly on Ctrl-C, then passes it on: that is the normal end
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[sock])
     return 0
