@@ -202,3 +202,27 @@ def test_the_stylesheet_is_served_by_the_app(web: TestClient) -> None:
     css = web.get("/static/peppolnet.css")
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
+
+
+def test_a_verdict_is_reused_for_a_minute_then_asked_again(sandbox: Sandbox) -> None:
+    from datetime import UTC, datetime
+
+    from _web import GENEROUS
+
+    from peppolnet.clock import ManualClock
+    from peppolnet.web import WebSettings
+
+    clock = ManualClock(datetime.now(UTC))  # lookups judge certificates at this instant
+    settings = WebSettings(
+        lookups_per_minute=GENEROUS.lookups_per_minute, lookup_burst=100, clock=clock
+    )
+    pid = ParticipantId.parse(HOSTILE)
+    with client(sandbox, settings=settings) as web, undo_changes(sandbox):
+        sandbox.register_participant(
+            ParticipantConfig(id=pid, name="Flytt AB", country="SE", operator="kvittra")
+        )
+        assert verdicts(web.get(f"/participant/{HOSTILE}").text) == ["can-receive"]
+        sandbox.remove_participant(pid)
+        assert verdicts(web.get(f"/search?q={HOSTILE}").text) == ["can-receive"]  # kept
+        clock.advance(61.0)
+        assert verdicts(web.get(f"/participant/{HOSTILE}").text) == ["not-registered"]

@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from peppolnet.i18n import Language, parse_language
 from peppolnet.web import api, cases, registers, search
 from peppolnet.web.auth import Auth, AuthMiddleware, as_auth
+from peppolnet.web.cache import ResultCache
 from peppolnet.web.i18n import LanguageMiddleware, Templates
 from peppolnet.web.ratelimit import RateLimiter
 from peppolnet.web.security import CSRF_FIELD, CsrfMiddleware, SecurityHeadersMiddleware
@@ -67,6 +68,7 @@ def create_app(
         language=language,
         templates=templates,
         limiter=RateLimiter(settings.lookups_per_minute, settings.lookup_burst, settings.clock),
+        results=ResultCache(settings.result_ttl, settings.clock),
         auth=as_auth(auth),
         channels=channel_table(channels),
         directory=directory,

@@ -96,20 +96,26 @@ class SearchOutcome:
 
 async def look_up(state: WebState, participant: str, document_type: str | None) -> Reachability:
     """One participant's verdict through the app's lookup (raises only for invalid input)."""
-    return await state.require_lookup().check(participant, document_type=document_type)
+    lookup = state.require_lookup()
+    return await state.results.get(
+        ("participant", participant.strip().lower(), document_type),
+        lambda: lookup.check(participant, document_type=document_type),
+    )
 
 
 async def search(state: WebState, query: Query, document_type: str | None) -> SearchOutcome:
     """The candidates for ``query`` (see the module's docstring)."""
     lookup = state.require_lookup()
     if query.kind == "participant":
-        result = await lookup.check(query.text, document_type=document_type)
+        result = await look_up(state, query.text, document_type)
         return SearchOutcome(query, (Candidate(result, "participant"),))
     if query.kind == "number":
-        if query.country is None:
+        country = query.country
+        if country is None:
             raise InvalidInput(_("choose the country of the number {number}", number=query.text))
-        result = await lookup.check(
-            number=query.text, country=query.country, document_type=document_type
+        result = await state.results.get(
+            ("number", query.text, country, document_type),
+            lambda: lookup.check(number=query.text, country=country, document_type=document_type),
         )
         return SearchOutcome(query, (Candidate(result, "number"),))
     return await _by_name(state, query, document_type)
@@ -126,10 +132,7 @@ async def _by_name(state: WebState, query: Query, document_type: str | None) -> 
     for pid, listed in remote:
         found.setdefault(pid, (listed, "directory"))
     chosen = list(found.items())[:limit]
-    lookup = state.require_lookup()
-    results = await asyncio.gather(
-        *(lookup.check(pid, document_type=document_type) for pid, _ in chosen)
-    )
+    results = await asyncio.gather(*(look_up(state, str(pid), document_type) for pid, _ in chosen))
     candidates = tuple(
         Candidate(result, source, name)
         for result, (_pid, (name, source)) in zip(results, chosen, strict=True)

@@ -35,6 +35,9 @@ class WebSettings:
     """How many lookups a client may make at once before the rate applies."""
     lookup_deadline: float = 15.0
     """The most one lookup may take (seconds) before its verdict is ``unknown``."""
+    result_ttl: float = 60.0
+    """How long a verdict is reused for the same query (seconds; 0 turns it off). ``unknown``
+    answers are never reused."""
     default_country: str | None = "SE"
     """The country of a number typed without one (a VAT number names its own)."""
     max_candidates: int = 5

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from peppolnet.recipients.channels import Channel
     from peppolnet.recipients.directory import RecipientDirectory
     from peppolnet.web.auth import Auth
+    from peppolnet.web.cache import ResultCache
     from peppolnet.web.i18n import Templates
     from peppolnet.web.ratelimit import RateLimiter
 
@@ -39,6 +40,7 @@ class WebState:
     language: Language
     templates: Templates
     limiter: RateLimiter
+    results: ResultCache
     auth: Auth | None = None
     channels: Mapping[str, Channel] = dataclasses.field(default_factory=dict)
     directory: RecipientDirectory | None = None
