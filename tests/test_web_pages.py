@@ -208,7 +208,6 @@ def test_a_verdict_is_reused_for_a_minute_then_asked_again(sandbox: Sandbox) -> 
     from datetime import UTC, datetime
 
     from _web import GENEROUS
-
     from peppolnet.clock import ManualClock
     from peppolnet.web import WebSettings
 
