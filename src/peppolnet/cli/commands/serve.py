@@ -107,10 +107,16 @@ def _network(args: argparse.Namespace) -> Iterator[Network]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
+    try:
+        import uvicorn
 
+        from peppolnet.web import WebSettings, banner, create_app
+    except ImportError as exc:  # the web extra is not installed: one sentence, not a traceback
+        raise UsageError(
+            f"peppolnet serve needs the web extra ({exc.name} is missing): "
+            "pip install 'peppolnet[web]'"
+        ) from None
     from peppolnet.i18n import language_from_environment
-    from peppolnet.web import WebSettings, banner, create_app
 
     sock = bind(args.host, args.port)
     with contextlib.ExitStack() as stack:
