@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -107,6 +108,7 @@ BASE: dict[tuple[str, ...], tuple[str, ...]] = {
     ("sandbox", "info"): (),
     ("sandbox", "serve"): ("--state-file", "{tmp}/serve.json"),
     ("schemes",): (),
+    ("serve",): ("--port", "0", *SANDBOX),
     ("sml", "lookup"): ("{cannot}", *SANDBOX),
     ("sml", "name"): ("0007:5567321707",),
     ("smp", "parse"): ("{smpdoc}",),
@@ -314,6 +316,13 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "not a port number", "--dns-port", "70000"),
     ],
     ("schemes",): [error(2, "unrecognized arguments: extra", "extra")],
+    ("serve",): [
+        error(3, "the port is in use", "--port", "{busy}", *SANDBOX),
+        error(2, "not a port number", "--port", "70000"),
+        error(2, "not a port number", "--port", "http"),
+        error(2, "invalid choice: 'de'", "--lang", "de"),
+        error(2, "no sandbox is running", "--port", "0", *NO_SANDBOX),
+    ],
     ("sml", "lookup"): [
         answer(0, "https://", "{cannot}", *SANDBOX),
         error(1, "is not registered", "{unregistered}", *SANDBOX),
@@ -431,8 +440,18 @@ def damaged_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def busy_port() -> Iterator[int]:
+    """A port something already listens on (``serve --port`` there is a fault, exit 3)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        yield listener.getsockname()[1]
+
+
 @pytest.fixture
 def files(
+    busy_port: int,
     tmp_path: Path,
     state: Path,
     signed_document: Path,
@@ -457,6 +476,7 @@ def files(
     (tmp_path / "notsmp.xml").write_text("<a/>", encoding="utf-8")
     return {
         "tmp": str(tmp_path),
+        "busy": str(busy_port),
         "missing": str(tmp_path / "missing.csv"),
         "folder": str(tmp_path / "folder"),
         "nodir": str(tmp_path / "no" / "such" / "folder"),

@@ -1,0 +1,145 @@
+"""``peppolnet serve``: the support page (and its JSON API) on a local port.
+
+By default it starts a sandbox network in this process and serves the page on it, so
+``pip install . && peppolnet serve`` shows something real with no setup; ``--network production``
+or ``test`` serves the real networks (``sandbox`` uses a running ``peppolnet sandbox serve``
+when there is one). The socket is bound before the server starts, so a port in use is one
+sentence and exit 3 (a fault of the machine, not of the command line), not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from peppolnet.cli._network import network_choice
+from peppolnet.cli._output import UsageError, add_db_argument, port_number
+from peppolnet.errors import SandboxError
+
+if TYPE_CHECKING:
+    from peppolnet.network import Network
+
+
+class PortInUse(SandboxError):
+    """The address to serve on is taken (or not ours to bind): a fault, exit 3."""
+
+    retryable = True
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "serve",
+        help="run the support page and its JSON API (Swedish and English)",
+        description="Serve the peppolnet support page: search by organisation number, VAT "
+        "number, participant id or company name, with a verdict per candidate and a JSON API "
+        "under /api/v1. Runs until interrupted (Ctrl-C).",
+    )
+    parser.add_argument(
+        "--network",
+        default="sandbox",
+        type=network_choice,
+        help="production, test, or sandbox: a running `peppolnet sandbox serve`, else one "
+        "started in this process (default: sandbox)",
+    )
+    parser.add_argument("--state-file", help="the state file of a running sandbox")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=port_number, default=8000, help="port to listen on (default: 8000)"
+    )
+    parser.add_argument(
+        "--lang",
+        choices=("sv", "en"),
+        help="the page's language when the browser names none (default: from the locale)",
+    )
+    parser.add_argument(
+        "--frame-ancestors",
+        default="'none'",
+        help="the CSP frame-ancestors sources allowed to embed the page (default: 'none')",
+    )
+    add_db_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; :class:`PortInUse` naming it when that fails."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise PortInUse(f"cannot listen on {host}: {exc.strerror}", retryable=False) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise PortInUse(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
+@contextlib.contextmanager
+def _network(args: argparse.Namespace) -> Iterator[Network]:
+    from peppolnet.cli._network import resolve_network
+
+    if args.network != "sandbox":
+        yield resolve_network(args.network)
+        return
+    from peppolnet.sandbox.state import network_from_state
+
+    try:
+        yield network_from_state(args.state_file)
+        return
+    except SandboxError as exc:
+        if args.state_file:  # the user named a sandbox that is not there: as every --network
+            raise UsageError(str(exc)) from exc
+    from peppolnet.sandbox import Sandbox
+
+    with Sandbox.start() as sandbox:
+        yield sandbox.network
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from peppolnet.web import WebSettings, banner, create_app
+    except ImportError as exc:  # the web extra is not installed: one sentence, not a traceback
+        raise UsageError(
+            f"peppolnet serve needs the web extra ({exc.name} is missing): "
+            "pip install 'peppolnet[web]'"
+        ) from None
+    from peppolnet.i18n import language_from_environment
+
+    sock = bind(args.host, args.port)
+    with contextlib.ExitStack() as stack:
+        stack.callback(sock.close)
+        network = stack.enter_context(_network(args))
+        directory = None
+        if args.db:
+            from peppolnet.recipients.directory import RecipientDirectory
+
+            directory = RecipientDirectory(args.db)
+        lang = args.lang or language_from_environment()
+        app = create_app(
+            network=network,
+            directory=directory,
+            lang=lang,
+            settings=WebSettings(frame_ancestors=args.frame_ancestors),
+        )
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{port}/"
+        print(banner(url, network.name).render(lang), flush=True)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        # uvicorn stops cleanly on Ctrl-C, then passes it on: that is the normal end
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[sock])
+    return 0
