@@ -320,7 +320,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(3, "the port is in use", "--port", "{busy}", *SANDBOX),
         error(2, "not a port number", "--port", "70000"),
         error(2, "not a port number", "--port", "http"),
-        error(2, "invalid choice: 'de'", "--lang", "de"),
+        error(2, "unknown language 'de'", "--lang", "de"),
         error(2, "no sandbox is running", "--port", "0", *NO_SANDBOX),
     ],
     ("sml", "lookup"): [

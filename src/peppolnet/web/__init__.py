@@ -7,7 +7,7 @@ below it, and a JSON API with the same data. See docs/web.md.
 >>> from peppolnet.web import create_app
 >>> app = create_app(network=sandbox.network)  # doctest: +SKIP
 
-The web extra brings its dependencies: ``pip install peppolnet[web]``.
+Its libraries (Starlette, Jinja2, uvicorn) are imported only when the page is used.
 """
 
 from __future__ import annotations

@@ -53,11 +53,6 @@ def register(sub: Any) -> None:
         "--port", type=port_number, default=8000, help="port to listen on (default: 8000)"
     )
     parser.add_argument(
-        "--lang",
-        choices=("sv", "en"),
-        help="the page's language when the browser names none (default: from the locale)",
-    )
-    parser.add_argument(
         "--frame-ancestors",
         default="'none'",
         help="the CSP frame-ancestors sources allowed to embed the page (default: 'none')",
@@ -111,12 +106,12 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from peppolnet.web import WebSettings, banner, create_app
-    except ImportError as exc:  # the web extra is not installed: one sentence, not a traceback
+    except ImportError as exc:  # a broken install: one sentence, not a traceback
         raise UsageError(
-            f"peppolnet serve needs the web extra ({exc.name} is missing): "
-            "pip install 'peppolnet[web]'"
+            f"peppolnet serve needs {exc.name}, which is missing: reinstall peppolnet "
+            "(pip install peppolnet)"
         ) from None
-    from peppolnet.i18n import language_from_environment
+    from peppolnet.cli._language import language
 
     sock = bind(args.host, args.port)
     with contextlib.ExitStack() as stack:
@@ -127,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             from peppolnet.recipients.directory import RecipientDirectory
 
             directory = RecipientDirectory(args.db)
-        lang = args.lang or language_from_environment()
+        lang = language()  # --lang (every command has it), else the locale: the page's default
         app = create_app(
             network=network,
             directory=directory,
