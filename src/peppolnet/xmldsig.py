@@ -270,6 +270,51 @@ def verify_enveloped(
 
     It does not check the certificate's chain or dates: that is :mod:`peppolnet.pki`'s job.
     """
+    root = _tree_to_verify(root, in_place)
+    signature = _the_signature(root)
+    parts = _signature_parts(signature)
+    _check_algorithms(parts, policy)
+    certificates = _certificates(parts.key_info)
+    # SignedInfo is canonicalised while it still sits in the document: inclusive C14N needs the
+    # namespaces (and xml:* attributes) it inherits there.
+    signed_info_c14n = _canonicalize(
+        parts.signed_info, parts.c14n_method, parts.c14n_prefixes, whole_document=False
+    )
+    _check_digest(root, signature, parts)
+    signature_value = _b64(parts.signature_value, "ds:SignatureValue")
+    _check_signature_value(
+        certificates[0], signature_value, signed_info_c14n, _SIGNATURE_HASH[parts.signature_method]
+    )
+    return VerifiedSignature(
+        certificate=certificates[0],
+        signature_method=parts.signature_method,
+        digest_method=parts.digest_method,
+        c14n_method=parts.c14n_method,
+        signed_root=root,
+        extra_certificates=tuple(certificates[1:]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _SignatureParts:
+    """The pieces of a ``ds:Signature`` whose shape has been checked, and the algorithms it
+    names (not yet checked against a policy)."""
+
+    signed_info: etree._Element
+    signature_value: etree._Element
+    key_info: etree._Element
+    c14n_method: str  # of SignedInfo
+    c14n_prefixes: list[str] | None
+    signature_method: str
+    digest_method: str
+    digest_value: etree._Element
+    digest_c14n: str  # of the document
+    digest_prefixes: list[str] | None
+
+
+def _tree_to_verify(root: etree._Element, in_place: bool) -> etree._Element:
+    """The tree the signature is cut out of: ``root`` itself only when ``in_place`` allows it,
+    a copy otherwise; refused unless ``root`` is a known SMP root at the top of its document."""
     if not isinstance(root.tag, str) or root.tag not in SIGNED_ROOT_TAGS:
         raise _structure(f"the root element {root.tag!r} is not one that carries an SMP signature")
     if root.getparent() is not None:
@@ -277,10 +322,16 @@ def verify_enveloped(
     if root.getroottree().getroot() is not root:
         # A parentless element cut out of another document: copy it into a document of its own,
         # so that the digest covers exactly it (and never the document it came from).
-        root = copy.deepcopy(root)
-    elif not in_place:
+        return copy.deepcopy(root)
+    if not in_place:
         # Copy the whole document: processing instructions beside the root are signed too.
-        root = copy.deepcopy(root.getroottree()).getroot()
+        return copy.deepcopy(root.getroottree()).getroot()
+    return root
+
+
+def _the_signature(root: etree._Element) -> etree._Element:
+    """The one ``ds:Signature``, the last element child of ``root``: one anywhere else is what
+    a signature-wrapping attack would use."""
     signatures = list(root.iter(_SIGNATURE))
     if not signatures:
         raise InvalidSignature("the document is not signed (no ds:Signature)", step="structure")
@@ -291,7 +342,11 @@ def verify_enveloped(
         raise _structure("ds:Signature is not a direct child of the document root")
     if root[-1] is not signature and _elements(root)[-1] is not signature:
         raise _structure("ds:Signature is not the last element of the document root")
+    return signature
 
+
+def _signature_parts(signature: etree._Element) -> _SignatureParts:
+    """``signature`` taken apart, refusing any shape but SignedInfo, SignatureValue, KeyInfo."""
     children, tags = _elements_and_tags(signature)
     if tags != _SIGNATURE_SHAPE:
         names = [_local(c) for c in children]
@@ -301,8 +356,7 @@ def verify_enveloped(
                 + ", ".join(names)
             )
         raise _structure("ds:Signature must have exactly one ds:KeyInfo with the certificate")
-    signed_info, signature_value_el, key_info = children
-
+    signed_info, signature_value, key_info = children
     si_children, tags = _elements_and_tags(signed_info)
     if tags != _SIGNED_INFO_SHAPE:
         raise _structure(
@@ -310,11 +364,29 @@ def verify_enveloped(
             "Reference, found " + ", ".join(_local(c) for c in si_children)
         )
     c14n_el, sig_method_el, reference = si_children
-    c14n_method = c14n_el.get("Algorithm", "")
-    signature_method = sig_method_el.get("Algorithm", "")
     if reference.get("URI") != "":
         raise _structure('the ds:Reference must have URI="" (the whole document)')
+    digest_method, digest_value, digest_c14n, digest_prefixes = _reference_parts(reference)
+    return _SignatureParts(
+        signed_info,
+        signature_value,
+        key_info,
+        c14n_el.get("Algorithm", ""),
+        _inclusive_prefixes(c14n_el),
+        sig_method_el.get("Algorithm", ""),
+        digest_method,
+        digest_value,
+        digest_c14n,
+        digest_prefixes,
+    )
 
+
+def _reference_parts(
+    reference: etree._Element,
+) -> tuple[str, etree._Element, str, list[str] | None]:
+    """The Reference's digest method, DigestValue, and the C14N of the document digest: the
+    enveloped-signature transform alone (XMLDSig's default, inclusive C14N 1.0) or followed by
+    one C14N transform; nothing else."""
     ref_children, tags = _elements_and_tags(reference)
     if tags != _REFERENCE_SHAPE:
         raise _structure(
@@ -338,55 +410,39 @@ def verify_enveloped(
             "only the enveloped-signature transform and one C14N transform are allowed, found "
             + ", ".join(algorithms)
         )
-    digest_method = digest_method_el.get("Algorithm", "")
+    return digest_method_el.get("Algorithm", ""), digest_value_el, digest_c14n, digest_prefixes
 
-    if c14n_method not in C14N_METHODS:
+
+def _check_algorithms(parts: _SignatureParts, policy: SignaturePolicy) -> None:
+    if parts.c14n_method not in C14N_METHODS:
         raise AlgorithmNotAllowed(
-            f"canonicalization method {c14n_method!r} is not supported", step="algorithm"
+            f"canonicalization method {parts.c14n_method!r} is not supported", step="algorithm"
         )
-    if signature_method not in policy.allowed_signature_methods:
+    if parts.signature_method not in policy.allowed_signature_methods:
         raise AlgorithmNotAllowed(
-            f"signature method {signature_method!r} is not allowed by the network's policy",
+            f"signature method {parts.signature_method!r} is not allowed by the network's policy",
             step="algorithm",
         )
-    if digest_method not in policy.allowed_digest_methods:
+    if parts.digest_method not in policy.allowed_digest_methods:
         raise AlgorithmNotAllowed(
-            f"digest method {digest_method!r} is not allowed by the network's policy",
+            f"digest method {parts.digest_method!r} is not allowed by the network's policy",
             step="algorithm",
         )
 
-    certificates = _certificates(key_info)
-    # SignedInfo is canonicalised while it still sits in the document: inclusive C14N needs the
-    # namespaces (and xml:* attributes) it inherits there.
-    signed_info_c14n = _canonicalize(
-        signed_info, c14n_method, _inclusive_prefixes(c14n_el), whole_document=False
-    )
 
-    # --- digest over the document without the signature -----------------------------------
+def _check_digest(root: etree._Element, signature: etree._Element, parts: _SignatureParts) -> None:
+    """The digest over the document without its signature (cut out of ``root`` here)."""
     _remove_signature(root, signature)
-    document_c14n = _canonicalize(root, digest_c14n, digest_prefixes, whole_document=True)
-    digest = _HASH_FUNCTIONS[_DIGEST_HASH[digest_method]](document_c14n).digest()
-    expected = _b64(digest_value_el, "ds:DigestValue")
-    if digest != expected:
+    document_c14n = _canonicalize(
+        root, parts.digest_c14n, parts.digest_prefixes, whole_document=True
+    )
+    digest = _HASH_FUNCTIONS[_DIGEST_HASH[parts.digest_method]](document_c14n).digest()
+    if digest != _b64(parts.digest_value, "ds:DigestValue"):
         raise InvalidSignature(
             "the document digest does not match ds:DigestValue: the signed content was changed "
             "(or re-formatted) after signing",
             step="digest",
         )
-
-    # --- signature value over SignedInfo ---------------------------------------------------
-    signature_value = _b64(signature_value_el, "ds:SignatureValue")
-    _check_signature_value(
-        certificates[0], signature_value, signed_info_c14n, _SIGNATURE_HASH[signature_method]
-    )
-    return VerifiedSignature(
-        certificate=certificates[0],
-        signature_method=signature_method,
-        digest_method=digest_method,
-        c14n_method=c14n_method,
-        signed_root=root,
-        extra_certificates=tuple(certificates[1:]),
-    )
 
 
 def _inclusive_prefixes(method_el: etree._Element) -> list[str] | None:

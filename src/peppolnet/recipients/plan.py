@@ -143,80 +143,115 @@ def plan_request(
     fault: str | None = None,
 ) -> RequestPlan:
     """Decide what to send, from what the network said (``None``: the lookup itself failed)."""
-    wanted = request.operator
     if reachability is None or reachability.verdict is Verdict.UNKNOWN:
         why = fault or (reachability.reason if reachability else "the lookup failed")
-        return RequestPlan(
-            PlanAction(request.kind.value),
-            NetworkState.UNKNOWN,
-            f"Network state unknown ({why}); the {request.kind.value} request can still be sent.",
-            request,
-            meanwhile=_meanwhile(request, None, False, requires_einvoice),
-            reachability=reachability,
-        )
+        return _plan_unknown(request, reachability, why, requires_einvoice)
     if reachability.verdict is Verdict.NOT_REGISTERED:
-        add = _as_add(request)
-        note = (
-            " (asked as an update, but there is nothing to move: it becomes an add)"
-            if request.kind is RequestKind.UPDATE
-            else ""
-        )
-        return RequestPlan(
-            PlanAction.ADD,
-            NetworkState.NOT_REGISTERED,
-            f"{request.participant_id.bare} is not registered in Peppol: send an add request "
-            f"to {wanted}{note}.",
-            add,
-            meanwhile=_meanwhile(add, None, False, requires_einvoice),
-            reachability=reachability,
-        )
+        return _plan_not_registered(request, reachability, requires_einvoice)
     found = reachability.operator
     current = OperatorRef.of(found) if found is not None else None
-    receiving = reachability.verdict is Verdict.CAN_RECEIVE
-    if current is not None and current.seat_id == wanted.seat_id:
-        if receiving:
-            return RequestPlan(
-                PlanAction.NOTHING,
-                NetworkState.WITH_OPERATOR,
-                f"{request.participant_id.bare} is already reachable through {current}: "
-                "nothing to send.",
-                None,
-                current_operator=current,
-                reachability=reachability,
-            )
+    if current is None:
+        return _plan_operator_unknown(request, reachability, requires_einvoice)
+    if current.seat_id == request.operator.seat_id:
+        return _plan_with_operator(request, reachability, current, requires_einvoice)
+    return _plan_elsewhere(request, reachability, current, requires_einvoice)
+
+
+def _plan_unknown(
+    request: Request, reachability: Reachability | None, why: str, requires_einvoice: bool
+) -> RequestPlan:
+    """The lookup failed: a fault is never "not registered", so the request goes as asked."""
+    return RequestPlan(
+        PlanAction(request.kind.value),
+        NetworkState.UNKNOWN,
+        f"Network state unknown ({why}); the {request.kind.value} request can still be sent.",
+        request,
+        meanwhile=_meanwhile(request, None, False, requires_einvoice),
+        reachability=reachability,
+    )
+
+
+def _plan_not_registered(
+    request: Request, reachability: Reachability, requires_einvoice: bool
+) -> RequestPlan:
+    """Nobody has the participant: an add, whatever was asked."""
+    add = _as_add(request)
+    note = (
+        " (asked as an update, but there is nothing to move: it becomes an add)"
+        if request.kind is RequestKind.UPDATE
+        else ""
+    )
+    return RequestPlan(
+        PlanAction.ADD,
+        NetworkState.NOT_REGISTERED,
+        f"{request.participant_id.bare} is not registered in Peppol: send an add request "
+        f"to {request.operator}{note}.",
+        add,
+        meanwhile=_meanwhile(add, None, False, requires_einvoice),
+        reachability=reachability,
+    )
+
+
+def _plan_with_operator(
+    request: Request, reachability: Reachability, current: OperatorRef, requires_einvoice: bool
+) -> RequestPlan:
+    """Already with the requested operator: nothing to send, or an add asking it to fix the
+    registration that does not receive."""
+    if reachability.verdict is Verdict.CAN_RECEIVE:
         return RequestPlan(
-            PlanAction.ADD,
+            PlanAction.NOTHING,
             NetworkState.WITH_OPERATOR,
-            f"{request.participant_id.bare} is registered with {current} but cannot receive "
-            f"({reachability.reason}); the request asks {current} to fix that.",
-            _as_add(request),
+            f"{request.participant_id.bare} is already reachable through {current}: "
+            "nothing to send.",
+            None,
             current_operator=current,
-            meanwhile=_meanwhile(request, None, False, requires_einvoice),
             reachability=reachability,
         )
-    if current is not None:
-        update = _as_update(request, current)
-        note = (
-            " (asked as an add, but it is registered elsewhere: it becomes an update)"
-            if request.kind is RequestKind.ADD
-            else ""
-        )
-        return RequestPlan(
-            PlanAction.UPDATE,
-            NetworkState.ELSEWHERE,
-            f"{request.participant_id.bare} is registered with {current}: send an update to "
-            f"move it to {wanted}{note}.",
-            update,
-            current_operator=current,
-            meanwhile=_meanwhile(update, current, receiving, requires_einvoice),
-            reachability=reachability,
-        )
+    return RequestPlan(
+        PlanAction.ADD,
+        NetworkState.WITH_OPERATOR,
+        f"{request.participant_id.bare} is registered with {current} but cannot receive "
+        f"({reachability.reason}); the request asks {current} to fix that.",
+        _as_add(request),
+        current_operator=current,
+        meanwhile=_meanwhile(request, None, False, requires_einvoice),
+        reachability=reachability,
+    )
+
+
+def _plan_elsewhere(
+    request: Request, reachability: Reachability, current: OperatorRef, requires_einvoice: bool
+) -> RequestPlan:
+    """With another operator: an update moving it from there, whatever was asked."""
+    update = _as_update(request, current)
+    note = (
+        " (asked as an add, but it is registered elsewhere: it becomes an update)"
+        if request.kind is RequestKind.ADD
+        else ""
+    )
+    receiving = reachability.verdict is Verdict.CAN_RECEIVE
+    return RequestPlan(
+        PlanAction.UPDATE,
+        NetworkState.ELSEWHERE,
+        f"{request.participant_id.bare} is registered with {current}: send an update to "
+        f"move it to {request.operator}{note}.",
+        update,
+        current_operator=current,
+        meanwhile=_meanwhile(update, current, receiving, requires_einvoice),
+        reachability=reachability,
+    )
+
+
+def _plan_operator_unknown(
+    request: Request, reachability: Reachability, requires_einvoice: bool
+) -> RequestPlan:
+    """Registered, but the operator could not be told: send as asked, the operator sorts it."""
     return RequestPlan(
         PlanAction(request.kind.value),
         NetworkState.REGISTERED,
         f"{request.participant_id.bare} is registered in Peppol, but its operator could not be "
         f"identified ({reachability.reason}); send the {request.kind.value} request and ask "
-        f"{wanted} to sort out the move.",
+        f"{request.operator} to sort out the move.",
         request,
         meanwhile=_meanwhile(request, None, False, requires_einvoice),
         reachability=reachability,

@@ -698,6 +698,21 @@ def _resolve_operator(
     return None
 
 
+class _Collected:
+    """The fields checked so far and every problem found: all are reported at once."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+        self.problems: list[tuple[str, str]] = []
+
+    def attempt(self, field: str, func: Any, *args: Any, **kwargs: Any) -> None:
+        """``fields[field] = func(...)``, or the ValueError's sentence as ``field``'s problem."""
+        try:
+            self.fields[field] = func(*args, **kwargs)
+        except ValueError as exc:  # InvalidIdentifier is a ValueError too
+            self.problems.append((field, reason(exc)))
+
+
 def _common(
     *,
     company_name: str,
@@ -713,27 +728,40 @@ def _common(
     defaults: RequestDefaults,
     check_deliverability: bool,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    problems: list[tuple[str, str]] = []
-    fields: dict[str, Any] = {}
+    """The fields an add and an update share, checked, and every problem with them."""
+    out = _Collected()
+    out.attempt("company_name", _check_name, company_name, _("company name"))
+    out.attempt("country", _check_country, country if country is not None else defaults.country)
+    _collect_number(out, organisation_number)
+    _collect_participant(out, participant_id)
+    resolved = _resolve_operator("operator", operator, registry, out.problems)
+    if resolved is not None:
+        out.fields["operator"] = resolved
+    out.attempt("email", check_email, email, check_deliverability=check_deliverability)
+    _collect_document_types(
+        out, defaults.document_types if document_types is None else document_types
+    )
+    _collect_requester(out, requester if requester is not None else defaults.requester)
+    _collect_note(out, note)
+    return out.fields, out.problems
 
-    def attempt(field: str, func: Any, *args: Any, **kwargs: Any) -> None:
-        try:
-            fields[field] = func(*args, **kwargs)
-        except ValueError as exc:  # InvalidIdentifier is a ValueError too
-            problems.append((field, reason(exc)))
 
-    attempt("company_name", _check_name, company_name, _("company name"))
-    attempt("country", _check_country, country if country is not None else defaults.country)
+def _collect_number(out: _Collected, organisation_number: str) -> None:
     number = organisation_number.strip() if isinstance(organisation_number, str) else ""
     if not number:
-        problems.append(("organisation_number", _MISSING))
+        out.problems.append(("organisation_number", _MISSING))
     else:
         try:
             check_one_line(number, _("organisation number"))
         except ValueError as exc:
-            problems.append(("organisation_number", reason(exc)))
+            out.problems.append(("organisation_number", reason(exc)))
             number = ""
-    fields["organisation_number"] = number
+    out.fields["organisation_number"] = number
+
+
+def _collect_participant(out: _Collected, participant_id: ParticipantId | str | None) -> None:
+    """The participant given, or the first one the organisation number suggests in the
+    country (both checked before: they are in ``out.fields`` when they passed)."""
     if participant_id is not None:
         try:
             pid = (
@@ -741,54 +769,61 @@ def _common(
                 if isinstance(participant_id, ParticipantId)
                 else ParticipantId.parse(participant_id)
             )
-            fields["participant_id"] = _check_participant(pid)
+            out.fields["participant_id"] = _check_participant(pid)
         except ValueError as exc:
-            problems.append(("participant_id", reason(exc)))
-    elif number and "country" in fields:
-        suggestions = suggest_participant_ids(number, fields["country"])
+            out.problems.append(("participant_id", reason(exc)))
+        return
+    number = out.fields["organisation_number"]
+    if number and "country" in out.fields:
+        suggestions = suggest_participant_ids(number, out.fields["country"])
         if suggestions.candidates:
-            fields["participant_id"] = suggestions.candidates[0]
+            out.fields["participant_id"] = suggestions.candidates[0]
         else:
-            problems.append(("organisation_number", suggestions.reason or _("not a valid number")))
-    resolved = _resolve_operator("operator", operator, registry, problems)
-    if resolved is not None:
-        fields["operator"] = resolved
-    attempt("email", check_email, email, check_deliverability=check_deliverability)
+            out.problems.append(
+                ("organisation_number", suggestions.reason or _("not a valid number"))
+            )
+
+
+def _collect_document_types(
+    out: _Collected, document_types: Iterable[DocumentTypeId | str]
+) -> None:
+    given: Sequence[DocumentTypeId | str] = list(document_types)
     docs: list[DocumentTypeId] = []
-    given: Sequence[DocumentTypeId | str] = (
-        defaults.document_types if document_types is None else list(document_types)
-    )
     for index, doc in enumerate(given):
         try:
             docs.append(doc if isinstance(doc, DocumentTypeId) else DocumentTypeId.parse(doc))
         except InvalidIdentifier as exc:
-            problems.append((f"document_types[{index}]", reason(exc)))
+            out.problems.append((f"document_types[{index}]", reason(exc)))
     if not given:
-        problems.append(("document_types", _("at least one document type is needed")))
-    fields["document_types"] = tuple(dict.fromkeys(docs))
-    who = requester if requester is not None else defaults.requester
+        out.problems.append(("document_types", _("at least one document type is needed")))
+    out.fields["document_types"] = tuple(dict.fromkeys(docs))
+
+
+def _collect_requester(out: _Collected, who: Requester | dict[str, Any] | str | None) -> None:
     if isinstance(who, str):
         try:
             who = Requester.parse(who)
         except InvalidRequest as exc:
-            problems.extend(exc.problems)
+            out.problems.extend(exc.problems)
             who = None
     elif isinstance(who, dict):
         try:
             who = Requester.model_validate(who)
         except ValidationError as exc:
-            problems.extend((f"requester.{f}", m) for f, m in _problems(exc))
+            out.problems.extend((f"requester.{f}", m) for f, m in _problems(exc))
             who = None
-    fields["requester"] = who
+    out.fields["requester"] = who
+
+
+def _collect_note(out: _Collected, note: str | None) -> None:
     clean_note = (
         note.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(note, str) else None
     )
     if clean_note and len(clean_note) > MAX_NOTE:
-        problems.append(("note", _("is longer than {limit} characters", limit=MAX_NOTE)))
+        out.problems.append(("note", _("is longer than {limit} characters", limit=MAX_NOTE)))
     if clean_note:
         try:
             _check_plain(clean_note, _("note"), multiline=True)
         except ValueError as exc:
-            problems.append(("note", reason(exc)))
-    fields["note"] = clean_note or None
-    return fields, problems
+            out.problems.append(("note", reason(exc)))
+    out.fields["note"] = clean_note or None

@@ -48,9 +48,7 @@ CHANNELS = ("http", "outbox", "smtp")
 
 
 def register(subparsers: Any) -> None:
-    from peppolnet.cli._network import add_network_arguments
-    from peppolnet.cli.commands.operators import add_registry_arguments
-
+    """Add the ``request`` command and its sub-commands."""
     parser = subparsers.add_parser(
         "request",
         help="add/update-recipient requests (add, update, list, show, send, cancel, follow-up)",
@@ -58,52 +56,65 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="request_command", metavar="SUBCOMMAND")
+    _register_new(sub)
+    _register_stored(sub)
+    _register_send(sub)
+    _register_cancel(sub)
+    _register_drafts(sub)
+    _register_follow_up(sub)
+    parser.set_defaults(handler=lambda args: _usage(parser))
 
-    def db(p: argparse.ArgumentParser) -> None:
-        add_db_argument(p)
-        p.add_argument("--json", action="store_true", help="print JSON")
 
-    def channel_options(p: argparse.ArgumentParser) -> None:
-        group = p.add_argument_group("channel options")
-        group.add_argument("--desk-url", help="the operator desk (http; default: the sandbox's)")
-        group.add_argument("--outbox", metavar="DIR", help="the folder (outbox)")
-        group.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (smtp)")
-        group.add_argument(
-            "--smtp-to", type=_mailbox, help="the operator's onboarding address (smtp)"
-        )
-        group.add_argument("--smtp-from", type=_mailbox, help="the sender address (smtp)")
-        group.add_argument(
-            "--smtp-security", default="starttls", choices=("none", "starttls", "ssl")
-        )
+def _db_options(p: argparse.ArgumentParser) -> None:
+    add_db_argument(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
 
-    def new(name: str, help_text: str) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
-        p.add_argument("--name", required=True, help="the company name")
-        p.add_argument("--org-number", required=True, help="the organisation number")
-        p.add_argument("--country", help="how to read the number (default SE)")
-        p.add_argument("--operator", required=True, help="Seat ID, SPID or name of the operator")
-        p.add_argument("--email", required=True, help="the customer's e-mail for confirmations")
-        p.add_argument(
-            "--doctype", action="append", metavar="ID",
-            help="a document type id (repeatable; default: BIS Billing invoice and credit note)",
-        )  # fmt: skip
-        p.add_argument("--requester", metavar="'NAME <EMAIL>'", help="who asks (gets the mail)")
-        p.add_argument("--note", help="a note for the operator")
-        p.add_argument("--no-check", action="store_true", help="do not look the customer up")
-        p.add_argument(
-            "--send", metavar="CHANNEL", choices=CHANNELS,
-            help="send it now: http (operator desk), outbox (folder) or smtp",
-        )  # fmt: skip
-        channel_options(p)
-        db(p)
-        add_registry_arguments(p)
-        add_network_arguments(p)
-        return p
 
-    new("add", "ask an operator to register a customer that is not in Peppol").set_defaults(
-        handler=_add
+def _channel_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("channel options")
+    group.add_argument("--desk-url", help="the operator desk (http; default: the sandbox's)")
+    group.add_argument("--outbox", metavar="DIR", help="the folder (outbox)")
+    group.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (smtp)")
+    group.add_argument("--smtp-to", type=_mailbox, help="the operator's onboarding address (smtp)")
+    group.add_argument("--smtp-from", type=_mailbox, help="the sender address (smtp)")
+    group.add_argument("--smtp-security", default="starttls", choices=("none", "starttls", "ssl"))
+
+
+def _new_parser(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """``add`` or ``update``: the fields of a request, what to do with it, and where."""
+    from peppolnet.cli._network import add_network_arguments
+    from peppolnet.cli.commands.operators import add_registry_arguments
+
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+    p.add_argument("--name", required=True, help="the company name")
+    p.add_argument("--org-number", required=True, help="the organisation number")
+    p.add_argument("--country", help="how to read the number (default SE)")
+    p.add_argument("--operator", required=True, help="Seat ID, SPID or name of the operator")
+    p.add_argument("--email", required=True, help="the customer's e-mail for confirmations")
+    p.add_argument(
+        "--doctype", action="append", metavar="ID",
+        help="a document type id (repeatable; default: BIS Billing invoice and credit note)",
+    )  # fmt: skip
+    p.add_argument("--requester", metavar="'NAME <EMAIL>'", help="who asks (gets the mail)")
+    p.add_argument("--note", help="a note for the operator")
+    p.add_argument("--no-check", action="store_true", help="do not look the customer up")
+    p.add_argument(
+        "--send", metavar="CHANNEL", choices=CHANNELS,
+        help="send it now: http (operator desk), outbox (folder) or smtp",
+    )  # fmt: skip
+    _channel_options(p)
+    _db_options(p)
+    add_registry_arguments(p)
+    add_network_arguments(p)
+    return p
+
+
+def _register_new(sub: Any) -> None:
+    add = _new_parser(sub, "add", "ask an operator to register a customer that is not in Peppol")
+    add.set_defaults(handler=_add)
+    update = _new_parser(
+        sub, "update", "ask an operator to take over a customer from another operator"
     )
-    update = new("update", "ask an operator to take over a customer from another operator")
     update.add_argument("--from-operator", required=True, help="the operator that has it now")
     keys = update.add_mutually_exclusive_group()
     keys.add_argument("--migration-key", help="the key the current operator issued")
@@ -112,6 +123,9 @@ def register(subparsers: Any) -> None:
     )
     update.set_defaults(handler=_update)
 
+
+def _register_stored(sub: Any) -> None:
+    """``list`` and ``show``: the requests in the database."""
     listing = sub.add_parser("list", help="the stored requests (every submission)")
     listing.add_argument(
         "--status", type=_status, help="draft, sent, confirmed, rejected, expired or cancelled"
@@ -120,13 +134,17 @@ def register(subparsers: Any) -> None:
         "--participant", metavar="ID", type=_participant,
         help="only this customer's requests (e.g. 0007:5567321707)",
     )  # fmt: skip
-    db(listing)
+    _db_options(listing)
     listing.set_defaults(handler=_list)
 
     show = sub.add_parser("show", help="one request, its history and the customer's other ones")
     show.add_argument("id", help="the request id (or its first 8+ characters)")
-    db(show)
+    _db_options(show)
     show.set_defaults(handler=_show)
+
+
+def _register_send(sub: Any) -> None:
+    from peppolnet.cli._network import add_network_arguments
 
     send = sub.add_parser(
         "send",
@@ -140,11 +158,13 @@ def register(subparsers: Any) -> None:
         "--via", required=True, metavar="CHANNEL", choices=CHANNELS,
         help="http (operator desk), outbox (folder) or smtp",
     )  # fmt: skip
-    channel_options(send)
-    db(send)
+    _channel_options(send)
+    _db_options(send)
     add_network_arguments(send)
     send.set_defaults(handler=_send)
 
+
+def _register_cancel(sub: Any) -> None:
     cancel = sub.add_parser(
         "cancel",
         help="withdraw a draft or a sent request",
@@ -154,8 +174,13 @@ def register(subparsers: Any) -> None:
     )
     cancel.add_argument("id", help="the request id (or its first 8+ characters)")
     cancel.add_argument("--reason", help="why (kept in the history)")
-    db(cancel)
+    _db_options(cancel)
     cancel.set_defaults(handler=_cancel)
+
+
+def _register_drafts(sub: Any) -> None:
+    from peppolnet.cli._network import add_network_arguments
+    from peppolnet.cli.commands.operators import add_registry_arguments
 
     drafts = sub.add_parser(
         "drafts",
@@ -171,10 +196,14 @@ def register(subparsers: Any) -> None:
     )
     drafts.add_argument("--email", help="confirmation e-mail for customers without one")
     drafts.add_argument("--dry-run", action="store_true", help="show the drafts, store nothing")
-    db(drafts)
+    _db_options(drafts)
     add_registry_arguments(drafts)
     add_network_arguments(drafts)
     drafts.set_defaults(handler=_drafts)
+
+
+def _register_follow_up(sub: Any) -> None:
+    from peppolnet.cli._network import add_network_arguments
 
     follow = sub.add_parser("follow-up", help="look sent requests up again; confirm or expire")
     follow.add_argument("--expire-after", metavar="DURATION", help="e.g. 14d: give up after")
@@ -185,10 +214,9 @@ def register(subparsers: Any) -> None:
     follow.add_argument(
         "--notify-security", default="starttls", choices=("none", "starttls", "ssl")
     )
-    db(follow)
+    _db_options(follow)
     add_network_arguments(follow)
     follow.set_defaults(handler=_follow_up)
-    parser.set_defaults(handler=lambda args: _usage(parser))
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
