@@ -18,6 +18,9 @@ once, above the transport, for both:
   socket operation only the time left; a sync client of the caller's is cut between chunks.
 * **One error mapping**: whatever the transport, a failure becomes one :class:`HttpFault` whose
   ``kind`` says what happened, and each client turns that into its own error sentence.
+* **One log** (``peppolnet.http``): every fetch at DEBUG - host and path (never the query
+  string, credentials or an e-mail address: :func:`shown`), status, bytes, milliseconds -, a
+  fault or a 5xx answer at WARNING, and each retry decision at DEBUG (:func:`retry_pause`).
 * **Sans-I/O drivers.** A client's logic (retries, redirects, paging, 429) is a generator that
   yields :class:`Fetch` and :class:`Pause` requests and receives :class:`Answer` values (or an
   :class:`HttpFault` thrown in); :func:`run` and :func:`arun` are the only sync and async code.
@@ -56,6 +59,7 @@ import contextvars
 import dataclasses
 import ipaddress
 import json
+import logging
 import re
 import socket
 import ssl
@@ -69,7 +73,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar, cast
 import httpcore
 import httpx
 
+from peppolnet import _retry
 from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
+from peppolnet._logging import logger
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -91,10 +97,14 @@ __all__ = [
     "expired",
     "fetch",
     "left",
+    "retry_pause",
     "run",
     "scope",
+    "shown",
     "timeouts",
 ]
+
+_log: Final = logger("peppolnet.http")
 
 
 # --- scopes: the deadline and the destination policy of what runs inside ------------------------
@@ -541,8 +551,31 @@ def fetch(client: httpx.Client, request: Fetch) -> Answer:
     usable answer came (any status is an answer: what it means is the caller's to say).
 
     Redirects are never followed, even by a client of the caller's that would: where peppolnet
-    follows one (a CRL's), its own logic decides.
+    follows one (a CRL's), its own logic decides. Every fetch is logged (:func:`_logged`).
     """
+    started = time.perf_counter()
+    try:
+        answer = _fetch(client, request)
+    except HttpFault as fault:
+        _logged(request.url, started, fault=fault)
+        raise
+    _logged(request.url, started, answer=answer)
+    return answer
+
+
+async def afetch(client: httpx.AsyncClient, request: Fetch) -> Answer:
+    """The async twin of :func:`fetch`; the scope's deadline ends the request wherever it is."""
+    started = time.perf_counter()
+    try:
+        answer = await _afetch(client, request)
+    except HttpFault as fault:
+        _logged(request.url, started, fault=fault)
+        raise
+    _logged(request.url, started, answer=answer)
+    return answer
+
+
+def _fetch(client: httpx.Client, request: Fetch) -> Answer:
     try:
         response = _send(client, request)
         try:
@@ -560,8 +593,7 @@ def fetch(client: httpx.Client, request: Fetch) -> Answer:
         raise HttpFault("url", str(exc)) from exc
 
 
-async def afetch(client: httpx.AsyncClient, request: Fetch) -> Answer:
-    """The async twin of :func:`fetch`; the scope's deadline ends the request wherever it is."""
+async def _afetch(client: httpx.AsyncClient, request: Fetch) -> Answer:
     try:
         async with asyncio.timeout(left()):
             response = await _asend(client, request)
@@ -580,6 +612,90 @@ async def afetch(client: httpx.AsyncClient, request: Fetch) -> Answer:
         raise _fault(exc) from exc
     except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
         raise HttpFault("url", str(exc)) from exc
+
+
+# --- what the logs show -------------------------------------------------------------------------
+
+_SHOWN_MAX: Final = 300
+# an e-mail address, plain or percent-encoded, as it could stand in a path segment
+_EMAIL: Final = re.compile(r"[^/@?#;=&]+(?:@|%40)[^/@?#;=&]+", re.IGNORECASE)
+
+
+def shown(url: str) -> str:
+    """``url`` as the logs show it: host and path only. No credentials, no query string (a
+    Directory search's names people and companies), no e-mail address (``***`` instead).
+
+    >>> shown("https://user:pw@smp.example:8443/a/b?name=Anna#x")
+    'smp.example:8443/a/b'
+    >>> shown("http://desk.example/requests/anna%40example.se")
+    'desk.example/requests/***'
+    """
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "(a malformed URL)"
+    host = parts.netloc.rpartition("@")[2]
+    path = (
+        _EMAIL.sub("***", parts.path)
+        if "@" in parts.path or "%40" in parts.path.upper()
+        else parts.path
+    )
+    return f"{host}{path}"[:_SHOWN_MAX]
+
+
+def _logged(
+    url: str, started: float, *, answer: Answer | None = None, fault: HttpFault | None = None
+) -> None:
+    """Log one fetch: at DEBUG its host and path, status, body bytes and time; at WARNING a
+    fault (no usable answer) or a 5xx answer, which every peppolnet client treats as one."""
+    if fault is not None:
+        if _log.isEnabledFor(logging.WARNING):
+            ms = (time.perf_counter() - started) * 1000
+            _log.warning(
+                "%s: no answer (%s: %s) after %.1f ms", shown(url), fault.kind, fault.detail, ms
+            )
+        return
+    assert answer is not None
+    level = logging.WARNING if answer.status >= 500 else logging.DEBUG
+    if _log.isEnabledFor(level):
+        ms = (time.perf_counter() - started) * 1000
+        cut = ", cut at the size limit" if answer.truncated else ""
+        _log.log(
+            level,
+            "%s -> HTTP %d, %d bytes%s, %.1f ms",
+            shown(url),
+            answer.status,
+            len(answer.body),
+            cut,
+            ms,
+        )
+
+
+def retry_pause(
+    policy: _retry.RetryPolicy,
+    attempt: int,
+    url: str,
+    reason: str,
+    budget: _retry.Budget | None = None,
+) -> float | None:
+    """After try ``attempt`` of ``url`` failed with a fault (``reason``, e.g. ``HTTP 503``): the
+    pause before the next try, or None for no other try (:func:`peppolnet._retry.decide`, with
+    the scope's deadline). Logged at DEBUG either way: the attempt, the reason, the pause - or
+    why there is none."""
+    pause, why_not = _retry.decide(policy, attempt, left(), budget)
+    if _log.isEnabledFor(logging.DEBUG):
+        if pause is None:
+            _log.debug("%s: no retry after try %d (%s): %s", shown(url), attempt, reason, why_not)
+        else:
+            _log.debug(
+                "%s: try %d of %d in %.2f s after %s",
+                shown(url),
+                attempt + 1,
+                policy.attempts,
+                pause,
+                reason,
+            )
+    return pause
 
 
 def _cut(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -15,7 +15,8 @@ bulk attempts x 3 SMP-client attempts). Here there is one rule:
   budget opened inside another one is the outer one. Attempts are counted once across layers.
 * :func:`next_pause` is the one decision: after try ``attempt`` failed with a fault worth
   retrying, the pause before the next try - or None when the policy's tries are used up, the
-  budget is spent, or the deadline would pass before the next try could end.
+  budget is spent, or the deadline would pass before the next try could end (:func:`decide`
+  also says which, for the logs; :func:`peppolnet._http.retry_pause` logs each decision).
 
 Only *faults* are retried (connection errors, timeouts, 5xx, broken bodies); an answer is never
 retried (a 404, a signature that does not verify, a refused destination).
@@ -31,7 +32,7 @@ import threading
 from collections.abc import Iterator
 from typing import Final
 
-__all__ = ["DEFAULT", "Budget", "RetryPolicy", "next_pause", "spending"]
+__all__ = ["DEFAULT", "Budget", "RetryPolicy", "decide", "in_force", "next_pause", "spending"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -125,7 +126,17 @@ def next_pause(
     budget: Budget | None = None,
 ) -> float | None:
     """The pause before another try, after try ``attempt`` (1 for the first) failed with a fault;
-    None when there is to be no other try.
+    None when there is to be no other try (:func:`decide` says why)."""
+    return decide(policy, attempt, time_left, budget)[0]
+
+
+def decide(
+    policy: RetryPolicy,
+    attempt: int,
+    time_left: float | None,
+    budget: Budget | None = None,
+) -> tuple[float | None, str]:
+    """:func:`next_pause`, and why there is no other try ("" when there is one) - for the logs.
 
     No other try when the policy's ``attempts`` are used up, when the deadline leaves no time for
     the pause and a try after it (``time_left``, None: no deadline), or when the budget - the one
@@ -133,11 +144,18 @@ def next_pause(
     retry that will happen.
     """
     if attempt >= policy.attempts:
-        return None
+        return None, f"all {policy.attempts} tries are used"
     pause = policy.pause(attempt)
     if time_left is not None and time_left <= pause:
-        return None
+        return None, "the deadline leaves no time for another try"
     budget = budget if budget is not None else _CURRENT.get()
     if budget is not None and not budget.take():
-        return None
-    return pause
+        return None, "the retry budget is spent"
+    return pause, ""
+
+
+def in_force(fallback: Budget | None) -> Budget | None:
+    """The budget open in this context (a lookup's), else ``fallback``: for an operation that
+    keeps its own budget - a Directory search over many pages - unless one is open around it."""
+    current = _CURRENT.get()
+    return current if current is not None else fallback

@@ -54,7 +54,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -441,12 +441,35 @@ def _resolve(ctx: _Context, candidate: ParticipantId) -> Generator[_Request, Any
         except DnsFailure as exc:
             pause = None
             if exc.retryable and not isinstance(exc, UntrustedNegative):
-                pause = _retry.next_pause(ctx.retry, attempt, ctx.budget.left(), ctx.retries)
+                pause = _dns_retry(ctx, candidate, attempt, exc)
             if pause is None:
                 raise
             yield _Pause(pause)
             continue
         return answer
+
+
+def _dns_retry(
+    ctx: _Context, candidate: ParticipantId, attempt: int, exc: DnsFailure
+) -> float | None:
+    """The pause before asking the SML again after ``exc``, or None; logged at DEBUG either way
+    (the attempt, the reason, the pause or why there is none), as the HTTP layer logs its own."""
+    pause, why_not = _retry.decide(ctx.retry, attempt, ctx.budget.left(), ctx.retries)
+    if _log.isEnabledFor(logging.DEBUG):
+        if pause is None:
+            _log.debug(
+                "SML question for %s: no retry after try %d (%s): %s",
+                candidate,
+                attempt,
+                exc,
+                why_not,
+            )
+        else:
+            _log.debug(
+                "SML question for %s: try %d of %d in %.2f s after %s",
+                candidate, attempt + 1, ctx.retry.attempts, pause, exc,
+            )  # fmt: skip
+    return pause
 
 
 def _steps(ctx: _Context, started: float) -> _Steps:
@@ -1021,6 +1044,9 @@ def _doc_label(document_type: DocumentTypeId) -> str:
 
 
 class _Base:
+    resolver: SmlResolver | AsyncSmlResolver
+    smp: SmpClient | AsyncSmpClient
+
     def __init__(
         self,
         network: Network | None,
@@ -1095,6 +1121,21 @@ class _Base:
         """The SMP client's options: the lookup's clock and retry policy (its budget applies)."""
         return {"timeout": timeout, "clock": self.clock, "per_host": per_host, "retry": self.retry}
 
+    def _call(self, request: _Request, revocation: Callable[..., Any]) -> Any:
+        """The call that performs ``request`` - its result for the sync clients, an awaitable
+        of it for the async ones (same names, same arguments): the one dispatch of both shells.
+        ``revocation`` asks the revocation checker, in the shell's way."""
+        if isinstance(request, _Resolve):
+            return self.resolver.resolve(request.participant, timeout=request.timeout)
+        if isinstance(request, _ServiceGroup):
+            return self.smp.service_group(request.smp_url, request.participant)
+        if isinstance(request, _Revocation):
+            return revocation(self.revocation, request.certificate, request.issuer, request.at)
+        assert isinstance(request, _Metadata)
+        return self.smp.service_metadata(
+            request.smp_url, request.participant, request.document_type, at=request.at
+        )
+
     @contextlib.contextmanager
     def _scope(self, request: _Request) -> Iterator[None]:
         """What a request may take, for every client below: the time the lookup's deadline
@@ -1124,6 +1165,9 @@ class Lookup(_Base):
     >>> # with a running sandbox (see docs/sandbox.md):
     >>> # Lookup(sandbox.network).check("0007:5567321707").verdict
     """
+
+    resolver: SmlResolver
+    smp: SmpClient
 
     def __init__(
         self,
@@ -1193,18 +1237,14 @@ class Lookup(_Base):
         )
         steps = _lookup_steps(ctx)
         try:
-            request = next(steps)
-            while True:
+            step = _advance(steps, None, None)
+            while not isinstance(step, Reachability):
                 try:
-                    try:
-                        result = self._perform(request)
-                    except PeppolnetError as exc:
-                        request = steps.throw(exc)
-                    else:
-                        request = steps.send(result)
-                except StopIteration as stop:
-                    value: Reachability = stop.value
-                    return value
+                    result, error = self._perform(step), None
+                except PeppolnetError as exc:
+                    result, error = None, exc
+                step = _advance(steps, result, error)
+            return step
         except Exception as exc:
             return _defect(ctx, exc)
 
@@ -1214,25 +1254,14 @@ class Lookup(_Base):
         if isinstance(request, _Pause):
             return time.sleep(request.seconds)
         with self._scope(request):
-            if isinstance(request, _Resolve):
-                return self.resolver.resolve(request.participant, timeout=request.timeout)
-            if isinstance(request, _ServiceGroup):
-                return self.smp.service_group(request.smp_url, request.participant)
-            if isinstance(request, _Revocation):
-                assert isinstance(self.revocation, RevocationChecker)  # checked when made
-                try:
-                    return revocation_answer(
-                        self.revocation, request.certificate, request.issuer, request.at
-                    )
-                except Exception as exc:  # a checker of the caller's may raise anything
-                    return _checker_failed(exc)
-            return self.smp.service_metadata(
-                request.smp_url, request.participant, request.document_type, at=request.at
-            )
+            return self._call(request, _revocation_or_failure)
 
 
 class AsyncLookup(_Base):
     """The asynchronous twin of :class:`Lookup`: same arguments, same results."""
+
+    resolver: AsyncSmlResolver
+    smp: AsyncSmpClient
 
     def __init__(
         self,
@@ -1298,18 +1327,14 @@ class AsyncLookup(_Base):
         )
         steps = _lookup_steps(ctx)
         try:
-            request = next(steps)
-            while True:
+            step = _advance(steps, None, None)
+            while not isinstance(step, Reachability):
                 try:
-                    try:
-                        result = await self._perform(request)
-                    except PeppolnetError as exc:
-                        request = steps.throw(exc)
-                    else:
-                        request = steps.send(result)
-                except StopIteration as stop:
-                    value: Reachability = stop.value
-                    return value
+                    result, error = await self._perform(step), None
+                except PeppolnetError as exc:
+                    result, error = None, exc
+                step = _advance(steps, result, error)
+            return step
         except Exception as exc:
             return _defect(ctx, exc)
 
@@ -1323,26 +1348,40 @@ class AsyncLookup(_Base):
         try:
             async with asyncio.timeout(request.timeout):
                 with self._scope(request):
-                    return await self._perform_within(request)
+                    return await self._call(request, _arevocation_or_failure)
         except TimeoutError:
             raise DeadlineExceeded("the lookup's deadline passed") from None
 
-    async def _perform_within(self, request: _Request) -> Any:
-        if isinstance(request, _Resolve):
-            return await self.resolver.resolve(request.participant, timeout=request.timeout)
-        if isinstance(request, _ServiceGroup):
-            return await self.smp.service_group(request.smp_url, request.participant)
-        if isinstance(request, _Revocation):
-            try:
-                return await arevocation_answer(
-                    self.revocation, request.certificate, request.issuer, request.at
-                )
-            except Exception as exc:  # a checker of the caller's may raise anything
-                return _checker_failed(exc)
-        assert isinstance(request, _Metadata)
-        return await self.smp.service_metadata(
-            request.smp_url, request.participant, request.document_type, at=request.at
-        )
+
+def _advance(steps: _Steps, result: Any, error: PeppolnetError | None) -> _Request | Reachability:
+    """Hand the last request's outcome to ``steps`` (``error`` thrown in, for the flow to judge):
+    the next request, or the lookup's :class:`Reachability` when the flow has ended."""
+    try:
+        return steps.send(result) if error is None else steps.throw(error)
+    except StopIteration as stop:
+        value: Reachability = stop.value
+        return value
+
+
+def _revocation_or_failure(
+    checker: Any, certificate: x509.Certificate, issuer: x509.Certificate, at: datetime
+) -> RevocationAnswer:
+    """The checker's answer; one that raises is a fault (a checker of the caller's may raise
+    anything)."""
+    try:
+        return revocation_answer(checker, certificate, issuer, at)
+    except Exception as exc:
+        return _checker_failed(exc)
+
+
+async def _arevocation_or_failure(
+    checker: Any, certificate: x509.Certificate, issuer: x509.Certificate, at: datetime
+) -> RevocationAnswer:
+    """The async twin of :func:`_revocation_or_failure`."""
+    try:
+        return await arevocation_answer(checker, certificate, issuer, at)
+    except Exception as exc:
+        return _checker_failed(exc)
 
 
 def _unconfirmed(resolver: SmlResolver | AsyncSmlResolver, request: _Unconfirmed) -> None:

@@ -62,6 +62,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import functools
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -73,6 +74,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from peppolnet import _http
+from peppolnet._logging import logger
 from peppolnet._tls import context
 from peppolnet.clock import Clock, as_clock
 from peppolnet.destinations import PUBLIC_ONLY, DestinationPolicy, redact_url
@@ -80,6 +82,10 @@ from peppolnet.errors import DestinationRefused
 from peppolnet.pki import RevocationAnswer, RevocationStatus
 
 __all__ = ["DEFAULT_MAX_BYTES", "CrlChecker", "crl_urls", "judge_crl", "read_crl"]
+
+#: CRL downloads are HTTP fetches (logged by peppolnet._http); a CRL served from the cache
+#: instead is logged beside them.
+_log = logger("peppolnet.http")
 
 #: Largest CRL accepted (bytes as sent: no content coding is accepted). The G3 CRLs are a few kB;
 #: 10 MB leaves room for a CA that revokes a lot, and bounds what a hostile or broken server can
@@ -618,6 +624,8 @@ class CrlChecker:
             return refused
         slot, entry, future, mine = self._claim(url, ask)
         if entry is not None:
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("%s: the CRL from the cache (no download)", _http.shown(url))
             return entry
         if future is None:
             return _out_of_time(url, ask)

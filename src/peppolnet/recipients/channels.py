@@ -40,7 +40,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 import httpx
 
 from peppolnet import _http
-from peppolnet._retry import RetryPolicy, next_pause
+from peppolnet._retry import RetryPolicy
 from peppolnet._tls import context
 from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest
 from peppolnet.i18n import Message, _
@@ -430,7 +430,7 @@ class HttpChannel:
                 if answer.status not in _RETRY_STATUS:
                     return answer
                 last = f"HTTP {answer.status}"
-            pause = next_pause(self.retry, attempt, None)
+            pause = _http.retry_pause(self.retry, attempt, request.url, last)
             if pause is None:
                 raise ChannelError(
                     f"the operator desk at {self.desk_url} did not take the request after "

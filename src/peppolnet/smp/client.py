@@ -228,11 +228,12 @@ class _Core:
                 return self.interpret(url, answer)
             except _http.HttpFault as fault:
                 error: SmpError | SmpUnavailable = _fault(url, fault)
+                reason = fault.kind
             except SmpUnavailable as unavailable:
-                error = unavailable
+                error, reason = unavailable, f"HTTP {answer.status}"
             pause = None
             if error.retryable:
-                pause = _retry.next_pause(self.retry, attempt, _http.left())
+                pause = _http.retry_pause(self.retry, attempt, url, reason)
             if pause is None:
                 raise error
             yield _http.Pause(pause)
