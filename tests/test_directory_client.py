@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -14,8 +16,10 @@ from peppolnet.directory import AsyncDirectoryClient, DirectoryClient
 from peppolnet.directory.client import RateLimiter, parse_retry_after
 from peppolnet.errors import DirectoryError, DirectoryQueryError, DirectoryRateLimited
 from peppolnet.identifiers import BIS_BILLING_INVOICE, ParticipantId
+from peppolnet.lookup import RetryPolicy
+from peppolnet.sandbox import Sandbox
 from peppolnet.sandbox.directory_service import DirectoryEntry, DirectoryService
-from peppolnet.sandbox.http import HttpServer, Request, Response
+from peppolnet.sandbox.http import Faults, HttpServer, Request, Response
 
 
 def _entry(i: int, *, name: str | None = None, country: str = "NO", n: int = 1) -> DirectoryEntry:
@@ -261,3 +265,113 @@ async def test_async_429_and_rate_limit() -> None:
             for _ in range(3):
                 await paced.search(name="bakeri")
             assert clock.monotonic() == 100.5
+
+
+# --- faults are retried under the one retry policy, as an SMP request is ---------------------
+
+FAST = RetryPolicy(backoff=0.01)
+
+
+@contextlib.contextmanager
+def directory_faults(sandbox: Sandbox, faults: Faults) -> Iterator[HttpServer]:
+    """The sandbox's own Directory server with ``faults`` injected for the block."""
+    server = sandbox.directory_server
+    assert server is not None
+    server.faults = faults
+    try:
+        yield server
+    finally:
+        server.faults = Faults()
+
+
+def _a_name(sandbox: Sandbox) -> str:
+    return next(e.entities[0].names[0].name for e in sandbox.directory.entries())
+
+
+def test_a_directory_that_always_fails_costs_the_policys_tries(sandbox: Sandbox) -> None:
+    paused: list[float] = []
+    with (
+        directory_faults(sandbox, Faults(error_share=1.0)) as server,
+        DirectoryClient.for_network(
+            sandbox.network, rate_limit=None, sleep=paused.append
+        ) as client,
+    ):
+        before = server.requests
+        with pytest.raises(DirectoryError, match="answered HTTP 50") as info:
+            client.search(name=_a_name(sandbox))
+        assert server.requests - before == 3 == client.requests_sent  # DEFAULT: three tries
+    assert info.value.retryable
+    assert len(paused) == 2  # jittered back-off from 0.25 s, through the injected sleep
+    assert 0.125 <= paused[0] <= 0.375
+    assert 0.25 <= paused[1] <= 0.75
+
+
+def test_a_directory_that_recovers_answers_after_a_retry(sandbox: Sandbox) -> None:
+    name = _a_name(sandbox)
+    with directory_faults(sandbox, Faults(error_share=1.0)) as server:
+
+        def mend(seconds: float) -> None:  # the pause between tries: the Directory is back
+            server.faults = Faults()
+
+        before = server.requests
+        with DirectoryClient.for_network(sandbox.network, rate_limit=None, sleep=mend) as client:
+            page = client.search(name=name)
+        assert server.requests - before == 2
+    assert name in [m.name for m in page.matches]
+
+
+def test_a_directory_that_does_not_answer_in_time_is_tried_again(sandbox: Sandbox) -> None:
+    with (
+        directory_faults(sandbox, Faults(timeout_share=1.0)) as server,
+        DirectoryClient.for_network(
+            sandbox.network, rate_limit=None, timeout=0.3, retry=FAST
+        ) as client,
+    ):
+        before = server.requests
+        with pytest.raises(DirectoryError, match=r"did not answer within 0\.3 s"):
+            client.search(name=_a_name(sandbox))
+        assert server.requests - before == 3
+
+
+async def test_the_async_client_retries_alike(sandbox: Sandbox) -> None:
+    with directory_faults(sandbox, Faults(reset_share=1.0)) as server:
+        before = server.requests
+        async with AsyncDirectoryClient.for_network(
+            sandbox.network, rate_limit=None, retry=RetryPolicy(attempts=2, backoff=0.01)
+        ) as client:
+            with pytest.raises(DirectoryError, match="could not reach"):
+                await client.search(name=_a_name(sandbox))
+        assert server.requests - before == 2
+
+
+def test_an_answer_is_not_retried(server: HttpServer) -> None:
+    def gone(request: Request) -> Response:
+        return Response(404, b"no such thing")
+
+    with HttpServer(gone) as srv, DirectoryClient(srv.base_url, rate_limit=None) as client:
+        with pytest.raises(DirectoryError, match="404") as info:
+            client.search(name="bakeri")
+        assert srv.requests == 1
+    assert not info.value.retryable
+
+
+def test_one_budget_for_a_whole_search(server: HttpServer) -> None:
+    """Every page's first try fails: two retries (attempts=3) carry the search over two pages;
+    the third page's fault finds the budget spent."""
+    service = DirectoryService(ENTRIES)
+    tries: list[int] = []
+
+    def every_other(request: Request) -> Response:
+        tries.append(1)
+        return Response(502, b"bad gateway") if len(tries) % 2 else service.handle(request)
+
+    with (
+        HttpServer(every_other) as srv,
+        DirectoryClient(srv.base_url, rate_limit=None, retry=FAST) as client,
+    ):
+        result = client.iter_search("Company", page_size=4)
+        seen = []
+        with pytest.raises(DirectoryError, match="502"):
+            seen.extend(result)
+    assert len(tries) == 5  # page 1: 2 tries, page 2: 2 tries, page 3: 1 try
+    assert len(seen) >= 1  # what came before the fault was handed out

@@ -184,3 +184,34 @@ def test_config_errors_name_field_and_line() -> None:
             '[[participants]]\nid = "0007:5567321707"\nname = "x"\ncountry = "SE"\n'
             'operator = "a"\nquirks = ["nope"]\n'
         )
+
+
+def test_directory_faults_from_the_file(tmp_path: Path) -> None:
+    """The Directory takes a faults table as an SMP does; the client retries what it injects."""
+    from peppolnet.directory import DirectoryClient
+    from peppolnet.errors import DirectoryError
+    from peppolnet.sandbox.http import Faults
+
+    config = parse_config("[directory.faults]\nerror_share = 1.0\nseed = 3\n" + SMALL_NETWORK)
+    assert config.directory_faults == Faults(error_share=1.0, seed=3)
+    assert parse_config(SMALL_NETWORK).directory_faults == Faults()
+    with Sandbox.start(config, key_dir=tmp_path) as sandbox:
+        server = sandbox.directory_server
+        assert server is not None
+        paused: list[float] = []
+        with (
+            DirectoryClient.for_network(
+                sandbox.network, rate_limit=None, sleep=paused.append
+            ) as client,
+            pytest.raises(DirectoryError, match="answered HTTP 50"),
+        ):
+            client.search(name="Anything")
+        assert server.requests == 3
+        assert len(paused) == 2
+
+
+def test_directory_faults_must_be_known_keys() -> None:
+    with pytest.raises(SandboxError, match=r"directory\.faults\.errors"):
+        parse_config("[directory.faults]\nerrors = 1.0\n" + SMALL_NETWORK)
+    with pytest.raises(SandboxError, match=r"directory\.faults.*between 0 and 1"):
+        parse_config("[directory.faults]\nerror_share = 2.0\n" + SMALL_NETWORK)

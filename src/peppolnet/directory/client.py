@@ -7,6 +7,10 @@ REST API documentation), so
   a loop over many customers never provokes HTTP 429 in the first place;
 * HTTP 429 answers are honoured: the client waits ``Retry-After`` seconds and tries again, at
   most ``max_retries_429`` times, then raises :class:`~peppolnet.errors.DirectoryRateLimited`;
+* faults - no answer within ``timeout``, no connection, HTTP 5xx - are tried again as an SMP
+  request is: the one retry policy (``retry``, a :class:`peppolnet.RetryPolicy`; three tries
+  with jittered back-off by default) and one retry budget for a whole search, however many
+  pages it reads (a budget open around the call, a lookup's, counts instead);
 * the 1000-result cap: iteration stops at the last page the Directory will serve and says so
   (``SearchResult.truncated``) instead of provoking a 400;
 * queries are checked before sending (3-character minimums, identifiers, paging).
@@ -27,11 +31,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Final, Protocol, Unpack
+from typing import Final, Protocol, Self, TypeAlias, Unpack
 
 import httpx
 
-from peppolnet import _http
+from peppolnet import _http, _retry
 from peppolnet._tls import context
 from peppolnet.clock import Clock, as_clock
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
@@ -63,6 +67,8 @@ DEFAULT_RETRY_AFTER: Final = 2.0
 MAX_RETRY_AFTER: Final = 60.0
 ITER_PAGE_SIZE: Final = 100
 
+_Params: TypeAlias = list[tuple[str, str]]  # a search's query parameters
+_Budget: TypeAlias = "_retry.Budget | None"  # the retries a search may still make
 Confirm = Callable[[ParticipantId], bool | None]
 AsyncConfirm = Callable[[ParticipantId], "bool | Awaitable[bool | None] | None"]
 
@@ -233,7 +239,29 @@ class _Pager:
         return out
 
 
-class SearchResult:
+class _Result:
+    """What both search results share: the pager's findings, and iteration only once."""
+
+    def __init__(self, pager: _Pager) -> None:
+        self._pager = pager
+        self._started = False
+
+    @property
+    def truncated(self) -> bool:
+        return self._pager.truncated
+
+    @property
+    def total(self) -> int | None:
+        return self._pager.total
+
+    def _start(self) -> _Pager:
+        if self._started:
+            raise DirectoryQueryError("a search result can be iterated only once; search again")
+        self._started = True
+        return self._pager
+
+
+class SearchResult(_Result):
     """The matches of :meth:`DirectoryClient.iter_search`, fetched page by page as iterated.
 
     After iteration, ``truncated`` is True if the Directory's 1000-result cap stopped it before
@@ -241,54 +269,29 @@ class SearchResult:
     """
 
     def __init__(self, pages: Callable[[int, int], SearchPage], pager: _Pager) -> None:
+        super().__init__(pager)
         self._pages = pages
-        self._pager = pager
-        self._started = False
-
-    @property
-    def truncated(self) -> bool:
-        return self._pager.truncated
-
-    @property
-    def total(self) -> int | None:
-        return self._pager.total
 
     def __iter__(self) -> Iterator[DirectoryMatch]:
-        if self._started:
-            raise DirectoryQueryError("a search result can be iterated only once; search again")
-        self._started = True
-        pager = self._pager
+        pager = self._start()
         while not pager.done:
             yield from pager.feed(self._pages(pager.next_page, pager.page_size))
 
 
-class AsyncSearchResult:
+class AsyncSearchResult(_Result):
     """The async twin of :class:`SearchResult` (``async for``)."""
 
     def __init__(self, pages: Callable[[int, int], Awaitable[SearchPage]], pager: _Pager) -> None:
+        super().__init__(pager)
         self._pages = pages
-        self._pager = pager
-        self._started = False
 
-    @property
-    def truncated(self) -> bool:
-        return self._pager.truncated
-
-    @property
-    def total(self) -> int | None:
-        return self._pager.total
-
-    async def _run(self) -> AsyncIterator[DirectoryMatch]:
-        pager = self._pager
+    async def _run(self, pager: _Pager) -> AsyncIterator[DirectoryMatch]:
         while not pager.done:
             for match in pager.feed(await self._pages(pager.next_page, pager.page_size)):
                 yield match
 
     def __aiter__(self) -> AsyncIterator[DirectoryMatch]:
-        if self._started:
-            raise DirectoryQueryError("a search result can be iterated only once; search again")
-        self._started = True
-        return self._run()
+        return self._run(self._start())
 
 
 # --- shells --------------------------------------------------------------------------------------
@@ -304,6 +307,7 @@ class _Base:
         max_retries_429: int,
         verify: str | bool,
         clock: Clock | None,
+        retry: _retry.RetryPolicy | None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise InvalidInput(f"the Directory URL must start with https:// (got {base_url!r})")
@@ -311,9 +315,18 @@ class _Base:
         self.timeout = timeout
         self.verify = verify
         self.max_retries_429 = max_retries_429
+        #: How faults (timeouts, no connection, 5xx) are tried again; one budget per search.
+        self.retry = retry or _retry.DEFAULT
         self.limiter = RateLimiter(rate_limit, clock)
         #: How many HTTP requests this client has sent (tests and progress displays read it).
         self.requests_sent = 0
+
+    @classmethod
+    def for_network(cls, network: _NetworkLike, **kwargs: object) -> Self:
+        """A client for the Directory of ``network`` (production, test, or a sandbox)."""
+        if not network.directory_url:
+            raise InvalidInput(f"the network {network!r} has no Peppol Directory")
+        return cls(network.directory_url, verify=network.tls_verify, **kwargs)  # type: ignore[arg-type]
 
     def _url(self, fmt: str) -> str:
         if fmt not in ("json", "xml"):
@@ -330,40 +343,69 @@ class _Base:
     def _should_retry(self, retry: _Retry, attempt: int) -> bool:
         return attempt < self.max_retries_429 and retry.after <= MAX_RETRY_AFTER
 
+    def _budget(self) -> _retry.Budget | None:
+        """The retries one search may make over all its pages (a budget open around the call,
+        a lookup's say, is the one that counts)."""
+        return _retry.in_force(_retry.Budget(self.retry.retries))
+
     def _page_steps(
-        self, url: str, params: list[tuple[str, str]], fmt: str
+        self, url: str, params: _Params, fmt: str, budget: _Budget
     ) -> _http.Steps[SearchPage]:
         """One page, sans-I/O: wait for the rate limit's slot, GET, and after a 429 wait as the
-        Directory asks (at most ``max_retries_429`` times, never longer than MAX_RETRY_AFTER)."""
-        attempt = 0
+        Directory asks (at most ``max_retries_429`` times, never longer than MAX_RETRY_AFTER).
+        A fault - no answer in time, no connection, a 5xx - is tried again as the retry policy
+        and ``budget`` allow, as an SMP request is."""
+        waited = faults = 0
         while True:
-            wait = self.limiter.reserve()
-            if wait > 0:
-                yield _http.Pause(wait)
-            self.requests_sent += 1
+            yield from self._slot()
             try:
                 answer = yield _http.Fetch(url, MAX_RESPONSE_BYTES, params=tuple(params))
+                result = interpret(answer.status, answer.headers, answer.body, fmt, url)
             except _http.HttpFault as fault:
-                raise self._fault(url, fault) from None
-            result = interpret(answer.status, answer.headers, answer.body, fmt, url)
-            if isinstance(result, SearchPage):
-                return result
-            if not self._should_retry(result, attempt):
-                raise self._give_up(result)
-            attempt += 1
-            self.limiter.push_back(result.after)
+                error, reason = self._fault(url, fault), fault.kind
+            except DirectoryError as refused:
+                if not refused.retryable:
+                    raise
+                error, reason = refused, f"HTTP {answer.status}"
+            else:
+                if isinstance(result, SearchPage):
+                    return result
+                if not self._should_retry(result, waited):
+                    raise self._give_up(result)
+                waited += 1  # a 429 is the Directory's pace, not a fault: it costs no try
+                self.limiter.push_back(result.after)
+                continue
+            faults += 1
+            pause = None
+            if error.retryable:
+                pause = _http.retry_pause(self.retry, faults, url, reason, budget)
+            if pause is None:
+                raise error
+            yield _http.Pause(pause)
+
+    def _slot(self) -> Iterator[_http.Step]:
+        """Wait for the rate limit's next slot; count the request about to be sent."""
+        wait = self.limiter.reserve()
+        if wait > 0:
+            yield _http.Pause(wait)
+        self.requests_sent += 1
 
     def _fault(self, url: str, fault: _http.HttpFault) -> DirectoryError:
-        """``timeout`` bounds a whole answer: a Directory trickling it cannot hold a search."""
+        """``timeout`` bounds a whole answer: a Directory trickling it cannot hold a search. An
+        answer that cannot be read, or a URL that cannot be requested, is not tried again."""
         if fault.kind == "timeout":
             return DirectoryError(
                 f"the Directory at {url} did not answer within {self.timeout:g} s"
             )
         if fault.kind == "unreadable":
             return DirectoryError(
-                f"the Directory at {url} sent an unreadable answer: {fault.detail}"
+                f"the Directory at {url} sent an unreadable answer: {fault.detail}",
+                retryable=False,
             )
-        return DirectoryError(f"could not reach the Directory at {url}: {fault.detail}")
+        return DirectoryError(
+            f"could not reach the Directory at {url}: {fault.detail}",
+            retryable=fault.kind != "url",
+        )
 
 
 class DirectoryClient(_Base):
@@ -384,6 +426,7 @@ class DirectoryClient(_Base):
         verify: str | bool = True,
         clock: Clock | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        retry: _retry.RetryPolicy | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -392,17 +435,11 @@ class DirectoryClient(_Base):
             max_retries_429=max_retries_429,
             verify=verify,
             clock=clock,
+            retry=retry,
         )
         self._own = client is None
         self._http = client or _http.client(context(verify), timeout=timeout)
         self._sleep = sleep
-
-    @classmethod
-    def for_network(cls, network: _NetworkLike, **kwargs: object) -> DirectoryClient:
-        """A client for the Directory of ``network`` (production, test, or a sandbox)."""
-        if not network.directory_url:
-            raise InvalidInput(f"the network {network!r} has no Peppol Directory")
-        return cls(network.directory_url, verify=network.tls_verify, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:
         if self._own:
@@ -414,8 +451,9 @@ class DirectoryClient(_Base):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _get(self, url: str, params: list[tuple[str, str]], fmt: str) -> SearchPage:
-        return _http.run(self._page_steps(url, params, fmt), self._perform, self._sleep)
+    def _get(self, url: str, params: _Params, fmt: str, budget: _Budget = None) -> SearchPage:
+        steps = self._page_steps(url, params, fmt, budget)
+        return _http.run(steps, self._perform, self._sleep)
 
     def _perform(self, request: _http.Fetch) -> _http.Answer:
         with _http.scope(seconds=self.timeout):
@@ -434,7 +472,8 @@ class DirectoryClient(_Base):
         """One page of results. ``confirm(pid)`` (a lookup) fills each match's ``confirmed``."""
         query = SearchQuery.build(q, **fields)
         url = self._url(fmt)
-        return _confirmed(self._get(url, query.params(page, page_size), fmt), confirm)
+        found = self._get(url, query.params(page, page_size), fmt, self._budget())
+        return _confirmed(found, confirm)
 
     def iter_search(
         self,
@@ -452,9 +491,10 @@ class DirectoryClient(_Base):
         """
         query = SearchQuery.build(q, **fields)
         url = self._url(fmt)
+        budget = self._budget()  # one for every page of the search
 
         def fetch(index: int, size: int) -> SearchPage:
-            return _confirmed(self._get(url, query.params(index, size), fmt), confirm)
+            return _confirmed(self._get(url, query.params(index, size), fmt, budget), confirm)
 
         return SearchResult(fetch, _Pager(page_size, limit))
 
@@ -473,6 +513,7 @@ class AsyncDirectoryClient(_Base):
         verify: str | bool = True,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        retry: _retry.RetryPolicy | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -481,17 +522,11 @@ class AsyncDirectoryClient(_Base):
             max_retries_429=max_retries_429,
             verify=verify,
             clock=clock,
+            retry=retry,
         )
         self._own = client is None
         self._http = client or _http.async_client(context(verify), timeout=timeout)
         self._sleep = sleep or asyncio.sleep
-
-    @classmethod
-    def for_network(cls, network: _NetworkLike, **kwargs: object) -> AsyncDirectoryClient:
-        """A client for the Directory of ``network`` (production, test, or a sandbox)."""
-        if not network.directory_url:
-            raise InvalidInput(f"the network {network!r} has no Peppol Directory")
-        return cls(network.directory_url, verify=network.tls_verify, **kwargs)  # type: ignore[arg-type]
 
     async def aclose(self) -> None:
         if self._own:
@@ -503,8 +538,9 @@ class AsyncDirectoryClient(_Base):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _get(self, url: str, params: list[tuple[str, str]], fmt: str) -> SearchPage:
-        return await _http.arun(self._page_steps(url, params, fmt), self._perform, self._sleep)
+    async def _get(self, url: str, params: _Params, fmt: str, budget: _Budget = None) -> SearchPage:
+        steps = self._page_steps(url, params, fmt, budget)
+        return await _http.arun(steps, self._perform, self._sleep)
 
     async def _perform(self, request: _http.Fetch) -> _http.Answer:
         with _http.scope(seconds=self.timeout):
@@ -523,7 +559,8 @@ class AsyncDirectoryClient(_Base):
         """One page of results; ``confirm`` may be a plain or an async function."""
         query = SearchQuery.build(q, **fields)
         url = self._url(fmt)
-        return await _aconfirmed(await self._get(url, query.params(page, page_size), fmt), confirm)
+        found = await self._get(url, query.params(page, page_size), fmt, self._budget())
+        return await _aconfirmed(found, confirm)
 
     def iter_search(
         self,
@@ -538,8 +575,10 @@ class AsyncDirectoryClient(_Base):
         """Every match (``async for``), up to ``limit`` or the 1000-result cap."""
         query = SearchQuery.build(q, **fields)
         url = self._url(fmt)
+        budget = self._budget()  # one for every page of the search
 
         async def fetch(index: int, size: int) -> SearchPage:
-            return await _aconfirmed(await self._get(url, query.params(index, size), fmt), confirm)
+            found = await self._get(url, query.params(index, size), fmt, budget)
+            return await _aconfirmed(found, confirm)
 
         return AsyncSearchResult(fetch, _Pager(page_size, limit))

@@ -164,6 +164,8 @@ class SandboxConfig:
     transport_profile: TransportProfile = TRANSPORT_AS4
     dns_faults: DnsFaults = field(default_factory=DnsFaults)
     source: str = "<code>"
+    #: Fault injection for the Peppol Directory server, as an SMP's (``[directory.faults]``).
+    directory_faults: Faults = field(default_factory=Faults)
 
     def __post_init__(self) -> None:
         _check_references(self)
@@ -317,7 +319,11 @@ class _Reader:
     # -- sections --------------------------------------------------------------------------------
 
     def config(self, data: dict[str, Any]) -> SandboxConfig:
-        self._only(data, ("network", "dns", "operators", "smps", "participants"), "file")
+        self._only(
+            data, ("network", "dns", "directory", "operators", "smps", "participants"), "file"
+        )
+        directory = self._table(data.get("directory", {}), "directory")
+        self._only(directory, ("faults",), "directory")
         network = self._table(data.get("network", {}), "network")
         self._only(network, ("name", "zone", "transport_profile"), "network")
         dns = self._table(data.get("dns", {}), "dns")
@@ -358,11 +364,29 @@ class _Reader:
                     lie=self._lie(dns),
                 ),
                 source=self.source,
+                directory_faults=self.faults(directory, "directory"),
             )
         except _FieldError:
             raise
         except SandboxError as exc:  # reference errors from __post_init__ already name the field
             raise SandboxError(str(exc)) from None
+
+    def faults(self, t: dict[str, Any], where: str) -> Faults:
+        """The optional ``faults`` table of ``t`` (an SMP's, the Directory's)."""
+        faults_t = self._table(t.get("faults", {}), f"{where}.faults")
+        # every number of Faults is a key of the file's table (the seed is an integer)
+        fault_keys = tuple(f.name for f in fields(Faults) if f.name != "seed")
+        self._only(faults_t, (*fault_keys, "seed"), f"{where}.faults")
+        values = {
+            k: self._float(faults_t, k, f"{where}.faults") for k in fault_keys if k in faults_t
+        }
+        seed = faults_t.get("seed")
+        if seed is not None and not isinstance(seed, int):
+            raise _FieldError(f"{where}.faults.seed", "must be an integer")
+        try:
+            return Faults(**values, seed=seed)
+        except SandboxError as exc:
+            raise _FieldError(f"{where}.faults", str(exc)) from None
 
     def operator(self, t: dict[str, Any], where: str) -> OperatorConfig:
         self._only(t, ("id", "name", "seat_id", "country", "smp", "ap_url", "email"), where)
@@ -389,20 +413,7 @@ class _Reader:
 
     def smp(self, t: dict[str, Any], where: str) -> SmpConfig:
         self._only(t, ("id", "operator", "dialect", "path", "faults"), where)
-        faults_t = self._table(t.get("faults", {}), f"{where}.faults")
-        # every number of Faults is a key of the file's table (the seed is an integer)
-        fault_keys = tuple(f.name for f in fields(Faults) if f.name != "seed")
-        self._only(faults_t, (*fault_keys, "seed"), f"{where}.faults")
-        values = {
-            k: self._float(faults_t, k, f"{where}.faults") for k in fault_keys if k in faults_t
-        }
-        seed = faults_t.get("seed")
-        if seed is not None and not isinstance(seed, int):
-            raise _FieldError(f"{where}.faults.seed", "must be an integer")
-        try:
-            faults = Faults(**values, seed=seed)
-        except SandboxError as exc:
-            raise _FieldError(f"{where}.faults", str(exc)) from None
+        faults = self.faults(t, where)
         smp = SmpConfig(
             id=self._str(t, "id", where),
             operator=self._str(t, "operator", where),

@@ -164,7 +164,10 @@ class Sandbox:
             self.services[smp_id] = service
             self.smps[smp_id] = server
         self.directory_server = HttpServer(
-            self.directory.handle, tls=(cert_path, key_path), name="directory"
+            self.directory.handle,
+            tls=(cert_path, key_path),
+            faults=self.config.directory_faults,
+            name="directory",
         ).start()
         self.desk_server = HttpServer(self.desk.handle, name="desk").start()
         dns_faults = self.config.dns_faults
