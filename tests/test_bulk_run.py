@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -445,8 +446,6 @@ def test_input_errors_come_after_the_rows_read_before_them(sandbox: Sandbox) -> 
             await drain()
         return seen
 
-    import asyncio
-
     assert asyncio.run(on_a_loop()) == expected
     assert _loop_threads() == []
 
@@ -560,7 +559,6 @@ def test_a_sync_lookup_is_asked_from_worker_threads_at_most_concurrency_at_once(
 async def test_a_sync_lookup_never_blocks_the_callers_loop() -> None:
     """In check_many_async a sync Lookup's check runs in a worker thread: the caller's loop
     keeps running meanwhile (here it must, or the check would wait for it in vain)."""
-    import asyncio
     import threading
 
     ticked = threading.Event()
@@ -610,12 +608,31 @@ def test_a_factory_is_made_at_the_call_and_closed_when_the_run_ends(sandbox: San
         check_many(["0007:5584821341"], broken)  # at the call, not at the first row
 
 
-def test_check_many_refuses_an_async_lookup_object(sandbox: Sandbox) -> None:
-    """Its connections and per-host limits would belong to one call's private loop; reused in
-    the next call they fail rows as unknown. A factory, or check_many_async, is the way."""
-    lookup = AsyncLookup(sandbox.network)
-    with pytest.raises(InvalidInput, match="factory"):
-        check_many(["0007:5584821341"], lookup)
+def test_one_async_lookup_serves_check_many_and_asyncio_run_in_turn(sandbox: Sandbox) -> None:
+    """Each check_many runs a loop of its own, as each asyncio.run does; the lookup keeps its
+    connections and per-host limits per loop, so the same object serves them all. per_host=1
+    with four rows on one SMP: the rows wait on the host's semaphore in every loop."""
+    smp = next(p.operator for p in sandbox.config.participants if p.in_sml and not p.quirks)
+    same_smp = [
+        str(p.id)
+        for p in sandbox.config.participants
+        if p.in_sml and not p.quirks and p.operator == smp
+    ][:4]
+    assert len(same_smp) == 4
+    lookup = AsyncLookup(sandbox.network, per_host=1, timeout=5.0)
+    for _ in range(2):
+        found = [r.outcome for r in check_many(same_smp, lookup, concurrency=4)]
+        assert found == ["can-receive"] * 4
+
+    async def direct() -> list[str]:
+        try:
+            results = await asyncio.gather(*(lookup.check(p) for p in same_smp))
+        finally:
+            await lookup.aclose()  # this loop's connections, before the loop ends
+        return [r.verdict.value for r in results]
+
+    for _ in range(2):
+        assert asyncio.run(direct()) == ["can-receive"] * 4
 
 
 def test_a_misspelt_option_is_refused_at_the_call() -> None:

@@ -138,3 +138,37 @@ def test_one_client_serves_loops_in_two_threads_at_once(server: _Server, network
         assert [asyncio.run(once()) for _ in range(2)] == [b"ok", b"ok"]
         gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_per_host_limits_follow_the_event_loop(server: _Server, network: Network) -> None:
+    """A semaphore belongs to the loop it first waited on: one client reused in a second
+    asyncio.run failed every request that had to wait for its host. Each loop gets its own, and
+    each still holds its host to ``per_host`` requests at once."""
+    active: list[int] = [0]
+    most: list[int] = []
+    lock = threading.Lock()
+
+    def slow(request: Request) -> Response:
+        with lock:
+            active[0] += 1
+            most.append(active[0])
+        try:
+            threading.Event().wait(0.05)  # long enough for the others to queue
+            return Response(200, b"ok")
+        finally:
+            with lock:
+                active[0] -= 1
+
+    server.handler = slow
+    client = AsyncSmpClient(network, per_host=1)
+
+    async def many() -> list[bytes]:
+        try:
+            return await asyncio.gather(*(client.fetch(f"{server.url}/{i}") for i in range(4)))
+        finally:
+            await client.aclose()
+
+    for _ in range(2):
+        most.clear()
+        assert asyncio.run(many()) == [b"ok"] * 4
+        assert max(most) == 1  # the limit held: the others waited on this loop's semaphore

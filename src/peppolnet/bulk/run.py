@@ -421,14 +421,6 @@ def _plan(lookup: _Choice | None, options: CheckOptions, caller: str) -> _Plan:
     )
 
 
-_LOOP_BOUND: Final = (
-    "check_many runs on an event loop of its own, a new one for each call, and an async "
-    "lookup's connections belong to the loop they were opened on; pass a factory instead "
-    "(lookup=functools.partial(AsyncLookup, network, ...): the run makes the lookup and closes "
-    "it), a sync Lookup, or use check_many_async on your loop"
-)
-
-
 def _checker(
     lookup: _Choice | None, options: CheckOptions, concurrency: int, caller: str
 ) -> tuple[Callable[..., Awaitable[Reachability]], _Release | None, object]:
@@ -455,10 +447,23 @@ def _checker(
     else:
         check, release = _adapt(lookup, concurrency)
         if release is None and caller == "check_many":
-            raise InvalidInput(_LOOP_BOUND)
+            release = _loop_released(lookup)
         return check, release, lookup
     check, release = _adapt(made, concurrency)
     return check, _closing(made, release), made
+
+
+def _loop_released(lookup: object) -> _Release | None:
+    """For ``check_many``'s own loop: let go of what a caller's async lookup opened on it.
+
+    An :class:`~peppolnet.lookup.AsyncLookup` keeps its connections, sockets and per-host limits
+    per event loop, and ``aclose`` closes the running loop's only: the lookup stays usable -
+    in the next ``check_many`` (a loop of its own again) or on the caller's loop. Another
+    :class:`Checker` of the caller's is left as it is.
+    """
+    from peppolnet.lookup import AsyncLookup
+
+    return lookup.aclose if isinstance(lookup, AsyncLookup) else None
 
 
 def _adapt(
@@ -1025,12 +1030,10 @@ def check_many(
     * ``lookup=`` a factory (a callable without ``check``, e.g.
       ``functools.partial(AsyncLookup, network, operators=registry)``): called now; what it
       makes (a :class:`Checker` such as an ``AsyncLookup``, or a ``Lookup``) does the lookups
-      and is closed when the run ends.
-
-    An ``AsyncLookup`` object of yours is refused (:class:`~peppolnet.errors.InvalidInput`):
-    each call of ``check_many`` has a loop of its own, and an async lookup's connections and
-    per-host limits belong to the loop they were made on - reused across calls, it would
-    fail rows as ``unknown``. Pass a factory, or use :func:`check_many_async` on your loop.
+      and is closed when the run ends;
+    * ``lookup=`` an :class:`~peppolnet.lookup.AsyncLookup` of yours: it does the lookups on
+      the run's loop, which closes what the lookup opened there (``aclose``) when the run
+      ends; the lookup stays usable - in the next call, or on your own loop.
 
     At most ``concurrency`` lookups run at once and at most ``window`` results wait to be
     consumed. Invalid identifiers give ``invalid-input`` results (``verdict`` None) instead of

@@ -459,7 +459,10 @@ class AsyncSmpClient(_Core):
                 transport=self._transport,
             )
         self._client = client
-        self._host_limits: dict[str, asyncio.Semaphore] = {}
+        # per event loop (a semaphore belongs to the loop it first waits on): one client may
+        # serve one asyncio.run after another, or loops in several threads
+        self._host_limits: dict[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = {}
+        self._loops_lock = threading.Lock()
 
     async def aclose(self) -> None:
         """Close the running loop's connections if we opened them (a caller's ``client`` stays
@@ -495,18 +498,34 @@ class AsyncSmpClient(_Core):
         return await _http.arun(steps, self._perform)
 
     async def _perform(self, request: _http.Fetch) -> _http.Answer:
+        async with self._limit(request.url):
+            with self.request_scope():
+                return await _http.afetch(self._client, request)
+
+    def _limit(self, url: str) -> contextlib.AbstractAsyncContextManager[object]:
+        """The running loop's semaphore for ``url``'s host (nothing without ``per_host``)."""
         if not self.per_host:
-            with self.request_scope():
-                return await _http.afetch(self._client, request)
-        host = self.host_of(request.url)
-        limit = self._host_limits.get(host)
+            return _UNLIMITED
+        loop = asyncio.get_running_loop()
+        limits = self._host_limits.get(loop)
+        if limits is None:
+            limits = self._loop_limits(loop)
+        host = self.host_of(url)
+        limit = limits.get(host)
         if limit is None:
-            limit = self._host_limits[host] = asyncio.Semaphore(self.per_host)
-        async with limit:
-            with self.request_scope():
-                return await _http.afetch(self._client, request)
+            limit = limits[host] = asyncio.Semaphore(self.per_host)
+        return limit
+
+    def _loop_limits(self, loop: asyncio.AbstractEventLoop) -> dict[str, asyncio.Semaphore]:
+        """A new loop's semaphores; those of loops that have closed are dropped (nothing can
+        wait on them any more)."""
+        with self._loops_lock:
+            for closed in [other for other in self._host_limits if other.is_closed()]:
+                del self._host_limits[closed]
+            return self._host_limits.setdefault(loop, {})
 
 
+_UNLIMITED: Final = contextlib.nullcontext()
 _REMEMBERED: Final = 4096  # origins remembered (an SMP each; a bulk run meets hundreds)
 _HOSTS: dict[str, str] = {}
 
