@@ -75,11 +75,12 @@ def net() -> Iterator[Sandbox]:
 
 
 @contextlib.contextmanager
-def always_500(server: HttpServer) -> Iterator[list[int]]:
-    """Every answer of ``server`` is a 500 or 503; yields [requests it received] at the end."""
+def always_500(server: HttpServer, faults: Faults | None = None) -> Iterator[list[int]]:
+    """Every answer of ``server`` is a 500 or 503 (or what ``faults`` says); yields [requests
+    it received] at the end."""
     before = server.requests
     counted: list[int] = []
-    server.faults = Faults(error_share=1.0)
+    server.faults = faults or Faults(error_share=1.0)
     try:
         yield counted
     finally:
@@ -163,6 +164,23 @@ async def test_an_async_lookup_makes_three_gets_too(net: Sandbox) -> None:
             result = await lookup.check(A)
     assert gets == [3]
     assert result.verdict is Verdict.UNKNOWN
+
+
+def test_a_connection_reset_is_one_try_on_both_paths(net: Sandbox) -> None:
+    """aiohttp sends a GET again by itself when the server drops the connection: one try of
+    ours was two requests on the async path, six for a lookup instead of three."""
+    resets = Faults(reset_share=1.0)
+    with always_500(net.smps["a-smp"], resets) as gets, Lookup(net.network, retry=FAST) as lookup:
+        assert lookup.check(A).verdict is Verdict.UNKNOWN
+    assert gets == [3]
+
+    async def check() -> Verdict:
+        async with AsyncLookup(net.network, retry=FAST) as lookup:
+            return (await lookup.check(A)).verdict
+
+    with always_500(net.smps["a-smp"], resets) as gets:
+        assert asyncio.run(check()) is Verdict.UNKNOWN
+    assert gets == [3]
 
 
 def test_a_bulk_row_against_an_always_failing_smp_makes_three_gets(net: Sandbox) -> None:

@@ -207,6 +207,7 @@ class AioTransport(httpx.AsyncBaseTransport):
             session = aiohttp.ClientSession(
                 connector=connector, trust_env=False, auto_decompress=False
             )
+            _no_hidden_retry(session)
             self._sessions[key] = session
         return session
 
@@ -230,6 +231,20 @@ class AioTransport(httpx.AsyncBaseTransport):
         for session in sessions:
             if not session.closed:
                 await session.close()
+
+
+def _no_hidden_retry(session: aiohttp.ClientSession) -> None:
+    """Turn off aiohttp's own second try of a GET whose connection the server closed.
+
+    aiohttp sends an idempotent request again, once, when the server drops the connection
+    before answering - on a fresh connection too - so against an SMP that resets every
+    connection each try of ours cost two requests on the async path and one on the sync path,
+    and a lookup's "at most three requests" became six. Retries are :mod:`peppolnet._retry`'s
+    alone. There is no public switch (aiohttp's own test client sets this attribute); should
+    an aiohttp release rename it, tests/test_retry.py sees the doubled requests.
+    """
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
 
 
 def _check_literal(policy: DestinationPolicy, host: str) -> None:
