@@ -38,6 +38,7 @@ from peppolnet.errors import (
     SmpNotFound,
     SmpUnavailable,
 )
+from peppolnet.i18n import _
 from peppolnet.identifiers import ParticipantId
 from peppolnet.xmlsafe import parse_xml
 
@@ -137,7 +138,11 @@ def _parse_date(text: str | None, where: str) -> date | None:
         return date.fromisoformat(match.group(1))
     except ValueError:
         raise InvalidSmpDocument(
-            f"the business card has an invalid {where} {text!r} (expected YYYY-MM-DD)"
+            _(
+                "the business card has an invalid {where} {text} (expected YYYY-MM-DD)",
+                where=where,
+                text=repr(text),
+            )
         ) from None
 
 
@@ -149,7 +154,7 @@ def _parse_entity(el: etree._Element, ns: str, version: int) -> BusinessEntity:
         names.append(Name(element_text(name_el) or "", (language or "").strip() or None))
     country = element_text(el.find(f"{q}CountryCode"))
     if country is None:
-        raise InvalidSmpDocument("a business entity of the business card has no CountryCode")
+        raise InvalidSmpDocument(_("a business entity of the business card has no CountryCode"))
     identifiers = tuple(
         ((i.get("scheme") or "").strip(), element_text(i) or "")
         for i in el.findall(f"{q}Identifier")
@@ -185,27 +190,39 @@ def parse_business_card(data: bytes) -> BusinessCard:
     its scheme must still be a participant identifier scheme.
     """
     root = parse_xml(data, max_bytes=MAX_CARD_BYTES)
-    ns, _, local = root.tag.partition("}") if isinstance(root.tag, str) else ("", "", "")
+    ns, _sep, local = root.tag.partition("}") if isinstance(root.tag, str) else ("", "", "")
     ns = ns.lstrip("{")
     if local != "BusinessCard" or ns not in _VERSION_OF:
         if ns == NS_OLD:
             raise InvalidSmpDocument(
-                "this is a pre-release 'businessinformation' document (2015), not a business card"
+                _(
+                    "this is a pre-release 'businessinformation' document (2015), not a business "
+                    "card"
+                )
             )
         raise InvalidSmpDocument(
-            f"expected a Peppol business card (v1, v2 or v3), found root element {root.tag!r}"
+            _(
+                "expected a Peppol business card (v1, v2 or v3), found root element {tag}",
+                tag=repr(root.tag),
+            )
         )
     version = _VERSION_OF[ns]
     pid_el = root.find(f"{{{ns}}}ParticipantIdentifier")
     if pid_el is None:
-        raise InvalidSmpDocument("the business card has no ParticipantIdentifier")
+        raise InvalidSmpDocument(_("the business card has no ParticipantIdentifier"))
     scheme = (pid_el.get("scheme") or "").strip()
     value = element_text(pid_el) or ""
     try:
         participant = ParticipantId(scheme, value, lax=True)
     except InvalidIdentifier as exc:
         raise InvalidSmpDocument(
-            f"the business card's participant identifier {scheme}::{value} is not valid: {exc}"
+            _(
+                "the business card's participant identifier {scheme}::{value} is not valid: "
+                "{error}",
+                scheme=scheme,
+                value=value,
+                error=exc,
+            )
         ) from None
     entities = tuple(_parse_entity(e, ns, version) for e in root.findall(f"{{{ns}}}BusinessEntity"))
     return BusinessCard(participant=participant, entities=entities, version=version)
@@ -275,20 +292,46 @@ def _interpret(url: str, participant: ParticipantId, answer: _http.Answer) -> Bu
     """The pure half of a fetch: map an HTTP answer to a card or to a peppolnet error."""
     status = answer.status
     if status == 404:
-        raise SmpNotFound(f"the SMP has no business card for {participant} ({url} answered 404)")
+        raise SmpNotFound(
+            _(
+                "the SMP has no business card for {participant} ({url} answered 404)",
+                participant=participant,
+                url=url,
+            )
+        )
     if status >= 500:
-        raise SmpUnavailable(f"the SMP answered HTTP {status} for the business card at {url}")
+        raise SmpUnavailable(
+            _(
+                "the SMP answered HTTP {status} for the business card at {url}",
+                status=status,
+                url=url,
+            )
+        )
     if status != 200:
-        raise SmpError(f"the SMP answered HTTP {status} for the business card at {url}")
+        raise SmpError(
+            _(
+                "the SMP answered HTTP {status} for the business card at {url}",
+                status=status,
+                url=url,
+            )
+        )
     if answer.truncated:
         raise InvalidSmpDocument(
-            f"the business card at {url} is larger than {MAX_CARD_BYTES} bytes; not processed"
+            _(
+                "the business card at {url} is larger than {limit} bytes; not processed",
+                url=url,
+                limit=MAX_CARD_BYTES,
+            )
         )
     card = parse_business_card(answer.body)
     if card.participant != participant:
         raise IdentifierMismatch(
-            f"asked the SMP for the business card of {participant}, "
-            f"but it answered with the card of {card.participant}"
+            _(
+                "asked the SMP for the business card of {participant}, but it answered with the "
+                "card of {answered}",
+                participant=participant,
+                answered=card.participant,
+            )
         )
     return card
 
@@ -307,7 +350,7 @@ def _checked_url(
 ) -> tuple[str, DestinationPolicy]:
     policy = destinations if destinations is not None else PUBLIC_ONLY
     url = business_card_url(smp_base_url, participant)
-    policy.check_url(url, "the business card URL")
+    policy.check_url(url, _("the business card URL"))
     return url, policy
 
 
@@ -370,10 +413,25 @@ def _fault(url: str, fault: _http.HttpFault, timeout: float) -> SmpError | SmpUn
     that cannot be requested."""
     if fault.kind == "timeout":
         return SmpUnavailable(
-            f"could not fetch the business card from {url}: no complete answer within {timeout:g} s"
+            _(
+                "could not fetch the business card from {url}: no complete answer within "
+                "{timeout} s",
+                url=url,
+                timeout=format(timeout, "g"),
+            )
         )
     if fault.kind in ("unreadable", "broken"):
-        return SmpUnavailable(f"the business card at {url} is unreadable: {fault.detail}")
+        return SmpUnavailable(
+            _("the business card at {url} is unreadable: {detail}", url=url, detail=fault.detail)
+        )
     if fault.kind == "url":
-        return SmpError(f"the business card URL {url[:120]} cannot be requested: {fault.detail}")
-    return SmpUnavailable(f"could not fetch the business card from {url}: {fault.detail}")
+        return SmpError(
+            _(
+                "the business card URL {url} cannot be requested: {detail}",
+                url=url[:120],
+                detail=fault.detail,
+            )
+        )
+    return SmpUnavailable(
+        _("could not fetch the business card from {url}: {detail}", url=url, detail=fault.detail)
+    )

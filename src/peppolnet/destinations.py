@@ -42,6 +42,7 @@ from collections.abc import Iterable
 from typing import Final, TypeAlias
 
 from peppolnet.errors import DestinationRefused, InvalidInput
+from peppolnet.i18n import _
 
 __all__ = [
     "LOOPBACK_ALLOWED",
@@ -72,15 +73,15 @@ class AddressClass(enum.StrEnum):
     @property
     def phrase(self) -> str:
         """``a loopback address``: how a sentence names the class."""
-        return "the unspecified address" if self is AddressClass.UNSPECIFIED else _PHRASES[self]
+        return _("the unspecified address") if self is AddressClass.UNSPECIFIED else _PHRASES[self]
 
 
 _PHRASES: Final = {
-    AddressClass.LOOPBACK: "a loopback address",
-    AddressClass.LINK_LOCAL: "a link-local address",
-    AddressClass.MULTICAST: "a multicast address",
-    AddressClass.PRIVATE: "a private address",
-    AddressClass.RESERVED: "a reserved address",
+    AddressClass.LOOPBACK: _("a loopback address"),
+    AddressClass.LINK_LOCAL: _("a link-local address"),
+    AddressClass.MULTICAST: _("a multicast address"),
+    AddressClass.PRIVATE: _("a private address"),
+    AddressClass.RESERVED: _("a reserved address"),
 }
 
 # Explicit tables rather than ipaddress's is_private/is_global alone: those changed meaning
@@ -282,7 +283,12 @@ class DestinationPolicy:
         except (ValueError, TypeError) as exc:
             known = ", ".join(kind.value for kind in AddressClass)
             raise InvalidInput(
-                f"a destination policy allows address classes ({known}) and IP networks: {exc}"
+                _(
+                    "a destination policy allows address classes ({known}) and IP networks: "
+                    "{error}",
+                    known=known,
+                    error=exc,
+                )
             ) from None
         object.__setattr__(self, "allow", allow)
         object.__setattr__(self, "networks", networks)
@@ -299,7 +305,9 @@ class DestinationPolicy:
                 networks=tuple(ipaddress.ip_network(n, strict=False) for n in networks),
             )
         except ValueError as exc:
-            raise InvalidInput(f"not an address class or IP network: {exc}") from None
+            raise InvalidInput(
+                _("not an address class or IP network: {error}", error=exc)
+            ) from None
 
     def refused_class(self, address: IPAddress) -> AddressClass | None:
         """Why ``address`` is refused (its class), or None when it may be connected to."""
@@ -330,26 +338,39 @@ class DestinationPolicy:
             return None  # not a URL any client could fetch; the fetch itself says so
         shown = redact_url(url)
         if "@" in parts.netloc:
-            return f"{shown} carries a user name or password, which peppolnet never sends", None
+            why = _("{url} carries a user name or password, which peppolnet never sends", url=shown)
+            return why, None
         if _is_localhost(host):
             if AddressClass.LOOPBACK in self.allow:
                 return None
-            return f"{shown} names {host}, {AddressClass.LOOPBACK.phrase}", AddressClass.LOOPBACK
+            why = _(
+                "{url} names {host}, {phrase}",
+                url=shown,
+                host=host,
+                phrase=AddressClass.LOOPBACK.phrase,
+            )
+            return why, AddressClass.LOOPBACK
         address = host_address(host)
         kind = None if address is None else self.refused_class(address)
         if address is None or kind is None:
             return None
-        return f"{shown} points to {_shown_address(address)}, {kind.phrase}", kind
+        why = _(
+            "{url} points to {address}, {phrase}",
+            url=shown,
+            address=_shown_address(address),
+            phrase=kind.phrase,
+        )
+        return why, kind
 
-    def check_url(self, url: str, what: str = "the URL") -> None:
+    def check_url(self, url: str, what: str | None = None) -> None:
         """Raise :class:`~peppolnet.errors.DestinationRefused` if ``url`` may not be fetched
         (``what`` starts the sentence: "the SMP URL from the SML")."""
         found = self._refused(url)
         if found is not None:
             why, kind = found
-            message = f"{what} {why}"
+            message = _("{what} {why}", what=what or _("the URL"), why=why)
             if kind is not None:
-                message += f"; {_NOT_CONNECTED}"
+                message = _("{refusal}; {consequence}", refusal=message, consequence=_NOT_CONNECTED)
             raise DestinationRefused(message, address_class=kind)
 
     def check_address(self, address: IPAddress, host: str) -> None:
@@ -358,7 +379,13 @@ class DestinationPolicy:
         kind = self.refused_class(address)
         if kind is not None:
             raise DestinationRefused(
-                f"{host} resolves to {_shown_address(address)}, {kind.phrase}; {_NOT_CONNECTED}",
+                _(
+                    "{host} resolves to {shown_address}, {phrase}; {not_connected}",
+                    host=host,
+                    shown_address=_shown_address(address),
+                    phrase=kind.phrase,
+                    not_connected=_NOT_CONNECTED,
+                ),
                 address_class=kind,
             )
 
@@ -374,7 +401,7 @@ PUBLIC_ONLY: Final = DestinationPolicy()
 #: The sandbox's policy: its servers all listen on 127.0.0.1.
 LOOPBACK_ALLOWED: Final = DestinationPolicy.allowing(AddressClass.LOOPBACK)
 
-_NOT_CONNECTED: Final = (
+_NOT_CONNECTED: Final = _(
     "the network's destination policy refuses such addresses, so nothing was sent there"
 )
 

@@ -69,6 +69,7 @@ from peppolnet.dnswire import (
     rdtype_text,
 )
 from peppolnet.errors import DnsFailure
+from peppolnet.i18n import _
 
 #: Each query and how it went, at DEBUG.
 _log = logger("peppolnet.dns")
@@ -113,13 +114,18 @@ def _family(server: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in server else socket.AF_INET
 
 
+# A server's outcome in the sentence naming every server's outcome; compared to tell "all timed
+# out" from the rest.
+_TIMED_OUT: Final = _("timed out")
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, _TimedOut | TimeoutError):
-        return "timed out"
+        return _TIMED_OUT
     if isinstance(exc, DnsFailure):
         return exc.message
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
+        return _("connection refused")
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return f"{type(exc).__name__}: {exc}"
@@ -127,10 +133,22 @@ def _describe(exc: BaseException) -> str:
 
 def _failure(name: str, timeout: float, outcomes: list[tuple[str, str]]) -> DnsFailure:
     """One sentence naming every server's outcome."""
-    detail = "; ".join(f"{server}: {outcome}" for server, outcome in outcomes)
-    if all(outcome == "timed out" for _, outcome in outcomes):
-        return DnsFailure(f"DNS did not answer for {name} within {timeout:g} s ({detail})")
-    return DnsFailure(f"no DNS server could answer for {name} ({detail})")
+    detail: str = ""
+    for server, outcome in reversed(outcomes):
+        said = _("{server}: {outcome}", server=server, outcome=outcome)
+        detail = _("{first}; {rest}", first=said, rest=detail) if detail else said
+    if all(outcome == _TIMED_OUT for _server, outcome in outcomes):
+        return DnsFailure(
+            _(
+                "DNS did not answer for {name} within {timeout} s ({detail})",
+                name=name,
+                timeout=format(timeout, "g"),
+                detail=detail,
+            )
+        )
+    return DnsFailure(
+        _("no DNS server could answer for {name} ({detail})", name=name, detail=detail)
+    )
 
 
 def _framed(wire: bytes) -> bytes:
@@ -271,7 +289,7 @@ class Resolution:
                 self._edns = True
                 self._next_tcp = self.tcp
             if self._share <= now:  # nothing left of its share: it cannot answer in time
-                self._end_turn("timed out")
+                self._end_turn(_TIMED_OUT)
                 continue
             query_id = secrets.randbits(16)
             server = self._servers[self._index]
@@ -442,7 +460,7 @@ class _UdpEndpoint:
     async def ask(self, exchange: Exchange) -> DnsResponse:
         """Send the query and wait for its reply until its deadline (loop time)."""
         if len(self._pending) >= _MAX_IN_FLIGHT:
-            raise DnsFailure(f"too many DNS queries in flight to {self.server}")
+            raise DnsFailure(_("too many DNS queries in flight to {server}", server=self.server))
         while exchange.query_id in self._pending:
             exchange = exchange.renumbered()
         query_id = exchange.query_id
@@ -476,7 +494,7 @@ class _UdpEndpoint:
             future.set_exception(_TimedOut())
 
     def _readable(self) -> None:
-        for _ in range(_MAX_READS):
+        for _read in range(_MAX_READS):
             try:
                 data = self._sock.recv(_MAX_MESSAGE)
             except (BlockingIOError, InterruptedError):

@@ -207,7 +207,7 @@ def language_from_environment(environ: Mapping[str, str] | None = None) -> Langu
 _INPUT_LOCALES: Final[tuple[str, ...]] = (
     "en", "sv", "fi", "nb", "nn", "da", "is", "de", "fr", "nl", "it", "es", "pt", "pl",
     "et", "lv", "lt", "el", "cs", "sk", "sl", "hr", "hu", "ro", "bg", "ga", "mt", "lb",
-    "ja", "zh", "ms",
+    "ja", "zh", "ms", "sq", "mk", "sr", "sr_Latn", "bs", "tr", "ar",
 )  # fmt: skip
 
 

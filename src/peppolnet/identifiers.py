@@ -53,6 +53,7 @@ from peppolnet.errors import (
     InvalidProcessId,
     InvalidTransportProfile,
 )
+from peppolnet.i18n import _
 
 __all__ = [
     "BIS_BILLING_CREDIT_NOTE",
@@ -268,7 +269,7 @@ class ParticipantId(_Identifier):
             )
         stripped = text.strip()
         if not stripped:
-            raise InvalidParticipantId("the participant identifier is empty", value=text)
+            raise InvalidParticipantId(_("the participant identifier is empty"), value=text)
         scheme, value = _split_uri(stripped)
         return cls(PARTICIPANT_SCHEME if scheme is None else scheme, value, lax=lax)
 
@@ -302,17 +303,26 @@ class ParticipantId(_Identifier):
 
 def _check_participant_scheme(scheme: str) -> str:
     if not scheme:
-        raise InvalidParticipantId("the participant identifier scheme is empty", value=scheme)
+        raise InvalidParticipantId(_("the participant identifier scheme is empty"), value=scheme)
     if len(scheme) > MAX_SCHEME_LENGTH:
         raise InvalidParticipantId(
-            f"the participant identifier scheme {scheme!r} is {len(scheme)} characters long; "
-            f"at most {MAX_SCHEME_LENGTH} are allowed",
+            _(
+                "the participant identifier scheme {scheme} is {length} characters long; at most "
+                "{limit} are allowed",
+                scheme=repr(scheme),
+                length=len(scheme),
+                limit=MAX_SCHEME_LENGTH,
+            ),
             value=scheme,
         )
     if not _SCHEME_RE.fullmatch(ascii_lower(scheme)):
         raise InvalidParticipantId(
-            f"the participant identifier scheme {scheme!r} must look like "
-            f"'{PARTICIPANT_SCHEME}' (letters and digits in three parts joined by '-')",
+            _(
+                "the participant identifier scheme {scheme} must look like '{participant_scheme}' "
+                "(letters and digits in three parts joined by '-')",
+                scheme=repr(scheme),
+                participant_scheme=PARTICIPANT_SCHEME,
+            ),
             value=scheme,
         )
     return scheme
@@ -321,35 +331,52 @@ def _check_participant_scheme(scheme: str) -> str:
 def _check_participant_value(scheme: str, value: str, *, lax: bool) -> str:
     if _WHITESPACE_RE.search(value) and not lax:
         raise InvalidParticipantId(
-            f"the participant identifier {value!r} contains whitespace", value=value
+            _("the participant identifier {value} contains whitespace", value=repr(value)),
+            value=value,
         )
     if not ParticipantId.case_insensitive_scheme(scheme):
         if not value:
-            raise InvalidParticipantId("the participant identifier value is empty", value=value)
+            raise InvalidParticipantId(_("the participant identifier value is empty"), value=value)
         if len(value) > MAX_PARTICIPANT_VALUE_LENGTH:
             raise InvalidParticipantId(
-                f"the participant identifier {value[:20]}... is {len(value)} characters long; "
-                f"at most {MAX_PARTICIPANT_VALUE_LENGTH} are allowed",
+                _(
+                    "the participant identifier {value}... is {length} characters long; at most "
+                    "{limit} are allowed",
+                    value=value[:20],
+                    length=len(value),
+                    limit=MAX_PARTICIPANT_VALUE_LENGTH,
+                ),
                 value=value,
             )
         return value
     icd_ok = lax or (value[:4].isascii() and value[:4].isdigit())
     if len(value) < 5 or value[4] != ":" or not icd_ok:
         raise InvalidParticipantId(
-            f"the participant identifier {value!r} must start with a four-digit scheme code "
-            "and a colon, like '0007:5567321707'",
+            _(
+                "the participant identifier {value} must start with a four-digit scheme code and "
+                "a colon, like '0007:5567321707'",
+                value=repr(value),
+            ),
             value=value,
         )
     local = value[5:]
     if not local:
         raise InvalidParticipantId(
-            f"the participant identifier {value!r} has nothing after the scheme code",
+            _(
+                "the participant identifier {value} has nothing after the scheme code",
+                value=repr(value),
+            ),
             value=value,
         )
     if len(local) > MAX_PARTICIPANT_LOCAL_LENGTH:
         raise InvalidParticipantId(
-            f"the participant identifier {value[:20]}... is {len(local)} characters long after "
-            f"the scheme code; at most {MAX_PARTICIPANT_LOCAL_LENGTH} are allowed",
+            _(
+                "the participant identifier {value}... is {length} characters long after the "
+                "scheme code; at most {limit} are allowed",
+                value=value[:20],
+                length=len(local),
+                limit=MAX_PARTICIPANT_LOCAL_LENGTH,
+            ),
             value=value,
         )
     if lax:
@@ -357,8 +384,12 @@ def _check_participant_value(scheme: str, value: str, *, lax: bool) -> str:
     if not _ICD_VALUE_RE.fullmatch(value):
         bad = sorted({c for c in local if not (c.isascii() and (c.isalnum() or c in "._~-"))})
         raise InvalidParticipantId(
-            f"the participant identifier {value!r} contains characters that are not allowed "
-            f"({''.join(bad)!r}); only letters, digits, '-', '.', '_' and '~' are",
+            _(
+                "the participant identifier {value} contains characters that are not allowed "
+                "({listed}); only letters, digits, '-', '.', '_' and '~' are",
+                value=repr(value),
+                listed=repr("".join(bad)),
+            ),
             value=value,
         )
     return value
@@ -476,13 +507,21 @@ class DocumentTypeId(_Identifier):
             problem = _document_type_problem(value)
             if problem is not None:
                 raise InvalidDocumentTypeId(
-                    f"the document type identifier {value[:80]!r} {problem}; Peppol document "
-                    f"types look like {_DOCTYPE_SHAPE}",
+                    _(
+                        "the document type identifier {value} {problem}; Peppol document types "
+                        "look like {doctype_shape}",
+                        value=repr(value[:80]),
+                        problem=problem,
+                        doctype_shape=_DOCTYPE_SHAPE,
+                    ),
                     value=value,
                 )
         if not lax and scheme == DOCTYPE_SCHEME_BUSDOX and "*" in value:
             raise InvalidDocumentTypeId(
-                f"'*' is only allowed in '{DOCTYPE_SCHEME_WILDCARD}' document types",
+                _(
+                    "'*' is only allowed in '{doctype_scheme_wildcard}' document types",
+                    doctype_scheme_wildcard=DOCTYPE_SCHEME_WILDCARD,
+                ),
                 value=value,
             )
         self._init(scheme, value, value)
@@ -501,7 +540,7 @@ class DocumentTypeId(_Identifier):
             )
         stripped = text.strip()
         if not stripped:
-            raise InvalidDocumentTypeId("the document type identifier is empty", value=text)
+            raise InvalidDocumentTypeId(_("the document type identifier is empty"), value=text)
         scheme, value = _split_uri(stripped)
         if scheme is None or ":" in scheme:
             value = stripped
@@ -563,7 +602,7 @@ class ProcessId(_Identifier):
             raise InvalidProcessId(f"a process identifier must be text, not {type(text).__name__}")
         stripped = text.strip()
         if not stripped:
-            raise InvalidProcessId("the process identifier is empty", value=text)
+            raise InvalidProcessId(_("the process identifier is empty"), value=text)
         scheme, value = _split_uri(stripped)
         if scheme is None or ":" in scheme:
             scheme, value = PROCESS_SCHEME, stripped
@@ -584,13 +623,19 @@ class TransportProfile:
         value = value.strip()
         if not value or len(value) > MAX_TRANSPORT_PROFILE_LENGTH:
             raise InvalidTransportProfile(
-                f"the transport profile {value[:60]!r} must be 1 to "
-                f"{MAX_TRANSPORT_PROFILE_LENGTH} characters long",
+                _(
+                    "the transport profile {value} must be 1 to {limit} characters long",
+                    value=repr(value[:60]),
+                    limit=MAX_TRANSPORT_PROFILE_LENGTH,
+                ),
                 value=value,
             )
         if not _TRANSPORT_RE.fullmatch(value):
             raise InvalidTransportProfile(
-                f"the transport profile {value!r} may only contain letters, digits, '_' and '-'",
+                _(
+                    "the transport profile {value} may only contain letters, digits, '_' and '-'",
+                    value=repr(value),
+                ),
                 value=value,
             )
         object.__setattr__(self, "value", value)

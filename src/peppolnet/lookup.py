@@ -82,6 +82,7 @@ from peppolnet.errors import (
     TrustError,
     UntrustedNegative,
 )
+from peppolnet.i18n import _
 from peppolnet.identifiers import (
     BIS_BILLING_CREDIT_NOTE,
     BIS_BILLING_INVOICE,
@@ -118,7 +119,7 @@ from peppolnet.smp.client import (
 )
 from peppolnet.smp.model import Endpoint, ServiceGroup, ServiceMetadata
 from peppolnet.smp.parse import OASIS2_NO_PROCESS
-from peppolnet.smp.trust import CheckedDocument
+from peppolnet.smp.trust import CheckedDocument, SignatureReport
 from peppolnet.smp.wildcard import select
 
 _log = logger("peppolnet.lookup")
@@ -167,16 +168,25 @@ def resolve_document_type(value: DocumentTypeId | str | None) -> DocumentTypeId:
     # anything else is a mistyped alias, which must not be looked up as an identifier.
     if "##" not in value:
         raise InvalidDocumentTypeId(
-            f"{value!r} is neither a document type alias ({known}) nor a document type "
-            "identifier (root-namespace::element##customization::version)",
+            _(
+                "{value} is neither a document type alias ({known}) nor a document type "
+                "identifier (root-namespace::element##customization::version)",
+                value=repr(value),
+                known=known,
+            ),
             value=value,
         )
     try:
         return DocumentTypeId.parse(value)
     except InvalidDocumentTypeId as exc:
         raise InvalidDocumentTypeId(
-            f"{value!r} is neither a document type alias ({known}) nor a document type "
-            f"identifier: {exc}",
+            _(
+                "{value} is neither a document type alias ({known}) nor a document type "
+                "identifier: {error}",
+                value=repr(value),
+                known=known,
+                error=exc,
+            ),
             value=value,
         ) from exc
 
@@ -253,11 +263,11 @@ _Request: TypeAlias = _Resolve | _ServiceGroup | _Metadata | _Revocation | _Unco
 
 # What each step is doing, for the sentence when the deadline passes during it.
 _DOING: Final = {
-    "dns": "asking the SML (DNS)",
-    "service-group": "fetching the list of document types from the SMP",
-    "service-metadata": "fetching the service metadata from the SMP",
-    "smp-revocation": "checking whether the SMP's certificate is revoked",
-    "revocation": "checking whether the access point certificate is revoked",
+    "dns": _("asking the SML (DNS)"),
+    "service-group": _("fetching the list of document types from the SMP"),
+    "service-metadata": _("fetching the service metadata from the SMP"),
+    "smp-revocation": _("checking whether the SMP's certificate is revoked"),
+    "revocation": _("checking whether the access point certificate is revoked"),
 }
 
 
@@ -292,8 +302,12 @@ class _Ended(Exception):
         seconds = ctx.budget.seconds or 0.0
         return cls(
             "deadline",
-            f"the lookup's deadline ({seconds:g} s) passed while {_DOING[step]}; the answer is "
-            "not known yet - try again, or allow the lookup more time",
+            _(
+                "the lookup's deadline ({seconds} s) passed while {doing}; the answer is not "
+                "known yet - try again, or allow the lookup more time",
+                seconds=format(seconds, "g"),
+                doing=_DOING[step],
+            ),
             retryable=True,
         )
 
@@ -380,15 +394,20 @@ def _candidates(
         return text, (pid,)
     if number is None or country is None:
         raise InvalidParticipantId(
-            "give a participant identifier, or an organisation number and a country"
+            _("give a participant identifier, or an organisation number and a country")
         )
     suggestions = suggest_participant_ids(number, country)
     if not suggestions.candidates:
         raise InvalidParticipantId(
-            suggestions.reason or f"{number!r} is not a valid number for {country.upper()}",
+            suggestions.reason
+            or _(
+                "{number} is not a valid number for {country}",
+                number=repr(number),
+                country=suggestions.country,
+            ),
             value=number,
         )
-    return f"{number} ({country.upper()})", tuple(suggestions.candidates)
+    return f"{number} ({suggestions.country})", tuple(suggestions.candidates)
 
 
 def _lookup_steps(ctx: _Context) -> _Steps:
@@ -422,7 +441,7 @@ def _ask(ctx: _Context, step: str, request: _Request) -> Generator[_Request, Any
     try:
         return (yield dataclasses.replace(request, timeout=ctx.budget.left(), budget=ctx.retries))
     except DestinationRefused as exc:
-        raise _Ended("destination", str(exc), retryable=False) from None
+        raise _Ended("destination", exc.message, retryable=False) from None
     except NetworkFault as exc:
         if isinstance(exc, DeadlineExceeded) or ctx.budget.passed():
             raise _Ended.deadline(ctx, step) from None
@@ -506,13 +525,17 @@ def _sml_steps(ctx: _Context, started: float) -> Generator[_Request, Any, SmlAns
                 ctx.add(
                     "sml",
                     CheckStatus.SKIPPED,
-                    f"{candidate.bare} is not registered; trying {following}",
+                    _(
+                        "{candidate} is not registered; trying {following}",
+                        candidate=candidate.bare,
+                        following=following,
+                    ),
                 )
             continue
         except NoSmpService as exc:
             ctx.participant = candidate
             ctx.timings["dns"] = time.perf_counter() - dns_started
-            ctx.add("sml", CheckStatus.FAIL, f"the SML has a record, but {exc}")
+            ctx.add("sml", CheckStatus.FAIL, _("the SML has a record, but {error}", error=exc))
             return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
         except DnsFailure as exc:
             fault = fault or exc
@@ -525,38 +548,45 @@ def _sml_steps(ctx: _Context, started: float) -> Generator[_Request, Any, SmlAns
     ctx.participant = ctx.participant or ctx.candidates[0]
     if fault is not None:
         ctx.retryable = fault.retryable
-        message = f"the SML could not be asked: {fault}"
+        message: str = _("the SML could not be asked: {error}", error=fault)
         if isinstance(fault, UntrustedNegative):
             message = fault.message  # it was asked; its denial says why it is not believed
         ctx.add("sml", CheckStatus.FAIL, message)
         return _finish(ctx, started, Verdict.UNKNOWN)
     tried = ", ".join(c.bare for c in ctx.candidates)
-    ctx.add("sml", CheckStatus.FAIL, f"no Peppol registration was found for {tried}")
+    ctx.add("sml", CheckStatus.FAIL, _("no Peppol registration was found for {tried}", tried=tried))
     return _finish(ctx, started, Verdict.NOT_REGISTERED)
 
 
 def _smp_url_checks(ctx: _Context, started: float, smp_url: str) -> Reachability | None:
     """The SML's SMP URL may be asked (destination policy, https), or the lookup ends here."""
     shown = ctx.smp_url = redact_url(smp_url)
-    ctx.add("sml", CheckStatus.PASS, f"registered in the SML; its SMP is {shown}")
+    ctx.add("sml", CheckStatus.PASS, _("registered in the SML; its SMP is {url}", url=shown))
     refusal = ctx.network.destinations.refusal(smp_url)
     if refusal is not None:
         ctx.add(
             "destination",
             CheckStatus.FAIL,
-            f"the SMP URL from the SML {refusal}; the {ctx.network.name} network's destination "
-            "policy refuses it, so nothing was sent there",
+            _(
+                "the SMP URL from the SML {refusal}; the {network} network's destination policy "
+                "refuses it, so nothing was sent there",
+                refusal=refusal,
+                network=ctx.network.name,
+            ),
         )
         return _finish(ctx, started, Verdict.UNKNOWN)
     if ctx.network.require_https and not smp_url.lower().startswith("https://"):
         ctx.add(
             "https",
             CheckStatus.FAIL,
-            f"the SMP is published on plain http ({shown}); Peppol requires https, "
-            "so senders will not use it",
+            _(
+                "the SMP is published on plain http ({url}); Peppol requires https, so senders "
+                "will not use it",
+                url=shown,
+            ),
         )
         return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
-    ctx.add("https", CheckStatus.PASS, "the SMP is published on https")
+    ctx.add("https", CheckStatus.PASS, _("the SMP is published on https"))
     return None
 
 
@@ -574,13 +604,17 @@ def _group_steps(
     except (NetworkFault, SmpNotFound, TrustError) as exc:
         ctx.retryable = exc.retryable
         ctx.timings["service_group"] = time.perf_counter() - smp_started
-        ctx.add("service-group", CheckStatus.FAIL, f"the list of document types failed: {exc}")
+        ctx.add(
+            "service-group",
+            CheckStatus.FAIL,
+            _("the list of document types failed: {error}", error=exc),
+        )
         return _finish(ctx, started, Verdict.UNKNOWN)
     ctx.timings["service_group"] = time.perf_counter() - smp_started
     assert isinstance(group.document, ServiceGroup)
     available = group.document.document_types
     ctx.document_types = tuple((d, document_type_name(d)) for d in available)
-    listed = f"the SMP lists {len(available)} document types"
+    listed = len(available)
     if document_type.is_wildcard:
         # A wildcard registration is found through the list (Peppol Policy for use of
         # Identifiers 4.4, wildcard scheme).
@@ -589,20 +623,35 @@ def _group_steps(
             ctx.add(
                 "service-group",
                 CheckStatus.FAIL,
-                f"{listed}, none matching {_doc_label(document_type)}",
+                _(
+                    "the SMP lists {count} document types, none matching {document_type}",
+                    count=listed,
+                    document_type=_doc_label(document_type),
+                ),
             )
             return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
         document_type = chosen
     if document_type in available:
         ctx.add(
-            "service-group", CheckStatus.PASS, f"{listed}, including {_doc_label(document_type)}"
+            "service-group",
+            CheckStatus.PASS,
+            _(
+                "the SMP lists {count} document types, including {document_type}",
+                count=listed,
+                document_type=_doc_label(document_type),
+            ),
         )
     else:
         # The list is read from hrefs, best effort: the ServiceMetadata decides.
         ctx.add(
             "service-group",
             CheckStatus.WARN,
-            f"{listed}, not including {_doc_label(document_type)}; asking for it directly",
+            _(
+                "the SMP lists {count} document types, not including {document_type}; asking "
+                "for it directly",
+                count=listed,
+                document_type=_doc_label(document_type),
+            ),
         )
     return document_type
 
@@ -625,23 +674,77 @@ def _metadata_steps(
         ctx.add(
             "service-metadata",
             CheckStatus.FAIL,
-            f"the participant is registered, but not for {_doc_label(document_type)}",
+            _(
+                "the participant is registered, but not for {document_type}",
+                document_type=_doc_label(document_type),
+            ),
         )
         return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
     except RedirectError as exc:
         ctx.timings["service_metadata"] = time.perf_counter() - smp_started
-        ctx.add("redirect", CheckStatus.FAIL, str(exc))
+        ctx.add("redirect", CheckStatus.FAIL, exc.message)
         return _finish(ctx, started, Verdict.UNKNOWN)
     except (NetworkFault, IdentifierMismatch, TrustError) as exc:
         ctx.retryable = exc.retryable
         ctx.timings["service_metadata"] = time.perf_counter() - smp_started
-        ctx.add("service-metadata", CheckStatus.FAIL, f"the SMP could not answer: {exc}")
+        ctx.add(
+            "service-metadata", CheckStatus.FAIL, _("the SMP could not answer: {error}", error=exc)
+        )
         return _finish(ctx, started, Verdict.UNKNOWN)
     ctx.timings["service_metadata"] = time.perf_counter() - smp_started
-    ctx.add("service-metadata", CheckStatus.PASS, "the SMP answered for this document type")
+    ctx.add("service-metadata", CheckStatus.PASS, _("the SMP answered for this document type"))
     return (
         yield from _evaluate_metadata(ctx, started, metadata_answer, participant, document_type)
     )
+
+
+def _signature_checks(ctx: _Context, signature: SignatureReport) -> bool:
+    """The ``signature`` and ``smp-certificate`` checks of an SMP answer; whether both passed
+    (a failure is a fault: the lookup ends ``unknown``)."""
+    if not signature.present:
+        ctx.add(
+            "signature",
+            CheckStatus.FAIL,
+            _("the SMP answer is not signed, so it cannot be trusted"),
+        )
+        return False
+    if not signature.valid:
+        ctx.add(
+            "signature",
+            CheckStatus.FAIL,
+            _(
+                "the SMP answer's signature does not verify ({problem})",
+                problem=signature.problem,
+            ),
+        )
+        return False
+    ctx.add(
+        "signature",
+        CheckStatus.PASS,
+        _("the signature verifies ({algorithm})", algorithm=signature.algorithm),
+    )
+    signer = signature.signer
+    if not signature.chain_valid:
+        ctx.add(
+            "smp-certificate",
+            CheckStatus.FAIL,
+            _(
+                "the SMP's certificate is not trusted on the {network} network: {problem}",
+                network=ctx.network.name,
+                problem=signature.chain_problem,
+            ),
+        )
+        return False
+    ctx.add(
+        "smp-certificate",
+        CheckStatus.PASS,
+        _(
+            "signed by {signer}, valid and issued by the {network} network's SMP CA",
+            signer=signer.subject if signer else _("the SMP"),
+            network=ctx.network.name,
+        ),
+    )
+    return True
 
 
 def _evaluate_metadata(
@@ -655,45 +758,22 @@ def _evaluate_metadata(
     if redirect is not None and ctx.asks_revocation and redirect.signer_certificate is not None:
         # the redirecting SMP chose where to look: a revoked one must not steer lookups
         trusted, status, sentence = yield from _smp_revocation(
-            ctx, redirect.signer_certificate, "the redirecting SMP's certificate"
+            ctx, redirect.signer_certificate, _("the redirecting SMP's certificate")
         )
-        ctx.add("redirect", status, f"followed one redirect to {answer.url}; {sentence}")
+        ctx.add(
+            "redirect",
+            status,
+            _("followed one redirect to {url}; {sentence}", url=answer.url, sentence=sentence),
+        )
         if not trusted:
             return _finish(ctx, started, Verdict.UNKNOWN)
     elif redirect is not None:
-        ctx.add("redirect", CheckStatus.PASS, f"followed one redirect to {answer.url}")
+        ctx.add("redirect", CheckStatus.PASS, _("followed one redirect to {url}", url=answer.url))
     else:
-        ctx.add("redirect", CheckStatus.SKIPPED, "no redirect")
+        ctx.add("redirect", CheckStatus.SKIPPED, _("no redirect"))
     checked = answer.checked
-    signature = checked.signature
-    if not signature.present:
-        ctx.add(
-            "signature", CheckStatus.FAIL, "the SMP answer is not signed, so it cannot be trusted"
-        )
+    if not _signature_checks(ctx, checked.signature):
         return _finish(ctx, started, Verdict.UNKNOWN)
-    if not signature.valid:
-        ctx.add(
-            "signature",
-            CheckStatus.FAIL,
-            f"the SMP answer's signature does not verify ({signature.problem})",
-        )
-        return _finish(ctx, started, Verdict.UNKNOWN)
-    ctx.add("signature", CheckStatus.PASS, f"the signature verifies ({signature.algorithm})")
-    signer = signature.signer
-    if not signature.chain_valid:
-        ctx.add(
-            "smp-certificate",
-            CheckStatus.FAIL,
-            f"the SMP's certificate is not trusted on the {ctx.network.name} network: "
-            f"{signature.chain_problem}",
-        )
-        return _finish(ctx, started, Verdict.UNKNOWN)
-    ctx.add(
-        "smp-certificate",
-        CheckStatus.PASS,
-        f"signed by {signer.subject if signer else 'the SMP'}, valid and issued by the "
-        f"{ctx.network.name} network's SMP CA",
-    )
     if ctx.asks_revocation and checked.signer_certificate is not None:
         trusted, status, sentence = yield from _smp_revocation(ctx, checked.signer_certificate)
         ctx.add("smp-revocation", status, sentence)
@@ -701,14 +781,18 @@ def _evaluate_metadata(
             return _finish(ctx, started, Verdict.UNKNOWN)
     metadata = checked.document
     if not isinstance(metadata, ServiceMetadata):
-        ctx.add("service-metadata", CheckStatus.FAIL, "the SMP answer is not a ServiceMetadata")
+        ctx.add("service-metadata", CheckStatus.FAIL, _("the SMP answer is not a ServiceMetadata"))
         return _finish(ctx, started, Verdict.UNKNOWN)
     try:
         check_echo(metadata, participant, document_type)
     except IdentifierMismatch as exc:
-        ctx.add("identifier-echo", CheckStatus.FAIL, str(exc))
+        ctx.add("identifier-echo", CheckStatus.FAIL, exc.message)
         return _finish(ctx, started, Verdict.UNKNOWN)
-    ctx.add("identifier-echo", CheckStatus.PASS, "the SMP answered for the participant asked for")
+    ctx.add(
+        "identifier-echo",
+        CheckStatus.PASS,
+        _("the SMP answered for the participant asked for"),
+    )
     return (yield from _choose_endpoint(ctx, started, metadata))
 
 
@@ -725,7 +809,7 @@ def _ask_revocation(
 
 
 def _smp_revocation(
-    ctx: _Context, certificate: x509.Certificate, whose: str = "the SMP's certificate"
+    ctx: _Context, certificate: x509.Certificate, whose: str | None = None
 ) -> Generator[_Request, Any, tuple[bool, CheckStatus, str]]:
     """Ask about an SMP signer; ``(believe its answer, check status, sentence)``.
 
@@ -734,48 +818,69 @@ def _smp_revocation(
     retryable) unless the checker asks for soft fail, which only warns. The sentence starts
     with ``whose`` (the SMP's, or the redirecting SMP's, certificate).
     """
+    whose = whose or _("the SMP's certificate")
     try:
         path = validate_chain(certificate, ctx.network.smp_ca, at=ctx.at)
     except PeppolnetError as exc:
         # e.g. an SmpClient made for another network: never "no issuer, so fine"
         ctx.retryable = False
-        return False, CheckStatus.FAIL, f"{whose} cannot be checked for revocation: {exc}"
+        sentence = _("{whose} cannot be checked for revocation: {error}", whose=whose, error=exc)
+        return False, CheckStatus.FAIL, sentence
     answer = yield from _ask_revocation(ctx, "smp-revocation", certificate, path[1])
     status, detail = answer.status, _detail(answer)
     if status is RevocationStatus.GOOD:
-        return True, CheckStatus.PASS, f"{whose} is not revoked{detail}"
+        return (
+            True,
+            CheckStatus.PASS,
+            _("{whose} is not revoked{detail}", whose=whose, detail=detail),
+        )
     if status is RevocationStatus.REVOKED:
         ctx.retryable = False
         return (
             False,
             CheckStatus.FAIL,
-            f"{whose} has been revoked{detail}, so its answer cannot be trusted",
+            _(
+                "{whose} has been revoked{detail}, so its answer cannot be trusted",
+                whose=whose,
+                detail=detail,
+            ),
         )
     if status is RevocationStatus.NOT_CHECKED:
-        return True, CheckStatus.SKIPPED, f"the revocation checker did not check {whose}"
+        sentence = _("the revocation checker did not check {whose}", whose=whose)
+        return True, CheckStatus.SKIPPED, sentence
     if ctx.soft_fail:
         return (
             True,
             CheckStatus.WARN,
-            f"the revocation status of {whose} could not be determined{detail}; accepted "
-            "because revocation soft fail is on",
+            _(
+                "the revocation status of {whose} could not be determined{detail}; accepted "
+                "because revocation soft fail is on",
+                whose=whose,
+                detail=detail,
+            ),
         )
     ctx.retryable = True
     return (
         False,
         CheckStatus.FAIL,
-        f"the revocation status of {whose} could not be determined{detail}, so its answer "
-        "cannot be trusted yet",
+        _(
+            "the revocation status of {whose} could not be determined{detail}, so its answer "
+            "cannot be trusted yet",
+            whose=whose,
+            detail=detail,
+        ),
     )
 
 
 def _checker_failed(exc: Exception) -> RevocationAnswer:
     """A revocation checker that raised: its answer is unknown (a fault), never a crash."""
-    return RevocationAnswer(RevocationStatus.UNKNOWN, f"the revocation check failed: {exc}")
+    return RevocationAnswer(
+        RevocationStatus.UNKNOWN, _("the revocation check failed: {error}", error=exc)
+    )
 
 
 def _detail(answer: RevocationAnswer) -> str:
-    return f" ({answer.reason})" if answer.reason else ""
+    return _(" ({reason})", reason=answer.reason) if answer.reason else ""
 
 
 def _choose_endpoint(ctx: _Context, started: float, metadata: ServiceMetadata) -> _Steps:
@@ -787,28 +892,42 @@ def _choose_endpoint(ctx: _Context, started: float, metadata: ServiceMetadata) -
         # OASIS SMP 2: a ProcessMetadata without a Process applies to every process.
         process, published_as = wanted[0], OASIS2_NO_PROCESS
     if process is None or published_as is None:
-        listed = ", ".join(p.value for p in offered) or "none"
+        listed = ", ".join(p.value for p in offered) or _("none")
         ctx.add(
             "process",
             CheckStatus.FAIL,
-            f"the document type is registered for other processes ({listed}), not "
-            f"{wanted[0].value}",
+            _(
+                "the document type is registered for other processes ({listed}), not {wanted}",
+                listed=listed,
+                wanted=wanted[0].value,
+            ),
         )
         return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
     ctx.process = process
-    ctx.add("process", CheckStatus.PASS, f"registered for the process {process.value}")
+    ctx.add(
+        "process",
+        CheckStatus.PASS,
+        _("registered for the process {process}", process=process.value),
+    )
     endpoints = metadata.endpoints_for(published_as)
     as4 = [e for e in endpoints if e.transport_profile == TRANSPORT_AS4.value]
     if not as4:
-        profiles = ", ".join(e.transport_profile for e in endpoints) or "none"
+        profiles = ", ".join(e.transport_profile for e in endpoints) or _("none")
         ctx.add(
             "transport-profile",
             CheckStatus.FAIL,
-            f"no endpoint uses {TRANSPORT_AS4.value}, the only active Peppol transport "
-            f"(found: {profiles})",
+            _(
+                "no endpoint uses {profile}, the only active Peppol transport (found: {found})",
+                profile=TRANSPORT_AS4.value,
+                found=profiles,
+            ),
         )
         return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
-    ctx.add("transport-profile", CheckStatus.PASS, f"the endpoint uses {TRANSPORT_AS4.value}")
+    ctx.add(
+        "transport-profile",
+        CheckStatus.PASS,
+        _("the endpoint uses {profile}", profile=TRANSPORT_AS4.value),
+    )
     problems: list[_Unusable] = []
     for endpoint in as4:
         outcome = yield from _check_endpoint(ctx, endpoint)
@@ -856,58 +975,91 @@ def _access_point_certificate(der: bytes) -> tuple[x509.Certificate, Certificate
     return certificate, CertificateFacts.from_certificate(certificate)
 
 
+def _inactive(endpoint: Endpoint, at: datetime) -> _Unusable | None:
+    """Why ``endpoint`` is not active at ``at`` (not yet, or no longer), or None."""
+    if endpoint.is_active(at):
+        return None
+    if endpoint.activation is not None and at < endpoint.activation:
+        return _Unusable(
+            "endpoint-validity",
+            _(
+                "the endpoint only becomes active on {when} UTC",
+                when=format(endpoint.activation, "%Y-%m-%d %H:%M"),
+            ),
+        )
+    return _Unusable(
+        "endpoint-validity",
+        _("the endpoint expired on {date}", date=format(endpoint.expiration, "%Y-%m-%d")),
+    )
+
+
 def _check_endpoint(
     ctx: _Context, endpoint: Endpoint
 ) -> Generator[_Request, Any, _Usable | _Unusable]:
     """Either the usable endpoint with its operator, or why it is not usable."""
     at = ctx.at
-    if not endpoint.is_active(at):
-        if endpoint.activation is not None and at < endpoint.activation:
-            return _Unusable(
-                "endpoint-validity",
-                f"the endpoint only becomes active on {endpoint.activation:%Y-%m-%d %H:%M} UTC",
-            )
-        expired = endpoint.expiration
-        return _Unusable("endpoint-validity", f"the endpoint expired on {expired:%Y-%m-%d}")
+    inactive = _inactive(endpoint, at)
+    if inactive is not None:
+        return inactive
     if endpoint.certificate is None:
-        return _Unusable("ap-certificate", "the endpoint has no access point certificate")
+        return _Unusable("ap-certificate", _("the endpoint has no access point certificate"))
     try:
         certificate, facts = _access_point_certificate(endpoint.certificate)
     except PeppolnetError as exc:
-        return _Unusable("ap-certificate", f"the access point certificate cannot be read: {exc}")
+        return _Unusable(
+            "ap-certificate", _("the access point certificate cannot be read: {error}", error=exc)
+        )
     try:
         path = validate_chain(certificate, ctx.network.ap_ca, at=at)
     except PeppolnetError as exc:
         return _Unusable(
             "ap-certificate",
-            f"the access point certificate ({facts.subject}) is not usable: {exc}",
+            _(
+                "the access point certificate ({subject}) is not usable: {error}",
+                subject=facts.subject,
+                error=exc,
+            ),
         )
     url = endpoint.url or ""
     if not url.lower().startswith("https://"):
-        return _Unusable("endpoint-url", f"the access point URL {url or '(none)'} is not https")
+        return _Unusable(
+            "endpoint-url",
+            _("the access point URL {url} is not https", url=url or _("(none)")),
+        )
     ctx.add(
         "endpoint-validity",
         CheckStatus.PASS,
-        "the endpoint is active at the lookup time",
+        _("the endpoint is active at the lookup time"),
     )
     ctx.add(
         "ap-certificate",
         CheckStatus.PASS,
-        f"the access point certificate of {facts.organisation or facts.subject} "
-        f"({facts.seat_id or 'no Seat ID'}) is valid until {facts.not_after:%Y-%m-%d} and "
-        f"issued by the {ctx.network.name} network's AP CA",
+        _(
+            "the access point certificate of {owner} ({seat_id}) is valid until {date} and "
+            "issued by the {network} network's AP CA",
+            owner=facts.organisation or facts.subject,
+            seat_id=facts.seat_id or _("no Seat ID"),
+            date=format(facts.not_after, "%Y-%m-%d"),
+            network=ctx.network.name,
+        ),
     )
     port = _port(url)
     if port not in (None, 443):
-        ctx.add("endpoint-url", CheckStatus.WARN, f"the access point listens on port {port}")
+        ctx.add(
+            "endpoint-url",
+            CheckStatus.WARN,
+            _("the access point listens on port {port}", port=port),
+        )
     else:
-        ctx.add("endpoint-url", CheckStatus.PASS, f"the access point URL is {url}")
+        ctx.add("endpoint-url", CheckStatus.PASS, _("the access point URL is {url}", url=url))
     issuer = path[1] if len(path) > 1 else None
     if not ctx.asks_revocation:
         ctx.add("revocation", CheckStatus.SKIPPED, _NOT_CHECKED)
     elif issuer is None:
         ctx.add(
-            "revocation", CheckStatus.SKIPPED, "the access point certificate has no issuer to ask"
+            "revocation",
+            CheckStatus.SKIPPED,
+            _("the access point certificate has no issuer to ask"),
         )
     else:
         answer = yield from _ask_revocation(ctx, "revocation", certificate, issuer)
@@ -951,36 +1103,46 @@ def _usable(ctx: _Context, endpoint: Endpoint, facts: CertificateFacts, url: str
     return _Usable(info, operator)
 
 
-_NOT_CHECKED: Final = "revocation was not checked (no CRL/OCSP checker configured)"
+_NOT_CHECKED: Final = _("revocation was not checked (no CRL/OCSP checker configured)")
 
 
 def _ap_revocation(ctx: _Context, answer: RevocationAnswer) -> _Unusable | None:
     """Record the access point certificate's revocation status; the problem if it is one."""
     status, detail = answer.status, _detail(answer)
     if status is RevocationStatus.REVOKED:
-        return _Unusable("revocation", f"the access point certificate has been revoked{detail}")
+        return _Unusable(
+            "revocation", _("the access point certificate has been revoked{detail}", detail=detail)
+        )
     if status is RevocationStatus.GOOD:
         ctx.add(
-            "revocation", CheckStatus.PASS, f"the access point certificate is not revoked{detail}"
+            "revocation",
+            CheckStatus.PASS,
+            _("the access point certificate is not revoked{detail}", detail=detail),
         )
     elif status is RevocationStatus.NOT_CHECKED:
         ctx.add(
             "revocation",
             CheckStatus.SKIPPED,
-            "the revocation checker did not check the access point certificate",
+            _("the revocation checker did not check the access point certificate"),
         )
     elif ctx.soft_fail:
         ctx.add(
             "revocation",
             CheckStatus.WARN,
-            "the revocation status of the access point certificate could not be determined"
-            f"{detail}; accepted because revocation soft fail is on",
+            _(
+                "the revocation status of the access point certificate could not be "
+                "determined{detail}; accepted because revocation soft fail is on",
+                detail=detail,
+            ),
         )
     else:
         return _Unusable(
             "revocation",
-            "the revocation status of the access point certificate could not be determined"
-            f"{detail}",
+            _(
+                "the revocation status of the access point certificate could not be "
+                "determined{detail}",
+                detail=detail,
+            ),
             fault=True,
         )
     return None
@@ -1000,17 +1162,33 @@ def _identifier_check(ctx: _Context, candidate: ParticipantId) -> None:
     errors = [p for p in result.problems if p.severity == "error"]
     warnings = [p for p in result.problems if p.severity != "error"]
     scheme = result.scheme
-    label = f"{scheme.scheme_id} ({scheme.icd})" if scheme else candidate.icd or "unknown scheme"
+    label = f"{scheme.scheme_id} ({scheme.icd})" if scheme else candidate.icd or _("unknown scheme")
     if errors:
         ctx.add(
             "identifier",
             CheckStatus.WARN,
-            f"{candidate.bare}: {errors[0].message} - looking it up anyway, the SML decides",
+            _(
+                "{participant}: {problem} - looking it up anyway, the SML decides",
+                participant=candidate.bare,
+                problem=errors[0].message,
+            ),
         )
     elif warnings:
-        ctx.add("identifier", CheckStatus.WARN, f"{candidate.bare}: {warnings[0].message}")
+        ctx.add(
+            "identifier",
+            CheckStatus.WARN,
+            _("{participant}: {problem}", participant=candidate.bare, problem=warnings[0].message),
+        )
     else:
-        ctx.add("identifier", CheckStatus.PASS, f"{candidate.bare} is a valid {label} identifier")
+        ctx.add(
+            "identifier",
+            CheckStatus.PASS,
+            _(
+                "{participant} is a valid {scheme} identifier",
+                participant=candidate.bare,
+                scheme=label,
+            ),
+        )
 
 
 def _defect(ctx: _Context, exc: Exception) -> Reachability:
@@ -1023,8 +1201,11 @@ def _defect(ctx: _Context, exc: Exception) -> Reachability:
     ctx.add(
         "defect",
         CheckStatus.FAIL,
-        f"the lookup stopped on an unexpected error ({type(exc).__name__}: {exc}); this is a "
-        "defect in peppolnet or a library it uses - please report it",
+        _(
+            "the lookup stopped on an unexpected error ({error}); this is a defect in peppolnet "
+            "or a library it uses - please report it",
+            error=type(exc).__name__ + ": " + str(exc),
+        ),
     )
     ctx.retryable = False
     return ctx.result(Verdict.UNKNOWN)
@@ -1350,7 +1531,7 @@ class AsyncLookup(_Base):
                 with self._scope(request):
                     return await self._call(request, _arevocation_or_failure)
         except TimeoutError:
-            raise DeadlineExceeded("the lookup's deadline passed") from None
+            raise DeadlineExceeded(_("the lookup's deadline passed")) from None
 
 
 def _advance(steps: _Steps, result: Any, error: PeppolnetError | None) -> _Request | Reachability:

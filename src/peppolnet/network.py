@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from peppolnet.destinations import DestinationPolicy
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _
 from peppolnet.xmldsig import SignaturePolicy
 
 if TYPE_CHECKING:
@@ -91,7 +92,9 @@ def load_pem_bundle(path: str | Path) -> tuple[x509.Certificate, ...]:
         data = Path(path).read_bytes()
         certs = tuple(x509.load_pem_x509_certificates(data))
     except (OSError, ValueError) as exc:
-        raise InvalidInput(f"cannot read certificates from {path}: {exc}") from exc
+        raise InvalidInput(
+            _("cannot read certificates from {path}: {error}", path=path, error=exc)
+        ) from exc
     return certs
 
 
@@ -157,7 +160,13 @@ def _build(name: str) -> Network:
             "https://test-directory.peppol.eu",
             legacy,
         )
-    raise InvalidInput(f"unknown network {name!r}; known networks: {', '.join(NETWORK_NAMES)}")
+    raise InvalidInput(
+        _(
+            "unknown network {name}; known networks: {listed}",
+            name=repr(name),
+            listed=", ".join(NETWORK_NAMES),
+        )
+    )
 
 
 #: Names accepted by :func:`network_by_name` (and the CLI's ``--network``).

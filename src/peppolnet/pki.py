@@ -31,6 +31,7 @@ from cryptography.x509.oid import NameOID
 
 from peppolnet._x509 import decode_errors, parse_now
 from peppolnet.errors import CertificateError, ChainError, InvalidInput, UntrustedCertificate
+from peppolnet.i18n import _
 
 __all__ = [
     "SEAT_ID_PATTERN",
@@ -192,7 +193,7 @@ def load_certificate(data: bytes | str) -> x509.Certificate:
             cert = x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
         parse_now(cert)
     except unreadable as exc:
-        raise CertificateError(f"the certificate cannot be read: {exc}") from exc
+        raise CertificateError(_("the certificate cannot be read: {error}", error=exc)) from exc
     return cert
 
 
@@ -203,13 +204,21 @@ def _name(cert: x509.Certificate) -> str:
 def _check_validity(cert: x509.Certificate, at: datetime) -> None:
     if at < cert.not_valid_before_utc:
         raise ChainError(
-            f"certificate {_name(cert)} is not yet valid at {_when(at)} "
-            f"(valid from {_when(cert.not_valid_before_utc)})"
+            _(
+                "certificate {name} is not yet valid at {at} (valid from {valid_from})",
+                name=_name(cert),
+                at=_when(at),
+                valid_from=_when(cert.not_valid_before_utc),
+            )
         )
     if at > cert.not_valid_after_utc:
         raise ChainError(
-            f"certificate {_name(cert)} expired at {_when(cert.not_valid_after_utc)} "
-            f"(checked at {_when(at)})"
+            _(
+                "certificate {name} expired at {expired} (checked at {at})",
+                name=_name(cert),
+                expired=_when(cert.not_valid_after_utc),
+                at=_when(at),
+            )
         )
 
 
@@ -227,24 +236,34 @@ def _extension(cert: x509.Certificate, kind: type[_E]) -> _E | None:
     except x509.ExtensionNotFound:
         return None
     except (ValueError, x509.DuplicateExtension) as exc:
-        raise ChainError(f"certificate {_name(cert)} has unreadable extensions: {exc}") from None
+        raise ChainError(
+            _("certificate {name} has unreadable extensions: {error}", name=_name(cert), error=exc)
+        ) from None
 
 
 def _check_ca(issuer: x509.Certificate, cas_below: int) -> None:
     """The issuer must be a CA allowed to sign certificates at this depth."""
     bc = _extension(issuer, x509.BasicConstraints)
     if bc is None:
-        raise ChainError(f"issuer {_name(issuer)} is not a CA (no basicConstraints)")
+        raise ChainError(_("issuer {name} is not a CA (no basicConstraints)", name=_name(issuer)))
     if not bc.ca:
-        raise ChainError(f"issuer {_name(issuer)} is not a CA (basicConstraints CA:FALSE)")
+        raise ChainError(
+            _("issuer {name} is not a CA (basicConstraints CA:FALSE)", name=_name(issuer))
+        )
     if bc.path_length is not None and cas_below > bc.path_length:
         raise ChainError(
-            f"issuer {_name(issuer)} allows {bc.path_length} CA(s) below it, the path has "
-            f"{cas_below}"
+            _(
+                "issuer {name} allows {path_length} CA(s) below it, the path has {cas_below}",
+                name=_name(issuer),
+                path_length=bc.path_length,
+                cas_below=cas_below,
+            )
         )
     ku = _extension(issuer, x509.KeyUsage)
     if ku is not None and not ku.key_cert_sign:
-        raise ChainError(f"issuer {_name(issuer)} may not sign certificates (no keyCertSign)")
+        raise ChainError(
+            _("issuer {name} may not sign certificates (no keyCertSign)", name=_name(issuer))
+        )
 
 
 def _check_end_entity(leaf: x509.Certificate) -> None:
@@ -257,12 +276,17 @@ def _check_end_entity(leaf: x509.Certificate) -> None:
     """
     bc = _extension(leaf, x509.BasicConstraints)
     if bc is not None and bc.ca:
-        raise ChainError(f"certificate {_name(leaf)} is a CA certificate, not an SMP's or AP's")
+        raise ChainError(
+            _("certificate {name} is a CA certificate, not an SMP's or AP's", name=_name(leaf))
+        )
     ku = _extension(leaf, x509.KeyUsage)
     if ku is not None and not (ku.digital_signature or ku.content_commitment):
         raise ChainError(
-            f"certificate {_name(leaf)} may not make signatures (its key usage has no "
-            "digitalSignature)"
+            _(
+                "certificate {name} may not make signatures (its key usage has no "
+                "digitalSignature)",
+                name=_name(leaf),
+            )
         )
 
 
@@ -358,25 +382,38 @@ def _issuer_path(
             return tuple(path)
         if same_name:
             raise ChainError(
-                f"bad issuer signature: {_name(current)} names trusted issuer "
-                f"{issuer_name.rfc4514_string()} but that CA's key did not sign it"
+                _(
+                    "bad issuer signature: {name} names trusted issuer {issuer_name} but that "
+                    "CA's key did not sign it",
+                    name=_name(current),
+                    issuer_name=issuer_name.rfc4514_string(),
+                )
             )
         candidates = [c for c in intermediates if c.subject == issuer_name and c not in path]
         nxt = next((c for c in candidates if _issued_by(current, c)), None)
         if nxt is None:
             if candidates:
                 raise ChainError(
-                    f"bad issuer signature: {_name(current)} was not signed by "
-                    f"{issuer_name.rfc4514_string()}"
+                    _(
+                        "bad issuer signature: {name} was not signed by {issuer_name}",
+                        name=_name(current),
+                        issuer_name=issuer_name.rfc4514_string(),
+                    )
                 )
             raise UntrustedCertificate(
-                f"issuer not trusted: {issuer_name.rfc4514_string()} (of {_name(current)}) "
-                "is not one of the network's trust anchors"
+                _(
+                    "issuer not trusted: {issuer_name} (of {name}) is not one of the network's "
+                    "trust anchors",
+                    issuer_name=issuer_name.rfc4514_string(),
+                    name=_name(current),
+                )
             )
         _check_ca(nxt, cas_below)
         path.append(nxt)
         current = nxt
-    raise ChainError(f"certificate path for {_name(leaf)} is longer than {_MAX_PATH}")
+    raise ChainError(
+        _("certificate path for {name} is longer than {limit}", name=_name(leaf), limit=_MAX_PATH)
+    )
 
 
 class RevocationStatus(enum.Enum):

@@ -37,7 +37,8 @@ from peppolnet.codelists import (
     code_list_version,
     participant_schemes,
 )
-from peppolnet.errors import InvalidParticipantId
+from peppolnet.errors import InvalidInput, InvalidParticipantId
+from peppolnet.i18n import _, country_code
 from peppolnet.identifiers import PARTICIPANT_SCHEME, ParticipantId
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Problem",
     "Suggestions",
     "ValidationResult",
+    "country_of",
     "coverage",
     "is_valid",
     "suggest_participant_ids",
@@ -164,6 +166,17 @@ def _stdnum_errors() -> tuple[type[Exception], type[Exception]]:
     return InvalidChecksum, ValidationError
 
 
+# python-stdnum's sentences (its exceptions' fixed messages), in the reader's language.
+_STDNUM_MESSAGES: Final = {
+    "The number has an invalid length": _("the number has the wrong length"),
+    "The number has an invalid format": _("the number has the wrong format"),
+    "One of the parts of the number are invalid or unknown": _(
+        "a part of the number is invalid or unknown"
+    ),
+    "The number's checksum or check digit is invalid": _("the check digit does not match"),
+}
+
+
 def _run_stdnum(module: str, value: str) -> CheckResult:
     checksum_error, validation_error = _stdnum_errors()
     try:
@@ -171,7 +184,8 @@ def _run_stdnum(module: str, value: str) -> CheckResult:
     except checksum_error:
         return "check-digit", ""
     except validation_error as exc:
-        return "structure", str(exc).rstrip(".")
+        text = str(exc).rstrip(".")
+        return "structure", _STDNUM_MESSAGES.get(text, text)
     except Exception as exc:  # stdnum may fail on odd input in other ways; never leak it
         return "structure", type(exc).__name__
     return None
@@ -199,7 +213,7 @@ def _digits_weighted_mod11(weights: tuple[int, ...]) -> Check:
     def check(local: str) -> CheckResult:
         digits = local[-len(weights) :]
         if not digits.isdigit():
-            return "structure", "digits expected"
+            return "structure", _("digits expected")
         if sum(w * int(d) for w, d in zip(weights, digits, strict=True)) % 11:
             return "check-digit", ""
         return None
@@ -244,7 +258,7 @@ def _finnish_ovt(local: str) -> CheckResult:
     results = [_run_stdnum("fi.ytunnus", t) for t in tries]
     if any(r is None for r in results):
         return None
-    return results[0] if results else ("structure", "no business id found")
+    return results[0] if results else ("structure", _("no business id found"))
 
 
 # GS1 application identifiers whose value is a GLN (410-417) or a GTIN (01, 02): mod-10 keys.
@@ -261,12 +275,12 @@ def _gs1_keys(local: str) -> CheckResult:
     try:
         info = _stdnum("gs1_128").info(local)
     except Exception as exc:  # malformed element strings raise stdnum (or other) errors
-        return "structure", f"not a GS1 element string ({type(exc).__name__})"
+        return "structure", _("not a GS1 element string ({error})", error=type(exc).__name__)
     for ai, value in info.items():
         if ai in _GS1_KEY_AIS:
             result = _run_stdnum("ean", str(value))
             if result is not None:
-                return result[0], f"GS1 key in AI ({ai})"
+                return result[0], _("GS1 key in AI ({ai})", ai=ai)
     return None
 
 
@@ -552,41 +566,53 @@ def _validate_text(text: str) -> ValidationResult:
     try:
         pid = ParticipantId.parse(text)
     except InvalidParticipantId as exc:
-        return ValidationResult(text, None, None, (Problem("syntax", str(exc)),))
+        return ValidationResult(text, None, None, (Problem("syntax", exc.message),))
     return _validate_pid(text, pid)
 
 
 def _validate_pid(text: str, pid: ParticipantId) -> ValidationResult:
     icd = pid.icd
     if ParticipantId.case_insensitive_scheme(pid.scheme) is False or icd is None:
-        message = (
-            f"the identifier scheme {pid.scheme!r} is not {PARTICIPANT_SCHEME!r}, so it has no "
-            "Peppol participant scheme code"
+        message = _(
+            "the identifier scheme {scheme} is not {expected}, so it has no Peppol participant "
+            "scheme code",
+            scheme=repr(pid.scheme),
+            expected=repr(PARTICIPANT_SCHEME),
         )
         return ValidationResult(text, pid, None, (Problem("unknown-scheme", message),))
     entry = _table().get(icd)
     if entry is None:
-        message = (
-            f"{icd} is not a participant identifier scheme of the Peppol code list "
-            f"v{code_list_version()}"
+        message = _(
+            "{icd} is not a participant identifier scheme of the Peppol code list v{version}",
+            icd=icd,
+            version=code_list_version(),
         )
         return ValidationResult(text, pid, None, (Problem("unknown-scheme", message),))
     scheme, rule = entry
     problems: list[Problem] = []
     if scheme.state is SchemeState.REMOVED:
-        when = f" on {scheme.removal_date}" if scheme.removal_date else ""
-        problems.append(
-            Problem(
-                "removed-scheme",
-                f"scheme {icd} ({scheme.scheme_id}) was removed from Peppol{when}",
-            )
+        removed = _(
+            "scheme {icd} ({scheme}) was removed from Peppol",
+            icd=icd,
+            scheme=scheme.scheme_id,
         )
+        if scheme.removal_date:
+            removed = _(
+                "scheme {icd} ({scheme}) was removed from Peppol on {date}",
+                icd=icd,
+                scheme=scheme.scheme_id,
+                date=scheme.removal_date,
+            )
+        problems.append(Problem("removed-scheme", removed))
     elif scheme.state is SchemeState.DEPRECATED:
         problems.append(
             Problem(
                 "deprecated-scheme",
-                f"scheme {icd} ({scheme.scheme_id}) is deprecated; do not use it for new "
-                "participants",
+                _(
+                    "scheme {icd} ({scheme}) is deprecated; do not use it for new participants",
+                    icd=icd,
+                    scheme=scheme.scheme_id,
+                ),
                 "warning",
             )
         )
@@ -595,24 +621,51 @@ def _validate_pid(text: str, pid: ParticipantId) -> ValidationResult:
         problems.append(
             Problem(
                 "structure",
-                f"{local!r} does not have the structure of {scheme.scheme_id} "
-                f"({rule.pattern.pattern})",
+                _(
+                    "{value} does not have the structure of {scheme} ({pattern})",
+                    value=repr(local),
+                    scheme=scheme.scheme_id,
+                    pattern=rule.pattern.pattern,
+                ),
             )
         )
     elif rule.check is not None:
         outcome = rule.check(local)
         if outcome is not None:
             code, detail = outcome
-            if code == "check-digit":
-                extra = f"; {detail}" if detail else ""
-                message = (
-                    f"check digit does not match ({scheme.scheme_id}, {rule.algorithm}{extra})"
-                )
-            else:
-                extra = f": {detail}" if detail else ""
-                message = f"{local!r} is not a valid {scheme.scheme_id} number{extra}"
-            problems.append(Problem(code, message))
+            problems.append(Problem(code, _rule_problem(scheme, rule, local, code, detail)))
     return ValidationResult(text, pid, scheme, tuple(problems))
+
+
+def _rule_problem(
+    scheme: ParticipantScheme, rule: _Rule, local: str, code: ProblemCode, detail: str
+) -> str:
+    """The sentence for a failed check of a scheme's rule (check digit or structure)."""
+    if code == "check-digit" and detail:
+        return _(
+            "check digit does not match ({scheme}, {algorithm}; {detail})",
+            scheme=scheme.scheme_id,
+            algorithm=rule.algorithm,
+            detail=detail,
+        )
+    if code == "check-digit":
+        return _(
+            "check digit does not match ({scheme}, {algorithm})",
+            scheme=scheme.scheme_id,
+            algorithm=rule.algorithm,
+        )
+    if detail:
+        return _(
+            "{value} is not a valid {scheme} number: {detail}",
+            value=repr(local),
+            scheme=scheme.scheme_id,
+            detail=detail,
+        )
+    return _(
+        "{value} is not a valid {scheme} number",
+        value=repr(local),
+        scheme=scheme.scheme_id,
+    )
 
 
 def coverage() -> list[CoverageRow]:
@@ -659,61 +712,65 @@ def _prefix(p: str) -> Template:
 
 _SOURCES: Final[dict[str, tuple[_Source, ...]]] = {
     "SE": (
-        _Source("se.vat", "Swedish VAT number", (("0007", lambda n: n[:10]),)),
-        _Source("se.orgnr", "Swedish organisation number", (("0007", _same),)),
+        _Source("se.vat", _("Swedish VAT number"), (("0007", lambda n: n[:10]),)),
+        _Source("se.orgnr", _("Swedish organisation number"), (("0007", _same),)),
     ),
     "NO": (
         _Source(
             "no.mva",
-            "Norwegian VAT number",
+            _("Norwegian VAT number"),
             (("0192", lambda n: n[:9]), ("9909", _prefix("NO"))),
         ),
         _Source(
             "no.orgnr",
-            "Norwegian organisation number",
+            _("Norwegian organisation number"),
             (("0192", _same), ("9909", lambda n: f"NO{n}MVA")),
         ),
     ),
     "BE": (
-        _Source("be.vat", "Belgian enterprise number", (("0208", _same), ("9925", _prefix("BE")))),
+        _Source(
+            "be.vat", _("Belgian enterprise number"), (("0208", _same), ("9925", _prefix("BE")))
+        ),
     ),
     "FI": (
-        _Source("fi.alv", "Finnish VAT number", (("0216", _prefix("0037")),)),
-        _Source("fi.ytunnus", "Finnish business id", (("0216", _prefix("0037")),)),
+        _Source("fi.alv", _("Finnish VAT number"), (("0216", _prefix("0037")),)),
+        _Source("fi.ytunnus", _("Finnish business id"), (("0216", _prefix("0037")),)),
     ),
     "DE": (
-        _Source("de.vat", "German VAT number", (("9930", _prefix("DE")),)),
-        _Source("de.leitweg", "Leitweg-ID", (("0204", _same),)),
+        _Source("de.vat", _("German VAT number"), (("9930", _prefix("DE")),)),
+        _Source("de.leitweg", _("Leitweg-ID"), (("0204", _same),)),
     ),
-    "DK": (_Source("dk.cvr", "Danish CVR number", (("0184", _same),)),),
+    "DK": (_Source("dk.cvr", _("Danish CVR number"), (("0184", _same),)),),
     "FR": (
-        _Source("fr.siren", "SIREN", (("0002", _same),)),
-        _Source("fr.siret", "SIRET", (("0009", _same), ("0002", _same))),
+        _Source("fr.siren", _("SIREN"), (("0002", _same),)),
+        _Source("fr.siret", _("SIRET"), (("0009", _same), ("0002", _same))),
         _Source(
-            "fr.tva", "French VAT number", (("0002", lambda n: n[2:]), ("9957", _prefix("FR")))
+            "fr.tva", _("French VAT number"), (("0002", lambda n: n[2:]), ("9957", _prefix("FR")))
         ),
     ),
     "IT": (
-        _Source("it.iva", "partita IVA", (("0211", _prefix("IT")), ("0210", _same))),
-        _Source("it.codicefiscale", "codice fiscale", (("0210", _same),)),
+        _Source("it.iva", _("partita IVA"), (("0211", _prefix("IT")), ("0210", _same))),
+        _Source("it.codicefiscale", _("codice fiscale"), (("0210", _same),)),
     ),
-    "AT": (_Source("at.uid", "Austrian UID", (("9914", _prefix("AT")),)),),
+    "AT": (_Source("at.uid", _("Austrian UID"), (("9914", _prefix("AT")),)),),
     "CH": (
-        _Source("ch.uid", "Swiss UID", (("0183", _same),)),
-        _Source("ch.vat", "Swiss VAT number", (("9927", _same), ("0183", lambda n: n[:12]))),
+        _Source("ch.uid", _("Swiss UID"), (("0183", _same),)),
+        _Source("ch.vat", _("Swiss VAT number"), (("9927", _same), ("0183", lambda n: n[:12]))),
     ),
-    "AU": (_Source("au.abn", "ABN", (("0151", _same),)),),
-    "SG": (_Source("sg.uen", "UEN", (("0195", _prefix("SGUEN")),)),),
-    "JP": (_Source("jp.cn", "corporate number", (("0188", _same), ("0221", _prefix("T")))),),
-    "IS": (_Source("is_.kennitala", "kennitala", (("0196", _same), ("9917", _same))),),
+    "AU": (_Source("au.abn", _("ABN"), (("0151", _same),)),),
+    "SG": (_Source("sg.uen", _("UEN"), (("0195", _prefix("SGUEN")),)),),
+    "JP": (_Source("jp.cn", _("corporate number"), (("0188", _same), ("0221", _prefix("T")))),),
+    "IS": (_Source("is_.kennitala", _("kennitala"), (("0196", _same), ("9917", _same))),),
     "EE": (
-        _Source("ee.registrikood", "registry code", (("0191", _same),)),
-        _Source("ee.kmkr", "Estonian VAT number", (("9931", _prefix("EE")),)),
+        _Source("ee.registrikood", _("registry code"), (("0191", _same),)),
+        _Source("ee.kmkr", _("Estonian VAT number"), (("9931", _prefix("EE")),)),
     ),
-    "LV": (_Source("lv.pvn", "registration number", (("0218", _same), ("9939", _prefix("LV")))),),
-    "HU": (_Source("hu.anum", "Hungarian VAT number", (("9910", _prefix("HU")),)),),
-    "US": (_Source("us.ein", "EIN", (("9959", _same),)),),
-    "GR": (_Source("gr.vat", "Greek VAT number", (("9933", _prefix("EL")),)),),
+    "LV": (
+        _Source("lv.pvn", _("registration number"), (("0218", _same), ("9939", _prefix("LV")))),
+    ),
+    "HU": (_Source("hu.anum", _("Hungarian VAT number"), (("9910", _prefix("HU")),)),),
+    "US": (_Source("us.ein", _("EIN"), (("9959", _same),)),),
+    "GR": (_Source("gr.vat", _("Greek VAT number"), (("9933", _prefix("EL")),)),),
 }
 
 # Every other country with a 99xx "CC:VAT" scheme gets that VAT number as a source.
@@ -745,7 +802,6 @@ _VAT_SOURCE_MODULES: Final = {
 }
 
 _COUNTRY_ALIASES: Final = {"EL": "GR", "UK": "GB"}
-_COUNTRY_RE: Final = re.compile(r"[A-Z]{2}")
 _STRIP_RE: Final = re.compile(r"[\s.\-/]+")
 
 
@@ -754,8 +810,16 @@ def _sources_for(country: str) -> tuple[_Source, ...]:
     sources = list(_SOURCES.get(country, ()))
     if country in _VAT_SOURCE_MODULES:
         icd, module = _VAT_SOURCE_MODULES[country]
-        sources.append(_Source(module, f"{country} VAT number", ((icd, _prefix(country)),)))
+        label = _("{country} VAT number", country=country)
+        sources.append(_Source(module, label, ((icd, _prefix(country)),)))
     return tuple(sources)
+
+
+def _listed(items: list[str]) -> str:
+    """``"a, b, c"`` that stays a message, so each item is shown in the reader's language."""
+    if len(items) == 1:
+        return items[0]
+    return _("{first}, {rest}", first=items[0], rest=_listed(items[1:]))
 
 
 def _compact(module: str, number: str) -> str | None:
@@ -767,30 +831,54 @@ def _compact(module: str, number: str) -> str | None:
         return None
 
 
+def country_of(text: str) -> str:
+    """The ISO 3166 alpha-2 code of a country as people write it: ``"SE"``, ``"se"``,
+    ``"Sverige"``, ``"Sweden"``, ``"Suomi"``, and the VAT prefixes ``EL`` and ``UK``.
+
+    Registers and support staff write countries in their own words, so every function that
+    takes a country goes through here. Raises :class:`~peppolnet.errors.InvalidInput` naming the
+    text when it names no country.
+    """
+    code = None
+    if isinstance(text, str):
+        stripped = text.strip()
+        code = _COUNTRY_ALIASES.get(stripped.upper()) or country_code(stripped)
+    if code is None:
+        raise InvalidInput(
+            _(
+                "{country} is not a country peppolnet knows: give its two-letter code (SE) or "
+                "its name (Sverige, Sweden)",
+                country=repr(text),
+            )
+        )
+    return code
+
+
 def suggest_participant_ids(number: str, country: str) -> Suggestions:
     """Turn a number as typed (``BE 0677.424.046``) into valid participant ids, most likely first.
 
     Active schemes come first, then deprecated ones (still registrable, e.g. Norway's 9909);
     removed schemes are never suggested. Every candidate passes :func:`validate`. An invalid
-    number gives no candidates and a ``reason``.
+    number or a country that is not one gives no candidates and a ``reason``. The country is a
+    code or a name in English, Swedish or its own language (:func:`country_of`).
 
     >>> [c.bare for c in suggest_participant_ids("BE 0677.424.046", "BE")]
     ['0208:0677424046', '9925:be0677424046']
     """
     text = number.strip() if isinstance(number, str) else ""
-    cc = country.strip().upper() if isinstance(country, str) else ""
-    cc = _COUNTRY_ALIASES.get(cc, cc)
     if not text:
-        return Suggestions(str(number), str(country), reason="the number is empty")
-    if not _COUNTRY_RE.fullmatch(cc):
-        return Suggestions(
-            text, str(country), reason=f"{country!r} is not a two-letter country code"
-        )
+        return Suggestions(str(number), str(country), reason=_("the number is empty"))
+    try:
+        cc = country_of(country)
+    except InvalidInput as exc:
+        return Suggestions(text, str(country), reason=exc.message)
     table = _table()
     country_schemes = [s for s, _ in table.values() if s.country == cc]
     sources = _sources_for(cc)
     if not sources and not country_schemes:
-        return Suggestions(text, cc, reason=f"the Peppol code list has no schemes for {cc}")
+        return Suggestions(
+            text, cc, reason=_("the Peppol code list has no schemes for {country}", country=cc)
+        )
 
     raw: list[tuple[str, str]] = []
     tried: list[str] = []
@@ -823,5 +911,13 @@ def suggest_participant_ids(number: str, country: str) -> Suggestions:
     candidates = tuple(active + deprecated)
     if candidates:
         return Suggestions(text, cc, candidates)
-    kinds = ", ".join(tried) if tried else "any participant scheme of " + cc
-    return Suggestions(text, cc, reason=f"{text!r} is not a valid {kinds}")
+    if tried:
+        kinds = _listed(tried)
+        reason = _("{number} is not a valid {kinds}", number=repr(text), kinds=kinds)
+    else:
+        reason = _(
+            "{number} is not valid under any participant scheme of {country}",
+            number=repr(text),
+            country=cc,
+        )
+    return Suggestions(text, cc, reason=reason)

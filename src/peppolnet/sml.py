@@ -70,6 +70,7 @@ from peppolnet.errors import (
     PeppolnetError,
     UntrustedNegative,
 )
+from peppolnet.i18n import _
 from peppolnet.identifiers import ParticipantId, lower
 
 #: What the resolvers asked and decided (DEBUG), and denials they could not believe (WARNING).
@@ -131,7 +132,7 @@ def cname_label(value: str) -> str:
 def _zone(zone: str) -> str:
     zone = zone.strip().rstrip(".")
     if not zone or ".." in zone or any(c.isspace() for c in zone):
-        raise InvalidInput(f"the SML zone {zone!r} is not a DNS name")
+        raise InvalidInput(_("the SML zone {zone} is not a DNS name", zone=repr(zone)))
     return zone
 
 
@@ -155,19 +156,31 @@ def cname_name(participant: ParticipantId, zone: str) -> str:
 def _split_regexp(regexp: str) -> tuple[str, str, str]:
     """Split ``<d>ere<d>repl<d>flags`` at unescaped delimiters (``\\<d>`` is a literal ``<d>``)."""
     if len(regexp) < 3:
-        raise InvalidInput(f"the NAPTR regexp {regexp!r} is too short")
+        raise InvalidInput(_("the NAPTR regexp {regexp} is too short", regexp=repr(regexp)))
     if len(regexp) > _MAX_REGEXP_LENGTH:
-        raise InvalidInput(f"the NAPTR regexp is {len(regexp)} characters long; too long")
+        raise InvalidInput(
+            _("the NAPTR regexp is {length} characters long; too long", length=len(regexp))
+        )
     delim = regexp[0]
     if delim.isdigit() or delim == "\\" or delim == "i":
-        raise InvalidInput(f"the NAPTR regexp {regexp!r} uses {delim!r} as delimiter")
+        raise InvalidInput(
+            _(
+                "the NAPTR regexp {regexp} uses {delim} as delimiter",
+                regexp=repr(regexp),
+                delim=repr(delim),
+            )
+        )
     if "\\" not in regexp:
         # No escapes (what the SML publishes): every delimiter splits.
         plain = regexp[1:].split(delim)
         if len(plain) != 3:
             raise InvalidInput(
-                f"the NAPTR regexp {regexp!r} must have the form "
-                f"{delim}regex{delim}replacement{delim}"
+                _(
+                    "the NAPTR regexp {regexp} must have the form "
+                    "{delim}regex{delim}replacement{delim}",
+                    regexp=repr(regexp),
+                    delim=delim,
+                )
             )
         return plain[0], plain[1], plain[2]
     parts: list[str] = []
@@ -190,7 +203,12 @@ def _split_regexp(regexp: str) -> tuple[str, str, str]:
     parts.append("".join(current))
     if len(parts) != 3:
         raise InvalidInput(
-            f"the NAPTR regexp {regexp!r} must have the form {delim}regex{delim}replacement{delim}"
+            _(
+                "the NAPTR regexp {regexp} must have the form "
+                "{delim}regex{delim}replacement{delim}",
+                regexp=repr(regexp),
+                delim=delim,
+            )
         )
     return parts[0], parts[1], parts[2]
 
@@ -205,13 +223,18 @@ _MAX_ERE_LENGTH: Final = 256
 def _compile(ere: str, ignore_case: bool) -> re.Pattern[str]:
     if len(ere) > _MAX_ERE_LENGTH or _NESTED_QUANTIFIER.search(ere):
         raise InvalidInput(
-            f"the NAPTR regular expression {ere[:80]!r} is too long or has nested quantifiers; "
-            "it is not run"
+            _(
+                "the NAPTR regular expression {ere} is too long or has nested quantifiers; it is "
+                "not run",
+                ere=repr(ere[:80]),
+            )
         )
     try:
         return re.compile(ere, re.IGNORECASE if ignore_case else 0)
     except (re.error, OverflowError, RecursionError, ValueError) as exc:
-        raise InvalidInput(f"the NAPTR regular expression {ere!r} is not valid: {exc}") from None
+        raise InvalidInput(
+            _("the NAPTR regular expression {ere} is not valid: {error}", ere=repr(ere), error=exc)
+        ) from None
 
 
 _FULL_MATCH_ERES: Final = frozenset({".*", "^.*$", "^.*", ".*$", "^(.*)$", "(.*)"})
@@ -227,7 +250,9 @@ def _expand(repl: str, groups: Sequence[str | None]) -> str:
             if nxt.isdigit():
                 n = int(nxt)
                 if n >= len(groups):
-                    raise InvalidInput(f"the NAPTR replacement {repl!r} refers to a missing group")
+                    raise InvalidInput(
+                        _("the NAPTR replacement {repl} refers to a missing group", repl=repr(repl))
+                    )
                 out.append(groups[n] or "")
             else:
                 out.append(nxt)
@@ -256,12 +281,24 @@ def apply_regexp(regexp: str, subject: str) -> str:
     """
     ere, repl, flags = _split_regexp(regexp)
     if flags not in ("", "i"):
-        raise InvalidInput(f"the NAPTR regexp {regexp!r} has unknown flags {flags!r}")
+        raise InvalidInput(
+            _(
+                "the NAPTR regexp {regexp} has unknown flags {flags}",
+                regexp=repr(regexp),
+                flags=repr(flags),
+            )
+        )
     if ere in _FULL_MATCH_ERES and "\\" not in repl:
         return repl
     match = _compile(ere, flags == "i").search(subject)
     if match is None:
-        raise InvalidInput(f"the NAPTR regular expression {ere!r} does not match {subject!r}")
+        raise InvalidInput(
+            _(
+                "the NAPTR regular expression {ere} does not match {subject}",
+                ere=repr(ere),
+                subject=repr(subject),
+            )
+        )
     return _expand(repl, (match.group(0), *match.groups()))
 
 
@@ -273,22 +310,31 @@ def _check_url(url: str, *, require_https: bool) -> str:
     # " " is the only character that is whitespace and printable (checked over all of Unicode)
     if len(url) > _MAX_URL_LENGTH or " " in url or not url.isprintable():
         raise InvalidInput(
-            f"the SMP URL {shown!r} contains whitespace or control characters, or is too long"
+            _(
+                "the SMP URL {shown} contains whitespace or control characters, or is too long",
+                shown=repr(shown),
+            )
         )
     try:
         parts = urllib.parse.urlsplit(url)
-        _ = parts.port  # raises ValueError on a malformed port
+        _port = parts.port  # raises ValueError on a malformed port
         # the host must be usable by an HTTP client: IDNA-encodable, no empty labels
         (parts.hostname or "").encode("idna")
     except (ValueError, UnicodeError):
-        raise InvalidInput(f"the SMP URL {shown!r} is not a valid URL") from None
+        raise InvalidInput(_("the SMP URL {shown} is not a valid URL", shown=repr(shown))) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"the SMP URL {shown!r} is not an absolute http(s) URL")
+        raise InvalidInput(
+            _("the SMP URL {shown} is not an absolute http(s) URL", shown=repr(shown))
+        )
     if parts.query or parts.fragment:
-        raise InvalidInput(f"the SMP URL {shown!r} must not have a query or fragment")
+        raise InvalidInput(
+            _("the SMP URL {shown} must not have a query or fragment", shown=repr(shown))
+        )
     if require_https and scheme != "https":
-        raise InvalidInput(f"the SMP URL {shown!r} uses http, but this network requires https")
+        raise InvalidInput(
+            _("the SMP URL {shown} uses http, but this network requires https", shown=repr(shown))
+        )
     return url.rstrip("/")
 
 
@@ -315,8 +361,11 @@ def interpret_naptr(
     if not candidates:
         services = sorted({r.service for r in records}) or ["none"]
         raise NoSmpService(
-            "the participant has NAPTR records in the SML, but none for the Meta:SMP service "
-            f"(services found: {', '.join(services)})"
+            _(
+                "the participant has NAPTR records in the SML, but none for the Meta:SMP service "
+                "(services found: {listed})",
+                listed=", ".join(services),
+            )
         )
     problems: list[str] = []
     for record in candidates:
@@ -325,7 +374,10 @@ def interpret_naptr(
         except InvalidInput as exc:
             problems.append(exc.message)
     raise NoSmpService(
-        "the participant's Meta:SMP record in the SML gives no usable SMP URL: " + problems[0]
+        _(
+            "the participant's Meta:SMP record in the SML gives no usable SMP URL: {problem}",
+            problem=problems[0],
+        )
     )
 
 
@@ -387,9 +439,9 @@ def zone_proof(zone: str, server: str, outcome: DnsResponse | DnsFailure | None)
     or a failure to answer does not show it.
     """
     if outcome is None:
-        return ZoneProof(server, False, detail="no time was left to ask it for that SOA")
+        return ZoneProof(server, False, detail=_("no time was left to ask it for that SOA"))
     if isinstance(outcome, DnsFailure):
-        detail = f"asking it for that SOA failed: {outcome.message}"
+        detail = _("asking it for that SOA failed: {error}", error=outcome.message)
         return ZoneProof(server, False, keep=_FAILED_PROBE_TTL, detail=detail)
     if outcome.rcode == dnswire.NOERROR and outcome.ttl is not None:
         return ZoneProof(server, True, outcome.negative_ttl, float(outcome.ttl))
@@ -398,9 +450,9 @@ def zone_proof(zone: str, server: str, outcome: DnsResponse | DnsFailure | None)
         keep = float(outcome.negative_ttl or 0)
         return ZoneProof(server, True, outcome.negative_ttl, keep)
     if outcome.rcode == dnswire.NXDOMAIN:
-        detail = "asked for that SOA, it said NXDOMAIN for the zone itself"
+        detail = _("asked for that SOA, it said NXDOMAIN for the zone itself")
     else:
-        detail = "asked for that SOA, it answered without it"
+        detail = _("asked for that SOA, it answered without it")
     return ZoneProof(server, False, keep=_FAILED_PROBE_TTL, detail=detail)
 
 
@@ -593,12 +645,19 @@ class _Core:
         try:
             dns.name.from_text(self.zone)
         except dns.exception.DNSException as exc:
-            raise InvalidInput(f"the SML zone {zone!r} is not a DNS name: {exc}") from None
+            raise InvalidInput(
+                _("the SML zone {zone} is not a DNS name: {error}", zone=repr(zone), error=exc)
+            ) from None
         if timeout <= 0:
-            raise InvalidInput(f"the DNS timeout must be positive, not {timeout!r}")
+            raise InvalidInput(
+                _("the DNS timeout must be positive, not {timeout}", timeout=repr(timeout))
+            )
         if legacy_cname and require_https:
             raise InvalidInput(
-                "legacy CNAME lookups give http:// SMP URLs; pass require_https=False to use them"
+                _(
+                    "legacy CNAME lookups give http:// SMP URLs; pass require_https=False to use "
+                    "them"
+                )
             )
         self.timeout = float(timeout)
         self.require_https = require_https
@@ -674,9 +733,12 @@ class _Core:
     def not_registered(
         self, participant: ParticipantId, name: str, negative_ttl: int | None
     ) -> PeppolnetError:
-        message = (
-            f"{participant.uri} is not registered in the SML zone {self.zone} "
-            f"(no {dnswire.rdtype_text(self.rdtype)} record at {name})"
+        message = _(
+            "{participant} is not registered in the SML zone {zone} (no {rdtype} record at {name})",
+            participant=participant.uri,
+            zone=self.zone,
+            rdtype=dnswire.rdtype_text(self.rdtype),
+            name=name,
         )
         ttl = _DEFAULT_NEGATIVE_TTL if negative_ttl is None else float(negative_ttl)
         return self._store_error(name, NotRegistered, message, ttl, self.max_negative_ttl)
@@ -685,17 +747,36 @@ class _Core:
         self, name: str, response: DnsResponse, proof: ZoneProof | None
     ) -> UntrustedNegative:
         """The fault for a denial that could not be shown to come from the SML zone."""
-        resolver = f"the resolver {response.server}" if response.server else "the resolver"
+        resolver = (
+            _("the resolver {server}", server=response.server)
+            if response.server
+            else _("the resolver")
+        )
         if response.rcode == dnswire.NXDOMAIN:
-            said = f"{resolver} said NXDOMAIN for {name}"
+            said = _("{resolver} said NXDOMAIN for {name}", resolver=resolver, name=name)
         else:
             rdtype = dnswire.rdtype_text(self.rdtype)
-            said = f"{resolver} said there is no {rdtype} record at {name}"
-        carried = "no SOA" if response.soa_owner is None else f"the SOA of {response.soa_owner}"
-        why = proof.detail if proof is not None else "it was not asked for that SOA"
+            said = _(
+                "{resolver} said there is no {rdtype} record at {name}",
+                resolver=resolver,
+                rdtype=rdtype,
+                name=name,
+            )
+        carried = (
+            _("no SOA")
+            if response.soa_owner is None
+            else _("the SOA of {owner}", owner=response.soa_owner)
+        )
+        why = proof.detail if proof is not None else _("it was not asked for that SOA")
         fault = UntrustedNegative(
-            f"{said}, but its answer carried {carried} and it could not show the SOA of the SML "
-            f"zone {self.zone} ({why}); the answer cannot be trusted as 'not registered'",
+            _(
+                "{said}, but its answer carried {carried} and it could not show the SOA of the "
+                "SML zone {zone} ({why}); the answer cannot be trusted as 'not registered'",
+                said=said,
+                carried=carried,
+                zone=self.zone,
+                why=why,
+            ),
             nameserver=response.server,
             name=name,
         )
@@ -801,7 +882,7 @@ class _Core:
         if waiting is not None:
             shared: ZoneProof = yield _Await(waiting)
             return shared
-        proof = ZoneProof(server, False, detail="asking it for that SOA was cancelled")
+        proof = ZoneProof(server, False, detail=_("asking it for that SOA was cancelled"))
         try:
             left = self.time_left(started, lifetime)
             outcome: DnsResponse | DnsFailure | None = None
@@ -858,7 +939,7 @@ class _Core:
                 raise self._store_error(
                     name,
                     NoSmpService,
-                    f"{participant.uri}: {exc.message}",
+                    _("{participant}: {error}", participant=participant.uri, error=exc.message),
                     ttl,
                     self.max_negative_ttl,
                 ) from None
@@ -878,15 +959,19 @@ def _nameservers(nameservers: Sequence[str]) -> tuple[str, ...]:
         try:
             nameservers = [str(ns) for ns in dns.resolver.Resolver(configure=True).nameservers]
         except (dns.exception.DNSException, ValueError, OSError) as exc:
-            raise InvalidInput(f"cannot read the system's DNS configuration: {exc}") from None
+            raise InvalidInput(
+                _("cannot read the system's DNS configuration: {error}", error=exc)
+            ) from None
     servers: list[str] = []
     for server in nameservers:
         try:
             servers.append(str(ipaddress.ip_address(str(server).strip())))
         except ValueError:
-            raise InvalidInput(f"the nameserver {server!r} is not an IP address") from None
+            raise InvalidInput(
+                _("the nameserver {server} is not an IP address", server=repr(server))
+            ) from None
     if not servers:
-        raise InvalidInput("there is no nameserver to ask (none given, none configured)")
+        raise InvalidInput(_("there is no nameserver to ask (none given, none configured)"))
     return tuple(servers)
 
 
@@ -927,7 +1012,9 @@ class _ResolverBase:
             clock=as_clock(clock),
         )
         if not 0 < port < 65536:
-            raise InvalidInput(f"the DNS port must be between 1 and 65535, not {port!r}")
+            raise InvalidInput(
+                _("the DNS port must be between 1 and 65535, not {port}", port=repr(port))
+            )
         self._core.servers = _nameservers(nameservers)
         self._core.port = port
         self._core.tcp = tcp

@@ -42,6 +42,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from peppolnet.errors import CertificateError
+from peppolnet.i18n import _
 
 __all__ = ["names_match", "parse_name"]
 
@@ -140,7 +141,9 @@ def parse_name(text: str) -> x509.Name:
     except ValueError:  # UnicodeDecodeError and bad country-name lengths included
         name = None
     if not name:
-        raise CertificateError(f"{text[:200]!r} is not a distinguished name (RFC 4514)")
+        raise CertificateError(
+            _("{text} is not a distinguished name (RFC 4514)", text=repr(text[:200]))
+        )
     return name
 
 

@@ -37,6 +37,7 @@ from lxml import etree
 from peppolnet import xmlsafe
 from peppolnet._x509 import decode_errors, parse_now
 from peppolnet.errors import AlgorithmNotAllowed, InvalidSignature, InvalidSmpDocument
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -334,7 +335,7 @@ def _the_signature(root: etree._Element) -> etree._Element:
     a signature-wrapping attack would use."""
     signatures = list(root.iter(_SIGNATURE))
     if not signatures:
-        raise InvalidSignature("the document is not signed (no ds:Signature)", step="structure")
+        raise InvalidSignature(_("the document is not signed (no ds:Signature)"), step="structure")
     if len(signatures) != 1:
         raise _structure(f"the document has {len(signatures)} ds:Signature elements, expected 1")
     signature = signatures[0]
@@ -416,16 +417,26 @@ def _reference_parts(
 def _check_algorithms(parts: _SignatureParts, policy: SignaturePolicy) -> None:
     if parts.c14n_method not in C14N_METHODS:
         raise AlgorithmNotAllowed(
-            f"canonicalization method {parts.c14n_method!r} is not supported", step="algorithm"
+            _(
+                "canonicalization method {c14n_method} is not supported",
+                c14n_method=repr(parts.c14n_method),
+            ),
+            step="algorithm",
         )
     if parts.signature_method not in policy.allowed_signature_methods:
         raise AlgorithmNotAllowed(
-            f"signature method {parts.signature_method!r} is not allowed by the network's policy",
+            _(
+                "signature method {signature_method} is not allowed by the network's policy",
+                signature_method=repr(parts.signature_method),
+            ),
             step="algorithm",
         )
     if parts.digest_method not in policy.allowed_digest_methods:
         raise AlgorithmNotAllowed(
-            f"digest method {parts.digest_method!r} is not allowed by the network's policy",
+            _(
+                "digest method {digest_method} is not allowed by the network's policy",
+                digest_method=repr(parts.digest_method),
+            ),
             step="algorithm",
         )
 
@@ -439,8 +450,10 @@ def _check_digest(root: etree._Element, signature: etree._Element, parts: _Signa
     digest = _HASH_FUNCTIONS[_DIGEST_HASH[parts.digest_method]](document_c14n).digest()
     if digest != _b64(parts.digest_value, "ds:DigestValue"):
         raise InvalidSignature(
-            "the document digest does not match ds:DigestValue: the signed content was changed "
-            "(or re-formatted) after signing",
+            _(
+                "the document digest does not match ds:DigestValue: the signed content was "
+                "changed (or re-formatted) after signing"
+            ),
             step="digest",
         )
 
@@ -457,7 +470,7 @@ def _certificates(key_info: etree._Element) -> list[x509.Certificate]:
     texts = [_text(el) for el in key_info.iter(_X509_CERTIFICATE)]
     if not texts:
         raise InvalidSignature(
-            "ds:KeyInfo has no X509Data/X509Certificate with the signing certificate",
+            _("ds:KeyInfo has no X509Data/X509Certificate with the signing certificate"),
             step="certificate",
         )
     return [_certificate(text) for text in texts]
@@ -484,7 +497,8 @@ def _certificate(text: str) -> x509.Certificate:
         return certificate
     except decode_errors() as exc:
         raise InvalidSignature(
-            f"the certificate in ds:KeyInfo cannot be read: {exc}", step="certificate"
+            _("the certificate in ds:KeyInfo cannot be read: {error}", error=exc),
+            step="certificate",
         ) from exc
 
 
@@ -519,15 +533,18 @@ def _check_signature_value(
     key = certificate.public_key()
     if not isinstance(key, rsa_key_type):
         raise AlgorithmNotAllowed(
-            f"the signing certificate has a {type(key).__name__}; RSA is required for the "
-            "declared signature method",
+            _(
+                "the signing certificate has a {kind}; RSA is required for the declared signature "
+                "method",
+                kind=type(key).__name__,
+            ),
             step="algorithm",
         )
     try:
         key.verify(value, data, pkcs1v15, algorithms[hash_name])
     except crypto_invalid_signature:
         raise InvalidSignature(
-            "the signature value does not match ds:SignedInfo and the certificate's key",
+            _("the signature value does not match ds:SignedInfo and the certificate's key"),
             step="signature-value",
         ) from None
 
@@ -580,7 +597,7 @@ def _inherited_xml_attributes(el: etree._Element, method: str) -> dict[str, str]
         inherited.pop(f"{_XML}id", None)
         if f"{_XML}base" in inherited:
             raise InvalidSignature(
-                "xml:base above ds:SignedInfo with C14N 1.1 is not supported",
+                _("xml:base above ds:SignedInfo with C14N 1.1 is not supported"),
                 step="structure",
             )
     return inherited

@@ -34,6 +34,7 @@ from typing import Final
 from lxml import etree
 
 from peppolnet.errors import InvalidSmpDocument, UnsafeXml
+from peppolnet.i18n import _
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "MAX_NAMESPACE_DECLARATIONS", "parse_xml"]
 
@@ -100,37 +101,49 @@ def parse_xml(
         raise InvalidSmpDocument(f"XML must be given as bytes, not {type(data).__name__}")
     if len(data) > max_bytes:
         raise UnsafeXml(
-            f"the XML document is {len(data):,} bytes long; at most {max_bytes:,} are accepted"
+            _(
+                "the XML document is {length} bytes long; at most {max_bytes} are accepted",
+                length=format(len(data), ","),
+                max_bytes=format(max_bytes, ","),
+            )
         )
     # Fast refusal before libxml2 sees anything (ASCII-compatible encodings, i.e. nearly all).
     # Looking for a lone "!" first is a memchr (~0.1 us); most SMP answers have none, and the
     # two substring searches cost ~2 us each on a 7 kB answer.
     if b"!" in data and (b"<!DOCTYPE" in data or b"<!ENTITY" in data):
-        raise UnsafeXml("the XML document has a DOCTYPE or entity declaration; DTDs are refused")
+        raise UnsafeXml(_("the XML document has a DOCTYPE or entity declaration; DTDs are refused"))
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         raise _syntax_error(exc) from None
     except (etree.LxmlError, ValueError) as exc:
-        raise InvalidSmpDocument(f"the document is not well-formed XML: {exc}") from None
+        raise InvalidSmpDocument(
+            _("the document is not well-formed XML: {error}", error=exc)
+        ) from None
     if root is None:  # pragma: no cover - lxml raises instead for an empty document
-        raise InvalidSmpDocument("the document is empty")
+        raise InvalidSmpDocument(_("the document is empty"))
     docinfo: etree.DocInfo = root.getroottree().docinfo
     # Catches DTDs in encodings the byte scan above cannot see (UTF-16, UTF-32, EBCDIC).
     doctype: str = getattr(docinfo, "doctype", "")  # not in lxml-stubs
     if doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise UnsafeXml("the XML document has a DOCTYPE or entity declaration; DTDs are refused")
+        raise UnsafeXml(_("the XML document has a DOCTYPE or entity declaration; DTDs are refused"))
     if _too_deep(max_depth)(root):
-        raise UnsafeXml(f"the XML document nests elements deeper than {max_depth} levels")
+        raise UnsafeXml(
+            _("the XML document nests elements deeper than {max_depth} levels", max_depth=max_depth)
+        )
     if max_namespaces is not None:
         declarations = _namespace_declarations(data, docinfo, root)
         if declarations > max_namespaces:
             raise UnsafeXml(
-                f"the XML document declares {declarations:,} namespaces; at most "
-                f"{max_namespaces} are accepted"
+                _(
+                    "the XML document declares {declarations} namespaces; at most "
+                    "{max_namespaces} are accepted",
+                    declarations=format(declarations, ","),
+                    max_namespaces=max_namespaces,
+                )
             )
     if next(root.iter(_ANY_XINCLUDE), None) is not None:  # a tag-filtered walk, in C
-        raise UnsafeXml("the XML document contains XInclude elements; they are refused")
+        raise UnsafeXml(_("the XML document contains XInclude elements; they are refused"))
     return root
 
 
@@ -157,7 +170,19 @@ def _syntax_error(exc: etree.XMLSyntaxError) -> InvalidSmpDocument:
     line, column = exc.position if exc.position else (exc.lineno, 0)
     lowered = message.lower()
     if "excessive depth" in lowered or "huge" in lowered or "entity" in lowered:
-        return UnsafeXml(f"the XML document was refused: {message} (line {line}, column {column})")
+        return UnsafeXml(
+            _(
+                "the XML document was refused: {message} (line {line}, column {column})",
+                message=message,
+                line=line,
+                column=column,
+            )
+        )
     return InvalidSmpDocument(
-        f"the document is not well-formed XML: {message} (line {line}, column {column})"
+        _(
+            "the document is not well-formed XML: {message} (line {line}, column {column})",
+            message=message,
+            line=line,
+            column=column,
+        )
     )

@@ -47,6 +47,7 @@ from peppolnet.errors import (
     DirectoryRateLimited,
     InvalidInput,
 )
+from peppolnet.i18n import _
 from peppolnet.identifiers import ParticipantId
 
 __all__ = [
@@ -95,7 +96,9 @@ class RateLimiter:
 
     def __init__(self, rate: float | None, clock: Clock | None = None) -> None:
         if rate is not None and rate <= 0:
-            raise InvalidInput(f"the rate limit must be positive (requests/second), got {rate}")
+            raise InvalidInput(
+                _("the rate limit must be positive (requests/second), got {rate}", rate=rate)
+            )
         self.interval = 1.0 / rate if rate else 0.0
         self._clock = as_clock(clock).monotonic
         self._next = -math.inf
@@ -148,11 +151,25 @@ def interpret(
         after = parse_retry_after(headers.get("retry-after"))
         return _Retry(DEFAULT_RETRY_AFTER if after is None else after)
     if status == 400:
-        raise DirectoryQueryError(f"the Directory refused the query: {detail or 'HTTP 400'}")
+        raise DirectoryQueryError(
+            _("the Directory refused the query: {value}", value=detail or "HTTP 400")
+        )
     if status >= 500:
-        raise DirectoryError(f"the Directory at {url} answered HTTP {status}: {detail}")
+        raise DirectoryError(
+            _(
+                "the Directory at {url} answered HTTP {status}: {detail}",
+                url=url,
+                status=status,
+                detail=detail,
+            )
+        )
     raise DirectoryError(
-        f"the Directory at {url} answered HTTP {status} (is this a Peppol Directory?): {detail}",
+        _(
+            "the Directory at {url} answered HTTP {status} (is this a Peppol Directory?): {detail}",
+            url=url,
+            status=status,
+            detail=detail,
+        ),
         retryable=False,
     )
 
@@ -192,7 +209,7 @@ class _Pager:
     def __init__(self, page_size: int, limit: int | None) -> None:
         check_page(0, page_size)
         if limit is not None and limit < 0:
-            raise DirectoryQueryError(f"the limit must be 0 or more, got {limit}")
+            raise DirectoryQueryError(_("the limit must be 0 or more, got {limit}", limit=limit))
         self.page_size = page_size
         self.limit = limit
         self.next_page = 0
@@ -310,7 +327,12 @@ class _Base:
         retry: _retry.RetryPolicy | None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise InvalidInput(f"the Directory URL must start with https:// (got {base_url!r})")
+            raise InvalidInput(
+                _(
+                    "the Directory URL must start with https:// (got {base_url})",
+                    base_url=repr(base_url),
+                )
+            )
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.verify = verify
@@ -325,18 +347,26 @@ class _Base:
     def for_network(cls, network: _NetworkLike, **kwargs: object) -> Self:
         """A client for the Directory of ``network`` (production, test, or a sandbox)."""
         if not network.directory_url:
-            raise InvalidInput(f"the network {network!r} has no Peppol Directory")
+            raise InvalidInput(
+                _("the network {network} has no Peppol Directory", network=repr(network))
+            )
         return cls(network.directory_url, verify=network.tls_verify, **kwargs)  # type: ignore[arg-type]
 
     def _url(self, fmt: str) -> str:
         if fmt not in ("json", "xml"):
-            raise DirectoryQueryError(f"the result format must be 'json' or 'xml', not {fmt!r}")
+            raise DirectoryQueryError(
+                _("the result format must be 'json' or 'xml', not {fmt}", fmt=repr(fmt))
+            )
         return f"{self.base_url}{SEARCH_PATH}{fmt}"
 
     def _give_up(self, retry: _Retry) -> DirectoryRateLimited:
         return DirectoryRateLimited(
-            f"the Directory at {self.base_url} keeps answering HTTP 429 (too many requests); "
-            f"try again in {retry.after:g} seconds",
+            _(
+                "the Directory at {base_url} keeps answering HTTP 429 (too many requests); try "
+                "again in {after} seconds",
+                base_url=self.base_url,
+                after=format(retry.after, "g"),
+            ),
             retry_after=retry.after,
         )
 
@@ -395,15 +425,23 @@ class _Base:
         answer that cannot be read, or a URL that cannot be requested, is not tried again."""
         if fault.kind == "timeout":
             return DirectoryError(
-                f"the Directory at {url} did not answer within {self.timeout:g} s"
+                _(
+                    "the Directory at {url} did not answer within {timeout} s",
+                    url=url,
+                    timeout=format(self.timeout, "g"),
+                )
             )
         if fault.kind == "unreadable":
             return DirectoryError(
-                f"the Directory at {url} sent an unreadable answer: {fault.detail}",
+                _(
+                    "the Directory at {url} sent an unreadable answer: {detail}",
+                    url=url,
+                    detail=fault.detail,
+                ),
                 retryable=False,
             )
         return DirectoryError(
-            f"could not reach the Directory at {url}: {fault.detail}",
+            _("could not reach the Directory at {url}: {detail}", url=url, detail=fault.detail),
             retryable=fault.kind != "url",
         )
 

@@ -18,6 +18,7 @@ from lxml import etree
 from peppolnet.businesscard import BusinessEntity, Contact, Name, element_text
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
 from peppolnet.errors import DirectoryError, InvalidIdentifier, PeppolnetError
+from peppolnet.i18n import _
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.xmlsafe import parse_xml
 
@@ -36,7 +37,8 @@ MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 def _bad(message: str) -> DirectoryError:
     return DirectoryError(
-        f"the Directory sent an unusable search response: {message}", retryable=False
+        _("the Directory sent an unusable search response: {message}", message=message),
+        retryable=False,
     )
 
 

@@ -7,15 +7,16 @@ costs a request against the 2 requests/second budget) and gives a sentence namin
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, TypedDict, Unpack
 
 from peppolnet.directory.model import MAX_RESULTS
-from peppolnet.errors import DirectoryQueryError, InvalidIdentifier
+from peppolnet.errors import DirectoryQueryError, InvalidIdentifier, InvalidInput
+from peppolnet.i18n import _
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
+from peppolnet.schemes import country_of
 
 __all__ = ["MIN_PARTIAL_LENGTH", "PARTIAL_FIELDS", "SearchQuery", "check_page"]
 
@@ -29,7 +30,6 @@ PARTIAL_FIELDS: Final = {
     "contact": "contact",
     "addinfo": "addinfo",
 }
-_COUNTRY_RE: Final = re.compile(r"[A-Za-z]{2}")
 
 
 def _partial(field: str, value: str | None) -> str | None:
@@ -38,8 +38,12 @@ def _partial(field: str, value: str | None) -> str | None:
     text = value.strip()
     if len(text) < MIN_PARTIAL_LENGTH:
         raise DirectoryQueryError(
-            f"the Directory needs at least {MIN_PARTIAL_LENGTH} characters for '{field}', "
-            f"got {value!r}"
+            _(
+                "the Directory needs at least {minimum} characters for '{field}', got {value}",
+                minimum=MIN_PARTIAL_LENGTH,
+                field=field,
+                value=repr(value),
+            )
         )
     return text
 
@@ -47,14 +51,22 @@ def _partial(field: str, value: str | None) -> str | None:
 def check_page(page: int, page_size: int) -> None:
     """Refuse paging the Directory would refuse: negative, empty, or beyond the 1000 cap."""
     if page < 0:
-        raise DirectoryQueryError(f"the page index must be 0 or more, got {page}")
+        raise DirectoryQueryError(_("the page index must be 0 or more, got {page}", page=page))
     if page_size < 1:
-        raise DirectoryQueryError(f"the page size must be 1 or more, got {page_size}")
+        raise DirectoryQueryError(
+            _("the page size must be 1 or more, got {page_size}", page_size=page_size)
+        )
     last = (page + 1) * page_size - 1
     if last > MAX_RESULTS:
         raise DirectoryQueryError(
-            f"page {page} of size {page_size} ends at result {last}; the Directory serves "
-            f"results up to index {MAX_RESULTS} only - narrow the query instead"
+            _(
+                "page {page} of size {page_size} ends at result {last}; the Directory serves "
+                "results up to index {limit} only - narrow the query instead",
+                page=page,
+                page_size=page_size,
+                last=last,
+                limit=MAX_RESULTS,
+            )
         )
 
 
@@ -104,7 +116,9 @@ class SearchQuery:
         """Check every field; raise :class:`~peppolnet.errors.DirectoryQueryError` naming it."""
         unknown = set(fields) - set(SearchFields.__annotations__)
         if unknown:
-            raise DirectoryQueryError(f"unknown search field(s): {', '.join(sorted(unknown))}")
+            raise DirectoryQueryError(
+                _("unknown search field(s): {listed}", listed=", ".join(sorted(unknown)))
+            )
         name, country = fields.get("name"), fields.get("country")
         participant, doctype = fields.get("participant"), fields.get("doctype")
         geoinfo, website = fields.get("geoinfo"), fields.get("website")
@@ -115,40 +129,42 @@ class SearchQuery:
         terms = (q,) if isinstance(q, str) else tuple(q or ())
         terms = tuple(t.strip() for t in terms)
         if any(not t for t in terms):
-            raise DirectoryQueryError("the generic query 'q' must not be empty")
+            raise DirectoryQueryError(_("the generic query 'q' must not be empty"))
         if country is not None:
-            if not _COUNTRY_RE.fullmatch(country.strip()):
-                raise DirectoryQueryError(
-                    f"the country must be a two-letter ISO 3166 code like 'NO', got {country!r}"
-                )
-            country = country.strip().upper()
+            try:
+                country = country_of(country)
+            except InvalidInput as exc:
+                raise DirectoryQueryError(exc.message) from None
         pid: ParticipantId | None
         try:
             pid = ParticipantId.parse(participant) if isinstance(participant, str) else participant
         except InvalidIdentifier as exc:
             raise DirectoryQueryError(
-                f"the participant to search for is not valid: {exc}"
+                _("the participant to search for is not valid: {error}", error=exc)
             ) from None
         doc: DocumentTypeId | None
         try:
             doc = DocumentTypeId.parse(doctype) if isinstance(doctype, str) else doctype
         except InvalidIdentifier as exc:
             raise DirectoryQueryError(
-                f"the document type to search for is not valid: {exc}"
+                _("the document type to search for is not valid: {error}", error=exc)
             ) from None
         for label, exact in (
             ("identifierScheme", identifier_scheme),
             ("identifierValue", identifier_value),
         ):
             if exact is not None and not exact.strip():
-                raise DirectoryQueryError(f"'{label}' must not be empty")
+                raise DirectoryQueryError(_("'{label}' must not be empty", label=label))
         reg: date | None
         if isinstance(regdate, str):
             try:
                 reg = date.fromisoformat(regdate.strip())
             except ValueError:
                 raise DirectoryQueryError(
-                    f"the registration date must be YYYY-MM-DD, got {regdate!r}"
+                    _(
+                        "the registration date must be YYYY-MM-DD, got {regdate}",
+                        regdate=repr(regdate),
+                    )
                 ) from None
         else:
             reg = regdate
@@ -168,7 +184,7 @@ class SearchQuery:
         )
         if not query.fields():
             raise DirectoryQueryError(
-                "give at least one search field (text, name, country, participant, doctype, ...)"
+                _("give at least one search field (text, name, country, participant, doctype, ...)")
             )
         return query
 

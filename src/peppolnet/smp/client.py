@@ -55,6 +55,7 @@ from peppolnet.errors import (
     SmpNotFound,
     SmpUnavailable,
 )
+from peppolnet.i18n import _
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.smp.model import Dialect, Redirect, ServiceGroup, ServiceMetadata
 from peppolnet.smp.trust import CheckedDocument, check_document
@@ -94,7 +95,7 @@ class MetadataAnswer:
         """The ServiceMetadata (after the redirect, if any)."""
         document = self.checked.document
         if not isinstance(document, ServiceMetadata):  # pragma: no cover - guarded by the client
-            raise InvalidSmpDocument("the SMP answer is not a ServiceMetadata document")
+            raise InvalidSmpDocument(_("the SMP answer is not a ServiceMetadata document"))
         return document
 
 
@@ -125,7 +126,11 @@ def check_echo(
     """Raise :class:`IdentifierMismatch` unless the SMP echoed what was asked (case rules apply)."""
     if document.participant != participant:
         raise IdentifierMismatch(
-            f"the SMP answered for {document.participant} although {participant} was asked for"
+            _(
+                "the SMP answered for {answered} although {asked} was asked for",
+                answered=document.participant,
+                asked=participant,
+            )
         )
     if (
         document_type is not None
@@ -133,8 +138,11 @@ def check_echo(
         and document.document_type != document_type
     ):
         raise IdentifierMismatch(
-            f"the SMP answered for document type {document.document_type} although "
-            f"{document_type} was asked for"
+            _(
+                "the SMP answered for document type {answered} although {asked} was asked for",
+                answered=document.document_type,
+                asked=document_type,
+            )
         )
 
 
@@ -206,10 +214,14 @@ class _Core:
         origin = _origin(url)
         if origin in self._allowed:
             return
-        self.network.destinations.check_url(url, "the SMP URL")
+        self.network.destinations.check_url(url, _("the SMP URL"))
         if self.network.require_https and not url.lower().startswith("https://"):
             raise SmpError(
-                f"the SMP URL {url} is not https, which the {self.network.name} network requires"
+                _(
+                    "the SMP URL {url} is not https, which the {network} network requires",
+                    url=url,
+                    network=self.network.name,
+                )
             )
         if len(self._allowed) < _REMEMBERED:
             self._allowed.add(origin)
@@ -273,19 +285,28 @@ class _Core:
     def interpret(self, url: str, answer: _http.Answer) -> bytes:
         status = answer.status
         if status == 404:
-            raise SmpNotFound(f"the SMP has no such entry ({url} answered 404)")
+            raise SmpNotFound(_("the SMP has no such entry ({url} answered 404)", url=url))
         if status >= 500:
-            raise SmpUnavailable(f"the SMP answered HTTP {status} for {url}")
+            raise SmpUnavailable(
+                _("the SMP answered HTTP {status} for {url}", status=status, url=url)
+            )
         if status != 200:
-            raise SmpError(f"the SMP answered HTTP {status} for {url}")
+            raise SmpError(_("the SMP answered HTTP {status} for {url}", status=status, url=url))
         if answer.truncated:
             declared = answer.declared
             if declared is not None and declared > self.max_bytes:
                 raise InvalidSmpDocument(
-                    f"the SMP answer is {declared} bytes; at most {self.max_bytes} are read"
+                    _(
+                        "the SMP answer is {declared} bytes; at most {max_bytes} are read",
+                        declared=declared,
+                        max_bytes=self.max_bytes,
+                    )
                 )
             raise InvalidSmpDocument(
-                f"the SMP answer exceeds {self.max_bytes} bytes; it was not read"
+                _(
+                    "the SMP answer exceeds {max_bytes} bytes; it was not read",
+                    max_bytes=self.max_bytes,
+                )
             )
         return answer.body
 
@@ -295,7 +316,7 @@ class _Core:
             body, self.network, at=self.clock.now(), max_bytes=self.max_bytes, verify=False
         )
         if not isinstance(checked.document, ServiceGroup):
-            raise InvalidSmpDocument("the SMP did not answer with a ServiceGroup document")
+            raise InvalidSmpDocument(_("the SMP did not answer with a ServiceGroup document"))
         check_echo(checked.document, participant)
         return checked
 
@@ -313,11 +334,11 @@ class _Core:
         if isinstance(document, Redirect):
             if hop > 0:
                 raise RedirectError(
-                    "the SMP redirected a second time; only one redirect is allowed"
+                    _("the SMP redirected a second time; only one redirect is allowed")
                 )
             return None, document
         raise InvalidSmpDocument(
-            "the SMP answered with a ServiceGroup where a ServiceMetadata was expected"
+            _("the SMP answered with a ServiceGroup where a ServiceMetadata was expected")
         )
 
     def check_redirect_target(self, redirect: Redirect, target: CheckedDocument) -> None:
@@ -327,19 +348,29 @@ class _Core:
             # OASIS SMP 2 names the target SMP by its whole certificate, not a subject string.
             if signed_by is None or signed_by.public_bytes(Encoding.DER) != redirect.certificate:
                 raise RedirectError(
-                    f"the redirect target {redirect.target_url} is not signed with the "
-                    "certificate the redirect names"
+                    _(
+                        "the redirect target {target_url} is not signed with the certificate the "
+                        "redirect names",
+                        target_url=redirect.target_url,
+                    )
                 )
             return
         if signer is None or signed_by is None:
             raise RedirectError(
-                f"the redirect target {redirect.target_url} is not signed, so its SMP cannot be "
-                "matched against the redirect's CertificateUID"
+                _(
+                    "the redirect target {target_url} is not signed, so its SMP cannot be matched "
+                    "against the redirect's CertificateUID",
+                    target_url=redirect.target_url,
+                )
             )
         if not subject_matches_uid(signed_by.subject, redirect.certificate_uid):
             raise RedirectError(
-                f"the redirect target is signed by {signer.subject}, not by "
-                f"{redirect.certificate_uid!r} as the redirect said"
+                _(
+                    "the redirect target is signed by {subject}, not by {certificate_uid} as the "
+                    "redirect said",
+                    subject=signer.subject,
+                    certificate_uid=repr(redirect.certificate_uid),
+                )
             )
 
 
@@ -542,13 +573,27 @@ def _fault(url: str, fault: _http.HttpFault) -> SmpError | SmpUnavailable:
     retry can mend, an :class:`SmpError` for an answer that cannot be read or a URL that cannot
     be requested."""
     if fault.kind == "timeout":
-        return SmpUnavailable(f"the SMP at {url} did not answer in time")
+        return SmpUnavailable(_("the SMP at {url} did not answer in time", url=url))
     if fault.kind == "connect":
-        return SmpUnavailable(f"cannot connect to the SMP at {url}: {fault.detail}")
+        return SmpUnavailable(
+            _("cannot connect to the SMP at {url}: {detail}", url=url, detail=fault.detail)
+        )
     if fault.kind == "broken":
         return SmpUnavailable(
-            f"the SMP at {url} closed the connection or sent a broken answer: {fault.detail}"
+            _(
+                "the SMP at {url} closed the connection or sent a broken answer: {detail}",
+                url=url,
+                detail=fault.detail,
+            )
         )
     if fault.kind == "unreadable":
-        return SmpError(f"the SMP at {url} sent an answer that cannot be read: {fault.detail}")
-    return SmpError(f"the SMP URL {url[:120]} cannot be requested: {fault.detail}")
+        return SmpError(
+            _(
+                "the SMP at {url} sent an answer that cannot be read: {detail}",
+                url=url,
+                detail=fault.detail,
+            )
+        )
+    return SmpError(
+        _("the SMP URL {url} cannot be requested: {detail}", url=url[:120], detail=fault.detail)
+    )

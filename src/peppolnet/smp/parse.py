@@ -26,6 +26,7 @@ from typing import Final, TypeVar, cast
 from lxml import etree
 
 from peppolnet.errors import InvalidIdentifier, InvalidSmpDocument
+from peppolnet.i18n import _
 from peppolnet.identifiers import DocumentTypeId, ParticipantId, ProcessId, ascii_lower
 from peppolnet.smp.model import (
     Dialect,
@@ -116,7 +117,7 @@ _NAMES: Final = {ns: _Names(ns) for ns in (NS_PEPPOL_SMP, NS_OASIS1, NS_OASIS1_D
 def _qname(root: etree._Element) -> tuple[str, str]:
     tag = root.tag
     if not isinstance(tag, str):
-        raise InvalidSmpDocument("the document has no root element")
+        raise InvalidSmpDocument(_("the document has no root element"))
     q = etree.QName(tag)
     return q.namespace or "", q.localname
 
@@ -147,7 +148,7 @@ def _first_children(el: etree._Element) -> dict[str, etree._Element]:
 def _require(el: etree._Element, what: str, parent: str, *tags: str) -> etree._Element:
     found = _child(el, *tags)
     if found is None:
-        raise InvalidSmpDocument(f"{parent} has no {what}")
+        raise InvalidSmpDocument(_("{parent} has no {what}", parent=parent, what=what))
     return found
 
 
@@ -193,7 +194,12 @@ def _identifier(el: etree._Element, scheme_attr: str, kind: type[_Id], what: str
         value = kind(scheme, text, lax=True) if scheme else kind.parse(text, lax=True)
     except InvalidIdentifier as exc:
         raise InvalidSmpDocument(
-            f"the {what} {_shown(scheme, text)} is not usable: {exc}"
+            _(
+                "the {what} {shown} is not usable: {error}",
+                what=what,
+                shown=_shown(scheme, text),
+                error=exc,
+            )
         ) from None
     if len(_KNOWN_IDENTIFIERS) >= _MAX_KNOWN_IDENTIFIERS:
         _KNOWN_IDENTIFIERS.clear()
@@ -230,7 +236,13 @@ def _datetime(el: etree._Element | None, *, end_of_day: bool) -> datetime | None
         return None
     m = _DATE_RE.fullmatch(text)
     if m is None:
-        raise InvalidSmpDocument(f"{_local(el.tag)} {text[:40]!r} is not a date or date-time")
+        raise InvalidSmpDocument(
+            _(
+                "{local} {text} is not a date or date-time",
+                local=_local(el.tag),
+                text=repr(text[:40]),
+            )
+        )
     year, month, day, hour, minute, second, fraction, zone = m.groups()
     try:
         tz = UTC
@@ -255,19 +267,23 @@ def _datetime(el: etree._Element | None, *, end_of_day: bool) -> datetime | None
             )
         return value.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise InvalidSmpDocument(f"{_local(el.tag)} {text[:40]!r} is not a valid date") from None
+        raise InvalidSmpDocument(
+            _("{local} {text} is not a valid date", local=_local(el.tag), text=repr(text[:40]))
+        ) from None
 
 
 def _absolute_url(text: str, what: str) -> str:
     """A Redirect target must be an absolute http(s) URL: the client will follow it."""
     if not text:
-        raise InvalidSmpDocument(f"{what} is missing")
+        raise InvalidSmpDocument(_("{what} is missing", what=what))
     try:
         parts = urllib.parse.urlsplit(text)
     except ValueError:
         parts = urllib.parse.urlsplit("")
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise InvalidSmpDocument(f"{what} {text[:80]!r} is not an absolute http(s) URL")
+        raise InvalidSmpDocument(
+            _("{what} {text} is not an absolute http(s) URL", what=what, text=repr(text[:80]))
+        )
     return text
 
 
@@ -279,7 +295,9 @@ def _boolean(el: etree._Element | None) -> bool | None:
         return True
     if text in ("false", "0"):
         return False
-    raise InvalidSmpDocument(f"{_local(el.tag)} {text[:40]!r} is not 'true' or 'false'")
+    raise InvalidSmpDocument(
+        _("{local} {text} is not 'true' or 'false'", local=_local(el.tag), text=repr(text[:40]))
+    )
 
 
 def _certificate(el: etree._Element | None) -> tuple[bytes | None, str | None]:
@@ -308,12 +326,14 @@ def _v1_kind(root: etree._Element, n: _Names, local: str) -> str:
     if local == "ServiceGroup":
         return KIND_SERVICE_GROUP
     if local not in ("SignedServiceMetadata", "ServiceMetadata"):
-        raise InvalidSmpDocument(f"the root element {local!r} is not an SMP document")
+        raise InvalidSmpDocument(
+            _("the root element {local} is not an SMP document", local=repr(local))
+        )
     sm = _v1_service_metadata_root(root, n)
     if _child(sm, n.tag("Redirect")) is not None:
         return KIND_REDIRECT
     if _child(sm, n.tag("ServiceInformation")) is None:
-        raise InvalidSmpDocument("ServiceMetadata has neither ServiceInformation nor Redirect")
+        raise InvalidSmpDocument(_("ServiceMetadata has neither ServiceInformation nor Redirect"))
     return KIND_SERVICE_METADATA
 
 
@@ -342,7 +362,7 @@ def _v1_service_group(root: etree._Element, n: _Names, dialect: Dialect) -> Serv
 def _v1_endpoint(el: etree._Element, n: _Names) -> Endpoint:
     profile = (el.get("transportProfile") or "").strip()
     if not profile:
-        raise InvalidSmpDocument("an Endpoint has no transportProfile")
+        raise InvalidSmpDocument(_("an Endpoint has no transportProfile"))
     fields = _first_children(el)  # one walk instead of one look-up per field
     url = _text(fields.get(n.tag("EndpointURI")))
     if url is None:
@@ -385,7 +405,7 @@ def _v1_service_metadata(
         )
     info = parts.get(n.tag("ServiceInformation"))
     if info is None:
-        raise InvalidSmpDocument("ServiceMetadata has neither ServiceInformation nor Redirect")
+        raise InvalidSmpDocument(_("ServiceMetadata has neither ServiceInformation nor Redirect"))
     participant = _participant(
         _require(
             info,
@@ -448,7 +468,7 @@ def _v2_certificate(el: etree._Element) -> tuple[bytes | None, str | None]:
 def _v2_endpoint(el: etree._Element) -> Endpoint:
     profile = _text(_child(el, f"{_BASIC}TransportProfileID"))
     if profile is None:
-        raise InvalidSmpDocument("an Endpoint has no TransportProfileID")
+        raise InvalidSmpDocument(_("an Endpoint has no TransportProfileID"))
     certificate, problem = _v2_certificate(el)
     return Endpoint(
         transport_profile=profile,
@@ -521,7 +541,9 @@ def detect(root: etree._Element) -> tuple[Dialect, str]:
         kind = KIND_REDIRECT if _v2_is_redirect(root) else KIND_SERVICE_METADATA
         return Dialect.OASIS_SMP_2, kind
     shown = f"{{{ns}}}{local}" if ns else local
-    raise InvalidSmpDocument(f"the root element {shown} is not an SMP document of any dialect")
+    raise InvalidSmpDocument(
+        _("the root element {shown} is not an SMP document of any dialect", shown=shown)
+    )
 
 
 def parse_document(data: bytes | etree._Element) -> SmpDocument:

@@ -20,6 +20,7 @@ import urllib.parse
 from typing import Final
 
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.smp.model import Dialect
 
@@ -34,11 +35,23 @@ def _base(smp_base: str, dialect: Dialect) -> str:
     try:
         parts = urllib.parse.urlsplit(smp_base.strip())
     except ValueError:
-        raise InvalidInput(f"the SMP base URL {smp_base[:80]!r} is not a URL") from None
+        raise InvalidInput(
+            _("the SMP base URL {smp_base} is not a URL", smp_base=repr(smp_base[:80]))
+        ) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise InvalidInput(f"the SMP base URL {smp_base[:80]!r} is not an absolute http(s) URL")
+        raise InvalidInput(
+            _(
+                "the SMP base URL {smp_base} is not an absolute http(s) URL",
+                smp_base=repr(smp_base[:80]),
+            )
+        )
     if parts.query or parts.fragment:
-        raise InvalidInput(f"the SMP base URL {smp_base[:80]!r} must not have a query or fragment")
+        raise InvalidInput(
+            _(
+                "the SMP base URL {smp_base} must not have a query or fragment",
+                smp_base=repr(smp_base[:80]),
+            )
+        )
     base = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")).rstrip("/")
     if dialect is Dialect.OASIS_SMP_2:
         base = f"{base}/{OASIS2_PATH}"
