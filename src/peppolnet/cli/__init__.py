@@ -44,6 +44,16 @@ class _TranslatedHelp(argparse.HelpFormatter):
     def _format_text(self, text: str) -> str:
         return super()._format_text(say(text))
 
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        # a blank line separates paragraphs (a description's exit codes, say): each is filled
+        # on its own, so a translated description needs no line breaks of its own
+        fill = super()._fill_text
+        return "\n\n".join(fill(paragraph, width, indent) for paragraph in text.split("\n\n"))
+
+    def start_section(self, heading: str | None) -> None:
+        # our option groups' titles ("network", "channel options") are messages too
+        super().start_section(None if heading is None else say(heading))
+
 
 class _TranslatedRawDescription(_TranslatedHelp, argparse.RawDescriptionHelpFormatter):
     """:class:`_TranslatedHelp` keeping the description's own line breaks."""

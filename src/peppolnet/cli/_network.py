@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from peppolnet.cli._output import UsageError, argparse_type, host_port
+from peppolnet.cli._output import UsageError, argparse_type, host_port, refused
 from peppolnet.errors import SandboxError
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     from peppolnet.network import Network
@@ -34,9 +35,8 @@ def network_choice(text: str) -> str:
     """An argparse type: a network name, normalised (case, ``_`` for ``-``), or exit 2."""
     name = text.strip().lower().replace("_", "-")
     if name not in network_names():
-        raise argparse.ArgumentTypeError(
-            f"unknown network {text!r}; use one of {', '.join(network_names())}"
-        )
+        known = ", ".join(network_names())
+        raise refused(_("unknown network {text!r}; use one of {known}", text=text, known=known))
     return name
 
 
@@ -48,7 +48,7 @@ def read_sandbox_state(state_file: str | None) -> dict[str, Any]:
     try:
         return read_state(state_file)
     except SandboxError as exc:
-        raise UsageError(str(exc)) from exc
+        raise UsageError(exc.message) from exc
 
 
 def resolve_network(name: str, state_file: str | None = None) -> Network:
@@ -59,7 +59,7 @@ def resolve_network(name: str, state_file: str | None = None) -> Network:
         try:
             return network_from_state(state_file)
         except SandboxError as exc:  # as read_sandbox_state: not there is a usage error
-            raise UsageError(str(exc)) from exc
+            raise UsageError(exc.message) from exc
     from peppolnet.network import network_by_name
 
     return network_by_name(name)
@@ -68,26 +68,30 @@ def resolve_network(name: str, state_file: str | None = None) -> Network:
 def add_state_file_argument(parser: argparse.ArgumentParser | Any) -> None:
     """``--state-file``: where ``--network sandbox`` finds the running sandbox."""
     parser.add_argument(
-        "--state-file", help="the sandbox state file (default: where `sandbox serve` writes it)"
+        "--state-file",
+        help=_("the sandbox state file (default: where `sandbox serve` writes it)"),
     )
 
 
 def add_network_arguments(parser: argparse.ArgumentParser, *, default: str = "production") -> None:
     """Add ``--network``, ``--zone``, ``--dns`` and ``--state-file`` to ``parser``."""
-    group = parser.add_argument_group("network")
+    group = parser.add_argument_group(_("network"))
     group.add_argument(
         "--network",
         default=default,
         type=network_choice,
-        help="production, test, sandbox (a running `peppolnet sandbox serve`), or a legacy-* "
-        f"network (default: {default})",
+        help=_(
+            "production, test, sandbox (a running `peppolnet sandbox serve`), or a legacy-* "
+            "network (default: {default})",
+            default=default,
+        ),
     )
-    group.add_argument("--zone", help="use this SML zone instead of the network's")
+    group.add_argument("--zone", help=_("use this SML zone instead of the network's"))
     group.add_argument(
         "--dns",
         metavar="HOST:PORT",
         type=argparse_type(_dns_server),
-        help="ask this DNS server instead",
+        help=_("ask this DNS server instead"),
     )
     add_state_file_argument(group)
 
@@ -105,7 +109,7 @@ def _ip_address(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text.strip().strip("[]")))
     except ValueError:
-        raise UsageError(f"the DNS server {text!r} is not an IP address") from None
+        raise UsageError(_("the DNS server {text!r} is not an IP address", text=text)) from None
 
 
 nameserver = argparse_type(_ip_address)

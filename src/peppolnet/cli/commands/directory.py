@@ -9,34 +9,42 @@ import argparse
 import sys
 from typing import Any
 
+from peppolnet.cli._labels import yes_no
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
-from peppolnet.cli._output import positive_int
+from peppolnet.cli._output import echo, positive_int
+from peppolnet.i18n import _
 
 __all__ = ["register"]
+
+_DESCRIPTION = _(
+    "Find participants in the Peppol Directory by name, country, identifier or document type. "
+    "The Directory is opt-in and may be stale: its results are a lead, not proof that a "
+    "participant can receive (--confirm looks each one up)."
+)
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "directory", help="search the Peppol Directory", description=__doc__
+        "directory", help=_("search the Peppol Directory"), description=_DESCRIPTION
     )
     sub = parser.add_subparsers(dest="directory_command", metavar="SUBCOMMAND")
-    search = sub.add_parser("search", help="search participants", description=__doc__)
-    search.add_argument("text", nargs="?", help="free text searched in every field")
-    search.add_argument("--name", help="part of an entity name (at least 3 characters)")
-    search.add_argument("--country", help="two-letter country code, e.g. NO")
-    search.add_argument("--participant", help="participant identifier, e.g. 0192:810306882")
-    search.add_argument("--doctype", help="document type identifier (scheme::value)")
-    search.add_argument("--url", help="Directory base URL (overrides the network's)")
+    search = sub.add_parser("search", help=_("search participants"), description=_DESCRIPTION)
+    search.add_argument("text", nargs="?", help=_("free text searched in every field"))
+    search.add_argument("--name", help=_("part of an entity name (at least 3 characters)"))
+    search.add_argument("--country", help=_("two-letter country code, e.g. NO"))
+    search.add_argument("--participant", help=_("participant identifier, e.g. 0192:810306882"))
+    search.add_argument("--doctype", help=_("document type identifier (scheme::value)"))
+    search.add_argument("--url", help=_("Directory base URL (overrides the network's)"))
     search.add_argument(
         "--confirm",
         action="store_true",
-        help="confirm each match with a lookup (the Directory is not authoritative)",
+        help=_("confirm each match with a lookup (the Directory is not authoritative)"),
     )
     add_network_arguments(search)
     search.add_argument(
-        "--limit", type=positive_int, default=20, help="at most N matches (default 20)"
+        "--limit", type=positive_int, default=20, help=_("at most N matches (default 20)")
     )
-    search.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    search.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     search.set_defaults(handler=_search)
 
 
@@ -82,18 +90,21 @@ def _search(args: argparse.Namespace) -> int:
             }
         )
     else:
-        rows = [[m.participant.uri, m.country or "", m.name or ""] for m in matches]
-        headers = ["PARTICIPANT", "COUNTRY", "NAME"]
+        rows: list[list[str]] = [[m.participant.uri, m.country or "", m.name or ""]
+                                 for m in matches]  # fmt: skip
+        headers = [_("PARTICIPANT"), _("COUNTRY"), _("NAME")]
         if args.confirm:
-            marks = {True: "yes", False: "no", None: "unknown"}
-            rows = [[*row, marks[m.confirmed]] for row, m in zip(rows, matches, strict=True)]
-            headers.append("CAN RECEIVE")
+            rows = [[*row, yes_no(m.confirmed)] for row, m in zip(rows, matches, strict=True)]
+            headers.append(_("CAN RECEIVE"))
         print(table(rows, headers))
-        shown = f"{len(matches)} of {result.total} matching entities"
-        print(shown if result.total is not None else f"{len(matches)} matches", file=sys.stderr)
+        if result.total is not None:
+            shown = _(
+                "{shown} of {total} matching entities", shown=len(matches), total=result.total
+            )
+        else:
+            shown = _("{shown} matches", shown=len(matches))
+        echo(shown, file=sys.stderr)
     if result.truncated:
-        print(
-            "note: the Directory serves only the first 1000 results; narrow the query",
-            file=sys.stderr,
-        )
+        note = _("note: the Directory serves only the first 1000 results; narrow the query")
+        echo(note, file=sys.stderr)
     return 0 if matches else 1

@@ -25,17 +25,18 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from peppolnet.cli._language import language
+from peppolnet.cli._language import language, say
 from peppolnet.cli._output import (
     UsageError,
     add_db_argument,
     echo,
     host_port,
+    refused,
     safe_lines,
     safe_text,
 )
 from peppolnet.errors import InvalidInput, InvalidRequest
-from peppolnet.i18n import _
+from peppolnet.i18n import Message, _
 
 if TYPE_CHECKING:
     from peppolnet.recipients.channels import Channel
@@ -46,14 +47,31 @@ __all__ = ["register"]
 
 CHANNELS = ("http", "outbox", "smtp")
 
+_DESCRIPTION = _(
+    "Ask operators to register customers (add) or to take them over (update), and keep track "
+    "of every request.\n\n"
+    "add and update validate everything at once, look the customer up to decide what to send "
+    "(an add that is really a move becomes an update, and the other way round), save the "
+    "request as a draft in the recipient database and, with --send CHANNEL, hand it over "
+    "(http: an operator desk, outbox: a folder, smtp: e-mail). drafts turns the operator "
+    "changes the local customer directory saw into update-request drafts. send ID --via "
+    "CHANNEL sends a stored draft, cancel ID withdraws a draft or a sent request. Every "
+    "request is a case of its own: a corrected request after a rejection is a new request "
+    "with a new id, and list and show keep every one. follow-up looks every sent request up "
+    "again and marks it confirmed, rejected or expired; --notify-smtp mails the requester on "
+    "confirmation.\n\n"
+    "Exit codes: 0 done, 1 an invalid request, an unknown id, or a request that cannot be sent "
+    "or cancelled in its state, 2 a usage error, 3 a fault (the desk or mail server could not "
+    "be reached: try again, the same send is recognised; the database is damaged)."
+)
+
 
 def register(subparsers: Any) -> None:
     """Add the ``request`` command and its sub-commands."""
     parser = subparsers.add_parser(
         "request",
-        help="add/update-recipient requests (add, update, list, show, send, cancel, follow-up)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help=_("add/update-recipient requests (add, update, list, show, send, cancel, follow-up)"),
+        description=_DESCRIPTION,
     )
     sub = parser.add_subparsers(dest="request_command", metavar="SUBCOMMAND")
     _register_new(sub)
@@ -67,40 +85,47 @@ def register(subparsers: Any) -> None:
 
 def _db_options(p: argparse.ArgumentParser) -> None:
     add_db_argument(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
 def _channel_options(p: argparse.ArgumentParser) -> None:
-    group = p.add_argument_group("channel options")
-    group.add_argument("--desk-url", help="the operator desk (http; default: the sandbox's)")
-    group.add_argument("--outbox", metavar="DIR", help="the folder (outbox)")
-    group.add_argument("--smtp", metavar="HOST:PORT", help="the mail server (smtp)")
-    group.add_argument("--smtp-to", type=_mailbox, help="the operator's onboarding address (smtp)")
-    group.add_argument("--smtp-from", type=_mailbox, help="the sender address (smtp)")
-    group.add_argument("--smtp-security", default="starttls", choices=("none", "starttls", "ssl"))
+    group = p.add_argument_group(_("channel options"))
+    group.add_argument("--desk-url", help=_("the operator desk (http; default: the sandbox's)"))
+    group.add_argument("--outbox", metavar="DIR", help=_("the folder (outbox)"))
+    group.add_argument("--smtp", metavar="HOST:PORT", help=_("the mail server (smtp)"))
+    group.add_argument(
+        "--smtp-to", type=_mailbox, help=_("the operator's onboarding address (smtp)")
+    )
+    group.add_argument("--smtp-from", type=_mailbox, help=_("the sender address (smtp)"))
+    group.add_argument(
+        "--smtp-security", default="starttls", choices=("none", "starttls", "ssl"),
+        help=_("how the connection to the mail server is protected (default: starttls)"),
+    )  # fmt: skip
 
 
-def _new_parser(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+def _new_parser(sub: Any, name: str, help_text: Message) -> argparse.ArgumentParser:
     """``add`` or ``update``: the fields of a request, what to do with it, and where."""
     from peppolnet.cli._network import add_network_arguments
     from peppolnet.cli.commands.operators import add_registry_arguments
 
     p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
-    p.add_argument("--name", required=True, help="the company name")
-    p.add_argument("--org-number", required=True, help="the organisation number")
-    p.add_argument("--country", help="how to read the number (default SE)")
-    p.add_argument("--operator", required=True, help="Seat ID, SPID or name of the operator")
-    p.add_argument("--email", required=True, help="the customer's e-mail for confirmations")
+    p.add_argument("--name", required=True, help=_("the company name"))
+    p.add_argument("--org-number", required=True, help=_("the organisation number"))
+    p.add_argument(
+        "--country", help=_("how to read the number: a country (default SE, or Sverige)")
+    )
+    p.add_argument("--operator", required=True, help=_("Seat ID, SPID or name of the operator"))
+    p.add_argument("--email", required=True, help=_("the customer's e-mail for confirmations"))
     p.add_argument(
         "--doctype", action="append", metavar="ID",
-        help="a document type id (repeatable; default: BIS Billing invoice and credit note)",
+        help=_("a document type id (repeatable; default: BIS Billing invoice and credit note)"),
     )  # fmt: skip
-    p.add_argument("--requester", metavar="'NAME <EMAIL>'", help="who asks (gets the mail)")
-    p.add_argument("--note", help="a note for the operator")
-    p.add_argument("--no-check", action="store_true", help="do not look the customer up")
+    p.add_argument("--requester", metavar="'NAME <EMAIL>'", help=_("who asks (gets the mail)"))
+    p.add_argument("--note", help=_("a note for the operator"))
+    p.add_argument("--no-check", action="store_true", help=_("do not look the customer up"))
     p.add_argument(
         "--send", metavar="CHANNEL", choices=CHANNELS,
-        help="send it now: http (operator desk), outbox (folder) or smtp",
+        help=_("send it now: http (operator desk), outbox (folder) or smtp"),
     )  # fmt: skip
     _channel_options(p)
     _db_options(p)
@@ -110,35 +135,37 @@ def _new_parser(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
 
 
 def _register_new(sub: Any) -> None:
-    add = _new_parser(sub, "add", "ask an operator to register a customer that is not in Peppol")
+    add = _new_parser(sub, "add", _("ask an operator to register a customer that is not in Peppol"))
     add.set_defaults(handler=_add)
     update = _new_parser(
-        sub, "update", "ask an operator to take over a customer from another operator"
+        sub, "update", _("ask an operator to take over a customer from another operator")
     )
-    update.add_argument("--from-operator", required=True, help="the operator that has it now")
+    update.add_argument(
+        "--from-operator", required=True, help=_("the operator that has the customer now")
+    )
     keys = update.add_mutually_exclusive_group()
-    keys.add_argument("--migration-key", help="the key the current operator issued")
+    keys.add_argument("--migration-key", help=_("the key the current operator issued"))
     keys.add_argument(
-        "--new-migration-key", action="store_true", help="generate a valid migration key"
+        "--new-migration-key", action="store_true", help=_("generate a valid migration key")
     )
     update.set_defaults(handler=_update)
 
 
 def _register_stored(sub: Any) -> None:
     """``list`` and ``show``: the requests in the database."""
-    listing = sub.add_parser("list", help="the stored requests (every submission)")
+    listing = sub.add_parser("list", help=_("the stored requests (every submission)"))
     listing.add_argument(
-        "--status", type=_status, help="draft, sent, confirmed, rejected, expired or cancelled"
+        "--status", type=_status, help=_("draft, sent, confirmed, rejected, expired or cancelled")
     )
     listing.add_argument(
         "--participant", metavar="ID", type=_participant,
-        help="only this customer's requests (e.g. 0007:5567321707)",
+        help=_("only this customer's requests (e.g. 0007:5567321707)"),
     )  # fmt: skip
     _db_options(listing)
     listing.set_defaults(handler=_list)
 
-    show = sub.add_parser("show", help="one request, its history and the customer's other ones")
-    show.add_argument("id", help="the request id (or its first 8+ characters)")
+    show = sub.add_parser("show", help=_("one request, its history and the customer's other ones"))
+    show.add_argument("id", help=_("the request id (or its first 8+ characters)"))
     _db_options(show)
     show.set_defaults(handler=_show)
 
@@ -148,15 +175,17 @@ def _register_send(sub: Any) -> None:
 
     send = sub.add_parser(
         "send",
-        help="send stored drafts (no retyping)",
-        description="Send stored requests through a channel. A request already sent is not "
-        "sent again (its receipt is shown); a send that failed is retried with the same "
-        "idempotency key, so an operator that got it after all does not open a second case.",
+        help=_("send stored drafts (no retyping)"),
+        description=_(
+            "Send stored requests through a channel. A request already sent is not "
+            "sent again (its receipt is shown); a send that failed is retried with the same "
+            "idempotency key, so an operator that got it after all does not open a second case."
+        ),
     )
-    send.add_argument("ids", nargs="+", metavar="ID", help="request ids (or 8+ characters)")
+    send.add_argument("ids", nargs="+", metavar="ID", help=_("request ids (or 8+ characters)"))
     send.add_argument(
         "--via", required=True, metavar="CHANNEL", choices=CHANNELS,
-        help="http (operator desk), outbox (folder) or smtp",
+        help=_("http (operator desk), outbox (folder) or smtp"),
     )  # fmt: skip
     _channel_options(send)
     _db_options(send)
@@ -167,13 +196,15 @@ def _register_send(sub: Any) -> None:
 def _register_cancel(sub: Any) -> None:
     cancel = sub.add_parser(
         "cancel",
-        help="withdraw a draft or a sent request",
-        description="Close a draft or a sent request as cancelled: it is not sent or followed "
-        "up any more, and a new request for the customer may be made. An operator that "
-        "already has the case is not told: tell them if it should be closed there too.",
+        help=_("withdraw a draft or a sent request"),
+        description=_(
+            "Close a draft or a sent request as cancelled: it is not sent or followed "
+            "up any more, and a new request for the customer may be made. An operator that "
+            "already has the case is not told: tell them if it should be closed there too."
+        ),
     )
-    cancel.add_argument("id", help="the request id (or its first 8+ characters)")
-    cancel.add_argument("--reason", help="why (kept in the history)")
+    cancel.add_argument("id", help=_("the request id (or its first 8+ characters)"))
+    cancel.add_argument("--reason", help=_("why (kept in the history)"))
     _db_options(cancel)
     cancel.set_defaults(handler=_cancel)
 
@@ -184,18 +215,20 @@ def _register_drafts(sub: Any) -> None:
 
     drafts = sub.add_parser(
         "drafts",
-        help="draft update requests for customers that changed operator",
-        description="Draft an update request for every customer of the local directory "
-        "(peppolnet customers refresh) that the network now shows with another operator: "
-        "by default back to the operator it was with before. Drafts are stored; send them "
-        "with your usual channel after review.",
+        help=_("draft update requests for customers that changed operator"),
+        description=_(
+            "Draft an update request for every customer of the local directory "
+            "(peppolnet customers refresh) that the network now shows with another operator: "
+            "by default back to the operator it was with before. Drafts are stored; send them "
+            "with your usual channel after review."
+        ),
     )
-    drafts.add_argument("--since", metavar="ISO-TIME", help="only changes seen at or after this")
+    drafts.add_argument("--since", metavar="ISO-TIME", help=_("only changes seen at or after this"))
     drafts.add_argument(
-        "--operator", help="move them to this operator instead (Seat ID, SPID or name)"
+        "--operator", help=_("move them to this operator instead (Seat ID, SPID or name)")
     )
-    drafts.add_argument("--email", help="confirmation e-mail for customers without one")
-    drafts.add_argument("--dry-run", action="store_true", help="show the drafts, store nothing")
+    drafts.add_argument("--email", help=_("confirmation e-mail for customers without one"))
+    drafts.add_argument("--dry-run", action="store_true", help=_("show the drafts, store nothing"))
     _db_options(drafts)
     add_registry_arguments(drafts)
     add_network_arguments(drafts)
@@ -205,15 +238,21 @@ def _register_drafts(sub: Any) -> None:
 def _register_follow_up(sub: Any) -> None:
     from peppolnet.cli._network import add_network_arguments
 
-    follow = sub.add_parser("follow-up", help="look sent requests up again; confirm or expire")
-    follow.add_argument("--expire-after", metavar="DURATION", help="e.g. 14d: give up after")
-    follow.add_argument("--notify-smtp", metavar="HOST:PORT", help="mail confirmations here")
+    follow = sub.add_parser("follow-up", help=_("look sent requests up again; confirm or expire"))
     follow.add_argument(
-        "--notify-from", type=_mailbox, default="peppolnet@localhost", help="sender address"
+        "--expire-after", metavar="DURATION", help=_("e.g. 14d: give up after this long")
     )
     follow.add_argument(
-        "--notify-security", default="starttls", choices=("none", "starttls", "ssl")
+        "--notify-smtp", metavar="HOST:PORT", help=_("mail confirmations through this server")
     )
+    follow.add_argument(
+        "--notify-from", type=_mailbox, default="peppolnet@localhost",
+        help=_("the sender address of confirmations"),
+    )  # fmt: skip
+    follow.add_argument(
+        "--notify-security", default="starttls", choices=("none", "starttls", "ssl"),
+        help=_("how the connection to the mail server is protected (default: starttls)"),
+    )  # fmt: skip
     _db_options(follow)
     add_network_arguments(follow)
     follow.set_defaults(handler=_follow_up)
@@ -232,7 +271,9 @@ def _status(text: str) -> str:
         return RequestStatus(text.strip().lower()).value
     except ValueError:
         known = ", ".join(s.value for s in RequestStatus)
-        raise argparse.ArgumentTypeError(f"unknown status {text!r}; use one of {known}") from None
+        raise refused(
+            _("unknown status {text!r}; use one of {known}", text=text, known=known)
+        ) from None
 
 
 def _participant(text: str) -> str:
@@ -243,7 +284,7 @@ def _participant(text: str) -> str:
     try:
         return ParticipantId.parse(text).uri
     except InvalidIdentifier as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(say(exc)) from None
 
 
 def _mailbox(text: str) -> str:
@@ -257,7 +298,7 @@ def _mailbox(text: str) -> str:
     try:
         parse_mailbox(text, strict=False)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(say(exc)) from None
     return text.strip()
 
 
@@ -504,6 +545,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from peppolnet.bulk.summary import verdict_text
     from peppolnet.cli._output import fail, print_json, table
     from peppolnet.recipients.render import render_text
 
@@ -530,23 +572,32 @@ def _show(args: argparse.Namespace) -> int:
     if tracked.reason:  # reasons, receipts and details quote lookups, desks and mail servers
         echo(_("Reason: {reason}", reason=tracked.reason))
     if tracked.claimed_by is not None:
-        print(
-            f"Being sent by {tracked.claimed_by} since {_when(tracked.claimed_at)} UTC; if that "
-            f"process was stopped, the next send takes over after {_when(tracked.claim_expires_at)}"
-            " UTC (with the same idempotency key)"
+        claimed = _(
+            "Being sent by {process} since {since} UTC; if that process was stopped, the next "
+            "send takes over after {expires} UTC (with the same idempotency key)",
+            process=tracked.claimed_by,
+            since=_when(tracked.claimed_at),
+            expires=_when(tracked.claim_expires_at),
         )
+        echo(claimed)
     if tracked.receipt is not None:
-        print(
-            f"Sent via {tracked.receipt.channel}: {safe_text(tracked.receipt.reference)} "
-            f"(idempotency key {tracked.idempotency_key})"
+        sent = _(
+            "Sent via {channel}: {reference} (idempotency key {key})",
+            channel=tracked.receipt.channel,
+            reference=tracked.receipt.reference,
+            key=tracked.idempotency_key,
         )
+        echo(sent)
     print(safe_lines(render_text(tracked.request, language=language()).rstrip()))
     if tracked.checks:
         print()
         echo(_("Last checked {when}:", when=_when(tracked.checked_at)))
         for check in tracked.checks:
-            via = f" through {safe_text(check.operator)}" if check.operator else ""
-            print(f"  - {check.document_type.value}: {check.verdict.value}{via}")
+            verdict = verdict_text(check.verdict.value, language())
+            if check.operator:
+                verdict = say(_("{verdict} through {operator}", verdict=verdict,
+                                operator=str(check.operator)))  # fmt: skip
+            print(f"  - {check.document_type.value}: {safe_text(verdict)}")
     print()
     echo(_("History:"))
     for event in history:
@@ -577,6 +628,7 @@ def _send(args: argparse.Namespace) -> int:
 
     channel = _channel(args, args.via, "--via")
     results: list[dict[str, Any]] = []
+    errors: dict[str, PeppolnetError] = {}  # the errors themselves, shown in the language
     code = 0
     try:
         with _tracker(args) as tracker:
@@ -586,6 +638,7 @@ def _send(args: argparse.Namespace) -> int:
                     receipt = tracker.send(given, channel)
                 except PeppolnetError as exc:
                     code = max(code, 3 if exc.retryable else 1)
+                    errors[given] = exc
                     results.append({"id": given, "error": str(exc), "retryable": exc.retryable})
                     continue
                 again = before is not None and before.status.value in ("sent", "confirmed")
@@ -604,13 +657,19 @@ def _send(args: argparse.Namespace) -> int:
         return code
     for result in results:
         if "error" in result:
-            problem = safe_text(f"{result['id']}: {result['error']}")
+            problem = safe_text(f"{result['id']}: {say(errors[result['id']])}")
             print(f"peppolnet: error: {problem}", file=sys.stderr)
             continue
-        receipt = result["receipt"]
-        verb = "already sent" if result["already_sent"] else "sent"
-        reference = safe_text(receipt["reference"])  # the desk's or mail server's answer
-        print(f"{result['request_id']} {verb} via {receipt['channel']}: {reference}")
+        receipt = result["receipt"]  # its reference is the desk's or mail server's answer
+        values = {
+            "id": result["request_id"],
+            "channel": receipt["channel"],
+            "reference": receipt["reference"],
+        }
+        if result["already_sent"]:
+            echo(_("{id} already sent via {channel}: {reference}", **values))
+        else:
+            echo(_("{id} sent via {channel}: {reference}", **values))
     return code
 
 
@@ -624,10 +683,13 @@ def _cancel(args: argparse.Namespace) -> int:
         return 0
     print(f"{tracked.request_id} [cancelled]: {safe_text(tracked.reason)}")
     if tracked.sent_at is not None:
-        print(
-            f"It was sent via {tracked.channel} ({safe_text(tracked.reference)}); the operator was "
-            "not told - ask them to close their case if they should not act on it."
+        told = _(
+            "It was sent via {channel} ({reference}); the operator was not told - ask them to "
+            "close their case if they should not act on it.",
+            channel=tracked.channel,
+            reference=tracked.reference,
         )
+        echo(told)
     return 0
 
 
@@ -662,11 +724,18 @@ def _drafts(args: argparse.Namespace) -> int:
         for d in drafted
     ]
     print(table(rows, [_("PARTICIPANT"), _("COMPANY"), _("NOW WITH"), _("MOVE TO")]))
-    done = "shown, not stored (--dry-run)" if args.dry_run else "stored as drafts"
-    print(f"{len(drafted)} update request(s) {done}; see `peppolnet request list --status draft`")
-    if not args.dry_run:
-        ids = " ".join(d.request_id[:8] for d in drafted)
-        print(f"send them with `peppolnet request send {ids} --via http|outbox|smtp ...`")
+    if args.dry_run:
+        echo(_("{count} update request(s) shown, not stored (--dry-run)", count=len(drafted)))
+        return 0
+    echo(
+        _(
+            "{count} update request(s) stored as drafts; see "
+            "`peppolnet request list --status draft`",
+            count=len(drafted),
+        )
+    )
+    ids = " ".join(d.request_id[:8] for d in drafted)
+    echo(_("send them with `peppolnet request send {ids} --via http|outbox|smtp ...`", ids=ids))
     return 0
 
 
@@ -688,7 +757,9 @@ def _target_operator(args: argparse.Namespace) -> Any:
     seat = args.operator.strip().upper()
     if is_seat_id(seat):
         return OperatorRef(seat_id=seat)
-    raise InvalidInput(f"--operator {args.operator!r}: {match.message}")
+    raise InvalidInput(
+        _("--operator {value!r}: {problem}", value=args.operator, problem=match.message)
+    )
 
 
 def _follow_up(args: argparse.Namespace) -> int:

@@ -19,55 +19,64 @@ from types import FrameType
 from typing import Any
 
 from peppolnet.cli._output import fail, input_file, port_number, print_json
+from peppolnet.i18n import _
 
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "sandbox",
-        help="run a local Peppol network (SML, SMPs, Directory) for tests and demos",
-        description="Run the peppolnet sandbox: a real Peppol network on 127.0.0.1.",
+        help=_("run a local Peppol network (SML, SMPs, Directory) for tests and demos"),
+        description=_("Run the peppolnet sandbox: a real Peppol network on 127.0.0.1."),
     )
     actions = parser.add_subparsers(dest="sandbox_command", metavar="ACTION")
 
     serve = actions.add_parser(
         "serve",
-        help="start the sandbox and keep it running until interrupted",
-        description="Start the sandbox, print one JSON line describing it, write the state file "
-        "that `--network sandbox` reads, and run until SIGINT/SIGTERM.",
+        help=_("start the sandbox and keep it running until interrupted"),
+        description=_(
+            "Start the sandbox, print one JSON line describing it, write the state file "
+            "that `--network sandbox` reads, and run until SIGINT/SIGTERM."
+        ),
     )
     serve.add_argument(
-        "--config", type=input_file, help="a sandbox network TOML file (default: built-in network)"
+        "--config",
+        type=input_file,
+        help=_("a sandbox network TOML file (default: built-in network)"),
     )
     serve.add_argument(
         "--state-file",
-        help="where to write the state (default: $PEPPOLNET_SANDBOX_STATE or "
-        "$XDG_STATE_HOME/peppolnet/sandbox.json)",
+        help=_(
+            "where to write the state (default: $PEPPOLNET_SANDBOX_STATE or "
+            "$XDG_STATE_HOME/peppolnet/sandbox.json)"
+        ),
     )
     serve.add_argument(
-        "--key-dir", help="directory of cached sandbox keys (default: the per-user cache)"
+        "--key-dir", help=_("directory of cached sandbox keys (default: the per-user cache)")
     )
     serve.add_argument(
         "--dns-port",
         type=port_number,
         default=0,
         metavar="PORT",
-        help="UDP/TCP port of the sandbox DNS server (default: any free port)",
+        help=_("UDP/TCP port of the sandbox DNS server (default: any free port)"),
     )
     serve.add_argument(
         "--dns-lie",
         choices=("nxdomain", "strip-authority"),
-        help="make the sandbox DNS server lie like a resolver in front of the SML: nxdomain "
-        "denies every name (the zone's SOA too), strip-authority drops the SOA from denials "
-        "(default: the config file's [dns] lie, else honest)",
+        help=_(
+            "make the sandbox DNS server lie like a resolver in front of the SML: nxdomain "
+            "denies every name (the zone's SOA too), strip-authority drops the SOA from denials "
+            "(default: the config file's [dns] lie, else honest)"
+        ),
     )
     serve.set_defaults(handler=run_serve)
 
     info = actions.add_parser(
         "info",
-        help="print the state of the running sandbox (exit 1 if none is running)",
-        description="Print the state file of the running sandbox as JSON.",
+        help=_("print the state of the running sandbox (exit 1 if none is running)"),
+        description=_("Print the state file of the running sandbox as JSON."),
     )
-    info.add_argument("--state-file", help="the state file (default: where `serve` writes it)")
+    info.add_argument("--state-file", help=_("the state file (default: where `serve` writes it)"))
     info.set_defaults(handler=run_info)
 
 
@@ -93,8 +102,12 @@ def run_serve(args: argparse.Namespace) -> int:
         running = None  # none, unreadable or stale: ours to overwrite
     if running is not None:
         return fail(
-            f"a sandbox is already running (pid {running['pid']}, state file {state_path}); "
-            "stop it first or pass another --state-file"
+            _(
+                "a sandbox is already running (pid {pid}, state file {path}); "
+                "stop it first or pass another --state-file",
+                pid=running["pid"],
+                path=state_path,
+            )
         )
 
     stop = threading.Event()

@@ -6,28 +6,29 @@ import argparse
 import sys
 from typing import Any
 
+from peppolnet.cli._labels import scheme_state, yes_no
+from peppolnet.i18n import _
+
 
 def register(subparsers: Any) -> None:
     """Add the ``schemes`` command."""
     parser = subparsers.add_parser(
         "schemes",
-        help="list participant identifier schemes (ICD codes)",
-        description="List the participant identifier schemes of the Peppol code list. "
-        "--coverage shows whether structure and check digits are enforced, and how.",
+        help=_("list participant identifier schemes (ICD codes)"),
+        description=_(
+            "List the participant identifier schemes of the Peppol code list. "
+            "--coverage shows whether structure and check digits are enforced, and how."
+        ),
     )
     parser.add_argument(
-        "--coverage", action="store_true", help="show what validation enforces per scheme"
+        "--coverage", action="store_true", help=_("show what validation enforces per scheme")
     )
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--json", action="store_true", help=_("print JSON"))
     parser.set_defaults(handler=_run)
 
 
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
-
-
 def _run(args: argparse.Namespace) -> int:
-    from peppolnet.cli._output import print_json, table
+    from peppolnet.cli._output import echo, print_json, table
     from peppolnet.codelists import code_list_version, participant_schemes
     from peppolnet.schemes import coverage
 
@@ -40,14 +41,14 @@ def _run(args: argparse.Namespace) -> int:
             [
                 r.icd,
                 r.scheme_id,
-                r.state.value,
-                _yes(r.structure_enforced),
-                _yes(r.check_digits_enforced),
+                scheme_state(r.state),
+                yes_no(r.structure_enforced),
+                yes_no(r.check_digits_enforced),
                 r.how,
             ]
             for r in rows
         ]
-        headers = ["ICD", "Scheme", "State", "Structure", "Check digits", "How"]
+        headers = ["ICD", _("Scheme"), _("State"), _("Structure"), _("Check digits"), _("How")]
         sys.stdout.write(table(cells, headers) + "\n")
         return 0
     schemes = participant_schemes()
@@ -70,8 +71,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     # Some names contain line breaks in the code list; a table row must stay one line.
     cells = [
-        [s.icd, s.scheme_id, s.country, s.state.value, " ".join(s.name.split())] for s in schemes
+        [s.icd, s.scheme_id, s.country, scheme_state(s.state), " ".join(s.name.split())]
+        for s in schemes
     ]
-    sys.stdout.write(f"Peppol code list v{code_list_version()}\n")
-    sys.stdout.write(table(cells, ["ICD", "Scheme", "Country", "State", "Name"]) + "\n")
+    echo(_("Peppol code list v{version}", version=code_list_version()))
+    headers = ["ICD", _("Scheme"), _("Country"), _("State"), _("Name")]
+    sys.stdout.write(table(cells, headers) + "\n")
     return 0

@@ -20,26 +20,32 @@ from peppolnet.cli._network import (
     resolve_network,
 )
 from peppolnet.cli._output import port_number, positive_seconds
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     from peppolnet.network import Network
 
 
 def _zone_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("value", metavar="VALUE", help="participant id, ICD:ID or scheme::ICD:ID")
+    parser.add_argument(
+        "value", metavar="VALUE", help=_("participant id, ICD:ID or scheme::ICD:ID")
+    )
     parser.add_argument(
         "--network",
         type=network_choice,
         default="production",
-        help="the SML to use: production, test, sandbox or a legacy-* network "
-        "(default: production)",
+        help=_(
+            "the SML to use: production, test, sandbox or a legacy-* network (default: production)"
+        ),
     )
     add_state_file_argument(parser)
-    parser.add_argument("--zone", metavar="ZONE", help="an explicit SML zone (overrides --network)")
+    parser.add_argument(
+        "--zone", metavar="ZONE", help=_("an explicit SML zone (overrides --network)")
+    )
     parser.add_argument(
         "--legacy-cname",
         action="store_true",
-        help="use the pre-2025 B-<md5> CNAME form instead of NAPTR",
+        help=_("use the pre-2025 B-<md5> CNAME form instead of NAPTR"),
     )
 
 
@@ -47,24 +53,28 @@ def register(subparsers: Any) -> None:
     """Add the ``sml`` command and its ``name`` / ``lookup`` sub-commands."""
     parser = subparsers.add_parser(
         "sml",
-        help="SML DNS names and lookups",
-        description="The SML (DNS) side of Peppol: record names and SMP lookups.",
+        help=_("SML DNS names and lookups"),
+        description=_(
+            "The SML (DNS) side of Peppol: record names and SMP lookups. Exit codes: 0 found, "
+            "1 not registered, no SMP service or an invalid value, 2 usage error, "
+            "3 DNS failure (try again later)."
+        ),
     )
     sub = parser.add_subparsers(dest="sml_command", metavar="ACTION")
     sub.required = True
 
     name = sub.add_parser(
         "name",
-        help="print the DNS name of a participant's SML record",
-        description="Print the DNS name of a participant's NAPTR record (or legacy CNAME).",
+        help=_("print the DNS name of a participant's SML record"),
+        description=_("Print the DNS name of a participant's NAPTR record (or legacy CNAME)."),
     )
     _zone_options(name)
     name.set_defaults(handler=_name)
 
     lookup = sub.add_parser(
         "lookup",
-        help="look a participant up in the SML and print its SMP URL",
-        description="Query the SML over DNS and print the participant's SMP base URL.",
+        help=_("look a participant up in the SML and print its SMP URL"),
+        description=_("Query the SML over DNS and print the participant's SMP base URL."),
     )
     _zone_options(lookup)
     lookup.add_argument(
@@ -73,15 +83,19 @@ def register(subparsers: Any) -> None:
         default=[],
         type=nameserver,
         metavar="IP",
-        help="DNS server (repeatable)",
+        help=_("DNS server (repeatable)"),
     )
     lookup.add_argument(
-        "--port", type=port_number, help="DNS port (default: the network's, 53 for the real ones)"
+        "--port",
+        type=port_number,
+        help=_("DNS port (default: the network's, 53 for the real ones)"),
     )
-    lookup.add_argument("--timeout", type=positive_seconds, default=5.0, help="seconds (default 5)")
-    lookup.add_argument("--tcp", action="store_true", help="query over TCP")
-    lookup.add_argument("--allow-http", action="store_true", help="accept http:// SMP URLs")
-    lookup.add_argument("--json", action="store_true", help="print JSON")
+    lookup.add_argument(
+        "--timeout", type=positive_seconds, default=5.0, help=_("seconds (default 5)")
+    )
+    lookup.add_argument("--tcp", action="store_true", help=_("query over TCP"))
+    lookup.add_argument("--allow-http", action="store_true", help=_("accept http:// SMP URLs"))
+    lookup.add_argument("--json", action="store_true", help=_("print JSON"))
     lookup.set_defaults(handler=_lookup)
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from peppolnet.cli._language import say
 from peppolnet.cli._network import (
     add_state_file_argument,
     network_choice,
@@ -31,8 +32,10 @@ from peppolnet.cli._output import (
     fail,
     iso_time,
     readable_file,
+    refused,
     safe_lines,
 )
+from peppolnet.i18n import Message, _
 
 if TYPE_CHECKING:
     from lxml import etree
@@ -46,15 +49,15 @@ def register(subparsers: Any) -> None:
     """Add the ``smp`` command and its ``parse`` action."""
     parser = subparsers.add_parser(
         "smp",
-        help="read and check SMP documents",
-        description="Read SMP documents (Peppol SMP 1, OASIS SMP 1 and 2) and check signatures.",
+        help=_("read and check SMP documents"),
+        description=_("Read SMP documents (Peppol SMP 1, OASIS SMP 1 and 2) and check signatures."),
     )
     sub = parser.add_subparsers(dest="smp_command", metavar="ACTION")
     sub.required = True
     parse = sub.add_parser(
         "parse",
-        help="parse an SMP document from a file",
-        description=(
+        help=_("parse an SMP document from a file"),
+        description=_(
             "Parse a ServiceGroup, (Signed)ServiceMetadata or Redirect from FILE ('-' for stdin)."
             " Exit 0 parsed (and verified), 1 verification or chain failed, 2 usage error,"
             " 3 not a valid SMP document."
@@ -64,29 +67,33 @@ def register(subparsers: Any) -> None:
         "file",
         metavar="FILE",
         type=argparse_type(_document_file),
-        help="the SMP document ('-' reads stdin)",
+        help=_("the SMP document ('-' reads stdin)"),
     )
     parse.add_argument(
-        "--verify", action="store_true", help="verify the XML signature and its certificate chain"
+        "--verify",
+        action="store_true",
+        help=_("verify the XML signature and its certificate chain"),
     )
     parse.add_argument(
         "--trust",
         default="production",
         type=_trust,
         metavar="NETWORK|PEM-FILE",
-        help="trust anchors: a network (production, test, sandbox, legacy-*) or a PEM file "
-        "(default: production)",
+        help=_(
+            "trust anchors: a network (production, test, sandbox, legacy-*) or a PEM file "
+            "(default: production)"
+        ),
     )
     add_state_file_argument(parse)
     parse.add_argument(
         "--at",
         metavar="ISO-DATETIME",
-        help="the instant for the chain check (default: now; no zone means UTC)",
+        help=_("the instant for the chain check (default: now; no zone means UTC)"),
     )
     parse.add_argument(
-        "--allow-sha1", action="store_true", help="accept RSA-SHA1 signatures (SMP < 1.3.0)"
+        "--allow-sha1", action="store_true", help=_("accept RSA-SHA1 signatures (SMP < 1.3.0)")
     )
-    parse.add_argument("--json", action="store_true", help="print one JSON object")
+    parse.add_argument("--json", action="store_true", help=_("print one JSON object"))
     parse.set_defaults(handler=_parse)
 
 
@@ -102,8 +109,9 @@ def _trust(text: str) -> str:
     except argparse.ArgumentTypeError:
         if Path(text).is_file():
             return text
-    raise argparse.ArgumentTypeError(
-        f"{text!r} is neither a network ({', '.join(network_names())}) nor a PEM file"
+    known = ", ".join(network_names())
+    raise refused(
+        _("{text!r} is neither a network ({known}) nor a PEM file", text=text, known=known)
     )
 
 
@@ -116,13 +124,16 @@ def _parse(args: argparse.Namespace) -> int:
     try:
         data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from exc
+        problem = exc.strerror or str(exc)
+        raise UsageError(
+            _("cannot read {file}: {problem}", file=args.file, problem=problem)
+        ) from exc
 
     try:
         root = parse_xml(data)
         document = parse_document(root)
     except InvalidSmpDocument as exc:
-        return fail(f"{args.file}: not a valid SMP document: {exc}", code=3)
+        return fail(_not_smp(args.file, exc), code=3)
 
     signature = _signature_facts(root)
     ok = True
@@ -132,7 +143,7 @@ def _parse(args: argparse.Namespace) -> int:
             try:  # read the data from what was actually signed
                 document = parse_document(signed_root)
             except InvalidSmpDocument as exc:
-                return fail(f"{args.file}: not a valid SMP document: {exc}", code=3)
+                return fail(_not_smp(args.file, exc), code=3)
 
     result = _to_json(document, signature)
     if args.json:
@@ -142,6 +153,10 @@ def _parse(args: argparse.Namespace) -> int:
     else:
         _print_text(result)
     return 0 if ok else 1
+
+
+def _not_smp(file: str, problem: Exception) -> Message:
+    return _("{file}: not a valid SMP document: {problem}", file=file, problem=problem)
 
 
 # --- signature -----------------------------------------------------------------------------------
@@ -307,38 +322,66 @@ def _to_json(document: SmpDocument, signature: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+#: The labels of the text output, in the command's language; values are aligned after them.
+_LABELS = {
+    "participant": _("participant:"),
+    "document_type": _("document type:"),
+    "redirect": _("redirect to:"),
+    "certificate": _("certificate:"),
+    "signature": _("signature:"),
+    "problem": _("problem:"),
+}
+_VALID = {True: _("valid"), False: _("INVALID"), None: _("not checked")}
+_CHAIN = {True: _("trusted"), False: _("NOT TRUSTED"), None: _("not checked")}
+
+
 def _print_text(result: dict[str, Any]) -> None:
+    labels = {key: say(label) for key, label in _LABELS.items()}
+    width = max(len(label) for label in labels.values()) + 1
+
+    def field(key: str, value: object) -> str:
+        return f"{labels[key]:<{width}}{say(value)}"
+
     lines = [
         f"{result['kind']} ({result['dialect']})",
-        f"participant:   {result['participant_id'] or '-'}",
+        field("participant", result["participant_id"] or "-"),
     ]
     if "document_types" in result:
-        lines.append(f"document types ({len(result['document_types'])}):")
+        count = len(result["document_types"])
+        lines.append(say(_("document types ({count}):", count=count)))
         lines.extend(f"  {d}" for d in result["document_types"])
     if result.get("document_type") is not None or result["kind"] == "service-metadata":
-        lines.append(f"document type: {result.get('document_type') or '-'}")
+        lines.append(field("document_type", result.get("document_type") or "-"))
     if result["kind"] == "redirect":
-        lines.append(f"redirect to:   {result['target_url']}")
-        lines.append(f"certificate:   {result['certificate_uid'] or '-'}")
+        lines.append(field("redirect", result["target_url"]))
+        lines.append(field("certificate", result["certificate_uid"] or "-"))
     for process in result.get("processes", []):
-        lines.append(f"process {process['process_id']}")
-        for e in process["endpoints"]:
-            cert = e["certificate"] or {}
-            lines.append(f"  {e['transport_profile']}  {e['url'] or '-'}")
-            lines.append(
-                f"    active {e['activation'] or 'always'} .. {e['expiration'] or 'forever'};"
-                f" certificate {cert.get('subject') or cert.get('problem') or '-'}"
-            )
-    sig = result["signature"]
-    verdict = {True: "valid", False: "INVALID", None: "not checked"}[sig["valid"]]
-    chain = {True: "trusted", False: "NOT TRUSTED", None: "not checked"}[sig["chain_valid"]]
-    if sig["present"]:
-        lines.append(
-            f"signature:     {sig['algorithm'] or '?'}, {verdict}, chain {chain};"
-            f" signer {sig['signer_subject'] or '-'}"
-        )
-    else:
-        lines.append(f"signature:     none{'' if sig['valid'] is None else ', INVALID'}")
-    if sig["problem"]:
-        lines.append(f"problem:       {sig['problem']}")
+        lines.append(say(_("process {process}", process=process["process_id"])))
+        lines.extend(line for e in process["endpoints"] for line in _endpoint_lines(e))
+    lines.append(field("signature", _signature_text(result["signature"])))
+    if result["signature"]["problem"]:
+        lines.append(field("problem", result["signature"]["problem"]))
     sys.stdout.write(safe_lines(lines) + "\n")  # every value is what the SMP document says
+
+
+def _endpoint_lines(endpoint: dict[str, Any]) -> list[str]:
+    cert = endpoint["certificate"] or {}
+    validity = _(
+        "active {start} .. {end}; certificate {certificate}",
+        start=endpoint["activation"] or _("always"),
+        end=endpoint["expiration"] or _("forever"),
+        certificate=cert.get("subject") or cert.get("problem") or "-",
+    )
+    return [f"  {endpoint['transport_profile']}  {endpoint['url'] or '-'}", f"    {say(validity)}"]
+
+
+def _signature_text(sig: dict[str, Any]) -> Message:
+    if not sig["present"]:
+        return _("none") if sig["valid"] is None else _("none, INVALID")
+    return _(
+        "{algorithm}, {valid}, chain {chain}; signer {signer}",
+        algorithm=sig["algorithm"] or "?",
+        valid=_VALID[sig["valid"]],
+        chain=_CHAIN[sig["chain_valid"]],
+        signer=sig["signer_subject"] or "-",
+    )
