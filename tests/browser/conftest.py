@@ -35,6 +35,14 @@ DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 _CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _patient_expectations() -> None:
+    """``expect(...)`` waits as long as the page's own waits (the default is 5 s)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """The Chromium binary the tests drive; a missing one fails with what to install."""
