@@ -37,10 +37,9 @@ from peppolnet.web.casework import (
     prefill,
 )
 from peppolnet.web.search import client_key
-from peppolnet.web.security import csrf_token
 from peppolnet.web.state import web_state
 
-__all__ = ["routes", "running"]
+__all__ = ["route_path", "routes", "running"]
 
 running = open_desk
 """The case desk while the app runs (entered by ``create_app``'s lifespan)."""
@@ -52,7 +51,6 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
     state = web_state(request)
     desk = case_desk(state)
     base = {
-        "csrf": csrf_token(request),
         "operators": sorted(desk.operators or (), key=lambda op: op.name or op.seat_id),
         "channels": list(state.channels),
         "nothing": None,
@@ -60,6 +58,13 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
         "problems": {},
     }
     return state.templates.response(request, name, {**base, **context}, status_code=status)
+
+
+def route_path(request: Request, name: str, **params: str) -> str:
+    """The path of route ``name`` under the prefix the app is mounted at: redirects are
+    relative, so they work behind any proxy, scheme or host name."""
+    root: str = request.scope.get("root_path", "")
+    return root + str(request.app.url_path_for(name, **params))
 
 
 def _problems(exc: InvalidRequest, lang: str) -> dict[str, list[str]]:
@@ -137,10 +142,10 @@ async def _submit(request: Request) -> Response:
 
 def _to_case(request: Request, submission: Submission) -> Response:
     assert submission.tracked is not None
-    url = request.url_for("case", request_id=submission.tracked.request_id)
+    path = route_path(request, "case", request_id=submission.tracked.request_id)
     if submission.send_error is not None:
-        return RedirectResponse(str(url.include_query_params(failed="1")), status_code=303)
-    return RedirectResponse(str(url), status_code=303)
+        path += "?failed=1"
+    return RedirectResponse(path, status_code=303)
 
 
 async def case_page(request: Request) -> Response:
@@ -257,8 +262,8 @@ async def follow_up_now(request: Request) -> Response:
         await run_in_threadpool(desk.follow_up)
     except PeppolnetError:  # the page shows the request as it is; the next run tries again
         pass
-    url = request.url_for("case", request_id=request.path_params["request_id"])
-    return RedirectResponse(str(url), status_code=303)
+    path = route_path(request, "case", request_id=request.path_params["request_id"])
+    return RedirectResponse(path, status_code=303)
 
 
 async def send_again(request: Request) -> Response:
@@ -271,7 +276,7 @@ async def send_again(request: Request) -> Response:
     async with request.form() as data:
         chosen = desk.channel(str(data.get("channel") or ""))
     if chosen is None or tracked.status is not RequestStatus.DRAFT:
-        return RedirectResponse(str(request.url_for("case", request_id=tracked.request_id)), 303)
+        return RedirectResponse(route_path(request, "case", request_id=tracked.request_id), 303)
     try:
         submission = await desk.send(tracked.request_id, chosen)
     except InvalidRequest as exc:

@@ -180,6 +180,11 @@ class RegisterJob:
                 self.unsubscribe(event)
 
 
+def _megabytes(size: int) -> str:
+    """``10`` for 10 MiB, ``0.5`` for half of one: how a limit reads in a sentence."""
+    return format(size / (1024 * 1024), "g")
+
+
 def _has_openpyxl() -> bool:
     return importlib.util.find_spec("openpyxl") is not None
 
@@ -238,7 +243,7 @@ class RegisterJobs:
                     raise InvalidInput(
                         _(
                             "the register is larger than {limit} MB: split it into smaller files",
-                            limit=f"{limit / (1024 * 1024):g}",
+                            limit=_megabytes(limit),
                         )
                     )
                 out.write(chunk)

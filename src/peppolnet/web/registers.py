@@ -39,7 +39,7 @@ from peppolnet.errors import InvalidInput, PeppolnetError
 from peppolnet.i18n import Message, _, country_code, render
 from peppolnet.reachability import Verdict
 from peppolnet.web.register_jobs import JobState, RegisterJob, RegisterJobs, RegisterLimits
-from peppolnet.web.security import csrf_token
+from peppolnet.web.cases import route_path
 from peppolnet.web.state import WebState, web_state
 
 __all__ = ["routes", "running"]
@@ -77,7 +77,7 @@ def _jobs(state: WebState) -> RegisterJobs:
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     state = web_state(request)
     limits = _jobs(state).limits
-    base = {"csrf": csrf_token(request), "limits": limits, "reload_every": RELOAD_EVERY}
+    base = {"limits": limits, "reload_every": RELOAD_EVERY}
     return state.templates.response(request, name, {**base, **context}, status_code=status)
 
 
@@ -105,7 +105,7 @@ async def _upload(request: Request) -> Response:
             return _refused(request, exc, country_text)
         except PeppolnetError as exc:  # busy: another register is being checked
             return _refused(request, exc, country_text, 503)
-    return RedirectResponse(str(request.url_for("register_job", job_id=job.id)), 303)
+    return RedirectResponse(route_path(request, "register_job", job_id=job.id), 303)
 
 
 def _country(text: str) -> str | None:
