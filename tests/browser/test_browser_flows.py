@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from _browser_support import Mailbox
-from _sandbox_undo import undo_changes
 from playwright.sync_api import Page, expect
 
+from _sandbox_undo import undo_changes
 from peppolnet.identifiers import ParticipantId
 from peppolnet.operators import Operator, OperatorRegistry
 from peppolnet.recipients import EmailNotifier, HttpChannel, RecipientDirectory

@@ -13,6 +13,7 @@ programs; its answers are the request model's ``to_json()``, language-neutral.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -23,8 +24,8 @@ from starlette.routing import BaseRoute, Route
 
 from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError
 from peppolnet.i18n import Message, _, render
-from peppolnet.recipients.request import OperatorRef
-from peppolnet.recipients.tracking import RequestStatus, TrackedRequest
+from peppolnet.recipients.request import OperatorRef, RequestStatus
+from peppolnet.recipients.tracking import TrackedRequest
 from peppolnet.web import case_api
 from peppolnet.web.cards import card, document_label
 from peppolnet.web.casework import (
@@ -87,12 +88,16 @@ async def new_case(request: Request) -> Response:
     wait = state.limiter.take(client_key(request))
     if wait:
         problems = {"form": [render(_("Too many lookups; try again shortly."), request.state.lang)]}
-        return _page(request, "case_form.html", 429, form=CaseForm(), problems=problems, verdict=None)
+        return _page(
+            request, "case_form.html", 429, form=CaseForm(), problems=problems, verdict=None
+        )
     try:
         form, result = await prefill(desk, participant)
     except InvalidInput as exc:
         problems = {"form": [render(exc, request.state.lang)]}
-        return _page(request, "case_form.html", 400, form=CaseForm(), problems=problems, verdict=None)
+        return _page(
+            request, "case_form.html", 400, form=CaseForm(), problems=problems, verdict=None
+        )
     verdict = card(result, request.state.lang) if result is not None else None
     return _page(request, "case_form.html", form=form, problems={}, verdict=verdict)
 
@@ -131,12 +136,16 @@ async def _submit(request: Request) -> Response:
     try:
         submission = await desk.submit(form)
     except InvalidRequest as exc:
-        return _page(request, "case_form.html", 422, form=form, problems=_problems(exc, lang), verdict=None)
+        return _page(
+            request, "case_form.html", 422, form=form, problems=_problems(exc, lang), verdict=None
+        )
     except InvalidInput as exc:
         problems = {"form": [render(exc, lang)]}
         return _page(request, "case_form.html", 422, form=form, problems=problems, verdict=None)
     if submission.tracked is None:  # nothing to send: already reachable through the operator
-        return _page(request, "case_form.html", form=form, problems={}, verdict=None, nothing=submission.plan)
+        return _page(
+            request, "case_form.html", form=form, problems={}, verdict=None, nothing=submission.plan
+        )
     return _to_case(request, submission)
 
 
@@ -258,10 +267,9 @@ def _meanwhile(desk: CaseDesk, tracked: TrackedRequest) -> list[Message]:
 async def follow_up_now(request: Request) -> Response:
     """Look the open requests up again now (the page's "Check now" button)."""
     desk = case_desk(web_state(request))
-    try:
+    # on a fault the page shows the request as it is; the next run tries again
+    with contextlib.suppress(PeppolnetError):
         await run_in_threadpool(desk.follow_up)
-    except PeppolnetError:  # the page shows the request as it is; the next run tries again
-        pass
     path = route_path(request, "case", request_id=request.path_params["request_id"])
     return RedirectResponse(path, status_code=303)
 

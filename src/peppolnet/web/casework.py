@@ -38,17 +38,14 @@ from peppolnet.recipients import (
     RequestTracker,
     plan_request,
 )
-from peppolnet.recipients.plan import PlanAction, RequestPlan
-from peppolnet.recipients.tracking import (
-    FollowUpResult,
-    Notifier,
-    RequestStatus,
-    TrackedRequest,
-)
+from peppolnet.recipients.plan import NetworkState, PlanAction, RequestPlan
+from peppolnet.recipients.request import RequestStatus
+from peppolnet.recipients.tracking import FollowUpResult, Notifier, TrackedRequest
 from peppolnet.schemes import validate
 from peppolnet.web.security import audit
 
 if TYPE_CHECKING:
+    from peppolnet.directory.model import DirectoryMatch
     from peppolnet.operators import OperatorRegistry
     from peppolnet.reachability import Reachability
     from peppolnet.recipients.channels import Channel, Receipt
@@ -294,11 +291,9 @@ def _stored_plan(tracked: TrackedRequest) -> RequestPlan:
     )
 
 
-def _network_state(value: object) -> Any:
-    from peppolnet.recipients.plan import NetworkState
-
+def _network_state(value: object) -> NetworkState:
     try:
-        return NetworkState(value)
+        return NetworkState(str(value))
     except ValueError:
         return NetworkState.UNKNOWN
 
@@ -370,5 +365,14 @@ async def _known(state: WebState, pid: ParticipantId) -> tuple[str, str, str, st
         return "", "", "", ""
     for match in page.matches:
         if match.name:
-            return match.name, match.country or "", "", ""
+            return match.name, match.country or "", _invoicing_address(match), ""
     return "", "", "", ""
+
+
+def _invoicing_address(match: DirectoryMatch) -> str:
+    """The e-mail address of the business card's invoicing contact (else its first one)."""
+    contacts = [c for entity in match.entities for c in entity.contacts if c.email]
+    for contact in contacts:
+        if "invoic" in (contact.type or "").lower():
+            return contact.email or ""
+    return contacts[0].email or "" if contacts else ""

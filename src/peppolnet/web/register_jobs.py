@@ -308,7 +308,9 @@ class RegisterJobs:
             self._check(job, register, summary)
         except Exception as exc:  # a disk full, a defect of ours: the job says so, never hangs
             log.warning("register job %s failed: %s", job.id[:6], type(exc).__name__)
-            job._finish(JobState.FAILED, self.clock.now(), _("the check stopped: {error}", error=exc))
+            job._finish(
+                JobState.FAILED, self.clock.now(), _("the check stopped: {error}", error=exc)
+            )
             return
         finally:
             register.close()
@@ -376,7 +378,9 @@ class RegisterJobs:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _join(threads: Iterable[threading.Thread], timeout: float, now: Callable[[], float] = time.monotonic) -> None:
+def _join(
+    threads: Iterable[threading.Thread], timeout: float, now: Callable[[], float] = time.monotonic
+) -> None:
     end = now() + timeout
     for thread in threads:
         thread.join(max(0.0, end - now()))

@@ -38,8 +38,8 @@ from starlette.routing import BaseRoute, Route
 from peppolnet.errors import InvalidInput, PeppolnetError
 from peppolnet.i18n import Message, _, country_code, render
 from peppolnet.reachability import Verdict
-from peppolnet.web.register_jobs import JobState, RegisterJob, RegisterJobs, RegisterLimits
 from peppolnet.web.cases import route_path
+from peppolnet.web.register_jobs import JobState, RegisterJob, RegisterJobs, RegisterLimits
 from peppolnet.web.state import WebState, web_state
 
 __all__ = ["routes", "running"]
