@@ -88,6 +88,7 @@ TEXT = {
 @pytest.mark.parametrize("lang", ["en", "sv"])
 def test_search_verdict_request_case_confirmation(
     lang: str,
+    changed_sandbox: Sandbox,
     support_page: str,
     page: Page,
     mailbox: tuple[Mailbox, int],
@@ -111,6 +112,7 @@ def test_search_verdict_request_case_confirmation(
     page.fill("#f-requester", "anna@support.example")
     expect(page.locator("#send-request")).to_have_text(TEXT[lang]["send"])
     screenshot(page, f"handoff-form-{lang}")
+    changed_sandbox.desk.hold()  # the operator acts when the test has seen the open case
     page.click("#send-request")
 
     expect(page).to_have_url(re.compile(r"/cases/[0-9a-f-]{36}$"))
@@ -121,8 +123,9 @@ def test_search_verdict_request_case_confirmation(
     expect(meanwhile).to_contain_text(TEXT[lang]["pdf"])
     screenshot(page, f"case-sent-{lang}")
 
-    # The desk registers the customer after its delay; follow-up sees it and mails; the page
-    # reloads itself while the case is open.
+    # The desk registers the customer; follow-up sees it and mails; the page reloads itself
+    # while the case is open.
+    changed_sandbox.desk.release()
     expect(status).to_have_attribute("data-status", "confirmed")
     expect(page.locator("#confirmation")).to_contain_text("anna@support.example")
     screenshot(page, f"case-confirmed-{lang}")

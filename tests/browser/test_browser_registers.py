@@ -1,8 +1,8 @@
 """Loading a customer register in a real headless Chromium: upload, progress, download.
 
-The sandbox here answers slowly (its servers add latency) and the job looks up two rows at a
-time, so the check lasts long enough for progress to arrive while it runs - proved by the
-page's script having shown a partial count before the page turned to its summary, not by
+The sandbox here answers slowly (its servers add latency) and the job looks up one row at a
+time, so the check lasts long enough for progress to arrive while it runs - shown by the
+page's script counting rows from the event stream before the page turns to its summary, not by
 timing. Without JavaScript the page reloads itself until the check is done.
 """
 
@@ -33,13 +33,13 @@ def register_rows() -> int:
 
 @pytest.fixture
 def slow_sandbox(peppol_sandbox_factory: SandboxFactory) -> Sandbox:
-    """A sandbox of its own whose HTTP servers answer after 150 ms."""
-    return peppol_sandbox_factory(faults=Faults(latency=0.15))
+    """A sandbox of its own whose HTTP servers answer after 300 ms."""
+    return peppol_sandbox_factory(faults=Faults(latency=0.3))
 
 
 @pytest.fixture
 def register_page(slow_sandbox: Sandbox, serve: Callable[[Any], str]) -> str:
-    app = create_app(network=slow_sandbox.network, registers=RegisterLimits(concurrency=2))
+    app = create_app(network=slow_sandbox.network, registers=RegisterLimits(concurrency=1))
     return serve(app)
 
 

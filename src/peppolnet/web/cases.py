@@ -185,7 +185,7 @@ def _checks(tracked: TrackedRequest, lang: str) -> list[dict[str, str]]:
         {
             "document": render(document_label(check.document_type), lang),
             "verdict": check.verdict.value,
-            "label": render(check.verdict.label(), lang),
+            "label": check.verdict.label(lang),
             "operator": str(OperatorRef.of(check.operator)) if check.operator else "",
         }
         for check in tracked.checks

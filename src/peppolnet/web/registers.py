@@ -162,7 +162,7 @@ def _counts(counts: dict[str, int], lang: str) -> list[tuple[str, str, int]]:
     shown = []
     for outcome, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         try:
-            label = render(Verdict(outcome).label(), lang)
+            label = Verdict(outcome).label(lang)
         except ValueError:  # "invalid-input": a row without a usable identifier
             label = render(_("no usable number"), lang)
         shown.append((outcome, label, count))
