@@ -59,9 +59,12 @@ def chromium_path() -> str:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Browser]:
-    """One headless Chromium for the session (contexts isolate the tests)."""
+    """One headless Chromium per test module (contexts isolate the tests).
+
+    Not per session: Playwright's sync API keeps an event loop running in the main thread while
+    it is open, and pytest-asyncio's tests in later modules cannot start theirs beside it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
