@@ -24,8 +24,10 @@ from peppolnet.i18n import Language, parse_language
 from peppolnet.web import api, cases, registers, search
 from peppolnet.web.auth import Auth, AuthMiddleware, as_auth
 from peppolnet.web.cache import ResultCache
+from peppolnet.web.casework import CaseSettings
 from peppolnet.web.i18n import LanguageMiddleware, Templates
 from peppolnet.web.ratelimit import RateLimiter
+from peppolnet.web.register_jobs import RegisterLimits
 from peppolnet.web.security import CSRF_FIELD, CsrfMiddleware, SecurityHeadersMiddleware
 from peppolnet.web.settings import WebSettings
 from peppolnet.web.state import WebState, channel_table
@@ -45,13 +47,17 @@ def create_app(
     lang: str = "en",
     auth: Auth | Callable[[Request], str | None] | None = None,
     settings: WebSettings | None = None,
+    cases: CaseSettings | None = None,
+    registers: RegisterLimits | None = None,
 ) -> Starlette:
     """The support page for ``network`` (production when None), as an ASGI application.
 
     ``channels`` are where add/update-recipient requests go (by name), ``directory`` is the
     local customer directory searched by name besides the Peppol Directory, ``lang`` the
     language when a request names none (``sv`` or ``en``), ``auth`` who may use the page
-    (None: everyone who reaches it - put it behind your own authentication).
+    (None: everyone who reaches it - put it behind your own authentication), ``cases`` how
+    cases are handed on (operators, the operator this desk works for, confirmation mails,
+    follow-up), ``registers`` the limits of register uploads.
     """
     if network is None:
         from peppolnet.network import PRODUCTION
@@ -73,6 +79,8 @@ def create_app(
         channels=channel_table(channels),
         directory=directory,
     )
+    state.extra["case_settings"] = cases or CaseSettings()
+    state.extra["register_limits"] = registers or RegisterLimits()
     app = Starlette(
         routes=_routes(),
         middleware=_middleware(state),
@@ -120,7 +128,10 @@ def _lifespan(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.open()
         try:
-            yield
+            async with contextlib.AsyncExitStack() as features:
+                await features.enter_async_context(cases.running(state))
+                await features.enter_async_context(registers.running(state))
+                yield
         finally:
             await state.aclose()
 

@@ -131,7 +131,11 @@ class CsrfMiddleware:
             if body is None:
                 await self._refused(scope, receive, send, 413)
                 return
-            if fresh or not await _valid(scope, headers, body, self.settings.secret_key, nonce):
+            # a JSON client (a program) has no cookie, and needs none: see _valid
+            cookieless = fresh and not _is_json(headers)
+            if cookieless or not await _valid(
+                scope, headers, body, self.settings.secret_key, nonce
+            ):
                 await self._refused(scope, receive, send, 403)
                 return
             receive = _replay(body, receive)
@@ -165,6 +169,11 @@ async def _valid(scope: Scope, headers: Headers, body: bytes, secret: str, nonce
         given = await _form_field(scope, body, CSRF_FIELD)
     expected = _sign(secret, nonce)
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _is_json(headers: Headers) -> bool:
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return content_type == "application/json"
 
 
 _FORMS: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})

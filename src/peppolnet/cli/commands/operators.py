@@ -24,7 +24,13 @@ from peppolnet.i18n import _
 if TYPE_CHECKING:
     from peppolnet.operators import Operator, OperatorRegistry
 
-__all__ = ["default_operators_path", "load_registry", "register", "sandbox_operators"]
+__all__ = [
+    "default_operators_path",
+    "load_registry",
+    "operators_from_state",
+    "register",
+    "sandbox_operators",
+]
 
 _DESCRIPTION = _(
     "The operator registry that requests resolve operator names with: a JSON file next to the "
@@ -44,9 +50,13 @@ def default_operators_path() -> Path:
 def sandbox_operators(state_file: str | Path | None = None) -> list[Operator]:
     """The operators of the running sandbox, as its state file lists them (with the sandbox's
     operator ids as aliases, so ``--operator norrsken`` finds "Norrsken Invoice AB")."""
+    return operators_from_state(read_sandbox_state(None if state_file is None else str(state_file)))
+
+
+def operators_from_state(state: dict[str, Any]) -> list[Operator]:
+    """The operators a sandbox's description lists (its state file, or ``Sandbox.info()``)."""
     from peppolnet.operators import Operator
 
-    state = read_sandbox_state(None if state_file is None else str(state_file))
     entries = state.get("operators")
     if not isinstance(entries, list):
         raise SandboxError(

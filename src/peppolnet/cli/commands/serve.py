@@ -22,6 +22,8 @@ from peppolnet.errors import SandboxError
 
 if TYPE_CHECKING:
     from peppolnet.network import Network
+    from peppolnet.recipients.channels import Channel
+    from peppolnet.web.casework import CaseSettings
 
 
 class PortInUse(SandboxError):
@@ -81,24 +83,42 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 @contextlib.contextmanager
-def _network(args: argparse.Namespace) -> Iterator[Network]:
-    from peppolnet.cli._network import resolve_network
+def _network(args: argparse.Namespace) -> Iterator[tuple[Network, dict[str, Any] | None]]:
+    """The network to serve, and for a sandbox its description (operators, operator desk)."""
+    from peppolnet.cli._network import read_sandbox_state, resolve_network
 
     if args.network != "sandbox":
-        yield resolve_network(args.network)
+        yield resolve_network(args.network), None
         return
     from peppolnet.sandbox.state import network_from_state
 
     try:
-        yield network_from_state(args.state_file)
-        return
+        network = network_from_state(args.state_file)
     except SandboxError as exc:
         if args.state_file:  # the user named a sandbox that is not there: as every --network
             raise UsageError(str(exc)) from exc
+    else:
+        yield network, read_sandbox_state(args.state_file)
+        return
     from peppolnet.sandbox import Sandbox
 
     with Sandbox.start() as sandbox:
-        yield sandbox.network
+        yield sandbox.network, sandbox.info()
+
+
+def _hand_off(info: dict[str, Any] | None) -> tuple[dict[str, Channel], CaseSettings]:
+    """On a sandbox, requests go to its operator desk and its operators fill the form's list;
+    elsewhere an operator configures its own channels (docs/web.md) and the form takes Seat
+    IDs."""
+    from peppolnet.cli.commands.operators import operators_from_state
+    from peppolnet.operators import OperatorRegistry
+    from peppolnet.recipients import HttpChannel
+    from peppolnet.web.casework import CaseSettings
+
+    if info is None or not info.get("desk_url"):
+        return {}, CaseSettings()
+    registry = OperatorRegistry(operators_from_state(info))
+    return {"desk": HttpChannel(str(info["desk_url"]))}, CaseSettings(operators=registry)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)
     with contextlib.ExitStack() as stack:
         stack.callback(sock.close)
-        network = stack.enter_context(_network(args))
+        network, sandbox_info = stack.enter_context(_network(args))
+        channels, cases = _hand_off(sandbox_info)
         directory = None
         if args.db:
             from peppolnet.recipients.directory import RecipientDirectory
@@ -125,9 +146,11 @@ def run(args: argparse.Namespace) -> int:
         lang = language()  # --lang (every command has it), else the locale: the page's default
         app = create_app(
             network=network,
+            channels=channels,
             directory=directory,
             lang=lang,
             settings=WebSettings(frame_ancestors=args.frame_ancestors),
+            cases=cases,
         )
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host

@@ -1,0 +1,263 @@
+"""The hand-off on the sandbox through the ASGI app: the prefilled form, every problem at once,
+the plan (add, update or nothing), a failed send kept as a draft, the JSON API and its
+OpenAPI examples, the audit log. The real-browser flow is in tests/browser/."""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from _sandbox_undo import undo_changes
+from peppolnet.operators import Operator, OperatorRegistry
+from peppolnet.recipients import HttpChannel, RecipientDirectory
+from peppolnet.sandbox import Sandbox
+from peppolnet.web import WebSettings, create_app
+from peppolnet.web.casework import CaseSettings
+from peppolnet.web.openapi import document
+
+NORDLYS = "0007:5584821341"  # with Kvittra (PSE000102) in the sandbox
+FJALLRAV = "0007:5509128723"  # with Norrsken (PSE000109)
+NEW = "0007:5592010036"  # not in the sandbox
+
+
+def operators(sandbox: Sandbox) -> OperatorRegistry:
+    return OperatorRegistry(
+        Operator(op.seat_id, op.name, op.country, aliases=frozenset({op.id}))
+        for op in sandbox.config.operators
+    )
+
+
+def make_client(sandbox: Sandbox, tmp: Path, channels: dict[str, Any] | None = None) -> TestClient:
+    app = create_app(
+        network=sandbox.network,
+        channels=channels,
+        directory=RecipientDirectory(tmp / "recipients.sqlite"),
+        settings=WebSettings(lookups_per_minute=6000, lookup_burst=1000),
+        cases=CaseSettings(operators=operators(sandbox), operator="kvittra", follow_up_every=0),
+    )
+    return TestClient(app)
+
+
+@pytest.fixture
+def web(sandbox: Sandbox, tmp_path: Path) -> Iterator[TestClient]:
+    """The page without channels: requests are stored as drafts, the sandbox is not changed."""
+    with make_client(sandbox, tmp_path) as client:
+        yield client
+
+
+def token(client: TestClient, path: str = "/cases/new") -> str:
+    page = client.get(path)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+def values(html: str) -> dict[str, str]:
+    """The form's input values and selected options by field name."""
+    found = dict(re.findall(r'name="(\w+)" (?:type="\w+" )?value="([^"]*)"', html))
+    selected = re.search(r'<option value="([^"]*)" selected', html)
+    found["operator"] = selected.group(1) if selected else ""
+    return found
+
+
+def form(**fields: str) -> dict[str, str]:
+    base = {
+        "company_name": "Testbygg AB",
+        "organisation_number": NEW.split(":")[1],
+        "country": "SE",
+        "operator": "PSE000102",
+        "email": "faktura@testbygg.example",
+    }
+    return {**base, **fields}
+
+
+def test_the_form_is_prefilled_from_the_business_card(web: TestClient) -> None:
+    page = web.get(f"/cases/new?participant={FJALLRAV}&lang=sv")
+    assert page.status_code == 200
+    shown = values(page.text)
+    assert shown["company_name"] == "Fjällräv Konsult AB"  # the Directory's business card
+    assert shown["email"] == "faktura@fjallrav-konsult-ab.example"  # its invoicing contact
+    assert (shown["organisation_number"], shown["country"]) == ("5509128723", "SE")
+    assert shown["participant_id"] == FJALLRAV
+    assert shown["operator"] == "PSE000102"  # the operator this desk works for
+    assert "Företagsnamn" in page.text
+
+
+def test_the_form_is_prefilled_from_the_customer_directory(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    register = tmp_path / "kunder.csv"
+    register.write_text(
+        "Företagsnamn;Orgnr;Land;E-post\nVår Kund AB;559201-0036;SE;a@kund.example\n"
+    )
+    with make_client(sandbox, tmp_path) as client:
+        directory = client.app.state.peppolnet.directory  # type: ignore[attr-defined]
+        directory.import_register(register)
+        shown = values(client.get(f"/cases/new?participant={NEW}").text)
+    assert (shown["company_name"], shown["email"]) == ("Vår Kund AB", "a@kund.example")
+
+
+def test_not_a_participant_id_is_one_sentence(web: TestClient) -> None:
+    page = web.get("/cases/new?participant=<b>nonsense</b>")
+    assert page.status_code == 400
+    assert "<b>nonsense" not in page.text  # escaped
+    assert 'data-field="form"' in page.text
+
+
+def test_every_problem_at_once_next_to_its_field(web: TestClient) -> None:
+    bad = form(company_name=" ", organisation_number="556732-1708", operator="Kvitra", email="x@")
+    page = web.post("/cases?lang=sv", data={**bad, "csrf_token": token(web)})
+    assert page.status_code == 422
+    fields = re.findall(r'class="field-error" id="e-(\w+)"', page.text)
+    assert sorted(fields) == ["company_name", "email", "operator", "organisation_number"]
+    assert "Rätta de markerade fälten" in page.text
+    assert 'value="556732-1708"' in page.text  # what was typed comes back
+    assert web.app.state.peppolnet.extra["cases"].tracker.list() == []  # type: ignore[attr-defined]
+
+
+def test_a_form_without_its_token_is_refused(web: TestClient) -> None:
+    assert web.post("/cases", data=form()).status_code == 403
+
+
+def test_nothing_to_send_for_a_customer_the_operator_already_serves(web: TestClient) -> None:
+    page = web.post(
+        "/cases",
+        data={
+            **form(organisation_number="5584821341", participant_id=NORDLYS),
+            "csrf_token": token(web),
+        },
+    )
+    assert page.status_code == 200
+    assert 'id="nothing-to-send"' in page.text
+    assert web.app.state.peppolnet.extra["cases"].tracker.list() == []  # type: ignore[attr-defined]
+
+
+def test_a_customer_with_another_operator_becomes_an_update(web: TestClient) -> None:
+    answer = web.post(
+        "/cases",
+        data={
+            **form(organisation_number="5509128723", participant_id=FJALLRAV),
+            "csrf_token": token(web),
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    page = web.get(answer.headers["location"] + "?lang=en")
+    assert 'data-status="draft"' in page.text  # no channel configured
+    assert "Move from Norrsken Invoice AB (PSE000109) to Kvittra AB (PSE000102)" in page.text
+    assert "still reach Testbygg AB through Norrsken Invoice AB" in page.text
+    sv = web.get(answer.headers["location"] + "?lang=sv").text
+    assert "Peppol-fakturor når fortfarande Testbygg AB" in sv
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_failed_send_keeps_a_draft_that_can_be_sent_again(
+    sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk = HttpChannel(f"http://127.0.0.1:{_closed_port()}", retries=0, timeout=5)
+    with make_client(sandbox, tmp_path, {"desk": desk}) as client:
+        answer = client.post(
+            "/cases", data={**form(), "csrf_token": token(client)}, follow_redirects=False
+        )
+        assert answer.status_code == 303
+        assert answer.headers["location"].endswith("?failed=1")
+        page = client.get(answer.headers["location"])
+    assert 'data-status="draft"' in page.text
+    assert 'id="send-again"' in page.text
+    assert not [r for r in caplog.records if r.name == "peppolnet.web.audit"]
+
+
+def test_a_sent_request_is_audited_without_personal_data(
+    sandbox: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="peppolnet.web.audit")
+    with (
+        undo_changes(sandbox),
+        make_client(sandbox, tmp_path, {"desk": HttpChannel(sandbox.desk_url)}) as client,
+    ):
+        sandbox.desk.hold()
+        answer = client.post(
+            "/cases", data={**form(), "csrf_token": token(client)}, follow_redirects=False
+        )
+        page = client.get(answer.headers["location"])
+        assert 'data-status="sent"' in page.text
+        assert 'id="check-now"' in page.text
+    [record] = [r for r in caplog.records if r.name == "peppolnet.web.audit"]
+    text = record.getMessage()
+    assert "request-sent" in text
+    assert "operator=PSE000102" in text
+    assert "channel=desk" in text
+    assert "testbygg" not in text.lower()
+    assert "@" not in text
+    assert "5592010036" not in text
+
+
+# --- the JSON API ------------------------------------------------------------------------------
+
+
+def _schema(name: str) -> dict[str, Any]:
+    spec = document()
+    return {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+
+
+def test_api_example_creates_a_request_and_reads_it_back(web: TestClient) -> None:
+    operation = document()["paths"]["/api/v1/requests"]["post"]
+    example = operation["requestBody"]["content"]["application/json"]["example"]
+    answer = web.post("/api/v1/requests", json=example)
+    assert answer.status_code == 201
+    body = answer.json()
+    jsonschema.validate(body, _schema("Submission"))
+    assert body["plan"]["action"] == "add"
+    assert body["request"]["status"] == "draft"
+    again = web.get(f"/api/v1/requests/{body['request']['request_id'][:8]}")
+    assert again.status_code == 200
+    jsonschema.validate(again.json(), _schema("TrackedRequest"))
+    assert [e["event"] for e in again.json()["history"]] == ["saved"]
+
+
+def test_api_problems_and_errors(web: TestClient) -> None:
+    answer = web.post("/api/v1/requests", json={"company_name": "", "email": "x@"})
+    assert answer.status_code == 422
+    jsonschema.validate(answer.json(), _schema("Problems"))
+    fields = {p["field"] for p in answer.json()["problems"]}
+    assert {"company_name", "email", "operator", "organisation_number"} <= fields
+    assert (
+        web.post(
+            "/api/v1/requests", content=b"[1, 2", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
+    assert web.get("/api/v1/requests/00000000-0000-4000-8000-000000000000").status_code == 404
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["company_name", "organisation_number", "country", "operator", "email", "requester"]
+        ),
+        st.text(max_size=40),
+    )
+)
+def test_any_form_gets_an_answer_never_a_traceback(web: TestClient, fields: dict[str, str]) -> None:
+    answer = web.post("/cases", data={**fields, "csrf_token": token(web)}, follow_redirects=False)
+    assert answer.status_code in (200, 303, 422), answer.text[:300]

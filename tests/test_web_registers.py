@@ -1,0 +1,109 @@
+"""Register uploads through the ASGI app on the sandbox: limits checked before any lookup,
+progress as server-sent events and JSON, one row out per row in, cells that stay text.
+The browser's view (progress bar, the script, no JavaScript) is in tests/browser/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+
+import openpyxl
+import pytest
+from starlette.testclient import TestClient
+
+from peppolnet.sandbox import Sandbox
+from peppolnet.web import create_app
+from peppolnet.web.register_jobs import RegisterLimits
+
+REGISTER = (
+    "Företagsnamn;Organisationsnummer;Land\n"
+    "Nordlys Bygg AB;558482-1341;SE\n"
+    '=HYPERLINK("http://evil.example","klick");550912-8723;SE\n'
+    "Utan Nummer AB;;SE\n"
+    "Solberg Rør AS;933215385;NO\n"
+)
+
+
+@pytest.fixture
+def web(sandbox: Sandbox) -> Iterator[TestClient]:
+    limits = RegisterLimits(max_bytes=2048, max_rows=10, concurrency=4)
+    with TestClient(create_app(network=sandbox.network, registers=limits)) as client:
+        yield client
+
+
+def upload(client: TestClient, content: bytes, name: str = "kunder.csv") -> tuple[int, str]:
+    page = client.get("/registers?lang=en")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found
+    answer = client.post(
+        "/registers",
+        data={"csrf_token": found.group(1), "country": "SE"},
+        files={"register": (name, content, "text/csv")},
+        follow_redirects=False,
+    )
+    return answer.status_code, answer.headers.get("location") or answer.text
+
+
+def finished(client: TestClient, job: str) -> list[dict[str, object]]:
+    """Every progress event of the job's stream (it ends when the job ends)."""
+    with client.stream("GET", job + "/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        return [json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: ")]
+
+
+def test_checked_register_has_one_row_per_row_and_cells_stay_text(web: TestClient) -> None:
+    status, job = upload(web, REGISTER.encode("utf-8"))
+    assert status == 303
+    events = finished(web, job)
+    assert events[-1]["state"] == "done"
+    assert events[-1]["done"] == events[-1]["total"] == 4
+    assert all(0 <= int(str(e["done"])) <= 4 for e in events)
+    progress = web.get(job + "/progress").json()
+    assert progress["counts"] == {"can-receive": 3, "invalid-input": 1}
+
+    data = web.get(job + "/checked.csv").content
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert len(rows) == 5
+    assert rows[0][:3] == ["Företagsnamn", "Organisationsnummer", "Land"]
+    assert rows[2][0].startswith("'=HYPERLINK")  # a formula is written as text
+
+    workbook = openpyxl.load_workbook(io.BytesIO(web.get(job + "/checked.xlsx").content))
+    sheet = workbook.active
+    assert sheet is not None
+    assert sheet.max_row == 5
+    assert sheet.cell(3, 1).data_type == "s"  # stored as a string, never as a formula
+    page = web.get(job + "?lang=sv").text
+    assert "Ladda ner det kontrollerade registret" in page
+    assert "=HYPERLINK" not in page  # names are not shown on the page, counts are
+    assert web.get(job + "/chart.png").headers["content-type"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "says"),
+    [
+        (b"name;org_number\n" + b"A;5584821341\n" * 11, "big.csv", "more than 10 rows"),
+        (b"name;org_number\n" + b"A" * 3000 + b";1\n", "huge.csv", "larger than"),
+        (b"", "empty.csv", "empty"),
+        (b"name;org_number\n", "header.csv", "no rows"),
+        (b"just;some;columns\n1;2;3\n", "odd.csv", "participant id"),
+        (b"%PDF-1.4", "notes.pdf", "notes.pdf"),
+    ],
+)
+def test_registers_the_page_cannot_use_are_refused_before_any_lookup(
+    web: TestClient, content: bytes, name: str, says: str
+) -> None:
+    status, page = upload(web, content, name)
+    assert status == 400
+    error = re.search(r'id="upload-error">([^<]*)<', page)
+    assert error, page[:400]
+    assert says in error.group(1)
+
+
+def test_an_unknown_job_is_not_found(web: TestClient) -> None:
+    assert web.get("/registers/nonexistent").status_code == 404
+    assert web.get("/registers/nonexistent/checked.csv").status_code == 404
+    assert web.get("/registers/nonexistent/events").status_code == 404
