@@ -257,6 +257,49 @@ def test_a_cname_chain_lives_as_long_as_its_shortest_hop(
     assert got.ttl == expected
 
 
+def test_the_chain_is_shown_as_aliases() -> None:
+    """For a trace: the CNAME hops followed and the DNAME a resolver synthesised them from."""
+    msg = response("mid." + ZONE, rdtype=CNAME, ttl=300)
+    msg.question = query().question
+    msg.answer.insert(0, dns.rrset.from_text("old." + ZONE, 900, "IN", "DNAME", "new." + ZONE))
+    msg.answer.append(dns.rrset.from_text("mid." + ZONE, 120, "IN", "CNAME", "end." + ZONE))
+    msg.answer.append(dns.rrset.from_text("end." + ZONE, 200, "IN", "NAPTR", SMP_RECORD))
+    got = parse(msg)
+    assert [str(a) for a in got.aliases] == [
+        f"old.{ZONE} 900 DNAME new.{ZONE}",
+        f"{NAME}. 300 CNAME mid.{ZONE}",
+        f"mid.{ZONE} 120 CNAME end.{ZONE}",
+    ]
+    assert got.ttl == 120  # the DNAME decides nothing: the hops followed do
+    assert parse(response(SMP_RECORD)).aliases == ()
+
+
+@pytest.mark.parametrize("ad", [True, False])
+def test_the_ad_bit_is_read(ad: bool) -> None:
+    msg = response(SMP_RECORD)
+    if ad:
+        msg.flags |= dns.flags.AD
+    assert parse(msg).ad is ad
+    denial = response(rcode=dns.rcode.NXDOMAIN, soa=(60, 30))
+    denial.flags |= dns.flags.AD if ad else 0
+    assert parse(denial).ad is ad
+
+
+@given(st.lists(st.integers(0, 0x7FFFFFFF), min_size=1, max_size=6))
+def test_every_hop_of_a_chain_is_an_alias(ttls: list[int]) -> None:
+    names = [NAME + "."] + [f"hop{i}.{ZONE}" for i in range(len(ttls))]
+    msg = response()
+    for i, ttl in enumerate(ttls):
+        msg.answer.append(dns.rrset.from_text(names[i], ttl, "IN", "CNAME", names[i + 1]))
+    msg.answer.append(dns.rrset.from_text(names[-1], 60, "IN", "NAPTR", SMP_RECORD))
+    got = parse(msg)
+    assert [(a.owner, a.target, a.ttl) for a in got.aliases] == [
+        (names[i], names[i + 1], ttl) for i, ttl in enumerate(ttls)
+    ]
+    assert {a.rdtype for a in got.aliases} == {"CNAME"}
+    assert got.ttl == min([*ttls, 60])
+
+
 def test_dangling_and_looping_cname_chains() -> None:
     msg = response("mid." + ZONE, rdtype=CNAME)
     msg.question = query().question

@@ -39,14 +39,14 @@ import ipaddress
 import ssl
 import threading
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 import aiohttp.abc
 import httpx
 import yarl
 
-from peppolnet import _http
+from peppolnet import _http, _observe
 
 if TYPE_CHECKING:
     import socket
@@ -76,6 +76,8 @@ class _CheckedResolver(aiohttp.abc.AbstractResolver):
         answers = await self._inner.resolve(host, port, family)  # type: ignore[arg-type]
         if host.lower() not in self._unchecked:
             addresses = [ipaddress.ip_address(a["host"].split("%", 1)[0]) for a in answers]
+            if (observer := _observe.current()) is not None:
+                observer.resolved(host, port, addresses)
             self._policy.check_addresses(addresses, host)
         return answers
 
@@ -128,6 +130,31 @@ class _Body(httpx.AsyncByteStream):
         self._response.release()
 
 
+class _Connection:
+    """What httpx's ``network_stream`` extension offers about the connection a response came on
+    (``get_extra_info("ssl_object")``, ``"server_addr"``...), as httpcore's streams do: read
+    from the asyncio transport, which keeps its TLS facts after aiohttp releases it."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        # aiohttp releases the connection at once when the whole body came with the head; its
+        # protocol (the connection's, kept by the response) still knows the transport
+        connection = response.connection
+        protocol = connection.protocol if connection is not None else None
+        protocol = protocol or getattr(response, "_protocol", None)
+        self._transport = getattr(protocol, "transport", None)
+
+    def get_extra_info(self, info: str) -> Any:
+        if self._transport is None:
+            return None
+        if info == "server_addr":
+            info = "peername"
+        elif info == "client_addr":
+            info = "sockname"
+        return self._transport.get_extra_info(info)
+
+
 class AioTransport(httpx.AsyncBaseTransport):
     """An httpx async transport over aiohttp sessions (see the module notes).
 
@@ -176,6 +203,7 @@ class AioTransport(httpx.AsyncBaseTransport):
             extensions={
                 "http_version": b"HTTP/1.1",
                 "reason_phrase": (response.reason or "").encode(),
+                "network_stream": _Connection(response),
             },
         )
 

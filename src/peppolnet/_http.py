@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar, cast
 import httpcore
 import httpx
 
-from peppolnet import _retry
+from peppolnet import _observe, _retry
 from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
 from peppolnet._logging import logger
 
@@ -282,7 +282,9 @@ def run(
 ) -> _T:
     """Drive a client's logic with blocking calls: ``perform`` each :class:`Fetch` (normally
     :func:`fetch` inside the client's scope), ``sleep`` each :class:`Pause`, and throw each
-    :class:`HttpFault` into the generator, which decides what it means."""
+    :class:`HttpFault` into the generator, which decides what it means. A trace watching
+    (:mod:`peppolnet._observe`) is told of each request, its outcome and each pause."""
+    observer = _observe.current()
     outcome: Answer | HttpFault | None = None
     while True:
         try:
@@ -291,12 +293,18 @@ def run(
             return cast("_T", stop.value)
         outcome = None
         if isinstance(step, Pause):
+            if observer is not None:
+                observer.paused(step.seconds)
             sleep(step.seconds)
             continue
+        if observer is not None:
+            observer.fetch_started(step)
         try:
             outcome = perform(step)
         except HttpFault as fault:
             outcome = fault
+        if observer is not None:
+            observer.fetch_ended(step, outcome)
 
 
 async def arun(
@@ -305,6 +313,7 @@ async def arun(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> _T:
     """The async twin of :func:`run`."""
+    observer = _observe.current()
     outcome: Answer | HttpFault | None = None
     while True:
         try:
@@ -313,12 +322,18 @@ async def arun(
             return cast("_T", stop.value)
         outcome = None
         if isinstance(step, Pause):
+            if observer is not None:
+                observer.paused(step.seconds)
             await sleep(step.seconds)
             continue
+        if observer is not None:
+            observer.fetch_started(step)
         try:
             outcome = await perform(step)
         except HttpFault as fault:
             outcome = fault
+        if observer is not None:
+            observer.fetch_ended(step, outcome)
 
 
 # --- performing one request ----------------------------------------------------------------------
@@ -579,6 +594,8 @@ def _fetch(client: httpx.Client, request: Fetch) -> Answer:
     try:
         response = _send(client, request)
         try:
+            if (observer := _observe.current()) is not None:
+                observer.http_response(response)
             reader = _Reader(request, response)
             if not reader.body.truncated:
                 for chunk in _cut(response.iter_raw()):
@@ -598,6 +615,8 @@ async def _afetch(client: httpx.AsyncClient, request: Fetch) -> Answer:
         async with asyncio.timeout(left()):
             response = await _asend(client, request)
             try:
+                if (observer := _observe.current()) is not None:
+                    observer.http_response(response)
                 reader = _Reader(request, response)
                 if not reader.body.truncated:
                     async for chunk in response.aiter_raw():
@@ -930,6 +949,8 @@ class _Backend(httpcore.NetworkBackend):
         targets = [host]
         if policy is not None:  # every address of the name must pass; then exactly those are used
             addresses = _addresses(host, port)
+            if (observer := _observe.current()) is not None:
+                observer.resolved(host, port, addresses)
             policy.check_addresses(addresses, host)
             targets = [str(address) for address in addresses]
         failure: Exception = httpcore.ConnectError(f"{host} has no address")

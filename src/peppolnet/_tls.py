@@ -15,7 +15,7 @@ import ssl
 
 from peppolnet.errors import InvalidInput
 
-__all__ = ["context"]
+__all__ = ["context", "trust_store"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -44,3 +44,20 @@ def context(tls_verify: str | bool) -> ssl.SSLContext | bool:
     if tls_verify is False:
         return False
     return _default_context() if tls_verify is True else _context(str(tls_verify))
+
+
+def trust_store(tls_verify: str | bool) -> dict[str, str | None]:
+    """Which CAs :func:`context` trusts for ``tls_verify``, for a trace: ``{"kind": "bundle" |
+    "directory" | "none", "path": ..., "source": "network" | "SSL_CERT_FILE" | "SSL_CERT_DIR" |
+    "certifi" | "off"}``."""
+    if tls_verify is False:
+        return {"kind": "none", "path": None, "source": "off"}
+    if tls_verify is not True:
+        return {"kind": "bundle", "path": str(tls_verify), "source": "network"}
+    if os.environ.get("SSL_CERT_FILE"):
+        return {"kind": "bundle", "path": os.environ["SSL_CERT_FILE"], "source": "SSL_CERT_FILE"}
+    if os.environ.get("SSL_CERT_DIR"):
+        return {"kind": "directory", "path": os.environ["SSL_CERT_DIR"], "source": "SSL_CERT_DIR"}
+    import certifi
+
+    return {"kind": "bundle", "path": certifi.where(), "source": "certifi"}

@@ -55,6 +55,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from peppolnet import _observe
 from peppolnet._logging import logger
 from peppolnet.dnswire import (
     FORMERR,
@@ -245,6 +246,7 @@ class Resolution:
         "_exchange",
         "_index",
         "_next_tcp",
+        "_observer",
         "_outcomes",
         "_servers",
         "_share",
@@ -277,6 +279,8 @@ class Resolution:
         self._exchange: Exchange | None = None  # the query in flight
         self._answer: DnsResponse | None = None
         self._outcomes: list[tuple[str, str]] = []
+        # a trace watching (peppolnet._observe): told of every query and how it went
+        self._observer = _observe.current()
 
     def next(self, now: float) -> Exchange | None:
         """The query to send next (``now`` on the shell's clock), or None: ask :meth:`result`."""
@@ -297,6 +301,8 @@ class Resolution:
             self._exchange = Exchange(
                 server, self._next_tcp, self.name, self.rdtype, query_id, message, self._share
             )
+            if self._observer is not None:
+                self._observer.dns_query(self._exchange)
             return self._exchange
         return None
 
@@ -312,6 +318,8 @@ class Resolution:
             "TCP" if exchange.tcp else "UDP",
             rcode_text(response.rcode) + (" (truncated)" if response.truncated else ""),
         )
+        if self._observer is not None:
+            self._observer.dns_reply(exchange, response)
         if response.truncated and not self._exchange.tcp:
             self._next_tcp = True  # the same query again, over TCP
         elif response.rcode == FORMERR and self._edns:
@@ -326,7 +334,10 @@ class Resolution:
         """The query :meth:`next` gave last brought no reply: ``exc`` says why (a timeout, a
         socket error, a malformed reply); the server's turn is over."""
         _log.debug("DNS %s: no reply from %s (%s)", self.name, self._servers[self._index], exc)
-        self._end_turn(_describe(exc))
+        outcome = _describe(exc)
+        if self._observer is not None and self._exchange is not None:
+            self._observer.dns_failed(self._exchange, outcome)
+        self._end_turn(outcome)
 
     def _end_turn(self, outcome: str) -> None:
         self._outcomes.append((self._servers[self._index], outcome))

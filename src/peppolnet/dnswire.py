@@ -41,6 +41,7 @@ from peppolnet.errors import DnsFailure, InvalidInput
 
 __all__ = [
     "CNAME",
+    "DNAME",
     "EDNS_PAYLOAD",
     "FORMERR",
     "MAX_CNAME_HOPS",
@@ -51,6 +52,7 @@ __all__ = [
     "REFUSED",
     "SERVFAIL",
     "SOA",
+    "Alias",
     "BadResponse",
     "DnsResponse",
     "ForeignResponse",
@@ -66,6 +68,7 @@ __all__ = [
 CNAME: Final = 5
 SOA: Final = 6
 NAPTR: Final = 35
+DNAME: Final = 39
 OPT: Final = 41
 CLASS_IN: Final = 1
 
@@ -88,6 +91,7 @@ MAX_CNAME_HOPS: Final = 8
 
 _FLAG_QR: Final = 0x8000
 _FLAG_TC: Final = 0x0200
+_FLAG_AD: Final = 0x0020
 _FLAG_RD: Final = 0x0100
 _OPCODE_MASK: Final = 0x7800
 _MAX_NAME: Final = 255
@@ -113,7 +117,7 @@ _RCODE_NAMES: Final = {
     10: "NOTZONE",
     16: "BADVERS",
 }
-_TYPE_NAMES: Final = {CNAME: "CNAME", SOA: "SOA", NAPTR: "NAPTR", OPT: "OPT"}
+_TYPE_NAMES: Final = {CNAME: "CNAME", SOA: "SOA", NAPTR: "NAPTR", DNAME: "DNAME", OPT: "OPT"}
 
 
 class BadResponse(DnsFailure):
@@ -155,6 +159,20 @@ class NaptrRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Alias:
+    """A CNAME or DNAME record of an answer's chain: ``owner`` is an alias for ``target``
+    (DNAME: every name under ``owner`` is, under ``target``). Names in master-file text."""
+
+    owner: str
+    rdtype: str
+    target: str
+    ttl: int
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.ttl} {self.rdtype} {self.target}"
+
+
+@dataclass(frozen=True, slots=True)
 class DnsResponse:
     """What a reply says about our question.
 
@@ -166,7 +184,10 @@ class DnsResponse:
     trailing dot): the zone the server claims the answer comes from. For an SOA question that
     was answered, both describe the SOA in the answer instead. ``server`` is the address the
     reply came from, as the transport passed it in (empty when not given): a negative answer
-    is only as good as the resolver that gave it, so messages name it.
+    is only as good as the resolver that gave it, so messages name it. ``ad`` is the header's
+    AD bit (the resolver says it validated the answer with DNSSEC; RFC 4035 §3.2.3), and
+    ``aliases`` the CNAME records followed to the records (and any DNAME records the answer
+    carried), in answer order: both only described, for a trace; nothing is decided on them.
     """
 
     rcode: int
@@ -177,6 +198,8 @@ class DnsResponse:
     negative_ttl: int | None = None
     soa_owner: str | None = None
     server: str = ""
+    ad: bool = False
+    aliases: tuple[Alias, ...] = ()
 
 
 def rcode_text(rcode: int) -> str:
@@ -438,7 +461,7 @@ def parse_response(
             wire, pos = _read_name(data, pos)
             owner = wire.lower()
         rtype, rclass, ttl, start, pos = _record(data, pos)
-        if rclass == CLASS_IN and rtype in (rdtype, CNAME):
+        if rclass == CLASS_IN and rtype in (rdtype, CNAME, DNAME):
             kept.append((owner, rtype, _ttl(ttl), start, pos))
     soa: _Soa | None = None
     for _ in range(nscount):
@@ -457,7 +480,7 @@ def parse_response(
             rcode |= (ttl >> 24) << 4  # EDNS extended RCODE: the upper 8 of its 12 bits
     if pos != len(data):
         raise BadResponse(f"the DNS reply has {len(data) - pos} octets after its last record")
-    response = _answer(data, rcode, rdtype, qname, kept, soa, server)
+    response = _answer(data, rcode, rdtype, qname, kept, soa, server, bool(flags & _FLAG_AD))
     if truncated and rcode == NOERROR and response.ttl is None:
         raise BadResponse("the DNS reply over TCP is truncated and lacks the records asked for")
     return response
@@ -476,10 +499,12 @@ def _answer(
     kept: list[tuple[bytes, int, int, int, int]],
     soa: _Soa | None,
     server: str,
+    ad: bool = False,
 ) -> DnsResponse:
     """Pick the records of the asked name (following CNAMEs for NAPTR) and decode them."""
     owner = qname
     ttls: list[int] = []
+    hops: list[tuple[bytes, int, int, int, int]] = []
     for _ in range(MAX_CNAME_HOPS + 1):
         found = [k for k in kept if k[0] == owner and k[1] == rdtype]
         if found or rdtype == CNAME:
@@ -488,13 +513,21 @@ def _answer(
         if hop is None:
             break
         ttls.append(hop[2])
+        hops.append(hop)
         owner = _name_rdata(data, hop[3], hop[4]).lower()
     else:
         raise BadResponse(f"the DNS reply has a CNAME chain longer than {MAX_CNAME_HOPS}")
+    aliases = _aliases(data, kept, hops) if hops or len(kept) > len(found) else ()
     negative_ttl, soa_owner = soa if soa is not None else (None, None)
     if not found:
         return DnsResponse(
-            rcode, False, negative_ttl=negative_ttl, soa_owner=soa_owner, server=server
+            rcode,
+            False,
+            negative_ttl=negative_ttl,
+            soa_owner=soa_owner,
+            server=server,
+            ad=ad,
+            aliases=aliases,
         )
     ttl = min(ttls + [k[2] for k in found])
     naptr: tuple[NaptrRecord, ...] = ()
@@ -517,4 +550,24 @@ def _answer(
         negative_ttl=negative_ttl,
         soa_owner=soa_owner,
         server=server,
+        ad=ad,
+        aliases=aliases,
+    )
+
+
+def _aliases(
+    data: bytes,
+    kept: list[tuple[bytes, int, int, int, int]],
+    hops: list[tuple[bytes, int, int, int, int]],
+) -> tuple[Alias, ...]:
+    """The CNAME hops followed and the DNAME records of the answer, in answer order."""
+    chain = [k for k in kept if k[1] == DNAME or any(k is hop for hop in hops)]
+    return tuple(
+        Alias(
+            _name_text(owner),
+            rdtype_text(rtype),
+            _name_text(_name_rdata(data, start, end)),
+            ttl,
+        )
+        for owner, rtype, ttl, start, end in chain
     )

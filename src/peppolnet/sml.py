@@ -1038,6 +1038,16 @@ class _ResolverBase:
         """The SML zone (no trailing dot)."""
         return self._core.zone
 
+    @property
+    def nameservers(self) -> tuple[str, ...]:
+        """The nameservers asked, in order (IP addresses), and :attr:`port` the port."""
+        return self._core.servers
+
+    @property
+    def port(self) -> int:
+        """The port the nameservers are asked on."""
+        return self._core.port
+
     def record_name(self, participant: ParticipantId | str) -> str:
         """The DNS name this resolver queries for ``participant``."""
         return self._core.record_name(self._core.participant(participant))

@@ -25,7 +25,19 @@ if TYPE_CHECKING:
 
     from peppolnet.network import Network
 
-__all__ = ["CheckedDocument", "SignatureReport", "algorithm_name", "check_document"]
+__all__ = ["CheckedDocument", "SignatureReport", "algorithm_name", "c14n_name", "check_document"]
+
+
+def c14n_name(uri: str) -> str:
+    """The short name of a canonicalization URI: ``c14n`` (inclusive 1.0), ``exc-c14n``
+    (exclusive), ``c14n11`` (1.1); ``#WithComments`` variants get ``-with-comments``."""
+    base = uri.split("#WithComments", 1)[0]
+    name = {
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315": "c14n",
+        "http://www.w3.org/2001/10/xml-exc-c14n#": "exc-c14n",
+        "http://www.w3.org/2006/12/xml-c14n11": "c14n11",
+    }.get(base, base)
+    return name + ("-with-comments" if "#WithComments" in uri else "")
 
 
 def algorithm_name(uri: str | None) -> str | None:
@@ -47,6 +59,10 @@ class SignatureReport:
     problem: str | None = None
     failed_step: str | None = None
     chain_problem: str | None = None
+    digest: str | None = None
+    c14n: str | None = None
+    """The digest and canonicalization algorithms (short names, as ``algorithm``) of a signature
+    that verified: what a trace shows beside the signature algorithm."""
 
     @property
     def trusted(self) -> bool:
@@ -120,6 +136,8 @@ def check_document(
         present=True,
         valid=True,
         algorithm=algorithm_name(verified.signature_method),
+        digest=algorithm_name(verified.digest_method),
+        c14n=c14n_name(verified.c14n_method),
         signer=facts,
         chain_valid=chain_problem is None,
         chain_problem=chain_problem,
