@@ -112,6 +112,7 @@ BASE: dict[tuple[str, ...], tuple[str, ...]] = {
     ("sml", "lookup"): ("{cannot}", *SANDBOX),
     ("sml", "name"): ("0007:5567321707",),
     ("smp", "parse"): ("{smpdoc}",),
+    ("trace",): ("{cannot}", *SANDBOX),
 }
 
 #: The rows written for each command: the classes of bad input that are its own.
@@ -355,6 +356,18 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
             "{missing}",
         ),
         error(3, "not a valid SMP document", "{notsmp}"),
+    ],
+    ("trace",): [
+        answer(1, "CANNOT-RECEIVE", "{cannot}", *SANDBOX),
+        answer(1, "NOT-REGISTERED", "{unregistered}", *SANDBOX),
+        answer(1, '"failed_step": "dns"', "{unregistered}", "--json", *SANDBOX),
+        error(1, "four-digit scheme code", "notanid", *SANDBOX),
+        error(2, "alias", "{cannot}", "--document-type", "invioce", *SANDBOX),
+        error(2, "--process", "{cannot}", "--process", "not a process", *SANDBOX),
+        error(2, "not an ISO 8601 time", "{cannot}", "--at", "yesterday", *SANDBOX),
+        error(2, "positive number of seconds", "{cannot}", "--deadline", "0", *SANDBOX),
+        error(2, "required", *SANDBOX),
+        error(2, "no sandbox is running", "{cannot}", *NO_SANDBOX),
     ],
 }
 

@@ -117,6 +117,17 @@ def test_lookup(hostile: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert data["operator"]["name"] == OPERATOR
 
 
+def test_trace(hostile: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", CUSTOMER, *hostile]) == 0
+    out = capsys.readouterr().out
+    assert_shown_safely(out)
+    assert ENDPOINT_SHOWN in out  # the endpoint and verdict steps quote the signed answer
+    assert main(["trace", CUSTOMER, "--json", *hostile]) == 0
+    data = json.loads(capsys.readouterr().out)
+    endpoint = next(s for s in data["steps"] if s["name"] == "endpoint")
+    assert endpoint["details"]["chosen"]["url"] == ENDPOINT  # JSON stays exact
+
+
 def test_check_summary(
     hostile: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

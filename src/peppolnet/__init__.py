@@ -34,6 +34,8 @@ _EXPORTS: dict[str, str] = {
     "Verdict": "peppolnet.reachability",
     "Check": "peppolnet.reachability",
     "CheckStatus": "peppolnet.reachability",
+    "Trace": "peppolnet.trace",
+    "TraceStep": "peppolnet.trace",
     # networks
     "Network": "peppolnet.network",
     "network_by_name": "peppolnet.network",
@@ -194,6 +196,10 @@ if TYPE_CHECKING:
     from peppolnet.sandbox import (
         Sandbox as Sandbox,
     )
+    from peppolnet.trace import (
+        Trace as Trace,
+        TraceStep as TraceStep,
+    )
     from peppolnet.schemes import (
         is_valid as is_valid,
         suggest_participant_ids as suggest_participant_ids,
@@ -215,7 +221,7 @@ _SUBMODULES: frozenset[str] = frozenset(
     {
         "bulk", "clock", "codelists", "destinations", "directory", "errors", "identifiers",
         "lookup", "network", "operators", "reachability", "recipients", "revocation", "sandbox",
-        "schemes", "sml", "smp",
+        "schemes", "sml", "smp", "trace",
     }
 )  # fmt: skip
 

@@ -56,9 +56,9 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
-from peppolnet import _http, _retry
+from peppolnet import _http, _retry, guardrails
 from peppolnet._logging import logger
 from peppolnet._retry import RetryPolicy
 from peppolnet.clock import Clock, as_clock
@@ -129,6 +129,8 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from peppolnet.network import Network
+    from peppolnet.trace import Trace
+    from peppolnet.trace.recorder import TraceRecorder
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -227,7 +229,11 @@ class _Pause(_Step):
 
 @dataclasses.dataclass(frozen=True)
 class _Resolve(_Step):
+    """Ask the SML; ``use_cache=False`` asks DNS even when the answer is cached (a trace shows
+    the question and its answer, not the cache)."""
+
     participant: ParticipantId
+    use_cache: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,6 +277,15 @@ _DOING: Final = {
 }
 
 
+class _Watcher(Protocol):
+    """What a driver tells a trace (:class:`peppolnet.trace.recorder.TraceRecorder`): each
+    request before it is performed, and what it brought - the result or the error."""
+
+    def asking(self, request: _Request) -> None: ...
+
+    def answered(self, request: _Request, outcome: Any) -> None: ...
+
+
 class _Budget:
     """The time a lookup may still take, in real monotonic seconds (None: no deadline)."""
 
@@ -299,6 +314,7 @@ class _Ended(Exception):
 
     @classmethod
     def deadline(cls, ctx: _Context, step: str) -> _Ended:
+        ctx.stopped_in = step
         seconds = ctx.budget.seconds or 0.0
         return cls(
             "deadline",
@@ -339,6 +355,9 @@ class _Context:
     smp_url: str | None = None
     document_types: tuple[tuple[DocumentTypeId, str | None], ...] = ()
     retryable: bool = False
+    use_cache: bool = True
+    # the step (a key of _DOING) during which the deadline passed, for a trace
+    stopped_in: str | None = None
 
     def add(self, name: str, status: CheckStatus, message: str) -> None:
         self.checks.append(Check(name, status, message))
@@ -456,7 +475,8 @@ def _resolve(ctx: _Context, candidate: ParticipantId) -> Generator[_Request, Any
     while True:
         attempt += 1
         try:
-            answer: SmlAnswer = yield from _ask(ctx, "dns", _Resolve(candidate))
+            question = _Resolve(candidate, use_cache=ctx.use_cache)
+            answer: SmlAnswer = yield from _ask(ctx, "dns", question)
         except DnsFailure as exc:
             pause = None
             if exc.retryable and not isinstance(exc, UntrustedNegative):
@@ -575,18 +595,12 @@ def _smp_url_checks(ctx: _Context, started: float, smp_url: str) -> Reachability
             ),
         )
         return _finish(ctx, started, Verdict.UNKNOWN)
-    if ctx.network.require_https and not smp_url.lower().startswith("https://"):
-        ctx.add(
-            "https",
-            CheckStatus.FAIL,
-            _(
-                "the SMP is published on plain http ({url}); Peppol requires https, so senders "
-                "will not use it",
-                url=shown,
-            ),
-        )
+    status, sentence = guardrails.smp_https(
+        smp_url, require_https=ctx.network.require_https, network=ctx.network.name
+    )
+    ctx.add("https", status, sentence)
+    if status is CheckStatus.FAIL:
         return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
-    ctx.add("https", CheckStatus.PASS, _("the SMP is published on https"))
     return None
 
 
@@ -774,6 +788,8 @@ def _evaluate_metadata(
     checked = answer.checked
     if not _signature_checks(ctx, checked.signature):
         return _finish(ctx, started, Verdict.UNKNOWN)
+    if not _smp_g2_check(ctx, checked):
+        return _finish(ctx, started, Verdict.UNKNOWN)
     if ctx.asks_revocation and checked.signer_certificate is not None:
         trusted, status, sentence = yield from _smp_revocation(ctx, checked.signer_certificate)
         ctx.add("smp-revocation", status, sentence)
@@ -794,6 +810,25 @@ def _evaluate_metadata(
         _("the SMP answered for the participant asked for"),
     )
     return (yield from _choose_endpoint(ctx, started, metadata))
+
+
+def _smp_g2_check(ctx: _Context, checked: CheckedDocument) -> bool:
+    """The G2 guardrail for the SMP's signing certificate; False when it ends the lookup (a G2
+    certificate after G2's end: the answer cannot be trusted, and retrying will not help)."""
+    if checked.signer_certificate is None:
+        return True
+    try:
+        path = validate_chain(checked.signer_certificate, ctx.network.smp_ca, at=ctx.at)
+    except PeppolnetError:  # judged already by the smp-certificate check
+        return True
+    found = guardrails.g2_check("smp", path, ctx.at)
+    if found is None:
+        return True
+    ctx.add("smp-certificate-g2", *found)
+    if found[0] is CheckStatus.FAIL:
+        ctx.retryable = False
+        return False
+    return True
 
 
 def _ask_revocation(
@@ -911,23 +946,20 @@ def _choose_endpoint(ctx: _Context, started: float, metadata: ServiceMetadata) -
     )
     endpoints = metadata.endpoints_for(published_as)
     as4 = [e for e in endpoints if e.transport_profile == TRANSPORT_AS4.value]
+    legacy = guardrails.transport_problem(
+        (e.transport_profile for e in endpoints), usable=bool(as4)
+    )
     if not as4:
-        profiles = ", ".join(e.transport_profile for e in endpoints) or _("none")
+        ctx.add("transport-profile", CheckStatus.FAIL, legacy or "")
+        return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
+    if legacy is not None:
+        ctx.add("transport-profile", CheckStatus.WARN, legacy)
+    else:
         ctx.add(
             "transport-profile",
-            CheckStatus.FAIL,
-            _(
-                "no endpoint uses {profile}, the only active Peppol transport (found: {found})",
-                profile=TRANSPORT_AS4.value,
-                found=profiles,
-            ),
+            CheckStatus.PASS,
+            _("the endpoint uses {profile}", profile=TRANSPORT_AS4.value),
         )
-        return _finish(ctx, started, Verdict.CANNOT_RECEIVE)
-    ctx.add(
-        "transport-profile",
-        CheckStatus.PASS,
-        _("the endpoint uses {profile}", profile=TRANSPORT_AS4.value),
-    )
     problems: list[_Unusable] = []
     for endpoint in as4:
         outcome = yield from _check_endpoint(ctx, endpoint)
@@ -1026,6 +1058,9 @@ def _check_endpoint(
             "endpoint-url",
             _("the access point URL {url} is not https", url=url or _("(none)")),
         )
+    g2 = guardrails.g2_check("ap", path, at)
+    if g2 is not None and g2[0] is CheckStatus.FAIL:
+        return _Unusable("ap-certificate-g2", g2[1])
     ctx.add(
         "endpoint-validity",
         CheckStatus.PASS,
@@ -1043,6 +1078,8 @@ def _check_endpoint(
             network=ctx.network.name,
         ),
     )
+    if g2 is not None:
+        ctx.add("ap-certificate-g2", *g2)
     port = _port(url)
     if port not in (None, 443):
         ctx.add(
@@ -1298,6 +1335,22 @@ class _Base:
         ctx.candidates = candidates
         return ctx
 
+    def _traced(
+        self,
+        participant: Participantish,
+        document_type: DocumentTypeId | str | None,
+        process: ProcessId | str | None,
+        at: datetime | None,
+        resolver: SmlResolver | AsyncSmlResolver,
+    ) -> tuple[_Context, TraceRecorder]:
+        """A lookup's context for a trace - the SML asked afresh, not from the cache - and
+        the recorder its drivers tell what they do."""
+        from peppolnet.trace.recorder import TraceRecorder
+
+        ctx = self._context(participant, None, None, document_type, process, at, None)
+        ctx.use_cache = False
+        return ctx, TraceRecorder(ctx, resolver, self.network)
+
     def _smp_options(self, timeout: float, per_host: int | None) -> ClientOptions:
         """The SMP client's options: the lookup's clock and retry policy (its budget applies)."""
         return {"timeout": timeout, "clock": self.clock, "per_host": per_host, "retry": self.retry}
@@ -1307,7 +1360,9 @@ class _Base:
         of it for the async ones (same names, same arguments): the one dispatch of both shells.
         ``revocation`` asks the revocation checker, in the shell's way."""
         if isinstance(request, _Resolve):
-            return self.resolver.resolve(request.participant, timeout=request.timeout)
+            return self.resolver.resolve(
+                request.participant, use_cache=request.use_cache, timeout=request.timeout
+            )
         if isinstance(request, _ServiceGroup):
             return self.smp.service_group(request.smp_url, request.participant)
         if isinstance(request, _Revocation):
@@ -1416,14 +1471,44 @@ class Lookup(_Base):
         ctx = self._context(
             participant, number, country, document_type, process, at, list_document_types
         )
+        return self._run(ctx, None)
+
+    def trace(
+        self,
+        participant: Participantish,
+        document_type: DocumentTypeId | str | None = None,
+        *,
+        process: ProcessId | str | None = None,
+        at: datetime | None = None,
+    ) -> Trace:
+        """Look ``participant`` up as :meth:`check` does and record every step on the way.
+
+        The :class:`~peppolnet.trace.Trace` holds each step in order - the identifier, the SML
+        name, each DNS query and its answer, the SMP URL, the SMP host's addresses, the TLS
+        handshake, each HTTP request, the ServiceMetadata, its signature and certificates, the
+        endpoint - with its timing and status, and the :class:`Reachability` that
+        :meth:`check` would have returned (the SML is asked afresh, not from the cache). Raises
+        only for invalid input, as :meth:`check` does.
+        """
+        ctx, recorder = self._traced(participant, document_type, process, at, self.resolver)
+        with recorder.watching():
+            result = self._run(ctx, recorder)
+        return recorder.trace(result)
+
+    def _run(self, ctx: _Context, watcher: _Watcher | None) -> Reachability:
+        """Drive the lookup's steps with blocking calls (``watcher``: a trace, told of each)."""
         steps = _lookup_steps(ctx)
         try:
             step = _advance(steps, None, None)
             while not isinstance(step, Reachability):
+                if watcher is not None:
+                    watcher.asking(step)
                 try:
                     result, error = self._perform(step), None
                 except PeppolnetError as exc:
                     result, error = None, exc
+                if watcher is not None:
+                    watcher.answered(step, result if error is None else error)
                 step = _advance(steps, result, error)
             return step
         except Exception as exc:
@@ -1506,14 +1591,36 @@ class AsyncLookup(_Base):
         ctx = self._context(
             participant, number, country, document_type, process, at, list_document_types
         )
+        return await self._run(ctx, None)
+
+    async def trace(
+        self,
+        participant: Participantish,
+        document_type: DocumentTypeId | str | None = None,
+        *,
+        process: ProcessId | str | None = None,
+        at: datetime | None = None,
+    ) -> Trace:
+        """Async :meth:`Lookup.trace`."""
+        ctx, recorder = self._traced(participant, document_type, process, at, self.resolver)
+        with recorder.watching():
+            result = await self._run(ctx, recorder)
+        return recorder.trace(result)
+
+    async def _run(self, ctx: _Context, watcher: _Watcher | None) -> Reachability:
+        """Drive the lookup's steps with awaits (``watcher``: a trace, told of each)."""
         steps = _lookup_steps(ctx)
         try:
             step = _advance(steps, None, None)
             while not isinstance(step, Reachability):
+                if watcher is not None:
+                    watcher.asking(step)
                 try:
                     result, error = await self._perform(step), None
                 except PeppolnetError as exc:
                     result, error = None, exc
+                if watcher is not None:
+                    watcher.answered(step, result if error is None else error)
                 step = _advance(steps, result, error)
             return step
         except Exception as exc:

@@ -39,12 +39,7 @@ def register(sub: Any) -> None:
     parser.add_argument("value", help=_("participant id (0007:5567321707) or an org number"))
     parser.add_argument("--country", help=_("country of an org number (e.g. SE, BE, Sverige)"))
     add_document_type_argument(parser)
-    parser.add_argument(
-        "--process",
-        type=argparse_type(_process),
-        help=_("process id (default: the document type's own)"),
-    )
-    parser.add_argument("--at", help=_("ISO date-time to judge validity at (default: now)"))
+    add_process_and_time_arguments(parser)
     parser.add_argument(
         "--list-doctypes", action="store_true", help=_("also fetch every supported document type")
     )
@@ -68,15 +63,30 @@ def add_deadline_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_document_type_argument(parser: argparse.ArgumentParser) -> None:
-    """``--doctype`` (shared with ``check``), checked while the command line is parsed: the
-    same mistyped alias is the same usage error (exit 2) in both commands."""
+def add_document_type_argument(
+    parser: argparse.ArgumentParser, flags: tuple[str, ...] = ("--doctype",)
+) -> None:
+    """``--doctype`` (shared with ``check`` and ``trace``, which also calls it
+    ``--document-type``), checked while the command line is parsed: the same mistyped alias is
+    the same usage error (exit 2) in every command."""
     parser.add_argument(
-        "--doctype",
+        *flags,
+        dest="doctype",
+        metavar="DOCTYPE",
         default="invoice",
         type=argparse_type(_document_type),
         help=_("alias (invoice, credit-note) or document type id (default: invoice)"),
     )
+
+
+def add_process_and_time_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--process`` and ``--at`` (shared with ``trace``)."""
+    parser.add_argument(
+        "--process",
+        type=argparse_type(_process),
+        help=_("process id (default: the document type's own)"),
+    )
+    parser.add_argument("--at", help=_("ISO date-time to judge validity at (default: now)"))
 
 
 def _document_type(text: str) -> Any:

@@ -1,0 +1,142 @@
+"""The trace of one lookup: every step in order, as plain data (see :mod:`peppolnet.trace`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from collections.abc import Mapping
+from typing import Any, Final
+
+from peppolnet.reachability import Check, CheckStatus, Reachability
+
+__all__ = ["STEP_NAMES", "Trace", "TraceStep"]
+
+#: Every step name a trace can hold, in the order the steps come (``http`` once per request,
+#: ``smp-host`` and ``tls`` once per new connection; ``dnssec`` where a validator reports).
+STEP_NAMES: Final = (
+    "identifier",
+    "sml-name",
+    "dns",
+    "dnssec",
+    "smp-url",
+    "smp-host",
+    "tls",
+    "http",
+    "service-group",
+    "service-metadata",
+    "signature",
+    "smp-certificate",
+    "endpoint",
+    "ap-certificate",
+    "verdict",
+)
+
+_SYMBOL: Final = {
+    CheckStatus.PASS: "✓",
+    CheckStatus.WARN: "!",
+    CheckStatus.FAIL: "✗",
+    CheckStatus.SKIPPED: "-",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceStep:
+    """One step of a lookup as it happened.
+
+    ``name`` is one of :data:`STEP_NAMES` (stable, machine-readable); ``status`` how it went;
+    ``message`` one sentence - what was seen, or for a failed step the sentence of the fault that
+    stopped the lookup; ``elapsed`` the seconds it took (None for a step without I/O of its
+    own); ``retryable`` whether a failure may go away by itself; ``details`` the facts, as plain
+    JSON-ready values under stable keys (docs/trace.md lists them); ``checks`` the lookup's
+    checks that belong to this step.
+    """
+
+    name: str
+    status: CheckStatus
+    message: str
+    elapsed: float | None = None
+    retryable: bool = False
+    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    checks: tuple[Check, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"name", "status", "message", "elapsed_ms", "retryable", "details", "checks"}``."""
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "message": str(self.message),
+            "elapsed_ms": None if self.elapsed is None else round(self.elapsed * 1000, 2),
+            "retryable": self.retryable,
+            "details": dict(self.details),
+            "checks": [check.to_json() for check in self.checks],
+        }
+
+    def __str__(self) -> str:
+        return f"{_SYMBOL[self.status]} {self.name}: {self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    """Every step of one lookup in order, and its result (:meth:`peppolnet.lookup.Lookup.trace`).
+
+    ``steps`` end with the step that failed, if one did, and then the ``verdict`` step;
+    ``reachability`` is the lookup's own result, the value
+    :meth:`~peppolnet.lookup.Lookup.check` returns. ``to_json()`` is one JSON object with
+    stable keys; ``str()`` a numbered list; in a notebook the trace renders as a table.
+    """
+
+    steps: tuple[TraceStep, ...]
+    reachability: Reachability
+
+    @property
+    def failed(self) -> TraceStep | None:
+        """The step that stopped the lookup (None when none failed before the verdict)."""
+        return next(
+            (s for s in self.steps if s.status is CheckStatus.FAIL and s.name != "verdict"), None
+        )
+
+    def step(self, name: str) -> TraceStep | None:
+        """The first step called ``name``, if the trace got there."""
+        return next((s for s in self.steps if s.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """One JSON-ready object: who, the verdict, the failed step and every step in order."""
+        result = self.reachability
+        failed = self.failed
+        return {
+            "query": result.query,
+            "participant_id": str(result.participant) if result.participant else None,
+            "document_type": result.document_type.uri,
+            "network": result.network,
+            "verdict": result.verdict.value,
+            "reason": result.reason,
+            "retryable": result.retryable,
+            "failed_step": failed.name if failed is not None else None,
+            "steps": [
+                {"number": number, **step.to_json()}
+                for number, step in enumerate(self.steps, start=1)
+            ],
+            "reachability": result.to_json(),
+        }
+
+    def __str__(self) -> str:
+        from peppolnet.trace.render import lines
+
+        return "\n".join(lines(self))
+
+    def _repr_html_(self) -> str:
+        """A table for notebooks: number, status, step, sentence and time."""
+        esc = html.escape
+        rows = "".join(
+            f"<tr><td>{number}</td><td>{_SYMBOL[s.status]}</td><td>{esc(s.name)}</td>"
+            f"<td>{esc(str(s.message))}</td>"
+            f"<td>{'' if s.elapsed is None else f'{s.elapsed * 1000:.1f} ms'}</td></tr>"
+            for number, s in enumerate(self.steps, start=1)
+        )
+        result = self.reachability
+        who = esc(str(result.participant or result.query))
+        return (
+            f"<div><strong>{who}</strong>: <code>{esc(result.verdict.value)}</code>"
+            "<table><thead><tr><th>#</th><th></th><th>step</th><th>what happened</th>"
+            f"<th>time</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        )

@@ -1,0 +1,110 @@
+"""A trace for people: a numbered list, a line per step and a few indented facts under some.
+
+The lines are plain text with whatever the network said in them: a front end passes each
+through its escaping (the CLI's ``safe_text``) before it shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from peppolnet.i18n import _, parse_language, render
+from peppolnet.reachability import CheckStatus
+
+if TYPE_CHECKING:
+    from peppolnet.trace.model import Trace, TraceStep
+
+__all__ = ["lines"]
+
+_MARK: Final = {
+    CheckStatus.PASS: "✓",
+    CheckStatus.WARN: "!",
+    CheckStatus.FAIL: "✗",
+    CheckStatus.SKIPPED: "-",
+}
+
+
+def lines(trace: Trace, language: str | None = None) -> list[str]:
+    """The trace as lines in ``language`` (``"sv"`` or ``"en"``, default English): a heading,
+    then ``N. mark step: sentence (time)`` for each step and a few facts under some."""
+    result = trace.reachability
+    # in English the verdict's own value, as `peppolnet lookup` shows it; in Swedish in words
+    english = language is None or parse_language(language) == "en"
+    verdict = result.verdict.value if english else result.verdict.label(language)
+    heading = _(
+        "{who} on {network}: {verdict}",
+        who=str(result.participant or result.query),
+        network=result.network,
+        verdict=verdict.upper(),
+    )
+    out = [render(heading, language)]
+    width = len(str(len(trace.steps)))
+    indent = " " * (width + 4)
+    for number, step in enumerate(trace.steps, start=1):
+        took = "" if step.elapsed is None else f" ({step.elapsed * 1000:.1f} ms)"
+        sentence = render(step.message, language)
+        out.append(f"{number:>{width}}. {_MARK[step.status]} {step.name}: {sentence}{took}")
+        out.extend(indent + render(fact, language) for fact in _facts(step))
+    return out
+
+
+def _facts(step: TraceStep) -> Iterator[str]:
+    """The few facts under a step (the rest are in ``to_json()``)."""
+    facts = _FACTS.get(step.name)
+    if facts is not None:
+        yield from facts(step.details)
+    if step.status is CheckStatus.FAIL and step.retryable:
+        yield _("(a fault: trying again later may give an answer)")
+
+
+def _dns(details: Mapping[str, Any]) -> Iterator[str]:
+    for query in details.get("queries") or []:
+        yield _(
+            "{type} {name} to {server}:{port} over {transport}: {outcome}",
+            type=query["type"],
+            name=query["name"],
+            server=query["server"],
+            port=query["port"],
+            transport=query["transport"].upper(),
+            outcome=query["rcode"] or query["outcome"],
+        )
+    answer = details.get("answer") or {}
+    yield from (_("record: {record}", record=r) for r in answer.get("records") or [])
+    yield from (_("alias: {alias}", alias=a) for a in answer.get("aliases") or [])
+    soa = answer.get("authority_soa")
+    if soa:
+        yield _("authority: SOA of {zone}", zone=soa["zone"])
+    if answer:
+        ad = _("set (the resolver validated it)") if answer.get("ad") else _("not set")
+        yield _("AD bit: {ad}", ad=ad)
+
+
+def _tls(details: Mapping[str, Any]) -> Iterator[str]:
+    for subject in details.get("chain") or []:
+        yield _("chain: {subject}", subject=subject)
+    store = details.get("trust_store") or {}
+    if store:
+        yield _("trust store: {path}", path=store.get("path") or "-")
+
+
+def _http(details: Mapping[str, Any]) -> Iterator[str]:
+    headers = details.get("headers") or {}
+    shown = ", ".join(
+        f"{k}: {headers[k]}" for k in ("content-type", "content-length") if k in headers
+    )
+    if shown:
+        yield shown
+
+
+def _chain(details: Mapping[str, Any]) -> Iterator[str]:
+    for subject in (details.get("chain") or [])[1:]:
+        yield _("chain: {subject}", subject=subject)
+
+
+_FACTS: Final[Mapping[str, Callable[[Mapping[str, Any]], Iterator[str]]]] = {
+    "dns": _dns,
+    "tls": _tls,
+    "http": _http,
+    "smp-certificate": _chain,
+}
