@@ -146,6 +146,40 @@ def bench_lookup_cpu(sb: SandboxProc, quick: bool) -> list[Row]:
     ]  # fmt: skip
 
 
+def bench_trace(sb: SandboxProc, quick: bool) -> list[Row]:
+    """Client CPU of a traced lookup against a plain one, same run, same Lookup, interleaved.
+
+    Both ask DNS and the SMP (distinct participants: a plain lookup finds nothing in its cache
+    either), on the same kept-alive connections; three rounds alternate, so machine noise hits
+    both alike. Target (issue 16): a trace costs at most 20% more client CPU.
+    """
+    from peppolnet.lookup import Lookup
+
+    sb.set_latency(0.0)
+    n, rounds = (60, 3) if quick else (200, 3)
+    ids = sb.participants[-(2 * n * rounds + 2) :]
+    plain = traced = 0.0
+    with Lookup(sb.network()) as lookup:
+        lookup.check(ids[-1])  # warm-up: imports, connections, code-list caches
+        lookup.trace(ids[-2])
+        for r in range(rounds):
+            first, second = ids[2 * n * r : 2 * n * r + n], ids[2 * n * r + n : 2 * n * (r + 1)]
+            cpu = time.process_time()
+            bad = sum(not lookup.check(pid).can_receive for pid in first)
+            plain += time.process_time() - cpu
+            cpu = time.process_time()
+            bad += sum(not lookup.trace(pid).reachability.can_receive for pid in second)
+            traced += time.process_time() - cpu
+    plain_ms, traced_ms = plain / (n * rounds) * 1e3, traced / (n * rounds) * 1e3
+    ratio = traced_ms / plain_ms
+    return [
+        row("trace CPU", f"{traced_ms:.2f} ms/lookup", f"plain lookup {plain_ms:.2f} ms", ratio,
+            "<= 1.2x plain", ratio <= 1.2,
+            "Lookup.trace vs Lookup.check, sequential, no added latency, interleaved rounds",
+            trace_cpu_ms=traced_ms, plain_cpu_ms=plain_ms, n=n * rounds, failed=bad),
+    ]  # fmt: skip
+
+
 # --- 3. bulk throughput -------------------------------------------------------------------------
 
 
@@ -440,7 +474,9 @@ def bench_sandbox_start(quick: bool) -> list[Row]:
 
 # --- driver -------------------------------------------------------------------------------------
 
-ALL = ("verify", "lookup_cpu", "bulk", "cache", "memory", "startup", "identifiers", "sandbox")
+ALL = (
+    "verify", "lookup_cpu", "trace", "bulk", "cache", "memory", "startup", "identifiers", "sandbox",
+)  # fmt: skip
 
 
 def render(rows: list[Row]) -> str:
@@ -488,13 +524,14 @@ def main() -> int:
     step("identifiers", lambda: bench_identifiers(args.quick))
     step("startup", lambda: bench_startup(args.quick))
     step("sandbox", lambda: bench_sandbox_start(args.quick))
-    if {"lookup_cpu", "bulk", "cache", "memory"} & set(only):
+    if {"lookup_cpu", "trace", "bulk", "cache", "memory"} & set(only):
         size = 2_000 if args.quick else 10_000
         t = time.perf_counter()
         with sandbox(size) as sb:
             print(f"    sandbox of {size} participants up in {time.perf_counter() - t:.1f} s",
                   file=sys.stderr)  # fmt: skip
             step("lookup_cpu", lambda: bench_lookup_cpu(sb, args.quick))
+            step("trace", lambda: bench_trace(sb, args.quick))
             step("bulk", lambda: bench_bulk(sb, args.quick))
             step("cache", lambda: bench_cache(sb, args.quick))
             step("memory", lambda: bench_memory(sb, args.quick))
