@@ -38,6 +38,7 @@ __all__ = [
     "InvalidSignature",
     "InvalidSmpDocument",
     "InvalidTransportProfile",
+    "MissingExtra",
     "NetworkFault",
     "NoSmpService",
     "NotRegistered",
@@ -268,6 +269,11 @@ class DirectoryQueryError(DirectoryError, InvalidInput):
     """The Directory query is not acceptable (too short, beyond the 1000-result cap, ...)."""
 
     retryable = False
+
+
+class MissingExtra(InvalidInput):
+    """An optional part of peppolnet needs a package that is not installed (``pip install
+    peppolnet[analytics]``); the sentence names the extra."""
 
 
 class ChannelError(NetworkFault):

@@ -7,11 +7,16 @@ The pieces compose: :func:`read_register` streams rows, :func:`check_many` (or
 writes each as it arrives, :class:`Summary` counts them, :func:`render_chart` draws the counts.
 :func:`check_register` puts them together the way ``peppolnet check`` does, resumable after an
 interruption. See docs/bulk.md.
+
+As data (docs/results-data.md): :class:`BulkResults` keeps a run's results together as a table
+(``to_arrow()``, ``to_pandas()``, ``to_parquet()``), a :class:`BulkResult` and a :class:`Summary`
+are tables too, and a :class:`ResultJournal` keeps typed results on disk for a resumable run.
 """
 
 from __future__ import annotations
 
 from peppolnet.bulk.chart import check_chart_path, render_chart
+from peppolnet.bulk.journal import ResultJournal
 from peppolnet.bulk.output import (
     ADDED_COLUMNS,
     FORMATS,
@@ -35,6 +40,7 @@ from peppolnet.bulk.registers import (
     lookup_key,
     read_register,
 )
+from peppolnet.bulk.results import BulkResults
 from peppolnet.bulk.resume import (
     RegisterRun,
     ResumeState,
@@ -64,6 +70,7 @@ __all__ = [
     "ROLES",
     "BulkItem",
     "BulkResult",
+    "BulkResults",
     "CheckOptions",
     "Checker",
     "OutputFormat",
@@ -72,6 +79,7 @@ __all__ = [
     "RegisterRow",
     "RegisterRun",
     "ResultCache",
+    "ResultJournal",
     "ResultWriter",
     "ResumeState",
     "RowSet",

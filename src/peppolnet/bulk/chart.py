@@ -6,7 +6,9 @@ only when a chart is asked for, with the non-interactive Agg backend so it works
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from peppolnet.bulk.summary import Summary
 from peppolnet.errors import InvalidInput
 from peppolnet.i18n import _, render
 
-__all__ = ["check_chart_path", "render_chart"]
+__all__ = ["chart_figure", "check_chart_path", "render_chart"]
 
 _FORMATS = ("png", "svg")
 
@@ -64,9 +66,6 @@ def render_chart(
     "cannot receive / not registered / unknown"). Right: per country, the share that can receive.
     Titles and axes are in ``language`` (``"sv"`` or ``"en"``, the default).
     """
-    file = Path(path)
-    fmt = _chart_format(file)
-    plt = _pyplot()
     total = summary.total or 1
     operators = summary.operators.most_common(12)
     others = summary.total - sum(summary.operators.values())
@@ -79,8 +78,7 @@ def render_chart(
     country_shares = [100 * summary.share_can_receive(cc) for cc in countries]
 
     height = max(3.0, 0.4 * max(len(labels), len(countries)) + 1.5)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, height))
-    try:
+    with chart_figure(path, 2, height) as (figure, (left, right)):
         left.barh(labels[::-1], shares[::-1], color="#3b7dd8")
         left.set_xlabel(render(_("% of rows"), language))
         left.set_title(render(_("can receive, by operator"), language))
@@ -91,6 +89,22 @@ def render_chart(
         right.set_xlim(0, 100)
         heading = _("Peppol reachability of {count} rows", count=summary.total)
         figure.suptitle(title or render(heading, language))
+    return Path(path)
+
+
+@contextlib.contextmanager
+def chart_figure(path: str | Path, panels: int, height: float) -> Iterator[tuple[Any, Any]]:
+    """A figure of ``panels`` side by side (each 6 inches wide) for the caller to draw on,
+    saved to ``path`` (``.png``/``.svg``, from the suffix) when the block ends without an
+    error, and closed either way. Yields ``(figure, axes)``. Raises
+    :class:`~peppolnet.errors.InvalidInput` for a suffix it cannot write, a missing matplotlib
+    (the ``chart`` extra) or a file that cannot be written."""
+    file = Path(path)
+    fmt = _chart_format(file)
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, height))
+    try:
+        yield figure, axes
         figure.tight_layout()
         try:
             figure.savefig(file, format=fmt)
@@ -101,4 +115,3 @@ def render_chart(
             ) from exc
     finally:
         plt.close(figure)
-    return file

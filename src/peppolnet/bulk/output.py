@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Final, Literal
 
 from peppolnet.bulk.run import BulkResult
+from peppolnet.bulk.tables import cannot_write
 from peppolnet.errors import InvalidInput
 from peppolnet.i18n import LANGUAGES, Message, _, render
 
@@ -236,16 +237,10 @@ class ResultWriter:
             append = append and self.path.is_file() and self.path.stat().st_size > 0
             if fmt == "csv":
                 self._open_csv(append, delimiter)
-            elif append:
-                _cut_partial_line(self.path)
-                self._fh = self.path.open("a", encoding="utf-8", newline="")
             else:
-                self._fh = self.path.open("w", encoding="utf-8", newline="")
+                self._fh = open_lines(self.path, append)
         except OSError as exc:
-            problem = exc.strerror or str(exc)
-            raise InvalidInput(
-                _("cannot write {name!r}: {problem}", name=str(self.path), problem=problem)
-            ) from exc
+            raise cannot_write(self.path, exc) from exc
 
     def _open_csv(self, append: bool, delimiter: str) -> None:
         """Open a CSV output; to append, first cut what follows the last complete record (a
@@ -358,6 +353,15 @@ class ResultWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_lines(path: Path, append: bool) -> IO[str]:
+    """``path`` opened to write lines of UTF-8 text: continued after cutting off a last line
+    that an interrupted write left without its newline (``append``), or started anew."""
+    if append:
+        _cut_partial_line(path)
+        return path.open("a", encoding="utf-8", newline="")
+    return path.open("w", encoding="utf-8", newline="")
 
 
 def _journal_path(path: Path) -> Path:

@@ -46,7 +46,9 @@ from collections.abc import (
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, TypedDict, Unpack
 from urllib.parse import urlsplit
 
+from peppolnet.bulk.columns import RESULT_COLUMNS
 from peppolnet.bulk.registers import RegisterRow, lookup_key
+from peppolnet.bulk.tables import AsTable, data_table
 from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import InvalidInput, PeppolnetError
 from peppolnet.i18n import _
@@ -116,7 +118,7 @@ class _Outcome:
 
 
 @dataclasses.dataclass(frozen=True)
-class BulkResult:
+class BulkResult(AsTable):
     """One input row and its answer.
 
     ``verdict`` is the network's answer, a :class:`~peppolnet.reachability.Verdict`, or None
@@ -124,6 +126,9 @@ class BulkResult:
     not an answer about a participant, so it is not a member of the enum every lookup returns.
     :attr:`outcome` is the text the output carries either way (``invalid-input`` for None), and
     ``reason`` says why.
+
+    As data: :meth:`data` (typed values), :meth:`to_arrow` (a one-row table; a run's results
+    together: :class:`~peppolnet.bulk.BulkResults`), ``to_pandas()`` and ``to_parquet(path)``.
     """
 
     row: RegisterRow
@@ -176,6 +181,16 @@ class BulkResult:
             "smp_host": self.smp_host,
             "reason": self.reason,
         }
+
+    def data(self) -> dict[str, Any]:
+        """The result as typed values, one per column of
+        :data:`~peppolnet.bulk.columns.RESULT_COLUMNS` (None where there is nothing), the
+        row of every table of results."""
+        return {column.name: column.read(self) for column in RESULT_COLUMNS}
+
+    def to_arrow(self) -> Any:
+        """This result as a one-row ``pyarrow.Table`` (the ``analytics`` extra)."""
+        return data_table([self.data()])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,16 +1,20 @@
 """The summary of a run: counts per verdict, per operator and per country.
 
 It is built from the output records (the added columns), not from live results, so a resumed
-run's summary covers the rows done before the interruption too.
+run's summary covers the rows done before the interruption too. As data it is one tidy table
+(:meth:`Summary.to_arrow`), and a notebook shows it as tables (``_repr_html_``).
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+import html
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
-from peppolnet.i18n import _, parse_language, render
+from peppolnet.bulk.columns import Fields
+from peppolnet.bulk.tables import AsTable, data_table, html_table
+from peppolnet.i18n import Message, _, parse_language, render
 from peppolnet.reachability import Verdict
 
 if TYPE_CHECKING:
@@ -21,7 +25,19 @@ __all__ = ["Summary", "verdict_text"]
 _CAN: str = "can-receive"
 
 
-class Summary:
+#: The columns of :meth:`Summary.to_arrow`.
+SUMMARY_FIELDS: Final[Fields] = (
+    ("group", "category"),
+    ("country", "text"),
+    ("verdict", "category"),
+    ("operator_name", "text"),
+    ("seat_id", "text"),
+    ("count", "int"),
+    ("share", "float"),
+)
+
+
+class Summary(AsTable):
     """Counts for a report. ``add`` takes an output record (``verdict``, ``operator_name``,
     ``seat_id``, ``country``), so results and rows read back from a file count the same.
     """
@@ -31,6 +47,8 @@ class Summary:
         self.verdicts: collections.Counter[str] = collections.Counter()
         self.operators: collections.Counter[str] = collections.Counter()
         self.countries: dict[str, collections.Counter[str]] = {}
+        # label -> (name, seat id), so a table has them as columns of their own
+        self._operator_parts: dict[str, tuple[str, str]] = {}
 
     def add_result(self, result: BulkResult) -> None:
         """Count one result of :func:`~peppolnet.bulk.check_many`."""
@@ -46,6 +64,7 @@ class Summary:
             seat = record.get("seat_id") or ""
             label = f"{name} ({seat})" if name and seat else name or seat or _UNNAMED
             self.operators[label] += 1
+            self._operator_parts.setdefault(label, (name, seat))
         country = (record.get("country") or "").upper() or "??"
         self.countries.setdefault(country, collections.Counter())[verdict] += 1
 
@@ -78,6 +97,58 @@ class Summary:
                 for cc, c in sorted(self.countries.items())
             },
         }
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """The counts as tidy rows (the rows of :meth:`to_arrow`), largest first per group."""
+        for verdict, count in self.verdicts.most_common():
+            yield _row("verdict", count, _share(count, self.total), verdict=verdict)
+        for label, count in self.operators.most_common():
+            name, seat = self._operator_parts.get(label, ("", ""))
+            share = _share(count, self.total)
+            yield _row("operator", count, share, verdict=_CAN, name=name, seat=seat)
+        for cc, counts in sorted(self.countries.items()):
+            in_country = sum(counts.values())
+            for verdict, count in counts.most_common():
+                yield _row("country", count, _share(count, in_country), cc, verdict)
+
+    def to_arrow(self) -> Any:
+        """The counts as one tidy ``pyarrow.Table``: a row per verdict (``group`` =
+        ``verdict``), per operator of the rows that can receive (``operator``, with
+        ``operator_name`` and ``seat_id``) and per country and verdict (``country``). ``share``
+        is of all rows, for a country row of that country's rows."""
+        return data_table(self.rows(), SUMMARY_FIELDS)
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def html(self, language: str | None = None) -> str:
+        """The report as HTML tables (what a notebook shows), headings in ``language``."""
+
+        def table(headers: tuple[Message, ...], rows: Sequence[tuple[object, ...]]) -> str:
+            shown = [render(h, language) for h in headers]
+            return html_table(shown, rows) if rows else ""
+
+        total = self.total
+        heading = html.escape(render(_("{count} rows", count=total), language))
+        verdicts = [
+            (verdict_text(v, language), c, _share(c, total)) for v, c in self.verdicts.most_common()
+        ]
+        operators = [
+            (render(n, language), c, _share(c, total)) for n, c in self.operators.most_common()
+        ]
+        countries = [
+            (cc, sum(c.values()), self.share_can_receive(cc))
+            for cc, c in sorted(self.countries.items())
+        ]
+        return "".join(
+            [
+                f"<div><strong>{heading}</strong>",
+                table((_("verdict"), _("rows"), _("share")), verdicts),
+                table((_("operator"), _("rows"), _("share")), operators),
+                table((_("country"), _("rows"), _("can receive")), countries),
+                "</div>",
+            ]
+        )
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -122,6 +193,30 @@ def verdict_text(verdict: str, language: str | None = None) -> str:
         return Verdict(verdict).label(language)
     except ValueError:
         return verdict
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _row(
+    group: str,
+    count: int,
+    share: float,
+    country: str | None = None,
+    verdict: str | None = None,
+    name: str = "",
+    seat: str = "",
+) -> dict[str, Any]:
+    return {
+        "group": group,
+        "country": country,
+        "verdict": verdict,
+        "operator_name": name or None,
+        "seat_id": seat or None,
+        "count": count,
+        "share": share,
+    }
 
 
 def _pct(part: int, whole: int) -> str:
