@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from peppolnet.errors import DnsFailure
+from peppolnet.i18n import render
 from peppolnet.identifiers import BIS_BILLING_INVOICE, DocumentTypeId, ParticipantId
 from peppolnet.lookup import Lookup
 from peppolnet.operators import Operator
@@ -151,6 +152,44 @@ def test_plan_json_and_text() -> None:
     assert data["current_operator"] == {"seat_id": "PSE000109", "name": "Norrsken Invoice AB"}
     assert data["request_id"] == plan.request.request_id if plan.request else False
     assert "Meanwhile:" in str(plan)
+
+
+def test_the_plan_reads_in_swedish() -> None:
+    """The decision and the advice are messages: English as strings and in JSON, Swedish for
+    a Swedish reader (the CLI's --lang sv, the support page)."""
+    plan = plan_request(add(), seen(Verdict.CAN_RECEIVE, NORRSKEN))
+    swedish = plan.text("sv")
+    assert swedish.splitlines()[0] == (
+        "0007:5567321707 är registrerad hos Norrsken Invoice AB (PSE000109): skicka en begäran "
+        "om flytt till Kvittra AB (PSE000102) (det efterfrågades ett tillägg, men kunden är "
+        "registrerad hos en annan operatör, så det blir en flytt)."
+    )
+    assert "Under tiden:" in swedish
+    assert "Peppol-fakturor når fortfarande Åkesson Bygg AB via Norrsken" in swedish
+    assert plan.text("en") == str(plan)
+    assert plan.to_json()["message"] == str(plan.message)  # JSON keeps the English
+    assert "language" not in plan.to_json()  # recorded only when a front end sets it
+
+    fault = plan_request(add(), None)
+    assert render(fault.message, "sv") == (
+        "Läget i nätverket är okänt (uppslagningen misslyckades); begäran kan ändå skickas som "
+        "den är (tillägg)."
+    )
+    pdf = plan_request(add(), seen(Verdict.NOT_REGISTERED))
+    assert render(pdf.meanwhile[0], "sv") == (
+        "Tills registreringen syns i nätverket: skicka fakturor till Åkesson Bygg AB som PDF "
+        "via e-post (faktura@akesson.example) eller på papper."
+    )
+
+
+def test_a_request_summary_reads_in_swedish() -> None:
+    assert add().summary().render("sv") == (
+        "Lägg till Åkesson Bygg AB (0007:5567321707) hos Kvittra AB (PSE000102)"
+    )
+    assert str(update().summary()) == (
+        "Move Åkesson Bygg AB (0007:5567321707) to Kvittra AB (PSE000102) from PDK000104"
+    )
+    assert update().summary().render("sv").startswith("Flytta Åkesson Bygg AB")
 
 
 class _Broken:

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from _mailbox import Mailbox, local_smtp
 from _sandbox_undo import undo_changes
 from peppolnet.operators import Operator, OperatorRegistry
 from peppolnet.recipients import HttpChannel, RecipientDirectory
@@ -261,3 +262,97 @@ def test_api_problems_and_errors(web: TestClient) -> None:
 def test_any_form_gets_an_answer_never_a_traceback(web: TestClient, fields: dict[str, str]) -> None:
     answer = web.post("/cases", data={**fields, "csrf_token": token(web)}, follow_redirects=False)
     assert answer.status_code in (200, 303, 422), answer.text[:300]
+
+
+# --- the page's language: problems, advice, the confirmation mail -------------------------------
+
+
+def field_errors(html: str) -> dict[str, str]:
+    """Each field's problem as the page shows it (entities decoded)."""
+    import html as markup
+
+    found = re.findall(r'class="field-error" id="e-(\w+)" data-field="\w+">([^<]*)<', html)
+    return {field: markup.unescape(text) for field, text in found}
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        (
+            "sv",
+            {
+                "company_name": "företagsnamnet saknas eller består bara av blanksteg",
+                "organisation_number": "'556732-1708' är inte giltigt som svenskt",
+                "email": "'x@' är ingen giltig e-postadress",
+            },
+        ),
+        (
+            "en",
+            {
+                "company_name": "the company name must not be empty or whitespace only",
+                "organisation_number": "'556732-1708' is not a valid Swedish",
+                "email": "'x@' is not a valid e-mail address",
+            },
+        ),
+    ],
+)
+def test_problems_next_to_the_fields_are_in_the_page_language(
+    web: TestClient, lang: str, expected: dict[str, str]
+) -> None:
+    bad = form(company_name=" ", organisation_number="556732-1708", email="x@")
+    page = web.post(f"/cases?lang={lang}", data={**bad, "csrf_token": token(web)})
+    assert page.status_code == 422
+    shown = field_errors(page.text)
+    assert sorted(shown) == sorted(expected)
+    for field, start in expected.items():
+        assert shown[field].startswith(start), (field, shown[field])
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Mailbox, int]]:
+    with local_smtp() as served:
+        yield served
+
+
+def test_the_confirmation_mail_speaks_the_language_the_case_was_asked_in(
+    sandbox: Sandbox, tmp_path: Path, inbox: tuple[Mailbox, int]
+) -> None:
+    """A case sent from the Swedish page is confirmed in Swedish, whatever the notifier's own
+    language; one sent through the JSON API (language-neutral) gets the notifier's."""
+    from peppolnet.recipients import EmailNotifier
+
+    box, port = inbox
+    notifier = EmailNotifier("127.0.0.1", port, sender="onboarding@kvittra.example",
+                             security="none", language="en")  # fmt: skip
+    app = create_app(
+        network=sandbox.network,
+        channels={"desk": HttpChannel(sandbox.desk_url)},
+        directory=RecipientDirectory(tmp_path / "recipients.sqlite"),
+        settings=WebSettings(lookups_per_minute=6000, lookup_burst=1000),
+        cases=CaseSettings(
+            operators=operators(sandbox), operator="kvittra", notifier=notifier, follow_up_every=0
+        ),
+    )
+    with undo_changes(sandbox), TestClient(app) as client:
+        swedish = client.post(
+            "/cases?lang=sv",
+            data={**form(organisation_number="5592010044"), "csrf_token": token(client)},
+            follow_redirects=False,
+        )
+        case_path = swedish.headers["location"]
+        by_api = client.post(
+            "/api/v1/requests", json=form(organisation_number="5592010051", company_name="Api AB")
+        )
+        assert by_api.status_code == 201
+        for request_id in (case_path.rsplit("/", 1)[1], by_api.json()["request"]["request_id"]):
+            assert sandbox.desk.wait(request_id) is not None  # the operator registered it
+        follow = client.post(case_path + "/follow-up", data={"csrf_token": token(client)})
+        assert follow.status_code == 200
+        page = client.get(case_path + "?lang=en").text  # read in English, mailed in Swedish
+    subjects = sorted(str(mail["Subject"]) for mail in box.messages)
+    assert subjects == [
+        "Bekräftat: Testbygg AB (0007:5592010044) tillagd hos Kvittra AB (PSE000102)",
+        "Confirmed: Api AB (0007:5592010051) added to Kvittra AB (PSE000102)",
+    ]
+    assert 'data-status="confirmed"' in page
+    assert "Bekräftat: Testbygg AB" in page  # the confirmation as it went

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import socket
 import threading
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from typing import Any
+
+from _mailbox import Mailbox
+
+__all__ = ["WAIT_MS", "LiveServer", "Mailbox"]
 
 #: How long a browser test waits for an element or an event (ms): long, because the two cores
 #: of a CI machine may be busy with other test processes; a wait ends as soon as it is met.
@@ -51,26 +52,3 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(WAIT_MS / 1000)
         self.socket.close()
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps every message and lets a test wait for the next one."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self._arrived = threading.Condition()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = message_from_bytes(envelope.content, policy=default_policy)
-        assert isinstance(parsed, EmailMessage)
-        with self._arrived:
-            self.messages.append(parsed)
-            self._arrived.notify_all()
-        return "250 Message accepted"
-
-    def wait_for(self, count: int = 1, timeout: float = WAIT_MS / 1000) -> list[EmailMessage]:
-        """The first ``count`` messages, waiting for them to arrive (fails after ``timeout``)."""
-        with self._arrived:
-            arrived = self._arrived.wait_for(lambda: len(self.messages) >= count, timeout)
-        assert arrived, f"expected {count} mail(s), the SMTP server got {len(self.messages)}"
-        return self.messages[:count]

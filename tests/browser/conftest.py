@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from _browser_support import WAIT_MS, LiveServer, Mailbox
+
+from _mailbox import local_smtp
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -107,18 +108,8 @@ def serve() -> Iterator[Callable[[Any], str]]:
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
     """A real SMTP server on 127.0.0.1 (its port) and the mailbox it delivers to."""
-    from aiosmtpd.controller import Controller
-
-    box = Mailbox()
-    with socket.socket() as probe:  # aiosmtpd's start-up check needs the port beforehand
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
+    with local_smtp() as served:
+        yield served
 
 
 @pytest.fixture

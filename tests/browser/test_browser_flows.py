@@ -80,8 +80,18 @@ def support_page(
 
 
 TEXT = {
-    "en": {"meanwhile": "Meanwhile", "pdf": "PDF", "send": "Send the request"},
-    "sv": {"meanwhile": "Under tiden", "pdf": "PDF", "send": "Skicka begäran"},
+    "en": {
+        "meanwhile": "Meanwhile",
+        "pdf": "PDF",
+        "send": "Send the request",
+        "confirmed": "Confirmed: ",
+    },
+    "sv": {
+        "meanwhile": "Under tiden",
+        "pdf": "PDF",
+        "send": "Skicka begäran",
+        "confirmed": "Bekräftat: ",
+    },
 }
 
 
@@ -132,6 +142,8 @@ def test_search_verdict_request_case_confirmation(
     [mail] = box.wait_for(1)
     assert mail["To"] == "anna@support.example"
     assert "Ödeshög Testbygg AB" in str(mail["Subject"])
+    # in the language of the page the case was sent from (the notifier's own is English)
+    assert str(mail["Subject"]).startswith(TEXT[lang]["confirmed"])
     case_id = page.locator("#case-id").inner_text()
     assert case_id in str(mail["X-Peppolnet-Request-Id"])
 
@@ -153,6 +165,13 @@ def test_every_problem_is_shown_next_to_its_field(support_page: str, page: Page)
         "operator",
         "organisation_number",
     ]
+    # each problem in the page's language, next to its field
+    expect(page.locator("#e-company_name")).to_have_text(
+        "företagsnamnet saknas eller består bara av blanksteg"
+    )
+    expect(page.locator("#e-organisation_number")).to_contain_text("är inte giltigt som svenskt")
+    expect(page.locator("#e-email")).to_contain_text("är ingen giltig e-postadress")
+    expect(page.locator("#e-operator")).to_have_text("saknas")
     # what was typed comes back as it was, so it can be corrected
     expect(page.locator("#f-organisation_number")).to_have_value("556732-1708")
     expect(page.locator("#f-email")).to_have_attribute("aria-invalid", "true")

@@ -85,7 +85,18 @@ def test_upload_progress_and_download(
     assert data.startswith(b"\xef\xbb\xbf")  # a BOM: Swedish Excel reads UTF-8
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert len(rows) == total + 1  # one row out per row in, and the header
-    assert sorted(int(r[rows[0].index("row")]) for r in rows[1:]) == list(range(1, total + 1))
+    # the added columns are named in the page's language (the register's own columns as given)
+    added = {"sv": ["Rad", "Peppol-ID", "Resultat"], "en": ["row", "participant_id", "verdict"]}
+    assert rows[0][4:7] == added[lang]
+    number = rows[0].index(added[lang][0])
+    assert sorted(int(r[number]) for r in rows[1:]) == list(range(1, total + 1))
+    reasons = {r[-1] for r in rows[1:]}
+    # the reasons too ("SMP:n" is how a Swedish sentence names the SMP)
+    marker = {"sv": "SMP:n", "en": "the SMP"}[lang]
+    assert any(marker in reason for reason in reasons), reasons
+    assert any("SMP:n" in reason for reason in reasons) == (lang == "sv"), reasons
+    summary = page.locator("#countries")
+    expect(summary).to_contain_text("Sverige" if lang == "sv" else "Sweden")
 
     with page.expect_download() as workbook:
         page.click("#download-xlsx")

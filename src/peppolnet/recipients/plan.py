@@ -13,6 +13,10 @@ decides:
 
 :func:`plan_request` is pure (a request and a :class:`~peppolnet.reachability.Reachability` in, a
 :class:`RequestPlan` out); :func:`check_request` is the thin shell that does the lookup.
+
+The plan's sentences (``message``, ``meanwhile``) are :class:`peppolnet.i18n.Message` values:
+English as strings (and in ``to_json()``), Swedish with :meth:`RequestPlan.text` ``("sv")`` or
+``peppolnet.i18n.render(line, "sv")``, since the people who read them work in either language.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import enum
 from typing import Any, Protocol
 
 from peppolnet.errors import PeppolnetError
+from peppolnet.i18n import Message, _, render
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.reachability import Reachability, Verdict
 from peppolnet.recipients.request import (
@@ -31,7 +36,14 @@ from peppolnet.recipients.request import (
     UpdateRecipientRequest,
 )
 
-__all__ = ["NetworkState", "PlanAction", "RequestPlan", "check_request", "plan_request"]
+__all__ = [
+    "NetworkState",
+    "PlanAction",
+    "RequestPlan",
+    "check_request",
+    "invoice_advice",
+    "plan_request",
+]
 
 Request = AddRecipientRequest | UpdateRecipientRequest
 
@@ -56,7 +68,13 @@ class NetworkState(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class RequestPlan:
-    """The decision for one request. ``request`` is what to send (None when nothing is needed)."""
+    """The decision for one request. ``request`` is what to send (None when nothing is needed).
+
+    ``message`` and each line of ``meanwhile`` are :class:`~peppolnet.i18n.Message` values
+    (plain strings in a plan rebuilt from a store). ``language`` is the language of the person
+    the plan was made for, when a front end records it (the support page does, so that the
+    case's confirmation mail speaks it); it is not part of the decision.
+    """
 
     action: PlanAction
     network_state: NetworkState
@@ -65,6 +83,7 @@ class RequestPlan:
     current_operator: OperatorRef | None = None
     meanwhile: tuple[str, ...] = ()
     reachability: Reachability | None = None
+    language: str | None = None
 
     @property
     def should_send(self) -> bool:
@@ -82,14 +101,19 @@ class RequestPlan:
                 self.current_operator.model_dump(mode="json") if self.current_operator else None
             ),
             "meanwhile": list(self.meanwhile),
+            **({"language": self.language} if self.language else {}),
         }
 
-    def __str__(self) -> str:
-        lines = [self.message]
+    def text(self, language: str | None = None) -> str:
+        """The decision and the advice for a person, in ``language`` (``"sv"`` or ``"en"``)."""
+        lines = [render(self.message, language)]
         if self.meanwhile:
-            lines.append("Meanwhile:")
-            lines.extend(f"  - {line}" for line in self.meanwhile)
+            lines.append(render(_("Meanwhile:"), language))
+            lines.extend(f"  - {render(line, language)}" for line in self.meanwhile)
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 def _as_update(request: Request, current: OperatorRef) -> UpdateRecipientRequest:
@@ -109,30 +133,45 @@ def _as_add(request: Request) -> AddRecipientRequest:
     return AddRecipientRequest.model_validate(fields)
 
 
+def invoice_advice(
+    request: Request, current: OperatorRef | None, receiving: bool, requires_einvoice: bool
+) -> Message:
+    """What to do with the customer's invoices until the network shows the change: keep
+    sending through ``current`` while it still ``receiving`` (a move), hold them when the
+    customer ``requires_einvoice``, else PDF or paper. The support page's case shows it too."""
+    if receiving and current is not None:
+        return _(
+            "Peppol invoices still reach {company} through {operator} until the move is "
+            "done; keep sending them as usual.",
+            company=request.company_name,
+            operator=str(current),
+        )
+    if requires_einvoice:
+        return _(
+            "{company} requires e-invoices: hold the invoices (or agree a temporary channel "
+            "with the customer) until the registration shows in the network.",
+            company=request.company_name,
+        )
+    return _(
+        "Until the registration shows in the network, send invoices to {company} as PDF by "
+        "e-mail ({email}) or on paper.",
+        company=request.company_name,
+        email=request.email,
+    )
+
+
 def _meanwhile(
     request: Request, current: OperatorRef | None, receiving: bool, requires_einvoice: bool
 ) -> tuple[str, ...]:
-    advice = []
-    if receiving and current is not None:
-        advice.append(
-            f"Peppol invoices still reach {request.company_name} through {current} until the "
-            "move is done; keep sending them as usual."
-        )
-    elif requires_einvoice:
-        advice.append(
-            f"{request.company_name} requires e-invoices: hold the invoices (or agree a "
-            "temporary channel with the customer) until the registration shows in the network."
-        )
-    else:
-        advice.append(
-            f"Until the registration shows in the network, send invoices to "
-            f"{request.company_name} as PDF by e-mail ({request.email}) or on paper."
-        )
-    advice.append(
-        f"Look {request.participant_id.bare} up again later: the request is done when it is "
-        f"reachable through {request.operator}."
+    return (
+        invoice_advice(request, current, receiving, requires_einvoice),
+        _(
+            "Look {participant} up again later: the request is done when it is reachable "
+            "through {operator}.",
+            participant=request.participant_id.bare,
+            operator=str(request.operator),
+        ),
     )
-    return tuple(advice)
 
 
 def plan_request(
@@ -144,7 +183,7 @@ def plan_request(
 ) -> RequestPlan:
     """Decide what to send, from what the network said (``None``: the lookup itself failed)."""
     if reachability is None or reachability.verdict is Verdict.UNKNOWN:
-        why = fault or (reachability.reason if reachability else "the lookup failed")
+        why = fault or (reachability.reason if reachability else _("the lookup failed"))
         return _plan_unknown(request, reachability, why, requires_einvoice)
     if reachability.verdict is Verdict.NOT_REGISTERED:
         return _plan_not_registered(request, reachability, requires_einvoice)
@@ -164,7 +203,11 @@ def _plan_unknown(
     return RequestPlan(
         PlanAction(request.kind.value),
         NetworkState.UNKNOWN,
-        f"Network state unknown ({why}); the {request.kind.value} request can still be sent.",
+        _(
+            "Network state unknown ({why}); the request can still be sent as asked ({kind}).",
+            why=why,
+            kind=_kind(request.kind),
+        ),
         request,
         meanwhile=_meanwhile(request, None, False, requires_einvoice),
         reachability=reachability,
@@ -176,16 +219,23 @@ def _plan_not_registered(
 ) -> RequestPlan:
     """Nobody has the participant: an add, whatever was asked."""
     add = _as_add(request)
-    note = (
-        " (asked as an update, but there is nothing to move: it becomes an add)"
+    values = {"participant": request.participant_id.bare, "operator": str(request.operator)}
+    message = (
+        _(
+            "{participant} is not registered in Peppol: send an add request to {operator} "
+            "(asked as an update, but there is nothing to move: it becomes an add).",
+            **values,
+        )
         if request.kind is RequestKind.UPDATE
-        else ""
+        else _(
+            "{participant} is not registered in Peppol: send an add request to {operator}.",
+            **values,
+        )
     )
     return RequestPlan(
         PlanAction.ADD,
         NetworkState.NOT_REGISTERED,
-        f"{request.participant_id.bare} is not registered in Peppol: send an add request "
-        f"to {request.operator}{note}.",
+        message,
         add,
         meanwhile=_meanwhile(add, None, False, requires_einvoice),
         reachability=reachability,
@@ -201,8 +251,11 @@ def _plan_with_operator(
         return RequestPlan(
             PlanAction.NOTHING,
             NetworkState.WITH_OPERATOR,
-            f"{request.participant_id.bare} is already reachable through {current}: "
-            "nothing to send.",
+            _(
+                "{participant} is already reachable through {operator}: nothing to send.",
+                participant=request.participant_id.bare,
+                operator=str(current),
+            ),
             None,
             current_operator=current,
             reachability=reachability,
@@ -210,8 +263,13 @@ def _plan_with_operator(
     return RequestPlan(
         PlanAction.ADD,
         NetworkState.WITH_OPERATOR,
-        f"{request.participant_id.bare} is registered with {current} but cannot receive "
-        f"({reachability.reason}); the request asks {current} to fix that.",
+        _(
+            "{participant} is registered with {operator} but cannot receive ({reason}); the "
+            "request asks {operator} to fix that.",
+            participant=request.participant_id.bare,
+            operator=str(current),
+            reason=reachability.reason,
+        ),
         _as_add(request),
         current_operator=current,
         meanwhile=_meanwhile(request, None, False, requires_einvoice),
@@ -224,17 +282,28 @@ def _plan_elsewhere(
 ) -> RequestPlan:
     """With another operator: an update moving it from there, whatever was asked."""
     update = _as_update(request, current)
-    note = (
-        " (asked as an add, but it is registered elsewhere: it becomes an update)"
+    values = {
+        "participant": request.participant_id.bare,
+        "current": str(current),
+        "operator": str(request.operator),
+    }
+    message = (
+        _(
+            "{participant} is registered with {current}: send an update to move it to "
+            "{operator} (asked as an add, but it is registered elsewhere: it becomes an update).",
+            **values,
+        )
         if request.kind is RequestKind.ADD
-        else ""
+        else _(
+            "{participant} is registered with {current}: send an update to move it to {operator}.",
+            **values,
+        )
     )
     receiving = reachability.verdict is Verdict.CAN_RECEIVE
     return RequestPlan(
         PlanAction.UPDATE,
         NetworkState.ELSEWHERE,
-        f"{request.participant_id.bare} is registered with {current}: send an update to "
-        f"move it to {request.operator}{note}.",
+        message,
         update,
         current_operator=current,
         meanwhile=_meanwhile(update, current, receiving, requires_einvoice),
@@ -249,13 +318,24 @@ def _plan_operator_unknown(
     return RequestPlan(
         PlanAction(request.kind.value),
         NetworkState.REGISTERED,
-        f"{request.participant_id.bare} is registered in Peppol, but its operator could not be "
-        f"identified ({reachability.reason}); send the {request.kind.value} request and ask "
-        f"{request.operator} to sort out the move.",
+        _(
+            "{participant} is registered in Peppol, but its operator could not be identified "
+            "({reason}); send the request as asked ({kind}) and ask {operator} to sort out "
+            "the move.",
+            participant=request.participant_id.bare,
+            reason=reachability.reason,
+            kind=_kind(request.kind),
+            operator=str(request.operator),
+        ),
         request,
         meanwhile=_meanwhile(request, None, False, requires_einvoice),
         reachability=reachability,
     )
+
+
+def _kind(kind: RequestKind) -> Message:
+    """The request's kind in words (``add`` and ``update`` as the operator's forms call them)."""
+    return _("an add") if kind is RequestKind.ADD else _("an update")
 
 
 class _Checker(Protocol):
@@ -275,5 +355,5 @@ def check_request(
     try:
         reachability = lookup.check(request.participant_id, document_type=request.document_types[0])
     except PeppolnetError as exc:
-        return plan_request(request, None, requires_einvoice=requires_einvoice, fault=str(exc))
+        return plan_request(request, None, requires_einvoice=requires_einvoice, fault=exc.message)
     return plan_request(request, reachability, requires_einvoice=requires_einvoice)

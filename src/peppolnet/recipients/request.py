@@ -454,12 +454,14 @@ class _RequestBase(BaseModel):
         """A copy in another status (the same submission: the id does not change)."""
         return self.model_copy(update={"status": RequestStatus(status)})
 
-    def summary(self) -> str:
-        """One line for logs and lists."""
-        verb = "Add" if self.kind is RequestKind.ADD else "Move"
-        return (
-            f"{verb} {self.company_name} ({self.participant_id.bare}) "
-            f"{'with' if self.kind is RequestKind.ADD else 'to'} {self.operator}"
+    def summary(self) -> Message:
+        """One line for logs and lists: a :class:`~peppolnet.i18n.Message`, English as a
+        string, Swedish with ``.render("sv")``."""
+        return _(
+            "Add {company} ({participant}) with {operator}",
+            company=self.company_name,
+            participant=self.participant_id.bare,
+            operator=str(self.operator),
         )
 
 
@@ -601,8 +603,14 @@ class UpdateRecipientRequest(_RequestBase):
             },
         )
 
-    def summary(self) -> str:
-        return f"{super().summary()} from {self.current_operator}"
+    def summary(self) -> Message:
+        return _(
+            "Move {company} ({participant}) to {operator} from {current}",
+            company=self.company_name,
+            participant=self.participant_id.bare,
+            operator=str(self.operator),
+            current=str(self.current_operator),
+        )
 
 
 RecipientRequest = AddRecipientRequest | UpdateRecipientRequest

@@ -456,8 +456,17 @@ class EmailNotifier:
         # override the address (e.g. a shared support mailbox)
         self.to = None if to is None else check_mailbox(to, _("confirmation address (to)"))
 
-    def notify(self, tracked: TrackedRequest, checks: Sequence[SeenCheck]) -> str:
-        """Send one confirmation mail; returns its Message-ID. Failures are ChannelError."""
+    def notify(
+        self,
+        tracked: TrackedRequest,
+        checks: Sequence[SeenCheck],
+        *,
+        language: str | None = None,
+    ) -> str:
+        """Send one confirmation mail; returns its Message-ID. Failures are ChannelError.
+
+        ``language`` overrides the notifier's own for this mail (the support page writes each
+        case's confirmation in the language the case was asked in)."""
         mailed = tracked.channel == "smtp" and tracked.reference
         message = render_confirmation(
             tracked.request,
@@ -465,7 +474,7 @@ class EmailNotifier:
             to=self.to,
             checks=checks,
             in_reply_to=tracked.reference if mailed else None,
-            language=self.language,
+            language=language or self.language,
         )
         self.server.send(message, what="the confirmation mail")
         return str(message["Message-ID"])

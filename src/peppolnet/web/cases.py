@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError
 from peppolnet.i18n import Message, _, render
+from peppolnet.recipients.plan import invoice_advice
 from peppolnet.recipients.request import OperatorRef, RequestStatus
 from peppolnet.recipients.tracking import TrackedRequest
 from peppolnet.web import case_api
@@ -34,6 +35,7 @@ from peppolnet.web.casework import (
     CaseForm,
     Submission,
     case_desk,
+    case_language,
     open_desk,
     prefill,
 )
@@ -134,7 +136,7 @@ async def _submit(request: Request) -> Response:
         problems = {"form": [render(_("Too many lookups; try again shortly."), lang)]}
         return _page(request, "case_form.html", 429, form=form, problems=problems, verdict=None)
     try:
-        submission = await desk.submit(form)
+        submission = await desk.submit(form, language=lang)
     except InvalidRequest as exc:
         return _page(
             request, "case_form.html", 422, form=form, problems=_problems(exc, lang), verdict=None
@@ -171,11 +173,24 @@ async def case_page(request: Request) -> Response:
         case=tracked,
         history=history,
         open=tracked.status in _OPEN,
-        refresh=desk.settings.refresh_every if tracked.status is RequestStatus.SENT else None,
+        refresh=desk.settings.refresh_every if _changing(desk, tracked) else None,
         checks=_checks(tracked, request.state.lang),
         confirmation=_confirmation(desk, tracked),
         send_failed=request.query_params.get("failed") == "1",
         meanwhile=_meanwhile(desk, tracked),
+    )
+
+
+def _changing(desk: CaseDesk, tracked: TrackedRequest) -> bool:
+    """Whether the case page will change by itself (so it reloads): the request waits for the
+    network, or it is confirmed and its confirmation mail is still to go (the follow-up marks
+    it confirmed first, then mails)."""
+    if tracked.status is RequestStatus.SENT:
+        return True
+    return (
+        tracked.status is RequestStatus.CONFIRMED
+        and desk.settings.notifier is not None
+        and tracked.notified_at is None
     )
 
 
@@ -210,7 +225,10 @@ def _confirmation(desk: CaseDesk, tracked: TrackedRequest) -> dict[str, str] | N
 
     sender = str(getattr(notifier, "sender", "") or "peppolnet")
     to = getattr(notifier, "to", None)
-    mail = render_confirmation(tracked.request, sender=sender, to=to, checks=tracked.checks)
+    language = case_language(tracked) or getattr(notifier, "language", None)
+    mail = render_confirmation(
+        tracked.request, sender=sender, to=to, checks=tracked.checks, language=language
+    )
     body = mail.get_body(("plain",))
     return {
         "to": str(mail["To"]),
@@ -220,48 +238,24 @@ def _confirmation(desk: CaseDesk, tracked: TrackedRequest) -> dict[str, str] | N
 
 
 def _meanwhile(desk: CaseDesk, tracked: TrackedRequest) -> list[Message]:
-    """What to do until the network shows the change, in the page's language."""
+    """What to do until the network shows the change (the plan's advice), then how the case
+    ends; rendered in the page's language."""
     if tracked.status not in _OPEN:
         return []
     request = tracked.request
     current = getattr(request, "current_operator", None)
     plan = tracked.plan or {}
-    advice: list[Message] = []
-    if current is not None and plan.get("network_state") == "registered-elsewhere":
-        advice.append(
-            _(
-                "Peppol invoices still reach {company} through {operator} until the move is "
-                "done: keep sending them as usual.",
-                company=request.company_name,
-                operator=str(current),
-            )
-        )
-    elif desk.settings.requires_einvoice:
-        advice.append(
-            _(
-                "{company} requires e-invoices: hold the invoices, or agree a temporary way "
-                "with the customer, until the registration shows in the network.",
-                company=request.company_name,
-            )
-        )
-    else:
-        advice.append(
-            _(
-                "Until the registration shows in the network, send invoices to {company} as "
-                "PDF by e-mail ({email}) or on paper.",
-                company=request.company_name,
-                email=request.email,
-            )
-        )
-    advice.append(
+    # a move planned from the network: the customer was registered, and received, elsewhere
+    moving = current is not None and plan.get("network_state") == "registered-elsewhere"
+    return [
+        invoice_advice(request, current, moving, desk.settings.requires_einvoice),
         _(
             "The case is done when {participant} can receive through {operator}; this page "
             "checks the network again by itself.",
             participant=request.participant_id.bare,
             operator=str(request.operator),
-        )
-    )
-    return advice
+        ),
+    ]
 
 
 async def follow_up_now(request: Request) -> Response:

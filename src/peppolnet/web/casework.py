@@ -23,7 +23,7 @@ import contextlib
 import dataclasses
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from peppolnet._logging import logger
 from peppolnet.errors import InvalidInput, InvalidRequest, PeppolnetError
-from peppolnet.i18n import Message, _
+from peppolnet.i18n import Language, Message, _, parse_language
 from peppolnet.identifiers import ParticipantId
 from peppolnet.recipients import (
     AddRecipientRequest,
@@ -40,7 +40,13 @@ from peppolnet.recipients import (
 )
 from peppolnet.recipients.plan import NetworkState, PlanAction, RequestPlan
 from peppolnet.recipients.request import RequestStatus
-from peppolnet.recipients.tracking import FollowUpResult, Notifier, TrackedRequest
+from peppolnet.recipients.tracking import (
+    EmailNotifier,
+    FollowUpResult,
+    Notifier,
+    SeenCheck,
+    TrackedRequest,
+)
 from peppolnet.schemes import validate
 from peppolnet.web.security import audit
 
@@ -54,9 +60,11 @@ if TYPE_CHECKING:
 __all__ = [
     "CaseDesk",
     "CaseForm",
+    "CaseLanguageNotifier",
     "CaseSettings",
     "Submission",
     "case_desk",
+    "case_language",
     "open_desk",
     "prefill",
 ]
@@ -180,12 +188,17 @@ class CaseDesk:
 
     # --- submitting ------------------------------------------------------------------------------
 
-    async def submit(self, form: CaseForm) -> Submission:
+    async def submit(self, form: CaseForm, language: Language | None = None) -> Submission:
         """Validate, plan, store and send. Raises :class:`InvalidRequest` (every problem) or
-        :class:`InvalidInput` (a request the store refuses, e.g. an open one asks the same)."""
+        :class:`InvalidInput` (a request the store refuses, e.g. an open one asks the same).
+
+        ``language`` is the page's: the case keeps it (in its plan), so its confirmation mail
+        is written in the language of the person who asked (the JSON API passes none)."""
         asked = form.build(self.operators)
         reachability = await self._look_up(asked)
         plan = plan_request(asked, reachability, requires_einvoice=self.settings.requires_einvoice)
+        if language is not None:
+            plan = dataclasses.replace(plan, language=language)
         if plan.request is None or plan.action is PlanAction.NOTHING:
             return Submission(plan)
         tracked = await run_in_threadpool(self.tracker.save, plan.request, plan)
@@ -235,8 +248,10 @@ class CaseDesk:
 
     def follow_up(self) -> list[FollowUpResult]:
         """Look every sent request up again (one run at a time: a mail is sent once)."""
+        notifier = self.settings.notifier
+        notify = None if notifier is None else CaseLanguageNotifier(notifier)
         with self._follow_lock:
-            return self.tracker.follow_up(self.state.network, notify=self.settings.notifier)
+            return self.tracker.follow_up(self.state.network, notify=notify)
 
     def open_requests(self) -> bool:
         """Whether any request waits for the network (or for its confirmation mail)."""
@@ -271,6 +286,35 @@ class CaseDesk:
                 log.warning("the follow-up of requests failed: %s", type(exc).__name__)
 
 
+def case_language(tracked: TrackedRequest) -> Language | None:
+    """The language the case was asked in (the page's, kept in its plan), if it was kept."""
+    stored = (tracked.plan or {}).get("language")
+    if not isinstance(stored, str):
+        return None
+    try:
+        return parse_language(stored)
+    except ValueError:
+        return None
+
+
+class CaseLanguageNotifier:
+    """Sends each confirmation in the language its case was asked in.
+
+    The follow-up runs in the background, long after the page that asked is gone, so the
+    language travels with the case; an :class:`EmailNotifier`'s own ``language`` is used for
+    cases that kept none (those made through the JSON API). Other notifiers are called as
+    they are."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    def notify(self, tracked: TrackedRequest, checks: Sequence[SeenCheck]) -> str:
+        language = case_language(tracked)
+        if language is not None and isinstance(self.notifier, EmailNotifier):
+            return self.notifier.notify(tracked, checks, language=language)
+        return self.notifier.notify(tracked, checks)
+
+
 def _database_of(state: WebState) -> Path | None:
     directory = state.directory
     if directory is None:
@@ -288,6 +332,7 @@ def _stored_plan(tracked: TrackedRequest) -> RequestPlan:
         str(stored.get("message", "")),
         tracked.request,
         meanwhile=tuple(str(line) for line in stored.get("meanwhile", ())),
+        language=case_language(tracked),
     )
 
 

@@ -5,7 +5,8 @@ browser or a proxy waits for one HTTP answer, and the person who uploaded it wan
 move. So an upload starts a :class:`RegisterJob` in a thread of its own, which runs the one bulk
 engine (:func:`peppolnet.bulk.check_many`, on its own event loop, so the page's loop stays free)
 and writes every result as it comes to a CSV for Swedish Excel (``;`` and a BOM) and, when
-openpyxl is installed, an XLSX. Pages and the event stream read :meth:`RegisterJob.snapshot`;
+openpyxl is installed, an XLSX - their added columns, reasons and chart in the language of the
+page the register was uploaded from. Pages and the event stream read :meth:`RegisterJob.snapshot`;
 async readers are woken through :meth:`RegisterJob.subscribe` instead of polling.
 
 The limits (:class:`RegisterLimits`) are checked before any lookup: the file's size while it is
@@ -41,7 +42,7 @@ from peppolnet.bulk import (
 )
 from peppolnet.clock import SYSTEM_CLOCK, Clock
 from peppolnet.errors import InvalidInput, PeppolnetError
-from peppolnet.i18n import Message, _
+from peppolnet.i18n import Language, Message, _
 from peppolnet.network import Network
 
 __all__ = [
@@ -116,13 +117,24 @@ class Snapshot:
 class RegisterJob:
     """One uploaded register being checked, or checked: progress, summary and output files."""
 
-    def __init__(self, job_id: str, folder: Path, name: str, total: int, started: datetime):
+    def __init__(
+        self,
+        job_id: str,
+        folder: Path,
+        name: str,
+        total: int,
+        started: datetime,
+        language: Language = "en",
+    ) -> None:
         self.id = job_id
         self.folder = folder
         self.name = name
         """The uploaded file's name without its suffix (for the download's name)."""
         self.total = total
         self.started = started
+        self.language: Language = language
+        """The language of the downloads (column names, reasons) and the chart: the page's
+        language at the upload, since the files are written while the check runs."""
         self.finished: datetime | None = None
         self.csv_path = folder / "checked.csv"
         self.xlsx_path: Path | None = None
@@ -251,11 +263,16 @@ class RegisterJobs:
             raise InvalidInput(_("the uploaded register is empty"))
 
     def start(
-        self, upload: Path, job_id: str, filename: str, default_country: str | None
+        self,
+        upload: Path,
+        job_id: str,
+        filename: str,
+        default_country: str | None,
+        language: Language = "en",
     ) -> RegisterJob:
         """Open and count the register (refusing one the page cannot use), then check it in a
-        thread of its own. Raises :class:`InvalidInput` or :class:`JobsBusy`; blocking (file
-        I/O), so an async caller runs it in a worker thread."""
+        thread of its own, writing its outputs in ``language``. Raises :class:`InvalidInput` or
+        :class:`JobsBusy`; blocking (file I/O), so an async caller runs it in a worker thread."""
         self._forget_old()
         try:
             total = self._count(upload, default_country)
@@ -266,9 +283,8 @@ class RegisterJobs:
                         _("other registers are being checked right now: try again in a minute"),
                         retryable=True,
                     )
-                job = RegisterJob(
-                    job_id, upload.parent, Path(filename).stem, total, self.clock.now()
-                )
+                name = Path(filename).stem
+                job = RegisterJob(job_id, upload.parent, name, total, self.clock.now(), language)
                 register = read_register(upload, default_country=default_country)
                 thread = threading.Thread(
                     target=self._run, args=(job, register), name=f"register-{job_id[:6]}"
@@ -320,10 +336,13 @@ class RegisterJobs:
         log.debug("register job %s done", job.id[:6])
 
     def _check(self, job: RegisterJob, register: Register, summary: Summary) -> None:
-        writers = [ResultWriter(job.csv_path, register.headers, "csv", delimiter=";")]
+        lang = job.language
+        writers = [
+            ResultWriter(job.csv_path, register.headers, "csv", delimiter=";", language=lang)
+        ]
         if _has_openpyxl():
             job.xlsx_path = job.folder / "checked.xlsx"
-            writers.append(ResultWriter(job.xlsx_path, register.headers, "xlsx"))
+            writers.append(ResultWriter(job.xlsx_path, register.headers, "xlsx", language=lang))
         try:
             results = check_many(
                 register,
@@ -348,7 +367,8 @@ class RegisterJobs:
     def _chart(self, job: RegisterJob, summary: Summary) -> Path | None:
         """The summary chart (PNG), or None without matplotlib (the page then shows the table)."""
         try:
-            return render_chart(summary, job.folder / "chart.png", title=job.name)
+            chart = job.folder / "chart.png"
+            return render_chart(summary, chart, title=job.name, language=job.language)
         except InvalidInput:
             return None
 

@@ -100,7 +100,9 @@ async def _upload(request: Request) -> Response:
             country = _country(country_text) or state.settings.default_country
             target, job_id = jobs.new_upload(upload.filename)
             await run_in_threadpool(jobs.copy_upload, upload.file, target)
-            job = await run_in_threadpool(jobs.start, target, job_id, upload.filename, country)
+            job = await run_in_threadpool(
+                jobs.start, target, job_id, upload.filename, country, request.state.lang
+            )
         except InvalidInput as exc:
             return _refused(request, exc, country_text)
         except PeppolnetError as exc:  # busy: another register is being checked

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from peppolnet.recipients.plan import RequestPlan
     from peppolnet.recipients.tracking import RequestTracker, TrackedRequest
 
-__all__ = ["register"]
+__all__ = ["add_channel_options", "channel_from_arguments", "register"]
 
 CHANNELS = ("http", "outbox", "smtp")
 
@@ -88,7 +88,8 @@ def _db_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help=_("print JSON"))
 
 
-def _channel_options(p: argparse.ArgumentParser) -> None:
+def add_channel_options(p: argparse.ArgumentParser) -> None:
+    """The options that describe the channels (also ``peppolnet serve``'s)."""
     group = p.add_argument_group(_("channel options"))
     group.add_argument("--desk-url", help=_("the operator desk (http; default: the sandbox's)"))
     group.add_argument("--outbox", metavar="DIR", help=_("the folder (outbox)"))
@@ -127,7 +128,7 @@ def _new_parser(sub: Any, name: str, help_text: Message) -> argparse.ArgumentPar
         "--send", metavar="CHANNEL", choices=CHANNELS,
         help=_("send it now: http (operator desk), outbox (folder) or smtp"),
     )  # fmt: skip
-    _channel_options(p)
+    add_channel_options(p)
     _db_options(p)
     add_registry_arguments(p)
     add_network_arguments(p)
@@ -187,7 +188,7 @@ def _register_send(sub: Any) -> None:
         "--via", required=True, metavar="CHANNEL", choices=CHANNELS,
         help=_("http (operator desk), outbox (folder) or smtp"),
     )  # fmt: skip
-    _channel_options(send)
+    add_channel_options(send)
     _db_options(send)
     add_network_arguments(send)
     send.set_defaults(handler=_send)
@@ -352,8 +353,11 @@ def _operator(text: str, registry: Any) -> Any:
     return text
 
 
-def _channel(args: argparse.Namespace, kind: str, flag: str = "--send") -> Channel:
-    """The channel the options describe (``flag`` names the option that chose ``kind``)."""
+def channel_from_arguments(args: argparse.Namespace, kind: str, flag: str = "--send") -> Channel:
+    """The channel of ``kind`` the options describe (``flag`` names what chose ``kind``).
+
+    ``args`` needs the options of :func:`add_channel_options` and ``network``/``state_file``
+    (an ``http`` channel without ``--desk-url`` is the sandbox's desk)."""
     from peppolnet.recipients.channels import HttpChannel, OutboxChannel, SmtpChannel
 
     if kind == "http":
@@ -429,7 +433,8 @@ def _new(args: argparse.Namespace, *, update: bool) -> int:
             for field, message in exc.problems:
                 print(f"  {safe_text(field)}: {safe_text(message)}", file=sys.stderr)
         return 1
-    channel = _channel(args, args.send) if args.send else None  # usage problems stop it here
+    # usage problems stop it here
+    channel = channel_from_arguments(args, args.send) if args.send else None
     tracked = receipt = failure = None
     try:
         plan = _plan(args, request)
@@ -462,7 +467,7 @@ def _new(args: argparse.Namespace, *, update: bool) -> int:
         print(safe_lines(render_text(to_send or request, language=lang).rstrip()))
         print()
         if plan is not None:
-            print(safe_lines(str(plan)))
+            print(safe_lines(plan.text(lang)))
         else:
             echo(_("Network not checked (--no-check)."))
         if tracked is not None:
@@ -626,7 +631,7 @@ def _send(args: argparse.Namespace) -> int:
     from peppolnet.cli._output import print_json
     from peppolnet.errors import PeppolnetError
 
-    channel = _channel(args, args.via, "--via")
+    channel = channel_from_arguments(args, args.via, "--via")
     results: list[dict[str, Any]] = []
     errors: dict[str, PeppolnetError] = {}  # the errors themselves, shown in the language
     code = 0
