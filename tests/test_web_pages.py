@@ -79,8 +79,36 @@ def test_the_details_show_checks_document_types_certificates_and_business_card(
     assert '<details class="checks">' in page
     assert "service-metadata" in page
     assert "Peppol BIS Billing UBL Invoice V3" in page  # the code list's name
-    assert "PSE000102" in texts(page, "certificate")[0]  # the AP certificate's Seat ID
+    _smp_certificate, ap_certificate = texts(page, "certificate")
+    assert "PSE000102" in ap_certificate  # the AP certificate's Seat ID
     assert texts(page, "entity-name") == ["Nordlys Bygg AB"]  # from the business card
+
+
+def test_the_details_show_both_certificates_with_their_pem_in_swedish(
+    web: TestClient, sandbox: Sandbox
+) -> None:
+    from peppolnet import Lookup
+
+    result = Lookup(sandbox.network).check(NORDLYS)
+    smp, ap = result.smp_certificate, result.endpoint.certificate if result.endpoint else None
+    assert smp is not None
+    assert ap is not None
+    assert smp.pem
+    assert ap.pem
+    assert smp.sha256_fingerprint != ap.sha256_fingerprint  # the SMP's signer, not the AP
+    page = web.get(f"/participant/{NORDLYS}", params={"lang": "sv"}).text
+    assert "SMP-certifikat (signerade svaret)" in page
+    assert "Accesspunktens certifikat" in page
+    shown = texts(page, "certificate")
+    assert [smp.sha256_fingerprint in shown[0], ap.sha256_fingerprint in shown[1]] == [True, True]
+    assert smp.issuer in shown[0]  # the issuer, escaped text like every field
+    assert smp.not_after.isoformat() in shown[0]
+    pems = texts(page, "pem")
+    assert len(pems) == 2
+    for pem, cert in zip(pems, (smp, ap), strict=True):
+        assert "Visa certifikatet (PEM)" in pem
+        body = "".join(cert.pem.splitlines()[1:-1])
+        assert body in pem.replace(" ", "")  # texts() collapses the PEM's line breaks
 
 
 def test_a_name_finds_the_customer_and_the_directory(web: TestClient) -> None:

@@ -358,6 +358,7 @@ class _Context:
     use_cache: bool = True
     # the step (a key of _DOING) during which the deadline passed, for a trace
     stopped_in: str | None = None
+    smp_certificate: CertificateFacts | None = None  # the SMP answer's trusted signer
 
     def add(self, name: str, status: CheckStatus, message: str) -> None:
         self.checks.append(Check(name, status, message))
@@ -385,6 +386,7 @@ class _Context:
             candidates=self.candidates,
             timings=dict(self.timings),
             retryable=self.retryable and verdict is Verdict.UNKNOWN,
+            smp_certificate=self.smp_certificate,
         )
         # the decision, for the application that embeds us: a fault (unknown) is a warning
         level = logging.WARNING if verdict is Verdict.UNKNOWN else logging.DEBUG
@@ -749,6 +751,7 @@ def _signature_checks(ctx: _Context, signature: SignatureReport) -> bool:
             ),
         )
         return False
+    ctx.smp_certificate = signer
     ctx.add(
         "smp-certificate",
         CheckStatus.PASS,

@@ -85,6 +85,9 @@ class CertificateFacts:
     seat_id: str | None
     organisation: str | None
     country: str | None
+    pem: str | None = None
+    """The certificate itself as PEM text, for a person to copy into other tools (openssl, a
+    ticket to the operator); None when the facts were made without it."""
 
     @classmethod
     def from_certificate(cls, cert: x509.Certificate) -> CertificateFacts:
@@ -119,6 +122,7 @@ class CertificateFacts:
             "seat_id": self.seat_id,
             "organisation": self.organisation,
             "country": self.country,
+            "pem": self.pem,
         }
 
 
@@ -155,18 +159,27 @@ _FACTS_BY_IDENTITY: _IdentityMemo[CertificateFacts] = _IdentityMemo(256)
 def _facts(cert: x509.Certificate) -> CertificateFacts:
     subject = cert.subject  # read once: each access builds a new Name
     cn = _attr(subject, NameOID.COMMON_NAME)
+    der = cert.public_bytes(_der())
     return CertificateFacts(
         subject=subject.rfc4514_string(),
         issuer=cert.issuer.rfc4514_string(),
         serial=cert.serial_number,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
-        sha256_fingerprint=hashlib.sha256(cert.public_bytes(_der())).hexdigest(),
+        sha256_fingerprint=hashlib.sha256(der).hexdigest(),
         common_name=cn,
         seat_id=cn if cn is not None and SEAT_ID_PATTERN.fullmatch(cn) else None,
         organisation=_attr(subject, NameOID.ORGANIZATION_NAME),
         country=_attr(subject, NameOID.COUNTRY_NAME),
+        pem=_pem(der),
     )
+
+
+def _pem(der: bytes) -> str:
+    """A certificate's DER bytes as PEM text (RFC 7468: base64 in lines of 64 characters)."""
+    text = base64.b64encode(der).decode("ascii")
+    lines = [text[i : i + 64] for i in range(0, len(text), 64)]
+    return "\n".join(["-----BEGIN CERTIFICATE-----", *lines, "-----END CERTIFICATE-----", ""])
 
 
 def _der() -> Any:

@@ -148,6 +148,9 @@ class Reachability:
     timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
     retryable: bool = False
     """For ``unknown``: whether the fault may go away by itself (timeouts, 5xx, rate limits)."""
+    smp_certificate: CertificateFacts | None = None
+    """The certificate that signed the SMP's answer, when its signature verified and it chains
+    to the network's SMP CA (the ``smp-certificate`` check passed): who vouches for the answer."""
 
     @property
     def can_receive(self) -> bool:
@@ -223,6 +226,7 @@ class Reachability:
             ],
             "candidates": [str(c) for c in self.candidates],
             "retryable": self.retryable,
+            "smp_certificate": self.smp_certificate.to_json() if self.smp_certificate else None,
             "timings_ms": {k: round(v * 1000, 2) for k, v in self.timings.items()},
             "at": self.at.isoformat(),
         }

@@ -28,6 +28,7 @@ _CERTIFICATE: Final[dict[str, Any]] = {
         "seat_id": _MAYBE_TEXT,
         "organisation": _MAYBE_TEXT,
         "country": _MAYBE_TEXT,
+        "pem": _MAYBE_TEXT,
     },
 }
 
@@ -96,6 +97,7 @@ _REACHABILITY: Final[dict[str, Any]] = {
         },
         "candidates": {"type": "array", "items": _TEXT},
         "retryable": {"type": "boolean"},
+        "smp_certificate": _CERTIFICATE,
         "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
         "at": {"type": "string", "format": "date-time"},
     },
