@@ -92,6 +92,49 @@ def test_a_cross_site_request_is_refused_even_with_a_token(posting: TestClient) 
     assert answer.status_code == 403
 
 
+# A cross-site form can send only three media types, and text/plain lets it shape the body as
+# JSON: '{"company_name": "Evil AB", "pad": "=' + '"}' (name=value). None of them may pass for
+# the JSON the API takes without a token.
+_JSON_LOOKALIKE = b'{"company_name": "Evil AB", "organisation_number": "5592010069", "pad": "="}'
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "text/plain; application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json-seq",
+        "application/jsonx",
+        "",
+    ],
+)
+@pytest.mark.parametrize("with_cookie", [False, True])
+def test_a_body_that_only_looks_like_json_needs_the_token(
+    posting: TestClient, content_type: str, with_cookie: bool
+) -> None:
+    if with_cookie:
+        posting.get("/")  # the victim has used the page: the browser holds the CSRF cookie
+    headers = {"content-type": content_type} if content_type else {}
+    answer = posting.post("/api/v1/requests", content=_JSON_LOOKALIKE, headers=headers)
+    assert answer.status_code == 403
+    tracker = posting.app.state.peppolnet.extra["cases"].tracker  # type: ignore[attr-defined]
+    assert tracker.list() == []
+
+
+def test_json_needs_no_token_only_on_the_api(posting: TestClient) -> None:
+    posting.get("/")
+    for route in ("/echo", "/cases", "/search"):  # the page's own forms: JSON is no way round
+        assert posting.post(route, json={"value": "x"}).status_code == 403, route
+    as_json = {"content-type": "Application/JSON; charset=utf-8"}  # case and parameters: JSON
+    answer = posting.post("/api/v1/requests", content=b'{"company_name": ""}', headers=as_json)
+    assert answer.status_code == 422  # through to the API, which names the problems
+    cross = {"content-type": "application/json", "sec-fetch-site": "cross-site"}
+    assert posting.post("/api/v1/requests", content=b"{}", headers=cross).status_code == 403
+
+
 def test_a_body_over_the_limit_is_refused_before_it_is_read(sandbox: Sandbox) -> None:
     small = WebSettings(max_body_bytes=1000, secret_key="s")
     with client(sandbox, settings=small) as web:

@@ -9,8 +9,11 @@
   and its HMAC under the app's secret in the form (``csrf_token``) or the ``X-CSRF-Token``
   header. A forged form from another site has neither; a cookie planted by a sibling domain
   still lacks the signature. A request the browser marks cross-site is refused outright. A
-  JSON body (``application/json``) cannot be sent cross-site without a CORS preflight, which
-  this app never grants, so API clients need no token.
+  JSON body to the JSON API (``/api/...``) needs no token: a browser sends ``application/json``
+  cross-site only after a CORS preflight, which this app never grants. The exemption is
+  narrow on purpose: the media type must be exactly ``application/json`` (a form can send
+  ``text/plain`` whose body looks like JSON, and ``text/plain; application/json`` is still
+  text), and only API routes have it, so the page's own forms always need their token.
 * **Body limit**: a request body larger than :attr:`WebSettings.max_body_bytes` is refused
   before it is read into memory.
 * **Audit log** (logger ``peppolnet.web.audit``): one INFO record per request sent to an
@@ -131,10 +134,11 @@ class CsrfMiddleware:
             if body is None:
                 await self._refused(scope, receive, send, 413)
                 return
-            # a JSON client (a program) has no cookie, and needs none: see _valid
-            cookieless = fresh and not _is_json(headers)
+            # a JSON client (a program) of the API has no cookie, and needs none
+            api_json = _is_api_json(scope, headers)
+            cookieless = fresh and not api_json
             if cookieless or not await _valid(
-                scope, headers, body, self.settings.secret_key, nonce
+                scope, headers, body, self.settings.secret_key, nonce, api_json
             ):
                 await self._refused(scope, receive, send, 403)
                 return
@@ -158,12 +162,14 @@ def _cookie(headers: Headers, name: str) -> str:
     return morsel.value if morsel is not None else ""
 
 
-async def _valid(scope: Scope, headers: Headers, body: bytes, secret: str, nonce: str) -> bool:
+async def _valid(
+    scope: Scope, headers: Headers, body: bytes, secret: str, nonce: str, api_json: bool
+) -> bool:
     if headers.get("sec-fetch-site", "same-origin") == "cross-site":
         return False
-    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    content_type = _media_type(headers)
     given = headers.get(CSRF_HEADER, "")
-    if not given and content_type == "application/json":
+    if not given and api_json:
         return True  # cross-site JSON needs a CORS preflight this app never grants
     if not given and content_type in _FORMS:
         given = await _form_field(scope, body, CSRF_FIELD)
@@ -171,9 +177,20 @@ async def _valid(scope: Scope, headers: Headers, body: bytes, secret: str, nonce
     return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def _is_json(headers: Headers) -> bool:
-    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return content_type == "application/json"
+def _media_type(headers: Headers) -> str:
+    """The body's media type without parameters, lower case (``""`` without a Content-Type)."""
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _is_api_json(scope: Scope, headers: Headers) -> bool:
+    """A JSON body (exactly ``application/json``, the one type a cross-site form or a no-CORS
+    fetch cannot send) to a route of the JSON API: the requests that need no CSRF token."""
+    if _media_type(headers) != "application/json":
+        return False
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    within = path[len(root) :] if root and path.startswith(root) else path
+    return within.startswith("/api/")
 
 
 _FORMS: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
