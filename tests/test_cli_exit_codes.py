@@ -323,6 +323,9 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "not a port number", "--port", "http"),
         error(2, "unknown language 'de'", "--lang", "de"),
         error(2, "no sandbox is running", "--port", "0", *NO_SANDBOX),
+        error(2, "--smtp needs --smtp-from", "--port", "0", "--smtp", "127.0.0.1:2525"),
+        error(2, "needs --smtp HOST:PORT", "--port", "0", "--smtp-to", "desk@op.example"),
+        error(2, "contains a control character", "--port", "0", "--smtp-from", "a@b\nBcc: c@d"),
     ],
     ("sml", "lookup"): [
         answer(0, "https://", "{cannot}", *SANDBOX),

@@ -23,8 +23,11 @@ def test_serve_shows_the_page_on_the_sandbox(sandbox: Sandbox, tmp_path: Path) -
     state = write_state(sandbox.info(), tmp_path / "sandbox.json")
     env = {**os.environ, "PYTHONPATH": str(SRC), "PEPPOLNET_LANG": "sv"}
     command = [sys.executable, "-m", "peppolnet.cli", "serve", "--port", "0"]
+    # a mail channel beside the sandbox's desk (the server is contacted only when mail is sent)
+    smtp = ["--smtp", "127.0.0.1:2525", "--smtp-to", "onboarding@op.example"]
+    smtp += ["--smtp-from", "support@desk.example", "--smtp-security", "none"]
     child = subprocess.Popen(
-        [*command, "--network", "sandbox", "--state-file", str(state)],
+        [*command, "--network", "sandbox", "--state-file", str(state), *smtp],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -39,6 +42,9 @@ def test_serve_shows_the_page_on_the_sandbox(sandbox: Sandbox, tmp_path: Path) -
         assert page.status_code == 200
         assert 'data-verdict="can-receive"' in page.text
         assert '<html lang="sv">' in page.text
+        form = httpx.get(f"{url}cases/new", timeout=60).text
+        assert '<option value="desk"' in form
+        assert '<option value="smtp"' in form
     finally:
         child.send_signal(signal.SIGINT)
         try:

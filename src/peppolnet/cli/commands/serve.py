@@ -5,6 +5,12 @@ By default it starts a sandbox network in this process and serves the page on it
 or ``test`` serves the real networks (``sandbox`` uses a running ``peppolnet sandbox serve``
 when there is one). The socket is bound before the server starts, so a port in use is one
 sentence and exit 3 (a fault of the machine, not of the command line), not a traceback.
+
+Where requests go is described by the same channel options as ``peppolnet request``'s
+(``--desk-url``, ``--outbox``, ``--smtp`` with ``--smtp-to``/``--smtp-from``/``--smtp-security``;
+one channel per kind given, the form offers each). ``--smtp`` with ``--smtp-from`` also mails
+the confirmation when the network shows a requested change. On the sandbox, requests go to its
+operator desk unless ``--desk-url`` names another.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from typing import TYPE_CHECKING, Any
 from peppolnet.cli._network import network_choice
 from peppolnet.cli._output import UsageError, add_db_argument, port_number
 from peppolnet.errors import SandboxError
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
+    from peppolnet.i18n import Language
     from peppolnet.network import Network
     from peppolnet.recipients.channels import Channel
+    from peppolnet.recipients.tracking import Notifier
     from peppolnet.web.casework import CaseSettings
 
 
@@ -60,6 +69,9 @@ def register(sub: Any) -> None:
         help="the CSP frame-ancestors sources allowed to embed the page (default: 'none')",
     )
     add_db_argument(parser)
+    from peppolnet.cli.commands.request import add_channel_options
+
+    add_channel_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -106,19 +118,50 @@ def _network(args: argparse.Namespace) -> Iterator[tuple[Network, dict[str, Any]
         yield sandbox.network, sandbox.info()
 
 
-def _hand_off(info: dict[str, Any] | None) -> tuple[dict[str, Channel], CaseSettings]:
-    """On a sandbox, requests go to its operator desk and its operators fill the form's list;
-    elsewhere an operator configures its own channels (docs/web.md) and the form takes Seat
-    IDs."""
+def _hand_off(
+    channels: dict[str, Channel], notifier: Notifier | None, info: dict[str, Any] | None
+) -> tuple[dict[str, Channel], CaseSettings]:
+    """The channels the options named (on a sandbox, its operator desk unless ``--desk-url``
+    named another) and the case settings: the sandbox's operators fill the form's list (else
+    it takes Seat IDs), and the notifier mails the confirmations."""
     from peppolnet.cli.commands.operators import operators_from_state
     from peppolnet.operators import OperatorRegistry
     from peppolnet.recipients import HttpChannel
     from peppolnet.web.casework import CaseSettings
 
-    if info is None or not info.get("desk_url"):
-        return {}, CaseSettings()
-    registry = OperatorRegistry(operators_from_state(info))
-    return {"desk": HttpChannel(str(info["desk_url"]))}, CaseSettings(operators=registry)
+    if "desk" not in channels and info is not None and info.get("desk_url"):
+        channels = {"desk": HttpChannel(str(info["desk_url"])), **channels}
+    registry = OperatorRegistry(operators_from_state(info)) if info is not None else None
+    return channels, CaseSettings(operators=registry, notifier=notifier)
+
+
+def _channels(args: argparse.Namespace) -> dict[str, Channel]:
+    """One channel per kind the options describe, by the name the form shows."""
+    from peppolnet.cli.commands.request import channel_from_arguments
+
+    chosen = {"desk": ("http", args.desk_url), "outbox": ("outbox", args.outbox)}
+    chosen["smtp"] = ("smtp", args.smtp_to)
+    return {
+        name: channel_from_arguments(args, kind, "serve")
+        for name, (kind, given) in chosen.items()
+        if given
+    }
+
+
+def _notifier(args: argparse.Namespace, lang: Language) -> Notifier | None:
+    """Confirmations through ``--smtp``, from ``--smtp-from``: each in the language its case
+    was asked in (the page's default ``lang`` for cases made through the JSON API)."""
+    from peppolnet.cli._output import host_port
+    from peppolnet.recipients.tracking import EmailNotifier
+
+    if not args.smtp:
+        return None
+    if not args.smtp_from:
+        raise UsageError(_("--smtp needs --smtp-from: the sender of the confirmation mails"))
+    host, port = host_port(args.smtp, "--smtp")
+    return EmailNotifier(
+        host, port, sender=args.smtp_from, security=args.smtp_security, language=lang
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,17 +176,22 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     from peppolnet.cli._language import language
 
+    lang = language()  # --lang (every command has it), else the locale: the page's default
+    named, notifier = _channels(args), _notifier(args, lang)  # usage problems before the port
     sock = bind(args.host, args.port)
     with contextlib.ExitStack() as stack:
         stack.callback(sock.close)
         network, sandbox_info = stack.enter_context(_network(args))
-        channels, cases = _hand_off(sandbox_info)
+        channels, cases = _hand_off(named, notifier, sandbox_info)
+        for channel in channels.values():
+            close = getattr(channel, "close", None)
+            if callable(close):
+                stack.callback(close)
         directory = None
         if args.db:
             from peppolnet.recipients.directory import RecipientDirectory
 
             directory = RecipientDirectory(args.db)
-        lang = language()  # --lang (every command has it), else the locale: the page's default
         app = create_app(
             network=network,
             channels=channels,
