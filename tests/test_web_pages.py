@@ -253,3 +253,21 @@ def test_a_verdict_is_reused_for_a_minute_then_asked_again(sandbox: Sandbox) -> 
         assert verdicts(web.get(f"/search?q={HOSTILE}").text) == ["can-receive"]  # kept
         clock.advance(61.0)
         assert verdicts(web.get(f"/participant/{HOSTILE}").text) == ["not-registered"]
+
+
+def test_the_trace_of_a_lookup_is_under_the_details_in_the_page_language(
+    web: TestClient,
+) -> None:
+    plain = web.get(f"/participant/{NORDLYS}", params={"lang": "sv"}).text
+    assert 'id="trace"' not in plain  # a trace is asked for: it is a fresh lookup
+    assert "?lang=sv&amp;trace=1" in plain  # the link that asks for it keeps the page
+    page = web.get(f"/participant/{NORDLYS}", params={"lang": "sv", "trace": "1"})
+    assert page.status_code == 200
+    assert verdicts(page.text) == ["can-receive"]  # the verdict of the traced lookup
+    [trace] = texts(page.text, "trace")
+    assert trace.startswith("Uppslagningens spårning")
+    for step in ("1. ✓ identifier", "✓ dns", "✓ tls", "✓ signature", "✓ smp-certificate"):
+        assert step in trace
+    assert "KAN TA EMOT" in trace
+    english = texts(web.get(f"/participant/{NORDLYS}?trace=1&lang=en").text, "trace")[0]
+    assert "CAN-RECEIVE" in english

@@ -205,14 +205,14 @@ async def business_card(state: WebState, result: Reachability) -> CardData | Non
     return CardData(card=card)
 
 
-async def trace_text(
+async def traced(
     state: WebState, participant: str, document_type: str | None, lang: Language
-) -> str | None:
-    """The lookup's trace as text, where the library can trace (``AsyncLookup.trace``)."""
-    lookup = state.require_lookup()
-    tracer = getattr(lookup, "trace", None)
-    if tracer is None:
-        return None
-    trace = await tracer(participant, document_type)
-    text = getattr(trace, "text", None)
-    return str(text(lang)) if callable(text) else str(trace)
+) -> tuple[Reachability, list[str]]:
+    """A fresh lookup with its trace (``AsyncLookup.trace``): the verdict and the trace's
+    lines in ``lang`` - one lookup for both, never a cached verdict beside a new trace.
+    Raises only for invalid input. The lines hold what the network said: the page's
+    templates escape them."""
+    from peppolnet.trace.render import lines
+
+    trace = await state.require_lookup().trace(participant, document_type)
+    return trace.reachability, lines(trace, lang)

@@ -88,8 +88,8 @@ async def search_page(request: Request) -> Response:
 
 
 async def participant_page(request: Request) -> Response:
-    """One participant: its card with every detail, the business card, and (``?trace=1``,
-    where the library can trace) the lookup's trace."""
+    """One participant: its card with every detail, the business card, and with ``?trace=1``
+    the trace of a fresh lookup (every step: DNS, TLS, HTTP, signature, certificates)."""
     state = web_state(request)
     refused = limited(request, state)
     if refused is not None:
@@ -97,11 +97,12 @@ async def participant_page(request: Request) -> Response:
     participant = request.path_params["participant"]
     doctype = _form(request)["doctype"]
     lang = request.state.lang
+    trace = None
     try:
-        result = await lookups.look_up(state, participant, doctype)
-        trace = None
         if request.query_params.get("trace") == "1":
-            trace = await lookups.trace_text(state, participant, doctype, lang)
+            result, trace = await lookups.traced(state, participant, doctype, lang)
+        else:
+            result = await lookups.look_up(state, participant, doctype)
     except InvalidInput as exc:
         return _error(request, exc)
     item = {
@@ -110,8 +111,7 @@ async def participant_page(request: Request) -> Response:
         "card_data": await lookups.business_card(state, result),
         "trace": trace,
     }
-    can_trace = hasattr(state.require_lookup(), "trace")
-    return _page(request, "participant.html", cards=[item], result=result, can_trace=can_trace)
+    return _page(request, "participant.html", cards=[item], result=result)
 
 
 def _shown(outcome: lookups.SearchOutcome, request: Request) -> dict[str, Any]:
