@@ -271,3 +271,8 @@ def test_the_trace_of_a_lookup_is_under_the_details_in_the_page_language(
     assert "KAN TA EMOT" in trace
     english = texts(web.get(f"/participant/{NORDLYS}?trace=1&lang=en").text, "trace")[0]
     assert "CAN-RECEIVE" in english
+    # the server's file system stays private: where the trust store came from, not its path
+    assert "trust store: network" in english
+    assert ".pem" not in english
+    assert "/root" not in english
+    assert "/tmp" not in english

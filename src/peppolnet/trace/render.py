@@ -25,9 +25,13 @@ _MARK: Final = {
 }
 
 
-def lines(trace: Trace, language: str | None = None) -> list[str]:
+def lines(trace: Trace, language: str | None = None, *, local_paths: bool = True) -> list[str]:
     """The trace as lines in ``language`` (``"sv"`` or ``"en"``, default English): a heading,
-    then ``N. mark step: sentence (time)`` for each step and a few facts under some."""
+    then ``N. mark step: sentence (time)`` for each step and a few facts under some.
+
+    ``local_paths=False`` names where the trust store came from instead of its file path: a
+    page served to others must not show the server's file system.
+    """
     result = trace.reachability
     # in English the verdict's own value, as `peppolnet lookup` shows it; in Swedish in words
     english = language is None or parse_language(language) == "en"
@@ -45,8 +49,18 @@ def lines(trace: Trace, language: str | None = None) -> list[str]:
         took = "" if step.elapsed is None else f" ({step.elapsed * 1000:.1f} ms)"
         sentence = render(step.message, language)
         out.append(f"{number:>{width}}. {_MARK[step.status]} {step.name}: {sentence}{took}")
-        out.extend(indent + render(fact, language) for fact in _facts(step))
+        facts = _facts(step)
+        if not local_paths:
+            facts = (fact for fact in facts if not _is_path_fact(fact))
+            if step.name == "tls" and step.details.get("trust_store"):
+                source = step.details["trust_store"].get("source") or "-"
+                out.append(indent + render(_("trust store: {path}", path=source), language))
+        out.extend(indent + render(fact, language) for fact in facts)
     return out
+
+
+def _is_path_fact(fact: str) -> bool:
+    return getattr(fact, "template", None) == "trust store: {path}"
 
 
 def _facts(step: TraceStep) -> Iterator[str]:

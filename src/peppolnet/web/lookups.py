@@ -215,4 +215,4 @@ async def traced(
     from peppolnet.trace.render import lines
 
     trace = await state.require_lookup().trace(participant, document_type)
-    return trace.reachability, lines(trace, lang)
+    return trace.reachability, lines(trace, lang, local_paths=False)
