@@ -198,6 +198,16 @@ def test_chart(tmp_path: Path, suffix: str) -> None:
     assert data.startswith(b"\x89PNG") if suffix == "png" else b"<svg" in data
 
 
+def test_an_operator_name_with_dollars_is_drawn_as_written(tmp_path: Path) -> None:
+    """Names come from certificates: "$x^2$ AB" must not start matplotlib's mathtext (which
+    draws something else, and with an unbalanced or bad formula fails the whole chart)."""
+    summary = Summary()
+    for name in ("$\\frac{1}{$ AB", "Cash$ $x^2$ AB"):
+        summary.add({"verdict": "can-receive", "operator_name": name, "seat_id": "PSE000199"})
+    path = render_chart(summary, tmp_path / "c.svg")
+    assert b"<svg" in path.read_bytes()
+
+
 def test_a_row_cut_inside_its_last_field_is_not_counted_as_done(tmp_path: Path) -> None:
     # Regression: the cut line still had every column, so resume counted it as done while the
     # writer then dropped it - the row was lost.

@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from peppolnet.bulk.chart import chart_figure
+from peppolnet.bulk.chart import chart_figure, plain_text
 from peppolnet.i18n import _, render
 
 if TYPE_CHECKING:
@@ -84,6 +84,4 @@ def render_shares_chart(
 
 
 def _label(name: str | None, seat: str) -> str:
-    # a name comes from a certificate: "$" would start matplotlib's mathtext, which may fail
-    text = f"{name} ({seat})" if name else seat
-    return text.replace("$", r"\$")
+    return plain_text(f"{name} ({seat})" if name else seat)

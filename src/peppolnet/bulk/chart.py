@@ -70,7 +70,7 @@ def render_chart(
     operators = summary.operators.most_common(12)
     others = summary.total - sum(summary.operators.values())
     rest = [render(_("cannot receive / unknown"), language)] if others else []
-    labels = [render(name, language) for name, _count in operators] + rest
+    labels = [plain_text(render(name, language)) for name, _count in operators] + rest
     shares = [100 * count / total for _name, count in operators] + (
         [100 * others / total] if others else []
     )
@@ -90,6 +90,12 @@ def render_chart(
         heading = _("Peppol reachability of {count} rows", count=summary.total)
         figure.suptitle(title or render(heading, language))
     return Path(path)
+
+
+def plain_text(text: str) -> str:
+    """``text`` drawn as it is written. Operator names come from certificates: a ``$`` would
+    start matplotlib's mathtext, which draws something else or fails the whole chart."""
+    return text.replace("$", r"\$")
 
 
 @contextlib.contextmanager
