@@ -27,7 +27,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 @pytest.fixture
 def on_sandbox(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     """Point ``--network`` at the running sandbox (the state-file route is another command's)."""
-    monkeypatch.setattr(check_command, "network_from_arguments", lambda args: sandbox.network)
+    monkeypatch.setattr(check_command, "networks_from_arguments", lambda args: sandbox.network)
     return sandbox
 
 
@@ -214,7 +214,7 @@ from peppolnet.cli import main
 
 with Sandbox.start(key_dir=Path(sys.argv[3])) as sandbox:
     sandbox.dns.set_latency(0.15)
-    check_command.network_from_arguments = lambda args: sandbox.network
+    check_command.networks_from_arguments = lambda args: sandbox.network
     print("ready", flush=True)
     code = main(["check", sys.argv[1], "-o", sys.argv[2], "--concurrency", "2"])
 sys.exit(code)

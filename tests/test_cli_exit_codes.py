@@ -91,6 +91,7 @@ BASE: dict[tuple[str, ...], tuple[str, ...]] = {
     ("customers", "search"): ("Nordlys",),
     ("demo",): (),
     ("directory", "search"): ("fjord", *SANDBOX),
+    ("doctor",): SANDBOX,
     ("id", "check"): ("0007:5567321707",),
     ("id", "suggest"): ("556732-1707", "--country", "SE"),
     ("lookup",): ("{cannot}", *SANDBOX),
@@ -134,6 +135,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "must not be the register", "{register}", "-o", "{register}", *SANDBOX),
         error(2, "no sandbox is running", "{register}", *NO_SANDBOX),
         error(1, "no participant id column", "{noid}", "-o", "{tmp}/o.csv", *SANDBOX),
+        error(2, "--zone names one SML zone", "{register}", "--network", "auto", "--zone", "x.t"),
     ],
     ("customers", "changes"): [error(2, "not an ISO 8601 time", "--since", "yesterday")],
     ("customers", "import"): [
@@ -159,6 +161,12 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(1, "at least 3 characters", "--name", "fj", *SANDBOX),
         error(2, "no sandbox is running", "fjord", *NO_SANDBOX),
     ],
+    ("doctor",): [
+        # a resolver that cannot be asked is a finding about this machine: a "no", not a fault
+        answer(1, "could not be asked", "--dns", "127.0.0.1:1", "--timeout", "1", *SANDBOX),
+        error(2, "positive number of seconds", "--timeout", "0", *SANDBOX),
+        error(2, "no sandbox is running", *NO_SANDBOX),
+    ],
     ("id", "check"): [
         error(
             2,
@@ -173,6 +181,8 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
     ("lookup",): [
         answer(1, "CANNOT-RECEIVE", "{cannot}", *SANDBOX),
         answer(1, "NOT-REGISTERED", "{unregistered}", *SANDBOX),
+        answer(1, "dnssec: the answer is signed by", "{cannot}", "--dnssec", *SANDBOX),
+        error(2, "--zone names one SML zone", "{cannot}", "--network", "auto", "--zone", "x.test"),
         error(1, "four-digit scheme code", "notanid", *SANDBOX),
         error(2, "alias", "{cannot}", "--doctype", "invioce", *SANDBOX),
         error(2, "--process", "{cannot}", "--process", "not a process", *SANDBOX),
@@ -329,6 +339,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
     ],
     ("sml", "lookup"): [
         answer(0, "https://", "{cannot}", *SANDBOX),
+        answer(0, "dnssec: secure", "{cannot}", "--dnssec", *SANDBOX),
         error(1, "is not registered", "{unregistered}", *SANDBOX),
         error(1, "four-digit scheme code", "notanid", *SANDBOX),
         error(2, "not an IP address", "{cannot}", "--nameserver", "dns.example", *SANDBOX),

@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "Lookup": "peppolnet.lookup",
     "AsyncLookup": "peppolnet.lookup",
     "RetryPolicy": "peppolnet.lookup",
+    "AutoLookup": "peppolnet.auto",
+    "AsyncAutoLookup": "peppolnet.auto",
     "Reachability": "peppolnet.reachability",
     "Verdict": "peppolnet.reachability",
     "Check": "peppolnet.reachability",
@@ -39,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     # networks
     "Network": "peppolnet.network",
     "network_by_name": "peppolnet.network",
+    "Networks": "peppolnet.network",
     "PRODUCTION": "peppolnet.network",
     "TEST": "peppolnet.network",
     "DestinationPolicy": "peppolnet.destinations",
@@ -75,6 +78,8 @@ _EXPORTS: dict[str, str] = {
     "NoSmpService": "peppolnet.errors",
     "DnsFailure": "peppolnet.errors",
     "UntrustedNegative": "peppolnet.errors",
+    "DnssecFailure": "peppolnet.errors",
+    "DnssecBogus": "peppolnet.errors",
     "SmpNotFound": "peppolnet.errors",
     "SmpUnavailable": "peppolnet.errors",
     "SmpError": "peppolnet.errors",
@@ -106,6 +111,10 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     # The real types for mypy and IDEs; at run time the names load on first use (below).
+    from peppolnet.auto import (
+        AsyncAutoLookup as AsyncAutoLookup,
+        AutoLookup as AutoLookup,
+    )
     from peppolnet.bulk import (
         check_many as check_many,
         check_many_async as check_many_async,
@@ -129,6 +138,8 @@ if TYPE_CHECKING:
         DirectoryQueryError as DirectoryQueryError,
         DirectoryRateLimited as DirectoryRateLimited,
         DnsFailure as DnsFailure,
+        DnssecBogus as DnssecBogus,
+        DnssecFailure as DnssecFailure,
         IdentifierMismatch as IdentifierMismatch,
         InvalidDocumentTypeId as InvalidDocumentTypeId,
         InvalidIdentifier as InvalidIdentifier,
@@ -176,6 +187,7 @@ if TYPE_CHECKING:
         PRODUCTION as PRODUCTION,
         TEST as TEST,
         Network as Network,
+        Networks as Networks,
         network_by_name as network_by_name,
     )
     from peppolnet.operators import (
@@ -219,9 +231,9 @@ if TYPE_CHECKING:
 #: (``peppolnet.network.TEST``), imported on first use like the names above.
 _SUBMODULES: frozenset[str] = frozenset(
     {
-        "bulk", "clock", "codelists", "destinations", "directory", "errors", "identifiers",
-        "lookup", "network", "operators", "reachability", "recipients", "revocation", "sandbox",
-        "schemes", "sml", "smp", "trace",
+        "auto", "bulk", "clock", "codelists", "destinations", "directory", "dnssec", "doctor",
+        "errors", "identifiers", "lookup", "network", "operators", "reachability", "recipients",
+        "revocation", "sandbox", "schemes", "sml", "smp", "trace",
     }
 )  # fmt: skip
 

@@ -39,14 +39,17 @@ What a forgery that lands could do is bounded: a forged SMP address still has to
 signed under the network's SMP CA, so it makes the lookup fail rather than trusted; a forged
 NXDOMAIN that carries the zone's SOA (without it, :mod:`peppolnet.sml` does not believe a
 denial) would read as "not registered" until the negative cache entry expires
-(``max_negative_ttl``, 5 minutes by default). Only DNSSEC validation would rule that out, and
-peppolnet does not validate DNSSEC (nor did it when dnspython sent the queries).
+(``max_negative_ttl``, 5 minutes by default). Only DNSSEC validation rules that out: opt-in
+(``dnssec=True``), the question is then asked with the DO and CD bits, the whole reply is kept,
+and :mod:`peppolnet.dnssec` validates it, asking its DNSKEY and DS questions through this same
+policy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import socket
 import threading
@@ -183,6 +186,7 @@ class Exchange:
     query_id: int
     message: bytes
     deadline: float
+    dnssec: bool = False
 
     def renumbered(self) -> Exchange:
         """The same query under a fresh random ID, for a shared socket on which a query with
@@ -190,7 +194,14 @@ class Exchange:
         query_id = secrets.randbits(16)
         message = query_id.to_bytes(2, "big") + self.message[2:]
         return Exchange(
-            self.server, self.tcp, self.name, self.rdtype, query_id, message, self.deadline
+            self.server,
+            self.tcp,
+            self.name,
+            self.rdtype,
+            query_id,
+            message,
+            self.deadline,
+            self.dnssec,
         )
 
     def read(self, data: bytes) -> DnsResponse:
@@ -204,13 +215,15 @@ class Exchange:
         malformed one.
         """
         try:
-            return parse_response(
+            response = parse_response(
                 data, self.query_id, self.name, self.rdtype, over_tcp=self.tcp, server=self.server
             )
         except ForeignResponse as exc:
             if not self.tcp:
                 raise
             raise BadResponse(f"the reply over TCP is not for this query: {exc.message}") from None
+        # a question asked for DNSSEC keeps the whole reply: its signatures are validated
+        return dataclasses.replace(response, wire=data) if self.dnssec else response
 
 
 class Resolution:
@@ -242,6 +255,7 @@ class Resolution:
     __slots__ = (
         "_answer",
         "_deadline",
+        "_dnssec",
         "_edns",
         "_exchange",
         "_index",
@@ -265,8 +279,10 @@ class Resolution:
         *,
         tcp: bool,
         now: float,
+        dnssec: bool = False,
     ) -> None:
         self.name = name
+        self._dnssec = dnssec
         self.rdtype = rdtype
         self.timeout = timeout
         self.tcp = tcp
@@ -297,9 +313,18 @@ class Resolution:
                 continue
             query_id = secrets.randbits(16)
             server = self._servers[self._index]
-            message = build_query(self.name, self.rdtype, query_id, edns=self._edns)
+            message = build_query(
+                self.name, self.rdtype, query_id, edns=self._edns, dnssec=self._dnssec
+            )
             self._exchange = Exchange(
-                server, self._next_tcp, self.name, self.rdtype, query_id, message, self._share
+                server,
+                self._next_tcp,
+                self.name,
+                self.rdtype,
+                query_id,
+                message,
+                self._share,
+                self._dnssec,
             )
             if self._observer is not None:
                 self._observer.dns_query(self._exchange)
@@ -407,13 +432,23 @@ def _tcp(exchange: Exchange, port: int) -> DnsResponse:
 
 
 def ask(
-    name: str, rdtype: int, servers: Sequence[str], port: int, timeout: float, *, tcp: bool
+    name: str,
+    rdtype: int,
+    servers: Sequence[str],
+    port: int,
+    timeout: float,
+    *,
+    tcp: bool,
+    dnssec: bool = False,
 ) -> DnsResponse:
-    """The first answer (NOERROR or NXDOMAIN) any of ``servers`` gives, blocking.
+    """The first answer (NOERROR or NXDOMAIN) any of ``servers`` gives, blocking; ``dnssec``
+    asks with the DO and CD bits and keeps the whole reply (:attr:`DnsResponse.wire`).
 
     Raises :class:`~peppolnet.errors.DnsFailure` listing every server's outcome otherwise.
     """
-    resolution = Resolution(name, rdtype, servers, timeout, tcp=tcp, now=time.monotonic())
+    resolution = Resolution(
+        name, rdtype, servers, timeout, tcp=tcp, now=time.monotonic(), dnssec=dnssec
+    )
     while (exchange := resolution.next(time.monotonic())) is not None:
         try:
             resolution.reply(_tcp(exchange, port) if exchange.tcp else _udp(exchange, port))
@@ -701,10 +736,11 @@ async def ask_async(
     *,
     tcp: bool,
     udp: UdpEndpoints,
+    dnssec: bool = False,
 ) -> DnsResponse:
     """The async twin of :func:`ask`; UDP goes through ``udp``'s shared sockets."""
     loop = asyncio.get_running_loop()
-    resolution = Resolution(name, rdtype, servers, timeout, tcp=tcp, now=loop.time())
+    resolution = Resolution(name, rdtype, servers, timeout, tcp=tcp, now=loop.time(), dnssec=dnssec)
     while (exchange := resolution.next(loop.time())) is not None:
         try:
             if exchange.tcp:

@@ -42,6 +42,8 @@ from peppolnet.errors import DnsFailure, InvalidInput
 __all__ = [
     "CNAME",
     "DNAME",
+    "DNSKEY",
+    "DS",
     "EDNS_PAYLOAD",
     "FORMERR",
     "MAX_CNAME_HOPS",
@@ -69,6 +71,8 @@ CNAME: Final = 5
 SOA: Final = 6
 NAPTR: Final = 35
 DNAME: Final = 39
+DS: Final = 43
+DNSKEY: Final = 48
 OPT: Final = 41
 CLASS_IN: Final = 1
 
@@ -93,6 +97,8 @@ _FLAG_QR: Final = 0x8000
 _FLAG_TC: Final = 0x0200
 _FLAG_AD: Final = 0x0020
 _FLAG_RD: Final = 0x0100
+_FLAG_CD: Final = 0x0010
+_EDNS_DO: Final = 0x8000
 _OPCODE_MASK: Final = 0x7800
 _MAX_NAME: Final = 255
 _MAX_LABEL: Final = 63
@@ -102,6 +108,7 @@ _RR: Final = struct.Struct("!HHIH")
 _SOA_TIMERS: Final = struct.Struct("!IIIII")
 _TYPE_CLASS: Final = struct.Struct("!HH")
 _OPT_RR: Final = b"\x00" + struct.pack("!HHIH", OPT, EDNS_PAYLOAD, 0, 0)
+_OPT_RR_DO: Final = b"\x00" + struct.pack("!HHIH", OPT, EDNS_PAYLOAD, _EDNS_DO, 0)
 
 _RCODE_NAMES: Final = {
     0: "NOERROR",
@@ -117,7 +124,15 @@ _RCODE_NAMES: Final = {
     10: "NOTZONE",
     16: "BADVERS",
 }
-_TYPE_NAMES: Final = {CNAME: "CNAME", SOA: "SOA", NAPTR: "NAPTR", DNAME: "DNAME", OPT: "OPT"}
+_TYPE_NAMES: Final = {
+    CNAME: "CNAME",
+    SOA: "SOA",
+    NAPTR: "NAPTR",
+    DNAME: "DNAME",
+    OPT: "OPT",
+    DS: "DS",
+    DNSKEY: "DNSKEY",
+}
 
 
 class BadResponse(DnsFailure):
@@ -188,6 +203,9 @@ class DnsResponse:
     AD bit (the resolver says it validated the answer with DNSSEC; RFC 4035 §3.2.3), and
     ``aliases`` the CNAME records followed to the records (and any DNAME records the answer
     carried), in answer order: both only described, for a trace; nothing is decided on them.
+    ``wire`` is the whole reply, kept only for a question asked for DNSSEC (whose validation -
+    peppolnet's own, :mod:`peppolnet.dnssec` - reads the signatures and NSEC records this
+    parser skips); empty otherwise.
     """
 
     rcode: int
@@ -200,6 +218,7 @@ class DnsResponse:
     server: str = ""
     ad: bool = False
     aliases: tuple[Alias, ...] = ()
+    wire: bytes = b""
 
 
 def rcode_text(rcode: int) -> str:
@@ -316,20 +335,26 @@ def _question(name: str, rdtype: int) -> tuple[bytes, bytes]:
     return encode_name(name), _TYPE_CLASS.pack(rdtype, CLASS_IN)
 
 
-def build_query(name: str, rdtype: int, query_id: int, *, edns: bool = True) -> bytes:
+def build_query(
+    name: str, rdtype: int, query_id: int, *, edns: bool = True, dnssec: bool = False
+) -> bytes:
     """One query for ``name``/``rdtype``/IN with recursion desired and ID ``query_id``.
 
     With ``edns`` (the default) an EDNS0 OPT record announces :data:`EDNS_PAYLOAD` octets, so
     answers up to that size come over UDP; servers that answer FORMERR to it are asked again
-    without (the transport's job).
+    without (the transport's job). ``dnssec`` (with ``edns``) sets the DO bit, asking for the
+    records' signatures (RFC 3225), and CD, so that a validating resolver hands over even data
+    it finds bogus: peppolnet validates itself and can then say why (RFC 4035 §3.2.2).
     """
     if not 0 <= query_id <= 0xFFFF:
         raise InvalidInput(f"a DNS query ID is 16 bits, not {query_id!r}")
     if not 0 < rdtype <= 0xFFFF:
         raise InvalidInput(f"a DNS record type is 16 bits, not {rdtype!r}")
-    header = _HEADER.pack(query_id, _FLAG_RD, 1, 0, 0, 1 if edns else 0)
+    flags = _FLAG_RD | (_FLAG_CD if dnssec and edns else 0)
+    header = _HEADER.pack(query_id, flags, 1, 0, 0, 1 if edns else 0)
     qname, type_class = _question(name, rdtype)
-    return header + qname + type_class + (_OPT_RR if edns else b"")
+    opt = (_OPT_RR_DO if dnssec else _OPT_RR) if edns else b""
+    return header + qname + type_class + opt
 
 
 # --- response ------------------------------------------------------------------------------------

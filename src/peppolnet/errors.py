@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from peppolnet.dnssec.validator import DnssecResult
+
 __all__ = [
     "AlgorithmNotAllowed",
     "CertificateError",
@@ -28,6 +30,8 @@ __all__ = [
     "DirectoryQueryError",
     "DirectoryRateLimited",
     "DnsFailure",
+    "DnssecBogus",
+    "DnssecFailure",
     "IdentifierMismatch",
     "InvalidDocumentTypeId",
     "InvalidIdentifier",
@@ -127,11 +131,21 @@ class InvalidRequest(InvalidInput):
 
 
 class NotRegistered(PeppolnetError):
-    """The SML has no record for the participant (NXDOMAIN or no NAPTR): it is not in Peppol."""
+    """The SML has no record for the participant (NXDOMAIN or no NAPTR): it is not in Peppol.
+
+    ``dnssec``: what DNSSEC said of the denial, when the resolver validated it (else None).
+    """
+
+    dnssec: DnssecResult | None = None
 
 
 class NoSmpService(PeppolnetError):
-    """The SML has NAPTR records for the participant, but none for the ``Meta:SMP`` service."""
+    """The SML has NAPTR records for the participant, but none for the ``Meta:SMP`` service.
+
+    ``dnssec``: what DNSSEC said of those records, when the resolver validated them.
+    """
+
+    dnssec: DnssecResult | None = None
 
 
 class SmpNotFound(PeppolnetError):
@@ -166,6 +180,33 @@ class UntrustedNegative(DnsFailure):
         super().__init__(message)
         self.nameserver = nameserver
         self.name = name
+
+
+class DnssecFailure(DnsFailure):
+    """The SML's answer could not be validated with DNSSEC (only asked for with ``dnssec=True``):
+    a DNSKEY or DS record on its chain of trust could not be fetched (retryable, as any DNS
+    fault), or - :class:`DnssecBogus` - the chain does not validate. Either way the answer is
+    not used: the lookup's verdict is ``unknown``. ``result`` is the validation's outcome, when
+    there was one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool | None = None,
+        result: DnssecResult | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable)
+        self.result = result
+
+
+class DnssecBogus(DnssecFailure):
+    """The SML's answer is *bogus*: a signature on its chain of trust does not verify, has
+    expired or is missing where its zone is signed, or a denial lacks its proof (RFC 4035 §5).
+    Whether forged or broken, it cannot be used; asking again gives the same answer, so it is
+    not retryable."""
+
+    retryable = False
 
 
 class SmpUnavailable(NetworkFault):

@@ -41,6 +41,7 @@ __all__ = [
     "HTTPS_REQUIRED_FROM",
     "g2_check",
     "g2_issuer",
+    "is_g2_ca",
     "smp_https",
     "transport_problem",
 ]
@@ -109,6 +110,12 @@ def _is_g2_ca(cert: x509.Certificate) -> bool:
         _G2_MEMO.clear()
     _G2_MEMO[id(cert)] = (cert, g2)
     return g2
+
+
+def is_g2_ca(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` is a CA of the Peppol PKI G2 (by fingerprint or name; see above): what
+    ``peppolnet doctor`` asks of every CA in a network's trust store."""
+    return _is_g2_ca(cert)
 
 
 def g2_issuer(path: Sequence[x509.Certificate]) -> x509.Certificate | None:

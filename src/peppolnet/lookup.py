@@ -56,7 +56,7 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, TypeVar
 
 from peppolnet import _http, _retry, guardrails
 from peppolnet._logging import logger
@@ -68,6 +68,7 @@ from peppolnet.errors import (
     DeadlineExceeded,
     DestinationRefused,
     DnsFailure,
+    DnssecFailure,
     IdentifierMismatch,
     InvalidDocumentTypeId,
     InvalidInput,
@@ -128,6 +129,7 @@ if TYPE_CHECKING:
     import httpx
     from cryptography import x509
 
+    from peppolnet.dnssec.validator import DnssecResult
     from peppolnet.network import Network
     from peppolnet.trace import Trace
     from peppolnet.trace.recorder import TraceRecorder
@@ -541,7 +543,8 @@ def _sml_steps(ctx: _Context, started: float) -> Generator[_Request, Any, SmlAns
         _identifier_check(ctx, candidate)
         try:
             answer = yield from _resolve(ctx, candidate)
-        except NotRegistered:
+        except NotRegistered as exc:
+            _dnssec_check(ctx, exc.dnssec)
             if number < len(ctx.candidates):
                 following = ctx.candidates[number].bare
                 ctx.add(
@@ -555,6 +558,7 @@ def _sml_steps(ctx: _Context, started: float) -> Generator[_Request, Any, SmlAns
                 )
             continue
         except NoSmpService as exc:
+            _dnssec_check(ctx, exc.dnssec)
             ctx.participant = candidate
             ctx.timings["dns"] = time.perf_counter() - dns_started
             ctx.add("sml", CheckStatus.FAIL, _("the SML has a record, but {error}", error=exc))
@@ -562,6 +566,7 @@ def _sml_steps(ctx: _Context, started: float) -> Generator[_Request, Any, SmlAns
         except DnsFailure as exc:
             fault = fault or exc
             continue
+        _dnssec_check(ctx, answer.dnssec)
         ctx.participant = candidate
         break
     ctx.timings["dns"] = time.perf_counter() - dns_started
@@ -570,14 +575,25 @@ def _sml_steps(ctx: _Context, started: float) -> Generator[_Request, Any, SmlAns
     ctx.participant = ctx.participant or ctx.candidates[0]
     if fault is not None:
         ctx.retryable = fault.retryable
+        check = "sml"
         message: str = _("the SML could not be asked: {error}", error=fault)
         if isinstance(fault, UntrustedNegative):
             message = fault.message  # it was asked; its denial says why it is not believed
-        ctx.add("sml", CheckStatus.FAIL, message)
+        if isinstance(fault, DnssecFailure):
+            check, message = "dnssec", fault.message  # it answered; DNSSEC says it is not usable
+        ctx.add(check, CheckStatus.FAIL, message)
         return _finish(ctx, started, Verdict.UNKNOWN)
     tried = ", ".join(c.bare for c in ctx.candidates)
     ctx.add("sml", CheckStatus.FAIL, _("no Peppol registration was found for {tried}", tried=tried))
     return _finish(ctx, started, Verdict.NOT_REGISTERED)
+
+
+def _dnssec_check(ctx: _Context, security: DnssecResult | None) -> None:
+    """What DNSSEC said of the SML's answer, when the lookup validates: secure passes, insecure
+    (an unsigned zone) only warns - the verdict stands, without DNSSEC's protection."""
+    if security is not None:
+        secure = security.status == "secure"
+        ctx.add("dnssec", CheckStatus.PASS if secure else CheckStatus.WARN, security.detail)
 
 
 def _smp_url_checks(ctx: _Context, started: float, smp_url: str) -> Reachability | None:
@@ -1400,6 +1416,9 @@ class Lookup(_Base):
     budget of ``attempts - 1`` retries for the whole lookup. ``revocation`` (e.g.
     :class:`~peppolnet.revocation.CrlChecker`) is asked about the SMP's signing certificate and
     the access point certificate; without it the ``revocation`` check says "not checked".
+    ``dnssec=True`` validates the SML's answer with DNSSEC from the network's trust anchors
+    (docs/dnssec.md): the ``dnssec`` check passes for a secure answer, warns for an unsigned
+    zone (the verdict stands), and a bogus answer makes the verdict ``unknown``.
 
     >>> # with a running sandbox (see docs/sandbox.md):
     >>> # Lookup(sandbox.network).check("0007:5567321707").verdict
@@ -1423,6 +1442,7 @@ class Lookup(_Base):
         per_host: int | None = None,
         deadline: float | None = DEFAULT_DEADLINE,
         retry: RetryPolicy | None = None,
+        dnssec: bool = False,
     ) -> None:
         super().__init__(
             network,
@@ -1435,8 +1455,8 @@ class Lookup(_Base):
         )
         # The lookup judges https itself (its own check, its own sentence), so the resolver
         # hands over http URLs instead of refusing them.
-        self.resolver = resolver or SmlResolver.for_network(
-            self.network, timeout=timeout, require_https=False, clock=self.clock
+        self.resolver = _resolver(resolver, dnssec) or SmlResolver.for_network(
+            self.network, timeout=timeout, require_https=False, clock=self.clock, dnssec=dnssec
         )
         self._own_smp = smp_client is None
         self.smp = smp_client or SmpClient(
@@ -1547,6 +1567,7 @@ class AsyncLookup(_Base):
         per_host: int | None = None,
         deadline: float | None = DEFAULT_DEADLINE,
         retry: RetryPolicy | None = None,
+        dnssec: bool = False,
     ) -> None:
         super().__init__(
             network,
@@ -1558,8 +1579,8 @@ class AsyncLookup(_Base):
             retry=retry,
         )
         self._own_resolver = resolver is None
-        self.resolver = resolver or AsyncSmlResolver.for_network(
-            self.network, timeout=timeout, require_https=False, clock=self.clock
+        self.resolver = _resolver(resolver, dnssec) or AsyncSmlResolver.for_network(
+            self.network, timeout=timeout, require_https=False, clock=self.clock, dnssec=dnssec
         )
         self._own_smp = smp_client is None
         self.smp = smp_client or AsyncSmpClient(
@@ -1673,6 +1694,21 @@ async def _arevocation_or_failure(
         return await arevocation_answer(checker, certificate, issuer, at)
     except Exception as exc:
         return _checker_failed(exc)
+
+
+_R = TypeVar("_R", SmlResolver, AsyncSmlResolver)
+
+
+def _resolver(resolver: _R | None, dnssec: bool) -> _R | None:
+    """The caller's resolver, which must validate DNSSEC when the lookup is asked to."""
+    if resolver is not None and dnssec and not getattr(resolver, "dnssec", False):
+        raise InvalidInput(
+            _(
+                "dnssec=True needs a resolver that validates: make it with dnssec=True, or let "
+                "the lookup make its own"
+            )
+        )
+    return resolver
 
 
 def _unconfirmed(resolver: SmlResolver | AsyncSmlResolver, request: _Unconfirmed) -> None:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peppolnet.destinations import DestinationPolicy
+from peppolnet.dnssec.anchors import ROOT_ANCHORS
 from peppolnet.errors import InvalidInput
 from peppolnet.i18n import _
 from peppolnet.xmldsig import SignaturePolicy
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
 __all__ = [
+    "AUTO_NAME",
     "LEGACY_EC_PRODUCTION",
     "LEGACY_EC_TEST",
     "LEGACY_G2_PRODUCTION",
@@ -39,6 +42,8 @@ __all__ = [
     "PRODUCTION",
     "TEST",
     "Network",
+    "Networks",
+    "auto_networks",
     "load_pem_bundle",
     "network_by_name",
     "trust_anchor",
@@ -61,6 +66,9 @@ class Network:
     ``destinations`` says which addresses SMP and CRL URLs may lead to: public ones only for
     every built-in network (see :mod:`peppolnet.destinations` and docs/security.md); widen it
     with ``network.replace(destinations=DestinationPolicy.allowing("private"))``.
+    ``dnssec_anchors`` are the DS records a DNSSEC chain of trust starts from, when lookups
+    validate (``Lookup(dnssec=True)``): the IANA root's for every built-in network, the
+    sandbox's own for a sandbox (see :mod:`peppolnet.dnssec.anchors` and docs/dnssec.md).
     """
 
     name: str
@@ -75,6 +83,7 @@ class Network:
     tls_verify: str | bool = True
     legacy_cname: bool = False
     destinations: DestinationPolicy = dataclasses.field(default_factory=DestinationPolicy)
+    dnssec_anchors: tuple[str, ...] = ROOT_ANCHORS
 
     def replace(self, **changes: Any) -> Network:
         """A copy with some fields changed, e.g. ``TEST.replace(nameservers=("127.0.0.1",))``."""
@@ -82,6 +91,31 @@ class Network:
 
     def __repr__(self) -> str:
         return f"Network(name={self.name!r}, sml_zone={self.sml_zone!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Networks:
+    """Networks one lookup tries in order (``--network auto``; :class:`peppolnet.auto.AutoLookup`).
+
+    The first network where the participant is registered answers, and the answer names it
+    (``Reachability.network``). Only a believed "not registered" moves on to the next network:
+    a fault on one is ``unknown`` - the next is not asked, or a customer missing from a
+    production SML that merely timed out would be reported from the test network.
+    """
+
+    name: str
+    networks: tuple[Network, ...]
+
+    def __post_init__(self) -> None:
+        if not self.networks:
+            raise InvalidInput(f"the network list {self.name!r} names no network")
+
+    def replace(self, **changes: Any) -> Networks:
+        """A copy with every network changed alike, e.g. ``replace(nameservers=(...))``."""
+        return Networks(self.name, tuple(n.replace(**changes) for n in self.networks))
+
+    def __iter__(self) -> Iterator[Network]:
+        return iter(self.networks)
 
 
 def load_pem_bundle(path: str | Path) -> tuple[x509.Certificate, ...]:
@@ -167,6 +201,14 @@ def _build(name: str) -> Network:
             listed=", ".join(NETWORK_NAMES),
         )
     )
+
+
+AUTO_NAME = "auto"
+
+
+def auto_networks() -> Networks:
+    """``auto``: production first, then test (see :class:`Networks`)."""
+    return Networks(AUTO_NAME, (network_by_name("production"), network_by_name("test")))
 
 
 #: Names accepted by :func:`network_by_name` (and the CLI's ``--network``).

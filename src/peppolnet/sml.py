@@ -50,9 +50,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass, replace
-from typing import Any, Final, Protocol, Self
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
 import dns.exception
+import dns.message
 import dns.name
 import dns.resolver
 
@@ -61,9 +62,12 @@ from peppolnet._logging import logger
 from peppolnet.clock import Clock, as_clock
 from peppolnet.destinations import redact_url
 from peppolnet.dnsquery import UdpEndpoints, ask, ask_async
+from peppolnet.dnssec.anchors import ROOT_ANCHORS, TrustAnchor, parse_anchors
 from peppolnet.dnswire import DnsResponse, NaptrRecord
 from peppolnet.errors import (
     DnsFailure,
+    DnssecBogus,
+    DnssecFailure,
     InvalidInput,
     NoSmpService,
     NotRegistered,
@@ -72,6 +76,9 @@ from peppolnet.errors import (
 )
 from peppolnet.i18n import _
 from peppolnet.identifiers import ParticipantId, lower
+
+if TYPE_CHECKING:
+    from peppolnet.dnssec.validator import DnssecResult, KeyCache
 
 #: What the resolvers asked and decided (DEBUG), and denials they could not believe (WARNING).
 _log = logger("peppolnet.sml")
@@ -90,6 +97,7 @@ __all__ = [
     "cname_label",
     "cname_name",
     "interpret_naptr",
+    "nameservers",
     "naptr_label",
     "naptr_name",
     "negative_trust",
@@ -490,7 +498,8 @@ class SmlAnswer:
 
     ``ttl`` is the remaining lifetime in seconds (for a cached answer, what is left of it);
     ``elapsed`` is the wall time the lookup took, in seconds; ``records`` is empty in legacy
-    CNAME mode.
+    CNAME mode. ``dnssec`` is what DNSSEC said of the answer (secure or insecure; a bogus one
+    is never an answer) when the resolver validates, else None.
     """
 
     participant: ParticipantId
@@ -500,6 +509,7 @@ class SmlAnswer:
     ttl: int
     from_cache: bool
     elapsed: float
+    dnssec: DnssecResult | None = None
 
 
 class _NetworkLike(Protocol):
@@ -528,8 +538,9 @@ class _Entry:
     record_name: str
     smp_url: str
     records: tuple[NaptrRecord, ...]
-    error: type[PeppolnetError] | None = None
+    error: type[NotRegistered | NoSmpService] | None = None
     message: str = ""
+    dnssec: DnssecResult | None = None
 
 
 class _Cache:
@@ -597,6 +608,7 @@ class _Ask:
     port: int
     timeout: float
     tcp: bool
+    dnssec: bool = False
 
 
 @dataclass(slots=True)
@@ -640,6 +652,8 @@ class _Core:
         require_https: bool,
         legacy_cname: bool,
         clock: Clock,
+        dnssec: bool = False,
+        anchors: tuple[TrustAnchor, ...] = (),
     ) -> None:
         self.zone = _zone(zone)
         try:
@@ -677,6 +691,11 @@ class _Core:
         # TTLs are ages: they run on the monotonic reading of the one clock the owner passed in
         self.clock = clock.monotonic
         self.cache = _Cache(cache_size if cache else 0, clock.monotonic)
+        # DNSSEC (opt-in): signatures must be valid at the owner's "now" (wall time)
+        self.dnssec = dnssec
+        self.anchors = anchors
+        self.now = clock.now
+        self._keys: KeyCache | None = None
         # whom to ask, and how: set by the resolver once it has checked them
         self.servers: tuple[str, ...] = ()
         self.port = 53
@@ -710,7 +729,7 @@ class _Core:
             remaining,
         )
         if entry.error is not None:
-            raise entry.error(entry.message)
+            raise _answer_error(entry.error, entry.message, entry.dnssec)
         return SmlAnswer(
             participant,
             name,
@@ -719,19 +738,28 @@ class _Core:
             remaining,
             True,
             time.perf_counter() - started,
+            entry.dnssec,
         )
 
     def _store_error(
-        self, name: str, error: type[PeppolnetError], message: str, ttl: float, cap: float
+        self,
+        name: str,
+        error: type[NotRegistered | NoSmpService],
+        message: str,
+        ttl: float,
+        security: DnssecResult | None,
     ) -> PeppolnetError:
-        ttl = min(ttl, cap)
-        self.cache.put(
-            name.lower(), _Entry(self.clock() + ttl, name, "", (), error=error, message=message)
-        )
-        return error(message)
+        ttl = min(ttl, self.max_negative_ttl)
+        entry = _Entry(self.clock() + ttl, name, "", (), error, message, security)
+        self.cache.put(name.lower(), entry)
+        return _answer_error(error, message, security)
 
     def not_registered(
-        self, participant: ParticipantId, name: str, negative_ttl: int | None
+        self,
+        participant: ParticipantId,
+        name: str,
+        negative_ttl: int | None,
+        security: DnssecResult | None = None,
     ) -> PeppolnetError:
         message = _(
             "{participant} is not registered in the SML zone {zone} (no {rdtype} record at {name})",
@@ -741,7 +769,7 @@ class _Core:
             name=name,
         )
         ttl = _DEFAULT_NEGATIVE_TTL if negative_ttl is None else float(negative_ttl)
-        return self._store_error(name, NotRegistered, message, ttl, self.max_negative_ttl)
+        return self._store_error(name, NotRegistered, message, ttl, security)
 
     def untrusted(
         self, name: str, response: DnsResponse, proof: ZoneProof | None
@@ -783,10 +811,13 @@ class _Core:
         _log.warning("%s", fault)
         return fault
 
-    def wants_proof(self, response: DnsResponse) -> bool:
+    def wants_proof(self, response: DnsResponse, security: DnssecResult | None = None) -> bool:
         """Whether ``response`` is a denial that only a :class:`ZoneProof` of its nameserver can
-        make believable (the shell then gets one: remembered, or by asking the zone's SOA)."""
-        return _is_denial(response) and negative_trust(response, self.zone) is NegativeTrust.PROBE
+        make believable (the shell then gets one: remembered, or by asking the zone's SOA). A
+        denial DNSSEC proved needs none."""
+        if not _is_denial(response) or _secure(security):
+            return False
+        return negative_trust(response, self.zone) is NegativeTrust.PROBE
 
     def known_proof(self, server: str) -> ZoneProof | None:
         """What ``server`` showed of the zone, while that is remembered."""
@@ -847,13 +878,67 @@ class _Core:
             if hit is not None:
                 return hit
         lifetime = self.lifetime(timeout)
-        question = _Ask(name, self.rdtype, self.servers, self.port, lifetime, self.tcp)
+        question = _Ask(name, self.rdtype, self.servers, self.port, lifetime, self.tcp, self.dnssec)
         response: DnsResponse = yield question
+        security = None
+        if self.dnssec:
+            security = yield from self._dnssec_steps(name, response, started, lifetime)
         proof = None
-        if self.wants_proof(response):
+        if self.wants_proof(response, security):
             server = response.server
             proof = yield from self._proof_steps(server, started, lifetime, scope, new_flight)
-        return self.from_response(pid, name, response, started, proof)
+        return self.from_response(pid, name, response, started, proof, security)
+
+    def _dnssec_steps(
+        self, name: str, response: DnsResponse, started: float, lifetime: float
+    ) -> Generator[_Ask, Any, DnssecResult]:
+        """Validate ``response`` (:func:`peppolnet.dnssec.validator.validate`): its DNSKEY and
+        DS questions go to the same nameservers, within what is left of ``lifetime``. A bogus
+        answer, or one whose chain could not be fetched, ends the lookup as a fault."""
+        from peppolnet.dnssec.validator import DnssecStatus, KeyCache, validate
+
+        if self._keys is None:
+            self._keys = KeyCache(self.clock, max_ttl=self.max_ttl)
+        message = _message(response)
+        now = self.now().timestamp()
+        validation = validate(name, self.rdtype, message, self.anchors, now=now, cache=self._keys)
+        try:
+            query = next(validation)
+            while True:
+                left = self.time_left(started, lifetime)
+                if left <= 0:
+                    raise DnssecFailure(
+                        _(
+                            "no time was left to fetch the DNSSEC chain of trust of {name}",
+                            name=name,
+                        ),
+                        retryable=True,
+                    )
+                try:
+                    reply = yield _Ask(
+                        query.name, query.rdtype, self.servers, self.port, left, self.tcp, True
+                    )
+                except DnsFailure as exc:
+                    raise DnssecFailure(
+                        _(
+                            "the DNSSEC chain of trust of {name} could not be fetched: {reason}",
+                            name=name,
+                            reason=exc.message,
+                        ),
+                        retryable=exc.retryable,
+                    ) from None
+                query = validation.send(_message(reply))
+        except StopIteration as stop:
+            result: DnssecResult = stop.value
+        _log.debug("DNSSEC %s: %s - %s", name, result.status, result.detail)
+        if result.status is DnssecStatus.BOGUS:
+            bogus = DnssecBogus(
+                _("the SML's answer is bogus (DNSSEC): {detail}", detail=result.detail),
+                result=result,
+            )
+            _log.warning("%s", bogus)
+            raise bogus
+        return result
 
     def _proof_steps(
         self,
@@ -907,11 +992,13 @@ class _Core:
         response: DnsResponse,
         started: float,
         proof: ZoneProof | None = None,
+        security: DnssecResult | None = None,
     ) -> SmlAnswer:
         """Decide the outcome of an answer (NOERROR or NXDOMAIN); raises and caches the
         answer-errors (not registered, no SMP service). A denial is judged by
-        :func:`negative_trust` with ``proof`` (its nameserver's, when :meth:`wants_proof`); one
-        that is not believed is an :class:`~peppolnet.errors.UntrustedNegative`, never cached."""
+        :func:`negative_trust` with ``proof`` (its nameserver's, when :meth:`wants_proof`) -
+        unless DNSSEC proved it (``security`` secure); one that is not believed is an
+        :class:`~peppolnet.errors.UntrustedNegative`, never cached."""
         if response.rcode == dnswire.NXDOMAIN or response.ttl is None:  # a denial
             trust = negative_trust(response, self.zone, proof)
             _log.debug(
@@ -921,10 +1008,10 @@ class _Core:
                 dnswire.rcode_text(response.rcode),
                 trust,
             )
-            if trust is NegativeTrust.IN_BAND:
-                raise self.not_registered(participant, name, response.negative_ttl)
+            if trust is NegativeTrust.IN_BAND or _secure(security):
+                raise self.not_registered(participant, name, response.negative_ttl, security)
             if trust is NegativeTrust.PROBED and proof is not None:
-                raise self.not_registered(participant, name, proof.negative_ttl)
+                raise self.not_registered(participant, name, proof.negative_ttl, security)
             raise self.untrusted(name, response, proof)
         ttl = min(float(response.ttl), self.max_ttl)
         records: tuple[NaptrRecord, ...] = ()
@@ -936,34 +1023,57 @@ class _Core:
                 smp_url = interpret_naptr(records, require_https=self.require_https, subject=name)
             except NoSmpService as exc:
                 # a negative answer from DNS alone (one forged reply can make it): short-lived
-                raise self._store_error(
-                    name,
-                    NoSmpService,
-                    _("{participant}: {error}", participant=participant.uri, error=exc.message),
-                    ttl,
-                    self.max_negative_ttl,
-                ) from None
-        self.cache.put(name.lower(), _Entry(self.clock() + ttl, name, smp_url, records))
+                message = _(
+                    "{participant}: {error}", participant=participant.uri, error=exc.message
+                )
+                raise self._store_error(name, NoSmpService, message, ttl, security) from None
+        entry = _Entry(self.clock() + ttl, name, smp_url, records, dnssec=security)
+        self.cache.put(name.lower(), entry)
         elapsed = time.perf_counter() - started
         _log.debug("%s -> %s (TTL %d s, %.1f ms)", name, smp_url, int(ttl), elapsed * 1000)
-        return SmlAnswer(participant, name, smp_url, records, int(ttl), False, elapsed)
+        return SmlAnswer(participant, name, smp_url, records, int(ttl), False, elapsed, security)
 
 
-def _nameservers(nameservers: Sequence[str]) -> tuple[str, ...]:
-    """The nameservers to ask, as IP addresses: the given ones, or the system's.
+def _secure(security: DnssecResult | None) -> bool:
+    return security is not None and security.status == "secure"
+
+
+def _answer_error(
+    error: type[NotRegistered | NoSmpService], message: str, security: DnssecResult | None
+) -> NotRegistered | NoSmpService:
+    """The answer-error, carrying what DNSSEC said of the answer behind it."""
+    made = error(message)
+    made.dnssec = security
+    return made
+
+
+def _message(response: DnsResponse) -> dns.message.Message:
+    """The whole reply as dnspython reads it, for DNSSEC validation (the records this module's
+    parser skips - signatures, NSEC - are needed there). It was parsed once already, so a
+    failure here is a broken reply: a fault."""
+    try:
+        return dns.message.from_wire(response.wire, ignore_trailing=False)
+    except (dns.exception.DNSException, ValueError, IndexError) as exc:
+        raise DnssecFailure(
+            _("a DNS reply for DNSSEC validation cannot be read: {error}", error=str(exc))
+        ) from None
+
+
+def nameservers(configured: Sequence[str] = ()) -> tuple[str, ...]:
+    """The nameservers to ask, as IP addresses: the ``configured`` ones, or the system's.
 
     The system's come from ``/etc/resolv.conf`` (or the platform's equivalent), read once, by
     dnspython - the one part of a general resolver this module still needs.
     """
-    if not nameservers:
+    if not configured:
         try:
-            nameservers = [str(ns) for ns in dns.resolver.Resolver(configure=True).nameservers]
+            configured = [str(ns) for ns in dns.resolver.Resolver(configure=True).nameservers]
         except (dns.exception.DNSException, ValueError, OSError) as exc:
             raise InvalidInput(
                 _("cannot read the system's DNS configuration: {error}", error=exc)
             ) from None
     servers: list[str] = []
-    for server in nameservers:
+    for server in configured:
         try:
             servers.append(str(ipaddress.ip_address(str(server).strip())))
         except ValueError:
@@ -975,6 +1085,9 @@ def _nameservers(nameservers: Sequence[str]) -> tuple[str, ...]:
     return tuple(servers)
 
 
+_nameservers = nameservers
+
+
 class _ResolverBase:
     """What the sync and async resolvers share: options, the pure core, names and the cache.
 
@@ -982,6 +1095,12 @@ class _ResolverBase:
     the time left; ``tcp=True`` asks over TCP only (otherwise UDP, and TCP when an answer is
     truncated). A denial without the SML zone's SOA makes the lookup ask the nameserver that
     gave it for that SOA, within the same ``timeout`` (see the module docstring).
+
+    ``dnssec=True`` validates every answer's chain of trust from ``dnssec_anchors`` (DS records;
+    the IANA root's by default, a network's own with :meth:`for_network`) within the same
+    ``timeout``: a bogus answer raises :class:`~peppolnet.errors.DnssecBogus`, and an answer's
+    :attr:`SmlAnswer.dnssec` (or a denial's ``dnssec``) says whether it was secure or insecure.
+    A denial DNSSEC proves is believed without the zone's SOA. See docs/dnssec.md.
     """
 
     def __init__(
@@ -999,6 +1118,8 @@ class _ResolverBase:
         max_ttl: float = 86_400.0,
         max_negative_ttl: float = 300.0,
         clock: Clock | None = None,
+        dnssec: bool = False,
+        dnssec_anchors: Sequence[str] = ROOT_ANCHORS,
     ) -> None:
         self._core = _Core(
             zone,
@@ -1010,12 +1131,14 @@ class _ResolverBase:
             require_https=require_https,
             legacy_cname=legacy_cname,
             clock=as_clock(clock),
+            dnssec=bool(dnssec),
+            anchors=parse_anchors(dnssec_anchors),
         )
         if not 0 < port < 65536:
             raise InvalidInput(
                 _("the DNS port must be between 1 and 65535, not {port}", port=repr(port))
             )
-        self._core.servers = _nameservers(nameservers)
+        self._core.servers = _nameservers(nameservers)  # the argument hides the function
         self._core.port = port
         self._core.tcp = tcp
         # the zone must make a name we can put on the wire (dnspython accepted it already)
@@ -1023,12 +1146,15 @@ class _ResolverBase:
 
     @classmethod
     def for_network(cls, network: _NetworkLike, **kwargs: Any) -> Self:
-        """A resolver for a ``Network``'s SML zone, nameservers, port and policies."""
+        """A resolver for a ``Network``'s SML zone, nameservers, port, policies and DNSSEC
+        trust anchors."""
         options: dict[str, Any] = {
             "nameservers": tuple(network.nameservers),
             "port": network.dns_port,
             "require_https": network.require_https,
             "legacy_cname": network.legacy_cname,
+            # a network-like value of older code may not name anchors: the root's, then
+            "dnssec_anchors": tuple(getattr(network, "dnssec_anchors", ROOT_ANCHORS)),
         }
         options.update(kwargs)
         return cls(network.sml_zone, **options)
@@ -1048,14 +1174,22 @@ class _ResolverBase:
         """The port the nameservers are asked on."""
         return self._core.port
 
+    @property
+    def dnssec(self) -> bool:
+        """Whether answers are validated with DNSSEC."""
+        return self._core.dnssec
+
     def record_name(self, participant: ParticipantId | str) -> str:
         """The DNS name this resolver queries for ``participant``."""
         return self._core.record_name(self._core.participant(participant))
 
     def clear_cache(self) -> None:
-        """Forget every cached answer, and what each nameserver showed of the zone."""
+        """Forget every cached answer, what each nameserver showed of the zone, and the DNSSEC
+        keys learnt."""
         self._core.cache.clear()
         self._core.forget_proofs()
+        if self._core._keys is not None:
+            self._core._keys.clear()
 
     def limit_ttl(self, participant: ParticipantId | str, seconds: float | None = None) -> None:
         """Keep the cached answer for ``participant`` at most ``seconds`` longer (default
@@ -1106,7 +1240,7 @@ class SmlResolver(_ResolverBase):
     def _perform(self, request: _Ask | _Await) -> Any:
         if isinstance(request, _Ask):
             r = request
-            return ask(r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp)
+            return ask(r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp, dnssec=r.dnssec)
         assert isinstance(request.flight, ThreadFuture)
         return request.flight.result()
 
@@ -1155,7 +1289,9 @@ class AsyncSmlResolver(_ResolverBase):
         less per lookup)."""
         if isinstance(request, _Ask):
             r, udp = request, self._endpoints()
-            return ask_async(r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp, udp=udp)
+            return ask_async(
+                r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp, udp=udp, dnssec=r.dnssec
+            )
         assert isinstance(request.flight, asyncio.Future)
         # shielded: a waiter that is cancelled must not cancel the probe the others wait for
         return asyncio.shield(request.flight)

@@ -19,24 +19,38 @@ from peppolnet.errors import SandboxError
 from peppolnet.i18n import _
 
 if TYPE_CHECKING:
-    from peppolnet.network import Network
+    from peppolnet.network import Network, Networks
 
 SANDBOX = "sandbox"
 
 
-def network_names() -> tuple[str, ...]:
-    """Every name ``--network`` accepts: the built-in networks, then ``sandbox``."""
+AUTO = "auto"
+
+
+def network_names(*, auto: bool = False) -> tuple[str, ...]:
+    """Every name ``--network`` accepts: the built-in networks, then ``sandbox`` (and ``auto``
+    - production, then test - where a command looks participants up)."""
     from peppolnet.network import NETWORK_NAMES
 
-    return (*NETWORK_NAMES, SANDBOX)
+    return (*NETWORK_NAMES, SANDBOX, *((AUTO,) if auto else ()))
 
 
 def network_choice(text: str) -> str:
     """An argparse type: a network name, normalised (case, ``_`` for ``-``), or exit 2."""
+    return _choice(text, network_names())
+
+
+def network_or_auto_choice(text: str) -> str:
+    """An argparse type: a network name or ``auto``, normalised, or exit 2."""
+    return _choice(text, network_names(auto=True))
+
+
+def _choice(text: str, names: tuple[str, ...]) -> str:
     name = text.strip().lower().replace("_", "-")
-    if name not in network_names():
-        known = ", ".join(network_names())
-        raise refused(_("unknown network {text!r}; use one of {known}", text=text, known=known))
+    if name not in names:
+        raise refused(
+            _("unknown network {text!r}; use one of {known}", text=text, known=", ".join(names))
+        )
     return name
 
 
@@ -73,18 +87,29 @@ def add_state_file_argument(parser: argparse.ArgumentParser | Any) -> None:
     )
 
 
-def add_network_arguments(parser: argparse.ArgumentParser, *, default: str = "production") -> None:
-    """Add ``--network``, ``--zone``, ``--dns`` and ``--state-file`` to ``parser``."""
+def add_network_arguments(
+    parser: argparse.ArgumentParser, *, default: str = "production", auto: bool = False
+) -> None:
+    """Add ``--network``, ``--zone``, ``--dns`` and ``--state-file`` to ``parser``; ``auto``
+    lets ``--network auto`` through (read it with :func:`networks_from_arguments`)."""
     group = parser.add_argument_group(_("network"))
-    group.add_argument(
-        "--network",
-        default=default,
-        type=network_choice,
-        help=_(
+    if auto:
+        help_text = _(
+            "production, test, sandbox (a running `peppolnet sandbox serve`), a legacy-* "
+            "network, or auto (production, then test) (default: {default})",
+            default=default,
+        )
+    else:
+        help_text = _(
             "production, test, sandbox (a running `peppolnet sandbox serve`), or a legacy-* "
             "network (default: {default})",
             default=default,
-        ),
+        )
+    group.add_argument(
+        "--network",
+        default=default,
+        type=network_or_auto_choice if auto else network_choice,
+        help=help_text,
     )
     group.add_argument("--zone", help=_("use this SML zone instead of the network's"))
     group.add_argument(
@@ -113,6 +138,22 @@ def _ip_address(text: str) -> str:
 
 
 nameserver = argparse_type(_ip_address)
+
+
+def networks_from_arguments(args: argparse.Namespace) -> Network | Networks:
+    """:func:`network_from_arguments`, or for ``--network auto`` the networks to try in order
+    (``--dns`` applies to each; one ``--zone`` cannot name two networks' zones)."""
+    if args.network != AUTO:
+        return network_from_arguments(args)
+    from peppolnet.network import auto_networks
+
+    if getattr(args, "zone", None):
+        raise UsageError(_("--zone names one SML zone; --network auto asks two networks"))
+    networks = auto_networks()
+    if getattr(args, "dns", None):
+        host, port = args.dns
+        networks = networks.replace(nameservers=(host,), dns_port=port)
+    return networks
 
 
 def network_from_arguments(args: argparse.Namespace) -> Network:

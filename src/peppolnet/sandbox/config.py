@@ -33,6 +33,7 @@ from peppolnet.identifiers import (
     TransportProfile,
 )
 from peppolnet.sandbox.dns_server import LIES, Lie
+from peppolnet.sandbox.dns_signing import DNSSEC_MODES, DnssecMode
 from peppolnet.sandbox.http import Faults
 
 __all__ = [
@@ -85,12 +86,14 @@ _COUNTRY_RE: Final = re.compile(r"[A-Z]{2}")
 
 @dataclass(frozen=True)
 class DnsFaults:
-    """Fault injection for the sandbox DNS server; ``lie`` is one of its :data:`LIES`."""
+    """Fault injection for the sandbox DNS server; ``lie`` is one of its :data:`LIES`,
+    ``dnssec`` one of its :data:`~peppolnet.sandbox.dns_signing.DNSSEC_MODES`."""
 
     latency: float = 0.0
     jitter: float = 0.0
     timeout_share: float = 0.0
     lie: Lie | None = None
+    dnssec: DnssecMode = "signed"
 
 
 @dataclass(frozen=True)
@@ -303,6 +306,14 @@ class _Reader:
         return cast("Lie | None", value)
 
     @staticmethod
+    def _dnssec(dns: Mapping[str, Any]) -> DnssecMode:
+        value = dns.get("dnssec", "signed")
+        if not isinstance(value, str) or value not in DNSSEC_MODES:
+            known = ", ".join(DNSSEC_MODES)
+            raise _FieldError("dns.dnssec", f"must be one of {known}, got {value!r}", value)
+        return cast("DnssecMode", value)
+
+    @staticmethod
     def _strings(table: Mapping[str, Any], key: str, where: str) -> list[str]:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -327,7 +338,7 @@ class _Reader:
         network = self._table(data.get("network", {}), "network")
         self._only(network, ("name", "zone", "transport_profile"), "network")
         dns = self._table(data.get("dns", {}), "dns")
-        self._only(dns, ("latency", "jitter", "timeout_share", "lie"), "dns")
+        self._only(dns, ("latency", "jitter", "timeout_share", "lie", "dnssec"), "dns")
         try:
             profile = TransportProfile.parse(
                 self._str(network, "transport_profile", "network", str(TRANSPORT_AS4))
@@ -362,6 +373,7 @@ class _Reader:
                     jitter=self._float(dns, "jitter", "dns"),
                     timeout_share=self._float(dns, "timeout_share", "dns"),
                     lie=self._lie(dns),
+                    dnssec=self._dnssec(dns),
                 ),
                 source=self.source,
                 directory_faults=self.faults(directory, "directory"),

@@ -39,11 +39,13 @@ import dns.rdtypes.ANY.SOA
 import dns.rdtypes.IN.NAPTR
 import dns.rrset
 
+from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import SandboxError
 from peppolnet.identifiers import ParticipantId
+from peppolnet.sandbox.dns_signing import DNSSEC_MODES, DnssecMode, NameIndex, ZoneSigner
 from peppolnet.sml import cname_name, naptr_name
 
-__all__ = ["LIES", "DnsServer", "Fault", "Lie"]
+__all__ = ["DEFECTS", "DNSSEC_MODES", "LIES", "DnsServer", "DnssecMode", "Fault", "Lie"]
 
 Fault = Literal["servfail", "silence"]
 """``servfail`` answers SERVFAIL; ``silence`` sends nothing (the client times out)."""
@@ -56,6 +58,13 @@ LIES: Final[Mapping[str, str]] = {
     "SOA (the zone's own SOA is still answered when asked for)",
 }
 """Every lie the server can tell, with what it does."""
+DEFECTS: Final[Mapping[str, str]] = {
+    "no-naptr": "NOTIMP for every NAPTR question, as some container and home-router resolvers",
+    "no-edns": "FORMERR for every question with EDNS, as resolvers that predate EDNS (RFC 6891)",
+    "no-tcp": "no answers over TCP: connections are closed at once (a firewall that blocks "
+    "TCP port 53)",
+}
+"""The shortcomings of a poor resolver the server can show, with what each does."""
 
 _NEGATIVE_TTL_DEFAULT: Final = 60
 _UDP_PAYLOAD: Final = 512
@@ -114,6 +123,8 @@ class _Tcp(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        if "no-tcp" in self.server.defects:
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -144,11 +155,19 @@ class DnsServer:
     """An authoritative server for one or more sandbox SML zones on ``host``:``port``.
 
     ``port=0`` picks a free port (the same for UDP and TCP). ``ttl`` is the TTL of every record;
-    the SOA's minimum (the negative TTL) is the same value.
+    the SOA's minimum (the negative TTL) is the same value. The zones are signed with keys of
+    the server's own, and their parents served to hold their DS records (:mod:`.dns_signing`;
+    :attr:`trust_anchors`); ``clock`` (the sandbox's) dates the signatures.
     """
 
     def __init__(
-        self, zones: Sequence[str] | str, *, host: str = "127.0.0.1", port: int = 0, ttl: int = 60
+        self,
+        zones: Sequence[str] | str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ttl: int = 60,
+        clock: Clock | None = None,
     ) -> None:
         if isinstance(zones, str):
             zones = [zones]
@@ -181,7 +200,12 @@ class DnsServer:
         self._thread: threading.Thread | None = None
         self._transports: list[asyncio.BaseTransport] = []
         self._tcp_server: asyncio.AbstractServer | None = None
-        self._soa = {zone: self._make_soa(zone) for zone in self._zones}
+        self._version = 0  # changes whenever the published names do
+        self._indexes: dict[dns.name.Name, tuple[int, NameIndex]] = {}
+        self._defects: frozenset[str] = frozenset()
+        sandbox_clock = as_clock(clock)
+        self._signer = ZoneSigner(self._zones, sandbox_clock.now, ttl)
+        self._soa = {zone: self._make_soa(zone) for zone in (*self._zones, *self._signer.parents)}
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -370,6 +394,7 @@ class DnsServer:
             self._remove_locked(pid)
             self._records.update(entries)
             self._names[pid] = list(entries)
+            self._version += 1
 
     def remove_participant(self, participant: ParticipantId | str) -> None:
         """Withdraw every record of ``participant`` (NXDOMAIN from now on)."""
@@ -384,6 +409,7 @@ class DnsServer:
     def _remove_locked(self, pid: ParticipantId) -> None:
         for name in self._names.pop(pid, ()):
             self._records.pop(name, None)
+        self._version += 1
 
     @property
     def participants(self) -> frozenset[ParticipantId]:
@@ -419,6 +445,41 @@ class DnsServer:
     def lie(self) -> Lie | None:
         """The lie being told, None when honest."""
         return self._lie
+
+    def set_dnssec(self, mode: DnssecMode) -> None:
+        """Make the SML zones' DNSSEC validate (``"signed"``, the default), be insecure, or be
+        bogus in one of several ways (see :data:`DNSSEC_MODES`)."""
+        if mode not in DNSSEC_MODES:
+            known = ", ".join(map(repr, DNSSEC_MODES))
+            raise SandboxError(f"unknown DNSSEC mode {mode!r}; use one of {known}")
+        with self._lock:
+            self._signer.mode = mode
+            self._version += 1  # the names' types (NSEC, DS) change with it
+
+    @property
+    def dnssec(self) -> DnssecMode:
+        """What the SML zones' DNSSEC does (see :data:`DNSSEC_MODES`)."""
+        return self._signer.mode
+
+    @property
+    def trust_anchors(self) -> tuple[str, ...]:
+        """The DS records a validator must trust for this server's zones (``Network``'s
+        ``dnssec_anchors``): the keys of the parent zones, made when the server was."""
+        return self._signer.anchors
+
+    def set_defects(self, *defects: str) -> None:
+        """Answer as a poor resolver does (see :data:`DEFECTS`); no arguments: none again."""
+        unknown = [d for d in defects if d not in DEFECTS]
+        if unknown:
+            known = ", ".join(map(repr, DEFECTS))
+            raise SandboxError(f"unknown resolver defect {unknown[0]!r}; use {known}")
+        with self._lock:
+            self._defects = frozenset(defects)
+
+    @property
+    def defects(self) -> frozenset[str]:
+        """The resolver defects being shown."""
+        return self._defects
 
     def set_latency(self, fixed: float = 0.0, jitter: float = 0.0) -> None:
         """Delay every answer by ``fixed`` plus a uniform random share of ``jitter`` seconds."""
@@ -464,7 +525,7 @@ class DnsServer:
             fixed, jitter = self._latency
             delay = fixed + (self._random.uniform(0.0, jitter) if jitter else 0.0)
             silent = self._timeout_share > 0 and self._random.random() < self._timeout_share
-            lie = self._lie
+            lie, defects = self._lie, self._defects
         if silent:
             return None, 0.0
         try:
@@ -473,16 +534,19 @@ class DnsServer:
             return None, 0.0  # not DNS: drop, as authoritative servers do with garbage
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
-        if len(query.question) != 1:
-            response.set_rcode(dns.rcode.FORMERR)
-            return self._wire(response, max_size), delay
-        if lie == "nxdomain":
-            response.flags &= ~dns.flags.AA  # a resolver speaking, not the zone's server
-            response.set_rcode(dns.rcode.NXDOMAIN)
+        if query.ednsflags & dns.flags.DO:
+            response.want_dnssec(True)  # the DO bit is copied into the answer (RFC 3225 §3)
+        refusal = self._refusal(query, lie, defects)
+        if refusal is not None:
+            if refusal in (dns.rcode.NXDOMAIN, dns.rcode.NOTIMP):
+                response.flags &= ~dns.flags.AA  # a resolver speaking, not the zone's server
+            if refusal == dns.rcode.FORMERR:
+                response.use_edns(False)  # a server that predates EDNS sends no OPT either
+            response.set_rcode(refusal)
             return self._wire(response, max_size), delay
         question = query.question[0]
-        qname = question.name
-        zone = next((z for z in self._zones if qname.is_subdomain(z)), None)
+        qname, qtype = question.name, question.rdtype
+        zone = self._answering_zone(qname, qtype)
         if zone is None or question.rdclass != dns.rdataclass.IN:
             response.flags &= ~dns.flags.AA
             response.set_rcode(dns.rcode.REFUSED)
@@ -497,17 +561,123 @@ class DnsServer:
             response.flags &= ~dns.flags.AA
             response.set_rcode(dns.rcode.SERVFAIL)
             return self._wire(response, max_size), delay
-        qtype = question.rdtype
+        dnssec = bool(query.ednsflags & dns.flags.DO) and self._signer.mode != "stripped"
+        if zone in self._signer.children:
+            self._answer_parent(response, zone, qname, qtype, dnssec)
+        else:
+            self._answer_zone(response, zone, qname, qtype, entry, dnssec)
+        if lie == "strip-authority":
+            response.authority.clear()
+        return self._wire(response, max_size), delay
+
+    @staticmethod
+    def _refusal(
+        query: dns.message.Message, lie: Lie | None, defects: frozenset[str]
+    ) -> dns.rcode.Rcode | None:
+        """The RCODE of an answer that does not look at the zones at all, if this is one."""
+        if len(query.question) != 1:
+            return dns.rcode.FORMERR
+        if lie == "nxdomain":
+            return dns.rcode.NXDOMAIN
+        if "no-edns" in defects and query.edns >= 0:
+            return dns.rcode.FORMERR
+        if "no-naptr" in defects and query.question[0].rdtype == dns.rdatatype.NAPTR:
+            return dns.rcode.NOTIMP
+        return None
+
+    def _answering_zone(self, qname: dns.name.Name, qtype: int) -> dns.name.Name | None:
+        """The zone that answers: the most specific one served that holds ``qname`` - but the
+        DS of an SML zone is its parent's to give, and the parents answer for their own names."""
+        zone = next((z for z in self._zones if qname.is_subdomain(z)), None)
+        if zone is not None and not (qname == zone and qtype == dns.rdatatype.DS):
+            return zone
+        return next((p for p in self._signer.parents if qname.is_subdomain(p)), None)
+
+    def _index(self, zone: dns.name.Name) -> NameIndex:
+        """The names of an SML zone as now published (rebuilt when they change)."""
+        with self._lock:
+            version = self._version
+            known = self._indexes.get(zone)
+            if known is not None and known[0] == version:
+                return known[1]
+            inside = {
+                name: int(entry.rdtype)
+                for name, entry in self._records.items()
+                if next((z for z in self._zones if name.is_subdomain(z)), None) == zone
+            }
+        index = self._signer.zone_index(zone, inside)
+        with self._lock:
+            self._indexes[zone] = (version, index)
+        return index
+
+    def _answer_zone(
+        self,
+        response: dns.message.Message,
+        zone: dns.name.Name,
+        qname: dns.name.Name,
+        qtype: int,
+        entry: _Records | None,
+        dnssec: bool,
+    ) -> None:
+        """An SML zone's answer: the records, the apex's SOA or DNSKEY, or a denial with the
+        SOA (and, asked with DO, NSEC records: every RRset then gets its signature)."""
+        signed = dnssec and self._signer.signed(zone)
         if entry is not None and (entry.rdtype == qtype or entry.rdtype == dns.rdatatype.CNAME):
             response.answer.append(entry.rrset)
         elif qname == zone and qtype == dns.rdatatype.SOA:
             response.answer.append(self._soa[zone])
+        elif qname == zone and qtype == dns.rdatatype.DNSKEY and self._signer.signed(zone):
+            response.answer.append(self._signer.dnskey(zone))
+        else:  # the names are only needed to deny (the index is rebuilt when they change)
+            self._deny(response, zone, self._index(zone), qname, with_nsec=signed)
+        if signed:
+            self._sign(response, zone)
+
+    def _deny(
+        self,
+        response: dns.message.Message,
+        zone: dns.name.Name,
+        index: NameIndex,
+        qname: dns.name.Name,
+        *,
+        with_nsec: bool,
+    ) -> None:
+        """No such name (an empty non-terminal exists), or no such record: the zone's SOA, and
+        the NSEC records that prove it when the answer is signed."""
+        nxdomain = not index.exists(qname)
+        if nxdomain:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        response.authority.append(self._soa[zone])
+        if with_nsec:
+            response.authority.extend(self._signer.nsec(index, index.denial(qname, nxdomain)))
+
+    def _answer_parent(
+        self,
+        response: dns.message.Message,
+        parent: dns.name.Name,
+        qname: dns.name.Name,
+        qtype: int,
+        dnssec: bool,
+    ) -> None:
+        """A parent zone's answer: its SOA and DNSKEY, its children's DS records (unless the
+        children are unsigned), or a denial."""
+        index = self._signer.parent_index(parent)
+        types = index.types.get(qname, frozenset())
+        if qname == parent and qtype == dns.rdatatype.SOA:
+            response.answer.append(self._soa[parent])
+        elif qname == parent and qtype == dns.rdatatype.DNSKEY:
+            response.answer.append(self._signer.dnskey(parent))
+        elif qtype == dns.rdatatype.DS and dns.rdatatype.DS in types:
+            response.answer.append(self._signer.ds(qname))
         else:
-            if entry is None and qname != zone:
-                response.set_rcode(dns.rcode.NXDOMAIN)
-            if lie != "strip-authority":
-                response.authority.append(self._soa[zone])
-        return self._wire(response, max_size), delay
+            self._deny(response, parent, index, qname, with_nsec=dnssec)
+        if dnssec:
+            self._sign(response, parent)
+
+    def _sign(self, response: dns.message.Message, zone: dns.name.Name) -> None:
+        """Add the RRSIG over every RRset in the answer and authority sections."""
+        for section in (response.answer, response.authority):
+            section.extend([self._signer.signatures(rrset, zone) for rrset in section])
 
     @staticmethod
     def _wire(response: dns.message.Message, max_size: int) -> bytes:

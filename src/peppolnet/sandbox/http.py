@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
+from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import SandboxError
 
 __all__ = ["Faults", "HttpServer", "Request", "Response"]
@@ -134,6 +135,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the sandbox must not write to the terminal of the test run or the demo."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header, from the sandbox's clock: a sandbox run a year ahead (a
+        :class:`~peppolnet.clock.ManualClock`) says so, as a server whose clock is off would."""
+        if timestamp is None:
+            timestamp = self.server.owner.clock.now().timestamp()
+        return super().date_time_string(timestamp)
 
     def _serve(self) -> None:
         owner = self.server.owner
@@ -253,10 +261,12 @@ class HttpServer:
         tls: tuple[Path, Path] | None = None,
         faults: Faults | None = None,
         name: str = "http",
+        clock: Clock | None = None,
     ) -> None:
         self.handler = handler
         self.host = host
         self.name = name
+        self.clock = as_clock(clock)
         self.faults = faults or Faults()
         self._requested_port = port
         self._tls = tls

@@ -88,7 +88,7 @@ class Sandbox:
         self._ap_certs: dict[str, bytes] = {}
         self._expired: dict[str, IssuedCertificate] = {}
         # dns_port 0 = any free port; a fixed one is handy for `dig -p` in a demo.
-        self.dns = DnsServer([config.zone, *self._extra_zones], port=dns_port)
+        self.dns = DnsServer([config.zone, *self._extra_zones], port=dns_port, clock=self.clock)
         # The CAs' CRLs (see revoke()); served before any certificate is issued (run()).
         self.crls = CrlService(self.pki, clock=self.clock.now)
         self.crl_server: HttpServer | None = None
@@ -140,7 +140,7 @@ class Sandbox:
         key_path.write_bytes(tls.private_key_pem())
         key_path.chmod(0o600)
         # First the CRL server: its URL (with the port just chosen) goes into every leaf.
-        self.crl_server = HttpServer(self.crls.handle, name="crl").start()
+        self.crl_server = HttpServer(self.crls.handle, name="crl", clock=self.clock).start()
         self.pki.crl_base_url = self.crl_server.base_url
         for op in self.config.operators:
             self._smp_signers[op.id] = self.pki.issue_smp_certificate(
@@ -159,6 +159,7 @@ class Sandbox:
                 tls=(cert_path, key_path) if https else None,
                 faults=self._faults or smp_faults,
                 name=smp_id,
+                clock=self.clock,
             ).start()
             service.origin = server.base_url
             self.services[smp_id] = service
@@ -168,12 +169,14 @@ class Sandbox:
             tls=(cert_path, key_path),
             faults=self.config.directory_faults,
             name="directory",
+            clock=self.clock,
         ).start()
-        self.desk_server = HttpServer(self.desk.handle, name="desk").start()
+        self.desk_server = HttpServer(self.desk.handle, name="desk", clock=self.clock).start()
         dns_faults = self.config.dns_faults
         self.dns.set_latency(dns_faults.latency, dns_faults.jitter)
         self.dns.set_timeout_share(dns_faults.timeout_share)
         self.dns.set_lie(dns_faults.lie)
+        self.dns.set_dnssec(dns_faults.dnssec)
         self.dns.start()
         self._running = True
         for participant in self.config.participants:
@@ -258,6 +261,8 @@ class Sandbox:
             legacy_cname=False,
             # every sandbox server listens on 127.0.0.1; nothing else is allowed
             destinations=LOOPBACK_ALLOWED,
+            # its zones are signed with its own keys; their parents' keys are the anchors
+            dnssec_anchors=self.dns.trust_anchors,
         )
 
     def info(self) -> dict[str, Any]:
@@ -267,6 +272,7 @@ class Sandbox:
             "zone": self.config.zone,
             "zones": [self.config.zone, *self._extra_zones],
             "dns": {"host": self.dns.host, "port": self.dns.port},
+            "dnssec_anchors": list(self.dns.trust_anchors),
             "smps": {smp_id: service.base_url for smp_id, service in self.services.items()},
             "directory_url": self.directory_url,
             "desk_url": self.desk_url,

@@ -145,6 +145,10 @@ def network_from_state(path: Path | str | None = None) -> Network:
         zone = str(state["zone"])
         directory_url = str(state["directory_url"])
         trust_anchor = str(state["trust_anchor"])
+        listed = state.get("dnssec_anchors", [])  # older state files have none
+        if not isinstance(listed, list):
+            raise TypeError("dnssec_anchors is not a list")
+        anchors = tuple(str(ds) for ds in listed)
     except (TypeError, KeyError, ValueError) as exc:
         raise SandboxError(
             f"the sandbox state file {target} is malformed ({exc}); {_HINT}"
@@ -171,4 +175,5 @@ def network_from_state(path: Path | str | None = None) -> Network:
         tls_verify=trust_anchor,
         legacy_cname=False,
         destinations=LOOPBACK_ALLOWED,  # the sandbox's servers all listen on 127.0.0.1
+        dnssec_anchors=anchors,  # the sandbox signs its zones with keys of its own
     )

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from peppolnet.cli._language import language, say
-from peppolnet.cli._network import add_network_arguments, network_from_arguments
+from peppolnet.cli._network import add_network_arguments, networks_from_arguments
 from peppolnet.cli._output import (
     UsageError,
     echo,
@@ -43,6 +44,7 @@ from peppolnet.cli._output import (
 )
 from peppolnet.cli.commands.lookup import (
     add_deadline_argument,
+    add_dnssec_argument,
     add_document_type_argument,
     add_revocation_arguments,
     revocation_checker,
@@ -51,6 +53,7 @@ from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     from peppolnet.bulk import OutputFormat, Progress, Register, RegisterRun
+    from peppolnet.network import Network, Networks
 
 
 def register(subparsers: Any) -> None:
@@ -118,8 +121,9 @@ def register(subparsers: Any) -> None:
         "--chart", metavar="PATH", type=output_file, help=_("also draw a summary chart (.png/.svg)")
     )
     parser.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
+    add_dnssec_argument(parser)
     add_revocation_arguments(parser)
-    add_network_arguments(parser)
+    add_network_arguments(parser, auto=True)
     parser.set_defaults(handler=run)
 
 
@@ -184,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.register)
     output = Path(args.output) if args.output else _default_output(source, args.format)
     fmt = _requested(args, source, output)
-    network = network_from_arguments(args)
+    network = networks_from_arguments(args)
 
     register = read_register(
         source,
@@ -202,16 +206,7 @@ def run(args: argparse.Namespace) -> int:
             contextlib.closing(checker) if checker is not None else contextlib.nullcontext(),
             job,
         ):
-            results = job.check(  # the run's own lookup for the network
-                network=network,
-                per_host=args.per_host or max(2, args.concurrency // 4),
-                timeout=args.timeout,
-                deadline=args.deadline,
-                document_type=args.doctype,
-                concurrency=args.concurrency,
-                progress=bar,
-                revocation=checker,
-            )
+            results = _check(args, job, network, bar, checker)
             try:
                 for _result in results:
                     pass  # written and counted by the run
@@ -242,6 +237,41 @@ def run(args: argparse.Namespace) -> int:
         )
         return fail(kept, code=130)
     return 0
+
+
+def _check(
+    args: argparse.Namespace,
+    job: RegisterRun,
+    network: Network | Networks,
+    bar: Any,
+    checker: Any,
+) -> Any:
+    """The run's results as they come: the run's own lookup for one network, or - for
+    ``--dnssec`` or ``--network auto`` - a lookup made as asked for (the run closes it)."""
+    from peppolnet.network import Networks
+
+    lookup_options: dict[str, Any] = {
+        "per_host": args.per_host or max(2, args.concurrency // 4),
+        "timeout": args.timeout,
+        "deadline": args.deadline,
+        "revocation": checker,
+    }
+    run_options: dict[str, Any] = {
+        "document_type": args.doctype,
+        "concurrency": args.concurrency,
+        "progress": bar,
+    }
+    if not args.dnssec and not isinstance(network, Networks):
+        return job.check(network=network, **lookup_options, **run_options)
+    from peppolnet.auto import AsyncAutoLookup
+    from peppolnet.lookup import AsyncLookup
+
+    lookup_options["dnssec"] = args.dnssec
+    if isinstance(network, Networks):
+        return job.check(
+            functools.partial(AsyncAutoLookup, network, **lookup_options), **run_options
+        )
+    return job.check(functools.partial(AsyncLookup, network, **lookup_options), **run_options)
 
 
 def _requested(args: argparse.Namespace, source: Path, output: Path) -> OutputFormat:

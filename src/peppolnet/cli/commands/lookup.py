@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from peppolnet.cli._language import language
-from peppolnet.cli._network import add_network_arguments, network_from_arguments
+from peppolnet.cli._network import add_network_arguments, networks_from_arguments
 from peppolnet.cli._output import (
     argparse_type,
     echo,
@@ -45,9 +45,22 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help=_("print the result as JSON"))
     add_deadline_argument(parser)
+    add_dnssec_argument(parser)
     add_revocation_arguments(parser)
-    add_network_arguments(parser)
+    add_network_arguments(parser, auto=True)
     parser.set_defaults(handler=run)
+
+
+def add_dnssec_argument(parser: argparse.ArgumentParser) -> None:
+    """``--dnssec`` (shared with ``check`` and ``sml lookup``)."""
+    parser.add_argument(
+        "--dnssec",
+        action="store_true",
+        help=_(
+            "validate the SML's answer with DNSSEC from the network's trust anchors: a bogus "
+            "answer makes the verdict unknown, an unsigned zone only warns (docs/dnssec.md)"
+        ),
+    )
 
 
 def add_deadline_argument(parser: argparse.ArgumentParser) -> None:
@@ -130,20 +143,27 @@ def revocation_checker(args: argparse.Namespace, timeout: float = 10.0) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from peppolnet.auto import AutoLookup
     from peppolnet.lookup import Lookup
+    from peppolnet.network import Networks
 
     at = iso_time(args.at, "--at")
-    network = network_from_arguments(args)
+    network = networks_from_arguments(args)
     value = args.value.strip()
     looks_like_id = "::" in value or (len(value) > 5 and value[4] == ":" and value[:4].isdigit())
     checker = revocation_checker(args)
+    options = {
+        "list_document_types": args.list_doctypes,
+        "revocation": checker,
+        "deadline": args.deadline,
+        "dnssec": args.dnssec,
+    }
     with (
         contextlib.closing(checker) if checker is not None else contextlib.nullcontext(),
-        Lookup(
-            network,
-            list_document_types=args.list_doctypes,
-            revocation=checker,
-            deadline=args.deadline,
+        (
+            AutoLookup(network, **options)
+            if isinstance(network, Networks)
+            else Lookup(network, **options)
         ) as lookup,
     ):
         if looks_like_id or not args.country:
@@ -187,12 +207,12 @@ def _print_human(result: Any) -> None:
         echo(_("reason: {reason}", reason=result.explain(lang)))
     echo(_("checks:"))
     for check in result.checks:
-        status = safe_text(_STATUS_LABELS.get(check.status.value, check.status.value))
+        status = safe_text(STATUS_LABELS.get(check.status.value, check.status.value))
         mark = _colour(f"{status:>7}", _COLOURS.get(check.status.value))
         print(f"  {mark}  {check.name}: {safe_text(check.text(lang))}")
 
 
-_STATUS_LABELS = {
+STATUS_LABELS = {
     "pass": _("pass"),
     "warn": _("warn"),
     "fail": _("fail"),

@@ -69,6 +69,15 @@ def register(sub: Any) -> None:
             "(default: the config file's [dns] lie, else honest)"
         ),
     )
+    serve.add_argument(
+        "--dns-dnssec",
+        choices=("signed", "unsigned", "bogus", "expired", "stripped"),
+        help=_(
+            "what the SML zone's DNSSEC does: signed (validates), unsigned (insecure), or bogus, "
+            "expired or stripped signatures (default: the config file's [dns] dnssec, else "
+            "signed; see docs/dnssec.md)"
+        ),
+    )
     serve.set_defaults(handler=run_serve)
 
     info = actions.add_parser(
@@ -122,6 +131,9 @@ def run_serve(args: argparse.Namespace) -> int:
         if args.dns_lie:
             lying = dataclasses.replace(config.dns_faults, lie=args.dns_lie)
             config = dataclasses.replace(config, dns_faults=lying)
+        if args.dns_dnssec:
+            signing = dataclasses.replace(config.dns_faults, dnssec=args.dns_dnssec)
+            config = dataclasses.replace(config, dns_faults=signing)
         key_dir = Path(args.key_dir) if args.key_dir else None
         sandbox = Sandbox(config, key_dir=key_dir, dns_port=args.dns_port)
         try:

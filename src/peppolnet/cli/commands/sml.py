@@ -20,6 +20,7 @@ from peppolnet.cli._network import (
     resolve_network,
 )
 from peppolnet.cli._output import port_number, positive_seconds
+from peppolnet.cli.commands.lookup import add_dnssec_argument
 from peppolnet.i18n import _
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def register(subparsers: Any) -> None:
     lookup.add_argument("--tcp", action="store_true", help=_("query over TCP"))
     lookup.add_argument("--allow-http", action="store_true", help=_("accept http:// SMP URLs"))
     lookup.add_argument("--json", action="store_true", help=_("print JSON"))
+    add_dnssec_argument(lookup)
     lookup.set_defaults(handler=_lookup)
 
 
@@ -120,14 +122,14 @@ def _name(args: argparse.Namespace) -> int:
 
 
 def _lookup(args: argparse.Namespace) -> int:
-    from peppolnet.cli._output import print_json, safe_text
+    from peppolnet.cli._output import echo, print_json, safe_text
     from peppolnet.destinations import redact_text, redact_url
     from peppolnet.sml import SmlResolver
 
+    network = _network(args)
     if args.nameserver:  # the servers named; else the network's (the sandbox's own DNS server)
         nameservers, port = args.nameserver, 53
     else:
-        network = _network(args)
         nameservers, port = list(network.nameservers), network.dns_port
     resolver = SmlResolver(
         _zone(args),
@@ -138,8 +140,11 @@ def _lookup(args: argparse.Namespace) -> int:
         require_https=not (args.allow_http or args.legacy_cname),
         legacy_cname=args.legacy_cname,
         cache=False,
+        dnssec=args.dnssec,
+        dnssec_anchors=network.dnssec_anchors,
     )
     answer = resolver.resolve(args.value)
+    security = answer.dnssec
     if args.json:
         print_json(
             {
@@ -149,9 +154,13 @@ def _lookup(args: argparse.Namespace) -> int:
                 "ttl": answer.ttl,
                 "records": [redact_text(str(r)) for r in answer.records],
                 "elapsed": round(answer.elapsed, 6),
+                "dnssec": security.to_json() if security is not None else None,
             }
         )
     else:
         # from an unsigned DNS answer: shown safely, and never with a password
         sys.stdout.write(f"{safe_text(redact_url(answer.smp_url))}\n")
+        if security is not None:  # asked for with --dnssec: secure or insecure (bogus raised)
+            status = _("secure") if security.status == "secure" else _("insecure")
+            echo(_("dnssec: {status}: {detail}", status=status, detail=security.detail))
     return 0

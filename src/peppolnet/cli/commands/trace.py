@@ -12,6 +12,7 @@ from peppolnet.cli._output import iso_time, print_json, safe_text
 from peppolnet.cli.commands.lookup import (
     EXIT_CODES,
     add_deadline_argument,
+    add_dnssec_argument,
     add_document_type_argument,
     add_process_and_time_arguments,
     add_revocation_arguments,
@@ -35,6 +36,7 @@ def register(sub: Any) -> None:
     add_process_and_time_arguments(parser)
     parser.add_argument("--json", action="store_true", help=_("print the trace as one JSON object"))
     add_deadline_argument(parser)
+    add_dnssec_argument(parser)
     add_revocation_arguments(parser)
     add_network_arguments(parser)
     parser.set_defaults(handler=run)
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     checker = revocation_checker(args)
     with (
         contextlib.closing(checker) if checker is not None else contextlib.nullcontext(),
-        Lookup(network, revocation=checker, deadline=args.deadline) as lookup,
+        Lookup(network, revocation=checker, deadline=args.deadline, dnssec=args.dnssec) as lookup,
     ):
         trace = lookup.trace(args.value.strip(), args.doctype, process=args.process, at=at)
     if args.json:

@@ -1,0 +1,205 @@
+"""``--network auto``: networks asked in order, the first where the participant is registered
+answers - and only a believed "not registered" moves on.
+
+Two sandbox networks stand in for production and test (each its own DNS server, SMPs and CAs
+on 127.0.0.1): a participant is withdrawn from the first, made to fail there, or is in neither,
+and the answer, the network it names and which networks were asked are checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+
+import pytest
+
+import peppolnet.network
+from peppolnet.auto import AsyncAutoLookup, AutoLookup
+from peppolnet.cli import main
+from peppolnet.errors import InvalidInput
+from peppolnet.identifiers import ParticipantId
+from peppolnet.network import Networks, auto_networks
+from peppolnet.reachability import CheckStatus, Reachability, Verdict
+from peppolnet.sandbox import Sandbox
+from peppolnet.sandbox.config import ParticipantConfig
+from peppolnet.sml import SmlResolver
+
+UNREGISTERED = ParticipantId.parse("0007:5560000001")
+
+
+@pytest.fixture(scope="module")
+def pair() -> Iterator[tuple[Sandbox, Sandbox]]:
+    with Sandbox.start() as first, Sandbox.start() as second:
+        yield first, second
+
+
+@pytest.fixture
+def networks(pair: tuple[Sandbox, Sandbox]) -> Iterator[Networks]:
+    first, second = pair
+    try:
+        yield Networks(
+            "auto", (first.network.replace(name="first"), second.network.replace(name="second"))
+        )
+    finally:
+        first.dns.set_lie(None)
+        first.dns.set_fault(None, None)
+
+
+def participant(sandbox: Sandbox) -> ParticipantConfig:
+    return next(p for p in sandbox.config.participants if p.in_sml and not p.quirks)
+
+
+def look(networks: Networks, pid: ParticipantId, *, asynchronous: bool = False) -> Reachability:
+    if not asynchronous:
+        with AutoLookup(networks, timeout=5.0) as lookup:
+            return lookup.check(pid)
+
+    async def run() -> Reachability:
+        async with AsyncAutoLookup(networks, timeout=5.0) as lookup:
+            return await lookup.check(pid)
+
+    return asyncio.run(run())
+
+
+def network_check(result: Reachability) -> tuple[CheckStatus, str]:
+    assert result.checks[0].name == "network"  # first: which network answers decides the rest
+    return result.checks[0].status, result.checks[0].message
+
+
+TWINS = pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+
+
+@TWINS
+def test_the_first_network_answers_and_the_second_is_not_asked(
+    pair: tuple[Sandbox, Sandbox], networks: Networks, asynchronous: bool
+) -> None:
+    first, second = pair
+    before = second.dns.queries
+    result = look(networks, participant(first).id, asynchronous=asynchronous)
+    assert result.verdict is Verdict.CAN_RECEIVE
+    assert result.network == "first"
+    assert network_check(result) == (
+        CheckStatus.PASS,
+        "registered on the first network, the first one tried",
+    )
+    assert second.dns.queries == before
+
+
+@TWINS
+def test_not_registered_on_the_first_is_asked_on_the_second(
+    pair: tuple[Sandbox, Sandbox], networks: Networks, asynchronous: bool
+) -> None:
+    first, _ = pair
+    moved = participant(first)
+    first.remove_participant(moved.id)
+    try:
+        result = look(networks, moved.id, asynchronous=asynchronous)
+    finally:
+        first.register_participant(moved)
+    assert result.verdict is Verdict.CAN_RECEIVE
+    assert result.network == "second"
+    status, message = network_check(result)
+    assert status is CheckStatus.PASS
+    assert message == "not registered on first; registered on the second network"
+    assert result.checks[0].text("sv") == (
+        "inte registrerad i first; registrerad i nätverket second"
+    )
+
+
+@pytest.mark.parametrize("fault", ["servfail", "lie"])
+def test_a_fault_on_the_first_is_unknown_and_the_second_is_not_asked(
+    pair: tuple[Sandbox, Sandbox], networks: Networks, fault: str
+) -> None:
+    first, second = pair
+    pid = participant(first).id
+    if fault == "servfail":
+        first.dns.set_fault(pid, "servfail")
+    else:
+        first.dns.set_lie("nxdomain")  # a denial that cannot be believed is a fault too
+    before = second.dns.queries
+    result = look(networks, pid)
+    first.dns.set_fault(pid, None)
+    assert result.verdict is Verdict.UNKNOWN
+    assert result.network == "first"
+    status, message = network_check(result)
+    assert status is CheckStatus.SKIPPED
+    assert "the first network could not answer, so second was not asked" in message
+    assert result.reason != message  # the fault itself stays the reason
+    assert second.dns.queries == before
+
+
+def test_in_neither_network_is_not_registered(networks: Networks) -> None:
+    result = look(networks, UNREGISTERED)
+    assert result.verdict is Verdict.NOT_REGISTERED
+    assert result.network == "first"
+    assert network_check(result) == (
+        CheckStatus.FAIL,
+        "not registered on any network tried: first, second",
+    )
+    assert result.reason == "not registered on any network tried: first, second"
+
+
+def test_the_last_network_failing_after_a_no(
+    pair: tuple[Sandbox, Sandbox], networks: Networks
+) -> None:
+    first, second = pair
+    moved = participant(first)
+    first.remove_participant(moved.id)
+    second.dns.set_fault(moved.id, "servfail")
+    try:
+        result = look(networks, moved.id)
+    finally:
+        first.register_participant(moved)
+        second.dns.set_fault(moved.id, None)
+    assert result.verdict is Verdict.UNKNOWN
+    assert result.network == "second"
+    assert network_check(result) == (
+        CheckStatus.SKIPPED,
+        "not registered on first; the second network could not answer",
+    )
+
+
+def test_options_of_one_network_are_refused(networks: Networks) -> None:
+    resolver = SmlResolver.for_network(networks.networks[0])
+    with pytest.raises(InvalidInput, match="resolver belongs to one network"):
+        AutoLookup(networks, resolver=resolver)
+
+
+def test_networks_are_values() -> None:
+    auto = auto_networks()
+    assert [n.name for n in auto] == ["production", "test"]
+    moved = auto.replace(nameservers=("127.0.0.1",), dns_port=5353)
+    assert {(n.nameservers, n.dns_port) for n in moved} == {(("127.0.0.1",), 5353)}
+    assert [n.sml_zone for n in moved] == [n.sml_zone for n in auto]
+    with pytest.raises(InvalidInput, match="names no network"):
+        Networks("none", ())
+
+
+def test_cli_lookup_network_auto(
+    networks: Networks,
+    pair: tuple[Sandbox, Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--network auto`` is production then test; here the two sandboxes stand in for them."""
+    monkeypatch.setattr(peppolnet.network, "auto_networks", lambda: networks)
+    first, _ = pair
+    moved = participant(first)
+    first.remove_participant(moved.id)
+    try:
+        assert main(["lookup", str(moved.id), "--network", "auto", "--json"]) == 0
+    finally:
+        first.register_participant(moved)
+    data = json.loads(capsys.readouterr().out)
+    assert data["network"] == "second"
+    assert data["checks"][0]["name"] == "network"
+    assert main(["lookup", str(UNREGISTERED), "--network", "auto"]) == 1
+    assert "not registered on any network tried: first, second" in capsys.readouterr().out
+
+
+def test_cli_network_auto_needs_no_zone(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lookup", "0007:5567321707", "--network", "auto", "--zone", "x.example"]) == 2
+    assert "--zone names one SML zone" in capsys.readouterr().err
+    assert main(["directory", "search", "fjord", "--network", "auto"]) == 2
+    assert "unknown network 'auto'" in capsys.readouterr().err
