@@ -202,6 +202,9 @@ class Fetch:
 
     ``limit``: the most body bytes kept (decoded); ``decode=False`` takes the body as sent and
     refuses any content coding (``Accept-Encoding: identity``); ``json`` is sent as the body.
+    ``sink`` receives the body piece by piece instead of the :class:`Answer` (a download to a
+    file), and ``keep_encoding`` keeps an advertised coding as sent (the answer's
+    ``Content-Encoding`` says which; ``limit`` then counts the bytes as sent).
     """
 
     url: str
@@ -211,6 +214,8 @@ class Fetch:
     method: str = "GET"
     json: Any = None
     decode: bool = True
+    sink: Callable[[bytes], object] | None = None
+    keep_encoding: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -350,7 +355,8 @@ class _Reader:
         declared = response.headers.get("content-length", "")
         try:
             body = BoundedBody(request.limit, response.headers.get("content-encoding"),
-                               decode=request.decode)  # fmt: skip
+                               decode=request.decode, keep=request.keep_encoding,
+                               sink=request.sink)  # fmt: skip
         except UnsupportedEncoding as exc:
             raise HttpFault("unreadable", str(exc)) from None
         if declared.isdigit() and int(declared) > request.limit:

@@ -12,6 +12,7 @@ answer costs at most ``limit`` bytes however it is encoded. Only what peppolnet 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Final
 
 __all__ = ["ACCEPT_ENCODING", "BoundedBody", "BrokenBody", "UnsupportedEncoding"]
@@ -35,10 +36,20 @@ class BoundedBody:
 
     ``add`` returns False once the body is larger than ``limit`` (``truncated`` is then set and
     nothing more is kept): stop reading. ``value()`` is what was kept. ``decode=False``: the
-    body is taken as sent, and any content coding is refused.
+    body is taken as sent, and any content coding is refused. ``keep=True``: one advertised
+    coding is accepted but not decoded (``limit`` then counts the bytes as sent). ``sink``: each
+    piece goes there instead of being kept (``value()`` is then empty).
     """
 
-    def __init__(self, limit: int, content_encoding: str | None, *, decode: bool = True) -> None:
+    def __init__(
+        self,
+        limit: int,
+        content_encoding: str | None,
+        *,
+        decode: bool = True,
+        keep: bool = False,
+        sink: Callable[[bytes], object] | None = None,
+    ) -> None:
         layers = [
             part.strip().lower()
             for part in (content_encoding or "").split(",")
@@ -55,7 +66,8 @@ class BoundedBody:
                 "deflate is accepted"
             )
         # MAX_WBITS | 32: a gzip or zlib header, detected (HTTP "deflate" means zlib)
-        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32) if layers else None
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32) if layers and not keep else None
+        self._sink = sink
         self.limit = limit
         self.size = 0
         self.truncated = False
@@ -95,7 +107,10 @@ class BoundedBody:
             self.truncated = True
             return False
         if data:
-            self._parts.append(data)
+            if self._sink is not None:
+                self._sink(data)
+            else:
+                self._parts.append(data)
         return True
 
     def value(self) -> bytes:

@@ -32,8 +32,10 @@ __all__ = [
     "DnsFailure",
     "DnssecBogus",
     "DnssecFailure",
+    "ExportLimitReached",
     "IdentifierMismatch",
     "InvalidDocumentTypeId",
+    "InvalidExport",
     "InvalidIdentifier",
     "InvalidInput",
     "InvalidParticipantId",
@@ -310,6 +312,17 @@ class DirectoryQueryError(DirectoryError, InvalidInput):
     """The Directory query is not acceptable (too short, beyond the 1000-result cap, ...)."""
 
     retryable = False
+
+
+class ExportLimitReached(DirectoryRateLimited):
+    """The Directory allows each export file to be downloaded a few times a day (3), and this
+    file's downloads for the last 24 hours are used up - counted here or refused by the
+    Directory. ``retry_after`` says in how many seconds the next one is allowed."""
+
+
+class InvalidExport(InvalidInput):
+    """A file that is not a Peppol Directory export (or not one this version can read). A
+    damaged *part* of an export is not this error: readers report it as a problem and go on."""
 
 
 class MissingExtra(InvalidInput):

@@ -7,7 +7,9 @@ AND-combined fields, 400 for no field / short partial values / pages beyond the 
 405 for anything but GET, and HTTP 429 with ``Retry-After`` above a per-IP rate (sliding
 window) - so clients are tested against the same limits they meet in production.
 
-Entries can be added and removed while the server runs (the operator desk does this).
+Entries can be added and removed while the server runs (the operator desk does this). With an
+:class:`~peppolnet.sandbox.export_service.ExportService` in ``exports``, the same server also
+answers ``/export/...``, the daily export of every entry.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from peppolnet.businesscard import BusinessEntity
 from peppolnet.directory.model import MAX_RESULTS, DirectoryMatch, SearchPage
@@ -28,6 +31,9 @@ from peppolnet.directory.query import MIN_PARTIAL_LENGTH
 from peppolnet.errors import InvalidIdentifier
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.sandbox.http import Request, Response
+
+if TYPE_CHECKING:
+    from peppolnet.sandbox.export_service import ExportService
 
 __all__ = ["DirectoryEntry", "DirectoryService"]
 
@@ -185,6 +191,8 @@ class DirectoryService:
         self._hits: dict[str, deque[float]] = {}
         #: Requests answered 429 so far (tests assert the client really met the limit).
         self.rejected = 0
+        #: The export (``/export/...``), when this Directory publishes one.
+        self.exports: ExportService | None = None
 
     # --- entries ---------------------------------------------------------------------------------
 
@@ -228,6 +236,8 @@ class DirectoryService:
     def handle(self, request: Request) -> Response:
         """Answer one HTTP request (the :class:`~peppolnet.sandbox.http.HttpServer` handler)."""
         path = request.path.rstrip("/")
+        if self.exports is not None and path.startswith(("/export/", "/export-files/")):
+            return self.exports.handle(request)
         if path != SEARCH_PREFIX and not path.startswith(SEARCH_PREFIX + "/"):
             return _text(404, f"Not found: {request.path}")
         if request.method not in ("GET", "HEAD"):

@@ -36,6 +36,7 @@ from peppolnet.sandbox.config import ParticipantConfig, SandboxConfig, load_conf
 from peppolnet.sandbox.crl_service import CrlService
 from peppolnet.sandbox.directory_service import DirectoryEntry, DirectoryService
 from peppolnet.sandbox.dns_server import DnsServer
+from peppolnet.sandbox.export_service import ExportService
 from peppolnet.sandbox.http import Faults, HttpServer
 from peppolnet.sandbox.pki import IssuedCertificate, TestPki
 from peppolnet.sandbox.render import business_card
@@ -94,6 +95,11 @@ class Sandbox:
         self.crl_server: HttpServer | None = None
         self.directory = DirectoryService()
         self.directory_server: HttpServer | None = None
+        # The daily export (/export/...), redirected to a static server of its own, as in
+        # production; counted by the sandbox's clock (3 downloads per file and day).
+        self.exports = ExportService(self.directory, clock=self.clock)
+        self.directory.exports = self.exports
+        self.export_server: HttpServer | None = None
         # The operator desk: add/update-recipient requests over HTTP (see sandbox/desk.py).
         self.desk = OperatorDesk(self, delay=desk_delay)
         self.desk_server: HttpServer | None = None
@@ -171,6 +177,13 @@ class Sandbox:
             name="directory",
             clock=self.clock,
         ).start()
+        self.export_server = HttpServer(
+            self.exports.serve_file,
+            tls=(cert_path, key_path),
+            name="directory-static",
+            clock=self.clock,
+        ).start()
+        self.exports.static_base = self.export_server.base_url
         self.desk_server = HttpServer(self.desk.handle, name="desk", clock=self.clock).start()
         dns_faults = self.config.dns_faults
         self.dns.set_latency(dns_faults.latency, dns_faults.jitter)
@@ -195,6 +208,8 @@ class Sandbox:
         servers = [*self.smps.values()]
         if self.directory_server is not None:
             servers.append(self.directory_server)
+        if self.export_server is not None:
+            servers.append(self.export_server)
         if self.desk_server is not None:
             servers.append(self.desk_server)
         if self.crl_server is not None:
