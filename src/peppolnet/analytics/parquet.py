@@ -1,0 +1,194 @@
+"""Parquet files of an export, and DuckDB and pandas on top of them.
+
+Parquet is the hand-off: :func:`write_parquet` streams an export into one file per table (a
+batch at a time, so memory stays flat for the whole real export), and those files are what
+DuckDB here, pandas, Polars, or Spark on a bigger machine read unchanged. :func:`connect` opens
+an embedded DuckDB (no server) with a view per table; :func:`counts` is the usual question -
+participants per country and document-type family - in one query; :func:`load_pandas` gives a
+table as a DataFrame.
+
+    folder/
+      participants.parquet  entities.parquet  identifiers.parquet
+      document_types.parquet  contacts.parquet  problems.parquet
+      export.json           what was written, from which file, with the reader's header
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from peppolnet.analytics._extra import require
+from peppolnet.analytics.tables import DEFAULT_BATCH, TABLES, schemas, table_batches
+from peppolnet.directory.export.records import ExportCard, ExportParticipant, ExportProblem
+from peppolnet.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["ParquetExport", "connect", "counts", "load_pandas", "query", "write_parquet"]
+
+#: The grouping columns :func:`counts` knows, and the table each comes from.
+DIMENSIONS: Final = {
+    "country": "p.country",
+    "scheme": "p.icd",
+    "scheme_country": "p.scheme_country",
+    "family": "d.family",
+    "month": "strftime(p.registered, '%Y-%m')",
+    "year": "year(p.registered)",
+}
+MANIFEST: Final = "export.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ParquetExport:
+    """What :func:`write_parquet` wrote: the folder, rows per table, and the problems met."""
+
+    folder: Path
+    rows: dict[str, int]
+    problems: tuple[ExportProblem, ...]
+
+    def path(self, table: str) -> Path:
+        return self.folder / f"{table}.parquet"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "folder": str(self.folder),
+            "rows": self.rows,
+            "problems": [dataclasses.asdict(p) for p in self.problems],
+        }
+
+
+def write_parquet(
+    records: Iterable[ExportCard | ExportParticipant],
+    folder: str | Path,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    problems: list[ExportProblem] | None = None,
+    compression: str = "zstd",
+) -> ParquetExport:
+    """Write the tables of ``records`` (a reader, or any iterable of records) to ``folder``.
+
+    Written batch by batch to ``*.parquet.part`` files that are renamed when all is done, so a
+    folder never holds half an export under the final names. A reader's problems are written to
+    ``problems.parquet`` and returned.
+    """
+    pq = require("pyarrow.parquet", "a Parquet file")
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    if problems is None:
+        problems = getattr(records, "problems", None)
+    found = schemas()
+    writers = {
+        name: pq.ParquetWriter(
+            str(target / f"{name}.parquet.part"), found[name], compression=compression
+        )
+        for name in TABLES
+    }
+    rows = dict.fromkeys(TABLES, 0)
+    try:
+        for batch in table_batches(records, batch_size=batch_size, problems=problems):
+            for name, table in batch.items():
+                if table.num_rows:
+                    writers[name].write_table(table)
+                    rows[name] += table.num_rows
+    finally:
+        for writer in writers.values():
+            writer.close()
+    for name in TABLES:
+        os.replace(target / f"{name}.parquet.part", target / f"{name}.parquet")
+    header = getattr(records, "header", None)
+    manifest = {
+        "rows": rows,
+        "header": None if header is None else _jsonable(dataclasses.asdict(header)),
+    }
+    (target / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return ParquetExport(target, rows, tuple(problems or ()))
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in data.items()}
+
+
+def arrow(con: Any, sql: str) -> pa.Table:
+    """The result of ``sql`` on the DuckDB connection ``con`` as an Arrow table (DuckDB 2
+    renamed ``fetch_arrow_table`` to ``to_arrow_table``)."""
+    relation = con.sql(sql)
+    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    return fetch()
+
+
+def sql_text(value: str | Path) -> str:
+    """``value`` as an SQL string literal (a path in ``read_parquet('...')``)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _folder(folder: str | Path) -> Path:
+    path = Path(folder)
+    missing = [t for t in TABLES if not (path / f"{t}.parquet").is_file()]
+    if missing:
+        raise InvalidInput(
+            f"{path} holds no Parquet export (missing {', '.join(missing)}); write one with "
+            "write_parquet()"
+        )
+    return path
+
+
+def connect(folder: str | Path, *, database: str = ":memory:") -> Any:
+    """An embedded DuckDB connection with one view per table of the Parquet export in
+    ``folder`` (``participants``, ``entities``, ...). DuckDB reads the files in place."""
+    duckdb = require("duckdb", "DuckDB queries")
+    path = _folder(folder)
+    con = duckdb.connect(database)
+    for table in TABLES:
+        file = sql_text(path / f"{table}.parquet")
+        con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet({file})")
+    return con
+
+
+def query(folder: str | Path, sql: str) -> pa.Table:
+    """Run ``sql`` over the Parquet export in ``folder``; the result as an Arrow table."""
+    con = connect(folder)
+    try:
+        return arrow(con, sql)
+    finally:
+        con.close()
+
+
+def counts(con_or_folder: Any, by: Sequence[str] = ("country", "family")) -> pa.Table:
+    """Participants per combination of ``by`` (``country``, ``scheme``, ``scheme_country``,
+    ``family``, ``month``, ``year``), largest first: one DuckDB query over the Parquet files.
+
+    A participant counts once per family it accepts any document type of; without ``family``
+    in ``by`` it counts once per group.
+    """
+    unknown = [name for name in by if name not in DIMENSIONS]
+    if unknown or not by:
+        raise InvalidInput(
+            f"counts are by {', '.join(DIMENSIONS)}; not by {', '.join(unknown) or 'nothing'}"
+        )
+    con = connect(con_or_folder) if isinstance(con_or_folder, str | Path) else con_or_folder
+    columns = ", ".join(f"{DIMENSIONS[name]} AS {name}" for name in by)
+    join = "JOIN document_types d ON d.key = p.key" if "family" in by else ""
+    sql = (
+        f"SELECT {columns}, count(DISTINCT p.key) AS participants FROM participants p {join} "
+        f"GROUP BY ALL ORDER BY participants DESC, {', '.join(by)}"
+    )
+    try:
+        return arrow(con, sql)
+    finally:
+        if con is not con_or_folder:
+            con.close()
+
+
+def load_pandas(folder: str | Path, table: str = "participants") -> Any:
+    """One table of the Parquet export in ``folder`` as a pandas DataFrame."""
+    if table not in TABLES:
+        raise InvalidInput(f"the tables are {', '.join(TABLES)}; not {table!r}")
+    require("pandas", "a DataFrame")
+    pq = require("pyarrow.parquet", "a Parquet file")
+    return pq.read_table(str(_folder(folder) / f"{table}.parquet")).to_pandas()
