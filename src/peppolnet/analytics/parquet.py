@@ -26,6 +26,7 @@ from peppolnet.analytics._extra import require
 from peppolnet.analytics.tables import DEFAULT_BATCH, TABLES, schemas, table_batches
 from peppolnet.directory.export.records import ExportCard, ExportParticipant, ExportProblem
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -132,8 +133,12 @@ def _folder(folder: str | Path) -> Path:
     missing = [t for t in TABLES if not (path / f"{t}.parquet").is_file()]
     if missing:
         raise InvalidInput(
-            f"{path} holds no Parquet export (missing {', '.join(missing)}); write one with "
-            "write_parquet()"
+            _(
+                "{folder} holds no Parquet export (missing {missing}); write one with "
+                "write_parquet()",
+                folder=str(path),
+                missing=", ".join(missing),
+            )
         )
     return path
 
@@ -169,7 +174,11 @@ def counts(con_or_folder: Any, by: Sequence[str] = ("country", "family")) -> pa.
     unknown = [name for name in by if name not in DIMENSIONS]
     if unknown or not by:
         raise InvalidInput(
-            f"counts are by {', '.join(DIMENSIONS)}; not by {', '.join(unknown) or 'nothing'}"
+            _(
+                "counts are by {known}; not by {asked}",
+                known=", ".join(DIMENSIONS),
+                asked=", ".join(unknown) or "-",
+            )
         )
     con = connect(con_or_folder) if isinstance(con_or_folder, str | Path) else con_or_folder
     columns = ", ".join(f"{DIMENSIONS[name]} AS {name}" for name in by)
@@ -188,7 +197,9 @@ def counts(con_or_folder: Any, by: Sequence[str] = ("country", "family")) -> pa.
 def load_pandas(folder: str | Path, table: str = "participants") -> Any:
     """One table of the Parquet export in ``folder`` as a pandas DataFrame."""
     if table not in TABLES:
-        raise InvalidInput(f"the tables are {', '.join(TABLES)}; not {table!r}")
+        raise InvalidInput(
+            _("the tables are {tables}; not {table}", tables=", ".join(TABLES), table=repr(table))
+        )
     require("pandas", "a DataFrame")
     pq = require("pyarrow.parquet", "a Parquet file")
     return pq.read_table(str(_folder(folder) / f"{table}.parquet")).to_pandas()

@@ -1,4 +1,5 @@
-"""``peppolnet directory search``: find participants by name, country, identifier or document type.
+"""``peppolnet directory search``: find participants by name, country, identifier or document type;
+``peppolnet directory export download|stats|diff``: the Directory's daily export.
 
 The Directory is opt-in and may be stale; results are a lead, not proof of reachability.
 """
@@ -12,6 +13,7 @@ from typing import Any
 from peppolnet.cli._labels import yes_no
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
 from peppolnet.cli._output import echo, positive_int
+from peppolnet.cli.commands._directory_export import register_export
 from peppolnet.i18n import _
 
 __all__ = ["register"]
@@ -46,6 +48,7 @@ def register(subparsers: Any) -> None:
     )
     search.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     search.set_defaults(handler=_search)
+    register_export(sub)
 
 
 def _search(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from peppolnet.directory.export.records import (
 )
 from peppolnet.directory.export.write import CSV_COLUMNS
 from peppolnet.errors import InvalidExport
+from peppolnet.i18n import _
 
 __all__ = ["DEFAULT_CSV_ENCODING", "CsvReader"]
 
@@ -107,7 +108,7 @@ class CsvReader:
             self._index = {name: header.index(name) for name in _COLUMNS if name in header}
             content = CARDS
         else:
-            raise InvalidExport(f"{source.name} is not a Peppol Directory CSV export")
+            raise InvalidExport(_("{file} is not a Peppol Directory CSV export", file=source.name))
         self.header = ExportHeader("csv", content)
         self.count = 0
         self._doctypes: dict[str, ExportDocumentType] = {}
@@ -145,7 +146,7 @@ class CsvReader:
                 return
             except (csv.Error, UnicodeDecodeError) as exc:
                 self.count += 1
-                self._problem("csv", f"not a readable CSV row: {exc}", None)
+                self._problem("csv", _("not a readable CSV row: {detail}", detail=str(exc)), None)
                 continue
             if not row or not any(cell.strip() for cell in row):
                 continue
@@ -154,7 +155,7 @@ class CsvReader:
             if problem is not None:
                 self._problem("encoding", problem, row)
             elif not row[0].strip():
-                self._problem("record", "the row names no participant", row)
+                self._problem("record", _("the row names no participant"), row)
             else:
                 yield row
 
@@ -164,11 +165,11 @@ class CsvReader:
             return None
         if not self._latin:
             if _SURROGATE.search(text):
-                return "bytes that are not in the file's encoding"
+                return _("bytes that are not in the file's encoding")
             return None
         if _UTF8_IN_LATIN.search(text) is None:
             return None
-        return (
+        return _(
             "the row is UTF-8, not ISO-8859-1 as the Directory's CSV is; read the file with "
             "encoding='utf-8' if it was saved that way"
         )
@@ -197,10 +198,10 @@ class CsvReader:
             try:
                 registered = parse_date(date_text)
             except ValueError:
-                self._problem(
-                    "record", f"the registration date {date_text!r} is not a date; left empty",
-                    row, skipped=False,
-                )  # fmt: skip
+                message = _(
+                    "the registration date {text} is not a date; left empty", text=repr(date_text)
+                )
+                self._problem("record", message, row, skipped=False)
         return BusinessEntity(
             tuple(_name(n) for n in _lines(cell(row, "names (per-row)")) if n),
             cell(row, "country code"),
@@ -229,7 +230,7 @@ class CsvReader:
         self, kind: str, message: str, row: list[str] | None, *, skipped: bool = True
     ) -> None:
         who = row[0].strip() if row else None
-        where = f"row {self.count:,} (line {self._rows.line_num:,})"
+        where = _("row {row} (line {line})", row=self.count, line=self._rows.line_num)
         self.problems.append(ExportProblem(kind, where, message, who or None, skipped))
 
 

@@ -32,6 +32,7 @@ from peppolnet.directory.export.records import (
     ExportProblem,
 )
 from peppolnet.errors import InvalidExport
+from peppolnet.i18n import _
 
 __all__ = ["JsonReader"]
 
@@ -62,7 +63,7 @@ class _JsonCards:
         self.problems = []
         pid = data.get("pid")
         if not isinstance(pid, str) or not pid.strip():
-            raise ValueError("the card names no participant")
+            raise ValueError(_("the card names no participant"))
         scheme, value = _split_uri(pid)
         entities = tuple(self._entity(e) for e in data.get("entities") or ())
         docs = tuple(self._doctype(d) for d in data.get("docTypes") or ())
@@ -100,7 +101,9 @@ class _JsonCards:
             try:
                 registered = parse_date(str(text))
             except ValueError:
-                self.problems.append(f"the registration date {text!r} is not a date; left empty")
+                self.problems.append(
+                    _("the registration date {text} is not a date; left empty", text=repr(text))
+                )
         return BusinessEntity(
             names,
             str(e.get("countryCode") or ""),
@@ -165,14 +168,18 @@ class JsonReader:
             if match is not None:
                 break
             if len(self._buffer) > _MAX_HEAD or not self._more():
-                raise InvalidExport(f"{self.source.name} is not a Peppol Directory JSON export")
+                raise InvalidExport(
+                    _("{file} is not a Peppol Directory JSON export", file=self.source.name)
+                )
         prefix = self._buffer[: match.start()].strip()
         try:
             head = json.loads(prefix.rstrip(",") + "}") if prefix.startswith("{") else None
         except ValueError:
             head = None
         if not isinstance(head, dict):
-            raise InvalidExport(f"{self.source.name} does not start as a JSON export does")
+            raise InvalidExport(
+                _("{file} does not start as a JSON export does", file=self.source.name)
+            )
         return head, match.end(), match.group(1)
 
     def __iter__(self) -> Iterator[Record]:
@@ -233,23 +240,23 @@ class JsonReader:
 
     def _record(self, value: Any, text: str) -> Record | None:
         self.count += 1
-        where = f"{'card' if self._cards is not None else 'entry'} {self.count:,}"
+        where = self._where()
         if _BAD_BYTE.search(text):
-            self._problem("encoding", where, "bytes that are not UTF-8", text)
+            self._problem("encoding", where, _("bytes that are not UTF-8"), text)
             return None
         if isinstance(value, _Undecodable):
-            self._problem("json", where, "not valid JSON", text)
+            self._problem("json", where, _("not valid JSON"), text)
             return None
         try:
             if self._cards is None:
                 if not isinstance(value, str) or not value.strip():
-                    raise ValueError("the entry is no participant identifier")
+                    raise ValueError(_("the entry is no participant identifier"))
                 return ExportParticipant(*(part.strip() for part in _split_uri(value)))
             if not isinstance(value, dict):
-                raise ValueError("the card is not a JSON object")
+                raise ValueError(_("the card is not a JSON object"))
             card = self._cards.card(value)
         except (ValueError, TypeError, AttributeError) as exc:
-            self._problem("record", where, str(exc), text)
+            self._problem("record", where, exc.args[0] if exc.args else str(exc), text)
             return None
         for message in self._cards.problems:
             self.problems.append(
@@ -270,8 +277,8 @@ class JsonReader:
             self.problems.append(
                 ExportProblem(
                     "truncated" if not rest else "json",
-                    f"after record {self.count:,}",
-                    "the export does not end as a JSON export does: it may be cut off",
+                    _("after record {count}", count=self.count),
+                    _("the export does not end as a JSON export does: it may be cut off"),
                     skipped=False,
                 )
             )
@@ -288,25 +295,29 @@ class JsonReader:
         rest = self._buffer[self._pos :].strip()
         if self._oversized:
             self.count += 1
-            where = f"{'card' if self._cards is not None else 'entry'} {self.count:,}"
-            message = (
-                f"a record larger than {MAX_RECORD_BYTES:,} bytes: the rest of the file was "
-                "not read"
+            message = _(
+                "a record larger than {size} bytes: the rest of the file was not read",
+                size=MAX_RECORD_BYTES,
             )
-            self._problem("size", where, message, rest[:2000])
+            self._problem("size", self._where(), message, rest[:2000])
         elif rest:
             self.count += 1
-            where = f"{'card' if self._cards is not None else 'entry'} {self.count:,}"
-            self._problem("truncated", where, "the file ends inside a record: it is cut off", rest)
+            message = _("the file ends inside a record: the export is cut off here")
+            self._problem("truncated", self._where(), message, rest)
         elif self.source.problem is None:
             self.problems.append(
                 ExportProblem(
                     "truncated",
-                    f"after record {self.count:,}",
-                    "the file ends before the export's array does: it may be cut off",
+                    _("after record {count}", count=self.count),
+                    _("the file ends before the export's array does: it may be cut off"),
                     skipped=False,
                 )
             )
+
+    def _where(self) -> str:
+        if self._cards is not None:
+            return _("card {number}", number=self.count)
+        return _("entry {number}", number=self.count)
 
     def _problem(self, kind: str, where: str, message: str, text: str) -> None:
         match = _PID.search(text[:2000])

@@ -18,6 +18,7 @@ from typing import Final
 
 from peppolnet.clock import Clock
 from peppolnet.errors import ExportLimitReached, StoreError
+from peppolnet.i18n import _
 
 __all__ = ["WINDOW", "DownloadLog"]
 
@@ -99,7 +100,12 @@ class DownloadLog:
 def _refusal(what: str, limit: int, allowed: datetime, now: datetime) -> ExportLimitReached:
     wait = max(0.0, (allowed - now).total_seconds())
     return ExportLimitReached(
-        f"{what} was downloaded {limit} times in the last 24 hours, which is what the Peppol "
-        f"Directory allows; the next download is possible at {allowed:%Y-%m-%d %H:%M} UTC",
+        _(
+            "{what} was downloaded {limit} times in the last 24 hours, which is what the "
+            "Peppol Directory allows; the next download is possible at {when} UTC",
+            what=what,
+            limit=limit,
+            when=allowed.strftime("%Y-%m-%d %H:%M"),
+        ),
         retry_after=wait,
     )

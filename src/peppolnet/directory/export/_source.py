@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from peppolnet.directory.export.records import ExportProblem
+from peppolnet.i18n import _
 
 __all__ = ["CHUNK", "ChunkSource", "source_of"]
 
@@ -89,9 +90,8 @@ class ChunkSource:
             try:
                 block = self._raw.read(self.chunk_size)
             except OSError as exc:
-                self.problem = ExportProblem(
-                    "truncated", f"byte {self.offset:,}", f"the file could not be read on: {exc}"
-                )
+                message = _("the file could not be read on: {detail}", detail=str(exc))
+                self.problem = ExportProblem("truncated", self._where(), message)
                 return
             if not block:
                 return
@@ -114,7 +114,9 @@ class ChunkSource:
                 try:
                     out = inflater.decompress(data, self.chunk_size)
                 except zlib.error as exc:
-                    self.problem = self._broken(f"the gzip data is damaged ({exc})")
+                    self.problem = self._broken(
+                        _("the gzip data is damaged ({detail})", detail=str(exc))
+                    )
                     return
                 if out:
                     yield out
@@ -128,12 +130,17 @@ class ChunkSource:
             if tail:
                 yield tail
             self.problem = self._broken(
-                "the gzip file is cut off: it ends before its compressed data does, so the "
-                "export is incomplete"
+                _(
+                    "the gzip file is cut off: it ends before its compressed data does, so the "
+                    "export is incomplete"
+                )
             )
 
+    def _where(self) -> str:
+        return _("byte {offset}", offset=self.offset)
+
     def _broken(self, message: str) -> ExportProblem:
-        return ExportProblem("truncated", f"byte {self.offset:,}", message)
+        return ExportProblem("truncated", self._where(), message)
 
 
 def source_of(data: bytes) -> ChunkSource:

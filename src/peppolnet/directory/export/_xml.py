@@ -38,6 +38,7 @@ from peppolnet.directory.export.records import (
     ExportProblem,
 )
 from peppolnet.errors import InvalidExport
+from peppolnet.i18n import _
 
 __all__ = ["CARD_NAMESPACES", "MAX_RECORD_BYTES", "PARTICIPANTS_NAMESPACE", "XmlReader"]
 
@@ -57,6 +58,7 @@ _ROOT_TAG: Final = re.compile(rb"<([A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?)[\s/>]
 _CARD_END: Final = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?businesscard\s*>")
 _PARTICIPANT_END: Final = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?participantID\b[^<>]*/>")
 _VALUE_ATTR: Final = re.compile(rb"""\bvalue\s*=\s*["']([^"'<>]{1,200})["']""")
+_POSITION: Final = re.compile(r",\s*line \d+, column \d+$")
 _DATE: Final = re.compile(r"(\d{4}-\d{2}-\d{2})(?:T[\d:.]+)?(Z|[+-]\d{2}:\d{2})?")
 
 Record = ExportCard | ExportParticipant
@@ -171,7 +173,7 @@ class _Cards:
         if current is not None:
             entities.append(current.value())
         if not value:
-            raise ValueError("the card names no participant")
+            raise ValueError(_("the card names no participant"))
         return ExportCard((scheme or "").strip(), value.strip(), tuple(entities), tuple(doctypes))
 
     def _entity_part(self, current: _Entity, child: etree._Element, tag: str) -> None:
@@ -220,7 +222,9 @@ class _Cards:
         try:
             return parse_date(text.strip() if text else None)
         except ValueError:
-            self.problems.append(f"the registration date {text!r} is not a date; left empty")
+            self.problems.append(
+                _("the registration date {text} is not a date; left empty", text=repr(text))
+            )
             return None
 
 
@@ -255,7 +259,7 @@ class _Entity:
 def _participant(el: etree._Element) -> ExportParticipant:
     value = el.get("value")
     if not value:
-        raise ValueError("the entry names no participant")
+        raise ValueError(_("the entry names no participant"))
     return ExportParticipant((el.get("scheme") or "").strip(), value.strip())
 
 
@@ -275,7 +279,9 @@ class XmlReader:
         root = self._read_root()
         namespace = etree.QName(root).namespace
         if _local(root.tag) != "root" or namespace is None:
-            raise InvalidExport(f"{source.name} is XML, but not a Peppol Directory export")
+            raise InvalidExport(
+                _("{file} is XML, but not a Peppol Directory export", file=source.name)
+            )
         self._end: re.Pattern[bytes]
         self._convert: Callable[[etree._Element], Record]
         self._cards: _Cards | None = None
@@ -289,8 +295,12 @@ class XmlReader:
             self._convert, self._end = _participant, _PARTICIPANT_END
         else:
             raise InvalidExport(
-                f"{source.name} is XML in the namespace {namespace!r}, which is no Peppol "
-                "Directory export format this version of peppolnet knows"
+                _(
+                    "{file} is XML in the namespace {namespace}, which is no Peppol Directory "
+                    "export format this version of peppolnet knows",
+                    file=source.name,
+                    namespace=namespace,
+                )
             )
         self._tag = f"{{{namespace}}}{tag}"
         count = root.get("count")
@@ -315,12 +325,15 @@ class XmlReader:
                 break
             chunk = next(self._chunks, None)
             if chunk is None or len(self._buffer) > _MAX_PROLOG:
-                raise InvalidExport(f"{self.source.name} has no XML root element")
+                raise InvalidExport(_("{file} has no XML root element", file=self.source.name))
             self._buffer += chunk
         prolog = self._buffer[: end + 1]
         if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
             raise InvalidExport(
-                f"{self.source.name} has a DOCTYPE or entity declaration; DTDs are refused"
+                _(
+                    "{file} has a DOCTYPE or entity declaration; DTDs are refused",
+                    file=self.source.name,
+                )
             )
         self._qname = match.group(1)
         self._empty = prolog.endswith(b"/>")  # <root .../>: an export without records
@@ -331,7 +344,11 @@ class XmlReader:
             return etree.fromstring(self._start + self._close, self._strict)
         except etree.XMLSyntaxError as exc:
             raise InvalidExport(
-                f"{self.source.name} does not start as an XML export does: {exc}"
+                _(
+                    "{file} does not start as an XML export does: {detail}",
+                    file=self.source.name,
+                    detail=str(exc),
+                )
             ) from None
 
     # --- the records -----------------------------------------------------------------------------
@@ -377,7 +394,7 @@ class XmlReader:
         try:
             record = self._convert(el)
         except ValueError as exc:
-            self._problem("record", str(exc), None, el)
+            self._problem("record", exc.args[0] if exc.args else str(exc), None, el)
             return
         if self._cards is not None and self._cards.problems:
             who = record.participant_uri
@@ -391,14 +408,14 @@ class XmlReader:
             root = etree.fromstring(self._start + raw + self._close, self._strict)
         except etree.XMLSyntaxError as exc:
             self.count += 1
-            message = (exc.msg or str(exc)).strip()
+            message = _POSITION.sub("", (exc.msg or str(exc)).strip())
             kind = "encoding" if "encoding" in message.lower() or "utf-8" in message else "xml"
-            self._problem(kind, f"not well-formed XML: {message}", raw, None)
+            self._problem(kind, _("not well-formed XML: {detail}", detail=message), raw, None)
             return
         found = [el for el in root if el.tag == self._tag]
         if not found:
             self.count += 1
-            self._problem("xml", "no record element where one ends", raw, None)
+            self._problem("xml", _("no record element where one ends"), raw, None)
         for el in found:
             yield from self._record(el)
 
@@ -407,7 +424,10 @@ class XmlReader:
         raw = self._buffer[:200]
         self.count += 1
         self._problem(
-            "size", f"a record larger than {MAX_RECORD_BYTES:,} bytes was skipped", raw, None
+            "size",
+            _("a record larger than {size} bytes was skipped", size=MAX_RECORD_BYTES),
+            raw,
+            None,
         )
         for chunk in self._chunks:
             match = self._end.search(chunk)
@@ -428,17 +448,17 @@ class XmlReader:
         if rest:
             self.count += 1
             kind, message = (
-                ("xml", "text that is no record comes after the last record")
+                ("xml", _("text that is no record comes after the last record"))
                 if closed
-                else ("truncated", "the file ends inside a record: the export is cut off here")
+                else ("truncated", _("the file ends inside a record: the export is cut off here"))
             )
             self._problem(kind, message, rest, None)
         elif not closed and not self._empty and self.source.problem is None:
             self.problems.append(
                 ExportProblem(
                     "truncated",
-                    f"after record {self.count:,}",
-                    "the file ends without the export's closing tag: it may be cut off",
+                    _("after record {count}", count=self.count),
+                    _("the file ends without the export's closing tag: it may be cut off"),
                     skipped=False,
                 )
             )
@@ -446,8 +466,9 @@ class XmlReader:
     # --- problems ----------------------------------------------------------------------------
 
     def _where(self) -> str:
-        noun = "card" if self.header.content == CARDS else "entry"
-        return f"{noun} {self.count:,}"
+        if self.header.content == CARDS:
+            return _("card {number}", number=self.count)
+        return _("entry {number}", number=self.count)
 
     def _problem(
         self, kind: str, message: str, raw: bytes | None, el: etree._Element | None

@@ -43,6 +43,7 @@ from peppolnet.directory.export._limit import DownloadLog
 from peppolnet.directory.export.kinds import ExportKind
 from peppolnet.directory.export.reader import ExportReader, read_export
 from peppolnet.errors import DirectoryError, ExportLimitReached, InvalidInput
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     from peppolnet.network import Network
@@ -193,14 +194,16 @@ class ExportDownloader:
             network = PRODUCTION
         url = directory_url or network.directory_url
         if not url:
-            raise InvalidInput(f"the network {network.name!r} has no Peppol Directory")
+            raise InvalidInput(_("the network {name} has no Peppol Directory", name=network.name))
         if not url.startswith(("https://", "http://")) or (
             network.require_https and not url.startswith("https://")
         ):
-            raise InvalidInput(f"the Directory URL must start with https:// (got {url!r})")
+            raise InvalidInput(
+                _("the Directory URL must start with https:// (got {url})", url=repr(url))
+            )
         if daily_limit < 1 or max_bytes < 1 or not timeout > 0 or not read_timeout > 0:
             raise InvalidInput(
-                "daily_limit and max_bytes must be at least 1, the timeouts above zero"
+                _("daily_limit and max_bytes must be at least 1, the timeouts above zero")
             )
         self.base_url = url.rstrip("/")
         self.network = network
@@ -275,7 +278,8 @@ class ExportDownloader:
             return cached
         url = self.base_url + kind.path
         try:
-            self._log.take(self.base_url, kind.value, self.daily_limit, f"the export {url}")
+            what = _("the export {url}", url=url)
+            self._log.take(self.base_url, kind.value, self.daily_limit, what)
         except ExportLimitReached:
             if cached is not None and not force:
                 _log.warning("export %s: the daily limit is used up; an older copy is used",
@@ -327,17 +331,23 @@ class ExportDownloader:
                 url = self._redirect(url, answer, hop)
                 continue
             return self._accept(url, kind, answer)
-        raise DirectoryError(f"the export {self.base_url + kind.path} redirects too often")
+        raise DirectoryError(
+            _("the export {url} redirects too often", url=self.base_url + kind.path)
+        )
 
     def _redirect(self, url: str, answer: _http.Answer, hop: int) -> str:
         location = str(answer.headers.get("location", "")).strip()
         if not location:
-            raise DirectoryError(f"{_plain(url)} answered a redirect without a Location")
+            raise DirectoryError(_("{url} answered a redirect without a Location", url=_plain(url)))
         target = urljoin(url, location)
         scheme = urlsplit(target).scheme.lower()
         if scheme != "https" and (self.network.require_https or scheme != "http"):
             raise DirectoryError(
-                f"{_plain(url)} redirects the export to {_plain(target)}, which is not https",
+                _(
+                    "{url} redirects the export to {target}, which is not https",
+                    url=_plain(url),
+                    target=_plain(target),
+                ),
                 retryable=False,
             )
         self._policy.check_url(target, "the export's redirect")
@@ -348,24 +358,36 @@ class ExportDownloader:
         if answer.status == 429:
             after = answer.headers.get("retry-after", "")
             raise ExportLimitReached(
-                f"the Peppol Directory refuses more downloads of {kind.path} from this address "
-                "today (HTTP 429); try again tomorrow",
+                _(
+                    "the Peppol Directory refuses more downloads of {path} from this address "
+                    "today (HTTP 429); try again tomorrow",
+                    path=kind.path,
+                ),
                 retry_after=float(after) if after.isdigit() else None,
             )
         if answer.status != 200:
             raise DirectoryError(
-                f"{_plain(url)} answered HTTP {answer.status} for the export {kind.path}",
+                _(
+                    "{url} answered HTTP {status} for the export {path}",
+                    url=_plain(url),
+                    status=answer.status,
+                    path=kind.path,
+                ),
                 retryable=answer.status >= 500,
             )
         if answer.truncated:
             raise DirectoryError(
-                f"the export {kind.path} is larger than {self.max_bytes:,} bytes; not stored",
+                _(
+                    "the export {path} is larger than {size} bytes; not stored",
+                    path=kind.path,
+                    size=self.max_bytes,
+                ),
                 retryable=False,
             )
         coding = (answer.headers.get("content-encoding") or "").strip().lower() or None
         if coding not in (None, "identity", "gzip", "x-gzip"):
             raise DirectoryError(
-                f"the export came encoded as {coding!r}, which was not asked for",
+                _("the export came encoded as {coding}, which was not asked for", coding=coding),
                 retryable=False,
             )
         return _Got(url, "gzip" if coding in ("gzip", "x-gzip") else None)
@@ -374,11 +396,15 @@ class ExportDownloader:
         where = _plain(url)
         if fault.kind == "timeout":
             return DirectoryError(
-                f"the export download from {where} did not finish within {self.timeout:g} s"
+                _(
+                    "the export download from {url} did not finish within {seconds} s",
+                    url=where,
+                    seconds=format(self.timeout, "g"),
+                )
             )
-        retryable = fault.kind in ("timeout", "connect", "broken")
         return DirectoryError(
-            f"the export download from {where} failed: {fault.detail}", retryable=retryable
+            _("the export download from {url} failed: {detail}", url=where, detail=fault.detail),
+            retryable=fault.kind in ("connect", "broken"),
         )
 
     def _http(self) -> httpx.Client:

@@ -69,6 +69,13 @@ class ExportKind(enum.Enum):
             if wanted in (kind.value, kind.name.lower()):
                 return kind
         from peppolnet.errors import InvalidInput
+        from peppolnet.i18n import _
 
         names = ", ".join(kind.value for kind in cls)
-        raise InvalidInput(f"{text!r} is not a Directory export file; choose one of: {names}")
+        raise InvalidInput(
+            _(
+                "{text} is not a Directory export file; choose one of: {names}",
+                text=repr(text),
+                names=names,
+            )
+        )

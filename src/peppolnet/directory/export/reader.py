@@ -30,6 +30,7 @@ from peppolnet.directory.export.records import (
     ExportProblem,
 )
 from peppolnet.errors import InvalidExport
+from peppolnet.i18n import _
 
 __all__ = ["ExportReader", "read_export"]
 
@@ -68,7 +69,9 @@ class ExportReader:
 
     def __iter__(self) -> Iterator[ExportCard | ExportParticipant]:
         if self._started:
-            raise InvalidExport("an export reader can be iterated only once; read the file again")
+            raise InvalidExport(
+                _("an export reader can be iterated only once; read the file again")
+            )
         self._started = True
         try:
             for record in self._reader:
@@ -92,9 +95,14 @@ class ExportReader:
             self.problems.append(
                 ExportProblem(
                     "count",
-                    "the whole file",
-                    f"the file declares {declared:,} participants but holds {seen:,}: "
-                    f"{declared - seen:,} are missing",
+                    _("the whole file"),
+                    _(
+                        "the file declares {declared} participants but holds {seen}: "
+                        "{missing} are missing",
+                        declared=declared,
+                        seen=seen,
+                        missing=declared - seen,
+                    ),
                 )
             )
 
@@ -124,13 +132,22 @@ def read_export(file: str | Path | BinaryIO, *, encoding: str | None = None) -> 
     try:
         source = ChunkSource(file)
     except OSError as exc:
-        raise InvalidExport(f"cannot read the export {file}: {exc.strerror or exc}") from None
+        raise InvalidExport(
+            _(
+                "cannot read the export {file}: {detail}",
+                file=str(file),
+                detail=exc.strerror or str(exc),
+            )
+        ) from None
     try:
         head = source.peek().lstrip(b"\xef\xbb\xbf \t\r\n")
         if not head:
             problem = source.problem
-            why = f": {problem.message}" if problem else ""
-            raise InvalidExport(f"{source.name} is empty{why}")
+            if problem is not None:
+                raise InvalidExport(
+                    _("{file} is empty: {detail}", file=source.name, detail=problem.message)
+                )
+            raise InvalidExport(_("{file} is empty", file=source.name))
         reader: XmlReader | JsonReader | CsvReader
         if head[:1] == b"<":
             reader = XmlReader(source, [])
