@@ -28,10 +28,12 @@ import pytest
 
 import peppolnet
 from peppolnet.cli import build_parser, main
+from peppolnet.directory.export import ExportKind, write_export
 from peppolnet.identifiers import ParticipantId
 from peppolnet.lookup import resolve_document_type
 from peppolnet.sandbox import Sandbox
 from peppolnet.sandbox.state import write_state
+from peppolnet.sandbox.synthetic_export import synthetic_cards
 from peppolnet.sml import SmlResolver
 from peppolnet.smp.client import SmpClient
 from peppolnet.smp.urls import service_metadata_url
@@ -91,6 +93,9 @@ BASE: dict[tuple[str, ...], tuple[str, ...]] = {
     ("customers", "search"): ("Nordlys",),
     ("demo",): (),
     ("directory", "search"): ("fjord", *SANDBOX),
+    ("directory", "export", "download"): (*SANDBOX, "--cache-dir", "{tmp}/cache"),
+    ("directory", "export", "stats"): ("{export}",),
+    ("directory", "export", "diff"): ("{export}", "{export}"),
     ("doctor",): SANDBOX,
     ("id", "check"): ("0007:5567321707",),
     ("id", "suggest"): ("556732-1707", "--country", "SE"),
@@ -160,6 +165,29 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "at least 1", "fjord", "--limit", "0", *SANDBOX),
         error(1, "at least 3 characters", "--name", "fj", *SANDBOX),
         error(2, "no sandbox is running", "fjord", *NO_SANDBOX),
+    ],
+    ("directory", "export", "download"): [
+        answer(
+            0, "Downloaded", "--kind", "participants-csv", *SANDBOX, "--cache-dir", "{tmp}/cache"
+        ),
+        error(2, "invalid choice: 'pdf'", "--kind", "pdf", *SANDBOX),
+        error(2, "no sandbox is running", *NO_SANDBOX),
+    ],
+    ("directory", "export", "stats"): [
+        answer(0, "participants", "{export}"),
+        # a damaged export: its numbers and the parts it could not read, exit 1
+        answer(1, "could not be read", "{badexport}"),
+        error(1, "is not a Peppol Directory CSV export", "{noid}"),
+        error(2, "does not exist", "{missing}"),
+        error(2, "is a folder", "{folder}"),
+        error(2, "at least 1", "{export}", "--top", "0"),
+        error(2, "no sandbox is running", *NO_SANDBOX),
+    ],
+    ("directory", "export", "diff"): [
+        answer(0, "0 added, 0 removed, 0 changed", "{export}", "{export}"),
+        answer(1, "could not be read", "{export}", "{badexport}"),
+        error(2, "does not exist", "{export}", "{missing}"),
+        error(2, "create it first", "{export}", "{export}", "--output", "{nodir}/out"),
     ],
     ("doctor",): [
         # a resolver that cannot be asked is a finding about this machine: a "no", not a fault
@@ -501,6 +529,12 @@ def files(
     (tmp_path / "bad.toml").write_text("[[operators]\n", encoding="utf-8")
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     (tmp_path / "notsmp.xml").write_text("<a/>", encoding="utf-8")
+    export = tmp_path / "export.xml"
+    with export.open("wb") as out:
+        write_export(synthetic_cards(30, seed=3), ExportKind.BUSINESS_CARDS_XML, out)
+    (tmp_path / "bad-export.xml").write_bytes(
+        export.read_bytes().replace(b'value="0', b'value="&', 1)
+    )
     return {
         "tmp": str(tmp_path),
         "busy": str(busy_port),
@@ -512,6 +546,8 @@ def files(
         "badtoml": str(tmp_path / "bad.toml"),
         "badjson": str(tmp_path / "bad.json"),
         "notsmp": str(tmp_path / "notsmp.xml"),
+        "export": str(export),
+        "badexport": str(tmp_path / "bad-export.xml"),
         "damaged": str(damaged_db),
         "smpdoc": str(signed_document),
         "cannot": cannot.bare,

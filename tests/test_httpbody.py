@@ -142,3 +142,24 @@ def test_the_smp_client_survives_compression_bombs(
         with pytest.raises(SmpError, match="only one layer") as refused:
             client.fetch(url)
         assert not isinstance(refused.value, SmpUnavailable)
+
+
+def test_a_download_keeps_the_coding_and_hands_pieces_to_a_sink() -> None:
+    """The Directory export: gzip stored as sent, streamed to a file, the limit on the bytes
+    as sent (not on what they would unpack to)."""
+    wire = gzip.compress(XML)
+    pieces: list[bytes] = []
+    body = BoundedBody(len(wire), "gzip", keep=True, sink=pieces.append)
+    for chunk in chunks(wire, 100):
+        assert body.add(chunk)
+    body.finish()
+    assert b"".join(pieces) == wire
+    assert body.value() == b""
+    small = BoundedBody(len(wire) - 1, "gzip", keep=True, sink=pieces.append)
+    assert not all(small.add(chunk) for chunk in chunks(wire, 100))
+    assert small.truncated
+
+
+def test_keeping_the_coding_still_refuses_one_that_was_not_asked_for() -> None:
+    with pytest.raises(UnsupportedEncoding):
+        BoundedBody(10_000, "br", keep=True)

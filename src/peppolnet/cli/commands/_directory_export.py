@@ -299,9 +299,7 @@ def _show_problems(problems: Sequence[ExportProblem], lang: Language) -> None:
     if not problems:
         return
     print()
-    skipped = sum(1 for p in problems if p.skipped)
-    _say(_("Parts of the export that could not be read: {count} ({skipped} records left out)",
-           count=len(problems), skipped=skipped), lang)  # fmt: skip
+    _say(_("Parts of the export that could not be read: {count}", count=len(problems)), lang)
     for problem in problems[:_SHOWN_PROBLEMS]:
         who = f" ({problem.participant})" if problem.participant else ""
         line = f"{render(problem.where, lang)}{who}: {render(problem.message, lang)}"

@@ -30,6 +30,7 @@ from peppolnet.directory.export.records import (
     ExportHeader,
     ExportParticipant,
     ExportProblem,
+    ended_early,
 )
 from peppolnet.directory.export.write import CSV_COLUMNS
 from peppolnet.errors import InvalidExport
@@ -99,8 +100,15 @@ class CsvReader:
         )
         first = self._text.readline()
         delimiter = ";" if first.count(";") >= first.count(",") else ","
-        self._rows = csv.reader(itertools.chain((first,), self._text), delimiter=delimiter)
-        header = [h.strip().lower() for h in next(self._rows, [])]
+        # strict: the Directory quotes every field, so a quote left open (a file cut inside a
+        # field) is an error here, not a field that runs to the end of the file
+        self._last_line = first
+        self._rows = csv.reader(self._lines(first), delimiter=delimiter, strict=True)
+        try:
+            header = [h.strip().lower() for h in next(self._rows, [])]
+        except csv.Error:
+            header = []
+        self._width = len(header)
         if header == ["participant id"]:
             self._index: dict[str, int] = {}
             content = PARTICIPANTS
@@ -112,6 +120,21 @@ class CsvReader:
         self.header = ExportHeader("csv", content)
         self.count = 0
         self._doctypes: dict[str, ExportDocumentType] = {}
+
+    def _lines(self, first: str) -> Iterator[str]:
+        """The text's lines, remembering the last one (see :meth:`_unterminated`)."""
+        for line in itertools.chain((first,), self._text):
+            self._last_line = line
+            yield line
+
+    def _unterminated(self) -> None:
+        """The Directory ends every row with a line break: a file that does not was cut."""
+        if self._last_line and not self._last_line.endswith("\n"):
+            self.problems.append(
+                ended_early(
+                    self.count, _("the file does not end with a line break: it may be cut off")
+                )
+            )
 
     def __iter__(self) -> Iterator[Record]:
         card: ExportCard | None = None
@@ -136,6 +159,8 @@ class CsvReader:
             yield card
         if self.source.problem is not None:
             self.problems.append(self.source.problem)
+        else:
+            self._unterminated()
 
     def _good_rows(self) -> Iterator[list[str]]:
         """The rows that can be read; a problem for each that cannot."""
@@ -154,6 +179,13 @@ class CsvReader:
             problem = self._encoding_problem(row)
             if problem is not None:
                 self._problem("encoding", problem, row)
+            elif len(row) < self._width:
+                message = _(
+                    "the row has {found} of the {expected} fields: it is cut off",
+                    found=len(row),
+                    expected=self._width,
+                )
+                self._problem("truncated", message, row)
             elif not row[0].strip():
                 self._problem("record", _("the row names no participant"), row)
             else:

@@ -30,6 +30,8 @@ from peppolnet.directory.export.records import (
     ExportHeader,
     ExportParticipant,
     ExportProblem,
+    ended_early,
+    record_place,
 )
 from peppolnet.errors import InvalidExport
 from peppolnet.i18n import _
@@ -40,6 +42,8 @@ _ARRAY: Final = re.compile(r'"(bc|participants)"\s*:\s*\[')
 _SPACE: Final = re.compile(r"[\s,]*")
 _TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
 _BAD_BYTE: Final = re.compile("[\udc80-\udcff]")
+_NEXT_CARD: Final = re.compile(r',\s*(?=\{\s*"pid"\s*:)')
+_NEXT_ENTRY: Final = re.compile(r',\s*(?=")')
 _PID: Final = re.compile(r'"pid"\s*:\s*"([^"\\]{1,200})"')
 _MAX_HEAD: Final = 64 << 10
 _decoder = json.JSONDecoder()
@@ -220,7 +224,13 @@ class JsonReader:
     def _element(self, start: int) -> tuple[Any, int, str] | None:
         """The element at ``start``: (its value, or :class:`_Undecodable`; its end; its text).
         None when the file ends inside it, or it grows past :data:`MAX_RECORD_BYTES` (then the
-        rest of the file is not read: memory stays bounded)."""
+        rest of the file is not read: memory stays bounded).
+
+        An element ``raw_decode`` refuses ends where the next element starts (``,{"pid":`` for
+        a card, ``,"`` for a participant): a stray quote or bracket must not swallow the cards
+        after it. At the end of the file, its brackets decide.
+        """
+        resync = _NEXT_CARD if self._cards is not None else _NEXT_ENTRY
         while True:
             try:
                 value, end = _decoder.raw_decode(self._buffer, start)
@@ -228,10 +238,11 @@ class JsonReader:
                 pass
             else:
                 return value, end, self._buffer[start:end]
+            following = resync.search(self._buffer, start + 1)
+            if following is not None:
+                end = following.start()
+                return _Undecodable(), end, self._buffer[start:end]
             if len(self._buffer) - start > MAX_RECORD_BYTES:
-                found = _matching_end(self._buffer, start)
-                if found is not None:
-                    return _Undecodable(), found, self._buffer[start:found]
                 self._oversized = True
                 return None
             if not self._more():
@@ -306,18 +317,14 @@ class JsonReader:
             self._problem("truncated", self._where(), message, rest)
         elif self.source.problem is None:
             self.problems.append(
-                ExportProblem(
-                    "truncated",
-                    _("after record {count}", count=self.count),
+                ended_early(
+                    self.count,
                     _("the file ends before the export's array does: it may be cut off"),
-                    skipped=False,
                 )
             )
 
     def _where(self) -> str:
-        if self._cards is not None:
-            return _("card {number}", number=self.count)
-        return _("entry {number}", number=self.count)
+        return record_place(self.header.content, self.count)
 
     def _problem(self, kind: str, where: str, message: str, text: str) -> None:
         match = _PID.search(text[:2000])

@@ -36,6 +36,8 @@ from peppolnet.directory.export.records import (
     ExportHeader,
     ExportParticipant,
     ExportProblem,
+    ended_early,
+    record_place,
 )
 from peppolnet.errors import InvalidExport
 from peppolnet.i18n import _
@@ -51,6 +53,8 @@ CARD_NAMESPACES: Final = {
 PARTICIPANTS_NAMESPACE: Final = "http://www.peppol.eu/schema/pd/participant-generic/201910/"
 #: A record (one card) larger than this is not a real one: skipped, so memory stays bounded.
 MAX_RECORD_BYTES: Final = 4 << 20
+#: What is kept of a skipped record's bytes: enough for an end tag split across two chunks.
+_TAIL: Final = 64
 #: How much may come before the root start tag (declaration, comments).
 _MAX_PROLOG: Final = 64 << 10
 
@@ -354,13 +358,23 @@ class XmlReader:
     # --- the records -----------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Record]:
+        skipping = False  # inside a record too large to keep: looking for its end
         for chunk in itertools.chain((b"",), self._chunks):  # b"": what the root left over
             self._buffer += chunk
+            if skipping:
+                match = self._end.search(self._buffer)
+                if match is None:
+                    self._buffer = self._buffer[-_TAIL:]  # an end tag may span two chunks
+                    continue
+                self._buffer, skipping = self._buffer[match.end() :], False
             batch, ends = self._take_batch()
             if batch:
                 yield from self._read_batch(batch, ends)
             elif len(self._buffer) > MAX_RECORD_BYTES:
-                self._skip_oversized()
+                self._oversized()
+                self._buffer, skipping = self._buffer[-_TAIL:], True
+        if skipping:
+            self._buffer = b""
         self._finish()
 
     def _take_batch(self) -> tuple[bytes, list[int]]:
@@ -419,22 +433,11 @@ class XmlReader:
         for el in found:
             yield from self._record(el)
 
-    def _skip_oversized(self) -> None:
-        """A record grew past the limit without ending: drop it up to the next end tag."""
-        raw = self._buffer[:200]
+    def _oversized(self) -> None:
+        """A record grew past the limit without ending: it is reported and skipped."""
         self.count += 1
-        self._problem(
-            "size",
-            _("a record larger than {size} bytes was skipped", size=MAX_RECORD_BYTES),
-            raw,
-            None,
-        )
-        for chunk in self._chunks:
-            match = self._end.search(chunk)
-            if match is not None:
-                self._buffer = chunk[match.end() :]
-                return
-        self._buffer = b""
+        message = _("a record larger than {size} bytes was skipped", size=MAX_RECORD_BYTES)
+        self._problem("size", message, self._buffer[:300], None)
 
     def _finish(self) -> None:
         """After the last chunk: what is left must be the root's end tag and nothing else."""
@@ -455,20 +458,16 @@ class XmlReader:
             self._problem(kind, message, rest, None)
         elif not closed and not self._empty and self.source.problem is None:
             self.problems.append(
-                ExportProblem(
-                    "truncated",
-                    _("after record {count}", count=self.count),
+                ended_early(
+                    self.count,
                     _("the file ends without the export's closing tag: it may be cut off"),
-                    skipped=False,
                 )
             )
 
     # --- problems ----------------------------------------------------------------------------
 
     def _where(self) -> str:
-        if self.header.content == CARDS:
-            return _("card {number}", number=self.count)
-        return _("entry {number}", number=self.count)
+        return record_place(self.header.content, self.count)
 
     def _problem(
         self, kind: str, message: str, raw: bytes | None, el: etree._Element | None

@@ -65,7 +65,7 @@ class ExportReader:
     @property
     def skipped(self) -> int:
         """Records that could not be read (each one is a problem)."""
-        return sum(1 for p in self.problems if p.skipped and p.kind not in ("count",))
+        return sum(1 for p in self.problems if p.skipped)
 
     def __iter__(self) -> Iterator[ExportCard | ExportParticipant]:
         if self._started:
@@ -103,6 +103,7 @@ class ExportReader:
                         seen=seen,
                         missing=declared - seen,
                     ),
+                    skipped=False,  # a summary: the records themselves are named above
                 )
             )
 

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Final
 
 from peppolnet.businesscard import BusinessEntity
+from peppolnet.i18n import _
 from peppolnet.identifiers import PARTICIPANT_SCHEME, ParticipantId, ascii_lower, lower
 
 __all__ = [
@@ -25,7 +26,9 @@ __all__ = [
     "ExportHeader",
     "ExportParticipant",
     "ExportProblem",
+    "ended_early",
     "participant_key",
+    "record_place",
 ]
 
 
@@ -58,18 +61,12 @@ class ExportDocumentType:
         return f"{self.scheme}::{self.value}"
 
 
-@dataclass(frozen=True, slots=True)
-class ExportCard:
-    """One participant's business card in the export: its entities and document types.
+class _Identified:
+    """What every record says about its participant (its two fields are the subclass's)."""
 
-    ``participant_scheme`` and ``participant_value`` are as the export wrote them (trimmed);
-    real exports hold identifiers no strict parser accepts, so none is parsed here.
-    """
-
+    __slots__ = ()
     participant_scheme: str
     participant_value: str
-    entities: tuple[BusinessEntity, ...]
-    document_types: tuple[ExportDocumentType, ...] = ()
 
     @property
     def participant_uri(self) -> str:
@@ -86,6 +83,20 @@ class ExportCard:
         """The identifier as a value (lax, as real exports need); raises
         :class:`~peppolnet.errors.InvalidParticipantId` for one even lax parsing refuses."""
         return ParticipantId(self.participant_scheme, self.participant_value, lax=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportCard(_Identified):
+    """One participant's business card in the export: its entities and document types.
+
+    ``participant_scheme`` and ``participant_value`` are as the export wrote them (trimmed);
+    real exports hold identifiers no strict parser accepts, so none is parsed here.
+    """
+
+    participant_scheme: str
+    participant_value: str
+    entities: tuple[BusinessEntity, ...]
+    document_types: tuple[ExportDocumentType, ...] = ()
 
     @property
     def name(self) -> str | None:
@@ -108,23 +119,11 @@ class ExportCard:
 
 
 @dataclass(frozen=True, slots=True)
-class ExportParticipant:
+class ExportParticipant(_Identified):
     """One identifier of a participants-only export."""
 
     participant_scheme: str
     participant_value: str
-
-    @property
-    def participant_uri(self) -> str:
-        return f"{self.participant_scheme}::{self.participant_value}"
-
-    @property
-    def key(self) -> str:
-        return participant_key(self.participant_scheme, self.participant_value)
-
-    @property
-    def participant(self) -> ParticipantId:
-        return ParticipantId(self.participant_scheme, self.participant_value, lax=True)
 
 
 #: What an export file holds.
@@ -169,3 +168,18 @@ class ExportProblem:
     def __str__(self) -> str:
         who = f" ({self.participant})" if self.participant else ""
         return f"{self.where}{who}: {self.message}"
+
+
+def record_place(content: str, number: int) -> str:
+    """Where a record is, for a problem: ``card 12`` (cards) or ``entry 12`` (participants)."""
+    if content == CARDS:
+        return _("card {number}", number=number)
+    return _("entry {number}", number=number)
+
+
+def ended_early(count: int, message: str) -> ExportProblem:
+    """The problem of a file that stops where its format says it may not (after ``count``
+    records), without costing a record that was seen."""
+    return ExportProblem(
+        "truncated", _("after record {count}", count=count), message, skipped=False
+    )
