@@ -74,13 +74,15 @@ def _document_types() -> dict[str, tuple[ExportDocumentType, ...]]:
     from peppolnet.codelists import document_types
 
     wanted = {
-        "billing": ("poacc:billing:3.0::2.1",),
+        "billing": ("poacc:billing:3.0::2.1", "poacc:billing:3.0::D16B"),
+        "response": ("poacc:trns:invoice_response:3::",),
         "pint": ("urn:peppol:pint:billing-1@aunz-1::", "urn:peppol:pint:billing-1@sg-1::",
                  "urn:peppol:pint:billing-1@jp-1::"),
         "ordering": ("poacc:trns:order:3::", "poacc:trns:order_response:3::"),
         "mlr": ("poacc:trns:mlr:3::", "urn:peppol:edec:mls:1.0::"),
         "selfbilling": ("poacc:selfbilling:3.0::",),
         "xrechnung": ("kosit:xrechnung_3.0::",),
+        "nlcius": ("urn:fdc:nen.nl:nlcius:v1.0::",),
     }  # fmt: skip
     groups: dict[str, list[ExportDocumentType]] = {name: [] for name in wanted}
     for entry in document_types():
@@ -88,7 +90,9 @@ def _document_types() -> dict[str, tuple[ExportDocumentType, ...]]:
             continue
         value = entry.identifier.value
         for name, needles in wanted.items():
-            if any(needle in value for needle in needles) and "CrossIndustry" not in value:
+            if any(value.endswith(needle) or f"{needle}" in value for needle in needles) and (
+                "#conformant#" not in value or name == "pint"
+            ):
                 groups[name].append(
                     ExportDocumentType(
                         entry.identifier.scheme, value, entry.name, entry.state.value
@@ -108,6 +112,7 @@ class _Maker:
         self.rng = random.Random(seed)
         self.countries = [c for c in _COUNTRIES for _ in range(c[1])]
         self.docs = _document_types()
+        self.used: set[str] = set()  # participant values: each one once, as in a real export
         self.first_day = date(2018, 1, 1)
         self.days = (date(2026, 6, 30) - self.first_day).days
 
@@ -117,15 +122,19 @@ class _Maker:
         country, _, form, language, schemes = rng.choice(self.countries)
         icd, _, shape = rng.choices(schemes, weights=[s[1] for s in schemes])[0]
         number = _number(rng, shape)
+        while f"{icd}:{number}" in self.used:
+            number = _number(rng, shape)
+        self.used.add(f"{icd}:{number}")
         entity = self._entity(country, form, language, index)
         docs = self._doc_types(country)
         card = ExportCard("iso6523-actorid-upis", f"{icd}:{number}", (entity,), docs)
         twin = None
         if icd in _TWINS and rng.random() < 0.06:
             other, pattern = _TWINS[icd]
-            twin = ExportCard(
-                "iso6523-actorid-upis", f"{other}:{pattern.format(number)}", (entity,), docs
-            )
+            value = f"{other}:{pattern.format(number)}"
+            if value not in self.used:
+                self.used.add(value)
+                twin = ExportCard("iso6523-actorid-upis", value, (entity,), docs)
         return card, twin
 
     def _entity(self, country: str, form: str, language: str, index: int) -> BusinessEntity:
@@ -150,19 +159,25 @@ class _Maker:
     def _doc_types(self, country: str) -> tuple[ExportDocumentType, ...]:
         rng, docs = self.rng, self.docs
         chosen: list[ExportDocumentType] = []
+        # the shares are guesses at the real network's, to make cards of a realistic size
         if rng.random() < 0.92:
-            chosen.extend(docs["billing"][:2])
+            billing = docs["billing"]
+            chosen.extend(billing if rng.random() < 0.5 else billing[:2])  # with CII or not
+        if rng.random() < 0.35:
+            chosen.extend(docs["response"])
         if country in _PINT_COUNTRIES and rng.random() < 0.7:
             chosen.extend(d for d in docs["pint"] if f"@{country.lower()}" in d.value
                           or (country in ("AU", "NZ") and "@aunz" in d.value))  # fmt: skip
         if rng.random() < 0.15:
             chosen.extend(docs["ordering"])
-        if rng.random() < 0.25:
+        if rng.random() < 0.4:
             chosen.extend(docs["mlr"])
         if rng.random() < 0.04:
             chosen.extend(docs["selfbilling"])
-        if country == "DE" and rng.random() < 0.5:
+        if country == "DE" and rng.random() < 0.6:
             chosen.extend(docs["xrechnung"])
+        if country == "NL" and rng.random() < 0.6:
+            chosen.extend(docs["nlcius"])
         return tuple(dict.fromkeys(chosen))
 
 
