@@ -56,6 +56,8 @@ _EXPORTS: dict[str, str] = {
     # Directory
     "DirectoryClient": "peppolnet.directory",
     "AsyncDirectoryClient": "peppolnet.directory",
+    "ExportDownloader": "peppolnet.directory.export",
+    "read_export": "peppolnet.directory.export",
     # whole registers, customers and requests
     "check_many": "peppolnet.bulk",
     "check_many_async": "peppolnet.bulk",
@@ -99,6 +101,9 @@ _EXPORTS: dict[str, str] = {
     "DirectoryError": "peppolnet.errors",
     "DirectoryRateLimited": "peppolnet.errors",
     "DirectoryQueryError": "peppolnet.errors",
+    "ExportLimitReached": "peppolnet.errors",
+    "InvalidExport": "peppolnet.errors",
+    "MissingExtra": "peppolnet.errors",
     "InvalidRequest": "peppolnet.errors",
     "SandboxError": "peppolnet.errors",
     "StoreError": "peppolnet.errors",
@@ -127,6 +132,10 @@ if TYPE_CHECKING:
         AsyncDirectoryClient as AsyncDirectoryClient,
         DirectoryClient as DirectoryClient,
     )
+    from peppolnet.directory.export import (
+        ExportDownloader as ExportDownloader,
+        read_export as read_export,
+    )
     from peppolnet.errors import (
         AlgorithmNotAllowed as AlgorithmNotAllowed,
         CertificateError as CertificateError,
@@ -137,11 +146,13 @@ if TYPE_CHECKING:
         DirectoryError as DirectoryError,
         DirectoryQueryError as DirectoryQueryError,
         DirectoryRateLimited as DirectoryRateLimited,
+        ExportLimitReached as ExportLimitReached,
         DnsFailure as DnsFailure,
         DnssecBogus as DnssecBogus,
         DnssecFailure as DnssecFailure,
         IdentifierMismatch as IdentifierMismatch,
         InvalidDocumentTypeId as InvalidDocumentTypeId,
+        InvalidExport as InvalidExport,
         InvalidIdentifier as InvalidIdentifier,
         InvalidInput as InvalidInput,
         InvalidParticipantId as InvalidParticipantId,
@@ -150,6 +161,7 @@ if TYPE_CHECKING:
         InvalidSignature as InvalidSignature,
         InvalidSmpDocument as InvalidSmpDocument,
         InvalidTransportProfile as InvalidTransportProfile,
+        MissingExtra as MissingExtra,
         NetworkFault as NetworkFault,
         NoSmpService as NoSmpService,
         NotRegistered as NotRegistered,
