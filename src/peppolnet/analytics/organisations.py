@@ -37,7 +37,6 @@ True
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -98,7 +97,6 @@ for _equivalence in EQUIVALENCES:
 _NOISE: Final = re.compile(r"[\s.\-]")
 
 
-@functools.lru_cache(maxsize=65536)
 def _rule_key(icd: str, local: str) -> str | None:
     cleaned = _NOISE.sub("", local.upper())
     for rule in _BY_ICD.get(icd, ()):

@@ -54,7 +54,8 @@ TABLES: Final = (
     "contacts",
     "problems",
 )
-DEFAULT_BATCH: Final = 50_000
+#: Records per batch (a Parquet row group): ~100 MB of Python objects at a time, at most.
+DEFAULT_BATCH: Final = 10_000
 
 
 @functools.cache
