@@ -276,3 +276,16 @@ def test_a_gzip_export_file_reads_as_it_is(tmp_path: Path) -> None:
     with read_export(path) as reader:
         assert [r.participant_value for r in reader] == ["0088:7300010000001"]
     assert reader.problems == []
+
+
+def test_a_failed_download_is_logged_as_a_fault(
+    sandbox: Sandbox, cache: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="peppolnet")
+    with downloader(sandbox, cache, clock, max_bytes=100) as d, pytest.raises(DirectoryError):
+        d.download(ExportKind.PARTICIPANTS_XML)
+    records = [r for r in caplog.records if r.name == "peppolnet.directory.export.download"]
+    assert [r.levelname for r in records][-1] == "WARNING"
+    assert "not downloaded" in records[-1].getMessage()
+    assert any(r.levelname == "DEBUG" and "redirect" in r.getMessage() for r in records)
+    assert not any(r.levelname == "INFO" for r in caplog.records)

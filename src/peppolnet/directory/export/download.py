@@ -42,7 +42,7 @@ from peppolnet.destinations import DestinationPolicy
 from peppolnet.directory.export._limit import DownloadLog
 from peppolnet.directory.export.kinds import ExportKind
 from peppolnet.directory.export.reader import ExportReader, read_export
-from peppolnet.errors import DirectoryError, ExportLimitReached, InvalidInput
+from peppolnet.errors import DirectoryError, ExportLimitReached, InvalidInput, PeppolnetError
 from peppolnet.i18n import _
 
 if TYPE_CHECKING:
@@ -297,6 +297,12 @@ class ExportDownloader:
                 got = _http.run(
                     self._steps(url, kind, part), functools.partial(_http.fetch, self._http())
                 )
+        except BaseException as exc:
+            part.discard()
+            if isinstance(exc, PeppolnetError):
+                _log.warning("export %s: not downloaded: %s", kind.value, exc)
+            raise
+        try:
             compressed = got.encoding == "gzip"
             name = kind.filename + (".gz" if compressed else "")
             target = self.folder / name
@@ -350,7 +356,7 @@ class ExportDownloader:
                 ),
                 retryable=False,
             )
-        self._policy.check_url(target, "the export's redirect")
+        self._policy.check_url(target, _("the export's redirect"))
         _log.debug("export: redirect %s to %s", hop + 1, _plain(target))
         return target
 
