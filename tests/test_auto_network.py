@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from peppolnet.errors import InvalidInput
 from peppolnet.identifiers import ParticipantId
 from peppolnet.network import Networks, auto_networks
 from peppolnet.reachability import CheckStatus, Reachability, Verdict
+from peppolnet.recipients import RecipientDirectory
 from peppolnet.sandbox import Sandbox
 from peppolnet.sandbox.config import ParticipantConfig
 from peppolnet.sml import SmlResolver
@@ -203,3 +205,52 @@ def test_cli_network_auto_needs_no_zone(capsys: pytest.CaptureFixture[str]) -> N
     assert "--zone names one SML zone" in capsys.readouterr().err
     assert main(["directory", "search", "fjord", "--network", "auto"]) == 2
     assert "unknown network 'auto'" in capsys.readouterr().err
+
+
+def test_refresh_across_networks(
+    networks: Networks, pair: tuple[Sandbox, Sandbox], tmp_path: Path
+) -> None:
+    """``RecipientDirectory.refresh`` with a ``Networks``: each customer is looked up where it
+    is registered - one only on the second network is reachable, one in neither is not."""
+    first, second = pair
+    moved = participant(first)
+    with RecipientDirectory(tmp_path / "db.sqlite") as directory:
+        directory.add(moved.name, participant_id=str(moved.id))
+        directory.add("Nowhere AB", participant_id=str(UNREGISTERED))
+        first.remove_participant(moved.id)
+        before = second.dns.queries
+        try:
+            report = directory.refresh(networks, concurrency=2)
+        finally:
+            first.register_participant(moved)
+        assert report.counts == {"can-receive": 1, "not-registered": 1}
+        assert second.dns.queries > before
+        found = directory.get(moved.id)
+        assert found is not None
+        assert (found.verdict, found.operator_name) == ("can-receive", "Kvittra AB")
+
+
+def test_cli_refresh_network_auto(
+    networks: Networks,
+    pair: tuple[Sandbox, Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(peppolnet.network, "auto_networks", lambda: networks)
+    first, _ = pair
+    moved = participant(first)
+    db = tmp_path / "db.sqlite"
+    with RecipientDirectory(db) as directory:
+        directory.add(moved.name, participant_id=str(moved.id))
+    first.remove_participant(moved.id)
+    try:
+        code = main(["customers", "refresh", "--db", str(db), "--network", "auto", "--json"])
+    finally:
+        first.register_participant(moved)
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {"can-receive": 1}
+    assert (
+        main(["customers", "refresh", "--db", str(db), "--network", "auto", "--zone", "x.t"]) == 2
+    )
+    assert "--zone names one SML zone" in capsys.readouterr().err

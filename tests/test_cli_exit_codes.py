@@ -152,6 +152,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "not a duration", "--older-than", "soon", *SANDBOX),
         error(2, "at least 1", "--concurrency", "0", *SANDBOX),
         error(2, "no sandbox is running", *NO_SANDBOX),
+        error(2, "--zone names one SML zone", "--network", "auto", "--zone", "x.t"),
     ],
     ("customers", "search"): [
         answer(1, "no customer matches", "zzqxv"),
@@ -300,6 +301,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
             *SANDBOX,
         ),
         error(2, "no sandbox is running", *NO_SANDBOX),
+        error(2, "unknown network 'auto'", "--network", "auto"),  # one network's requests
     ],
     ("request", "cancel"): [error(1, "no request with id '00000000'", "00000000")],
     ("request", "list"): [

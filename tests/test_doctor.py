@@ -8,13 +8,16 @@ sentence, its fix and the exit code are checked. All traffic stays on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from _ports import udp_and_tcp
 from peppolnet.cli import main
 from peppolnet.clock import ManualClock
 from peppolnet.doctor import G2_END, Diagnosis, diagnose
@@ -167,6 +170,39 @@ def test_a_resolver_that_cannot_be_reached(healthy: Sandbox) -> None:
     assert finding(diagnosis, "resolver-nxdomain")[1].startswith(
         "the resolver 127.0.0.1 could not be asked"
     )
+
+
+@contextlib.contextmanager
+def silent_resolver() -> Iterator[int]:
+    """A DNS server on 127.0.0.1 that takes every question and answers none: a UDP socket
+    nobody reads, and on the same port a TCP listener that never accepts (the kernel completes
+    the connections; the queries sent on them wait). Yields its port."""
+    with udp_and_tcp() as (port, _udp, tcp):
+        tcp.listen(16)
+        yield port
+
+
+def test_checks_of_a_silent_resolver_wait_together(
+    healthy: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each check of a resolver that never answers waits its whole timeout; one after another
+    they would cost a timeout each. Shown by order, not by the clock: the checks log when they
+    start and end, and every check that waits on the resolver started before any of them
+    ended - so they waited at the same time."""
+    with silent_resolver() as port, caplog.at_level(logging.DEBUG, logger="peppolnet.doctor"):
+        diagnosis = diagnose(healthy.network.replace(dns_port=port), environ={}, timeout=2.0)
+    waiting = ("check resolver-", "check sml-zone")
+    said = [r.getMessage() for r in caplog.records if r.name == "peppolnet.doctor"]
+    said = [line for line in said if line.startswith(waiting)]
+    started = [n for n, line in enumerate(said) if line.endswith(" started")]
+    ended = [n for n, line in enumerate(said) if " ended: " in line]
+    assert len(started) == len(ended) == 6, said
+    assert max(started) < min(ended), said
+    for name in (*CHECKS[:5], "sml-zone"):
+        status, message, _fix = finding(diagnosis, name)
+        assert status is CheckStatus.FAIL, name
+        assert "(127.0.0.1: timed out)" in message, message
+    assert [f.name for f in diagnosis.findings] == CHECKS  # in order, however they ran
 
 
 def test_the_retired_ec_zone_warns(healthy: Sandbox) -> None:

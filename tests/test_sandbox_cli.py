@@ -24,6 +24,7 @@ import dns.rcode
 import httpx
 import pytest
 
+from _ports import udp_and_tcp
 from peppolnet.cli import main
 from peppolnet.identifiers import BIS_BILLING_INVOICE, ParticipantId
 from peppolnet.sandbox.config import load_config
@@ -275,19 +276,8 @@ def test_serve_bad_config_fails_cleanly(tmp_path: Path) -> None:
 
 
 def _free_udp_tcp_port() -> int:
-    import socket
-
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
+    with udp_and_tcp() as (port, _udp, _tcp):
         return port
-    raise AssertionError("no free port")
 
 
 def test_serve_on_a_fixed_dns_port(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ implements only what it needs):
 
 * :meth:`Observer.dns_query`, :meth:`~Observer.dns_reply`, :meth:`~Observer.dns_failed`: each
   query :class:`peppolnet.dnsquery.Resolution` sends, and its reply or why none came.
-* :meth:`Observer.dnssec`: what DNSSEC validation concluded for an answer (for the validator to
-  report; nothing reports it yet).
+* :meth:`Observer.dnssec`: what DNSSEC validation concluded for an answer, and the zones its
+  chain of trust walked (the SML resolvers report it when they validate).
 * :meth:`Observer.resolved`: the addresses a transport resolved a host name to before connecting.
 * :meth:`Observer.fetch_started`, :meth:`~Observer.http_response`, :meth:`~Observer.fetch_ended`,
   :meth:`~Observer.paused`: each HTTP request a client's logic makes (:func:`peppolnet._http.run`
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from peppolnet._http import Answer, Fetch, HttpFault
     from peppolnet.dnsquery import Exchange
+    from peppolnet.dnssec.chain import ChainLink
     from peppolnet.dnswire import DnsResponse
 
 __all__ = ["Observer", "current", "observing"]
@@ -62,9 +63,18 @@ class Observer:
         """``exchange`` brought no usable reply; ``reason`` says why in a few words ("timed
         out", "connection refused", what was wrong with the reply)."""
 
-    def dnssec(self, name: str, status: str, detail: str) -> None:
+    def dnssec(
+        self,
+        name: str,
+        status: str,
+        detail: str,
+        *,
+        zone: str = "",
+        chain: Sequence[ChainLink] = (),
+    ) -> None:
         """DNSSEC validation of the answer for ``name``: ``status`` is ``secure``,
-        ``insecure``, ``bogus`` or ``indeterminate`` (RFC 4035 §4.3), ``detail`` one sentence."""
+        ``insecure``, ``bogus`` or ``indeterminate`` (the chain of trust could not be fetched),
+        ``detail`` one sentence, ``zone`` the zone that decided, ``chain`` the zones walked."""
 
     def resolved(
         self,

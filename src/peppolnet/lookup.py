@@ -1711,6 +1711,17 @@ def _resolver(resolver: _R | None, dnssec: bool) -> _R | None:
     return resolver
 
 
+def require_dnssec(lookup: object) -> None:
+    """Refuse a caller's lookup that does not validate DNSSEC where ``dnssec=True`` was asked
+    for as well (an automatic lookup: each network's): the lookup is used as it is, so a
+    ``dnssec=True`` beside it would otherwise be ignored without a word."""
+    parts = getattr(lookup, "lookups", None) or [lookup]
+    if not all(getattr(getattr(part, "resolver", None), "dnssec", False) for part in parts):
+        raise InvalidInput(
+            _("dnssec=True with a lookup of yours needs that lookup made with dnssec=True")
+        )
+
+
 def _unconfirmed(resolver: SmlResolver | AsyncSmlResolver, request: _Unconfirmed) -> None:
     """Keep the SML answer behind an unsigned ``cannot-receive`` only as long as a negative
     answer (a resolver of the caller's without ``limit_ttl`` keeps its own rules)."""

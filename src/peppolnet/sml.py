@@ -57,7 +57,7 @@ import dns.message
 import dns.name
 import dns.resolver
 
-from peppolnet import dnswire
+from peppolnet import _observe, dnswire
 from peppolnet._logging import logger
 from peppolnet.clock import Clock, as_clock
 from peppolnet.destinations import redact_url
@@ -78,7 +78,9 @@ from peppolnet.i18n import _
 from peppolnet.identifiers import ParticipantId, lower
 
 if TYPE_CHECKING:
+    from peppolnet.dnssec.chain import ChainLink
     from peppolnet.dnssec.validator import DnssecResult, KeyCache
+    from peppolnet.dnssec.validator import Steps as DnssecSteps
 
 #: What the resolvers asked and decided (DEBUG), and denials they could not believe (WARNING).
 _log = logger("peppolnet.sml")
@@ -894,14 +896,44 @@ class _Core:
     ) -> Generator[_Ask, Any, DnssecResult]:
         """Validate ``response`` (:func:`peppolnet.dnssec.validator.validate`): its DNSKEY and
         DS questions go to the same nameservers, within what is left of ``lifetime``. A bogus
-        answer, or one whose chain could not be fetched, ends the lookup as a fault."""
+        answer, or one whose chain could not be fetched, ends the lookup as a fault. A trace
+        watching (:mod:`peppolnet._observe`) is told the outcome and the zones walked."""
         from peppolnet.dnssec.validator import DnssecStatus, KeyCache, validate
 
         if self._keys is None:
             self._keys = KeyCache(self.clock, max_ttl=self.max_ttl)
         message = _message(response)
         now = self.now().timestamp()
-        validation = validate(name, self.rdtype, message, self.anchors, now=now, cache=self._keys)
+        observer = _observe.current()
+        chain: list[ChainLink] | None = [] if observer is not None else None
+        validation = validate(
+            name, self.rdtype, message, self.anchors, now=now, cache=self._keys, chain=chain
+        )
+        walked = chain if chain is not None else ()
+        try:
+            result = yield from self._validation_steps(name, validation, started, lifetime)
+        except DnssecFailure as failure:  # the chain could not be fetched: no outcome
+            if observer is not None:
+                observer.dnssec(name, "indeterminate", failure.message, chain=walked)
+            raise
+        _log.debug("DNSSEC %s: %s - %s", name, result.status, result.detail)
+        if observer is not None:
+            status = result.status.value
+            observer.dnssec(name, status, result.detail, zone=result.zone, chain=walked)
+        if result.status is DnssecStatus.BOGUS:
+            bogus = DnssecBogus(
+                _("the SML's answer is bogus (DNSSEC): {detail}", detail=result.detail),
+                result=result,
+            )
+            _log.warning("%s", bogus)
+            raise bogus
+        return result
+
+    def _validation_steps(
+        self, name: str, validation: DnssecSteps, started: float, lifetime: float
+    ) -> Generator[_Ask, Any, DnssecResult]:
+        """Ask ``validation``'s DNSKEY and DS questions; its result, or :class:`DnssecFailure`
+        when a question fails or no time is left for it."""
         try:
             query = next(validation)
             while True:
@@ -930,15 +962,7 @@ class _Core:
                 query = validation.send(_message(reply))
         except StopIteration as stop:
             result: DnssecResult = stop.value
-        _log.debug("DNSSEC %s: %s - %s", name, result.status, result.detail)
-        if result.status is DnssecStatus.BOGUS:
-            bogus = DnssecBogus(
-                _("the SML's answer is bogus (DNSSEC): {detail}", detail=result.detail),
-                result=result,
-            )
-            _log.warning("%s", bogus)
-            raise bogus
-        return result
+            return result
 
     def _proof_steps(
         self,

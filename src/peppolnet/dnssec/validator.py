@@ -36,7 +36,7 @@ import enum
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import dns.dnssec
 import dns.exception
@@ -54,6 +54,7 @@ from dns.rdtypes.ANY.NSEC3 import NSEC3
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
 from peppolnet.dnssec.anchors import TrustAnchor
+from peppolnet.dnssec.chain import ChainLink, Vouch, digest_facts, key_facts
 from peppolnet.dnssec.denial import Denial, Proof
 from peppolnet.i18n import Message, _
 
@@ -292,13 +293,20 @@ def _chain(reply: dns.message.Message, qname: dns.name.Name, rdtype: int) -> _Ch
 class _Validation:
     """One answer's validation (see :func:`validate`); ``anchors`` grouped by zone."""
 
-    def __init__(self, anchors: Sequence[TrustAnchor], now: float, cache: KeyCache) -> None:
+    def __init__(
+        self,
+        anchors: Sequence[TrustAnchor],
+        now: float,
+        cache: KeyCache,
+        chain: list[ChainLink] | None = None,
+    ) -> None:
         self.anchors: dict[dns.name.Name, list[TrustAnchor]] = {}
         for anchor in anchors:
             self.anchors.setdefault(dns.name.from_text(anchor.zone), []).append(anchor)
         self.now = now
         self.cache = cache
         self.queries = 0
+        self.chain = chain  # the zones walked, for a trace (None: nobody asked)
 
     # --- the whole answer ------------------------------------------------------------------
 
@@ -447,11 +455,14 @@ class _Validation:
         question for its DS records, when the caller has it already."""
         known = self.cache.get(zone)
         if isinstance(known, dns.rrset.RRset | DnssecResult):
+            if self.chain is not None:
+                keys = key_facts(known, None) if isinstance(known, dns.rrset.RRset) else ()
+                self._walked(zone, "cache", None, keys=keys)
             return known
         anchors = self.anchors.get(zone)
         if anchors:
             digests = [(a.key_tag, a.algorithm, a.digest_type, a.digest) for a in anchors]
-            return (yield from self._zone_keys(zone, digests, None))
+            return (yield from self._zone_keys(zone, digests, None, None))
         if self._anchor_above(zone) is None:
             return self._no_anchor(zone)
         reply = ds_reply if ds_reply is not None else (yield from self._ask(zone, _DS))
@@ -469,18 +480,21 @@ class _Validation:
             return parent_keys
         expires = float(self._check(ds, ds_sigs, parent, parent_keys).expiration)
         digests = [(d.key_tag, d.algorithm, d.digest_type, d.digest) for d in ds]
-        return (yield from self._zone_keys(zone, digests, (ds.ttl, expires)))
+        return (yield from self._zone_keys(zone, digests, (ds.ttl, expires), parent))
 
     def _zone_keys(
         self,
         zone: dns.name.Name,
         digests: list[tuple[int, int, int, bytes]],
         ds_life: tuple[float, float] | None,
+        parent: dns.name.Name | None,
     ) -> Generator[Query, dns.message.Message, dns.rrset.RRset | DnssecResult]:
-        """Fetch ``zone``'s DNSKEY records and check them against ``digests`` (its DS records,
-        or its trust anchors): a key must match one, and the set must be signed by it."""
+        """Fetch ``zone``'s DNSKEY records and check them against ``digests`` (its DS records
+        in ``parent``, or its trust anchors): a key must match one, and the set must be signed
+        by it."""
         usable = [d for d in digests if d[1] in SUPPORTED_ALGORITHMS and d[2] in SUPPORTED_DIGESTS]
         if not usable:
+            self._walked(zone, "unsupported", parent, ds=digest_facts(digests))
             result = DnssecResult(
                 DnssecStatus.INSECURE,
                 _(
@@ -518,11 +532,24 @@ class _Validation:
             )
         vouched = dns.rdataset.from_rdata_list(dnskey.ttl, trusted)
         expires = float(self._check(dnskey, sigs, zone, vouched).expiration)
+        if self.chain is not None:
+            how: Vouch = "trust-anchor" if parent is None else "ds"
+            keys = key_facts(dnskey, trusted)
+            self._walked(zone, how, parent, keys=keys, ds=digest_facts(usable))
         ttls = [float(dnskey.ttl), expires - self.now]
         if ds_life is not None:
             ttls += [float(ds_life[0]), ds_life[1] - self.now]
         self.cache.put(zone, dnskey, min(ttls))
         return dnskey
+
+    def _walked(
+        self, zone: dns.name.Name, how: Vouch, parent: dns.name.Name | None, **facts: Any
+    ) -> None:
+        """Note a zone of the chain, once, when a trace asked for the chain."""
+        name = _text(zone)
+        if self.chain is not None and all(link.zone != name for link in self.chain):
+            above = _text(parent) if parent is not None else ""
+            self.chain.append(ChainLink(name, how, above, **facts))
 
     def _anchor_above(self, name: dns.name.Name) -> dns.name.Name | None:
         """The deepest trust anchor at or above ``name``."""
@@ -641,6 +668,7 @@ class _Validation:
         )
 
     def _insecure(self, zone: dns.name.Name, parent: dns.name.Name) -> DnssecResult:
+        self._walked(zone, "no-ds", parent)
         result = DnssecResult(
             DnssecStatus.INSECURE,
             _(
@@ -756,11 +784,14 @@ def validate(
     *,
     now: float,
     cache: KeyCache,
+    chain: list[ChainLink] | None = None,
 ) -> Steps:
     """Validate ``reply``, the answer to ``rdtype`` at ``qname``, from ``anchors``.
 
     A generator (see the module notes): it yields :class:`Query` values and is sent each reply;
     it returns the :class:`DnssecResult`. ``now`` (epoch seconds, from the caller's clock) is
-    the instant signatures must be valid at; ``cache`` keeps what it learns of zones.
+    the instant signatures must be valid at; ``cache`` keeps what it learns of zones; ``chain``,
+    when given, gets a :class:`~peppolnet.dnssec.chain.ChainLink` per zone walked (a trace).
     """
-    return _Validation(anchors, now, cache).run(dns.name.from_text(qname), rdtype, reply)
+    validation = _Validation(anchors, now, cache, chain)
+    return validation.run(dns.name.from_text(qname), rdtype, reply)

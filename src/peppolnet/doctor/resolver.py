@@ -10,9 +10,11 @@ the same rules (:func:`peppolnet.sml.negative_trust`, :func:`peppolnet.sml.zone_
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import dns.exception
 import dns.message
@@ -29,7 +31,7 @@ from peppolnet.network import Network
 from peppolnet.reachability import CheckStatus
 from peppolnet.sml import NegativeTrust, SmlResolver, negative_trust, zone_proof
 
-__all__ = ["Resolver", "resolver_findings"]
+__all__ = ["Resolver", "resolver_checks"]
 
 _PASS, _WARN, _FAIL, _SKIPPED = (
     CheckStatus.PASS,
@@ -279,6 +281,20 @@ def _unasked(name: str, r: Resolver, fault: DnsFailure) -> Finding:
     )
 
 
-def resolver_findings(resolvers: Sequence[Resolver]) -> list[Finding]:
-    """Every resolver check of every nameserver, in order."""
-    return [check(r) for r in resolvers for check in (naptr, nxdomain, edns, tcp, dnssec)]
+_CHECKS: Final = (
+    ("resolver-naptr", naptr),
+    ("resolver-nxdomain", nxdomain),
+    ("resolver-edns", edns),
+    ("resolver-tcp", tcp),
+    ("resolver-dnssec", dnssec),
+)
+
+
+def resolver_checks(resolvers: Sequence[Resolver]) -> list[tuple[str, Callable[[], Finding]]]:
+    """Every resolver check of every nameserver, in order, each named (``name server``) and
+    ready to run: :func:`peppolnet.doctor.parallel.at_once` runs them together."""
+    return [
+        (f"{name} {r.server}", functools.partial(check, r))
+        for r in resolvers
+        for name, check in _CHECKS
+    ]

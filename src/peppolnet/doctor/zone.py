@@ -19,7 +19,7 @@ from peppolnet.network import EC_PRODUCTION_ZONE, EC_TEST_ZONE, PRODUCTION_ZONE,
 from peppolnet.reachability import CheckStatus
 from peppolnet.sml import zone_proof
 
-__all__ = ["zone_findings"]
+__all__ = ["operator", "resolves"]
 
 _RETIRED = {EC_PRODUCTION_ZONE: PRODUCTION_ZONE, EC_TEST_ZONE: TEST_ZONE}
 
@@ -84,7 +84,3 @@ def operator(zone: str) -> Finding:
         "{zone} is not an OpenPeppol SML zone: a network of its own, such as a sandbox", zone=zone
     )
     return Finding("sml-operator", CheckStatus.PASS, message, subject=zone)
-
-
-def zone_findings(zone: str, servers: Sequence[str], port: int, timeout: float) -> list[Finding]:
-    return [resolves(zone, servers, port, timeout), operator(zone)]

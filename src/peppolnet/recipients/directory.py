@@ -35,9 +35,10 @@ from peppolnet.recipients.store import Store
 from peppolnet.schemes import suggest_participant_ids
 
 if TYPE_CHECKING:
+    from peppolnet.auto import AsyncAutoLookup, AutoLookup
     from peppolnet.bulk.run import BulkResult, Progress
-    from peppolnet.lookup import Lookup
-    from peppolnet.network import Network
+    from peppolnet.lookup import AsyncLookup, Lookup
+    from peppolnet.network import Network, Networks
 
 __all__ = [
     "Change",
@@ -556,9 +557,10 @@ class RecipientDirectory:
 
     def refresh(
         self,
-        network: Network | None = None,
+        network: Network | Networks | None = None,
         *,
-        lookup: Lookup | None = None,
+        lookup: Lookup | AsyncLookup | AutoLookup | AsyncAutoLookup | None = None,
+        dnssec: bool = False,
         older_than: timedelta | None = None,
         concurrency: int = 16,
         progress: Callable[[Progress], None] | None = None,
@@ -566,12 +568,17 @@ class RecipientDirectory:
         """Re-check recipients (all, or those not checked within ``older_than``) and store it all.
 
         Uses :func:`peppolnet.bulk.check_many` with ``lookup`` (or one made for ``network`` on
-        this directory's clock).
+        this directory's clock). ``network`` may be a :class:`~peppolnet.network.Networks`
+        (``auto_networks()``: production, then test - each customer is looked up where it is
+        registered); ``dnssec=True`` validates each SML answer with DNSSEC (docs/dnssec.md), so
+        a forged answer is stored as ``unknown``, never as a move. A ``lookup`` of yours brings
+        its own choice: make it with ``dnssec=True``.
         Each answer is appended to the history and becomes the recipient's latest; results are
         committed in batches, so an interrupted refresh keeps the answers it already has.
         """
         from peppolnet.bulk.run import check_many
 
+        chosen, plain = _refresh_lookup(network, lookup, dnssec, concurrency, self.clock)
         due = self.due(older_than)
         if not due:
             return RefreshReport(0, {})
@@ -598,7 +605,7 @@ class RecipientDirectory:
         counts: dict[str, int] = {}
         batch: list[BulkResult] = []
         results = check_many(
-            items, lookup, network=network, concurrency=concurrency, total=len(items),
+            items, chosen, network=plain, concurrency=concurrency, total=len(items),
             progress=progress, clock=self.clock if lookup is None else None,
         )  # fmt: skip
         try:
@@ -670,3 +677,39 @@ class RecipientDirectory:
                 found.append(Change(recipients[rid], kind, before, after))
         found.sort(key=lambda c: (CHANGE_KINDS.index(c.kind), c.recipient.name))
         return found
+
+
+def _refresh_lookup(
+    network: Network | Networks | None,
+    lookup: Lookup | AsyncLookup | AutoLookup | AsyncAutoLookup | None,
+    dnssec: bool,
+    concurrency: int,
+    clock: Clock,
+) -> tuple[Any, Network | None]:
+    """Who looks a refresh up, for :func:`~peppolnet.bulk.check_many`: the caller's lookup, a
+    factory of the lookup asked for (DNSSEC, or every network of a ``Networks``: the run makes
+    and closes it), or - with the network for it - the run's own plain lookup (None)."""
+    from peppolnet.network import Networks
+
+    if lookup is not None:
+        if dnssec:
+            from peppolnet.lookup import require_dnssec
+
+            require_dnssec(lookup)
+        return lookup, None
+    if not dnssec and not isinstance(network, Networks):
+        return None, network
+    import functools
+
+    from peppolnet.auto import AsyncAutoLookup
+    from peppolnet.lookup import AsyncLookup
+
+    # the options check_many gives the lookup it makes itself, on this directory's clock
+    options: dict[str, Any] = {
+        "per_host": max(2, concurrency // 4),
+        "dnssec": dnssec,
+        "clock": clock,
+    }
+    if isinstance(network, Networks):
+        return functools.partial(AsyncAutoLookup, network, **options), None
+    return functools.partial(AsyncLookup, network, **options), None

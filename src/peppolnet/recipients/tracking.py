@@ -991,17 +991,21 @@ class RequestTracker:
         expire_after: timedelta | None = None,
         desk: _Desk | None = None,
         timeout: float = 10.0,
+        dnssec: bool = False,
     ) -> builtins.list[FollowUpResult]:
         """Look every sent request up again; confirm, reject or expire it; notify on confirmation.
 
         ``lookup_or_network`` is a :class:`~peppolnet.network.Network` (a lookup with an uncached
         SML resolver is built for this run) or a :class:`~peppolnet.lookup.Lookup` (its SML cache
-        is cleared first, so no answer from before a move is reused). ``desk`` answers
+        is cleared first, so no answer from before a move is reused). ``dnssec=True`` validates
+        the SML's answers with DNSSEC (docs/dnssec.md): a forged answer cannot confirm a
+        request - it is ``unknown``, and the request stays sent; a lookup of yours must then be
+        made with ``dnssec=True``. ``desk`` answers
         ``status(id)`` (an :class:`HttpChannel`); without it, requests sent over HTTP ask the
         desk they were sent to. With ``notify``, confirmed requests whose mail could not be sent
         before are notified too.
         """
-        with _fresh_lookup(lookup_or_network, timeout, self.clock) as lookup:
+        with _fresh_lookup(lookup_or_network, timeout, self.clock, dnssec) as lookup:
             results = [
                 self._follow_one(tracked, lookup, notify, expire_after, desk)
                 for tracked in self.list(RequestStatus.SENT)
@@ -1243,10 +1247,13 @@ def _describe(checks: Sequence[Reachability], docs: Sequence[DocumentTypeId], wa
 class _fresh_lookup:
     """A lookup whose SML answers are fresh: built here for a Network, cache cleared otherwise."""
 
-    def __init__(self, target: _Checker | Network, timeout: float, clock: Clock) -> None:
+    def __init__(
+        self, target: _Checker | Network, timeout: float, clock: Clock, dnssec: bool
+    ) -> None:
         self._target = target
         self._timeout = timeout
         self._clock = clock
+        self._dnssec = dnssec
         self._own: Any = None
 
     def __enter__(self) -> _Checker:
@@ -1262,12 +1269,21 @@ class _fresh_lookup:
                 require_https=False,
                 cache=False,
                 clock=self._clock,
+                dnssec=self._dnssec,
             )
             self._own = Lookup(
-                self._target, resolver=resolver, timeout=self._timeout, clock=self._clock
+                self._target,
+                resolver=resolver,
+                timeout=self._timeout,
+                clock=self._clock,
+                dnssec=self._dnssec,
             )
             checker: _Checker = self._own
             return checker
+        if self._dnssec:
+            from peppolnet.lookup import require_dnssec
+
+            require_dnssec(self._target)
         clear = getattr(getattr(self._target, "resolver", None), "clear_cache", None)
         if callable(clear):
             clear()

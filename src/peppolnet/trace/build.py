@@ -35,6 +35,7 @@ __all__ = ["Phase", "build", "kind_of", "phases", "said", "shared_out", "worst"]
 # on where the lookup was: see _step_of).
 _STEP_OF_CHECK: Final[Mapping[str, str]] = {
     "identifier": "identifier",
+    "dnssec": "dnssec",
     "https": "smp-url",
     "service-group": "service-group",
     "service-metadata": "service-metadata",

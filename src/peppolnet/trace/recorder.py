@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from peppolnet._http import Answer, Fetch, HttpFault
     from peppolnet.dnsquery import Exchange
+    from peppolnet.dnssec.chain import ChainLink
     from peppolnet.dnswire import DnsResponse
     from peppolnet.lookup import _Context, _Request
     from peppolnet.network import Network
@@ -74,6 +75,9 @@ class Dnssec:
     name: str
     status: str
     detail: str
+    zone: str
+    chain: tuple[ChainLink, ...]
+    at: float
 
 
 @dataclasses.dataclass(slots=True)
@@ -167,8 +171,16 @@ class TraceRecorder(_observe.Observer):
     def dns_failed(self, exchange: Exchange, reason: str) -> None:
         self.events.append(DnsReply(exchange, None, reason, time.perf_counter()))
 
-    def dnssec(self, name: str, status: str, detail: str) -> None:
-        self.events.append(Dnssec(name, status, detail))
+    def dnssec(
+        self,
+        name: str,
+        status: str,
+        detail: str,
+        *,
+        zone: str = "",
+        chain: Sequence[ChainLink] = (),
+    ) -> None:
+        self.events.append(Dnssec(name, status, detail, zone, tuple(chain), time.perf_counter()))
 
     def resolved(
         self,

@@ -72,7 +72,7 @@ def _facts(step: TraceStep) -> Iterator[str]:
         yield _("(a fault: trying again later may give an answer)")
 
 
-def _dns(details: Mapping[str, Any]) -> Iterator[str]:
+def _queries(details: Mapping[str, Any]) -> Iterator[str]:
     for query in details.get("queries") or []:
         yield _(
             "{type} {name} to {server}:{port} over {transport}: {outcome}",
@@ -83,6 +83,10 @@ def _dns(details: Mapping[str, Any]) -> Iterator[str]:
             transport=query["transport"].upper(),
             outcome=query["rcode"] or query["outcome"],
         )
+
+
+def _dns(details: Mapping[str, Any]) -> Iterator[str]:
+    yield from _queries(details)
     answer = details.get("answer") or {}
     yield from (_("record: {record}", record=r) for r in answer.get("records") or [])
     yield from (_("alias: {alias}", alias=a) for a in answer.get("aliases") or [])
@@ -92,6 +96,40 @@ def _dns(details: Mapping[str, Any]) -> Iterator[str]:
     if answer:
         ad = _("set (the resolver validated it)") if answer.get("ad") else _("not set")
         yield _("AD bit: {ad}", ad=ad)
+
+
+def _dnssec(details: Mapping[str, Any]) -> Iterator[str]:
+    """The zones the chain of trust walked (from the trust anchor down), then its questions."""
+    for link in details.get("chain") or []:
+        zone, parent = link["zone"], link.get("parent") or "-"
+        keys = ", ".join(
+            f"{k['key_tag']} ({k['algorithm']}, {str(k['role']).upper()})" for k in link["keys"]
+        )
+        how = link["vouched_by"]
+        if how == "trust-anchor":
+            yield _("{zone}: keys {keys}, vouched for by the trust anchor", zone=zone, keys=keys)
+        elif how == "ds":
+            yield _(
+                "{zone}: keys {keys}, vouched for by its DS record in {parent}",
+                zone=zone,
+                keys=keys,
+                parent=parent,
+            )
+        elif how == "cache":
+            yield _(
+                "{zone}: keys {keys}, checked by an earlier lookup (kept for their TTL)",
+                zone=zone,
+                keys=keys or "-",
+            )
+        elif how == "no-ds":
+            yield _(
+                "{zone}: not signed ({parent} delegates to it without a DS record)",
+                zone=zone,
+                parent=parent,
+            )
+        else:
+            yield _("{zone}: its DS records use only algorithms peppolnet cannot check", zone=zone)
+    yield from _queries(details)
 
 
 def _tls(details: Mapping[str, Any]) -> Iterator[str]:
@@ -118,6 +156,7 @@ def _chain(details: Mapping[str, Any]) -> Iterator[str]:
 
 _FACTS: Final[Mapping[str, Callable[[Mapping[str, Any]], Iterator[str]]]] = {
     "dns": _dns,
+    "dnssec": _dnssec,
     "tls": _tls,
     "http": _http,
     "smp-certificate": _chain,

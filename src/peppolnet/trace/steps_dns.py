@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from peppolnet.codelists import scheme_for
 from peppolnet.destinations import redact_url
 from peppolnet.dnswire import DnsResponse, rcode_text, rdtype_text
-from peppolnet.errors import NoSmpService
+from peppolnet.errors import DnssecFailure, NoSmpService
 from peppolnet.i18n import _
 from peppolnet.identifiers import ParticipantId, lower
 from peppolnet.reachability import Check, CheckStatus, Reachability
@@ -22,13 +23,16 @@ if TYPE_CHECKING:
 
 __all__ = ["sml_steps"]
 
-#: How a validator's DNSSEC result reads as a step (RFC 4035 §4.3).
+#: How a validator's DNSSEC result reads as a step (RFC 4035 §4.3; ``indeterminate``: the
+#: chain of trust could not be fetched - the lookup's ``dnssec`` check then fails the step).
 _DNSSEC: Final[Mapping[str, CheckStatus]] = {
     "secure": CheckStatus.PASS,
     "insecure": CheckStatus.WARN,
     "indeterminate": CheckStatus.WARN,
     "bogus": CheckStatus.FAIL,
 }
+#: The questions a DNSSEC validation asks: shown in its step, not the DNS step's.
+_CHAIN_TYPES: Final = frozenset({"DS", "DNSKEY"})
 
 
 def sml_steps(
@@ -37,17 +41,24 @@ def sml_steps(
     checks: Mapping[str, list[Check]],
     result: Reachability,
 ) -> list[TraceStep]:
-    """identifier, sml-name, dns (and dnssec where a validator reported), smp-url."""
+    """identifier, sml-name, dns and dnssec (where a validator reported), smp-url.
+
+    The dnssec steps follow the DNS step - or come before it when the DNS step ends the
+    lookup (a "no such name"), so the trace still shows what DNSSEC said of that denial."""
     participant = result.participant or recorder.ctx.candidates[0]
     asked = [p for p in cut if p.kind == "dns"]
     steps = [
         _identifier(recorder.ctx.query, participant, checks.get("identifier", [])),
         _sml_name(recorder, participant, asked),
     ]
-    if not asked and "dns" not in checks:
+    if not asked and "dns" not in checks and "dnssec" not in checks:
         return steps
-    steps.append(_dns(recorder, asked, checks.get("dns", [])))
-    steps.extend(_dnssec(asked))
+    dns = _dns(recorder, asked, checks.get("dns", []))
+    dnssec = _dnssec(recorder, asked, checks.get("dnssec", []))
+    if dns.status is CheckStatus.FAIL:
+        steps.extend([*dnssec, dns])
+    else:
+        steps.extend([dns, *dnssec])
     outcome = asked[-1].answered.outcome if asked and asked[-1].answered else None
     if isinstance(outcome, SmlAnswer | NoSmpService):
         steps.append(_smp_url(outcome, _last_answer(asked), checks.get("smp-url", [])))
@@ -124,8 +135,11 @@ def _last_answer(asked: Sequence[Phase]) -> DnsResponse | None:
     return replies[-1] if replies else None
 
 
-def _queries(recorder: TraceRecorder, asked: Sequence[Phase]) -> list[dict[str, Any]]:
-    """Every DNS query sent, in order, with its outcome."""
+def _queries(
+    recorder: TraceRecorder, asked: Sequence[Phase], *, chain: bool = False
+) -> list[dict[str, Any]]:
+    """Every DNS query sent, in order, with its outcome: the lookup's own (NAPTR or CNAME, the
+    zone's SOA), or with ``chain`` the DS and DNSKEY questions of a DNSSEC validation."""
     port = getattr(recorder.resolver, "port", recorder.network.dns_port)
     sent: dict[int, DnsQuery] = {}
     rows: list[dict[str, Any]] = []
@@ -134,8 +148,11 @@ def _queries(recorder: TraceRecorder, asked: Sequence[Phase]) -> list[dict[str, 
             if isinstance(event, DnsQuery):
                 sent[id(event.exchange)] = event
             elif isinstance(event, DnsReply):
-                query = sent.get(id(event.exchange))
                 exchange = event.exchange
+                kind = rdtype_text(exchange.rdtype)
+                if (kind in _CHAIN_TYPES) is not chain:
+                    continue
+                query = sent.get(id(exchange))
                 response = event.response
                 rows.append(
                     {
@@ -143,7 +160,7 @@ def _queries(recorder: TraceRecorder, asked: Sequence[Phase]) -> list[dict[str, 
                         "port": port,
                         "transport": "tcp" if exchange.tcp else "udp",
                         "name": exchange.name,
-                        "type": rdtype_text(exchange.rdtype),
+                        "type": kind,
                         "rcode": rcode_text(response.rcode) if response else None,
                         "truncated": bool(response and response.truncated),
                         "outcome": "answered" if response else event.reason,
@@ -192,7 +209,9 @@ def _dns(recorder: TraceRecorder, asked: Sequence[Phase], checks: list[Check]) -
         "from_cache": bool(isinstance(outcome, SmlAnswer) and outcome.from_cache),
         "attempts": len(asked),
     }
-    found = isinstance(outcome, SmlAnswer | NoSmpService)
+    # an answer DNSSEC rejected was still an answer: the dnssec step says why it is not used
+    judged = isinstance(outcome, DnssecFailure) and response is not None
+    found = judged or isinstance(outcome, SmlAnswer | NoSmpService)
     status = worst(checks, CheckStatus.PASS if found else CheckStatus.FAIL)
     if response is not None:
         text = _(
@@ -217,19 +236,63 @@ def _dns(recorder: TraceRecorder, asked: Sequence[Phase], checks: list[Check]) -
     )
 
 
-def _dnssec(asked: Sequence[Phase]) -> list[TraceStep]:
-    """A step for each DNSSEC result a validator reported (see peppolnet._observe)."""
-    return [
-        TraceStep(
-            "dnssec",
-            _DNSSEC.get(e.status, CheckStatus.WARN),
-            e.detail,
-            details={"name": e.name, "status": e.status},
-        )
-        for p in asked
-        for e in p.events
-        if isinstance(e, Dnssec)
+def _dnssec(
+    recorder: TraceRecorder, asked: Sequence[Phase], checks: list[Check]
+) -> list[TraceStep]:
+    """A step for each DNSSEC validation the resolver reported (see peppolnet._observe): its
+    outcome, the zones its chain of trust walked and the DS and DNSKEY questions it asked.
+    The lookup's ``dnssec`` checks belong to the last; an answer the resolver had cached (so
+    nothing was validated now) is a step made of those checks alone."""
+    steps: list[TraceStep] = []
+    for phase in asked:
+        for event in phase.events:
+            if isinstance(event, Dnssec):
+                steps.append(_validation(recorder, phase, event))
+    if not checks:
+        return steps
+    if not steps:  # from the resolver's cache: what DNSSEC said when the answer was fetched
+        status = worst(checks)
+        details = {"name": None, "status": None, "from_cache": True}
+        step = TraceStep("dnssec", status, checks[-1].message, details=details)
+        return [dataclasses.replace(step, checks=tuple(checks))]
+    last = steps[-1]
+    status = worst(checks, last.status)
+    steps[-1] = dataclasses.replace(
+        last, status=status, message=said(status, checks, last.message), checks=tuple(checks)
+    )
+    return steps
+
+
+def _anchor_zones(anchors: Sequence[str]) -> list[str]:
+    """The zones of a network's trust anchors (DS records in presentation form), once each."""
+    zones = (anchor.split(None, 1)[0].rstrip(".") or "." for anchor in anchors if anchor.strip())
+    return list(dict.fromkeys(zones))
+
+
+def _validation(recorder: TraceRecorder, phase: Phase, event: Dnssec) -> TraceStep:
+    """One validation as a step (see :func:`_dnssec`)."""
+    queries = _queries(recorder, [phase], chain=True)
+    started = [
+        e.at
+        for e in phase.events
+        if isinstance(e, DnsQuery) and rdtype_text(e.exchange.rdtype) in _CHAIN_TYPES
     ]
+    details = {
+        "name": event.name,
+        "status": event.status,
+        "zone": event.zone or None,
+        "anchors": _anchor_zones(recorder.network.dnssec_anchors),
+        "chain": [link.to_json() for link in event.chain],
+        "queries": queries,
+        "from_cache": False,
+    }
+    return TraceStep(
+        "dnssec",
+        _DNSSEC.get(event.status, CheckStatus.WARN),
+        event.detail,
+        elapsed=event.at - started[0] if started else None,
+        details=details,
+    )
 
 
 def _smp_url(

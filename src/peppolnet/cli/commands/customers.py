@@ -53,6 +53,7 @@ def parse_duration(text: str) -> timedelta:
 
 def register(subparsers: Any) -> None:
     from peppolnet.cli._network import add_network_arguments
+    from peppolnet.cli.commands.lookup import add_dnssec_argument
 
     parser = subparsers.add_parser(
         "customers",
@@ -92,7 +93,8 @@ def register(subparsers: Any) -> None:
         "--concurrency", type=positive_int, default=16, help=_("lookups at once (default 16)")
     )
     common(refresh)
-    add_network_arguments(refresh)
+    add_dnssec_argument(refresh)
+    add_network_arguments(refresh, auto=True)
     refresh.set_defaults(handler=_refresh)
 
     changes = sub.add_parser("changes", help=_("what moved between the last two checks"))
@@ -163,13 +165,15 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    from peppolnet.cli._network import network_from_arguments
+    from peppolnet.cli._network import networks_from_arguments
     from peppolnet.cli._output import print_json
 
     older = parse_duration(args.older_than) if args.older_than else None
-    network = network_from_arguments(args)
+    network = networks_from_arguments(args)
     with _open(args) as directory:
-        report = directory.refresh(network, older_than=older, concurrency=args.concurrency)
+        report = directory.refresh(
+            network, dnssec=args.dnssec, older_than=older, concurrency=args.concurrency
+        )
     if args.json:
         print_json(report.to_json())
     else:

@@ -107,6 +107,7 @@ def add_channel_options(p: argparse.ArgumentParser) -> None:
 def _new_parser(sub: Any, name: str, help_text: Message) -> argparse.ArgumentParser:
     """``add`` or ``update``: the fields of a request, what to do with it, and where."""
     from peppolnet.cli._network import add_network_arguments
+    from peppolnet.cli.commands.lookup import add_dnssec_argument
     from peppolnet.cli.commands.operators import add_registry_arguments
 
     p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
@@ -131,7 +132,8 @@ def _new_parser(sub: Any, name: str, help_text: Message) -> argparse.ArgumentPar
     add_channel_options(p)
     _db_options(p)
     add_registry_arguments(p)
-    add_network_arguments(p)
+    add_dnssec_argument(p)  # for the lookup that plans the request
+    add_network_arguments(p)  # not auto: a request is for one network's operator
     return p
 
 
@@ -238,6 +240,7 @@ def _register_drafts(sub: Any) -> None:
 
 def _register_follow_up(sub: Any) -> None:
     from peppolnet.cli._network import add_network_arguments
+    from peppolnet.cli.commands.lookup import add_dnssec_argument
 
     follow = sub.add_parser("follow-up", help=_("look sent requests up again; confirm or expire"))
     follow.add_argument(
@@ -255,6 +258,8 @@ def _register_follow_up(sub: Any) -> None:
         help=_("how the connection to the mail server is protected (default: starttls)"),
     )  # fmt: skip
     _db_options(follow)
+    add_dnssec_argument(follow)
+    # not auto: the test network showing a customer must not confirm a production request
     add_network_arguments(follow)
     follow.set_defaults(handler=_follow_up)
 
@@ -399,7 +404,7 @@ def _plan(args: argparse.Namespace, request: Any) -> RequestPlan | None:
     from peppolnet.lookup import Lookup
     from peppolnet.recipients.plan import check_request
 
-    with Lookup(network_from_arguments(args), timeout=5.0) as lookup:
+    with Lookup(network_from_arguments(args), timeout=5.0, dnssec=args.dnssec) as lookup:
         return check_request(request, lookup)
 
 
@@ -786,7 +791,7 @@ def _follow_up(args: argparse.Namespace) -> int:
         )
     network = network_from_arguments(args)
     with _tracker(args) as tracker:
-        results = tracker.follow_up(network, notify=notify, expire_after=expire)
+        results = tracker.follow_up(network, notify=notify, expire_after=expire, dnssec=args.dnssec)
     if args.json:
         print_json([r.to_json() for r in results])
         return 0
