@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Final, Literal, TypeAlias
 
+from peppolnet._memory import lru_by_bytes
 from peppolnet.errors import InvalidIdentifier, InvalidInput
 from peppolnet.i18n import _, country_code
 from peppolnet.identifiers import ParticipantId
@@ -446,7 +447,9 @@ def lookup_key(row: RegisterRow) -> tuple[ParticipantId, ...]:
     return answer
 
 
-@functools.lru_cache(maxsize=65536)
+# Parsed once per distinct cell, as long as 8 MB hold them (some 15,000 ids): a register repeats
+# a customer within a few rows far more often than across the whole file.
+@lru_by_bytes(8 * 1024 * 1024)
 def _from_participant_id(text: str) -> tuple[ParticipantId, ...] | str:
     try:
         return (ParticipantId.parse(text, lax=True),)
@@ -454,7 +457,7 @@ def _from_participant_id(text: str) -> tuple[ParticipantId, ...] | str:
         return _("participant id {value!r}: {problem}", value=text, problem=exc)
 
 
-@functools.lru_cache(maxsize=65536)
+@lru_by_bytes(8 * 1024 * 1024)
 def _from_number(number: str, country: str) -> tuple[ParticipantId, ...] | str:
     suggestions = suggest_participant_ids(number, country)
     if not suggestions.candidates:
