@@ -98,9 +98,7 @@ class SampledSize:
     owner calls it under the owner's lock.
     """
 
-    def __init__(
-        self, kind: Callable[[Any], Hashable] = type, every: int = SAMPLE_EVERY
-    ) -> None:
+    def __init__(self, kind: Callable[[Any], Hashable] = type, every: int = SAMPLE_EVERY) -> None:
         self._kind = kind
         self._every = max(1, every)
         # kind -> [entries seen, entries measured, bytes measured]
