@@ -287,13 +287,14 @@ def _as_row(item: BulkItem, number: int) -> RegisterRow:
     if isinstance(item, RegisterRow):
         return item
     text = str(item)
-    row = RegisterRow(number, (text,), participant_id=text)
     if isinstance(item, ParticipantId):
-        return dataclasses.replace(row, candidates=(item,))
+        return RegisterRow(number, (text,), participant_id=text, candidates=(item,))
     try:
-        return dataclasses.replace(row, candidates=lookup_key(row))
+        candidates = lookup_key(RegisterRow(number, (text,), participant_id=text))
     except InvalidInput as exc:
-        return dataclasses.replace(row, problem=str(exc))
+        return RegisterRow(number, (text,), participant_id=text, problem=str(exc))
+    # made once, complete: a dataclasses.replace per item cost more than the lookup key
+    return RegisterRow(number, (text,), participant_id=text, candidates=candidates)
 
 
 def _key(row: RegisterRow, document_type: str) -> _Key:
