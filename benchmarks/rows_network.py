@@ -164,7 +164,8 @@ def bench_bulk(sb: SandboxProc, ids: Ids, quick: bool) -> tuple[list[Row], dict[
     Returns the rows and what the cache row reuses (the c=128 run's ids and cache)."""
     from peppolnet.bulk import ResultCache
 
-    seconds = 2.5 if quick else 5.0
+    # the target row (c=32) gets the longest run; the others are the curve and context
+    seconds = {32: 2.5 if quick else 5.0, 0: 1.5 if quick else 3.0}
     rows: list[Row] = []
     rtts: dict[int, float] = {}
     lost = 0
@@ -173,7 +174,8 @@ def bench_bulk(sb: SandboxProc, ids: Ids, quick: bool) -> tuple[list[Row], dict[
         rtts[concurrency] = rtt
         sb.set_latency(rtt)
         ideal = concurrency / (2 * rtt)
-        run = run_bulk(sb, ids.take(whole_rounds(concurrency, ideal * seconds)), concurrency)
+        wanted = ideal * seconds.get(concurrency, seconds[0])
+        run = run_bulk(sb, ids.take(whole_rounds(concurrency, wanted)), concurrency)
         lost += run.lost
         share = run.rate / ideal
         target, met = (">= 92% of ideal", share >= 0.92) if concurrency == 32 else ("", None)
@@ -191,7 +193,8 @@ def bench_bulk(sb: SandboxProc, ids: Ids, quick: bool) -> tuple[list[Row], dict[
         rtt = rtts[32]
         sb.set_latency(rtt)
         ideal = concurrency / (2 * rtt)
-        run = run_bulk(sb, ids.take(whole_rounds(concurrency, ideal * seconds)), concurrency, mode)
+        wanted = ideal * seconds[0]
+        run = run_bulk(sb, ids.take(whole_rounds(concurrency, wanted)), concurrency, mode)
         lost += run.lost
         rows.append(row(f"bulk c={concurrency} ({mode})", f"{run.rate:.0f}/s",
                         f"ideal {ideal:.0f}/s", run.rate / ideal, "context", None,
@@ -215,11 +218,11 @@ def _cpu_bound(
     sb.set_latency(BASE_RTT)
     rows: list[Row] = []
     runs: dict[str, Run] = {}
-    first = ids.take(1500 if quick else 4000)
+    first = ids.take(1500 if quick else 3000)
     for label, concurrency, mode, chunk in (
         ("bulk c=128", 128, "engine", first),
         ("bulk c=256", 256, "engine", ids.take(1500 if quick else 4000)),
-        ("bulk c=256 (async)", 256, "async", ids.take(1000 if quick else 2500)),
+        ("bulk c=256 (async)", 256, "async", ids.take(1000 if quick else 2000)),
     ):
         run = run_bulk(sb, chunk, concurrency, mode, cache if concurrency == 128 else None)
         runs[label] = run
@@ -235,7 +238,7 @@ def _cpu_bound(
 
 
 def _versus_peer(sb: SandboxProc, ids: Ids, quick: bool, ours: Run) -> Row:
-    peer = run_peer(sb, "bulk", ids.take(400 if quick else 1500), threads=256)
+    peer = run_peer(sb, "bulk", ids.take(400 if quick else 1000), threads=256)
     if "error" in peer:
         return row("bulk c=256 vs peer", f"{ours.rate:.0f}/s", f"peer: {peer['error']}", None,
                    ">= 10x peer", None, NO_VERIFY)  # fmt: skip

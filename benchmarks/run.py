@@ -20,6 +20,7 @@ import os
 import platform
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import NO_VERIFY, Row, load_average, peer_python, sandbox  # noqa: E402
+from _common import NO_VERIFY, Row, load_average, peer_python, row, sandbox  # noqa: E402
 
 ALL = (
     "verify", "identifiers", "startup", "sandbox", "export", "lookup_cpu", "bulk", "cache",
@@ -66,7 +67,13 @@ class Steps:
             return
         started = time.perf_counter()
         print(f"... {name}", file=sys.stderr, flush=True)
-        self.rows.extend(fn())
+        try:
+            self.rows.extend(fn())
+        except Exception as exc:  # one broken step must not cost the others' figures
+            traceback.print_exc()
+            self.rows.append(
+                row(name, "failed", "", None, "", False, f"{type(exc).__name__}: {exc}")
+            )
         self.seconds[name] = round(time.perf_counter() - started, 1)
         print(f"    {self.seconds[name]} s", file=sys.stderr, flush=True)
 
