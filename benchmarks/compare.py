@@ -26,7 +26,16 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-STEPS = ("verify", "identifiers", "startup", "sandbox", "lookup_cpu", "bulk,cache", "memory")
+STEPS = (
+    "verify",
+    "identifiers",
+    "startup",
+    "sandbox",
+    "lookup_cpu",
+    "trace",
+    "bulk,cache",
+    "memory",
+)
 WORSE = 0.10
 
 

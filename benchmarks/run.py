@@ -31,10 +31,10 @@ sys.path.insert(0, str(HERE))
 from _common import NO_VERIFY, Row, load_average, peer_python, row, sandbox  # noqa: E402
 
 ALL = (
-    "verify", "identifiers", "startup", "sandbox", "export", "lookup_cpu", "bulk", "cache",
-    "memory",
+    "verify", "identifiers", "startup", "sandbox", "export", "lookup_cpu", "trace", "bulk",
+    "cache", "memory",
 )  # fmt: skip
-NETWORK = {"lookup_cpu", "bulk", "cache", "memory"}
+NETWORK = {"lookup_cpu", "trace", "bulk", "cache", "memory"}
 
 
 def render(rows: list[Row]) -> str:
@@ -105,7 +105,7 @@ def run_all(quick: bool, only: list[str]) -> tuple[Steps, dict[str, Any]]:
 
 def _network_rows(steps: Steps, sb: Any, quick: bool, extra: dict[str, Any]) -> None:
     from rows_memory import bench_memory
-    from rows_network import Ids, bench_bulk, bench_cache, bench_lookup_cpu
+    from rows_network import Ids, bench_bulk, bench_cache, bench_lookup_cpu, bench_trace
 
     ids = Ids(sb.participants)
     reuse: dict[str, Any] = {}
@@ -117,10 +117,26 @@ def _network_rows(steps: Steps, sb: Any, quick: bool, extra: dict[str, Any]) -> 
         return rows
 
     steps("lookup_cpu", lambda: bench_lookup_cpu(sb, ids, quick))
+    steps("trace", lambda: bench_trace(sb, ids, quick))
     steps("bulk", bulk)
     if reuse:
         steps("cache", lambda: bench_cache(sb, reuse))
     steps("memory", lambda: bench_memory(sb, quick))
+
+
+def trees() -> dict[str, Any]:
+    """Which peppolnet the client rows measured (``PYTHONPATH`` may name another tree) and the
+    harness's own commit."""
+    import subprocess
+
+    import peppolnet
+
+    try:
+        argv = ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"]
+        commit = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    return {"client": str(Path(peppolnet.__file__).parent), "harness_commit": commit}
 
 
 def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
@@ -164,6 +180,7 @@ def main() -> int:
         "step_seconds": steps.seconds,
         "machine": machine(load_before),
         "peer": "peppol-py" if peer_python() else None,
+        "trees": trees(),
         **extra,
         "rows": steps.rows,
     }
