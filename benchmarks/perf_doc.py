@@ -1,6 +1,9 @@
 """Regenerate docs/performance.md's table from one run's JSON: no hand-copied figures.
 
-    python benchmarks/perf_doc.py [benchmarks/results/latest.json] [--doc docs/performance.md]
+    python benchmarks/perf_doc.py [benchmarks/results/published.json] [--doc docs/performance.md]
+
+The run the page shows is kept in the repository as ``benchmarks/results/published.json`` (copy a
+run's ``latest.json`` there), so ``--check`` can tell whether the page still matches it.
 
 Everything between the ``<!-- bench:start -->`` and ``<!-- bench:end -->`` markers is replaced:
 the machine, its load average before and after the run, how long the run took, the sandbox's
@@ -91,7 +94,7 @@ def regenerate(doc: str, result: dict[str, Any], source: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("result", nargs="?", default=str(HERE / "results" / "latest.json"))
+    parser.add_argument("result", nargs="?", default=str(HERE / "results" / "published.json"))
     parser.add_argument("--doc", default=str(HERE.parent / "docs" / "performance.md"))
     parser.add_argument("--check", action="store_true", help="exit 1 if the doc is out of date")
     args = parser.parse_args()
