@@ -37,6 +37,14 @@ def test_deep_size_leaves_out_what_every_value_shares() -> None:
     assert deep_size((Verdict.CAN_RECEIVE, None, int)) == sys.getsizeof((1, 2, 3))
 
 
+def test_what_many_entries_share_is_not_counted_in_each() -> None:
+    template = "the SMP at {url} answered {status}" * 20  # one object every entry points at
+    entries = [{"template": template, "url": f"https://smp{i}.test"} for i in range(100)]
+    own = deep_size(entries[0])
+    assert own < sys.getsizeof(template)  # the shared template is left out...
+    assert deep_size(entries[0], shared_refs=None) >= own + sys.getsizeof(template)  # ...or not
+
+
 def test_the_least_recently_used_go_first_when_the_bytes_run_out() -> None:
     lru: ByteLru[str, str] = ByteLru(100, size=by_length)
     lru.put("a", "a" * 40)

@@ -1,16 +1,17 @@
 """Memory budgets: caches bounded by the estimated bytes of their entries, not their number.
 
 Why bytes: an entry count says nothing about memory. A bulk run's result cache held 100,000
-answers, which is 3-6 KB each for a signed "can receive" and well under 1 KB for "not
-registered", so the same limit meant 100 MB or 500 MB depending on the register. A budget in
-bytes holds whatever the mix.
+answers, which is several KB each for a signed "can receive" and much less for "not
+registered", so the same limit meant 100 MB or 600 MB depending on the register and on how much
+an answer carries (its checks' sentences in two languages, say). A budget in bytes holds
+whatever the mix.
 
 Why an estimate, and a sampled one: measuring an answer's object graph (:func:`deep_size`)
 costs 30-160 us, a tenth of a lookup, so :class:`SampledSize` measures one entry in
 :data:`SAMPLE_EVERY` of each kind (a verdict, say) and charges the others the running mean of
-their kind. Entries of one kind have one shape, so the mean is close; objects shared between
-entries (an operator, a certificate's facts) are counted in every entry that reaches them, so the
-estimate errs towards using less memory than the budget allows, never more.
+their kind. Entries of one kind have one shape, so the mean is close. Objects that many
+references point at (a message template, an operator, a certificate's facts) are not counted:
+one more entry does not add them.
 
 :class:`ByteLru` is the LRU both the bulk result cache and the SML resolver's cache keep;
 :func:`lru_by_bytes` is ``functools.lru_cache`` with a budget, for the parse caches a register
@@ -44,6 +45,10 @@ DEFAULT_BUDGET: Final = 64 * 1024 * 1024
 SAMPLE_EVERY: Final = 32
 """One entry in this many (per kind) is measured; the first of each kind always is."""
 
+#: How many references make an object shared (not counted in an entry's size; see
+#: :func:`deep_size`). An entry's own objects have a few (their holder, the walk's own).
+SHARED_REFS: Final = 16
+
 #: What an entry costs besides its key and value: the ordered dict's slot and link and the
 #: tuple holding the value's size (measured on CPython 3.11: ~100-140 bytes).
 ENTRY_OVERHEAD: Final = 160
@@ -63,17 +68,21 @@ V = TypeVar("V")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def deep_size(obj: object) -> int:
+def deep_size(obj: object, *, shared_refs: int | None = SHARED_REFS) -> int:
     """The bytes of ``obj`` and of everything it reaches (``sys.getsizeof`` over the objects
     the garbage collector sees as its referents), each object counted once.
 
     Classes, modules, functions, enum members and the singletons are not counted: they are
-    the interpreter's, shared by every value. Memory held outside Python objects (a
-    ``cryptography`` certificate's parsed form) is not seen either.
+    the interpreter's, shared by every value. Nor is, below ``obj`` itself, an object that more
+    than ``shared_refs`` references point at (None: count everything): a message template in the
+    code, an operator, a certificate's facts - shared by every answer that names them, so one
+    more answer does not add them. Memory held outside Python objects (a ``cryptography``
+    certificate's parsed form) is not seen either.
     """
-    seen: set[int] = set()
-    total = 0
-    stack = [obj]
+    seen: set[int] = {id(obj)}
+    total = sys.getsizeof(obj)
+    stack = list(gc.get_referents(obj))
+    limit = sys.maxsize if shared_refs is None else shared_refs
     while stack:
         item = stack.pop()
         if (
@@ -82,6 +91,7 @@ def deep_size(obj: object) -> int:
             or item is False
             or id(item) in seen
             or isinstance(item, _SHARED_TYPES)
+            or sys.getrefcount(item) > limit
         ):
             continue
         seen.add(id(item))
