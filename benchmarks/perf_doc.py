@@ -53,6 +53,9 @@ def context(result: dict[str, Any], source: str) -> list[str]:
         f"* machine: {m['cpus']} CPUs ({m['processor']}), {m['platform']}, Python {m['python']}",
         f"* load average (1, 5, 15 min): {before} before the run, {after} after it",
     ]
+    commit = (result.get("trees") or {}).get("harness_commit")
+    if commit:
+        lines.append(f"* tree: commit {commit} (harness and client)")
     sandbox = result.get("sandbox")
     if sandbox:
         lines.append(
