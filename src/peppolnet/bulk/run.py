@@ -211,7 +211,7 @@ class ResultCache:
     """A thread-safe LRU of finished answers keyed by (participant candidates, document type).
 
     Bounded in memory (``max_bytes``, default 64 MB of estimated entry sizes: a signed
-    ``can-receive`` answer is ~8 KB, a ``not-registered`` one ~2 KB; see
+    ``can-receive`` answer is ~12 KB, a ``not-registered`` one ~3 KB; see
     :mod:`peppolnet._memory`), optionally in entries (``maxsize``; 0 keeps nothing), and in age
     (``max_age`` seconds, default five minutes - the order of an SML answer's TTL), so a long
     run's memory stays flat whatever the register holds and a stale answer is never served.
