@@ -55,11 +55,14 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (issue 8): ``nox -s bench`` (< 10 min) or ``nox -s bench -- --quick`` (< 2 min).
+    """Benchmarks (issues 8 and 18): ``nox -s bench`` (< 5 min on 2 cores) or
+    ``nox -s bench -- --quick`` (< 2 min).
 
-    Prints one table and writes benchmarks/results/latest.json. The peer baseline, peppol-py,
-    gets its own virtual environment under .nox/bench-peer so that its dependencies (requests,
-    an older dnspython pin, xmlsec) never mix with ours. Not part of CI's pass/fail.
+    Prints one table (every row with its target, met or not) and writes
+    benchmarks/results/latest.json, from which ``python benchmarks/perf_doc.py`` regenerates
+    docs/performance.md's table. The peer baseline, peppol-py, gets its own virtual environment
+    under .nox/bench-peer so that its dependencies (requests, an older dnspython pin, xmlsec)
+    never mix with ours. Not part of CI's pass/fail.
     """
     session.install("-e", ".[test]", "signxml")
     peer_dir = Path(session.virtualenv.location).parent / "bench-peer"

@@ -1,4 +1,10 @@
-"""Shared pieces of the benchmark harness: the sandbox child process, the peer, timing helpers."""
+"""Shared pieces of the benchmark harness: rows, interleaved timing, the sandbox child, the peer.
+
+Every compared figure is a ratio of two things measured in the same run, and wherever two things
+are timed they are timed *interleaved* (:func:`interleaved`: A, B, A, B... with the order turned
+each round), so that a burst of load from the other users of the machine hits both alike. What is
+reported is the median of the rounds and their spread (lowest and highest), never the best.
+"""
 
 from __future__ import annotations
 
@@ -20,17 +26,95 @@ INVOICE = (
     "busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice"
     "##urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1"
 )
+NO_VERIFY = "peppol-py does not verify signatures or certificates"
+Row = dict[str, Any]
+
+
+def row(name: str, figure: str, baseline: str, ratio: float | None, target: str, met: bool | None,
+        note: str = "", **data: Any) -> Row:  # fmt: skip
+    """One line of the table: ``met`` is True/False for a row with a target, None for context."""
+    return {
+        "name": name,
+        "figure": figure,
+        "baseline": baseline,
+        "ratio": None if ratio is None else round(ratio, 2),
+        "target": target,
+        "met": met,
+        "note": note,
+        "data": data,
+    }
+
+
+# --- timing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The median of several rounds and their spread."""
+
+    values: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def low(self) -> float:
+        return min(self.values)
+
+    @property
+    def high(self) -> float:
+        return max(self.values)
+
+    def spread(self, scale: float = 1.0, unit: str = "", digits: int = 0) -> str:
+        """``low-high`` in ``unit`` (values times ``scale``)."""
+        return f"{self.low * scale:.{digits}f}-{self.high * scale:.{digits}f}{unit}"
+
+
+def interleaved(measures: dict[str, Callable[[], float]], rounds: int) -> dict[str, Sample]:
+    """Each measure once per round, in an order turned by one every round (A B C, B C A, ...),
+    after one warm-up call each; the samples by name."""
+    names = list(measures)
+    for name in names:
+        measures[name]()
+    values: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(rounds):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            values[name].append(measures[name]())
+    return {name: Sample(tuple(v)) for name, v in values.items()}
+
+
+def ratio_sample(numerator: Sample, denominator: Sample) -> Sample:
+    """The per-round ratios of two interleaved samples (round i over round i)."""
+    return Sample(tuple(a / b for a, b in zip(numerator.values, denominator.values, strict=True)))
+
+
+def per_call(fn: Callable[[], object], n: int) -> Callable[[], float]:
+    """A measure: the wall seconds per call of ``n`` calls of ``fn``."""
+
+    def measure() -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return (time.perf_counter() - start) / n
+
+    return measure
+
+
+# --- the sandbox child ---------------------------------------------------------------------------
 
 
 @dataclass
 class SandboxProc:
     """A running ``_sandbox_proc.py`` child: its description and its command pipe."""
 
-    proc: subprocess.Popen[str]
+    proc: subprocess.Popen[str] | None
     info: dict[str, Any]
     participants: list[str] = field(default_factory=list)
 
     def command(self, line: str) -> dict[str, Any]:
+        assert self.proc is not None
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
         self.proc.stdin.write(line + "\n")
@@ -41,7 +125,7 @@ class SandboxProc:
     def set_latency(self, seconds: float) -> None:
         self.command(f"latency {seconds}")
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, float]:
         return self.command("stats")
 
     def network(self) -> Any:
@@ -67,9 +151,25 @@ class SandboxProc:
         )
 
 
+class ServerCpu:
+    """The sandbox's CPU (its HTTPS servers and its DNS process) over a stretch of the run."""
+
+    def __init__(self, sb: SandboxProc) -> None:
+        self.sb = sb
+        self.before = sb.stats()
+
+    def per_lookup_ms(self, lookups: int) -> tuple[float, float]:
+        """(HTTPS ms, DNS ms) of server CPU per lookup since this was made."""
+        after = self.sb.stats()
+        http = (after["cpu"] - self.before["cpu"]) / lookups * 1e3
+        dns = (after["dns_cpu"] - self.before["dns_cpu"]) / lookups * 1e3
+        return http, dns
+
+
 @contextmanager
-def sandbox(participants: int, smps: int = 4) -> Iterator[SandboxProc]:
-    """Start the sandbox in a child process; stop it (close its stdin) on exit."""
+def sandbox(participants: int, smps: int = 4) -> Iterator[Callable[[], SandboxProc]]:
+    """Start the sandbox child now; the context gives a function that waits until it is up
+    (so other benchmarks run while it signs its documents). Stopped on exit."""
     sys.path.insert(0, str(HERE))
     from _sandbox_proc import participant_ids
 
@@ -79,19 +179,29 @@ def sandbox(participants: int, smps: int = 4) -> Iterator[SandboxProc]:
         stdout=subprocess.PIPE,
         text=True,
     )
+    ready: list[SandboxProc] = []
+
+    def wait() -> SandboxProc:
+        if not ready:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("the sandbox child process did not start (see its stderr)")
+            ready.append(SandboxProc(proc, json.loads(line), participant_ids(participants)))
+        return ready[0]
+
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the sandbox child process did not start (see its stderr)")
-        yield SandboxProc(proc, json.loads(line), participant_ids(participants))
+        yield wait
     finally:
         if proc.stdin is not None:
             proc.stdin.close()
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+# --- the peer ------------------------------------------------------------------------------------
 
 
 def peer_python() -> str | None:
@@ -120,34 +230,34 @@ def run_peer(sb: SandboxProc, mode: str, ids: list[str], threads: int = 1) -> di
         check=False,
     )
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1:] or ["peer failed"]}
+        return {"error": " ".join(done.stderr.strip().splitlines()[-1:]) or "peer failed"}
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls (after one warm-up call)."""
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+# --- memory --------------------------------------------------------------------------------------
 
 
-def rss_mb() -> float:
-    """Current resident set size of this process, MB (Linux /proc)."""
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+def rss_mb(pid: int | str = "self") -> float:
+    """Current resident set size of a process, MB (Linux /proc)."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """Peak resident set size of a process so far, MB (Linux /proc)."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def _status_mb(pid: int | str, key: str) -> float:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
 
 
-def peak_rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+def load_average() -> tuple[float, float, float]:
+    return os.getloadavg()

@@ -4,12 +4,12 @@ The public names are re-exported here and loaded lazily, so ``import peppolnet``
 command-line call pays only for the modules it uses.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from peppolnet._version import __version__
+
+# Nothing else is imported at start-up, not even ``typing`` (its import, with ``re`` and
+# ``collections`` behind it, cost more than everything else ``import peppolnet`` does): type
+# checkers read the block below, where TYPE_CHECKING is true.
+TYPE_CHECKING = False
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -115,6 +115,8 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     # The real types for mypy and IDEs; at run time the names load on first use (below).
     from peppolnet.auto import (
         AsyncAutoLookup as AsyncAutoLookup,
@@ -250,12 +252,14 @@ _SUBMODULES: frozenset[str] = frozenset(
 )  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
+    from importlib import import_module  # here, not at start-up (see TYPE_CHECKING above)
+
     module = _EXPORTS.get(name)
     if module is not None:
-        value = getattr(importlib.import_module(module), name)
+        value = getattr(import_module(module), name)
     elif name in _SUBMODULES:
-        value = importlib.import_module(f"peppolnet.{name}")
+        value = import_module(f"peppolnet.{name}")
     else:
         raise AttributeError(f"module 'peppolnet' has no attribute {name!r}")
     globals()[name] = value

@@ -150,10 +150,10 @@ class _Identifier:
 
     error: ClassVar[type[InvalidIdentifier]] = InvalidIdentifier
 
-    def _init(self, scheme: str, value: str, key_value: str) -> None:
+    def _init(self, scheme: str, value: str, key_value: str, key_scheme: str | None = None) -> None:
         object.__setattr__(self, "scheme", scheme)
         object.__setattr__(self, "value", value)
-        object.__setattr__(self, "_key", (scheme, key_value))
+        object.__setattr__(self, "_key", (key_scheme or scheme, key_value))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -242,19 +242,20 @@ class ParticipantId(_Identifier):
 
     def __init__(self, scheme: str, value: str, *, lax: bool = False) -> None:
         scheme = _check_participant_scheme(scheme)
-        value = _check_participant_value(scheme, value, lax=lax)
-        if self.case_insensitive_scheme(scheme):
+        insensitive = self.case_insensitive_scheme(scheme)
+        value = _check_participant_value(scheme, value, lax=lax, insensitive=insensitive)
+        if insensitive:
             # the iso6523 meta scheme in any spelling is one scheme (its DNS label is lowered),
             # and its values compare case-insensitively (POLICY 2)
-            self._init(scheme, value, lower(value))
-            object.__setattr__(self, "_key", (PARTICIPANT_SCHEME, lower(value)))
+            self._init(scheme, value, lower(value), PARTICIPANT_SCHEME)
         else:
             self._init(scheme, value, value)
 
     @staticmethod
     def case_insensitive_scheme(scheme: str) -> bool:
         """POLICY 2: values of the iso6523 meta scheme compare case-insensitively."""
-        return ascii_lower(scheme) == PARTICIPANT_SCHEME
+        # the spelling nearly every identifier has, compared before any lower-casing
+        return scheme == PARTICIPANT_SCHEME or ascii_lower(scheme) == PARTICIPANT_SCHEME
 
     @classmethod
     def parse(cls, text: str, *, lax: bool = False) -> ParticipantId:
@@ -302,6 +303,8 @@ class ParticipantId(_Identifier):
 
 
 def _check_participant_scheme(scheme: str) -> str:
+    if scheme == PARTICIPANT_SCHEME:  # nearly every identifier: no pattern to match
+        return scheme
     if not scheme:
         raise InvalidParticipantId(_("the participant identifier scheme is empty"), value=scheme)
     if len(scheme) > MAX_SCHEME_LENGTH:
@@ -328,13 +331,13 @@ def _check_participant_scheme(scheme: str) -> str:
     return scheme
 
 
-def _check_participant_value(scheme: str, value: str, *, lax: bool) -> str:
+def _check_participant_value(scheme: str, value: str, *, lax: bool, insensitive: bool) -> str:
     if _WHITESPACE_RE.search(value) and not lax:
         raise InvalidParticipantId(
             _("the participant identifier {value} contains whitespace", value=repr(value)),
             value=value,
         )
-    if not ParticipantId.case_insensitive_scheme(scheme):
+    if not insensitive:
         if not value:
             raise InvalidParticipantId(_("the participant identifier value is empty"), value=value)
         if len(value) > MAX_PARTICIPANT_VALUE_LENGTH:

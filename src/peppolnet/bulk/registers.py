@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Final, Literal, TypeAlias
 
+from peppolnet._memory import lru_by_bytes
 from peppolnet.errors import InvalidIdentifier, InvalidInput
 from peppolnet.i18n import _, country_code
 from peppolnet.identifiers import ParticipantId
@@ -392,16 +393,11 @@ def _rows(
         extra = [c for c in cells[width:] if c.strip()]
         fields = tuple((cells + [""] * width)[:width])
         values = {role: fields[i].strip() for role, i in roles.items()}
-        row = RegisterRow(
-            number,
-            fields,
-            name=values.get("name", ""),
-            org_number=values.get("org_number", ""),
-            country=country_of(values.get("country", "")) or (default_country or ""),
-            email=values.get("email", ""),
-            participant_id=values.get("participant_id", ""),
-        )
-        problem: str
+        org_number = values.get("org_number", "")
+        country = country_of(values.get("country", "")) or (default_country or "")
+        participant_id = values.get("participant_id", "")
+        candidates: tuple[ParticipantId, ...] = ()
+        problem: str | None = None
         if extra:
             problem = _(
                 "the row has {count} fields, the header only {width}",
@@ -412,12 +408,21 @@ def _rows(
             problem = _("a field is longer than {limit} characters", limit=_MAX_FIELD)
         else:
             try:
-                yield dataclasses.replace(row, candidates=lookup_key(row))
+                candidates = _candidates(participant_id, org_number, country)
             except InvalidInput as exc:
                 problem = exc.message
-            else:
-                continue
-        yield dataclasses.replace(row, problem=problem)
+        # made once, complete: a dataclasses.replace per row cost more than reading it
+        yield RegisterRow(
+            number,
+            fields,
+            name=values.get("name", ""),
+            org_number=org_number,
+            country=country,
+            email=values.get("email", ""),
+            participant_id=participant_id,
+            problem=problem,
+            candidates=candidates,
+        )
 
 
 def lookup_key(row: RegisterRow) -> tuple[ParticipantId, ...]:
@@ -427,26 +432,33 @@ def lookup_key(row: RegisterRow) -> tuple[ParticipantId, ...]:
     reason) for a row that has no usable identifier. Answers are memoised (bounded), since a
     big register repeats its customers and the scheme rules cost more than reading a row.
     """
-    if row.participant_id:
-        answer = _from_participant_id(row.participant_id)
-    elif not row.org_number:
+    return _candidates(row.participant_id, row.org_number, row.country)
+
+
+def _candidates(participant_id: str, org_number: str, country: str) -> tuple[ParticipantId, ...]:
+    """:func:`lookup_key` of a row's three lookup fields."""
+    if participant_id:
+        answer = _from_participant_id(participant_id)
+    elif not org_number:
         raise InvalidInput(_("the row has neither a participant id nor an organisation number"))
-    elif not row.country:
+    elif not country:
         raise InvalidInput(
             _(
                 "the row has no country for organisation number {number!r} "
                 "(give a country column or a default country)",
-                number=row.org_number,
+                number=org_number,
             )
         )
     else:
-        answer = _from_number(row.org_number, row.country)
+        answer = _from_number(org_number, country)
     if isinstance(answer, str):
         raise InvalidInput(answer)
     return answer
 
 
-@functools.lru_cache(maxsize=65536)
+# Parsed once per distinct cell, as long as 8 MB hold them (some 15,000 ids): a register repeats
+# a customer within a few rows far more often than across the whole file.
+@lru_by_bytes(8 * 1024 * 1024)
 def _from_participant_id(text: str) -> tuple[ParticipantId, ...] | str:
     try:
         return (ParticipantId.parse(text, lax=True),)
@@ -454,7 +466,7 @@ def _from_participant_id(text: str) -> tuple[ParticipantId, ...] | str:
         return _("participant id {value!r}: {problem}", value=text, problem=exc)
 
 
-@functools.lru_cache(maxsize=65536)
+@lru_by_bytes(8 * 1024 * 1024)
 def _from_number(number: str, country: str) -> tuple[ParticipantId, ...] | str:
     suggestions = suggest_participant_ids(number, country)
     if not suggestions.candidates:

@@ -46,6 +46,7 @@ from collections.abc import (
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, TypedDict, Unpack
 from urllib.parse import urlsplit
 
+from peppolnet._memory import DEFAULT_BUDGET, ByteLru, SampledSize
 from peppolnet.bulk.columns import RESULT_COLUMNS
 from peppolnet.bulk.registers import RegisterRow, lookup_key
 from peppolnet.bulk.tables import AsTable, data_table
@@ -209,8 +210,11 @@ class Progress:
 class ResultCache:
     """A thread-safe LRU of finished answers keyed by (participant candidates, document type).
 
-    Bounded in size (``maxsize``) and age (``max_age`` seconds, default five minutes - the order
-    of an SML answer's TTL), so it keeps a long run's memory flat and never serves a stale answer.
+    Bounded in memory (``max_bytes``, default 64 MB of estimated entry sizes: a signed
+    ``can-receive`` answer is ~12 KB, a ``not-registered`` one ~3 KB; see
+    :mod:`peppolnet._memory`), optionally in entries (``maxsize``; 0 keeps nothing), and in age
+    (``max_age`` seconds, default five minutes - the order of an SML answer's TTL), so a long
+    run's memory stays flat whatever the register holds and a stale answer is never served.
     ``unknown`` answers from passing faults (timeouts, 5xx) are not kept: a duplicate later in
     the register gets another try; lasting ones (a bad signature) are. An answer that rests on
     DNS alone - every verdict but ``can-receive`` without a signed SMP answer behind it
@@ -223,18 +227,20 @@ class ResultCache:
 
     def __init__(
         self,
-        maxsize: int = 100_000,
+        maxsize: int | None = None,
         max_age: float = 300.0,
         clock: Clock | None = None,
         max_negative_ttl: float = 300.0,
+        max_bytes: int = DEFAULT_BUDGET,
     ) -> None:
         self.maxsize = maxsize
         self.max_age = max_age
         self.max_negative_ttl = max_negative_ttl
+        self.max_bytes = max_bytes
         self.clock: Clock = as_clock(clock)
-        # (expires, outcome), in monotonic seconds
-        self._data: collections.OrderedDict[_Key, tuple[float, _Outcome]] = (
-            collections.OrderedDict()
+        # key -> (expires in monotonic seconds, outcome); sizes are estimated per verdict
+        self._data: ByteLru[_Key, tuple[float, _Outcome]] = ByteLru(
+            max_bytes, max_entries=maxsize, size=SampledSize(_verdict_of)
         )
         self._lock = threading.Lock()
         self.hits = 0
@@ -242,20 +248,24 @@ class ResultCache:
     def __len__(self) -> int:
         return len(self._data)
 
+    @property
+    def nbytes(self) -> int:
+        """The estimated bytes of the answers held now (at most ``max_bytes``)."""
+        return self._data.nbytes
+
     def get(self, key: _Key) -> _Outcome | None:
         with self._lock:
             entry = self._data.get(key)
             if entry is None:
                 return None
             if self.clock.monotonic() > entry[0]:
-                del self._data[key]
+                self._data.pop(key)
                 return None
-            self._data.move_to_end(key)
             self.hits += 1
             return entry[1]
 
     def put(self, key: _Key, outcome: _Outcome) -> None:
-        if outcome.verdict is None or self.maxsize <= 0:
+        if outcome.verdict is None:
             return
         if outcome.verdict == Verdict.UNKNOWN and (
             outcome.reachability is None or outcome.reachability.retryable
@@ -265,23 +275,26 @@ class ResultCache:
         if outcome.reachability is None or not outcome.reachability.signed:
             age = min(age, self.max_negative_ttl)
         with self._lock:
-            self._data[key] = (self.clock.monotonic() + age, outcome)
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
+            self._data.put(key, (self.clock.monotonic() + age, outcome))
+
+
+def _verdict_of(entry: tuple[float, _Outcome]) -> Verdict | None:
+    """The kind an entry's size is estimated by: its verdict (the shapes differ by verdict)."""
+    return entry[1].verdict
 
 
 def _as_row(item: BulkItem, number: int) -> RegisterRow:
     if isinstance(item, RegisterRow):
         return item
     text = str(item)
-    row = RegisterRow(number, (text,), participant_id=text)
     if isinstance(item, ParticipantId):
-        return dataclasses.replace(row, candidates=(item,))
+        return RegisterRow(number, (text,), participant_id=text, candidates=(item,))
     try:
-        return dataclasses.replace(row, candidates=lookup_key(row))
+        candidates = lookup_key(RegisterRow(number, (text,), participant_id=text))
     except InvalidInput as exc:
-        return dataclasses.replace(row, problem=str(exc))
+        return RegisterRow(number, (text,), participant_id=text, problem=str(exc))
+    # made once, complete: a dataclasses.replace per item cost more than the lookup key
+    return RegisterRow(number, (text,), participant_id=text, candidates=candidates)
 
 
 def _key(row: RegisterRow, document_type: str) -> _Key:
