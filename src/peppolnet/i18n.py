@@ -121,7 +121,10 @@ def _format(text: str, english: str, params: Mapping[str, object], lang: Languag
     brace, must not turn a verdict into a traceback: the English template is used instead, with
     any missing placeholder left visible. tests/test_i18n_catalogs.py keeps both from happening.
     """
-    shown = {key: render(value, lang) for key, value in params.items()}
+    # plain text (most parameters) is itself in every language: no render() call for it
+    shown = {
+        key: value if type(value) is str else render(value, lang) for key, value in params.items()
+    }
     try:
         return text.format_map(shown)
     except (KeyError, IndexError, ValueError, AttributeError):

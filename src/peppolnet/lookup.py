@@ -1093,7 +1093,7 @@ def _check_endpoint(
             "issued by the {network} network's AP CA",
             owner=facts.organisation or facts.subject,
             seat_id=facts.seat_id or _("no Seat ID"),
-            date=format(facts.not_after, "%Y-%m-%d"),
+            date=facts.not_after.date().isoformat(),
             network=ctx.network.name,
         ),
     )
