@@ -36,7 +36,6 @@ resolver. The probe is one SOA query per resolver, remembered for the SOA's TTL 
 from __future__ import annotations
 
 import asyncio
-import base64
 import enum
 import functools
 import hashlib
@@ -131,7 +130,17 @@ def naptr_label(value: str) -> str:
     Only the value is hashed (``0088:123abc``), never ``scheme::value``.
     """
     digest = hashlib.sha256(lower(value).encode("utf-8")).digest()
-    return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+    # RFC 4648 base32 of the 256-bit digest: 52 symbols (the last padded with 4 zero bits), ten
+    # bits - two symbols - at a time. base64.b32encode does it five bits at a time in Python:
+    # 11.4 vs 4.5 us per label, same run; a label is made per lookup (tests/test_sml.py
+    # compares the two on any digest).
+    bits = int.from_bytes(digest, "big") << 4
+    return "".join([_B32_PAIRS[(bits >> shift) & 1023] for shift in range(250, -1, -10)])
+
+
+_B32_PAIRS: Final = [
+    a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"
+]
 
 
 def cname_label(value: str) -> str:
@@ -317,6 +326,7 @@ def apply_regexp(regexp: str, subject: str) -> str:
     return _expand(repl, (match.group(0), *match.groups()))
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of text; a network has few SMP URLs
 def _check_url(url: str, *, require_https: bool) -> str:
     """The SMP base URL, or a reason (raised as NoSmpService by the caller) why it is unusable.
 
