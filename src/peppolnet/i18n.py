@@ -100,7 +100,20 @@ def _(template: str, /, **params: object) -> Message:
 
     Placeholders are ``{name}``, filled from keyword arguments when the message is rendered.
     """
-    return Message(template, **params)
+    if params:
+        return Message(template, **params)
+    # A sentence without parameters is the same value every time: made once (a lookup makes
+    # several per check; templates are literals in the code, so they are few)
+    found = _CONSTANT.get(template)
+    if found is None:
+        found = Message(template)
+        if len(_CONSTANT) < _CONSTANT_MAX:
+            _CONSTANT[template] = found
+    return found
+
+
+_CONSTANT: dict[str, Message] = {}
+_CONSTANT_MAX: Final = 4096
 
 
 def render(text: object, language: str | None = None) -> str:
