@@ -42,9 +42,12 @@ Below, the transports. They take care of what can only be seen at the socket, ea
   host is checked - see docs/security.md).
 * **TLS trust** from :func:`peppolnet._tls.context`, the same for both.
 
-The sync transport (:class:`Transport`) is httpcore's connection pools with a network backend -
+The sync transport (:class:`Transport`) opens its connections with a network backend -
 httpcore's documented extension point - that bounds every socket operation by the deadline and
-checks the addresses connected to. The async one is aiohttp (:mod:`peppolnet._aio`, the only
+checks the addresses connected to; a request straight to its origin goes over
+:mod:`peppolnet._http11`'s kept-alive HTTP/1.1 connections (a fraction of httpcore's CPU per
+request, which bounds sequential lookups), one through a proxy over httpcore's pools. The async
+one is aiohttp (:mod:`peppolnet._aio`, the only
 module that imports it): its C HTTP parser costs a fraction of httpcore's CPU per request, which
 bounds bulk runs. Our clients are made with ``trust_env=False`` so that httpx never mounts a proxy
 transport of its own past ours. A client passed in by the caller keeps its own transport:
@@ -877,7 +880,7 @@ class Proxies:
         return Proxy(url, parts.scheme.lower(), parts.hostname, parts.port, auth)
 
 
-# --- the sync transport: httpcore pools on a guarded network backend ------------------------------
+# --- the sync transport: own connections or httpcore pools, on a guarded network backend ---------
 
 
 def _unique(infos: Iterable[tuple[Any, ...]]) -> list[IPAddress]:
