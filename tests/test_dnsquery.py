@@ -550,3 +550,77 @@ def test_resolvers_end_to_end_with_fallback(cleanup: list[FakeDns]) -> None:
             return (await resolver.resolve(FOUND)).smp_url
 
         assert asyncio.run(go()) == SMP
+
+
+# --- the blocking resolver's kept sockets ------------------------------------------------------
+
+
+def _names(count: int, start: int = 0) -> list[str]:
+    return [naptr_name(ParticipantId.parse(f"0007:{n:010d}"), ZONE) for n in range(start, count)]
+
+
+def test_kept_sockets_are_reused_and_rotated_to_fresh_ports(cleanup: list[FakeDns]) -> None:
+    """Sequential blocking queries share a kept socket, but no port carries more than
+    ROTATE_AFTER queries (the kernel's random ephemeral ports, RFC 5452)."""
+    from collections import Counter
+
+    from peppolnet.dnsquery import UdpSockets
+
+    srv = fake()
+    cleanup.append(srv)
+    udp = UdpSockets()
+    total = 2 * ROTATE_AFTER + 20
+    for name in _names(total):
+        assert smp_of(ask(name, NAPTR, ["127.0.0.1"], srv.port, 2.0, tcp=False, udp=udp))
+    per_port = Counter(srv.clients)
+    assert len(srv.clients) == total
+    assert max(per_port.values()) <= ROTATE_AFTER
+    assert 3 <= len(per_port) < total // 10  # kept between queries, and rotated
+    udp.close_all()
+
+
+def test_a_kept_socket_past_its_age_takes_no_new_query(
+    cleanup: list[FakeDns], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import peppolnet.dnsquery
+    from peppolnet.dnsquery import UdpSockets
+
+    monkeypatch.setattr(peppolnet.dnsquery, "MAX_AGE", 0.0)
+    srv = fake()
+    cleanup.append(srv)
+    udp = UdpSockets()
+    for name in _names(3):
+        ask(name, NAPTR, ["127.0.0.1"], srv.port, 2.0, tcp=False, udp=udp)
+    assert len(set(srv.clients)) == 3  # every query on a fresh port
+    assert not any(udp._idle.values())  # none kept: each was too old to take another
+
+
+def test_a_socket_whose_query_failed_is_not_kept(cleanup: list[FakeDns]) -> None:
+    """A query that timed out may still get its reply (or an ICMP error) later: its socket is
+    closed, not handed to the next question; a late reply to a kept one is ignored."""
+    from peppolnet.dnsquery import UdpSockets
+
+    silent = {"left": 1}
+
+    def first_silent(query: dns.message.Message) -> list[bytes]:
+        if silent["left"]:
+            silent["left"] -= 1
+            return []
+        return [answer(query).to_wire(), answer(query, FORGED).to_wire()]  # a late duplicate
+
+    srv = fake(on_udp=first_silent)
+    cleanup.append(srv)
+    udp = UdpSockets()
+    first, second, third = _names(3)
+    with pytest.raises(DnsFailure):
+        ask(first, NAPTR, ["127.0.0.1"], srv.port, 0.3, tcp=False, udp=udp)
+    assert not any(udp._idle.values())
+    assert smp_of(ask(second, NAPTR, ["127.0.0.1"], srv.port, 2.0, tcp=False, udp=udp)) == (
+        "https://real.example"
+    )
+    # the duplicate of the second's reply waits on the kept socket: the third ignores it
+    assert smp_of(ask(third, NAPTR, ["127.0.0.1"], srv.port, 2.0, tcp=False, udp=udp)) == (
+        "https://real.example"
+    )
+    assert srv.clients[1] == srv.clients[2]  # the second's socket was kept for the third
+    udp.close_all()

@@ -294,3 +294,17 @@ def test_smp_urls_an_http_client_cannot_use_are_refused() -> None:
     for url in ("https://smp..example.com", "https://smp\x7f.example.com"):
         with pytest.raises(_NoSmpService, match=r"not a valid URL|control characters"):
             _interpret([_Record(100, 10, "U", "Meta:SMP", f"!.*!{url}!")], require_https=True)
+
+
+@given(st.text(max_size=60))
+def test_the_label_is_rfc_4648_base32_of_the_hash(value: str) -> None:
+    """naptr_label encodes the digest itself (faster than base64.b32encode): same text."""
+    import base64
+    import hashlib
+
+    from peppolnet.identifiers import lower
+
+    digest = hashlib.sha256(lower(value).encode("utf-8")).digest()
+    expected = base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+    assert naptr_label(value) == expected
+    assert len(expected) == 52

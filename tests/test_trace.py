@@ -288,3 +288,34 @@ def test_lines_in_either_language(traced: tuple[ParticipantId, Trace]) -> None:
     assert len(english) == len(swedish)
     assert english == str(trace).splitlines()
     assert swedish[3].startswith(" 3. ✓ dns: 127.0.0.1 svarade NOERROR med 1 post(er)")
+
+
+def test_steps_written_late_are_as_recorded(sandbox: Sandbox) -> None:
+    """A lookup's trace writes its steps when they are first read; they must be what was
+    recorded then: the verdict's time is the lookup's, not the reader's, and a second lookup on
+    the same objects in between changes nothing."""
+    import pickle
+    import time
+
+    pid = plain(sandbox)
+    with Lookup(sandbox.network) as lookup:
+        started = time.perf_counter()
+        trace = lookup.trace(pid)
+        took = time.perf_counter() - started
+        other = next(p.id for p in sandbox.config.participants if not p.in_sml)
+        later = lookup.trace(other)  # the same lookup, resolver and connections: not found
+        time.sleep(0.3)  # the reader comes late (a wide margin over the lookup's own time)
+        steps = trace.steps
+        assert [s.name for s in steps] == HAPPY
+        verdict = trace.step("verdict")
+        assert verdict is not None
+        assert verdict.elapsed is not None
+        assert verdict.elapsed <= took  # measured when the lookup ended, not when read
+        assert trace.steps is steps  # written once
+        assert later.reachability.verdict is not Verdict.CAN_RECEIVE
+        assert trace.reachability.verdict is Verdict.CAN_RECEIVE
+    again = pickle.loads(pickle.dumps(trace))
+    assert again == trace
+    assert again.to_json() == trace.to_json()
+    with pytest.raises(AttributeError):
+        trace.reachability = later.reachability  # type: ignore[misc]

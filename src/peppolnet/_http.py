@@ -42,9 +42,12 @@ Below, the transports. They take care of what can only be seen at the socket, ea
   host is checked - see docs/security.md).
 * **TLS trust** from :func:`peppolnet._tls.context`, the same for both.
 
-The sync transport (:class:`Transport`) is httpcore's connection pools with a network backend -
+The sync transport (:class:`Transport`) opens its connections with a network backend -
 httpcore's documented extension point - that bounds every socket operation by the deadline and
-checks the addresses connected to. The async one is aiohttp (:mod:`peppolnet._aio`, the only
+checks the addresses connected to; a request straight to its origin goes over
+:mod:`peppolnet._http11`'s kept-alive HTTP/1.1 connections (a fraction of httpcore's CPU per
+request, which bounds sequential lookups), one through a proxy over httpcore's pools. The async
+one is aiohttp (:mod:`peppolnet._aio`, the only
 module that imports it): its C HTTP parser costs a fraction of httpcore's CPU per request, which
 bounds bulk runs. Our clients are made with ``trust_env=False`` so that httpx never mounts a proxy
 transport of its own past ours. A client passed in by the caller keeps its own transport:
@@ -521,9 +524,16 @@ class _Own:
         waits included: it needs no timeouts of its own (each one a timer aiohttp would reset on
         every chunk read). The sync transport bounds each socket operation by the deadline, but
         waits for the pool by these: shortened to what is left."""
-        if not isinstance(self, OwnAsyncClient):
-            return timeouts(self).as_dict()  # type: ignore[arg-type]
-        return self._own_timeouts if left() is None else _NO_TIMEOUTS
+        remaining = left()
+        if isinstance(self, OwnAsyncClient):
+            return self._own_timeouts if remaining is None else _NO_TIMEOUTS
+        if remaining is None:
+            return self._own_timeouts
+        remaining = max(remaining, 0.001)  # as timeouts(): 0 would mean "do not wait"
+        return {
+            kind: remaining if value is None else min(value, remaining)
+            for kind, value in self._own_timeouts.items()
+        }
 
 
 class OwnClient(_Own, httpx.Client):
@@ -870,7 +880,7 @@ class Proxies:
         return Proxy(url, parts.scheme.lower(), parts.hostname, parts.port, auth)
 
 
-# --- the sync transport: httpcore pools on a guarded network backend ------------------------------
+# --- the sync transport: own connections or httpcore pools, on a guarded network backend ---------
 
 
 def _unique(infos: Iterable[tuple[Any, ...]]) -> list[IPAddress]:
@@ -916,6 +926,8 @@ class _Stream(httpcore.NetworkStream):
         return self._inner.read(max_bytes, _capped(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:  # httpcore's end of a request without a body: nothing is sent
+            return
         self._peer.check()
         self._inner.write(buffer, _capped(timeout, httpcore.WriteTimeout))
 
@@ -1017,23 +1029,35 @@ class _Body(httpx.SyncByteStream):
 
 
 class Transport(httpx.BaseTransport):
-    """An httpx transport over httpcore pools with the guarded backend (see the module notes):
-    the direct pool, and one per proxy the environment names.
+    """An httpx transport: requests straight to the origin on peppolnet's own HTTP/1.1
+    connections (:mod:`peppolnet._http11`, a fraction of httpcore's CPU per request), through a
+    proxy the environment names - or with a streamed body, or a HEAD - on httpcore pools; both
+    on the guarded backend (see the module notes).
 
     ``verify`` as httpx's (True, False or an :class:`ssl.SSLContext`); ``limits`` the pool sizes.
     """
 
     def __init__(self, *, verify: ssl.SSLContext | bool = True, limits: httpx.Limits | None = None):
+        from peppolnet._http11 import Pool
+
         limits = limits or httpx.Limits()
+        context = httpx.create_ssl_context(verify=verify)
+        context.set_alpn_protocols(["http/1.1"])
         self._options: dict[str, Any] = {
-            "ssl_context": httpx.create_ssl_context(verify=verify),
+            "ssl_context": context,
             "max_connections": limits.max_connections,
             "max_keepalive_connections": limits.max_keepalive_connections,
             "keepalive_expiry": limits.keepalive_expiry,
         }
         self._proxies = Proxies()
-        self._direct = httpcore.ConnectionPool(
-            network_backend=_Backend(check=True), **self._options
+        backend = _Backend(check=True)
+        self._direct = httpcore.ConnectionPool(network_backend=backend, **self._options)
+        keep = limits.max_keepalive_connections
+        self._own = Pool(
+            lambda host, port, timeout: backend.connect_tcp(host, port, timeout),
+            context,
+            keep=keep if keep is not None else 1 << 30,
+            expiry=limits.keepalive_expiry,
         )
         self._proxied: dict[Proxy, httpcore.HTTPProxy] = {}
         self._lock = threading.Lock()
@@ -1061,6 +1085,12 @@ class Transport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.SyncByteStream)
+        if (
+            isinstance(request.stream, httpx.ByteStream)
+            and request.method != "HEAD"
+            and self._proxies.choose(request.url.scheme, request.url.host) is None
+        ):
+            return self._own_request(request)
         with _mapped(request):
             core = httpcore.Request(
                 method=request.method,
@@ -1083,7 +1113,28 @@ class Transport(httpx.BaseTransport):
             extensions=response.extensions,
         )
 
+    def _own_request(self, request: httpx.Request) -> httpx.Response:
+        """``request`` on :mod:`peppolnet._http11`'s connections (known body bytes, no proxy)."""
+        if request.url.raw_scheme not in (b"http", b"https"):
+            raise httpx.UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{request.url.scheme}://'."
+            )
+        with _mapped(request):
+            content = b"".join(request.stream)  # type: ignore[arg-type]
+            head, body, stream = self._own.handle(request, content)
+        return httpx.Response(
+            status_code=head.status,
+            headers=head.headers,
+            stream=_Body(body, request),
+            extensions={
+                "http_version": head.version,
+                "reason_phrase": head.reason,
+                "network_stream": stream,
+            },
+        )
+
     def close(self) -> None:
+        self._own.close()
         with self._lock:
             pools: list[httpcore.ConnectionPool] = [self._direct, *self._proxied.values()]
         for pool in pools:

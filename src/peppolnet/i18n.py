@@ -100,7 +100,20 @@ def _(template: str, /, **params: object) -> Message:
 
     Placeholders are ``{name}``, filled from keyword arguments when the message is rendered.
     """
-    return Message(template, **params)
+    if params:
+        return Message(template, **params)
+    # A sentence without parameters is the same value every time: made once (a lookup makes
+    # several per check; templates are literals in the code, so they are few)
+    found = _CONSTANT.get(template)
+    if found is None:
+        found = Message(template)
+        if len(_CONSTANT) < _CONSTANT_MAX:
+            _CONSTANT[template] = found
+    return found
+
+
+_CONSTANT: dict[str, Message] = {}
+_CONSTANT_MAX: Final = 4096
 
 
 def render(text: object, language: str | None = None) -> str:
@@ -121,7 +134,10 @@ def _format(text: str, english: str, params: Mapping[str, object], lang: Languag
     brace, must not turn a verdict into a traceback: the English template is used instead, with
     any missing placeholder left visible. tests/test_i18n_catalogs.py keeps both from happening.
     """
-    shown = {key: render(value, lang) for key, value in params.items()}
+    # plain text (most parameters) is itself in every language: no render() call for it
+    shown = {
+        key: value if type(value) is str else render(value, lang) for key, value in params.items()
+    }
     try:
         return text.format_map(shown)
     except (KeyError, IndexError, ValueError, AttributeError):

@@ -63,7 +63,7 @@ from peppolnet._logging import logger
 from peppolnet._retry import RetryPolicy
 from peppolnet.clock import Clock, as_clock
 from peppolnet.codelists import document_type_entry, document_type_name
-from peppolnet.destinations import redact_url
+from peppolnet.destinations import DestinationPolicy, redact_url
 from peppolnet.errors import (
     DeadlineExceeded,
     DestinationRefused,
@@ -596,11 +596,18 @@ def _dnssec_check(ctx: _Context, security: DnssecResult | None) -> None:
         ctx.add("dnssec", CheckStatus.PASS if secure else CheckStatus.WARN, security.detail)
 
 
+@functools.lru_cache(maxsize=1024)
+def _refusal(policy: DestinationPolicy, url: str) -> str | None:
+    """``policy.refusal(url)``, once per SMP URL: judged from the URL alone (a name's
+    addresses are checked where it is connected to), so a pure function of the two."""
+    return policy.refusal(url)
+
+
 def _smp_url_checks(ctx: _Context, started: float, smp_url: str) -> Reachability | None:
     """The SML's SMP URL may be asked (destination policy, https), or the lookup ends here."""
     shown = ctx.smp_url = redact_url(smp_url)
     ctx.add("sml", CheckStatus.PASS, _("registered in the SML; its SMP is {url}", url=shown))
-    refusal = ctx.network.destinations.refusal(smp_url)
+    refusal = _refusal(ctx.network.destinations, smp_url)
     if refusal is not None:
         ctx.add(
             "destination",
@@ -1093,7 +1100,7 @@ def _check_endpoint(
             "issued by the {network} network's AP CA",
             owner=facts.organisation or facts.subject,
             seat_id=facts.seat_id or _("no Seat ID"),
-            date=format(facts.not_after, "%Y-%m-%d"),
+            date=facts.not_after.date().isoformat(),
             network=ctx.network.name,
         ),
     )

@@ -36,7 +36,6 @@ resolver. The probe is one SOA query per resolver, remembered for the SOA's TTL 
 from __future__ import annotations
 
 import asyncio
-import base64
 import enum
 import functools
 import hashlib
@@ -61,7 +60,7 @@ from peppolnet._logging import logger
 from peppolnet._memory import ByteLru, SampledSize
 from peppolnet.clock import Clock, as_clock
 from peppolnet.destinations import redact_url
-from peppolnet.dnsquery import UdpEndpoints, ask, ask_async
+from peppolnet.dnsquery import UdpEndpoints, UdpSockets, ask, ask_async
 from peppolnet.dnssec.anchors import ROOT_ANCHORS, TrustAnchor, parse_anchors
 from peppolnet.dnswire import DnsResponse, NaptrRecord
 from peppolnet.errors import (
@@ -131,7 +130,17 @@ def naptr_label(value: str) -> str:
     Only the value is hashed (``0088:123abc``), never ``scheme::value``.
     """
     digest = hashlib.sha256(lower(value).encode("utf-8")).digest()
-    return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+    # RFC 4648 base32 of the 256-bit digest: 52 symbols (the last padded with 4 zero bits), ten
+    # bits - two symbols - at a time. base64.b32encode does it five bits at a time in Python:
+    # 11.4 vs 4.5 us per label, same run; a label is made per lookup (tests/test_sml.py
+    # compares the two on any digest).
+    bits = int.from_bytes(digest, "big") << 4
+    return "".join([_B32_PAIRS[(bits >> shift) & 1023] for shift in range(250, -1, -10)])
+
+
+_B32_PAIRS: Final = [
+    a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"
+]
 
 
 def cname_label(value: str) -> str:
@@ -152,7 +161,12 @@ def naptr_name(participant: ParticipantId, zone: str) -> str:
     >>> naptr_name(ParticipantId.parse("9915:test"), "participant.sml.test.tech.peppol.org")
     'eh5boavaktmbgzyh2a63dz4qov33fvp5nsdvqklucfraayoodw6a.iso6523-actorid-upis.participant.sml.test.tech.peppol.org'
     """
-    return f"{naptr_label(participant.value)}.{participant.scheme.lower()}.{_zone(zone)}"
+    return _naptr_name(participant, _zone(zone))
+
+
+def _naptr_name(participant: ParticipantId, zone: str) -> str:
+    """:func:`naptr_name` in a zone already checked by :func:`_zone` (a resolver's)."""
+    return f"{naptr_label(participant.value)}.{participant.scheme.lower()}.{zone}"
 
 
 def cname_name(participant: ParticipantId, zone: str) -> str:
@@ -312,6 +326,7 @@ def apply_regexp(regexp: str, subject: str) -> str:
     return _expand(repl, (match.group(0), *match.groups()))
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of text; a network has few SMP URLs
 def _check_url(url: str, *, require_https: bool) -> str:
     """The SMP base URL, or a reason (raised as NoSmpService by the caller) why it is unusable.
 
@@ -726,7 +741,7 @@ class _Core:
     def record_name(self, participant: ParticipantId) -> str:
         if self.legacy_cname:
             return cname_name(participant, self.zone)
-        return naptr_name(participant, self.zone)
+        return _naptr_name(participant, self.zone)
 
     def cached(self, participant: ParticipantId, name: str, started: float) -> SmlAnswer | None:
         entry = self.cache.get(name.lower())
@@ -1245,14 +1260,18 @@ class _ResolverBase:
         core.cache.cap(name.lower(), core.clock() + limit)
 
 
+_SOCKETS_LOCK: Final = threading.Lock()  # a resolver's kept sockets are made once
+
+
 class SmlResolver(_ResolverBase):
     """Looks participants up in an SML zone over DNS, with a TTL-respecting cache.
 
     The nameservers are fixed at construction (the system's are read then, when none are
-    given). Each query uses its own short-lived UDP socket. The cache keeps answers for their
-    TTL (capped at ``max_ttl``) and "not registered" / "no SMP service" answers for the negative
-    TTL of the zone's SOA (capped at ``max_negative_ttl``); faults are never cached. ``clock``
-    (a :class:`peppolnet.clock.Clock`) ages the cache, so tests can move time.
+    given). Queries go out on a few kept, short-lived UDP sockets per nameserver
+    (:class:`~peppolnet.dnsquery.UdpSockets`: random ports, rotated). The cache keeps answers
+    for their TTL (capped at ``max_ttl``) and "not registered" / "no SMP service" answers for
+    the negative TTL of the zone's SOA (capped at ``max_negative_ttl``); faults are never
+    cached. ``clock`` (a :class:`peppolnet.clock.Clock`) ages the cache, so tests can move time.
     """
 
     def resolve(
@@ -1277,10 +1296,25 @@ class SmlResolver(_ResolverBase):
             step = _step(steps, result, error)
         return step
 
+    _udp: UdpSockets | None = None
+
+    def _sockets(self) -> UdpSockets:
+        udp = self._udp
+        if udp is None:
+            with _SOCKETS_LOCK:
+                udp = self._udp
+                if udp is None:
+                    udp = self._udp = UdpSockets()
+                    # closes the sockets when the resolver goes (holds no reference to it)
+                    weakref.finalize(self, udp.close_all)
+        return udp
+
     def _perform(self, request: _Ask | _Await) -> Any:
         if isinstance(request, _Ask):
-            r = request
-            return ask(r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp, dnssec=r.dnssec)
+            r, udp = request, self._sockets()
+            return ask(
+                r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp, dnssec=r.dnssec, udp=udp
+            )
         assert isinstance(request.flight, ThreadFuture)
         return request.flight.result()
 

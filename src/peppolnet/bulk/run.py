@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 
 from peppolnet._memory import DEFAULT_BUDGET, ByteLru, SampledSize
 from peppolnet.bulk.columns import RESULT_COLUMNS
+from peppolnet.bulk.gate import Gate
 from peppolnet.bulk.registers import RegisterRow, lookup_key
 from peppolnet.bulk.tables import AsTable, data_table
 from peppolnet.clock import Clock, as_clock
@@ -598,7 +599,7 @@ class _Lookups:
     def __init__(self, plan: _Plan) -> None:
         self._plan = plan
         self._loop = asyncio.get_running_loop()
-        self._semaphore = asyncio.Semaphore(plan.concurrency)
+        self._semaphore = Gate(plan.concurrency)
         self._inflight: dict[_Key, asyncio.Future[_Outcome]] = {}
         self._running: set[asyncio.Future[_Outcome]] = set()
 

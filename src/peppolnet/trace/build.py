@@ -175,7 +175,14 @@ def shared_out(
 
 
 def build(recorder: TraceRecorder, result: Reachability) -> Trace:
-    """The trace of ``result``'s lookup, from what ``recorder`` wrote down."""
+    """The trace of ``result``'s lookup, from what ``recorder`` wrote down: its steps are
+    written when first read (:class:`Trace`), with the time the lookup ended taken now."""
+    ended = time.perf_counter()
+    return Trace.recorded(lambda: _steps(recorder, result, ended), result)
+
+
+def _steps(recorder: TraceRecorder, result: Reachability, ended: float) -> list[TraceStep]:
+    """The trace's steps: the lookup's, up to the one it stopped at, and the verdict."""
     from peppolnet.trace.steps_dns import sml_steps
     from peppolnet.trace.steps_smp import smp_steps
 
@@ -191,19 +198,19 @@ def build(recorder: TraceRecorder, result: Reachability) -> Trace:
             kept.append(dataclasses.replace(step, message=reason, retryable=result.retryable))
             break
         kept.append(step)
-    kept.append(_verdict(recorder, result, reason, checks.get("verdict", [])))
-    return Trace(tuple(kept), result)
+    kept.append(_verdict(recorder, result, reason, checks.get("verdict", []), ended))
+    return kept
 
 
 def _verdict(
-    recorder: TraceRecorder, result: Reachability, reason: str, checks: list[Check]
+    recorder: TraceRecorder, result: Reachability, reason: str, checks: list[Check], ended: float
 ) -> TraceStep:
     ok = result.verdict is Verdict.CAN_RECEIVE
     return TraceStep(
         "verdict",
         CheckStatus.PASS if ok else CheckStatus.FAIL,
         reason or _("the lookup ended without a reason"),
-        elapsed=time.perf_counter() - recorder.started,
+        elapsed=ended - recorder.started,
         retryable=result.retryable,
         details={"verdict": result.verdict.value, "signed": result.signed},
         checks=tuple(checks),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from peppolnet.reachability import Check, CheckStatus, Reachability
@@ -75,7 +76,6 @@ class TraceStep:
         return f"{_SYMBOL[self.status]} {self.name}: {self.message}"
 
 
-@dataclasses.dataclass(frozen=True)
 class Trace:
     """Every step of one lookup in order, and its result (:meth:`peppolnet.lookup.Lookup.trace`).
 
@@ -83,10 +83,74 @@ class Trace:
     ``reachability`` is the lookup's own result, the value
     :meth:`~peppolnet.lookup.Lookup.check` returns. ``to_json()`` is one JSON object with
     stable keys; ``str()`` a numbered list; in a notebook the trace renders as a table.
+
+    A value (immutable, compared by its steps and result). A trace made by a lookup writes its
+    steps' sentences and facts when ``steps`` is first read, not while the lookup runs: that
+    work is most of what a trace adds to a lookup, and a caller that only wants the
+    ``reachability`` (or prints the trace once) should not pay for it twice or at all
+    (issue 16: a trace costs at most 1.2x the plain lookup's CPU). What the steps are made of
+    was recorded during the lookup, the verdict step's time included, so the steps are the
+    same whenever they are read.
     """
 
-    steps: tuple[TraceStep, ...]
+    __slots__ = ("_build", "_lock", "_steps", "reachability")
+
     reachability: Reachability
+    _steps: tuple[TraceStep, ...] | None
+    _build: Callable[[], Sequence[TraceStep]] | None
+    _lock: threading.Lock | None
+
+    def __init__(self, steps: Sequence[TraceStep], reachability: Reachability) -> None:
+        object.__setattr__(self, "_steps", tuple(steps))
+        object.__setattr__(self, "_build", None)
+        object.__setattr__(self, "_lock", None)
+        object.__setattr__(self, "reachability", reachability)
+
+    @classmethod
+    def recorded(
+        cls, build: Callable[[], Sequence[TraceStep]], reachability: Reachability
+    ) -> Trace:
+        """A trace whose steps ``build`` writes when they are first read (called once)."""
+        trace = cls((), reachability)
+        object.__setattr__(trace, "_steps", None)
+        object.__setattr__(trace, "_build", build)
+        object.__setattr__(trace, "_lock", threading.Lock())
+        return trace
+
+    @property
+    def steps(self) -> tuple[TraceStep, ...]:
+        """Every step in order (written on first reading for a trace a lookup made)."""
+        steps = self._steps
+        if steps is None:
+            assert self._lock is not None
+            with self._lock:  # threads reading one trace write its steps once
+                steps = self._steps
+                if steps is None:
+                    assert self._build is not None
+                    steps = tuple(self._build())
+                    object.__setattr__(self, "_steps", steps)
+                    object.__setattr__(self, "_build", None)  # what it read may go now
+        return steps
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return (self.steps, self.reachability) == (other.steps, other.reachability)
+
+    def __hash__(self) -> int:
+        return hash((self.steps, self.reachability))
+
+    def __repr__(self) -> str:
+        return f"Trace(steps={self.steps!r}, reachability={self.reachability!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Trace, (self.steps, self.reachability))
 
     @property
     def failed(self) -> TraceStep | None:
