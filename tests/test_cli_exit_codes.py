@@ -237,6 +237,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "does not exist", "kvittra", "--file", "{missing}"),
     ],
     ("request", "add"): [
+        error(2, "--no-check skips", *REQUEST, "--dnssec"),
         answer(1, "is not a valid", *REQUEST, "--org-number", "556732-1708"),
         error(2, "does not exist", *REQUEST, "--operators-file", "{missing}"),
         error(2, "does not exist", *REQUEST, "--operators-file", "{nodir}/ops.json"),
@@ -343,6 +344,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
     ],
     ("request", "show"): [error(1, "no request with id", "00000000")],
     ("request", "update"): [
+        error(2, "--no-check skips", *UPDATE, "--dnssec"),
         answer(1, "is not a valid", *UPDATE, "--org-number", "556732-1708"),
         error(2, "required", *REQUEST),
     ],
