@@ -35,6 +35,10 @@ class WebSettings:
     """How many lookups a client may make at once before the rate applies."""
     lookup_deadline: float = 15.0
     """The most one lookup may take (seconds) before its verdict is ``unknown``."""
+    dnssec: bool = False
+    """Validate the SML's answers with DNSSEC (docs/dnssec.md) in every lookup the app makes:
+    searches and traces, the hand-off's check, the cases' follow-ups that run in the background
+    (a forged answer must not confirm a request) and register uploads."""
     result_ttl: float = 60.0
     """How long a verdict is reused for the same query (seconds; 0 turns it off). ``unknown``
     answers are never reused."""

@@ -69,9 +69,11 @@ def register(sub: Any) -> None:
         help="the CSP frame-ancestors sources allowed to embed the page (default: 'none')",
     )
     add_db_argument(parser)
+    from peppolnet.cli.commands.lookup import add_dnssec_argument
     from peppolnet.cli.commands.request import add_channel_options
 
     add_channel_options(parser)
+    add_dnssec_argument(parser)  # every lookup of the page, its follow-ups and registers too
     parser.set_defaults(handler=run)
 
 
@@ -197,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
             channels=channels,
             directory=directory,
             lang=lang,
-            settings=WebSettings(frame_ancestors=args.frame_ancestors),
+            settings=WebSettings(frame_ancestors=args.frame_ancestors, dnssec=args.dnssec),
             cases=cases,
         )
         host, port = sock.getsockname()[:2]
