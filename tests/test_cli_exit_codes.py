@@ -365,8 +365,12 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "not a port number", "--port", "http"),
         error(2, "unknown language 'de'", "--lang", "de"),
         error(2, "no sandbox is running", "--port", "0", *NO_SANDBOX),
-        error(2, "--smtp needs --smtp-from", "--port", "0", "--smtp", "127.0.0.1:2525"),
-        error(2, "needs --smtp HOST:PORT", "--port", "0", "--smtp-to", "desk@op.example"),
+        error(2, "needs its address and the sender", "--port", "0", "--smtp", "127.0.0.1:2525"),
+        error(2, "--smtp HOST:PORT and --smtp-from", "--port", "0", "--smtp-to", "desk@op.example"),
+        error(2, "is not valid TOML", "--port", "0", "--config", "{badtoml}"),
+        error(2, "cannot read the settings file", "--port", "0", "--config", "{missing}"),
+        error(2, "PEPPOLNET_SMTP_PASSWORD", "--port", "0", "--config", "{secretconf}"),
+        error(2, "unknown network 'moon'", "--port", "0", "--config", "{moonconf}"),
         error(2, "contains a control character", "--port", "0", "--smtp-from", "a@b\nBcc: c@d"),
     ],
     ("sml", "lookup"): [
@@ -535,6 +539,8 @@ def files(
     (tmp_path / "noid.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     (tmp_path / "bad.toml").write_text("[[operators]\n", encoding="utf-8")
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "secret.toml").write_text('[smtp]\npassword = "hunter2"\n', encoding="utf-8")
+    (tmp_path / "moon.toml").write_text('network = "moon"\n', encoding="utf-8")
     (tmp_path / "notsmp.xml").write_text("<a/>", encoding="utf-8")
     export = tmp_path / "export.xml"
     with export.open("wb") as out:
@@ -552,6 +558,8 @@ def files(
         "noid": str(tmp_path / "noid.csv"),
         "badtoml": str(tmp_path / "bad.toml"),
         "badjson": str(tmp_path / "bad.json"),
+        "secretconf": str(tmp_path / "secret.toml"),
+        "moonconf": str(tmp_path / "moon.toml"),
         "notsmp": str(tmp_path / "notsmp.xml"),
         "export": str(export),
         "badexport": str(tmp_path / "bad-export.xml"),

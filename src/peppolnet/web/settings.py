@@ -26,7 +26,9 @@ class WebSettings:
     frame_ancestors: str = "'none'"
     """The CSP ``frame-ancestors`` source list: ``'none'`` (not embeddable), ``'self'``, or the
     origins of the operator's own support tools that embed the page."""
-    secret_key: str = dataclasses.field(default_factory=lambda: secrets.token_urlsafe(32))
+    secret_key: str = dataclasses.field(
+        default_factory=lambda: secrets.token_urlsafe(32), repr=False
+    )
     """Signs the CSRF tokens. Random per process by default; set one shared value when several
     processes serve the same users behind a load balancer."""
     lookups_per_minute: float = 30.0
