@@ -373,7 +373,13 @@ def test_a_revoked_access_point_certificate_cannot_receive(
     assert failed is not None
     assert failed.status is CheckStatus.FAIL
     assert "has been revoked" in result.reason
-    assert "key_compromise" in result.reason
+    assert "reason: the key was compromised (keyCompromise), on the CRL at http" in result.reason
+    # in Swedish the whole sentence is Swedish; the RFC's name stays as the technical detail
+    swedish = failed.text("sv")
+    assert "nyckeln har röjts (keyCompromise)" in swedish
+    assert "spärrlistan på http" in swedish
+    assert "listed" not in swedish
+    assert "reason" not in swedish
     # without a checker nothing changes: revocation is "not checked", the verdict as before
     with Lookup(net.network) as plain:
         unchecked = plain.check(B)

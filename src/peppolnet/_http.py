@@ -79,6 +79,7 @@ import httpx
 from peppolnet import _observe, _retry
 from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
 from peppolnet._logging import logger
+from peppolnet._neterrors import describe
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -743,8 +744,9 @@ def _cut(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _fault(exc: httpx.HTTPError) -> HttpFault:
-    """The one translation of httpx's errors (both transports raise those)."""
-    detail = str(exc) or type(exc).__name__
+    """The one translation of httpx's errors (both transports raise those); the detail says
+    the known causes in the catalog's words (:mod:`peppolnet._neterrors`)."""
+    detail = describe(exc)
     if isinstance(exc, httpx.TimeoutException):
         return HttpFault("timeout", detail)
     if isinstance(exc, httpx.ConnectError | httpx.ProxyError):
