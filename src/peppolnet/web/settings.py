@@ -11,6 +11,7 @@ import dataclasses
 import secrets
 
 from peppolnet.clock import SYSTEM_CLOCK, Clock
+from peppolnet.web.cache import DEFAULT_BYTES
 
 __all__ = ["WebSettings"]
 
@@ -44,6 +45,9 @@ class WebSettings:
     result_ttl: float = 60.0
     """How long a verdict is reused for the same query (seconds; 0 turns it off). ``unknown``
     answers are never reused."""
+    result_cache_bytes: int = DEFAULT_BYTES
+    """The most the reused verdicts may hold in memory (estimated bytes; least recently used
+    dropped first)."""
     default_country: str | None = "SE"
     """The country of a number typed without one (a VAT number names its own)."""
     max_candidates: int = 5
