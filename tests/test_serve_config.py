@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
 from _mailbox import Mailbox, local_smtp
 from _sandbox_undo import undo_changes
 from _tls import Tls, self_signed_tls
+from _web import TestClient
 from peppolnet.cli import build_parser
 from peppolnet.cli._output import UsageError
 from peppolnet.cli.commands.serve import prepared

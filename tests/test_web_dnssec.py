@@ -9,9 +9,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from starlette.testclient import TestClient
 
 from _sandbox_undo import undo_changes
+from _web import TestClient
 from peppolnet.operators import Operator, OperatorRegistry
 from peppolnet.recipients import HttpChannel
 from peppolnet.sandbox import Sandbox
