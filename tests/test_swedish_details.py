@@ -1,6 +1,7 @@
 """No English inside Swedish sentences: the details that came from other libraries or the
 operating system - email-validator's explanation, an unknown operator, a socket or TLS failure,
-an XML signature's shape, a CRL's reason code, a code list's state - are said from the catalog,
+an XML signature's shape, a CRL's reason code, a code list's state, a channel that cannot
+deliver - are said from the catalog,
 with the raw text kept only as a technical detail in parentheses where it helps.
 
 Rendered in Swedish and checked for Swedish words (and for the English they replaced)."""
@@ -17,10 +18,11 @@ from hypothesis import strategies as st
 
 from peppolnet._neterrors import describe
 from peppolnet.codelists import SchemeState
-from peppolnet.errors import InvalidSignature, NetworkFault
+from peppolnet.errors import ChannelError, InvalidSignature, NetworkFault
 from peppolnet.i18n import render
 from peppolnet.identifiers import ParticipantId
 from peppolnet.operators import Operator, OperatorRegistry
+from peppolnet.recipients import AddRecipientRequest, SmtpChannel
 from peppolnet.recipients.request import check_email
 from peppolnet.revocation import REASONS
 from peppolnet.sandbox import Sandbox
@@ -138,3 +140,26 @@ def test_an_untrusted_tls_certificate_in_swedish(sandbox: Sandbox) -> None:
 def test_an_unknown_cause_keeps_its_own_text() -> None:
     assert describe(httpx.ReadError("something odd")) == "something odd"
     assert describe(httpx.ReadError("")) == "ReadError"
+
+
+def test_a_mail_server_that_cannot_be_reached_in_swedish() -> None:
+    channel = SmtpChannel(
+        "127.0.0.1",
+        _closed_port(),
+        to="onboarding@kvittra.example",
+        sender="desk@byra.example",
+        security="none",
+        timeout=5.0,
+    )
+    request = AddRecipientRequest.create(
+        company_name="Åkesson Bygg AB",
+        organisation_number="556732-1707",
+        operator="PSE000102",
+        email="faktura@akesson.example",
+    )
+    with pytest.raises(ChannelError) as info:
+        channel.send(request)
+    said = render(info.value, "sv")
+    assert said.startswith("det går inte att skicka förfrågan via 127.0.0.1:")
+    assert ": anslutningen nekades (" in said
+    assert info.value.retryable
