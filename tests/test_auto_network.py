@@ -3,15 +3,18 @@ answers - and only a believed "not registered" moves on.
 
 Two sandbox networks stand in for production and test (each its own DNS server, SMPs and CAs
 on 127.0.0.1): a participant is withdrawn from the first, made to fail there, or is in neither,
-and the answer, the network it names and which networks were asked are checked.
+and the answer, the network it names and which networks were asked are checked - for
+``check`` and for ``trace``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +29,7 @@ from peppolnet.recipients import RecipientDirectory
 from peppolnet.sandbox import Sandbox
 from peppolnet.sandbox.config import ParticipantConfig
 from peppolnet.sml import SmlResolver
+from peppolnet.trace import Trace
 
 UNREGISTERED = ParticipantId.parse("0007:5560000001")
 
@@ -53,13 +57,19 @@ def participant(sandbox: Sandbox) -> ParticipantConfig:
 
 
 def look(networks: Networks, pid: ParticipantId, *, asynchronous: bool = False) -> Reachability:
+    result: Reachability = ask(networks, pid, "check", asynchronous=asynchronous)
+    return result
+
+
+def ask(networks: Networks, pid: ParticipantId, method: str, *, asynchronous: bool) -> Any:
+    """``AutoLookup.<method>(pid)`` (``check`` or ``trace``), or its async twin's."""
     if not asynchronous:
         with AutoLookup(networks, timeout=5.0) as lookup:
-            return lookup.check(pid)
+            return getattr(lookup, method)(pid)
 
-    async def run() -> Reachability:
+    async def run() -> Any:
         async with AsyncAutoLookup(networks, timeout=5.0) as lookup:
-            return await lookup.check(pid)
+            return await getattr(lookup, method)(pid)
 
     return asyncio.run(run())
 
@@ -254,3 +264,93 @@ def test_cli_refresh_network_auto(
         main(["customers", "refresh", "--db", str(db), "--network", "auto", "--zone", "x.t"]) == 2
     )
     assert "--zone names one SML zone" in capsys.readouterr().err
+
+
+# --- trace --network auto: the trace of the network that answered, after a network step ------
+
+
+@contextlib.contextmanager
+def withdrawn(sandbox: Sandbox) -> Iterator[ParticipantConfig]:
+    """A participant of ``sandbox`` taken out of its SML for the block, then put back."""
+    moved = participant(sandbox)
+    sandbox.remove_participant(moved.id)
+    try:
+        yield moved
+    finally:
+        sandbox.register_participant(moved)
+
+
+def auto_trace(networks: Networks, pid: ParticipantId, *, asynchronous: bool) -> Trace:
+    traced: Trace = ask(networks, pid, "trace", asynchronous=asynchronous)
+    return traced
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_auto_traces_the_second_network_after_a_no_on_the_first(
+    pair: tuple[Sandbox, Sandbox], networks: Networks, asynchronous: bool
+) -> None:
+    first, second = pair
+    before = second.dns.queries
+    with withdrawn(first) as moved:
+        traced = auto_trace(networks, moved.id, asynchronous=asynchronous)
+    assert second.dns.queries > before
+    assert traced.reachability.verdict is Verdict.CAN_RECEIVE
+    assert traced.reachability.network == "second"
+    network = traced.steps[0]
+    assert (network.name, network.status) == ("network", CheckStatus.PASS)
+    assert network.message == "not registered on first; registered on the second network"
+    assert network.details == {
+        "asked": [
+            {"network": "first", "verdict": "not-registered", "failed_step": "dns"},
+            {"network": "second", "verdict": "can-receive", "failed_step": None},
+        ],
+        "answered": "second",
+    }
+    # the steps after it are the second network's own: its DNS server answered
+    dns = traced.step("dns")
+    assert dns is not None
+    assert dns.status is CheckStatus.PASS
+    assert dns.details["queries"][0]["port"] == second.network.dns_port
+    assert [s.name for s in traced.steps][-1] == "verdict"
+
+
+def test_auto_trace_a_fault_on_the_first_does_not_ask_the_second(
+    pair: tuple[Sandbox, Sandbox], networks: Networks
+) -> None:
+    first, second = pair
+    pid = participant(first).id
+    first.dns.set_fault(pid, "servfail")
+    before = second.dns.queries
+    traced = auto_trace(networks, pid, asynchronous=False)
+    assert second.dns.queries == before
+    assert traced.reachability.verdict is Verdict.UNKNOWN
+    assert traced.reachability.network == "first"
+    assert traced.steps[0].status is CheckStatus.SKIPPED
+    assert "so second was not asked" in traced.steps[0].message
+    assert traced.failed is not None
+    assert traced.failed.name == "dns"
+
+
+def test_cli_trace_network_auto(
+    networks: Networks,
+    pair: tuple[Sandbox, Sandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``trace --network auto`` as ``lookup --network auto`` (above), in JSON and Swedish."""
+    monkeypatch.setattr(peppolnet.network, "auto_networks", lambda: networks)
+    with withdrawn(pair[0]) as moved:
+        assert main(["trace", str(moved.id), "--network", "auto", "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert main(["trace", str(moved.id), "--network", "auto", "--lang", "sv"]) == 0
+        swedish_lines = capsys.readouterr().out.splitlines()
+    assert data["network"] == "second"
+    assert data["steps"][0]["name"] == "network"
+    assert data["steps"][0]["details"]["answered"] == "second"
+    assert swedish_lines[0].endswith(" i second: KAN TA EMOT")
+    assert swedish_lines[1] == (
+        " 1. ✓ network: inte registrerad i first; registrerad i nätverket second"
+    )
+    assert main(["trace", str(UNREGISTERED), "--network", "auto"]) == 1
+    out = capsys.readouterr().out
+    assert "network: not registered on any network tried: first, second" in out

@@ -237,6 +237,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "does not exist", "kvittra", "--file", "{missing}"),
     ],
     ("request", "add"): [
+        error(2, "--no-check skips", *REQUEST, "--dnssec"),
         answer(1, "is not a valid", *REQUEST, "--org-number", "556732-1708"),
         error(2, "does not exist", *REQUEST, "--operators-file", "{missing}"),
         error(2, "does not exist", *REQUEST, "--operators-file", "{nodir}/ops.json"),
@@ -343,6 +344,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
     ],
     ("request", "show"): [error(1, "no request with id", "00000000")],
     ("request", "update"): [
+        error(2, "--no-check skips", *UPDATE, "--dnssec"),
         answer(1, "is not a valid", *UPDATE, "--org-number", "556732-1708"),
         error(2, "required", *REQUEST),
     ],
@@ -363,8 +365,12 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "not a port number", "--port", "http"),
         error(2, "unknown language 'de'", "--lang", "de"),
         error(2, "no sandbox is running", "--port", "0", *NO_SANDBOX),
-        error(2, "--smtp needs --smtp-from", "--port", "0", "--smtp", "127.0.0.1:2525"),
-        error(2, "needs --smtp HOST:PORT", "--port", "0", "--smtp-to", "desk@op.example"),
+        error(2, "needs its address and the sender", "--port", "0", "--smtp", "127.0.0.1:2525"),
+        error(2, "--smtp HOST:PORT and --smtp-from", "--port", "0", "--smtp-to", "desk@op.example"),
+        error(2, "is not valid TOML", "--port", "0", "--config", "{badtoml}"),
+        error(2, "cannot read the settings file", "--port", "0", "--config", "{missing}"),
+        error(2, "PEPPOLNET_SMTP_PASSWORD", "--port", "0", "--config", "{secretconf}"),
+        error(2, "unknown network 'moon'", "--port", "0", "--config", "{moonconf}"),
         error(2, "contains a control character", "--port", "0", "--smtp-from", "a@b\nBcc: c@d"),
     ],
     ("sml", "lookup"): [
@@ -406,6 +412,9 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         answer(1, "NOT-REGISTERED", "{unregistered}", *SANDBOX),
         answer(1, '"failed_step": "dns"', "{unregistered}", "--json", *SANDBOX),
         error(1, "four-digit scheme code", "notanid", *SANDBOX),
+        error(1, "is not a valid", "556732-1708", "--country", "SE", *SANDBOX),
+        error(1, "not a country peppolnet knows", "556732-1707", "--country", "Narnia", *SANDBOX),
+        error(2, "--zone names one SML zone", "{cannot}", "--network", "auto", "--zone", "x.test"),
         error(2, "alias", "{cannot}", "--document-type", "invioce", *SANDBOX),
         error(2, "--process", "{cannot}", "--process", "not a process", *SANDBOX),
         error(2, "not an ISO 8601 time", "{cannot}", "--at", "yesterday", *SANDBOX),
@@ -530,6 +539,8 @@ def files(
     (tmp_path / "noid.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     (tmp_path / "bad.toml").write_text("[[operators]\n", encoding="utf-8")
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "secret.toml").write_text('[smtp]\npassword = "hunter2"\n', encoding="utf-8")
+    (tmp_path / "moon.toml").write_text('network = "moon"\n', encoding="utf-8")
     (tmp_path / "notsmp.xml").write_text("<a/>", encoding="utf-8")
     export = tmp_path / "export.xml"
     with export.open("wb") as out:
@@ -547,6 +558,8 @@ def files(
         "noid": str(tmp_path / "noid.csv"),
         "badtoml": str(tmp_path / "bad.toml"),
         "badjson": str(tmp_path / "bad.json"),
+        "secretconf": str(tmp_path / "secret.toml"),
+        "moonconf": str(tmp_path / "moon.toml"),
         "notsmp": str(tmp_path / "notsmp.xml"),
         "export": str(export),
         "badexport": str(tmp_path / "bad-export.xml"),

@@ -606,6 +606,25 @@ def test_cli_request_add_plans_with_dnssec(
     assert checked["status"] == "draft"
 
 
+@pytest.mark.parametrize("command", ["add", "update"])
+def test_cli_request_dnssec_with_no_check_is_refused(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """``--dnssec`` validates the planning lookup that ``--no-check`` skips: a usage error
+    (exit 2) before anything is stored, not a request saved as if it had been checked."""
+    argv = add_args(sandbox, tmp_path)
+    argv[1] = command
+    if command == "update":
+        argv += ["--from-operator", "PSE000109", "--new-migration-key"]
+    assert main([*argv, "--no-check", "--dnssec"]) == 2
+    captured = capsys.readouterr()
+    assert "--dnssec validates the network check that --no-check skips" in captured.err
+    assert captured.out == ""
+    assert not (tmp_path / "r.sqlite").exists()  # nothing stored
+    assert main(["--lang", "sv", *argv, "--no-check", "--dnssec"]) == 2
+    assert "hoppar över" in capsys.readouterr().err
+
+
 # --- request follow-up -----------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from _networks import operators_network
 from peppolnet import _http
 from peppolnet._tls import context
 from peppolnet.bulk import ResultCache, check_many
@@ -66,52 +67,14 @@ FORGED_404, FORGED_FTP, FORGED_HTTP, FORGED_BULK, WITH_SECRET = (
     "0007:5560000076",
 )
 
-NETWORK = """
-[[operators]]
-id = "a"
-name = "Operator A AB"
-seat_id = "PSE000001"
-country = "SE"
-smp = "a-smp"
-ap_url = "https://ap.a.test/as4"
-
-[[operators]]
-id = "b"
-name = "Operator B AB"
-seat_id = "PSE000002"
-country = "SE"
-smp = "b-smp"
-ap_url = "https://ap.b.test/as4"
-
-[[smps]]
-id = "a-smp"
-operator = "a"
-
-[[smps]]
-id = "b-smp"
-operator = "b"
-""" + "".join(
-    f"""
-[[participants]]
-id = "{pid}"
-name = "Customer {n} AB"
-country = "SE"
-operator = "{op}"
-quirks = [{quirks}]
-"""
-    for n, (pid, op, quirks) in enumerate(
-        [
-            (A, "a", ""),
-            (B, "b", ""),
-            (OLD_PROFILE, "a", '"old-transport-profile"'),
-            (REDIRECTED, "a", '"redirect"'),
-            (FORGED_404, "a", ""),
-            (FORGED_FTP, "a", ""),
-            (FORGED_HTTP, "a", ""),
-            (FORGED_BULK, "a", ""),
-            (WITH_SECRET, "a", ""),
-        ]
-    )
+NETWORK = operators_network(
+    [
+        (A, "a"),
+        (B, "b"),
+        (OLD_PROFILE, "a", ["old-transport-profile"]),
+        (REDIRECTED, "a", ["redirect"]),
+        *((pid, "a") for pid in (FORGED_404, FORGED_FTP, FORGED_HTTP, FORGED_BULK, WITH_SECRET)),
+    ]
 )
 
 DEADLINE = 2.0

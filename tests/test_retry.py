@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from _networks import operators_network
 from peppolnet import _retry
 from peppolnet.bulk import check_many, check_many_async
 from peppolnet.lookup import AsyncLookup, Lookup, RetryPolicy
@@ -27,43 +28,7 @@ from peppolnet.sandbox.http import Faults, HttpServer
 A = "0007:5567321707"  # on a-smp, the failing one
 B = "0007:5560000001"  # on b-smp
 
-NETWORK = f"""
-[[operators]]
-id = "a"
-name = "Operator A AB"
-seat_id = "PSE000001"
-country = "SE"
-smp = "a-smp"
-ap_url = "https://ap.a.test/as4"
-
-[[operators]]
-id = "b"
-name = "Operator B AB"
-seat_id = "PSE000002"
-country = "SE"
-smp = "b-smp"
-ap_url = "https://ap.b.test/as4"
-
-[[smps]]
-id = "a-smp"
-operator = "a"
-
-[[smps]]
-id = "b-smp"
-operator = "b"
-
-[[participants]]
-id = "{A}"
-name = "Customer A AB"
-country = "SE"
-operator = "a"
-
-[[participants]]
-id = "{B}"
-name = "Customer B AB"
-country = "SE"
-operator = "b"
-"""
+NETWORK = operators_network([(A, "a"), (B, "b")])
 
 FAST = RetryPolicy(backoff=0.01)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -10,10 +12,14 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from peppolnet.clock import ManualClock
 from peppolnet.errors import InvalidInput
 from peppolnet.identifiers import BIS_BILLING_INVOICE, ParticipantId
+from peppolnet.lookup import Lookup
 from peppolnet.operators import Operator
 from peppolnet.reachability import Check, CheckStatus, Reachability, Verdict
+from peppolnet.sandbox import Sandbox
+from peppolnet.web.cache import ResultCache
 from peppolnet.web.cards import card
 from peppolnet.web.i18n import _accept_language
 from peppolnet.web.lookups import MAX_QUERY, classify
@@ -138,3 +144,38 @@ def test_the_app_mounts_under_a_prefix_with_relative_links(sandbox: object) -> N
         assert 'data-verdict="can-receive"' in found.text
         assert 'href="/peppol/participant/' in found.text
         web.portal.call(inner.state.peppolnet.aclose)  # as the operator's own lifespan would
+
+
+# --- the page's result cache: bounded by bytes ---------------------------------------------
+
+
+def test_the_result_cache_is_bounded_by_bytes_not_entries(sandbox: Sandbox) -> None:
+    """Real answers from the sandbox, one per query: the cache keeps what fits in its bytes
+    (oldest dropped first), reuses a kept answer without asking again, and forgets it after
+    its time - a ManualClock, no waiting."""
+    pid = next(p.id for p in sandbox.config.participants if p.in_sml and not p.quirks)
+    with Lookup(sandbox.network) as lookup:
+        answer = lookup.check(pid)
+    clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    cache = ResultCache(60.0, clock, max_bytes=200_000)
+    asked: list[int] = []
+
+    async def fill() -> None:
+        async def compute() -> Any:
+            asked.append(1)
+            return answer
+
+        for query in range(200):
+            await cache.get(("q", query), compute)
+        assert len(asked) == 200
+        await cache.get(("q", 199), compute)  # the newest is kept: not asked again
+        assert len(asked) == 200
+        await cache.get(("q", 0), compute)  # the oldest was dropped for room: asked again
+        assert len(asked) == 201
+        clock.advance(61)
+        await cache.get(("q", 199), compute)  # out of time: asked again
+        assert len(asked) == 202
+
+    asyncio.run(fill())
+    assert 0 < cache.nbytes <= 200_000
+    assert 2 <= len(cache) < 200  # a signed answer is several KB: far fewer than 200 fit

@@ -79,6 +79,7 @@ import httpx
 from peppolnet import _observe, _retry
 from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
 from peppolnet._logging import logger
+from peppolnet._neterrors import describe
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -274,13 +275,29 @@ _T = TypeVar("_T")
 Steps: TypeAlias = Generator[Step, Answer, _T]
 
 
-def _advance(steps: Steps[_T], outcome: Answer | HttpFault | None) -> Step:
-    """The generator's next request, given what the last one brought (StopIteration at its end)."""
+def _advance(
+    steps: Steps[_T],
+    outcome: Answer | HttpFault | None,
+    observer: _observe.Observer | None = None,
+    last: Step | None = None,
+) -> Step:
+    """The generator's next request, given what the last one brought (StopIteration at its
+    end) - the one place both drivers tell a watching ``observer`` (a trace) what happens: the
+    ``last`` fetch's end with its outcome, then the next pause or the next fetch's start."""
+    if observer is not None and isinstance(last, Fetch) and outcome is not None:
+        observer.fetch_ended(last, outcome)
     if outcome is None:
-        return next(steps)
-    if isinstance(outcome, HttpFault):
-        return steps.throw(outcome)
-    return steps.send(outcome)
+        step = next(steps)
+    elif isinstance(outcome, HttpFault):
+        step = steps.throw(outcome)
+    else:
+        step = steps.send(outcome)
+    if observer is not None:
+        if isinstance(step, Pause):
+            observer.paused(step.seconds)
+        else:
+            observer.fetch_started(step)
+    return step
 
 
 def run(
@@ -293,26 +310,21 @@ def run(
     :class:`HttpFault` into the generator, which decides what it means. A trace watching
     (:mod:`peppolnet._observe`) is told of each request, its outcome and each pause."""
     observer = _observe.current()
+    step: Step | None = None
     outcome: Answer | HttpFault | None = None
     while True:
         try:
-            step = _advance(steps, outcome)
+            step = _advance(steps, outcome, observer, step)
         except StopIteration as stop:
             return cast("_T", stop.value)
         outcome = None
         if isinstance(step, Pause):
-            if observer is not None:
-                observer.paused(step.seconds)
             sleep(step.seconds)
             continue
-        if observer is not None:
-            observer.fetch_started(step)
         try:
             outcome = perform(step)
         except HttpFault as fault:
             outcome = fault
-        if observer is not None:
-            observer.fetch_ended(step, outcome)
 
 
 async def arun(
@@ -322,26 +334,21 @@ async def arun(
 ) -> _T:
     """The async twin of :func:`run`."""
     observer = _observe.current()
+    step: Step | None = None
     outcome: Answer | HttpFault | None = None
     while True:
         try:
-            step = _advance(steps, outcome)
+            step = _advance(steps, outcome, observer, step)
         except StopIteration as stop:
             return cast("_T", stop.value)
         outcome = None
         if isinstance(step, Pause):
-            if observer is not None:
-                observer.paused(step.seconds)
             await sleep(step.seconds)
             continue
-        if observer is not None:
-            observer.fetch_started(step)
         try:
             outcome = await perform(step)
         except HttpFault as fault:
             outcome = fault
-        if observer is not None:
-            observer.fetch_ended(step, outcome)
 
 
 # --- performing one request ----------------------------------------------------------------------
@@ -743,8 +750,9 @@ def _cut(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _fault(exc: httpx.HTTPError) -> HttpFault:
-    """The one translation of httpx's errors (both transports raise those)."""
-    detail = str(exc) or type(exc).__name__
+    """The one translation of httpx's errors (both transports raise those); the detail says
+    the known causes in the catalog's words (:mod:`peppolnet._neterrors`)."""
+    detail = describe(exc)
     if isinstance(exc, httpx.TimeoutException):
         return HttpFault("timeout", detail)
     if isinstance(exc, httpx.ConnectError | httpx.ProxyError):

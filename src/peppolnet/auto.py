@@ -29,6 +29,7 @@ from peppolnet.reachability import Check, CheckStatus, Reachability, Verdict
 
 if TYPE_CHECKING:
     from peppolnet.lookup import AsyncLookup, Lookup
+    from peppolnet.trace.model import Trace
 
 __all__ = ["AsyncAutoLookup", "AutoLookup"]
 
@@ -80,6 +81,32 @@ def _noted(result: Reachability, check: Check) -> Reachability:
     return dataclasses.replace(result, checks=(check, *result.checks))
 
 
+def _traced(names: Sequence[str], traces: Sequence[Trace], result: Reachability) -> Trace:
+    """The trace of the network whose answer the search gave (``result.network``), with that
+    answer and a ``network`` step first: which networks were asked, what each said, and which
+    answered - the steps after it are that network's."""
+    from peppolnet.trace.model import Trace, TraceStep
+
+    chosen = traces[names.index(result.network)]
+    check = result.checks[0]
+    asked = [
+        {
+            "network": name,
+            "verdict": trace.reachability.verdict.value,
+            "failed_step": trace.failed.name if trace.failed is not None else None,
+        }
+        for name, trace in zip(names, traces, strict=False)
+    ]
+    step = TraceStep(
+        "network",
+        check.status,
+        check.message,
+        details={"asked": asked, "answered": result.network},
+        checks=(check,),
+    )
+    return Trace((step, *chosen.steps), result)
+
+
 def _networks(networks: Networks | None, options: dict[str, Any]) -> Networks:
     for own in ("resolver", "smp_client", "http_client"):
         if options.get(own) is not None:
@@ -113,6 +140,21 @@ class AutoLookup:
                 result: Reachability = stop.value
                 return result
 
+    def trace(self, participant: Any = None, **arguments: Any) -> Trace:
+        """:meth:`Lookup.trace <peppolnet.lookup.Lookup.trace>` on each network in turn, as
+        :meth:`check` asks them: the trace of the network that answered, after a ``network``
+        step that says which one did and what the others said."""
+        names = [n.name for n in self.networks]
+        search = _search(names)
+        index = next(search)
+        traces: list[Trace] = []
+        while True:
+            traces.append(self.lookups[index].trace(participant, **arguments))
+            try:
+                index = search.send(traces[-1].reachability)
+            except StopIteration as stop:
+                return _traced(names, traces, stop.value)
+
     def close(self) -> None:
         for lookup in self.lookups:
             lookup.close()
@@ -144,6 +186,19 @@ class AsyncAutoLookup:
             except StopIteration as stop:
                 result: Reachability = stop.value
                 return result
+
+    async def trace(self, participant: Any = None, **arguments: Any) -> Trace:
+        """Async :meth:`AutoLookup.trace`."""
+        names = [n.name for n in self.networks]
+        search = _search(names)
+        index = next(search)
+        traces: list[Trace] = []
+        while True:
+            traces.append(await self.lookups[index].trace(participant, **arguments))
+            try:
+                index = search.send(traces[-1].reachability)
+            except StopIteration as stop:
+                return _traced(names, traces, stop.value)
 
     async def aclose(self) -> None:
         for lookup in self.lookups:

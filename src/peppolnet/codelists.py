@@ -22,8 +22,9 @@ import json
 import warnings
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
+from peppolnet.i18n import Message, _
 from peppolnet.identifiers import DocumentTypeId, ProcessId, TransportProfile
 
 __all__ = [
@@ -56,6 +57,18 @@ class SchemeState(enum.StrEnum):
 
     def __str__(self) -> str:
         return self.value
+
+    @property
+    def label(self) -> Message:
+        """The state in words for people (Swedish or English); ``value`` stays the machine's."""
+        return _STATE_LABELS[self]
+
+
+_STATE_LABELS: Final = {
+    SchemeState.ACTIVE: _("active"),
+    SchemeState.DEPRECATED: _("deprecated"),
+    SchemeState.REMOVED: _("removed"),
+}
 
 
 class CodeListWarning(UserWarning):

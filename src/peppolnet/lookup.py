@@ -1363,7 +1363,9 @@ class _Base:
 
     def _traced(
         self,
-        participant: Participantish,
+        participant: Participantish | None,
+        number: str | None,
+        country: str | None,
         document_type: DocumentTypeId | str | None,
         process: ProcessId | str | None,
         at: datetime | None,
@@ -1373,7 +1375,7 @@ class _Base:
         the recorder its drivers tell what they do."""
         from peppolnet.trace.recorder import TraceRecorder
 
-        ctx = self._context(participant, None, None, document_type, process, at, None)
+        ctx = self._context(participant, number, country, document_type, process, at, None)
         ctx.use_cache = False
         return ctx, TraceRecorder(ctx, resolver, self.network)
 
@@ -1505,13 +1507,16 @@ class Lookup(_Base):
 
     def trace(
         self,
-        participant: Participantish,
+        participant: Participantish | None = None,
         document_type: DocumentTypeId | str | None = None,
         *,
+        number: str | None = None,
+        country: str | None = None,
         process: ProcessId | str | None = None,
         at: datetime | None = None,
     ) -> Trace:
-        """Look ``participant`` up as :meth:`check` does and record every step on the way.
+        """Look ``participant`` (or ``number`` in ``country``) up as :meth:`check` does and
+        record every step on the way.
 
         The :class:`~peppolnet.trace.Trace` holds each step in order - the identifier, the SML
         name, each DNS query and its answer, the SMP URL, the SMP host's addresses, the TLS
@@ -1520,7 +1525,9 @@ class Lookup(_Base):
         :meth:`check` would have returned (the SML is asked afresh, not from the cache). Raises
         only for invalid input, as :meth:`check` does.
         """
-        ctx, recorder = self._traced(participant, document_type, process, at, self.resolver)
+        ctx, recorder = self._traced(
+            participant, number, country, document_type, process, at, self.resolver
+        )
         with recorder.watching():
             result = self._run(ctx, recorder)
         return recorder.trace(result)
@@ -1626,14 +1633,18 @@ class AsyncLookup(_Base):
 
     async def trace(
         self,
-        participant: Participantish,
+        participant: Participantish | None = None,
         document_type: DocumentTypeId | str | None = None,
         *,
+        number: str | None = None,
+        country: str | None = None,
         process: ProcessId | str | None = None,
         at: datetime | None = None,
     ) -> Trace:
         """Async :meth:`Lookup.trace`."""
-        ctx, recorder = self._traced(participant, document_type, process, at, self.resolver)
+        ctx, recorder = self._traced(
+            participant, number, country, document_type, process, at, self.resolver
+        )
         with recorder.watching():
             result = await self._run(ctx, recorder)
         return recorder.trace(result)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _
 
 __all__ = [
     "SEAT_ID_RE",
@@ -107,19 +108,31 @@ class Operator:
         seat_id = str(data.get("seat_id", "")).strip()
         if not is_seat_id(seat_id):
             raise InvalidInput(
-                f"operator seat_id {seat_id!r} is not a Peppol Seat ID (like 'PSE000123')"
+                _(
+                    "operator seat_id {seat_id!r} is not a Peppol Seat ID (like 'PSE000123')",
+                    seat_id=seat_id,
+                )
             )
 
         def text(key: str) -> str | None:
             value = data.get(key)
             if value is not None and not isinstance(value, str):
-                raise InvalidInput(f"operator {seat_id}: {key} must be text, not {value!r}")
+                raise InvalidInput(
+                    _(
+                        "operator {seat_id}: {key} must be text, not {value!r}",
+                        seat_id=seat_id,
+                        key=key,
+                        value=value,
+                    )
+                )
             return value
 
         def texts(key: str) -> frozenset[str]:
             values = data.get(key, ())
             if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
-                raise InvalidInput(f"operator {seat_id}: {key} must be a list of text")
+                raise InvalidInput(
+                    _("operator {seat_id}: {key} must be a list of text", seat_id=seat_id, key=key)
+                )
             return frozenset(values)
 
         return cls(
@@ -148,11 +161,16 @@ class OperatorMatch:
     @property
     def message(self) -> str:
         """One sentence for a person when nothing was found: the problem, then the candidates
-        (every operator an ambiguous query fits, or the close names)."""
-        text = self.problem or f"no operator {self.query!r} is known"
-        if self.suggestions:
-            text += "; did you mean: " + ", ".join(str(op) for op in self.suggestions) + "?"
-        return text
+        (every operator an ambiguous query fits, or the close names) - a catalog message, so
+        it reads in Swedish as well."""
+        text = self.problem or _("no operator {query!r} is known", query=self.query)
+        if not self.suggestions:
+            return text
+        return _(
+            "{problem}; did you mean: {operators}?",
+            problem=text,
+            operators=", ".join(str(op) for op in self.suggestions),
+        )
 
 
 class OperatorRegistry:
@@ -171,9 +189,13 @@ class OperatorRegistry:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InvalidInput(f"cannot read operator file {path}: {exc.strerror}") from exc
+            raise InvalidInput(
+                _("cannot read operator file {path}: {reason}", path=str(path), reason=exc.strerror)
+            ) from exc
         except UnicodeDecodeError:
-            raise InvalidInput(f"operator file {path} is not UTF-8 text") from None
+            raise InvalidInput(
+                _("operator file {path} is not UTF-8 text", path=str(path))
+            ) from None
         try:
             if path.suffix.lower() == ".toml":
                 entries = tomllib.loads(text).get("operators", [])
@@ -181,17 +203,34 @@ class OperatorRegistry:
                 data = json.loads(text)
                 entries = data.get("operators", []) if isinstance(data, dict) else data
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidInput(f"operator file {path} is not valid: {exc}") from exc
+            raise InvalidInput(
+                _("operator file {path} is not valid: {reason}", path=str(path), reason=str(exc))
+            ) from exc
         if not isinstance(entries, list):
-            raise InvalidInput(f"operator file {path} must hold a list of operators")
+            raise InvalidInput(
+                _("operator file {path} must hold a list of operators", path=str(path))
+            )
         registry = cls()
         for number, entry in enumerate(entries, start=1):
             if not isinstance(entry, dict):
-                raise InvalidInput(f"operator #{number} in {path} is not a table/object")
+                raise InvalidInput(
+                    _(
+                        "operator #{number} in {path} is not a table/object",
+                        number=number,
+                        path=str(path),
+                    )
+                )
             try:
                 registry.add(Operator.from_json(entry))
             except InvalidInput as exc:
-                raise InvalidInput(f"operator #{number} in {path}: {exc}") from exc
+                raise InvalidInput(
+                    _(
+                        "operator #{number} in {path}: {problem}",
+                        number=number,
+                        path=str(path),
+                        problem=exc.message,
+                    )
+                ) from exc
         return registry
 
     def save(self, path: str | Path) -> None:
@@ -266,24 +305,28 @@ class OperatorRegistry:
         """
         text = query.strip()
         if not text:
-            return OperatorMatch(query, None, problem="the operator is empty")
+            return OperatorMatch(query, None, problem=_("the operator is empty"))
         upper = text.upper()
         if re.fullmatch(r"P[A-Z]{2}\d+", upper):
             if not is_seat_id(upper):
                 return OperatorMatch(
                     query,
                     None,
-                    problem=f"{text!r} is not a valid Seat ID (P + 2 letters + 6 digits)",
+                    problem=_(
+                        "{text!r} is not a valid Seat ID (P + 2 letters + 6 digits)", text=text
+                    ),
                 )
             found = self.by_seat_id(upper)
-            problem = None if found else f"no operator with Seat ID {upper} is known"
+            problem = None if found else _("no operator with Seat ID {seat} is known", seat=upper)
             return OperatorMatch(query, found, problem=problem)
         if text.startswith("0242:") or re.fullmatch(r"\d{6}([-.].*)?", text):
             spid = text.removeprefix("0242:")
             if not SPID_RE.fullmatch(spid):
-                return OperatorMatch(query, None, problem=f"{text!r} is not a valid SPID")
+                return OperatorMatch(
+                    query, None, problem=_("{text!r} is not a valid SPID", text=text)
+                )
             found = self.by_spid(spid)
-            problem = None if found else f"no operator with SPID {spid} is known"
+            problem = None if found else _("no operator with SPID {spid} is known", spid=spid)
             return OperatorMatch(query, found, problem=problem)
         return self._find_by_name(query, text)
 
@@ -305,15 +348,20 @@ class OperatorRegistry:
                 query,
                 None,
                 tuple(fits),
-                problem=f"{text!r} fits {len(fits)} operators; give more of the name or the "
-                "Seat ID",
+                problem=_(
+                    "{text!r} fits {count} operators; give more of the name or the Seat ID",
+                    text=text,
+                    count=len(fits),
+                ),
             )
         scored = sorted(
             ((difflib.SequenceMatcher(None, wanted, key).ratio(), op) for key, op in named if key),
             key=lambda pair: (-pair[0], pair[1].seat_id),
         )
         close = tuple(op for score, op in scored if score >= 0.6)[:5]
-        return OperatorMatch(query, None, close, problem=f"no operator named {text!r} is known")
+        return OperatorMatch(
+            query, None, close, problem=_("no operator named {text!r} is known", text=text)
+        )
 
 
 def _contains_words(name: str, wanted: str) -> bool:

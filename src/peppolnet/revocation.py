@@ -79,6 +79,7 @@ from peppolnet._tls import context
 from peppolnet.clock import Clock, as_clock
 from peppolnet.destinations import PUBLIC_ONLY, DestinationPolicy, redact_url
 from peppolnet.errors import DestinationRefused
+from peppolnet.i18n import Message, _
 from peppolnet.pki import RevocationAnswer, RevocationStatus
 
 __all__ = ["DEFAULT_MAX_BYTES", "CrlChecker", "crl_urls", "judge_crl", "read_crl"]
@@ -93,6 +94,19 @@ _log = logger("peppolnet.http")
 DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
 #: A CRL whose thisUpdate is this far in the future is refused (clock skew allowance).
 _FUTURE_SKEW = timedelta(minutes=5)
+_THE_CRL: Final = _("the CRL")
+#: The CRL entry's reason code (RFC 5280 5.3.1; cryptography's ``ReasonFlags`` names) in words.
+REASONS: Final[dict[str, Message]] = {
+    "key_compromise": _("the key was compromised"),
+    "ca_compromise": _("the CA was compromised"),
+    "affiliation_changed": _("the holder's affiliation changed"),
+    "superseded": _("superseded by a new certificate"),
+    "cessation_of_operation": _("the holder ceased operation"),
+    "certificate_hold": _("on hold"),
+    "privilege_withdrawn": _("a privilege was withdrawn"),
+    "aa_compromise": _("the attribute authority was compromised"),
+    "remove_from_crl": _("removed from the CRL"),
+}
 #: At most this many distribution points of one certificate are tried.
 _MAX_URLS = 4
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -165,13 +179,13 @@ def _structure_problem(crl: x509.CertificateRevocationList) -> str | None:
     try:
         extensions = crl.extensions
     except _DAMAGED as exc:
-        return f"has an unreadable extension: {exc}"
+        return _("has an unreadable extension: {error}", error=str(exc))
     for extension in extensions:
         if extension.oid == ExtensionOID.DELTA_CRL_INDICATOR:
-            return "is a delta CRL, not a full one"
+            return _("is a delta CRL, not a full one")
         if extension.critical and extension.oid not in _UNDERSTOOD_CRITICAL:
             oid = extension.oid.dotted_string
-            return f"has a critical extension peppolnet does not understand: {oid}"
+            return _("has a critical extension peppolnet does not understand: {oid}", oid=oid)
         value = extension.value
         if not isinstance(value, x509.IssuingDistributionPoint):
             continue
@@ -181,9 +195,11 @@ def _structure_problem(crl: x509.CertificateRevocationList) -> str | None:
             or value.only_contains_ca_certs
             or value.only_contains_attribute_certs
         ):
-            return "covers only part of the CA's certificates, by its issuing distribution point"
+            return _("covers only part of the CA's certificates, by its issuing distribution point")
         if value.relative_name is not None:
-            return "names its distribution point relative to the CA, which peppolnet cannot match"
+            return _(
+                "names its distribution point relative to the CA, which peppolnet cannot match"
+            )
     return None
 
 
@@ -216,7 +232,7 @@ def _scope_problem(
         except x509.ExtensionNotFound:
             is_ca = False
         if is_ca:
-            return "covers only end-entity certificates, and this one is a CA certificate"
+            return _("covers only end-entity certificates, and this one is a CA certificate")
     if point.full_name is None:
         return None
     names = _point_names(cert)
@@ -225,25 +241,32 @@ def _scope_problem(
     if any(name in names for name in point.full_name):
         return None
     listed = ", ".join(_name_text(name) for name in point.full_name)
-    return f"covers only the certificates of distribution point {listed}, not this one's"
+    return _(
+        "covers only the certificates of distribution point {listed}, not this one's",
+        listed=listed,
+    )
 
 
 def _issuer_problem(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> str | None:
     """Why ``crl`` is not ``issuer``'s own signed CRL, or None when it is."""
     if crl.issuer != issuer.subject:
-        return f"is issued by {crl.issuer.rfc4514_string()}, not by {_ca_name(issuer)}"
+        return _(
+            "is issued by {issuer}, not by {ca}",
+            issuer=crl.issuer.rfc4514_string(),
+            ca=_ca_name(issuer),
+        )
     try:
         usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         usage = None
     if usage is not None and not usage.crl_sign:
-        return f"cannot be trusted: {_ca_name(issuer)} may not sign CRLs, it lacks cRLSign"
+        return _("cannot be trusted: {ca} may not sign CRLs, it lacks cRLSign", ca=_ca_name(issuer))
     try:
         valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
     except (TypeError, ValueError):
         valid = False
     if not valid:
-        return f"is not signed by {_ca_name(issuer)}: the signature does not verify"
+        return _("is not signed by {ca}: the signature does not verify", ca=_ca_name(issuer))
     return None
 
 
@@ -264,7 +287,7 @@ class _Listing:
     @classmethod
     def read(cls, crl: x509.CertificateRevocationList) -> _Listing:
         """Read every field an answer needs; one of ``_DAMAGED`` if the CRL is damaged."""
-        _ = crl.issuer  # parsed lazily: fail here, not later
+        _parsed = crl.issuer  # parsed lazily: fail here, not later
         revoked: dict[int, tuple[datetime, str | None]] = {}
         for entry in crl:
             try:
@@ -289,11 +312,13 @@ def _freshness_problem(
     this_update = listing.this_update
     if now > listing.due(max_age) + grace:
         if listing.next_update is None:
-            issued = _when(this_update)
-            return f"is out of date: it names no next update and was issued {issued}"
-        return f"is out of date: its next update was due {_when(listing.next_update)}"
+            return _(
+                "is out of date: it names no next update and was issued {when}",
+                when=_when(this_update),
+            )
+        return _("is out of date: its next update was due {when}", when=_when(listing.next_update))
     if this_update > now + _FUTURE_SKEW:
-        return f"is dated in the future, {_when(this_update)}"
+        return _("is dated in the future, {when}", when=_when(this_update))
     return None
 
 
@@ -306,7 +331,7 @@ def judge_crl(
     now: datetime,
     grace: timedelta = timedelta(hours=1),
     max_age: timedelta = timedelta(hours=1),
-    source: str = "the CRL",
+    source: str = _THE_CRL,
 ) -> RevocationAnswer:
     """What ``crl`` says about ``cert`` at ``at`` (pure; ``now`` judges the CRL's freshness).
 
@@ -324,14 +349,25 @@ def judge_crl(
     except _DAMAGED as exc:  # cryptography reads a CRL lazily: damage shows up on access
         return _unreadable(source, exc)
     if problem is not None:
-        return RevocationAnswer(RevocationStatus.UNKNOWN, f"{source} {problem}")
+        return RevocationAnswer(RevocationStatus.UNKNOWN, _said(source, problem))
     return _judge_listing(
         listing, cert, issuer, at, now=now, grace=grace, max_age=max_age, source=source
     )
 
 
+def _said(source: str, problem: str) -> Message:
+    """ "the CRL at ... is out of date: ...": a CRL (``source``) and what is wrong with it."""
+    return _("{source} {problem}", source=source, problem=problem)
+
+
+def _at(url: str) -> Message:
+    return _("the CRL at {url}", url=url)
+
+
 def _unreadable(source: str, exc: Exception) -> RevocationAnswer:
-    return RevocationAnswer(RevocationStatus.UNKNOWN, f"{source} cannot be read: {exc}")
+    return RevocationAnswer(
+        RevocationStatus.UNKNOWN, _("{source} cannot be read: {error}", source=source, error=exc)
+    )
 
 
 def _judge_listing(
@@ -348,29 +384,54 @@ def _judge_listing(
     """The answer from a CRL already known to be ``issuer``'s, whole, signed and covering."""
     stale = _freshness_problem(listing, now=now, grace=grace, max_age=max_age)
     if stale is not None:
-        return RevocationAnswer(RevocationStatus.UNKNOWN, f"{source} {stale}")
+        return RevocationAnswer(RevocationStatus.UNKNOWN, _said(source, stale))
     entry = listing.revoked.get(cert.serial_number)
     ca = _ca_name(issuer)
     if entry is None:
         return RevocationAnswer(
             RevocationStatus.GOOD,
-            f"not listed on {source} of {ca}, issued {_when(listing.this_update)}",
+            _(
+                "not listed on {source} of {ca}, issued {when}",
+                source=source,
+                ca=ca,
+                when=_when(listing.this_update),
+            ),
         )
     revoked_at, reason = entry
+    when = _when(revoked_at)
     if revoked_at > at:
         return RevocationAnswer(
             RevocationStatus.GOOD,
-            f"revoked only from {_when(revoked_at)}, after the lookup time, on {source} of {ca}",
+            _(
+                "revoked only from {when}, after the lookup time, on {source} of {ca}",
+                when=when,
+                source=source,
+                ca=ca,
+            ),
         )
-    why = f", reason {reason}" if reason else ""
-    return RevocationAnswer(
-        RevocationStatus.REVOKED,
-        f"listed as revoked on {_when(revoked_at)}{why} on {source} of {ca}",
-    )
+    if reason is None:
+        sentence = _(
+            "listed as revoked on {when} on {source} of {ca}", when=when, source=source, ca=ca
+        )
+    else:
+        sentence = _(
+            "listed as revoked on {when}, reason: {reason} ({code}), on {source} of {ca}",
+            when=when,
+            reason=REASONS.get(reason, reason),
+            code=x509.ReasonFlags[reason].value,  # RFC 5280's name, the same in any language
+            source=source,
+            ca=ca,
+        )
+    return RevocationAnswer(RevocationStatus.REVOKED, sentence)
 
 
 class _FetchFailed(Exception):
     """A CRL download failed; the message is the sentence the verdict shows."""
+
+    @property
+    def message(self) -> object:
+        """The sentence (a catalog message), for :func:`peppolnet.i18n.render`."""
+        return self.args[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -403,7 +464,16 @@ class _Ask:
     policy: DestinationPolicy
 
     def too_late(self, url: str) -> str:
-        return f"the CRL at {url} could not be fetched: no answer within {self.seconds:.3g} s"
+        return _fetch_failed(url, _no_answer(self.seconds))
+
+
+def _no_answer(seconds: float) -> Message:
+    shown = f"{seconds:.3g}"
+    return _("no answer within {seconds} s", seconds=shown)
+
+
+def _fetch_failed(url: str, why: object) -> Message:
+    return _("the CRL at {url} could not be fetched: {why}", url=url, why=why)
 
 
 _Key = tuple[str, DestinationPolicy]
@@ -663,13 +733,15 @@ class CrlChecker:
             started = True
         finally:
             if not started:  # no thread (or interrupted here): nobody may wait for it
-                self._settle(slot, future, url, None, "could not start")
+                self._settle(slot, future, url, None, _("could not start"))
 
     def _settled(self, slot: _Slot, url: str) -> _Crl | _Failure:
         with self._lock:
             entry = slot.entry
         if entry is None:  # pragma: no cover - _settle always leaves an entry
-            return _Failure(f"the download of the CRL at {url} did not finish", _LONG_AGO)
+            return _Failure(
+                _("the download of the CRL at {url} did not finish", url=url), _LONG_AGO
+            )
         return entry
 
     def _fill(
@@ -690,15 +762,15 @@ class CrlChecker:
         download that nobody finishes.
         """
         entry: _Crl | _Failure | None = None
-        why = "was interrupted"
+        why: str = _("was interrupted")
         try:
             try:
                 fetched = self._download(url, cert, issuer, ask)
             except Exception as exc:  # a fault must become "unknown", never escape the checker
-                fetched = _Failure(f"the CRL at {url} could not be fetched: {exc}", self._later())
+                fetched = _Failure(_fetch_failed(url, exc), self._later())
             entry = self._successor(slot.entry, fetched)
         except Exception as exc:  # the clock failed: this thread has nobody to raise it to
-            why = f"failed: {exc}"
+            why = _("failed: {error}", error=exc)
         finally:
             self._settle(slot, future, url, entry, why)
 
@@ -716,7 +788,9 @@ class CrlChecker:
         with self._lock:
             if entry is None:
                 held = slot.entry
-                failed = _Failure(f"the download of the CRL at {url} {why}", _LONG_AGO)
+                failed = _Failure(
+                    _("the download of the CRL at {url} {why}", url=url, why=why), _LONG_AGO
+                )
                 entry = held if isinstance(held, _Crl) else failed
             slot.entry = entry
             if slot.inflight is future:
@@ -756,7 +830,7 @@ class CrlChecker:
         try:
             body = self._get(url, ask)
         except _FetchFailed as exc:
-            return _Failure(f"the CRL at {url} could not be fetched: {exc}", self._later())
+            return _Failure(_fetch_failed(url, exc), self._later())
         try:
             crl = read_crl(body)
             # cryptography parses lazily: read everything an answer needs now (in the download's
@@ -768,13 +842,15 @@ class CrlChecker:
                 or _scope_problem(listing.point, cert, url)
             )
         except _DAMAGED as exc:
-            return _Failure(f"the CRL at {url} cannot be read: {exc}", self._later())
+            return _Failure(
+                _("{source} cannot be read: {error}", source=_at(url), error=exc), self._later()
+            )
         now = self.clock.now()
         problem = problem or _freshness_problem(
             listing, now=now, grace=self.grace, max_age=self.max_age
         )
         if problem is not None:
-            return _Failure(f"the CRL at {url} {problem}", now + self.retry_after)
+            return _Failure(_said(_at(url), problem), now + self.retry_after)
         due = listing.due(self.max_age)
         # Already due (the CA publishes late, within grace): ask again after a pause, not on
         # every lookup.
@@ -791,7 +867,7 @@ class CrlChecker:
     ) -> RevocationAnswer:
         if isinstance(entry, _Failure):
             return RevocationAnswer(RevocationStatus.UNKNOWN, entry.reason)
-        source = f"the CRL at {url}"
+        source = _at(url)
         try:
             if issuer in entry.issuers:
                 problem = entry.issuers[issuer]
@@ -801,7 +877,7 @@ class CrlChecker:
         except _DAMAGED as exc:  # a damaged certificate: no answer, no crash
             return _unreadable(source, exc)
         if problem is not None:
-            return RevocationAnswer(RevocationStatus.UNKNOWN, f"{source} {problem}")
+            return RevocationAnswer(RevocationStatus.UNKNOWN, _said(source, problem))
         return _judge_listing(
             entry.listing,
             cert,
@@ -835,13 +911,13 @@ class CrlChecker:
             with _http.scope(deadline=ask.deadline, destinations=ask.policy):
                 return _http.run(self._crl_steps(url, ask), functools.partial(_http.fetch, client))
         except DestinationRefused as exc:
-            raise _FetchFailed(str(exc)) from None
+            raise _FetchFailed(exc.message) from None
 
     def _crl_steps(self, url: str, ask: _Ask) -> _http.Steps[bytes]:
         """The download, sans-I/O: the body taken as sent - never decoded, so ``max_bytes``
         bounds what is held - and at most one redirect, to a URL the policy allows (peppolnet
         never lets httpx follow one, even with an ``http_client`` that would)."""
-        too_late = f"no answer within {ask.seconds:.3g} s"
+        too_late = _no_answer(ask.seconds)
         for hop in range(2):
             if ask.deadline - time.monotonic() <= 0:
                 raise _FetchFailed(too_late)
@@ -854,13 +930,16 @@ class CrlChecker:
                 url = _redirect_target(url, answer, hop, ask.policy)
                 continue
             if answer.status != 200:
-                raise _FetchFailed(f"the server answered HTTP {answer.status}")
+                raise _FetchFailed(_("the server answered HTTP {status}", status=answer.status))
             if answer.truncated:
                 declared = answer.declared
                 size = f": {declared:,}" if declared is not None else ""
-                raise _FetchFailed(f"the CRL is larger than {self.max_bytes:,} bytes{size}")
+                limit = f"{self.max_bytes:,}"
+                raise _FetchFailed(
+                    _("the CRL is larger than {limit} bytes{size}", limit=limit, size=size)
+                )
             return answer.body
-        raise _FetchFailed("too many redirects")  # pragma: no cover - the loop returns/raises
+        raise _FetchFailed(_("too many redirects"))  # pragma: no cover - the loop returns/raises
 
 
 def _redirect_target(url: str, answer: _http.Answer, hop: int, policy: DestinationPolicy) -> str:
@@ -868,17 +947,21 @@ def _redirect_target(url: str, answer: _http.Answer, hop: int, policy: Destinati
     location = str(answer.headers.get("location", ""))
     target = urljoin(url, location)
     if hop or not location:
-        raise _FetchFailed(f"HTTP {answer.status}: too many redirects")
+        raise _FetchFailed(_("HTTP {status}: too many redirects", status=answer.status))
     if urlsplit(target).scheme.lower() not in ("http", "https"):
-        raise _FetchFailed(f"HTTP {answer.status}: redirect to {redact_url(target)}")
+        raise _FetchFailed(
+            _("HTTP {status}: redirect to {url}", status=answer.status, url=redact_url(target))
+        )
     refusal = policy.refusal(target)
     if refusal is not None:
-        raise _FetchFailed(f"HTTP {answer.status}: the redirect to {refusal}")
+        raise _FetchFailed(
+            _("HTTP {status}: the redirect to {refusal}", status=answer.status, refusal=refusal)
+        )
     return target
 
 
 _NO_POINT: Final = RevocationAnswer(
-    RevocationStatus.UNKNOWN, "the certificate names no http(s) CRL distribution point"
+    RevocationStatus.UNKNOWN, _("the certificate names no http(s) CRL distribution point")
 )
 
 
@@ -893,6 +976,9 @@ def _refused(url: str, policy: DestinationPolicy) -> _Failure | None:
     if refusal is None:
         return None
     return _Failure(
-        f"the CRL is not fetched: {refusal}, which the network's destination policy refuses",
+        _(
+            "the CRL is not fetched: {refusal}, which the network's destination policy refuses",
+            refusal=refusal,
+        ),
         _LONG_AGO,
     )

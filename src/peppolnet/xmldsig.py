@@ -246,7 +246,7 @@ def _b64_text(text: str, what: str) -> bytes:
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise _structure(f"{what} is not valid base64") from exc
+        raise _structure(_("{what} is not valid base64", what=what)) from exc
 
 
 def _b64(el: etree._Element, what: str) -> bytes:
@@ -317,9 +317,14 @@ def _tree_to_verify(root: etree._Element, in_place: bool) -> etree._Element:
     """The tree the signature is cut out of: ``root`` itself only when ``in_place`` allows it,
     a copy otherwise; refused unless ``root`` is a known SMP root at the top of its document."""
     if not isinstance(root.tag, str) or root.tag not in SIGNED_ROOT_TAGS:
-        raise _structure(f"the root element {root.tag!r} is not one that carries an SMP signature")
+        raise _structure(
+            _(
+                "the root element {tag!r} is not one that carries an SMP signature",
+                tag=str(root.tag),
+            )
+        )
     if root.getparent() is not None:
-        raise _structure("the signed element must be the document's root element")
+        raise _structure(_("the signed element must be the document's root element"))
     if root.getroottree().getroot() is not root:
         # A parentless element cut out of another document: copy it into a document of its own,
         # so that the digest covers exactly it (and never the document it came from).
@@ -337,12 +342,17 @@ def _the_signature(root: etree._Element) -> etree._Element:
     if not signatures:
         raise InvalidSignature(_("the document is not signed (no ds:Signature)"), step="structure")
     if len(signatures) != 1:
-        raise _structure(f"the document has {len(signatures)} ds:Signature elements, expected 1")
+        raise _structure(
+            _(
+                "the document has {count} ds:Signature elements, expected 1",
+                count=len(signatures),
+            )
+        )
     signature = signatures[0]
     if signature.getparent() is not root:
-        raise _structure("ds:Signature is not a direct child of the document root")
+        raise _structure(_("ds:Signature is not a direct child of the document root"))
     if root[-1] is not signature and _elements(root)[-1] is not signature:
-        raise _structure("ds:Signature is not the last element of the document root")
+        raise _structure(_("ds:Signature is not the last element of the document root"))
     return signature
 
 
@@ -353,20 +363,26 @@ def _signature_parts(signature: etree._Element) -> _SignatureParts:
         names = [_local(c) for c in children]
         if names[:2] != ["SignedInfo", "SignatureValue"] or any(n != "KeyInfo" for n in names[2:]):
             raise _structure(
-                "ds:Signature must hold SignedInfo, SignatureValue and KeyInfo only, found "
-                + ", ".join(names)
+                _(
+                    "ds:Signature must hold SignedInfo, SignatureValue and KeyInfo only, found "
+                    "{found}",
+                    found=", ".join(names),
+                )
             )
-        raise _structure("ds:Signature must have exactly one ds:KeyInfo with the certificate")
+        raise _structure(_("ds:Signature must have exactly one ds:KeyInfo with the certificate"))
     signed_info, signature_value, key_info = children
     si_children, tags = _elements_and_tags(signed_info)
     if tags != _SIGNED_INFO_SHAPE:
         raise _structure(
-            "ds:SignedInfo must be CanonicalizationMethod, SignatureMethod and exactly one "
-            "Reference, found " + ", ".join(_local(c) for c in si_children)
+            _(
+                "ds:SignedInfo must be CanonicalizationMethod, SignatureMethod and exactly one "
+                "Reference, found {found}",
+                found=", ".join(_local(c) for c in si_children),
+            )
         )
     c14n_el, sig_method_el, reference = si_children
     if reference.get("URI") != "":
-        raise _structure('the ds:Reference must have URI="" (the whole document)')
+        raise _structure(_('the ds:Reference must have URI="" (the whole document)'))
     digest_method, digest_value, digest_c14n, digest_prefixes = _reference_parts(reference)
     return _SignatureParts(
         signed_info,
@@ -391,16 +407,18 @@ def _reference_parts(
     ref_children, tags = _elements_and_tags(reference)
     if tags != _REFERENCE_SHAPE:
         raise _structure(
-            "ds:Reference must be Transforms, DigestMethod, DigestValue, found "
-            + ", ".join(_local(c) for c in ref_children)
+            _(
+                "ds:Reference must be Transforms, DigestMethod, DigestValue, found {found}",
+                found=", ".join(_local(c) for c in ref_children),
+            )
         )
     transforms_el, digest_method_el, digest_value_el = ref_children
     transforms, tags = _elements_and_tags(transforms_el)
     if any(tag != _TRANSFORM for tag in tags):
-        raise _structure("ds:Transforms may hold only ds:Transform elements")
+        raise _structure(_("ds:Transforms may hold only ds:Transform elements"))
     algorithms = [t.get("Algorithm", "") for t in transforms]
     if not algorithms or algorithms[0] != ENVELOPED_SIGNATURE:
-        raise _structure("the first transform must be the enveloped-signature transform")
+        raise _structure(_("the first transform must be the enveloped-signature transform"))
     digest_c14n = INCLUSIVE_C14N_1_0  # XMLDSig default for a node-set -> octets
     digest_prefixes: list[str] | None = None
     if len(algorithms) == 2 and algorithms[1] in C14N_METHODS:
@@ -408,8 +426,11 @@ def _reference_parts(
         digest_prefixes = _inclusive_prefixes(transforms[1])
     elif len(algorithms) != 1:
         raise _structure(
-            "only the enveloped-signature transform and one C14N transform are allowed, found "
-            + ", ".join(algorithms)
+            _(
+                "only the enveloped-signature transform and one C14N transform are allowed, "
+                "found {found}",
+                found=", ".join(algorithms),
+            )
         )
     return digest_method_el.get("Algorithm", ""), digest_value_el, digest_c14n, digest_prefixes
 
@@ -579,7 +600,7 @@ def _standalone(serialised: bytes, extra_attrib: dict[str, str]) -> etree._Eleme
         # the serialisation re-declares what is in scope: the cap applied to the document
         root = xmlsafe.parse_xml(serialised, max_bytes=MAX_DOCUMENT_BYTES, max_namespaces=None)
     except InvalidSmpDocument as exc:  # not for trees from parse_xml; a caller's tree may be odd
-        raise _structure(f"ds:SignedInfo cannot be canonicalised: {exc}") from None
+        raise _structure(_("ds:SignedInfo cannot be canonicalised: {error}", error=exc)) from None
     for name, value in extra_attrib.items():
         root.set(name, value)
     return root
@@ -614,7 +635,10 @@ def _canonicalize(
     try:
         return _c14n(el, method, prefixes, whole_document=whole_document)
     except etree.C14NError as exc:
-        raise _structure(f"the document cannot be canonicalised ({exc or 'C14N failed'})") from None
+        detail = str(exc) or "C14N failed"
+        raise _structure(
+            _("the document cannot be canonicalised ({detail})", detail=detail)
+        ) from None
 
 
 def _c14n(

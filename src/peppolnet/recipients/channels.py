@@ -35,11 +35,12 @@ import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Final, Literal, Protocol, runtime_checkable
 
 import httpx
 
 from peppolnet import _http
+from peppolnet._neterrors import describe
 from peppolnet._retry import RetryPolicy
 from peppolnet._tls import context
 from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest
@@ -51,6 +52,8 @@ from peppolnet.recipients.request import (
     parse_mailbox,
     reason,
 )
+
+_THE_MAIL: Final = _("the mail")
 
 __all__ = [
     "Channel",
@@ -209,7 +212,11 @@ class OutboxChannel:
                 raise
         except OSError as exc:
             raise ChannelError(
-                f"cannot write the request to the outbox {self.folder}: {exc.strerror or exc}"
+                _(
+                    "cannot write the request to the outbox {folder}: {reason}",
+                    folder=str(self.folder),
+                    reason=exc.strerror or str(exc),
+                )
             ) from exc
         return Receipt(
             self.name, request.request_id, str(path), duplicate=existed, idempotency_key=key
@@ -274,7 +281,7 @@ class SmtpServer:
             smtp.starttls(context=context)
         return smtp
 
-    def send(self, message: EmailMessage, *, what: str = "mail") -> None:
+    def send(self, message: EmailMessage, *, what: str = _THE_MAIL) -> None:
         """Send ``message``; raise :class:`ChannelError` (``retryable`` set) if it fails."""
         try:
             with self._connect() as smtp:
@@ -283,24 +290,50 @@ class SmtpServer:
                 refused = smtp.send_message(message)
         except smtplib.SMTPAuthenticationError as exc:
             raise ChannelError(
-                f"the mail server {self.host} refused the login: {_smtp_text(exc)}", retryable=False
+                _(
+                    "the mail server {host} refused the login: {reply}",
+                    host=self.host,
+                    reply=_smtp_text(exc),
+                ),
+                retryable=False,
             ) from exc
         except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
             raise ChannelError(
-                f"the mail server {self.host} refused {what}: {exc}", retryable=False
+                _(
+                    "the mail server {host} refused {what}: {reply}",
+                    host=self.host,
+                    what=what,
+                    reply=exc,
+                ),
+                retryable=False,
             ) from exc
         except smtplib.SMTPResponseException as exc:
             raise ChannelError(
-                f"the mail server {self.host} answered {exc.smtp_code} to {what}: "
-                f"{_smtp_text(exc)}",
+                _(
+                    "the mail server {host} answered {code} to {what}: {reply}",
+                    host=self.host,
+                    code=exc.smtp_code,
+                    what=what,
+                    reply=_smtp_text(exc),
+                ),
                 retryable=400 <= exc.smtp_code < 500,
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise ChannelError(
-                f"cannot send {what} through {self.host}:{self.port}: {exc}", retryable=True
+                _(
+                    "cannot send {what} through {host}:{port}: {error}",
+                    what=what,
+                    host=self.host,
+                    port=self.port,
+                    error=describe(exc),
+                ),
+                retryable=True,
             ) from exc
         if refused:
-            raise ChannelError(f"the mail server refused {sorted(refused)}", retryable=False)
+            raise ChannelError(
+                _("the mail server refused {addresses}", addresses=str(sorted(refused))),
+                retryable=False,
+            )
 
 
 class SmtpChannel(SmtpServer):
@@ -347,7 +380,7 @@ class SmtpChannel(SmtpServer):
         message = render_email(
             request, to=self.to, sender=self.sender, idempotency_key=key, language=self.language
         )
-        SmtpServer.send(self, message)
+        SmtpServer.send(self, message, what=_("the request"))
         return Receipt(
             self.name,
             request.request_id,
@@ -425,7 +458,7 @@ class HttpChannel:
             try:
                 answer = yield request
             except _http.HttpFault as fault:
-                last = f"{fault.kind}: {fault.detail}"
+                last = fault.detail
             else:
                 if answer.status not in _RETRY_STATUS:
                     return answer
@@ -433,8 +466,13 @@ class HttpChannel:
             pause = _http.retry_pause(self.retry, attempt, request.url, last)
             if pause is None:
                 raise ChannelError(
-                    f"the operator desk at {self.desk_url} did not take the request after "
-                    f"{attempt} attempts ({last})",
+                    _(
+                        "the operator desk at {url} did not take the request after {attempts} "
+                        "attempts ({last})",
+                        url=self.desk_url,
+                        attempts=attempt,
+                        last=last,
+                    ),
                     retryable=True,
                 )
             yield _http.Pause(pause)
@@ -467,7 +505,11 @@ class HttpChannel:
         text = answer.body[:200].decode("utf-8", "replace")
         reason = body.get("error") or text or httpx.codes.get_reason_phrase(answer.status)
         raise ChannelError(
-            f"the operator desk refused the request (HTTP {answer.status}): {reason}",
+            _(
+                "the operator desk refused the request (HTTP {status}): {reason}",
+                status=answer.status,
+                reason=reason,
+            ),
             retryable=False,
         )
 
@@ -476,7 +518,11 @@ class HttpChannel:
         answer = self._call("GET", f"{self.desk_url}/requests/{case_or_request_id}")
         if answer.status != 200:
             raise ChannelError(
-                f"the operator desk has no case {case_or_request_id!r} (HTTP {answer.status})",
+                _(
+                    "the operator desk has no case {case!r} (HTTP {status})",
+                    case=case_or_request_id,
+                    status=answer.status,
+                ),
                 retryable=False,
             )
         return _json(answer)

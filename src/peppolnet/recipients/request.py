@@ -41,6 +41,7 @@ from peppolnet.identifiers import (
     ParticipantId,
 )
 from peppolnet.operators import Operator, OperatorRegistry, is_seat_id
+from peppolnet.recipients.email_problems import email_problem
 from peppolnet.recipients.migration import check_migration_key
 from peppolnet.schemes import suggest_participant_ids, validate
 
@@ -144,7 +145,11 @@ def check_email(text: str, *, check_deliverability: bool = False) -> str:
         result = validate_email(text.strip(), check_deliverability=check_deliverability)
     except EmailNotValidError as exc:
         raise ValueError(
-            _("{value!r} is not a valid e-mail address: {problem}", value=text.strip(), problem=exc)
+            _(
+                "{value!r} is not a valid e-mail address: {problem}",
+                value=text.strip(),
+                problem=email_problem(exc),
+            )
         ) from None
     return str(result.normalized)
 

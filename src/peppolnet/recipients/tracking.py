@@ -476,7 +476,7 @@ class EmailNotifier:
             in_reply_to=tracked.reference if mailed else None,
             language=language or self.language,
         )
-        self.server.send(message, what="the confirmation mail")
+        self.server.send(message, what=_("the confirmation mail"))
         return str(message["Message-ID"])
 
 

@@ -13,8 +13,10 @@ from peppolnet.reachability import Check, CheckStatus, Reachability
 __all__ = ["STEP_NAMES", "Trace", "TraceStep"]
 
 #: Every step name a trace can hold, in the order the steps come (``http`` once per request,
-#: ``smp-host`` and ``tls`` once per new connection; ``dnssec`` where a validator reports).
+#: ``smp-host`` and ``tls`` once per new connection; ``dnssec`` where a validator reports;
+#: ``network`` only in a trace across networks, ``--network auto``).
 STEP_NAMES: Final = (
+    "network",
     "identifier",
     "sml-name",
     "dns",

@@ -19,6 +19,7 @@ from peppolnet.trace.model import TraceStep
 from peppolnet.trace.recorder import DnsQuery, DnsReply, Dnssec
 
 if TYPE_CHECKING:
+    from peppolnet.lookup import _Context
     from peppolnet.trace.recorder import TraceRecorder
 
 __all__ = ["sml_steps"]
@@ -48,7 +49,7 @@ def sml_steps(
     participant = result.participant or recorder.ctx.candidates[0]
     asked = [p for p in cut if p.kind == "dns"]
     steps = [
-        _identifier(recorder.ctx.query, participant, checks.get("identifier", [])),
+        _identifier(recorder.ctx, participant, checks.get("identifier", [])),
         _sml_name(recorder, participant, asked),
     ]
     if not asked and "dns" not in checks and "dnssec" not in checks:
@@ -65,10 +66,13 @@ def sml_steps(
     return steps
 
 
-def _identifier(query: str, participant: ParticipantId, checks: list[Check]) -> TraceStep:
+def _identifier(ctx: _Context, participant: ParticipantId, checks: list[Check]) -> TraceStep:
+    """The identifier looked up; for a number and a country, every identifier it may be (tried
+    in that order until one is registered) in ``candidates``."""
     scheme = scheme_for(participant.icd or "")
     details = {
-        "query": query,
+        "query": ctx.query,
+        "candidates": [candidate.uri for candidate in ctx.candidates],
         "participant_id": participant.uri,
         "scheme": participant.scheme,
         "value": participant.value,

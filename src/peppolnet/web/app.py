@@ -74,7 +74,7 @@ def create_app(
         language=language,
         templates=templates,
         limiter=RateLimiter(settings.lookups_per_minute, settings.lookup_burst, settings.clock),
-        results=ResultCache(settings.result_ttl, settings.clock),
+        results=ResultCache(settings.result_ttl, settings.clock, settings.result_cache_bytes),
         auth=as_auth(auth),
         channels=channel_table(channels),
         directory=directory,

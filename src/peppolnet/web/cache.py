@@ -9,25 +9,43 @@ move between operators, and staff must see a fresh answer after they have waited
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Awaitable, Callable, Hashable
+from typing import Final
 
+from peppolnet._memory import ByteLru, SampledSize
 from peppolnet.clock import Clock
 from peppolnet.reachability import Reachability, Verdict
 
-__all__ = ["ResultCache"]
+__all__ = ["DEFAULT_BYTES", "ResultCache"]
+
+DEFAULT_BYTES: Final = 16 * 1024 * 1024
+"""What the page's verdicts may hold by default: 16 MB, some 1,300 signed answers (~12 KB
+each) or 5,000 "not registered" ones - far more than a support desk asks for in a minute."""
 
 
 class ResultCache:
-    """Verdicts by query, for ``ttl`` seconds, at most ``size`` of them (oldest dropped first)."""
+    """Verdicts by query, for ``ttl`` seconds, within ``max_bytes`` of estimated entry sizes
+    (least recently used dropped first; sizes from :mod:`peppolnet._memory`, sampled per
+    verdict as the bulk result cache does). A bound in bytes, not in entries: a count says
+    nothing about memory when a signed answer is four times a "not registered" one.
 
-    def __init__(self, ttl: float, clock: Clock, size: int = 10_000) -> None:
+    Used on the app's event loop only, so it needs no lock."""
+
+    def __init__(self, ttl: float, clock: Clock, max_bytes: int = DEFAULT_BYTES) -> None:
         self.ttl = ttl
         self.clock = clock
-        self.size = size
-        self._entries: collections.OrderedDict[Hashable, tuple[float, Reachability]] = (
-            collections.OrderedDict()
+        self.max_bytes = max_bytes
+        self._entries: ByteLru[Hashable, tuple[float, Reachability]] = ByteLru(
+            max_bytes, size=SampledSize(_verdict_of)
         )
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def nbytes(self) -> int:
+        """The estimated bytes of the answers held now (at most ``max_bytes``)."""
+        return self._entries.nbytes
 
     async def get(
         self, key: Hashable, compute: Callable[[], Awaitable[Reachability]]
@@ -35,16 +53,20 @@ class ResultCache:
         """The kept answer for ``key``, or ``compute()``'s (kept unless it is unknown)."""
         now = self.clock.monotonic()
         found = self._entries.get(key)
-        if found is not None and found[0] > now:
-            return found[1]
+        if found is not None:
+            if found[0] > now:
+                return found[1]
+            self._entries.pop(key)
         result = await compute()
         if self.ttl > 0 and result.verdict is not Verdict.UNKNOWN:
-            self._entries[key] = (now + self.ttl, result)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self._entries.put(key, (now + self.ttl, result))
         return result
 
     def clear(self) -> None:
         """Forget every answer (after a request was sent, say)."""
         self._entries.clear()
+
+
+def _verdict_of(entry: tuple[float, Reachability]) -> Verdict:
+    """The kind an entry's size is estimated by: its verdict (the shapes differ by verdict)."""
+    return entry[1].verdict

@@ -40,7 +40,7 @@ class DocumentRow:
 
     identifier: str
     name: str | None
-    state: str | None
+    state: Message | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +123,7 @@ def _document_rows(result: Reachability) -> list[DocumentRow]:
             DocumentRow(
                 identifier=doc.value,
                 name=name or (entry.name if entry else None),
-                state=entry.state.value if entry else None,
+                state=entry.state.label if entry else None,
             )
         )
     return rows

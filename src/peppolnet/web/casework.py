@@ -251,7 +251,9 @@ class CaseDesk:
         notifier = self.settings.notifier
         notify = None if notifier is None else CaseLanguageNotifier(notifier)
         with self._follow_lock:
-            return self.tracker.follow_up(self.state.network, notify=notify)
+            return self.tracker.follow_up(
+                self.state.network, notify=notify, dnssec=self.state.settings.dnssec
+            )
 
     def open_requests(self) -> bool:
         """Whether any request waits for the network (or for its confirmation mail)."""

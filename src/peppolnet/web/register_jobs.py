@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import functools
 import importlib.util
 import secrets
 import shutil
@@ -215,8 +216,12 @@ class RegisterJobs:
         limits: RegisterLimits | None = None,
         folder: Path | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        dnssec: bool = False,
     ) -> None:
         self.network = network
+        #: Whether the registers' lookups validate the SML's answers with DNSSEC (the app's
+        #: ``WebSettings.dnssec``).
+        self.dnssec = dnssec
         self.limits = limits or RegisterLimits()
         self.clock = clock
         self._own_folder = folder is None
@@ -335,6 +340,16 @@ class RegisterJobs:
         job._finish(JobState.DONE, self.clock.now())
         log.debug("register job %s done", job.id[:6])
 
+    def _lookup(self) -> Callable[[], Any] | None:
+        """What the run looks up with: its own lookup (None), or with DNSSEC one made alike
+        (the bulk engine makes its own only without it)."""
+        if not self.dnssec:
+            return None
+        from peppolnet.lookup import AsyncLookup
+
+        per_host = max(2, self.limits.concurrency // 4)  # as the engine's own lookup
+        return functools.partial(AsyncLookup, self.network, per_host=per_host, dnssec=True)
+
     def _check(self, job: RegisterJob, register: Register, summary: Summary) -> None:
         lang = job.language
         writers = [
@@ -346,6 +361,7 @@ class RegisterJobs:
         try:
             results = check_many(
                 register,
+                self._lookup(),
                 network=self.network,
                 concurrency=self.limits.concurrency,
                 total=job.total,

@@ -58,6 +58,7 @@ async def running(state: WebState) -> AsyncIterator[RegisterJobs]:
         state.network,
         limits=limits if isinstance(limits, RegisterLimits) else None,
         clock=state.settings.clock,
+        dnssec=state.settings.dnssec,
     )
     state.extra["registers"] = jobs
     try:

@@ -11,6 +11,7 @@ import dataclasses
 import secrets
 
 from peppolnet.clock import SYSTEM_CLOCK, Clock
+from peppolnet.web.cache import DEFAULT_BYTES
 
 __all__ = ["WebSettings"]
 
@@ -26,7 +27,9 @@ class WebSettings:
     frame_ancestors: str = "'none'"
     """The CSP ``frame-ancestors`` source list: ``'none'`` (not embeddable), ``'self'``, or the
     origins of the operator's own support tools that embed the page."""
-    secret_key: str = dataclasses.field(default_factory=lambda: secrets.token_urlsafe(32))
+    secret_key: str = dataclasses.field(
+        default_factory=lambda: secrets.token_urlsafe(32), repr=False
+    )
     """Signs the CSRF tokens. Random per process by default; set one shared value when several
     processes serve the same users behind a load balancer."""
     lookups_per_minute: float = 30.0
@@ -35,9 +38,16 @@ class WebSettings:
     """How many lookups a client may make at once before the rate applies."""
     lookup_deadline: float = 15.0
     """The most one lookup may take (seconds) before its verdict is ``unknown``."""
+    dnssec: bool = False
+    """Validate the SML's answers with DNSSEC (docs/dnssec.md) in every lookup the app makes:
+    searches and traces, the hand-off's check, the cases' follow-ups that run in the background
+    (a forged answer must not confirm a request) and register uploads."""
     result_ttl: float = 60.0
     """How long a verdict is reused for the same query (seconds; 0 turns it off). ``unknown``
     answers are never reused."""
+    result_cache_bytes: int = DEFAULT_BYTES
+    """The most the reused verdicts may hold in memory (estimated bytes; least recently used
+    dropped first)."""
     default_country: str | None = "SE"
     """The country of a number typed without one (a VAT number names its own)."""
     max_candidates: int = 5

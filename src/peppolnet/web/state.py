@@ -64,6 +64,7 @@ class WebState:
                 list_document_types=True,
                 clock=self.settings.clock,
                 deadline=self.settings.lookup_deadline,
+                dnssec=self.settings.dnssec,
             )
         if self.peppol_directory is None and self.network.directory_url:
             self.peppol_directory = AsyncDirectoryClient.for_network(self.network)

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Any
+from typing import Any, TypedDict
 
 from peppolnet.cli._language import language
 from peppolnet.cli._network import add_network_arguments, networks_from_arguments
@@ -36,8 +36,7 @@ def register(sub: Any) -> None:
             "2 usage error."
         ),
     )
-    parser.add_argument("value", help=_("participant id (0007:5567321707) or an org number"))
-    parser.add_argument("--country", help=_("country of an org number (e.g. SE, BE, Sverige)"))
+    add_participant_arguments(parser)
     add_document_type_argument(parser)
     add_process_and_time_arguments(parser)
     parser.add_argument(
@@ -49,6 +48,39 @@ def register(sub: Any) -> None:
     add_revocation_arguments(parser)
     add_network_arguments(parser, auto=True)
     parser.set_defaults(handler=run)
+
+
+def add_participant_arguments(parser: argparse.ArgumentParser) -> None:
+    """The participant as ``VALUE [--country C]`` (shared with ``trace``); read by
+    :func:`participant_query`."""
+    parser.add_argument(
+        "value",
+        help=_("participant id (0007:5567321707), or an organisation or VAT number with --country"),
+    )
+    parser.add_argument(
+        "--country", help=_("country of an org or VAT number (e.g. SE, BE, Sverige)")
+    )
+
+
+class ParticipantQuery(TypedDict, total=False):
+    """The participant arguments of ``Lookup.check`` and ``Lookup.trace``."""
+
+    participant: str
+    number: str
+    country: str
+
+
+def participant_query(value: str, country: str | None) -> ParticipantQuery:
+    """The arguments of ``Lookup.check``/``trace`` for what was typed: a scheme-prefixed id
+    (``0007:...`` or ``iso6523-actorid-upis::...``) as a participant, anything else with a
+    country as a number for :func:`~peppolnet.schemes.suggest_participant_ids` (an
+    organisation number in any common format or a VAT number), and without a country as a
+    participant id - whose parser then says what is wrong with it."""
+    value = value.strip()
+    looks_like_id = "::" in value or (len(value) > 5 and value[4] == ":" and value[:4].isdigit())
+    if looks_like_id or not country:
+        return {"participant": value}
+    return {"number": value, "country": country}
 
 
 def add_dnssec_argument(parser: argparse.ArgumentParser) -> None:
@@ -149,8 +181,7 @@ def run(args: argparse.Namespace) -> int:
 
     at = iso_time(args.at, "--at")
     network = networks_from_arguments(args)
-    value = args.value.strip()
-    looks_like_id = "::" in value or (len(value) > 5 and value[4] == ":" and value[:4].isdigit())
+    asked = participant_query(args.value, args.country)
     checker = revocation_checker(args)
     options = {
         "list_document_types": args.list_doctypes,
@@ -166,16 +197,7 @@ def run(args: argparse.Namespace) -> int:
             else Lookup(network, **options)
         ) as lookup,
     ):
-        if looks_like_id or not args.country:
-            result = lookup.check(value, document_type=args.doctype, process=args.process, at=at)
-        else:
-            result = lookup.check(
-                number=value,
-                country=args.country,
-                document_type=args.doctype,
-                process=args.process,
-                at=at,
-            )
+        result = lookup.check(**asked, document_type=args.doctype, process=args.process, at=at)
     if args.json:
         print_json(result.to_json())
     else:

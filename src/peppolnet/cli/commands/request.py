@@ -427,6 +427,16 @@ def _new(args: argparse.Namespace, *, update: bool) -> int:
     from peppolnet.errors import PeppolnetError
     from peppolnet.recipients.render import render_text, to_dict
 
+    if args.no_check and args.dnssec:
+        # --dnssec asks for the check to be validated and --no-check for no check at all: run
+        # either way, one of them would be silently ignored - and a request saved "checked
+        # with DNSSEC" that nobody checked is the worse surprise
+        raise UsageError(
+            _(
+                "--dnssec validates the network check that --no-check skips: give one of them, "
+                "not both"
+            )
+        )
     try:
         request = _build(args, update)
     except InvalidRequest as exc:

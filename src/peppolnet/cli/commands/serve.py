@@ -11,6 +11,11 @@ Where requests go is described by the same channel options as ``peppolnet reques
 one channel per kind given, the form offers each). ``--smtp`` with ``--smtp-from`` also mails
 the confirmation when the network shows a requested change. On the sandbox, requests go to its
 operator desk unless ``--desk-url`` names another.
+
+``--config FILE`` reads the same and more from a TOML settings file
+(:mod:`peppolnet.web.config`: the page's settings, ``[cases]``, channels, the mail server with its
+login); the command line wins over it, and secrets come only from the environment
+(``PEPPOLNET_SMTP_PASSWORD``, ``PEPPOLNET_SECRET_KEY``), never from the file or the command line.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from peppolnet.cli._network import network_choice
-from peppolnet.cli._output import UsageError, add_db_argument, port_number
+from peppolnet.cli._output import UsageError, add_db_argument, port_number, writable_path
 from peppolnet.errors import SandboxError
 from peppolnet.i18n import _
 
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
     from peppolnet.recipients.channels import Channel
     from peppolnet.recipients.tracking import Notifier
     from peppolnet.web.casework import CaseSettings
+    from peppolnet.web.config import ServeConfig
 
 
 class PortInUse(SandboxError):
@@ -50,28 +56,39 @@ def register(sub: Any) -> None:
         "under /api/v1. Runs until interrupted (Ctrl-C).",
     )
     parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help=_(
+            "a settings file (TOML, docs/web.md): the page's settings, channels and mail "
+            "server; the options below win over it. Secrets come from the environment only: "
+            "PEPPOLNET_SMTP_PASSWORD, PEPPOLNET_SECRET_KEY"
+        ),
+    )
+    parser.add_argument(
         "--network",
-        default="sandbox",
         type=network_choice,
         help="production, test, or sandbox: a running `peppolnet sandbox serve`, else one "
         "started in this process (default: sandbox)",
     )
     parser.add_argument("--state-file", help="the state file of a running sandbox")
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
-    )
-    parser.add_argument(
-        "--port", type=port_number, default=8000, help="port to listen on (default: 8000)"
-    )
+    parser.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=port_number, help="port to listen on (default: 8000)")
     parser.add_argument(
         "--frame-ancestors",
-        default="'none'",
         help="the CSP frame-ancestors sources allowed to embed the page (default: 'none')",
     )
     add_db_argument(parser)
+    from peppolnet.cli.commands.lookup import add_dnssec_argument
     from peppolnet.cli.commands.request import add_channel_options
 
     add_channel_options(parser)
+    parser.add_argument(
+        "--smtp-username",
+        help=_("the mail server's login; its password from PEPPOLNET_SMTP_PASSWORD"),
+    )
+    # what the settings file gives when the command line does not
+    parser.set_defaults(smtp_security=None)
+    add_dnssec_argument(parser)  # every lookup of the page, its follow-ups and registers too
     parser.set_defaults(handler=run)
 
 
@@ -119,11 +136,15 @@ def _network(args: argparse.Namespace) -> Iterator[tuple[Network, dict[str, Any]
 
 
 def _hand_off(
-    channels: dict[str, Channel], notifier: Notifier | None, info: dict[str, Any] | None
+    channels: dict[str, Channel],
+    notifier: Notifier | None,
+    info: dict[str, Any] | None,
+    config: ServeConfig,
 ) -> tuple[dict[str, Channel], CaseSettings]:
     """The channels the options named (on a sandbox, its operator desk unless ``--desk-url``
     named another) and the case settings: the sandbox's operators fill the form's list (else
-    it takes Seat IDs), and the notifier mails the confirmations."""
+    it takes Seat IDs), the notifier mails the confirmations, and the settings file's
+    ``[cases]`` says which operator the desk works for and how often cases are followed up."""
     from peppolnet.cli.commands.operators import operators_from_state
     from peppolnet.operators import OperatorRegistry
     from peppolnet.recipients import HttpChannel
@@ -132,43 +153,149 @@ def _hand_off(
     if "desk" not in channels and info is not None and info.get("desk_url"):
         channels = {"desk": HttpChannel(str(info["desk_url"])), **channels}
     registry = OperatorRegistry(operators_from_state(info)) if info is not None else None
-    return channels, CaseSettings(operators=registry, notifier=notifier)
-
-
-def _channels(args: argparse.Namespace) -> dict[str, Channel]:
-    """One channel per kind the options describe, by the name the form shows."""
-    from peppolnet.cli.commands.request import channel_from_arguments
-
-    chosen = {"desk": ("http", args.desk_url), "outbox": ("outbox", args.outbox)}
-    chosen["smtp"] = ("smtp", args.smtp_to)
-    return {
-        name: channel_from_arguments(args, kind, "serve")
-        for name, (kind, given) in chosen.items()
-        if given
+    chosen: dict[str, Any] = {
+        "operator": config.operator,
+        "follow_up_every": config.follow_up_every,
+        "requires_einvoice": config.requires_einvoice,
     }
+    given = {key: value for key, value in chosen.items() if value is not None}
+    return channels, CaseSettings(operators=registry, notifier=notifier, **given)
 
 
-def _notifier(args: argparse.Namespace, lang: Language) -> Notifier | None:
-    """Confirmations through ``--smtp``, from ``--smtp-from``: each in the language its case
-    was asked in (the page's default ``lang`` for cases made through the JSON API)."""
+def _config(args: argparse.Namespace) -> ServeConfig:
+    """The settings file (``--config``), or only the environment's secrets without one; with
+    the command line's options put over it (they win)."""
+    import dataclasses
+
     from peppolnet.cli._output import host_port
-    from peppolnet.recipients.tracking import EmailNotifier
+    from peppolnet.errors import InvalidInput
+    from peppolnet.web.config import load_config, parse_config
 
-    if not args.smtp:
-        return None
-    if not args.smtp_from:
-        raise UsageError(_("--smtp needs --smtp-from: the sender of the confirmation mails"))
-    host, port = host_port(args.smtp, "--smtp")
-    return EmailNotifier(
-        host, port, sender=args.smtp_from, security=args.smtp_security, language=lang
+    try:
+        config = load_config(args.config) if args.config else parse_config("")
+    except InvalidInput as exc:
+        raise UsageError(exc.message) from exc
+    smtp = config.smtp
+    if args.smtp:
+        host, port = host_port(args.smtp, "--smtp")
+        smtp = dataclasses.replace(smtp, host=host, port=port)
+    given = {
+        "to": args.smtp_to,
+        "sender": args.smtp_from,
+        "security": args.smtp_security,
+        "username": args.smtp_username,
+    }
+    smtp = dataclasses.replace(smtp, **{k: v for k, v in given.items() if v is not None})
+    settings = config.settings
+    if args.frame_ancestors is not None:
+        settings = dataclasses.replace(settings, frame_ancestors=args.frame_ancestors)
+    if args.dnssec:
+        settings = dataclasses.replace(settings, dnssec=True)
+    try:
+        smtp.check_login()
+    except InvalidInput as exc:
+        raise UsageError(exc.message) from exc
+    return dataclasses.replace(
+        config,
+        settings=settings,
+        smtp=smtp,
+        network=args.network or _network_name(config.network),
+        host=args.host or config.host or "127.0.0.1",
+        port=args.port if args.port is not None else _port(config.port),
+        db=args.db or (writable_path(config.db, _("database")) if config.db else None),
+        desk_url=args.desk_url or config.desk_url,
+        outbox=args.outbox or config.outbox,
     )
+
+
+def _network_name(name: str | None) -> str:
+    if name is None:
+        return "sandbox"
+    try:
+        return network_choice(name)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _port(port: int | None) -> int:
+    if port is None:
+        return 8000
+    try:
+        return port_number(str(port))
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _channels(config: ServeConfig, lang: Language) -> dict[str, Channel]:
+    """One channel per kind the settings describe, by the name the form shows."""
+    from peppolnet.errors import InvalidInput
+    from peppolnet.recipients.channels import HttpChannel, OutboxChannel
+
+    channels: dict[str, Channel] = {}
+    if config.desk_url:
+        channels["desk"] = HttpChannel(config.desk_url)
+    if config.outbox:
+        channels["outbox"] = OutboxChannel(config.outbox, language=lang)
+    if config.smtp.to is not None:
+        try:
+            channels["smtp"] = config.smtp.channel(lang)
+        except InvalidInput as exc:
+            raise UsageError(exc.message) from exc
+    return channels
+
+
+def _notifier(config: ServeConfig, lang: Language) -> Notifier | None:
+    """Confirmations through the mail server, from its sender: each in the language its case
+    was asked in (the page's default ``lang`` for cases made through the JSON API)."""
+    from peppolnet.errors import InvalidInput
+
+    if config.smtp.host is None:
+        return None
+    try:
+        return config.smtp.notifier(lang)
+    except InvalidInput as exc:
+        raise UsageError(exc.message) from exc
+
+
+@contextlib.contextmanager
+def prepared(args: argparse.Namespace, lang: Language) -> Iterator[tuple[Any, socket.socket, str]]:
+    """The app the command line and the settings file describe, its listening socket and its
+    network's name, while the block runs: usage problems are found before the port is taken."""
+    from peppolnet.web import create_app
+
+    config = _config(args)
+    named, notifier = _channels(config, lang), _notifier(config, lang)
+    sock = bind(config.host or "127.0.0.1", 8000 if config.port is None else config.port)
+    with contextlib.ExitStack() as stack:
+        stack.callback(sock.close)
+        args.network = config.network  # the sandbox's (or a named network's) to serve
+        network, sandbox_info = stack.enter_context(_network(args))
+        channels, cases = _hand_off(named, notifier, sandbox_info, config)
+        for channel in channels.values():
+            close = getattr(channel, "close", None)
+            if callable(close):
+                stack.callback(close)
+        directory = None
+        if config.db:
+            from peppolnet.recipients.directory import RecipientDirectory
+
+            directory = stack.enter_context(RecipientDirectory(config.db))
+        app = create_app(
+            network=network,
+            channels=channels,
+            directory=directory,
+            lang=lang,
+            settings=config.settings,
+            cases=cases,
+        )
+        yield app, sock, network.name
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from peppolnet.web import WebSettings, banner, create_app
+        from peppolnet.web import banner
     except ImportError as exc:  # a broken install: one sentence, not a traceback
         raise UsageError(
             f"peppolnet serve needs {exc.name}, which is missing: reinstall peppolnet "
@@ -177,33 +304,11 @@ def run(args: argparse.Namespace) -> int:
     from peppolnet.cli._language import language
 
     lang = language()  # --lang (every command has it), else the locale: the page's default
-    named, notifier = _channels(args), _notifier(args, lang)  # usage problems before the port
-    sock = bind(args.host, args.port)
-    with contextlib.ExitStack() as stack:
-        stack.callback(sock.close)
-        network, sandbox_info = stack.enter_context(_network(args))
-        channels, cases = _hand_off(named, notifier, sandbox_info)
-        for channel in channels.values():
-            close = getattr(channel, "close", None)
-            if callable(close):
-                stack.callback(close)
-        directory = None
-        if args.db:
-            from peppolnet.recipients.directory import RecipientDirectory
-
-            directory = RecipientDirectory(args.db)
-        app = create_app(
-            network=network,
-            channels=channels,
-            directory=directory,
-            lang=lang,
-            settings=WebSettings(frame_ancestors=args.frame_ancestors),
-            cases=cases,
-        )
+    with prepared(args, lang) as (app, sock, network):
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{port}/"
-        print(banner(url, network.name).render(lang), flush=True)
+        print(banner(url, network).render(lang), flush=True)
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
         # uvicorn stops cleanly on Ctrl-C, then passes it on: that is the normal end
         with contextlib.suppress(KeyboardInterrupt):
