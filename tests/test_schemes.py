@@ -359,3 +359,23 @@ def test_messages_made_once_per_scheme_are_each_schemes_own() -> None:
     assert removed.code == "removed-scheme"
     assert "9955" in removed.message
     assert "SE:VAT" in removed.message
+
+
+def test_long_text_is_validated_but_not_kept() -> None:
+    # a result holds its input: the cache keeps only text that could be an identifier, so its
+    # 16,384 entries stay bounded in bytes whatever callers pass
+    from peppolnet import schemes
+
+    schemes._validate_text.cache_clear()
+    huge = "0007:" + "5" * 100_000
+    first, second = validate(huge), validate(huge)
+    assert [p.code for p in first.problems] == ["syntax"]
+    assert first == second
+    assert first is not second
+    assert schemes._validate_text.cache_info().currsize == 0
+    usual = "0007:5567321707"
+    assert validate(usual) is validate(usual)
+    assert schemes._validate_text.cache_info().currsize == 1
+    padded = " " * 100 + usual + " " * 100  # within the bound: kept, and still valid
+    assert validate(padded).valid
+    assert schemes._validate_text.cache_info().currsize == 2

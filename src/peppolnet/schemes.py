@@ -589,6 +589,8 @@ def validate(participant: ParticipantId | str) -> ValidationResult:
         raise InvalidParticipantId(
             f"a participant identifier must be text, not {type(participant).__name__}"
         )
+    if len(participant) > _CACHED_TEXT_MAX:
+        return _validate_uncached(participant)
     return _validate_text(participant)
 
 
@@ -600,9 +602,7 @@ def is_valid(participant: ParticipantId | str) -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=16384)
-def _validate_text(text: str) -> ValidationResult:
-    # Results are immutable values, so repeated identifiers (bulk registers) are served from cache.
+def _validate_uncached(text: str) -> ValidationResult:
     usual = ParticipantId._parse_usual(text)
     if usual is not None:  # four digits, a colon, the local part: nearly every identifier
         return _validate_icd(text, usual, usual.value[:4])
@@ -611,6 +611,14 @@ def _validate_text(text: str) -> ValidationResult:
     except InvalidParticipantId as exc:
         return ValidationResult(text, None, None, (Problem("syntax", exc.message),))
     return _validate_pid(text, pid)
+
+
+# Results are immutable values, so repeated identifiers (bulk registers) are served from cache.
+# Only text that could be an identifier is kept (the longest is a 25-character scheme, "::" and
+# a 135-character value, plus whitespace that parsing strips): a result holds its input, so
+# 16,384 entries of longer text would have no bound in bytes; such text is an error anyway.
+_validate_text: Final = functools.lru_cache(maxsize=16384)(_validate_uncached)
+_CACHED_TEXT_MAX: Final = 256
 
 
 def _validate_pid(text: str, pid: ParticipantId) -> ValidationResult:
