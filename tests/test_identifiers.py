@@ -560,3 +560,47 @@ def test_lax_never_accepts_a_value_over_its_limit(
     build, limit = case
     with pytest.raises(InvalidIdentifier):
         build(char * (limit + extra))
+
+
+_USUAL_SHAPE = st.builds(
+    lambda prefix, icd, local, pad: f"{pad}{prefix}{icd}:{local}{pad[::-1]}",
+    st.sampled_from(["", "iso6523-actorid-upis::", "ISO6523-actorid-upis::", "other-sch-eme::"]),
+    st.text(alphabet=string.digits + "a", min_size=3, max_size=5),
+    st.text(alphabet=string.ascii_letters + string.digits + "._~-:é ", min_size=0, max_size=135),
+    st.sampled_from(["", " ", "\n"]),
+)
+
+
+@given(st.one_of(_USUAL_SHAPE, st.text(max_size=160)))
+def test_the_usual_form_parses_exactly_as_parse_does(text: str) -> None:
+    # validate()'s fast path (ParticipantId._parse_usual) may decline any text, but what it
+    # accepts must be what strict parse() gives for it, in every attribute
+    usual = ParticipantId._parse_usual(text)
+    if usual is None:
+        return
+    parsed = ParticipantId.parse(text)
+    assert type(usual) is ParticipantId
+    assert (usual.scheme, usual.value, usual.normalised_value) == (
+        parsed.scheme, parsed.value, parsed.normalised_value
+    )  # fmt: skip
+    assert usual == parsed
+    assert hash(usual) == hash(parsed)
+    assert (usual.uri, usual.icd, usual.local_id) == (parsed.uri, parsed.icd, parsed.local_id)
+
+
+@given(_ICD, _LOCAL)
+def test_the_usual_form_takes_the_fast_path(icd: str, local: str) -> None:
+    for text in (f"{icd}:{local}", f"iso6523-actorid-upis::{icd}:{local}"):
+        assert ParticipantId._parse_usual(text) == ParticipantId.parse(text)
+
+
+def test_the_fast_path_declines_what_parse_explains() -> None:
+    for text in (
+        " 0007:5567321707",  # parse strips it: the general path
+        "0007:" + "1" * 131,  # too long
+        "007:5567321707",
+        "0007:55673 21707",
+        "0007:",
+        "ISO6523-ACTORID-UPIS::0007:5567321707",  # another spelling of the scheme
+    ):
+        assert ParticipantId._parse_usual(text) is None

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from peppolnet.codelists import SchemeState, participant_schemes
 from peppolnet.errors import InvalidParticipantId
+from peppolnet.i18n import render
 from peppolnet.identifiers import ParticipantId
 from peppolnet.schemes import (
     Problem,
@@ -328,3 +329,53 @@ def test_dutch_kvk_numbers_are_suggested_by_pattern() -> None:
 
     assert [c.bare for c in suggest_participant_ids("1672 6719", "NL")] == ["0106:16726719"]
     assert not suggest_participant_ids("1672671", "NL").candidates
+
+
+@given(
+    st.sampled_from(sorted({s.icd for s in participant_schemes()} | {"0000", "9999"})),
+    st.text(alphabet=LOCAL_CHARS, min_size=1, max_size=40),
+)
+def test_fast_and_general_parsing_give_the_same_verdict(icd: str, local: str) -> None:
+    # "0007:..." takes validate()'s fast path; the upper-case scheme spelling takes parse()
+    fast = validate(f"{icd}:{local}")
+    general = validate(f"ISO6523-ACTORID-UPIS::{icd}:{local}")
+    assert fast.participant == general.participant
+    assert fast.scheme == general.scheme
+    assert fast.problems == general.problems
+    assert [render(p.message, "sv") for p in fast.problems] == [
+        render(p.message, "sv") for p in general.problems
+    ]
+
+
+def test_messages_made_once_per_scheme_are_each_schemes_own() -> None:
+    # the check-digit and scheme-state problems are built with the rule table: they must still
+    # name the scheme of the identifier at hand, in both languages
+    se, no = validate("0007:5567321708"), validate("0192:991825828")
+    assert [p.message for p in se.problems] == ["check digit does not match (SE:ORGNR, Luhn)"]
+    assert [p.message for p in no.problems] == ["check digit does not match (NO:ORG, mod 11)"]
+    assert "SE:ORGNR" in render(se.problems[0].message, "sv")
+    assert render(se.problems[0].message, "sv") != se.problems[0].message
+    removed = validate("9955:SE556732170701").problems[0]
+    assert removed.code == "removed-scheme"
+    assert "9955" in removed.message
+    assert "SE:VAT" in removed.message
+
+
+def test_long_text_is_validated_but_not_kept() -> None:
+    # a result holds its input: the cache keeps only text that could be an identifier, so its
+    # 16,384 entries stay bounded in bytes whatever callers pass
+    from peppolnet import schemes
+
+    schemes._validate_text.cache_clear()
+    huge = "0007:" + "5" * 100_000
+    first, second = validate(huge), validate(huge)
+    assert [p.code for p in first.problems] == ["syntax"]
+    assert first == second
+    assert first is not second
+    assert schemes._validate_text.cache_info().currsize == 0
+    usual = "0007:5567321707"
+    assert validate(usual) is validate(usual)
+    assert schemes._validate_text.cache_info().currsize == 1
+    padded = " " * 100 + usual + " " * 100  # within the bound: kept, and still valid
+    assert validate(padded).valid
+    assert schemes._validate_text.cache_info().currsize == 2

@@ -80,7 +80,9 @@ class ValidationResult:
     @property
     def valid(self) -> bool:
         """True when no problem is an error (warnings such as a deprecated scheme are allowed)."""
-        return not any(p.severity == "error" for p in self.problems)
+        # no problems, no generator: read once per identifier in bulk runs, where the generator
+        # was a tenth of validate()'s own cost above python-stdnum's
+        return not self.problems or all(p.severity != "error" for p in self.problems)
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -318,6 +320,10 @@ class _Rule:
     check: Check | None
     check_how: str  # e.g. "stdnum se.orgnr"
     algorithm: str  # short name for messages, e.g. "Luhn"
+    # Problems that name only the scheme's own facts, made once with the table instead of per
+    # identifier (a message costs about as much as python-stdnum's whole check of a number)
+    state_problems: tuple[Problem, ...]  # removed or deprecated scheme
+    digit_problem: Problem  # a check digit that does not match, no detail
     digits: bool = True  # the check includes check-digit arithmetic, not only the format
     suggest: bool = field(default=False)  # usable in the generic suggestion fallback
 
@@ -512,16 +518,50 @@ def _build_rule(scheme: ParticipantScheme) -> _Rule:
         pattern_text = None
         pattern_how = ""
     pattern = re.compile(pattern_text, re.IGNORECASE) if pattern_text else None
+    algorithm = spec.algorithm or "check digit"
+    digit_message = _(
+        "check digit does not match ({scheme}, {algorithm})",
+        scheme=scheme.scheme_id,
+        algorithm=algorithm,
+    )
     return _Rule(
         pattern=pattern,
         pattern_how=pattern_how,
         check=spec.check,
         check_how=spec.how,
-        algorithm=spec.algorithm or "check digit",
+        algorithm=algorithm,
         digits=spec.check is not None and spec.digits,
         suggest=(spec.check is not None and scheme.icd not in _FREE_FORM)
         or scheme.icd in _SUGGEST_BY_PATTERN,
+        state_problems=_state_problems(scheme),
+        digit_problem=Problem("check-digit", digit_message),
     )
+
+
+def _state_problems(scheme: ParticipantScheme) -> tuple[Problem, ...]:
+    """The problem of using a removed (error) or deprecated (warning) scheme at all."""
+    icd, scheme_id = scheme.icd, scheme.scheme_id
+    if scheme.state is SchemeState.REMOVED:
+        if scheme.removal_date:
+            removed = _(
+                "scheme {icd} ({scheme}) was removed from Peppol on {date}",
+                icd=icd,
+                scheme=scheme_id,
+                date=scheme.removal_date,
+            )
+        else:
+            removed = _(
+                "scheme {icd} ({scheme}) was removed from Peppol", icd=icd, scheme=scheme_id
+            )
+        return (Problem("removed-scheme", removed),)
+    if scheme.state is SchemeState.DEPRECATED:
+        deprecated = _(
+            "scheme {icd} ({scheme}) is deprecated; do not use it for new participants",
+            icd=icd,
+            scheme=scheme_id,
+        )
+        return (Problem("deprecated-scheme", deprecated, "warning"),)
+    return ()
 
 
 @functools.cache
@@ -549,6 +589,8 @@ def validate(participant: ParticipantId | str) -> ValidationResult:
         raise InvalidParticipantId(
             f"a participant identifier must be text, not {type(participant).__name__}"
         )
+    if len(participant) > _CACHED_TEXT_MAX:
+        return _validate_uncached(participant)
     return _validate_text(participant)
 
 
@@ -560,14 +602,23 @@ def is_valid(participant: ParticipantId | str) -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=16384)
-def _validate_text(text: str) -> ValidationResult:
-    # Results are immutable values, so repeated identifiers (bulk registers) are served from cache.
+def _validate_uncached(text: str) -> ValidationResult:
+    usual = ParticipantId._parse_usual(text)
+    if usual is not None:  # four digits, a colon, the local part: nearly every identifier
+        return _validate_icd(text, usual, usual.value[:4])
     try:
         pid = ParticipantId.parse(text)
     except InvalidParticipantId as exc:
         return ValidationResult(text, None, None, (Problem("syntax", exc.message),))
     return _validate_pid(text, pid)
+
+
+# Results are immutable values, so repeated identifiers (bulk registers) are served from cache.
+# Only text that could be an identifier is kept (the longest is a 25-character scheme, "::" and
+# a 135-character value, plus whitespace that parsing strips): a result holds its input, so
+# 16,384 entries of longer text would have no bound in bytes; such text is an error anyway.
+_validate_text: Final = functools.lru_cache(maxsize=16384)(_validate_uncached)
+_CACHED_TEXT_MAX: Final = 256
 
 
 def _validate_pid(text: str, pid: ParticipantId) -> ValidationResult:
@@ -580,6 +631,11 @@ def _validate_pid(text: str, pid: ParticipantId) -> ValidationResult:
             expected=repr(PARTICIPANT_SCHEME),
         )
         return ValidationResult(text, pid, None, (Problem("unknown-scheme", message),))
+    return _validate_icd(text, pid, icd)
+
+
+def _validate_icd(text: str, pid: ParticipantId, icd: str) -> ValidationResult:
+    """The scheme's checks of an identifier of the iso6523 scheme whose ICD is ``icd``."""
     entry = _table().get(icd)
     if entry is None:
         message = _(
@@ -589,70 +645,38 @@ def _validate_pid(text: str, pid: ParticipantId) -> ValidationResult:
         )
         return ValidationResult(text, pid, None, (Problem("unknown-scheme", message),))
     scheme, rule = entry
-    problems: list[Problem] = []
-    if scheme.state is SchemeState.REMOVED:
-        removed = _(
-            "scheme {icd} ({scheme}) was removed from Peppol",
-            icd=icd,
-            scheme=scheme.scheme_id,
-        )
-        if scheme.removal_date:
-            removed = _(
-                "scheme {icd} ({scheme}) was removed from Peppol on {date}",
-                icd=icd,
-                scheme=scheme.scheme_id,
-                date=scheme.removal_date,
-            )
-        problems.append(Problem("removed-scheme", removed))
-    elif scheme.state is SchemeState.DEPRECATED:
-        problems.append(
-            Problem(
-                "deprecated-scheme",
-                _(
-                    "scheme {icd} ({scheme}) is deprecated; do not use it for new participants",
-                    icd=icd,
-                    scheme=scheme.scheme_id,
-                ),
-                "warning",
-            )
-        )
     local = pid.value[5:].upper()
     if rule.pattern is not None and rule.pattern.fullmatch(local) is None:
-        problems.append(
-            Problem(
-                "structure",
-                _(
-                    "{value} does not have the structure of {scheme} ({pattern})",
-                    value=repr(local),
-                    scheme=scheme.scheme_id,
-                    pattern=rule.pattern.pattern,
-                ),
-            )
+        problem = Problem(
+            "structure",
+            _(
+                "{value} does not have the structure of {scheme} ({pattern})",
+                value=repr(local),
+                scheme=scheme.scheme_id,
+                pattern=rule.pattern.pattern,
+            ),
         )
-    elif rule.check is not None:
-        outcome = rule.check(local)
-        if outcome is not None:
-            code, detail = outcome
-            problems.append(Problem(code, _rule_problem(scheme, rule, local, code, detail)))
-    return ValidationResult(text, pid, scheme, tuple(problems))
+    elif rule.check is None or (outcome := rule.check(local)) is None:
+        return ValidationResult(text, pid, scheme, rule.state_problems)
+    elif outcome[0] == "check-digit" and not outcome[1]:
+        problem = rule.digit_problem
+    else:
+        code, detail = outcome
+        problem = Problem(code, _rule_problem(scheme, rule, local, code, detail))
+    return ValidationResult(text, pid, scheme, (*rule.state_problems, problem))
 
 
 def _rule_problem(
     scheme: ParticipantScheme, rule: _Rule, local: str, code: ProblemCode, detail: str
 ) -> str:
-    """The sentence for a failed check of a scheme's rule (check digit or structure)."""
+    """The sentence for a failed check of a scheme's rule: a check digit with a detail, or the
+    structure (a check digit without one is the rule's ``digit_problem``, made once)."""
     if code == "check-digit" and detail:
         return _(
             "check digit does not match ({scheme}, {algorithm}; {detail})",
             scheme=scheme.scheme_id,
             algorithm=rule.algorithm,
             detail=detail,
-        )
-    if code == "check-digit":
-        return _(
-            "check digit does not match ({scheme}, {algorithm})",
-            scheme=scheme.scheme_id,
-            algorithm=rule.algorithm,
         )
     if detail:
         return _(
