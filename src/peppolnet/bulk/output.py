@@ -16,7 +16,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Final, Literal
 
@@ -97,6 +97,11 @@ def _formula_like(value: str) -> bool:
     return bare[:1] in _FORMULA_START and _PLAIN_NUMBER.fullmatch(bare) is None
 
 
+#: The first characters after which a value may be formula-like (:func:`_formula_like`): any
+#: other first character is safe as it is, found without a copy or a pattern per cell.
+_SUSPECT_START: Final = _FORMULA_START | {"'"}
+
+
 def csv_safe(value: str) -> str:
     """``value`` for a CSV cell that a spreadsheet will not run as a formula (CSV injection).
 
@@ -119,6 +124,8 @@ def csv_safe(value: str) -> str:
     every value as it was given. Values starting with a quote and anything else
     (``'s-Hertogenbosch``) are unchanged.
     """
+    if value[:1] not in _SUSPECT_START:
+        return value
     return "'" + value if _formula_like(value) else value
 
 
@@ -304,9 +311,11 @@ class ResultWriter:
         os.replace(fresh, journal)
         self._fh = journal.open("a", encoding="utf-8", newline="")
 
-    def write(self, result: BulkResult) -> None:
-        """Write one result; it is on disk (flushed) when this returns."""
-        record = result.record()
+    def write(self, result: BulkResult, record: Mapping[str, str] | None = None) -> None:
+        """Write one result; it is on disk (flushed) when this returns. ``record`` is the
+        result's :meth:`~peppolnet.bulk.BulkResult.record` when the caller has made it."""
+        if record is None:
+            record = result.record()
         self.count += 1
         assert self._fh is not None
         if self.fmt == "jsonl":

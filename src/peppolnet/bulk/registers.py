@@ -133,7 +133,7 @@ def detect_columns(headers: list[str], mapping: Mapping[str, str] | None = None)
     return found
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class RegisterRow:
     """One data row: its 1-based ``number`` (header excluded), original fields, lookup fields.
 

@@ -50,9 +50,10 @@ class Summary(AsTable):
         # label -> (name, seat id), so a table has them as columns of their own
         self._operator_parts: dict[str, tuple[str, str]] = {}
 
-    def add_result(self, result: BulkResult) -> None:
-        """Count one result of :func:`~peppolnet.bulk.check_many`."""
-        self.add({**result.record(), "country": result.row.country})
+    def add_result(self, result: BulkResult, record: Mapping[str, str] | None = None) -> None:
+        """Count one result of :func:`~peppolnet.bulk.check_many` (``record``: its
+        :meth:`~peppolnet.bulk.BulkResult.record`, when the caller has made it already)."""
+        self.add({**(record or result.record()), "country": result.row.country})
 
     def add(self, record: Mapping[str, str]) -> None:
         """Count one output row (the added columns and ``country``)."""
