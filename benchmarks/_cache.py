@@ -104,6 +104,13 @@ def key_of(params: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def entry_place(root: Path, kind: str, params: Mapping[str, Any]) -> Path:
+    """Where the entry of ``kind`` made with ``params`` by the tree being run is kept: per
+    tree as well, since compare.py runs an older tree with this harness and its cache, and
+    two trees sharing one place would each find the other's entry stale and remake it."""
+    return root / kind / key_of({**params, "package": str(_package_dir())})
+
+
 def cached(
     root: Path, kind: str, params: Mapping[str, Any], make: Callable[[Path], dict[str, Any]]
 ) -> tuple[Path, dict[str, Any], bool]:
@@ -115,7 +122,7 @@ def cached(
     get ``made_at`` and ``build`` (unique to this making: a product made from this one keys
     on it, so a remade input is never paired with an old output).
     """
-    place = root / kind / key_of(params)
+    place = entry_place(root, kind, params)
     stamp_file = place / STAMP
     if stamp_file.is_file():
         try:

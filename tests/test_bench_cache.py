@@ -55,6 +55,19 @@ def test_an_entry_is_kept_for_the_same_params_and_code(cache: Any, tmp_path: Pat
     assert any(name.startswith("data/") for name in files)
 
 
+def test_another_tree_has_an_entry_of_its_own(
+    cache: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two trees run with one cache (compare.py) keep an entry each, not one remade by turns."""
+    make = Maker()
+    ours, _, _ = cache.cached(tmp_path, "thing", {"n": 1}, make)
+    monkeypatch.setattr(cache, "_package_dir", lambda: tmp_path / "old" / "peppolnet")
+    theirs = cache.entry_place(tmp_path, "thing", {"n": 1})
+    monkeypatch.undo()
+    assert theirs != ours
+    assert cache.entry_place(tmp_path, "thing", {"n": 1}) == ours
+
+
 def test_other_params_are_another_entry(cache: Any, tmp_path: Path) -> None:
     make = Maker()
     one, _, _ = cache.cached(tmp_path, "thing", {"n": 1}, make)
