@@ -23,7 +23,7 @@ from typing import IO, Any, BinaryIO, Final, Literal
 from peppolnet.bulk.run import BulkResult
 from peppolnet.bulk.tables import cannot_write
 from peppolnet.errors import InvalidInput
-from peppolnet.i18n import LANGUAGES, Message, _, render
+from peppolnet.i18n import LANGUAGES, Message, _, parse_language, render
 
 __all__ = [
     "ADDED_COLUMNS",
@@ -192,9 +192,11 @@ def output_headers(input_headers: Sequence[str], language: str | None = None) ->
     return [*renamed, *added]
 
 
-def _input_fields(headers: Sequence[str], result: BulkResult) -> list[str]:
-    fields = list(result.row.fields)
-    return (fields + [""] * len(headers))[: len(headers)]
+def _input_fields(headers: Sequence[str], result: BulkResult) -> Sequence[str]:
+    fields = result.row.fields
+    if len(fields) == len(headers):  # every row read by read_register: no copies
+        return fields
+    return (list(fields) + [""] * len(headers))[: len(headers)]
 
 
 class ResultWriter:
@@ -231,6 +233,8 @@ class ResultWriter:
         self.path = Path(path)
         self.fmt = fmt
         self.language = None if fmt == "jsonl" else language
+        # English text is the messages' own str value: nothing to render per cell
+        self._english = self.language is None or parse_language(self.language) == "en"
         self.input_headers = list(input_headers)
         self.headers = output_headers(self.input_headers, self.language)
         self.count = 0
@@ -324,10 +328,11 @@ class ResultWriter:
             data["input"] = dict(zip(self.input_headers, fields, strict=True))
             self._fh.write(json.dumps(data, ensure_ascii=False) + "\n")
         else:
-            shown = (render(value, self.language) for value in record.values())
+            added = record.values()
+            shown = added if self._english else (render(v, self.language) for v in added)
             values = [*_input_fields(self.input_headers, result), *shown]
             if self.fmt == "csv":
-                self._csv.writerow([csv_safe(v) for v in values])
+                self._csv.writerow(list(map(csv_safe, values)))
             else:
                 self._fh.write(_journal_line(values))
         self._fh.flush()
