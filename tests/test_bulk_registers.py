@@ -125,6 +125,28 @@ def test_malformed_rows_are_kept_with_a_problem(tmp_path: Path) -> None:
     assert "ATLANTIS" in (rows[5].problem or "")
 
 
+def test_row_shapes_each_path_of_the_reader_takes(tmp_path: Path) -> None:
+    """Rows as wide as the header, with empty cells past it, blank but for spaces, and with a
+    field too long to be a value: each read as before the reader's fast path for a row of
+    the header's width."""
+    long = "x" * 10_001
+    text = (
+        "name,org number,country\n"
+        " , ,\t\n"  # only whitespace: not a row
+        "Good AB,550912-8723,SE,,\n"  # empty cells past the header are no extra fields
+        f"{long},550912-8723,SE\n"
+        "Exact AB, 550912-8723 ,SE\n"
+    )
+    rows = list(read_register(write(tmp_path, text)))
+    assert [r.number for r in rows] == [1, 2, 3]
+    assert rows[0].fields == ("Good AB", "550912-8723", "SE")
+    assert rows[0].problem is None
+    assert "longer than 10000 characters" in (rows[1].problem or "")
+    assert rows[2].fields == ("Exact AB", " 550912-8723 ", "SE")
+    assert rows[2].org_number == "550912-8723"
+    assert rows[2].problem is None
+
+
 def test_participant_id_column_wins_over_org_number(tmp_path: Path) -> None:
     text = "name,orgnr,country,participant id\nA,550912-8723,SE,9925:BE0425738938\nB,,,nonsense\n"
     rows = list(read_register(write(tmp_path, text)))

@@ -57,6 +57,37 @@ def test_check_writes_every_row_and_a_summary(
     assert rows[38]["reason"]
 
 
+def test_the_run_collects_garbage_less_often_and_puts_the_collector_back(
+    on_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``peppolnet check`` raises the young generation's threshold while it checks (its own
+    process, a long run) and leaves the collector as it found it, also when the run fails."""
+    import gc
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    real = check_command._check
+
+    def watched(*args: Any) -> Any:
+        seen.append(gc.get_threshold())
+        return real(*args)
+
+    monkeypatch.setattr(check_command, "_check", watched)
+    out = tmp_path / "out.csv"
+    assert main(["check", str(FIXTURE), "-o", str(out), "--json", "--concurrency", "4"]) == 0
+    assert seen[0][0] >= 20_000
+    assert seen[0][1:] == before[1:]
+    assert gc.get_threshold() == before
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(check_command, "_check", broken)
+    with pytest.raises(RuntimeError, match="a bug of ours"):
+        main(["check", str(FIXTURE), "-o", str(tmp_path / "again.csv"), "--json"])
+    assert gc.get_threshold() == before
+
+
 def test_human_summary_and_default_output(
     on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

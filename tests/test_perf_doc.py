@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parent.parent
+from _benchmarks import ROOT, bench_module
 
 
 def perf_doc() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("perf_doc", ROOT / "benchmarks" / "perf_doc.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("perf_doc")
 
 
 RESULT = {

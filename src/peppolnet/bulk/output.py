@@ -16,14 +16,14 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Final, Literal
 
 from peppolnet.bulk.run import BulkResult
 from peppolnet.bulk.tables import cannot_write
 from peppolnet.errors import InvalidInput
-from peppolnet.i18n import LANGUAGES, Message, _, render
+from peppolnet.i18n import LANGUAGES, Message, _, parse_language, render
 
 __all__ = [
     "ADDED_COLUMNS",
@@ -97,6 +97,11 @@ def _formula_like(value: str) -> bool:
     return bare[:1] in _FORMULA_START and _PLAIN_NUMBER.fullmatch(bare) is None
 
 
+#: The first characters after which a value may be formula-like (:func:`_formula_like`): any
+#: other first character is safe as it is, found without a copy or a pattern per cell.
+_SUSPECT_START: Final = _FORMULA_START | {"'"}
+
+
 def csv_safe(value: str) -> str:
     """``value`` for a CSV cell that a spreadsheet will not run as a formula (CSV injection).
 
@@ -119,6 +124,8 @@ def csv_safe(value: str) -> str:
     every value as it was given. Values starting with a quote and anything else
     (``'s-Hertogenbosch``) are unchanged.
     """
+    if value[:1] not in _SUSPECT_START:
+        return value
     return "'" + value if _formula_like(value) else value
 
 
@@ -185,9 +192,11 @@ def output_headers(input_headers: Sequence[str], language: str | None = None) ->
     return [*renamed, *added]
 
 
-def _input_fields(headers: Sequence[str], result: BulkResult) -> list[str]:
-    fields = list(result.row.fields)
-    return (fields + [""] * len(headers))[: len(headers)]
+def _input_fields(headers: Sequence[str], result: BulkResult) -> Sequence[str]:
+    fields = result.row.fields
+    if len(fields) == len(headers):  # every row read by read_register: no copies
+        return fields
+    return (list(fields) + [""] * len(headers))[: len(headers)]
 
 
 class ResultWriter:
@@ -224,6 +233,8 @@ class ResultWriter:
         self.path = Path(path)
         self.fmt = fmt
         self.language = None if fmt == "jsonl" else language
+        # English text is the messages' own str value: nothing to render per cell
+        self._english = self.language is None or parse_language(self.language) == "en"
         self.input_headers = list(input_headers)
         self.headers = output_headers(self.input_headers, self.language)
         self.count = 0
@@ -304,9 +315,11 @@ class ResultWriter:
         os.replace(fresh, journal)
         self._fh = journal.open("a", encoding="utf-8", newline="")
 
-    def write(self, result: BulkResult) -> None:
-        """Write one result; it is on disk (flushed) when this returns."""
-        record = result.record()
+    def write(self, result: BulkResult, record: Mapping[str, str] | None = None) -> None:
+        """Write one result; it is on disk (flushed) when this returns. ``record`` is the
+        result's :meth:`~peppolnet.bulk.BulkResult.record` when the caller has made it."""
+        if record is None:
+            record = result.record()
         self.count += 1
         assert self._fh is not None
         if self.fmt == "jsonl":
@@ -315,10 +328,11 @@ class ResultWriter:
             data["input"] = dict(zip(self.input_headers, fields, strict=True))
             self._fh.write(json.dumps(data, ensure_ascii=False) + "\n")
         else:
-            shown = (render(value, self.language) for value in record.values())
+            added = record.values()
+            shown = added if self._english else (render(v, self.language) for v in added)
             values = [*_input_fields(self.input_headers, result), *shown]
             if self.fmt == "csv":
-                self._csv.writerow([csv_safe(v) for v in values])
+                self._csv.writerow(list(map(csv_safe, values)))
             else:
                 self._fh.write(_journal_line(values))
         self._fh.flush()

@@ -133,7 +133,7 @@ def detect_columns(headers: list[str], mapping: Mapping[str, str] | None = None)
     return found
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class RegisterRow:
     """One data row: its 1-based ``number`` (header excluded), original fields, lookup fields.
 
@@ -382,16 +382,23 @@ def _rows(
 ) -> Iterator[RegisterRow]:
     number = 0
     width = len(headers)
+    # Per row this is done a million times in a big register: the common case (as many cells
+    # as the header) takes no list copies, and the checks run in C (join, map) rather than
+    # in generators (6.5 -> 5.8 us a row, read_register alone, same run).
     for cells in raw:
-        if not any(c.strip() for c in cells):
+        if not "".join(cells).strip():
             continue  # a blank line is not a row
         number += 1
         if len(cells) == 1 and cells[0].startswith("\x00"):
             malformed = _("malformed CSV record: {problem}", problem=cells[0][1:])
             yield RegisterRow(number, (), problem=malformed)
             continue
-        extra = [c for c in cells[width:] if c.strip()]
-        fields = tuple((cells + [""] * width)[:width])
+        if len(cells) == width:
+            extra: list[str] = []
+            fields = tuple(cells)
+        else:
+            extra = [c for c in cells[width:] if c.strip()]
+            fields = tuple((cells + [""] * width)[:width])
         values = {role: fields[i].strip() for role, i in roles.items()}
         org_number = values.get("org_number", "")
         country = country_of(values.get("country", "")) or (default_country or "")
@@ -404,7 +411,7 @@ def _rows(
                 count=width + len(extra),
                 width=width,
             )
-        elif any(len(f) > _MAX_FIELD for f in fields):
+        elif fields and max(map(len, fields)) > _MAX_FIELD:
             problem = _("a field is longer than {limit} characters", limit=_MAX_FIELD)
         else:
             try:

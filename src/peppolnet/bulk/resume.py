@@ -173,9 +173,10 @@ class RegisterRun:
     ) -> Generator[BulkResult, None, None]:
         try:
             for result in results:
-                self.writer.write(result)
+                record = result.record()  # once for both: a million-row run makes a million
+                self.writer.write(result, record)
                 self.written += 1  # counted with the write: an interrupt cannot fall between
-                self.summary.add_result(result)
+                self.summary.add_result(result, record)
                 yield result
         finally:
             results.close()

@@ -107,7 +107,7 @@ run in ``concurrency`` worker threads of the run), or a factory making either (t
 at the call and closes it when it ends)."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Outcome:
     verdict: Verdict | None
     reason: str
@@ -119,7 +119,7 @@ class _Outcome:
         return INVALID_INPUT if self.verdict is None else str(self.verdict)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class BulkResult(AsTable):
     """One input row and its answer.
 
@@ -170,7 +170,7 @@ class BulkResult(AsTable):
     def smp_host(self) -> str:
         """The host name of the participant's SMP, when the SML named one."""
         url = self.reachability.smp_url if self.reachability else None
-        return (urlsplit(url).hostname or "") if url else ""
+        return _host_of(url) if url else ""
 
     def record(self) -> dict[str, str]:
         """The columns added to the output row (see :data:`peppolnet.bulk.ADDED_COLUMNS`)."""
@@ -277,6 +277,13 @@ class ResultCache:
             age = min(age, self.max_negative_ttl)
         with self._lock:
             self._data.put(key, (self.clock.monotonic() + age, outcome))
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_of(url: str) -> str:
+    """The host of an SMP URL. Remembered: a register's answers name a few SMPs over and over,
+    and parsing the URL again for every output row cost more than the rest of its columns."""
+    return urlsplit(url).hostname or ""
 
 
 def _verdict_of(entry: tuple[float, _Outcome]) -> Verdict | None:
@@ -586,7 +593,13 @@ def _run_clock(lookup: object, options: CheckOptions) -> Clock:
 
 _END: Final = object()
 _Entry: TypeAlias = tuple[RegisterRow, _Outcome, bool]
-_Pending: TypeAlias = tuple[RegisterRow, "asyncio.Future[_Outcome]", bool]
+_Answer: TypeAlias = "_Outcome | asyncio.Future[_Outcome]"
+"""A row's answer: there already (a cached one, a row that cannot be looked up) or to come."""
+_Pending: TypeAlias = tuple[RegisterRow, _Answer, bool]
+
+
+def _answered(answer: _Answer) -> bool:
+    return isinstance(answer, _Outcome) or answer.done()
 
 
 class _Lookups:
@@ -604,13 +617,16 @@ class _Lookups:
         self._running: set[asyncio.Future[_Outcome]] = set()
 
     def schedule(self, row: RegisterRow) -> _Pending:
-        """The future answering ``row``, and whether this row shares another row's answer."""
+        """The answer to ``row`` (an outcome, or the future of one), and whether this row
+        shares another row's answer. A cached answer is handed on as it is, not in a future
+        of its own: four rows in five of a big register are such hits, and every object a
+        row keeps while it waits in the window is work for the garbage collector."""
         if row.problem is not None:
-            return row, self._ready(_Outcome(None, row.problem, None, 0)), False
+            return row, _Outcome(None, row.problem, None, 0), False
         key = _key(row, self._plan.doc_key)
         hit = self._plan.cache.get(key)
         if hit is not None:
-            return row, self._ready(hit), True
+            return row, hit, True
         future = self._inflight.get(key)
         if future is not None:
             return row, future, True
@@ -624,11 +640,6 @@ class _Lookups:
         """Cancel every lookup still running (the run was closed early)."""
         for future in list(self._running):
             future.cancel()
-
-    def _ready(self, outcome: _Outcome) -> asyncio.Future[_Outcome]:
-        future: asyncio.Future[_Outcome] = self._loop.create_future()
-        future.set_result(outcome)
-        return future
 
     def _finished(self, key: _Key, future: asyncio.Future[_Outcome]) -> None:
         self._running.discard(future)
@@ -671,13 +682,16 @@ class _InOrder:
 
     def ready(self) -> bool:
         """Whether :meth:`next` would not wait."""
-        return bool(self._pending) and self._pending[0][1].done()
+        return bool(self._pending) and _answered(self._pending[0][1])
 
     def arm(self, waiter: asyncio.Future[None]) -> Callable[[], None]:
         """Wake ``waiter`` when :meth:`ready`; returns how to stop."""
         if not self._pending:
             return _nothing
         head = self._pending[0][1]
+        if isinstance(head, _Outcome):
+            _wake(waiter)
+            return _nothing
         callback = functools.partial(_wake, waiter)
         head.add_done_callback(callback)
 
@@ -687,9 +701,11 @@ class _InOrder:
         return stop
 
     async def next(self) -> _Entry:
-        row, future, shared = self._pending.popleft()
+        row, answer, shared = self._pending.popleft()
+        if isinstance(answer, _Outcome):
+            return row, answer, shared
         # shielded: a duplicate later in the window may share this future
-        outcome = future.result() if future.done() else await asyncio.shield(future)
+        outcome = answer.result() if answer.done() else await asyncio.shield(answer)
         return row, outcome, shared
 
 
@@ -708,7 +724,11 @@ class _AsCompleted:
 
     def add(self, entry: _Pending) -> None:
         self._outstanding += 1
-        entry[1].add_done_callback(functools.partial(self._arrived, entry))
+        answer = entry[1]
+        if isinstance(answer, _Outcome):
+            self._arrived(entry, answer)
+        else:
+            answer.add_done_callback(functools.partial(self._arrived, entry))
 
     def _arrived(self, entry: _Pending, _future: object) -> None:
         self._completed.append(entry)
@@ -728,9 +748,9 @@ class _AsCompleted:
     async def next(self) -> _Entry:
         while not self._completed:
             await _wait_for(self)
-        row, future, shared = self._completed.popleft()
+        row, answer, shared = self._completed.popleft()
         self._outstanding -= 1
-        return row, future.result(), shared
+        return row, answer if isinstance(answer, _Outcome) else answer.result(), shared
 
 
 class _Waitable(Protocol):

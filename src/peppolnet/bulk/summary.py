@@ -50,12 +50,19 @@ class Summary(AsTable):
         # label -> (name, seat id), so a table has them as columns of their own
         self._operator_parts: dict[str, tuple[str, str]] = {}
 
-    def add_result(self, result: BulkResult) -> None:
-        """Count one result of :func:`~peppolnet.bulk.check_many`."""
-        self.add({**result.record(), "country": result.row.country})
+    def add_result(self, result: BulkResult, record: Mapping[str, str] | None = None) -> None:
+        """Count one result of :func:`~peppolnet.bulk.check_many` (``record``: its
+        :meth:`~peppolnet.bulk.BulkResult.record`, when the caller has made it already)."""
+        added = record or result.record()
+        self._count(added, result.row.country)
 
     def add(self, record: Mapping[str, str]) -> None:
         """Count one output row (the added columns and ``country``)."""
+        self._count(record, record.get("country") or "")
+
+    def _count(self, record: Mapping[str, str], country: str) -> None:
+        # the record as it is, the country beside it: a merged copy per row of a million-row
+        # run cost more than the counting
         verdict = record.get("verdict", "") or "unknown"
         self.total += 1
         self.verdicts[verdict] += 1
@@ -65,8 +72,8 @@ class Summary(AsTable):
             label = f"{name} ({seat})" if name and seat else name or seat or _UNNAMED
             self.operators[label] += 1
             self._operator_parts.setdefault(label, (name, seat))
-        country = (record.get("country") or "").upper() or "??"
-        self.countries.setdefault(country, collections.Counter())[verdict] += 1
+        where = country.upper() or "??"
+        self.countries.setdefault(where, collections.Counter())[verdict] += 1
 
     def extend(self, results: Iterable[BulkResult]) -> Summary:
         """Count many results; returns self."""

@@ -37,6 +37,8 @@ def _require(module: str, what: str) -> Any:
 class AsTable:
     """``to_pandas()`` and ``to_parquet()`` for anything with a ``to_arrow()``."""
 
+    __slots__ = ()  # its values may be slotted (a bulk run makes one per row)
+
     def to_arrow(self) -> Any:
         """This value as a ``pyarrow.Table``."""
         raise NotImplementedError

