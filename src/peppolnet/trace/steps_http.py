@@ -29,7 +29,7 @@ from peppolnet.trace.tls import tls_failure
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["HEADERS", "FetchRecord", "fetch_steps", "fetches", "summaries"]
+__all__ = ["HEADERS", "FetchRecord", "fetch_steps", "fetches"]
 
 #: The response headers a trace shows.
 HEADERS: Final = (
@@ -108,22 +108,6 @@ def fetches(events: Sequence[Event]) -> list[FetchRecord]:
         elif isinstance(event, Paused):
             found[-1].pause = event.seconds
     return found
-
-
-def summaries(records: Sequence[FetchRecord]) -> list[dict[str, Any]]:
-    """Requests in a line each (a revocation list's download, shown under its certificate)."""
-    rows = []
-    for record in records:
-        answer = record.ended.outcome if record.ended is not None else None
-        rows.append(
-            {
-                "url": record.url,
-                "status": record.status or None,
-                "body_bytes": len(answer.body) if isinstance(answer, Answer) else None,
-                "error": record.fault.detail if record.fault is not None else None,
-            }
-        )
-    return rows
 
 
 def fetch_steps(
