@@ -7,7 +7,13 @@ copies of its TOML (docs/sandbox.md describes the format).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from peppolnet.sandbox import Sandbox
+    from peppolnet.sandbox.http import Faults
 
 
 def operators_network(
@@ -46,3 +52,17 @@ quirks = [{quirks}]
 """
         )
     return "".join(parts)
+
+
+@contextlib.contextmanager
+def crl_faults(net: Sandbox, faults: Faults) -> Iterator[None]:
+    """Run the block with the sandbox's CRL server failing as ``faults`` says (the revocation
+    and trace tests make it reset, time out or answer 5xx)."""
+    from peppolnet.sandbox.http import Faults
+
+    assert net.crl_server is not None
+    net.crl_server.faults = faults
+    try:
+        yield
+    finally:
+        net.crl_server.faults = Faults()

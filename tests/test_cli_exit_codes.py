@@ -257,6 +257,25 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         ),
         error(2, "required", "--name", "Bygg AB"),
         error(2, "no sandbox is running", *REQUEST, *NO_SANDBOX),
+        # the mail server's settings file and login: found before anything is stored
+        error(
+            2, "cannot read the settings file", *REQUEST, "--send", "smtp", "--config", "{missing}"
+        ),
+        error(
+            2,
+            "the mail server's username needs its password in the environment variable",
+            *REQUEST,
+            "--send",
+            "smtp",
+            "--smtp",
+            "127.0.0.1:25",
+            "--smtp-username",
+            "desk",
+            "--smtp-to",
+            "a@b.example",
+            "--smtp-from",
+            "c@d.example",
+        ),
         # a line break in anything that ends up in a mail header: refused, never altered
         answer(
             1,
@@ -320,6 +339,8 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(1, "00000000: no request with id", *BASE[("request", "send")]),
         error(2, "--via http needs --desk-url", "00000000", "--via", "http"),
         error(2, "--via outbox needs --outbox DIR", "00000000", "--via", "outbox"),
+        error(2, "--via smtp needs --smtp HOST:PORT", "00000000", "--via", "smtp"),
+        error(2, "is not valid TOML", "00000000", "--via", "smtp", "--config", "{register}"),
         error(2, "required: --via", "00000000"),
         error(2, "invalid choice: 'fax'", "00000000", "--via", "fax"),
         error(2, "no sandbox is running", "00000000", "--via", "http", *NO_SANDBOX),

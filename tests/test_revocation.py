@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _networks import operators_network
+from _networks import crl_faults, operators_network
 from peppolnet.bulk import check_many
 from peppolnet.cli import main
 from peppolnet.destinations import LOOPBACK_ALLOWED
@@ -72,16 +72,6 @@ def net() -> Iterator[Sandbox]:
 def checker() -> Iterator[CrlChecker]:
     with CrlChecker(destinations=LOOPBACK_ALLOWED, timeout=2.0) as crl:
         yield crl
-
-
-@contextlib.contextmanager
-def crl_faults(net: Sandbox, faults: Faults) -> Iterator[None]:
-    assert net.crl_server is not None
-    net.crl_server.faults = faults
-    try:
-        yield
-    finally:
-        net.crl_server.faults = Faults()
 
 
 @contextlib.contextmanager

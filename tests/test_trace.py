@@ -119,8 +119,16 @@ def test_the_connection_and_its_tls(sandbox: Sandbox, traced: tuple[ParticipantI
     assert "127.0.0.1" in tls.details["server_certificate"]["names"]
     assert tls.details["chain"] == [sandbox.pki.root.subject.rfc4514_string()]
     assert tls.details["trust_store"]["path"] == str(sandbox.tls_ca_path)
+    # the handshake was timed where the connection was opened, inside the request's own time
     http = trace.step("http")
     assert http is not None
+    assert tls.details["connection_reused"] is False
+    assert tls.elapsed is not None
+    assert http.elapsed is not None
+    assert 0 < tls.elapsed < http.elapsed
+    assert tls.details["handshake_ms"] == round(tls.elapsed * 1000, 2)
+    line = next(line for line in str(trace).splitlines() if " tls: " in line)
+    assert line.endswith(f"({tls.elapsed * 1000:.1f} ms)")
     assert (http.details["method"], http.details["status"]) == ("GET", 200)
     assert http.details["body_bytes"] > 0
     assert http.details["headers"]["content-type"].startswith("application/xml")
@@ -193,6 +201,13 @@ def test_a_trace_asks_dns_although_the_answer_is_cached(sandbox: Sandbox) -> Non
     host = trace.step("smp-host")
     assert host is not None
     assert host.details["addresses"] is None
+    # ... and its handshake as it was then, not as time this trace spent
+    tls = trace.step("tls")
+    assert tls is not None
+    assert tls.details["connection_reused"] is True
+    assert tls.elapsed is None
+    assert tls.details["handshake_ms"] > 0
+    assert "when an earlier request opened the connection" in str(trace)
 
 
 def test_the_async_twin_records_the_same_steps(sandbox: Sandbox) -> None:
@@ -208,6 +223,13 @@ def test_the_async_twin_records_the_same_steps(sandbox: Sandbox) -> None:
     assert tls is not None
     assert tls.details["protocol"] in ("TLSv1.2", "TLSv1.3")
     assert "127.0.0.1" in tls.details["server_certificate"]["names"]
+    # aiohttp's handshake, timed by the context's SSL object
+    http = traced.step("http")
+    assert http is not None
+    assert http.elapsed is not None
+    assert tls.details["connection_reused"] is False
+    assert tls.elapsed is not None
+    assert 0 < tls.elapsed < http.elapsed
     host = traced.step("smp-host")
     assert host is not None
     assert str(host.details["connected_to"]).startswith("127.0.0.1:")

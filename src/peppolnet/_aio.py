@@ -46,7 +46,7 @@ import aiohttp.abc
 import httpx
 import yarl
 
-from peppolnet import _http, _observe
+from peppolnet import _http, _observe, _tls
 
 if TYPE_CHECKING:
     import socket
@@ -148,6 +148,8 @@ class _Connection:
     def get_extra_info(self, info: str) -> Any:
         if self._transport is None:
             return None
+        if info == _tls.HANDSHAKE:  # timed by the context's TimedSSLObject, when it is ours
+            return getattr(self._transport.get_extra_info("ssl_object"), "handshake", None)
         if info == "server_addr":
             info = "peername"
         elif info == "client_addr":

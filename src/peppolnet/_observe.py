@@ -24,6 +24,9 @@ implements only what it needs):
   :meth:`~Observer.paused`: each HTTP request a client's logic makes (:func:`peppolnet._http.run`
   and :func:`~peppolnet._http.arun`), the response as the transport gave it (with its connection's
   TLS facts), its end, and the pauses between retries.
+* :meth:`Observer.crl`: each CRL a revocation answer used, downloaded or from the cache (the
+  download runs in a thread of its own, shared by every asker, so the checker reports it to
+  the asker's watcher when the asker has it).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from peppolnet.dnsquery import Exchange
     from peppolnet.dnssec.chain import ChainLink
     from peppolnet.dnswire import DnsResponse
+    from peppolnet.revocation import CrlFetch
 
 __all__ = ["Observer", "current", "observing"]
 
@@ -96,6 +100,10 @@ class Observer:
 
     def paused(self, seconds: float) -> None:
         """A client's logic waits ``seconds`` before trying again."""
+
+    def crl(self, fetch: CrlFetch) -> None:
+        """A revocation answer used the CRL ``fetch`` describes: downloaded (by the download's
+        own thread, whose requests no observer sees) or from the checker's cache."""
 
 
 _CURRENT: Final[contextvars.ContextVar[Observer | None]] = contextvars.ContextVar(

@@ -12,18 +12,49 @@ from __future__ import annotations
 import functools
 import os
 import ssl
+import time
+from typing import Final
 
 from peppolnet.errors import InvalidInput
 
-__all__ = ["context", "trust_store"]
+__all__ = ["HANDSHAKE", "TimedSSLObject", "context", "trust_store"]
+
+#: The ``get_extra_info`` name under which both transports' connections tell how their TLS
+#: handshake went for a trace: ``(ended, seconds)``, ``ended`` a :func:`time.perf_counter`
+#: reading (None where it was not measured).
+HANDSHAKE: Final = "peppolnet_tls_handshake"
+
+
+class TimedSSLObject(ssl.SSLObject):
+    """An :class:`ssl.SSLObject` that remembers how long its handshake took, for a trace.
+
+    Why here: the async transport's handshake happens inside asyncio's SSL protocol (under
+    aiohttp's connector), which reports no timing; asyncio drives the handshake by calling
+    ``do_handshake`` until it stops asking for more data, so the first call is the ClientHello
+    and the one that returns is the end. Two clock readings per connection, none per request:
+    a plain lookup on kept-alive connections pays nothing. (The sync transport times its
+    blocking handshake around ``start_tls`` instead: :class:`peppolnet._http._Stream`.)
+    """
+
+    handshake: tuple[float, float] | None = None
+    _began: float | None = None
+
+    def do_handshake(self) -> None:
+        if self._began is None:
+            self._began = time.perf_counter()
+        super().do_handshake()  # raises SSLWantReadError until the server's part has come
+        ended = time.perf_counter()
+        self.handshake = (ended, ended - self._began)
 
 
 @functools.lru_cache(maxsize=16)
 def _context(cafile: str | None, capath: str | None = None) -> ssl.SSLContext:
     try:
-        return ssl.create_default_context(cafile=cafile, capath=capath)
+        made = ssl.create_default_context(cafile=cafile, capath=capath)
     except (OSError, ssl.SSLError) as exc:
         raise InvalidInput(f"cannot load the TLS trust bundle {cafile or capath}: {exc}") from exc
+    made.sslobject_class = TimedSSLObject  # the async transport's handshakes, timed
+    return made
 
 
 def _default_context() -> ssl.SSLContext:

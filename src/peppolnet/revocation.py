@@ -73,7 +73,7 @@ import httpx
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from peppolnet import _http
+from peppolnet import _http, _observe
 from peppolnet._logging import logger
 from peppolnet._tls import context
 from peppolnet.clock import Clock, as_clock
@@ -82,7 +82,7 @@ from peppolnet.errors import DestinationRefused
 from peppolnet.i18n import Message, _
 from peppolnet.pki import RevocationAnswer, RevocationStatus
 
-__all__ = ["DEFAULT_MAX_BYTES", "CrlChecker", "crl_urls", "judge_crl", "read_crl"]
+__all__ = ["DEFAULT_MAX_BYTES", "CrlChecker", "CrlFetch", "crl_urls", "judge_crl", "read_crl"]
 
 #: CRL downloads are HTTP fetches (logged by peppolnet._http); a CRL served from the cache
 #: instead is logged beside them.
@@ -476,17 +476,76 @@ def _fetch_failed(url: str, why: object) -> Message:
     return _("the CRL at {url} could not be fetched: {why}", url=url, why=why)
 
 
+@dataclasses.dataclass(slots=True)
+class _Fetched:
+    """What one download's HTTP requests brought (written by the download's thread, read by
+    its askers after it settled): the last answer's status and size, where a redirect led."""
+
+    status: int | None = None
+    body_bytes: int | None = None
+    redirected_to: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CrlFetch:
+    """One CRL a revocation answer used, as a trace shows it (:meth:`_observe.Observer.crl`).
+
+    ``url`` is the distribution point (credentials and query left out), ``from_cache`` whether
+    the CRL (or a remembered failure) was held already, so that nothing was downloaded for
+    this answer; ``status``, ``body_bytes`` and ``redirected_to`` are the download's (the one
+    this asker started or waited for; None from the cache or without an answer); ``seconds`` is
+    how long the asker waited for it; ``problem`` why the CRL cannot answer (the download
+    failed, or the CRL cannot be believed), None when it was used.
+    """
+
+    url: str
+    from_cache: bool
+    status: int | None
+    body_bytes: int | None
+    redirected_to: str | None
+    seconds: float
+    problem: str | None
+
+
+def _tell(
+    url: str,
+    entry: _Crl | _Failure,
+    began: float,
+    fetched: _Fetched | None = None,
+    *,
+    from_cache: bool = False,
+) -> _Crl | _Failure:
+    """Tell a watching trace which CRL answered (one context-variable read when nobody
+    watches); ``entry`` is handed back."""
+    observer = _observe.current()
+    if observer is not None:
+        fetched = fetched or _Fetched()
+        observer.crl(
+            CrlFetch(
+                url=redact_url(url),
+                from_cache=from_cache,
+                status=fetched.status,
+                body_bytes=fetched.body_bytes,
+                redirected_to=fetched.redirected_to,
+                seconds=time.perf_counter() - began,
+                problem=entry.reason if isinstance(entry, _Failure) else None,
+            )
+        )
+    return entry
+
+
 _Key = tuple[str, DestinationPolicy]
 
 
 class _Slot:
     """One URL's cache entry and the download in flight for it, if any."""
 
-    __slots__ = ("entry", "inflight")
+    __slots__ = ("entry", "fetched", "inflight")
 
     def __init__(self) -> None:
         self.entry: _Crl | _Failure | None = None
         self.inflight: concurrent.futures.Future[None] | None = None
+        self.fetched: _Fetched | None = None  # what the last download's requests brought
 
 
 class CrlChecker:
@@ -659,20 +718,23 @@ class CrlChecker:
     def _entry(
         self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask
     ) -> _Crl | _Failure:
-        waiting = self._begin(url, cert, issuer, ask)
+        began = time.perf_counter()
+        waiting = self._begin(url, cert, issuer, ask, began)
         if not isinstance(waiting, tuple):
             return waiting
         slot, future = waiting
         try:
             future.result(timeout=max(0.0, ask.deadline - time.monotonic()))
         except concurrent.futures.TimeoutError:
-            return _out_of_time(url, ask)  # the download goes on, for whoever asks next
-        return self._settled(slot, url)
+            # the download goes on, for whoever asks next
+            return _tell(url, _out_of_time(url, ask), began)
+        return self._settled(slot, url, began)
 
     async def _aentry(
         self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask
     ) -> _Crl | _Failure:
-        waiting = self._begin(url, cert, issuer, ask)
+        began = time.perf_counter()
+        waiting = self._begin(url, cert, issuer, ask, began)
         if not isinstance(waiting, tuple):
             return waiting
         slot, future = waiting
@@ -681,24 +743,25 @@ class CrlChecker:
                 wait = ask.deadline - time.monotonic()
                 await asyncio.wait_for(asyncio.wrap_future(future), wait)
             except TimeoutError:
-                return _out_of_time(url, ask)
-        return self._settled(slot, url)
+                return _tell(url, _out_of_time(url, ask), began)
+        return self._settled(slot, url, began)
 
     def _begin(
-        self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask
+        self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask, began: float
     ) -> _Crl | _Failure | tuple[_Slot, concurrent.futures.Future[None]]:
         """What both askers do before they wait: an answer at once (refused, cached, too late),
-        or the download to wait for - started here if nobody had."""
+        or the download to wait for - started here if nobody had. (Each answer is told to a
+        watching trace, :func:`_tell`; ``began``: when the asker asked.)"""
         refused = _refused(url, ask.policy)
         if refused is not None:
-            return refused
+            return _tell(url, refused, began)
         slot, entry, future, mine = self._claim(url, ask)
         if entry is not None:
             if _log.isEnabledFor(logging.DEBUG):
                 _log.debug("%s: the CRL from the cache (no download)", _http.shown(url))
-            return entry
+            return _tell(url, entry, began, from_cache=True)
         if future is None:
-            return _out_of_time(url, ask)
+            return _tell(url, _out_of_time(url, ask), began)
         if mine:
             self._start(slot, future, url, cert, issuer, ask)
         return slot, future
@@ -735,14 +798,14 @@ class CrlChecker:
             if not started:  # no thread (or interrupted here): nobody may wait for it
                 self._settle(slot, future, url, None, _("could not start"))
 
-    def _settled(self, slot: _Slot, url: str) -> _Crl | _Failure:
+    def _settled(self, slot: _Slot, url: str, began: float) -> _Crl | _Failure:
         with self._lock:
-            entry = slot.entry
+            entry, fetched = slot.entry, slot.fetched
         if entry is None:  # pragma: no cover - _settle always leaves an entry
-            return _Failure(
+            entry = _Failure(
                 _("the download of the CRL at {url} did not finish", url=url), _LONG_AGO
             )
-        return entry
+        return _tell(url, entry, began, fetched)
 
     def _fill(
         self,
@@ -763,15 +826,17 @@ class CrlChecker:
         """
         entry: _Crl | _Failure | None = None
         why: str = _("was interrupted")
+        facts = _Fetched()
         try:
             try:
-                fetched = self._download(url, cert, issuer, ask)
+                fetched = self._download(url, cert, issuer, ask, facts)
             except Exception as exc:  # a fault must become "unknown", never escape the checker
                 fetched = _Failure(_fetch_failed(url, exc), self._later())
             entry = self._successor(slot.entry, fetched)
         except Exception as exc:  # the clock failed: this thread has nobody to raise it to
             why = _("failed: {error}", error=exc)
         finally:
+            slot.fetched = facts  # before _settle wakes the askers, who read it
             self._settle(slot, future, url, entry, why)
 
     def _settle(
@@ -816,7 +881,12 @@ class CrlChecker:
         return self.clock.now() + self.retry_after
 
     def _download(
-        self, url: str, cert: x509.Certificate, issuer: x509.Certificate, ask: _Ask
+        self,
+        url: str,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        ask: _Ask,
+        facts: _Fetched,
     ) -> _Crl | _Failure:
         """Fetch, read and judge ``url`` for the issuer and certificate asking.
 
@@ -828,7 +898,7 @@ class CrlChecker:
         with self._lock:
             self.downloads += 1
         try:
-            body = self._get(url, ask)
+            body = self._get(url, ask, facts)
         except _FetchFailed as exc:
             return _Failure(_fetch_failed(url, exc), self._later())
         try:
@@ -903,17 +973,18 @@ class CrlChecker:
                 self._own_client = True
             return self._client
 
-    def _get(self, url: str, ask: _Ask) -> bytes:
+    def _get(self, url: str, ask: _Ask, facts: _Fetched) -> bytes:
         """The body of ``url`` (one redirect at most), before the deadline and within the size,
-        from addresses the policy allows (see :meth:`_crl_steps`)."""
+        from addresses the policy allows (see :meth:`_crl_steps`); ``facts`` notes what came."""
         client = self._http_client()
+        steps = self._crl_steps(url, ask, facts)
         try:
             with _http.scope(deadline=ask.deadline, destinations=ask.policy):
-                return _http.run(self._crl_steps(url, ask), functools.partial(_http.fetch, client))
+                return _http.run(steps, functools.partial(_http.fetch, client))
         except DestinationRefused as exc:
             raise _FetchFailed(exc.message) from None
 
-    def _crl_steps(self, url: str, ask: _Ask) -> _http.Steps[bytes]:
+    def _crl_steps(self, url: str, ask: _Ask, facts: _Fetched) -> _http.Steps[bytes]:
         """The download, sans-I/O: the body taken as sent - never decoded, so ``max_bytes``
         bounds what is held - and at most one redirect, to a URL the policy allows (peppolnet
         never lets httpx follow one, even with an ``http_client`` that would)."""
@@ -926,8 +997,10 @@ class CrlChecker:
                 answer = yield request
             except _http.HttpFault as fault:
                 raise _FetchFailed(too_late if fault.kind == "timeout" else fault.detail) from None
+            facts.status, facts.body_bytes = answer.status, len(answer.body)
             if answer.status in _REDIRECTS:
                 url = _redirect_target(url, answer, hop, ask.policy)
+                facts.redirected_to = redact_url(url)
                 continue
             if answer.status != 200:
                 raise _FetchFailed(_("the server answered HTTP {status}", status=answer.status))

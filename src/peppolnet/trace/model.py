@@ -14,7 +14,8 @@ __all__ = ["STEP_NAMES", "Trace", "TraceStep"]
 
 #: Every step name a trace can hold, in the order the steps come (``http`` once per request,
 #: ``smp-host`` and ``tls`` once per new connection; ``dnssec`` where a validator reports;
-#: ``network`` only in a trace across networks, ``--network auto``).
+#: ``crl`` once per revocation list used, before the SMP's certificate and again before the
+#: access point's; ``network`` only in a trace across networks, ``--network auto``).
 STEP_NAMES: Final = (
     "network",
     "identifier",
@@ -28,6 +29,7 @@ STEP_NAMES: Final = (
     "service-group",
     "service-metadata",
     "signature",
+    "crl",
     "smp-certificate",
     "endpoint",
     "ap-certificate",

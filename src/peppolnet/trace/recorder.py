@@ -4,7 +4,8 @@ A traced lookup is the same lookup (``lookup._lookup_steps``) driven by the same
 recorder is told of each of the lookup's requests and what it brought (it is the drivers'
 ``watcher``), and - through :mod:`peppolnet._observe` - of the I/O done for them further down:
 each DNS query and reply, the addresses a transport resolved, each HTTP request with its
-connection's peer and TLS facts, the pauses between retries. Recording is appending a small
+connection's peer and TLS facts, the pauses between retries, each CRL a revocation answer
+used. Recording is appending a small
 value to a list; everything else (sentences, details) is worked out once, at the end, by
 :mod:`peppolnet.trace.build`. The TLS facts are read when the response arrives, from the
 connection the request used, because the connection may be gone or reused by the end.
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from peppolnet.lookup import _Context, _Request
     from peppolnet.network import Network
     from peppolnet.reachability import Reachability
+    from peppolnet.revocation import CrlFetch
     from peppolnet.trace.model import Trace
 
 __all__ = ["TraceRecorder"]
@@ -116,6 +118,14 @@ class Paused:
     seconds: float
 
 
+@dataclasses.dataclass(slots=True)
+class CrlUsed:
+    """A revocation answer used this CRL (downloaded, or from the checker's cache)."""
+
+    fetch: CrlFetch
+    at: float
+
+
 Event = (
     Asked
     | Answered
@@ -127,6 +137,7 @@ Event = (
     | Response
     | FetchEnded
     | Paused
+    | CrlUsed
 )
 
 
@@ -207,3 +218,6 @@ class TraceRecorder(_observe.Observer):
 
     def paused(self, seconds: float) -> None:
         self.events.append(Paused(seconds))
+
+    def crl(self, fetch: CrlFetch) -> None:
+        self.events.append(CrlUsed(fetch, time.perf_counter()))

@@ -133,6 +133,11 @@ def _dnssec(details: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _tls(details: Mapping[str, Any]) -> Iterator[str]:
+    if details.get("connection_reused") and details.get("handshake_ms") is not None:
+        yield _(
+            "handshake: {ms} ms, when an earlier request opened the connection",
+            ms=format(details["handshake_ms"], ".1f"),
+        )
     for subject in details.get("chain") or []:
         yield _("chain: {subject}", subject=subject)
     store = details.get("trust_store") or {}

@@ -29,7 +29,7 @@ from peppolnet.trace.tls import tls_failure
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["HEADERS", "FetchRecord", "fetch_steps", "fetches", "summaries"]
+__all__ = ["HEADERS", "FetchRecord", "fetch_steps", "fetches"]
 
 #: The response headers a trace shows.
 HEADERS: Final = (
@@ -108,22 +108,6 @@ def fetches(events: Sequence[Event]) -> list[FetchRecord]:
         elif isinstance(event, Paused):
             found[-1].pause = event.seconds
     return found
-
-
-def summaries(records: Sequence[FetchRecord]) -> list[dict[str, Any]]:
-    """Requests in a line each (a revocation list's download, shown under its certificate)."""
-    rows = []
-    for record in records:
-        answer = record.ended.outcome if record.ended is not None else None
-        rows.append(
-            {
-                "url": record.url,
-                "status": record.status or None,
-                "body_bytes": len(answer.body) if isinstance(answer, Answer) else None,
-                "error": record.fault.detail if record.fault is not None else None,
-            }
-        )
-    return rows
 
 
 def fetch_steps(
@@ -205,12 +189,14 @@ def _tls(
     trust_store: dict[str, str | None],
     status: CheckStatus,
 ) -> TraceStep | None:
-    facts = record.response.connection.get("tls") if record.response is not None else None
+    connection = record.response.connection if record.response is not None else {}
+    facts = connection.get("tls")
     if facts is None and problem is None:
         return None
     details: dict[str, Any] = {"host": record.origin[1], **(facts or {})}
     details["trust_store"] = trust_store
     details["failure"] = problem
+    elapsed = _handshake(record, connection.get("handshake"), details)
     if problem is not None:
         return TraceStep(
             "tls",
@@ -230,7 +216,23 @@ def _tls(
         issuer=server.get("issuer", "-"),
         until=(server.get("not_after") or "-")[:10],
     )
-    return TraceStep("tls", CheckStatus.PASS, text, details=details)
+    return TraceStep("tls", CheckStatus.PASS, text, elapsed=elapsed, details=details)
+
+
+def _handshake(
+    record: FetchRecord, handshake: tuple[float, float] | None, details: dict[str, Any]
+) -> float | None:
+    """The handshake's facts into ``details`` (``handshake_ms``, ``connection_reused``); its
+    seconds as the step's time when it was made for this request - a connection kept open from
+    an earlier request shows when its handshake was, not as time this step took."""
+    if handshake is None:
+        details["handshake_ms"] = details["connection_reused"] = None
+        return None
+    ended, seconds = handshake
+    reused = ended < record.started.at
+    details["handshake_ms"] = round(seconds * 1000, 2)
+    details["connection_reused"] = reused
+    return None if reused else seconds
 
 
 def _http(record: FetchRecord, status: CheckStatus, attempt: int) -> TraceStep:

@@ -18,7 +18,8 @@ from peppolnet.smp.model import ServiceGroup, ServiceMetadata
 from peppolnet.smp.trust import CheckedDocument
 from peppolnet.trace.build import Phase, said, worst
 from peppolnet.trace.model import TraceStep
-from peppolnet.trace.steps_http import fetch_steps, fetches, summaries
+from peppolnet.trace.steps_crl import crl_rows, crl_steps
+from peppolnet.trace.steps_http import fetch_steps, fetches
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -53,18 +54,26 @@ def smp_steps(
         else:
             metadata = outcome if isinstance(outcome, MetadataAnswer) else None
             steps.append(_service_metadata(phase, outcome, mine, result.document_type))
-    revocations = _revocations(cut, metadata)
+    asked = _revocation_phases(cut, metadata)
     if metadata is not None and "signature" in checks:
         steps.append(_signature(metadata.checked, checks["signature"]))
     if metadata is not None and "smp-certificate" in checks:
-        smp = revocations.get("smp", [])
-        steps.append(_smp_certificate(recorder, metadata.checked, checks["smp-certificate"], smp))
+        mine = checks["smp-certificate"]
+        smp = asked.get("smp", [])
+        steps += crl_steps(smp, _check(mine, "smp-revocation"), "smp")
+        steps.append(_smp_certificate(recorder, metadata.checked, mine, _revocations(smp)))
     if metadata is not None and "endpoint" in checks:
         steps.append(_endpoint(metadata, result, checks["endpoint"]))
     if metadata is not None and "ap-certificate" in checks:
-        ap = revocations.get("ap", [])
-        steps.append(_ap_certificate(metadata, result, checks["ap-certificate"], ap))
+        mine = checks["ap-certificate"]
+        ap = asked.get("ap", [])
+        steps += crl_steps(ap, _check(mine, "revocation"), "ap")
+        steps.append(_ap_certificate(metadata, result, mine, _revocations(ap)))
     return steps
+
+
+def _check(checks: Sequence[Check], name: str) -> Check | None:
+    return next((check for check in checks if check.name == name), None)
 
 
 def _status(phase: Phase, checks: list[Check]) -> CheckStatus:
@@ -117,29 +126,38 @@ def _service_metadata(
     )
 
 
-def _revocations(
+def _revocation_phases(
     cut: Sequence[Phase], metadata: MetadataAnswer | None
-) -> dict[str, list[dict[str, Any]]]:
-    """The revocation questions, for the SMP's certificates and the access point's: what each
-    answered and the lists downloaded for it."""
+) -> dict[str, list[Phase]]:
+    """The revocation questions, for the SMP's certificates (``smp``) and the access point's
+    (``ap``)."""
     smp_signers = set()
     if metadata is not None:
         for checked in (metadata.checked, metadata.redirect):
             if checked is not None and checked.signer_certificate is not None:
                 smp_signers.add(id(checked.signer_certificate))
-    found: dict[str, list[dict[str, Any]]] = {}
+    found: dict[str, list[Phase]] = {}
     for phase in cut:
         if phase.kind != "revocation":
             continue
-        answer = phase.answered.outcome if phase.answered is not None else None
-        row = {
-            "status": answer.status.value if isinstance(answer, RevocationAnswer) else None,
-            "reason": answer.reason if isinstance(answer, RevocationAnswer) else None,
-            "downloads": summaries(fetches(phase.events)),
-        }
         whose = "smp" if id(getattr(phase.request, "certificate", None)) in smp_signers else "ap"
-        found.setdefault(whose, []).append(row)
+        found.setdefault(whose, []).append(phase)
     return found
+
+
+def _revocations(phases: Sequence[Phase]) -> list[dict[str, Any]]:
+    """What each revocation question answered, and the CRLs it used (``downloads``)."""
+    rows = []
+    for phase in phases:
+        answer = phase.answered.outcome if phase.answered is not None else None
+        rows.append(
+            {
+                "status": answer.status.value if isinstance(answer, RevocationAnswer) else None,
+                "reason": answer.reason if isinstance(answer, RevocationAnswer) else None,
+                "downloads": crl_rows(phase),
+            }
+        )
+    return rows
 
 
 def _facts(facts: CertificateFacts | None) -> dict[str, Any] | None:

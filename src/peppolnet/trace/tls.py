@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from peppolnet._tls import HANDSHAKE
+
 if TYPE_CHECKING:
     import httpx
 
@@ -29,13 +31,18 @@ _DER = 2  # ssl's ENCODING_DER (public only from Python 3.13 on)
 
 
 def connection_facts(response: httpx.Response) -> dict[str, Any]:
-    """``{"peer": "address:port" or None, "tls": {...} or None}`` of the response's connection."""
+    """``{"peer": "address:port" or None, "tls": {...} or None}`` of the response's connection,
+    and for a TLS one ``"handshake"``: ``(ended, seconds)`` of its handshake (a
+    :func:`time.perf_counter` reading and a duration; None where the transport did not time
+    it), as the transports measured it when they opened the connection."""
     stream = response.extensions.get("network_stream")
     if stream is None:
         return {"peer": None, "tls": None}
     peer = _peer(_extra(stream, "server_addr"))
     ssl_object = _extra(stream, "ssl_object")
-    return {"peer": peer, "tls": None if ssl_object is None else _known_tls(ssl_object)}
+    if ssl_object is None:
+        return {"peer": peer, "tls": None}
+    return {"peer": peer, "tls": _known_tls(ssl_object), "handshake": _extra(stream, HANDSHAKE)}
 
 
 _SEEN: OrderedDict[int, tuple[Any, dict[str, Any]]] = OrderedDict()

@@ -12,6 +12,11 @@ left, is a new request with a new id, and ``list``/``show`` keep every one. ``fo
 every sent request up again and marks it confirmed, rejected or expired; ``--notify-smtp`` mails
 the requester on confirmation.
 
+A mail server that wants a login gets it as ``peppolnet serve``'s does: ``--smtp-username`` or
+the ``[smtp]`` table of ``--config FILE`` (the same settings file, that table read by
+:mod:`peppolnet.recipients.mailserver` without the web package), the password only from
+``PEPPOLNET_SMTP_PASSWORD``; the options win over the file.
+
 Exit codes: 0 done, 1 invalid request (with ``--json``: ``{"valid": false, "problems": [...]}``),
 an unknown id, or a request that cannot be sent or cancelled in its state (closed, or another
 open request already asks the same), 2 a usage error (also a line break in --smtp-to,
@@ -39,7 +44,7 @@ from peppolnet.errors import InvalidInput, InvalidRequest
 from peppolnet.i18n import Message, _
 
 if TYPE_CHECKING:
-    from peppolnet.recipients.channels import Channel
+    from peppolnet.recipients.channels import Channel, SmtpChannel
     from peppolnet.recipients.plan import RequestPlan
     from peppolnet.recipients.tracking import RequestTracker, TrackedRequest
 
@@ -98,10 +103,27 @@ def add_channel_options(p: argparse.ArgumentParser) -> None:
         "--smtp-to", type=_mailbox, help=_("the operator's onboarding address (smtp)")
     )
     group.add_argument("--smtp-from", type=_mailbox, help=_("the sender address (smtp)"))
+    # no default: a settings file's [smtp] security applies unless the option is given
     group.add_argument(
-        "--smtp-security", default="starttls", choices=("none", "starttls", "ssl"),
+        "--smtp-security", choices=("none", "starttls", "ssl"),
         help=_("how the connection to the mail server is protected (default: starttls)"),
     )  # fmt: skip
+    group.add_argument(
+        "--smtp-username",
+        help=_("the mail server's login; its password from PEPPOLNET_SMTP_PASSWORD"),
+    )
+
+
+def _config_option(p: argparse.ArgumentParser) -> None:
+    """``--config FILE``: the mail server from a settings file's ``[smtp]`` table."""
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help=_(
+            "a settings file (TOML, as for peppolnet serve --config) whose [smtp] table "
+            "describes the mail server; the options above win over it"
+        ),
+    )
 
 
 def _new_parser(sub: Any, name: str, help_text: Message) -> argparse.ArgumentParser:
@@ -130,6 +152,7 @@ def _new_parser(sub: Any, name: str, help_text: Message) -> argparse.ArgumentPar
         help=_("send it now: http (operator desk), outbox (folder) or smtp"),
     )  # fmt: skip
     add_channel_options(p)
+    _config_option(p)
     _db_options(p)
     add_registry_arguments(p)
     add_dnssec_argument(p)  # for the lookup that plans the request
@@ -191,6 +214,7 @@ def _register_send(sub: Any) -> None:
         help=_("http (operator desk), outbox (folder) or smtp"),
     )  # fmt: skip
     add_channel_options(send)
+    _config_option(send)
     _db_options(send)
     add_network_arguments(send)
     send.set_defaults(handler=_send)
@@ -363,7 +387,7 @@ def channel_from_arguments(args: argparse.Namespace, kind: str, flag: str = "--s
 
     ``args`` needs the options of :func:`add_channel_options` and ``network``/``state_file``
     (an ``http`` channel without ``--desk-url`` is the sandbox's desk)."""
-    from peppolnet.recipients.channels import HttpChannel, OutboxChannel, SmtpChannel
+    from peppolnet.recipients.channels import HttpChannel, OutboxChannel
 
     if kind == "http":
         url = args.desk_url
@@ -382,19 +406,28 @@ def channel_from_arguments(args: argparse.Namespace, kind: str, flag: str = "--s
         if not args.outbox:
             raise UsageError(_("{flag} outbox needs --outbox DIR", flag=flag))
         return OutboxChannel(args.outbox, language=language())
-    if not (args.smtp and args.smtp_to and args.smtp_from):
-        raise UsageError(
-            _("{flag} smtp needs --smtp HOST:PORT, --smtp-to and --smtp-from", flag=flag)
-        )
-    host, port = host_port(args.smtp, "--smtp")
-    return SmtpChannel(
-        host,
-        port,
-        to=args.smtp_to,
-        sender=args.smtp_from,
-        security=args.smtp_security,
-        language=language(),
-    )
+    return _smtp_channel(args, flag)
+
+
+def _smtp_channel(args: argparse.Namespace, flag: str) -> SmtpChannel:
+    """The mail channel: ``--config``'s ``[smtp]`` with the options over it, the login's
+    password from the environment (:func:`peppolnet.cli._mailserver.smtp_from_arguments`)."""
+    from peppolnet.cli._mailserver import smtp_from_arguments
+    from peppolnet.recipients.mailserver import load_smtp
+
+    try:
+        smtp = smtp_from_arguments(args, load_smtp(getattr(args, "config", None)))
+        if smtp.host is None or smtp.to is None or smtp.sender is None:
+            raise UsageError(
+                _(
+                    "{flag} smtp needs --smtp HOST:PORT, --smtp-to and --smtp-from (or host, "
+                    "to and from in the [smtp] table of --config FILE)",
+                    flag=flag,
+                )
+            )
+        return smtp.channel(language())
+    except InvalidInput as exc:  # the file, or its CA file: what was given is wrong
+        raise UsageError(exc.message) from exc
 
 
 def _plan(args: argparse.Namespace, request: Any) -> RequestPlan | None:

@@ -82,12 +82,6 @@ def register(sub: Any) -> None:
     from peppolnet.cli.commands.request import add_channel_options
 
     add_channel_options(parser)
-    parser.add_argument(
-        "--smtp-username",
-        help=_("the mail server's login; its password from PEPPOLNET_SMTP_PASSWORD"),
-    )
-    # what the settings file gives when the command line does not
-    parser.set_defaults(smtp_security=None)
     add_dnssec_argument(parser)  # every lookup of the page, its follow-ups and registers too
     parser.set_defaults(handler=run)
 
@@ -167,7 +161,7 @@ def _config(args: argparse.Namespace) -> ServeConfig:
     the command line's options put over it (they win)."""
     import dataclasses
 
-    from peppolnet.cli._output import host_port
+    from peppolnet.cli._mailserver import smtp_from_arguments
     from peppolnet.errors import InvalidInput
     from peppolnet.web.config import load_config, parse_config
 
@@ -175,26 +169,12 @@ def _config(args: argparse.Namespace) -> ServeConfig:
         config = load_config(args.config) if args.config else parse_config("")
     except InvalidInput as exc:
         raise UsageError(exc.message) from exc
-    smtp = config.smtp
-    if args.smtp:
-        host, port = host_port(args.smtp, "--smtp")
-        smtp = dataclasses.replace(smtp, host=host, port=port)
-    given = {
-        "to": args.smtp_to,
-        "sender": args.smtp_from,
-        "security": args.smtp_security,
-        "username": args.smtp_username,
-    }
-    smtp = dataclasses.replace(smtp, **{k: v for k, v in given.items() if v is not None})
+    smtp = smtp_from_arguments(args, config.smtp)
     settings = config.settings
     if args.frame_ancestors is not None:
         settings = dataclasses.replace(settings, frame_ancestors=args.frame_ancestors)
     if args.dnssec:
         settings = dataclasses.replace(settings, dnssec=True)
-    try:
-        smtp.check_login()
-    except InvalidInput as exc:
-        raise UsageError(exc.message) from exc
     return dataclasses.replace(
         config,
         settings=settings,
