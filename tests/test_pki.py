@@ -216,6 +216,29 @@ def test_remembered_paths_still_check_dates_on_every_call(pki: TestPki) -> None:
         validate_chain(issued.certificate, [pki.smp_ca], at=inside + timedelta(days=30))
 
 
+def test_remembered_paths_check_every_certificate_of_the_path_on_every_call(
+    pki: TestPki,
+) -> None:
+    # The memo keeps the window in which the whole path is valid; outside it, the certificate
+    # that is not valid is named, even when it is the anchor and the leaf still is.
+    ca_until = pki.smp_ca.not_valid_after_utc
+    start = datetime.now(UTC) + timedelta(days=2)
+    issued = pki.issue_smp_certificate(
+        "PBE000015", "SMP", "BE", not_before=start, not_after=ca_until + timedelta(days=400)
+    )
+    leaf = issued.certificate
+    assert validate_chain(leaf, [pki.smp_ca], at=start + timedelta(days=1))[0] is leaf
+    with pytest.raises(ChainError, match="expired") as expired:
+        validate_chain(leaf, [pki.smp_ca], at=ca_until + timedelta(days=1))
+    assert pki.smp_ca.subject.rfc4514_string() in str(expired.value)
+    assert "PBE000015" not in str(expired.value)
+    with pytest.raises(ChainError, match="not yet valid") as early:
+        validate_chain(leaf, [pki.smp_ca], at=start - timedelta(days=1))
+    assert "PBE000015" in str(early.value)
+    # and inside the window again after those failures
+    assert validate_chain(leaf, [pki.smp_ca], at=ca_until - timedelta(days=1))[-1] is pki.smp_ca
+
+
 def test_an_equal_certificate_object_gets_the_same_answer(pki: TestPki) -> None:
     issued = pki.issue_smp_certificate("PBE000012", "SMP", "BE")
     der = issued.certificate.public_bytes(Encoding.DER)

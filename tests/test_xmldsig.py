@@ -627,3 +627,35 @@ def test_a_relative_namespace_uri_is_an_invalid_signature(smp_cert: IssuedCertif
     document = signed(smp_cert).replace(b'xmlns="', b'xmlns:rel="//relative" xmlns="', 1)
     with pytest.raises(InvalidSignature, match="cannot be canonicalised"):
         verify_bytes(document, policy=STRICT)
+
+
+def test_comments_between_the_signatures_parts_take_the_general_path(
+    smp_cert: IssuedCertificate,
+) -> None:
+    """The usual layout is checked with one slice per element; comments between the parts send
+    the check the general way, which accepts them (C14N without comments drops those inside
+    SignedInfo) and still refuses a foreign element beside them."""
+    ds = f"{{{DS_NS}}}"
+    root = etree.fromstring(signed(smp_cert))
+    for name in ("Signature", "SignedInfo", "Reference", "Transforms"):
+        parent = root.find(f".//{ds}{name}") if name != "Signature" else root[-1]
+        assert parent is not None
+        parent.insert(1, etree.Comment(f" inside {name} "))
+    data = etree.tostring(root)
+    assert data.count(b"<!--") == 4
+    result = verify_bytes(data, policy=STRICT)
+    assert result.certificate == smp_cert.certificate
+    for name, extra in (
+        ("Signature", f"{ds}Object"),
+        ("SignedInfo", f"{ds}Reference"),
+        ("Reference", f"{ds}DigestValue"),
+        ("Transforms", f"{ds}Other"),
+    ):
+        root = etree.fromstring(data)
+        parent = root.find(f".//{ds}{name}") if name != "Signature" else root[-1]
+        assert parent is not None
+        etree.SubElement(parent, extra)
+        with pytest.raises(InvalidSignature) as info:
+            verify_bytes(etree.tostring(root), policy=STRICT)
+        assert info.value.step == "structure"
+        assert name in str(info.value)
