@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from _certificates import padded_certificate
 from peppolnet.errors import (
     AlgorithmNotAllowed,
     InvalidSignature,
@@ -538,6 +539,28 @@ def test_certificate_text_with_line_breaks_is_the_same_certificate(
     wrapped = "\n".join(text[i : i + 64] for i in range(0, len(text), 64))
     result = verify_bytes(data.replace(text.encode(), wrapped.encode()), policy=STRICT)
     assert result.certificate == smp_cert.certificate
+
+
+def test_a_long_certificate_text_is_loaded_afresh_every_time(
+    smp_cert: IssuedCertificate, pki: TestPki
+) -> None:
+    """Texts over 16 kB are never remembered (a hostile SMP's certificate may be as long as its
+    document), and still verify, chain and compare equal."""
+    big = padded_certificate(pki, "PBE000321", 40_000, smp_cert.private_key.public_key())
+    root = etree.fromstring(DOC)
+    sign_enveloped(root, smp_cert.private_key, big)
+    data = etree.tostring(root)
+    assert len(_certificate_text(data)) > 16 * 1024
+    first, second = verify_bytes(data, policy=STRICT), verify_bytes(data, policy=STRICT)
+    assert first.certificate is not second.certificate
+    assert first.certificate == second.certificate == big
+    assert validate_chain(second.certificate, [pki.smp_ca])[0] == big
+    # the usual certificate is remembered
+    usual = signed(smp_cert)
+    assert (
+        verify_bytes(usual, policy=STRICT).certificate
+        is verify_bytes(usual, policy=STRICT).certificate
+    )
 
 
 # --- what is digested, and which tree comes back ------------------------------------------------

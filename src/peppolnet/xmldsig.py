@@ -552,7 +552,11 @@ def _certificates(key_info: etree._Element) -> list[x509.Certificate]:
     return [_certificate(text) for text in texts]
 
 
-@functools.lru_cache(maxsize=64)
+#: The longest certificate text (base64 characters) :func:`_certificate` remembers. Real SMP
+#: certificates are 1.5-3 kB of text; a hostile SMP's may be as long as its document.
+_MEMO_TEXT_LIMIT: Final = 16 * 1024
+
+
 def _certificate(text: str) -> x509.Certificate:
     """The certificate whose base64 DER is exactly ``text`` (as written in the document).
 
@@ -561,7 +565,18 @@ def _certificate(text: str) -> x509.Certificate:
     whose certificate differs in any character is decoded afresh; a different spelling of the same
     certificate (other line breaks) just gets its own entry. ``cryptography`` certificates are
     immutable, so sharing one between calls and threads is safe. Failures are not cached.
+
+    Bounded in bytes by two numbers: texts over :data:`_MEMO_TEXT_LIMIT` are never kept, so the
+    256 entries hold at most ~10 MB (~1.5 MB of real certificates). ``functools.lru_cache``
+    rather than ``peppolnet._memory.lru_by_bytes``: it runs on every verification, and a hit
+    costs 0.5 us against 1.0 us (same run).
     """
+    if len(text) > _MEMO_TEXT_LIMIT:
+        return _load_certificate(text)
+    return _remembered_certificate(text)
+
+
+def _load_certificate(text: str) -> x509.Certificate:
     from cryptography import x509
 
     der = _b64_text(text, "ds:X509Certificate")
@@ -576,6 +591,9 @@ def _certificate(text: str) -> x509.Certificate:
             _("the certificate in ds:KeyInfo cannot be read: {error}", error=exc),
             step="certificate",
         ) from exc
+
+
+_remembered_certificate = functools.lru_cache(maxsize=256)(_load_certificate)
 
 
 @functools.cache
