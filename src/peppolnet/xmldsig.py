@@ -683,7 +683,7 @@ def _inherited_xml_attributes(el: etree._Element, method: str) -> dict[str, str]
     """``xml:*`` attributes inclusive C14N of the subtree ``el`` must carry from its ancestors."""
     inherited: dict[str, str] = {}
     for ancestor in el.iterancestors():
-        for name, value in ancestor.attrib.items():
+        for name, value in ancestor.items():  # no _Attrib proxy per ancestor
             key = str(name)
             if key.startswith(_XML) and key not in inherited and key not in el.attrib:
                 inherited[key] = str(value)
