@@ -141,14 +141,19 @@ def _distribution_points(cert: x509.Certificate) -> x509.CRLDistributionPoints |
         return None
 
 
-@lru_by_bytes(MEMO_BUDGET, size=memo_bytes)  # by the certificates' DER (peppolnet._x509)
 def crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
     """The http(s) CRL distribution points of ``cert``, in the order the certificate lists them.
 
     Distribution points that only cover some revocation reasons or name another CRL issuer
     (indirect CRLs) are left out: such a CRL cannot say "good" for every reason on its own.
-    Memoised per certificate (a bulk run asks about the same few certificates again and again).
+    Memoised per certificate (a bulk run asks about the same few certificates again and again),
+    within a budget of bytes that counts each certificate's DER (:mod:`peppolnet._x509`).
     """
+    return _crl_urls(cert)
+
+
+@lru_by_bytes(MEMO_BUDGET, size=memo_bytes)
+def _crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
     urls: list[str] = []
     for point in _distribution_points(cert) or ():
         if point.reasons is not None or point.crl_issuer is not None or not point.full_name:
