@@ -359,12 +359,6 @@ def _the_signature(root: etree._Element) -> etree._Element:
     return signature
 
 
-def _children(parent: etree._Element) -> list[etree._Element]:
-    """Every child of ``parent`` (comments and processing instructions too) as a list, built
-    in C by a slice: half the cost of ``list(parent)``."""
-    return parent[:]  # type: ignore[index,return-value]  # lxml-stubs know only int indexes
-
-
 def _shaped(parent: etree._Element, shape: list[str]) -> list[etree._Element] | None:
     """``parent``'s children if they are exactly the elements ``shape`` names, in order, with
     nothing between them; None otherwise.
@@ -374,7 +368,9 @@ def _shaped(parent: etree._Element, shape: list[str]) -> list[etree._Element] | 
     instructions. None sends the caller to that walk, which accepts the same layout with
     comments between the elements and names what is wrong with any other.
     """
-    children = _children(parent)
+    # every child (comments and processing instructions too), as a list built in C by a slice:
+    # half the cost of list(parent); lxml-stubs know only int indexes
+    children: list[etree._Element] = parent[:]  # type: ignore[index,assignment]
     if len(children) == len(shape) and [child.tag for child in children] == shape:
         return children
     return None
@@ -446,7 +442,7 @@ def _signature_parts(signature: etree._Element) -> _SignatureParts:
 
 def _transforms(transforms_el: etree._Element) -> list[etree._Element]:
     """The ds:Transform children (comments between them skipped); nothing else."""
-    transforms = _children(transforms_el)
+    transforms: list[etree._Element] = transforms_el[:]  # type: ignore[index,assignment]
     tags = [t.tag for t in transforms]
     if tags.count(_TRANSFORM) == len(tags):  # the usual case: only Transform elements
         return transforms
@@ -536,6 +532,8 @@ def _check_digest(root: etree._Element, signature: etree._Element, parts: _Signa
 
 def _inclusive_prefixes(method_el: etree._Element) -> list[str] | None:
     """The ``InclusiveNamespaces PrefixList`` of an exclusive C14N method, if any."""
+    if len(method_el) == 0:  # the usual case; counted in C, without an iterator object
+        return None
     for child in method_el:
         if isinstance(child.tag, str) and etree.QName(child).localname == "InclusiveNamespaces":
             return (child.get("PrefixList") or "").split()
