@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _certificates import padded_certificate
 from peppolnet.errors import (
     CertificateError,
     ChainError,
@@ -216,6 +217,29 @@ def test_remembered_paths_still_check_dates_on_every_call(pki: TestPki) -> None:
         validate_chain(issued.certificate, [pki.smp_ca], at=inside + timedelta(days=30))
 
 
+def test_remembered_paths_check_every_certificate_of_the_path_on_every_call(
+    pki: TestPki,
+) -> None:
+    # The memo keeps the window in which the whole path is valid; outside it, the certificate
+    # that is not valid is named, even when it is the anchor and the leaf still is.
+    ca_until = pki.smp_ca.not_valid_after_utc
+    start = datetime.now(UTC) + timedelta(days=2)
+    issued = pki.issue_smp_certificate(
+        "PBE000015", "SMP", "BE", not_before=start, not_after=ca_until + timedelta(days=400)
+    )
+    leaf = issued.certificate
+    assert validate_chain(leaf, [pki.smp_ca], at=start + timedelta(days=1))[0] is leaf
+    with pytest.raises(ChainError, match="expired") as expired:
+        validate_chain(leaf, [pki.smp_ca], at=ca_until + timedelta(days=1))
+    assert pki.smp_ca.subject.rfc4514_string() in str(expired.value)
+    assert "PBE000015" not in str(expired.value)
+    with pytest.raises(ChainError, match="not yet valid") as early:
+        validate_chain(leaf, [pki.smp_ca], at=start - timedelta(days=1))
+    assert "PBE000015" in str(early.value)
+    # and inside the window again after those failures
+    assert validate_chain(leaf, [pki.smp_ca], at=ca_until - timedelta(days=1))[-1] is pki.smp_ca
+
+
 def test_an_equal_certificate_object_gets_the_same_answer(pki: TestPki) -> None:
     issued = pki.issue_smp_certificate("PBE000012", "SMP", "BE")
     der = issued.certificate.public_bytes(Encoding.DER)
@@ -293,3 +317,41 @@ def test_unreadable_extensions_are_chain_errors(pki: TestPki) -> None:
     )
     with pytest.raises(ChainError, match="unreadable extensions"):
         validate_chain(leaf, [pki.smp_ca])
+
+
+def test_certificate_memos_are_bounded_by_bytes(pki: TestPki) -> None:
+    """The memos of facts and issuer checks count each certificate's DER, not entries: 40
+    certificates of 400 kB would be 32 MB by count alone."""
+    from peppolnet import pki as module
+    from peppolnet._x509 import MEMO_BUDGET, memo_bytes
+
+    big = [padded_certificate(pki, f"PBE0002{i:02d}", 400_000) for i in range(40)]
+    assert memo_bytes(big[0]) > 800_000
+    for cert in big:
+        assert (
+            CertificateFacts.from_certificate(cert).common_name == cert.subject.rfc4514_string()[3:]
+        )
+        assert validate_chain(cert, [pki.smp_ca]) == (cert, pki.smp_ca)
+    memos = (module._facts, module._issued_by, module._path)
+    for memo in (function.cache for function in memos):  # type: ignore[attr-defined]
+        assert 0 < memo.nbytes <= MEMO_BUDGET
+        assert len(memo) < 40
+    # still answered right, from the memo or afresh
+    assert CertificateFacts.from_certificate(big[0]).seat_id == "PBE000200"
+
+
+def test_the_identity_memo_keeps_its_byte_budget() -> None:
+    from peppolnet.pki import _IdentityMemo
+
+    objects = [object() for _ in range(4)]
+    memo: _IdentityMemo[str] = _IdentityMemo(size=100, max_bytes=1000)
+    memo.put((objects[0],), "first", 400)
+    memo.put((objects[1],), "second", 400)
+    assert memo.get((objects[0],)) == "first"
+    memo.put((objects[2],), "too big", 1001)  # larger than the whole budget: never kept
+    assert memo.get((objects[2],)) is None
+    assert memo.get((objects[1],)) == "second"
+    memo.put((objects[3],), "third", 400)  # over the budget: emptied first, then kept
+    assert memo.get((objects[0],)) is None
+    assert memo.get((objects[1],)) is None
+    assert memo.get((objects[3],)) == "third"

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _certificates import padded_certificate
 from _networks import crl_faults, operators_network
 from peppolnet.bulk import check_many
 from peppolnet.cli import main
@@ -154,6 +155,18 @@ def test_only_whole_http_distribution_points_are_used(pki: TestPki) -> None:
     )
     assert crl_urls(cert) == ("http://crl.example/ca.crl", "https://crl.example/ca.crl")
     assert crl_urls(pki.ap_ca) == ()  # a CA certificate without the extension
+
+
+def test_distribution_points_are_remembered_within_a_byte_budget(pki: TestPki) -> None:
+    from peppolnet import revocation
+    from peppolnet._x509 import MEMO_BUDGET
+
+    big = [padded_certificate(pki, f"PBE0004{i:02d}", 400_000) for i in range(30)]
+    for cert in big:
+        assert crl_urls(cert=cert) == ()  # no distribution point; asked by keyword too
+    memo = revocation._crl_urls.cache  # type: ignore[attr-defined]
+    assert 0 < memo.nbytes <= MEMO_BUDGET
+    assert len(memo) < 30
 
 
 def test_no_distribution_point_is_unknown(pki: TestPki, checker: CrlChecker) -> None:

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from _certificates import padded_certificate
 from peppolnet.errors import (
     AlgorithmNotAllowed,
     InvalidSignature,
@@ -540,6 +541,28 @@ def test_certificate_text_with_line_breaks_is_the_same_certificate(
     assert result.certificate == smp_cert.certificate
 
 
+def test_a_long_certificate_text_is_loaded_afresh_every_time(
+    smp_cert: IssuedCertificate, pki: TestPki
+) -> None:
+    """Texts over 16 kB are never remembered (a hostile SMP's certificate may be as long as its
+    document), and still verify, chain and compare equal."""
+    big = padded_certificate(pki, "PBE000321", 40_000, smp_cert.private_key.public_key())
+    root = etree.fromstring(DOC)
+    sign_enveloped(root, smp_cert.private_key, big)
+    data = etree.tostring(root)
+    assert len(_certificate_text(data)) > 16 * 1024
+    first, second = verify_bytes(data, policy=STRICT), verify_bytes(data, policy=STRICT)
+    assert first.certificate is not second.certificate
+    assert first.certificate == second.certificate == big
+    assert validate_chain(second.certificate, [pki.smp_ca])[0] == big
+    # the usual certificate is remembered
+    usual = signed(smp_cert)
+    assert (
+        verify_bytes(usual, policy=STRICT).certificate
+        is verify_bytes(usual, policy=STRICT).certificate
+    )
+
+
 # --- what is digested, and which tree comes back ------------------------------------------------
 
 
@@ -627,3 +650,35 @@ def test_a_relative_namespace_uri_is_an_invalid_signature(smp_cert: IssuedCertif
     document = signed(smp_cert).replace(b'xmlns="', b'xmlns:rel="//relative" xmlns="', 1)
     with pytest.raises(InvalidSignature, match="cannot be canonicalised"):
         verify_bytes(document, policy=STRICT)
+
+
+def test_comments_between_the_signatures_parts_take_the_general_path(
+    smp_cert: IssuedCertificate,
+) -> None:
+    """The usual layout is checked with one slice per element; comments between the parts send
+    the check the general way, which accepts them (C14N without comments drops those inside
+    SignedInfo) and still refuses a foreign element beside them."""
+    ds = f"{{{DS_NS}}}"
+    root = etree.fromstring(signed(smp_cert))
+    for name in ("Signature", "SignedInfo", "Reference", "Transforms"):
+        parent = root.find(f".//{ds}{name}") if name != "Signature" else root[-1]
+        assert parent is not None
+        parent.insert(1, etree.Comment(f" inside {name} "))
+    data = etree.tostring(root)
+    assert data.count(b"<!--") == 4
+    result = verify_bytes(data, policy=STRICT)
+    assert result.certificate == smp_cert.certificate
+    for name, extra in (
+        ("Signature", f"{ds}Object"),
+        ("SignedInfo", f"{ds}Reference"),
+        ("Reference", f"{ds}DigestValue"),
+        ("Transforms", f"{ds}Other"),
+    ):
+        root = etree.fromstring(data)
+        parent = root.find(f".//{ds}{name}") if name != "Signature" else root[-1]
+        assert parent is not None
+        etree.SubElement(parent, extra)
+        with pytest.raises(InvalidSignature) as info:
+            verify_bytes(etree.tostring(root), policy=STRICT)
+        assert info.value.step == "structure"
+        assert name in str(info.value)

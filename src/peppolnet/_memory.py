@@ -206,15 +206,18 @@ class ByteLru(Generic[K, V]):
         self.nbytes = 0
 
 
-def lru_by_bytes(max_bytes: int) -> Callable[[F], F]:
+def lru_by_bytes(
+    max_bytes: int, *, size: Callable[[tuple[Hashable, ...], Any], int] | None = None
+) -> Callable[[F], F]:
     """``functools.lru_cache`` bounded by the estimated bytes of its results (and their
     arguments) rather than their number; thread-safe. The positional arguments are the key
     (the function must take hashable positional arguments only); a None result is not kept.
-    ``cache_clear`` empties it.
+    ``size`` (the arguments and the result -> bytes) replaces the sampled estimate where it
+    cannot see the memory, e.g. of ``cryptography`` certificates. ``cache_clear`` empties it.
     """
 
     def decorate(function: F) -> F:
-        cache: ByteLru[tuple[Hashable, ...], object] = ByteLru(max_bytes)
+        cache: ByteLru[tuple[Hashable, ...], object] = ByteLru(max_bytes, size=size)
         lock = threading.Lock()
 
         @functools.wraps(function)

@@ -12,12 +12,15 @@ left alone: a leaf's extensions are read only after its issuer's signature verif
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["decode_errors", "parse_now"]
+__all__ = ["MEMO_BUDGET", "decode_errors", "memo_bytes", "parse_now"]
+
+MEMO_BUDGET: Final = 8 * 1024 * 1024
+"""The bytes each memo of certificates (loaded, their facts, their paths) may hold."""
 
 
 @functools.cache
@@ -47,3 +50,27 @@ def parse_now(cert: x509.Certificate) -> None:
             read()
         except decode_errors() as exc:
             raise ValueError(f"its {part} does not decode ({exc})") from exc
+
+
+def memo_bytes(*values: object) -> int:
+    """What keeping ``values`` in a memo costs, for its byte budget: each certificate among
+    them (also inside tuples) its DER twice (``cryptography`` keeps the bytes and what it has
+    parsed of them) plus 1 KB, each string twice its length, anything else 256 bytes.
+
+    ``sys.getsizeof`` does not see the certificate's memory, and a certificate from a hostile
+    SMP may be as large as the document that carried it: a memo bounded by its number of
+    entries alone could hold gigabytes.
+    """
+    from cryptography import x509
+
+    total = 0
+    for value in values:
+        if isinstance(value, x509.Certificate):
+            total += 2 * len(value.tbs_certificate_bytes) + 1024
+        elif isinstance(value, str):
+            total += 2 * len(value) + 64
+        elif isinstance(value, tuple):
+            total += memo_bytes(*value)
+        else:
+            total += 256
+    return total

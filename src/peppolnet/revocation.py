@@ -75,7 +75,9 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from peppolnet import _http, _observe
 from peppolnet._logging import logger
+from peppolnet._memory import lru_by_bytes
 from peppolnet._tls import context
+from peppolnet._x509 import MEMO_BUDGET, memo_bytes
 from peppolnet.clock import Clock, as_clock
 from peppolnet.destinations import PUBLIC_ONLY, DestinationPolicy, redact_url
 from peppolnet.errors import DestinationRefused
@@ -139,14 +141,19 @@ def _distribution_points(cert: x509.Certificate) -> x509.CRLDistributionPoints |
         return None
 
 
-@functools.lru_cache(maxsize=1024)
 def crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
     """The http(s) CRL distribution points of ``cert``, in the order the certificate lists them.
 
     Distribution points that only cover some revocation reasons or name another CRL issuer
     (indirect CRLs) are left out: such a CRL cannot say "good" for every reason on its own.
-    Memoised per certificate (a bulk run asks about the same few certificates again and again).
+    Memoised per certificate (a bulk run asks about the same few certificates again and again),
+    within a budget of bytes that counts each certificate's DER (:mod:`peppolnet._x509`).
     """
+    return _crl_urls(cert)
+
+
+@lru_by_bytes(MEMO_BUDGET, size=memo_bytes)
+def _crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
     urls: list[str] = []
     for point in _distribution_points(cert) or ():
         if point.reasons is not None or point.crl_issuer is not None or not point.full_name:
@@ -160,7 +167,7 @@ def crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
     return tuple(urls[:_MAX_URLS])
 
 
-@functools.lru_cache(maxsize=1024)
+@lru_by_bytes(MEMO_BUDGET, size=memo_bytes)
 def _point_names(cert: x509.Certificate) -> tuple[x509.GeneralName, ...]:
     """Every full name of every CRL distribution point of ``cert``: what an IDP must match."""
     points = _distribution_points(cert) or ()
