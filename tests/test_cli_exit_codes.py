@@ -313,6 +313,19 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
     ("request", "follow-up"): [
         error(2, "not a duration", "--expire-after", "soon", *SANDBOX),
         error(2, "--notify-smtp must be HOST:PORT", "--notify-smtp", "mail", *SANDBOX),
+        error(2, "--smtp must be HOST:PORT", "--smtp", "mail", *SANDBOX),
+        # the confirmation mail's settings file and login: found before any request is looked up
+        error(2, "cannot read the settings file", "--config", "{missing}", *SANDBOX),
+        error(
+            2,
+            "the mail server's username needs its password in the environment variable",
+            "--smtp",
+            "127.0.0.1:25",
+            "--smtp-username",
+            "desk",
+            *SANDBOX,
+        ),
+        error(2, "confirmation mails need a mail server", "--smtp-from", "c@d.example", *SANDBOX),
         error(
             2,
             "argument --notify-from: the address contains a control character (U+000A",

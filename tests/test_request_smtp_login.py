@@ -1,9 +1,11 @@
-"""``peppolnet request ... --send smtp`` logging in to the mail server, as ``serve`` does.
+"""``peppolnet request ... --send smtp`` and ``request follow-up``'s confirmation mail logging
+in to the mail server, as ``serve`` does.
 
 The mail server is a real local aiosmtpd that takes mail only after STARTTLS (a self-signed
 certificate, trusted through the settings file's ``ca_file``) and the login desk/s3cret. The
 username comes from ``--config FILE``'s ``[smtp]`` table or ``--smtp-username``, the password
-only from ``PEPPOLNET_SMTP_PASSWORD``.
+only from ``PEPPOLNET_SMTP_PASSWORD``. The follow-up confirms a request for a customer the
+session's sandbox already shows with Kvittra (nothing in the sandbox is changed).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import pytest
 from _mailbox import Mailbox, local_smtp
 from _tls import Tls, self_signed_tls
 from peppolnet.cli import main
+from peppolnet.sandbox import Sandbox
+from peppolnet.sandbox.state import write_state
 
 REQUEST = (
     "request", "add", "--name", "Postbygg AB", "--org-number", "559201-0077",
@@ -128,42 +132,72 @@ def test_the_command_line_wins_over_the_file(
     assert (mail["To"], mail["From"]) == ("onboarding@operator.example", "desk@kvittra.example")
 
 
-@pytest.mark.parametrize(
-    ("environ", "smtp", "extra", "says"),
-    [
-        ({}, 'username = "desk"', (), "needs its password in the environment variable"),
-        (
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    """The environment, the file's ``[smtp]`` table and more options: what the error says."""
+
+    environ: dict[str, str]
+    smtp: str
+    extra: tuple[str, ...]
+    says: str
+
+    def refused(
+        self,
+        argv: tuple[str, ...],
+        folder: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """``argv`` with this mistake is a usage error that says so."""
+        for name, value in self.environ.items():
+            monkeypatch.setenv(name, value)
+        conf = settings(folder, self.smtp)
+        code, _, err = run(capsys, *argv, "--config", str(conf), *self.extra)
+        assert code == 2
+        assert self.says in err
+        assert "Traceback" not in err
+
+
+#: What can be wrong with the login or the file, for every command that mails.
+LOGIN_MISTAKES = [
+    pytest.param(
+        Mistake({}, 'username = "desk"', (), "needs its password in the environment variable"),
+        id="username-only",
+    ),
+    pytest.param(
+        Mistake(
             {"PEPPOLNET_SMTP_PASSWORD": "s3cret"},
             'host = "127.0.0.1"',
             (),
             "PEPPOLNET_SMTP_PASSWORD is set, but no username",
         ),
-        ({}, 'password = "s3cret"', (), "smtp.password is a secret and is not read from a file"),
-        ({}, "port = 'many'", (), "smtp.port must be a whole number"),
-        ({}, 'username = "desk"', ("--smtp-username", "other"), "needs its password"),
-    ],
-    ids=["username-only", "password-only", "password-in-file", "wrong-kind", "option-username"],
-)
+        id="password-only",
+    ),
+    pytest.param(
+        Mistake({}, 'password = "s3cret"', (), "smtp.password is a secret and is not read"),
+        id="password-in-file",
+    ),
+    pytest.param(
+        Mistake({}, "port = 'many'", (), "smtp.port must be a whole number"), id="wrong-kind"
+    ),
+    pytest.param(
+        Mistake({}, 'username = "desk"', ("--smtp-username", "other"), "needs its password"),
+        id="option-username",
+    ),
+]
+
+
+@pytest.mark.parametrize("mistake", LOGIN_MISTAKES)
 def test_what_is_wrong_with_the_login_is_a_usage_error(
+    mistake: Mistake,
     db: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    environ: dict[str, str],
-    smtp: str,
-    extra: tuple[str, ...],
-    says: str,
 ) -> None:
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    conf = settings(tmp_path, smtp)
     mail = ("--smtp", "127.0.0.1:25", "--smtp-to", "a@b.example", "--smtp-from", "c@d.example")
-    code, _, err = run(capsys, *REQUEST, "--send", "smtp", "--config", str(conf), *mail, *extra)
-    assert code == 2
-    assert says in err
-    assert "Traceback" not in err
-    code, out, _ = run(capsys, "request", "list", "--json")
-    assert json.loads(out) == []  # found before anything was stored
+    mistake.refused((*REQUEST, "--send", "smtp", *mail), tmp_path, monkeypatch, capsys)
+    assert statuses(capsys) == []  # found before anything was stored
 
 
 def test_without_the_server_in_file_or_options_it_says_where_to_give_it(
@@ -195,3 +229,139 @@ def test_the_request_command_does_not_import_the_web_package(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# --- request follow-up: the confirmation mail --------------------------------------------------
+
+
+@pytest.fixture
+def sent(
+    sandbox: Sandbox, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[str, ...]:
+    """A sent request (through an outbox) that the next follow-up confirms: its customer is
+    with Kvittra in the sandbox already. Returns how the follow-up reaches that sandbox."""
+    customer = next(
+        p
+        for p in sandbox.participants.values()
+        if p.in_sml and not p.quirks and p.operator == "kvittra" and p.id.icd == "0007"
+    )
+    code, _, err = run(
+        capsys, "request", "add", "--name", customer.name, "--org-number", customer.id.local_id,
+        "--operator", "PSE000102", "--email", "faktura@kund.example", "--no-check",
+        "--send", "outbox", "--outbox", str(tmp_path / "outbox"),
+    )  # fmt: skip
+    assert code == 0, err
+    state = write_state(sandbox.info(), tmp_path / "sandbox.json")
+    return ("request", "follow-up", "--network", "sandbox", "--state-file", str(state))
+
+
+def statuses(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    code, out, _ = run(capsys, "request", "list", "--json")
+    assert code == 0
+    return [row["status"] for row in json.loads(out)]
+
+
+def test_follow_up_mails_the_confirmation_with_the_login_of_the_file(
+    mail_server: Server,
+    sent: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PEPPOLNET_SMTP_PASSWORD", "s3cret")
+    code, out, err = run(capsys, *sent, "--config", str(mail_server.conf), "--json")
+    assert code == 0, err
+    [result] = json.loads(out)
+    assert (result["status"], result["notify_error"]) == ("confirmed", None)
+    [mail] = mail_server.box.wait_for(1)
+    assert mail["From"] == "support@kvittra.example"
+    assert mail["To"] == "faktura@kund.example"  # the requester, never [smtp] to (the operator)
+    assert str(mail["Subject"]).strip().startswith("Confirmed: ")  # folded after "Subject:"
+    assert result["notified"] == mail["Message-ID"]
+
+
+def test_follow_up_with_a_wrong_password_says_so_and_the_next_run_mails(
+    mail_server: Server,
+    sent: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PEPPOLNET_SMTP_PASSWORD", "wrong")
+    code, out, err = run(capsys, *sent, "--config", str(mail_server.conf))
+    assert code == 0, err  # the follow-up did its work; the mail is owed
+    assert "confirmation mail failed" in err
+    assert "refused the login" in err
+    assert "Traceback" not in err
+    assert mail_server.box.messages == []
+    assert statuses(capsys) == ["confirmed"]
+    monkeypatch.setenv("PEPPOLNET_SMTP_PASSWORD", "s3cret")
+    code, out, err = run(capsys, *sent, "--config", str(mail_server.conf), "--json")
+    assert code == 0, err
+    [result] = json.loads(out)
+    assert result["message"] == "confirmed earlier; confirmation mail sent now"
+    [mail] = mail_server.box.wait_for(1)
+    assert mail["To"] == "faktura@kund.example"
+
+
+def test_follow_up_takes_the_older_notify_spellings_and_smtp_wins_over_them(
+    mail_server: Server,
+    sent: tuple[str, ...],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The file gives only the CA; ``--notify-smtp`` names a port nobody answers, which the
+    ``--smtp`` given too overrides; the sender and security come from the aliases."""
+    conf = settings(tmp_path, f'ca_file = "{mail_server.tls.cert_path}"')
+    monkeypatch.setenv("PEPPOLNET_SMTP_PASSWORD", "s3cret")
+    code, _, err = run(
+        capsys, *sent, "--config", str(conf), "--notify-smtp", "127.0.0.1:9",
+        "--smtp", f"127.0.0.1:{mail_server.port}", "--notify-security", "starttls",
+        "--notify-from", "desk@kvittra.example", "--smtp-username", "desk",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "failed" not in err
+    [mail] = mail_server.box.wait_for(1)
+    assert mail["From"] == "desk@kvittra.example"
+
+
+def test_a_password_in_the_environment_alone_does_not_stop_a_follow_up_without_mail(
+    sent: tuple[str, ...], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PEPPOLNET_SMTP_PASSWORD", "s3cret")  # set for serve on this machine
+    code, out, err = run(capsys, *sent, "--json")
+    assert code == 0, err
+    assert [(r["status"], r["notified"]) for r in json.loads(out)] == [("confirmed", None)]
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        *LOGIN_MISTAKES,
+        pytest.param(Mistake({}, 'from = "c@d.example"', (),
+                             "confirmation mails need a mail server: --smtp HOST:PORT"),
+                     id="no-server"),
+        pytest.param(Mistake({}, "", ("--notify-smtp", "mail"), "--notify-smtp must be HOST:PORT"),
+                     id="alias"),
+        pytest.param(Mistake({}, 'host = "127.0.0.1"\nca_file = "/nonexistent/ca.pem"', (),
+                             "CA file"),
+                     id="ca-file"),
+    ],
+)  # fmt: skip
+def test_what_is_wrong_with_the_notify_login_is_a_usage_error_before_any_follow_up(
+    mistake: Mistake,
+    sent: tuple[str, ...],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mistake.refused(sent, tmp_path, monkeypatch, capsys)
+    assert statuses(capsys) == ["sent"]  # found before any request was looked up
+
+
+def test_the_missing_mail_server_is_said_in_swedish(
+    sent: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = settings(tmp_path, 'from = "c@d.example"')
+    code, _, err = run(capsys, *sent, "--config", str(conf), "--lang", "sv")
+    assert code == 2
+    assert "bekräftelsemejl behöver en e-postserver: --smtp VÄRD:PORT" in err

@@ -15,13 +15,16 @@ the requester on confirmation.
 A mail server that wants a login gets it as ``peppolnet serve``'s does: ``--smtp-username`` or
 the ``[smtp]`` table of ``--config FILE`` (the same settings file, that table read by
 :mod:`peppolnet.recipients.mailserver` without the web package), the password only from
-``PEPPOLNET_SMTP_PASSWORD``; the options win over the file.
+``PEPPOLNET_SMTP_PASSWORD``; the options win over the file. ``follow-up``'s confirmation mail
+takes the same options and file (:mod:`peppolnet.cli._mailserver`); its older ``--notify-smtp``,
+``--notify-from`` and ``--notify-security`` are aliases that the ``--smtp`` spellings win over.
 
 Exit codes: 0 done, 1 invalid request (with ``--json``: ``{"valid": false, "problems": [...]}``),
 an unknown id, or a request that cannot be sent or cancelled in its state (closed, or another
 open request already asks the same), 2 a usage error (also a line break in --smtp-to,
---smtp-from or --notify-from), 3 a fault (desk or mail server unreachable: try again, the same
-send is recognised; another process is sending the request right now; the database is damaged).
+--smtp-from or --notify-from, or a mail option of follow-up without a mail server), 3 a fault
+(desk or mail server unreachable: try again, the same send is recognised; another process is
+sending the request right now; the database is damaged).
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from peppolnet.cli._output import (
     UsageError,
     add_db_argument,
     echo,
-    host_port,
     refused,
     safe_lines,
     safe_text,
@@ -95,39 +97,20 @@ def _db_options(p: argparse.ArgumentParser) -> None:
 
 def add_channel_options(p: argparse.ArgumentParser) -> None:
     """The options that describe the channels (also ``peppolnet serve``'s)."""
+    from peppolnet.cli._mailserver import add_mailserver_options, mailbox
+
     group = p.add_argument_group(_("channel options"))
     group.add_argument("--desk-url", help=_("the operator desk (http; default: the sandbox's)"))
     group.add_argument("--outbox", metavar="DIR", help=_("the folder (outbox)"))
-    group.add_argument("--smtp", metavar="HOST:PORT", help=_("the mail server (smtp)"))
+    add_mailserver_options(group)
     group.add_argument(
-        "--smtp-to", type=_mailbox, help=_("the operator's onboarding address (smtp)")
-    )
-    group.add_argument("--smtp-from", type=_mailbox, help=_("the sender address (smtp)"))
-    # no default: a settings file's [smtp] security applies unless the option is given
-    group.add_argument(
-        "--smtp-security", choices=("none", "starttls", "ssl"),
-        help=_("how the connection to the mail server is protected (default: starttls)"),
-    )  # fmt: skip
-    group.add_argument(
-        "--smtp-username",
-        help=_("the mail server's login; its password from PEPPOLNET_SMTP_PASSWORD"),
-    )
-
-
-def _config_option(p: argparse.ArgumentParser) -> None:
-    """``--config FILE``: the mail server from a settings file's ``[smtp]`` table."""
-    p.add_argument(
-        "--config",
-        metavar="FILE",
-        help=_(
-            "a settings file (TOML, as for peppolnet serve --config) whose [smtp] table "
-            "describes the mail server; the options above win over it"
-        ),
+        "--smtp-to", type=mailbox, help=_("the operator's onboarding address (smtp)")
     )
 
 
 def _new_parser(sub: Any, name: str, help_text: Message) -> argparse.ArgumentParser:
     """``add`` or ``update``: the fields of a request, what to do with it, and where."""
+    from peppolnet.cli._mailserver import add_config_option
     from peppolnet.cli._network import add_network_arguments
     from peppolnet.cli.commands.lookup import add_dnssec_argument
     from peppolnet.cli.commands.operators import add_registry_arguments
@@ -152,7 +135,7 @@ def _new_parser(sub: Any, name: str, help_text: Message) -> argparse.ArgumentPar
         help=_("send it now: http (operator desk), outbox (folder) or smtp"),
     )  # fmt: skip
     add_channel_options(p)
-    _config_option(p)
+    add_config_option(p)
     _db_options(p)
     add_registry_arguments(p)
     add_dnssec_argument(p)  # for the lookup that plans the request
@@ -197,6 +180,7 @@ def _register_stored(sub: Any) -> None:
 
 
 def _register_send(sub: Any) -> None:
+    from peppolnet.cli._mailserver import add_config_option
     from peppolnet.cli._network import add_network_arguments
 
     send = sub.add_parser(
@@ -214,7 +198,7 @@ def _register_send(sub: Any) -> None:
         help=_("http (operator desk), outbox (folder) or smtp"),
     )  # fmt: skip
     add_channel_options(send)
-    _config_option(send)
+    add_config_option(send)
     _db_options(send)
     add_network_arguments(send)
     send.set_defaults(handler=_send)
@@ -263,6 +247,11 @@ def _register_drafts(sub: Any) -> None:
 
 
 def _register_follow_up(sub: Any) -> None:
+    from peppolnet.cli._mailserver import (
+        add_config_option,
+        add_mailserver_options,
+        add_notify_aliases,
+    )
     from peppolnet.cli._network import add_network_arguments
     from peppolnet.cli.commands.lookup import add_dnssec_argument
 
@@ -270,17 +259,11 @@ def _register_follow_up(sub: Any) -> None:
     follow.add_argument(
         "--expire-after", metavar="DURATION", help=_("e.g. 14d: give up after this long")
     )
-    follow.add_argument(
-        "--notify-smtp", metavar="HOST:PORT", help=_("mail confirmations through this server")
-    )
-    follow.add_argument(
-        "--notify-from", type=_mailbox, default="peppolnet@localhost",
-        help=_("the sender address of confirmations"),
-    )  # fmt: skip
-    follow.add_argument(
-        "--notify-security", default="starttls", choices=("none", "starttls", "ssl"),
-        help=_("how the connection to the mail server is protected (default: starttls)"),
-    )  # fmt: skip
+    # the confirmation mail's server: the same options and settings file as --send smtp
+    mail = follow.add_argument_group(_("confirmation mail"))
+    add_mailserver_options(mail)
+    add_notify_aliases(mail)
+    add_config_option(mail)
     _db_options(follow)
     add_dnssec_argument(follow)
     # not auto: the test network showing a customer must not confirm a production request
@@ -315,21 +298,6 @@ def _participant(text: str) -> str:
         return ParticipantId.parse(text).uri
     except InvalidIdentifier as exc:
         raise argparse.ArgumentTypeError(say(exc)) from None
-
-
-def _mailbox(text: str) -> str:
-    """An argparse type: one mail address, ``NAME <ADDRESS>`` or ``ADDRESS``, on one line.
-
-    These go into mail headers: a line break (header injection) or a second address is a usage
-    error naming the option, found before anything is sent, never a traceback at send time.
-    """
-    from peppolnet.recipients.request import parse_mailbox
-
-    try:
-        parse_mailbox(text, strict=False)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(say(exc)) from None
-    return text.strip()
 
 
 def _tracker(args: argparse.Namespace) -> RequestTracker:
@@ -816,22 +784,13 @@ def _target_operator(args: argparse.Namespace) -> Any:
 
 
 def _follow_up(args: argparse.Namespace) -> int:
+    from peppolnet.cli._mailserver import notifier_from_arguments
     from peppolnet.cli._network import network_from_arguments
     from peppolnet.cli._output import print_json, table
     from peppolnet.cli.commands.customers import parse_duration
-    from peppolnet.recipients.tracking import EmailNotifier
 
     expire = parse_duration(args.expire_after) if args.expire_after else None
-    notify = None
-    if args.notify_smtp:
-        host, port = host_port(args.notify_smtp, "--notify-smtp")
-        notify = EmailNotifier(
-            host,
-            port,
-            sender=args.notify_from,
-            security=args.notify_security,
-            language=language(),
-        )
+    notify = notifier_from_arguments(args, language())
     network = network_from_arguments(args)
     with _tracker(args) as tracker:
         results = tracker.follow_up(network, notify=notify, expire_after=expire, dnssec=args.dnssec)
