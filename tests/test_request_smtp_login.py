@@ -287,7 +287,7 @@ def test_follow_up_with_a_wrong_password_says_so_and_the_next_run_mails(
 ) -> None:
     monkeypatch.setenv("PEPPOLNET_SMTP_PASSWORD", "wrong")
     code, out, err = run(capsys, *sent, "--config", str(mail_server.conf))
-    assert code == 0, err  # the follow-up did its work; the mail is owed
+    assert code == 3, err  # the follow-up did its work; the mail is owed: a fault
     assert "confirmation mail failed" in err
     assert "refused the login" in err
     assert "Traceback" not in err

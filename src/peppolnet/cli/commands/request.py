@@ -794,9 +794,12 @@ def _follow_up(args: argparse.Namespace) -> int:
     network = network_from_arguments(args)
     with _tracker(args) as tracker:
         results = tracker.follow_up(network, notify=notify, expire_after=expire, dnssec=args.dnssec)
+    # A confirmation mail that could not be sent is owed (the next run sends it), and a fault:
+    # exit 3, so that a cron job with a wrong password does not report success every day.
+    owed = 3 if any(r.notify_error for r in results) else 0
     if args.json:
         print_json([r.to_json() for r in results])
-        return 0
+        return owed
     if not results:
         echo(_("no sent requests to follow up"))
         return 0
@@ -810,4 +813,4 @@ def _follow_up(args: argparse.Namespace) -> int:
                 problem=r.notify_error,
             )
             echo(failed, file=sys.stderr)
-    return 0
+    return owed
