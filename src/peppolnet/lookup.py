@@ -1547,6 +1547,9 @@ class Lookup(_Base):
                 if watcher is not None:
                     watcher.answered(step, result if error is None else error)
                 step = _advance(steps, result, error)
+                # An error thrown in must not stay in this frame: its traceback holds the frame
+                # (and the flow's), a cycle only the collector would free.
+                error = None
             return step
         except Exception as exc:
             return _defect(ctx, exc)
@@ -1664,6 +1667,9 @@ class AsyncLookup(_Base):
                 if watcher is not None:
                     watcher.answered(step, result if error is None else error)
                 step = _advance(steps, result, error)
+                # An error thrown in must not stay in this frame: its traceback holds the frame
+                # (and the flow's), a cycle only the collector would free.
+                error = None
             return step
         except Exception as exc:
             return _defect(ctx, exc)
