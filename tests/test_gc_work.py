@@ -17,7 +17,7 @@ import pytest
 from peppolnet.bulk import ResultCache
 from peppolnet.bulk.run import _Outcome
 from peppolnet.i18n import Message, _
-from peppolnet.lookup import AsyncLookup, Lookup
+from peppolnet.lookup import AsyncLookup, Lookup, RetryPolicy
 from peppolnet.reachability import Verdict
 from peppolnet.sandbox import Sandbox
 
@@ -91,3 +91,24 @@ def test_a_cached_answer_is_its_outcome_without_a_tuple_around_it() -> None:
     assert kept.expires < float("inf")
     held = [r for r in gc.get_referrers(kept) if isinstance(r, tuple)]
     assert all(type(r[0]) is _Outcome for r in held)  # only ByteLru's (value, size)
+
+
+def _with_quirk(sandbox: Sandbox, quirk: str) -> str:
+    found = next(p for p in sandbox.config.participants if p.quirks == frozenset({quirk}))
+    return str(found.id)
+
+
+async def test_a_dns_fault_leaves_no_cycles(sandbox: Sandbox, collector_off: None) -> None:
+    servfail = _with_quirk(sandbox, "dns-servfail")
+    once = RetryPolicy(attempts=1)
+    async with AsyncLookup(sandbox.network, timeout=2.0, retry=once) as lookup:
+        await lookup.check(servfail)
+        gc.collect()
+        verdicts = [(await lookup.check(servfail)).verdict for _ in range(3)]
+        assert gc.collect() == 0
+    assert verdicts == [Verdict.UNKNOWN] * 3
+    with Lookup(sandbox.network, timeout=2.0, retry=once) as sync:
+        assert sync.check(servfail).verdict is Verdict.UNKNOWN
+        gc.collect()
+        assert sync.check(servfail).verdict is Verdict.UNKNOWN
+        assert gc.collect() == 0
