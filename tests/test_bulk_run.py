@@ -129,7 +129,7 @@ def test_cache_is_bounded_and_ages() -> None:
         cache.put(((f"p{i}",), "d"), outcome)
     assert len(cache) == 2
     assert cache.get((("p0",), "d")) is None
-    assert cache.get((("p2",), "d")) is outcome
+    assert cache.get((("p2",), "d")) == outcome  # a copy that carries its expiry
     cache.put((("u",), "d"), _Outcome(Verdict.UNKNOWN, "timeout", None, 3))
     cache.put((("i",), "d"), _Outcome(None, "not an id", None, 0))
     assert cache.get((("i",), "d")) is None

@@ -137,7 +137,7 @@ def outcome(verdict: Verdict, reason: str) -> _Outcome:
 
 def test_the_result_cache_is_bounded_by_bytes_not_entries() -> None:
     clock = ManualClock(datetime(2030, 1, 1, tzinfo=UTC))
-    one = deep_size(((("p0",), "d"), (0.0, outcome(Verdict.NOT_REGISTERED, "r" * 2000))))
+    one = deep_size(((("p0",), "d"), outcome(Verdict.NOT_REGISTERED, "r" * 2000)))
     cache = ResultCache(max_age=60, clock=clock, max_bytes=10 * (one + ENTRY_OVERHEAD))
     for i in range(100):
         cache.put(((f"p{i}",), "d"), outcome(Verdict.NOT_REGISTERED, "r" * 2000))

@@ -69,14 +69,24 @@ class Message(str):
     """
 
     template: str
-    params: Mapping[str, object]
+    # The parameters as (name, value) pairs, not a dict: a tuple of plain values is untracked
+    # by the cyclic collector at its first pass, and then so is this object's own __dict__ at
+    # the next full collection - a bulk run keeps hundreds of thousands of messages in its
+    # result cache, and every full collection scanned a dict per message beside the message
+    # (docs/performance.md: "A long run in a program of your own").
+    _pairs: tuple[tuple[str, object], ...]
 
     def __new__(cls, template: str, /, **params: object) -> Message:
         english = _format(template, template, params, "en")
         self = super().__new__(cls, english)
         self.template = template
-        self.params = params
+        self._pairs = tuple(params.items())
         return self
+
+    @property
+    def params(self) -> Mapping[str, object]:
+        """The parameters the sentence was made with, by name."""
+        return dict(self._pairs)
 
     def render(self, language: str | None = None) -> str:
         """The sentence in ``language`` (``"sv"`` or ``"en"``; None means English)."""

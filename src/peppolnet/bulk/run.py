@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import math
 import queue
 import random
 import threading
@@ -113,6 +114,10 @@ class _Outcome:
     reason: str
     reachability: Reachability | None
     attempts: int
+    # when a cached copy stops being served (monotonic seconds; see ResultCache.put): on the
+    # outcome itself, not in an (expires, outcome) tuple beside it - one object less per cached
+    # answer for every full garbage collection to scan
+    expires: float = dataclasses.field(default=math.inf, compare=False)
 
     @property
     def label(self) -> str:
@@ -239,8 +244,8 @@ class ResultCache:
         self.max_negative_ttl = max_negative_ttl
         self.max_bytes = max_bytes
         self.clock: Clock = as_clock(clock)
-        # key -> (expires in monotonic seconds, outcome); sizes are estimated per verdict
-        self._data: ByteLru[_Key, tuple[float, _Outcome]] = ByteLru(
+        # key -> outcome with its expiry; sizes are estimated per verdict
+        self._data: ByteLru[_Key, _Outcome] = ByteLru(
             max_bytes, max_entries=maxsize, size=SampledSize(_verdict_of)
         )
         self._lock = threading.Lock()
@@ -259,11 +264,11 @@ class ResultCache:
             entry = self._data.get(key)
             if entry is None:
                 return None
-            if self.clock.monotonic() > entry[0]:
+            if self.clock.monotonic() > entry.expires:
                 self._data.pop(key)
                 return None
             self.hits += 1
-            return entry[1]
+            return entry
 
     def put(self, key: _Key, outcome: _Outcome) -> None:
         if outcome.verdict is None:
@@ -276,7 +281,8 @@ class ResultCache:
         if outcome.reachability is None or not outcome.reachability.signed:
             age = min(age, self.max_negative_ttl)
         with self._lock:
-            self._data.put(key, (self.clock.monotonic() + age, outcome))
+            expires = self.clock.monotonic() + age
+            self._data.put(key, dataclasses.replace(outcome, expires=expires))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -286,9 +292,9 @@ def _host_of(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
-def _verdict_of(entry: tuple[float, _Outcome]) -> Verdict | None:
+def _verdict_of(entry: _Outcome) -> Verdict | None:
     """The kind an entry's size is estimated by: its verdict (the shapes differ by verdict)."""
-    return entry[1].verdict
+    return entry.verdict
 
 
 def _as_row(item: BulkItem, number: int) -> RegisterRow:
