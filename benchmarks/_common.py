@@ -110,6 +110,16 @@ def per_call(fn: Callable[[], object], n: int) -> Callable[[], float]:
 # --- the sandbox child ---------------------------------------------------------------------------
 
 
+def pipe_command(proc: subprocess.Popen[str], line: str) -> dict[str, Any]:
+    """Send a child of ours one command line and read its one-line JSON reply."""
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+    reply: dict[str, Any] = json.loads(proc.stdout.readline())
+    return reply
+
+
 @dataclass
 class SandboxProc:
     """A running ``_sandbox_proc.py`` child: its description and its command pipe."""
@@ -120,12 +130,7 @@ class SandboxProc:
 
     def command(self, line: str) -> dict[str, Any]:
         assert self.proc is not None
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        reply: dict[str, Any] = json.loads(self.proc.stdout.readline())
-        return reply
+        return pipe_command(self.proc, line)
 
     def set_latency(self, seconds: float) -> None:
         self.command(f"latency {seconds}")

@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import pipe_command
+
 HERE = Path(__file__).resolve().parent
 PEER_ZONE = "participant.sml.test.tech.peppol.org"
 _COUNTRIES = ("SE", "NO", "DK", "FI", "BE", "NL", "DE", "IT")
@@ -171,12 +173,7 @@ class DnsChild:
         self.port = int(self.command(json.dumps({"zones": zones, "records": records}))["port"])
 
     def command(self, line: str) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        reply: dict[str, Any] = json.loads(self.proc.stdout.readline())
-        return reply
+        return pipe_command(self.proc, line)
 
     def close(self) -> None:
         if self.proc.stdin is not None:

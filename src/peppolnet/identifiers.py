@@ -115,8 +115,19 @@ def ascii_lower(text: str) -> str:
 _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+_PLAIN_SEGMENT: Final = re.compile(r"[A-Za-z0-9._~:-]*")
+
+
 def url_segment(uri: str) -> str:
-    """Percent-encode one SMP URL path segment (RFC 3986, every reserved character encoded)."""
+    """Percent-encode one SMP URL path segment (RFC 3986, every reserved character encoded).
+
+    An identifier of unreserved characters and ``:`` (nearly every participant) only needs each
+    ``:`` replaced, which is what ``urllib.parse.quote`` with ``safe=""`` does to it a byte at a
+    time (~10 us per participant, a URL is built per lookup; tests/test_smp_urls.py compares
+    the two on any text).
+    """
+    if _PLAIN_SEGMENT.fullmatch(uri):
+        return uri.replace(":", "%3A")
     return urllib.parse.quote(uri, safe="")
 
 

@@ -1198,6 +1198,10 @@ class _ResolverBase:
         self._core.tcp = tcp
         # the zone must make a name we can put on the wire (dnspython accepted it already)
         dnswire.encode_name(self._core.zone)
+        self._setup()
+
+    def _setup(self) -> None:
+        """What a shell needs beside the shared core (nothing, unless it says so)."""
 
     @classmethod
     def for_network(cls, network: _NetworkLike, **kwargs: Any) -> Self:
@@ -1260,9 +1264,6 @@ class _ResolverBase:
         core.cache.cap(name.lower(), core.clock() + limit)
 
 
-_SOCKETS_LOCK: Final = threading.Lock()  # a resolver's kept sockets are made once
-
-
 class SmlResolver(_ResolverBase):
     """Looks participants up in an SML zone over DNS, with a TTL-respecting cache.
 
@@ -1296,25 +1297,19 @@ class SmlResolver(_ResolverBase):
             step = _step(steps, result, error)
         return step
 
-    _udp: UdpSockets | None = None
-
-    def _sockets(self) -> UdpSockets:
-        udp = self._udp
-        if udp is None:
-            with _SOCKETS_LOCK:
-                udp = self._udp
-                if udp is None:
-                    udp = self._udp = UdpSockets()
-                    # closes the sockets when the resolver goes (holds no reference to it)
-                    weakref.finalize(self, udp.close_all)
-        return udp
+    def _setup(self) -> None:
+        # no socket is opened until a query; made here, the kept sockets need no lock to be made
+        self._udp = UdpSockets()
+        # closes the sockets when the resolver goes (holds no reference to it)
+        weakref.finalize(self, self._udp.close_all)
 
     def _perform(self, request: _Ask | _Await) -> Any:
         if isinstance(request, _Ask):
-            r, udp = request, self._sockets()
+            r = request
             return ask(
-                r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp, dnssec=r.dnssec, udp=udp
-            )
+                r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp, dnssec=r.dnssec,
+                udp=self._udp,
+            )  # fmt: skip
         assert isinstance(request.flight, ThreadFuture)
         return request.flight.result()
 
