@@ -177,14 +177,22 @@ def timeouts(client: httpx.Client | httpx.AsyncClient) -> httpx.Timeout:
     base = client.timeout
     if remaining is None:
         return base
-    remaining = max(remaining, 0.001)  # 0 would mean "do not wait" to a socket, not "too late"
-
-    def cap(value: float | None) -> float:
-        return remaining if value is None else min(value, remaining)
-
+    remaining = max(remaining, _LEAST_WAIT)
     return httpx.Timeout(
-        connect=cap(base.connect), read=cap(base.read), write=cap(base.write), pool=cap(base.pool)
+        connect=_shortened(base.connect, remaining),
+        read=_shortened(base.read, remaining),
+        write=_shortened(base.write, remaining),
+        pool=_shortened(base.pool, remaining),
     )
+
+
+_LEAST_WAIT: Final = 0.001
+"""The shortest timeout given to a socket: 0 would mean "do not wait" to it, not "too late"."""
+
+
+def _shortened(timeout: float | None, remaining: float) -> float:
+    """``timeout`` shortened to the ``remaining`` time (None: it had no bound of its own)."""
+    return remaining if timeout is None else min(timeout, remaining)
 
 
 def _capped(timeout: float | None, error: type[Exception]) -> float | None:
@@ -194,7 +202,7 @@ def _capped(timeout: float | None, error: type[Exception]) -> float | None:
         return timeout
     if remaining <= 0:
         raise error("the request's deadline passed")
-    return remaining if timeout is None else min(timeout, remaining)
+    return _shortened(timeout, remaining)
 
 
 # --- what a client's logic asks for, and what it gets back ----------------------------------------
@@ -536,11 +544,8 @@ class _Own:
             return self._own_timeouts if remaining is None else _NO_TIMEOUTS
         if remaining is None:
             return self._own_timeouts
-        remaining = max(remaining, 0.001)  # as timeouts(): 0 would mean "do not wait"
-        return {
-            kind: remaining if value is None else min(value, remaining)
-            for kind, value in self._own_timeouts.items()
-        }
+        remaining = max(remaining, _LEAST_WAIT)
+        return {kind: _shortened(value, remaining) for kind, value in self._own_timeouts.items()}
 
 
 class OwnClient(_Own, httpx.Client):
