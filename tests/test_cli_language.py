@@ -4,15 +4,18 @@ server is in test_cli_request.py)."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from _sandbox_undo import undo_changes
-from peppolnet.cli import main
+from peppolnet.cli import build_parser, main
+from peppolnet.i18n import Message
 from peppolnet.sandbox import Sandbox
 from peppolnet.sandbox.state import write_state
 
@@ -110,6 +113,45 @@ def test_usage_errors_and_help_in_swedish(capsys: pytest.CaptureFixture[str]) ->
     code, _, err = run(capsys, "--lang", "klingon", "lookup", "x")
     assert code == 2
     assert "unknown language 'klingon'" in err
+
+
+def _texts(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, object]]:
+    """Every text a person reads in ``parser``'s help (and its sub-commands'), by where."""
+    yield f"{path} description", parser.description
+    for group in parser._action_groups:
+        yield f"{path} section", group.title
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for listed in action._choices_actions:
+                yield f"{path} {listed.dest} (listed)", listed.help
+            for name, child in action.choices.items():
+                yield from _texts(child, f"{path} {name}")
+        elif action.help != argparse.SUPPRESS:
+            yield f"{path} {'/'.join(action.option_strings) or action.dest}", action.help
+
+
+def test_every_help_text_of_every_command_comes_from_the_catalog() -> None:
+    """A plain string in --help stays English in a Swedish help page (serve's did)."""
+    plain = [
+        where
+        for where, text in _texts(build_parser(), "peppolnet")
+        if text is not None and not isinstance(text, Message)
+    ]
+    assert plain == []
+
+
+def test_argparse_own_words_in_swedish(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "serve", "--help", "--lang", "sv")
+    assert code == 0
+    assert out.startswith("användning: peppolnet serve")
+    assert "flaggor:" in out
+    assert "visa den här hjälptexten och avsluta" in out
+    assert "Kör peppolnets supportsida" in out
+    assert "show this help" not in out
+    assert "options:" not in out
+    code, out, _ = run(capsys, "serve", "--help", "--lang", "en")
+    assert out.startswith("usage: peppolnet serve")
+    assert "show this help message and exit" in out
 
 
 def test_a_swedish_register_in_and_out(

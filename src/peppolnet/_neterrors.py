@@ -30,6 +30,8 @@ _ERRNOS: Final[dict[int, Message]] = {
     errno.ENETUNREACH: _("the network is unreachable"),
     errno.EHOSTUNREACH: _("there is no route to the host"),
     errno.ETIMEDOUT: _("no answer in time"),
+    errno.EACCES: _("permission denied"),
+    errno.EADDRNOTAVAIL: _("the address is not one of this machine's"),
 }
 
 #: Patterns over the text, for what arrives without an errno (httpcore, aiohttp, OpenSSL).

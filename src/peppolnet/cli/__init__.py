@@ -35,7 +35,17 @@ __all__ = ["build_parser", "exit_code", "main"]
 
 class _TranslatedHelp(argparse.HelpFormatter):
     """Help whose option help and descriptions are rendered in the command's language (they
-    are :class:`~peppolnet.i18n.Message` values; argparse's own words stay English)."""
+    are :class:`~peppolnet.i18n.Message` values, and so are argparse's own words: "usage",
+    the section titles and ``--help``'s own help, which :class:`_Parser` replaces)."""
+
+    def add_usage(
+        self,
+        usage: str | None,
+        actions: Iterable[argparse.Action],
+        groups: Iterable[argparse._MutuallyExclusiveGroup],
+        prefix: str | None = None,
+    ) -> None:
+        super().add_usage(usage, actions, groups, say(_("usage: ")) if prefix is None else prefix)
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = super()._get_help_string(action)
@@ -76,7 +86,16 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         formatter = kwargs.get("formatter_class", argparse.HelpFormatter)
         kwargs["formatter_class"] = _FORMATTERS.get(formatter, formatter)
+        add_help = kwargs.get("add_help", True)
+        kwargs["add_help"] = False  # ours below: its help is a message
         super().__init__(*args, **kwargs)
+        # argparse's own words, as messages: the formatter renders them in the command's language
+        self._positionals.title = _("positional arguments")
+        self._optionals.title = _("options")
+        if add_help:
+            self.add_argument(
+                "-h", "--help", action="help", help=_("show this help message and exit")
+            )
         add_language_argument(self)
 
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -122,7 +141,12 @@ def build_parser(only: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="peppolnet",
         description=_("Can this customer receive a Peppol e-invoice, and through which operator?"),
     )
-    parser.add_argument("--version", action="version", version=f"peppolnet {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"peppolnet {__version__}",
+        help=_("show the version number and exit"),
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in _command_names():
         if only is None or name in only:

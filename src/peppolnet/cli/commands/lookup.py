@@ -148,7 +148,7 @@ def _process(text: str) -> Any:
 
 def add_revocation_arguments(parser: argparse.ArgumentParser) -> None:
     """``--check-revocation`` and ``--revocation-soft-fail`` (shared with ``check``)."""
-    group = parser.add_argument_group("revocation")
+    group = parser.add_argument_group(_("certificate revocation"))
     group.add_argument(
         "--check-revocation",
         action="store_true",

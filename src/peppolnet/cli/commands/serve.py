@@ -50,10 +50,12 @@ class PortInUse(SandboxError):
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "serve",
-        help="run the support page and its JSON API (Swedish and English)",
-        description="Serve the peppolnet support page: search by organisation number, VAT "
-        "number, participant id or company name, with a verdict per candidate and a JSON API "
-        "under /api/v1. Runs until interrupted (Ctrl-C).",
+        help=_("run the support page and its JSON API (Swedish and English)"),
+        description=_(
+            "Serve the peppolnet support page: search by organisation number, VAT number, "
+            "participant id or company name, with a verdict per candidate and a JSON API under "
+            "/api/v1. Runs until interrupted (Ctrl-C)."
+        ),
     )
     parser.add_argument(
         "--config",
@@ -67,15 +69,17 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--network",
         type=network_choice,
-        help="production, test, or sandbox: a running `peppolnet sandbox serve`, else one "
-        "started in this process (default: sandbox)",
+        help=_(
+            "production, test, or sandbox: a running `peppolnet sandbox serve`, else one "
+            "started in this process (default: sandbox)"
+        ),
     )
-    parser.add_argument("--state-file", help="the state file of a running sandbox")
-    parser.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=port_number, help="port to listen on (default: 8000)")
+    parser.add_argument("--state-file", help=_("the state file of a running sandbox"))
+    parser.add_argument("--host", help=_("address to listen on (default: 127.0.0.1)"))
+    parser.add_argument("--port", type=port_number, help=_("port to listen on (default: 8000)"))
     parser.add_argument(
         "--frame-ancestors",
-        help="the CSP frame-ancestors sources allowed to embed the page (default: 'none')",
+        help=_("the CSP frame-ancestors sources allowed to embed the page (default: 'none')"),
     )
     add_db_argument(parser)
     from peppolnet.cli.commands.lookup import add_dnssec_argument
@@ -88,11 +92,16 @@ def register(sub: Any) -> None:
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port``; :class:`PortInUse` naming it when that fails."""
+    from peppolnet._neterrors import describe as described  # ssl: not at every start-up
+
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise PortInUse(f"cannot listen on {host}: {exc.strerror}", retryable=False) from None
-    family, kind, proto, _, address = infos[0]
+        raise PortInUse(
+            _("cannot listen on {host}: {reason}", host=host, reason=described(exc)),
+            retryable=False,
+        ) from None
+    family, kind, proto, _name, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -100,8 +109,10 @@ def bind(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-        raise PortInUse(f"cannot listen on {host}:{port}: {reason}") from None
+        reason = _("the port is in use") if exc.errno == errno.EADDRINUSE else described(exc)
+        raise PortInUse(
+            _("cannot listen on {host}:{port}: {reason}", host=host, port=port, reason=reason)
+        ) from None
     return sock
 
 
@@ -278,8 +289,11 @@ def run(args: argparse.Namespace) -> int:
         from peppolnet.web import banner
     except ImportError as exc:  # a broken install: one sentence, not a traceback
         raise UsageError(
-            f"peppolnet serve needs {exc.name}, which is missing: reinstall peppolnet "
-            "(pip install peppolnet)"
+            _(
+                "peppolnet serve needs {module}, which is missing: reinstall peppolnet "
+                "(pip install peppolnet)",
+                module=str(exc.name),
+            )
         ) from None
     from peppolnet.cli._language import language
 
