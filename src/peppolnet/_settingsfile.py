@@ -26,6 +26,7 @@ _KINDS: Final[Mapping[str, tuple[Message, tuple[type, ...]]]] = {
     "int": (_("a whole number"), (int,)),
     "float": (_("a number"), (int, float)),
     "bool": (_("true or false"), (bool,)),
+    "list[str]": (_("a list of texts"), (list,)),
 }
 
 
@@ -98,6 +99,8 @@ class TableReader:
                 )
             kind, accepted = _KINDS[keys[key]]
             if isinstance(value, bool) is not (bool in accepted) or not isinstance(value, accepted):
+                raise self._wrong(name, kind, value)
+            if isinstance(value, list) and not all(isinstance(item, str) for item in value):
                 raise self._wrong(name, kind, value)
             found[key] = value
         return found

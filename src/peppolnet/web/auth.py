@@ -16,16 +16,28 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from peppolnet.errors import InvalidInput
+from peppolnet.i18n import Message, _
 from peppolnet.web.i18n import route_path
 
-__all__ = ["Auth", "AuthMiddleware", "BasicAuth", "FunctionAuth", "TrustedHeaderAuth", "as_auth"]
+__all__ = [
+    "Auth",
+    "AuthMiddleware",
+    "BasicAuth",
+    "FunctionAuth",
+    "TrustedHeaderAuth",
+    "as_auth",
+    "read_users_file",
+]
 
 
 @runtime_checkable
@@ -141,6 +153,52 @@ class BasicAuth:
 
     def challenge(self) -> Mapping[str, str]:
         return {"www-authenticate": f'Basic realm="{self.realm}", charset="UTF-8"'}
+
+
+def read_users_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The users of :class:`BasicAuth` from a file of ``name:hash`` lines (``peppolnet serve
+    --hash-password NAME`` writes one; ``#`` comments and blank lines are skipped).
+
+    Why a file of its own and not the settings file: it changes when staff come and go, it is
+    readable by the service alone, and it holds only hashes - no password. Raises
+    :class:`~peppolnet.errors.InvalidInput` naming the file and line of what is wrong.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidInput(
+            _("cannot read the users file {file}: {reason}", file=str(path), reason=reason)
+        ) from None
+    users: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _sep, stored = line.partition(":")
+        problem = _user_line_problem(name, stored, users)
+        if problem is not None:
+            raise InvalidInput(
+                _("{file}, line {line}: {problem}", file=str(path), line=number, problem=problem)
+            )
+        users[name] = stored
+    if not users:
+        raise InvalidInput(_("the users file {file} names no user", file=str(path)))
+    return users
+
+
+def _user_line_problem(name: str, stored: str, users: Mapping[str, str]) -> Message | None:
+    """What is wrong with one ``name:hash`` line, or None."""
+    if not name or not stored:
+        return _("expected NAME:HASH (peppolnet serve --hash-password NAME writes one)")
+    if name in users:
+        return _("the user {name} is named twice", name=name)
+    algorithm, _sep, rest = stored.partition("$")
+    iterations, _sep, rest = rest.partition("$")
+    salt, _sep, digest = rest.partition("$")
+    if algorithm != "pbkdf2_sha256" or not iterations.isdigit() or not salt or not digest:
+        return _("the password of {name} is not a pbkdf2_sha256 hash", name=name)
+    return None
 
 
 def _pbkdf2_matches(stored: str, password: str) -> bool:

@@ -12,6 +12,10 @@ one channel per kind given, the form offers each). ``--smtp`` with ``--smtp-from
 the confirmation when the network shows a requested change. On the sandbox, requests go to its
 operator desk unless ``--desk-url`` names another.
 
+Who may use the page: ``--users-file`` (HTTP Basic; ``--hash-password NAME`` writes its lines)
+or ``--auth-header`` (the user a single-sign-on proxy names, trusted from ``--trusted-proxy``);
+without either, a page listening beyond loopback says on stderr that it is open to anyone.
+
 ``--config FILE`` reads the same and more from a TOML settings file
 (:mod:`peppolnet.web.config`: the page's settings, ``[cases]``, channels, the mail server with its
 login); the command line wins over it, and secrets come only from the environment
@@ -24,16 +28,18 @@ import argparse
 import contextlib
 import errno
 import socket
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from peppolnet.cli._language import say
 from peppolnet.cli._network import network_choice
-from peppolnet.cli._output import UsageError, add_db_argument, port_number, writable_path
+from peppolnet.cli._output import UsageError, add_db_argument, echo, port_number, writable_path
 from peppolnet.errors import SandboxError
 from peppolnet.i18n import _
 
 if TYPE_CHECKING:
-    from peppolnet.i18n import Language
+    from peppolnet.i18n import Language, Message
     from peppolnet.network import Network
     from peppolnet.recipients.channels import Channel
     from peppolnet.recipients.tracking import Notifier
@@ -82,12 +88,48 @@ def register(sub: Any) -> None:
         help=_("the CSP frame-ancestors sources allowed to embed the page (default: 'none')"),
     )
     add_db_argument(parser)
+    _add_auth_options(parser)
     from peppolnet.cli.commands.lookup import add_dnssec_argument
     from peppolnet.cli.commands.request import add_channel_options
 
     add_channel_options(parser)
     add_dnssec_argument(parser)  # every lookup of the page, its follow-ups and registers too
     parser.set_defaults(handler=run)
+
+
+def _add_auth_options(parser: argparse.ArgumentParser) -> None:
+    """Who may use the page: a users file (HTTP Basic) or a single-sign-on proxy's header."""
+    group = parser.add_argument_group(_("who may use the page"))
+    group.add_argument(
+        "--users-file",
+        metavar="FILE",
+        help=_(
+            "HTTP Basic with the users of FILE (NAME:HASH lines, from --hash-password); serve "
+            "it behind HTTPS"
+        ),
+    )
+    group.add_argument(
+        "--auth-header",
+        metavar="HEADER",
+        help=_("the header a reverse proxy names the signed-in user in (e.g. X-Forwarded-User)"),
+    )
+    group.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS",
+        help=_(
+            "an address or network the --auth-header is trusted from (repeatable; default: "
+            "loopback)"
+        ),
+    )
+    group.add_argument(
+        "--hash-password",
+        metavar="NAME",
+        help=_(
+            "read a password (from the terminal, or a line of standard input), print the "
+            "users file's line for NAME and exit"
+        ),
+    )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -174,10 +216,17 @@ def _config(args: argparse.Namespace) -> ServeConfig:
 
     from peppolnet.cli._mailserver import smtp_from_arguments
     from peppolnet.errors import InvalidInput
-    from peppolnet.web.config import load_config, parse_config
+    from peppolnet.web.config import load_config, page_auth, parse_config
 
     try:
         config = load_config(args.config) if args.config else parse_config("")
+        if args.users_file or args.auth_header or args.trusted_proxy:
+            auth = page_auth(
+                users_file=args.users_file,
+                trusted_header=args.auth_header,
+                trusted_proxies=args.trusted_proxy,
+            )
+            config = dataclasses.replace(config, auth=auth)
     except InvalidInput as exc:
         raise UsageError(exc.message) from exc
     smtp = smtp_from_arguments(args, config.smtp)
@@ -278,11 +327,55 @@ def prepared(args: argparse.Namespace, lang: Language) -> Iterator[tuple[Any, so
             lang=lang,
             settings=config.settings,
             cases=cases,
+            auth=config.auth,
         )
+        if config.auth is None and not _loopback(sock):
+            echo(_open_page(sock), file=sys.stderr)
         yield app, sock, network.name
 
 
+def _loopback(sock: socket.socket) -> bool:
+    """Whether ``sock`` listens on a loopback address only (the machine's own users)."""
+    import ipaddress
+
+    return ipaddress.ip_address(sock.getsockname()[0]).is_loopback
+
+
+def _open_page(sock: socket.socket) -> Message:
+    host, port = sock.getsockname()[:2]
+    return _(
+        "warning: the page answers whoever reaches {host}:{port}, with no sign-in: give it "
+        "--users-file or --auth-header (or [auth] in --config), or put it behind your own "
+        "authentication",
+        host=host,
+        port=port,
+    )
+
+
+def hash_password(name: str) -> str:
+    """The users file's line for ``name``: the password read from the terminal (asked twice)
+    or from one line of standard input (a script's pipe)."""
+    import getpass
+
+    from peppolnet.web.auth import BasicAuth
+
+    if not name or ":" in name or name != name.strip():
+        raise UsageError(_("a user name must be non-empty, without ':' or surrounding spaces"))
+    if sys.stdin.isatty():
+        password = getpass.getpass(say(_("password for {name}: ", name=name)))
+        if getpass.getpass(say(_("the same password again: "))) != password:
+            raise UsageError(_("the two passwords differ"))
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError(_("the password is empty"))
+    return f"{name}:{BasicAuth.hash_password(password)}"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.hash_password is not None:
+        print(hash_password(args.hash_password))
+        return 0
     try:
         import uvicorn
 
