@@ -13,6 +13,7 @@ from peppolnet.recipients.migration import (
     check_migration_key,
     generate_migration_key,
     is_valid_migration_key,
+    joined,
 )
 
 
@@ -70,3 +71,17 @@ def test_generated_keys_differ() -> None:
 def test_generator_refuses_lengths_the_sml_refuses(length: int) -> None:
     with pytest.raises(InvalidInput, match="8 to 24"):
         generate_migration_key(length)
+
+
+def test_the_rules_in_swedish_whole_and_joined() -> None:
+    """A Swedish form or command says every broken rule in Swedish: each is a catalog message,
+    and so is their join (a plain "; ".join would fix the sentence in English)."""
+    problems = check_migration_key("ab cd")
+    swedish = joined(problems).render("sv")
+    assert "måste vara 8 till 24 tecken lång (den har 5)" in swedish
+    assert "får inte innehålla blanksteg" in swedish
+    assert "behöver minst 2 stora bokstäver (A-Z) (den har 0)" in swedish
+    assert "must" not in swedish
+    assert "needs" not in swedish
+    assert str(joined(problems)) == "; ".join(problems)  # English as before
+    assert joined([]) == ""

@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from typing import Final
+
+from peppolnet.i18n import _
 
 __all__ = [
     "MAX_MIGRATION_KEY_LENGTH",
@@ -50,30 +53,50 @@ MIGRATION_KEY_RE: Final = re.compile(
 
 
 def check_migration_key(key: str) -> list[str]:
-    """Every rule the key breaks, as sentences (empty when the key is acceptable)."""
+    """Every rule the key breaks, as sentences (empty when the key is acceptable): catalog
+    messages, so a Swedish request form or command says them in Swedish."""
     if not isinstance(key, str) or not key:
-        return ["must not be empty"]
+        return [_("must not be empty")]
     problems: list[str] = []
     if not MIN_MIGRATION_KEY_LENGTH <= len(key) <= MAX_MIGRATION_KEY_LENGTH:
         problems.append(
-            f"must be {MIN_MIGRATION_KEY_LENGTH} to {MAX_MIGRATION_KEY_LENGTH} characters long "
-            f"(it has {len(key)})"
+            _(
+                "must be {low} to {high} characters long (it has {count})",
+                low=MIN_MIGRATION_KEY_LENGTH,
+                high=MAX_MIGRATION_KEY_LENGTH,
+                count=len(key),
+            )
         )
     if any(c.isspace() for c in key):
-        problems.append("must not contain whitespace")
+        problems.append(_("must not contain whitespace"))
     counts = {
-        "upper-case letters (A-Z)": sum("A" <= c <= "Z" for c in key),
-        "lower-case letters (a-z)": sum("a" <= c <= "z" for c in key),
-        "digits (0-9)": sum("0" <= c <= "9" for c in key),
-        f"special characters from {MIGRATION_KEY_SPECIALS}": sum(c in _CHECK_SPECIALS for c in key),
+        _("upper-case letters (A-Z)"): sum("A" <= c <= "Z" for c in key),
+        _("lower-case letters (a-z)"): sum("a" <= c <= "z" for c in key),
+        _("digits (0-9)"): sum("0" <= c <= "9" for c in key),
+        _("special characters from {characters}", characters=MIGRATION_KEY_SPECIALS): sum(
+            c in _CHECK_SPECIALS for c in key
+        ),
     }
     problems.extend(
-        f"needs at least 2 {what} (it has {count})" for what, count in counts.items() if count < 2
+        _("needs at least 2 {what} (it has {count})", what=what, count=count)
+        for what, count in counts.items()
+        if count < 2
     )
     # Belt and braces: the SML uses the pattern, so the pattern has the last word.
     if not problems and MIGRATION_KEY_RE.fullmatch(key) is None:  # pragma: no cover - defensive
-        problems.append("does not match the SML migration key pattern")
+        problems.append(_("does not match the SML migration key pattern"))
     return problems
+
+
+def joined(problems: Sequence[str]) -> str:
+    """``problems`` as one sentence, parts separated by "; " - each part still a message, so
+    the whole renders in any language (``"; ".join`` would fix it in English)."""
+    if not problems:
+        return ""
+    whole = problems[0]
+    for problem in problems[1:]:
+        whole = _("{first}; {then}", first=whole, then=problem)
+    return whole
 
 
 def is_valid_migration_key(key: str) -> bool:

@@ -42,7 +42,7 @@ from peppolnet.identifiers import (
 )
 from peppolnet.operators import Operator, OperatorRegistry, is_seat_id
 from peppolnet.recipients.email_problems import email_problem
-from peppolnet.recipients.migration import check_migration_key
+from peppolnet.recipients.migration import check_migration_key, joined
 from peppolnet.schemes import suggest_participant_ids, validate
 
 __all__ = [
@@ -535,7 +535,7 @@ class UpdateRecipientRequest(_RequestBase):
             return None
         problems = check_migration_key(value)
         if problems:
-            raise ValueError(_("the migration key {problems}", problems="; ".join(problems)))
+            raise ValueError(_("the migration key {problems}", problems=joined(problems)))
         return value
 
     @classmethod
@@ -593,7 +593,7 @@ class UpdateRecipientRequest(_RequestBase):
             key = migration_key.strip()
             broken = check_migration_key(key)
             if broken:
-                problems.append(("migration_key", "; ".join(broken)))
+                problems.append(("migration_key", joined(broken)))
             migration_key = key
         if problems:
             raise InvalidRequest(problems)
