@@ -40,6 +40,10 @@ _CERTIFICATES: Final = ("smp_ca", "ap_ca")
 _CRL_SETTINGS: Final = ("soft_fail", "timeout", "max_bytes", "max_entries", "destinations")
 _CRL_DURATIONS: Final = ("max_age", "retry_after", "grace")
 
+#: Tests only: every worker of the next runs fails on purpose (``("raise" | "exit", after
+#: that many results)``), to prove that its rows still come back.
+TEST_FAULT: tuple[str, int] | None = None
+
 
 @dataclasses.dataclass(frozen=True)
 class _NetworkSettings:
@@ -144,6 +148,7 @@ def recipe_for(lookup: object, options: CheckOptions, processes: int) -> Recipe:
         settings,
         revocation,
         _run_settings(options, concurrency, processes),
+        TEST_FAULT,
     )
     try:
         pickle.dumps(recipe)
