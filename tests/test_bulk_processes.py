@@ -17,9 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from peppolnet.bulk import BulkResult, RegisterRow, ResultCache, check_many, check_many_async
+from peppolnet.bulk import (
+    BulkResult,
+    RegisterRow,
+    ResultCache,
+    check_many,
+    check_many_async,
+    read_register,
+)
 from peppolnet.bulk import recipe as recipe_module
-from peppolnet.bulk import read_register
 from peppolnet.clock import ManualClock
 from peppolnet.errors import InvalidInput
 from peppolnet.lookup import AsyncLookup, Lookup
@@ -171,11 +177,15 @@ def test_a_hung_worker_is_stopped_and_its_rows_unknown(
         if _state(victim) not in ("gone", "Z"):
             os.kill(victim, signal.SIGCONT)
     assert [r.row.number for r in results] == list(range(1, 43))
-    assert _state(victim) == "gone"  # killed, and reaped
-    # the latency (0.3 s) is under the deadline: only the hung worker's rows change
+    assert _state(victim) in ("gone", "Z")  # killed (the fork server reaps it)
+    # a row that changed is unknown: the hung worker's, or one whose 0.3 s answer came too
+    # late for the 0.5 s deadline on a busy machine - never a negative
     for result in results:
-        if result.outcome == "unknown" and result.record() != clean[result.row.number]:
-            assert "sent nothing for 4 s and was stopped" in str(result.reason)
+        if result.record() != clean[result.row.number]:
+            assert result.outcome == "unknown"
+            assert "sent nothing for 4 s and was stopped" in str(result.reason) or (
+                "deadline (0.5 s) passed" in str(result.reason)
+            )
     assert any("sent nothing for 4 s" in str(r.reason) for r in results)
 
 
@@ -214,9 +224,11 @@ def test_settings_that_cannot_be_sent_are_refused_at_the_call(
 def test_lookup_objects_are_refused_and_a_partial_is_sent_as_settings(
     sandbox: Sandbox, clean: dict[int, dict[str, str]]
 ) -> None:
-    with Lookup(sandbox.network) as lookup:
-        with pytest.raises(InvalidInput, match="a lookup object cannot be sent"):
-            check_many(["0007:5584821341"], lookup, processes=2)
+    with (
+        Lookup(sandbox.network) as lookup,
+        pytest.raises(InvalidInput, match="a lookup object cannot be sent"),
+    ):
+        check_many(["0007:5584821341"], lookup, processes=2)
     with pytest.raises(InvalidInput, match="a lookup object cannot be sent"):
         check_many(["0007:5584821341"], AsyncLookup(sandbox.network), processes=2)
     with pytest.raises(InvalidInput, match="a lookup object cannot be sent"):
@@ -269,7 +281,8 @@ def test_ctrl_c_stops_the_run_and_leaves_no_worker(tmp_path: Path) -> None:
     assert len(workers) == 2
     proc.send_signal(signal.SIGINT)
     rest = proc.communicate(timeout=60)[0]
-    assert proc.returncode != 0 and "finished" not in rest  # KeyboardInterrupt ended it
+    assert proc.returncode != 0  # KeyboardInterrupt ended it
+    assert "finished" not in rest
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or _state(pid) == "Z", pid
 
@@ -285,7 +298,11 @@ def _state(pid: int) -> str:
 def test_the_hang_limit_follows_the_deadline() -> None:
     from peppolnet.bulk.processes import _stall_limit
 
-    recipe = recipe_module.Recipe((), None, {"deadline": 30.0}, None, {"retries": 0, "backoff": 0.5})
+    recipe = recipe_module.Recipe(
+        (), None, {"deadline": 30.0}, None, {"retries": 0, "backoff": 0.5}
+    )
     assert _stall_limit(recipe) == 2.0 * 30.5 + 2.0
-    recipe = recipe_module.Recipe((), None, {"deadline": None}, None, {"retries": 2, "backoff": 0.5})
+    recipe = recipe_module.Recipe(
+        (), None, {"deadline": None}, None, {"retries": 2, "backoff": 0.5}
+    )
     assert _stall_limit(recipe) is None

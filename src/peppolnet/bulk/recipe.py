@@ -1,12 +1,12 @@
 """What a worker process of ``check_many(processes=N)`` is sent: settings, never live objects.
 
-A worker is started with ``spawn`` (a fork would copy the engine's threads and locks
-mid-flight), so everything it gets is pickled. A :class:`~peppolnet.network.Network` holds
-``cryptography`` certificates, which do not pickle, and a lookup holds sockets, connections and
-caches bound to its event loop; so the parent sends a :class:`Recipe` - the network's fields
-with the certificates as DER, the lookup's plain settings, a
-:class:`~peppolnet.revocation.CrlChecker`'s settings - and each worker makes its own lookup,
-revocation checker and :class:`~peppolnet.bulk.ResultCache` from it.
+A worker is forked from multiprocessing's fork server, not from the caller's process (whose
+threads' locks a fork would copy mid-flight), so everything it gets is pickled. A
+:class:`~peppolnet.network.Network` holds ``cryptography`` certificates, which do not pickle,
+and a lookup holds sockets, connections and caches bound to its event loop; so the parent sends
+a :class:`Recipe` - the network's fields with the certificates as DER, the lookup's plain
+settings, a :class:`~peppolnet.revocation.CrlChecker`'s settings - and each worker makes its
+own lookup, revocation checker and :class:`~peppolnet.bulk.ResultCache` from it.
 
 Everything that can be wrong is found by :func:`recipe_for`, at the call: a lookup object, a
 cache object or a clock of the caller's cannot be sent and is refused by name; a factory is
