@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -269,7 +271,10 @@ INTERRUPTED = textwrap.dedent(
 )
 
 
-def test_ctrl_c_stops_the_run_and_leaves_no_worker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_ctrl_c_or_kill_9_leaves_no_worker(tmp_path: Path, how: signal.Signals) -> None:
+    """Ctrl-C: the run closes its workers. kill -9: the parent cannot, but a worker's input
+    closes with it, and the worker ends."""
     script = tmp_path / "interrupted.py"
     script.write_text(INTERRUPTED, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(SRC)}
@@ -279,12 +284,16 @@ def test_ctrl_c_stops_the_run_and_leaves_no_worker(tmp_path: Path) -> None:
     assert proc.stdout is not None
     workers = [int(pid) for pid in proc.stdout.readline().split()]
     assert len(workers) == 2
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(how)
     rest = proc.communicate(timeout=60)[0]
-    assert proc.returncode != 0  # KeyboardInterrupt ended it
+    assert proc.returncode != 0  # KeyboardInterrupt (or the kill) ended it
     assert "finished" not in rest
-    for pid in workers:
-        assert not Path(f"/proc/{pid}").exists() or _state(pid) == "Z", pid
+    for _tries in range(300):  # wide: a busy machine; usually at once
+        if all(_state(pid) in ("gone", "Z") for pid in workers):
+            break
+        time.sleep(0.1)
+    ended = {pid: _state(pid) for pid in workers}
+    assert set(ended.values()) <= {"gone", "Z"}, ended
 
 
 def _state(pid: int) -> str:
@@ -306,3 +315,83 @@ def test_the_hang_limit_follows_the_deadline() -> None:
         (), None, {"deadline": None}, None, {"retries": 2, "backoff": 0.5}
     )
     assert _stall_limit(recipe) is None
+
+
+def test_a_crl_checker_is_sent_as_settings_and_checks_in_every_worker(
+    sandbox: Sandbox, rows: list[RegisterRow]
+) -> None:
+    with CrlChecker(timeout=5.0) as crl:
+        one = [r.record() for r in check_many(rows, network=sandbox.network, revocation=crl)]
+    checker = CrlChecker(timeout=5.0)  # never used here: each worker makes its own
+    results = list(
+        check_many(rows, network=sandbox.network, revocation=checker, processes=2, concurrency=4)
+    )
+    assert [r.record() for r in results] == one
+    assert checker.downloads == 0
+    checks = {c.name: c.status for c in results[0].reachability.checks}  # type: ignore[union-attr]
+    assert checks["revocation"] == "pass"
+    assert checks["smp-revocation"] == "pass"
+
+
+def test_the_run_s_totals_are_split_across_the_workers(sandbox: Sandbox) -> None:
+    from peppolnet._memory import DEFAULT_BUDGET
+
+    options = {"network": sandbox.network, "concurrency": 256, "window": 300}
+    recipe = recipe_module.recipe_for(None, options, 3)  # type: ignore[arg-type]
+    assert recipe.run["concurrency"] == 86  # 256 / 3, rounded up
+    assert recipe.lookup["per_host"] == 22  # the default 256 // 4 = 64, over 3
+    assert recipe.run["cache"] == {"max_bytes": DEFAULT_BUDGET // 3}
+    assert (recipe.run["window"], recipe.run["ordered"]) == (300, False)
+    rebuilt = recipe.networks[0].network()
+    assert rebuilt == sandbox.network  # certificates and policies survive the trip
+    plan = recipe.plan()  # what a worker makes of it
+    assert plan.cache.max_bytes == DEFAULT_BUDGET // 3
+    assert plan.concurrency == 86
+    assert plan.release is not None
+    asyncio.run(plan.release())
+
+
+def test_a_worker_s_log_records_reach_the_caller_s_logging(
+    sandbox: Sandbox, rows: list[RegisterRow], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="peppolnet")
+    list(check_many(rows, network=sandbox.network, concurrency=4, processes=2))
+    ours = [r for r in caplog.records if r.name == "peppolnet.lookup"]
+    assert any("the SMP answer is not signed" in r.getMessage() for r in ours)
+    assert all(r.levelno >= logging.WARNING and r.process != os.getpid() for r in ours)
+
+
+def test_a_sentence_crosses_as_made_and_renders_alike() -> None:
+    """The worker's pickler sends a sentence as its text, template and parameters (no
+    formatting again in the parent); the copy is the same sentence in every way."""
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    from peppolnet.bulk import worker
+    from peppolnet.i18n import Message, _
+
+    saved = dict(ForkingPickler._extra_reducers)
+    try:
+        worker._send_messages_as_made()
+        made = [
+            _(
+                "the lookup failed: {error}",
+                error=_("no worker process was left to check this row"),
+            ),
+            _("a signed SMP answer lists a usable AS4 endpoint ({url})", url=None),
+            _("the row has neither a participant id nor an organisation number"),
+        ]
+        copies = ForkingPickler.loads(ForkingPickler.dumps(made))
+    finally:
+        ForkingPickler._extra_reducers.clear()
+        ForkingPickler._extra_reducers.update(saved)
+    for original, copy in zip(made, copies, strict=True):
+        assert type(copy) is Message
+        assert (str(copy), copy.template, copy.params) == (
+            str(original),
+            original.template,
+            original.params,
+        )
+        assert copy.render("sv") == original.render("sv") != str(original)
+        assert pickle.loads(pickle.dumps(copy)).render("sv") == original.render("sv")
+    assert copies[2] is _("the row has neither a participant id nor an organisation number")

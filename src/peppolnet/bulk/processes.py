@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import math
 import multiprocessing
 import queue
@@ -228,14 +229,24 @@ class _Worker:
             self.fault = str(message[1])
             return True
         for entry in message:
-            if entry[0] == "ready":
-                self.ready = True
-            elif entry[0] == "cpu":  # its last message
-                _add_cpu(entry[1])
-            elif entry[0] in self.owed:
-                self.owed.discard(entry[0])
+            number = entry[0]
+            if type(number) is not int:
+                self._told(entry)
+            elif number in self.owed:
+                self.owed.discard(number)
                 answers.append(entry)
         return True
+
+    def _told(self, entry: tuple[str, Any]) -> None:
+        """What a worker tells besides answers: that it is ready, a log record, its CPU."""
+        kind, value = entry
+        if kind == "ready":
+            self.ready = True
+        elif kind == "log":
+            record = logging.makeLogRecord(value)
+            logging.getLogger(record.name).handle(record)
+        elif kind == "cpu":  # its last message
+            _add_cpu(value)
 
     def lost(self, answers: list[Any], reason: str | None) -> None:
         """The worker has ended or is stopped now: what it sent is taken, the rest unknown."""

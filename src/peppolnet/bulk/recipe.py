@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import pickle
 from typing import TYPE_CHECKING, Any, Final
@@ -83,7 +84,8 @@ class Recipe:
     keyword arguments (``per_host`` already this worker's share); ``revocation`` a
     ``CrlChecker``'s settings or None; ``run`` the engine's options (``concurrency`` and the
     result cache's ``max_bytes`` already this worker's share). ``fault`` is for tests only: a
-    worker that fails on purpose (``raise``/``exit`` after that many results).
+    worker that fails on purpose (``raise``/``exit`` after that many results). ``log_level``
+    is the caller's effective level for ``peppolnet``: records from it up are sent back.
     """
 
     networks: tuple[_NetworkSettings, ...]
@@ -92,6 +94,7 @@ class Recipe:
     revocation: dict[str, Any] | None
     run: dict[str, Any]
     fault: tuple[str, int] | None = None
+    log_level: int = logging.WARNING
 
     def plan(self) -> _Plan:
         """The worker's plan: its own lookup and cache, made from the settings (in the worker)."""
@@ -149,6 +152,7 @@ def recipe_for(lookup: object, options: CheckOptions, processes: int) -> Recipe:
         revocation,
         _run_settings(options, concurrency, processes),
         TEST_FAULT,
+        logging.getLogger("peppolnet").getEffectiveLevel(),
     )
     try:
         pickle.dumps(recipe)
