@@ -137,8 +137,11 @@ def _context() -> ForkServerContext:
     fork server imports it once per process and a worker starts in milliseconds (measured:
     a two-worker run of three rows, 1.7-2.5 s wall with spawn, 0.3-0.4 s with the fork
     server warm). The modules are added to the preload list the caller may have set (it only
-    matters before the fork server starts; multiprocessing keeps the list privately).
+    matters before the fork server starts; multiprocessing keeps the list privately). Where
+    there is no fork server (Windows), workers are spawned.
     """
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows: spawn
+        return multiprocessing.get_context("spawn")  # type: ignore[return-value]
     context = multiprocessing.get_context("forkserver")
     from multiprocessing import forkserver
 

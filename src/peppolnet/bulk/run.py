@@ -1120,6 +1120,11 @@ def check_many(
     exceptions. Closing the generator early (``break``, Ctrl-C) cancels what has not started
     and waits only for the lookups already running. An error of the input is raised after the
     results of the rows read before it.
+
+    ``processes=N`` runs the lookups in N worker processes (one core each; see
+    :mod:`peppolnet.bulk.processes`): the lookup is then made in each worker from settings -
+    ``network=`` and the lookup options, or ``functools.partial(AsyncLookup, network, ...)`` -
+    and ``concurrency``, ``per_host`` and the result cache's budget are split across them.
     """
     processes = _processes(options, "check_many")
     if processes > 1:
