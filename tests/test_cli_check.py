@@ -247,13 +247,14 @@ with Sandbox.start(key_dir=Path(sys.argv[3])) as sandbox:
     sandbox.dns.set_latency(0.15)
     check_command.networks_from_arguments = lambda args: sandbox.network
     print("ready", flush=True)
-    code = main(["check", sys.argv[1], "-o", sys.argv[2], "--concurrency", "2"])
+    code = main(["check", sys.argv[1], "-o", sys.argv[2], "--concurrency", "2", *sys.argv[4:]])
 sys.exit(code)
 """
 
 
+@pytest.mark.parametrize("processes", [[], ["--processes", "2"]])
 def test_real_ctrl_c_then_resume(
-    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], processes: list[str]
 ) -> None:
     import signal
     import subprocess
@@ -262,7 +263,15 @@ def test_real_ctrl_c_then_resume(
 
     out = tmp_path / "out.csv"
     process = subprocess.Popen(
-        [sys.executable, "-c", SIGINT_SCRIPT, str(FIXTURE), str(out), str(tmp_path / "keys")],
+        [
+            sys.executable,
+            "-c",
+            SIGINT_SCRIPT,
+            str(FIXTURE),
+            str(out),
+            str(tmp_path / "keys"),
+            *processes,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
