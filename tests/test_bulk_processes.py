@@ -96,6 +96,24 @@ def test_same_results_in_input_order(
     assert results[0].reachability.operator is not None  # the whole answer crossed over
 
 
+def test_a_small_reorder_window_keeps_the_order(
+    sandbox: Sandbox, rows: list[RegisterRow], slow: None
+) -> None:
+    # at most 5 rows between the input and the caller: a slow head holds back the rest
+    read: list[int] = []
+
+    def source() -> Iterator[RegisterRow]:
+        for row in rows[:20]:
+            read.append(row.number)
+            yield row
+
+    run = check_many(source(), network=sandbox.network, processes=2, concurrency=4, window=5)
+    first = next(run)
+    assert first.row.number == 1
+    assert len(read) <= 6  # the window, and the row that found it full
+    assert [first.row.number, *(r.row.number for r in run)] == list(range(1, 21))
+
+
 def test_a_participant_is_looked_up_once_whatever_the_worker(
     sandbox: Sandbox, rows: list[RegisterRow]
 ) -> None:
