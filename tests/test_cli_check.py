@@ -247,13 +247,14 @@ with Sandbox.start(key_dir=Path(sys.argv[3])) as sandbox:
     sandbox.dns.set_latency(0.15)
     check_command.networks_from_arguments = lambda args: sandbox.network
     print("ready", flush=True)
-    code = main(["check", sys.argv[1], "-o", sys.argv[2], "--concurrency", "2"])
+    code = main(["check", sys.argv[1], "-o", sys.argv[2], "--concurrency", "2", *sys.argv[4:]])
 sys.exit(code)
 """
 
 
+@pytest.mark.parametrize("processes", [[], ["--processes", "2"]])
 def test_real_ctrl_c_then_resume(
-    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], processes: list[str]
 ) -> None:
     import signal
     import subprocess
@@ -262,7 +263,15 @@ def test_real_ctrl_c_then_resume(
 
     out = tmp_path / "out.csv"
     process = subprocess.Popen(
-        [sys.executable, "-c", SIGINT_SCRIPT, str(FIXTURE), str(out), str(tmp_path / "keys")],
+        [
+            sys.executable,
+            "-c",
+            SIGINT_SCRIPT,
+            str(FIXTURE),
+            str(out),
+            str(tmp_path / "keys"),
+            *processes,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -460,3 +469,42 @@ def test_kill_9_then_resume_an_xlsx_output(
     header, *rows = [[c.value for c in r] for r in sheet.iter_rows()]
     assert [int(r[header.index("row")]) for r in rows] == list(range(1, 43))
     assert [r[header.index("note")] for r in rows] == notes
+
+
+def test_processes_write_the_same_file_as_one_process(
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert main(["check", str(FIXTURE), "-o", str(one), "--json", "--concurrency", "4"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    argv = ["check", str(FIXTURE), "-o", str(two), "--json", "--concurrency", "4"]
+    assert main([*argv, "--processes", "2"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert two.read_bytes() == one.read_bytes()
+    assert {k: v for k, v in second.items() if k != "output"} == {
+        k: v for k, v in first.items() if k != "output"
+    }
+
+
+def test_processes_resume_what_one_process_left(
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    whole, part = tmp_path / "whole.jsonl", tmp_path / "part.jsonl"
+    assert main(["check", str(FIXTURE), "-o", str(whole), "--concurrency", "4"]) == 0
+    capsys.readouterr()
+    lines = whole.read_bytes().splitlines(keepends=True)
+    part.write_bytes(b"".join(lines[:10]))  # a run stopped after ten rows
+    argv = ["check", str(FIXTURE), "-o", str(part), "--resume", "--json", "--processes", "2"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["resumed"], summary["written"], summary["total"]) == (10, 32, 42)
+    assert part.read_bytes() == whole.read_bytes()
+
+
+def test_processes_auto_is_the_cores_at_most_eight() -> None:
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert check_command._processes("auto") == max(1, min(cores, 8))
+    assert check_command._processes(" AUTO ") == check_command._processes("auto")
+    assert check_command._processes("3") == 3

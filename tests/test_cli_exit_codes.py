@@ -135,6 +135,8 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "one character", "{register}", "--delimiter", ";;", *SANDBOX),
         error(2, "one character", "{register}", "--output-delimiter", "", *SANDBOX),
         error(2, "at least 1", "{register}", "--concurrency", "0", *SANDBOX),
+        error(2, "at least 1", "{register}", "--processes", "0", *SANDBOX),
+        error(2, "a whole number or auto", "{register}", "--processes", "many", *SANDBOX),
         error(2, "positive number of seconds", "{register}", "--timeout", "0", *SANDBOX),
         error(2, "--doctype", "{register}", "--doctype", "invioce", *SANDBOX),
         error(2, "must not be the register", "{register}", "-o", "{register}", *SANDBOX),

@@ -391,7 +391,12 @@ class CheckOptions(TypedDict, total=False):
       lookups after a fault the lookup's retries did not mend;
     * ``cache`` (a new :class:`ResultCache` per run): pass one to share answers between runs;
     * ``total`` and ``progress``: the callback gets a :class:`Progress` after every result;
-    * ``clock``: drives the run's lookup and cache (default the lookup's, else the system's).
+    * ``clock``: drives the run's lookup and cache (default the lookup's, else the system's);
+    * ``processes`` (1): worker processes for ``check_many`` (one core each; see
+      :mod:`peppolnet.bulk.processes` and docs/bulk.md): ``concurrency``, ``per_host`` and the
+      result cache's memory budget are the run's totals, split across them; the lookup is made
+      in each worker from settings (``network=``... or ``functools.partial(AsyncLookup,
+      network, ...)``), so a lookup object, ``cache=`` and ``clock=`` are refused.
     """
 
     network: Network | None
@@ -409,6 +414,7 @@ class CheckOptions(TypedDict, total=False):
     progress: Callable[[Progress], None] | None
     revocation: RevocationChecker | None
     clock: Clock | None
+    processes: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -433,9 +439,11 @@ def _plan(lookup: _Choice | None, options: CheckOptions, caller: str) -> _Plan:
     Everything that can be wrong is found here, at the call - a misspelt or bad option, a
     network that cannot be set up - not at the first row.
     """
-    unknown = sorted(set(options) - CheckOptions.__optional_keys__)
-    if unknown:
-        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+    if _processes(options, caller) > 1:
+        raise InvalidInput(
+            "processes > 1 is for check_many: the rows are handed between processes in the "
+            "caller's thread (run check_many in a thread of yours, e.g. asyncio.to_thread)"
+        )
     concurrency = options.get("concurrency", 16)
     retries = options.get("retries", 0)  # the lookup retries faults within its own budget
     if concurrency < 1:
@@ -461,6 +469,18 @@ def _plan(lookup: _Choice | None, options: CheckOptions, caller: str) -> _Plan:
         options.get("backoff", 0.5),
         cache if cache is not None else ResultCache(clock=_run_clock(owner, options)),
     )
+
+
+def _processes(options: CheckOptions, caller: str) -> int:
+    """The run's worker processes, with every option's name checked (a misspelt option is
+    refused at the call, as a misspelt argument is)."""
+    unknown = sorted(set(options) - CheckOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+    processes = options.get("processes", 1)
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise InvalidInput(f"processes must be a whole number of at least 1, not {processes!r}")
+    return processes
 
 
 def _checker(
@@ -890,8 +910,13 @@ class _Feed:
 
     def put(self, item: object) -> None:
         """Add ``item`` (caller's thread)."""
+        self.put_all((item,))
+
+    def put_all(self, items: Iterable[object]) -> None:
+        """Add ``items`` at once (a batch from a worker process's pipe): one lock and at most
+        one wake-up of the loop for the batch."""
         with self._lock:
-            self._items.append(item)
+            self._items.extend(items)
             waiter, self._waiter = self._waiter, None
         if waiter is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed after a failure
@@ -1095,7 +1120,17 @@ def check_many(
     exceptions. Closing the generator early (``break``, Ctrl-C) cancels what has not started
     and waits only for the lookups already running. An error of the input is raised after the
     results of the rows read before it.
+
+    ``processes=N`` runs the lookups in N worker processes (one core each; see
+    :mod:`peppolnet.bulk.processes`): the lookup is then made in each worker from settings -
+    ``network=`` and the lookup options, or ``functools.partial(AsyncLookup, network, ...)`` -
+    and ``concurrency``, ``per_host`` and the result cache's budget are split across them.
     """
+    processes = _processes(options, "check_many")
+    if processes > 1:
+        from peppolnet.bulk.processes import check_in_processes
+
+        return check_in_processes(items, lookup, options, processes)
     plan = _plan(lookup, options, "check_many")
     return _bridged(items, plan, _Tally(options.get("total"), options.get("progress")))
 

@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import functools
 import gc
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -108,6 +109,17 @@ def register(subparsers: Any) -> None:
         "--concurrency", type=positive_int, default=16, help=_("lookups at once (default 16)")
     )
     parser.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        metavar="N",
+        help=_(
+            "worker processes, one core each, or 'auto' (the cores, at most {most}); "
+            "--concurrency is split across them (default 1)",
+            most=_MOST_PROCESSES,
+        ),
+    )
+    parser.add_argument(
         "--per-host",
         type=positive_int,
         help=_("requests at once per SMP host (default concurrency/4)"),
@@ -146,6 +158,28 @@ def _column(spec: str) -> tuple[str, str]:
             )
         )
     return role.strip(), header.strip()
+
+
+#: The most worker processes ``--processes auto`` starts: each holds an interpreter, a lookup
+#: and its share of the caches; beyond a handful the parent's routing and the network limit.
+_MOST_PROCESSES: Final = 8
+
+
+def _processes(text: str) -> int:
+    """An argparse type: ``--processes N`` (at least 1) or ``auto`` (the cores this process
+    may use, at most :data:`_MOST_PROCESSES`)."""
+    if text.strip().lower() == "auto":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        return max(1, min(cores or os.cpu_count() or 1, _MOST_PROCESSES))
+    try:
+        value = int(text)
+    except ValueError:
+        raise refused(
+            _("{text!r} is not a number of processes: a whole number or auto", text=text)
+        ) from None
+    if value < 1:
+        raise refused(_("must be at least 1, got {value}", value=value))
+    return value
 
 
 def _default_output(register: Path, fmt: str | None) -> Path:
@@ -290,6 +324,8 @@ def _check(
         "document_type": args.doctype,
         "concurrency": args.concurrency,
         "progress": bar,
+        # a worker needs at least one lookup at a time (auto on a big machine, a small -c)
+        "processes": min(args.processes, args.concurrency),
     }
     if not args.dnssec and not isinstance(network, Networks):
         return job.check(network=network, **lookup_options, **run_options)
