@@ -181,6 +181,21 @@ def test_non_bytes_is_a_typed_error() -> None:
         parse_xml("<a/>")  # type: ignore[arg-type]
 
 
+def test_byte_buffers_get_every_check_plain_bytes_get() -> None:
+    """Only exact ``bytes`` skip the conversion; buffers and subclasses are parsed (and
+    refused) the same way."""
+
+    class Sub(bytes):
+        pass
+
+    for wrap in (bytearray, memoryview, Sub):
+        assert parse_xml(wrap(b"<a><b>t</b></a>")).findtext("b") == "t"  # type: ignore[arg-type]
+        with pytest.raises(UnsafeXml):
+            parse_xml(wrap(b"<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>"))  # type: ignore[arg-type]
+        with pytest.raises(UnsafeXml):
+            parse_xml(wrap(b"<a>" * 80 + b"</a>" * 80))  # type: ignore[arg-type]
+
+
 def test_parser_is_safe_across_threads() -> None:
     docs = [f"<r><v>{i}</v></r>".encode() for i in range(200)]
 

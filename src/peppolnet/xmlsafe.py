@@ -69,8 +69,11 @@ def _parser() -> etree.XMLParser:
 
 @lru_cache(maxsize=8)
 def _too_deep(max_depth: int) -> etree.XPath:
-    """``boolean(/*/*/.../*)`` with ``max_depth + 1`` steps: true iff an element is too deep."""
-    return etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")")
+    """``boolean(/*/*/.../*)`` with ``max_depth + 1`` steps: true iff an element is too deep.
+
+    Without the EXSLT regular-expression functions lxml registers in every evaluation's context
+    by default (the expression uses none): ~0.3 us of the check's ~2.4 us."""
+    return etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")", regexp=False)
 
 
 _POSITION_SUFFIX: Final = re.compile(r",\s*line \d+, column \d+$")
@@ -95,10 +98,11 @@ def parse_xml(
     >>> parse_xml(b"<a><b>text</b></a>").findtext("b")
     'text'
     """
-    if isinstance(data, bytearray | memoryview):
-        data = bytes(data)
-    if not isinstance(data, bytes):
-        raise InvalidSmpDocument(f"XML must be given as bytes, not {type(data).__name__}")
+    if type(data) is not bytes:  # the usual case tested first: one identity comparison
+        if isinstance(data, bytearray | memoryview):
+            data = bytes(data)
+        if not isinstance(data, bytes):
+            raise InvalidSmpDocument(f"XML must be given as bytes, not {type(data).__name__}")
     if len(data) > max_bytes:
         raise UnsafeXml(
             _(
