@@ -181,6 +181,24 @@ def test_non_bytes_is_a_typed_error() -> None:
         parse_xml("<a/>")  # type: ignore[arg-type]
 
 
+def test_parse_serialised_keeps_the_parsers_refusals() -> None:
+    """parse_serialised (lxml's own output for a subtree) skips parse_xml's tree walks; the
+    size limit, the DOCTYPE scan and libxml2's own depth limit still refuse what they refuse."""
+    from peppolnet.xmlsafe import parse_serialised
+
+    assert parse_serialised(b'<a xmlns="urn:x"><b>t</b></a>').findtext("{urn:x}b") == "t"
+    with pytest.raises(UnsafeXml, match="DOCTYPE"):
+        parse_serialised(b"<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>")
+    with pytest.raises(UnsafeXml, match="bytes long"):
+        parse_serialised(b"<a>" + b"x" * 100 + b"</a>", max_bytes=50)
+    with pytest.raises(UnsafeXml):  # libxml2 refuses this depth itself (no huge_tree)
+        parse_serialised(b"<a>" * 3000 + b"</a>" * 3000)
+    with pytest.raises(InvalidSmpDocument):
+        parse_serialised(b"<a>&undefined;</a>")
+    with pytest.raises(InvalidSmpDocument):
+        parse_serialised(b"<a><b></a>")
+
+
 def test_byte_buffers_get_every_check_plain_bytes_get() -> None:
     """Only exact ``bytes`` skip the conversion; buffers and subclasses are parsed (and
     refused) the same way."""

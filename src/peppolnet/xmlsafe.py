@@ -36,7 +36,13 @@ from lxml import etree
 from peppolnet.errors import InvalidSmpDocument, UnsafeXml
 from peppolnet.i18n import _
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "MAX_NAMESPACE_DECLARATIONS", "parse_xml"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DEPTH",
+    "MAX_NAMESPACE_DECLARATIONS",
+    "parse_serialised",
+    "parse_xml",
+]
 
 DEFAULT_MAX_BYTES: Final = 2_000_000
 DEFAULT_MAX_DEPTH: Final = 64
@@ -103,6 +109,52 @@ def parse_xml(
             data = bytes(data)
         if not isinstance(data, bytes):
             raise InvalidSmpDocument(f"XML must be given as bytes, not {type(data).__name__}")
+    root = _parsed(data, max_bytes)
+    docinfo: etree.DocInfo = root.getroottree().docinfo
+    # Catches DTDs in encodings the byte scan above cannot see (UTF-16, UTF-32, EBCDIC).
+    doctype: str = getattr(docinfo, "doctype", "")  # not in lxml-stubs
+    if doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise UnsafeXml(_("the XML document has a DOCTYPE or entity declaration; DTDs are refused"))
+    if _too_deep(max_depth)(root):
+        raise UnsafeXml(
+            _("the XML document nests elements deeper than {max_depth} levels", max_depth=max_depth)
+        )
+    if max_namespaces is not None:
+        declarations = _namespace_declarations(data, docinfo, root)
+        if declarations > max_namespaces:
+            raise UnsafeXml(
+                _(
+                    "the XML document declares {declarations} namespaces; at most "
+                    "{max_namespaces} are accepted",
+                    declarations=format(declarations, ","),
+                    max_namespaces=max_namespaces,
+                )
+            )
+    if next(root.iter(_ANY_XINCLUDE), None) is not None:  # a tag-filtered walk, in C
+        raise UnsafeXml(_("the XML document contains XInclude elements; they are refused"))
+    return root
+
+
+def parse_serialised(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+    """Parse what lxml wrote (``etree.tostring``) from an element of a tree already in memory,
+    to make that subtree a document of its own: the same parser, size limit and DOCTYPE scan as
+    :func:`parse_xml`, without its walks over the parsed tree.
+
+    Those walks judge what a *sender* wrote. An element's serialisation carries no DOCTYPE and
+    no entity declarations (lxml writes neither for an element, and escapes ``<`` in text; the
+    byte scan still refuses them), is no deeper than the tree it came from (and libxml2 refuses
+    more than 256 levels itself), and declares only the namespaces in scope there. The one
+    caller, :mod:`peppolnet.xmldsig`, only canonicalises the result. Same run: 4.7 us against
+    8.6 us for a 0.9 kB ``ds:SignedInfo`` (the re-parse of a signature in a default namespace).
+
+    >>> parse_serialised(b'<a xmlns="urn:x"><b>text</b></a>').findtext("{urn:x}b")
+    'text'
+    """
+    return _parsed(data, max_bytes)
+
+
+def _parsed(data: bytes, max_bytes: int) -> etree._Element:
+    """The size limit, the DOCTYPE scan and the parse itself: what every parse here does."""
     if len(data) > max_bytes:
         raise UnsafeXml(
             _(
@@ -126,28 +178,6 @@ def parse_xml(
         ) from None
     if root is None:  # pragma: no cover - lxml raises instead for an empty document
         raise InvalidSmpDocument(_("the document is empty"))
-    docinfo: etree.DocInfo = root.getroottree().docinfo
-    # Catches DTDs in encodings the byte scan above cannot see (UTF-16, UTF-32, EBCDIC).
-    doctype: str = getattr(docinfo, "doctype", "")  # not in lxml-stubs
-    if doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise UnsafeXml(_("the XML document has a DOCTYPE or entity declaration; DTDs are refused"))
-    if _too_deep(max_depth)(root):
-        raise UnsafeXml(
-            _("the XML document nests elements deeper than {max_depth} levels", max_depth=max_depth)
-        )
-    if max_namespaces is not None:
-        declarations = _namespace_declarations(data, docinfo, root)
-        if declarations > max_namespaces:
-            raise UnsafeXml(
-                _(
-                    "the XML document declares {declarations} namespaces; at most "
-                    "{max_namespaces} are accepted",
-                    declarations=format(declarations, ","),
-                    max_namespaces=max_namespaces,
-                )
-            )
-    if next(root.iter(_ANY_XINCLUDE), None) is not None:  # a tag-filtered walk, in C
-        raise UnsafeXml(_("the XML document contains XInclude elements; they are refused"))
     return root
 
 
