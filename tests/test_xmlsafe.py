@@ -164,6 +164,24 @@ def test_depth_limit_is_exact() -> None:
         parse_xml(b"<a><b><c><d/></c></b></a>", max_depth=3)
 
 
+@settings(max_examples=200)
+@given(
+    st.integers(min_value=2, max_value=80),
+    st.integers(min_value=1, max_value=70),
+    st.integers(min_value=0, max_value=3),
+)
+def test_depth_limit_is_exact_for_any_limit(depth: int, max_depth: int, siblings: int) -> None:
+    """The short look at 16 levels first (xmlsafe._deeper_than) decides exactly as the whole
+    path: refused iff some element is deeper than the limit, wherever the deep branch is."""
+    chain = b"<b>" * (depth - 1) + b"</b>" * (depth - 1)
+    data = b"<a>" + b"<s/>" * siblings + chain + b"</a>"  # the siblings are 2 deep
+    if depth > max_depth:
+        with pytest.raises(UnsafeXml, match=f"deeper than {max_depth} "):
+            parse_xml(data, max_depth=max_depth)
+    else:
+        assert parse_xml(data, max_depth=max_depth).tag == "a"
+
+
 def test_malformed_xml_names_line_and_column() -> None:
     with pytest.raises(InvalidSmpDocument, match=r"mismatch.*line 2, column \d+") as info:
         parse_xml(b"<a>\n<b></a>")

@@ -82,6 +82,20 @@ def _too_deep(max_depth: int) -> etree.XPath:
     return etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")", regexp=False)
 
 
+#: Depth of the first, short look: SMP answers, Directory answers and business cards nest ~10
+#: levels, so one element this deep is rare and only then is the whole limit's path evaluated.
+_PROBE_DEPTH: Final = 16
+
+
+def _deeper_than(root: etree._Element, max_depth: int) -> bool:
+    """Whether an element sits deeper than ``max_depth``. An XPath step costs ~12 ns even after
+    the tree has run out, so a document without any element at :data:`_PROBE_DEPTH` is
+    answered by a path of 16 steps instead of ``max_depth + 1`` (64: 1.4 us against 2.1 us)."""
+    if max_depth >= _PROBE_DEPTH and not _too_deep(_PROBE_DEPTH - 1)(root):
+        return False
+    return bool(_too_deep(max_depth)(root))
+
+
 _POSITION_SUFFIX: Final = re.compile(r",\s*line \d+, column \d+$")
 _ANY_XINCLUDE: Final = f"{{{XINCLUDE_NS}}}*"
 
@@ -115,7 +129,7 @@ def parse_xml(
     doctype: str = getattr(docinfo, "doctype", "")  # not in lxml-stubs
     if doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise UnsafeXml(_("the XML document has a DOCTYPE or entity declaration; DTDs are refused"))
-    if _too_deep(max_depth)(root):
+    if _deeper_than(root, max_depth):
         raise UnsafeXml(
             _("the XML document nests elements deeper than {max_depth} levels", max_depth=max_depth)
         )
