@@ -83,6 +83,62 @@ def test_base64_with_whitespace_and_carriage_returns() -> None:
     assert doc.endpoints[0].certificate == b"\x30\x82\x01\x00fake-der"
 
 
+_BASE64ISH = st.text(
+    st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n\r\t-_!é"),
+    max_size=40,
+)
+
+
+@settings(max_examples=500)
+@given(_BASE64ISH)
+def test_certificate_text_reads_as_whitespace_free_strict_base64(text: str) -> None:
+    """The one-line fast path (strict decoding of the text as it is) decides exactly as the
+    rule it shortcuts: drop all whitespace, then strict base64."""
+    import re
+
+    from peppolnet.smp.parse import _certificate
+
+    el = parse_xml(b"<c/>")
+    el.text = text
+    compact = re.sub(r"\s+", "", text.strip())
+    try:
+        expected: bytes | None = base64.b64decode(compact, validate=True) if compact else None
+    except (ValueError, TypeError):
+        expected = None
+    der, problem = _certificate(el)
+    assert der == expected
+    assert (problem is not None) == (expected is None and compact != "")
+
+
+def test_identifier_and_address_in_either_namespace_first_in_document_order() -> None:
+    """Fields read from one pass over an element's children (not one search per field) still
+    take the first element of either accepted namespace, in document order."""
+    data = (
+        peppol_metadata()
+        .replace(
+            b"<w:EndpointReference>",
+            b"<q:EndpointReference><q:Address>https://first.example/as4</q:Address>"
+            b"</q:EndpointReference><w:EndpointReference>",
+        )
+        .replace(
+            b'<i:ProcessIdentifier scheme="cenbii-procid-ubl">',
+            b'<q:ProcessIdentifier scheme="cenbii-procid-ubl">first</q:ProcessIdentifier>'
+            b'<i:ProcessIdentifier scheme="cenbii-procid-ubl">',
+        )
+    )
+    doc = parse_document(data)
+    assert isinstance(doc, ServiceMetadata)
+    assert doc.endpoints[0].url == "https://first.example/as4"
+    assert doc.processes[0].process_id.value == "first"
+    missing = (
+        peppol_metadata()
+        .replace(b"<i:ProcessIdentifier", b"<i:Other")
+        .replace(b"</i:ProcessIdentifier>", b"</i:Other>")
+    )
+    with pytest.raises(InvalidSmpDocument, match="a Process has no ProcessIdentifier"):
+        parse_document(missing)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -499,6 +499,23 @@ def test_default_namespace_signature_under_default_namespace_root() -> None:
     assert b'xmlns=""' not in c14n
 
 
+def test_standalone_signed_info_from_a_callers_tree_is_still_refused_when_unparseable() -> None:
+    """The re-parse of SignedInfo's serialisation skips parse_xml's walks over the tree
+    (xmlsafe.parse_serialised); a caller's tree whose SignedInfo does not survive that parse
+    (here an entity reference, which only a DTD could define) is an invalid signature."""
+    from peppolnet.xmldsig import _canonicalize
+
+    root = etree.fromstring(
+        f'<r xmlns="urn:a"><Signature xmlns="{DS_NS}"><SignedInfo>'
+        '<Reference URI=""/></SignedInfo></Signature></r>'.encode()
+    )
+    signed_info = root[0][0]
+    signed_info[0].append(etree.Entity("secret"))
+    with pytest.raises(InvalidSignature, match="cannot be canonicalised") as info:
+        _canonicalize(signed_info, INCLUSIVE_C14N_1_0, None, whole_document=False)
+    assert info.value.step == "structure"
+
+
 # --- the signer's certificate is loaded once per certificate text ----------------------------
 
 

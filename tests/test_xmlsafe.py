@@ -164,6 +164,24 @@ def test_depth_limit_is_exact() -> None:
         parse_xml(b"<a><b><c><d/></c></b></a>", max_depth=3)
 
 
+@settings(max_examples=200)
+@given(
+    st.integers(min_value=2, max_value=80),
+    st.integers(min_value=1, max_value=70),
+    st.integers(min_value=0, max_value=3),
+)
+def test_depth_limit_is_exact_for_any_limit(depth: int, max_depth: int, siblings: int) -> None:
+    """The short look at 16 levels first (xmlsafe._deeper_than) decides exactly as the whole
+    path: refused iff some element is deeper than the limit, wherever the deep branch is."""
+    chain = b"<b>" * (depth - 1) + b"</b>" * (depth - 1)
+    data = b"<a>" + b"<s/>" * siblings + chain + b"</a>"  # the siblings are 2 deep
+    if depth > max_depth:
+        with pytest.raises(UnsafeXml, match=f"deeper than {max_depth} "):
+            parse_xml(data, max_depth=max_depth)
+    else:
+        assert parse_xml(data, max_depth=max_depth).tag == "a"
+
+
 def test_malformed_xml_names_line_and_column() -> None:
     with pytest.raises(InvalidSmpDocument, match=r"mismatch.*line 2, column \d+") as info:
         parse_xml(b"<a>\n<b></a>")
@@ -179,6 +197,39 @@ def test_garbage_is_invalid(data: bytes) -> None:
 def test_non_bytes_is_a_typed_error() -> None:
     with pytest.raises(InvalidSmpDocument, match="bytes"):
         parse_xml("<a/>")  # type: ignore[arg-type]
+
+
+def test_parse_serialised_keeps_the_parsers_refusals() -> None:
+    """parse_serialised (lxml's own output for a subtree) skips parse_xml's tree walks; the
+    size limit, the DOCTYPE scan and libxml2's own depth limit still refuse what they refuse."""
+    from peppolnet.xmlsafe import parse_serialised
+
+    assert parse_serialised(b'<a xmlns="urn:x"><b>t</b></a>').findtext("{urn:x}b") == "t"
+    with pytest.raises(UnsafeXml, match="DOCTYPE"):
+        parse_serialised(b"<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>")
+    with pytest.raises(UnsafeXml, match="bytes long"):
+        parse_serialised(b"<a>" + b"x" * 100 + b"</a>", max_bytes=50)
+    with pytest.raises(UnsafeXml):  # libxml2 refuses this depth itself (no huge_tree)
+        parse_serialised(b"<a>" * 3000 + b"</a>" * 3000)
+    with pytest.raises(InvalidSmpDocument):
+        parse_serialised(b"<a>&undefined;</a>")
+    with pytest.raises(InvalidSmpDocument):
+        parse_serialised(b"<a><b></a>")
+
+
+def test_byte_buffers_get_every_check_plain_bytes_get() -> None:
+    """Only exact ``bytes`` skip the conversion; buffers and subclasses are parsed (and
+    refused) the same way."""
+
+    class Sub(bytes):
+        pass
+
+    for wrap in (bytearray, memoryview, Sub):
+        assert parse_xml(wrap(b"<a><b>t</b></a>")).findtext("b") == "t"  # type: ignore[arg-type]
+        with pytest.raises(UnsafeXml):
+            parse_xml(wrap(b"<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>"))  # type: ignore[arg-type]
+        with pytest.raises(UnsafeXml):
+            parse_xml(wrap(b"<a>" * 80 + b"</a>" * 80))  # type: ignore[arg-type]
 
 
 def test_parser_is_safe_across_threads() -> None:

@@ -36,7 +36,13 @@ from lxml import etree
 from peppolnet.errors import InvalidSmpDocument, UnsafeXml
 from peppolnet.i18n import _
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "MAX_NAMESPACE_DECLARATIONS", "parse_xml"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DEPTH",
+    "MAX_NAMESPACE_DECLARATIONS",
+    "parse_serialised",
+    "parse_xml",
+]
 
 DEFAULT_MAX_BYTES: Final = 2_000_000
 DEFAULT_MAX_DEPTH: Final = 64
@@ -69,8 +75,25 @@ def _parser() -> etree.XMLParser:
 
 @lru_cache(maxsize=8)
 def _too_deep(max_depth: int) -> etree.XPath:
-    """``boolean(/*/*/.../*)`` with ``max_depth + 1`` steps: true iff an element is too deep."""
-    return etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")")
+    """``boolean(/*/*/.../*)`` with ``max_depth + 1`` steps: true iff an element is too deep.
+
+    Without the EXSLT regular-expression functions lxml registers in every evaluation's context
+    by default (the expression uses none): ~0.3 us of the check's ~2.4 us."""
+    return etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")", regexp=False)
+
+
+#: Depth of the first, short look: SMP answers, Directory answers and business cards nest ~10
+#: levels, so one element this deep is rare and only then is the whole limit's path evaluated.
+_PROBE_DEPTH: Final = 16
+
+
+def _deeper_than(root: etree._Element, max_depth: int) -> bool:
+    """Whether an element sits deeper than ``max_depth``. An XPath step costs ~12 ns even after
+    the tree has run out, so a document without any element at :data:`_PROBE_DEPTH` is
+    answered by a path of 16 steps instead of ``max_depth + 1`` (64: 1.4 us against 2.1 us)."""
+    if max_depth >= _PROBE_DEPTH and not _too_deep(_PROBE_DEPTH - 1)(root):
+        return False
+    return bool(_too_deep(max_depth)(root))
 
 
 _POSITION_SUFFIX: Final = re.compile(r",\s*line \d+, column \d+$")
@@ -95,10 +118,57 @@ def parse_xml(
     >>> parse_xml(b"<a><b>text</b></a>").findtext("b")
     'text'
     """
-    if isinstance(data, bytearray | memoryview):
-        data = bytes(data)
-    if not isinstance(data, bytes):
-        raise InvalidSmpDocument(f"XML must be given as bytes, not {type(data).__name__}")
+    if type(data) is not bytes:  # the usual case tested first: one identity comparison
+        if isinstance(data, bytearray | memoryview):
+            data = bytes(data)
+        if not isinstance(data, bytes):
+            raise InvalidSmpDocument(f"XML must be given as bytes, not {type(data).__name__}")
+    root = _parsed(data, max_bytes)
+    docinfo: etree.DocInfo = root.getroottree().docinfo
+    # Catches DTDs in encodings the byte scan above cannot see (UTF-16, UTF-32, EBCDIC).
+    doctype: str = getattr(docinfo, "doctype", "")  # not in lxml-stubs
+    if doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise UnsafeXml(_("the XML document has a DOCTYPE or entity declaration; DTDs are refused"))
+    if _deeper_than(root, max_depth):
+        raise UnsafeXml(
+            _("the XML document nests elements deeper than {max_depth} levels", max_depth=max_depth)
+        )
+    if max_namespaces is not None:
+        declarations = _namespace_declarations(data, docinfo, root)
+        if declarations > max_namespaces:
+            raise UnsafeXml(
+                _(
+                    "the XML document declares {declarations} namespaces; at most "
+                    "{max_namespaces} are accepted",
+                    declarations=format(declarations, ","),
+                    max_namespaces=max_namespaces,
+                )
+            )
+    if next(root.iter(_ANY_XINCLUDE), None) is not None:  # a tag-filtered walk, in C
+        raise UnsafeXml(_("the XML document contains XInclude elements; they are refused"))
+    return root
+
+
+def parse_serialised(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
+    """Parse what lxml wrote (``etree.tostring``) from an element of a tree already in memory,
+    to make that subtree a document of its own: the same parser, size limit and DOCTYPE scan as
+    :func:`parse_xml`, without its walks over the parsed tree.
+
+    Those walks judge what a *sender* wrote. An element's serialisation carries no DOCTYPE and
+    no entity declarations (lxml writes neither for an element, and escapes ``<`` in text; the
+    byte scan still refuses them), is no deeper than the tree it came from (and libxml2 refuses
+    more than 256 levels itself), and declares only the namespaces in scope there. The one
+    caller, :mod:`peppolnet.xmldsig`, only canonicalises the result. Same run: 4.7 us against
+    8.6 us for a 0.9 kB ``ds:SignedInfo`` (the re-parse of a signature in a default namespace).
+
+    >>> parse_serialised(b'<a xmlns="urn:x"><b>text</b></a>').findtext("{urn:x}b")
+    'text'
+    """
+    return _parsed(data, max_bytes)
+
+
+def _parsed(data: bytes, max_bytes: int) -> etree._Element:
+    """The size limit, the DOCTYPE scan and the parse itself: what every parse here does."""
     if len(data) > max_bytes:
         raise UnsafeXml(
             _(
@@ -122,28 +192,6 @@ def parse_xml(
         ) from None
     if root is None:  # pragma: no cover - lxml raises instead for an empty document
         raise InvalidSmpDocument(_("the document is empty"))
-    docinfo: etree.DocInfo = root.getroottree().docinfo
-    # Catches DTDs in encodings the byte scan above cannot see (UTF-16, UTF-32, EBCDIC).
-    doctype: str = getattr(docinfo, "doctype", "")  # not in lxml-stubs
-    if doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise UnsafeXml(_("the XML document has a DOCTYPE or entity declaration; DTDs are refused"))
-    if _too_deep(max_depth)(root):
-        raise UnsafeXml(
-            _("the XML document nests elements deeper than {max_depth} levels", max_depth=max_depth)
-        )
-    if max_namespaces is not None:
-        declarations = _namespace_declarations(data, docinfo, root)
-        if declarations > max_namespaces:
-            raise UnsafeXml(
-                _(
-                    "the XML document declares {declarations} namespaces; at most "
-                    "{max_namespaces} are accepted",
-                    declarations=format(declarations, ","),
-                    max_namespaces=max_namespaces,
-                )
-            )
-    if next(root.iter(_ANY_XINCLUDE), None) is not None:  # a tag-filtered walk, in C
-        raise UnsafeXml(_("the XML document contains XInclude elements; they are refused"))
     return root
 
 
