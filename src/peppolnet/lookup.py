@@ -54,7 +54,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, TypeVar
 
@@ -365,7 +365,18 @@ class _Context:
     smp_certificate: CertificateFacts | None = None  # the SMP answer's trusted signer
 
     def add(self, name: str, status: CheckStatus, message: str) -> None:
-        self.checks.append(Check(name, status, message))
+        # The same check with the same sentence object is the same value: one Check, shared by
+        # every answer that makes it (sentences repeat, see peppolnet.i18n._), so a bulk run's
+        # result cache keeps - and the collector walks - one object where it kept thousands.
+        # Keyed by the sentence's identity: two sentences equal as text may render differently.
+        key = (name, status, id(message))
+        check = _CHECKS.get(key)
+        if check is None or check.message is not message:
+            check = Check(name, status, message)
+            if len(_CHECKS) >= _CHECKS_MAX:
+                _CHECKS.clear()  # bounded; what repeats is back after a lookup or two
+            _CHECKS[key] = check  # holds the sentence, so its id is not reused while here
+        self.checks.append(check)
 
     def result(
         self,
@@ -405,6 +416,10 @@ class _Context:
                 self.timings.get("total", 0.0) * 1000,
             )
         return result
+
+
+_CHECKS: dict[tuple[str, CheckStatus, int], Check] = {}
+_CHECKS_MAX: Final = 4096
 
 
 def _candidates(
@@ -458,13 +473,18 @@ def _lookup_steps(ctx: _Context) -> _Steps:
     return result
 
 
-def _ask(ctx: _Context, step: str, request: _Request) -> Generator[_Request, Any, Any]:
-    """Yield ``request`` with the time the deadline leaves it; the one place that turns a
-    passed deadline or a refused destination into the end of the lookup."""
-    if ctx.budget.passed():
+def _ask(
+    ctx: _Context, step: str, kind: Callable[..., _Request], *args: Any
+) -> Generator[_Request, Any, Any]:
+    """Yield the request ``kind(*args)`` with the time the deadline leaves it and the retry
+    budget (made here with both, not copied: a ``dataclasses.replace`` per request cost more
+    than making it); the one place that turns a passed deadline or a refused destination into
+    the end of the lookup."""
+    left = ctx.budget.left()
+    if left is not None and left <= _SLACK:
         raise _Ended.deadline(ctx, step)
     try:
-        return (yield dataclasses.replace(request, timeout=ctx.budget.left(), budget=ctx.retries))
+        return (yield kind(*args, timeout=left, budget=ctx.retries))
     except DestinationRefused as exc:
         raise _Ended("destination", exc.message, retryable=False) from None
     except NetworkFault as exc:
@@ -481,8 +501,7 @@ def _resolve(ctx: _Context, candidate: ParticipantId) -> Generator[_Request, Any
     while True:
         attempt += 1
         try:
-            question = _Resolve(candidate, use_cache=ctx.use_cache)
-            answer: SmlAnswer = yield from _ask(ctx, "dns", question)
+            answer: SmlAnswer = yield from _ask(ctx, "dns", _Resolve, candidate, ctx.use_cache)
         except DnsFailure as exc:
             pause = None
             if exc.retryable and not isinstance(exc, UntrustedNegative):
@@ -640,7 +659,7 @@ def _group_steps(
     smp_started = time.perf_counter()
     try:
         group: CheckedDocument = yield from _ask(
-            ctx, "service-group", _ServiceGroup(smp_url, participant)
+            ctx, "service-group", _ServiceGroup, smp_url, participant
         )
     except (NetworkFault, SmpNotFound, TrustError) as exc:
         ctx.retryable = exc.retryable
@@ -708,7 +727,7 @@ def _metadata_steps(
     smp_started = time.perf_counter()
     try:
         metadata_answer: MetadataAnswer = yield from _ask(
-            ctx, "service-metadata", _Metadata(smp_url, participant, document_type, ctx.at)
+            ctx, "service-metadata", _Metadata, smp_url, participant, document_type, ctx.at
         )
     except SmpNotFound:
         ctx.timings["service_metadata"] = time.perf_counter() - smp_started
@@ -865,7 +884,7 @@ def _ask_revocation(
     """One revocation question to the shell (whose ``_perform`` turns a checker that raises
     into an unknown answer). An unknown answer that came because the lookup's deadline passed
     is the deadline's, and says so."""
-    answer: RevocationAnswer = yield from _ask(ctx, step, _Revocation(certificate, issuer, ctx.at))
+    answer: RevocationAnswer = yield from _ask(ctx, step, _Revocation, certificate, issuer, ctx.at)
     if answer.status is RevocationStatus.UNKNOWN and ctx.budget.passed():
         raise _Ended.deadline(ctx, step)
     return answer
@@ -1213,6 +1232,7 @@ def _ap_revocation(ctx: _Context, answer: RevocationAnswer) -> _Unusable | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of the text; access point URLs repeat
 def _port(url: str) -> int | None:
     from urllib.parse import urlsplit
 
@@ -1417,13 +1437,40 @@ class _Base:
             return _NO_SCOPE
         return self._request_scope(request)
 
-    @contextlib.contextmanager
-    def _request_scope(self, request: _Request) -> Iterator[None]:
-        with (
+    def _request_scope(self, request: _Request) -> contextlib.AbstractContextManager[None]:
+        return _RequestScope(
             _http.scope(seconds=request.timeout, destinations=self.network.destinations),
             _retry.spending(request.budget),
-        ):
-            yield
+        )
+
+
+class _RequestScope:
+    """The deadline and policy scope and the retry budget of one request, entered and left
+    together (a class: a generator's context manager around the two cost more than both)."""
+
+    __slots__ = ("_budget", "_scope")
+
+    def __init__(
+        self,
+        scope: contextlib.AbstractContextManager[None],
+        budget: contextlib.AbstractContextManager[Any],
+    ) -> None:
+        self._scope = scope
+        self._budget = budget
+
+    def __enter__(self) -> None:
+        self._scope.__enter__()
+        try:
+            self._budget.__enter__()
+        except BaseException:
+            self._scope.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._budget.__exit__(*exc)
+        finally:
+            self._scope.__exit__(*exc)
 
 
 class Lookup(_Base):
