@@ -1155,13 +1155,13 @@ def _check_endpoint(
 
 def _usable(ctx: _Context, endpoint: Endpoint, facts: CertificateFacts, url: str) -> _Usable:
     """The usable endpoint and its operator (as the registry knows it, if there is one)."""
-    operator = Operator(
-        seat_id=facts.seat_id or "",
-        name=facts.organisation,
-        country=facts.country,
-        smp_urls=frozenset({ctx.smp_url} if ctx.smp_url else ()),
-        ap_urls=frozenset({url}),
-        certificate_fingerprints=frozenset({facts.sha256_fingerprint}),
+    operator = _operator(
+        facts.seat_id or "",
+        facts.organisation,
+        facts.country,
+        ctx.smp_url,
+        url,
+        facts.sha256_fingerprint,
     )
     if ctx.operators is not None and facts.seat_id:
         operator = (
@@ -1185,6 +1185,28 @@ def _usable(ctx: _Context, endpoint: Endpoint, facts: CertificateFacts, url: str
         technical_contact=endpoint.technical_contact,
     )
     return _Usable(info, operator)
+
+
+@functools.lru_cache(maxsize=1024)
+def _operator(
+    seat_id: str,
+    name: str | None,
+    country: str | None,
+    smp_url: str | None,
+    ap_url: str,
+    fingerprint: str,
+) -> Operator:
+    """The operator an answer names, made once per distinct set of facts: a bulk run's answers
+    name a few operators over and over, and each made anew was five more objects (three sets)
+    in every answer a result cache keeps. A pure function of plain text."""
+    return Operator(
+        seat_id=seat_id,
+        name=name,
+        country=country,
+        smp_urls=frozenset({smp_url} if smp_url else ()),
+        ap_urls=frozenset({ap_url}),
+        certificate_fingerprints=frozenset({fingerprint}),
+    )
 
 
 _NOT_CHECKED: Final = _("revocation was not checked (no CRL/OCSP checker configured)")
@@ -1660,6 +1682,9 @@ class AsyncLookup(_Base):
         self.resolver = _resolver(resolver, dnssec) or AsyncSmlResolver.for_network(
             self.network, timeout=timeout, require_https=False, clock=self.clock, dnssec=dnssec
         )
+        # peppolnet's own resolver ends every question at the time it is given (each query has
+        # its timer, a TCP one its timeout): its SML questions need no asyncio.timeout of ours
+        self._bounded_resolver = type(self.resolver) is AsyncSmlResolver
         self._own_smp = smp_client is None
         self.smp = smp_client or AsyncSmpClient(
             self.network, client=http_client, **self._smp_options(timeout, per_host)
@@ -1737,7 +1762,13 @@ class AsyncLookup(_Base):
 
     async def _perform(self, request: _Request) -> Any:
         """Perform ``request`` within its time: besides each client's own deadline, an
-        :func:`asyncio.timeout` ends whatever still runs (a checker of the caller's, say)."""
+        :func:`asyncio.timeout` ends whatever still runs (a checker of the caller's, say).
+
+        An SML question to peppolnet's own resolver goes without it: the resolver is given the
+        time (``request.timeout``) and its queries end then, so a second timer per lookup (a
+        timer handle, a context copy, a cancellation) would only ever fire after them."""
+        if isinstance(request, _Resolve) and self._bounded_resolver:
+            return await self._call(request, _arevocation_or_failure)
         if isinstance(request, _Unconfirmed):
             return _unconfirmed(self.resolver, request)
         if isinstance(request, _Pause):
