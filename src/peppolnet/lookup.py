@@ -195,6 +195,7 @@ def resolve_document_type(value: DocumentTypeId | str | None) -> DocumentTypeId:
         ) from exc
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of the code list; asked once per lookup
 def default_processes(document_type: DocumentTypeId) -> tuple[ProcessId, ...]:
     """The processes the code list allows for ``document_type``, the usual one first."""
     entry = document_type_entry(document_type)
