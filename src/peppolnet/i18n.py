@@ -126,7 +126,8 @@ def _(template: str, /, **params: object) -> Message:
         # them repeat (the SMP's URL, its signer, the access point's owner, the process): made
         # anew, each cost its formatting and one more object for every answer a result cache
         # keeps - and for the collector to walk. Only exact ``str`` values: ``1 == True`` would
-        # otherwise share one sentence between "1" and "True".
+        # otherwise share one sentence between "1" and "True". Bounded (1,024 sentences, cleared
+        # when full): sentences that name one participant come and go.
         key = (template, pairs)
         found = _SAME.get(key)
         if found is None:
@@ -148,7 +149,7 @@ def _(template: str, /, **params: object) -> Message:
 _CONSTANT: dict[str, Message] = {}
 _CONSTANT_MAX: Final = 4096
 _SAME: dict[tuple[str, tuple[tuple[str, object], ...]], Message] = {}
-_SAME_MAX: Final = 4096
+_SAME_MAX: Final = 1024
 
 
 def render(text: object, language: str | None = None) -> str:

@@ -420,7 +420,7 @@ class _Context:
 
 
 _CHECKS: dict[tuple[str, CheckStatus, int], Check] = {}
-_CHECKS_MAX: Final = 4096
+_CHECKS_MAX: Final = 1024
 
 
 def _candidates(
