@@ -1690,6 +1690,10 @@ class AsyncLookup(_Base):
         self.smp = smp_client or AsyncSmpClient(
             self.network, client=http_client, **self._smp_options(timeout, per_host)
         )
+        # and peppolnet's own SMP client ends every wait of a request at the deadline of the
+        # scope around it (peppolnet._http.afetch: the request; smp.client._turn: a turn at the
+        # host; retry pauses are only taken when they end before it)
+        self._bounded_smp = type(self.smp) is AsyncSmpClient
 
     async def aclose(self) -> None:
         """Release the sockets and connections we opened (what was passed in stays yours)."""
@@ -1765,11 +1769,15 @@ class AsyncLookup(_Base):
         """Perform ``request`` within its time: besides each client's own deadline, an
         :func:`asyncio.timeout` ends whatever still runs (a checker of the caller's, say).
 
-        An SML question to peppolnet's own resolver goes without it: the resolver is given the
-        time (``request.timeout``) and its queries end then, so a second timer per lookup (a
-        timer handle, a context copy, a cancellation) would only ever fire after them."""
+        An SML question to peppolnet's own resolver, and an SMP request of its own SMP client,
+        go without it: both end every wait at the time they are given (the resolver's
+        ``timeout``, the SMP client's deadline scope), so a second timer per step (a timer
+        handle, a context copy, a cancellation) would only ever fire after theirs."""
         if isinstance(request, _Resolve) and self._bounded_resolver:
             return await self._call(request, _arevocation_or_failure)
+        if isinstance(request, _Metadata | _ServiceGroup) and self._bounded_smp:
+            with self._scope(request):
+                return await self._call(request, _arevocation_or_failure)
         if isinstance(request, _Unconfirmed):
             return _unconfirmed(self.resolver, request)
         if isinstance(request, _Pause):
