@@ -214,23 +214,27 @@ _SLACK: Final = 0.05
 # --- the I/O requests the generator yields -----------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class _Step:
     """What every request carries: the seconds the lookup's deadline leaves it (None: no
-    deadline) and the lookup's retry budget, set by :func:`_ask` when the request is yielded."""
+    deadline) and the lookup's retry budget, given by :func:`_ask` when it makes the request.
+
+    Requests are slotted and not frozen (nothing changes one once made): a frozen dataclass
+    sets each field through ``object.__setattr__`` - 0.82 against 0.27 us to make a request
+    with four fields (timeit, same run), two requests per lookup."""
 
     timeout: float | None = dataclasses.field(default=None, kw_only=True)
     budget: _retry.Budget | None = dataclasses.field(default=None, kw_only=True, compare=False)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class _Pause(_Step):
     """Wait before a retry (no I/O; the shells sleep)."""
 
     seconds: float
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class _Resolve(_Step):
     """Ask the SML; ``use_cache=False`` asks DNS even when the answer is cached (a trace shows
     the question and its answer, not the cache)."""
@@ -239,13 +243,13 @@ class _Resolve(_Step):
     use_cache: bool = True
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class _ServiceGroup(_Step):
     smp_url: str
     participant: ParticipantId
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class _Metadata(_Step):
     smp_url: str
     participant: ParticipantId
@@ -253,14 +257,14 @@ class _Metadata(_Step):
     at: datetime
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class _Revocation(_Step):
     certificate: x509.Certificate
     issuer: x509.Certificate
     at: datetime
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class _Unconfirmed(_Step):
     """The lookup ended ``cannot-receive`` on unsigned evidence: keep the participant's SML
     answer no longer than a negative answer (no I/O; the shells tell the resolver)."""
