@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import selectors
 import socket
 import struct
@@ -19,7 +20,7 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from peppolnet.dnsquery import POOL_SIZE, ROTATE_AFTER, UdpEndpoints, ask, ask_async
+from peppolnet.dnsquery import _RANDOM, POOL_SIZE, ROTATE_AFTER, UdpEndpoints, ask, ask_async
 from peppolnet.dnswire import NAPTR, NXDOMAIN, DnsResponse
 from peppolnet.errors import DnsFailure
 from peppolnet.identifiers import ParticipantId
@@ -624,3 +625,38 @@ def test_a_socket_whose_query_failed_is_not_kept(cleanup: list[FakeDns]) -> None
     )
     assert srv.clients[1] == srv.clients[2]  # the second's socket was kept for the third
     udp.close_all()
+
+
+# --- the random source of query IDs and socket picks (RFC 5452) ----------------------------------
+
+
+def test_query_ids_are_spread_over_all_16_bits() -> None:
+    ids = [_RANDOM.bits16() for _ in range(4096)]
+    assert all(0 <= i <= 0xFFFF for i in ids)
+    # 4,096 draws of 65,536 values: ~3,970 distinct expected; a repeating source gives far fewer
+    assert len(set(ids)) > 3800
+    assert max(ids) > 0xF000
+    assert min(ids) < 0x1000
+
+
+@pytest.mark.parametrize("n", [1, 3, 8, 200, 1000])
+def test_a_pick_is_in_range_and_every_choice_comes_up(n: int) -> None:
+    picks = [_RANDOM.below(n) for _ in range(40 * n)]
+    assert set(picks) == set(range(n))
+
+
+def test_a_forked_child_does_not_hand_out_its_parents_ids() -> None:
+    _RANDOM.bits16()  # the buffer is filled in the parent before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next IDs, to the parent
+        os.close(read)
+        os.write(write, b"".join(_RANDOM.bits16().to_bytes(2, "big") for _ in range(32)))
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64)
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = b"".join(_RANDOM.bits16().to_bytes(2, "big") for _ in range(32))
+    assert len(child) == 64
+    assert child != parent

@@ -18,7 +18,7 @@ from peppolnet.bulk import ResultCache
 from peppolnet.bulk.run import _Outcome
 from peppolnet.i18n import Message, _
 from peppolnet.lookup import AsyncLookup, Lookup, RetryPolicy
-from peppolnet.reachability import Verdict
+from peppolnet.reachability import CheckStatus, Verdict
 from peppolnet.sandbox import Sandbox
 
 UNREGISTERED = ("0007:5560000001", "0007:5560000019", "0088:7300010000001")
@@ -112,3 +112,38 @@ async def test_a_dns_fault_leaves_no_cycles(sandbox: Sandbox, collector_off: Non
         gc.collect()
         assert sync.check(servfail).verdict is Verdict.UNKNOWN
         assert gc.collect() == 0
+
+
+def test_answers_share_their_repeated_checks(sandbox: Sandbox) -> None:
+    """Two answers through the same operator say the same things: one Check object for each, kept
+    once however many answers a result cache holds (fewer objects for the collector)."""
+    plain = [p for p in sandbox.config.participants if p.in_sml and not p.quirks]
+    by_operator: dict[str, list[str]] = {}
+    for participant in plain:
+        by_operator.setdefault(participant.operator, []).append(str(participant.id))
+    pair = next(ids[:2] for ids in by_operator.values() if len(ids) >= 2)
+    with Lookup(sandbox.network, timeout=2.0) as lookup:
+        first, second = (lookup.check(pid) for pid in pair)
+    assert first.verdict is second.verdict is Verdict.CAN_RECEIVE
+    shared = {a.name for a, b in zip(first.checks, second.checks, strict=True) if a is b}
+    assert {"sml", "signature", "service-metadata", "process", "endpoint-url"} <= shared
+    assert "identifier" not in shared  # it names the participant
+    assert [c.text("sv") for c in first.checks if c.name == "sml"] == [
+        c.text("sv") for c in second.checks if c.name == "sml"
+    ]
+
+
+def test_a_check_is_shared_only_for_the_same_sentence_object(sandbox: Sandbox) -> None:
+    lookup = Lookup(sandbox.network)
+    ctx = lookup._context(_registered(sandbox), None, None, None, None, None, None)
+    sentence = _("unknown")
+    ctx.add("x", CheckStatus.WARN, sentence)
+    ctx.add("x", CheckStatus.WARN, "unknown")  # the same English, but no Swedish
+    ctx.add("x", CheckStatus.FAIL, sentence)
+    ctx.add("x", CheckStatus.WARN, sentence)
+    one, plain, failed, again = ctx.checks
+    assert again is one
+    assert plain is not one
+    assert plain.text("sv") == "unknown"
+    assert one.text("sv") == "okänt"
+    assert failed.status is CheckStatus.FAIL

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -219,6 +220,35 @@ async def test_each_async_smp_request_has_a_deadline_of_its_own(net: Sandbox, th
                 with pytest.raises(SmpUnavailable, match="did not answer in time"):
                     await client.fetch(metadata_url(net))
         assert took[0] < BOUND
+
+
+async def test_an_async_lookup_waits_for_a_turn_at_its_smp_no_longer_than_its_deadline(
+    net: Sandbox,
+) -> None:
+    """``per_host=1``: a request that trickles holds the host's one turn until its own, longer
+    deadline; a lookup waiting for that turn ends at its deadline, not when the turn comes."""
+    url = metadata_url(net)
+    with faults(net.smps["a-smp"], trickle("body")):
+        async with AsyncSmpClient(net.network, per_host=1, timeout=30.0, retries=0) as shared:
+            holder = AsyncLookup(net.network, smp_client=shared, deadline=4 * DEADLINE)
+            waiter = AsyncLookup(net.network, smp_client=shared, deadline=DEADLINE)
+            held = asyncio.create_task(holder.check(A))
+            for _ in range(100):  # until the holder has the turn (and trickles)
+                limit = shared._limit(url)
+                if limit is not None and limit.locked():
+                    break
+                await asyncio.sleep(0.05)
+            assert limit is not None
+            assert limit.locked()
+            with timed() as took:
+                result = await waiter.check(A)
+            ended_by_the_deadline(result, "fetching the service metadata from the SMP")
+            assert took[0] < DEADLINE + 1.5  # the turn comes only at the holder's deadline (8 s)
+            holders = await held  # its own deadline ended it
+            assert holders.verdict is Verdict.UNKNOWN
+            assert holders.check("deadline") is not None
+            await holder.aclose()
+            await waiter.aclose()
 
 
 def test_retries_stop_at_the_deadline_around_them(net: Sandbox) -> None:

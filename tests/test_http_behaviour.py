@@ -655,3 +655,36 @@ def test_smp_urls_are_built_directly() -> None:
     assert _http._direct[0] is not None
     match = _http._NORMAL.fullmatch(url)
     assert match is not None
+
+
+@given(
+    host=_HOSTS,
+    port=st.one_of(st.none(), st.sampled_from([80, 443, 8080, 65535])),
+    path=st.lists(_SEGMENT, max_size=3).map("/".join),
+    decode=st.booleans(),
+    asynchronous=st.booleans(),
+)
+def test_a_get_is_the_request_httpx_builds(
+    host: str, port: int | None, path: str, decode: bool, asynchronous: bool
+) -> None:
+    """A plain GET is built without httpx's body encoding and header merging: it must be the
+    request httpx would build - method, URL, the same headers in the same order, an empty body
+    already read - on our sync and async clients alike."""
+    text = f"https://{host}{'' if port is None else f':{port}'}/{path}"
+    try:
+        httpx.URL(text)
+    except httpx.InvalidURL:
+        return
+    made = _http.async_client if asynchronous else _http.client
+    client = made(ssl.create_default_context(), timeout=5.0, headers={"User-Agent": "t"})
+    fetch = _http.Fetch(text, 1000, decode=decode)
+    with _http.scope(seconds=5.0):
+        built = _http._request(client, fetch)
+        expected = httpx.Request(
+            "GET", _http._url(fetch), headers=client.own_headers(fetch), json=None
+        )
+    assert (built.method, built.url) == (expected.method, expected.url)
+    assert built.headers.raw == expected.headers.raw
+    assert built.content == expected.content == b""
+    assert list(built.stream) == list(expected.stream)  # type: ignore[arg-type]
+    assert set(built.extensions) == {"timeout"}

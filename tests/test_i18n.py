@@ -51,6 +51,38 @@ def test_a_message_survives_pickling_with_its_template() -> None:
     assert message.render("sv") == " via Kvittra AB"
 
 
+def test_a_sentence_with_the_same_plain_text_is_made_once() -> None:
+    first = _(" through {operator}", operator="Kvittra AB")
+    assert _(" through {operator}", operator="Kvittra AB") is first
+    assert _(" through {operator}", operator="Other AB") is not first
+    assert _(" through {operator}", operator="Other AB") == " through Other AB"
+
+
+@pytest.mark.parametrize("message_first", [True, False])
+def test_a_message_parameter_is_never_taken_for_its_english_text(message_first: bool) -> None:
+    # the same English either way, but only the message parameter has a Swedish rendering
+    def with_message() -> Message:
+        return _(" through {operator}", operator=_("unknown"))
+
+    def with_text() -> Message:
+        return _(" through {operator}", operator="unknown")
+
+    if message_first:
+        as_message, as_text = with_message(), with_text()
+    else:
+        as_text, as_message = with_text(), with_message()
+    assert as_message == as_text == " through unknown"
+    assert as_message.render("sv") == " via okänt"
+    assert as_text.render("sv") == " via unknown"
+
+
+@pytest.mark.parametrize("values", [(1, True), (True, 1), (1, 1.0)])
+def test_equal_values_of_other_types_keep_their_own_text(values: tuple[object, object]) -> None:
+    # 1 == True == 1.0: a sentence remembered by its parameters' values would mix them up
+    texts = [_("{count} document types", count=value) for value in values]
+    assert texts == [f"{value} document types" for value in values]
+
+
 @given(st.text(max_size=40))
 def test_any_parameter_text_is_shown_as_given_never_reinterpreted(value: str) -> None:
     message = _(" through {operator}", operator=value)

@@ -150,6 +150,21 @@ def test_a_cancelled_probe_leaves_the_waiters_unknown_not_cancelled(core: _Core)
     assert isinstance(again.send(BARE_DENIAL), _Ask)
 
 
+def test_a_waiter_waits_for_the_probe_no_longer_than_its_own_time(core: _Core) -> None:
+    # the probe runs in the time of the lookup that started it; a waiter with less stops
+    leader, waiter = flow(core, MISSING[0]), flow(core, MISSING[1], timeout=0.5)
+    start(leader)
+    start(waiter)
+    leader.send(BARE_DENIAL)
+    wait = waiter.send(BARE_DENIAL)
+    assert isinstance(wait, _Await)
+    assert 0 < wait.timeout <= 0.5
+    with pytest.raises(UntrustedNegative, match="did not come in the time left"):
+        waiter.throw(TimeoutError())
+    with pytest.raises(NotRegistered):  # the leader's probe goes on and decides its own denial
+        leader.send(SOA_REPLY)
+
+
 def test_a_failed_probe_makes_the_denial_unknown_and_is_remembered_briefly(core: _Core) -> None:
     steps = flow(core, MISSING[0])
     start(steps)

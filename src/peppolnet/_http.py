@@ -60,6 +60,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import ipaddress
 import json
 import logging
@@ -126,28 +127,43 @@ _CURRENT: Final[contextvars.ContextVar[_Scope]] = contextvars.ContextVar(
 )
 
 
-@contextlib.contextmanager
 def scope(
     *,
     seconds: float | None = None,
     deadline: float | None = None,
     destinations: DestinationPolicy | None = None,
-) -> Iterator[None]:
+) -> contextlib.AbstractContextManager[None]:
     """Run the block with a deadline (``seconds`` from now, or the monotonic ``deadline``) and a
     destination policy. A deadline only ever tightens the one around it; a policy replaces it."""
-    outer = _CURRENT.get()
-    candidates = [d for d in (outer.deadline, deadline) if d is not None]
-    if seconds is not None:
-        candidates.append(time.monotonic() + seconds)
-    inner = _Scope(
-        min(candidates) if candidates else None,
-        destinations if destinations is not None else outer.destinations,
-    )
-    token = _CURRENT.set(inner)
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+    return _Scoped(seconds, deadline, destinations)
+
+
+class _Scoped:
+    """The block of :func:`scope`. A class, not a generator's context manager: one is entered
+    for every request (twice for a lookup's), and the generator's took ~2 us of ~0.7 us here."""
+
+    __slots__ = ("_deadline", "_destinations", "_seconds", "_token")
+
+    def __init__(
+        self, seconds: float | None, deadline: float | None, destinations: DestinationPolicy | None
+    ) -> None:
+        self._seconds = seconds
+        self._deadline = deadline
+        self._destinations = destinations
+
+    def __enter__(self) -> None:
+        outer = _CURRENT.get()
+        deadline = self._deadline
+        if self._seconds is not None:
+            due = time.monotonic() + self._seconds
+            deadline = due if deadline is None else min(deadline, due)
+        if outer.deadline is not None and (deadline is None or outer.deadline < deadline):
+            deadline = outer.deadline
+        policy = self._destinations if self._destinations is not None else outer.destinations
+        self._token = _CURRENT.set(_Scope(deadline, policy))
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self._token)
 
 
 def left(cap: float | None = None) -> float | None:
@@ -443,6 +459,7 @@ def _build(match: re.Match[str], parsed: Callable[..., Any]) -> httpx.URL | None
     return url
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of the text; a run asks about a few hosts
 def _ipv4(host: str) -> bool:
     try:
         ipaddress.IPv4Address(host)
@@ -498,14 +515,31 @@ def _request(client: httpx.Client | httpx.AsyncClient, request: Fetch) -> httpx.
             request.method, _url(request), headers=_headers(request), json=request.json,
             timeout=timeouts(client),
         )  # fmt: skip
-    headers = client.own_headers(request)
+    url = _url(request)
+    if request.method == "GET" and request.json is None and not request.headers:
+        # What httpx.Request makes of a GET without a body - its Host header first, then the
+        # client's, no body - from headers made once per host, without httpx's body encoding
+        # and header merging: _request 15.6 -> 7.3 us (timeit, same run). The (empty) body is
+        # read, as httpx reads it, for transports that ask for request.content.
+        get = httpx.Request(
+            "GET",
+            url,
+            headers=client.own_get_headers(url.netloc, request.decode),
+            stream=_NO_BODY,
+            extensions={"timeout": client.own_timeouts()},
+        )
+        get.read()
+        return get
     return httpx.Request(
         request.method,
-        _url(request),
-        headers=headers,
+        url,
+        headers=client.own_headers(request),
         json=request.json,
         extensions={"timeout": client.own_timeouts()},
     )
+
+
+_NO_BODY: Final = httpx.ByteStream(b"")
 
 
 _NO_TIMEOUTS: Final[dict[str, float | None]] = dict.fromkeys(("connect", "read", "write", "pool"))
@@ -526,6 +560,17 @@ class _Own:
             headers = self._own_headers[decode] = self.headers.copy()
             headers["Accept-Encoding"] = coding
         self._own_timeouts = self.timeout.as_dict()
+        self._own_gets: dict[tuple[bytes, bool], httpx.Headers] = {}
+
+    def own_get_headers(self, netloc: bytes, decode: bool) -> httpx.Headers:
+        """The headers of a plain GET to ``netloc``, as httpx orders them: ``Host`` first."""
+        found = self._own_gets.get((netloc, decode))
+        if found is None:
+            found = httpx.Headers([(b"Host", netloc), *self._own_headers[decode].raw])
+            if len(self._own_gets) >= 256:
+                self._own_gets.clear()  # a client talks to a few hosts; bounded all the same
+            self._own_gets[(netloc, decode)] = found
+        return found
 
     def own_headers(self, request: Fetch) -> httpx.Headers:
         headers = self._own_headers[request.decode]

@@ -29,7 +29,6 @@ import contextvars
 import dataclasses
 import random
 import threading
-from collections.abc import Iterator
 from typing import Final
 
 __all__ = ["DEFAULT", "Budget", "RetryPolicy", "decide", "in_force", "next_pause", "spending"]
@@ -104,19 +103,33 @@ _CURRENT: Final[contextvars.ContextVar[Budget | None]] = contextvars.ContextVar(
 )
 
 
-@contextlib.contextmanager
-def spending(budget: Budget | None) -> Iterator[Budget | None]:
+def spending(budget: Budget | None) -> contextlib.AbstractContextManager[Budget | None]:
     """Run the block with ``budget`` as the one every retry draws from - unless a budget is open
-    around it already: that outer one stays in force (an inner layer never adds tries)."""
-    outer = _CURRENT.get()
-    if outer is not None or budget is None:
-        yield outer
-        return
-    token = _CURRENT.set(budget)
-    try:
-        yield budget
-    finally:
-        _CURRENT.reset(token)
+    around it already: that outer one stays in force (an inner layer never adds tries). The
+    block is given the budget in force."""
+    return _Spending(budget)
+
+
+class _Spending:
+    """The block of :func:`spending`: a class, as :func:`peppolnet._http.scope`'s (entered for
+    every request of a lookup; a generator's context manager cost several times as much)."""
+
+    __slots__ = ("_budget", "_token")
+
+    def __init__(self, budget: Budget | None) -> None:
+        self._budget = budget
+        self._token: contextvars.Token[Budget | None] | None = None
+
+    def __enter__(self) -> Budget | None:
+        outer = _CURRENT.get()
+        if outer is not None or self._budget is None:
+            return outer
+        self._token = _CURRENT.set(self._budget)
+        return self._budget
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _CURRENT.reset(self._token)
 
 
 def next_pause(

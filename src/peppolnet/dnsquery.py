@@ -104,6 +104,57 @@ on a fresh port. Under load :data:`ROTATE_AFTER` rotates sooner; this bounds how
 lives when queries are few (without it, a service making a lookup a minute would keep its
 eight ports for hours, long enough to find them by a side channel such as CVE-2020-25705)."""
 
+
+class _Unpredictable:
+    """Random query IDs and socket picks from the OS's CSPRNG, read 4 KiB at a time.
+
+    RFC 5452 asks for IDs (and ports) an attacker cannot predict: that is what the OS random
+    source gives, and every byte handed out here is such a byte, used once - only the reading
+    is batched. The ``secrets`` module makes one ``getrandom`` call per number, two per query:
+    0.63 us for 16 bits and 1.38 us for a choice of 8, against 0.49 us each from here
+    (timeit, same run). Locked (resolvers serve threads); emptied in a forked child, which must not
+    hand out the bytes its parent hands out too.
+    """
+
+    _SIZE: Final = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._at = 0
+
+    def _take(self, count: int) -> bytes:
+        with self._lock:
+            if self._at + count > len(self._buffer):
+                self._buffer, self._at = os.urandom(self._SIZE), 0
+            taken = self._buffer[self._at : self._at + count]
+            self._at += count
+            return taken
+
+    def bits16(self) -> int:
+        """A query ID: 16 random bits."""
+        return int.from_bytes(self._take(2), "big")
+
+    def below(self, n: int) -> int:
+        """A uniform choice in ``range(n)``: a random byte, drawn again when it falls in the
+        last, incomplete round of ``n`` (no choice is likelier than another)."""
+        if n > 256:
+            return secrets.randbelow(n)
+        limit = 256 - 256 % n
+        while True:
+            value = self._take(1)[0]
+            if value < limit:
+                return value % n
+
+    def forget(self) -> None:
+        with self._lock:
+            self._buffer, self._at = b"", 0
+
+
+_RANDOM: Final = _Unpredictable()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_RANDOM.forget)
+
 _MAX_MESSAGE: Final = 65535
 _MAX_IN_FLIGHT: Final = 4096
 """Queries in flight on one shared socket at most. Each is an ID a blind guess can hit; 4,096
@@ -194,7 +245,7 @@ class Exchange:
     def renumbered(self) -> Exchange:
         """The same query under a fresh random ID, for a shared socket on which a query with
         this ID is already waiting (replies are told apart by ID, so IDs there must differ)."""
-        query_id = secrets.randbits(16)
+        query_id = _RANDOM.bits16()
         message = query_id.to_bytes(2, "big") + self.message[2:]
         return Exchange(
             self.server,
@@ -314,7 +365,7 @@ class Resolution:
             if self._share <= now:  # nothing left of its share: it cannot answer in time
                 self._end_turn(_TIMED_OUT)
                 continue
-            query_id = secrets.randbits(16)
+            query_id = _RANDOM.bits16()
             server = self._servers[self._index]
             message = build_query(
                 self.name, self.rdtype, query_id, edns=self._edns, dnssec=self._dnssec
@@ -436,7 +487,7 @@ class UdpSockets:
                 self._idle, self._pid = {}, os.getpid()
             idle = self._idle.get((server, port))
             while idle:
-                kept = idle.pop(secrets.randbelow(len(idle)))
+                kept = idle.pop(_RANDOM.below(len(idle)))
                 if now - kept.born < MAX_AGE:
                     break
                 kept.sock.close()
@@ -736,7 +787,7 @@ class UdpEndpoints:
             pool[:] = [endpoint for endpoint in pool if not endpoint.closed]
             endpoint = None
             if len(pool) >= POOL_SIZE:
-                endpoint = pool[secrets.randbelow(len(pool))]
+                endpoint = pool[_RANDOM.below(len(pool))]
                 if loop.time() - endpoint.born >= MAX_AGE:  # too old to carry another query
                     self._retire(loop, pool, endpoint)
                     if endpoint.idle:

@@ -379,6 +379,16 @@ def _naptr(data: bytes, pos: int, end: int) -> NaptrRecord:
     replacement, pos = _read_name(data, pos)
     if pos != end:
         raise BadResponse("a NAPTR record's length does not match its content")
+    return _record_of(order, preference, flags, service, regexp, replacement)
+
+
+@functools.lru_cache(maxsize=1024)
+def _record_of(
+    order: int, preference: int, flags: str, service: str, regexp: str, replacement: bytes
+) -> NaptrRecord:
+    """The record, made once while remembered: every participant of an SMP has the same one
+    (its URL), and a bulk run keeps thousands of SML answers - one object each, not one per
+    answer, for the collector to walk. A pure function of values (ints and text)."""
     return NaptrRecord(order, preference, flags, service, regexp, _name_text(replacement))
 
 
@@ -511,6 +521,12 @@ def parse_response(
     return response
 
 
+@functools.lru_cache(maxsize=1024)
+def _alone(record: NaptrRecord) -> tuple[NaptrRecord]:
+    """``(record,)``, one tuple per remembered record (see :func:`_record_of`)."""
+    return (record,)
+
+
 @functools.lru_cache(maxsize=256)
 def _owner_text(wire: bytes) -> str:
     """An owner name as :attr:`DnsResponse.soa_owner` gives it: lower case, no final dot.
@@ -562,7 +578,10 @@ def _answer(
     naptr: tuple[NaptrRecord, ...] = ()
     cname: tuple[str, ...] = ()
     if rdtype == NAPTR:
-        naptr = tuple(_naptr(data, start, end) for _, _, _, start, end in found)
+        if len(found) == 1:  # the SML's usual answer: one record, the same tuple every time
+            naptr = _alone(_naptr(data, found[0][3], found[0][4]))
+        else:
+            naptr = tuple(_naptr(data, start, end) for _, _, _, start, end in found)
     elif rdtype == CNAME:
         cname = tuple(_name_text(_name_rdata(data, start, end)) for _, _, _, start, end in found)
     elif rdtype == SOA:

@@ -77,10 +77,16 @@ class Message(str):
     _pairs: tuple[tuple[str, object], ...]
 
     def __new__(cls, template: str, /, **params: object) -> Message:
+        return cls._made(template, tuple(params.items()), params)
+
+    @classmethod
+    def _made(
+        cls, template: str, pairs: tuple[tuple[str, object], ...], params: Mapping[str, object]
+    ) -> Message:
         english = _format(template, template, params, "en")
         self = super().__new__(cls, english)
         self.template = template
-        self._pairs = tuple(params.items())
+        self._pairs = pairs
         return self
 
     @property
@@ -111,7 +117,25 @@ def _(template: str, /, **params: object) -> Message:
     Placeholders are ``{name}``, filled from keyword arguments when the message is rendered.
     """
     if params:
-        return Message(template, **params)
+        pairs = tuple(params.items())
+        for _name, value in pairs:
+            if type(value) is not str:  # a number, an error, a message: made afresh
+                return Message._made(template, pairs, params)
+        # Plain text parameters: the same sentence is the same value, so it is made once while
+        # it is remembered. A lookup makes a dozen sentences, and in a bulk run nearly all of
+        # them repeat (the SMP's URL, its signer, the access point's owner, the process): made
+        # anew, each cost its formatting and one more object for every answer a result cache
+        # keeps - and for the collector to walk. Only exact ``str`` values: ``1 == True`` would
+        # otherwise share one sentence between "1" and "True". Bounded (1,024 sentences, cleared
+        # when full): sentences that name one participant come and go.
+        key = (template, pairs)
+        found = _SAME.get(key)
+        if found is None:
+            found = Message._made(template, pairs, params)
+            if len(_SAME) >= _SAME_MAX:
+                _SAME.clear()  # bounded; what repeats is back after a lookup or two
+            _SAME[key] = found
+        return found
     # A sentence without parameters is the same value every time: made once (a lookup makes
     # several per check; templates are literals in the code, so they are few)
     found = _CONSTANT.get(template)
@@ -124,6 +148,8 @@ def _(template: str, /, **params: object) -> Message:
 
 _CONSTANT: dict[str, Message] = {}
 _CONSTANT_MAX: Final = 4096
+_SAME: dict[tuple[str, tuple[tuple[str, object], ...]], Message] = {}
+_SAME_MAX: Final = 1024
 
 
 def render(text: object, language: str | None = None) -> str:
@@ -145,9 +171,11 @@ def _format(text: str, english: str, params: Mapping[str, object], lang: Languag
     any missing placeholder left visible. tests/test_i18n_catalogs.py keeps both from happening.
     """
     # plain text (most parameters) is itself in every language: no render() call for it
-    shown = {
-        key: value if type(value) is str else render(value, lang) for key, value in params.items()
-    }
+    shown = params
+    for value in params.values():
+        if type(value) is not str:
+            shown = {k: v if type(v) is str else render(v, lang) for k, v in params.items()}
+            break
     try:
         return text.format_map(shown)
     except (KeyError, IndexError, ValueError, AttributeError):
@@ -157,7 +185,7 @@ def _format(text: str, english: str, params: Mapping[str, object], lang: Languag
             return english
 
 
-class _Missing(dict[str, str]):
+class _Missing(dict[str, object]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 

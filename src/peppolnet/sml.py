@@ -639,9 +639,12 @@ class _Ask:
 @dataclass(slots=True)
 class _Await:
     """Wait for another lookup's probe of the zone: the shell sends back the flight's
-    :class:`ZoneProof` (``flight`` is the future its own ``new_flight`` made)."""
+    :class:`ZoneProof` (``flight`` is the future its own ``new_flight`` made) - or throws in a
+    ``TimeoutError`` after ``timeout`` seconds, what is left of the waiting lookup's own time:
+    the probe runs in the time of the lookup that started it, which may have more."""
 
     flight: _Flight
+    timeout: float
 
 
 _Steps = Generator[_Ask | _Await, Any, SmlAnswer]
@@ -1013,7 +1016,14 @@ class _Core:
             if waiting is None:
                 mine = self._flights[key] = new_flight()
         if waiting is not None:
-            shared: ZoneProof = yield _Await(waiting)
+            try:
+                shared: ZoneProof = yield _Await(
+                    waiting, max(0.0, self.time_left(started, lifetime))
+                )
+            except TimeoutError:
+                return ZoneProof(
+                    server, False, detail=_("its answer to that SOA did not come in the time left")
+                )
             return shared
         proof = ZoneProof(server, False, detail=_("asking it for that SOA was cancelled"))
         try:
@@ -1311,7 +1321,7 @@ class SmlResolver(_ResolverBase):
                 udp=self._udp,
             )  # fmt: skip
         assert isinstance(request.flight, ThreadFuture)
-        return request.flight.result()
+        return request.flight.result(timeout=request.timeout)
 
 
 class AsyncSmlResolver(_ResolverBase):
@@ -1362,8 +1372,9 @@ class AsyncSmlResolver(_ResolverBase):
                 r.name, r.rdtype, r.servers, r.port, r.timeout, tcp=r.tcp, udp=udp, dnssec=r.dnssec
             )
         assert isinstance(request.flight, asyncio.Future)
-        # shielded: a waiter that is cancelled must not cancel the probe the others wait for
-        return asyncio.shield(request.flight)
+        # shielded: a waiter that is cancelled (or whose time is up) must not cancel the probe
+        # the others wait for
+        return asyncio.wait_for(asyncio.shield(request.flight), request.timeout)
 
     async def aclose(self) -> None:
         """Close this loop's shared sockets (the cache stays); the resolver stays usable."""

@@ -282,7 +282,11 @@ class ResultCache:
             age = min(age, self.max_negative_ttl)
         with self._lock:
             expires = self.clock.monotonic() + age
-            self._data.put(key, dataclasses.replace(outcome, expires=expires))
+            # made directly: dataclasses.replace looks every field up anew (~2 of ~3 us)
+            kept = _Outcome(
+                outcome.verdict, outcome.reason, outcome.reachability, outcome.attempts, expires
+            )
+            self._data.put(key, kept)
 
 
 @functools.lru_cache(maxsize=1024)

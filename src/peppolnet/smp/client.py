@@ -529,14 +529,21 @@ class AsyncSmpClient(_Core):
         return await _http.arun(steps, self._perform)
 
     async def _perform(self, request: _http.Fetch) -> _http.Answer:
-        async with self._limit(request.url):
+        limit = self._limit(request.url)
+        if limit is None:
             with self.request_scope():
                 return await _http.afetch(self._client, request)
+        await _turn(limit)
+        try:
+            with self.request_scope():
+                return await _http.afetch(self._client, request)
+        finally:
+            limit.release()
 
-    def _limit(self, url: str) -> contextlib.AbstractAsyncContextManager[object]:
-        """The running loop's semaphore for ``url``'s host (nothing without ``per_host``)."""
+    def _limit(self, url: str) -> asyncio.Semaphore | None:
+        """The running loop's semaphore for ``url``'s host (None without ``per_host``)."""
         if not self.per_host:
-            return _UNLIMITED
+            return None
         loop = asyncio.get_running_loop()
         limits = self._host_limits.get(loop)
         if limits is None:
@@ -556,7 +563,21 @@ class AsyncSmpClient(_Core):
             return self._host_limits.setdefault(loop, {})
 
 
-_UNLIMITED: Final = contextlib.nullcontext()
+async def _turn(limit: asyncio.Semaphore) -> None:
+    """Wait for a turn at an SMP host, no longer than the deadline around (a lookup's): the one
+    wait of a request that :func:`peppolnet._http.afetch`'s own deadline does not cover - so a
+    lookup needs no timer of its own around its SMP requests. A turn that is free is taken
+    without a timer."""
+    if not limit.locked():
+        await limit.acquire()
+        return
+    try:
+        async with asyncio.timeout(_http.left()):
+            await limit.acquire()
+    except TimeoutError:
+        raise _http.HttpFault("timeout", "no turn at the SMP host before the deadline") from None
+
+
 _REMEMBERED: Final = 4096  # origins remembered (an SMP each; a bulk run meets hundreds)
 _HOSTS: dict[str, str] = {}
 
