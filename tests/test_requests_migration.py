@@ -7,13 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import joined
 from peppolnet.recipients.migration import (
     MIGRATION_KEY_RE,
     MIGRATION_KEY_SPECIALS,
     check_migration_key,
     generate_migration_key,
     is_valid_migration_key,
-    joined,
 )
 
 

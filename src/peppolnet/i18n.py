@@ -31,7 +31,7 @@ from __future__ import annotations
 import gettext as _gettext
 import os
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any, Final, Literal, TypeAlias, cast
@@ -45,6 +45,7 @@ __all__ = [
     "country_code",
     "country_name",
     "gettext",
+    "joined",
     "language_from_environment",
     "parse_language",
     "render",
@@ -105,6 +106,18 @@ class Message(str):
     def __reduce__(self) -> tuple[Any, ...]:
         # pickling (multiprocessing, caches) keeps the template, not just the English text
         return (_rebuild, (self.template, dict(self.params)))
+
+
+def joined(parts: Sequence[str]) -> str:
+    """``parts`` as one sentence separated by "; ", each part still a message, so the whole
+    renders in any language (``"; ".join`` would fix it in English - even a list of one: a
+    join returns a plain ``str``)."""
+    if not parts:
+        return ""
+    whole = parts[0]
+    for part in parts[1:]:
+        whole = _("{first}; {then}", first=whole, then=part)
+    return whole
 
 
 def _rebuild(template: str, params: dict[str, object]) -> Message:

@@ -81,7 +81,7 @@ from peppolnet._x509 import MEMO_BUDGET, memo_bytes
 from peppolnet.clock import Clock, as_clock
 from peppolnet.destinations import PUBLIC_ONLY, DestinationPolicy, redact_url
 from peppolnet.errors import DestinationRefused
-from peppolnet.i18n import Message, _
+from peppolnet.i18n import Message, _, joined
 from peppolnet.pki import RevocationAnswer, RevocationStatus
 
 __all__ = ["DEFAULT_MAX_BYTES", "CrlChecker", "CrlFetch", "crl_urls", "judge_crl", "read_crl"]
@@ -639,7 +639,7 @@ class CrlChecker:
             if found.status is not RevocationStatus.UNKNOWN:
                 return found
             reasons.append(found.reason)
-        return RevocationAnswer(RevocationStatus.UNKNOWN, "; ".join(reasons))
+        return RevocationAnswer(RevocationStatus.UNKNOWN, joined(reasons))
 
     async def aanswer(
         self, cert: x509.Certificate, issuer: x509.Certificate, at: datetime
@@ -656,7 +656,7 @@ class CrlChecker:
             if found.status is not RevocationStatus.UNKNOWN:
                 return found
             reasons.append(found.reason)
-        return RevocationAnswer(RevocationStatus.UNKNOWN, "; ".join(reasons))
+        return RevocationAnswer(RevocationStatus.UNKNOWN, joined(reasons))
 
     def _ask(self) -> _Ask:
         """The limits of one answer: ``timeout``, or less when a lookup's deadline comes first;

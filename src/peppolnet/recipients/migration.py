@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
 from typing import Final
 
 from peppolnet.i18n import _
@@ -86,17 +85,6 @@ def check_migration_key(key: str) -> list[str]:
     if not problems and MIGRATION_KEY_RE.fullmatch(key) is None:  # pragma: no cover - defensive
         problems.append(_("does not match the SML migration key pattern"))
     return problems
-
-
-def joined(problems: Sequence[str]) -> str:
-    """``problems`` as one sentence, parts separated by "; " - each part still a message, so
-    the whole renders in any language (``"; ".join`` would fix it in English)."""
-    if not problems:
-        return ""
-    whole = problems[0]
-    for problem in problems[1:]:
-        whole = _("{first}; {then}", first=whole, then=problem)
-    return whole
 
 
 def is_valid_migration_key(key: str) -> bool:

@@ -33,7 +33,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from peppolnet.errors import InvalidIdentifier, InvalidRequest
-from peppolnet.i18n import Message, _, country_code
+from peppolnet.i18n import Message, _, country_code, joined
 from peppolnet.identifiers import (
     BIS_BILLING_CREDIT_NOTE,
     BIS_BILLING_INVOICE,
@@ -42,7 +42,7 @@ from peppolnet.identifiers import (
 )
 from peppolnet.operators import Operator, OperatorRegistry, is_seat_id
 from peppolnet.recipients.email_problems import email_problem
-from peppolnet.recipients.migration import check_migration_key, joined
+from peppolnet.recipients.migration import check_migration_key
 from peppolnet.schemes import suggest_participant_ids, validate
 
 __all__ = [
