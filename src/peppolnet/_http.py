@@ -1084,6 +1084,7 @@ class Transport(httpx.BaseTransport):
             context,
             keep=keep if keep is not None else 1 << 30,
             expiry=limits.keepalive_expiry,
+            most=limits.max_connections,
         )
         self._proxied: dict[Proxy, httpcore.HTTPProxy] = {}
         self._lock = threading.Lock()
