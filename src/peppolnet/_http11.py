@@ -194,7 +194,7 @@ class Reader:
             buffer = self.buffer
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
-                if len(buffer) > MAX_HEAD:
+                if len(buffer) > MAX_HEAD + 3:  # else the blank line may end at MAX_HEAD yet
                     raise httpcore.RemoteProtocolError("the answer's headers are too large")
                 if self.ended:
                     raise httpcore.RemoteProtocolError(
@@ -279,7 +279,7 @@ class Reader:
         buffer = self.buffer
         end = buffer.find(b"\r\n")
         if end < 0:
-            if len(buffer) > MAX_LINE:
+            if len(buffer) > MAX_LINE + 1:  # else the CRLF may begin at MAX_LINE yet
                 raise httpcore.RemoteProtocolError("a chunk line of the answer is too long")
             if self.ended:
                 raise httpcore.RemoteProtocolError("the answer ended inside a chunk line")
