@@ -1,10 +1,13 @@
-"""The async transport of peppolnet's httpx clients: aiohttp under ``httpx.AsyncClient``.
+"""The async transport of peppolnet's httpx clients: peppolnet's own HTTP/1.1 connections
+(:mod:`peppolnet._aio11`) for a GET or POST straight to its origin - what a lookup makes - and
+aiohttp under ``httpx.AsyncClient`` for the rest (through a proxy, a streamed body, a HEAD).
 
 Why aiohttp under httpx rather than httpx's own (httpcore) transport: bulk runs make thousands of
 GETs on one event loop, and client CPU per request bounds them. aiohttp's HTTP parser is C; against
 the sandbox, at concurrency 32 with TLS and keep-alive, a bare aiohttp session costs a fifth of the
 CPU per GET of a bare ``httpx.AsyncClient`` (benchmarks/bench_http.py; figures in
-docs/performance.md). Everything that is not moving bytes - limits, decoding, deadlines, error
+docs/performance.md); the own connections cost less again (the measured reason in
+:mod:`peppolnet._aio11`). Everything that is not moving bytes - limits, decoding, deadlines, error
 sentences, retries - is done above, by :mod:`peppolnet._http`, for this transport and the sync one
 alike. This is the only module that imports aiohttp.
 
@@ -26,8 +29,9 @@ What this transport does itself, each the way the sync transport does it:
 * **Errors** mapped to httpx's exception classes, so the one mapping above applies.
 * **Raw bodies**: ``auto_decompress=False``; the bounded decoder above decodes.
 
-A session belongs to the event loop it was created on, so a transport used from several loops (a
-new ``asyncio.run``, loops in several threads) keeps one per loop, like the DNS sockets of
+A session (and a pool of own connections) belongs to the event loop it was created on, so a
+transport used from several loops (a new ``asyncio.run``, loops in several threads) keeps one
+per loop, like the DNS sockets of
 :class:`peppolnet.dnsquery.UdpEndpoints`. Sessions of loops that have closed are dropped when a new
 loop comes or on ``aclose``.
 """

@@ -47,11 +47,13 @@ httpcore's documented extension point - that bounds every socket operation by th
 checks the addresses connected to; a request straight to its origin goes over
 :mod:`peppolnet._http11`'s kept-alive HTTP/1.1 connections (a fraction of httpcore's CPU per
 request, which bounds sequential lookups), one through a proxy over httpcore's pools. The async
-one is aiohttp (:mod:`peppolnet._aio`, the only
-module that imports it): its C HTTP parser costs a fraction of httpcore's CPU per request, which
-bounds bulk runs. Our clients are made with ``trust_env=False`` so that httpx never mounts a proxy
-transport of its own past ours. A client passed in by the caller keeps its own transport:
-peppolnet then bounds the request as above, but cannot see the address it connects to.
+one (:mod:`peppolnet._aio`) sends a request straight to its origin over its own HTTP/1.1
+connections too (:mod:`peppolnet._aio11`, the same parser), and one through a proxy over aiohttp
+(:mod:`peppolnet._aio` is the only module that imports it); either costs a fraction of
+httpcore's CPU per request, which bounds bulk runs. Our clients are made with
+``trust_env=False`` so that httpx never mounts a proxy transport of its own past ours. A client
+passed in by the caller keeps its own transport: peppolnet then bounds the request as above, but
+cannot see the address it connects to.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ went from 341 to 190 us with this module - a seventh of a whole verified lookup.
 What runs here is what a peppolnet GET or POST needs and no more: one request at a time per
 connection, a body of known bytes, an answer framed by ``Content-Length``, ``chunked`` or the
 end of the connection. Anything else - a proxy, a streamed request body, a HEAD - goes on
-through httpcore (:class:`peppolnet._http.Transport`).
+through httpcore (:class:`peppolnet._http.Transport`). The answer's parser (:class:`Reader`) is
+sans-I/O: bytes in, head and body pieces out - the async transport's own connections
+(:mod:`peppolnet._aio11`) read with the same one.
 
 Connections are opened by the same guarded backend as httpcore's (``_http._Backend``: every
 address of the name checked against the scope's destination policy, then exactly those
@@ -22,7 +24,9 @@ chunk-size lines of at most :data:`MAX_LINE` bytes; anything else is a protocol 
 ``broken`` fault above). A connection goes back to the pool only after an answer read to its
 end that did not ask to close it, and is not used again once idle longer than the keep-alive
 expiry or once it became readable while idle (the server closed it, or sent what nobody asked
-for). Errors are httpcore's exception types, so the transport maps them to httpx's as before.
+for). Per origin, at most ``Limits.max_connections`` connections are open (a request waits for
+one up to its pool timeout) and ``max_keepalive_connections`` idle. Errors are httpcore's
+exception types, so the transport maps them to httpx's as before.
 """
 
 from __future__ import annotations
