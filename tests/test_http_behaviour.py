@@ -458,6 +458,22 @@ def test_connection_refused_and_untrusted_tls_cannot_connect(
 # --- URLs, hosts, proxies, trust -------------------------------------------------------------
 
 
+def test_the_async_path_runs_on_uvloop(tls: _Server, pki: TestPki) -> None:
+    """uvicorn serves the support page on uvloop's loop when uvloop is installed, and the
+    page's lookups run there: its transports have asyncio's methods without being its classes
+    (the async transport's own connections once refused them), TLS included."""
+    import uvloop
+
+    tls.answer(200, b"<ok/>")
+
+    async def fetch_twice() -> list[bytes]:
+        async with AsyncSmpClient(tls_network(pki)) as client:
+            return [await client.fetch(tls.url + "/a"), await client.fetch(tls.url + "/b")]
+
+    assert uvloop.run(fetch_twice()) == [b"<ok/>", b"<ok/>"]
+    assert [r.path for r in tls.seen] == ["/a", "/b"]
+
+
 def test_the_url_is_sent_exactly_as_built(path: str, tls: _Server, pki: TestPki) -> None:
     url = service_metadata_url(tls.url, PID, BIS_BILLING_INVOICE)
     tls.answer(200, b"<ok/>")
