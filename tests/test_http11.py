@@ -126,22 +126,24 @@ def fetch_all(
     url: str,
     count: int,
     *,
-    seconds: Callable[[int], float] = lambda n: 5.0,
+    seconds: Callable[[int], float | None] = lambda n: 5.0,
+    timeout: float = 5.0,
     at_once: int = 1,
     limits: httpx.Limits | None = None,
     then: Callable[[], object] = lambda: None,
 ) -> list[Outcome]:
     """``count`` GETs of ``url`` through one of peppolnet's own clients of ``path`` (kept-alive
-    connections), ``at_once`` at a time, the ``n``-th within ``seconds(n)``; ``then`` is called
+    connections), ``at_once`` at a time, the ``n``-th within ``seconds(n)`` (None: no deadline,
+    the client's own ``timeout`` alone); ``then`` is called
     after the last, before the client is closed."""
     request = _http.Fetch(url, 1 << 20, decode=False)
     if path == "sync":
         options = {"limits": limits} if limits else {}
-        with _http.client(False, timeout=5.0, **options) as client:
+        with _http.client(False, timeout=timeout, **options) as client:
 
             def one(n: int) -> Outcome:
                 try:
-                    with _http.scope(seconds=seconds(n)):
+                    with _scope(seconds(n)):
                         return _http.fetch(client, request)
                 except _http.HttpFault as fault:
                     return fault
@@ -153,13 +155,13 @@ def fetch_all(
 
     async def run() -> list[Outcome]:
         transport = _http.async_transport(False, *([limits] if limits else []))
-        async with _http.async_client(False, timeout=5.0, transport=transport) as client:
+        async with _http.async_client(False, timeout=timeout, transport=transport) as client:
             gate = asyncio.Semaphore(at_once)
 
             async def one(n: int) -> Outcome:
                 async with gate:
                     try:
-                        with _http.scope(seconds=seconds(n)):
+                        with _scope(seconds(n)):
                             return await _http.afetch(client, request)
                     except _http.HttpFault as fault:
                         return fault
@@ -169,6 +171,10 @@ def fetch_all(
             return results
 
     return asyncio.run(run())
+
+
+def _scope(seconds: float | None) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext() if seconds is None else _http.scope(seconds=seconds)
 
 
 def bodies(results: list[_http.Answer | _http.HttpFault]) -> list[bytes]:
@@ -284,6 +290,19 @@ def test_a_connection_is_not_used_again_after_a_timeout(
 ) -> None:  # type: ignore[no-untyped-def]
     server = scripted(lambda n: (stalled, False) if n == 0 else (OK, False))
     first, second = fetch_all(path, server.url, 2, seconds=lambda n: 0.5 if n == 0 else 5.0)
+    assert isinstance(first, _http.HttpFault)
+    assert first.kind == "timeout"
+    assert isinstance(second, _http.Answer)
+    assert second.body == b"hello"
+    assert server.connections == 2
+
+
+def test_the_clients_read_timeout_holds_without_a_deadline(path: str, scripted) -> None:  # type: ignore[no-untyped-def]
+    """Outside any deadline the client's own timeout bounds each read; the connection that
+    timed out is not used again."""
+    stalled = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe"
+    server = scripted(lambda n: (stalled, False) if n == 0 else (OK, False))
+    first, second = fetch_all(path, server.url, 2, seconds=lambda n: None, timeout=0.5)
     assert isinstance(first, _http.HttpFault)
     assert first.kind == "timeout"
     assert isinstance(second, _http.Answer)
