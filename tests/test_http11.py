@@ -280,6 +280,28 @@ def test_the_pool_bounds_open_and_idle_connections_per_origin(path: str, scripte
     assert server.settled(0)
 
 
+def test_a_request_waits_for_a_free_connection_no_longer_than_its_deadline(
+    path: str, scripted
+) -> None:  # type: ignore[no-untyped-def]
+    """One connection at most: while the first request holds it, the second waits - and ends
+    at its own deadline, a timeout fault, without a second connection."""
+
+    def holds(n: int) -> tuple[bytes, bool]:
+        if n == 0:
+            time.sleep(1.5)
+        return OK, False
+
+    server = scripted(holds)
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    first, second = fetch_all(
+        path, server.url, 2, at_once=2, limits=limits, seconds=lambda n: 0.5 if n else 10.0
+    )
+    assert isinstance(first, _http.Answer)
+    assert isinstance(second, _http.HttpFault)
+    assert second.kind == "timeout"
+    assert server.most_open == 1
+
+
 @pytest.mark.parametrize(
     "stalled",
     [b"HTTP/1.1 200 OK\r\nContent-Le", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe"],
