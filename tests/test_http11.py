@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpcore
 import httpx
@@ -33,6 +34,8 @@ from peppolnet._http11 import (
     _Head,
     _parse_head,
 )
+from peppolnet.destinations import LOOPBACK_ALLOWED, PUBLIC_ONLY, DestinationPolicy
+from peppolnet.errors import DestinationRefused
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 
@@ -300,6 +303,48 @@ def test_a_request_waits_for_a_free_connection_no_longer_than_its_deadline(
     assert isinstance(second, _http.HttpFault)
     assert second.kind == "timeout"
     assert server.most_open == 1
+
+
+def test_connections_opened_at_once_share_one_resolution(scripted) -> None:  # type: ignore[no-untyped-def]
+    """Eight requests at once to a name (under a policy, so the transport resolves it itself)
+    open eight connections and ask the resolver once, as aiohttp's resolver did; each is still
+    checked against the policy (a refused name is refused for every one)."""
+
+    def slow(n: int) -> tuple[bytes, bool]:
+        time.sleep(0.2)
+        return OK, False
+
+    server = scripted(slow)
+    url = server.url.replace("127.0.0.1", "localhost")
+    asked: list[str] = []
+
+    async def run(policy: DestinationPolicy) -> list[Outcome | Exception]:
+        loop = asyncio.get_running_loop()
+        resolve = loop.getaddrinfo
+
+        async def counted(host: Any, *args: Any, **kwargs: Any) -> Any:
+            asked.append(host)
+            return await resolve(host, *args, **kwargs)
+
+        loop.getaddrinfo = counted  # type: ignore[method-assign]
+        async with _http.async_client(False, timeout=5.0) as client:
+
+            async def one() -> Outcome | Exception:
+                try:
+                    with _http.scope(seconds=5.0, destinations=policy):
+                        return await _http.afetch(client, _http.Fetch(url, 100))
+                except (_http.HttpFault, DestinationRefused) as exc:
+                    return exc
+
+            return list(await asyncio.gather(*(one() for _ in range(8))))
+
+    assert bodies(asyncio.run(run(LOOPBACK_ALLOWED))) == [b"hello"] * 8  # type: ignore[arg-type]
+    assert asked == ["localhost"]
+    assert server.connections == 8
+    refused = asyncio.run(run(PUBLIC_ONLY))
+    assert all(isinstance(r, DestinationRefused) for r in refused), refused
+    assert asked == ["localhost", "localhost"]
+    assert server.connections == 8
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ from peppolnet import _http, _observe, _tls
 from peppolnet._http11 import Reader, _Head, _message
 
 if TYPE_CHECKING:
-    from peppolnet.destinations import DestinationPolicy
+    from peppolnet.destinations import DestinationPolicy, IPAddress
 
 __all__ = ["Pool", "Stream", "handles"]
 
@@ -231,6 +231,7 @@ class Pool:
         self._keep = keep
         self._expiry = expiry
         self._origins: dict[_Key, _Origin] = {}
+        self._resolve = _Resolutions()
         self.closed = False
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
@@ -316,7 +317,7 @@ class Pool:
     async def _open(self, key: _Key, connect: float | None) -> _Protocol:
         scheme, raw_host, port, policy = key
         host = raw_host.decode("ascii")
-        targets = await _targets(host, port, policy)
+        targets = await _targets(host, port, policy, self._resolve)
         tls = self._context if scheme == b"https" else None
         loop = asyncio.get_running_loop()
         failure: BaseException = httpx.ConnectError(f"{host} has no address")
@@ -393,7 +394,9 @@ class Pool:
                     waiter.set_result(None)
 
 
-async def _targets(host: str, port: int, policy: DestinationPolicy | None) -> list[str]:
+async def _targets(
+    host: str, port: int, policy: DestinationPolicy | None, resolve: _Resolutions
+) -> list[str]:
     """What to connect to for ``host``: the name itself without a policy; with one, every
     address it resolves to, each checked (an IP literal is checked itself)."""
     if policy is None:
@@ -405,13 +408,44 @@ async def _targets(host: str, port: int, policy: DestinationPolicy | None) -> li
     else:
         policy.check_address(literal, host)
         return [host]
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        raise httpx.ConnectError(f"cannot resolve {host}: {exc}") from exc
-    addresses = _http._unique(infos)
+    addresses = await resolve(host, port)
     if (observer := _observe.current()) is not None:
         observer.resolved(host, port, addresses)
     policy.check_addresses(addresses, host)
     return [str(address) for address in addresses]
+
+
+class _Resolutions:
+    """Resolutions of names, one at a time per name: connections opened at once to one host
+    share one ``getaddrinfo`` (a bulk run's first 256 requests to an SMP would otherwise make
+    256, through the loop's few resolver threads, as aiohttp's resolver avoids too). Nothing
+    is kept after: the next connection opened resolves afresh, as the sync transport does."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, int], asyncio.Task[list[IPAddress]]] = {}
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        key = (host, port)
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(_resolved(host, port))
+            self._pending[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        try:  # shielded: a request that ends (its deadline) does not end the others' resolution
+            return await asyncio.shield(task)
+        except httpx.ConnectError as exc:  # each waiter its own error (a traceback of its own)
+            raise httpx.ConnectError(str(exc)) from exc.__cause__
+
+    def _forget(self, key: tuple[str, int], task: asyncio.Task[list[IPAddress]]) -> None:
+        if self._pending.get(key) is task:
+            del self._pending[key]
+        if not task.cancelled():
+            task.exception()  # seen: every waiter may have left before it ended
+
+
+async def _resolved(host: str, port: int) -> list[IPAddress]:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise httpx.ConnectError(f"cannot resolve {host}: {exc}") from exc
+    return _http._unique(infos)
