@@ -20,7 +20,8 @@ What the transport keeps, each the way :mod:`peppolnet._aio` and the sync transp
 * **Destination policy at the socket**: a name is resolved, every address checked against the
   scope's policy (and told to a watching trace), then exactly those addresses are connected to;
   an IP-literal host is checked itself. Connections are kept per origin *and* policy, so one
-  opened under a wide policy never serves a narrower one.
+  opened under a wide policy never serves a narrower one. Connections opened at once to one
+  name share one resolution (:class:`_Resolutions`).
 * **TLS** with the network's SSL context (:func:`peppolnet._tls.context`): verification, SNI
   and the host name checked by asyncio's SSL protocol; the handshake timed by the context's
   :class:`peppolnet._tls.TimedSSLObject` for a trace.
