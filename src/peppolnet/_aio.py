@@ -1,10 +1,13 @@
-"""The async transport of peppolnet's httpx clients: aiohttp under ``httpx.AsyncClient``.
+"""The async transport of peppolnet's httpx clients: peppolnet's own HTTP/1.1 connections
+(:mod:`peppolnet._aio11`) for a GET or POST straight to its origin - what a lookup makes - and
+aiohttp under ``httpx.AsyncClient`` for the rest (through a proxy, a streamed body, a HEAD).
 
 Why aiohttp under httpx rather than httpx's own (httpcore) transport: bulk runs make thousands of
 GETs on one event loop, and client CPU per request bounds them. aiohttp's HTTP parser is C; against
 the sandbox, at concurrency 32 with TLS and keep-alive, a bare aiohttp session costs a fifth of the
 CPU per GET of a bare ``httpx.AsyncClient`` (benchmarks/bench_http.py; figures in
-docs/performance.md). Everything that is not moving bytes - limits, decoding, deadlines, error
+docs/performance.md); the own connections cost less again (the measured reason in
+:mod:`peppolnet._aio11`). Everything that is not moving bytes - limits, decoding, deadlines, error
 sentences, retries - is done above, by :mod:`peppolnet._http`, for this transport and the sync one
 alike. This is the only module that imports aiohttp.
 
@@ -26,8 +29,9 @@ What this transport does itself, each the way the sync transport does it:
 * **Errors** mapped to httpx's exception classes, so the one mapping above applies.
 * **Raw bodies**: ``auto_decompress=False``; the bounded decoder above decodes.
 
-A session belongs to the event loop it was created on, so a transport used from several loops (a
-new ``asyncio.run``, loops in several threads) keeps one per loop, like the DNS sockets of
+A session (and a pool of own connections) belongs to the event loop it was created on, so a
+transport used from several loops (a new ``asyncio.run``, loops in several threads) keeps one
+per loop, like the DNS sockets of
 :class:`peppolnet.dnsquery.UdpEndpoints`. Sessions of loops that have closed are dropped when a new
 loop comes or on ``aclose``.
 """
@@ -46,7 +50,7 @@ import aiohttp.abc
 import httpx
 import yarl
 
-from peppolnet import _http, _observe, _tls
+from peppolnet import _aio11, _http, _observe, _tls
 
 if TYPE_CHECKING:
     import socket
@@ -130,31 +134,16 @@ class _Body(httpx.AsyncByteStream):
         self._response.release()
 
 
-class _Connection:
+def _connection(response: aiohttp.ClientResponse) -> _aio11.Stream:
     """What httpx's ``network_stream`` extension offers about the connection a response came on
     (``get_extra_info("ssl_object")``, ``"server_addr"``...), as httpcore's streams do: read
     from the asyncio transport, which keeps its TLS facts after aiohttp releases it."""
-
-    __slots__ = ("_transport",)
-
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        # aiohttp releases the connection at once when the whole body came with the head; its
-        # protocol (the connection's, kept by the response) still knows the transport
-        connection = response.connection
-        protocol = connection.protocol if connection is not None else None
-        protocol = protocol or getattr(response, "_protocol", None)
-        self._transport = getattr(protocol, "transport", None)
-
-    def get_extra_info(self, info: str) -> Any:
-        if self._transport is None:
-            return None
-        if info == _tls.HANDSHAKE:  # timed by the context's TimedSSLObject, when it is ours
-            return getattr(self._transport.get_extra_info("ssl_object"), "handshake", None)
-        if info == "server_addr":
-            info = "peername"
-        elif info == "client_addr":
-            info = "sockname"
-        return self._transport.get_extra_info(info)
+    # aiohttp releases the connection at once when the whole body came with the head; its
+    # protocol (the connection's, kept by the response) still knows the transport
+    connection = response.connection
+    protocol = connection.protocol if connection is not None else None
+    protocol = protocol or getattr(response, "_protocol", None)
+    return _aio11.Stream(getattr(protocol, "transport", None))
 
 
 class AioTransport(httpx.AsyncBaseTransport):
@@ -167,6 +156,15 @@ class AioTransport(httpx.AsyncBaseTransport):
     def __init__(self, *, verify: ssl.SSLContext | bool = True, limits: httpx.Limits | None = None):
         self._ssl: ssl.SSLContext | bool = verify
         self._limit = (limits.max_connections if limits else None) or 100
+        limits = limits or httpx.Limits()
+        keep = limits.max_keepalive_connections
+        self._own_options: dict[str, Any] = {
+            "most": self._limit,
+            "keep": keep if keep is not None else self._limit,
+            "expiry": limits.keepalive_expiry,
+        }
+        self._own_context = _own_context(verify)
+        self._pools: dict[asyncio.AbstractEventLoop, _aio11.Pool] = {}
         self._proxies = _http.Proxies()
         self._sessions: dict[
             tuple[asyncio.AbstractEventLoop, DestinationPolicy | None], aiohttp.ClientSession
@@ -180,6 +178,8 @@ class AioTransport(httpx.AsyncBaseTransport):
         host = url.host
         try:
             proxy = self._proxies.choose(url.scheme, host)
+            if proxy is None and _aio11.handles(request):
+                return await self._pool().handle(request)
             policy = _http.destinations()
             if policy is not None and proxy is None and (policy, host) not in self._literals:
                 _check_literal(policy, host)
@@ -205,9 +205,19 @@ class AioTransport(httpx.AsyncBaseTransport):
             extensions={
                 "http_version": b"HTTP/1.1",
                 "reason_phrase": (response.reason or "").encode(),
-                "network_stream": _Connection(response),
+                "network_stream": _connection(response),
             },
         )
+
+    def _pool(self) -> _aio11.Pool:
+        """The running loop's own connections (:mod:`peppolnet._aio11`)."""
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            with self._lock:
+                self._forget_closed_loops()
+                pool = self._pools[loop] = _aio11.Pool(self._own_context, **self._own_options)
+        return pool
 
     def _timeout(self, timeout: dict[str, float | None]) -> aiohttp.ClientTimeout:
         """httpx's connect and read timeouts as aiohttp's (the deadline is kept above)."""
@@ -250,6 +260,8 @@ class AioTransport(httpx.AsyncBaseTransport):
         """
         for key in [key for key in self._sessions if key[0].is_closed()]:
             self._sessions.pop(key).detach()
+        for loop in [loop for loop in self._pools if loop.is_closed()]:
+            del self._pools[loop]
 
     async def aclose(self) -> None:
         """Close the running loop's sessions (and forget those of loops that have closed)."""
@@ -257,10 +269,27 @@ class AioTransport(httpx.AsyncBaseTransport):
         with self._lock:
             mine = [key for key in self._sessions if key[0] is loop]
             sessions = [self._sessions.pop(key) for key in mine]
+            pool = self._pools.pop(loop, None)
             self._forget_closed_loops()
+        if pool is not None:
+            pool.close()
         for session in sessions:
             if not session.closed:
                 await session.close()
+
+
+def _own_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext:
+    """``verify`` as the SSL context of the own connections: an SSL context as it is, True as
+    aiohttp's default (the system's CAs), False as one that verifies nothing - both with the
+    handshake timed for a trace, as :func:`peppolnet._tls.context`'s are."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    made = ssl.create_default_context()
+    if not verify:
+        made.check_hostname = False
+        made.verify_mode = ssl.CERT_NONE
+    made.sslobject_class = _tls.TimedSSLObject
+    return made
 
 
 def _no_hidden_retry(session: aiohttp.ClientSession) -> None:

@@ -9,7 +9,9 @@ went from 341 to 190 us with this module - a seventh of a whole verified lookup.
 What runs here is what a peppolnet GET or POST needs and no more: one request at a time per
 connection, a body of known bytes, an answer framed by ``Content-Length``, ``chunked`` or the
 end of the connection. Anything else - a proxy, a streamed request body, a HEAD - goes on
-through httpcore (:class:`peppolnet._http.Transport`).
+through httpcore (:class:`peppolnet._http.Transport`). The answer's parser (:class:`Reader`) is
+sans-I/O: bytes in, head and body pieces out - the async transport's own connections
+(:mod:`peppolnet._aio11`) read with the same one.
 
 Connections are opened by the same guarded backend as httpcore's (``_http._Backend``: every
 address of the name checked against the scope's destination policy, then exactly those
@@ -22,7 +24,9 @@ chunk-size lines of at most :data:`MAX_LINE` bytes; anything else is a protocol 
 ``broken`` fault above). A connection goes back to the pool only after an answer read to its
 end that did not ask to close it, and is not used again once idle longer than the keep-alive
 expiry or once it became readable while idle (the server closed it, or sent what nobody asked
-for). Errors are httpcore's exception types, so the transport maps them to httpx's as before.
+for). Per origin, at most ``Limits.max_connections`` connections are open (a request waits for
+one up to its pool timeout) and ``max_keepalive_connections`` idle. Errors are httpcore's
+exception types, so the transport maps them to httpx's as before.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-__all__ = ["Pool"]
+__all__ = ["Pool", "Reader"]
 
 MAX_HEAD: Final = 64 * 1024
 """The most bytes of a status line and headers read before the blank line (h11: 16 KiB of one
@@ -124,139 +128,238 @@ def _framing(head: _Head, lengths: set[bytes], codings: list[bytes]) -> None:
         head.keep = False  # the body ends with the connection
 
 
-class _Connection:
-    """One kept-alive connection: its stream (``_http._Stream``) and what was read past the
-    last answer (nothing, when it may be used again)."""
+_HEAD_WANTED, _COUNTED, _SIZE_LINE, _CHUNK_END, _TRAILERS, _UNTIL_CLOSE, _DONE = range(7)
 
-    __slots__ = ("buffer", "idle_since", "key", "stream")
+
+class Reader:
+    """The answers on one connection, read sans-I/O: bytes in (:meth:`feed`, :meth:`end` when
+    the connection ended), events out (:meth:`event`) - one parser for the sync transport's
+    blocking sockets (:class:`_Connection`) and the async one's protocol
+    (:mod:`peppolnet._aio11`), so both read an answer alike, strictly and within bounds.
+
+    ``event()`` gives the answer's :class:`_Head` (interim 1xx answers skipped), then its body as
+    non-empty pieces, then ``b""`` at the body's end; None while it needs more bytes; a
+    ``RemoteProtocolError`` for anything malformed, too large, or cut short. ``reusable`` says
+    whether the connection may carry another request once the answer was read to its end.
+    """
+
+    __slots__ = ("_left", "_skipped", "_state", "buffer", "ended", "head")
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.ended = False
+        self.head: _Head | None = None
+        self._state = _HEAD_WANTED
+        self._left = 0
+        self._skipped = 0  # interim answers, then trailer lines, of this answer
+
+    def feed(self, data: bytes) -> None:
+        self.buffer = self.buffer + data if self.buffer else data
+
+    def end(self) -> None:
+        """The connection ended: what is buffered is all there is."""
+        self.ended = True
+
+    @property
+    def done(self) -> bool:
+        """Whether the answer was read to its end."""
+        return self._state == _DONE
+
+    @property
+    def reusable(self) -> bool:
+        """Whether the connection can carry another request: the answer read to its end, the
+        server keeping the connection, nothing unasked-for read past it."""
+        head = self.head
+        return self._state == _DONE and head is not None and head.keep and not self.buffer
+
+    def next_answer(self) -> None:
+        """Read the next answer (after a :attr:`reusable` one)."""
+        self.head = None
+        self._state = _HEAD_WANTED
+        self._skipped = 0
+
+    def event(self) -> _Head | bytes | None:
+        state = self._state
+        if state == _COUNTED:
+            return self._counted()
+        if state == _HEAD_WANTED:
+            return self._head()
+        if state == _DONE:
+            return b""
+        if state == _UNTIL_CLOSE:
+            found, self.buffer = self.buffer, b""
+            if not found and self.ended:
+                self._state = _DONE
+            return found if found or self.ended else None
+        return self._chunked()
+
+    def _head(self) -> _Head | None:
+        while True:
+            buffer = self.buffer
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > MAX_HEAD + 3:  # else the blank line may end at MAX_HEAD yet
+                    raise httpcore.RemoteProtocolError("the answer's headers are too large")
+                if self.ended:
+                    raise httpcore.RemoteProtocolError(
+                        "Server disconnected without sending a response."
+                    )
+                return None
+            if end > MAX_HEAD:
+                raise httpcore.RemoteProtocolError("the answer's headers are too large")
+            block, self.buffer = buffer[:end], buffer[end + 4 :]
+            head = _parse_head(block)
+            if head.status >= 200:
+                break
+            if head.status == 101:
+                raise httpcore.RemoteProtocolError("the server switched protocols unasked")
+            # 1xx: an interim answer; the real one follows - after at most MAX_INTERIM
+            self._skipped += 1
+            if self._skipped > MAX_INTERIM:
+                raise httpcore.RemoteProtocolError("the answer has too many interim (1xx) answers")
+        self.head = head
+        self._skipped = 0
+        if head.chunked:
+            self._state = _SIZE_LINE
+        elif head.length is None:
+            self._state = _UNTIL_CLOSE
+        elif head.length:
+            self._state, self._left = _COUNTED, head.length
+        else:
+            self._state = _DONE
+        return head
+
+    def _counted(self) -> bytes | None:
+        """Up to what is left of a ``Content-Length`` body or of one chunk."""
+        buffer = self.buffer
+        if not buffer:
+            if self.ended:
+                raise httpcore.RemoteProtocolError(
+                    "peer closed connection without sending complete message body"
+                )
+            return None
+        left = self._left
+        if len(buffer) <= left:
+            found, self.buffer = buffer, b""
+        else:
+            found, self.buffer = buffer[:left], buffer[left:]
+        self._left = left - len(found)
+        if not self._left:
+            self._state = _DONE if self.head is not None and not self.head.chunked else _CHUNK_END
+        return found
+
+    def _chunked(self) -> bytes | None:
+        """The chunked framing's lines: a chunk's size, the CRLF after its data, trailers."""
+        while True:
+            line = self._line()
+            if line is None:
+                return None
+            state = self._state
+            if state == _SIZE_LINE:
+                size = _CHUNK.fullmatch(line)
+                if size is None:
+                    raise httpcore.RemoteProtocolError("the answer has a malformed chunk size")
+                length = int(size.group(1), 16)
+                if length:
+                    self._state, self._left = _COUNTED, length
+                    return self._counted()
+                self._state = _TRAILERS
+            elif state == _TRAILERS and line:
+                # trailers are outside the body's size limit: at most MAX_HEADERS of them, or
+                # an endless stream would be bounded only by the deadline
+                self._skipped += 1
+                if self._skipped > MAX_HEADERS:
+                    raise httpcore.RemoteProtocolError("the answer has too many trailer lines")
+            elif state == _CHUNK_END:
+                if line:
+                    raise httpcore.RemoteProtocolError("a chunk of the answer is not CRLF-ended")
+                self._state = _SIZE_LINE
+            else:  # _TRAILERS: the blank line
+                self._state = _DONE
+                return b""
+
+    def _line(self) -> bytes | None:
+        """One CRLF-ended line (at most :data:`MAX_LINE` bytes); None until it is complete."""
+        buffer = self.buffer
+        end = buffer.find(b"\r\n")
+        if end < 0:
+            if len(buffer) > MAX_LINE + 1:  # else the CRLF may begin at MAX_LINE yet
+                raise httpcore.RemoteProtocolError("a chunk line of the answer is too long")
+            if self.ended:
+                raise httpcore.RemoteProtocolError("the answer ended inside a chunk line")
+            return None
+        if end > MAX_LINE:
+            raise httpcore.RemoteProtocolError("a chunk line of the answer is too long")
+        found, self.buffer = buffer[:end], buffer[end + 2 :]
+        return found
+
+
+class _Connection:
+    """One kept-alive connection: its stream (``_http._Stream``) and its :class:`Reader`."""
+
+    __slots__ = ("idle_since", "key", "reader", "stream")
 
     def __init__(self, key: tuple[bytes, bytes, int], stream: httpcore.NetworkStream) -> None:
         self.key = key
         self.stream = stream
-        self.buffer = b""
+        self.reader = Reader()
         self.idle_since = 0.0
 
-    def fill(self, timeout: float | None) -> bool:
-        """Read more into the buffer; False at the end of the connection."""
-        data = self.stream.read(_READ, timeout)
-        if not data:
-            return False
-        self.buffer += data
-        return True
-
-    def head(self, timeout: float | None) -> _Head:
-        for _interim in range(MAX_INTERIM + 1):
-            end = self.buffer.find(b"\r\n\r\n")
-            while end < 0:
-                if len(self.buffer) > MAX_HEAD:
-                    raise httpcore.RemoteProtocolError("the answer's headers are too large")
-                if not self.fill(timeout):
-                    raise httpcore.RemoteProtocolError(
-                        "Server disconnected without sending a response."
-                    )
-                end = self.buffer.find(b"\r\n\r\n")
-            if end > MAX_HEAD:
-                raise httpcore.RemoteProtocolError("the answer's headers are too large")
-            block, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
-            head = _parse_head(block)
-            if head.status >= 200:
-                return head
-            if head.status == 101:
-                raise httpcore.RemoteProtocolError("the server switched protocols unasked")
-            # 1xx: an interim answer; the real one follows
-        raise httpcore.RemoteProtocolError("the answer has too many interim (1xx) answers")
-
-    def line(self, timeout: float | None) -> bytes:
-        """One CRLF-ended line of a chunked body (at most :data:`MAX_LINE` bytes)."""
-        end = self.buffer.find(b"\r\n")
-        while end < 0:
-            if len(self.buffer) > MAX_LINE:
-                raise httpcore.RemoteProtocolError("a chunk line of the answer is too long")
-            if not self.fill(timeout):
-                raise httpcore.RemoteProtocolError("the answer ended inside a chunk line")
-            end = self.buffer.find(b"\r\n")
-        if end > MAX_LINE:
-            raise httpcore.RemoteProtocolError("a chunk line of the answer is too long")
-        found, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
-        return found
-
-    def take(self, most: int, timeout: float | None) -> bytes:
-        """Up to ``most`` bytes of the body (b"" at the end of the connection)."""
-        if not self.buffer and not self.fill(timeout):
-            return b""
-        found, self.buffer = self.buffer[:most], self.buffer[most:]
-        return found
+    def event(self, timeout: float | None) -> _Head | bytes:
+        """The reader's next event, reading from the socket until there is one."""
+        reader = self.reader
+        while (event := reader.event()) is None:
+            data = self.stream.read(_READ, timeout)
+            if data:
+                reader.feed(data)
+            else:
+                reader.end()
+        return event
 
     def readable(self) -> bool:
         """Whether the idle connection has something to read: the server closed it, or sent
         what was not asked for. Either way it cannot carry another request."""
-        return bool(self.buffer) or bool(self.stream.get_extra_info("is_readable"))
+        return bool(self.reader.buffer) or bool(self.stream.get_extra_info("is_readable"))
 
 
 class _Answer:
     """An answer's body as raw chunks; closing it gives the connection back to the pool when
     the body was read to its end and the server keeps it, and closes it otherwise."""
 
-    def __init__(self, pool: Pool, connection: _Connection, head: _Head, timeout: float | None):
+    def __init__(self, pool: Pool, connection: _Connection, timeout: float | None):
         self._pool = pool
         self._connection: _Connection | None = connection
-        self._head = head
         self._timeout = timeout
-        self._done = head.length == 0
 
     def __iter__(self) -> Iterator[bytes]:
         connection = self._connection
-        if connection is None or self._done:
+        if connection is None:
             return
-        if self._head.chunked:
-            yield from self._chunks(connection)
-        elif self._head.length is not None:
-            yield from self._counted(connection, self._head.length)
-        else:
-            while chunk := connection.take(_READ, self._timeout):
-                yield chunk
-        self._done = True
-
-    def _counted(self, connection: _Connection, length: int) -> Iterator[bytes]:
-        left = length
-        while left:
-            chunk = connection.take(min(left, _READ), self._timeout)
-            if not chunk:
-                raise httpcore.RemoteProtocolError(
-                    "peer closed connection without sending complete message body"
-                )
-            left -= len(chunk)
+        while chunk := connection.event(self._timeout):
+            assert isinstance(chunk, bytes)
             yield chunk
-
-    def _chunks(self, connection: _Connection) -> Iterator[bytes]:
-        while True:
-            size = _CHUNK.fullmatch(connection.line(self._timeout))
-            if size is None:
-                raise httpcore.RemoteProtocolError("the answer has a malformed chunk size")
-            length = int(size.group(1), 16)
-            if length == 0:
-                self._trailers(connection)
-                return
-            yield from self._counted(connection, length)
-            if connection.line(self._timeout):
-                raise httpcore.RemoteProtocolError("a chunk of the answer is not CRLF-ended")
-
-    def _trailers(self, connection: _Connection) -> None:
-        """Skip the trailer lines up to the blank line: at most :data:`MAX_HEADERS` of them
-        (they are outside the body's size limit, so an endless stream must end here)."""
-        for _trailer in range(MAX_HEADERS + 1):
-            if not connection.line(self._timeout):
-                return
-        raise httpcore.RemoteProtocolError("the answer has too many trailer lines")
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is None:
             return
-        if self._done and self._head.keep and not connection.buffer:
+        if connection.reader.reusable:
+            connection.reader.next_answer()
             self._pool.release(connection)
         else:
             self._pool.discard(connection)
+
+
+class _Origin:
+    """One origin's connections: how many are open (idle or in use), and the idle ones, the
+    most recently used last."""
+
+    __slots__ = ("idle", "open", "waiting")
+
+    def __init__(self) -> None:
+        self.idle: list[_Connection] = []
+        self.open = 0
+        self.waiting = 0
 
 
 class Pool:
@@ -264,17 +367,26 @@ class Pool:
     ``Lookup`` is shared by ``check_many``'s threads).
 
     ``connect`` opens a stream to (host, port) within a timeout (``_http._Backend``);
-    ``context`` is the TLS context of https origins; at most ``keep`` idle connections stay
-    open, each for at most ``expiry`` seconds idle."""
+    ``context`` is the TLS context of https origins. Per origin, at most ``most`` connections
+    are open at once (a request waits for one up to its ``pool`` timeout) and at most ``keep``
+    of them stay open idle, each for at most ``expiry`` seconds."""
 
-    def __init__(self, connect: Any, context: ssl.SSLContext, *, keep: int, expiry: float | None):
+    def __init__(
+        self,
+        connect: Any,
+        context: ssl.SSLContext,
+        *,
+        keep: int,
+        expiry: float | None,
+        most: int | None = None,
+    ):
         self._connect = connect
         self._context = context
         self._keep = keep
+        self._most = most if most is not None else 1 << 30
         self._expiry = expiry
-        self._idle: dict[tuple[bytes, bytes, int], list[_Connection]] = {}
-        self._count = 0
-        self._lock = threading.Lock()
+        self._origins: dict[tuple[bytes, bytes, int], _Origin] = {}
+        self._ready = threading.Condition(threading.Lock())
 
     def handle(self, request: httpx.Request, body: bytes) -> tuple[_Head, _Answer, Any]:
         """Send ``request`` (its body ``body``) and read the answer's head; the body follows by
@@ -286,26 +398,56 @@ class Pool:
         connection = self._checkout((url.raw_scheme, url.raw_host, port), timeouts)
         try:
             connection.stream.write(message, timeouts.get("write"))
-            head = connection.head(timeouts.get("read"))
+            head = connection.event(timeouts.get("read"))
         except BaseException:
             self.discard(connection)
             raise
-        return head, _Answer(self, connection, head, timeouts.get("read")), connection.stream
+        assert isinstance(head, _Head)
+        return head, _Answer(self, connection, timeouts.get("read")), connection.stream
 
     def _checkout(self, key: tuple[bytes, bytes, int], timeouts: dict[str, Any]) -> _Connection:
-        now = time.monotonic()
+        """An idle connection of the origin still fit for a request, or a new one when fewer
+        than ``most`` are open; else wait for one to be given back or closed."""
         while True:
-            with self._lock:
-                idle = self._idle.get(key)
-                connection = idle.pop() if idle else None
-                if connection is not None:
-                    self._count -= 1
+            with self._ready:
+                connection = self._idle_or_slot(key, timeouts.get("pool"))
             if connection is None:
-                return self._open(key, timeouts)
-            fresh = self._expiry is None or now - connection.idle_since < self._expiry
-            if fresh and not connection.readable():
+                break
+            if self._fresh(connection) and not connection.readable():
                 return connection
-            connection.stream.close()
+            self.discard(connection)
+        try:
+            return self._open(key, timeouts)
+        except BaseException:
+            self._closed(key)
+            raise
+
+    def _idle_or_slot(
+        self, key: tuple[bytes, bytes, int], wait: float | None
+    ) -> _Connection | None:
+        """(With the lock held) the origin's last idle connection, or None with a new one
+        counted as open; waits while the origin has ``most`` open and none idle."""
+        origin = self._origins.get(key)
+        if origin is None:
+            origin = self._origins[key] = _Origin()
+        waited_until = None if wait is None else time.monotonic() + wait
+        while True:
+            if origin.idle:
+                return origin.idle.pop()
+            if origin.open < self._most:
+                origin.open += 1
+                return None
+            remaining = None if waited_until is None else waited_until - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise httpcore.PoolTimeout("no connection to the server was free in time")
+            origin.waiting += 1
+            try:
+                self._ready.wait(remaining)
+            finally:
+                origin.waiting -= 1
+
+    def _fresh(self, connection: _Connection) -> bool:
+        return self._expiry is None or time.monotonic() - connection.idle_since < self._expiry
 
     def _open(self, key: tuple[bytes, bytes, int], timeouts: dict[str, Any]) -> _Connection:
         scheme, host, port = key
@@ -320,23 +462,59 @@ class Pool:
         return _Connection(key, stream)
 
     def release(self, connection: _Connection) -> None:
-        connection.idle_since = time.monotonic()
-        with self._lock:
-            if self._count < self._keep:
-                self._idle.setdefault(connection.key, []).append(connection)
-                self._count += 1
-                return
-        connection.stream.close()
+        """Keep ``connection`` idle for the next request to its origin (when ``keep`` allows),
+        closing those of the origin idle past the expiry."""
+        now = connection.idle_since = time.monotonic()
+        stale: list[_Connection] = []
+        kept = False
+        with self._ready:
+            origin = self._origins.get(connection.key)
+            if origin is not None:
+                idle = origin.idle
+                expiry = self._expiry
+                while idle and expiry is not None and now - idle[0].idle_since >= expiry:
+                    stale.append(idle.pop(0))
+                    origin.open -= 1
+                if len(idle) < self._keep:
+                    idle.append(connection)
+                    kept = True
+                if origin.waiting:
+                    self._ready.notify_all()
+        for old in stale:
+            old.stream.close()
+        if not kept:
+            self.discard(connection)
 
     def discard(self, connection: _Connection) -> None:
+        """Close ``connection``: it cannot carry another request."""
         connection.stream.close()
+        self._closed(connection.key)
+
+    def _closed(self, key: tuple[bytes, bytes, int]) -> None:
+        """One connection of ``key`` fewer is open (an origin with none is forgotten)."""
+        with self._ready:
+            origin = self._origins.get(key)
+            if origin is None:
+                return
+            origin.open -= 1
+            if origin.waiting:
+                self._ready.notify_all()
+            elif not origin.open:
+                del self._origins[key]
 
     def close(self) -> None:
-        with self._lock:
-            idle, self._idle, self._count = self._idle, {}, 0
-        for connections in idle.values():
-            for connection in connections:
-                connection.stream.close()
+        """Close the idle connections; those in use close when they are given back."""
+        with self._ready:
+            self._keep = 0
+            idle = [connection for origin in self._origins.values() for connection in origin.idle]
+            for key, origin in list(self._origins.items()):
+                origin.open -= len(origin.idle)
+                origin.idle = []
+                if not origin.open and not origin.waiting:
+                    del self._origins[key]
+            self._ready.notify_all()
+        for connection in idle:
+            connection.stream.close()
 
 
 def _message(request: httpx.Request, body: bytes) -> bytes:
