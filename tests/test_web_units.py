@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 from datetime import UTC, datetime
 from typing import Any
 
@@ -155,7 +156,7 @@ def test_the_result_cache_is_bounded_by_bytes_not_entries(sandbox: Sandbox) -> N
     its time - a ManualClock, no waiting."""
     pid = next(p.id for p in sandbox.config.participants if p.in_sml and not p.quirks)
     with Lookup(sandbox.network) as lookup:
-        answer = lookup.check(pid)
+        answer = pickle.dumps(lookup.check(pid))
     clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
     cache = ResultCache(60.0, clock, max_bytes=200_000)
     asked: list[int] = []
@@ -163,7 +164,9 @@ def test_the_result_cache_is_bounded_by_bytes_not_entries(sandbox: Sandbox) -> N
     async def fill() -> None:
         async def compute() -> Any:
             asked.append(1)
-            return answer
+            # an answer of its own each time, as every lookup makes: one object kept under
+            # every key would be shared by all of them, and a shared object is not counted
+            return pickle.loads(answer)
 
         for query in range(200):
             await cache.get(("q", query), compute)
