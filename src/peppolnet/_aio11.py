@@ -356,7 +356,9 @@ class Pool:
         expiry = self._expiry
         while idle and expiry is not None and now - idle[0].idle_since >= expiry:
             self._gone(idle.pop(0), origin)
-        if len(idle) < self._keep:
+        # a request waiting for this origin takes it: closing it for the idle cap would make
+        # that request open (and handshake) a new one at once
+        if len(idle) < self._keep or _awaited(origin.waiting):
             idle.append(protocol)
             self._wake_one(origin)
         else:
@@ -393,6 +395,13 @@ class Pool:
                 waiter = origin.waiting.popleft()
                 if not waiter.done():
                     waiter.set_result(None)
+
+
+def _awaited(waiting: collections.deque[asyncio.Future[None]]) -> bool:
+    """Whether a request still waits (those that left on a timeout are dropped first)."""
+    while waiting and waiting[0].done():
+        waiting.popleft()
+    return bool(waiting)
 
 
 async def _targets(

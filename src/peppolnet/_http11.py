@@ -475,7 +475,9 @@ class Pool:
                 while idle and expiry is not None and now - idle[0].idle_since >= expiry:
                     stale.append(idle.pop(0))
                     origin.open -= 1
-                if len(idle) < self._keep:
+                # a request waiting for this origin takes it: closing it for the idle cap
+                # would make that request open (and handshake) a new one at once
+                if len(idle) < self._keep or origin.waiting:
                     idle.append(connection)
                     kept = True
                 if origin.waiting:
