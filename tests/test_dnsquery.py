@@ -4,6 +4,7 @@ cases, and small hand-written servers for what it cannot do (truncate, spoof, re
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import os
 import selectors
@@ -20,9 +21,18 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from peppolnet.dnsquery import _RANDOM, POOL_SIZE, ROTATE_AFTER, UdpEndpoints, ask, ask_async
+from peppolnet.dnsquery import (
+    _RANDOM,
+    POOL_SIZE,
+    ROTATE_AFTER,
+    UdpEndpoints,
+    _describe,
+    ask,
+    ask_async,
+)
 from peppolnet.dnswire import NAPTR, NXDOMAIN, DnsResponse
 from peppolnet.errors import DnsFailure
+from peppolnet.i18n import render
 from peppolnet.identifiers import ParticipantId
 from peppolnet.sandbox.dns_server import DnsServer
 from peppolnet.sml import AsyncSmlResolver, SmlResolver, naptr_name
@@ -232,6 +242,34 @@ def test_every_failure_is_listed(cleanup: list[FakeDns]) -> None:
         assert got.retryable is True
         assert "127.0.0.1: REFUSED" in got.message
         assert "127.0.0.2: timed out" in got.message  # a 1-octet datagram is not a reply
+
+
+def test_every_failure_is_listed_in_swedish_too(cleanup: list[FakeDns]) -> None:
+    """The servers' outcomes joined stay messages: a Swedish answer says each in Swedish."""
+    refusing = fake("127.0.0.1", on_udp=lambda q: [_rcode(q, dns.rcode.REFUSED)])
+    cleanup.append(refusing)
+    cleanup.append(fake("127.0.0.2", refusing.port, on_udp=lambda q: [b"\x00"]))
+    got = run_both(NAME, ["127.0.0.1", "127.0.0.2"], refusing.port, 0.4)[0]
+    assert isinstance(got, DnsFailure)
+    swedish = render(got.message, "sv")
+    assert "127.0.0.1: REFUSED" in swedish
+    assert "127.0.0.2:" in swedish
+    assert "timed out" not in swedish
+
+
+@pytest.mark.parametrize(
+    ("number", "says"),
+    [
+        (errno.ENETUNREACH, "nätverket går inte att nå"),
+        (errno.EHOSTUNREACH, "det finns ingen väg till värden"),
+    ],
+)
+def test_an_os_error_is_said_in_the_catalog_words(number: int, says: str) -> None:
+    """The OS's own text is English: a known cause is said in the answer's language, the raw
+    text kept after it for whoever debugs it."""
+    said = _describe(OSError(number, os.strerror(number)))
+    assert says in render(said, "sv")
+    assert os.strerror(number) in str(said)
 
 
 def test_nothing_listening_fails_fast() -> None:

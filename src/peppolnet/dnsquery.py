@@ -75,7 +75,7 @@ from peppolnet.dnswire import (
     rdtype_text,
 )
 from peppolnet.errors import DnsFailure
-from peppolnet.i18n import _
+from peppolnet.i18n import _, joined
 
 #: Each query and how it went, at DEBUG.
 _log = logger("peppolnet.dns")
@@ -185,16 +185,18 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return _("connection refused")
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
+        # the OS's text is English: the known causes in the catalog's words, the text after
+        from peppolnet._neterrors import describe
+
+        return describe(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
 def _failure(name: str, timeout: float, outcomes: list[tuple[str, str]]) -> DnsFailure:
     """One sentence naming every server's outcome."""
-    detail: str = ""
-    for server, outcome in reversed(outcomes):
-        said = _("{server}: {outcome}", server=server, outcome=outcome)
-        detail = _("{first}; {rest}", first=said, rest=detail) if detail else said
+    detail = joined(
+        [_("{server}: {outcome}", server=server, outcome=outcome) for server, outcome in outcomes]
+    )
     if all(outcome == _TIMED_OUT for _server, outcome in outcomes):
         return DnsFailure(
             _(
