@@ -140,6 +140,22 @@ def test_every_help_text_of_every_command_comes_from_the_catalog() -> None:
     assert plain == []
 
 
+def test_argparse_usage_errors_in_swedish(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse's own usage errors are English only: they are said in the command's language,
+    the values quoted as typed; in English they read as argparse writes them."""
+    code, _, err = run(capsys, "--lang", "sv", "check", __file__, "--format", "nope")
+    assert code == 2
+    assert "ogiltigt val: 'nope' (välj bland 'csv', 'jsonl', 'xlsx')" in err
+    code, _, err = run(capsys, "--lang", "sv", "check", __file__, "--bogus")
+    assert code == 2
+    assert "okända argument: --bogus" in err
+    assert "unrecognized" not in err
+    code, _, err = run(capsys, "--lang", "sv", "lookup")
+    assert "de här argumenten krävs: value" in err
+    code, _, err = run(capsys, "--lang", "en", "check", __file__, "--bogus")
+    assert "error: unrecognized arguments: --bogus (see `peppolnet --help`)" in err
+
+
 def test_argparse_own_words_in_swedish(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "serve", "--help", "--lang", "sv")
     assert code == 0

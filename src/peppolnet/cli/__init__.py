@@ -19,16 +19,17 @@ import contextlib
 import importlib
 import os
 import pkgutil
+import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TextIO, cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Final, TextIO, cast
 
 from peppolnet._version import __version__
 from peppolnet.cli import commands
 from peppolnet.cli._language import add_language_argument, language_in, say, speaking
 from peppolnet.cli._output import UsageError, fail
 from peppolnet.errors import DamagedDatabase, InvalidInput, NetworkFault, PeppolnetError
-from peppolnet.i18n import _
+from peppolnet.i18n import Message, _
 
 __all__ = ["build_parser", "exit_code", "main"]
 
@@ -102,6 +103,8 @@ class _Parser(argparse.ArgumentParser):
         choices = self._missing_subcommand(message)
         if choices:
             message = say(_("choose one of: {choices}", choices=", ".join(choices)))
+        else:
+            message = say(argparse_message(message))
         hint = say(_("see `{command} --help`", command=self.prog))
         self.exit(2, f"{self.prog}: error: {message} ({hint})\n")
 
@@ -113,6 +116,72 @@ class _Parser(argparse.ArgumentParser):
             if isinstance(action, argparse._SubParsersAction) and str(action.metavar) in message:
                 return list(action.choices)
         return []
+
+
+#: argparse's own usage errors (English only: it has no Swedish catalog) as messages. What
+#: matches none is shown as argparse wrote it; the values quoted stay as typed.
+_ARGPARSE_ERRORS: Final[tuple[tuple[str, Callable[[re.Match[str]], Message]], ...]] = (
+    (
+        r"unrecognized arguments: (?P<args>.*)",
+        lambda m: _("unrecognized arguments: {args}", args=m["args"]),
+    ),
+    (
+        r"the following arguments are required: (?P<args>.*)",
+        lambda m: _("the following arguments are required: {args}", args=m["args"]),
+    ),
+    (
+        r"one of the arguments (?P<args>.*) is required",
+        lambda m: _("one of the arguments {args} is required", args=m["args"]),
+    ),
+    (
+        r"argument (?P<arg>\S+): invalid choice: (?P<value>.*) \(choose from (?P<ch>.*)\)",
+        lambda m: _(
+            "argument {argument}: invalid choice: {value} (choose from {choices})",
+            argument=m["arg"],
+            value=m["value"],
+            choices=m["ch"],
+        ),
+    ),
+    (
+        r"argument (?P<arg>\S+): expected one argument",
+        lambda m: _("argument {argument}: expected one argument", argument=m["arg"]),
+    ),
+    (
+        r"argument (?P<arg>\S+): not allowed with argument (?P<other>\S+)",
+        lambda m: _(
+            "argument {argument}: not allowed with argument {other}",
+            argument=m["arg"],
+            other=m["other"],
+        ),
+    ),
+    (
+        r"argument (?P<arg>\S+): invalid (?P<kind>\S+) value: (?P<value>.*)",
+        lambda m: _(
+            "argument {argument}: invalid {kind} value: {value}",
+            argument=m["arg"],
+            kind=m["kind"],
+            value=m["value"],
+        ),
+    ),
+    (
+        r"ambiguous option: (?P<option>\S+) could match (?P<matches>.*)",
+        lambda m: _(
+            "ambiguous option: {option} could match {matches}",
+            option=m["option"],
+            matches=m["matches"],
+        ),
+    ),
+)
+
+
+def argparse_message(message: str) -> str:
+    """argparse's English usage error ``message`` as a catalog message (the same English),
+    so a Swedish command line says it in Swedish; anything else as it is."""
+    for pattern, made in _ARGPARSE_ERRORS:
+        found = re.fullmatch(pattern, message)  # compiled when first used, not at start-up
+        if found is not None:
+            return made(found)
+    return message
 
 
 def _command_names() -> list[str]:
