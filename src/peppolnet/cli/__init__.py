@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import os
 import pkgutil
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TextIO, cast
 
 from peppolnet._version import __version__
@@ -118,69 +119,43 @@ class _Parser(argparse.ArgumentParser):
         return []
 
 
-#: argparse's own usage errors (English only: it has no Swedish catalog) as messages. What
-#: matches none is shown as argparse wrote it; the values quoted stay as typed.
-_ARGPARSE_ERRORS: Final[tuple[tuple[str, Callable[[re.Match[str]], Message]], ...]] = (
-    (
-        r"unrecognized arguments: (?P<args>.*)",
-        lambda m: _("unrecognized arguments: {args}", args=m["args"]),
-    ),
-    (
-        r"the following arguments are required: (?P<args>.*)",
-        lambda m: _("the following arguments are required: {args}", args=m["args"]),
-    ),
-    (
-        r"one of the arguments (?P<args>.*) is required",
-        lambda m: _("one of the arguments {args} is required", args=m["args"]),
-    ),
-    (
-        r"argument (?P<arg>\S+): invalid choice: (?P<value>.*) \(choose from (?P<ch>.*)\)",
-        lambda m: _(
-            "argument {argument}: invalid choice: {value} (choose from {choices})",
-            argument=m["arg"],
-            value=m["value"],
-            choices=m["ch"],
-        ),
-    ),
-    (
-        r"argument (?P<arg>\S+): expected one argument",
-        lambda m: _("argument {argument}: expected one argument", argument=m["arg"]),
-    ),
-    (
-        r"argument (?P<arg>\S+): not allowed with argument (?P<other>\S+)",
-        lambda m: _(
-            "argument {argument}: not allowed with argument {other}",
-            argument=m["arg"],
-            other=m["other"],
-        ),
-    ),
-    (
-        r"argument (?P<arg>\S+): invalid (?P<kind>\S+) value: (?P<value>.*)",
-        lambda m: _(
-            "argument {argument}: invalid {kind} value: {value}",
-            argument=m["arg"],
-            kind=m["kind"],
-            value=m["value"],
-        ),
-    ),
-    (
-        r"ambiguous option: (?P<option>\S+) could match (?P<matches>.*)",
-        lambda m: _(
-            "ambiguous option: {option} could match {matches}",
-            option=m["option"],
-            matches=m["matches"],
-        ),
-    ),
+#: argparse's own usage errors (English only: it has no Swedish catalog) as messages whose
+#: English is argparse's: each is recognised by its own template, a placeholder standing for
+#: what argparse filled in (the values quoted stay as typed). What matches none is shown as
+#: argparse wrote it.
+_ARGPARSE_ERRORS: Final = (
+    _("unrecognized arguments: {args}"),
+    _("the following arguments are required: {args}"),
+    _("one of the arguments {args} is required"),
+    _("argument {argument}: invalid choice: {value} (choose from {choices})"),
+    _("argument {argument}: expected one argument"),
+    _("argument {argument}: not allowed with argument {other}"),
+    _("argument {argument}: invalid {kind} value: {value}"),
+    _("ambiguous option: {option} could match {matches}"),
 )
+
+
+@functools.cache
+def _argparse_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Each template of :data:`_ARGPARSE_ERRORS` as a pattern (made when a usage error is
+    first said, not at every start-up)."""
+    made = []
+    for message in _ARGPARSE_ERRORS:
+        parts = re.split(r"\{(\w+)\}", message.template)  # text, name, text, name, ..., text
+        pattern = "".join(
+            f"(?P<{part}>.+)" if index % 2 else re.escape(part) for index, part in enumerate(parts)
+        )
+        made.append((re.compile(pattern), message.template))
+    return tuple(made)
 
 
 def argparse_message(message: str) -> str:
     """argparse's English usage error ``message`` as a catalog message (the same English),
     so a Swedish command line says it in Swedish; anything else as it is."""
-    for pattern, made in _ARGPARSE_ERRORS:
-        found = re.fullmatch(pattern, message)  # compiled when first used, not at start-up
+    for pattern, template in _argparse_patterns():
+        found = pattern.fullmatch(message)
         if found is not None:
-            return made(found)
+            return Message(template, **found.groupdict())
     return message
 
 
