@@ -9,15 +9,16 @@ in (a password in a file ends up in backups and repositories).
 
 from __future__ import annotations
 
+import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from peppolnet.errors import InvalidInput
 from peppolnet.i18n import Message, _
 
-__all__ = ["TableReader", "parse_toml", "read_toml"]
+__all__ = ["TableReader", "parse_toml", "read_text", "read_toml"]
 
 #: What each kind of value is called in an error, and the TOML types it accepts.
 _KINDS: Final[Mapping[str, tuple[Message, tuple[type, ...]]]] = {
@@ -33,15 +34,24 @@ _KINDS: Final[Mapping[str, tuple[Message, tuple[type, ...]]]] = {
 def read_toml(path: str | Path) -> tuple[str, dict[str, Any]]:
     """The file at ``path`` as (its name for errors, its TOML data); one sentence when it
     cannot be read or is not TOML."""
-    file = Path(path)
+    file = str(path)
+    text = read_text(
+        path,
+        lambda reason: _(
+            "cannot read the settings file {file}: {reason}", file=file, reason=reason
+        ),
+    )
+    return file, parse_toml(text, file)
+
+
+def read_text(path: str | os.PathLike[str], cannot: Callable[[str], Message]) -> str:
+    """The UTF-8 text of an operator's file (settings, users); ``cannot(reason)`` - the
+    sentence naming the file - raised as :class:`InvalidInput` when it cannot be read."""
     try:
-        text = file.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InvalidInput(
-            _("cannot read the settings file {file}: {reason}", file=str(file), reason=reason)
-        ) from None
-    return str(file), parse_toml(text, str(file))
+        raise InvalidInput(cannot(reason)) from None
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:

@@ -19,12 +19,12 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from peppolnet._settingsfile import read_text
 from peppolnet.errors import InvalidInput
 from peppolnet.i18n import Message, _
 from peppolnet.web.i18n import route_path
@@ -163,13 +163,12 @@ def read_users_file(path: str | os.PathLike[str]) -> dict[str, str]:
     readable by the service alone, and it holds only hashes - no password. Raises
     :class:`~peppolnet.errors.InvalidInput` naming the file and line of what is wrong.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InvalidInput(
-            _("cannot read the users file {file}: {reason}", file=str(path), reason=reason)
-        ) from None
+    text = read_text(
+        path,
+        lambda reason: _(
+            "cannot read the users file {file}: {reason}", file=str(path), reason=reason
+        ),
+    )
     users: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
