@@ -92,3 +92,15 @@ def test_generator_is_reproducible(refdata: Path, tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(tool), "--refdata", str(refdata)], check=True)
     after = {p.name: p.read_bytes() for p in net.TRUST_DIR.iterdir()}
     assert before == after
+
+
+def test_a_network_pickles_with_its_certificates() -> None:
+    """cryptography's certificates do not pickle; a Network does (its CAs as DER), so it can be
+    sent to a worker process."""
+    import pickle
+
+    from peppolnet.network import PRODUCTION
+
+    again = pickle.loads(pickle.dumps(PRODUCTION))
+    assert again == PRODUCTION
+    assert [c.subject for c in again.smp_ca] == [c.subject for c in PRODUCTION.smp_ca]

@@ -92,6 +92,27 @@ class Network:
     def __repr__(self) -> str:
         return f"Network(name={self.name!r}, sml_zone={self.sml_zone!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # cryptography's certificates do not pickle: they travel as DER (a worker process of
+        # check_many(processes=N) is sent its network this way)
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        for name in _CERTIFICATES:
+            values[name] = tuple(cert.public_bytes(Encoding.DER) for cert in values[name])
+        return (_unpickled_network, (values,))
+
+
+_CERTIFICATES = ("smp_ca", "ap_ca")
+
+
+def _unpickled_network(values: dict[str, Any]) -> Network:
+    from cryptography import x509
+
+    for name in _CERTIFICATES:
+        values[name] = tuple(x509.load_der_x509_certificate(der) for der in values[name])
+    return Network(**values)
+
 
 @dataclass(frozen=True, slots=True)
 class Networks:

@@ -1,12 +1,12 @@
 """What a worker process of ``check_many(processes=N)`` is sent: settings, never live objects.
 
 A worker is forked from multiprocessing's fork server, not from the caller's process (whose
-threads' locks a fork would copy mid-flight), so everything it gets is pickled. A
-:class:`~peppolnet.network.Network` holds ``cryptography`` certificates, which do not pickle,
-and a lookup holds sockets, connections and caches bound to its event loop; so the parent sends
-a :class:`Recipe` - the network's fields with the certificates as DER, the lookup's plain
-settings, a :class:`~peppolnet.revocation.CrlChecker`'s settings - and each worker makes its
-own lookup, revocation checker and :class:`~peppolnet.bulk.ResultCache` from it.
+threads' locks a fork would copy mid-flight), so everything it gets is pickled. A lookup holds
+sockets, connections and caches bound to its event loop; so the parent sends a :class:`Recipe`
+- the network (a :class:`~peppolnet.network.Network` pickles its certificates as DER), the
+lookup's plain settings, a :class:`~peppolnet.revocation.CrlChecker`'s settings - and each
+worker makes its own lookup, revocation checker and :class:`~peppolnet.bulk.ResultCache` from
+it.
 
 Everything that can be wrong is found by :func:`recipe_for`, at the call: a lookup object, a
 cache object or a clock of the caller's cannot be sent and is refused by name; a factory is
@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Recipe", "recipe_for"]
 
-#: The certificate fields of a Network, sent as DER.
-_CERTIFICATES: Final = ("smp_ca", "ap_ca")
-
 #: A CrlChecker's settings a worker's own checker is made with (its CRLs are its own).
 _CRL_SETTINGS: Final = ("soft_fail", "timeout", "max_bytes", "max_entries", "destinations")
 _CRL_DURATIONS: Final = ("max_age", "retry_after", "grace")
@@ -44,35 +41,6 @@ _CRL_DURATIONS: Final = ("max_age", "retry_after", "grace")
 #: Tests only: every worker of the next runs fails on purpose (``("raise" | "exit", after
 #: that many results)``), to prove that its rows still come back.
 TEST_FAULT: tuple[str, int] | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class _NetworkSettings:
-    """A :class:`~peppolnet.network.Network` as picklable values (certificates as DER)."""
-
-    fields: tuple[tuple[str, Any], ...]
-
-    @classmethod
-    def of(cls, network: Network) -> _NetworkSettings:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        values: list[tuple[str, Any]] = []
-        for field in dataclasses.fields(network):
-            value = getattr(network, field.name)
-            if field.name in _CERTIFICATES:
-                value = tuple(cert.public_bytes(Encoding.DER) for cert in value)
-            values.append((field.name, value))
-        return cls(tuple(values))
-
-    def network(self) -> Network:
-        from cryptography import x509
-
-        from peppolnet.network import Network
-
-        values = dict(self.fields)
-        for name in _CERTIFICATES:
-            values[name] = tuple(x509.load_der_x509_certificate(der) for der in values[name])
-        return Network(**values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +56,7 @@ class Recipe:
     is the caller's effective level for ``peppolnet``: records from it up are sent back.
     """
 
-    networks: tuple[_NetworkSettings, ...]
+    networks: tuple[Network, ...]
     auto: str | None
     lookup: dict[str, Any]
     revocation: dict[str, Any] | None
@@ -115,12 +83,16 @@ class Recipe:
             from peppolnet.revocation import CrlChecker
 
             revocation = CrlChecker(**self.revocation)
-        networks = tuple(settings.network() for settings in self.networks)
         if self.auto is not None:
             return functools.partial(
-                AsyncAutoLookup, Networks(self.auto, networks), revocation=revocation, **self.lookup
+                AsyncAutoLookup,
+                Networks(self.auto, self.networks),
+                revocation=revocation,
+                **self.lookup,
             )
-        return functools.partial(AsyncLookup, networks[0], revocation=revocation, **self.lookup)
+        return functools.partial(
+            AsyncLookup, self.networks[0], revocation=revocation, **self.lookup
+        )
 
 
 def recipe_for(lookup: object, options: CheckOptions, processes: int) -> Recipe:
@@ -146,7 +118,7 @@ def recipe_for(lookup: object, options: CheckOptions, processes: int) -> Recipe:
 
     networks = network.networks if isinstance(network, Networks) else (network,)
     recipe = Recipe(
-        tuple(_NetworkSettings.of(n) for n in networks),
+        tuple(networks),
         network.name if isinstance(network, Networks) else None,
         settings,
         revocation,
