@@ -381,29 +381,22 @@ def test_a_worker_s_log_records_reach_the_caller_s_logging(
 
 
 def test_a_sentence_crosses_as_made_and_renders_alike() -> None:
-    """The worker's pickler sends a sentence as its text, template and parameters (no
-    formatting again in the parent); the copy is the same sentence in every way."""
+    """A sentence crosses to the parent as its text, template and parameters (no formatting
+    again in the parent); the copy is the same sentence in every way."""
     import pickle
     from multiprocessing.reduction import ForkingPickler
 
-    from peppolnet.bulk import worker
     from peppolnet.i18n import Message, _
 
-    saved = dict(ForkingPickler._extra_reducers)
-    try:
-        worker._send_messages_as_made()
-        made = [
-            _(
-                "the lookup failed: {error}",
-                error=_("no worker process was left to check this row"),
-            ),
-            _("a signed SMP answer lists a usable AS4 endpoint ({url})", url=None),
-            _("the row has neither a participant id nor an organisation number"),
-        ]
-        copies = ForkingPickler.loads(ForkingPickler.dumps(made))
-    finally:
-        ForkingPickler._extra_reducers.clear()
-        ForkingPickler._extra_reducers.update(saved)
+    made = [
+        _(
+            "the lookup failed: {error}",
+            error=_("no worker process was left to check this row"),
+        ),
+        _("a signed SMP answer lists a usable AS4 endpoint ({url})", url=None),
+        _("the row has neither a participant id nor an organisation number"),
+    ]
+    copies = ForkingPickler.loads(ForkingPickler.dumps(made))
     for original, copy in zip(made, copies, strict=True):
         assert type(copy) is Message
         assert (str(copy), copy.template, copy.params) == (

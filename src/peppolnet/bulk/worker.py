@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from peppolnet.bulk.recipe import Recipe
     from peppolnet.bulk.run import _Feed
-    from peppolnet.i18n import Message
 
 __all__ = ["BATCH", "serve"]
 
@@ -58,7 +57,6 @@ def serve(rows: Connection, results: Connection, recipe: Recipe) -> None:
     """The worker's main function (run by ``multiprocessing``, forked from its fork server)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _collect_less()
-    _send_messages_as_made()
     try:
         asyncio.run(_work(rows, results, recipe))
     except asyncio.CancelledError:
@@ -83,45 +81,6 @@ def _collect_less() -> None:
     gc.freeze()
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], _YOUNG_THRESHOLD), *threshold[1:])
-
-
-def _send_messages_as_made() -> None:
-    """Results cross to the parent as pickles, and a signed answer carries a dozen sentences.
-
-    A :class:`~peppolnet.i18n.Message` pickles as its template and parameters, and unpickling
-    formats it again: in a profile of the parent (py-spy, c=256, two workers) that was half of
-    its time unpickling answers. So a sentence goes as what it already is - its English text,
-    template and parameters - and the parent puts it together without formatting
-    (:func:`_message`); a sentence without parameters goes as its template alone, and the
-    parent takes the one :func:`peppolnet.i18n._` keeps. Measured on 20 signed ``can-receive``
-    outcomes, same run: 91 -> 57 us to unpickle one (the constant sentences alone: 75 us).
-    Only this process's pickler is changed: the worker process is the run's alone.
-    """
-    from multiprocessing.reduction import ForkingPickler
-
-    from peppolnet.i18n import Message, _
-
-    def reduce(message: Message) -> tuple[Any, ...]:
-        if not message.params:
-            return _, (message.template,)
-        pairs = message.__dict__.get("_pairs")
-        if type(pairs) is not tuple:  # i18n keeps its parameters otherwise now: its own way
-            return message.__reduce__()
-        return _message, (str.__str__(message), message.template, pairs)
-
-    ForkingPickler.register(Message, reduce)
-
-
-def _message(english: str, template: str, pairs: tuple[tuple[str, object], ...]) -> Message:
-    """A sentence as the worker made it, without formatting it again (see above; the
-    attributes are :class:`~peppolnet.i18n.Message`'s, and tests/test_bulk_processes.py
-    checks that the copy equals, renders and pickles as the original)."""
-    from peppolnet.i18n import Message
-
-    message = str.__new__(Message, english)
-    message.template = template
-    message._pairs = pairs
-    return message
 
 
 async def _work(rows: Connection, results: Connection, recipe: Recipe) -> None:
