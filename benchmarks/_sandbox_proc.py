@@ -21,10 +21,11 @@ What it serves with, and why (the sandbox caps every row, so it must be faster t
 
 * **DNS in its own process** (:mod:`_dns_proc`, the sandbox's ``DnsServer``): no GIL shared with
   the HTTPS servers, so a DNS answer never waits for a busy HTTP thread.
-* **The SMPs on aiohttp's server** (one event loop, its C HTTP parser) in front of the
-  sandbox's own ``SmpService`` handlers, instead of the sandbox's thread per connection: at
-  c=256 that is 256 threads contending for one GIL. ``PEPPOLNET_BENCH_THREADED_HTTP=1`` serves
-  with the sandbox's own servers instead, to compare.
+* **The SMPs' answers from memory** (:mod:`_fast_front`: one event loop, each answer looked
+  up by method and target after the sandbox's own ``SmpService`` made it once), instead of
+  aiohttp's server in front of those handlers (``PEPPOLNET_BENCH_HTTP=aiohttp``) or the
+  sandbox's thread per connection (``PEPPOLNET_BENCH_HTTP=threads``: at c=256 that is 256
+  threads contending for one GIL), to compare.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -113,16 +113,9 @@ class AioFront:
         self._runners: list[Any] = []
 
     def start(self) -> None:
-        ready = threading.Event()
+        from _fast_front import serve_in_thread
 
-        def serve() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self._start())
-            ready.set()
-            self._loop.run_forever()
-
-        threading.Thread(target=serve, name="bench-aiohttp", daemon=True).start()
-        ready.wait(30)
+        serve_in_thread(self._loop, self._start, "bench-aiohttp")
 
     async def _start(self) -> None:
         import ssl
@@ -181,16 +174,34 @@ class DnsChild:
         self.proc.wait(timeout=30)
 
 
-def _front(sb: Any) -> AioFront | None:
-    """Serve the SMPs on aiohttp (unless asked not to); their services then name its origins,
-    so the ServiceGroups and the SML records point at it."""
+#: Which HTTPS front serves the SMPs (``PEPPOLNET_BENCH_HTTP``): ``fast`` (the default,
+#: :mod:`_fast_front`), ``aiohttp`` (the front before it) or ``threads`` (the sandbox's own
+#: servers; ``PEPPOLNET_BENCH_THREADED_HTTP=1`` still says so too), to compare again.
+def front_kind() -> str:
     if os.environ.get("PEPPOLNET_BENCH_THREADED_HTTP") == "1":
+        return "threads"
+    kind = os.environ.get("PEPPOLNET_BENCH_HTTP", "fast")
+    if kind not in ("fast", "aiohttp", "threads"):
+        raise SystemExit(f"PEPPOLNET_BENCH_HTTP must be fast, aiohttp or threads, not {kind!r}")
+    return kind
+
+
+def _front(sb: Any) -> Any:
+    """Serve the SMPs on the chosen front (None: the sandbox's own servers); their services
+    then name its origins, so the ServiceGroups and the SML records point at it."""
+    kind = front_kind()
+    if kind == "threads":
         return None
     tls = sb.pki.issue_tls_certificate(("127.0.0.1", "localhost"))
     cert, key = sb._tmp / "bench-tls.pem", sb._tmp / "bench-tls.key"
     cert.write_bytes(tls.certificate_pem())
     key.write_bytes(tls.private_key_pem())
-    front = AioFront(dict(sb.services), (cert, key))
+    if kind == "fast":
+        from _fast_front import FastFront
+
+        front: Any = FastFront(dict(sb.services), (cert, key))
+    else:
+        front = AioFront(dict(sb.services), (cert, key))
     front.start()
     for smp_id, service in sb.services.items():
         service.origin = front.origins[smp_id]
@@ -216,7 +227,7 @@ def _records(sb: Any) -> list[tuple[str, str]]:
     ]
 
 
-def _obey(sb: Any, front: AioFront | None, dns: DnsChild) -> None:
+def _obey(sb: Any, front: Any, dns: DnsChild) -> None:
     from peppolnet.sandbox.http import Faults
 
     for line in sys.stdin:
@@ -235,8 +246,10 @@ def _obey(sb: Any, front: AioFront | None, dns: DnsChild) -> None:
             theirs = dns.command("stats")
             http = front.requests if front is not None else 0
             http += sum(server.requests for server in sb.smps.values())
+            connections = getattr(front, "connections", None)  # the fast front counts them
             print(json.dumps({"dns": theirs["dns"], "http": http, "cpu": time.process_time(),
-                              "dns_cpu": theirs["cpu"]}), flush=True)  # fmt: skip
+                              "dns_cpu": theirs["cpu"], "connections": connections}),
+                  flush=True)  # fmt: skip
         else:
             print(json.dumps({"error": f"unknown command {words[0]!r}"}), flush=True)
 
@@ -262,7 +275,7 @@ def main() -> int:
             info = sb.info()
             info["dns"] = {"host": "127.0.0.1", "port": dns.port}
             info["smps"] = {smp_id: s.base_url for smp_id, s in sb.services.items()}
-            info["http_server"] = "threads" if front is None else "aiohttp"
+            info["http_server"] = front_kind()
             info["setup_seconds"] = {
                 "publish": round(published - started, 2),
                 "sign": round(signed - published, 2),

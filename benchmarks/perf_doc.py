@@ -25,6 +25,14 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 MET = {True: "met", False: "**not met**", None: "-"}
 
 
+#: How the table names each HTTPS front of the bench sandbox (``_sandbox_proc.front_kind``).
+FRONTS = {
+    "fast": "answers from memory on one event loop (benchmarks/_fast_front.py)",
+    "aiohttp": "aiohttp",
+    "threads": "the sandbox's own thread per connection",
+}
+
+
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|")
 
@@ -60,7 +68,8 @@ def context(result: dict[str, Any], source: str) -> list[str]:
     if sandbox:
         lines.append(
             f"* sandbox: {sandbox['participants']:,} participants on 4 SMPs, HTTPS served by "
-            f"{sandbox['http_server']}, DNS in a process of its own"
+            f"{FRONTS.get(sandbox['http_server'], sandbox['http_server'])}, DNS in a process of "
+            "its own"
         )
     rtt = result.get("rtt_ms")
     if rtt:
