@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from peppolnet.reachability import Check, CheckStatus, Reachability
 
-__all__ = ["STEP_NAMES", "Trace", "TraceStep"]
+__all__ = ["STEP_NAMES", "NetworkStep", "Trace", "TraceStep", "numbered"]
 
 #: Every step name a trace can hold, in the order the steps come (``http`` once per request,
 #: ``smp-host`` and ``tls`` once per new connection; ``dnssec`` where a validator reports;
@@ -78,6 +78,25 @@ class TraceStep:
 
     def __str__(self) -> str:
         return f"{_SYMBOL[self.status]} {self.name}: {self.message}"
+
+
+def numbered(steps: Sequence[TraceStep]) -> list[dict[str, Any]]:
+    """``steps`` as JSON, each with its ``number`` (from 1): a trace's ``steps`` key."""
+    return [{"number": number, **step.to_json()} for number, step in enumerate(steps, start=1)]
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkStep(TraceStep):
+    """The ``network`` step of a trace across networks (``--network auto``).
+
+    ``others`` are the traces of the networks asked that did not answer, in the order asked:
+    a support person asking "why did production say no?" reads its steps here rather than
+    tracing production again. Their steps are also in ``details["asked"]`` (each entry but the
+    answering network's has ``steps``, the same JSON as a trace's ``steps``); ``others`` keeps
+    them as steps, for text in either language (:mod:`peppolnet.trace.render`).
+    """
+
+    others: tuple[Trace, ...] = ()
 
 
 class Trace:
@@ -180,10 +199,7 @@ class Trace:
             "reason": result.reason,
             "retryable": result.retryable,
             "failed_step": failed.name if failed is not None else None,
-            "steps": [
-                {"number": number, **step.to_json()}
-                for number, step in enumerate(self.steps, start=1)
-            ],
+            "steps": numbered(self.steps),
             "reachability": result.to_json(),
         }
 
