@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -316,6 +317,11 @@ def test_auto_traces_the_second_network_after_a_no_on_the_first(
     assert asked[1]["steps"] is None
     assert isinstance(network, NetworkStep)
     assert [t.reachability.network for t in network.others] == ["first"]
+    assert pickle.loads(pickle.dumps(traced)) == traced  # the other networks' steps travel too
+    html = traced._repr_html_()  # a notebook's table: the first network's rows under step 1
+    assert "<em>on the first network: NOT-REGISTERED</em>" in html
+    assert "<tr><td>1.3</td><td>✗</td><td>dns</td>" in html
+    assert html.count("<tr>") == 1 + len(traced.steps) + 1 + 4
     # the steps after it are the second network's own: its DNS server answered
     dns = traced.step("dns")
     assert dns is not None

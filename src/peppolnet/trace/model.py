@@ -209,18 +209,32 @@ class Trace:
         return "\n".join(lines(self))
 
     def _repr_html_(self) -> str:
-        """A table for notebooks: number, status, step, sentence and time."""
+        """A table for notebooks: number, status, step, sentence and time (in a trace across
+        networks, each other network asked under the ``network`` step, numbered ``1.n``)."""
         esc = html.escape
-        rows = "".join(
-            f"<tr><td>{number}</td><td>{_SYMBOL[s.status]}</td><td>{esc(s.name)}</td>"
-            f"<td>{esc(str(s.message))}</td>"
-            f"<td>{'' if s.elapsed is None else f'{s.elapsed * 1000:.1f} ms'}</td></tr>"
-            for number, s in enumerate(self.steps, start=1)
-        )
         result = self.reachability
         who = esc(str(result.participant or result.query))
         return (
             f"<div><strong>{who}</strong>: <code>{esc(result.verdict.value)}</code>"
             "<table><thead><tr><th>#</th><th></th><th>step</th><th>what happened</th>"
-            f"<th>time</th></tr></thead><tbody>{rows}</tbody></table></div>"
+            f"<th>time</th></tr></thead><tbody>{_html_rows(self.steps)}</tbody></table></div>"
         )
+
+
+def _html_rows(steps: Sequence[TraceStep], prefix: str = "") -> str:
+    esc = html.escape
+    rows = []
+    for number, s in enumerate(steps, start=1):
+        rows.append(
+            f"<tr><td>{prefix}{number}</td><td>{_SYMBOL[s.status]}</td><td>{esc(s.name)}</td>"
+            f"<td>{esc(str(s.message))}</td>"
+            f"<td>{'' if s.elapsed is None else f'{s.elapsed * 1000:.1f} ms'}</td></tr>"
+        )
+        if isinstance(s, NetworkStep):
+            from peppolnet.trace.render import other_network
+
+            for other in s.others:
+                heading = esc(str(other_network(other.reachability)))
+                rows.append(f'<tr><td></td><td colspan="4"><em>{heading}</em></td></tr>')
+                rows.append(_html_rows(other.steps, f"{prefix}{number}."))
+    return "".join(rows)

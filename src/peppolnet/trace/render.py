@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from peppolnet.reachability import Reachability
     from peppolnet.trace.model import Trace, TraceStep
 
-__all__ = ["lines"]
+__all__ = ["lines", "other_network"]
 
 _MARK: Final = {
     CheckStatus.PASS: "✓",
@@ -73,14 +73,17 @@ def _steps(steps: Sequence[TraceStep], language: str | None, local_paths: bool) 
 def _others(step: NetworkStep, language: str | None, local_paths: bool) -> Iterator[str]:
     """Each other network asked: a heading with its verdict, then its steps."""
     for other in step.others:
-        result = other.reachability
-        heading = _(
-            "on the {network} network: {verdict}",
-            network=result.network,
-            verdict=_verdict(result, language),
-        )
-        yield render(heading, language)
+        yield render(other_network(other.reachability, language), language)
         yield from _steps(other.steps, language, local_paths)
+
+
+def other_network(result: Reachability, language: str | None = None) -> str:
+    """The heading of another network's steps in a trace across networks: it and its verdict."""
+    return _(
+        "on the {network} network: {verdict}",
+        network=result.network,
+        verdict=_verdict(result, language),
+    )
 
 
 def _is_path_fact(fact: str) -> bool:
