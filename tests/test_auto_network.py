@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from peppolnet.sandbox import Sandbox
 from peppolnet.sandbox.config import ParticipantConfig
 from peppolnet.sml import SmlResolver
 from peppolnet.trace import Trace
+from peppolnet.trace.model import NetworkStep
+from peppolnet.trace.render import lines
 
 UNREGISTERED = ParticipantId.parse("0007:5560000001")
 
@@ -299,13 +302,26 @@ def test_auto_traces_the_second_network_after_a_no_on_the_first(
     network = traced.steps[0]
     assert (network.name, network.status) == ("network", CheckStatus.PASS)
     assert network.message == "not registered on first; registered on the second network"
-    assert network.details == {
-        "asked": [
-            {"network": "first", "verdict": "not-registered", "failed_step": "dns"},
-            {"network": "second", "verdict": "can-receive", "failed_step": None},
-        ],
-        "answered": "second",
-    }
+    asked = network.details["asked"]
+    assert [{k: v for k, v in entry.items() if k != "steps"} for entry in asked] == [
+        {"network": "first", "verdict": "not-registered", "failed_step": "dns"},
+        {"network": "second", "verdict": "can-receive", "failed_step": None},
+    ]
+    assert network.details["answered"] == "second"
+    # the first network's steps are kept, its DNS denial among them; the second's are the trace's
+    assert [s["name"] for s in asked[0]["steps"]] == ["identifier", "sml-name", "dns", "verdict"]
+    denied = asked[0]["steps"][2]
+    assert (denied["number"], denied["status"]) == (3, "fail")
+    assert denied["details"]["answer"]["rcode"] == "NXDOMAIN"
+    assert denied["details"]["queries"][0]["port"] == first.network.dns_port
+    assert asked[1]["steps"] is None
+    assert isinstance(network, NetworkStep)
+    assert [t.reachability.network for t in network.others] == ["first"]
+    assert pickle.loads(pickle.dumps(traced)) == traced  # the other networks' steps travel too
+    html = traced._repr_html_()  # a notebook's table: the first network's rows under step 1
+    assert "<em>on the first network: NOT-REGISTERED</em>" in html
+    assert "<tr><td>1.3</td><td>✗</td><td>dns</td>" in html
+    assert html.count("<tr>") == 1 + len(traced.steps) + 1 + 4
     # the steps after it are the second network's own: its DNS server answered
     dns = traced.step("dns")
     assert dns is not None
@@ -321,7 +337,10 @@ def test_auto_trace_a_fault_on_the_first_does_not_ask_the_second(
     pid = participant(first).id
     first.dns.set_fault(pid, "servfail")
     before = second.dns.queries
-    traced = auto_trace(networks, pid, asynchronous=False)
+    try:
+        traced = auto_trace(networks, pid, asynchronous=False)
+    finally:
+        first.dns.set_fault(pid, None)
     assert second.dns.queries == before
     assert traced.reachability.verdict is Verdict.UNKNOWN
     assert traced.reachability.network == "first"
@@ -329,6 +348,59 @@ def test_auto_trace_a_fault_on_the_first_does_not_ask_the_second(
     assert "so second was not asked" in traced.steps[0].message
     assert traced.failed is not None
     assert traced.failed.name == "dns"
+    # the first network is the one that answered: its failing step is the trace's own
+    data = traced.to_json()
+    assert data["steps"][0]["details"]["asked"] == [
+        {"network": "first", "verdict": "unknown", "failed_step": "dns", "steps": None}
+    ]
+    assert (data["failed_step"], data["steps"][3]["name"]) == ("dns", "dns")
+    assert data["steps"][3]["details"]["answer"]["rcode"] == "SERVFAIL"
+    text = lines(traced)
+    assert text[4].startswith("4. ✗ dns: the SML could not be asked: no DNS server could answer")
+    assert not any(" network: " in line for line in text[2:])  # no other network shown
+
+
+@TWINS
+def test_auto_trace_shows_the_first_networks_no_before_the_seconds_fault(
+    pair: tuple[Sandbox, Sandbox], networks: Networks, asynchronous: bool
+) -> None:
+    """Why the first said no stays in the trace when the second fails: its DNS step, under a
+    heading naming it and its verdict, before the second network's steps - in both languages."""
+    first, second = pair
+    with withdrawn(first) as moved:
+        second.dns.set_fault(moved.id, "servfail")
+        try:
+            traced = auto_trace(networks, moved.id, asynchronous=asynchronous)
+        finally:
+            second.dns.set_fault(moved.id, None)
+    assert (traced.reachability.verdict, traced.reachability.network) == (Verdict.UNKNOWN, "second")
+    assert traced.failed is not None
+    assert traced.failed.details["queries"][0]["port"] == second.network.dns_port
+    asked = traced.to_json()["steps"][0]["details"]["asked"]
+    assert [(a["network"], a["failed_step"]) for a in asked] == [
+        ("first", "dns"),
+        ("second", "dns"),
+    ]
+    assert asked[0]["steps"][2]["details"]["answer"]["rcode"] == "NXDOMAIN"
+    port = f"to 127.0.0.1:{first.network.dns_port} over UDP: NXDOMAIN"
+    shown = {
+        "en": ("on the first network: NOT-REGISTERED", "3. ✗ dns: no Peppol registration", port),
+        "sv": (
+            "i nätverket first: INTE REGISTRERAD",
+            "3. ✗ dns: ingen Peppol-registrering hittades",
+            port.replace("to", "till").replace("over", "över"),
+        ),
+    }
+    for language, (heading, denial, query) in shown.items():
+        text = [line.strip() for line in lines(traced, language)]
+        start = text.index(heading)
+        assert text[start - 1].startswith("1. - network: ")
+        assert text[start + 3].startswith(denial)
+        assert text[start + 4].endswith(query)
+        # then the second network's own steps, up to its fault
+        after = next(i for i, line in enumerate(text) if line.startswith("2. ✓ identifier: "))
+        assert after > start + 4
+        assert any(line.startswith("4. ✗ dns: ") for line in text[after:])
 
 
 def test_cli_trace_network_auto(
@@ -347,10 +419,20 @@ def test_cli_trace_network_auto(
     assert data["network"] == "second"
     assert data["steps"][0]["name"] == "network"
     assert data["steps"][0]["details"]["answered"] == "second"
+    first_steps = data["steps"][0]["details"]["asked"][0]["steps"]
+    assert (first_steps[2]["name"], first_steps[2]["status"]) == ("dns", "fail")
+    assert data["steps"][1]["name"] == "identifier"  # the second network's steps, as before
     assert swedish_lines[0].endswith(" i second: KAN TA EMOT")
     assert swedish_lines[1] == (
         " 1. ✓ network: inte registrerad i first; registrerad i nätverket second"
     )
+    assert swedish_lines[2] == "      i nätverket first: INTE REGISTRERAD"
+    assert swedish_lines[5].startswith("      3. ✗ dns: ingen Peppol-registrering hittades")
     assert main(["trace", str(UNREGISTERED), "--network", "auto"]) == 1
-    out = capsys.readouterr().out
-    assert "network: not registered on any network tried: first, second" in out
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "1. ✗ network: not registered on any network tried: first, second"
+    # the answer given is the first network's (its steps follow); the second's no is shown too
+    assert out[2] == "     on the second network: NOT-REGISTERED"
+    assert out[5].startswith("     3. ✗ dns: no Peppol registration was found for ")
+    first_dns = next(line for line in out if line.startswith("4. "))
+    assert first_dns.startswith("4. ✗ dns: no Peppol registration was found for ")

@@ -84,8 +84,10 @@ def _noted(result: Reachability, check: Check) -> Reachability:
 def _traced(names: Sequence[str], traces: Sequence[Trace], result: Reachability) -> Trace:
     """The trace of the network whose answer the search gave (``result.network``), with that
     answer and a ``network`` step first: which networks were asked, what each said, and which
-    answered - the steps after it are that network's."""
-    from peppolnet.trace.model import Trace, TraceStep
+    answered - the steps after it are that network's. Every other network asked keeps its own
+    steps in the ``network`` step (``NetworkStep.others``, and ``steps`` in its ``asked`` entry),
+    so why production said no is in the same trace as test's answer."""
+    from peppolnet.trace.model import NetworkStep, Trace, numbered
 
     chosen = traces[names.index(result.network)]
     check = result.checks[0]
@@ -94,15 +96,18 @@ def _traced(names: Sequence[str], traces: Sequence[Trace], result: Reachability)
             "network": name,
             "verdict": trace.reachability.verdict.value,
             "failed_step": trace.failed.name if trace.failed is not None else None,
+            # the answering network's steps are the trace's own, after this step
+            "steps": None if trace is chosen else numbered(trace.steps),
         }
         for name, trace in zip(names, traces, strict=False)
     ]
-    step = TraceStep(
+    step = NetworkStep(
         "network",
         check.status,
         check.message,
         details={"asked": asked, "answered": result.network},
         checks=(check,),
+        others=tuple(trace for trace in traces if trace is not chosen),
     )
     return Trace((step, *chosen.steps), result)
 
@@ -143,7 +148,7 @@ class AutoLookup:
     def trace(self, participant: Any = None, **arguments: Any) -> Trace:
         """:meth:`Lookup.trace <peppolnet.lookup.Lookup.trace>` on each network in turn, as
         :meth:`check` asks them: the trace of the network that answered, after a ``network``
-        step that says which one did and what the others said."""
+        step that says which one did and what the others said, with their steps."""
         names = [n.name for n in self.networks]
         search = _search(names)
         index = next(search)

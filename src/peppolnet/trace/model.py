@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from peppolnet.reachability import Check, CheckStatus, Reachability
 
-__all__ = ["STEP_NAMES", "Trace", "TraceStep"]
+__all__ = ["STEP_NAMES", "NetworkStep", "Trace", "TraceStep", "numbered"]
 
 #: Every step name a trace can hold, in the order the steps come (``http`` once per request,
 #: ``smp-host`` and ``tls`` once per new connection; ``dnssec`` where a validator reports;
@@ -78,6 +78,25 @@ class TraceStep:
 
     def __str__(self) -> str:
         return f"{_SYMBOL[self.status]} {self.name}: {self.message}"
+
+
+def numbered(steps: Sequence[TraceStep]) -> list[dict[str, Any]]:
+    """``steps`` as JSON, each with its ``number`` (from 1): a trace's ``steps`` key."""
+    return [{"number": number, **step.to_json()} for number, step in enumerate(steps, start=1)]
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkStep(TraceStep):
+    """The ``network`` step of a trace across networks (``--network auto``).
+
+    ``others`` are the traces of the networks asked that did not answer, in the order asked:
+    a support person asking "why did production say no?" reads its steps here rather than
+    tracing production again. Their steps are also in ``details["asked"]`` (each entry but the
+    answering network's has ``steps``, the same JSON as a trace's ``steps``); ``others`` keeps
+    them as steps, for text in either language (:mod:`peppolnet.trace.render`).
+    """
+
+    others: tuple[Trace, ...] = ()
 
 
 class Trace:
@@ -180,10 +199,7 @@ class Trace:
             "reason": result.reason,
             "retryable": result.retryable,
             "failed_step": failed.name if failed is not None else None,
-            "steps": [
-                {"number": number, **step.to_json()}
-                for number, step in enumerate(self.steps, start=1)
-            ],
+            "steps": numbered(self.steps),
             "reachability": result.to_json(),
         }
 
@@ -193,18 +209,32 @@ class Trace:
         return "\n".join(lines(self))
 
     def _repr_html_(self) -> str:
-        """A table for notebooks: number, status, step, sentence and time."""
+        """A table for notebooks: number, status, step, sentence and time (in a trace across
+        networks, each other network asked under the ``network`` step, numbered ``1.n``)."""
         esc = html.escape
-        rows = "".join(
-            f"<tr><td>{number}</td><td>{_SYMBOL[s.status]}</td><td>{esc(s.name)}</td>"
-            f"<td>{esc(str(s.message))}</td>"
-            f"<td>{'' if s.elapsed is None else f'{s.elapsed * 1000:.1f} ms'}</td></tr>"
-            for number, s in enumerate(self.steps, start=1)
-        )
         result = self.reachability
         who = esc(str(result.participant or result.query))
         return (
             f"<div><strong>{who}</strong>: <code>{esc(result.verdict.value)}</code>"
             "<table><thead><tr><th>#</th><th></th><th>step</th><th>what happened</th>"
-            f"<th>time</th></tr></thead><tbody>{rows}</tbody></table></div>"
+            f"<th>time</th></tr></thead><tbody>{_html_rows(self.steps)}</tbody></table></div>"
         )
+
+
+def _html_rows(steps: Sequence[TraceStep], prefix: str = "") -> str:
+    esc = html.escape
+    rows = []
+    for number, s in enumerate(steps, start=1):
+        rows.append(
+            f"<tr><td>{prefix}{number}</td><td>{_SYMBOL[s.status]}</td><td>{esc(s.name)}</td>"
+            f"<td>{esc(str(s.message))}</td>"
+            f"<td>{'' if s.elapsed is None else f'{s.elapsed * 1000:.1f} ms'}</td></tr>"
+        )
+        if isinstance(s, NetworkStep):
+            from peppolnet.trace.render import other_network
+
+            for other in s.others:
+                heading = esc(str(other_network(other.reachability)))
+                rows.append(f'<tr><td></td><td colspan="4"><em>{heading}</em></td></tr>')
+                rows.append(_html_rows(other.steps, f"{prefix}{number}."))
+    return "".join(rows)

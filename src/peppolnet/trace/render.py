@@ -6,16 +6,18 @@ through its escaping (the CLI's ``safe_text``) before it shows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from peppolnet.i18n import _, parse_language, render
 from peppolnet.reachability import CheckStatus
+from peppolnet.trace.model import NetworkStep
 
 if TYPE_CHECKING:
+    from peppolnet.reachability import Reachability
     from peppolnet.trace.model import Trace, TraceStep
 
-__all__ = ["lines"]
+__all__ = ["lines", "other_network"]
 
 _MARK: Final = {
     CheckStatus.PASS: "✓",
@@ -27,36 +29,61 @@ _MARK: Final = {
 
 def lines(trace: Trace, language: str | None = None, *, local_paths: bool = True) -> list[str]:
     """The trace as lines in ``language`` (``"sv"`` or ``"en"``, default English): a heading,
-    then ``N. mark step: sentence (time)`` for each step and a few facts under some.
+    then ``N. mark step: sentence (time)`` for each step and a few facts under some. In a trace
+    across networks, under its ``network`` step, each other network asked with its verdict and
+    its own numbered steps, indented.
 
     ``local_paths=False`` names where the trust store came from instead of its file path: a
     page served to others must not show the server's file system.
     """
     result = trace.reachability
-    # in English the verdict's own value, as `peppolnet lookup` shows it; in Swedish in words
-    english = language is None or parse_language(language) == "en"
-    verdict = result.verdict.value if english else result.verdict.label(language)
     heading = _(
         "{who} on {network}: {verdict}",
         who=str(result.participant or result.query),
         network=result.network,
-        verdict=verdict.upper(),
+        verdict=_verdict(result, language),
     )
-    out = [render(heading, language)]
-    width = len(str(len(trace.steps)))
+    return [render(heading, language), *_steps(trace.steps, language, local_paths)]
+
+
+def _verdict(result: Reachability, language: str | None) -> str:
+    """In English the verdict's own value, as `peppolnet lookup` shows it; in Swedish in words."""
+    english = language is None or parse_language(language) == "en"
+    return (result.verdict.value if english else result.verdict.label(language)).upper()
+
+
+def _steps(steps: Sequence[TraceStep], language: str | None, local_paths: bool) -> Iterator[str]:
+    width = len(str(len(steps)))
     indent = " " * (width + 4)
-    for number, step in enumerate(trace.steps, start=1):
+    for number, step in enumerate(steps, start=1):
         took = "" if step.elapsed is None else f" ({step.elapsed * 1000:.1f} ms)"
         sentence = render(step.message, language)
-        out.append(f"{number:>{width}}. {_MARK[step.status]} {step.name}: {sentence}{took}")
+        yield f"{number:>{width}}. {_MARK[step.status]} {step.name}: {sentence}{took}"
         facts = _facts(step)
         if not local_paths:
             facts = (fact for fact in facts if not _is_path_fact(fact))
             if step.name == "tls" and step.details.get("trust_store"):
                 source = step.details["trust_store"].get("source") or "-"
-                out.append(indent + render(_("trust store: {path}", path=source), language))
-        out.extend(indent + render(fact, language) for fact in facts)
-    return out
+                yield indent + render(_("trust store: {path}", path=source), language)
+        yield from (indent + render(fact, language) for fact in facts)
+        if isinstance(step, NetworkStep):
+            yield from (indent + line for line in _others(step, language, local_paths))
+
+
+def _others(step: NetworkStep, language: str | None, local_paths: bool) -> Iterator[str]:
+    """Each other network asked: a heading with its verdict, then its steps."""
+    for other in step.others:
+        yield render(other_network(other.reachability, language), language)
+        yield from _steps(other.steps, language, local_paths)
+
+
+def other_network(result: Reachability, language: str | None = None) -> str:
+    """The heading of another network's steps in a trace across networks: it and its verdict."""
+    return _(
+        "on the {network} network: {verdict}",
+        network=result.network,
+        verdict=_verdict(result, language),
+    )
 
 
 def _is_path_fact(fact: str) -> bool:
