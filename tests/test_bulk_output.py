@@ -152,6 +152,26 @@ def test_unwritable_output(tmp_path: Path) -> None:
         ResultWriter(tmp_path / "no" / "such" / "dir.csv", HEADERS, "csv")
 
 
+def test_summary_country_without_a_country_cell_is_the_schemes() -> None:
+    """A register without a country column: each row counts under its identifier's scheme's
+    country; an international scheme (GLN) or no identifier at all under "??"."""
+    summary = Summary()
+    for pid, verdict in [
+        ("iso6523-actorid-upis::0192:991825827", "can-receive"),
+        ("0007:5567321707", "not-registered"),
+        ("iso6523-actorid-upis::0088:7300010000001", "can-receive"),
+        ("", "invalid-input"),
+    ]:
+        summary.add({"verdict": verdict, "participant_id": pid})
+    summary.add({"verdict": "unknown", "participant_id": "0007:5567321707", "country": "fi"})
+    assert {cc: dict(counts) for cc, counts in summary.countries.items()} == {
+        "NO": {"can-receive": 1},
+        "SE": {"not-registered": 1},
+        "??": {"can-receive": 1, "invalid-input": 1},
+        "FI": {"unknown": 1},  # the register's own country cell wins
+    }
+
+
 def test_summary_counts() -> None:
     summary = Summary()
     summary.extend([result(1, "can-receive"), result(2, "not-registered"), result(3, "unknown")])

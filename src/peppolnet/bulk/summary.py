@@ -8,6 +8,7 @@ run's summary covers the rows done before the interruption too. As data it is on
 from __future__ import annotations
 
 import collections
+import functools
 import html
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -20,9 +21,34 @@ from peppolnet.reachability import Verdict
 if TYPE_CHECKING:
     from peppolnet.bulk.run import BulkResult
 
-__all__ = ["Summary", "verdict_text"]
+__all__ = ["Summary", "scheme_country", "verdict_text"]
 
 _CAN: str = "can-receive"
+
+
+def scheme_country(participant_id: str) -> str:
+    """The country of a participant identifier's scheme (``0007:...`` and ``9955:...`` are
+    Swedish), or "" for an international scheme (GLN, DUNS), an unknown one or no identifier.
+
+    Where a register has no country column, this is what puts its rows under a country in the
+    summary, instead of every row under "??".
+
+    >>> scheme_country("iso6523-actorid-upis::0007:5567321707")
+    'SE'
+    >>> scheme_country("0088:7300010000001"), scheme_country("")
+    ('', '')
+    """
+    bare = participant_id.rpartition("::")[2]
+    return _icd_country(bare[:4]) if bare[4:5] == ":" else ""
+
+
+@functools.lru_cache(maxsize=512)
+def _icd_country(icd: str) -> str:
+    from peppolnet.codelists import scheme_for
+
+    scheme = scheme_for(icd)
+    country = scheme.country if scheme is not None else ""
+    return country if len(country) == 2 and country.isalpha() else ""
 
 
 #: The columns of :meth:`Summary.to_arrow`.
@@ -72,7 +98,7 @@ class Summary(AsTable):
             label = f"{name} ({seat})" if name and seat else name or seat or _UNNAMED
             self.operators[label] += 1
             self._operator_parts.setdefault(label, (name, seat))
-        where = country.upper() or "??"
+        where = country.upper() or scheme_country(record.get("participant_id") or "") or "??"
         self.countries.setdefault(where, collections.Counter())[verdict] += 1
 
     def extend(self, results: Iterable[BulkResult]) -> Summary:
