@@ -125,6 +125,47 @@ def test_malformed_rows_are_kept_with_a_problem(tmp_path: Path) -> None:
     assert "ATLANTIS" in (rows[5].problem or "")
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_quote_left_open_does_not_swallow_the_rows_after_it(tmp_path: Path, newline: str) -> None:
+    """A name whose quote is never closed: the lenient reader made one record of it and every
+    line up to the next quote, so those customers vanished into one cell. Each line is a row."""
+    lines = [
+        "name,participant id",
+        '"Kvarnström & Dotter AB,0007:5567321707',  # the quote is never closed
+        "Good AB,0007:5584821341",
+        'Other "Name" AB,0192:991825827',  # the quote the open field would have ended at
+        "Last AB,0007:5567321707",
+        '"Open At The End AB,0007:5584821341',
+    ]
+    rows = list(read_register(write(tmp_path, newline.join(lines) + newline)))
+    assert [r.number for r in rows] == [1, 2, 3, 4, 5]
+    assert [r.name for r in rows][1:4] == ["Good AB", 'Other "Name" AB', "Last AB"]
+    assert [r.participant_id for r in rows][1:4] == [
+        "0007:5584821341",
+        "0192:991825827",
+        "0007:5567321707",
+    ]
+    for broken in (rows[0], rows[4]):  # kept, with what was on the line, and a problem
+        assert broken.problem is not None
+        assert "AB,0007:" in broken.fields[0]
+
+
+def test_quotes_the_reader_always_understood_still_read(tmp_path: Path) -> None:
+    """A stray quote on one line and a quoted field over two lines read as before."""
+    text = (
+        '"company" name,participant id,address\n'
+        '"Dotter" AB,0007:5567321707,Gatan 1\n'
+        'Two Lines AB,0007:5584821341,"Gatan 2\nStaden"\n'
+        "After AB,0192:991825827,Gatan 3\n"
+    )
+    opened = read_register(write(tmp_path, text))
+    assert opened.headers[0] == "company name"
+    rows = list(opened)
+    assert [r.name for r in rows] == ["Dotter AB", "Two Lines AB", "After AB"]
+    assert rows[1].fields[2] == "Gatan 2\nStaden"
+    assert all(r.problem is None for r in rows)
+
+
 def test_row_shapes_each_path_of_the_reader_takes(tmp_path: Path) -> None:
     """Rows as wide as the header, with empty cells past it, blank but for spaces, and with a
     field too long to be a value: each read as before the reader's fast path for a row of
@@ -218,6 +259,35 @@ def test_any_table_reads_back(
     assert [list(r.fields) for r in read] == kept
     for row in read:  # every row is either lookable or says why not
         assert (row.problem is None) == bool(row.candidates)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.lists(st.text("abcXYZ019 .-", min_size=1, max_size=8), min_size=3, max_size=3),
+        min_size=1,
+        max_size=8,
+    ),
+    damaged=st.integers(min_value=0, max_value=7),
+    delimiter=st.sampled_from([",", ";"]),
+)
+def test_a_quote_left_open_loses_no_row(
+    tmp_path: Path, rows: list[list[str]], damaged: int, delimiter: str
+) -> None:
+    """One row's first cell opens a quote that nothing closes: still one row per line, and
+    every other row exactly as written."""
+    damaged %= len(rows)
+    lines = ["name" + delimiter + "participant id" + delimiter + "note"]
+    lines += [delimiter.join(row) for row in rows]
+    lines[1 + damaged] = '"' + lines[1 + damaged]
+    path = tmp_path / "damaged.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    read = list(read_register(path, delimiter=delimiter))
+    kept = [i for i, row in enumerate(rows) if i == damaged or any(c.strip() for c in row)]
+    assert len(read) == len(kept)
+    for row, i in zip(read, kept, strict=True):
+        if i != damaged:
+            assert list(row.fields) == rows[i]
 
 
 def test_a_register_refused_or_abandoned_leaves_no_file_open(tmp_path: Path) -> None:

@@ -14,11 +14,12 @@ import codecs
 import csv
 import dataclasses
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TextIO, TypeAlias
 
 from peppolnet._memory import lru_by_bytes
 from peppolnet.errors import InvalidIdentifier, InvalidInput
@@ -306,31 +307,116 @@ def _open_csv(path: Path, encoding: str, delimiter: str) -> _Opened:
     if csv.field_size_limit() < _MAX_FIELD * 10:
         csv.field_size_limit(_MAX_FIELD * 10)
     fh = path.open(encoding=encoding, newline="")
-    reader = csv.reader(fh, delimiter=delimiter)
+    # strict: a quote left open is an error where the record ends, not a field that swallows
+    # the lines after it (see _Lines); the rows it would have swallowed are read line by line
+    reader = csv.reader(fh, delimiter=delimiter, strict=True)
+    again = _Lines(path, encoding)
     try:
-        headers = next((r for r in reader if any(c.strip() for c in r)), None)
+        headers = _header(reader, again, delimiter)
     except csv.Error as exc:
         fh.close()
+        again.close()
         raise InvalidInput(
             _("the register {name!r} is not readable CSV: {problem}", name=path.name, problem=exc)
         ) from exc
     if headers is None:
         fh.close()
+        again.close()
         raise InvalidInput(_("the register {name!r} is empty", name=path.name))
 
     def rows() -> Iterator[list[str]]:
-        with fh:
+        with fh, again:
+            done = reader.line_num  # the lines read before the next record
             while True:
                 try:
                     row = next(reader)
                 except StopIteration:
                     return
-                except csv.Error as exc:
-                    yield [f"\x00{exc}"]  # a malformed record: reported, not dropped
-                    continue
-                yield row
+                except csv.Error:
+                    for line in again.between(done, reader.line_num):
+                        yield _line_cells(line, delimiter)
+                else:
+                    yield row
+                done = reader.line_num
 
-    return [h.strip() for h in headers], rows(), fh.close
+    def close() -> None:
+        fh.close()
+        again.close()
+
+    return [h.strip() for h in headers], rows(), close
+
+
+def _header(reader: Any, again: _Lines, delimiter: str) -> list[str] | None:
+    """The first record with a cell that is not blank; one the strict reader refuses is read
+    as the lenient one would (a header cannot be reported as a row)."""
+    done = 0
+    while True:
+        try:
+            cells = next(reader, None)
+        except csv.Error:
+            lines = again.between(done, reader.line_num)
+            if len(lines) != 1:
+                raise
+            cells = _line_cells(lines[0], delimiter)
+            if cells and cells[0].startswith("\x00"):
+                raise csv.Error(cells[0][1:]) from None
+        if cells is None or any(c.strip() for c in cells):
+            return cells
+        done = reader.line_num
+
+
+class _Lines:
+    """The register's lines again, read forward only, for the records the strict csv reader
+    refuses. A quote left open (``"Kvarnström & Dotter AB,5567...``) makes a field that runs
+    on over the following lines until some later quote: the lenient reader returned all of
+    them as one record, so the customers on those lines vanished into one cell. The strict
+    reader refuses that record where it ends, and each of its lines is read again as a record
+    of its own (:func:`_line_cells`): one row per line, nothing lost.
+
+    Opened at the first refusal, so a register without one costs nothing; the lines are
+    counted as the csv reader counts them (``line_num``: both split lines on ``\\n``, ``\\r``
+    and ``\\r\\n`` of a file opened with ``newline=""``).
+    """
+
+    def __init__(self, path: Path, encoding: str) -> None:
+        self._path = path
+        self._encoding = encoding
+        self._fh: TextIO | None = None
+        self._at = 0  # lines of _fh read so far
+
+    def between(self, done: int, last: int) -> list[str]:
+        """Lines ``done + 1`` to ``last`` (1-based)."""
+        if self._fh is None:
+            self._fh = self._path.open(encoding=self._encoding, newline="")
+        for _skipped in itertools.islice(self._fh, done - self._at):
+            pass
+        lines = list(itertools.islice(self._fh, last - done))
+        self._at = last
+        return lines
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+    def __enter__(self) -> _Lines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _line_cells(line: str, delimiter: str) -> list[str]:
+    """One line of a refused record, as a record of its own: strictly if it parses so, else as
+    the lenient reader reads it (a stray quote in a name, ``"Dotter" AB``, as before), else a
+    malformed record that is reported, not dropped."""
+    line = line.rstrip("\r\n")
+    for strict in (True, False):
+        try:
+            return next(csv.reader([line], delimiter=delimiter, strict=strict), [])
+        except csv.Error as exc:
+            if not strict:
+                return [f"\x00{exc}"]
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _open_xlsx(path: Path) -> _Opened:
