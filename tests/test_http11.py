@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 import time
@@ -26,6 +27,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _tls import self_signed_tls
 from peppolnet import _http, _observe
 from peppolnet._http11 import (
     MAX_HEAD,
@@ -49,9 +51,11 @@ class _Scripted:
     """A TCP server that reads each request's head and answers with ``script(n)`` - the bytes
     of the ``n``-th request's answer (counted over all connections) and whether to close the
     connection after it. Counts the connections it accepted, those open now and the most open
-    at once."""
+    at once. With ``tls`` (a server context) it speaks HTTPS."""
 
-    def __init__(self, script: Callable[[int], tuple[bytes, bool]]) -> None:
+    def __init__(
+        self, script: Callable[[int], tuple[bytes, bool]], tls: ssl.SSLContext | None = None
+    ) -> None:
         lock = threading.Lock()
         self.connections = 0
         self.requests = 0
@@ -66,7 +70,13 @@ class _Scripted:
                     outer.open += 1
                     outer.most_open = max(outer.most_open, outer.open)
                 try:
-                    self.answer()
+                    if tls is None:
+                        self.answer()
+                    else:  # the SSL socket takes the connection over; closed here
+                        with contextlib.suppress(OSError):
+                            self.request = tls.wrap_socket(self.request, server_side=True)
+                            with self.request:
+                                self.answer()
                 finally:
                     with lock:
                         outer.open -= 1
@@ -97,7 +107,8 @@ class _Scripted:
 
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/x"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/x"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def settled(self, most_open: int) -> bool:
@@ -114,11 +125,13 @@ class _Scripted:
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[[Callable[[int], tuple[bytes, bool]]], _Scripted]]:
+def scripted() -> Iterator[Callable[..., _Scripted]]:
     made: list[_Scripted] = []
 
-    def make(script: Callable[[int], tuple[bytes, bool]]) -> _Scripted:
-        made.append(_Scripted(script))
+    def make(
+        script: Callable[[int], tuple[bytes, bool]], tls: ssl.SSLContext | None = None
+    ) -> _Scripted:
+        made.append(_Scripted(script, tls))
         return made[-1]
 
     yield make
@@ -559,9 +572,11 @@ def fetch_each(
     seconds: Callable[[int], float] = lambda n: 5.0,
     policy: DestinationPolicy | None = None,
     observer: _observe.Observer | None = None,
+    verify: ssl.SSLContext | bool = False,
 ) -> list[Outcome]:
-    """``requests`` one after the other through one of peppolnet's own clients of ``path``,
-    the ``n``-th within ``seconds(n)`` under ``policy``, watched by ``observer``."""
+    """``requests`` one after the other through one of peppolnet's own clients of ``path``
+    (verifying TLS with ``verify``), the ``n``-th within ``seconds(n)`` under ``policy``,
+    watched by ``observer``."""
 
     def within(n: int) -> contextlib.ExitStack:
         stack = contextlib.ExitStack()
@@ -572,7 +587,7 @@ def fetch_each(
 
     if path == "sync":
         results: list[Outcome] = []
-        with _http.client(False, timeout=5.0) as client:
+        with _http.client(verify, timeout=5.0) as client:
             for n, request in enumerate(requests):
                 try:
                     with within(n):
@@ -583,7 +598,7 @@ def fetch_each(
 
     async def run() -> list[Outcome]:
         found: list[Outcome] = []
-        async with _http.async_client(False, timeout=5.0) as client:
+        async with _http.async_client(verify, timeout=5.0) as client:
             for n, request in enumerate(requests):
                 try:
                     with within(n):
@@ -595,17 +610,26 @@ def fetch_each(
     return asyncio.run(run())
 
 
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context for 127.0.0.1 and a client context that trusts it."""
+    made = self_signed_tls(tmp_path_factory.mktemp("tls"))
+    return made.server, made.client
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.parametrize("end", [b"", RESET], ids=["closed", "reset"])
 def test_a_get_on_a_kept_connection_the_server_just_closed_is_sent_again(
-    path: str, scripted, end: bytes, caplog: pytest.LogCaptureFixture
+    path: str, scripted, end: bytes, scheme: str, tls, caplog: pytest.LogCaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]
     """The server answers the first GET and keeps the connection, then ends it as soon as it
     reads the second (its keep-alive timeout meeting our request): the second GET is sent
     again on a new connection and answered - two connections, three requests seen."""
     caplog.set_level("DEBUG", logger="peppolnet.http")
-    server = scripted(lambda n: (end, True) if n == 1 else (OK, False))
+    server_tls, client_tls = tls if scheme == "https" else (None, False)
+    server = scripted(lambda n: (end, True) if n == 1 else (OK, False), server_tls)
     get = _http.Fetch(server.url, 100)
-    assert bodies(fetch_each(path, [get, get])) == [b"hello"] * 2
+    assert bodies(fetch_each(path, [get, get], verify=client_tls)) == [b"hello"] * 2
     assert (server.connections, server.requests) == (2, 3)
     sent_again = [r.getMessage() for r in caplog.records if "sending it again" in r.message]
     assert len(sent_again) == 1
