@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Final
 import httpcore
 import httpx
 
+from peppolnet import _http
 from peppolnet._logging import logger
 
 if TYPE_CHECKING:
@@ -430,9 +431,12 @@ class Pool:
         """An idle connection of the origin still fit for a request, or a new one when fewer
         than ``most`` are open; else wait for one to be given back or closed. ``new``: a new
         one (an idle one is closed to make room when ``most`` are open)."""
+        wait = timeouts.get("pool")
+        if new:  # sent again: the pool timeout was the time left when the request began
+            wait = _http._capped(wait, httpcore.PoolTimeout)
         while True:
             with self._ready:
-                connection = self._idle_or_slot(key, timeouts.get("pool"), new)
+                connection = self._idle_or_slot(key, wait, new)
             if connection is None:
                 break
             if not new and self._fresh(connection) and not connection.readable():
