@@ -3,8 +3,9 @@ async one's (:mod:`peppolnet._aio11`), which share one sans-I/O parser
 (:class:`peppolnet._http11.Reader`) - against a raw server on 127.0.0.1 that says exactly the
 bytes a test gives: kept-alive connections, each framing of a body, the pool's bounds, and every
 malformed answer a broken or hostile server can send - always an ``HttpFault`` of kind
-``broken``, never a traceback, never a connection used again after it. Each test runs on both
-paths."""
+``broken``, never a traceback, never a connection used again after it; and the keep-alive race
+(a GET on a kept connection the server has just closed is sent again, once). Each test runs on
+both paths."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import asyncio
 import contextlib
 import socket
 import socketserver
+import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +27,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peppolnet import _http
+from _tls import self_signed_tls
+from peppolnet import _http, _observe
 from peppolnet._http11 import (
     MAX_HEAD,
     MAX_HEADERS,
@@ -33,20 +37,25 @@ from peppolnet._http11 import (
     Reader,
     _Head,
     _parse_head,
+    resend,
 )
 from peppolnet.destinations import LOOPBACK_ALLOWED, PUBLIC_ONLY, DestinationPolicy
 from peppolnet.errors import DestinationRefused
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+RESET = b"(reset)"
+"""An answer that is none: the server resets the connection (an RST, not a FIN)."""
 
 
 class _Scripted:
     """A TCP server that reads each request's head and answers with ``script(n)`` - the bytes
     of the ``n``-th request's answer (counted over all connections) and whether to close the
     connection after it. Counts the connections it accepted, those open now and the most open
-    at once."""
+    at once. With ``tls`` (a server context) it speaks HTTPS."""
 
-    def __init__(self, script: Callable[[int], tuple[bytes, bool]]) -> None:
+    def __init__(
+        self, script: Callable[[int], tuple[bytes, bool]], tls: ssl.SSLContext | None = None
+    ) -> None:
         lock = threading.Lock()
         self.connections = 0
         self.requests = 0
@@ -61,7 +70,13 @@ class _Scripted:
                     outer.open += 1
                     outer.most_open = max(outer.most_open, outer.open)
                 try:
-                    self.answer()
+                    if tls is None:
+                        self.answer()
+                    else:  # the SSL socket takes the connection over; closed here
+                        with contextlib.suppress(OSError):
+                            self.request = tls.wrap_socket(self.request, server_side=True)
+                            with self.request:
+                                self.answer()
                 finally:
                     with lock:
                         outer.open -= 1
@@ -80,6 +95,11 @@ class _Scripted:
                             number = outer.requests
                             outer.requests += 1
                         answer, close = script(number)
+                        if answer is RESET:  # linger 0: close() sends an RST
+                            linger = struct.pack("ii", 1, 0)
+                            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                            self.request.close()
+                            return
                         self.request.sendall(answer)
                         if close:
                             self.request.shutdown(socket.SHUT_RDWR)
@@ -87,7 +107,8 @@ class _Scripted:
 
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/x"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/x"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def settled(self, most_open: int) -> bool:
@@ -104,11 +125,13 @@ class _Scripted:
 
 
 @pytest.fixture
-def scripted() -> Iterator[Callable[[Callable[[int], tuple[bytes, bool]]], _Scripted]]:
+def scripted() -> Iterator[Callable[..., _Scripted]]:
     made: list[_Scripted] = []
 
-    def make(script: Callable[[int], tuple[bytes, bool]]) -> _Scripted:
-        made.append(_Scripted(script))
+    def make(
+        script: Callable[[int], tuple[bytes, bool]], tls: ssl.SSLContext | None = None
+    ) -> _Scripted:
+        made.append(_Scripted(script, tls))
         return made[-1]
 
     yield make
@@ -537,3 +560,194 @@ def test_the_head_and_line_bounds_hold_however_the_bytes_arrive() -> None:
         data = chunked + line + b"ok\r\n0\r\n\r\n"
         for cut in (len(chunked) + size, len(chunked) + size + 1):
             assert read([data[:cut], data[cut:]]) == expected, (size, cut)
+
+
+# --- the keep-alive race: a GET on a kept connection the server has just closed ----------------
+
+
+def fetch_each(
+    path: str,
+    requests: list[_http.Fetch],
+    *,
+    seconds: Callable[[int], float] = lambda n: 5.0,
+    policy: DestinationPolicy | None = None,
+    observer: _observe.Observer | None = None,
+    verify: ssl.SSLContext | bool = False,
+) -> list[Outcome]:
+    """``requests`` one after the other through one of peppolnet's own clients of ``path``
+    (verifying TLS with ``verify``), the ``n``-th within ``seconds(n)`` under ``policy``,
+    watched by ``observer``."""
+
+    def within(n: int) -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        stack.enter_context(_http.scope(seconds=seconds(n), destinations=policy))
+        if observer is not None:
+            stack.enter_context(_observe.observing(observer))
+        return stack
+
+    if path == "sync":
+        results: list[Outcome] = []
+        with _http.client(verify, timeout=5.0) as client:
+            for n, request in enumerate(requests):
+                try:
+                    with within(n):
+                        results.append(_http.fetch(client, request))
+                except _http.HttpFault as fault:
+                    results.append(fault)
+        return results
+
+    async def run() -> list[Outcome]:
+        found: list[Outcome] = []
+        async with _http.async_client(verify, timeout=5.0) as client:
+            for n, request in enumerate(requests):
+                try:
+                    with within(n):
+                        found.append(await _http.afetch(client, request))
+                except _http.HttpFault as fault:
+                    found.append(fault)
+        return found
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context for 127.0.0.1 and a client context that trusts it."""
+    made = self_signed_tls(tmp_path_factory.mktemp("tls"))
+    return made.server, made.client
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("end", [b"", RESET], ids=["closed", "reset"])
+def test_a_get_on_a_kept_connection_the_server_just_closed_is_sent_again(
+    path: str, scripted, end: bytes, scheme: str, tls, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """The server answers the first GET and keeps the connection, then ends it as soon as it
+    reads the second (its keep-alive timeout meeting our request): the second GET is sent
+    again on a new connection and answered - two connections, three requests seen."""
+    caplog.set_level("DEBUG", logger="peppolnet.http")
+    server_tls, client_tls = tls if scheme == "https" else (None, False)
+    server = scripted(lambda n: (end, True) if n == 1 else (OK, False), server_tls)
+    get = _http.Fetch(server.url, 100)
+    assert bodies(fetch_each(path, [get, get], verify=client_tls)) == [b"hello"] * 2
+    assert (server.connections, server.requests) == (2, 3)
+    sent_again = [r.getMessage() for r in caplog.records if "sending it again" in r.message]
+    assert len(sent_again) == 1
+    assert sent_again[0].startswith("GET 127.0.0.1: the kept connection ended before an answer")
+
+
+def test_a_post_on_a_kept_connection_the_server_just_closed_is_not_sent_again(
+    path: str, scripted
+) -> None:  # type: ignore[no-untyped-def]
+    server = scripted(lambda n: (b"", True) if n == 1 else (OK, False))
+    get = _http.Fetch(server.url, 100)
+    post = _http.Fetch(server.url, 100, method="POST", json={"participant": "0007:1"})
+    first, second = fetch_each(path, [get, post])
+    assert isinstance(first, _http.Answer)
+    assert isinstance(second, _http.HttpFault), second
+    assert (server.connections, server.requests) == (1, 2)
+
+
+def test_a_get_on_a_new_connection_the_server_closes_is_not_sent_again(path: str, scripted) -> None:  # type: ignore[no-untyped-def]
+    server = scripted(lambda n: (b"", True))
+    [only] = fetch_each(path, [_http.Fetch(server.url, 100)])
+    assert isinstance(only, _http.HttpFault), only
+    assert (server.connections, server.requests) == (1, 1)
+
+
+def test_a_get_is_sent_again_at_most_once(path: str, scripted) -> None:  # type: ignore[no-untyped-def]
+    """The second try, on its new connection, meets the same end: that is the answer."""
+    server = scripted(lambda n: (b"", True) if n else (OK, False))
+    get = _http.Fetch(server.url, 100)
+    first, second = fetch_each(path, [get, get])
+    assert isinstance(first, _http.Answer)
+    assert isinstance(second, _http.HttpFault), second
+    assert (server.connections, server.requests) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "begun",
+    [b"H", b"HTTP/1.1 200 OK\r\nContent-", b"HTTP/1.1 100 Continue\r\n\r\n"],
+    ids=["a byte", "part of the head", "an interim answer"],
+)
+def test_a_get_the_server_began_to_answer_is_not_sent_again(
+    path: str, scripted, begun: bytes
+) -> None:  # type: ignore[no-untyped-def]
+    server = scripted(lambda n: (begun, True) if n == 1 else (OK, False))
+    get = _http.Fetch(server.url, 100)
+    first, second = fetch_each(path, [get, get])
+    assert isinstance(first, _http.Answer)
+    assert isinstance(second, _http.HttpFault), second
+    assert second.kind == "broken"
+    assert (server.connections, server.requests) == (1, 2)
+
+
+def test_a_get_that_timed_out_on_a_kept_connection_is_not_sent_again(path: str, scripted) -> None:  # type: ignore[no-untyped-def]
+    """No answer within the deadline on a kept connection is a timeout, not the race."""
+    answered = threading.Event()
+
+    def stalls(n: int) -> tuple[bytes, bool]:
+        if n == 1:
+            answered.wait(10.0)  # until the client has given up
+        return OK, False
+
+    server = scripted(stalls)
+    get = _http.Fetch(server.url, 100)
+    try:
+        first, second = fetch_each(path, [get, get], seconds=lambda n: 0.5 if n else 5.0)
+    finally:
+        answered.set()
+    assert isinstance(first, _http.Answer)
+    assert isinstance(second, _http.HttpFault)
+    assert second.kind == "timeout"
+    assert (server.connections, server.requests) == (1, 2)
+
+
+class _Watcher(_observe.Observer):
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def resolved(self, host: str, port: int, addresses: Any) -> None:
+        self.seen.append(f"resolved {host}")
+
+    def http_response(self, response: httpx.Response) -> None:
+        self.seen.append(f"answer {response.status_code}")
+
+
+def test_a_trace_sees_the_new_connection_and_one_answer(path: str, scripted) -> None:  # type: ignore[no-untyped-def]
+    """Under a policy the new connection's host is resolved and its addresses checked again, as
+    for any new connection - a watcher sees it - and the request sent twice is one answer."""
+    server = scripted(lambda n: (b"", True) if n == 1 else (OK, False))
+    get = _http.Fetch(server.url.replace("127.0.0.1", "localhost"), 100)
+    watcher = _Watcher()
+    results = fetch_each(path, [get, get], policy=LOOPBACK_ALLOWED, observer=watcher)
+    assert bodies(results) == [b"hello"] * 2
+    assert watcher.seen == ["resolved localhost", "answer 200"] * 2
+    assert (server.connections, server.requests) == (2, 3)
+
+
+def _request(method: str) -> httpx.Request:
+    return httpx.Request(method, "https://smp.example/x")
+
+
+@pytest.mark.parametrize(
+    ("method", "reused", "error", "expected"),
+    [
+        ("GET", True, httpcore.RemoteProtocolError("Server disconnected"), True),
+        ("HEAD", True, httpx.ReadError("reset"), True),
+        ("GET", True, httpcore.WriteError("broken pipe"), True),
+        ("POST", True, httpcore.RemoteProtocolError("Server disconnected"), False),
+        ("PUT", True, httpx.ReadError("reset"), False),
+        ("GET", False, httpcore.RemoteProtocolError("Server disconnected"), False),
+        ("GET", True, httpcore.ReadTimeout("no answer"), False),
+        ("GET", True, httpx.ReadTimeout("no answer"), False),
+        ("GET", True, httpx.ConnectError("refused"), False),
+        ("GET", True, TimeoutError(), False),
+    ],
+)
+def test_the_rule_for_sending_a_request_again(
+    method: str, reused: bool, error: BaseException, expected: bool
+) -> None:
+    reader = Reader()
+    reader.end()
+    assert resend(_request(method), reused, reader, error) is expected

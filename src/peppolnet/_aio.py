@@ -299,8 +299,10 @@ def _no_hidden_retry(session: aiohttp.ClientSession) -> None:
     before answering - on a fresh connection too - so against an SMP that resets every
     connection each try of ours cost two requests on the async path and one on the sync path,
     and a lookup's "at most three requests" became six. Retries are :mod:`peppolnet._retry`'s
-    alone. There is no public switch (aiohttp's own test client sets this attribute); should
-    an aiohttp release rename it, tests/test_retry.py sees the doubled requests.
+    alone (but for the own connections' one resend in the keep-alive race: a GET on a *kept*
+    connection the server closed before answering, :func:`peppolnet._http11.resend`). There is
+    no public switch (aiohttp's own test client sets this attribute); should an aiohttp
+    release rename it, tests/test_retry.py sees the doubled requests.
     """
     if hasattr(session, "_retry_connection"):
         session._retry_connection = False

@@ -32,6 +32,8 @@ What the transport keeps, each the way :mod:`peppolnet._aio` and the sync transp
   An idle connection the server closed, or that received what nobody asked for, or idle longer
   than the keep-alive expiry, is not used again. Per origin, at most ``most`` are open (a
   request waits for one, bounded by the deadline or its ``pool`` timeout) and ``keep`` idle.
+  A GET that meets a kept connection the server has just closed is sent again, once, on a new
+  one - the sync transport's rule (:func:`peppolnet._http11.resend`).
 * **Errors** are httpx's exception classes, as aiohttp's are translated in :mod:`peppolnet._aio`.
 
 A pool belongs to the event loop it was made on (its transports and futures do):
@@ -53,7 +55,7 @@ import httpcore
 import httpx
 
 from peppolnet import _http, _observe, _tls
-from peppolnet._http11 import Reader, _Head, _message
+from peppolnet._http11 import Reader, _Head, _message, resend
 
 if TYPE_CHECKING:
     from peppolnet.destinations import DestinationPolicy, IPAddress
@@ -87,7 +89,7 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.lost = False
         self.error: BaseException | None = None
-        self.idle_since = 0.0
+        self.idle_since = 0.0  # set when it goes idle: it carried an answer (see resend)
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
 
@@ -235,8 +237,9 @@ class Pool:
         self._resolve = _Resolutions()
         self.closed = False
 
-    async def handle(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` and read the answer's head; its body is the response's stream."""
+    async def handle(self, request: httpx.Request, *, new: bool = False) -> httpx.Response:
+        """Send ``request`` and read the answer's head; its body is the response's stream.
+        ``new``: on a newly opened connection (a request sent again, :func:`resend`)."""
         url = request.url
         timeouts = request.extensions.get("timeout", {})
         read = timeouts.get("read")
@@ -247,14 +250,16 @@ class Pool:
         except httpcore.LocalProtocolError as exc:
             raise httpx.LocalProtocolError(str(exc), request=request) from exc
         protocol = await self._checkout(
-            (scheme, url.raw_host, port, _http.destinations()), timeouts
+            (scheme, url.raw_host, port, _http.destinations()), timeouts, new
         )
         try:
             assert protocol.transport is not None
             protocol.transport.write(message)
             head = await protocol.event(read)
-        except BaseException:
+        except BaseException as exc:
             self.discard(protocol)
+            if resend(request, protocol.idle_since != 0.0, protocol.reader, exc):
+                return await self.handle(request, new=True)
             raise
         assert isinstance(head, _Head)
         return httpx.Response(
@@ -268,17 +273,18 @@ class Pool:
             },
         )
 
-    async def _checkout(self, key: _Key, timeouts: dict[str, Any]) -> _Protocol:
+    async def _checkout(self, key: _Key, timeouts: dict[str, Any], new: bool = False) -> _Protocol:
         """An idle connection of the origin fit for a request, or a new one when fewer than
-        ``most`` are open; else wait until one is given back or closed."""
+        ``most`` are open; else wait until one is given back or closed. ``new``: a new one (an
+        idle one is closed to make room when ``most`` are open)."""
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = _Origin()
         while True:
             idle = origin.idle
-            while idle:
+            while idle and (not new or origin.open >= self._most):
                 protocol = idle.pop()
-                if protocol.fit(self._expiry):
+                if not new and protocol.fit(self._expiry):
                     return protocol
                 self._gone(protocol, origin)
             if origin.open < self._most:

@@ -27,6 +27,12 @@ expiry or once it became readable while idle (the server closed it, or sent what
 for). Per origin, at most ``Limits.max_connections`` connections are open (a request waits for
 one up to its pool timeout) and ``max_keepalive_connections`` idle. Errors are httpcore's
 exception types, so the transport maps them to httpx's as before.
+
+One failure is not the request's but the connection's: a server may close a kept connection
+(its keep-alive timeout - Apache httpd's default is 5 s, as our expiry is) just as the next
+request goes out on it, and the request meets a reset or the end of the connection before any
+answer. :func:`resend` says when such a request is sent again, once, on a newly opened
+connection - the rule both transports follow, as urllib3 and aiohttp do.
 """
 
 from __future__ import annotations
@@ -38,13 +44,17 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 import httpcore
+import httpx
+
+from peppolnet import _http
+from peppolnet._logging import logger
 
 if TYPE_CHECKING:
     import ssl
 
-    import httpx
+__all__ = ["Pool", "Reader", "resend"]
 
-__all__ = ["Pool", "Reader"]
+_log: Final = logger("peppolnet.http")
 
 MAX_HEAD: Final = 64 * 1024
 """The most bytes of a status line and headers read before the blank line (h11: 16 KiB of one
@@ -164,6 +174,11 @@ class Reader:
     def done(self) -> bool:
         """Whether the answer was read to its end."""
         return self._state == _DONE
+
+    @property
+    def untouched(self) -> bool:
+        """Whether no byte of an answer arrived yet (not even an interim one)."""
+        return not self.buffer and self.head is None and not self._skipped
 
     @property
     def reusable(self) -> bool:
@@ -303,7 +318,7 @@ class _Connection:
         self.key = key
         self.stream = stream
         self.reader = Reader()
-        self.idle_since = 0.0
+        self.idle_since = 0.0  # set when it goes idle: it carried an answer (see resend)
 
     def event(self, timeout: float | None) -> _Head | bytes:
         """The reader's next event, reading from the socket until there is one."""
@@ -388,32 +403,43 @@ class Pool:
         self._origins: dict[tuple[bytes, bytes, int], _Origin] = {}
         self._ready = threading.Condition(threading.Lock())
 
-    def handle(self, request: httpx.Request, body: bytes) -> tuple[_Head, _Answer, Any]:
+    def handle(
+        self, request: httpx.Request, body: bytes, *, new: bool = False
+    ) -> tuple[_Head, _Answer, Any]:
         """Send ``request`` (its body ``body``) and read the answer's head; the body follows by
-        iterating the :class:`_Answer`, which must be closed."""
+        iterating the :class:`_Answer`, which must be closed. ``new``: on a newly opened
+        connection (a request sent again, :func:`resend`)."""
         timeouts = request.extensions.get("timeout", {})
         url = request.url
         port = url.port or (443 if url.raw_scheme == b"https" else 80)
         message = _message(request, body)
-        connection = self._checkout((url.raw_scheme, url.raw_host, port), timeouts)
+        connection = self._checkout((url.raw_scheme, url.raw_host, port), timeouts, new)
         try:
             connection.stream.write(message, timeouts.get("write"))
             head = connection.event(timeouts.get("read"))
-        except BaseException:
+        except BaseException as exc:
             self.discard(connection)
+            if resend(request, connection.idle_since != 0.0, connection.reader, exc):
+                return self.handle(request, body, new=True)
             raise
         assert isinstance(head, _Head)
         return head, _Answer(self, connection, timeouts.get("read")), connection.stream
 
-    def _checkout(self, key: tuple[bytes, bytes, int], timeouts: dict[str, Any]) -> _Connection:
+    def _checkout(
+        self, key: tuple[bytes, bytes, int], timeouts: dict[str, Any], new: bool = False
+    ) -> _Connection:
         """An idle connection of the origin still fit for a request, or a new one when fewer
-        than ``most`` are open; else wait for one to be given back or closed."""
+        than ``most`` are open; else wait for one to be given back or closed. ``new``: a new
+        one (an idle one is closed to make room when ``most`` are open)."""
+        wait = timeouts.get("pool")
+        if new:  # sent again: the pool timeout was the time left when the request began
+            wait = _http._capped(wait, httpcore.PoolTimeout)
         while True:
             with self._ready:
-                connection = self._idle_or_slot(key, timeouts.get("pool"))
+                connection = self._idle_or_slot(key, wait, new)
             if connection is None:
                 break
-            if self._fresh(connection) and not connection.readable():
+            if not new and self._fresh(connection) and not connection.readable():
                 return connection
             self.discard(connection)
         try:
@@ -423,16 +449,17 @@ class Pool:
             raise
 
     def _idle_or_slot(
-        self, key: tuple[bytes, bytes, int], wait: float | None
+        self, key: tuple[bytes, bytes, int], wait: float | None, new: bool
     ) -> _Connection | None:
-        """(With the lock held) the origin's last idle connection, or None with a new one
-        counted as open; waits while the origin has ``most`` open and none idle."""
+        """(With the lock held) the origin's last idle connection (``new``: only when ``most``
+        are open), or None with a new one counted as open; waits while the origin has ``most``
+        open and none idle."""
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = _Origin()
         waited_until = None if wait is None else time.monotonic() + wait
         while True:
-            if origin.idle:
+            if origin.idle and (not new or origin.open >= self._most):
                 return origin.idle.pop()
             if origin.open < self._most:
                 origin.open += 1
@@ -517,6 +544,45 @@ class Pool:
             self._ready.notify_all()
         for connection in idle:
             connection.stream.close()
+
+
+_CLOSED: Final = (
+    httpcore.ReadError,
+    httpcore.WriteError,
+    httpcore.RemoteProtocolError,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+"""How the end of a connection shows, in both transports: a reset or broken pipe (a read or
+write error), the end before the answer (a protocol error: "Server disconnected...") - never a
+timeout."""
+
+
+def resend(request: httpx.Request, reused: bool, reader: Reader, error: BaseException) -> bool:
+    """Whether ``request``, which failed with ``error``, is sent again on a newly opened
+    connection: the keep-alive race, where the server closed a kept connection (``reused``: it
+    carried an answer before) just as the request went out on it.
+
+    Only a GET or HEAD (sending one twice changes nothing), only when no byte of the answer
+    arrived (``reader``: the server never began answering it) and only for the end of the
+    connection, not a timeout. At most once: the second try is on a new connection, which this
+    never resends. It runs within the same deadline and destination policy as the first.
+    """
+    if not (
+        reused
+        and request.method in ("GET", "HEAD")
+        and isinstance(error, _CLOSED)
+        and reader.untouched
+    ):
+        return False
+    _log.debug(
+        "%s %s: the kept connection ended before an answer (%s); sending it again on a new one",
+        request.method,
+        request.url.host,
+        type(error).__name__,
+    )
+    return True
 
 
 def _message(request: httpx.Request, body: bytes) -> bytes:
