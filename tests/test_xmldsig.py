@@ -229,6 +229,38 @@ def test_other_key_fails_signature_value(smp_cert: IssuedCertificate, pki: TestP
     assert info.value.step == "signature-value"
 
 
+@pytest.mark.parametrize("how", ["other hash", "other data", "short", "long", "no signature"])
+def test_a_signature_value_that_does_not_open_to_signed_infos_digest_fails(
+    smp_cert: IssuedCertificate, how: str
+) -> None:
+    """The signature value must open (RSA, PKCS #1 v1.5) to exactly the DigestInfo of SHA-256
+    over SignedInfo, as SignatureMethod says: the same key's signature with another hash, over
+    other bytes, or of the wrong length is refused."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    root = etree.fromstring(signed(smp_cert))
+    signed_info = root.find(f".//{{{DS_NS}}}SignedInfo")
+    value_el = root.find(f".//{{{DS_NS}}}SignatureValue")
+    assert signed_info is not None
+    assert value_el is not None
+    c14n = etree.tostring(signed_info, method="c14n")
+    key = smp_cert.private_key
+    value = {
+        "other hash": lambda: key.sign(c14n, padding.PKCS1v15(), hashes.SHA384()),
+        "other data": lambda: key.sign(c14n + b" ", padding.PKCS1v15(), hashes.SHA256()),
+        "short": lambda: base64.b64decode(value_el.text or "")[1:],
+        "long": lambda: b"\x00" + base64.b64decode(value_el.text or ""),
+        "no signature": lambda: b"\x01" * 256,
+    }[how]()
+    value_el.text = base64.b64encode(value).decode()
+    with pytest.raises(InvalidSignature) as info:
+        verify_enveloped(root, policy=STRICT)
+    assert info.value.step == "signature-value"
+
+
 def test_moved_signature_is_structure_error(smp_cert: IssuedCertificate) -> None:
     root = etree.fromstring(signed(smp_cert))
     sig = find_signature(root)

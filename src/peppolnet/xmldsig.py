@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 __all__ = [
@@ -97,6 +96,15 @@ _HASH_FUNCTIONS: Final = {
     "sha256": hashlib.sha256,
     "sha384": hashlib.sha384,
     "sha512": hashlib.sha512,
+}
+#: The DER prefix of a PKCS #1 v1.5 DigestInfo for each hash (RFC 8017, section 9.2, note 1):
+#: an RSA signature of a digest opens to this and the digest, compared as one (RFC 8017's own
+#: way to verify, section 8.2.2: encode what is expected, compare the encodings).
+_DIGEST_INFO: Final = {
+    "sha1": bytes.fromhex("3021300906052b0e03021a05000414"),
+    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
+    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
+    "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
 }
 _SIGNATURE_HASH: Final = {
     RSA_SHA1: "sha1",
@@ -595,33 +603,28 @@ _remembered_certificate = functools.lru_cache(maxsize=256)(_load_certificate)
 
 
 @functools.cache
-def _rsa_tools() -> tuple[
-    type[rsa.RSAPublicKey],
-    padding.PKCS1v15,
-    dict[str, hashes.HashAlgorithm],
-    type[Exception],
-]:
+def _rsa_tools() -> tuple[type[rsa.RSAPublicKey], padding.PKCS1v15, type[Exception]]:
     """The ``cryptography`` objects every verification uses, imported and built once.
 
     Lazily, so that importing this module (e.g. for :class:`SignaturePolicy`) stays cheap.
     """
     from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-    algorithms: dict[str, hashes.HashAlgorithm] = {
-        "sha1": hashes.SHA1(),  # noqa: S303 - reachable only via SignaturePolicy.legacy()
-        "sha256": hashes.SHA256(),
-        "sha384": hashes.SHA384(),
-        "sha512": hashes.SHA512(),
-    }
-    return rsa.RSAPublicKey, padding.PKCS1v15(), algorithms, CryptoInvalidSignature
+    return rsa.RSAPublicKey, padding.PKCS1v15(), CryptoInvalidSignature
 
 
 def _check_signature_value(
     certificate: x509.Certificate, value: bytes, data: bytes, hash_name: str
 ) -> None:
-    rsa_key_type, pkcs1v15, algorithms, crypto_invalid_signature = _rsa_tools()
+    """``value`` is the key's RSA signature (PKCS #1 v1.5) of ``data`` hashed with ``hash_name``.
+
+    The signature is opened (``recover_data_from_signature``: the RSA operation and the padding
+    check) and compared with the DigestInfo expected, rather than handed to ``verify`` with the
+    hash: ``verify`` hashes in Rust through a digest context made per call, ~13k of ~911k
+    instructions of a whole verification more than hashlib and one comparison (callgrind).
+    """
+    rsa_key_type, pkcs1v15, crypto_invalid_signature = _rsa_tools()
     key = certificate.public_key()
     if not isinstance(key, rsa_key_type):
         raise AlgorithmNotAllowed(
@@ -633,12 +636,14 @@ def _check_signature_value(
             step="algorithm",
         )
     try:
-        key.verify(value, data, pkcs1v15, algorithms[hash_name])
+        recovered = key.recover_data_from_signature(value, pkcs1v15, None)
     except crypto_invalid_signature:
+        recovered = None
+    if recovered != _DIGEST_INFO[hash_name] + _HASH_FUNCTIONS[hash_name](data).digest():
         raise InvalidSignature(
             _("the signature value does not match ds:SignedInfo and the certificate's key"),
             step="signature-value",
-        ) from None
+        )
 
 
 def _remove_signature(root: etree._Element, signature: etree._Element) -> None:
