@@ -407,3 +407,30 @@ def test_a_sentence_crosses_as_made_and_renders_alike() -> None:
         assert copy.render("sv") == original.render("sv") != str(original)
         assert pickle.loads(pickle.dumps(copy)).render("sv") == original.render("sv")
     assert copies[2] is _("the row has neither a participant id nor an organisation number")
+
+
+def test_the_fork_server_prepares_what_every_worker_would_make_again() -> None:
+    """``peppolnet.bulk._prepare`` is on the fork server's preload list, and importing it (in
+    a fresh interpreter, as the fork server does) leaves the async transport imported and the
+    scheme table and document-type index made, so a forked worker inherits them."""
+    from peppolnet.bulk import processes
+
+    assert "peppolnet.bulk._prepare" in processes._PRELOAD
+    probe = textwrap.dedent(
+        """
+        import sys
+        import peppolnet.bulk._prepare
+        from peppolnet import codelists, schemes
+        index = codelists._document_type_index
+        print("peppolnet._aio" in sys.modules, "peppolnet._aio11" in sys.modules,
+              schemes._table.cache_info().currsize, index.cache_info().currsize)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["True", "True", "1", "1"]

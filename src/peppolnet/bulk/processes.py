@@ -106,6 +106,7 @@ _PRELOAD: Final = (
     "peppolnet.auto",
     "peppolnet.revocation",
     "aiohttp",
+    "peppolnet.bulk._prepare",
 )
 
 _cpu_lock = threading.Lock()

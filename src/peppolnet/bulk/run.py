@@ -47,9 +47,9 @@ from collections.abc import (
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, TypedDict, Unpack
 from urllib.parse import urlsplit
 
+from peppolnet._gate import Gate
 from peppolnet._memory import DEFAULT_BUDGET, ByteLru, SampledSize
 from peppolnet.bulk.columns import RESULT_COLUMNS
-from peppolnet.bulk.gate import Gate
 from peppolnet.bulk.registers import RegisterRow, lookup_key
 from peppolnet.bulk.tables import AsTable, data_table
 from peppolnet.clock import Clock, as_clock

@@ -43,6 +43,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from peppolnet import _http, _retry
+from peppolnet._gate import Gate
 from peppolnet._tls import context
 from peppolnet._version import __version__
 from peppolnet.clock import Clock, as_clock
@@ -490,9 +491,9 @@ class AsyncSmpClient(_Core):
                 transport=self._transport,
             )
         self._client = client
-        # per event loop (a semaphore belongs to the loop it first waits on): one client may
-        # serve one asyncio.run after another, or loops in several threads
-        self._host_limits: dict[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = {}
+        # per event loop (a gate's waiters are futures of the loop they wait on): one client
+        # may serve one asyncio.run after another, or loops in several threads
+        self._host_limits: dict[asyncio.AbstractEventLoop, dict[str, Gate]] = {}
         self._loops_lock = threading.Lock()
 
     async def aclose(self) -> None:
@@ -533,15 +534,16 @@ class AsyncSmpClient(_Core):
         if limit is None:
             with self.request_scope():
                 return await _http.afetch(self._client, request)
-        await _turn(limit)
+        if not limit.take():
+            await _turn(limit)
         try:
             with self.request_scope():
                 return await _http.afetch(self._client, request)
         finally:
             limit.release()
 
-    def _limit(self, url: str) -> asyncio.Semaphore | None:
-        """The running loop's semaphore for ``url``'s host (None without ``per_host``)."""
+    def _limit(self, url: str) -> Gate | None:
+        """The running loop's gate for ``url``'s host (None without ``per_host``)."""
         if not self.per_host:
             return None
         loop = asyncio.get_running_loop()
@@ -551,11 +553,11 @@ class AsyncSmpClient(_Core):
         host = self.host_of(url)
         limit = limits.get(host)
         if limit is None:
-            limit = limits[host] = asyncio.Semaphore(self.per_host)
+            limit = limits[host] = Gate(self.per_host)
         return limit
 
-    def _loop_limits(self, loop: asyncio.AbstractEventLoop) -> dict[str, asyncio.Semaphore]:
-        """A new loop's semaphores; those of loops that have closed are dropped (nothing can
+    def _loop_limits(self, loop: asyncio.AbstractEventLoop) -> dict[str, Gate]:
+        """A new loop's gates; those of loops that have closed are dropped (nothing can
         wait on them any more)."""
         with self._loops_lock:
             for closed in [other for other in self._host_limits if other.is_closed()]:
@@ -563,14 +565,11 @@ class AsyncSmpClient(_Core):
             return self._host_limits.setdefault(loop, {})
 
 
-async def _turn(limit: asyncio.Semaphore) -> None:
+async def _turn(limit: Gate) -> None:
     """Wait for a turn at an SMP host, no longer than the deadline around (a lookup's): the one
     wait of a request that :func:`peppolnet._http.afetch`'s own deadline does not cover - so a
-    lookup needs no timer of its own around its SMP requests. A turn that is free is taken
-    without a timer."""
-    if not limit.locked():
-        await limit.acquire()
-        return
+    lookup needs no timer of its own around its SMP requests. (A turn that is free is taken
+    by the caller, ``Gate.take``, without this coroutine or a timer.)"""
     try:
         async with asyncio.timeout(_http.left()):
             await limit.acquire()

@@ -1,4 +1,4 @@
-"""The bulk engine's gate (peppolnet.bulk.gate): a bound on lookups at once that never loses a
+"""The gate (peppolnet._gate): a bound on holders at once that never loses a
 place, whoever is cancelled and when."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from peppolnet.bulk.gate import Gate
+from peppolnet._gate import Gate
 
 
 async def _run(size: int, tasks: int, cancel: set[int], hold: int) -> tuple[int, list[int]]:
@@ -92,3 +92,36 @@ def test_a_place_handed_to_a_waiter_cancelled_at_once_is_passed_on() -> None:
 def test_a_gate_needs_a_place() -> None:
     with pytest.raises(ValueError, match="at least one place"):
         Gate(0)
+
+
+def test_take_takes_a_free_place_only_and_never_jumps_the_queue() -> None:
+    async def main() -> list[bool]:
+        gate = Gate(1)
+        taken = [gate.take(), gate.take()]  # the one place, then none
+        waiter = asyncio.create_task(gate.acquire())
+        await asyncio.sleep(0)  # it waits in the queue
+        gate.release()  # the place goes to the waiter, not back to the free ones
+        taken.append(gate.take())
+        await asyncio.wait_for(waiter, 5)
+        gate.release()
+        taken.append(gate.take())
+        return taken
+
+    assert asyncio.run(main()) == [True, False, False, True]
+
+
+def test_a_waiter_whose_timeout_ends_its_wait_loses_no_place() -> None:
+    """The SMP client waits for a turn at a host under the lookup's deadline
+    (``asyncio.timeout``): a waiter that times out leaves the queue, and the place it did not
+    get stays for the others."""
+
+    async def main() -> tuple[bool, bool]:
+        gate = Gate(1)
+        assert gate.take()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.01):
+                await gate.acquire()
+        gate.release()
+        return gate.take(), gate.take()
+
+    assert asyncio.run(main()) == (True, False)
