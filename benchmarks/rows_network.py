@@ -317,8 +317,11 @@ def warm_fork_server(sb: SandboxProc, ids: Ids) -> None:
 #: per round, the order turned every round, the ratio taken within a round. One peer run after
 #: all of ours let a change in the machine's load fall on one side only: the peer's rate alone
 #: moved 25% between two full runs (169/s and 135/s).
+#: Our run in a round is as long as the c=256 context rows' (4,000 rows; 2,000 quick): each run
+#: starts its workers and ~256 TLS connections (~0.5 s of client and sandbox CPU), which a
+#: register pays once, so a shorter round would measure the start more than the lookups.
 VERSUS_PEER_ROUNDS = 3
-VERSUS_PEER_ROWS = {True: (1000, 200), False: (2000, 500)}  # by quick
+VERSUS_PEER_ROWS = {True: (2000, 200), False: (4000, 500)}  # by quick
 
 #: The ``run_bulk`` mode of each c=256 context row the comparison may take as ours.
 _C256_MODES = {"bulk c=256": "engine", "bulk c=256 (2 processes)": "processes"}
