@@ -290,6 +290,28 @@ def test_a_quote_left_open_loses_no_row(
             assert list(row.fields) == rows[i]
 
 
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=300)
+@given(
+    body=st.lists(st.text('ab1",;\r ', max_size=12), min_size=1, max_size=10),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_any_quotes_anywhere_read_without_losing_a_line(
+    tmp_path: Path, body: list[str], newline: str
+) -> None:
+    """Quotes, delimiters and line ends anywhere (the strict reader refusing records, the lines
+    read again): the reader never fails, numbers its rows from 1 without a gap, never makes
+    more rows than there are lines, and without quotes makes exactly one per line with a
+    value."""
+    path = tmp_path / "quotes.csv"
+    path.write_text(newline.join(["name,participant id", *body]) + newline, encoding="utf-8")
+    rows = list(read_register(path, delimiter=","))
+    assert [row.number for row in rows] == list(range(1, len(rows) + 1))
+    lines = "\n".join(body).replace("\r", "\n").split("\n")
+    assert len(rows) <= sum(1 for line in lines if line.strip())
+    if '"' not in "".join(body):
+        assert len(rows) == sum(1 for line in lines if line.replace(",", "").strip())
+
+
 def test_a_register_refused_or_abandoned_leaves_no_file_open(tmp_path: Path) -> None:
     """A register without usable columns, or one closed unread, closes its file at once."""
     import gc
