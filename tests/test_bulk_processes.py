@@ -156,29 +156,28 @@ def test_a_killed_worker_makes_its_rows_unknown(
     assert hurt_or_clean(results, clean, "ended (exit code -9) before it answered") >= 1
 
 
-def test_a_worker_that_raises_makes_its_rows_unknown(
+@pytest.mark.parametrize(
+    ("fault", "why", "at_least"),
+    [
+        (("raise", 2), "failed: RuntimeError: a worker fault on purpose", 1),
+        # both workers exit after their first answer: every later row of theirs is unknown
+        (("exit", 1), "ended (exit code 3)", 10),
+    ],
+    ids=["raises", "exits"],
+)
+def test_a_worker_that_fails_makes_its_rows_unknown(
     sandbox: Sandbox,
     rows: list[RegisterRow],
     clean: dict[int, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,
+    fault: tuple[str, int],
+    why: str,
+    at_least: int,
 ) -> None:
-    monkeypatch.setattr(recipe_module, "TEST_FAULT", ("raise", 2))  # tests only: sent along
+    monkeypatch.setattr(recipe_module, "TEST_FAULT", fault)  # tests only: sent along
     results = list(check_many(rows, network=sandbox.network, concurrency=4, processes=2))
     assert [r.row.number for r in results] == list(range(1, 43))
-    assert hurt_or_clean(results, clean, "failed: RuntimeError: a worker fault on purpose") >= 1
-
-
-def test_a_worker_that_exits_makes_its_rows_unknown(
-    sandbox: Sandbox,
-    rows: list[RegisterRow],
-    clean: dict[int, dict[str, str]],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(recipe_module, "TEST_FAULT", ("exit", 1))
-    results = list(check_many(rows, network=sandbox.network, concurrency=4, processes=2))
-    assert [r.row.number for r in results] == list(range(1, 43))
-    # both workers exit after their first answer: every later row of theirs is unknown
-    assert hurt_or_clean(results, clean, "ended (exit code 3)") >= 10
+    assert hurt_or_clean(results, clean, why) >= at_least
 
 
 def test_a_hung_worker_is_stopped_and_its_rows_unknown(

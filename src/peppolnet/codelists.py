@@ -97,6 +97,12 @@ class ParticipantScheme:
         """Whether new participants may use the scheme."""
         return self.state is SchemeState.ACTIVE
 
+    @property
+    def country_code(self) -> str:
+        """The ISO 3166 code of the scheme's country (``"SE"`` for ``0007``), or "" for a scheme
+        of no one country (the code list's "international": GLN, DUNS)."""
+        return self.country if len(self.country) == 2 and self.country.isalpha() else ""
+
 
 @dataclass(frozen=True, slots=True)
 class DocumentTypeEntry:

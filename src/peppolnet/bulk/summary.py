@@ -8,13 +8,13 @@ run's summary covers the rows done before the interruption too. As data it is on
 from __future__ import annotations
 
 import collections
-import functools
 import html
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from peppolnet.bulk.columns import Fields
 from peppolnet.bulk.tables import AsTable, data_table, html_table
+from peppolnet.codelists import scheme_for
 from peppolnet.i18n import Message, _, parse_language, render
 from peppolnet.reachability import Verdict
 
@@ -39,16 +39,8 @@ def scheme_country(participant_id: str) -> str:
     ('', '')
     """
     bare = participant_id.rpartition("::")[2]
-    return _icd_country(bare[:4]) if bare[4:5] == ":" else ""
-
-
-@functools.lru_cache(maxsize=512)
-def _icd_country(icd: str) -> str:
-    from peppolnet.codelists import scheme_for
-
-    scheme = scheme_for(icd)
-    country = scheme.country if scheme is not None else ""
-    return country if len(country) == 2 and country.isalpha() else ""
+    scheme = scheme_for(bare[:4]) if bare[4:5] == ":" else None
+    return scheme.country_code if scheme is not None else ""
 
 
 #: The columns of :meth:`Summary.to_arrow`.

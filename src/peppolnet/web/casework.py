@@ -381,7 +381,7 @@ async def prefill(desk: CaseDesk, participant: str) -> tuple[CaseForm, Reachabil
     name, country, email, number = await _known(state, pid)
     if not country:
         scheme = validate(pid).scheme
-        country = scheme.country if scheme is not None and len(scheme.country) == 2 else ""
+        country = scheme.country_code if scheme is not None else ""
     form = CaseForm(
         company_name=name,
         organisation_number=number or pid.local_id,
