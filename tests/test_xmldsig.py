@@ -261,6 +261,39 @@ def test_a_signature_value_that_does_not_open_to_signed_infos_digest_fails(
     assert info.value.step == "signature-value"
 
 
+def test_a_signature_value_without_its_leading_zero_octet_fails(
+    smp_cert: IssuedCertificate,
+) -> None:
+    """RFC 8017 8.2.2: a signature is exactly as long as the modulus. The same value with its
+    leading zero octet left out opens to the right digest all the same, and is refused."""
+    import base64
+    import itertools
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    root = etree.fromstring(signed(smp_cert))
+    signed_info = root.find(f".//{{{DS_NS}}}SignedInfo")
+    reference = root.find(f".//{{{DS_NS}}}Reference")
+    value_el = root.find(f".//{{{DS_NS}}}SignatureValue")
+    assert signed_info is not None
+    assert reference is not None
+    assert value_el is not None
+    for n in itertools.count():  # about 256 signatures until one starts with a zero octet
+        reference.set("Id", f"r{n}")  # signed content, so each try is another signature
+        value = smp_cert.private_key.sign(
+            etree.tostring(signed_info, method="c14n"), padding.PKCS1v15(), hashes.SHA256()
+        )
+        if value[0] == 0:
+            break
+    value_el.text = base64.b64encode(value).decode()
+    assert verify_enveloped(root, policy=STRICT).certificate is not None  # the whole value
+    value_el.text = base64.b64encode(value[1:]).decode()
+    with pytest.raises(InvalidSignature) as info:
+        verify_enveloped(root, policy=STRICT)
+    assert info.value.step == "signature-value"
+
+
 def test_moved_signature_is_structure_error(smp_cert: IssuedCertificate) -> None:
     root = etree.fromstring(signed(smp_cert))
     sig = find_signature(root)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import copy
 import functools
 import hashlib
@@ -635,10 +636,12 @@ def _check_signature_value(
             ),
             step="algorithm",
         )
-    try:
-        recovered = key.recover_data_from_signature(value, pkcs1v15, None)
-    except crypto_invalid_signature:
-        recovered = None
+    recovered = None
+    # RFC 8017 8.2.2 step 1: exactly k octets. Opening alone would take a signature whose
+    # leading zero octet was left out (what verify() refuses): the same value, another spelling.
+    if len(value) == (key.key_size + 7) // 8:
+        with contextlib.suppress(crypto_invalid_signature):
+            recovered = key.recover_data_from_signature(value, pkcs1v15, None)
     if recovered != _DIGEST_INFO[hash_name] + _HASH_FUNCTIONS[hash_name](data).digest():
         raise InvalidSignature(
             _("the signature value does not match ds:SignedInfo and the certificate's key"),
