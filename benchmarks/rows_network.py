@@ -172,7 +172,7 @@ def run_bulk(sb: SandboxProc, ids: list[str], concurrency: int, mode: str = "eng
     get), ``async`` = ``check_many_async``, ``threads`` = ``check_many`` with a shared sync
     ``Lookup``, ``processes`` = ``check_many(processes=2)`` (client CPU: parent + workers, as
     they measured themselves)."""
-    from peppolnet.bulk import check_many, check_many_async
+    from peppolnet.bulk import check_many, check_many_async, default_per_host
     from peppolnet.lookup import Lookup
 
     net = sb.network()
@@ -191,7 +191,7 @@ def run_bulk(sb: SandboxProc, ids: list[str], concurrency: int, mode: str = "eng
 
         done = asyncio.run(go())
     elif mode == "threads":
-        with Lookup(net, per_host=max(2, concurrency // 4)) as lookup:
+        with Lookup(net, per_host=default_per_host(concurrency)) as lookup:
             done = sum(1 for _ in check_many(ids, lookup, **options))
     else:
         done = sum(1 for _ in check_many(ids, network=net, **options))

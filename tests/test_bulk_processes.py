@@ -357,7 +357,7 @@ def test_the_run_s_totals_are_split_across_the_workers(sandbox: Sandbox) -> None
     options = {"network": sandbox.network, "concurrency": 256, "window": 300}
     recipe = recipe_module.recipe_for(None, options, 3)  # type: ignore[arg-type]
     assert recipe.run["concurrency"] == 86  # 256 / 3, rounded up
-    assert recipe.lookup["per_host"] == 22  # the default 256 // 4 = 64, over 3
+    assert recipe.lookup["per_host"] == 11  # the default for 256 (its ceiling, 32), over 3
     assert recipe.run["cache"] == {"max_bytes": DEFAULT_BUDGET // 3}
     assert (recipe.run["window"], recipe.run["ordered"]) == (300, False)
     rebuilt = pickle.loads(pickle.dumps(recipe)).networks[0]  # as a worker gets it

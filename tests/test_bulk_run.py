@@ -18,6 +18,7 @@ from peppolnet.bulk import (
     ResultCache,
     check_many,
     check_many_async,
+    default_per_host,
     read_register,
 )
 from peppolnet.clock import ManualClock
@@ -645,3 +646,15 @@ def test_the_deadline_goes_to_the_runs_own_lookup(sandbox: Sandbox) -> None:
     assert result.verdict is Verdict.UNKNOWN
     assert result.reachability is not None
     assert "deadline" in [c.name for c in result.reachability.checks]
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "per_host"),
+    [(1, 2), (8, 2), (16, 4), (64, 16), (128, 32), (256, 32), (4096, 32)],
+)
+def test_the_default_per_host_is_a_quarter_of_the_run_between_2_and_32(
+    concurrency: int, per_host: int
+) -> None:
+    """One SMP host gets a quarter of the run's lookups at once, at least 2, never more than 32:
+    a big run must not look like a load test to a big SMP."""
+    assert default_per_host(concurrency) == per_host

@@ -59,6 +59,7 @@ from peppolnet.bulk.run import (
     ResultCache,
     check_many,
     check_many_async,
+    default_per_host,
 )
 from peppolnet.bulk.summary import Summary, verdict_text
 
@@ -92,6 +93,7 @@ __all__ = [
     "country_of",
     "csv_delimiter",
     "csv_safe",
+    "default_per_host",
     "detect_columns",
     "detect_encoding",
     "format_for",

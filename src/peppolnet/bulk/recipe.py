@@ -111,7 +111,9 @@ def recipe_for(lookup: object, options: CheckOptions, processes: int) -> Recipe:
             "every worker process needs at least one lookup at a time"
         )
     network, settings = _lookup_settings(lookup, options, concurrency)
-    per_host = settings.get("per_host") or max(2, concurrency // 4)
+    from peppolnet.bulk.run import default_per_host  # loaded already: run.py calls this
+
+    per_host = settings.get("per_host") or default_per_host(concurrency)
     settings["per_host"] = math.ceil(per_host / processes)
     revocation = _crl_settings(settings.pop("revocation", None))
     from peppolnet.network import Networks

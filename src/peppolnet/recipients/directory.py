@@ -702,11 +702,12 @@ def _refresh_lookup(
     import functools
 
     from peppolnet.auto import AsyncAutoLookup
+    from peppolnet.bulk.run import default_per_host
     from peppolnet.lookup import AsyncLookup
 
     # the options check_many gives the lookup it makes itself, on this directory's clock
     options: dict[str, Any] = {
-        "per_host": max(2, concurrency // 4),
+        "per_host": default_per_host(concurrency),
         "dnssec": dnssec,
         "clock": clock,
     }

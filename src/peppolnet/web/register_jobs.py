@@ -38,6 +38,7 @@ from peppolnet.bulk import (
     ResultWriter,
     Summary,
     check_many,
+    default_per_host,
     read_register,
     render_chart,
 )
@@ -347,7 +348,7 @@ class RegisterJobs:
             return None
         from peppolnet.lookup import AsyncLookup
 
-        per_host = max(2, self.limits.concurrency // 4)  # as the engine's own lookup
+        per_host = default_per_host(self.limits.concurrency)  # as the engine's own lookup
         return functools.partial(AsyncLookup, self.network, per_host=per_host, dnssec=True)
 
     def _check(self, job: RegisterJob, register: Register, summary: Summary) -> None:

@@ -122,7 +122,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--per-host",
         type=positive_int,
-        help=_("requests at once per SMP host (default concurrency/4)"),
+        help=_("requests at once per SMP host (default concurrency/4, at most 32)"),
     )
     parser.add_argument(
         "--timeout", type=positive_seconds, default=10.0, help=_("seconds per request")
@@ -312,10 +312,11 @@ def _check(
 ) -> Any:
     """The run's results as they come: the run's own lookup for one network, or - for
     ``--dnssec`` or ``--network auto`` - a lookup made as asked for (the run closes it)."""
+    from peppolnet.bulk import default_per_host
     from peppolnet.network import Networks
 
     lookup_options: dict[str, Any] = {
-        "per_host": args.per_host or max(2, args.concurrency // 4),
+        "per_host": args.per_host or default_per_host(args.concurrency),
         "timeout": args.timeout,
         "deadline": args.deadline,
         "revocation": checker,
