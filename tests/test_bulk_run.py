@@ -658,3 +658,19 @@ def test_the_default_per_host_is_a_quarter_of_the_run_between_2_and_32(
     """One SMP host gets a quarter of the run's lookups at once, at least 2, never more than 32:
     a big run must not look like a load test to a big SMP."""
     assert default_per_host(concurrency) == per_host
+
+
+def test_items_of_other_kinds_get_a_row_naming_their_type(sandbox: Sandbox) -> None:
+    """A notebook hands check_many what a table holds: None or NaN for an empty cell, a dict
+    or tuple for a row, bytes. Each still gets its result; a missing value is an empty row and
+    anything else names its type (str() of it used to be taken for an identifier)."""
+    items: list[object] = [None, float("nan"), {"id": "0007:5584821341"}, ("0007:5584821341",)]
+    items += [b"0007:5584821341", 7, "0007:5584821341"]
+    results = list(check_many(items, network=sandbox.network))  # type: ignore[arg-type]
+    assert [r.row.number for r in results] == list(range(1, 8))
+    empty = "the row has neither a participant id nor an organisation number"
+    assert [r.reason for r in results[:2]] == [empty, empty]
+    for result, kind in zip(results[2:6], ["dict", "tuple", "bytes", "int"], strict=True):
+        assert result.outcome == INVALID_INPUT
+        assert f"the row is of type {kind}, not a participant identifier" in result.reason
+    assert results[6].verdict is Verdict.CAN_RECEIVE

@@ -305,15 +305,34 @@ def _verdict_of(entry: _Outcome) -> Verdict | None:
 def _as_row(item: BulkItem, number: int) -> RegisterRow:
     if isinstance(item, RegisterRow):
         return item
-    text = str(item)
     if isinstance(item, ParticipantId):
+        text = str(item)
         return RegisterRow(number, (text,), participant_id=text, candidates=(item,))
+    if not isinstance(item, str):
+        return _foreign_row(item, number)
+    text = str(item)  # a str subclass (numpy.str_) as plain text
     try:
         candidates = lookup_key(RegisterRow(number, (text,), participant_id=text))
     except InvalidInput as exc:
         return RegisterRow(number, (text,), participant_id=text, problem=str(exc))
     # made once, complete: a dataclasses.replace per item cost more than the lookup key
     return RegisterRow(number, (text,), participant_id=text, candidates=candidates)
+
+
+def _foreign_row(item: object, number: int) -> RegisterRow:
+    """The row of an item that is none of :data:`BulkItem`'s kinds, with its problem: the run
+    still gives one row per item. A missing value - None, or the NaN a pandas column holds for an
+    empty cell - is an empty row; anything else is named by its type (a dict or tuple of a
+    table's row, bytes not decoded), where ``str()`` of it made a confusing identifier error."""
+    if item is None or (isinstance(item, float) and math.isnan(item)):
+        return _as_row("", number)
+    text = str(item)
+    problem = _(
+        "the row is of type {kind}, not a participant identifier: give text, a ParticipantId "
+        "or a RegisterRow (read_register reads a table)",
+        kind=type(item).__name__,
+    )
+    return RegisterRow(number, (text,), participant_id=text, problem=str(problem))
 
 
 def _key(row: RegisterRow, document_type: str) -> _Key:
