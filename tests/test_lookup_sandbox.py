@@ -174,6 +174,10 @@ def test_bad_input_raises_clear_errors(lookup: Lookup) -> None:
         lookup.check("0007:5567321707", document_type="invioce")
     with pytest.raises(InvalidParticipantId):
         lookup.check(number="123", country="SE")
+    # not text: named by its type (str(7) used to be parsed as the identifier '7')
+    with pytest.raises(InvalidParticipantId, match="must be text, not int") as info:
+        lookup.check(7)  # type: ignore[arg-type]
+    assert info.value.message.render("sv") == "ett Peppol-ID måste vara text, inte int"  # type: ignore[attr-defined]
 
 
 def test_json_summary_and_html(sandbox: Sandbox, lookup: Lookup) -> None:

@@ -283,7 +283,7 @@ class ParticipantId(_Identifier):
         """
         if not isinstance(text, str):
             raise InvalidParticipantId(
-                f"a participant identifier must be text, not {type(text).__name__}"
+                _("a participant identifier must be text, not {kind}", kind=type(text).__name__)
             )
         stripped = text.strip()
         if not stripped:
@@ -574,7 +574,7 @@ class DocumentTypeId(_Identifier):
         """
         if not isinstance(text, str):
             raise InvalidDocumentTypeId(
-                f"a document type identifier must be text, not {type(text).__name__}"
+                _("a document type identifier must be text, not {kind}", kind=type(text).__name__)
             )
         stripped = text.strip()
         if not stripped:
@@ -637,7 +637,9 @@ class ProcessId(_Identifier):
     def parse(cls, text: str, *, lax: bool = False) -> ProcessId:
         """Parse ``scheme::value`` or a bare value (scheme ``cenbii-procid-ubl``)."""
         if not isinstance(text, str):
-            raise InvalidProcessId(f"a process identifier must be text, not {type(text).__name__}")
+            raise InvalidProcessId(
+                _("a process identifier must be text, not {kind}", kind=type(text).__name__)
+            )
         stripped = text.strip()
         if not stripped:
             raise InvalidProcessId(_("the process identifier is empty"), value=text)
@@ -656,7 +658,7 @@ class TransportProfile:
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
             raise InvalidTransportProfile(
-                f"a transport profile must be text, not {type(value).__name__}"
+                _("a transport profile must be text, not {kind}", kind=type(value).__name__)
             )
         value = value.strip()
         if not value or len(value) > MAX_TRANSPORT_PROFILE_LENGTH:

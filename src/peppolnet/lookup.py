@@ -432,11 +432,11 @@ def _candidates(
 ) -> tuple[str, tuple[ParticipantId, ...]]:
     """What the user asked for, and the identifiers to try in order."""
     if participant is not None:
-        pid = participant if isinstance(participant, ParticipantId) else None
-        text = str(participant)
-        if pid is None:
-            pid = ParticipantId.parse(text)
-        return text, (pid,)
+        # parse() is given the object itself: it refuses what is not text by its type, where
+        # str() of it (7 -> '7') made an error about scheme codes
+        if isinstance(participant, ParticipantId):
+            return str(participant), (participant,)
+        return str(participant), (ParticipantId.parse(participant),)
     if number is None or country is None:
         raise InvalidParticipantId(
             _("give a participant identifier, or an organisation number and a country")

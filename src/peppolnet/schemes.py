@@ -587,7 +587,7 @@ def validate(participant: ParticipantId | str) -> ValidationResult:
         return _validate_pid(participant.uri, participant)
     if not isinstance(participant, str):
         raise InvalidParticipantId(
-            f"a participant identifier must be text, not {type(participant).__name__}"
+            _("a participant identifier must be text, not {kind}", kind=type(participant).__name__)
         )
     if len(participant) > _CACHED_TEXT_MAX:
         return _validate_uncached(participant)

@@ -32,7 +32,9 @@ OASIS2_PATH: Final = "bdxr-smp-2"
 
 def _base(smp_base: str, dialect: Dialect) -> str:
     if not isinstance(smp_base, str):
-        raise InvalidInput(f"the SMP base URL must be text, not {type(smp_base).__name__}")
+        raise InvalidInput(
+            _("the SMP base URL must be text, not {kind}", kind=type(smp_base).__name__)
+        )
     return _checked_base(smp_base, dialect)
 
 
