@@ -840,9 +840,11 @@ def _sources_for(country: str) -> tuple[_Source, ...]:
 
 
 def _listed(items: list[str]) -> str:
-    """``"a, b, c"`` that stays a message, so each item is shown in the reader's language."""
+    """``"a, b or c"`` that stays a message, so each item is shown in the reader's language."""
     if len(items) == 1:
         return items[0]
+    if len(items) == 2:
+        return _("{first} or {second}", first=items[0], second=items[1])
     return _("{first}, {rest}", first=items[0], rest=_listed(items[1:]))
 
 
