@@ -230,6 +230,24 @@ def test_query_checks_and_parameters() -> None:
     assert isinstance(query.doctype, DocumentTypeId)
 
 
+def test_a_document_type_alias_and_a_misspelt_field_are_understood() -> None:
+    """The lookups' names and aliases: ``doctype="invoice"`` is the alias a lookup takes (it
+    was parsed as an identifier and refused), and ``document_type=`` - the lookups' spelling -
+    is refused with the field it was meant to be."""
+    assert SearchQuery.build(doctype="invoice").doctype == BIS_BILLING_INVOICE
+    with pytest.raises(DirectoryQueryError, match="document type alias"):
+        SearchQuery.build(doctype="invioce")
+    with pytest.raises(DirectoryQueryError) as info:
+        SearchQuery.build(document_type="invoice", nme="acme")  # type: ignore[call-arg]
+    message = info.value.message
+    assert str(message) == (
+        "unknown search field(s): document_type (did you mean doctype?), nme (did you mean name?)"
+    )
+    assert message.render("sv").endswith(  # type: ignore[attr-defined]
+        "document_type (menade du doctype?), nme (menade du name?)"
+    )
+
+
 def test_paging_beyond_the_cap_is_refused_locally() -> None:
     query = SearchQuery.build(q="x")
     assert query.params(page=49, page_size=20)[-2:] == [

@@ -7,6 +7,7 @@ costs a request against the 2 requests/second budget) and gives a sentence namin
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -92,6 +93,24 @@ class SearchFields(TypedDict, total=False):
     regdate: date | str | None
 
 
+def _unknown_fields(unknown: set[str]) -> DirectoryQueryError:
+    """The error for misspelt fields, with the field each was probably meant to be
+    (``document_type`` -> ``doctype``, the Directory's own name, which the lookups spell out)."""
+    known = list(SearchFields.__annotations__)
+    guesses = [
+        _("{field} (did you mean {guess}?)", field=field, guess=close[0])
+        if (close := difflib.get_close_matches(field, known, n=1))
+        else field
+        for field in sorted(unknown)
+    ]
+    listed = guesses[-1]
+    for guess in reversed(
+        guesses[:-1]
+    ):  # a message to the end, so each is in the reader's language
+        listed = _("{first}, {rest}", first=guess, rest=listed)
+    return DirectoryQueryError(_("unknown search field(s): {listed}", listed=listed))
+
+
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
     """A validated search; build it with :meth:`build`, send :meth:`params`."""
@@ -116,9 +135,7 @@ class SearchQuery:
         """Check every field; raise :class:`~peppolnet.errors.DirectoryQueryError` naming it."""
         unknown = set(fields) - set(SearchFields.__annotations__)
         if unknown:
-            raise DirectoryQueryError(
-                _("unknown search field(s): {listed}", listed=", ".join(sorted(unknown)))
-            )
+            raise _unknown_fields(unknown)
         name, country = fields.get("name"), fields.get("country")
         participant, doctype = fields.get("participant"), fields.get("doctype")
         geoinfo, website = fields.get("geoinfo"), fields.get("website")
@@ -142,9 +159,14 @@ class SearchQuery:
             raise DirectoryQueryError(
                 _("the participant to search for is not valid: {error}", error=exc)
             ) from None
-        doc: DocumentTypeId | None
+        doc: DocumentTypeId | None = None
         try:
-            doc = DocumentTypeId.parse(doctype) if isinstance(doctype, str) else doctype
+            if isinstance(doctype, str):  # an alias ("invoice") as a lookup takes it, or an id
+                from peppolnet.lookup import resolve_document_type
+
+                doc = resolve_document_type(doctype)
+            else:
+                doc = doctype
         except InvalidIdentifier as exc:
             raise DirectoryQueryError(
                 _("the document type to search for is not valid: {error}", error=exc)
