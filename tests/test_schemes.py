@@ -379,3 +379,20 @@ def test_long_text_is_validated_but_not_kept() -> None:
     padded = " " * 100 + usual + " " * 100  # within the bound: kept, and still valid
     assert validate(padded).valid
     assert schemes._validate_text.cache_info().currsize == 2
+
+
+def test_the_text_cache_is_bounded_in_bytes() -> None:
+    """validate()'s cache of results by text: 20,000 distinct refused texts of 250 characters
+    (the costliest results: each holds its input and a sentence) keep less than 8 MB."""
+    import tracemalloc
+
+    validate("0007:5567321707")  # code lists loaded before counting
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(20_000):
+            assert not validate(f"0007:{'x' * 240}{i:06d}").valid
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 8_000_000

@@ -613,11 +613,14 @@ def _validate_uncached(text: str) -> ValidationResult:
     return _validate_pid(text, pid)
 
 
-# Results are immutable values, so repeated identifiers (bulk registers) are served from cache.
-# Only text that could be an identifier is kept (the longest is a 25-character scheme, "::" and
-# a 135-character value, plus whitespace that parsing strips): a result holds its input, so
-# 16,384 entries of longer text would have no bound in bytes; such text is an error anyway.
-_validate_text: Final = functools.lru_cache(maxsize=16384)(_validate_uncached)
+# Results are immutable values, so repeated identifiers (a register's column validated in a
+# loop) are served from cache. Bounded in bytes by its two numbers: only text that could be an
+# identifier is kept (the longest is a 25-character scheme, "::" and a 135-character value,
+# plus whitespace that parsing strips; a result holds its input), and at most 4,096 results.
+# A result is ~360 bytes for a valid identifier and up to ~1.4 kB for refused text, whose
+# problem carries its sentence (tracemalloc, 16,384 of each): at most ~6 MB (a test holds 8). Lookups validate
+# a parsed ParticipantId, which never comes here.
+_validate_text: Final = functools.lru_cache(maxsize=4096)(_validate_uncached)
 _CACHED_TEXT_MAX: Final = 256
 
 
