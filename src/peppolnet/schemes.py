@@ -618,8 +618,8 @@ def _validate_uncached(text: str) -> ValidationResult:
 # identifier is kept (the longest is a 25-character scheme, "::" and a 135-character value,
 # plus whitespace that parsing strips; a result holds its input), and at most 4,096 results.
 # A result is ~360 bytes for a valid identifier and up to ~1.4 kB for refused text, whose
-# problem carries its sentence (tracemalloc, 16,384 of each): at most ~6 MB (a test holds 8). Lookups validate
-# a parsed ParticipantId, which never comes here.
+# problem carries its sentence (tracemalloc, 16,384 of each): at most ~6 MB (a test holds 8).
+# Lookups validate a parsed ParticipantId, which never comes here.
 _validate_text: Final = functools.lru_cache(maxsize=4096)(_validate_uncached)
 _CACHED_TEXT_MAX: Final = 256
 
