@@ -103,10 +103,9 @@ def _unknown_fields(unknown: set[str]) -> DirectoryQueryError:
         else field
         for field in sorted(unknown)
     ]
+    # a message all the way, so that each part is shown in the reader's language
     listed = guesses[-1]
-    for guess in reversed(
-        guesses[:-1]
-    ):  # a message to the end, so each is in the reader's language
+    for guess in reversed(guesses[:-1]):
         listed = _("{first}, {rest}", first=guess, rest=listed)
     return DirectoryQueryError(_("unknown search field(s): {listed}", listed=listed))
 
