@@ -723,20 +723,7 @@ class RequestTracker:
             if row is None:
                 same = self._open_twin(conn, request)
                 if same is not None:
-                    then = (
-                        _("send or cancel that one first")
-                        if same["status"] == RequestStatus.DRAFT.value
-                        else _("follow it up or cancel it first")
-                    )
-                    raise InvalidInput(
-                        _(
-                            "request {other} ({status}) already asks to {ask}; {then}",
-                            other=same["request_id"],
-                            status=same["status"],
-                            ask=_ask(request),
-                            then=then,
-                        )
-                    )
+                    raise _asked_already(same, request)
                 conn.execute(
                     "INSERT INTO requests (request_id, kind, participant_id, seat_id, "
                     "company_name, status, body, plan, created_at, updated_at) "
@@ -769,18 +756,7 @@ class RequestTracker:
                     )
                 if status is not RequestStatus.DRAFT:
                     if row["body"] != body:
-                        if status is RequestStatus.SENT:
-                            raise InvalidInput(
-                                _("request {rid} is already sent; it cannot be changed", rid=rid)
-                            )
-                        raise InvalidInput(
-                            _(
-                                "request {rid} is already {status}; it cannot be changed; {hint}",
-                                rid=rid,
-                                status=status.value,
-                                hint=_CLOSED_HINT,
-                            )
-                        )
+                        raise _unchangeable(rid, status)
                 elif not same:
                     # Changed content is a new hand-over: a key an earlier (failed) attempt
                     # carried must not make a desk answer with what that attempt sent.
@@ -1291,6 +1267,38 @@ def _claim_text(row: Any) -> str:
         who=row["claimed_by"],
         since=moment(row["claimed_at"]),
         until=moment(row["claim_expires_at"]),
+    )
+
+
+def _asked_already(same: Any, request: Request) -> InvalidInput:
+    """The refusal of a new submission while ``same`` (an open one) asks what it asks."""
+    then = (
+        _("send or cancel that one first")
+        if same["status"] == RequestStatus.DRAFT.value
+        else _("follow it up or cancel it first")
+    )
+    return InvalidInput(
+        _(
+            "request {other} ({status}) already asks to {ask}; {then}",
+            other=same["request_id"],
+            status=same["status"],
+            ask=_ask(request),
+            then=then,
+        )
+    )
+
+
+def _unchangeable(rid: str, status: RequestStatus) -> InvalidInput:
+    """The refusal to change a request that is no longer a draft."""
+    if status is RequestStatus.SENT:
+        return InvalidInput(_("request {rid} is already sent; it cannot be changed", rid=rid))
+    return InvalidInput(
+        _(
+            "request {rid} is already {status}; it cannot be changed; {hint}",
+            rid=rid,
+            status=status.value,
+            hint=_CLOSED_HINT,
+        )
     )
 
 
