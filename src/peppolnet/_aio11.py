@@ -56,6 +56,7 @@ import httpx
 
 from peppolnet import _http, _observe, _tls
 from peppolnet._http11 import Reader, _Head, _message, resend
+from peppolnet.i18n import _, message_of
 
 if TYPE_CHECKING:
     from peppolnet.destinations import DestinationPolicy, IPAddress
@@ -136,9 +137,9 @@ class _Protocol(asyncio.Protocol):
                         async with asyncio.timeout(timeout):
                             await waiter
                     except TimeoutError:
-                        raise httpx.ReadTimeout("no answer in time") from None
+                        raise httpx.ReadTimeout(_("no answer in time")) from None
         except httpcore.RemoteProtocolError as exc:
-            raise httpx.RemoteProtocolError(str(exc)) from self.error or exc
+            raise httpx.RemoteProtocolError(message_of(exc)) from self.error or exc
         return event
 
     def fit(self, expiry: float | None) -> bool:
@@ -248,7 +249,7 @@ class Pool:
         try:
             message = _message(request, request.content)
         except httpcore.LocalProtocolError as exc:
-            raise httpx.LocalProtocolError(str(exc), request=request) from exc
+            raise httpx.LocalProtocolError(message_of(exc), request=request) from exc
         protocol = await self._checkout(
             (scheme, url.raw_host, port, _http.destinations()), timeouts, new
         )
@@ -311,7 +312,7 @@ class Pool:
             else:
                 waiter.cancel()
             if isinstance(exc, TimeoutError):
-                raise httpx.PoolTimeout("no connection to the server was free in time") from None
+                raise httpx.PoolTimeout(_("no connection to the server was free in time")) from None
             raise
 
     def _wake_one(self, origin: _Origin) -> None:
@@ -327,7 +328,7 @@ class Pool:
         targets = await _targets(host, port, policy, self._resolve)
         tls = self._context if scheme == b"https" else None
         loop = asyncio.get_running_loop()
-        failure: BaseException = httpx.ConnectError(f"{host} has no address")
+        failure: BaseException = httpx.ConnectError(_("{host} has no address", host=host))
         for target in targets:
             protocol = _Protocol(key)
             try:
@@ -340,7 +341,9 @@ class Pool:
                         server_hostname=host if tls is not None else None,
                     )
             except TimeoutError:
-                raise httpx.ConnectTimeout(f"no connection to {host} in time") from None
+                raise httpx.ConnectTimeout(
+                    _("no connection to {host} in time", host=host)
+                ) from None
             except ssl.SSLError as exc:  # the certificate or the handshake: no other address
                 raise httpx.ConnectError(str(exc)) from exc
             except (OSError, ssl.CertificateError) as exc:
@@ -463,5 +466,7 @@ async def _resolved(host: str, port: int) -> list[IPAddress]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise httpx.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        raise httpx.ConnectError(
+            _("cannot resolve {host}: {exc}", host=host, exc=str(exc))
+        ) from exc
     return _http._unique(infos)

@@ -18,6 +18,8 @@ import asyncio
 import collections
 import contextlib
 
+from peppolnet.i18n import _
+
 __all__ = ["Gate"]
 
 
@@ -34,7 +36,7 @@ class Gate:
 
     def __init__(self, size: int) -> None:
         if size < 1:
-            raise ValueError(f"a gate needs at least one place, not {size}")
+            raise ValueError(_("a gate needs at least one place, not {size}", size=size))
         self._free = size
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 

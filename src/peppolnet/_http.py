@@ -83,6 +83,7 @@ from peppolnet import _observe, _retry, _tls
 from peppolnet._httpbody import ACCEPT_ENCODING, BoundedBody, BrokenBody, UnsupportedEncoding
 from peppolnet._logging import logger
 from peppolnet._neterrors import describe
+from peppolnet.i18n import _, message_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -219,7 +220,7 @@ def _capped(timeout: float | None, error: type[Exception]) -> float | None:
     if remaining is None:
         return timeout
     if remaining <= 0:
-        raise error("the request's deadline passed")
+        raise error(_("the request's deadline passed"))
     return _shortened(timeout, remaining)
 
 
@@ -394,7 +395,7 @@ class _Reader:
                                decode=request.decode, keep=request.keep_encoding,
                                sink=request.sink)  # fmt: skip
         except UnsupportedEncoding as exc:
-            raise HttpFault("unreadable", str(exc)) from None
+            raise HttpFault("unreadable", message_of(exc)) from None
         if declared.isdigit() and int(declared) > request.limit:
             body.truncated = True  # announced too large: not read at all
         self.body = body
@@ -404,13 +405,13 @@ class _Reader:
         try:
             return self.body.add(chunk)
         except BrokenBody as exc:
-            raise HttpFault("broken", str(exc)) from None
+            raise HttpFault("broken", message_of(exc)) from None
 
     def answer(self) -> Answer:
         try:
             self.body.finish()
         except BrokenBody as exc:
-            raise HttpFault("broken", str(exc)) from None
+            raise HttpFault("broken", message_of(exc)) from None
         response = self.response
         return Answer(
             self.request.url,
@@ -505,7 +506,7 @@ def _headers(request: Fetch) -> dict[str, str]:
 def _url(request: Fetch) -> httpx.URL:
     url = url_of(request.url)
     if url.port is not None and url.port > 65535:  # httpx lets it through; sockets would not
-        raise HttpFault("url", f"the port {url.port} is out of range")
+        raise HttpFault("url", _("the port {port} is out of range", port=url.port))
     return url.copy_merge_params(request.params) if request.params else url
 
 
@@ -685,7 +686,7 @@ def _fetch(client: httpx.Client, request: Fetch) -> Answer:
     except httpx.HTTPError as exc:
         raise _fault(exc) from exc
     except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-        raise HttpFault("url", str(exc)) from exc
+        raise HttpFault("url", message_of(exc)) from exc
 
 
 async def _afetch(client: httpx.AsyncClient, request: Fetch) -> Answer:
@@ -704,11 +705,11 @@ async def _afetch(client: httpx.AsyncClient, request: Fetch) -> Answer:
             finally:
                 await response.aclose()
     except TimeoutError as exc:
-        raise HttpFault("timeout", "no complete answer before the deadline") from exc
+        raise HttpFault("timeout", _("no complete answer before the deadline")) from exc
     except httpx.HTTPError as exc:
         raise _fault(exc) from exc
     except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-        raise HttpFault("url", str(exc)) from exc
+        raise HttpFault("url", message_of(exc)) from exc
 
 
 # --- what the logs show -------------------------------------------------------------------------
@@ -801,7 +802,7 @@ def _cut(chunks: Iterator[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         yield chunk
         if expired():
-            raise HttpFault("timeout", "no complete answer before the deadline")
+            raise HttpFault("timeout", _("no complete answer before the deadline"))
 
 
 def _fault(exc: httpx.HTTPError) -> HttpFault:
@@ -930,7 +931,10 @@ class Proxies:
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             shown = parts.hostname or proxy.rsplit("@", 1)[-1]
             raise httpx.UnsupportedProtocol(
-                f"the proxy {shown!r} from the environment is not an HTTP(S) proxy"
+                _(
+                    "the proxy {shown} from the environment is not an HTTP(S) proxy",
+                    shown=repr(shown),
+                )
             )
         auth = None
         if parts.username is not None:
@@ -957,7 +961,9 @@ def _addresses(host: str, port: int) -> list[IPAddress]:
     try:
         return _unique(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
     except (OSError, UnicodeError) as exc:
-        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        raise httpcore.ConnectError(
+            _("cannot resolve {host}: {exc}", host=host, exc=str(exc))
+        ) from exc
 
 
 class _Peer:
@@ -1047,7 +1053,7 @@ class _Backend(httpcore.NetworkBackend):
                 observer.resolved(host, port, addresses)
             policy.check_addresses(addresses, host)
             targets = [str(address) for address in addresses]
-        failure: Exception = httpcore.ConnectError(f"{host} has no address")
+        failure: Exception = httpcore.ConnectError(_("{host} has no address", host=host))
         for target in targets:
             try:
                 timeout = _capped(timeout, httpcore.ConnectTimeout)
@@ -1085,7 +1091,7 @@ def _mapped(request: httpx.Request) -> Iterator[None]:
     except Exception as exc:
         for kind in type(exc).__mro__:
             if kind in _ERRORS:
-                raise _ERRORS[kind](str(exc), request=request) from exc
+                raise _ERRORS[kind](message_of(exc), request=request) from exc
         raise
 
 
@@ -1194,7 +1200,10 @@ class Transport(httpx.BaseTransport):
         """``request`` on :mod:`peppolnet._http11`'s connections (known body bytes, no proxy)."""
         if request.url.raw_scheme not in (b"http", b"https"):
             raise httpx.UnsupportedProtocol(
-                f"Request URL has an unsupported protocol '{request.url.scheme}://'."
+                _(
+                    "Request URL has an unsupported protocol '{scheme}://'.",
+                    scheme=request.url.scheme,
+                )
             )
         with _mapped(request):
             content = b"".join(request.stream)  # type: ignore[arg-type]

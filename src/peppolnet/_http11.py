@@ -48,6 +48,7 @@ import httpx
 
 from peppolnet import _http
 from peppolnet._logging import logger
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     import ssl
@@ -97,10 +98,10 @@ def _parse_head(block: bytes) -> _Head:
     """The status line and headers of ``block`` (without its blank line), strictly."""
     lines = block.split(b"\r\n")
     if len(lines) > MAX_HEADERS + 1:
-        raise httpcore.RemoteProtocolError("the answer has too many header lines")
+        raise httpcore.RemoteProtocolError(_("the answer has too many header lines"))
     status = _STATUS.fullmatch(lines[0])
     if status is None:
-        raise httpcore.RemoteProtocolError("the answer's status line is malformed")
+        raise httpcore.RemoteProtocolError(_("the answer's status line is malformed"))
     minor, code, reason = status.groups()
     head = _Head(b"HTTP/1." + minor, int(code), reason or b"")
     lengths: set[bytes] = set()
@@ -108,7 +109,7 @@ def _parse_head(block: bytes) -> _Head:
     for line in lines[1:]:
         header = _HEADER.fullmatch(line)
         if header is None:  # obsolete folding, a name with spaces, a bare line
-            raise httpcore.RemoteProtocolError("the answer has a malformed header line")
+            raise httpcore.RemoteProtocolError(_("the answer has a malformed header line"))
         name, value = header.group(1), header.group(2).strip(b" \t")
         head.headers.append((name, value))
         lower = name.lower()
@@ -125,12 +126,12 @@ def _parse_head(block: bytes) -> _Head:
 def _framing(head: _Head, lengths: set[bytes], codings: list[bytes]) -> None:
     if codings:
         if codings != [b"chunked"] or lengths:
-            raise httpcore.RemoteProtocolError("the answer's Transfer-Encoding is not chunked")
+            raise httpcore.RemoteProtocolError(_("the answer's Transfer-Encoding is not chunked"))
         head.chunked = True
     elif lengths:
         value = lengths.pop()
         if lengths or not value.isdigit() or len(value) > 18:
-            raise httpcore.RemoteProtocolError("the answer's Content-Length is malformed")
+            raise httpcore.RemoteProtocolError(_("the answer's Content-Length is malformed"))
         head.length = int(value)
     if head.status in (204, 304):
         head.length, head.chunked = 0, False
@@ -214,24 +215,26 @@ class Reader:
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
                 if len(buffer) > MAX_HEAD + 3:  # else the blank line may end at MAX_HEAD yet
-                    raise httpcore.RemoteProtocolError("the answer's headers are too large")
+                    raise httpcore.RemoteProtocolError(_("the answer's headers are too large"))
                 if self.ended:
                     raise httpcore.RemoteProtocolError(
-                        "Server disconnected without sending a response."
+                        _("Server disconnected without sending a response.")
                     )
                 return None
             if end > MAX_HEAD:
-                raise httpcore.RemoteProtocolError("the answer's headers are too large")
+                raise httpcore.RemoteProtocolError(_("the answer's headers are too large"))
             block, self.buffer = buffer[:end], buffer[end + 4 :]
             head = _parse_head(block)
             if head.status >= 200:
                 break
             if head.status == 101:
-                raise httpcore.RemoteProtocolError("the server switched protocols unasked")
+                raise httpcore.RemoteProtocolError(_("the server switched protocols unasked"))
             # 1xx: an interim answer; the real one follows - after at most MAX_INTERIM
             self._skipped += 1
             if self._skipped > MAX_INTERIM:
-                raise httpcore.RemoteProtocolError("the answer has too many interim (1xx) answers")
+                raise httpcore.RemoteProtocolError(
+                    _("the answer has too many interim (1xx) answers")
+                )
         self.head = head
         self._skipped = 0
         if head.chunked:
@@ -250,7 +253,7 @@ class Reader:
         if not buffer:
             if self.ended:
                 raise httpcore.RemoteProtocolError(
-                    "peer closed connection without sending complete message body"
+                    _("peer closed connection without sending complete message body")
                 )
             return None
         left = self._left
@@ -273,7 +276,7 @@ class Reader:
             if state == _SIZE_LINE:
                 size = _CHUNK.fullmatch(line)
                 if size is None:
-                    raise httpcore.RemoteProtocolError("the answer has a malformed chunk size")
+                    raise httpcore.RemoteProtocolError(_("the answer has a malformed chunk size"))
                 length = int(size.group(1), 16)
                 if length:
                     self._state, self._left = _COUNTED, length
@@ -284,10 +287,10 @@ class Reader:
                 # an endless stream would be bounded only by the deadline
                 self._skipped += 1
                 if self._skipped > MAX_HEADERS:
-                    raise httpcore.RemoteProtocolError("the answer has too many trailer lines")
+                    raise httpcore.RemoteProtocolError(_("the answer has too many trailer lines"))
             elif state == _CHUNK_END:
                 if line:
-                    raise httpcore.RemoteProtocolError("a chunk of the answer is not CRLF-ended")
+                    raise httpcore.RemoteProtocolError(_("a chunk of the answer is not CRLF-ended"))
                 self._state = _SIZE_LINE
             else:  # _TRAILERS: the blank line
                 self._state = _DONE
@@ -299,12 +302,12 @@ class Reader:
         end = buffer.find(b"\r\n")
         if end < 0:
             if len(buffer) > MAX_LINE + 1:  # else the CRLF may begin at MAX_LINE yet
-                raise httpcore.RemoteProtocolError("a chunk line of the answer is too long")
+                raise httpcore.RemoteProtocolError(_("a chunk line of the answer is too long"))
             if self.ended:
-                raise httpcore.RemoteProtocolError("the answer ended inside a chunk line")
+                raise httpcore.RemoteProtocolError(_("the answer ended inside a chunk line"))
             return None
         if end > MAX_LINE:
-            raise httpcore.RemoteProtocolError("a chunk line of the answer is too long")
+            raise httpcore.RemoteProtocolError(_("a chunk line of the answer is too long"))
         found, self.buffer = buffer[:end], buffer[end + 2 :]
         return found
 
@@ -466,7 +469,7 @@ class Pool:
                 return None
             remaining = None if waited_until is None else waited_until - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise httpcore.PoolTimeout("no connection to the server was free in time")
+                raise httpcore.PoolTimeout(_("no connection to the server was free in time"))
             origin.waiting += 1
             try:
                 self._ready.wait(remaining)
@@ -589,11 +592,11 @@ def _message(request: httpx.Request, body: bytes) -> bytes:
     """The request's bytes: request line, headers (httpx's, Host first), body."""
     target = request.url.raw_path
     if _UNSAFE.search(target):
-        raise httpcore.LocalProtocolError("the request target has characters a URL cannot hold")
+        raise httpcore.LocalProtocolError(_("the request target has characters a URL cannot hold"))
     lines = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
     for name, value in request.headers.raw:
         if _BREAKS.search(name) or _BREAKS.search(value):
-            raise httpcore.LocalProtocolError("a request header holds a line break")
+            raise httpcore.LocalProtocolError(_("a request header holds a line break"))
         lines += (name, b": ", value, b"\r\n")
     lines += (b"\r\n", body)
     return b"".join(lines)

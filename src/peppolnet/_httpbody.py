@@ -15,6 +15,8 @@ import zlib
 from collections.abc import Callable
 from typing import Final
 
+from peppolnet.i18n import _
+
 __all__ = ["ACCEPT_ENCODING", "BoundedBody", "BrokenBody", "UnsupportedEncoding"]
 
 #: The ``Accept-Encoding`` every peppolnet HTTP request sends (never br/zstd, which httpx would
@@ -57,13 +59,19 @@ class BoundedBody:
         ]
         if layers and not decode:
             raise UnsupportedEncoding(
-                f"the answer was sent with Content-Encoding {content_encoding!r}; peppolnet asks "
-                "for and accepts only an unencoded answer here"
+                _(
+                    "the answer was sent with Content-Encoding {content_encoding}; "
+                    "peppolnet asks for and accepts only an unencoded answer here",
+                    content_encoding=repr(content_encoding),
+                )
             )
         if len(layers) > 1 or (layers and layers[0] not in _COMPRESSED):
             raise UnsupportedEncoding(
-                f"the answer is encoded as {content_encoding!r}; only one layer of gzip or "
-                "deflate is accepted"
+                _(
+                    "the answer is encoded as {content_encoding}; only one layer of gzip or"
+                    " deflate is accepted",
+                    content_encoding=repr(content_encoding),
+                )
             )
         # MAX_WBITS | 32: a gzip or zlib header, detected (HTTP "deflate" means zlib)
         self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32) if layers and not keep else None
@@ -83,7 +91,7 @@ class BoundedBody:
         try:
             data = self._zlib.decompress(raw, room)
         except zlib.error as exc:
-            raise BrokenBody(f"the compressed answer is broken: {exc}") from None
+            raise BrokenBody(_("the compressed answer is broken: {exc}", exc=str(exc))) from None
         if self._zlib.unconsumed_tail:  # zlib stopped at ``room``: more was coming
             self.truncated = True
             return False
@@ -96,9 +104,9 @@ class BoundedBody:
         try:
             rest = self._zlib.flush()
         except zlib.error as exc:
-            raise BrokenBody(f"the compressed answer is broken: {exc}") from None
+            raise BrokenBody(_("the compressed answer is broken: {exc}", exc=str(exc))) from None
         if not self._zlib.eof:
-            raise BrokenBody("the compressed answer is cut off")
+            raise BrokenBody(_("the compressed answer is cut off"))
         self._keep(rest)
 
     def _keep(self, data: bytes) -> bool:

@@ -17,7 +17,7 @@ import ssl
 from collections.abc import Iterator
 from typing import Final
 
-from peppolnet.i18n import Message, _
+from peppolnet.i18n import Message, _, message_of
 
 __all__ = ["describe"]
 
@@ -94,7 +94,7 @@ def _meaning(exc: BaseException) -> Message | None:
 def describe(exc: BaseException) -> str:
     """``exc`` for a person: the known cause as a catalog message with the raw text after it
     in parentheses, or the raw text alone (the exception's name when it has none)."""
-    raw = str(exc) or type(exc).__name__
+    raw = message_of(exc) or type(exc).__name__
     meaning = _meaning(exc)
     if meaning is None:
         return raw

@@ -31,6 +31,8 @@ import random
 import threading
 from typing import Final
 
+from peppolnet.i18n import _
+
 __all__ = ["DEFAULT", "Budget", "RetryPolicy", "decide", "in_force", "next_pause", "spending"]
 
 
@@ -51,11 +53,15 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if not isinstance(self.attempts, int) or self.attempts < 1:
-            raise ValueError(f"attempts must be 1 or more, not {self.attempts!r}")
+            raise ValueError(
+                _("attempts must be 1 or more, not {attempts}", attempts=repr(self.attempts))
+            )
         if self.backoff < 0 or self.max_pause < 0 or self.factor < 1:
-            raise ValueError("backoff and max_pause must not be negative, factor at least 1")
+            raise ValueError(_("backoff and max_pause must not be negative, factor at least 1"))
         if not 0 <= self.jitter <= 1:
-            raise ValueError(f"jitter must be between 0 and 1, not {self.jitter!r}")
+            raise ValueError(
+                _("jitter must be between 0 and 1, not {jitter}", jitter=repr(self.jitter))
+            )
 
     @classmethod
     def of_retries(cls, retries: int, backoff: float) -> RetryPolicy:

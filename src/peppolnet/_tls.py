@@ -16,6 +16,7 @@ import time
 from typing import Final
 
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _
 
 __all__ = ["HANDSHAKE", "TimedSSLObject", "context", "trust_store"]
 
@@ -52,7 +53,13 @@ def _context(cafile: str | None, capath: str | None = None) -> ssl.SSLContext:
     try:
         made = ssl.create_default_context(cafile=cafile, capath=capath)
     except (OSError, ssl.SSLError) as exc:
-        raise InvalidInput(f"cannot load the TLS trust bundle {cafile or capath}: {exc}") from exc
+        raise InvalidInput(
+            _(
+                "cannot load the TLS trust bundle {value}: {exc}",
+                value=cafile or capath,
+                exc=str(exc),
+            )
+        ) from exc
     made.sslobject_class = TimedSSLObject  # the async transport's handshakes, timed
     return made
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Final
 
+from peppolnet.i18n import _
+
 if TYPE_CHECKING:
     from cryptography import x509
 
@@ -37,6 +39,17 @@ def decode_errors() -> tuple[type[Exception], ...]:
     return (ValueError, TypeError, UnsupportedAlgorithm, InvalidVersion)
 
 
+# The parts parse_now names, for the sentence only (the loop keeps plain keys: it runs for
+# every certificate, the sentence only for a broken one).
+_PARTS: Final = {
+    "subject": _("subject"),
+    "issuer": _("issuer"),
+    "public key": _("public key"),
+    "validity": _("validity"),
+    "serial number": _("serial number"),
+}
+
+
 def parse_now(cert: x509.Certificate) -> None:
     """Raise ``ValueError`` naming the part that does not decode; return quietly otherwise."""
     for part, read in (
@@ -49,7 +62,9 @@ def parse_now(cert: x509.Certificate) -> None:
         try:
             read()
         except decode_errors() as exc:
-            raise ValueError(f"its {part} does not decode ({exc})") from exc
+            raise ValueError(
+                _("its {part} does not decode ({exc})", part=_PARTS[part], exc=str(exc))
+            ) from exc
 
 
 def memo_bytes(*values: object) -> int:

@@ -238,7 +238,9 @@ def render_business_card(card: BusinessCard, version: int = 3) -> bytes:
     additional information - exactly what those formats can hold.
     """
     if version not in NAMESPACES:
-        raise ValueError(f"business card version must be 1, 2 or 3, not {version!r}")
+        raise ValueError(
+            _("business card version must be 1, 2 or 3, not {version}", version=repr(version))
+        )
     ns = NAMESPACES[version]
     q = f"{{{ns}}}"
     nsmap: Any = {None: ns}

@@ -35,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _
 
 __all__ = ["SYSTEM_CLOCK", "Clock", "ManualClock", "SystemClock", "as_clock", "require_aware"]
 
@@ -95,7 +96,9 @@ class ManualClock:
         """Move both readings forward by ``by`` (a timedelta or seconds; never backwards)."""
         seconds = by.total_seconds() if isinstance(by, timedelta) else float(by)
         if seconds < 0:
-            raise InvalidInput(f"a clock cannot go back; advance by {seconds} s refused")
+            raise InvalidInput(
+                _("a clock cannot go back; advance by {seconds} s refused", seconds=seconds)
+            )
         with self._lock:
             self._now += timedelta(seconds=seconds)
             self._mono += seconds
@@ -118,7 +121,10 @@ def as_clock(clock: Clock | None) -> Clock:
         return SYSTEM_CLOCK
     if not isinstance(clock, Clock):
         raise InvalidInput(
-            f"clock must be a peppolnet.clock.Clock (with now() and monotonic()), not {clock!r}"
+            _(
+                "clock must be a peppolnet.clock.Clock (with now() and monotonic()), not {clock}",
+                clock=repr(clock),
+            )
         )
     return clock
 
@@ -126,5 +132,11 @@ def as_clock(clock: Clock | None) -> Clock:
 def require_aware(when: datetime, what: str = "a point in time") -> datetime:
     """``when`` in UTC; a naive datetime is refused (its zone would be a guess)."""
     if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
-        raise InvalidInput(f"{what} must be a datetime with a time zone (e.g. UTC), not {when!r}")
+        raise InvalidInput(
+            _(
+                "{what} must be a datetime with a time zone (e.g. UTC), not {when}",
+                what=what,
+                when=repr(when),
+            )
+        )
     return when.astimezone(UTC)

@@ -277,7 +277,9 @@ class Exchange:
         except ForeignResponse as exc:
             if not self.tcp:
                 raise
-            raise BadResponse(f"the reply over TCP is not for this query: {exc.message}") from None
+            raise BadResponse(
+                _("the reply over TCP is not for this query: {message}", message=exc.message)
+            ) from None
         # a question asked for DNSSEC keeps the whole reply: its signatures are validated
         return dataclasses.replace(response, wire=data) if self.dnssec else response
 
@@ -559,7 +561,7 @@ def _recv_exactly(sock: socket.socket, size: int, deadline: float) -> bytes:
         except TimeoutError:
             raise _TimedOut from None
         if not chunk:
-            raise BadResponse("the DNS server closed the TCP connection before the whole reply")
+            raise BadResponse(_("the DNS server closed the TCP connection before the whole reply"))
         chunks += chunk
     return bytes(chunks)
 
@@ -756,7 +758,7 @@ class _UdpEndpoint:
             else:
                 with contextlib.suppress(RuntimeError, ValueError, OSError):
                     self.loop.remove_reader(self._fd)
-            self._fail_all(ConnectionAbortedError("the resolver was closed"))
+            self._fail_all(ConnectionAbortedError(_("the resolver was closed")))
         self._pending = {}
         self._sock.close()
 
@@ -869,7 +871,7 @@ async def _tcp_async(exchange: Exchange, port: int) -> DnsResponse:
         raise _TimedOut from None
     except asyncio.IncompleteReadError:
         raise BadResponse(
-            "the DNS server closed the TCP connection before the whole reply"
+            _("the DNS server closed the TCP connection before the whole reply")
         ) from None
     return exchange.read(data)
 

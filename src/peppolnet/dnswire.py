@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from peppolnet.errors import DnsFailure, InvalidInput
+from peppolnet.i18n import _
 
 __all__ = [
     "CNAME",
@@ -245,13 +246,17 @@ def encode_name(name: str) -> bytes:
     if not text:
         return b"\x00"
     if "\\" in text or " " in text or not text.isascii() or not text.isprintable():
-        raise InvalidInput(f"the DNS name {name!r} must be plain printable ASCII")
+        raise InvalidInput(_("the DNS name {name} must be plain printable ASCII", name=repr(name)))
     labels = text.encode("ascii").split(b".")
     if not all(0 < len(label) <= _MAX_LABEL for label in labels):
-        raise InvalidInput(f"the DNS name {name!r} has an empty or over-long label")
+        raise InvalidInput(
+            _("the DNS name {name} has an empty or over-long label", name=repr(name))
+        )
     wire = b"".join([bytes((len(label),)) + label for label in labels]) + b"\x00"
     if len(wire) > _MAX_NAME:
-        raise InvalidInput(f"the DNS name {name[:80]!r}... is longer than 255 octets")
+        raise InvalidInput(
+            _("the DNS name {name}... is longer than 255 octets", name=repr(name[:80]))
+        )
     return wire
 
 
@@ -268,7 +273,7 @@ def _read_name(data: bytes, pos: int) -> tuple[bytes, int]:
     segment = pos
     while True:
         if pos >= size:
-            raise BadResponse("a name in the DNS reply runs past the end of the message")
+            raise BadResponse(_("a name in the DNS reply runs past the end of the message"))
         length = data[pos]
         if length == 0:
             out.append(0)
@@ -276,25 +281,27 @@ def _read_name(data: bytes, pos: int) -> tuple[bytes, int]:
         kind = length & 0xC0
         if kind == 0xC0:
             if pos + 1 >= size:
-                raise BadResponse("a compression pointer in the DNS reply is cut off")
+                raise BadResponse(_("a compression pointer in the DNS reply is cut off"))
             target = ((length & 0x3F) << 8) | data[pos + 1]
             if target >= segment:
-                raise BadResponse("a compression pointer in the DNS reply does not point back")
+                raise BadResponse(_("a compression pointer in the DNS reply does not point back"))
             jumps += 1
             if jumps > MAX_POINTER_JUMPS:
-                raise BadResponse("a name in the DNS reply has too many compression pointers")
+                raise BadResponse(_("a name in the DNS reply has too many compression pointers"))
             if end < 0:
                 end = pos + 2
             pos = segment = target
             continue
         if kind:
-            raise BadResponse(f"the DNS reply uses an unknown label type 0x{kind:02x}")
+            raise BadResponse(
+                _("the DNS reply uses an unknown label type 0x{kind}", kind=format(kind, "02x"))
+            )
         stop = pos + 1 + length
         if stop > size:
-            raise BadResponse("a label in the DNS reply runs past the end of the message")
+            raise BadResponse(_("a label in the DNS reply runs past the end of the message"))
         out += data[pos:stop]
         if len(out) >= _MAX_NAME:
-            raise BadResponse("a name in the DNS reply is longer than 255 octets")
+            raise BadResponse(_("a name in the DNS reply is longer than 255 octets"))
         pos = stop
 
 
@@ -347,9 +354,9 @@ def build_query(
     it finds bogus: peppolnet validates itself and can then say why (RFC 4035 §3.2.2).
     """
     if not 0 <= query_id <= 0xFFFF:
-        raise InvalidInput(f"a DNS query ID is 16 bits, not {query_id!r}")
+        raise InvalidInput(_("a DNS query ID is 16 bits, not {query_id}", query_id=repr(query_id)))
     if not 0 < rdtype <= 0xFFFF:
-        raise InvalidInput(f"a DNS record type is 16 bits, not {rdtype!r}")
+        raise InvalidInput(_("a DNS record type is 16 bits, not {rdtype}", rdtype=repr(rdtype)))
     flags = _FLAG_RD | (_FLAG_CD if dnssec and edns else 0)
     header = _HEADER.pack(query_id, flags, 1, 0, 0, 1 if edns else 0)
     qname, type_class = _question(name, rdtype)
@@ -362,23 +369,23 @@ def build_query(
 
 def _char_string(data: bytes, pos: int, end: int) -> tuple[str, int]:
     if pos >= end:
-        raise BadResponse("a NAPTR record in the DNS reply is cut off")
+        raise BadResponse(_("a NAPTR record in the DNS reply is cut off"))
     stop = pos + 1 + data[pos]
     if stop > end:
-        raise BadResponse("a character-string in a NAPTR record runs past its record")
+        raise BadResponse(_("a character-string in a NAPTR record runs past its record"))
     return data[pos + 1 : stop].decode("utf-8", errors="replace"), stop
 
 
 def _naptr(data: bytes, pos: int, end: int) -> NaptrRecord:
     if pos + 4 > end:
-        raise BadResponse("a NAPTR record in the DNS reply is cut off")
+        raise BadResponse(_("a NAPTR record in the DNS reply is cut off"))
     order, preference = _TYPE_CLASS.unpack_from(data, pos)
     flags, pos = _char_string(data, pos + 4, end)
     service, pos = _char_string(data, pos, end)
     regexp, pos = _char_string(data, pos, end)
     replacement, pos = _read_name(data, pos)
     if pos != end:
-        raise BadResponse("a NAPTR record's length does not match its content")
+        raise BadResponse(_("a NAPTR record's length does not match its content"))
     return _record_of(order, preference, flags, service, regexp, replacement)
 
 
@@ -395,15 +402,15 @@ def _record_of(
 def _name_rdata(data: bytes, pos: int, end: int) -> bytes:
     name, stop = _read_name(data, pos)
     if stop != end:
-        raise BadResponse("a CNAME record's length does not match its target name")
+        raise BadResponse(_("a CNAME record's length does not match its target name"))
     return name
 
 
 def _soa_negative_ttl(data: bytes, pos: int, end: int, ttl: int) -> int:
-    _, pos = _read_name(data, pos)  # MNAME
-    _, pos = _read_name(data, pos)  # RNAME
+    _mname, pos = _read_name(data, pos)  # MNAME
+    _rname, pos = _read_name(data, pos)  # RNAME
     if pos + _SOA_TIMERS.size != end:
-        raise BadResponse("an SOA record's length does not match its content")
+        raise BadResponse(_("an SOA record's length does not match its content"))
     minimum: int = _SOA_TIMERS.unpack_from(data, pos)[4]
     return min(ttl, minimum)
 
@@ -426,12 +433,16 @@ def _expect(data: bytes, query_id: int, qname: bytes, type_class: bytes) -> tupl
     next server, never give an answer.
     """
     if len(data) < 2 or (data[0] << 8 | data[1]) != query_id:
-        raise ForeignResponse(f"the DNS message does not carry the query's ID {query_id}")
+        raise ForeignResponse(
+            _("the DNS message does not carry the query's ID {query_id}", query_id=query_id)
+        )
     if len(data) < _HEADER.size:
-        raise BadResponse(f"the DNS reply is {len(data)} octets, shorter than a header")
+        raise BadResponse(
+            _("the DNS reply is {length} octets, shorter than a header", length=len(data))
+        )
     flags, qdcount = _HEADER.unpack_from(data)[1:3]
     if not flags & _FLAG_QR or flags & _OPCODE_MASK:
-        raise ForeignResponse("the DNS message is not a response to a standard query")
+        raise ForeignResponse(_("the DNS message is not a response to a standard query"))
     if qdcount == 0 and flags & 0x000F in _ERRORS_WITHOUT_QUESTION:
         return flags, _HEADER.size
     end = _HEADER.size + len(qname)
@@ -440,7 +451,7 @@ def _expect(data: bytes, query_id: int, qname: bytes, type_class: bytes) -> tupl
         or data[_HEADER.size : end].lower() != qname
         or data[end : end + 4] != type_class
     ):
-        raise ForeignResponse("the DNS reply does not echo the question that was asked")
+        raise ForeignResponse(_("the DNS reply does not echo the question that was asked"))
     return flags, end + 4
 
 
@@ -451,11 +462,11 @@ def _record(data: bytes, pos: int) -> tuple[int, int, int, int, int]:
     """
     start = pos + _RR.size
     if start > len(data):
-        raise BadResponse("a record in the DNS reply is cut off")
+        raise BadResponse(_("a record in the DNS reply is cut off"))
     rtype, rclass, ttl, rdlength = _RR.unpack_from(data, pos)
     end = start + rdlength
     if end > len(data):
-        raise BadResponse("a record's data runs past the end of the DNS reply")
+        raise BadResponse(_("a record's data runs past the end of the DNS reply"))
     return rtype, rclass, ttl, start, end
 
 
@@ -489,7 +500,7 @@ def parse_response(
     has_question = pos > _HEADER.size
     # answer section: remember (owner, type, ttl, rdata span) of what may matter, frame the rest
     kept: list[tuple[bytes, int, int, int, int]] = []
-    for _ in range(ancount):
+    for _index in range(ancount):
         if has_question and data[pos : pos + 2] == b"\xc0\x0c":
             owner, pos = qname, pos + 2  # the usual case, a pointer to the question's name
         else:
@@ -499,25 +510,27 @@ def parse_response(
         if rclass == CLASS_IN and rtype in (rdtype, CNAME, DNAME):
             kept.append((owner, rtype, _ttl(ttl), start, pos))
     soa: _Soa | None = None
-    for _ in range(nscount):
+    for _authority in range(nscount):
         owner, pos = _read_name(data, pos)
         rtype, rclass, ttl, start, pos = _record(data, pos)
         if rtype == SOA and rclass == CLASS_IN and soa is None:
             soa = (_soa_negative_ttl(data, start, pos, _ttl(ttl)), _owner_text(owner))
     seen_opt = False
-    for _ in range(arcount):
-        _, pos = _read_name(data, pos)
-        rtype, _, ttl, _, pos = _record(data, pos)
+    for _additional in range(arcount):
+        _owner, pos = _read_name(data, pos)
+        rtype, _class, ttl, _length, pos = _record(data, pos)
         if rtype == OPT:
             if seen_opt:
-                raise BadResponse("the DNS reply has more than one OPT record")
+                raise BadResponse(_("the DNS reply has more than one OPT record"))
             seen_opt = True
             rcode |= (ttl >> 24) << 4  # EDNS extended RCODE: the upper 8 of its 12 bits
     if pos != len(data):
-        raise BadResponse(f"the DNS reply has {len(data) - pos} octets after its last record")
+        raise BadResponse(
+            _("the DNS reply has {count} octets after its last record", count=len(data) - pos)
+        )
     response = _answer(data, rcode, rdtype, qname, kept, soa, server, bool(flags & _FLAG_AD))
     if truncated and rcode == NOERROR and response.ttl is None:
-        raise BadResponse("the DNS reply over TCP is truncated and lacks the records asked for")
+        raise BadResponse(_("the DNS reply over TCP is truncated and lacks the records asked for"))
     return response
 
 
@@ -550,7 +563,7 @@ def _answer(
     owner = qname
     ttls: list[int] = []
     hops: list[tuple[bytes, int, int, int, int]] = []
-    for _ in range(MAX_CNAME_HOPS + 1):
+    for _hop in range(MAX_CNAME_HOPS + 1):
         found = [k for k in kept if k[0] == owner and k[1] == rdtype]
         if found or rdtype == CNAME:
             break
@@ -561,7 +574,12 @@ def _answer(
         hops.append(hop)
         owner = _name_rdata(data, hop[3], hop[4]).lower()
     else:
-        raise BadResponse(f"the DNS reply has a CNAME chain longer than {MAX_CNAME_HOPS}")
+        raise BadResponse(
+            _(
+                "the DNS reply has a CNAME chain longer than {limit}",
+                limit=MAX_CNAME_HOPS,
+            )
+        )
     aliases = _aliases(data, kept, hops) if hops or len(kept) > len(found) else ()
     negative_ttl, soa_owner = soa if soa is not None else (None, None)
     if not found:
@@ -586,7 +604,7 @@ def _answer(
         cname = tuple(_name_text(_name_rdata(data, start, end)) for _, _, _, start, end in found)
     elif rdtype == SOA:
         # a zone's own SOA, asked for at its apex (the SML layer's probe of its zone)
-        soa_wire, _, soa_ttl, start, end = found[0]
+        soa_wire, _rtype, soa_ttl, start, end = found[0]
         negative_ttl = _soa_negative_ttl(data, start, end, soa_ttl)
         soa_owner = _owner_text(soa_wire)
     return DnsResponse(

@@ -47,6 +47,7 @@ __all__ = [
     "gettext",
     "joined",
     "language_from_environment",
+    "message_of",
     "parse_language",
     "render",
     "translations",
@@ -179,10 +180,26 @@ def render(text: object, language: str | None = None) -> str:
     ``message`` is one, as every :class:`peppolnet.errors.PeppolnetError` made with :func:`_`
     has), else as it is (``str(text)``)."""
     if isinstance(text, BaseException):
-        text = getattr(text, "message", None) or text
+        text = message_of(text)
     if isinstance(text, Message):
         return text.render(language)
     return str(text)
+
+
+def message_of(error: BaseException) -> str:
+    """``error``'s sentence: a :class:`Message` when it was made with :func:`_` - as the
+    ``message`` of a :class:`peppolnet.errors.PeppolnetError` or the one argument of any other
+    exception (an httpx error, a ``ValueError`` raised inside the library) - else ``str(error)``.
+
+    Why: ``str(error)`` is a plain ``str``, so an error wrapped into another one's sentence as
+    ``str(exc)`` is English in every language; this keeps the sentence renderable.
+    """
+    message = getattr(error, "message", None)
+    if isinstance(message, Message):
+        return message
+    if len(error.args) == 1 and isinstance(error.args[0], Message):
+        return error.args[0]
+    return message if isinstance(message, str) and message else str(error)
 
 
 def _format(text: str, english: str, params: Mapping[str, object], lang: Language) -> str:
@@ -257,7 +274,9 @@ def parse_language(value: str) -> Language:
     for candidate in (text, base):
         if candidate in _LANGUAGE_NAMES:
             return _LANGUAGE_NAMES[candidate]
-    raise ValueError(f"unknown language {value!r}: use sv (svenska) or en (English)")
+    raise ValueError(
+        _("unknown language {value}: use sv (svenska) or en (English)", value=repr(value))
+    )
 
 
 def language_from_environment(environ: Mapping[str, str] | None = None) -> Language:

@@ -230,7 +230,13 @@ class _Identifier:
         if isinstance(value, cls):
             return value
         if not isinstance(value, str):
-            raise cls.error(f"expected a string for {cls.__name__}, got {type(value).__name__}")
+            raise cls.error(
+                _(
+                    "expected a string for {target}, got {kind}",
+                    target=cls.__name__,
+                    kind=type(value).__name__,
+                )
+            )
         return cls.parse(value)
 
     @classmethod
@@ -433,6 +439,17 @@ def _check_participant_value(scheme: str, value: str, *, lax: bool, insensitive:
     return value
 
 
+# What _check_scheme and _check_value name, by the ``what`` their callers give.
+_SCHEME_OF: Final = {
+    "document type": _("the document type scheme"),
+    "process": _("the process scheme"),
+}
+_IDENTIFIER_OF: Final = {
+    "document type": _("the document type identifier"),
+    "process": _("the process identifier"),
+}
+
+
 def _check_scheme(scheme: str, error: type[InvalidIdentifier], what: str) -> None:
     """POLICY 1 for document type and process schemes: 1..25 characters, no whitespace, no ``::``.
 
@@ -440,11 +457,19 @@ def _check_scheme(scheme: str, error: type[InvalidIdentifier], what: str) -> Non
     only to the participant's (which must also fit a DNS label).
     """
     if not scheme or _WHITESPACE_RE.search(scheme) or SEPARATOR in scheme:
-        raise error(f"the {what} scheme {scheme!r} is empty or malformed", value=scheme)
+        raise error(
+            _("{name} {scheme} is empty or malformed", name=_SCHEME_OF[what], scheme=repr(scheme)),
+            value=scheme,
+        )
     if len(scheme) > MAX_SCHEME_LENGTH:
         raise error(
-            f"the {what} scheme {scheme[:30]!r}... is {len(scheme)} characters long; at most "
-            f"{MAX_SCHEME_LENGTH} are allowed",
+            _(
+                "{name} {scheme}... is {length} characters long; at most {limit} are allowed",
+                name=_SCHEME_OF[what],
+                scheme=repr(scheme[:30]),
+                length=len(scheme),
+                limit=MAX_SCHEME_LENGTH,
+            ),
             value=scheme,
         )
 
@@ -455,16 +480,31 @@ def _check_value(
     """POLICY 1 for document type and process values: length and ISO-8859-1 always, whitespace
     (POLICY 17 and 25) only when strict."""
     if not value:
-        raise error(f"the {what} identifier is empty", value=value)
+        raise error(_("{name} is empty", name=_IDENTIFIER_OF[what]), value=value)
     if len(value) > limit:
         raise error(
-            f"the {what} identifier is {len(value)} characters long; at most {limit} are allowed",
+            _(
+                "{name} is {length} characters long; at most {limit} are allowed",
+                name=_IDENTIFIER_OF[what],
+                length=len(value),
+                limit=limit,
+            ),
             value=value,
         )
     if not _is_latin1(value):
-        raise error(f"the {what} identifier contains characters outside ISO-8859-1", value=value)
+        raise error(
+            _("{name} contains characters outside ISO-8859-1", name=_IDENTIFIER_OF[what]),
+            value=value,
+        )
     if not lax and _WHITESPACE_RE.search(value):
-        raise error(f"the {what} identifier {value[:60]!r} contains whitespace", value=value)
+        raise error(
+            _(
+                "{name} {value} contains whitespace",
+                name=_IDENTIFIER_OF[what],
+                value=repr(value[:60]),
+            ),
+            value=value,
+        )
 
 
 #: The schemes whose values have the structure of POLICY 20.
@@ -711,7 +751,7 @@ class TransportProfile:
             return value
         if not isinstance(value, str):
             raise InvalidTransportProfile(
-                f"expected a string for TransportProfile, got {type(value).__name__}"
+                _("expected a string for TransportProfile, got {kind}", kind=type(value).__name__)
             )
         return cls(value)
 

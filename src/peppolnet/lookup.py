@@ -162,7 +162,10 @@ def resolve_document_type(value: DocumentTypeId | str | None) -> DocumentTypeId:
         return value
     if not isinstance(value, str):
         raise InvalidDocumentTypeId(
-            f"document_type must be an alias, an identifier or a DocumentTypeId, not {value!r}"
+            _(
+                "document_type must be an alias, an identifier or a DocumentTypeId, not {value}",
+                value=repr(value),
+            )
         )
     alias = DOCUMENT_TYPE_ALIASES.get(value.strip().lower())
     if alias is not None:
@@ -1358,7 +1361,12 @@ class _Base:
 
             network = PRODUCTION
         if deadline is not None and not (isinstance(deadline, int | float) and deadline > 0):
-            raise InvalidInput(f"deadline must be a positive number of seconds, not {deadline!r}")
+            raise InvalidInput(
+                _(
+                    "deadline must be a positive number of seconds, not {deadline}",
+                    deadline=repr(deadline),
+                )
+            )
         self.network = network
         self.deadline = None if deadline is None else float(deadline)
         self.operators = operators
@@ -1386,11 +1394,16 @@ class _Base:
         query, candidates = _candidates(participant, number, country)
         doc = resolve_document_type(document_type)
         if process is not None and not isinstance(process, str | ProcessId):
-            raise InvalidProcessId(f"process must be text or a ProcessId, not {process!r}")
+            raise InvalidProcessId(
+                _("process must be text or a ProcessId, not {process}", process=repr(process))
+            )
         proc = ProcessId.parse(process) if isinstance(process, str) else process
         if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
             raise InvalidInput(
-                f"at must be a datetime with a time zone (e.g. datetime.now(UTC)), not {at!r}"
+                _(
+                    "at must be a datetime with a time zone (e.g. datetime.now(UTC)), not {at}",
+                    at=repr(at),
+                )
             )
         ctx = _Context(
             query=query,

@@ -129,7 +129,7 @@ class Networks:
 
     def __post_init__(self) -> None:
         if not self.networks:
-            raise InvalidInput(f"the network list {self.name!r} names no network")
+            raise InvalidInput(_("the network list {name} names no network", name=repr(self.name)))
 
     def replace(self, **changes: Any) -> Networks:
         """A copy with every network changed alike, e.g. ``replace(nameservers=(...))``."""

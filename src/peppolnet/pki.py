@@ -539,8 +539,12 @@ def require_checker(checker: object, *, asynchronous: bool = False) -> None:
     if not isinstance(checker, wanted):
         methods = "answer(cert, issuer, at)" + (" or async aanswer(...)" if asynchronous else "")
         raise InvalidInput(
-            f"revocation= needs {methods} and a soft_fail attribute "
-            f"(peppolnet.pki.RevocationChecker); {type(checker).__name__} has not"
+            _(
+                "revocation= needs {methods} and a soft_fail attribute "
+                "(peppolnet.pki.RevocationChecker); {kind} has not",
+                methods=methods,
+                kind=type(checker).__name__,
+            )
         )
 
 
@@ -566,8 +570,11 @@ async def arevocation_answer(
 def _checked(result: object, checker: object) -> RevocationAnswer:
     if not isinstance(result, RevocationAnswer):
         raise InvalidInput(
-            f"the revocation checker {type(checker).__name__} answered {result!r}, "
-            "not a RevocationAnswer"
+            _(
+                "the revocation checker {kind} answered {result}, not a RevocationAnswer",
+                kind=type(checker).__name__,
+                result=repr(result),
+            )
         )
     return result
 

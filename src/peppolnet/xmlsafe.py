@@ -134,7 +134,9 @@ def parse_xml(
         if isinstance(data, bytearray | memoryview):
             data = bytes(data)
         if not isinstance(data, bytes):
-            raise InvalidSmpDocument(f"XML must be given as bytes, not {type(data).__name__}")
+            raise InvalidSmpDocument(
+                _("XML must be given as bytes, not {kind}", kind=type(data).__name__)
+            )
     root = _parsed(data, max_bytes)
     docinfo: etree.DocInfo = root.getroottree().docinfo
     # Catches DTDs in encodings the byte scan above cannot see (UTF-16, UTF-32, EBCDIC).

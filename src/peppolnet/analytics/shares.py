@@ -372,7 +372,7 @@ def _as_row(number: int, item: object) -> RegisterRow:
     try:
         value, country = _identity(item)
     except PeppolnetError as exc:  # a record whose id does not parse
-        return RegisterRow(number, (), problem=str(exc))
+        return RegisterRow(number, (), problem=exc.message)
     if value is None:
         kind = type(item).__name__
         return RegisterRow(
@@ -383,7 +383,7 @@ def _as_row(number: int, item: object) -> RegisterRow:
     try:
         candidates = lookup_key(row)
     except InvalidInput as exc:
-        return dataclasses.replace(row, problem=str(exc))
+        return dataclasses.replace(row, problem=exc.message)
     country = country or _scheme_country(candidates[0].icd or "")
     return dataclasses.replace(row, candidates=candidates, country=country)
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 from peppolnet._memory import DEFAULT_BUDGET
 from peppolnet.clock import SystemClock
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     from peppolnet.bulk.run import CheckOptions, _Plan
@@ -107,8 +108,12 @@ def recipe_for(lookup: object, options: CheckOptions, processes: int) -> Recipe:
     concurrency = options.get("concurrency", 16)
     if processes > concurrency:
         raise InvalidInput(
-            f"processes ({processes}) must not exceed concurrency ({concurrency}): "
-            "every worker process needs at least one lookup at a time"
+            _(
+                "processes ({processes}) must not exceed concurrency ({concurrency}): "
+                "every worker process needs at least one lookup at a time",
+                processes=processes,
+                concurrency=concurrency,
+            )
         )
     network, settings = _lookup_settings(lookup, options, concurrency)
     from peppolnet.bulk.run import default_per_host  # loaded already: run.py calls this
@@ -132,8 +137,11 @@ def recipe_for(lookup: object, options: CheckOptions, processes: int) -> Recipe:
         pickle.dumps(recipe)
     except Exception as exc:  # a setting of the caller's that no other process can receive
         raise InvalidInput(
-            f"with processes > 1 every lookup setting is sent to the worker processes, "
-            f"and one cannot be: {exc}"
+            _(
+                "with processes > 1 every lookup setting is sent to the worker "
+                "processes, and one cannot be: {exc}",
+                exc=str(exc),
+            )
         ) from exc
     return recipe
 
@@ -142,14 +150,16 @@ def _refuse_live(options: CheckOptions) -> None:
     """Options holding live objects that a worker process could not share."""
     if options.get("cache") is not None:
         raise InvalidInput(
-            "cache= cannot be used with processes > 1: each worker process keeps a result cache "
-            "of its own (a share of the memory budget), and an object of yours cannot be shared "
-            "between processes"
+            _(
+                "cache= cannot be used with processes > 1: each worker process keeps a "
+                "result cache of its own (a share of the memory budget), and an object "
+                "of yours cannot be shared between processes"
+            )
         )
     clock = options.get("clock")
     if clock is not None and not isinstance(clock, SystemClock):
         raise InvalidInput(
-            "clock= cannot be used with processes > 1: worker processes keep the system clock"
+            _("clock= cannot be used with processes > 1: worker processes keep the system clock")
         )
 
 
@@ -179,15 +189,20 @@ def _lookup_settings(
     ):
         if options.get("revocation") is not None:
             raise InvalidInput(
-                "pass revocation= either to check_many (for the run's own lookup) or to your "
-                "own lookup, not to both"
+                _(
+                    "pass revocation= either to check_many (for the run's own lookup) or to"
+                    " your own lookup, not to both"
+                )
             )
         return lookup.args[0], dict(lookup.keywords)
     raise InvalidInput(
-        "with processes > 1 each worker process makes its own lookup from settings: pass "
-        "network= (and per_host=, timeout=, deadline=, revocation=), or "
-        "functools.partial(AsyncLookup, network, **settings); a lookup object cannot be sent "
-        f"to another process ({lookup!r})"
+        _(
+            "with processes > 1 each worker process makes its own lookup from "
+            "settings: pass network= (and per_host=, timeout=, deadline=, "
+            "revocation=), or functools.partial(AsyncLookup, network, **settings); "
+            "a lookup object cannot be sent to another process ({lookup})",
+            lookup=repr(lookup),
+        )
     )
 
 
@@ -203,8 +218,11 @@ def _crl_settings(checker: object) -> dict[str, Any] | None:
     )
     if type(checker) is not CrlChecker or not own_parts:
         raise InvalidInput(
-            "with processes > 1 revocation= must be a CrlChecker without an http_client or "
-            "clock of yours: each worker process makes its own from its settings"
+            _(
+                "with processes > 1 revocation= must be a CrlChecker without an "
+                "http_client or clock of yours: each worker process makes its own from "
+                "its settings"
+            )
         )
     settings = {name: getattr(checker, name) for name in _CRL_SETTINGS}
     for name in _CRL_DURATIONS:

@@ -423,11 +423,17 @@ def _open_xlsx(path: Path) -> _Opened:
     try:
         import openpyxl  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - openpyxl is a test dependency
-        raise InvalidInput("reading .xlsx needs openpyxl: pip install peppolnet[xlsx]") from exc
+        raise InvalidInput(_("reading .xlsx needs openpyxl: pip install peppolnet[xlsx]")) from exc
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a bad file
-        raise InvalidInput(f"the register {path.name!r} is not a readable .xlsx: {exc}") from exc
+        raise InvalidInput(
+            _(
+                "the register {name} is not a readable .xlsx: {exc}",
+                name=repr(path.name),
+                exc=str(exc),
+            )
+        ) from exc
     sheet = book.worksheets[0]
     values = sheet.iter_rows(values_only=True)
 
@@ -446,7 +452,7 @@ def _open_xlsx(path: Path) -> _Opened:
             break
     if headers is None:
         book.close()
-        raise InvalidInput(f"the register {path.name!r} is empty")
+        raise InvalidInput(_("the register {name!r} is empty", name=path.name))
     while headers and not headers[-1]:
         headers.pop()
 

@@ -314,7 +314,7 @@ def _as_row(item: BulkItem, number: int) -> RegisterRow:
     try:
         candidates = lookup_key(RegisterRow(number, (text,), participant_id=text))
     except InvalidInput as exc:
-        return RegisterRow(number, (text,), participant_id=text, problem=str(exc))
+        return RegisterRow(number, (text,), participant_id=text, problem=exc.message)
     # made once, complete: a dataclasses.replace per item cost more than the lookup key
     return RegisterRow(number, (text,), participant_id=text, candidates=candidates)
 
@@ -488,15 +488,20 @@ def _plan(lookup: _Choice | None, options: CheckOptions, caller: str) -> _Plan:
     """
     if _processes(options, caller) > 1:
         raise InvalidInput(
-            "processes > 1 is for check_many: the rows are handed between processes in the "
-            "caller's thread (run check_many in a thread of yours, e.g. asyncio.to_thread)"
+            _(
+                "processes > 1 is for check_many: the rows are handed between processes"
+                " in the caller's thread (run check_many in a thread of yours, e.g. "
+                "asyncio.to_thread)"
+            )
         )
     concurrency = options.get("concurrency", 16)
     retries = options.get("retries", 0)  # the lookup retries faults within its own budget
     if concurrency < 1:
-        raise InvalidInput(f"concurrency must be at least 1, not {concurrency}")
+        raise InvalidInput(
+            _("concurrency must be at least 1, not {concurrency}", concurrency=concurrency)
+        )
     if retries < 0:
-        raise InvalidInput(f"retries must be 0 or more, not {retries}")
+        raise InvalidInput(_("retries must be 0 or more, not {retries}", retries=retries))
     from peppolnet.lookup import resolve_document_type
 
     document_type = options.get("document_type")
@@ -526,7 +531,12 @@ def _processes(options: CheckOptions, caller: str) -> int:
         raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
     processes = options.get("processes", 1)
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise InvalidInput(f"processes must be a whole number of at least 1, not {processes!r}")
+        raise InvalidInput(
+            _(
+                "processes must be a whole number of at least 1, not {processes}",
+                processes=repr(processes),
+            )
+        )
     return processes
 
 
@@ -539,8 +549,10 @@ def _checker(
     if lookup is not None and revocation is not None:
         # a lookup of the caller's has its own checker: a second one would silently be ignored
         raise InvalidInput(
-            "pass revocation= either to check_many (for the run's own lookup) or to your own "
-            "Lookup, not to both"
+            _(
+                "pass revocation= either to check_many (for the run's own lookup) or to"
+                " your own Lookup, not to both"
+            )
         )
     if lookup is None:
         made: object = _own_async_lookup(

@@ -273,7 +273,7 @@ class _Result:
 
     def _start(self) -> _Pager:
         if self._started:
-            raise DirectoryQueryError("a search result can be iterated only once; search again")
+            raise DirectoryQueryError(_("a search result can be iterated only once; search again"))
         self._started = True
         return self._pager
 

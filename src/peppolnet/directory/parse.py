@@ -44,7 +44,7 @@ def _bad(message: str) -> DirectoryError:
 
 def _str(value: object, where: str) -> str:
     if not isinstance(value, str):
-        raise _bad(f"{where} should be text, got {type(value).__name__}")
+        raise _bad(_("{where} should be text, got {kind}", where=where, kind=type(value).__name__))
     return value
 
 
@@ -58,22 +58,24 @@ def _opt_str(obj: Mapping[str, Any], key: str) -> str | None:
 def _int(obj: Mapping[str, Any], key: str, default: int) -> int:
     value = obj.get(key, default)
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise _bad(f"'{key}' should be a whole number, got {value!r}")
+        raise _bad(_("'{key}' should be a whole number, got {value}", key=key, value=repr(value)))
     try:
         return int(value)
     except (TypeError, ValueError, OverflowError):
-        raise _bad(f"'{key}' should be a number, got {value!r}") from None
+        raise _bad(
+            _("'{key}' should be a number, got {value}", key=key, value=repr(value))
+        ) from None
 
 
 def _date(text: object) -> date | None:
     if text is None or text == "":
         return None
     if not isinstance(text, str):
-        raise _bad(f"invalid date {text!r} (not text)")
+        raise _bad(_("invalid date {text} (not text)", text=repr(text)))
     try:
         return date.fromisoformat(text.strip()[:10])
     except ValueError:
-        raise _bad(f"invalid date {text!r}") from None
+        raise _bad(_("invalid date {text}", text=repr(text))) from None
 
 
 def _datetime(text: object) -> datetime | None:
@@ -89,14 +91,28 @@ def _participant(scheme: str, value: str) -> ParticipantId:
     try:
         return ParticipantId(scheme.strip(), value.strip(), lax=True)
     except InvalidIdentifier as exc:
-        raise _bad(f"participant {scheme}::{value} is not valid ({exc})") from None
+        raise _bad(
+            _(
+                "participant {scheme}::{value} is not valid ({exc})",
+                scheme=scheme,
+                value=value,
+                exc=exc.message,
+            )
+        ) from None
 
 
 def _doctype(scheme: str, value: str) -> DocumentTypeId:
     try:
         return DocumentTypeId(scheme.strip(), value.strip(), lax=True)
     except InvalidIdentifier as exc:
-        raise _bad(f"document type {scheme}::{value[:80]} is not valid ({exc})") from None
+        raise _bad(
+            _(
+                "document type {scheme}::{value} is not valid ({exc})",
+                scheme=scheme,
+                value=value[:80],
+                exc=exc.message,
+            )
+        ) from None
 
 
 def _page(matches: list[DirectoryMatch], header: Mapping[str, Any]) -> SearchPage:
@@ -126,7 +142,9 @@ def _json_names(value: object) -> tuple[Name, ...]:
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list):
-        raise _bad(f"an entity name should be text or a list, got {type(value).__name__}")
+        raise _bad(
+            _("an entity name should be text or a list, got {kind}", kind=type(value).__name__)
+        )
     names = []
     for item in value:
         if isinstance(item, str):
@@ -135,7 +153,7 @@ def _json_names(value: object) -> tuple[Name, ...]:
             language = _opt_str(item, "language")
             names.append(Name(_str(item.get("name", ""), "name").strip(), language))
         else:
-            raise _bad("an entity name entry should be text or an object")
+            raise _bad(_("an entity name entry should be text or an object"))
     return tuple(names)
 
 
@@ -144,23 +162,23 @@ def _json_list(obj: Mapping[str, Any], key: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _bad(f"'{key}' should be a list")
+        raise _bad(_("'{key}' should be a list", key=key))
     return value
 
 
 def _json_pair(item: object, where: str) -> tuple[str, str]:
     if not isinstance(item, dict):
-        raise _bad(f"{where} should be an object with scheme and value")
+        raise _bad(_("{where} should be an object with scheme and value", where=where))
     return _str(item.get("scheme", ""), f"{where} scheme"), _str(item.get("value", ""), where)
 
 
 def _json_entity(obj: object) -> BusinessEntity:
     if not isinstance(obj, dict):
-        raise _bad("an entity should be an object")
+        raise _bad(_("an entity should be an object"))
     contacts = []
     for c in _json_list(obj, "contacts"):
         if not isinstance(c, dict):
-            raise _bad("a contact should be an object")
+            raise _bad(_("a contact should be an object"))
         contacts.append(
             Contact(
                 type=_opt_str(c, "type"),
@@ -186,10 +204,10 @@ def _json_entity(obj: object) -> BusinessEntity:
 
 def _json_match(obj: object) -> DirectoryMatch:
     if not isinstance(obj, dict):
-        raise _bad("a match should be an object")
+        raise _bad(_("a match should be an object"))
     pid = obj.get("participantID")
     if pid is None:
-        raise _bad("a match has no participantID")
+        raise _bad(_("a match has no participantID"))
     return DirectoryMatch(
         participant=_participant(*_json_pair(pid, "participantID")),
         document_types=tuple(
@@ -202,13 +220,13 @@ def _json_match(obj: object) -> DirectoryMatch:
 def parse_search_json(body: bytes) -> SearchPage:
     """Parse a ``/search/1.0/json`` answer; both ``name`` shapes are accepted."""
     if len(body) > MAX_RESPONSE_BYTES:
-        raise _bad(f"it is larger than {MAX_RESPONSE_BYTES} bytes")
+        raise _bad(_("it is larger than {limit} bytes", limit=MAX_RESPONSE_BYTES))
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _bad(f"not JSON ({exc})") from None
+        raise _bad(_("not JSON ({exc})", exc=str(exc))) from None
     if not isinstance(doc, dict):
-        raise _bad("the top level is not a JSON object")
+        raise _bad(_("the top level is not a JSON object"))
     matches = [_json_match(m) for m in _json_list(doc, "matches")]
     return _page(matches, doc)
 
@@ -317,14 +335,14 @@ def parse_search_xml(body: bytes) -> SearchPage:
     try:
         root = parse_xml(body, max_bytes=MAX_RESPONSE_BYTES)
     except PeppolnetError as exc:
-        raise _bad(str(exc)) from None
+        raise _bad(exc.message) from None
     if root.tag != "resultlist":
-        raise _bad(f"expected <resultlist>, found <{root.tag}>")
+        raise _bad(_("expected <resultlist>, found <{tag}>", tag=root.tag))
     matches = []
     for m in root.findall("match"):
         pid = m.find("participantID")
         if pid is None:
-            raise _bad("a match has no participantID")
+            raise _bad(_("a match has no participantID"))
         matches.append(
             DirectoryMatch(
                 participant=_participant(pid.get("scheme") or "", element_text(pid) or ""),

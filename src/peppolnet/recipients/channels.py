@@ -140,8 +140,11 @@ def _key(request: Request, idempotency_key: str | None) -> str:
         return request.request_id
     if not isinstance(idempotency_key, str) or not _KEY_RE.fullmatch(idempotency_key):
         raise InvalidInput(
-            "an idempotency key must be 1 to 255 letters, digits or _~+=- characters, "
-            f"not {idempotency_key!r}"
+            _(
+                "an idempotency key must be 1 to 255 letters, digits or _~+=- "
+                "characters, not {idempotency_key}",
+                idempotency_key=repr(idempotency_key),
+            )
         )
     return idempotency_key
 
@@ -261,9 +264,14 @@ class SmtpServer:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if security not in ("none", "starttls", "ssl"):
-            raise InvalidInput(f"smtp security must be none, starttls or ssl, not {security!r}")
+            raise InvalidInput(
+                _(
+                    "smtp security must be none, starttls or ssl, not {security}",
+                    security=repr(security),
+                )
+            )
         if (username is None) != (password is None):
-            raise InvalidInput("smtp username and password go together")
+            raise InvalidInput(_("smtp username and password go together"))
         self.host = host
         self.port = port or (465 if security == "ssl" else 587)
         self.security = security
@@ -421,7 +429,12 @@ class HttpChannel:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not desk_url.startswith(("http://", "https://")):
-            raise InvalidInput(f"the desk URL must start with http:// or https://: {desk_url!r}")
+            raise InvalidInput(
+                _(
+                    "the desk URL must start with http:// or https://: {desk_url}",
+                    desk_url=repr(desk_url),
+                )
+            )
         self.desk_url = desk_url.rstrip("/")
         self._own_client = client is None
         self.client = client or _http.client(context(True), timeout=timeout)
@@ -557,9 +570,15 @@ def make_channel(name: str, /, **options: Any) -> Channel:
     factory = _FACTORIES.get(name)
     if factory is None:
         raise InvalidInput(
-            f"unknown channel {name!r}; known channels: {', '.join(available_channels())}"
+            _(
+                "unknown channel {name}; known channels: {listed}",
+                name=repr(name),
+                listed=", ".join(available_channels()),
+            )
         )
     try:
         return factory(**options)
     except TypeError as exc:
-        raise InvalidInput(f"bad options for the {name} channel: {exc}") from exc
+        raise InvalidInput(
+            _("bad options for the {name} channel: {exc}", name=name, exc=str(exc))
+        ) from exc

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from peppolnet.bulk.registers import RegisterRow, lookup_key, read_register
 from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import InvalidIdentifier, InvalidInput
+from peppolnet.i18n import _
 from peppolnet.identifiers import ParticipantId
 from peppolnet.recipients.search import NameIndex, normalise_name
 from peppolnet.recipients.store import Store
@@ -68,7 +69,7 @@ _ORG_RE: Final = re.compile(r"^[A-Za-z]{0,2}[\s\-.:/]*\d[\d\s\-.:/]{3,}[A-Za-z0-
 
 def _ts(moment: datetime) -> str:
     if moment.tzinfo is None:
-        raise InvalidInput("timestamps must be timezone-aware (e.g. datetime.now(UTC))")
+        raise InvalidInput(_("timestamps must be timezone-aware (e.g. datetime.now(UTC))"))
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 

@@ -102,8 +102,12 @@ def generate_migration_key(length: int = 16) -> str:
         from peppolnet.errors import InvalidInput
 
         raise InvalidInput(
-            f"a migration key must be {MIN_MIGRATION_KEY_LENGTH} to "
-            f"{MAX_MIGRATION_KEY_LENGTH} characters long, not {length}"
+            _(
+                "a migration key must be {low} to {high} characters long, not {length}",
+                low=MIN_MIGRATION_KEY_LENGTH,
+                high=MAX_MIGRATION_KEY_LENGTH,
+                length=length,
+            )
         )
     upper, lower, digits = "ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnopqrstuvwxyz", "23456789"
     classes = (upper, lower, digits, MIGRATION_KEY_SPECIALS)

@@ -295,7 +295,7 @@ def _check_country(text: str) -> str:
 def _check_participant(pid: ParticipantId) -> ParticipantId:
     result = validate(pid)
     if not result.valid:
-        raise ValueError("; ".join(p.message for p in result.errors))
+        raise ValueError(joined([p.message for p in result.errors]))
     return pid
 
 

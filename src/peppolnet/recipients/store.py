@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Final, Self
 
 from peppolnet.errors import DamagedDatabase, InvalidInput, StoreError
+from peppolnet.i18n import _
 from peppolnet.recipients.schema import STEPS
 
 __all__ = [
@@ -64,7 +65,9 @@ def register_migration(version: int, sql: str) -> None:
         if known == version:
             if script == sql:
                 return
-            raise InvalidInput(f"schema migration {version} is already registered")
+            raise InvalidInput(
+                _("schema migration {version} is already registered", version=version)
+            )
     MIGRATIONS.append((version, sql))
     MIGRATIONS.sort(key=lambda step: step[0])
 
@@ -83,17 +86,26 @@ def _store_error(exc: sqlite3.Error | UnicodeDecodeError, path: Path) -> StoreEr
     damage = _damage(exc)
     if damage is not None:
         return DamagedDatabase(
-            f"the recipient database {str(path)!r} is damaged: {damage}; restore the file from "
-            "a backup"
+            _(
+                "the recipient database {path} is damaged: {damage}; restore the file "
+                "from a backup",
+                path=repr(str(path)),
+                damage=damage,
+            )
         )
     if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
         return StoreError(
-            f"the recipient database {str(path)!r} is locked by another writer; try again",
+            _(
+                "the recipient database {path} is locked by another writer; try again",
+                path=repr(str(path)),
+            ),
             retryable=True,
         )
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
-        return StoreError(f"{str(path)!r} is not a SQLite database")
-    return StoreError(f"the recipient database {str(path)!r} cannot be used: {text}")
+        return StoreError(_("{path} is not a SQLite database", path=repr(str(path))))
+    return StoreError(
+        _("the recipient database {path} cannot be used: {text}", path=repr(str(path)), text=text)
+    )
 
 
 def _damage(exc: sqlite3.Error | UnicodeDecodeError) -> str | None:
@@ -105,10 +117,14 @@ def _damage(exc: sqlite3.Error | UnicodeDecodeError) -> str | None:
     text = str(exc)
     if isinstance(exc, UnicodeDecodeError) or text.startswith("Could not decode to UTF-8"):
         column = re.search(r"column '(\w+)'", text)
-        where = f" (column {column.group(1)!r})" if column else ""
-        return f"a stored text{where} is not valid UTF-8 any more"
+        if column:
+            return _(
+                "a stored text (column {column}) is not valid UTF-8 any more",
+                column=repr(column.group(1)),
+            )
+        return _("a stored text is not valid UTF-8 any more")
     if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_CORRUPT") or "malformed" in text:
-        return f"SQLite finds it malformed ({text})"
+        return _("SQLite finds it malformed ({text})", text=text)
     return None
 
 
@@ -201,7 +217,11 @@ class Store:
             )
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(
-                f"cannot open the recipient database {str(self.path)!r}: {exc}"
+                _(
+                    "cannot open the recipient database {path}: {exc}",
+                    path=repr(str(self.path)),
+                    exc=str(exc),
+                )
             ) from exc
         conn.store_path = self.path
         conn.row_factory = sqlite3.Row
@@ -295,8 +315,13 @@ class Store:
         latest = max(version for version, _ in MIGRATIONS)
         if current > latest:
             raise StoreError(
-                f"the recipient database {str(self.path)!r} has schema version {current}, newer "
-                f"than this peppolnet understands ({latest}); upgrade peppolnet"
+                _(
+                    "the recipient database {path} has schema version {current}, newer than"
+                    " this peppolnet understands ({latest}); upgrade peppolnet",
+                    path=repr(str(self.path)),
+                    current=current,
+                    latest=latest,
+                )
             )
         for version, sql in sorted(MIGRATIONS):
             if version <= current:

@@ -57,7 +57,7 @@ from peppolnet.errors import (
     PeppolnetError,
     SendInProgress,
 )
-from peppolnet.i18n import _, parse_language, render
+from peppolnet.i18n import _, joined, parse_language, render
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.operators import Operator
 from peppolnet.reachability import Reachability, Verdict
@@ -116,12 +116,12 @@ next one carries the same idempotency key: the operator still sees one send.
 """
 
 _OPEN: Final = frozenset({RequestStatus.DRAFT, RequestStatus.SENDING, RequestStatus.SENT})
-_CLOSED_HINT: Final = "a new attempt is a new request (build it again: it gets its own id)"
+_CLOSED_HINT: Final = _("a new attempt is a new request (build it again: it gets its own id)")
 
 
 def _ts(moment: datetime) -> str:
     if moment.utcoffset() is None:
-        raise InvalidInput("the tracker clock must return times with a time zone (e.g. UTC)")
+        raise InvalidInput(_("the tracker clock must return times with a time zone (e.g. UTC)"))
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
@@ -500,21 +500,31 @@ def _row_to_tracked(row: Any, path: Path) -> TrackedRequest:
     try:
         return _read_row(row)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # InvalidRequest too
-        raise _damaged(path, f"request {row['request_id']}", exc) from exc
+        raise _damaged(path, _("request {rid}", rid=row["request_id"]), exc) from exc
 
 
 def _damaged(path: Path, what: str, exc: Exception) -> DamagedDatabase:
     if isinstance(exc, InvalidRequest):
-        reason = "its stored document is not a valid request: " + "; ".join(
-            f"{field}: {message}" for field, message in exc.problems
+        reason = _(
+            "its stored document is not a valid request: {problems}",
+            problems=joined([_("{field}: {problem}", field=f, problem=m) for f, m in exc.problems]),
         )
     elif isinstance(exc, json.JSONDecodeError):
-        reason = "a stored JSON value is not JSON any more"
+        reason = _("a stored JSON value is not JSON any more")
     else:
-        reason = f"a stored value is not what peppolnet wrote ({type(exc).__name__}: {exc})"
+        reason = _(
+            "a stored value is not what peppolnet wrote ({kind}: {error})",
+            kind=type(exc).__name__,
+            error=str(exc),
+        )
     return DamagedDatabase(
-        f"the recipient database {str(path)!r} is damaged: {what} cannot be read back "
-        f"({reason}); restore the file from a backup"
+        _(
+            "the recipient database {path} is damaged: {what} cannot be read back "
+            "({reason}); restore the file from a backup",
+            path=repr(str(path)),
+            what=what,
+            reason=reason,
+        )
     )
 
 
@@ -561,7 +571,12 @@ class RequestTracker:
         claim_timeout: timedelta = CLAIM_TIMEOUT,
     ) -> None:
         if not claim_timeout > timedelta(0):
-            raise InvalidInput(f"claim_timeout must be positive, not {claim_timeout}")
+            raise InvalidInput(
+                _(
+                    "claim_timeout must be positive, not {claim_timeout}",
+                    claim_timeout=claim_timeout,
+                )
+            )
         self.claim_timeout = claim_timeout
         self.clock: Clock = as_clock(clock)
         self.store = db_path if isinstance(db_path, Store) else Store(db_path)
@@ -597,14 +612,25 @@ class RequestTracker:
                 (text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
             ).fetchall()
             if len(rows) > 1:
-                raise InvalidInput(f"{request_id!r} matches more than one request; give more of it")
+                raise InvalidInput(
+                    _(
+                        "{request_id} matches more than one request; give more of it",
+                        request_id=repr(request_id),
+                    )
+                )
             row = rows[0] if rows else None
         return None if row is None else _row_to_tracked(row, self.path)
 
     def _need(self, request_id: str) -> TrackedRequest:
         found = self.get(request_id)
         if found is None:
-            raise InvalidInput(f"no request with id {request_id!r} in {self.path}")
+            raise InvalidInput(
+                _(
+                    "no request with id {request_id} in {path}",
+                    request_id=repr(request_id),
+                    path=self.path,
+                )
+            )
         return found
 
     def list(
@@ -624,7 +650,13 @@ class RequestTracker:
                 wanted = RequestStatus(status).value
             except ValueError:
                 known = ", ".join(s.value for s in RequestStatus)
-                raise InvalidInput(f"unknown status {status!r}; use one of {known}") from None
+                raise InvalidInput(
+                    _(
+                        "unknown status {status}; use one of {known}",
+                        status=repr(status),
+                        known=known,
+                    )
+                ) from None
         pid: str | None = None
         if participant is not None:
             parsed = (
@@ -657,7 +689,11 @@ class RequestTracker:
                 for r in rows.fetchall()
             ]
         except ValueError as exc:
-            raise _damaged(self.path, f"the history of request {tracked.request_id}", exc) from exc
+            raise _damaged(
+                self.path,
+                _("the history of request {request_id}", request_id=tracked.request_id),
+                exc,
+            ) from exc
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -687,15 +723,7 @@ class RequestTracker:
             if row is None:
                 same = self._open_twin(conn, request)
                 if same is not None:
-                    then = (
-                        "send or cancel that one first"
-                        if same["status"] == RequestStatus.DRAFT.value
-                        else "follow it up or cancel it first"
-                    )
-                    raise InvalidInput(
-                        f"request {same['request_id']} ({same['status']}) already asks to "
-                        f"{_ask(request)}; {then}"
-                    )
+                    raise _asked_already(same, request)
                 conn.execute(
                     "INSERT INTO requests (request_id, kind, participant_id, seat_id, "
                     "company_name, status, body, plan, created_at, updated_at) "
@@ -719,15 +747,16 @@ class RequestTracker:
                 same = row["body"] == body and (plan_json is None or plan_json == row["plan"])
                 if status is RequestStatus.SENDING and not same:
                     raise InvalidInput(
-                        f"request {rid} is being sent ({_claim_text(row)}); it cannot be "
-                        "changed while its send is under way"
+                        _(
+                            "request {rid} is being sent ({claim_text}); it cannot be changed while"
+                            " its send is under way",
+                            rid=rid,
+                            claim_text=_claim_text(row),
+                        )
                     )
                 if status is not RequestStatus.DRAFT:
                     if row["body"] != body:
-                        hint = "" if status is RequestStatus.SENT else f"; {_CLOSED_HINT}"
-                        raise InvalidInput(
-                            f"request {rid} is already {status.value}; it cannot be changed{hint}"
-                        )
+                        raise _unchangeable(rid, status)
                 elif not same:
                     # Changed content is a new hand-over: a key an earlier (failed) attempt
                     # carried must not make a desk answer with what that attempt sent.
@@ -773,13 +802,21 @@ class RequestTracker:
             status = RequestStatus(row["status"])
             if status not in _OPEN:
                 raise InvalidInput(
-                    f"request {rid} is already {status.value}; only a draft or a sent "
-                    "request can be cancelled"
+                    _(
+                        "request {rid} is already {status}; only a draft or a sent request can "
+                        "be cancelled",
+                        rid=rid,
+                        status=status.value,
+                    )
                 )
             if status is RequestStatus.SENDING and (row["claim_expires_at"] or "") > now:
                 raise InvalidInput(
-                    f"request {rid} is being sent ({_claim_text(row)}); cancel it when that "
-                    "send is done"
+                    _(
+                        "request {rid} is being sent ({claim_text}); cancel it when that send "
+                        "is done",
+                        rid=rid,
+                        claim_text=_claim_text(row),
+                    )
                 )
             conn.execute(
                 "UPDATE requests SET status = 'cancelled', reason = ?, closed_at = ?, "
@@ -883,7 +920,14 @@ class RequestTracker:
                 if first is not None:
                     return dataclasses.replace(first, duplicate=True)
             if tracked.status not in (RequestStatus.DRAFT, RequestStatus.SENDING):
-                raise InvalidInput(f"request {rid} was {tracked.status.value}; {_CLOSED_HINT}")
+                raise InvalidInput(
+                    _(
+                        "request {rid} was {status}; {hint}",
+                        rid=rid,
+                        status=tracked.status.value,
+                        hint=_CLOSED_HINT,
+                    )
+                )
             # The condition is the lock: a draft, or a send whose claim has run out. Another
             # transaction cannot slip in between (BEGIN IMMEDIATE holds the write lock), and
             # the rowcount says whether this claim took.
@@ -906,8 +950,12 @@ class RequestTracker:
             if not claimed:
                 expires = tracked.claim_expires_at or now
                 raise SendInProgress(
-                    f"request {rid} is already being sent by {_claim_text(row)}; run the send "
-                    "again later to see its receipt",
+                    _(
+                        "request {rid} is already being sent by {claim_text}; run the send "
+                        "again later to see its receipt",
+                        rid=rid,
+                        claim_text=_claim_text(row),
+                    ),
                     request_id=rid,
                     claimed_by=str(tracked.claimed_by),
                     expires_at=expires,
@@ -1212,18 +1260,54 @@ def _claim_text(row: Any) -> str:
 
     def moment(text: str | None) -> str:
         when = _dt(text)
-        return f"{when:%Y-%m-%d %H:%M:%S} UTC" if when else "an unknown time"
+        return f"{when:%Y-%m-%d %H:%M:%S} UTC" if when else _("an unknown time")
 
-    return (
-        f"{row['claimed_by']} since {moment(row['claimed_at'])}; if that process was stopped, "
-        f"its claim expires at {moment(row['claim_expires_at'])}"
+    return _(
+        "{who} since {since}; if that process was stopped, its claim expires at {until}",
+        who=row["claimed_by"],
+        since=moment(row["claimed_at"]),
+        until=moment(row["claim_expires_at"]),
+    )
+
+
+def _asked_already(same: Any, request: Request) -> InvalidInput:
+    """The refusal of a new submission while ``same`` (an open one) asks what it asks."""
+    then = (
+        _("send or cancel that one first")
+        if same["status"] == RequestStatus.DRAFT.value
+        else _("follow it up or cancel it first")
+    )
+    return InvalidInput(
+        _(
+            "request {other} ({status}) already asks to {ask}; {then}",
+            other=same["request_id"],
+            status=same["status"],
+            ask=_ask(request),
+            then=then,
+        )
+    )
+
+
+def _unchangeable(rid: str, status: RequestStatus) -> InvalidInput:
+    """The refusal to change a request that is no longer a draft."""
+    if status is RequestStatus.SENT:
+        return InvalidInput(_("request {rid} is already sent; it cannot be changed", rid=rid))
+    return InvalidInput(
+        _(
+            "request {rid} is already {status}; it cannot be changed; {hint}",
+            rid=rid,
+            status=status.value,
+            hint=_CLOSED_HINT,
+        )
     )
 
 
 def _ask(request: Request) -> str:
     """What a request asks for, as the end of a sentence ("add X to Y", "move X to Y")."""
-    verb = "add" if request.kind.value == "add" else "move"
-    return f"{verb} {request.participant_id.bare} to {request.operator.seat_id}"
+    who, seat = request.participant_id.bare, request.operator.seat_id
+    if request.kind.value == "add":
+        return _("add {participant} to {seat}", participant=who, seat=seat)
+    return _("move {participant} to {seat}", participant=who, seat=seat)
 
 
 def _local_id(participant: str) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from peppolnet.errors import PeppolnetError, SandboxError
+from peppolnet.i18n import _
 from peppolnet.identifiers import (
     BIS_BILLING_CREDIT_NOTE,
     BIS_BILLING_INVOICE,
@@ -177,13 +178,25 @@ class SandboxConfig:
         for op in self.operators:
             if op.id == operator_id:
                 return op
-        raise SandboxError(f"{self.source}: no operator {operator_id!r} in the sandbox network")
+        raise SandboxError(
+            _(
+                "{source}: no operator {operator_id} in the sandbox network",
+                source=self.source,
+                operator_id=repr(operator_id),
+            )
+        )
 
     def smp(self, smp_id: str) -> SmpConfig:
         for smp in self.smps:
             if smp.id == smp_id:
                 return smp
-        raise SandboxError(f"{self.source}: no SMP {smp_id!r} in the sandbox network")
+        raise SandboxError(
+            _(
+                "{source}: no SMP {smp_id} in the sandbox network",
+                source=self.source,
+                smp_id=repr(smp_id),
+            )
+        )
 
 
 def default_config_path() -> Path:
@@ -203,7 +216,9 @@ def load_config(path: Path | str | None = None) -> SandboxConfig:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SandboxError(f"cannot read the sandbox network file {file}: {exc}") from exc
+        raise SandboxError(
+            _("cannot read the sandbox network file {file}: {exc}", file=file, exc=str(exc))
+        ) from exc
     return parse_config(text, source=str(file))
 
 
@@ -212,14 +227,27 @@ def parse_config(text: str, *, source: str = "<string>") -> SandboxConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SandboxError(f"{source}: not valid TOML: {exc}") from exc
+        raise SandboxError(
+            _("{source}: not valid TOML: {exc}", source=source, exc=str(exc))
+        ) from exc
     reader = _Reader(text, source)
     try:
         return reader.config(data)
     except _FieldError as exc:
         line = reader.line_of(exc.where, exc.value)
-        at = f" (line {line})" if line else ""
-        raise SandboxError(f"{source}: {exc.where}{at}: {exc.problem}") from None
+        if line:
+            raise SandboxError(
+                _(
+                    "{source}: {where} (line {line}): {problem}",
+                    source=source,
+                    where=exc.where,
+                    line=line,
+                    problem=exc.problem,
+                )
+            ) from None
+        raise SandboxError(
+            _("{source}: {where}: {problem}", source=source, where=exc.where, problem=exc.problem)
+        ) from None
 
 
 class _FieldError(Exception):
@@ -268,7 +296,7 @@ class _Reader:
     @staticmethod
     def _table(data: object, where: str) -> dict[str, Any]:
         if not isinstance(data, dict):
-            raise _FieldError(where, "must be a table")
+            raise _FieldError(where, _("must be a table"))
         return data
 
     @staticmethod
@@ -277,32 +305,48 @@ class _Reader:
         if unknown:
             raise _FieldError(
                 f"{where}.{unknown[0]}",
-                f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})",
+                _(
+                    "unknown key {unknown} (allowed: {listed})",
+                    unknown=repr(unknown[0]),
+                    listed=", ".join(sorted(allowed)),
+                ),
             )
 
     @staticmethod
     def _str(table: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
         if key not in table:
             if default is None:
-                raise _FieldError(f"{where}.{key}", "is missing")
+                raise _FieldError(f"{where}.{key}", _("is missing"))
             return default
         value = table[key]
         if not isinstance(value, str):
-            raise _FieldError(f"{where}.{key}", f"must be a string, got {value!r}", value)
+            raise _FieldError(
+                f"{where}.{key}", _("must be a string, got {value}", value=repr(value)), value
+            )
         return value
 
     @staticmethod
     def _float(table: Mapping[str, Any], key: str, where: str) -> float:
         value = table.get(key, 0.0)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise _FieldError(f"{where}.{key}", f"must be a number >= 0, got {value!r}", value)
+            raise _FieldError(
+                f"{where}.{key}", _("must be a number >= 0, got {value}", value=repr(value)), value
+            )
         return float(value)
 
     @staticmethod
     def _lie(dns: Mapping[str, Any]) -> Lie | None:
         value = dns.get("lie")
         if value is not None and (not isinstance(value, str) or value not in LIES):
-            raise _FieldError("dns.lie", f"must be one of {', '.join(LIES)}, got {value!r}", value)
+            raise _FieldError(
+                "dns.lie",
+                _(
+                    "must be one of {listed}, got {value}",
+                    listed=", ".join(LIES),
+                    value=repr(value),
+                ),
+                value,
+            )
         return cast("Lie | None", value)
 
     @staticmethod
@@ -310,21 +354,29 @@ class _Reader:
         value = dns.get("dnssec", "signed")
         if not isinstance(value, str) or value not in DNSSEC_MODES:
             known = ", ".join(DNSSEC_MODES)
-            raise _FieldError("dns.dnssec", f"must be one of {known}, got {value!r}", value)
+            raise _FieldError(
+                "dns.dnssec",
+                _("must be one of {known}, got {value}", known=known, value=repr(value)),
+                value,
+            )
         return cast("DnssecMode", value)
 
     @staticmethod
     def _strings(table: Mapping[str, Any], key: str, where: str) -> list[str]:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise _FieldError(f"{where}.{key}", f"must be a list of strings, got {value!r}", value)
+            raise _FieldError(
+                f"{where}.{key}",
+                _("must be a list of strings, got {value}", value=repr(value)),
+                value,
+            )
         return value
 
     @staticmethod
     def _list(data: Mapping[str, Any], key: str) -> list[Any]:
         value = data.get(key, [])
         if not isinstance(value, list):
-            raise _FieldError(key, "must be an array of tables ([[" + key + "]])")
+            raise _FieldError(key, _("must be an array of tables ([[{key}]])", key=key))
         return value
 
     # -- sections --------------------------------------------------------------------------------
@@ -344,7 +396,7 @@ class _Reader:
                 self._str(network, "transport_profile", "network", str(TRANSPORT_AS4))
             )
         except PeppolnetError as exc:
-            raise _FieldError("network.transport_profile", str(exc)) from None
+            raise _FieldError("network.transport_profile", exc.message) from None
         operators = tuple(
             self.operator(self._table(t, f"operators[{i}]"), f"operators[{i}]")
             for i, t in enumerate(self._list(data, "operators"))
@@ -359,7 +411,7 @@ class _Reader:
         )
         zone = self._str(network, "zone", "network", DEFAULT_ZONE).strip(".").lower()
         if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", zone):
-            raise _FieldError("network.zone", f"{zone!r} is not a DNS name", zone)
+            raise _FieldError("network.zone", _("{zone} is not a DNS name", zone=repr(zone)), zone)
         try:
             return SandboxConfig(
                 operators=operators,
@@ -381,7 +433,7 @@ class _Reader:
         except _FieldError:
             raise
         except SandboxError as exc:  # reference errors from __post_init__ already name the field
-            raise SandboxError(str(exc)) from None
+            raise SandboxError(exc.message) from None
 
     def faults(self, t: dict[str, Any], where: str) -> Faults:
         """The optional ``faults`` table of ``t`` (an SMP's, the Directory's)."""
@@ -394,11 +446,11 @@ class _Reader:
         }
         seed = faults_t.get("seed")
         if seed is not None and not isinstance(seed, int):
-            raise _FieldError(f"{where}.faults.seed", "must be an integer")
+            raise _FieldError(f"{where}.faults.seed", _("must be an integer"))
         try:
             return Faults(**values, seed=seed)
         except SandboxError as exc:
-            raise _FieldError(f"{where}.faults", str(exc)) from None
+            raise _FieldError(f"{where}.faults", exc.message) from None
 
     def operator(self, t: dict[str, Any], where: str) -> OperatorConfig:
         self._only(t, ("id", "name", "seat_id", "country", "smp", "ap_url", "email"), where)
@@ -412,15 +464,21 @@ class _Reader:
             email=self._str(t, "email", where, ""),
         )
         if not _NAME_RE.fullmatch(op.id):
-            raise _FieldError(f"{where}.id", f"{op.id!r} must be lower-case letters, digits, '-'")
+            raise _FieldError(
+                f"{where}.id", _("{id} must be lower-case letters, digits, '-'", id=repr(op.id))
+            )
         if not _SEAT_ID_RE.fullmatch(op.seat_id):
             raise _FieldError(
-                f"{where}.seat_id", f"{op.seat_id!r} is not a Seat ID like PSE000123", op.seat_id
+                f"{where}.seat_id",
+                _("{seat_id} is not a Seat ID like PSE000123", seat_id=repr(op.seat_id)),
+                op.seat_id,
             )
         if not _COUNTRY_RE.fullmatch(op.country):
-            raise _FieldError(f"{where}.country", f"{op.country!r} is not a country code")
+            raise _FieldError(
+                f"{where}.country", _("{country} is not a country code", country=repr(op.country))
+            )
         if not op.ap_url.startswith("https://"):
-            raise _FieldError(f"{where}.ap_url", "must be an https:// URL", op.ap_url)
+            raise _FieldError(f"{where}.ap_url", _("must be an https:// URL"), op.ap_url)
         return op
 
     def smp(self, t: dict[str, Any], where: str) -> SmpConfig:
@@ -434,15 +492,23 @@ class _Reader:
             faults=faults,
         )
         if not _NAME_RE.fullmatch(smp.id):
-            raise _FieldError(f"{where}.id", f"{smp.id!r} must be lower-case letters, digits, '-'")
+            raise _FieldError(
+                f"{where}.id", _("{id} must be lower-case letters, digits, '-'", id=repr(smp.id))
+            )
         if smp.dialect not in DIALECTS:
             raise _FieldError(
                 f"{where}.dialect",
-                f"{smp.dialect!r} is not one of {', '.join(DIALECTS)}",
+                _(
+                    "{dialect} is not one of {listed}",
+                    dialect=repr(smp.dialect),
+                    listed=", ".join(DIALECTS),
+                ),
                 smp.dialect,
             )
         if smp.path and not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", smp.path):
-            raise _FieldError(f"{where}.path", f"{smp.path!r} is not a URL path like /smp")
+            raise _FieldError(
+                f"{where}.path", _("{path} is not a URL path like /smp", path=repr(smp.path))
+            )
         return smp
 
     def participant(self, t: dict[str, Any], where: str) -> ParticipantConfig:
@@ -464,30 +530,40 @@ class _Reader:
                 raw_id if "::" in raw_id else f"iso6523-actorid-upis::{raw_id}"
             )
         except PeppolnetError as exc:
-            raise _FieldError(f"{where}.id", str(exc), raw_id) from None
+            raise _FieldError(f"{where}.id", exc.message, raw_id) from None
         doc_types: list[DocumentTypeId] = []
         for i, text in enumerate(self._strings(t, "document_types", where)):
             try:
                 doc_types.append(DocumentTypeId.parse(text))
             except PeppolnetError as exc:
-                raise _FieldError(f"{where}.document_types[{i}]", str(exc), text) from None
+                raise _FieldError(f"{where}.document_types[{i}]", exc.message, text) from None
         process_text = self._str(t, "process", where, BIS_BILLING_PROCESS.uri)
         try:
             process = ProcessId.parse(process_text)
         except PeppolnetError as exc:
-            raise _FieldError(f"{where}.process", str(exc), process_text) from None
+            raise _FieldError(f"{where}.process", exc.message, process_text) from None
         quirks = self._strings(t, "quirks", where)
         for q in quirks:
             if q not in QUIRKS:
                 raise _FieldError(
-                    f"{where}.quirks", f"unknown quirk {q!r} (known: {', '.join(QUIRKS)})", q
+                    f"{where}.quirks",
+                    _(
+                        "unknown quirk {quirk} (known: {listed})",
+                        quirk=repr(q),
+                        listed=", ".join(QUIRKS),
+                    ),
+                    q,
                 )
         in_sml = t.get("in_sml", True)
         if not isinstance(in_sml, bool):
-            raise _FieldError(f"{where}.in_sml", "must be true or false")
+            raise _FieldError(f"{where}.in_sml", _("must be true or false"))
         country = self._str(t, "country", where)
         if not _COUNTRY_RE.fullmatch(country):
-            raise _FieldError(f"{where}.country", f"{country!r} is not a country code", country)
+            raise _FieldError(
+                f"{where}.country",
+                _("{country} is not a country code", country=repr(country)),
+                country,
+            )
         card: BusinessCardData | None = BusinessCardData()
         if "business_card" in t:
             raw_card = t["business_card"]
@@ -527,14 +603,17 @@ class _Reader:
             scheme, sep, value = text.partition(":")
             if not sep or not value:
                 raise _FieldError(
-                    f"{where}.identifiers[{i}]", f"{text!r} must look like 'SE:ORGNR:5567321707'"
+                    f"{where}.identifiers[{i}]",
+                    _("{text} must look like 'SE:ORGNR:5567321707'", text=repr(text)),
                 )
             # "SE:ORGNR:5567321707" -> scheme "SE:ORGNR"
-            scheme, _, value = text.rpartition(":")
+            scheme, _sep, value = text.rpartition(":")
             identifiers.append((scheme, value))
         reg = t.get("registration_date")
         if reg is not None and not isinstance(reg, dt.date):
-            raise _FieldError(f"{where}.registration_date", "must be a TOML date like 2024-05-01")
+            raise _FieldError(
+                f"{where}.registration_date", _("must be a TOML date like 2024-05-01")
+            )
         return BusinessCardData(
             geographical_info=self._str(t, "geographical_info", where, ""),
             websites=tuple(self._strings(t, "websites", where)),
@@ -551,29 +630,62 @@ def _check_references(config: SandboxConfig) -> None:
     ops = {op.id for op in config.operators}
     smps = {smp.id for smp in config.smps}
     if not config.operators or not config.smps:
-        raise SandboxError(f"{src}: a sandbox network needs at least one operator and one SMP")
+        raise SandboxError(
+            _("{source}: a sandbox network needs at least one operator and one SMP", source=src)
+        )
     for kind, ids in (
         ("operator", [o.id for o in config.operators]),
         ("SMP", [s.id for s in config.smps]),
     ):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise SandboxError(f"{src}: {kind} {dupes[0]!r} is defined twice")
+            name = repr(dupes[0])
+            raise SandboxError(
+                _("{source}: operator {name} is defined twice", source=src, name=name)
+                if kind == "operator"
+                else _("{source}: SMP {name} is defined twice", source=src, name=name)
+            )
     for i, op in enumerate(config.operators):
         if op.smp not in smps:
             raise SandboxError(
-                f"{src}: operators[{i}].smp: no SMP {op.smp!r} (have {sorted(smps)})"
+                _(
+                    "{source}: operators[{i}].smp: no SMP {smp} (have {smps})",
+                    source=src,
+                    i=i,
+                    smp=repr(op.smp),
+                    smps=sorted(smps),
+                )
             )
     for i, smp in enumerate(config.smps):
         if smp.operator not in ops:
-            raise SandboxError(f"{src}: smps[{i}].operator: no operator {smp.operator!r}")
+            raise SandboxError(
+                _(
+                    "{source}: smps[{i}].operator: no operator {operator}",
+                    source=src,
+                    i=i,
+                    operator=repr(smp.operator),
+                )
+            )
     seen: set[ParticipantId] = set()
     for i, p in enumerate(config.participants):
         if p.operator not in ops:
             raise SandboxError(
-                f"{src}: participants[{i}].operator: no operator {p.operator!r} "
-                f"(participant {p.id.value})"
+                _(
+                    "{source}: participants[{i}].operator: no operator {operator} (participant"
+                    " {value})",
+                    source=src,
+                    i=i,
+                    operator=repr(p.operator),
+                    value=p.id.value,
+                )
             )
         if p.id in seen:
-            raise SandboxError(f"{src}: participants[{i}].id: {p.id.value} is listed twice")
+            raise SandboxError(
+                _(
+                    "{source}: participants[{i}].id: {value} is listed twice",
+                    source=src,
+                    i=i,
+                    value=p.id.value,
+                )
+            )
         seen.add(p.id)

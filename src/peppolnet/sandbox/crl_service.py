@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from peppolnet.errors import SandboxError
+from peppolnet.i18n import _
 from peppolnet.sandbox.http import Request, Response
 from peppolnet.sandbox.pki import CRL_KINDS, TestPki
 
@@ -85,7 +86,13 @@ class CrlService:
         """Serve a broken CRL for ``kind`` (one of :data:`CRL_FLAWS`), or a sound one (None)."""
         _check_kind(kind)
         if flaw is not None and flaw not in CRL_FLAWS:
-            raise SandboxError(f"unknown CRL flaw {flaw!r}; use one of {', '.join(CRL_FLAWS)}")
+            raise SandboxError(
+                _(
+                    "unknown CRL flaw {flaw}; use one of {listed}",
+                    flaw=repr(flaw),
+                    listed=", ".join(CRL_FLAWS),
+                )
+            )
         with self._lock:
             self._flaws[kind] = flaw
             self._issued.pop(kind, None)
@@ -142,4 +149,10 @@ class CrlService:
 
 def _check_kind(kind: str) -> None:
     if kind not in CRL_KINDS:
-        raise SandboxError(f"no CRL for {kind!r}; use one of {', '.join(CRL_KINDS)}")
+        raise SandboxError(
+            _(
+                "no CRL for {kind}; use one of {listed}",
+                kind=repr(kind),
+                listed=", ".join(CRL_KINDS),
+            )
+        )

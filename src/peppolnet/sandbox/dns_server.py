@@ -45,6 +45,7 @@ import dns.rrset
 
 from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import SandboxError
+from peppolnet.i18n import _
 from peppolnet.identifiers import ParticipantId
 from peppolnet.sandbox.dns_fast import FastAnswers
 from peppolnet.sandbox.dns_signing import DNSSEC_MODES, DnssecMode, NameIndex, ZoneSigner
@@ -182,13 +183,15 @@ class DnsServer:
             try:
                 self._zones.append(dns.name.from_text(text))
             except dns.exception.DNSException as exc:
-                raise SandboxError(f"the zone {zone!r} is not a DNS name: {exc}") from None
+                raise SandboxError(
+                    _("the zone {zone} is not a DNS name: {exc}", zone=repr(zone), exc=str(exc))
+                ) from None
         if not self._zones:
-            raise SandboxError("a DNS server needs at least one zone")
+            raise SandboxError(_("a DNS server needs at least one zone"))
         # Longest zone first, so a query matches the most specific zone served.
         self._zones.sort(key=lambda z: len(z.labels), reverse=True)
         if ttl < 0:
-            raise SandboxError(f"the TTL must not be negative, not {ttl}")
+            raise SandboxError(_("the TTL must not be negative, not {ttl}", ttl=ttl))
         self.host = host
         self._port = port
         self.ttl = ttl
@@ -273,14 +276,19 @@ class DnsServer:
             self._thread = None
             self._loop = None
             raise SandboxError(
-                f"the sandbox DNS server could not bind {self.host}:{self._port}: {failure[0]}"
+                _(
+                    "the sandbox DNS server could not bind {host}:{port}: {failure}",
+                    host=self.host,
+                    port=self._port,
+                    failure=failure[0],
+                )
             )
         return self
 
     async def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         attempts = 20 if self._port == 0 else 1
         last: OSError | None = None
-        for _ in range(attempts):
+        for _attempt in range(attempts):
             udp: asyncio.DatagramTransport | None = None
             try:
                 udp, _ = await loop.create_datagram_endpoint(
@@ -348,7 +356,7 @@ class DnsServer:
             return list(self._zones)
         wanted = dns.name.from_text(zone.strip().rstrip("."))
         if wanted not in self._zones:
-            raise SandboxError(f"this server does not serve the zone {zone!r}")
+            raise SandboxError(_("this server does not serve the zone {zone}", zone=repr(zone)))
         return [wanted]
 
     def add_participant(
@@ -371,10 +379,14 @@ class DnsServer:
             else ParticipantId.parse(participant)
         )
         if any(c in smp_url for c in '!\\" ') or not smp_url:
-            raise SandboxError(f"the SMP URL {smp_url!r} cannot be put in a NAPTR regexp")
+            raise SandboxError(
+                _("the SMP URL {smp_url} cannot be put in a NAPTR regexp", smp_url=repr(smp_url))
+            )
         host = urllib.parse.urlsplit(smp_url).hostname or ""
         if legacy_cname and not host:
-            raise SandboxError(f"the SMP URL {smp_url!r} has no host name for a CNAME")
+            raise SandboxError(
+                _("the SMP URL {smp_url} has no host name for a CNAME", smp_url=repr(smp_url))
+            )
         entries: dict[dns.name.Name, _Records] = {}
         for zone_name in self._zone_names(zone):
             zone_text = zone_name.to_text(omit_final_dot=True)
@@ -431,7 +443,9 @@ class DnsServer:
     def set_fault(self, participant: ParticipantId | str | None, fault: Fault | None) -> None:
         """Make answers for ``participant`` (None: every query) SERVFAIL or silent; None clears."""
         if fault not in (None, "servfail", "silence"):
-            raise SandboxError(f"unknown DNS fault {fault!r}; use 'servfail', 'silence' or None")
+            raise SandboxError(
+                _("unknown DNS fault {fault}; use 'servfail', 'silence' or None", fault=repr(fault))
+            )
         pid = ParticipantId.parse(participant) if isinstance(participant, str) else participant
         with self._lock:
             if fault is None:
@@ -446,7 +460,13 @@ class DnsServer:
         no one), after the random silence of :meth:`set_timeout_share`.
         """
         if lie is not None and lie not in LIES:
-            raise SandboxError(f"unknown DNS lie {lie!r}; use {', '.join(map(repr, LIES))} or None")
+            raise SandboxError(
+                _(
+                    "unknown DNS lie {lie}; use {listed} or None",
+                    lie=repr(lie),
+                    listed=", ".join(map(repr, LIES)),
+                )
+            )
         with self._lock:
             self._lie = lie
 
@@ -460,7 +480,9 @@ class DnsServer:
         bogus in one of several ways (see :data:`DNSSEC_MODES`)."""
         if mode not in DNSSEC_MODES:
             known = ", ".join(map(repr, DNSSEC_MODES))
-            raise SandboxError(f"unknown DNSSEC mode {mode!r}; use one of {known}")
+            raise SandboxError(
+                _("unknown DNSSEC mode {mode}; use one of {known}", mode=repr(mode), known=known)
+            )
         with self._lock:
             self._signer.mode = mode
             self._version += 1  # the names' types (NSEC, DS) change with it
@@ -481,7 +503,13 @@ class DnsServer:
         unknown = [d for d in defects if d not in DEFECTS]
         if unknown:
             known = ", ".join(map(repr, DEFECTS))
-            raise SandboxError(f"unknown resolver defect {unknown[0]!r}; use {known}")
+            raise SandboxError(
+                _(
+                    "unknown resolver defect {unknown}; use {known}",
+                    unknown=repr(unknown[0]),
+                    known=known,
+                )
+            )
         with self._lock:
             self._defects = frozenset(defects)
 
@@ -493,14 +521,16 @@ class DnsServer:
     def set_latency(self, fixed: float = 0.0, jitter: float = 0.0) -> None:
         """Delay every answer by ``fixed`` plus a uniform random share of ``jitter`` seconds."""
         if fixed < 0 or jitter < 0:
-            raise SandboxError("latency and jitter must not be negative")
+            raise SandboxError(_("latency and jitter must not be negative"))
         with self._lock:
             self._latency = (float(fixed), float(jitter))
 
     def set_timeout_share(self, share: float, seed: int | None = None) -> None:
         """Leave a random ``share`` (0..1) of queries unanswered; ``seed`` makes it repeatable."""
         if not 0.0 <= share <= 1.0:
-            raise SandboxError(f"the timeout share must be between 0 and 1, not {share}")
+            raise SandboxError(
+                _("the timeout share must be between 0 and 1, not {share}", share=share)
+            )
         with self._lock:
             self._timeout_share = float(share)
             if seed is not None:

@@ -35,6 +35,7 @@ from urllib.parse import parse_qs
 
 from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import SandboxError
+from peppolnet.i18n import _
 
 __all__ = ["Faults", "HttpServer", "Request", "Response"]
 
@@ -92,12 +93,21 @@ class Faults:
         for name in _SHARES:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise SandboxError(f"fault {name} must be between 0 and 1, got {value!r}")
+                raise SandboxError(
+                    _(
+                        "fault {name} must be between 0 and 1, got {value}",
+                        name=name,
+                        value=repr(value),
+                    )
+                )
         if self.latency < 0 or self.jitter < 0:
-            raise SandboxError("fault latency and jitter must not be negative")
+            raise SandboxError(_("fault latency and jitter must not be negative"))
         if not self.trickle_interval > 0:
             raise SandboxError(
-                f"the trickle interval must be positive, got {self.trickle_interval!r}"
+                _(
+                    "the trickle interval must be positive, got {trickle_interval}",
+                    trickle_interval=repr(self.trickle_interval),
+                )
             )
 
 
@@ -292,7 +302,7 @@ class HttpServer:
     @property
     def port(self) -> int:
         if self._server is None:
-            raise SandboxError(f"{self.name} server is not running")
+            raise SandboxError(_("{name} server is not running", name=self.name))
         return int(self._server.server_address[1])
 
     @property
@@ -310,7 +320,13 @@ class HttpServer:
             server = _Server((self.host, self._requested_port), _RequestHandler)
         except OSError as exc:
             raise SandboxError(
-                f"cannot listen for {self.name} on {self.host}:{self._requested_port}: {exc}"
+                _(
+                    "cannot listen for {name} on {host}:{requested_port}: {exc}",
+                    name=self.name,
+                    host=self.host,
+                    requested_port=self._requested_port,
+                    exc=str(exc),
+                )
             ) from exc
         if self._tls is not None:
             cert, key = self._tls
@@ -319,7 +335,9 @@ class HttpServer:
                 context.load_cert_chain(str(cert), str(key))
             except (OSError, ssl.SSLError) as exc:
                 server.server_close()
-                raise SandboxError(f"cannot load TLS certificate for {self.name}: {exc}") from exc
+                raise SandboxError(
+                    _("cannot load TLS certificate for {name}: {exc}", name=self.name, exc=str(exc))
+                ) from exc
             # The handshake runs on first read in the connection's own thread, not in accept(), so a
             # slow or silent client cannot block the others.
             server.socket = context.wrap_socket(

@@ -33,6 +33,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import SandboxError
+from peppolnet.i18n import _
 
 __all__ = ["CRL_KINDS", "IssuedCertificate", "TestPki"]
 
@@ -147,9 +148,11 @@ class TestPki:
                     path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
                 )
             except ValueError as exc:
-                raise SandboxError(f"the sandbox key file {path} cannot be read: {exc}") from exc
+                raise SandboxError(
+                    _("the sandbox key file {path} cannot be read: {exc}", path=path, exc=str(exc))
+                ) from exc
             if not isinstance(key, rsa.RSAPrivateKey):
-                raise SandboxError(f"the sandbox key file {path} is not an RSA key")
+                raise SandboxError(_("the sandbox key file {path} is not an RSA key", path=path))
             return key
         key = rsa.generate_private_key(public_exponent=65537, key_size=self.key_size)
         path.write_bytes(
@@ -281,7 +284,13 @@ class TestPki:
     def crl_url(self, kind: str) -> str | None:
         """The CRL Distribution Point put into ``kind`` (``smp``/``ap``) leaves, if any."""
         if kind not in CRL_KINDS:
-            raise SandboxError(f"no CRL for {kind!r}; use one of {', '.join(CRL_KINDS)}")
+            raise SandboxError(
+                _(
+                    "no CRL for {kind}; use one of {listed}",
+                    kind=repr(kind),
+                    listed=", ".join(CRL_KINDS),
+                )
+            )
         if self.crl_base_url is None:
             return None
         return f"{self.crl_base_url.rstrip('/')}/{kind}-ca.crl"
@@ -292,7 +301,9 @@ class TestPki:
             return IssuedCertificate(self.smp_ca, self._smp_key)
         if kind == "ap":
             return IssuedCertificate(self.ap_ca, self._ap_key)
-        raise SandboxError(f"no CA for {kind!r}; use one of {', '.join(CRL_KINDS)}")
+        raise SandboxError(
+            _("no CA for {kind}; use one of {listed}", kind=repr(kind), listed=", ".join(CRL_KINDS))
+        )
 
     def issue_crl(
         self,

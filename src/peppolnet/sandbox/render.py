@@ -18,6 +18,7 @@ from lxml import etree
 
 from peppolnet.businesscard import BusinessCard, BusinessEntity, Contact, Name, render_business_card
 from peppolnet.errors import SandboxError
+from peppolnet.i18n import _
 from peppolnet.identifiers import DocumentTypeId, ParticipantId, ProcessId
 from peppolnet.sandbox.config import BusinessCardData
 
@@ -76,7 +77,7 @@ def _b64(der: bytes) -> str:
 
 def _check(dialect: str) -> None:
     if dialect not in ("peppol-smp-1", "oasis-smp-1", "oasis-smp-2"):
-        raise SandboxError(f"unknown SMP dialect {dialect!r}")
+        raise SandboxError(_("unknown SMP dialect {dialect}", dialect=repr(dialect)))
 
 
 def service_group(

@@ -31,6 +31,7 @@ from cryptography import x509
 from peppolnet.businesscard import BusinessEntity, Contact, Name
 from peppolnet.clock import Clock, as_clock
 from peppolnet.errors import SandboxError
+from peppolnet.i18n import _
 from peppolnet.identifiers import ParticipantId
 from peppolnet.sandbox.config import ParticipantConfig, SandboxConfig, load_config
 from peppolnet.sandbox.crl_service import CrlService
@@ -230,14 +231,14 @@ class Sandbox:
     @property
     def directory_url(self) -> str:
         if self.directory_server is None:
-            raise SandboxError("the sandbox is not running")
+            raise SandboxError(_("the sandbox is not running"))
         return self.directory_server.base_url
 
     @property
     def desk_url(self) -> str:
         """The operator desk (plain HTTP): ``POST {desk_url}/requests`` (HttpChannel speaks it)."""
         if self.desk_server is None:
-            raise SandboxError("the sandbox is not running")
+            raise SandboxError(_("the sandbox is not running"))
         return self.desk_server.base_url
 
     @property
@@ -252,7 +253,7 @@ class Sandbox:
         """Where the ``smp`` or ``ap`` CA's CRL is served (named in every leaf it issued)."""
         url = self.pki.crl_url(kind)
         if url is None or self.crl_server is None:
-            raise SandboxError("the sandbox is not running")
+            raise SandboxError(_("the sandbox is not running"))
         return url
 
     @property
@@ -350,7 +351,7 @@ class Sandbox:
         with self._lock:
             current = self.participants.get(pid)
             if current is None:
-                raise SandboxError(f"{pid.value} is not in the sandbox")
+                raise SandboxError(_("{value} is not in the sandbox", value=pid.value))
             self.register_participant(dataclasses.replace(current, operator=operator))
 
     def remove_participant(self, participant: ParticipantId | str) -> bool:
@@ -380,18 +381,27 @@ class Sandbox:
         once); lookups without one are not affected.
         """
         if not self._running:
-            raise SandboxError("the sandbox is not running; start it before revoking")
+            raise SandboxError(_("the sandbox is not running; start it before revoking"))
         with self._lock:
             certificate = self._certificate_to_revoke(target, kind)
             issuer = certificate.issuer
             found = "smp" if issuer == self.pki.smp_ca.subject else "ap"
             if issuer not in (self.pki.smp_ca.subject, self.pki.ap_ca.subject):
                 raise SandboxError(
-                    f"{certificate.subject.rfc4514_string()} was not issued by a sandbox SMP or "
-                    "AP CA, so no sandbox CRL can revoke it"
+                    _(
+                        "{subject} was not issued by a sandbox SMP or AP CA, so no "
+                        "sandbox CRL can revoke it",
+                        subject=certificate.subject.rfc4514_string(),
+                    )
                 )
             if kind is not None and kind != found:
-                raise SandboxError(f"that is an {found!r} certificate, not {kind!r}")
+                raise SandboxError(
+                    _(
+                        "that is an {found} certificate, not {kind}",
+                        found=repr(found),
+                        kind=repr(kind),
+                    )
+                )
             self.crls.revoke(found, certificate.serial_number, when=when, reason=reason)
             return certificate
 
@@ -404,14 +414,16 @@ class Sandbox:
             return target
         kind = kind or "ap"
         if kind not in ("ap", "smp"):
-            raise SandboxError(f"kind must be 'ap' or 'smp', not {kind!r}")
+            raise SandboxError(_("kind must be 'ap' or 'smp', not {kind}", kind=repr(kind)))
         wanted = target.strip()
         op = next(
             (o for o in self.config.operators if wanted in (o.id, o.seat_id)),
             None,
         )
         if op is None:
-            raise SandboxError(f"no sandbox operator has the id or Seat ID {wanted!r}")
+            raise SandboxError(
+                _("no sandbox operator has the id or Seat ID {wanted}", wanted=repr(wanted))
+            )
         if kind == "smp":
             return self._smp_signers[op.id].certificate
         return x509.load_der_x509_certificate(self._ap_certs[op.id])

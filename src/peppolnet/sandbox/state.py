@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from peppolnet.errors import PeppolnetError, SandboxError
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     from peppolnet.network import Network
@@ -41,7 +42,7 @@ __all__ = [
 STATE_ENV: Final = "PEPPOLNET_SANDBOX_STATE"
 #: Keys a state file must have for :func:`network_from_state`.
 _REQUIRED: Final = ("zone", "dns", "directory_url", "trust_anchor", "smp_ca", "ap_ca", "pid")
-_HINT: Final = "start one with `peppolnet sandbox serve`"
+_HINT: Final = _("start one with `peppolnet sandbox serve`")
 
 
 def default_state_path() -> Path:
@@ -86,7 +87,9 @@ def write_state(info: Mapping[str, Any], path: Path | str | None = None) -> Path
             out.write("\n")
         os.replace(tmp, target)
     except OSError as exc:
-        raise SandboxError(f"cannot write the sandbox state file {target}: {exc}") from exc
+        raise SandboxError(
+            _("cannot write the sandbox state file {target}: {exc}", target=target, exc=str(exc))
+        ) from exc
     return target
 
 
@@ -98,7 +101,9 @@ def remove_state(path: Path | str | None = None) -> bool:
     except FileNotFoundError:
         return False
     except OSError as exc:
-        raise SandboxError(f"cannot remove the sandbox state file {target}: {exc}") from exc
+        raise SandboxError(
+            _("cannot remove the sandbox state file {target}: {exc}", target=target, exc=str(exc))
+        ) from exc
     return True
 
 
@@ -108,24 +113,56 @@ def read_state(path: Path | str | None = None, *, check_alive: bool = True) -> d
     try:
         raw = target.read_bytes()
     except FileNotFoundError:
-        raise SandboxError(f"no sandbox is running (no state file at {target}); {_HINT}") from None
+        raise SandboxError(
+            _(
+                "no sandbox is running (no state file at {target}); {hint}",
+                target=target,
+                hint=_HINT,
+            )
+        ) from None
     except OSError as exc:
-        raise SandboxError(f"cannot read the sandbox state file {target}: {exc}") from exc
+        raise SandboxError(
+            _("cannot read the sandbox state file {target}: {exc}", target=target, exc=str(exc))
+        ) from exc
     try:
         data = json.loads(raw.decode("utf-8"))
     except ValueError:  # also UnicodeDecodeError
         data = None
     if not isinstance(data, dict):
-        raise SandboxError(f"the sandbox state file {target} is not a JSON object; {_HINT}")
+        raise SandboxError(
+            _(
+                "the sandbox state file {target} is not a JSON object; {hint}",
+                target=target,
+                hint=_HINT,
+            )
+        )
     missing = [key for key in _REQUIRED if key not in data]
     if missing:
-        raise SandboxError(f"the sandbox state file {target} lacks {', '.join(missing)}; {_HINT}")
+        raise SandboxError(
+            _(
+                "the sandbox state file {target} lacks {listed}; {hint}",
+                target=target,
+                listed=", ".join(missing),
+                hint=_HINT,
+            )
+        )
     pid = data["pid"]
     if not isinstance(pid, int) or isinstance(pid, bool):
-        raise SandboxError(f"the sandbox state file {target} has no valid pid; {_HINT}")
+        raise SandboxError(
+            _(
+                "the sandbox state file {target} has no valid pid; {hint}",
+                target=target,
+                hint=_HINT,
+            )
+        )
     if check_alive and not pid_alive(pid):
         raise SandboxError(
-            f"the sandbox state file {target} is stale (process {pid} is not running); {_HINT}"
+            _(
+                "the sandbox state file {target} is stale (process {pid} is not running); {hint}",
+                target=target,
+                pid=pid,
+                hint=_HINT,
+            )
         )
     return data
 
@@ -147,20 +184,36 @@ def network_from_state(path: Path | str | None = None) -> Network:
         trust_anchor = str(state["trust_anchor"])
         listed = state.get("dnssec_anchors", [])  # older state files have none
         if not isinstance(listed, list):
-            raise TypeError("dnssec_anchors is not a list")
+            raise TypeError(_("dnssec_anchors is not a list"))
         anchors = tuple(str(ds) for ds in listed)
     except (TypeError, KeyError, ValueError) as exc:
         raise SandboxError(
-            f"the sandbox state file {target} is malformed ({exc}); {_HINT}"
+            _(
+                "the sandbox state file {target} is malformed ({exc}); {hint}",
+                target=target,
+                exc=exc,
+                hint=_HINT,
+            )
         ) from None
     try:
         smp_ca = load_pem_bundle(str(state["smp_ca"]))
         ap_ca = load_pem_bundle(str(state["ap_ca"]))
     except PeppolnetError as exc:
-        raise SandboxError(f"the sandbox state file {target} names a bad CA file: {exc}") from exc
+        raise SandboxError(
+            _(
+                "the sandbox state file {target} names a bad CA file: {exc}",
+                target=target,
+                exc=exc.message,
+            )
+        ) from exc
     if not Path(trust_anchor).is_file():
         raise SandboxError(
-            f"the sandbox TLS trust anchor {trust_anchor} named in {target} is missing; {_HINT}"
+            _(
+                "the sandbox TLS trust anchor {trust_anchor} named in {target} is missing; {hint}",
+                trust_anchor=trust_anchor,
+                target=target,
+                hint=_HINT,
+            )
         )
     return Network(
         name=str(state.get("name", "sandbox")),

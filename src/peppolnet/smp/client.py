@@ -574,7 +574,7 @@ async def _turn(limit: Gate) -> None:
         async with asyncio.timeout(_http.left()):
             await limit.acquire()
     except TimeoutError:
-        raise _http.HttpFault("timeout", "no turn at the SMP host before the deadline") from None
+        raise _http.HttpFault("timeout", _("no turn at the SMP host before the deadline")) from None
 
 
 _REMEMBERED: Final = 4096  # origins remembered (an SMP each; a bulk run meets hundreds)

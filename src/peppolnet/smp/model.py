@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _
 from peppolnet.identifiers import DocumentTypeId, ParticipantId, ProcessId
 
 __all__ = [
@@ -44,7 +45,7 @@ class Dialect(enum.StrEnum):
 def _check_aware(at: datetime) -> None:
     if at.tzinfo is None or at.utcoffset() is None:
         raise InvalidInput(
-            "a point in time must carry a time zone (e.g. datetime.now(timezone.utc))"
+            _("a point in time must carry a time zone (e.g. datetime.now(timezone.utc))")
         )
 
 

@@ -72,7 +72,9 @@ def as_auth(value: Auth | Callable[[Request], str | None] | None) -> Auth | None
         return value
     if callable(value):
         return FunctionAuth(value)
-    raise TypeError(f"auth must be an Auth or a function of the request, not {value!r}")
+    raise TypeError(
+        _("auth must be an Auth or a function of the request, not {value}", value=repr(value))
+    )
 
 
 class TrustedHeaderAuth:

@@ -13,6 +13,7 @@ import math
 import threading
 
 from peppolnet.clock import Clock
+from peppolnet.i18n import _
 
 __all__ = ["RateLimiter"]
 
@@ -32,7 +33,7 @@ class RateLimiter:
 
     def __init__(self, per_minute: float, burst: int, clock: Clock) -> None:
         if per_minute <= 0 or burst < 1:
-            raise ValueError("a rate limit needs per_minute > 0 and burst >= 1")
+            raise ValueError(_("a rate limit needs per_minute > 0 and burst >= 1"))
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.clock = clock

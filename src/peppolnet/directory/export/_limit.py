@@ -43,7 +43,9 @@ class DownloadLog:
             connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
             connection.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot use the download log {self.path}: {exc}") from None
+            raise StoreError(
+                _("cannot use the download log {path}: {exc}", path=self.path, exc=str(exc))
+            ) from None
         return connection
 
     def times(self, source: str, kind: str) -> list[datetime]:
@@ -57,7 +59,9 @@ class DownloadLog:
                 (source, kind, since),
             ).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the download log {self.path}: {exc}") from None
+            raise StoreError(
+                _("cannot read the download log {path}: {exc}", path=self.path, exc=str(exc))
+            ) from None
         finally:
             connection.close()
         return [datetime.fromtimestamp(at, now.tzinfo) for (at,) in rows]
@@ -91,7 +95,8 @@ class DownloadLog:
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StoreError(
-                f"cannot write the download log {self.path}: {exc}", retryable=True
+                _("cannot write the download log {path}: {exc}", path=self.path, exc=str(exc)),
+                retryable=True,
             ) from None
         finally:
             connection.close()

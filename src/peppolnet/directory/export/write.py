@@ -22,6 +22,7 @@ from peppolnet.directory.export._xml import CARD_NAMESPACES, PARTICIPANTS_NAMESP
 from peppolnet.directory.export.kinds import ExportKind
 from peppolnet.directory.export.records import ExportCard, ExportDocumentType, ExportParticipant
 from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _
 
 __all__ = [
     "CSV_COLUMNS",
@@ -154,7 +155,9 @@ def write_cards_xml(
 ) -> int:
     """The business card XML export (``version`` 1, 2 or 3); returns the number of cards."""
     if version not in _NAMESPACE_OF:
-        raise InvalidInput(f"the XML export has versions 1, 2 and 3, not {version!r}")
+        raise InvalidInput(
+            _("the XML export has versions 1, 2 and 3, not {version}", version=repr(version))
+        )
     buffer = _Buffered(out)
     code = f' codeListSupported="{_escape(code_list)}"' if version != "1" else ""
     buffer.add(
@@ -334,7 +337,9 @@ def write_participants(
             written += 1
         buffer.add("</root>")
     else:
-        raise InvalidInput(f"the participants export is xml, json or csv, not {fmt!r}")
+        raise InvalidInput(
+            _("the participants export is xml, json or csv, not {fmt}", fmt=repr(fmt))
+        )
     buffer.flush()
     return written
 
