@@ -310,6 +310,11 @@ def test_proxies_in_the_environment(healthy: Sandbox) -> None:
     assert socks.status is CheckStatus.FAIL
     assert socks.fix is not None
     assert "SOCKS is not supported" in socks.fix
+    # the transport's reason inside the finding is in the reader's language too
+    from peppolnet.i18n import render
+
+    assert "is not an HTTP(S) proxy" in socks.message
+    assert "is not an HTTP(S) proxy" not in render(socks.message, "sv")
 
 
 # --- the command line ----------------------------------------------------------------------------

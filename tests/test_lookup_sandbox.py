@@ -490,3 +490,25 @@ async def test_a_checker_that_raises_gives_unknown_never_a_crash(sandbox: Sandbo
         check = result.check("smp-revocation")
         assert check is not None
         assert "the CRL proxy is down" in check.message
+
+
+@pytest.mark.parametrize(
+    ("quirk", "check", "english"),
+    [
+        ("bad-signature", "signature", "the document digest does not match"),
+        ("expired-smp-certificate", "smp-certificate", "expired"),
+    ],
+)
+def test_a_refused_signature_says_why_in_swedish_too(
+    sandbox: Sandbox, lookup: Lookup, quirk: str, check: str, english: str
+) -> None:
+    """Why a signature or the signer's chain was refused is part of the check's sentence, and
+    in the reader's language: the reason travels as the error's catalog sentence."""
+    from peppolnet.i18n import render
+
+    result = lookup.check(_with_quirk(sandbox, quirk).id)
+    (refused,) = [c for c in result.checks if c.name == check]
+    assert english in str(refused.message)
+    swedish = render(refused.message, "sv")
+    assert english not in swedish
+    assert render(refused.message, "en") == str(refused.message)

@@ -26,7 +26,7 @@ from peppolnet._tls import context
 from peppolnet.destinations import redact_url
 from peppolnet.doctor.model import Finding
 from peppolnet.errors import PeppolnetError
-from peppolnet.i18n import _
+from peppolnet.i18n import _, message_of
 from peppolnet.network import Network
 from peppolnet.reachability import CheckStatus
 
@@ -140,7 +140,7 @@ def proxies(network: Network, environ: Mapping[str, str] | None = None) -> Findi
             _(
                 "the environment names a proxy peppolnet cannot use ({proxies}): {reason}",
                 proxies=shown,
-                reason=str(exc),
+                reason=message_of(exc),
             ),
             _("name an HTTP(S) proxy in HTTPS_PROXY (SOCKS is not supported), or unset it"),
             shown,
