@@ -276,3 +276,31 @@ def test_the_trace_of_a_lookup_is_under_the_details_in_the_page_language(
     assert ".pem" not in english
     assert "/root" not in english
     assert "/tmp" not in english
+
+
+NO_CARD = "0007:5599112249"
+
+
+def test_a_missing_business_card_is_said_in_the_page_language(
+    web: TestClient, sandbox: Sandbox
+) -> None:
+    with undo_changes(sandbox):
+        sandbox.register_participant(
+            ParticipantConfig(
+                id=ParticipantId.parse(NO_CARD),
+                name="Kortlös AB",
+                country="SE",
+                operator="kvittra",
+                business_card=None,
+            )
+        )
+        swedish = web.get(f"/participant/{NO_CARD}", params={"lang": "sv"}).text
+        english = web.get(f"/participant/{NO_CARD}", params={"lang": "en"}).text
+    card = "Visitkort (publicerat av deltagarens SMP, inte signerat) "
+    assert texts(swedish, "business-card") == [
+        card + "SMP:n publicerar inget visitkort för den här deltagaren"
+    ]
+    assert texts(english, "business-card") == [
+        "Business card (published by the participant's SMP, not signed) "
+        "the SMP publishes no business card for this participant"
+    ]
