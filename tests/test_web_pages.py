@@ -84,6 +84,24 @@ def test_the_details_show_checks_document_types_certificates_and_business_card(
     assert texts(page, "entity-name") == ["Nordlys Bygg AB"]  # from the business card
 
 
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("sv", {"ok", "varning", "fel", "hoppades över"}),
+        ("en", {"pass", "warn", "fail", "skipped"}),
+    ],
+)
+def test_each_check_status_is_in_the_page_language(
+    web: TestClient, lang: str, words: set[str]
+) -> None:
+    statuses = set()
+    for pid in (NORDLYS, UNSIGNED):  # every check passed or skipped; one failed
+        page = web.get(f"/participant/{pid}", params={"lang": lang}).text
+        statuses |= set(texts(page, "status"))
+    assert statuses <= words
+    assert len(statuses) >= 3  # passed, skipped and failed checks were shown
+
+
 def test_the_details_show_both_certificates_with_their_pem_in_swedish(
     web: TestClient, sandbox: Sandbox
 ) -> None:
