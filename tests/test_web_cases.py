@@ -161,6 +161,34 @@ def test_a_customer_with_another_operator_becomes_an_update(web: TestClient) -> 
     assert "Peppol-fakturor når fortfarande Testbygg AB" in sv
 
 
+def test_the_list_of_cases_says_each_request_and_state_in_the_page_language(
+    web: TestClient,
+) -> None:
+    for fields in (form(), form(organisation_number="5509128723", participant_id=FJALLRAV)):
+        assert web.post("/cases", data={**fields, "csrf_token": token(web)}).status_code == 200
+
+    def rows(lang: str) -> list[list[str]]:
+        page = web.get("/cases", params={"lang": lang}).text
+        table = page[page.index('<table id="case-list">') :]
+        cells = re.findall(r"<tr><td>.*?</tr>", table, re.S)
+        return [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[1:3] for row in cells]
+
+    assert sorted(rows("sv")) == [
+        [
+            "Flytta från Norrsken Invoice AB (PSE000109) till Kvittra AB (PSE000102)",
+            "Utkast: inte skickad än",
+        ],
+        ["Lägg till hos Kvittra AB (PSE000102)", "Utkast: inte skickad än"],
+    ]
+    assert sorted(rows("en")) == [
+        ["Add to Kvittra AB (PSE000102)", "Draft: not sent yet"],
+        [
+            "Move from Norrsken Invoice AB (PSE000109) to Kvittra AB (PSE000102)",
+            "Draft: not sent yet",
+        ],
+    ]
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
