@@ -138,24 +138,46 @@ _REFUSALS: dict[int, Message] = {
 
 
 def refusal(request: Request, state: WebState) -> Response:
-    """The page for a request refused before it reached a route (401, 403, 413)."""
+    """The page for a request refused before it reached a route (401, 403, 413), or that no
+    route takes (404, 405); on the JSON API, ``{"error": sentence}`` in its own words."""
     status: int = request.scope.get("peppolnet.refused", 403)
     headers: dict[str, str] = request.scope.get("peppolnet.challenge", {})
     lang = getattr(request.state, "lang", state.language)
-    text = render(_REFUSALS.get(status, _REFUSALS[403]), lang)
     if request.url.path.startswith(f"{request.scope.get('root_path', '')}/api/"):
         from starlette.responses import JSONResponse
 
-        return JSONResponse({"error": str(_REFUSALS.get(status, _REFUSALS[403]))}, status, headers)
+        error = _api_refusal(request, state, status, headers)
+        return JSONResponse({"error": error}, status, headers)
+    text = render(_REFUSALS.get(status, _REFUSALS[403]), lang)
     html = state.templates.render("refused.html", lang, {"request": request, "message": text})
     from starlette.responses import HTMLResponse
 
     return HTMLResponse(html, status, headers)
 
 
+def _api_refusal(request: Request, state: WebState, status: int, headers: dict[str, str]) -> str:
+    """What a program is told: the API speaks to integrators, not to someone at a form."""
+    if status == 401:
+        return str(_REFUSALS[401])
+    if status == 404:
+        return f"there is no such address in the API: {request.url.path[:200]}"
+    if status == 405:
+        return f"{request.method[:20]} is not allowed here; use {headers.get('allow', 'GET')}"
+    if status == 413:
+        return f"the request body is larger than {state.settings.max_body_bytes} bytes"
+    return (
+        "refused: a request to the JSON API needs a JSON body (Content-Type: "
+        "application/json) and must not come from another site"
+    )
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     request.scope["peppolnet.refused"] = status
+    allow = exc.headers.get("Allow") if isinstance(exc, HTTPException) and exc.headers else None
+    if allow:  # a 405 names the methods the address takes (RFC 9110 15.5.6), in a stable order
+        methods = sorted(method.strip() for method in allow.split(","))
+        request.scope["peppolnet.challenge"] = {"allow": ", ".join(methods)}
     return refusal(request, web_state(request))
 
 
