@@ -384,3 +384,32 @@ def test_the_confirmation_mail_speaks_the_language_the_case_was_asked_in(
     ]
     assert 'data-status="confirmed"' in page
     assert "Bekräftat: Testbygg AB" in page  # the confirmation as it went
+
+
+def _documented(path: str, method: str, answer: Any) -> None:
+    """``answer``'s status is one the operation lists, and its body is that response's JSON."""
+    responses = document()["paths"][path][method]["responses"]
+    assert str(answer.status_code) in responses, (path, method, answer.status_code)
+    content = responses[str(answer.status_code)]["content"]["application/json"]
+    schema = {**content["schema"], "components": document()["components"]}
+    jsonschema.validate(answer.json(), schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_every_refusal_of_the_requests_api_is_in_its_openapi_document(sandbox: Sandbox) -> None:
+    small = WebSettings(max_body_bytes=2000, lookups_per_minute=60, lookup_burst=1)
+    json_type = {"content-type": "application/json"}
+    with TestClient(create_app(network=sandbox.network, settings=small)) as api:
+        asked = [
+            api.post("/api/v1/requests", content=b"[1, 2", headers=json_type),  # 400
+            api.post("/api/v1/requests", content=b"{}", headers={"content-type": "text/plain"}),
+            api.post("/api/v1/requests", content=b" " * 3000, headers=json_type),  # 413
+            api.post("/api/v1/requests", json={}),  # 422, and the one lookup of the burst
+            api.post("/api/v1/requests", json={}),  # 429
+        ]
+        assert [answer.status_code for answer in asked] == [400, 403, 413, 422, 429]
+        assert int(asked[-1].headers["retry-after"]) >= 1
+        for answer in asked:
+            _documented("/api/v1/requests", "post", answer)
+        unknown = api.get("/api/v1/requests/00000000-0000-4000-8000-000000000000")
+        assert unknown.status_code == 404
+        _documented("/api/v1/requests/{request_id}", "get", unknown)

@@ -28,6 +28,7 @@ from peppolnet.recipients.plan import invoice_advice
 from peppolnet.recipients.request import OperatorRef, RequestStatus
 from peppolnet.recipients.tracking import TrackedRequest
 from peppolnet.web import case_api
+from peppolnet.web.api import limited
 from peppolnet.web.cards import card, document_label
 from peppolnet.web.casework import (
     FIELDS,
@@ -317,8 +318,9 @@ async def api_create(request: Request) -> Response:
         return _json_error(400, "the body must be a JSON object")
     if not isinstance(body, dict):
         return _json_error(400, "the body must be a JSON object")
-    if state.limiter.take(client_key(request)):
-        return _json_error(429, "too many lookups")
+    refused = limited(request)
+    if refused is not None:
+        return refused
     try:
         submission = await case_desk(state).submit(CaseForm.from_mapping(body))
     except InvalidRequest as exc:
