@@ -413,3 +413,16 @@ def test_every_refusal_of_the_requests_api_is_in_its_openapi_document(sandbox: S
         unknown = api.get("/api/v1/requests/00000000-0000-4000-8000-000000000000")
         assert unknown.status_code == 404
         _documented("/api/v1/requests/{request_id}", "get", unknown)
+
+
+def test_a_field_that_is_not_a_string_is_named_as_such_not_as_missing(web: TestClient) -> None:
+    body = {**form(company_name=""), "organisation_number": 5592010036, "requester": ["a@b.se"]}
+    answer = web.post("/api/v1/requests", json=body)
+    assert answer.status_code == 422
+    jsonschema.validate(answer.json(), _schema("Problems"))
+    problems = {p["field"]: p["message"] for p in answer.json()["problems"]}
+    assert problems["organisation_number"] == "must be a string, not a number"
+    assert problems["requester"] == "must be a string, not an array"  # not silently left out
+    assert "company_name" in problems  # the other fields' problems at the same time
+    assert set(problems) == {"organisation_number", "requester", "company_name"}
+    assert web.app.state.peppolnet.extra["cases"].tracker.list() == []  # type: ignore[attr-defined]
