@@ -166,3 +166,20 @@ def test_an_unknown_job_is_not_found(web: TestClient) -> None:
     assert web.get("/registers/nonexistent").status_code == 404
     assert web.get("/registers/nonexistent/checked.csv").status_code == 404
     assert web.get("/registers/nonexistent/events").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [
+        ("sv", "registret 'Kunder 2026.xlsx' är inte en läsbar .xlsx-fil: "),
+        ("en", "the register 'Kunder 2026.xlsx' is not a readable .xlsx: "),
+    ],
+)
+def test_an_unreadable_workbook_is_named_as_uploaded_in_the_page_language(
+    web: TestClient, lang: str, says: str
+) -> None:
+    status, page = upload(web, b"PK\x03\x04 not a workbook", "Kunder 2026.xlsx", lang=lang)
+    assert status == 400
+    error = re.search(r'id="upload-error">([^<]*)<', page)
+    assert error, page[:400]
+    assert error.group(1).replace("&#39;", "'").startswith(says)
