@@ -183,3 +183,14 @@ def test_an_unreadable_workbook_is_named_as_uploaded_in_the_page_language(
     error = re.search(r'id="upload-error">([^<]*)<', page)
     assert error, page[:400]
     assert error.group(1).replace("&#39;", "'").startswith(says)
+
+
+def test_the_upload_form_writes_its_limits_as_the_language_writes_numbers(
+    sandbox: Sandbox,
+) -> None:
+    limits = RegisterLimits(max_bytes=512 * 1024, max_rows=50_000)
+    with TestClient(create_app(network=sandbox.network, registers=limits)) as client:
+        sv = client.get("/registers", params={"lang": "sv"}).text
+        en = client.get("/registers", params={"lang": "en"}).text
+    assert "Högst 50\u00a0000 rader och 0,5 MB." in sv
+    assert "At most 50,000 rows and 0.5 MB." in en

@@ -22,7 +22,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from peppolnet.i18n import LANGUAGES, Language, country_name, parse_language, render, translations
 
-__all__ = ["LANG_COOKIE", "LanguageMiddleware", "Templates", "request_language", "route_path"]
+__all__ = [
+    "LANG_COOKIE",
+    "LanguageMiddleware",
+    "Templates",
+    "format_number",
+    "request_language",
+    "route_path",
+]
 
 LANG_COOKIE: Final = "peppolnet_lang"
 
@@ -84,6 +91,7 @@ class Templates:
             env.globals["languages"] = LANGUAGES
             env.filters["t"] = _translator(lang)
             env.filters["country"] = _country(lang)
+            env.filters["number"] = _number(lang)
             env.globals["path_for"] = path_for
             env.globals["query_with"] = query_with
             env.globals["csrf_token"] = csrf_token
@@ -116,6 +124,25 @@ def _translator(lang: Language) -> Any:
         return render(value, lang)
 
     return translate
+
+
+def format_number(value: float, lang: Language) -> str:
+    """``value`` as the language writes numbers: ``50 000`` and ``0,5`` in Swedish (a no-break
+    space between thousands, a decimal comma), ``50,000`` and ``0.5`` in English; at most
+    two decimals, without trailing zeros."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
+    if lang == "sv":
+        text = text.replace(",", "\u00a0").replace(".", ",")
+    return text
+
+
+def _number(lang: Language) -> Any:
+    def number(value: float) -> str:
+        return format_number(value, lang)
+
+    return number
 
 
 def _country(lang: Language) -> Any:
