@@ -171,7 +171,9 @@ def test_the_list_of_cases_says_each_request_and_state_in_the_page_language(
         page = web.get("/cases", params={"lang": lang}).text
         table = page[page.index('<table id="case-list">') :]
         cells = re.findall(r"<tr><td>.*?</tr>", table, re.S)
-        return [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[1:3] for row in cells]
+        found = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in cells]
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", row[3]) for row in found)
+        return [row[1:3] for row in found]
 
     assert sorted(rows("sv")) == [
         [

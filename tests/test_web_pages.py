@@ -120,7 +120,9 @@ def test_the_details_show_both_certificates_with_their_pem_in_swedish(
     shown = texts(page, "certificate")
     assert [smp.sha256_fingerprint in shown[0], ap.sha256_fingerprint in shown[1]] == [True, True]
     assert smp.issuer in shown[0]  # the issuer, escaped text like every field
-    assert smp.not_after.isoformat() in shown[0]
+    valid = f"{smp.not_before:%Y-%m-%d %H:%M} UTC – {smp.not_after:%Y-%m-%d %H:%M} UTC"
+    assert valid in shown[0]  # when it is valid, for people: no T, no +00:00
+    assert smp.not_after.isoformat() not in page
     pems = texts(page, "pem")
     assert len(pems) == 2
     for pem, cert in zip(pems, (smp, ap), strict=True):

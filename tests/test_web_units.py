@@ -199,3 +199,13 @@ def test_numbers_are_written_as_the_language_writes_them(value: float, sv: str, 
     from peppolnet.web.i18n import format_number
 
     assert (format_number(value, "sv"), format_number(value, "en")) == (sv, en)
+
+
+def test_an_instant_is_shown_with_its_time_zone() -> None:
+    from datetime import timedelta, timezone
+
+    from peppolnet.web.i18n import format_when
+
+    stockholm = timezone(timedelta(hours=1))
+    assert format_when(datetime(2028, 12, 3, 14, 3, 38, tzinfo=stockholm)) == "2028-12-03 13:03 UTC"
+    assert format_when(None) == "-"
