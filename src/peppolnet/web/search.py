@@ -35,11 +35,29 @@ def client_key(request: Request) -> str:
 
 def _form(request: Request) -> dict[str, str]:
     params = request.query_params
+    doctype = params.get("doctype", "invoice")[:300]
     return {
         "q": params.get("q", "")[: lookups.MAX_QUERY * 2],
         "country": params.get("country", "")[:60],
-        "doctype": params.get("doctype", "invoice")[:300],
+        "doctype": doctype,
+        "doctype_option": _doctype_option(doctype),
     }
+
+
+def _doctype_option(doctype: str) -> str:
+    """The form's option for the document type asked: an alias or identifier of one of its
+    two types selects that type; anything else keeps an option of its own, as asked, so the
+    form shows what the answer is about and sending it again asks the same."""
+    from peppolnet.lookup import resolve_document_type
+
+    try:
+        asked = resolve_document_type(doctype)
+    except InvalidInput:
+        return doctype
+    for option in DOCUMENT_TYPES:
+        if resolve_document_type(option) == asked:
+            return option
+    return doctype
 
 
 def _page(
