@@ -428,3 +428,25 @@ def test_a_field_that_is_not_a_string_is_named_as_such_not_as_missing(web: TestC
     assert "company_name" in problems  # the other fields' problems at the same time
     assert set(problems) == {"organisation_number", "requester", "company_name"}
     assert web.app.state.peppolnet.extra["cases"].tracker.list() == []  # type: ignore[attr-defined]
+
+
+def test_a_request_an_open_case_already_asks_is_refused_in_the_page_language(
+    web: TestClient,
+) -> None:
+    first = web.post("/cases", data={**form(), "csrf_token": token(web)}, follow_redirects=False)
+    assert first.status_code == 303
+    rid = first.headers["location"].rsplit("/", 1)[1]
+    again = {**form(), "csrf_token": token(web)}
+    sv = web.post("/cases?lang=sv", data=again)
+    en = web.post("/cases?lang=en", data=again)
+    assert (sv.status_code, en.status_code) == (422, 422)
+    said = re.findall(r'data-field="form">([^<]*)<', sv.text)
+    assert said == [
+        f"förfrågan {rid} (utkast) ber redan om att lägga till {NEW} hos PSE000102; "
+        "skicka eller avbryt den först"
+    ]
+    assert re.findall(r'data-field="form">([^<]*)<', en.text) == [
+        f"request {rid} (draft) already asks to add {NEW} to PSE000102; "
+        "send or cancel that one first"
+    ]
+    assert 'value="Testbygg AB"' in sv.text  # the form comes back as it was typed
