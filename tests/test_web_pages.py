@@ -15,8 +15,9 @@ from _sandbox_undo import undo_changes
 from _web import TestClient, client, texts, verdicts
 from peppolnet.identifiers import ParticipantId
 from peppolnet.recipients.directory import RecipientDirectory
-from peppolnet.sandbox import Sandbox
+from peppolnet.sandbox import Faults, Sandbox
 from peppolnet.sandbox.config import BusinessCardData, ParticipantConfig
+from peppolnet.sandbox.pytest_plugin import SandboxFactory
 
 NORDLYS = "0007:5584821341"  # Nordlys Bygg AB, Kvittra AB's customer: can receive
 MISSING = "0007:5560000001"  # in no SML
@@ -323,4 +324,24 @@ def test_a_missing_business_card_is_said_in_the_page_language(
     assert texts(english, "business-card") == [
         "Business card (published by the participant's SMP, not signed) "
         "the SMP publishes no business card for this participant"
+    ]
+
+
+def test_a_name_search_the_directory_could_not_answer_is_not_worded_as_a_no(
+    peppol_sandbox_factory: SandboxFactory,
+) -> None:
+    net = peppol_sandbox_factory()
+    assert net.directory_server is not None
+    net.directory_server.faults = Faults(error_share=1.0)
+    with client(net) as web:
+        sv = web.get("/search", params={"q": "Nordlys Bygg", "lang": "sv"}).text
+        en = web.get("/search", params={"q": "Nordlys Bygg", "lang": "en"}).text
+    assert texts(sv, "note") == ["Peppol Directory svarade inte; bara era kunder söktes igenom"]
+    assert texts(sv, "empty") == [
+        "Inget hittades där sökningen kunde fråga. Det är inget nej: försök igen om några "
+        "minuter, eller sök på organisationsnumret."
+    ]
+    assert texts(en, "empty") == [
+        "Nothing was found where the search could ask. That is not a no: try again in a few "
+        "minutes, or search by the organisation number."
     ]
