@@ -450,3 +450,12 @@ def test_a_request_an_open_case_already_asks_is_refused_in_the_page_language(
         "send or cancel that one first"
     ]
     assert 'value="Testbygg AB"' in sv.text  # the form comes back as it was typed
+
+
+@pytest.mark.parametrize("deep", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1"])
+def test_json_nested_too_deep_is_a_400_not_a_500(web: TestClient, deep: bytes) -> None:
+    answer = web.post(
+        "/api/v1/requests", content=deep, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "the body must be a JSON object, not one nested this deep"}

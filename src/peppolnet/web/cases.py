@@ -318,6 +318,8 @@ async def api_create(request: Request) -> Response:
         body = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
         return _json_error(400, "the body must be a JSON object")
+    except RecursionError:  # "[[[[..." nested deeper than Python's parser goes
+        return _json_error(400, "the body must be a JSON object, not one nested this deep")
     if not isinstance(body, dict):
         return _json_error(400, "the body must be a JSON object")
     refused = limited(request)
