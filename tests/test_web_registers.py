@@ -194,3 +194,18 @@ def test_the_upload_form_writes_its_limits_as_the_language_writes_numbers(
         en = client.get("/registers", params={"lang": "en"}).text
     assert "Högst 50\u00a0000 rader och 0,5 MB." in sv
     assert "At most 50,000 rows and 0.5 MB." in en
+
+
+def test_a_form_the_parser_refuses_is_the_page_in_its_language(web: TestClient) -> None:
+    page = web.get("/registers?lang=sv")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found
+    two = [("register", ("a.csv", b"Namn;Orgnr\n")), ("register", ("b.csv", b"Namn;Orgnr\n"))]
+    answer = web.post("/registers?lang=sv", data={"csrf_token": found.group(1)}, files=two)
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("text/html")
+    refused = re.search(r'class="refused"[^>]*>([^<]*)<', answer.text)
+    assert refused, answer.text[:300]
+    assert refused.group(1).strip() == (
+        "Formuläret kunde inte läsas. Fyll i det igen på sidan och skicka det en gång till."
+    )

@@ -147,6 +147,7 @@ def _error(request: Request, exc: InvalidInput) -> Response:
 
 
 _REFUSALS: dict[int, Message] = {
+    400: _("The form could not be read. Fill it in again on the page and send it once more."),
     401: _("Sign in to use the support page."),
     403: _("The form had expired or came from another page. Reload the page and try again."),
     404: _("There is no such page."),
@@ -156,8 +157,9 @@ _REFUSALS: dict[int, Message] = {
 
 
 def refusal(request: Request, state: WebState) -> Response:
-    """The page for a request refused before it reached a route (401, 403, 413), or that no
-    route takes (404, 405); on the JSON API, ``{"error": sentence}`` in its own words."""
+    """The page for a request refused before it reached a route (401, 403, 413), that no
+    route takes (404, 405), or whose form could not be parsed (400: too many files or fields,
+    a broken multipart body); on the JSON API, ``{"error": sentence}`` in its own words."""
     status: int = request.scope.get("peppolnet.refused", 403)
     headers: dict[str, str] = request.scope.get("peppolnet.challenge", {})
     lang = getattr(request.state, "lang", state.language)
@@ -175,6 +177,8 @@ def refusal(request: Request, state: WebState) -> Response:
 
 def _api_refusal(request: Request, state: WebState, status: int, headers: dict[str, str]) -> str:
     """What a program is told: the API speaks to integrators, not to someone at a form."""
+    if status == 400:
+        return "the request body could not be read"
     if status == 401:
         return str(_REFUSALS[401])
     if status == 404:
@@ -190,6 +194,8 @@ def _api_refusal(request: Request, state: WebState, status: int, headers: dict[s
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
+    """The router's and the form parser's refusals (400, 404, 405) as the app's own pages:
+    in the page's language, or JSON on the API - never Starlette's English plain text."""
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     request.scope["peppolnet.refused"] = status
     allow = exc.headers.get("Allow") if isinstance(exc, HTTPException) and exc.headers else None
