@@ -130,3 +130,26 @@ def test_bad_input_is_400_with_a_sentence(
     answer = api.get(url, params=params)
     assert answer.status_code == 400
     assert says in answer.json()["error"]
+
+
+def test_an_api_request_of_the_wrong_kind_is_told_what_to_send(api: TestClient) -> None:
+    as_text = api.post("/api/v1/requests", content=b"{}", headers={"content-type": "text/plain"})
+    assert as_text.status_code == 403
+    assert "Content-Type: application/json" in as_text.json()["error"]
+    posted = api.post("/api/v1/search", json={"q": "558482-1341"})
+    assert posted.status_code == 405
+    assert posted.headers["allow"] == "GET, HEAD"
+    assert posted.json() == {"error": "POST is not allowed here; use GET, HEAD"}
+    nowhere = api.get("/api/v1/nowhere")
+    assert nowhere.status_code == 404
+    assert nowhere.json() == {"error": "there is no such address in the API: /api/v1/nowhere"}
+
+
+def test_a_page_answers_a_method_it_does_not_take_with_405_and_allow(api: TestClient) -> None:
+    from _web import csrf
+
+    token = csrf(api.get("/").text)
+    answer = api.post("/search", data={"csrf_token": token}, params={"lang": "sv"})
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, HEAD"
+    assert "text/html" in answer.headers["content-type"]

@@ -161,6 +161,36 @@ def test_a_customer_with_another_operator_becomes_an_update(web: TestClient) -> 
     assert "Peppol-fakturor når fortfarande Testbygg AB" in sv
 
 
+def test_the_list_of_cases_says_each_request_and_state_in_the_page_language(
+    web: TestClient,
+) -> None:
+    for fields in (form(), form(organisation_number="5509128723", participant_id=FJALLRAV)):
+        assert web.post("/cases", data={**fields, "csrf_token": token(web)}).status_code == 200
+
+    def rows(lang: str) -> list[list[str]]:
+        page = web.get("/cases", params={"lang": lang}).text
+        table = page[page.index('<table id="case-list">') :]
+        cells = re.findall(r"<tr><td>.*?</tr>", table, re.S)
+        found = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in cells]
+        assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", row[3]) for row in found)
+        return [row[1:3] for row in found]
+
+    assert sorted(rows("sv")) == [
+        [
+            "Flytta från Norrsken Invoice AB (PSE000109) till Kvittra AB (PSE000102)",
+            "Utkast: inte skickad än",
+        ],
+        ["Lägg till hos Kvittra AB (PSE000102)", "Utkast: inte skickad än"],
+    ]
+    assert sorted(rows("en")) == [
+        ["Add to Kvittra AB (PSE000102)", "Draft: not sent yet"],
+        [
+            "Move from Norrsken Invoice AB (PSE000109) to Kvittra AB (PSE000102)",
+            "Draft: not sent yet",
+        ],
+    ]
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -356,3 +386,76 @@ def test_the_confirmation_mail_speaks_the_language_the_case_was_asked_in(
     ]
     assert 'data-status="confirmed"' in page
     assert "Bekräftat: Testbygg AB" in page  # the confirmation as it went
+
+
+def _documented(path: str, method: str, answer: Any) -> None:
+    """``answer``'s status is one the operation lists, and its body is that response's JSON."""
+    responses = document()["paths"][path][method]["responses"]
+    assert str(answer.status_code) in responses, (path, method, answer.status_code)
+    content = responses[str(answer.status_code)]["content"]["application/json"]
+    schema = {**content["schema"], "components": document()["components"]}
+    jsonschema.validate(answer.json(), schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_every_refusal_of_the_requests_api_is_in_its_openapi_document(sandbox: Sandbox) -> None:
+    small = WebSettings(max_body_bytes=2000, lookups_per_minute=60, lookup_burst=1)
+    json_type = {"content-type": "application/json"}
+    with TestClient(create_app(network=sandbox.network, settings=small)) as api:
+        asked = [
+            api.post("/api/v1/requests", content=b"[1, 2", headers=json_type),  # 400
+            api.post("/api/v1/requests", content=b"{}", headers={"content-type": "text/plain"}),
+            api.post("/api/v1/requests", content=b" " * 3000, headers=json_type),  # 413
+            api.post("/api/v1/requests", json={}),  # 422, and the one lookup of the burst
+            api.post("/api/v1/requests", json={}),  # 429
+        ]
+        assert [answer.status_code for answer in asked] == [400, 403, 413, 422, 429]
+        assert int(asked[-1].headers["retry-after"]) >= 1
+        for answer in asked:
+            _documented("/api/v1/requests", "post", answer)
+        unknown = api.get("/api/v1/requests/00000000-0000-4000-8000-000000000000")
+        assert unknown.status_code == 404
+        _documented("/api/v1/requests/{request_id}", "get", unknown)
+
+
+def test_a_field_that_is_not_a_string_is_named_as_such_not_as_missing(web: TestClient) -> None:
+    body = {**form(company_name=""), "organisation_number": 5592010036, "requester": ["a@b.se"]}
+    answer = web.post("/api/v1/requests", json=body)
+    assert answer.status_code == 422
+    jsonschema.validate(answer.json(), _schema("Problems"))
+    problems = {p["field"]: p["message"] for p in answer.json()["problems"]}
+    assert problems["organisation_number"] == "must be a string, not a number"
+    assert problems["requester"] == "must be a string, not an array"  # not silently left out
+    assert "company_name" in problems  # the other fields' problems at the same time
+    assert set(problems) == {"organisation_number", "requester", "company_name"}
+    assert web.app.state.peppolnet.extra["cases"].tracker.list() == []  # type: ignore[attr-defined]
+
+
+def test_a_request_an_open_case_already_asks_is_refused_in_the_page_language(
+    web: TestClient,
+) -> None:
+    first = web.post("/cases", data={**form(), "csrf_token": token(web)}, follow_redirects=False)
+    assert first.status_code == 303
+    rid = first.headers["location"].rsplit("/", 1)[1]
+    again = {**form(), "csrf_token": token(web)}
+    sv = web.post("/cases?lang=sv", data=again)
+    en = web.post("/cases?lang=en", data=again)
+    assert (sv.status_code, en.status_code) == (422, 422)
+    said = re.findall(r'data-field="form">([^<]*)<', sv.text)
+    assert said == [
+        f"förfrågan {rid} (utkast) ber redan om att lägga till {NEW} hos PSE000102; "
+        "skicka eller avbryt den först"
+    ]
+    assert re.findall(r'data-field="form">([^<]*)<', en.text) == [
+        f"request {rid} (draft) already asks to add {NEW} to PSE000102; "
+        "send or cancel that one first"
+    ]
+    assert 'value="Testbygg AB"' in sv.text  # the form comes back as it was typed
+
+
+@pytest.mark.parametrize("deep", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1"])
+def test_json_nested_too_deep_is_a_400_not_a_500(web: TestClient, deep: bytes) -> None:
+    answer = web.post(
+        "/api/v1/requests", content=deep, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "the body must be a JSON object, not one nested this deep"}

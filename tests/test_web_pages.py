@@ -15,8 +15,9 @@ from _sandbox_undo import undo_changes
 from _web import TestClient, client, texts, verdicts
 from peppolnet.identifiers import ParticipantId
 from peppolnet.recipients.directory import RecipientDirectory
-from peppolnet.sandbox import Sandbox
+from peppolnet.sandbox import Faults, Sandbox
 from peppolnet.sandbox.config import BusinessCardData, ParticipantConfig
+from peppolnet.sandbox.pytest_plugin import SandboxFactory
 
 NORDLYS = "0007:5584821341"  # Nordlys Bygg AB, Kvittra AB's customer: can receive
 MISSING = "0007:5560000001"  # in no SML
@@ -84,6 +85,24 @@ def test_the_details_show_checks_document_types_certificates_and_business_card(
     assert texts(page, "entity-name") == ["Nordlys Bygg AB"]  # from the business card
 
 
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("sv", {"ok", "varning", "fel", "hoppades över"}),
+        ("en", {"pass", "warn", "fail", "skipped"}),
+    ],
+)
+def test_each_check_status_is_in_the_page_language(
+    web: TestClient, lang: str, words: set[str]
+) -> None:
+    statuses = set()
+    for pid in (NORDLYS, UNSIGNED):  # every check passed or skipped; one failed
+        page = web.get(f"/participant/{pid}", params={"lang": lang}).text
+        statuses |= set(texts(page, "status"))
+    assert statuses <= words
+    assert len(statuses) >= 3  # passed, skipped and failed checks were shown
+
+
 def test_the_details_show_both_certificates_with_their_pem_in_swedish(
     web: TestClient, sandbox: Sandbox
 ) -> None:
@@ -102,7 +121,9 @@ def test_the_details_show_both_certificates_with_their_pem_in_swedish(
     shown = texts(page, "certificate")
     assert [smp.sha256_fingerprint in shown[0], ap.sha256_fingerprint in shown[1]] == [True, True]
     assert smp.issuer in shown[0]  # the issuer, escaped text like every field
-    assert smp.not_after.isoformat() in shown[0]
+    valid = f"{smp.not_before:%Y-%m-%d %H:%M} UTC – {smp.not_after:%Y-%m-%d %H:%M} UTC"
+    assert valid in shown[0]  # when it is valid, for people: no T, no +00:00
+    assert smp.not_after.isoformat() not in page
     pems = texts(page, "pem")
     assert len(pems) == 2
     for pem, cert in zip(pems, (smp, ap), strict=True):
@@ -276,3 +297,51 @@ def test_the_trace_of_a_lookup_is_under_the_details_in_the_page_language(
     assert ".pem" not in english
     assert "/root" not in english
     assert "/tmp" not in english
+
+
+NO_CARD = "0007:5599112249"
+
+
+def test_a_missing_business_card_is_said_in_the_page_language(
+    web: TestClient, sandbox: Sandbox
+) -> None:
+    with undo_changes(sandbox):
+        sandbox.register_participant(
+            ParticipantConfig(
+                id=ParticipantId.parse(NO_CARD),
+                name="Kortlös AB",
+                country="SE",
+                operator="kvittra",
+                business_card=None,
+            )
+        )
+        swedish = web.get(f"/participant/{NO_CARD}", params={"lang": "sv"}).text
+        english = web.get(f"/participant/{NO_CARD}", params={"lang": "en"}).text
+    card = "Visitkort (publicerat av deltagarens SMP, inte signerat) "
+    assert texts(swedish, "business-card") == [
+        card + "SMP:n publicerar inget visitkort för den här deltagaren"
+    ]
+    assert texts(english, "business-card") == [
+        "Business card (published by the participant's SMP, not signed) "
+        "the SMP publishes no business card for this participant"
+    ]
+
+
+def test_a_name_search_the_directory_could_not_answer_is_not_worded_as_a_no(
+    peppol_sandbox_factory: SandboxFactory,
+) -> None:
+    net = peppol_sandbox_factory()
+    assert net.directory_server is not None
+    net.directory_server.faults = Faults(error_share=1.0)
+    with client(net) as web:
+        sv = web.get("/search", params={"q": "Nordlys Bygg", "lang": "sv"}).text
+        en = web.get("/search", params={"q": "Nordlys Bygg", "lang": "en"}).text
+    assert texts(sv, "note") == ["Peppol Directory svarade inte; bara era kunder söktes igenom"]
+    assert texts(sv, "empty") == [
+        "Inget hittades där sökningen kunde fråga. Det är inget nej: försök igen om några "
+        "minuter, eller sök på organisationsnumret."
+    ]
+    assert texts(en, "empty") == [
+        "Nothing was found where the search could ask. That is not a no: try again in a few "
+        "minutes, or search by the organisation number."
+    ]

@@ -166,3 +166,46 @@ def test_an_unknown_job_is_not_found(web: TestClient) -> None:
     assert web.get("/registers/nonexistent").status_code == 404
     assert web.get("/registers/nonexistent/checked.csv").status_code == 404
     assert web.get("/registers/nonexistent/events").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [
+        ("sv", "registret 'Kunder 2026.xlsx' är inte en läsbar .xlsx-fil: "),
+        ("en", "the register 'Kunder 2026.xlsx' is not a readable .xlsx: "),
+    ],
+)
+def test_an_unreadable_workbook_is_named_as_uploaded_in_the_page_language(
+    web: TestClient, lang: str, says: str
+) -> None:
+    status, page = upload(web, b"PK\x03\x04 not a workbook", "Kunder 2026.xlsx", lang=lang)
+    assert status == 400
+    error = re.search(r'id="upload-error">([^<]*)<', page)
+    assert error, page[:400]
+    assert error.group(1).replace("&#39;", "'").startswith(says)
+
+
+def test_the_upload_form_writes_its_limits_as_the_language_writes_numbers(
+    sandbox: Sandbox,
+) -> None:
+    limits = RegisterLimits(max_bytes=512 * 1024, max_rows=50_000)
+    with TestClient(create_app(network=sandbox.network, registers=limits)) as client:
+        sv = client.get("/registers", params={"lang": "sv"}).text
+        en = client.get("/registers", params={"lang": "en"}).text
+    assert "Högst 50\u00a0000 rader och 0,5 MB." in sv
+    assert "At most 50,000 rows and 0.5 MB." in en
+
+
+def test_a_form_the_parser_refuses_is_the_page_in_its_language(web: TestClient) -> None:
+    page = web.get("/registers?lang=sv")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found
+    two = [("register", ("a.csv", b"Namn;Orgnr\n")), ("register", ("b.csv", b"Namn;Orgnr\n"))]
+    answer = web.post("/registers?lang=sv", data={"csrf_token": found.group(1)}, files=two)
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("text/html")
+    refused = re.search(r'class="refused"[^>]*>([^<]*)<', answer.text)
+    assert refused, answer.text[:300]
+    assert refused.group(1).strip() == (
+        "Formuläret kunde inte läsas. Fyll i det igen på sidan och skicka det en gång till."
+    )

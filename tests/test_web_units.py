@@ -182,3 +182,30 @@ def test_the_result_cache_is_bounded_by_bytes_not_entries(sandbox: Sandbox) -> N
     asyncio.run(fill())
     assert 0 < cache.nbytes <= 200_000
     assert 2 <= len(cache) < 200  # a signed answer is several KB: far fewer than 200 fit
+
+
+@pytest.mark.parametrize(
+    ("value", "sv", "en"),
+    [
+        (50000, "50\u00a0000", "50,000"),
+        (1234567, "1\u00a0234\u00a0567", "1,234,567"),
+        (10.0, "10", "10"),
+        (0.5, "0,5", "0.5"),
+        (2.345, "2,35", "2.35"),
+        (7, "7", "7"),
+    ],
+)
+def test_numbers_are_written_as_the_language_writes_them(value: float, sv: str, en: str) -> None:
+    from peppolnet.web.i18n import format_number
+
+    assert (format_number(value, "sv"), format_number(value, "en")) == (sv, en)
+
+
+def test_an_instant_is_shown_with_its_time_zone() -> None:
+    from datetime import timedelta, timezone
+
+    from peppolnet.web.i18n import format_when
+
+    stockholm = timezone(timedelta(hours=1))
+    assert format_when(datetime(2028, 12, 3, 14, 3, 38, tzinfo=stockholm)) == "2028-12-03 13:03 UTC"
+    assert format_when(None) == "-"

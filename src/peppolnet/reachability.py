@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from peppolnet.i18n import _, render
+from peppolnet.i18n import Message, _, render
 from peppolnet.identifiers import DocumentTypeId, ParticipantId, ProcessId
 from peppolnet.operators import Operator
 from peppolnet.pki import CertificateFacts
@@ -68,6 +68,18 @@ class CheckStatus(enum.StrEnum):
     FAIL = "fail"
     SKIPPED = "skipped"
 
+    def label(self, language: str | None = None) -> str:
+        """The status in words (``"ok"``, ``"varning"``), for people; the value is for machines."""
+        return render(CHECK_STATUS_LABELS[self], language)
+
+
+#: Each check status in words, as a message (rendered in the reader's language).
+CHECK_STATUS_LABELS: Mapping[CheckStatus, Message] = {
+    CheckStatus.PASS: _("pass"),
+    CheckStatus.WARN: _("warn"),
+    CheckStatus.FAIL: _("fail"),
+    CheckStatus.SKIPPED: _("skipped"),
+}
 
 _SYMBOL: Mapping[CheckStatus, str] = {
     CheckStatus.PASS: "✓",

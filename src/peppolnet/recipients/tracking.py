@@ -42,7 +42,7 @@ import os
 import socket
 import ssl
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -57,7 +57,7 @@ from peppolnet.errors import (
     PeppolnetError,
     SendInProgress,
 )
-from peppolnet.i18n import _, joined, parse_language, render
+from peppolnet.i18n import Message, _, joined, parse_language, render
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.operators import Operator
 from peppolnet.reachability import Reachability, Verdict
@@ -1270,6 +1270,14 @@ def _claim_text(row: Any) -> str:
     )
 
 
+#: The open states in words: the refusal below is shown to staff beside the page's form.
+_OPEN_STATUS_WORDS: Final[Mapping[str, Message]] = {
+    RequestStatus.DRAFT.value: _("draft"),
+    RequestStatus.SENDING.value: _("sending"),
+    RequestStatus.SENT.value: _("sent"),
+}
+
+
 def _asked_already(same: Any, request: Request) -> InvalidInput:
     """The refusal of a new submission while ``same`` (an open one) asks what it asks."""
     then = (
@@ -1281,7 +1289,7 @@ def _asked_already(same: Any, request: Request) -> InvalidInput:
         _(
             "request {other} ({status}) already asks to {ask}; {then}",
             other=same["request_id"],
-            status=same["status"],
+            status=_OPEN_STATUS_WORDS.get(same["status"], same["status"]),
             ask=_ask(request),
             then=then,
         )

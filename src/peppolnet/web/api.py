@@ -20,14 +20,16 @@ from peppolnet.web.openapi_schemas import SCHEMAS
 from peppolnet.web.search import client_key
 from peppolnet.web.state import web_state
 
-__all__ = ["routes"]
+__all__ = ["limited", "routes"]
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def _limited(request: Request) -> Response | None:
+def limited(request: Request) -> Response | None:
+    """The API's 429 (with Retry-After) when the client has no lookup left, else None (and
+    one token spent)."""
     state = web_state(request)
     wait = state.limiter.take(client_key(request))
     if not wait:
@@ -43,7 +45,7 @@ async def api_search(request: Request) -> Response:
     params = request.query_params
     if not params.get("q", "").strip():
         return _error(400, "the query parameter q is required")
-    refused = _limited(request)
+    refused = limited(request)
     if refused is not None:
         return refused
     state = web_state(request)
@@ -64,7 +66,7 @@ async def api_search(request: Request) -> Response:
 
 
 async def api_participant(request: Request) -> Response:
-    refused = _limited(request)
+    refused = limited(request)
     if refused is not None:
         return refused
     try:

@@ -85,7 +85,7 @@ def create_app(
         routes=_routes(),
         middleware=_middleware(state),
         lifespan=_lifespan(state),
-        exception_handlers={404: search.not_found, 405: search.not_found},
+        exception_handlers={400: search.not_found, 404: search.not_found, 405: search.not_found},
     )
     app.state.peppolnet = state
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from peppolnet.web.openapi import describe
+from peppolnet.web.openapi import describe, errors
 
 if TYPE_CHECKING:
     from peppolnet.web.casework import Submission
@@ -140,6 +140,7 @@ describe(
                         },
                     ),
                 },
+                **errors(400, 401, 403, 413, 429),
             },
         }
     },
@@ -167,7 +168,7 @@ describe(
             ],
             "responses": {
                 "200": {"description": "the tracked request", **_json("TrackedRequest")},
-                "404": {"description": "no such request"},
+                **errors(401, 404),
             },
         }
     },

@@ -14,7 +14,9 @@ programs; its answers are the request model's ``to_json()``, language-neutral.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +30,7 @@ from peppolnet.recipients.plan import invoice_advice
 from peppolnet.recipients.request import OperatorRef, RequestStatus
 from peppolnet.recipients.tracking import TrackedRequest
 from peppolnet.web import case_api
+from peppolnet.web.api import limited
 from peppolnet.web.cards import card, document_label
 from peppolnet.web.casework import (
     FIELDS,
@@ -315,20 +318,58 @@ async def api_create(request: Request) -> Response:
         body = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
         return _json_error(400, "the body must be a JSON object")
+    except RecursionError:  # "[[[[..." nested deeper than Python's parser goes
+        return _json_error(400, "the body must be a JSON object, not one nested this deep")
     if not isinstance(body, dict):
         return _json_error(400, "the body must be a JSON object")
-    if state.limiter.take(client_key(request)):
-        return _json_error(429, "too many lookups")
+    refused = limited(request)
+    if refused is not None:
+        return refused
+    desk = case_desk(state)
+    form = CaseForm.from_mapping(body)
+    not_text = _not_text(body)
+    if not_text:  # every problem at once, before anything is looked up or stored
+        typed = {field for field, _message in not_text}
+        return _problems_json([*not_text, *_form_problems(form, desk, skip=typed)])
     try:
-        submission = await case_desk(state).submit(CaseForm.from_mapping(body))
+        submission = await desk.submit(form)
     except InvalidRequest as exc:
-        problems = [{"field": f, "message": str(m)} for f, m in exc.problems]
-        return JSONResponse({"valid": False, "problems": problems}, status_code=422)
+        return _problems_json(exc.problems)
     except InvalidInput as exc:
         return JSONResponse(
             {"valid": False, "problems": [{"field": "request", "message": str(exc)}]}, 422
         )
     return JSONResponse(case_api.submission_json(submission), status_code=_created(submission))
+
+
+_JSON_TYPES = ((bool, "true or false"), ((int, float), "a number"), (list, "an array"))
+
+
+def _not_text(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """The form's fields that the JSON body gives as something other than a string (a null
+    is an absent field): ``CaseForm`` reads them as empty, which would be said as "missing"."""
+    problems = []
+    for field in dataclasses.fields(CaseForm):
+        value = body.get(field.name)
+        if value is None or isinstance(value, str):
+            continue
+        kind = next((name for types, name in _JSON_TYPES if isinstance(value, types)), "an object")
+        problems.append((field.name, f"must be a string, not {kind}"))
+    return problems
+
+
+def _form_problems(form: CaseForm, desk: CaseDesk, skip: set[str]) -> list[tuple[str, object]]:
+    """What validation says of ``form`` (no lookup), but of the fields in ``skip``."""
+    try:
+        form.build(desk.operators)
+    except InvalidRequest as exc:
+        return [(field, message) for field, message in exc.problems if field not in skip]
+    return []
+
+
+def _problems_json(problems: Sequence[tuple[str, object]]) -> JSONResponse:
+    listed = [{"field": field, "message": str(message)} for field, message in problems]
+    return JSONResponse({"valid": False, "problems": listed}, status_code=422)
 
 
 def _created(submission: Submission) -> int:

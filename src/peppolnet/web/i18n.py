@@ -11,6 +11,7 @@ business cards come from the network and are hostile until escaped.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -22,7 +23,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from peppolnet.i18n import LANGUAGES, Language, country_name, parse_language, render, translations
 
-__all__ = ["LANG_COOKIE", "LanguageMiddleware", "Templates", "request_language", "route_path"]
+__all__ = [
+    "LANG_COOKIE",
+    "LanguageMiddleware",
+    "Templates",
+    "format_number",
+    "format_when",
+    "request_language",
+    "route_path",
+]
 
 LANG_COOKIE: Final = "peppolnet_lang"
 
@@ -84,6 +93,8 @@ class Templates:
             env.globals["languages"] = LANGUAGES
             env.filters["t"] = _translator(lang)
             env.filters["country"] = _country(lang)
+            env.filters["number"] = _number(lang)
+            env.filters["when"] = format_when
             env.globals["path_for"] = path_for
             env.globals["query_with"] = query_with
             env.globals["csrf_token"] = csrf_token
@@ -116,6 +127,36 @@ def _translator(lang: Language) -> Any:
         return render(value, lang)
 
     return translate
+
+
+def format_number(value: float, lang: Language) -> str:
+    """``value`` as the language writes numbers: ``50 000`` and ``0,5`` in Swedish (a no-break
+    space between thousands, a decimal comma), ``50,000`` and ``0.5`` in English; at most
+    two decimals, without trailing zeros."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
+    if lang == "sv":
+        text = text.replace(",", "\u00a0").replace(".", ",")
+    return text
+
+
+def format_when(moment: datetime | None) -> str:
+    """An instant for people: ``2028-12-03 13:03 UTC`` (ISO 8601's date, as Swedish writes it
+    and English readers take without doubt, with the time zone said, since the page's
+    readers are not all in UTC); ``-`` for none."""
+    if moment is None:
+        return "-"
+    if moment.utcoffset() is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _number(lang: Language) -> Any:
+    def number(value: float) -> str:
+        return format_number(value, lang)
+
+    return number
 
 
 def _country(lang: Language) -> Any:

@@ -56,7 +56,9 @@ def errors(*statuses: int) -> dict[str, Any]:
     meaning = {
         400: "the value is not valid (the sentence names what was wrong)",
         401: "not authenticated",
-        403: "refused: a cross-site request or a missing CSRF token",
+        403: "refused: a body that is not application/json, or a request from another site",
+        404: "no such resource",
+        413: "the request body is larger than the app's max_body_bytes",
         429: "too many lookups from this client; see Retry-After",
     }
     return {str(status): json_response(meaning[status], "Error") for status in statuses}

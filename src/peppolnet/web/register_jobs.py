@@ -21,6 +21,7 @@ import dataclasses
 import enum
 import functools
 import importlib.util
+import re
 import secrets
 import shutil
 import tempfile
@@ -54,12 +55,14 @@ __all__ = [
     "RegisterJobs",
     "RegisterLimits",
     "Snapshot",
+    "safe_name",
 ]
 
 log = logger(__name__)
 
 #: Register files the page accepts (what :func:`peppolnet.bulk.read_register` reads).
 SUFFIXES = (".csv", ".txt", ".xlsx")
+_UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
 _PROGRESS_EVERY = 0.1  # seconds between wake-ups of the readers while rows stream in
 
 
@@ -236,7 +239,9 @@ class RegisterJobs:
             return self._jobs.get(job_id)
 
     def new_upload(self, filename: str) -> tuple[Path, str]:
-        """A fresh job folder and the path an upload named ``filename`` is copied to."""
+        """A fresh job folder and the path an upload named ``filename`` is copied to: a folder
+        of its own (no output can overwrite it) and the upload's own name, made safe, so what
+        is said about the file names the file the user chose."""
         suffix = Path(filename).suffix.lower()
         if suffix not in SUFFIXES:
             raise InvalidInput(
@@ -246,9 +251,9 @@ class RegisterJobs:
                 )
             )
         job_id = secrets.token_urlsafe(18)
-        job_folder = self.folder / job_id
-        job_folder.mkdir(parents=True)
-        return job_folder / f"register{suffix}", job_id
+        uploaded = self.folder / job_id / "upload"
+        uploaded.mkdir(parents=True)
+        return uploaded / f"{safe_name(Path(filename).stem)}{suffix}", job_id
 
     def copy_upload(self, source: IO[bytes], target: Path) -> None:
         """Copy an uploaded file, refusing it as soon as it is larger than the limit."""
@@ -280,6 +285,7 @@ class RegisterJobs:
         thread of its own, writing its outputs in ``language``. Raises :class:`InvalidInput` or
         :class:`JobsBusy`; blocking (file I/O), so an async caller runs it in a worker thread."""
         self._forget_old()
+        folder = upload.parent.parent  # the job's, made by new_upload
         try:
             total = self._count(upload, default_country)
             with self._lock:
@@ -290,7 +296,7 @@ class RegisterJobs:
                         retryable=True,
                     )
                 name = Path(filename).stem
-                job = RegisterJob(job_id, upload.parent, name, total, self.clock.now(), language)
+                job = RegisterJob(job_id, folder, name, total, self.clock.now(), language)
                 register = read_register(upload, default_country=default_country)
                 thread = threading.Thread(
                     target=self._run, args=(job, register), name=f"register-{job_id[:6]}"
@@ -298,7 +304,7 @@ class RegisterJobs:
                 self._jobs[job_id] = job
                 self._threads[job_id] = thread
         except BaseException:
-            shutil.rmtree(upload.parent, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
             raise
         thread.start()
         log.debug("register job %s started: %d rows", job_id[:6], total)
@@ -421,3 +427,9 @@ def _join(
     end = now() + timeout
     for thread in threads:
         thread.join(max(0.0, end - now()))
+
+
+def safe_name(name: str) -> str:
+    """A file name from an uploaded one: letters, digits, ``.-_`` and spaces only."""
+    cleaned = _UNSAFE_NAME.sub("_", name).strip(" .")[:80]
+    return cleaned or "register"

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,7 +38,13 @@ from peppolnet.errors import InvalidInput, PeppolnetError
 from peppolnet.i18n import Message, _, country_code, render
 from peppolnet.reachability import Verdict
 from peppolnet.web.cases import route_path
-from peppolnet.web.register_jobs import JobState, RegisterJob, RegisterJobs, RegisterLimits
+from peppolnet.web.register_jobs import (
+    JobState,
+    RegisterJob,
+    RegisterJobs,
+    RegisterLimits,
+    safe_name,
+)
 from peppolnet.web.state import WebState, web_state
 
 __all__ = ["routes", "running"]
@@ -47,7 +52,6 @@ __all__ = ["routes", "running"]
 #: Seconds between reloads of a running job's page when the browser runs no script.
 RELOAD_EVERY = 3
 _KEEPALIVE = 15.0  # seconds between comments on an idle event stream (proxies close silent ones)
-_UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
 
 
 @contextlib.asynccontextmanager
@@ -225,7 +229,7 @@ async def download(request: Request) -> Response:
         if fmt == "csv"
         else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    return FileResponse(path, media_type=media, filename=f"{_safe_name(job.name)}.checked.{fmt}")
+    return FileResponse(path, media_type=media, filename=f"{safe_name(job.name)}.checked.{fmt}")
 
 
 async def chart(request: Request) -> Response:
@@ -234,12 +238,6 @@ async def chart(request: Request) -> Response:
     if job is None or job.chart_path is None or not job.chart_path.is_file():
         return _missing(request)
     return FileResponse(job.chart_path, media_type="image/png")
-
-
-def _safe_name(name: str) -> str:
-    """A download name from the uploaded one: letters, digits, ``.-_`` and spaces only."""
-    cleaned = _UNSAFE_NAME.sub("_", name).strip(" .")[:80]
-    return cleaned or "register"
 
 
 routes: list[BaseRoute] = [

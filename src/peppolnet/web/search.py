@@ -35,11 +35,29 @@ def client_key(request: Request) -> str:
 
 def _form(request: Request) -> dict[str, str]:
     params = request.query_params
+    doctype = params.get("doctype", "invoice")[:300]
     return {
         "q": params.get("q", "")[: lookups.MAX_QUERY * 2],
         "country": params.get("country", "")[:60],
-        "doctype": params.get("doctype", "invoice")[:300],
+        "doctype": doctype,
+        "doctype_option": _doctype_option(doctype),
     }
+
+
+def _doctype_option(doctype: str) -> str:
+    """The form's option for the document type asked: an alias or identifier of one of its
+    two types selects that type; anything else keeps an option of its own, as asked, so the
+    form shows what the answer is about and sending it again asks the same."""
+    from peppolnet.lookup import resolve_document_type
+
+    try:
+        asked = resolve_document_type(doctype)
+    except InvalidInput:
+        return doctype
+    for option in DOCUMENT_TYPES:
+        if resolve_document_type(option) == asked:
+            return option
+    return doctype
 
 
 def _page(
@@ -129,6 +147,7 @@ def _error(request: Request, exc: InvalidInput) -> Response:
 
 
 _REFUSALS: dict[int, Message] = {
+    400: _("The form could not be read. Fill it in again on the page and send it once more."),
     401: _("Sign in to use the support page."),
     403: _("The form had expired or came from another page. Reload the page and try again."),
     404: _("There is no such page."),
@@ -138,24 +157,51 @@ _REFUSALS: dict[int, Message] = {
 
 
 def refusal(request: Request, state: WebState) -> Response:
-    """The page for a request refused before it reached a route (401, 403, 413)."""
+    """The page for a request refused before it reached a route (401, 403, 413), that no
+    route takes (404, 405), or whose form could not be parsed (400: too many files or fields,
+    a broken multipart body); on the JSON API, ``{"error": sentence}`` in its own words."""
     status: int = request.scope.get("peppolnet.refused", 403)
     headers: dict[str, str] = request.scope.get("peppolnet.challenge", {})
     lang = getattr(request.state, "lang", state.language)
-    text = render(_REFUSALS.get(status, _REFUSALS[403]), lang)
     if request.url.path.startswith(f"{request.scope.get('root_path', '')}/api/"):
         from starlette.responses import JSONResponse
 
-        return JSONResponse({"error": str(_REFUSALS.get(status, _REFUSALS[403]))}, status, headers)
+        error = _api_refusal(request, state, status, headers)
+        return JSONResponse({"error": error}, status, headers)
+    text = render(_REFUSALS.get(status, _REFUSALS[403]), lang)
     html = state.templates.render("refused.html", lang, {"request": request, "message": text})
     from starlette.responses import HTMLResponse
 
     return HTMLResponse(html, status, headers)
 
 
+def _api_refusal(request: Request, state: WebState, status: int, headers: dict[str, str]) -> str:
+    """What a program is told: the API speaks to integrators, not to someone at a form."""
+    if status == 400:
+        return "the request body could not be read"
+    if status == 401:
+        return str(_REFUSALS[401])
+    if status == 404:
+        return f"there is no such address in the API: {request.url.path[:200]}"
+    if status == 405:
+        return f"{request.method[:20]} is not allowed here; use {headers.get('allow', 'GET')}"
+    if status == 413:
+        return f"the request body is larger than {state.settings.max_body_bytes} bytes"
+    return (
+        "refused: a request to the JSON API needs a JSON body (Content-Type: "
+        "application/json) and must not come from another site"
+    )
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
+    """The router's and the form parser's refusals (400, 404, 405) as the app's own pages:
+    in the page's language, or JSON on the API - never Starlette's English plain text."""
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     request.scope["peppolnet.refused"] = status
+    allow = exc.headers.get("Allow") if isinstance(exc, HTTPException) and exc.headers else None
+    if allow:  # a 405 names the methods the address takes (RFC 9110 15.5.6), in a stable order
+        methods = sorted(method.strip() for method in allow.split(","))
+        request.scope["peppolnet.challenge"] = {"allow": ", ".join(methods)}
     return refusal(request, web_state(request))
 
 

@@ -64,12 +64,10 @@ def _colour(text: str, code: str | None) -> str:
 def _print_human(diagnosis: Diagnosis) -> None:
     """Every finding in the command's language, then the summary. What the network said
     (reasons, names) is part of the sentences, so each goes through :func:`safe_text`."""
-    from peppolnet.cli.commands.lookup import STATUS_LABELS
-
     lang = language()
     echo(_("{network} network, SML zone {zone}", network=diagnosis.network, zone=diagnosis.zone))
     for finding in diagnosis.findings:
-        status = safe_text(STATUS_LABELS.get(finding.status.value, finding.status.value))
+        status = safe_text(finding.status.label(lang))
         mark = _colour(f"{status:>7}", _COLOURS.get(finding.status.value))
         where = f" [{finding.subject}]" if finding.subject else ""
         print(f"  {mark}  {finding.name}{safe_text(where)}: {safe_text(finding.text(lang))}")

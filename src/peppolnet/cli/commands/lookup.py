@@ -229,14 +229,6 @@ def _print_human(result: Any) -> None:
         echo(_("reason: {reason}", reason=result.explain(lang)))
     echo(_("checks:"))
     for check in result.checks:
-        status = safe_text(STATUS_LABELS.get(check.status.value, check.status.value))
+        status = safe_text(check.status.label(lang))
         mark = _colour(f"{status:>7}", _COLOURS.get(check.status.value))
         print(f"  {mark}  {check.name}: {safe_text(check.text(lang))}")
-
-
-STATUS_LABELS = {
-    "pass": _("pass"),
-    "warn": _("warn"),
-    "fail": _("fail"),
-    "skipped": _("skipped"),
-}

@@ -14,7 +14,7 @@
     bar.max = snapshot.total;
     bar.value = snapshot.done;
     bar.textContent = snapshot.percent + "%";
-    done.textContent = String(snapshot.done);
+    done.textContent = snapshot.done.toLocaleString(document.documentElement.lang || "en");
     box.dataset.done = String(snapshot.done);
     if (snapshot.state !== "running" && !finished) {
       finished = true;
