@@ -160,7 +160,7 @@ def test_the_plan_reads_in_swedish() -> None:
     plan = plan_request(add(), seen(Verdict.CAN_RECEIVE, NORRSKEN))
     swedish = plan.text("sv")
     assert swedish.splitlines()[0] == (
-        "0007:5567321707 är registrerad hos Norrsken Invoice AB (PSE000109): skicka en begäran "
+        "0007:5567321707 är registrerad hos Norrsken Invoice AB (PSE000109): skicka en förfrågan "
         "om flytt till Kvittra AB (PSE000102) (det efterfrågades ett tillägg, men kunden är "
         "registrerad hos en annan operatör, så det blir en flytt)."
     )
@@ -172,7 +172,7 @@ def test_the_plan_reads_in_swedish() -> None:
 
     fault = plan_request(add(), None)
     assert render(fault.message, "sv") == (
-        "Läget i nätverket är okänt (uppslagningen misslyckades); begäran kan ändå skickas som "
+        "Läget i nätverket är okänt (uppslagningen misslyckades); förfrågan kan ändå skickas som "
         "den är (tillägg)."
     )
     pdf = plan_request(add(), seen(Verdict.NOT_REGISTERED))

@@ -89,7 +89,7 @@ TEXT = {
     "sv": {
         "meanwhile": "Under tiden",
         "pdf": "PDF",
-        "send": "Skicka begäran",
+        "send": "Skicka förfrågan",
         "confirmed": "Bekräftat: ",
     },
 }
