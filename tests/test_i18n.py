@@ -155,3 +155,28 @@ def test_country_names_for_output() -> None:
     assert country_name("SE", "sv") == "Sverige"
     assert country_name("fi", "en") == "Finland"
     assert country_name("ZZ", "sv") == "ZZ"
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+_VALUE = st.one_of(_TEXT, st.integers(), st.floats(allow_nan=False), st.none(), st.booleans())
+
+
+@given(_VALUE, _VALUE, _TEXT)
+def test_a_stored_sentence_comes_back_the_same_in_every_language(
+    outer: object, inner: object, plain: str
+) -> None:
+    """stored()/restored(): a sentence (nested sentences and any plain parameters) comes back
+    with the same English and the same Swedish; plain text comes back as it is."""
+    from peppolnet.i18n import restored, stored
+
+    message = _(
+        "the SMP at {url} sent an answer that cannot be read: {detail}",
+        url=outer,
+        detail=_("{first}, {rest}", first=inner, rest=_("no reason given")),
+    )
+    back = restored(stored(message))
+    assert isinstance(back, Message)
+    assert str(back) == str(message)
+    assert back.render("sv") == message.render("sv")
+    assert restored(stored(plain)) == plain
+    assert restored(None) is None

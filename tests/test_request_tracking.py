@@ -829,3 +829,29 @@ def test_saved_requests_round_trip(tmp_path: Path, name: str, note: str | None) 
     assert back is not None
     assert back.request == request.with_status(RequestStatus.DRAFT)
     assert json.loads(json.dumps(back.to_json()))["request_id"] == request.request_id
+
+
+def test_reasons_and_history_are_kept_as_sentences_for_any_reader(tmp_path: Path) -> None:
+    """A request's reason and history are read later, by a Swedish desk or an English script:
+    they are stored as sentences (template and parameters), not as the English of the moment,
+    and text stored before that (plain English) still reads as it is."""
+    from peppolnet.i18n import render
+
+    path = tmp_path / "db.sqlite"
+    tracker = RequestTracker(path)
+    request = add_request()
+    tracker.save(request)
+    cancelled = tracker.cancel(request.request_id)
+    assert cancelled.reason == "cancelled by the requester"
+    assert render(cancelled.reason, "sv") == "avbruten av beställaren"
+    last = tracker.history(request.request_id)[-1]
+    assert (last.event, render(last.detail, "sv")) == ("cancelled", "avbruten av beställaren")
+    assert json.loads(json.dumps(tracker.get(request.request_id).to_json()))["reason"] == (  # type: ignore[union-attr]
+        "cancelled by the requester"
+    )
+    # a row written by an earlier version: plain text stays plain text
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE requests SET reason = 'closed by hand'")
+        conn.execute('UPDATE request_events SET detail = \'{"not": "a sentence"}\'')
+    assert tracker.get(request.request_id).reason == "closed by hand"  # type: ignore[union-attr]
+    assert tracker.history(request.request_id)[-1].detail == '{"not": "a sentence"}'

@@ -459,3 +459,21 @@ def test_json_nested_too_deep_is_a_400_not_a_500(web: TestClient, deep: bytes) -
     )
     assert answer.status_code == 400
     assert answer.json() == {"error": "the body must be a JSON object, not one nested this deep"}
+
+
+def test_a_case_s_reason_and_history_are_in_the_page_language(web: TestClient) -> None:
+    """The reason a case closed and each step of its history are stored as sentences, so the
+    Swedish page says them in Swedish (they were the English of the moment they were written,
+    and the steps their machine names: saved, cancelled)."""
+    answer = web.post("/cases", data={**form(), "csrf_token": token(web)}, follow_redirects=False)
+    assert answer.status_code == 303
+    case_id = answer.headers["location"].rsplit("/", 1)[-1]
+    tracker = web.app.state.peppolnet.extra["cases"].tracker  # type: ignore[attr-defined]
+    tracker.cancel(case_id)
+    sv = web.get(answer.headers["location"] + "?lang=sv").text
+    assert "avbruten av beställaren" in sv
+    assert "sparad som utkast" in sv
+    assert "cancelled by the requester" not in sv
+    en = web.get(answer.headers["location"] + "?lang=en").text
+    assert "cancelled by the requester" in en
+    assert "saved as a draft" in en

@@ -29,6 +29,7 @@ Unicode CLDR, so every language's own name for a country is known without a hand
 from __future__ import annotations
 
 import gettext as _gettext
+import json
 import os
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +51,8 @@ __all__ = [
     "message_of",
     "parse_language",
     "render",
+    "restored",
+    "stored",
     "translations",
 ]
 
@@ -200,6 +203,67 @@ def message_of(error: BaseException) -> str:
     if len(error.args) == 1 and isinstance(error.args[0], Message):
         return error.args[0]
     return message if isinstance(message, str) and message else str(error)
+
+
+#: The key that marks a stored sentence (:func:`stored`); plain text never starts with it.
+_STORED_KEY: Final = "peppolnet-message"
+_STORED_START: Final = '{"' + _STORED_KEY + '"'
+
+
+def stored(text: str) -> str:
+    """``text`` as it is kept in a file or database so that it can be shown later in any
+    language: a :class:`Message` as JSON (its template and parameters, nested sentences too),
+    plain text as it is. :func:`restored` reads it back.
+
+    Why: a request's reasons and history are written once and read later - by a Swedish desk,
+    an English script - so storing the English made every later reader see English.
+    Parameters that are not text, numbers or sentences are kept as their text (docs/i18n.md
+    shows it).
+    """
+    if not isinstance(text, Message):
+        return text
+    return json.dumps(_stored_form(text), ensure_ascii=False, separators=(",", ":"))
+
+
+def _stored_form(message: Message) -> dict[str, object]:
+    params = {name: _stored_value(value) for name, value in message._pairs}
+    return {_STORED_KEY: 1, "template": message.template, "params": params}
+
+
+def _stored_value(value: object) -> object:
+    if isinstance(value, Message):
+        return _stored_form(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)
+
+
+def restored(text: str | None) -> str | None:
+    """What :func:`stored` kept: the :class:`Message` again, or the plain text as it is (text
+    stored before sentences were kept, or text that only looks like one, stays text)."""
+    if text is None or not text.startswith(_STORED_START):
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    message = _restored_form(data)
+    return text if message is None else message
+
+
+def _restored_form(data: object) -> Message | None:
+    """The sentence of a stored form; None when ``data`` (or a sentence inside it) is not one."""
+    if not isinstance(data, dict):
+        return None
+    template, params = data.get("template"), data.get("params")
+    if not isinstance(template, str) or not isinstance(params, dict):
+        return None
+    values: dict[str, object] = {}
+    for name, value in params.items():
+        values[name] = _restored_form(value) if isinstance(value, dict) else value
+        if values[name] is None and value is not None:
+            return None
+    return Message._made(template, tuple(values.items()), values)
 
 
 def _format(text: str, english: str, params: Mapping[str, object], lang: Language) -> str:

@@ -57,7 +57,7 @@ from peppolnet.errors import (
     PeppolnetError,
     SendInProgress,
 )
-from peppolnet.i18n import Message, _, joined, parse_language, render
+from peppolnet.i18n import Message, _, joined, message_of, parse_language, render, restored, stored
 from peppolnet.identifiers import DocumentTypeId, ParticipantId
 from peppolnet.operators import Operator
 from peppolnet.reachability import Reachability, Verdict
@@ -539,7 +539,7 @@ def _read_row(row: Any) -> TrackedRequest:
         channel=row["channel"],
         reference=row["reference"],
         channel_detail=json.loads(row["channel_detail"]) if row["channel_detail"] else {},
-        reason=row["reason"],
+        reason=restored(row["reason"]),
         sent_at=_dt(row["sent_at"]),
         closed_at=_dt(row["closed_at"]),
         notified_at=_dt(row["notified_at"]),
@@ -684,7 +684,7 @@ class RequestTracker:
                     datetime.fromisoformat(r["at"]),
                     r["event"],
                     RequestStatus(r["status"]),
-                    r["detail"],
+                    restored(r["detail"]) or "",
                 )
                 for r in rows.fetchall()
             ]
@@ -699,10 +699,12 @@ class RequestTracker:
 
     @staticmethod
     def _event(conn: Any, request_id: str, at: str, event: str, status: str, detail: str) -> None:
+        """One step of a request's history; a sentence as :func:`~peppolnet.i18n.stored`, so
+        that it reads in the language of whoever opens the history later."""
         conn.execute(
             "INSERT INTO request_events (request_id, at, event, status, detail) "
             "VALUES (?, ?, ?, ?, ?)",
-            (request_id, at, event, status, detail),
+            (request_id, at, event, status, stored(detail)),
         )
 
     def save(self, request: Request, plan: RequestPlan | None = None) -> TrackedRequest:
@@ -796,7 +798,7 @@ class RequestTracker:
         """
         rid = self._need(request_id).request_id
         now = _ts(self.clock.now())
-        why = reason.strip() if reason and reason.strip() else "cancelled by the requester"
+        why: str = reason.strip() if reason and reason.strip() else _("cancelled by the requester")
         with self.store.transaction() as conn:
             row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (rid,)).fetchone()
             status = RequestStatus(row["status"])
@@ -822,10 +824,14 @@ class RequestTracker:
                 "UPDATE requests SET status = 'cancelled', reason = ?, closed_at = ?, "
                 "updated_at = ?, claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL "
                 "WHERE request_id = ?",
-                (why, now, now, rid),
+                (stored(why), now, now, rid),
             )
             if status is RequestStatus.SENDING:
-                why += f" (a send had not finished: {_claim_text(row)}; the operator may have it)"
+                why = _(
+                    "{reason} (a send had not finished: {claim}; the operator may have it)",
+                    reason=why,
+                    claim=_claim_text(row),
+                )
             self._event(conn, rid, now, "cancelled", "cancelled", why)
         return self._need(rid)
 
@@ -967,8 +973,12 @@ class RequestTracker:
                     stamp,
                     "reclaimed",
                     "sending",
-                    f"the send by {tracked.claimed_by} did not finish by "
-                    f"{row['claim_expires_at']}; sent again with the same idempotency key",
+                    _(
+                        "the send by {claimer} did not finish by {expires}; sent again with the "
+                        "same idempotency key",
+                        claimer=str(tracked.claimed_by),
+                        expires=str(row["claim_expires_at"]),
+                    ),
                 )
             row = conn.execute("SELECT * FROM requests WHERE request_id = ?", (rid,)).fetchone()
         return _row_to_tracked(row, self.path), claimer
@@ -976,7 +986,9 @@ class RequestTracker:
     def _release(self, rid: str, claimer: str, exc: BaseException) -> None:
         """After a failed send: back to draft (if the claim is still ours), and the reason."""
         now = _ts(self.clock.now())
-        reason = str(exc) if isinstance(exc, PeppolnetError) else f"{type(exc).__name__}: {exc}"
+        reason = (
+            message_of(exc) if isinstance(exc, PeppolnetError) else f"{type(exc).__name__}: {exc}"
+        )
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE requests SET status = 'draft', claimed_by = NULL, claimed_at = NULL, "
@@ -1002,7 +1014,7 @@ class RequestTracker:
             conn.execute(
                 "UPDATE requests SET status = ?, reason = ?, closed_at = ?, updated_at = ? "
                 "WHERE request_id = ? AND status = 'sent'",
-                (status.value, reason, now, now, rid),
+                (status.value, None if reason is None else stored(reason), now, now, rid),
             )
             self._record(conn, rid, now, checks)
             self._event(conn, rid, now, event, status.value, reason or "")
@@ -1163,7 +1175,7 @@ class RequestTracker:
                 "ORDER BY id DESC LIMIT 1",
                 (rid,),
             ).fetchone()
-            if last is None or last["detail"] != seen:
+            if last is None or last["detail"] != stored(seen):
                 self._event(conn, rid, _ts(self.clock.now()), "checked", "sent", seen)
 
     @staticmethod
