@@ -209,3 +209,21 @@ def test_a_form_the_parser_refuses_is_the_page_in_its_language(web: TestClient) 
     assert refused.group(1).strip() == (
         "Formuläret kunde inte läsas. Fyll i det igen på sidan och skicka det en gång till."
     )
+
+
+def test_an_upload_while_the_server_is_busy_says_when_to_come_back(sandbox: Sandbox) -> None:
+    """503 while every slot checks another register, with Retry-After as the sentence says
+    ("in a minute"), so a script knows when to try again."""
+    limits = RegisterLimits(max_bytes=2048, max_rows=10, concurrency=4, max_running=0)
+    with TestClient(create_app(network=sandbox.network, registers=limits)) as client:
+        page = client.get("/registers?lang=sv")
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert found
+        answer = client.post(
+            "/registers?lang=sv",
+            data={"csrf_token": found.group(1), "country": "SE"},
+            files={"register": ("kunder.csv", REGISTER.encode(), "text/csv")},
+        )
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "60"
+    assert "försök igen om en minut" in answer.text

@@ -111,7 +111,9 @@ async def _upload(request: Request) -> Response:
         except InvalidInput as exc:
             return _refused(request, exc, country_text)
         except PeppolnetError as exc:  # busy: another register is being checked
-            return _refused(request, exc, country_text, 503)
+            refused = _refused(request, exc, country_text, 503)
+            refused.headers["Retry-After"] = "60"  # as the sentence says (RFC 9110, 10.2.3)
+            return refused
     return RedirectResponse(route_path(request, "register_job", job_id=job.id), 303)
 
 
