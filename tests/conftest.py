@@ -7,6 +7,7 @@ with a visible reason only where it is absent.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,12 @@ from hypothesis import settings
 # Speed is measured in benchmarks/, so property tests judge results only.
 settings.register_profile("peppolnet", deadline=None)
 settings.load_profile("peppolnet")
+
+# The tests that press Ctrl-C (SIGINT to a child: a bulk run, `peppolnet check`) need it to
+# arrive as in a terminal. A shell starts a background job (`nox -s tests &`, nohup) with SIGINT
+# ignored, and every child inherits that; a handler of our own is reset to the default at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if TYPE_CHECKING:
     from peppolnet.sandbox import Sandbox

@@ -270,14 +270,11 @@ def test_check_many_async_refuses_processes(sandbox: Sandbox) -> None:
 
 INTERRUPTED = textwrap.dedent(
     """
-    import multiprocessing, signal, sys
+    import multiprocessing, sys
     from peppolnet.bulk import check_many
     from peppolnet.sandbox import Sandbox
 
     if __name__ == "__main__":
-        # Ctrl-C as in a terminal, whatever the suite inherited: a shell starts a background
-        # job (``nox -s tests &``) with SIGINT ignored, and a child would inherit that
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         with Sandbox.start() as sb:
             sb.dns.set_latency(0.5)
             ids = [f"0088:{n:013d}" for n in range(5000)]
