@@ -508,3 +508,21 @@ def test_processes_auto_is_the_cores_at_most_eight() -> None:
     assert check_command._processes("auto") == max(1, min(cores, 8))
     assert check_command._processes(" AUTO ") == check_command._processes("auto")
     assert check_command._processes("3") == 3
+
+
+def test_progress_line_names_verdicts_in_the_command_language(
+    on_sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The line redrawn on a terminal counts the verdicts as the summary below it names them:
+    with --lang sv 'kan ta emot 1', never the machine value 'can-receive 1'."""
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    out = tmp_path / "out.csv"
+    assert main(["--lang", "sv", "check", str(FIXTURE), "-o", str(out)]) == 0
+    drawn = [line for line in capsys.readouterr().err.split("\r") if " rader " in line]
+    assert drawn, "no progress line was drawn"
+    assert "kan ta emot 1" in drawn[0]  # the fixture's first customer can receive
+    machine = ("can-receive", "cannot-receive", "not-registered", "unknown", "invalid-input")
+    assert not [line for line in drawn if any(value in line for value in machine)]
