@@ -735,6 +735,29 @@ def test_a_closed_stdout_keeps_the_answers_exit_code(
     assert (listing.returncode, listing.stderr) == (0, "")
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["smp", "parse", "-"], ["smp", "parse", "-", "--json"], ["serve", "--hash-password", "anna"]],
+)
+def test_a_closed_stdin_is_a_usage_error(argv: list[str]) -> None:
+    """Started with standard input closed (``<&-``, as some service managers and cron jobs
+    start a process), Python has no ``sys.stdin``: what reads it says so, exit 2, no traceback."""
+    child = subprocess.run(
+        [sys.executable, "-m", "peppolnet.cli", "--lang", "en", *argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=_child_env(),
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert child.returncode == 2, child.stderr
+    assert child.stderr == (
+        "peppolnet: error: standard input is closed: there is nothing to read from it\n"
+    )
+    assert child.stdout == ""
+
+
 def test_a_chart_without_matplotlib_fails_before_the_work(
     files: dict[str, str], state: Path, tmp_path: Path
 ) -> None:

@@ -182,6 +182,19 @@ def writable_path(text: str, what: str | Message | None = None) -> str:
     return text
 
 
+def standard_input() -> TextIO:
+    """``sys.stdin``, or a :class:`UsageError` when the command was started with it closed.
+
+    A process started with standard input closed (``<&-``, some service managers and cron
+    set-ups) has no ``sys.stdin`` at all - Python sets it to None - so the first read was an
+    AttributeError traceback. Reading from a closed input is a command line that cannot be run
+    as written, like naming a file that cannot be read: exit 2 with one sentence.
+    """
+    if sys.stdin is None:
+        raise UsageError(_("standard input is closed: there is nothing to read from it"))
+    return sys.stdin
+
+
 input_file = argparse_type(readable_file)
 output_file = argparse_type(lambda text: writable_path(text, _("output file")))
 database_file = argparse_type(lambda text: writable_path(text, _("database")))
