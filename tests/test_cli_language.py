@@ -517,3 +517,31 @@ def test_demo_in_swedish(capsys: pytest.CaptureFixture[str]) -> None:
     code, help_text, _ = run(capsys, "demo", "--help", "--lang", "sv")
     assert code == 0
     assert "ditt eget kundregister (CSV/XLSX)" in help_text
+
+
+@pytest.mark.parametrize(
+    ("doctype", "english", "swedish"),
+    [
+        ("urn:x::X", "has no '##' and customization id", "saknar '##' och anpassnings-id"),
+        ("urn:x::X##c", "has no '::' and version after", "saknar '::' och version efter"),
+        ("urn:x::##c::1", "has no root element local name", "saknar rotelementets lokala namn"),
+    ],
+)
+def test_a_malformed_document_type_is_explained_in_swedish(
+    network: tuple[str, ...],
+    capsys: pytest.CaptureFixture[str],
+    doctype: str,
+    english: str,
+    swedish: str,
+) -> None:
+    """What part of a document type id is missing is the end of a Swedish sentence too."""
+    argv = ("request", "add", "--name", "Bygg AB", "--org-number", "559012-3450",
+            "--operator", "PSE000102", "--email", "f@bygg.example", "--no-check",
+            "--doctype", doctype)  # fmt: skip
+    code, out, err = run(capsys, *argv, "--lang", "sv")
+    assert code == 1
+    assert swedish in out + err
+    assert english not in out + err
+    assert f"dokumenttyps-ID:t {doctype!r} {swedish}" in out + err
+    code, out, err = run(capsys, *argv, "--lang", "en")
+    assert english in out + err
