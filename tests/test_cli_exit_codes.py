@@ -139,6 +139,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "a whole number or auto", "{register}", "--processes", "many", *SANDBOX),
         error(2, "positive number of seconds", "{register}", "--timeout", "0", *SANDBOX),
         error(2, "--doctype", "{register}", "--doctype", "invioce", *SANDBOX),
+        error(2, "'Svea' is not a country", "{register}", "--country", "Svea", *SANDBOX),
         error(2, "must not be the register", "{register}", "-o", "{register}", *SANDBOX),
         error(2, "no sandbox is running", "{register}", *NO_SANDBOX),
         error(1, "no participant id column", "{noid}", "-o", "{tmp}/o.csv", *SANDBOX),
@@ -149,6 +150,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "does not exist", "{missing}"),
         error(2, "is a folder", "{folder}"),
         error(1, "no participant id column", "{noid}"),
+        error(2, "argument --country: 'Svea' is not a country", "{register}", "--country", "Svea"),
     ],
     ("customers", "refresh"): [
         error(2, "not a duration", "--older-than", "soon", *SANDBOX),

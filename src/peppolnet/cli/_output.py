@@ -195,6 +195,29 @@ def standard_input() -> TextIO:
     return sys.stdin
 
 
+def _country(text: str) -> str:
+    from peppolnet.schemes import country_of  # the code lists: not at every start-up
+
+    return country_of(text)
+
+
+#: An argparse type: a country as people write it (``SE``, ``Sverige``, ``Sweden``), as its
+#: ISO code.
+country_option = argparse_type(_country)
+
+
+def add_register_country_argument(parser: argparse.ArgumentParser) -> None:
+    """``--country`` of a command that reads a register: the country of rows without one.
+
+    One that names no country is refused before any row is read: otherwise every row without
+    a country of its own would be invalid, one by one, in a run that exits 0."""
+    parser.add_argument(
+        "--country",
+        type=country_option,
+        help=_("country for rows without one (e.g. SE, Sverige)"),
+    )
+
+
 input_file = argparse_type(readable_file)
 output_file = argparse_type(lambda text: writable_path(text, _("output file")))
 database_file = argparse_type(lambda text: writable_path(text, _("database")))

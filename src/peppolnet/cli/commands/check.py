@@ -33,6 +33,7 @@ from peppolnet.cli._language import language, say
 from peppolnet.cli._network import add_network_arguments, networks_from_arguments
 from peppolnet.cli._output import (
     UsageError,
+    add_register_country_argument,
     echo,
     fail,
     input_file,
@@ -80,7 +81,7 @@ def register(subparsers: Any) -> None:
         help=_("output file, .csv, .jsonl or .xlsx (default: REGISTER's name + .checked.<format>)"),
     )
     parser.add_argument("--format", choices=("csv", "jsonl", "xlsx"), help=_("output format"))
-    parser.add_argument("--country", help=_("country for rows without one (e.g. SE, Sverige)"))
+    add_register_country_argument(parser)
     add_document_type_argument(parser)
     parser.add_argument(
         "--column",
