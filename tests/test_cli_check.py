@@ -526,3 +526,27 @@ def test_progress_line_names_verdicts_in_the_command_language(
     assert "kan ta emot 1" in drawn[0]  # the fixture's first customer can receive
     machine = ("can-receive", "cannot-receive", "not-registered", "unknown", "invalid-input")
     assert not [line for line in drawn if any(value in line for value in machine)]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "xlsx"])
+def test_resume_refuses_the_output_of_another_register(
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    """A mistyped -o with --resume named another register's output: its rows were taken as
+    this register's rows by number - summarised as its answers, exit 0, and this register's
+    own rows never checked. The output's input columns must be the register's."""
+    other = tmp_path / "leverantorer.csv"
+    other.write_text("Namn;Orgnr;Land\nNordlys Bygg AB;558482-1341;SE\n", encoding="utf-8")
+    out = tmp_path / f"out.{suffix}"
+    assert main(["--lang", "sv", "check", str(other), "-o", str(out)]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    code = main(["check", str(FIXTURE), "-o", str(out), "--resume", "--json"])
+    captured = capsys.readouterr()
+    assert code == 1, captured.err  # as an output that is no check output at all
+    assert captured.out == ""
+    assert f"'out.{suffix}' is the output of a register with other columns than" in captured.err
+    assert out.read_bytes() == before  # left as it was
+    # the register it was made from resumes it, whichever language named its columns
+    assert main(["check", str(other), "-o", str(out), "--resume", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["resumed"] == 1
