@@ -478,3 +478,30 @@ def test_xlsx_cells_with_control_characters_are_written_and_read_back_exactly(
     with ResultWriter(path, [f"c{i}" for i in range(len(cells))], "xlsx", append=True) as writer:
         writer.write(bare_result(2, cells))  # the first row goes through a new journal
     assert [fields for _, fields in read_done(path, "xlsx")] == [list(cells), list(cells)]
+
+
+def test_summary_orders_equal_counts_the_same_whatever_finished_first() -> None:
+    """A concurrent run counts its rows in the order the lookups finish: with equal counts
+    the report, its JSON and its table rows must not depend on that order."""
+    rows = [
+        {"verdict": "invalid-input", "country": "SE"},
+        {"verdict": "cannot-receive", "country": "SE"},
+        {"verdict": "can-receive", "operator_name": "Sundnet ApS", "seat_id": "PDK000104"},
+        {"verdict": "can-receive", "operator_name": "Fjordpost AS", "seat_id": "PNO000101"},
+        {"verdict": "not-registered", "country": "SE"},
+        {"verdict": "not-registered", "country": "SE"},
+    ]
+    forward, backward = Summary(), Summary()
+    for row in rows:
+        forward.add(row)
+    for row in reversed(rows):
+        backward.add(row)
+    assert forward.lines() == backward.lines()
+    assert list(forward.to_json()["verdicts"]) == list(backward.to_json()["verdicts"])
+    assert list(forward.rows()) == list(backward.rows())
+    assert list(forward.to_json()["verdicts"]) == [
+        "can-receive", "not-registered", "cannot-receive", "invalid-input"
+    ]  # fmt: skip
+    assert list(forward.to_json()["operators"]) == [
+        "Fjordpost AS (PNO000101)", "Sundnet ApS (PDK000104)"
+    ]  # fmt: skip

@@ -508,3 +508,45 @@ def test_processes_auto_is_the_cores_at_most_eight() -> None:
     assert check_command._processes("auto") == max(1, min(cores, 8))
     assert check_command._processes(" AUTO ") == check_command._processes("auto")
     assert check_command._processes("3") == 3
+
+
+def test_progress_line_names_verdicts_in_the_command_language(
+    on_sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The line redrawn on a terminal counts the verdicts as the summary below it names them:
+    with --lang sv 'kan ta emot 1', never the machine value 'can-receive 1'."""
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    out = tmp_path / "out.csv"
+    assert main(["--lang", "sv", "check", str(FIXTURE), "-o", str(out)]) == 0
+    drawn = [line for line in capsys.readouterr().err.split("\r") if " rader " in line]
+    assert drawn, "no progress line was drawn"
+    assert "kan ta emot 1" in drawn[0]  # the fixture's first customer can receive
+    machine = ("can-receive", "cannot-receive", "not-registered", "unknown", "invalid-input")
+    assert not [line for line in drawn if any(value in line for value in machine)]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "xlsx"])
+def test_resume_refuses_the_output_of_another_register(
+    on_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    """A mistyped -o with --resume named another register's output: its rows were taken as
+    this register's rows by number - summarised as its answers, exit 0, and this register's
+    own rows never checked. The output's input columns must be the register's."""
+    other = tmp_path / "leverantorer.csv"
+    other.write_text("Namn;Orgnr;Land\nNordlys Bygg AB;558482-1341;SE\n", encoding="utf-8")
+    out = tmp_path / f"out.{suffix}"
+    assert main(["--lang", "sv", "check", str(other), "-o", str(out)]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    code = main(["check", str(FIXTURE), "-o", str(out), "--resume", "--json"])
+    captured = capsys.readouterr()
+    assert code == 1, captured.err  # as an output that is no check output at all
+    assert captured.out == ""
+    assert f"'out.{suffix}' is the output of a register with other columns than" in captured.err
+    assert out.read_bytes() == before  # left as it was
+    # the register it was made from resumes it, whichever language named its columns
+    assert main(["check", str(other), "-o", str(out), "--resume", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["resumed"] == 1

@@ -139,6 +139,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "a whole number or auto", "{register}", "--processes", "many", *SANDBOX),
         error(2, "positive number of seconds", "{register}", "--timeout", "0", *SANDBOX),
         error(2, "--doctype", "{register}", "--doctype", "invioce", *SANDBOX),
+        error(2, "'Svea' is not a country", "{register}", "--country", "Svea", *SANDBOX),
         error(2, "must not be the register", "{register}", "-o", "{register}", *SANDBOX),
         error(2, "no sandbox is running", "{register}", *NO_SANDBOX),
         error(1, "no participant id column", "{noid}", "-o", "{tmp}/o.csv", *SANDBOX),
@@ -149,6 +150,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
         error(2, "does not exist", "{missing}"),
         error(2, "is a folder", "{folder}"),
         error(1, "no participant id column", "{noid}"),
+        error(2, "argument --country: 'Svea' is not a country", "{register}", "--country", "Svea"),
     ],
     ("customers", "refresh"): [
         error(2, "not a duration", "--older-than", "soon", *SANDBOX),
@@ -733,6 +735,29 @@ def test_a_closed_stdout_keeps_the_answers_exit_code(
     finally:
         os.close(write)
     assert (listing.returncode, listing.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["smp", "parse", "-"], ["smp", "parse", "-", "--json"], ["serve", "--hash-password", "anna"]],
+)
+def test_a_closed_stdin_is_a_usage_error(argv: list[str]) -> None:
+    """Started with standard input closed (``<&-``, as some service managers and cron jobs
+    start a process), Python has no ``sys.stdin``: what reads it says so, exit 2, no traceback."""
+    child = subprocess.run(
+        [sys.executable, "-m", "peppolnet.cli", "--lang", "en", *argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=_child_env(),
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert child.returncode == 2, child.stderr
+    assert child.stderr == (
+        "peppolnet: error: standard input is closed: there is nothing to read from it\n"
+    )
+    assert child.stdout == ""
 
 
 def test_a_chart_without_matplotlib_fails_before_the_work(

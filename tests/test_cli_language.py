@@ -514,6 +514,65 @@ def test_demo_in_swedish(capsys: pytest.CaptureFixture[str]) -> None:
     assert "bekräftelsemejl till " in text
     assert "Klart" in text
     assert "can-receive" not in text
+    assert "bekräftad: 0007:5546502708 kan ta emot via Kvittra AB (PSE000102)" in text
+    assert "can receive through" not in text
     code, help_text, _ = run(capsys, "demo", "--help", "--lang", "sv")
     assert code == 0
     assert "ditt eget kundregister (CSV/XLSX)" in help_text
+
+
+@pytest.mark.parametrize(
+    ("doctype", "english", "swedish"),
+    [
+        ("urn:x::X", "has no '##' and customization id", "saknar '##' och anpassnings-id"),
+        ("urn:x::X##c", "has no '::' and version after", "saknar '::' och version efter"),
+        ("urn:x::##c::1", "has no root element local name", "saknar rotelementets lokala namn"),
+    ],
+)
+def test_a_malformed_document_type_is_explained_in_swedish(
+    network: tuple[str, ...],
+    capsys: pytest.CaptureFixture[str],
+    doctype: str,
+    english: str,
+    swedish: str,
+) -> None:
+    """What part of a document type id is missing is the end of a Swedish sentence too."""
+    argv = ("request", "add", "--name", "Bygg AB", "--org-number", "559012-3450",
+            "--operator", "PSE000102", "--email", "f@bygg.example", "--no-check",
+            "--doctype", doctype)  # fmt: skip
+    code, out, err = run(capsys, *argv, "--lang", "sv")
+    assert code == 1
+    assert swedish in out + err
+    assert english not in out + err
+    assert f"dokumenttyps-ID:t {doctype!r} {swedish}" in out + err
+    code, out, err = run(capsys, *argv, "--lang", "en")
+    assert english in out + err
+
+
+def test_follow_up_says_what_it_found_in_swedish(
+    sandbox: Sandbox,
+    network: tuple[str, ...],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The follow-up's 'found' column (and the demo's 'bekräftad: ...') was English in a
+    Swedish table: 'still pending: not-registered', '... can receive through ...'."""
+    known, missing = customer(sandbox), customer(sandbox, in_sml=False)
+    outbox = ("--via", "outbox", "--outbox", str(tmp_path / "out"))
+    for who in (known, missing):
+        code, out, err = run(
+            capsys, "request", "add", "--name", who.name, "--org-number", who.id.local_id,
+            "--operator", "PSE000102", "--email", "faktura@kund.example", "--no-check",
+            "--json",
+        )  # fmt: skip
+        assert code == 0, err
+        rid = json.loads(out)["request"]["request_id"]
+        assert run(capsys, "request", "send", rid, *outbox)[0] == 0
+    code, out, _ = run(capsys, "request", "follow-up", *network, "--lang", "sv")
+    assert code == 0
+    assert f"{known.id.bare} kan ta emot via Kvittra AB (PSE000102)" in out
+    assert "väntar fortfarande: inte registrerad" in out
+    assert "can receive" not in out
+    assert "pending" not in out
+    code, out, _ = run(capsys, "request", "follow-up", *network, "--json", "--lang", "sv")
+    assert [r["message"] for r in json.loads(out)] == ["still pending: not-registered"]

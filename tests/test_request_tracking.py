@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from _sandbox_undo import undo_changes
 from peppolnet.clock import SYSTEM_CLOCK, ManualClock
 from peppolnet.errors import ChannelError, InvalidInput, InvalidRequest
+from peppolnet.i18n import render
 from peppolnet.lookup import Lookup
 from peppolnet.recipients import (
     AddRecipientRequest,
@@ -505,6 +506,8 @@ def test_move_with_migration_key_confirmed_through_a_long_lived_lookup(
         [pending] = tracker.follow_up(lookup, notify=notifier(port))
         assert pending.status is RequestStatus.SENT
         assert "can-receive through PSE000102, not PSE000109" in pending.message
+        swedish = render(pending.message, "sv")
+        assert "väntar fortfarande: kan ta emot via PSE000102, inte via PSE000109" in swedish
         assert sb.desk.release(request.request_id)
         assert sb.desk.wait(request.request_id)["status"] == "moved"
         # ...and follow_up must not reuse it: the participant is now on Norrsken's SMP.
@@ -660,7 +663,9 @@ def test_expires_after_the_given_time(tmp_path: Path, net: Sandbox) -> None:
     clock.advance(timedelta(days=1))
     [expired] = tracker.follow_up(net.network, expire_after=timedelta(days=14))
     assert expired.status is RequestStatus.EXPIRED
-    assert "not confirmed within 14 days" in expired.message
+    assert "not confirmed within 14 days of sending (not-registered)" in expired.message
+    swedish = render(expired.message, "sv")  # the sentence a Swedish follow-up shows
+    assert "inte bekräftad inom 14 dagar efter att den skickades (inte registrerad)" in swedish
     assert tracker.list(RequestStatus.EXPIRED)[0].request_id == request.request_id
 
 

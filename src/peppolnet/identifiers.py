@@ -53,7 +53,7 @@ from peppolnet.errors import (
     InvalidProcessId,
     InvalidTransportProfile,
 )
-from peppolnet.i18n import _
+from peppolnet.i18n import Message, _
 
 __all__ = [
     "BIS_BILLING_CREDIT_NOTE",
@@ -535,23 +535,25 @@ def _document_type_parts(value: str) -> tuple[str, str | None, str | None, str, 
     )
 
 
-def _document_type_problem(value: str) -> str | None:
-    """Which part of POLICY 20's structure ``value`` lacks, as the end of a sentence, or None."""
+def _document_type_problem(value: str) -> Message | None:
+    """Which part of POLICY 20's structure ``value`` lacks, as the end of a sentence, or None.
+
+    Each is a catalog message of its own: it ends a sentence that is shown in Swedish too."""
     if "##" not in value:
-        return "has no '##' and customization id after its root element"
+        return _("has no '##' and customization id after its root element")
     syntax, namespace, local, customization, version = _document_type_parts(value)
     if not syntax:
-        return "has no root element (namespace '::' local name) before '##'"
+        return _("has no root element (namespace '::' local name) before '##'")
     if namespace == "":
-        return "has no root namespace before '::'"
+        return _("has no root namespace before '::'")
     if local == "":
-        return "has no root element local name between '::' and '##'"
+        return _("has no root element local name between '::' and '##'")
     if not customization:
-        return "has no customization id between '##' and '::'"
+        return _("has no customization id between '##' and '::'")
     if version is None:
-        return "has no '::' and version after its customization id"
+        return _("has no '::' and version after its customization id")
     if not version:
-        return "has no version after its last '::'"
+        return _("has no version after its last '::'")
     return None
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from peppolnet.bulk.summary import Summary
+from peppolnet.bulk.summary import Summary, largest_first
 from peppolnet.errors import InvalidInput
 from peppolnet.i18n import _, render
 
@@ -67,7 +67,7 @@ def render_chart(
     Titles and axes are in ``language`` (``"sv"`` or ``"en"``, the default).
     """
     total = summary.total or 1
-    operators = summary.operators.most_common(12)
+    operators = largest_first(summary.operators)[:12]
     others = summary.total - sum(summary.operators.values())
     rest = [render(_("cannot receive / unknown"), language)] if others else []
     labels = [plain_text(render(name, language)) for name, _count in operators] + rest

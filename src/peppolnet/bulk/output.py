@@ -522,6 +522,47 @@ def read_done(path: str | Path, fmt: OutputFormat) -> Iterator[tuple[dict[str, s
         yield from _records(([str(c) for c in r] for r in workbook), file)
 
 
+def written_for(path: str | Path, fmt: OutputFormat, input_headers: Sequence[str]) -> bool:
+    """Whether the check output at ``path`` was written for a register with ``input_headers``
+    (true too when there is no output, or no complete header or row yet, to tell).
+
+    Resuming counts the output's rows as the register's rows by their numbers alone: an output
+    of another register (a mistyped ``-o``) would be taken as done - its rows summarised as this
+    register's, this register's rows never checked - so its input columns must be this
+    register's, as the writer named them in any language.
+    """
+    file = Path(path)
+    if fmt == "jsonl":
+        records = _json_lines(file) if file.is_file() else iter(())
+        for data in records:
+            if isinstance(data, dict) and isinstance(data.get("input"), dict):
+                return list(data["input"]) == list(input_headers)
+        return True
+    header = _first_row(file, fmt)
+    if header is None or not _is_check_header(header):
+        return True  # nothing to tell, or not a check output (read_done says so)
+    return any(header == output_headers(input_headers, lang) for lang in LANGUAGES)
+
+
+def _first_row(file: Path, fmt: OutputFormat) -> list[str] | None:
+    """The header row of a CSV or XLSX check output (its journal's while it has one)."""
+    if fmt == "xlsx" and _journal_path(file).is_file():
+        first = next(_journal_rows(_journal_path(file)), None)
+        return None if first is None else ["" if c is None else str(c) for c in first]
+    if not file.is_file():
+        return None
+    if fmt == "csv":
+        delimiter = csv_delimiter(file)
+        if delimiter is None:
+            return None
+        with file.open("rb") as fh:
+            record = next(_csv_records(fh, delimiter), None)
+        return None if record is None else [_csv_value(c) for c in record[0]]
+    with _open_workbook(file) as workbook:
+        row = next(workbook, None)
+    return None if row is None else ["" if c is None else str(c) for c in row]
+
+
 def _lines(fh: BinaryIO) -> Iterator[tuple[str, int]]:
     """The lines of ``fh`` (UTF-8, a BOM at the start dropped), each with the byte offset just
     after it. A last line without its newline was cut short by an interrupted write and is left

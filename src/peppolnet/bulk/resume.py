@@ -15,11 +15,19 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from peppolnet.bulk.output import OutputFormat, ResultWriter, csv_delimiter, format_for, read_done
+from peppolnet.bulk.output import (
+    OutputFormat,
+    ResultWriter,
+    csv_delimiter,
+    format_for,
+    read_done,
+    written_for,
+)
 from peppolnet.bulk.registers import country_of
 from peppolnet.bulk.run import BulkResult, CheckOptions, check_many
 from peppolnet.bulk.summary import Summary
-from peppolnet.i18n import parse_language
+from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _, parse_language
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -87,10 +95,22 @@ def resume_state(
     the register's country column, else its default country. Raises
     :class:`~peppolnet.errors.InvalidInput` when ``output`` is not a check output.
     """
+    kind = format_for(output, fmt)
+    if not written_for(output, kind, register.headers):
+        raise InvalidInput(
+            _(
+                "{output!r} is the output of a register with other columns than {register!r} "
+                "({columns}); resume it with the register it was made from, or write this "
+                "one to another file",
+                output=Path(output).name,
+                register=register.path.name,
+                columns=", ".join(repr(h) for h in register.headers),
+            )
+        )
     state = ResumeState()
     at = register.columns.get("country")
     default = register.default_country or ""
-    for record, fields in read_done(output, format_for(output, fmt)):
+    for record, fields in read_done(output, kind):
         if record["row"].isdigit() and state.rows.add(int(record["row"])):
             country = fields[at] if at is not None and at < len(fields) else ""
             state.summary.add({**record, "country": country_of(country) or default})

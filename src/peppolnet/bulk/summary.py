@@ -110,13 +110,13 @@ class Summary(AsTable):
         """JSON-ready counts, largest first."""
         return {
             "total": self.total,
-            "verdicts": dict(self.verdicts.most_common()),
+            "verdicts": dict(largest_first(self.verdicts)),
             "can_receive_share": round(self.share_can_receive(), 4),
-            "operators": dict(self.operators.most_common()),
+            "operators": dict(largest_first(self.operators)),
             "countries": {
                 cc: {
                     "total": sum(c.values()),
-                    "verdicts": dict(c.most_common()),
+                    "verdicts": dict(largest_first(c)),
                     "can_receive_share": round(self.share_can_receive(cc), 4),
                 }
                 for cc, c in sorted(self.countries.items())
@@ -125,15 +125,15 @@ class Summary(AsTable):
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """The counts as tidy rows (the rows of :meth:`to_arrow`), largest first per group."""
-        for verdict, count in self.verdicts.most_common():
+        for verdict, count in largest_first(self.verdicts):
             yield _row("verdict", count, _share(count, self.total), verdict=verdict)
-        for label, count in self.operators.most_common():
+        for label, count in largest_first(self.operators):
             name, seat = self._operator_parts.get(label, ("", ""))
             share = _share(count, self.total)
             yield _row("operator", count, share, verdict=_CAN, name=name, seat=seat)
         for cc, counts in sorted(self.countries.items()):
             in_country = sum(counts.values())
-            for verdict, count in counts.most_common():
+            for verdict, count in largest_first(counts):
                 yield _row("country", count, _share(count, in_country), cc, verdict)
 
     def to_arrow(self) -> Any:
@@ -156,10 +156,11 @@ class Summary(AsTable):
         total = self.total
         heading = html.escape(render(_("{count} rows", count=total), language))
         verdicts = [
-            (verdict_text(v, language), c, _share(c, total)) for v, c in self.verdicts.most_common()
+            (verdict_text(v, language), c, _share(c, total))
+            for v, c in largest_first(self.verdicts)
         ]
         operators = [
-            (render(n, language), c, _share(c, total)) for n, c in self.operators.most_common()
+            (render(n, language), c, _share(c, total)) for n, c in largest_first(self.operators)
         ]
         countries = [
             (cc, sum(c.values()), self.share_can_receive(cc))
@@ -185,12 +186,12 @@ class Summary(AsTable):
         register says, so a program that prints to a terminal can escape each line and still
         keep the report's own line breaks (``peppolnet check`` does)."""
         lines = [render(_("{count} rows", count=self.total), language)]
-        for verdict, count in self.verdicts.most_common():
+        for verdict, count in largest_first(self.verdicts):
             shown = verdict_text(verdict, language)
             lines.append(f"  {shown:<16}{count:>8}  {_pct(count, self.total)}")
         if self.operators:
             lines.append(render(_("operators (can-receive rows)"), language))
-            for name, count in self.operators.most_common():
+            for name, count in largest_first(self.operators):
                 shown = render(name, language)
                 lines.append(f"  {shown:<40}{count:>8}")
         if self.countries:
@@ -218,6 +219,13 @@ def verdict_text(verdict: str, language: str | None = None) -> str:
         return Verdict(verdict).label(language)
     except ValueError:
         return verdict
+
+
+def largest_first(counts: collections.Counter[str]) -> list[tuple[str, int]]:
+    """``counts`` largest first, equal counts by name: ``most_common`` keeps equal counts in
+    the order they were first seen, which in a concurrent run is the order lookups happened to
+    finish - the same register gave its report (and --json) in another order from run to run."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _share(part: int, whole: int) -> float:

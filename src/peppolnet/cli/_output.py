@@ -182,6 +182,42 @@ def writable_path(text: str, what: str | Message | None = None) -> str:
     return text
 
 
+def standard_input() -> TextIO:
+    """``sys.stdin``, or a :class:`UsageError` when the command was started with it closed.
+
+    A process started with standard input closed (``<&-``, some service managers and cron
+    set-ups) has no ``sys.stdin`` at all - Python sets it to None - so the first read was an
+    AttributeError traceback. Reading from a closed input is a command line that cannot be run
+    as written, like naming a file that cannot be read: exit 2 with one sentence.
+    """
+    if sys.stdin is None:
+        raise UsageError(_("standard input is closed: there is nothing to read from it"))
+    return sys.stdin
+
+
+def _country(text: str) -> str:
+    from peppolnet.schemes import country_of  # the code lists: not at every start-up
+
+    return country_of(text)
+
+
+#: An argparse type: a country as people write it (``SE``, ``Sverige``, ``Sweden``), as its
+#: ISO code.
+country_option = argparse_type(_country)
+
+
+def add_register_country_argument(parser: argparse.ArgumentParser) -> None:
+    """``--country`` of a command that reads a register: the country of rows without one.
+
+    One that names no country is refused before any row is read: otherwise every row without
+    a country of its own would be invalid, one by one, in a run that exits 0."""
+    parser.add_argument(
+        "--country",
+        type=country_option,
+        help=_("country for rows without one (e.g. SE, Sverige)"),
+    )
+
+
 input_file = argparse_type(readable_file)
 output_file = argparse_type(lambda text: writable_path(text, _("output file")))
 database_file = argparse_type(lambda text: writable_path(text, _("database")))

@@ -1133,8 +1133,10 @@ class RequestTracker:
 
         if confirmed:
             through = checks[0].operator if request.operator.name is None else None
-            message = (
-                f"{request.participant_id.bare} can receive through {through or request.operator}"
+            message = _(
+                "{participant} can receive through {operator}",
+                participant=request.participant_id.bare,
+                operator=str(through or request.operator),
             )
             self._close(rid, RequestStatus.CONFIRMED, None, "confirmed", checks)
             if notify is None:
@@ -1145,7 +1147,10 @@ class RequestTracker:
         seen = _describe(checks, request.document_types, wanted)
         desk_status, desk_reason = self._desk_status(tracked, desk)
         if desk_status == "rejected":
-            reason = f"the operator desk rejected it: {desk_reason or 'no reason given'}"
+            reason = _(
+                "the operator desk rejected it: {reason}",
+                reason=desk_reason or _("no reason given"),
+            )
             self._close(rid, RequestStatus.REJECTED, reason, "rejected", checks)
             return result(RequestStatus.REJECTED, reason, desk_status=desk_status)
         sent_at = tracked.sent_at
@@ -1160,11 +1165,16 @@ class RequestTracker:
             and sent_at
             and self.clock.now() - sent_at >= expire_after
         ):
-            reason = f"not confirmed within {expire_after} of sending ({seen})"
+            reason = _(
+                "not confirmed within {duration} of sending ({seen})",
+                duration=_duration(expire_after),
+                seen=seen,
+            )
             self._close(rid, RequestStatus.EXPIRED, reason, "expired", checks)
             return result(RequestStatus.EXPIRED, reason, desk_status=desk_status)
         self._checked(rid, seen, checks)
-        return result(RequestStatus.SENT, f"still pending: {seen}", desk_status=desk_status)
+        pending = _("still pending: {seen}", seen=seen)
+        return result(RequestStatus.SENT, pending, desk_status=desk_status)
 
     def _checked(self, rid: str, seen: str, checks: Sequence[Reachability]) -> None:
         """Record a pending check (an event only when the answer differs from the last one)."""
@@ -1334,18 +1344,47 @@ def _local_id(participant: str) -> str:
     return participant.rsplit("::", 1)[-1].split(":", 1)[-1]
 
 
+def _duration(span: timedelta) -> str:
+    """``span`` in words for the expiry sentence: whole days or hours as such (what
+    ``--expire-after 14d`` or ``12h`` asked for), anything else as Python writes it."""
+    hours, rest = divmod(span, timedelta(hours=1))
+    if rest or hours <= 0:
+        return str(span)
+    if hours % 24:
+        return _("1 hour") if hours == 1 else _("{count} hours", count=hours)
+    days = hours // 24
+    return _("1 day") if days == 1 else _("{count} days", count=days)
+
+
+#: A verdict as a follow-up reports it: the machine value in English (what the JSON and the
+#: history have always said), the verdict's words in Swedish.
+_SEEN: Final[dict[Verdict, Message]] = {
+    Verdict.CAN_RECEIVE: _("can-receive"),
+    Verdict.CANNOT_RECEIVE: _("cannot-receive"),
+    Verdict.NOT_REGISTERED: _("not-registered"),
+    Verdict.UNKNOWN: _("unknown"),
+}
+
+
 def _describe(checks: Sequence[Reachability], docs: Sequence[DocumentTypeId], wanted: str) -> str:
+    """What a follow-up saw, one part per distinct answer (a message: the result is shown in
+    the command's language; the history keeps its English)."""
     if len(checks) < len(docs):
-        return "the lookup failed"
-    parts = []
+        return _("the lookup failed")
+    parts: builtins.list[Message] = []
     for check in checks:
         seat = check.operator.seat_id if check.operator else None
         if check.verdict is Verdict.CAN_RECEIVE and seat != wanted:
-            parts.append(f"can-receive through {seat or 'an unknown operator'}, not {wanted}")
+            parts.append(
+                _(
+                    "can-receive through {seat}, not {wanted}",
+                    seat=seat or _("an unknown operator"),
+                    wanted=wanted,
+                )
+            )
         else:
-            parts.append(check.verdict.value)
-    unique = list(dict.fromkeys(parts))
-    return "; ".join(unique)
+            parts.append(_SEEN[check.verdict])
+    return joined(list(dict.fromkeys(parts)))
 
 
 class _fresh_lookup:

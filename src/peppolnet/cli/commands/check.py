@@ -33,6 +33,7 @@ from peppolnet.cli._language import language, say
 from peppolnet.cli._network import add_network_arguments, networks_from_arguments
 from peppolnet.cli._output import (
     UsageError,
+    add_register_country_argument,
     echo,
     fail,
     input_file,
@@ -80,7 +81,7 @@ def register(subparsers: Any) -> None:
         help=_("output file, .csv, .jsonl or .xlsx (default: REGISTER's name + .checked.<format>)"),
     )
     parser.add_argument("--format", choices=("csv", "jsonl", "xlsx"), help=_("output format"))
-    parser.add_argument("--country", help=_("country for rows without one (e.g. SE, Sverige)"))
+    add_register_country_argument(parser)
     add_document_type_argument(parser)
     parser.add_argument(
         "--column",
@@ -188,6 +189,15 @@ def _default_output(register: Path, fmt: str | None) -> Path:
     return register.with_name(f"{register.stem}.checked.{suffix}")
 
 
+@functools.cache
+def _label(outcome: str, lang: str) -> str:
+    """A count's verdict as the summary names it (``kan ta emot``), not its machine value; the
+    line is redrawn ten times a second, so each label is looked up once."""
+    from peppolnet.bulk import verdict_text
+
+    return verdict_text(outcome, lang)
+
+
 class _ProgressLine:
     """A ``\\r`` status line on a terminal, redrawn at most ten times a second."""
 
@@ -204,7 +214,8 @@ class _ProgressLine:
             return
         self.last = now
         rate = round(progress.done / max(now - self.started, 1e-6))
-        counts = "  ".join(f"{k} {v}" for k, v in sorted(progress.counts.items()))
+        lang = language()
+        counts = "  ".join(f"{_label(k, lang)} {v}" for k, v in sorted(progress.counts.items()))
         done = progress.done + self.resumed
         line = say(_("{done} rows  {rate}/s  {counts}", done=done, rate=rate, counts=counts))
         self.stream.write(f"\r{line}\x1b[K")

@@ -16,7 +16,14 @@ from typing import Any
 
 from peppolnet.cli._labels import change_kind
 from peppolnet.cli._language import language
-from peppolnet.cli._output import UsageError, add_db_argument, echo, input_file, positive_int
+from peppolnet.cli._output import (
+    UsageError,
+    add_db_argument,
+    add_register_country_argument,
+    echo,
+    input_file,
+    positive_int,
+)
 from peppolnet.i18n import _
 
 __all__ = ["parse_duration", "register"]
@@ -70,7 +77,7 @@ def register(subparsers: Any) -> None:
     imp.add_argument(
         "file", type=input_file, help=_("the register: CSV (any delimiter/encoding) or XLSX")
     )
-    imp.add_argument("--country", help=_("country for rows without one (e.g. SE, Sverige)"))
+    add_register_country_argument(imp)
     common(imp)
     imp.set_defaults(handler=_import)
 

@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 from peppolnet.cli._language import say
 from peppolnet.cli._network import network_choice
-from peppolnet.cli._output import UsageError, add_db_argument, echo, port_number, writable_path
+from peppolnet.cli._output import (
+    UsageError,
+    add_db_argument,
+    echo,
+    port_number,
+    standard_input,
+    writable_path,
+)
 from peppolnet.errors import SandboxError
 from peppolnet.i18n import _
 
@@ -361,12 +368,13 @@ def hash_password(name: str) -> str:
 
     if not name or ":" in name or name != name.strip():
         raise UsageError(_("a user name must be non-empty, without ':' or surrounding spaces"))
-    if sys.stdin.isatty():
+    stdin = standard_input()
+    if stdin.isatty():
         password = getpass.getpass(say(_("password for {name}: ", name=name)))
         if getpass.getpass(say(_("the same password again: "))) != password:
             raise UsageError(_("the two passwords differ"))
     else:
-        password = sys.stdin.readline().rstrip("\r\n")
+        password = stdin.readline().rstrip("\r\n")
     if not password:
         raise UsageError(_("the password is empty"))
     return f"{name}:{BasicAuth.hash_password(password)}"

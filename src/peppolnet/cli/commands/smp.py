@@ -34,6 +34,7 @@ from peppolnet.cli._output import (
     readable_file,
     refused,
     safe_lines,
+    standard_input,
 )
 from peppolnet.i18n import Message, _
 
@@ -122,7 +123,7 @@ def _parse(args: argparse.Namespace) -> int:
 
     at = iso_time(args.at, "--at") or datetime.now(UTC)
     try:
-        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+        data = standard_input().buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as exc:
         problem = exc.strerror or str(exc)
         raise UsageError(
