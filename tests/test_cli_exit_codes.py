@@ -393,8 +393,11 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
     ("sandbox", "serve"): [
         error(2, "does not exist", "--config", "{missing}"),
         error(2, "is a folder", "--config", "{folder}"),
-        error(1, "not valid TOML", "--config", "{badtoml}", "--state-file", "{tmp}/serve.json"),
+        # the file the user named is malformed: a usage error, as for serve --config
+        error(2, "not valid TOML", "--config", "{badtoml}", "--state-file", "{tmp}/serve.json"),
         error(2, "not a port number", "--dns-port", "70000"),
+        # a port another program holds: a fault (it may be free later), as for serve --port
+        error(3, "the port is in use", "--dns-port", "{busy}", "--state-file", "{tmp}/serve.json"),
     ],
     ("schemes",): [error(2, "unrecognized arguments: extra", "extra")],
     ("serve",): [

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import random
 import socket
 import threading
@@ -275,13 +276,17 @@ class DnsServer:
             self._thread.join()
             self._thread = None
             self._loop = None
+            error = failure[0]
+            in_use = isinstance(error, OSError) and error.errno == errno.EADDRINUSE
             raise SandboxError(
                 _(
                     "the sandbox DNS server could not bind {host}:{port}: {failure}",
                     host=self.host,
                     port=self._port,
-                    failure=failure[0],
-                )
+                    failure=_("the port is in use") if in_use else error,
+                ),
+                # a port another program holds now may be free later: a fault, not an answer
+                retryable=isinstance(error, OSError),
             )
         return self
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from peppolnet.cli._output import fail, input_file, port_number, print_json
+from peppolnet.cli._output import UsageError, fail, input_file, port_number, print_json
 from peppolnet.i18n import _
 
 
@@ -127,7 +127,10 @@ def run_serve(args: argparse.Namespace) -> int:
     # Installed before anything starts, so an early Ctrl-C still takes the clean path below.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        config = load_config(args.config)
+        try:
+            config = load_config(args.config)
+        except SandboxError as exc:  # the file the user named: a usage error, as for serve
+            raise UsageError(exc.message) from None
         if args.dns_lie:
             lying = dataclasses.replace(config.dns_faults, lie=args.dns_lie)
             config = dataclasses.replace(config, dns_faults=lying)
