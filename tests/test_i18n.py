@@ -180,3 +180,25 @@ def test_a_stored_sentence_comes_back_the_same_in_every_language(
     assert back.render("sv") == message.render("sv")
     assert restored(stored(plain)) == plain
     assert restored(None) is None
+
+
+def test_numbers_in_a_sentence_take_the_language_s_decimal_mark() -> None:
+    """A fraction in a sentence, a share in a report: 2.5 and 47.6% in English, 2,5 and
+    47,6 % (a no-break space before the sign) in Swedish; whole numbers are as they are."""
+    from peppolnet.i18n import decimal, percent
+
+    said = _("the SMP at {url} did not answer in time", url=2.5)
+    assert (str(said), said.render("sv")) == (
+        "the SMP at 2.5 did not answer in time",
+        "SMP:n på 2,5 svarade inte i tid",
+    )
+    assert (decimal(47.56, "en"), decimal(47.56, "sv"), decimal(3.0, "sv", digits=None)) == (
+        "47.6",
+        "47,6",
+        "3,0",
+    )
+    assert (percent(0.4756, "en"), percent(0.4756, "sv"), percent(1.0, None)) == (
+        "47.6%",
+        "47,6\u00a0%",
+        "100.0%",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -310,6 +311,9 @@ def test_lines_in_either_language(traced: tuple[ParticipantId, Trace]) -> None:
     assert len(english) == len(swedish)
     assert english == str(trace).splitlines()
     assert swedish[3].startswith(" 3. ✓ dns: 127.0.0.1 svarade NOERROR med 1 post(er)")
+    # each step's time with the language's decimal mark: "(1.2 ms)", "(1,2 ms)"
+    assert re.search(r"\(\d+\.\d ms\)$", english[3])
+    assert re.search(r"\(\d+,\d ms\)$", swedish[3])
 
 
 def test_steps_written_late_are_as_recorded(sandbox: Sandbox) -> None:

@@ -75,7 +75,7 @@ def run_demo(
     story.heading(_("Starting a sandbox Peppol network on 127.0.0.1"))
     started = time.perf_counter()
     with Sandbox.start(key_dir=key_dir, desk_delay=desk_delay) as sandbox:
-        elapsed = f"{time.perf_counter() - started:.2f}"
+        elapsed = round(time.perf_counter() - started, 2)  # a number: its decimal mark per language
         story.line(
             _(
                 "SML zone {zone}, DNS on 127.0.0.1:{port}, {smps} SMPs over HTTPS, "

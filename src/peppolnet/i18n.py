@@ -45,11 +45,13 @@ __all__ = [
     "_",
     "country_code",
     "country_name",
+    "decimal",
     "gettext",
     "joined",
     "language_from_environment",
     "message_of",
     "parse_language",
+    "percent",
     "render",
     "restored",
     "stored",
@@ -277,7 +279,7 @@ def _format(text: str, english: str, params: Mapping[str, object], lang: Languag
     shown = params
     for value in params.values():
         if type(value) is not str:
-            shown = {k: v if type(v) is str else render(v, lang) for k, v in params.items()}
+            shown = {k: v if type(v) is str else _shown(v, lang) for k, v in params.items()}
             break
     try:
         return text.format_map(shown)
@@ -286,6 +288,34 @@ def _format(text: str, english: str, params: Mapping[str, object], lang: Languag
             return english.format_map(_Missing(shown))
         except (IndexError, ValueError, AttributeError):
             return english
+
+
+def _shown(value: object, lang: Language) -> object:
+    """A parameter as the sentence shows it in ``lang``: a message in that language, a
+    fraction with the language's decimal mark (``2,5 s`` in Swedish), anything else as it is."""
+    if type(value) is float:
+        return decimal(value, lang, digits=None)
+    return render(value, lang)
+
+
+def decimal(value: float, language: str | None = None, *, digits: int | None = 1) -> str:
+    """``value`` with ``digits`` decimals (None: as Python writes it) and the language's decimal
+    mark: ``47.6`` in English, ``47,6`` in Swedish (the decimal comma, as Swedish writes it).
+
+    >>> decimal(47.56, "sv"), decimal(47.56, "en"), decimal(2.5, "sv", digits=None)
+    ('47,6', '47.6', '2,5')
+    """
+    text = repr(value) if digits is None else f"{value:.{digits}f}"
+    if language is not None and parse_language(language) == "sv":
+        return text.replace(".", ",")
+    return text
+
+
+def percent(part: float, language: str | None = None, *, digits: int = 1) -> str:
+    """``part`` (0..1) as a percentage: ``47.6%`` in English, ``47,6 %`` in Swedish (a space,
+    no-break, before the sign, as Swedish writes it)."""
+    sign = "\u00a0%" if language is not None and parse_language(language) == "sv" else "%"
+    return decimal(100 * part, language, digits=digits) + sign
 
 
 class _Missing(dict[str, object]):

@@ -183,8 +183,8 @@ class OperatorShares:
         countries = [tuple(r.values()) for r in self.by_country.slice(0, _SHOWN).to_pylist()]
         return (
             f"<div><strong>{html.escape(render(heading, language))}</strong>"
-            f"{html_table(head, rows)}"
-            f"{html_table([country, *head], countries)}</div>"
+            f"{html_table(head, rows, language=language)}"
+            f"{html_table([country, *head], countries, language=language)}</div>"
         )
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 from peppolnet.bulk.columns import Fields
 from peppolnet.bulk.tables import AsTable, data_table, html_table
 from peppolnet.codelists import scheme_for
-from peppolnet.i18n import Message, _, parse_language, render
+from peppolnet.i18n import Message, _, parse_language, percent, render
 from peppolnet.reachability import Verdict
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class Summary(AsTable):
 
         def table(headers: tuple[Message, ...], rows: Sequence[tuple[object, ...]]) -> str:
             shown = [render(h, language) for h in headers]
-            return html_table(shown, rows) if rows else ""
+            return html_table(shown, rows, language=language) if rows else ""
 
         total = self.total
         heading = html.escape(render(_("{count} rows", count=total), language))
@@ -188,7 +188,7 @@ class Summary(AsTable):
         lines = [render(_("{count} rows", count=self.total), language)]
         for verdict, count in largest_first(self.verdicts):
             shown = verdict_text(verdict, language)
-            lines.append(f"  {shown:<16}{count:>8}  {_pct(count, self.total)}")
+            lines.append(f"  {shown:<16}{count:>8}  {_pct(count, self.total, language)}")
         if self.operators:
             lines.append(render(_("operators (can-receive rows)"), language))
             for name, count in largest_first(self.operators):
@@ -198,7 +198,8 @@ class Summary(AsTable):
             lines.append(render(_("countries (share that can receive)"), language))
             for cc, counts in sorted(self.countries.items()):
                 total = sum(counts.values())
-                lines.append(f"  {cc:<4}{total:>8}  {_pct(counts.get(_CAN, 0), total)}")
+                share = _pct(counts.get(_CAN, 0), total, language)
+                lines.append(f"  {cc:<4}{total:>8}  {share}")
         return lines
 
 
@@ -252,5 +253,7 @@ def _row(
     }
 
 
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:5.1f}%" if whole else "  0.0%"
+def _pct(part: int, whole: int, language: str | None) -> str:
+    """A share for the report's column, right-aligned to the width of 100% in ``language``."""
+    width = len(percent(1.0, language))
+    return percent(part / whole if whole else 0.0, language).rjust(width)

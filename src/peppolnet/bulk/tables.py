@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from peppolnet.bulk.columns import RESULT_FIELDS, Fields, arrow_schema
 from peppolnet.errors import InvalidInput
-from peppolnet.i18n import _
+from peppolnet.i18n import _, percent
 
 __all__ = ["AsTable", "cannot_write", "data_table", "html_table"]
 
@@ -82,22 +82,27 @@ def data_table(rows: Iterable[Mapping[str, Any]], fields: Fields = RESULT_FIELDS
 
 
 def html_table(
-    headers: Sequence[str], rows: Iterable[Sequence[object]], caption: str | None = None
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    caption: str | None = None,
+    language: str | None = None,
 ) -> str:
     """An HTML table for a notebook, every cell escaped: an operator name comes from a
-    certificate and a reason may quote what an SMP said, so no cell is trusted markup."""
+    certificate and a reason may quote what an SMP said, so no cell is trusted markup. A
+    fraction is a share, shown as a percentage as ``language`` writes it."""
     esc = html.escape
     head = "".join(f"<th>{esc(str(h))}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{esc(_cell(c))}</td>" for c in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td>{esc(_cell(c, language))}</td>" for c in row) + "</tr>"
+        for row in rows
     )
     title = f"<caption>{esc(caption)}</caption>" if caption else ""
     return f"<table>{title}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, language: str | None) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{100 * value:.1f}%"
+        return percent(value, language)
     return str(value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from peppolnet.i18n import _, parse_language, render
+from peppolnet.i18n import _, decimal, parse_language, render
 from peppolnet.reachability import CheckStatus
 from peppolnet.trace.model import NetworkStep
 
@@ -56,7 +56,7 @@ def _steps(steps: Sequence[TraceStep], language: str | None, local_paths: bool) 
     width = len(str(len(steps)))
     indent = " " * (width + 4)
     for number, step in enumerate(steps, start=1):
-        took = "" if step.elapsed is None else f" ({step.elapsed * 1000:.1f} ms)"
+        took = "" if step.elapsed is None else f" ({decimal(step.elapsed * 1000, language)} ms)"
         sentence = render(step.message, language)
         yield f"{number:>{width}}. {_MARK[step.status]} {step.name}: {sentence}{took}"
         facts = _facts(step)

@@ -30,7 +30,7 @@ from peppolnet.cli._output import (
     readable_file,
     table,
 )
-from peppolnet.i18n import Message, _
+from peppolnet.i18n import Message, _, decimal
 
 if TYPE_CHECKING:
     from peppolnet.analytics.stats import ExportStatistics
@@ -185,7 +185,7 @@ def _size(size: int) -> str:
         value /= 1000
         if value < 1000 or unit == "TB":
             break
-    return f"{value:.1f} {unit}"
+    return f"{decimal(value, language())} {unit}"
 
 
 # --- stats -------------------------------------------------------------------------------------
