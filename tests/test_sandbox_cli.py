@@ -269,7 +269,7 @@ def test_serve_bad_config_fails_cleanly(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2  # the file the user named: a usage error, as for serve
     assert "not valid TOML" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "s.json").exists()
@@ -302,7 +302,8 @@ def test_serve_on_a_fixed_dns_port(tmp_path: Path) -> None:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
         assert info["dns"]["port"] == port
-        # The same port again is busy: a clear error, exit 1, no traceback, no state file.
+        # The same port again is busy: a clear error, exit 3 (a fault: it may be free later,
+        # as for serve --port), no traceback, no state file.
         busy = subprocess.run(
             [
                 *PEPPOLNET,
@@ -317,8 +318,8 @@ def test_serve_on_a_fixed_dns_port(tmp_path: Path) -> None:
             text=True,
             timeout=60,
         )
-        assert busy.returncode == 1
-        assert f"could not bind 127.0.0.1:{port}" in busy.stderr
+        assert busy.returncode == 3
+        assert f"could not bind 127.0.0.1:{port}: the port is in use" in busy.stderr
         assert "Traceback" not in busy.stderr
         assert not (tmp_path / "other.json").exists()
     finally:
