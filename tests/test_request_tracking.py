@@ -860,3 +860,20 @@ def test_reasons_and_history_are_kept_as_sentences_for_any_reader(tmp_path: Path
         conn.execute('UPDATE request_events SET detail = \'{"not": "a sentence"}\'')
     assert tracker.get(request.request_id).reason == "closed by hand"  # type: ignore[union-attr]
     assert tracker.history(request.request_id)[-1].detail == '{"not": "a sentence"}'
+
+
+def test_a_refusal_names_the_request_s_state_in_words(tmp_path: Path) -> None:
+    """'request X is already cancelled' says the state in the reader's language (it was the
+    machine value, 'cancelled', in the middle of a Swedish sentence)."""
+    from peppolnet.i18n import render
+
+    tracker = RequestTracker(tmp_path / "db.sqlite")
+    request = add_request()
+    tracker.save(request)
+    tracker.cancel(request.request_id)
+    with pytest.raises(InvalidInput) as info:
+        tracker.cancel(request.request_id)
+    assert "is already cancelled" in str(info.value)
+    swedish = render(info.value, "sv")
+    assert "avbruten" in swedish
+    assert "cancelled" not in swedish

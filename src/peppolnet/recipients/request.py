@@ -94,6 +94,23 @@ class RequestStatus(enum.StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
 
+    @property
+    def word(self) -> Message:
+        """The status in words for a sentence, in the reader's language when rendered
+        (``"avbruten"``); the value is for machines (``--status``, JSON)."""
+        return _REQUEST_STATUS_WORDS[self]
+
+
+_REQUEST_STATUS_WORDS: Final[dict[RequestStatus, Message]] = {
+    RequestStatus.DRAFT: _("draft"),
+    RequestStatus.SENDING: _("sending"),
+    RequestStatus.SENT: _("sent"),
+    RequestStatus.CONFIRMED: _("confirmed"),
+    RequestStatus.REJECTED: _("rejected"),
+    RequestStatus.EXPIRED: _("expired"),
+    RequestStatus.CANCELLED: _("cancelled"),
+}
+
 
 @dataclass(frozen=True)
 class RequestDefaults:

@@ -42,7 +42,7 @@ import os
 import socket
 import ssl
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -808,7 +808,7 @@ class RequestTracker:
                         "request {rid} is already {status}; only a draft or a sent request can "
                         "be cancelled",
                         rid=rid,
-                        status=status.value,
+                        status=status.word,
                     )
                 )
             if status is RequestStatus.SENDING and (row["claim_expires_at"] or "") > now:
@@ -930,7 +930,7 @@ class RequestTracker:
                     _(
                         "request {rid} was {status}; {hint}",
                         rid=rid,
-                        status=tracked.status.value,
+                        status=tracked.status.word,
                         hint=_CLOSED_HINT,
                     )
                 )
@@ -1292,14 +1292,6 @@ def _claim_text(row: Any) -> str:
     )
 
 
-#: The open states in words: the refusal below is shown to staff beside the page's form.
-_OPEN_STATUS_WORDS: Final[Mapping[str, Message]] = {
-    RequestStatus.DRAFT.value: _("draft"),
-    RequestStatus.SENDING.value: _("sending"),
-    RequestStatus.SENT.value: _("sent"),
-}
-
-
 def _asked_already(same: Any, request: Request) -> InvalidInput:
     """The refusal of a new submission while ``same`` (an open one) asks what it asks."""
     then = (
@@ -1311,7 +1303,7 @@ def _asked_already(same: Any, request: Request) -> InvalidInput:
         _(
             "request {other} ({status}) already asks to {ask}; {then}",
             other=same["request_id"],
-            status=_OPEN_STATUS_WORDS.get(same["status"], same["status"]),
+            status=RequestStatus(same["status"]).word,
             ask=_ask(request),
             then=then,
         )
@@ -1326,7 +1318,7 @@ def _unchangeable(rid: str, status: RequestStatus) -> InvalidInput:
         _(
             "request {rid} is already {status}; it cannot be changed; {hint}",
             rid=rid,
-            status=status.value,
+            status=status.word,
             hint=_CLOSED_HINT,
         )
     )
