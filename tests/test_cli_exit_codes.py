@@ -169,6 +169,7 @@ ROWS: dict[tuple[str, ...], list[Case]] = {
     ("directory", "search"): [
         error(2, "at least 1", "fjord", "--limit", "0", *SANDBOX),
         error(1, "at least 3 characters", "--name", "fj", *SANDBOX),
+        error(2, "at least one search field", *SANDBOX),
         error(2, "no sandbox is running", "fjord", *NO_SANDBOX),
     ],
     ("directory", "export", "download"): [

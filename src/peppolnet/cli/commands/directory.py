@@ -12,7 +12,7 @@ from typing import Any
 
 from peppolnet.cli._labels import yes_no
 from peppolnet.cli._network import add_network_arguments, network_from_arguments
-from peppolnet.cli._output import echo, positive_int
+from peppolnet.cli._output import UsageError, echo, positive_int
 from peppolnet.cli.commands._directory_export import register_export
 from peppolnet.i18n import _
 
@@ -35,7 +35,10 @@ def register(subparsers: Any) -> None:
     search.add_argument("--name", help=_("part of an entity name (at least 3 characters)"))
     search.add_argument("--country", help=_("two-letter country code, e.g. NO"))
     search.add_argument("--participant", help=_("participant identifier, e.g. 0192:810306882"))
-    search.add_argument("--doctype", help=_("document type identifier (scheme::value)"))
+    search.add_argument(
+        "--doctype",
+        help=_("document type: an alias (invoice, credit-note) or an identifier (scheme::value)"),
+    )
     search.add_argument("--url", help=_("Directory base URL (overrides the network's)"))
     search.add_argument(
         "--confirm",
@@ -55,6 +58,12 @@ def _search(args: argparse.Namespace) -> int:
     from peppolnet.cli._output import print_json, table
     from peppolnet.directory import PRODUCTION_URL, DirectoryClient
     from peppolnet.directory.parse import match_to_json
+
+    if not any((args.text, args.name, args.country, args.participant, args.doctype)):
+        # a command line without what it needs: a usage error (2), as a missing argument is
+        raise UsageError(
+            _("give at least one search field (text, name, country, participant, doctype, ...)")
+        )
 
     network = network_from_arguments(args)
     url = args.url or network.directory_url or PRODUCTION_URL
