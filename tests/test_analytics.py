@@ -261,6 +261,37 @@ def test_bad_questions_get_sentences(tmp_path: Path) -> None:
         load_pandas(written.folder, "people")
 
 
+def test_a_parquet_folder_from_an_older_version_says_to_write_it_again(tmp_path: Path) -> None:
+    """A folder whose participants lack a column added since (fp_other): every function that
+    reads it says which and what to do - the diff used to end in DuckDB's Binder Error."""
+    import pyarrow.parquet as pq
+
+    path = _export(tmp_path, CARDS[:20], ExportKind.BUSINESS_CARDS_XML, "x.xml")
+    folder = write_parquet(read_export(path), tmp_path / "old").folder
+    participants = pq.read_table(folder / "participants.parquet").drop_columns(["fp_other"])
+    pq.write_table(participants, folder / "participants.parquet")
+    older = r"written by an older version of peppolnet: participants lacks fp_other; write it"
+    with pytest.raises(InvalidInput, match=older):
+        diff_exports(folder, path)
+    with pytest.raises(InvalidInput, match=older):
+        diff_exports(path, folder)
+    with pytest.raises(InvalidInput, match=older):
+        counts(folder)
+    with pytest.raises(InvalidInput, match=older):
+        load_pandas(folder)
+    damaged = write_parquet(read_export(path), tmp_path / "damaged").folder
+    (damaged / "contacts.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(InvalidInput, match=r"contacts\.parquet is not a readable Parquet file"):
+        connect(damaged)
+
+
+def test_a_folder_that_is_no_parquet_export_is_named_as_such_by_a_diff(tmp_path: Path) -> None:
+    path = _export(tmp_path, CARDS[:5], ExportKind.BUSINESS_CARDS_XML, "x.xml")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInput, match="empty holds no Parquet export"):
+        diff_exports(tmp_path / "empty", path)
+
+
 # --- diffs -----------------------------------------------------------------------------------
 
 

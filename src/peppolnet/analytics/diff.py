@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from peppolnet.analytics._extra import require
 from peppolnet.analytics.parquet import (
-    MANIFEST,
     ParquetExport,
     arrow,
+    checked_folder,
     connect,
     sql_text,
     write_parquet,
@@ -101,8 +101,8 @@ def _parquet(
     if isinstance(source, ParquetExport):
         return source.folder, source.problems
     path = Path(source)
-    if path.is_dir() and (path / MANIFEST).is_file():
-        return path, _stored_problems(path)
+    if path.is_dir():  # a Parquet export, or a folder that is not one: checked_folder says which
+        return checked_folder(path), _stored_problems(path)
     with read_export(path) as reader:
         written = write_parquet(reader, scratch / name)
     return written.folder, written.problems

@@ -128,7 +128,13 @@ def sql_text(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _folder(folder: str | Path) -> Path:
+def checked_folder(folder: str | Path) -> Path:
+    """``folder`` when it holds a Parquet export with every column this version reads.
+
+    A folder written by an older peppolnet lacks columns added since (a diff compares
+    ``fp_other``, for one): checking the columns here - reading only each file's footer - says
+    so in a sentence with what to do, instead of DuckDB's "Binder Error" halfway through a query.
+    """
     path = Path(folder)
     missing = [t for t in TABLES if not (path / f"{t}.parquet").is_file()]
     if missing:
@@ -140,6 +146,30 @@ def _folder(folder: str | Path) -> Path:
                 missing=", ".join(missing),
             )
         )
+    pq = require("pyarrow.parquet", "a Parquet file")
+    for table, schema in schemas().items():
+        try:
+            names = set(pq.read_schema(str(path / f"{table}.parquet")).names)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise InvalidInput(
+                _(
+                    "{file} is not a readable Parquet file ({detail}); write the export again "
+                    "with write_parquet()",
+                    file=str(path / f"{table}.parquet"),
+                    detail=str(exc),
+                )
+            ) from None
+        lacking = [name for name in schema.names if name not in names]
+        if lacking:
+            raise InvalidInput(
+                _(
+                    "{folder} was written by an older version of peppolnet: {table} lacks "
+                    "{columns}; write it again from the export with write_parquet()",
+                    folder=str(path),
+                    table=table,
+                    columns=", ".join(lacking),
+                )
+            )
     return path
 
 
@@ -147,7 +177,7 @@ def connect(folder: str | Path, *, database: str = ":memory:") -> Any:
     """An embedded DuckDB connection with one view per table of the Parquet export in
     ``folder`` (``participants``, ``entities``, ...). DuckDB reads the files in place."""
     duckdb = require("duckdb", "DuckDB queries")
-    path = _folder(folder)
+    path = checked_folder(folder)
     con = duckdb.connect(database)
     for table in TABLES:
         file = sql_text(path / f"{table}.parquet")
@@ -202,4 +232,4 @@ def load_pandas(folder: str | Path, table: str = "participants") -> Any:
         )
     require("pandas", "a DataFrame")
     pq = require("pyarrow.parquet", "a Parquet file")
-    return pq.read_table(str(_folder(folder) / f"{table}.parquet")).to_pandas()
+    return pq.read_table(str(checked_folder(folder) / f"{table}.parquet")).to_pandas()
