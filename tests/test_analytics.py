@@ -261,6 +261,18 @@ def test_bad_questions_get_sentences(tmp_path: Path) -> None:
         load_pandas(written.folder, "people")
 
 
+def test_a_query_on_a_missing_table_or_column_is_a_sentence(tmp_path: Path) -> None:
+    path = _export(tmp_path, CARDS[:10], ExportKind.BUSINESS_CARDS_XML, "x.xml")
+    folder = write_parquet(read_export(path), tmp_path / "pq").folder
+    with pytest.raises(InvalidInput, match=r"could not run the query .*nosuch.*the tables are "
+                                           r"participants, entities") as caught:  # fmt: skip
+        query(folder, "SELECT * FROM nosuch")
+    assert caught.value.__cause__ is None
+    with pytest.raises(InvalidInput, match=r"DuckDB could not run the query .*colour"):
+        query(folder, "SELECT colour FROM participants")
+    assert query(folder, "SELECT count(*) AS n FROM participants").to_pylist() == [{"n": 10}]
+
+
 def test_a_parquet_folder_from_an_older_version_says_to_write_it_again(tmp_path: Path) -> None:
     """A folder whose participants lack a column added since (fp_other): every function that
     reads it says which and what to do - the diff used to end in DuckDB's Binder Error."""

@@ -187,9 +187,21 @@ def connect(folder: str | Path, *, database: str = ":memory:") -> Any:
 
 def query(folder: str | Path, sql: str) -> pa.Table:
     """Run ``sql`` over the Parquet export in ``folder``; the result as an Arrow table."""
+    duckdb = require("duckdb", "DuckDB queries")
     con = connect(folder)
     try:
         return arrow(con, sql)
+    except duckdb.Error as exc:
+        # A table that is not there, a misspelt column, a syntax error: the user's SQL, so a
+        # sentence with DuckDB's reason and the tables there are, not DuckDB's traceback.
+        raise InvalidInput(
+            _(
+                "DuckDB could not run the query over {folder}: {detail} (the tables are {tables})",
+                folder=str(folder),
+                detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                tables=", ".join(TABLES),
+            )
+        ) from None
     finally:
         con.close()
 
