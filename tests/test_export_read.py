@@ -270,6 +270,23 @@ def test_a_file_that_is_no_export_is_refused_with_a_sentence(data: bytes, says: 
         read_export(io.BytesIO(data))
 
 
+def test_a_path_that_is_no_file_is_named_in_the_readers_language(tmp_path: Path) -> None:
+    """The operating system's "Is a directory" is English whatever the language: the usual
+    reasons are catalog sentences, and a folder gets a hint (a Parquet export is a folder)."""
+    with pytest.raises(InvalidExport) as folder:
+        read_export(tmp_path)
+    assert str(folder.value) == (
+        f"{tmp_path} is a folder, not an export file: give the export file itself (a Parquet "
+        "folder is read with connect() or diff_exports())"
+    )
+    with pytest.raises(InvalidExport) as missing:
+        read_export(tmp_path / "nope.xml")
+    assert str(missing.value) == f"there is no export file {tmp_path / 'nope.xml'}"
+    for error in (folder.value, missing.value):
+        assert "directory" not in render(error, "sv")
+        assert "No such file" not in render(error, "sv")
+
+
 def test_a_reader_is_read_once() -> None:
     reader = read_export(io.BytesIO(written(CARDS, ExportKind.BUSINESS_CARDS_XML)))
     assert len(list(reader)) == len(CARDS)
