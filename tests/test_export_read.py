@@ -258,6 +258,7 @@ def test_a_bad_registration_date_is_a_problem_but_keeps_the_card() -> None:
     ("data", "says"),
     [
         (b"", "is empty"),
+        (b"\x1f\x8b" + bytes(range(256)) * 4, "^nothing in the export could be read: the gzip"),
         (b"<html><body>maintenance</body></html>", "not a Peppol Directory export"),
         (b'<?xml version="1.0"?><!DOCTYPE root [<!ENTITY x "y">]><root/>', "DTDs are refused"),
         (b'{"error": "rate limited"}', "not a Peppol Directory JSON export"),

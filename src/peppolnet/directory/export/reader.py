@@ -154,9 +154,13 @@ def read_export(file: str | Path | BinaryIO, *, encoding: str | None = None) -> 
         head = source.peek().lstrip(b"\xef\xbb\xbf \t\r\n")
         if not head:
             problem = source.problem
-            if problem is not None:
+            if problem is not None:  # not empty: nothing in it could be read
                 raise InvalidExport(
-                    _("{file} is empty: {detail}", file=source.name, detail=problem.message)
+                    _(
+                        "nothing in {file} could be read: {detail}",
+                        file=source.name,
+                        detail=problem.message,
+                    )
                 )
             raise InvalidExport(_("{file} is empty", file=source.name))
         reader: XmlReader | JsonReader | CsvReader
