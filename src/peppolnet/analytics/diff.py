@@ -30,6 +30,7 @@ from peppolnet.analytics.parquet import (
 )
 from peppolnet.directory.export.reader import read_export
 from peppolnet.directory.export.records import ExportProblem
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -109,7 +110,7 @@ def _parquet(
 
 
 def _stored_problems(folder: Path) -> tuple[ExportProblem, ...]:
-    pq = require("pyarrow.parquet", "a diff")
+    pq = require("pyarrow.parquet", _("a diff"))
     table = pq.read_table(str(folder / "problems.parquet"))
     return tuple(ExportProblem(**row) for row in table.to_pylist())
 
@@ -126,7 +127,7 @@ def _changes_sql() -> str:
 def diff_exports(old: str | Path | ParquetExport, new: str | Path | ParquetExport) -> ExportDiff:
     """Compare two exports (export files, Parquet folders, or what ``write_parquet``
     returned). Needs the ``analytics`` extra (DuckDB, pyarrow)."""
-    require("duckdb", "a diff")
+    require("duckdb", _("a diff"))
     with tempfile.TemporaryDirectory(prefix="peppolnet-diff-") as scratch:
         old_folder, old_problems = _parquet(old, Path(scratch), "old")
         new_folder, new_problems = _parquet(new, Path(scratch), "new")

@@ -78,7 +78,7 @@ def write_parquet(
     folder never holds half an export under the final names. A reader's problems are written to
     ``problems.parquet`` and returned.
     """
-    pq = require("pyarrow.parquet", "a Parquet file")
+    pq = require("pyarrow.parquet", _("a Parquet file"))
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     if problems is None:
@@ -146,7 +146,7 @@ def checked_folder(folder: str | Path) -> Path:
                 missing=", ".join(missing),
             )
         )
-    pq = require("pyarrow.parquet", "a Parquet file")
+    pq = require("pyarrow.parquet", _("a Parquet file"))
     for table, schema in schemas().items():
         try:
             names = set(pq.read_schema(str(path / f"{table}.parquet")).names)
@@ -176,7 +176,7 @@ def checked_folder(folder: str | Path) -> Path:
 def connect(folder: str | Path, *, database: str = ":memory:") -> Any:
     """An embedded DuckDB connection with one view per table of the Parquet export in
     ``folder`` (``participants``, ``entities``, ...). DuckDB reads the files in place."""
-    duckdb = require("duckdb", "DuckDB queries")
+    duckdb = require("duckdb", _("DuckDB queries"))
     path = checked_folder(folder)
     con = duckdb.connect(database)
     for table in TABLES:
@@ -187,7 +187,7 @@ def connect(folder: str | Path, *, database: str = ":memory:") -> Any:
 
 def query(folder: str | Path, sql: str) -> pa.Table:
     """Run ``sql`` over the Parquet export in ``folder``; the result as an Arrow table."""
-    duckdb = require("duckdb", "DuckDB queries")
+    duckdb = require("duckdb", _("DuckDB queries"))
     con = connect(folder)
     try:
         return arrow(con, sql)
@@ -242,6 +242,6 @@ def load_pandas(folder: str | Path, table: str = "participants") -> Any:
         raise InvalidInput(
             _("the tables are {tables}; not {table}", tables=", ".join(TABLES), table=repr(table))
         )
-    require("pandas", "a DataFrame")
-    pq = require("pyarrow.parquet", "a Parquet file")
+    require("pandas", _("a DataFrame"))
+    pq = require("pyarrow.parquet", _("a Parquet file"))
     return pq.read_table(str(checked_folder(folder) / f"{table}.parquet")).to_pandas()

@@ -347,7 +347,7 @@ def _diff(args: argparse.Namespace) -> int:
 def _write_diff(result: Any, folder: Path) -> None:
     from peppolnet.analytics._extra import require
 
-    pq = require("pyarrow.parquet", "a Parquet file")
+    pq = require("pyarrow.parquet", _("a Parquet file"))
     folder.mkdir(exist_ok=True)
     for name in ("added", "removed", "changed"):
         pq.write_table(getattr(result, name), str(folder / f"{name}.parquet"))
