@@ -273,6 +273,15 @@ def test_a_query_on_a_missing_table_or_column_is_a_sentence(tmp_path: Path) -> N
     assert query(folder, "SELECT count(*) AS n FROM participants").to_pylist() == [{"n": 10}]
 
 
+def test_parquet_written_to_a_path_that_is_a_file_is_refused_with_a_sentence(
+    tmp_path: Path,
+) -> None:
+    path = _export(tmp_path, CARDS[:5], ExportKind.BUSINESS_CARDS_XML, "x.xml")
+    with pytest.raises(InvalidInput, match=r"x\.xml is a file, not a folder: the tables are"):
+        write_parquet(read_export(path), path)
+    assert read_export(path).header.format == "xml"  # the export itself untouched
+
+
 def test_a_parquet_folder_from_an_older_version_says_to_write_it_again(tmp_path: Path) -> None:
     """A folder whose participants lack a column added since (fp_other): every function that
     reads it says which and what to do - the diff used to end in DuckDB's Binder Error."""

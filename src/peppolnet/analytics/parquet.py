@@ -79,8 +79,7 @@ def write_parquet(
     ``problems.parquet`` and returned.
     """
     pq = require("pyarrow.parquet", _("a Parquet file"))
-    target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
+    target = output_folder(folder)
     if problems is None:
         problems = getattr(records, "problems", None)
     found = schemas()
@@ -109,6 +108,38 @@ def write_parquet(
     }
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return ParquetExport(target, rows, tuple(problems or ()))
+
+
+def not_a_folder(folder: str | Path) -> str | None:
+    """Why ``folder`` cannot take files, when it is a file already (checked before a long run
+    whose tables would go there, so the run is not lost at its end); None when it can."""
+    path = Path(folder).expanduser()
+    if path.exists() and not path.is_dir():
+        return _(
+            "{folder} is a file, not a folder: the tables are written as files into a folder; "
+            "give a folder's path",
+            folder=str(path),
+        )
+    return None
+
+
+def output_folder(folder: str | Path) -> Path:
+    """``folder``, made if needed, or :class:`InvalidInput` saying why it cannot be."""
+    problem = not_a_folder(folder)
+    if problem is not None:
+        raise InvalidInput(problem)
+    path = Path(folder).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(
+            _(
+                "cannot make the folder {folder}: {detail}",
+                folder=str(path),
+                detail=exc.strerror or str(exc),
+            )
+        ) from None
+    return path
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
