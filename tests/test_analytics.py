@@ -347,6 +347,28 @@ def test_the_same_export_in_two_formats_has_no_differences(tmp_path: Path) -> No
     assert diff.counts()["added"] + diff.counts()["removed"] + diff.counts()["changed"] == 0
 
 
+def test_business_cards_are_not_compared_with_a_participants_list(tmp_path: Path) -> None:
+    """The list holds identifiers only: every participant in both read as changed in every
+    part (100 of 100 'changed'), a wrong number; the diff refuses and says why."""
+    cards = CARDS[:50]
+    xml = _export(tmp_path, cards, ExportKind.BUSINESS_CARDS_XML, "cards.xml")
+    ids = _export(tmp_path, cards, ExportKind.PARTICIPANTS_CSV, "ids.csv")
+    with pytest.raises(InvalidInput, match="the old export holds business cards and the new one "
+                                           "participant identifiers only"):  # fmt: skip
+        diff_exports(xml, ids)
+    parquet = write_parquet(read_export(ids), tmp_path / "ids")
+    with pytest.raises(InvalidInput, match="holds participant identifiers only and the new one "
+                                           "business cards"):  # fmt: skip
+        diff_exports(parquet.folder, xml)
+    same = diff_exports(parquet, _export(tmp_path, cards[5:], ExportKind.PARTICIPANTS_XML, "p.xml"))
+    assert same.counts() == {"added": 0, "removed": 5, "changed": 0, "old": 50, "new": 45}
+    bare = _export(tmp_path, cards, ExportKind.BUSINESS_CARDS_XML_NO_DOCTYPES, "bare.xml")
+    with pytest.raises(InvalidInput, match="holds business cards and the new one business cards "
+                                           "without document types"):  # fmt: skip
+        diff_exports(xml, bare)
+    assert diff_exports(bare, bare).counts()["changed"] == 0
+
+
 def test_the_sandbox_export_over_https_into_parquet(sandbox: object, tmp_path: Path) -> None:
     from peppolnet.directory.export import ExportDownloader
     from peppolnet.sandbox import Sandbox
