@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import re
 import tracemalloc
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,25 @@ def test_the_header_says_what_the_file_is() -> None:
     assert header.code_list == "9.7"
     assert header.created is not None
     assert header.created.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("kind", "written_as"),
+    [
+        (ExportKind.BUSINESS_CARDS_XML, "2026-03-02T08:30:00.000+02:00"),
+        (ExportKind.BUSINESS_CARDS_JSON, "2026-03-02T08:30:00+02:00"),
+        (ExportKind.PARTICIPANTS_XML, "2026-03-02T06:30:00"),  # no offset: the Directory's UTC
+    ],
+)
+def test_a_creation_time_in_another_zone_is_read_as_utc(kind: ExportKind, written_as: str) -> None:
+    """``stats`` shows it as "... UTC": an export made at 08:30+02:00 was shown as 08:30 UTC."""
+    data = written(CARDS[:3], kind)
+    made = re.search(rb'creationdt"?[=:]"([^"]+)"', data)
+    assert made is not None
+    data = data.replace(made.group(1), written_as.encode())
+    with read_export(io.BytesIO(data)) as reader:
+        assert reader.header.created == datetime(2026, 3, 2, 6, 30, tzinfo=UTC)
+        assert reader.header.created.utcoffset() == timedelta(0)
 
 
 def test_a_participants_value_compares_case_insensitively() -> None:
