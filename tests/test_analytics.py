@@ -261,6 +261,58 @@ def test_bad_questions_get_sentences(tmp_path: Path) -> None:
         load_pandas(written.folder, "people")
 
 
+def test_a_query_on_a_missing_table_or_column_is_a_sentence(tmp_path: Path) -> None:
+    path = _export(tmp_path, CARDS[:10], ExportKind.BUSINESS_CARDS_XML, "x.xml")
+    folder = write_parquet(read_export(path), tmp_path / "pq").folder
+    with pytest.raises(InvalidInput, match=r"could not run the query .*nosuch.*the tables are "
+                                           r"participants, entities") as caught:  # fmt: skip
+        query(folder, "SELECT * FROM nosuch")
+    assert caught.value.__cause__ is None
+    with pytest.raises(InvalidInput, match=r"DuckDB could not run the query .*colour"):
+        query(folder, "SELECT colour FROM participants")
+    assert query(folder, "SELECT count(*) AS n FROM participants").to_pylist() == [{"n": 10}]
+
+
+def test_parquet_written_to_a_path_that_is_a_file_is_refused_with_a_sentence(
+    tmp_path: Path,
+) -> None:
+    path = _export(tmp_path, CARDS[:5], ExportKind.BUSINESS_CARDS_XML, "x.xml")
+    with pytest.raises(InvalidInput, match=r"x\.xml is a file, not a folder: the tables are"):
+        write_parquet(read_export(path), path)
+    assert read_export(path).header.format == "xml"  # the export itself untouched
+
+
+def test_a_parquet_folder_from_an_older_version_says_to_write_it_again(tmp_path: Path) -> None:
+    """A folder whose participants lack a column added since (fp_other): every function that
+    reads it says which and what to do - the diff used to end in DuckDB's Binder Error."""
+    import pyarrow.parquet as pq
+
+    path = _export(tmp_path, CARDS[:20], ExportKind.BUSINESS_CARDS_XML, "x.xml")
+    folder = write_parquet(read_export(path), tmp_path / "old").folder
+    participants = pq.read_table(folder / "participants.parquet").drop_columns(["fp_other"])
+    pq.write_table(participants, folder / "participants.parquet")
+    older = r"written by an older version of peppolnet: participants lacks fp_other; write it"
+    with pytest.raises(InvalidInput, match=older):
+        diff_exports(folder, path)
+    with pytest.raises(InvalidInput, match=older):
+        diff_exports(path, folder)
+    with pytest.raises(InvalidInput, match=older):
+        counts(folder)
+    with pytest.raises(InvalidInput, match=older):
+        load_pandas(folder)
+    damaged = write_parquet(read_export(path), tmp_path / "damaged").folder
+    (damaged / "contacts.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(InvalidInput, match=r"contacts\.parquet is not a readable Parquet file"):
+        connect(damaged)
+
+
+def test_a_folder_that_is_no_parquet_export_is_named_as_such_by_a_diff(tmp_path: Path) -> None:
+    path = _export(tmp_path, CARDS[:5], ExportKind.BUSINESS_CARDS_XML, "x.xml")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInput, match="empty holds no Parquet export"):
+        diff_exports(tmp_path / "empty", path)
+
+
 # --- diffs -----------------------------------------------------------------------------------
 
 
@@ -293,6 +345,28 @@ def test_the_same_export_in_two_formats_has_no_differences(tmp_path: Path) -> No
     written = write_parquet(read_export(xml), tmp_path / "pq")
     diff = diff_exports(written, csv)  # a Parquet export and a file
     assert diff.counts()["added"] + diff.counts()["removed"] + diff.counts()["changed"] == 0
+
+
+def test_business_cards_are_not_compared_with_a_participants_list(tmp_path: Path) -> None:
+    """The list holds identifiers only: every participant in both read as changed in every
+    part (100 of 100 'changed'), a wrong number; the diff refuses and says why."""
+    cards = CARDS[:50]
+    xml = _export(tmp_path, cards, ExportKind.BUSINESS_CARDS_XML, "cards.xml")
+    ids = _export(tmp_path, cards, ExportKind.PARTICIPANTS_CSV, "ids.csv")
+    with pytest.raises(InvalidInput, match="the old export holds business cards and the new one "
+                                           "participant identifiers only"):  # fmt: skip
+        diff_exports(xml, ids)
+    parquet = write_parquet(read_export(ids), tmp_path / "ids")
+    with pytest.raises(InvalidInput, match="holds participant identifiers only and the new one "
+                                           "business cards"):  # fmt: skip
+        diff_exports(parquet.folder, xml)
+    same = diff_exports(parquet, _export(tmp_path, cards[5:], ExportKind.PARTICIPANTS_XML, "p.xml"))
+    assert same.counts() == {"added": 0, "removed": 5, "changed": 0, "old": 50, "new": 45}
+    bare = _export(tmp_path, cards, ExportKind.BUSINESS_CARDS_XML_NO_DOCTYPES, "bare.xml")
+    with pytest.raises(InvalidInput, match="holds business cards and the new one business cards "
+                                           "without document types"):  # fmt: skip
+        diff_exports(xml, bare)
+    assert diff_exports(bare, bare).counts()["changed"] == 0
 
 
 def test_the_sandbox_export_over_https_into_parquet(sandbox: object, tmp_path: Path) -> None:

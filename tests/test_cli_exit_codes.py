@@ -783,6 +783,6 @@ def test_a_chart_without_matplotlib_fails_before_the_work(
     assert child.returncode == 2, child.stderr
     assert child.stderr.strip() == (
         "peppolnet: error: a chart needs matplotlib, which is not installed: "
-        "pip install peppolnet[chart]"
+        "pip install 'peppolnet[chart]'"
     )
     assert not out.exists()

@@ -126,6 +126,21 @@ def test_diff_lists_changes_and_writes_parquet(
     assert data["changed"][0]["changes"] == ["names"]
 
 
+def test_diff_refuses_an_output_that_is_a_file_before_it_compares(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old_path = _file(env, "old.xml", CARDS, ExportKind.BUSINESS_CARDS_XML)
+    taken = env / "diff.txt"
+    taken.write_text("mine\n")
+    assert main(["directory", "export", "diff", str(old_path), str(old_path), "--output",
+                 str(taken), "--lang", "sv"]) == 2  # fmt: skip
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before the diff, not after it
+    assert f"{taken} är en fil, inte en mapp" in captured.err
+    assert "File exists" not in captured.err
+    assert taken.read_text() == "mine\n"
+
+
 def test_the_stats_of_a_file_are_those_of_its_records(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

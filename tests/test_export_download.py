@@ -19,7 +19,12 @@ from peppolnet.directory.export import (
     cycle_start,
     read_export,
 )
-from peppolnet.errors import DestinationRefused, DirectoryError, ExportLimitReached
+from peppolnet.errors import (
+    DestinationRefused,
+    DirectoryError,
+    ExportLimitReached,
+    InvalidInput,
+)
 from peppolnet.network import Network
 from peppolnet.sandbox import Sandbox
 from peppolnet.sandbox.http import Faults, HttpServer, Request, Response
@@ -129,6 +134,17 @@ def test_three_downloads_a_day_counted_before_asking_and_kept_on_disk(
         assert again.next_download(kind) > clock.now()
         clock.advance(timedelta(hours=24, seconds=1))
         assert again.downloads_left(kind) == 3
+
+
+def test_a_cache_folder_that_is_a_file_is_refused_when_the_downloader_is_made(
+    sandbox: Sandbox, tmp_path: Path, clock: ManualClock
+) -> None:
+    taken = tmp_path / "cache.txt"
+    taken.write_text("mine\n")
+    for folder in (taken, taken / "exports"):
+        with pytest.raises(InvalidInput, match=f"{folder} cannot be made: {taken} is a file"):
+            downloader(sandbox, folder, clock)
+    assert taken.read_text() == "mine\n"
 
 
 def test_the_directory_refuses_a_fourth_download_too(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import re
 import tracemalloc
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,25 @@ def test_the_header_says_what_the_file_is() -> None:
     assert header.created.tzinfo is not None
 
 
+@pytest.mark.parametrize(
+    ("kind", "written_as"),
+    [
+        (ExportKind.BUSINESS_CARDS_XML, "2026-03-02T08:30:00.000+02:00"),
+        (ExportKind.BUSINESS_CARDS_JSON, "2026-03-02T08:30:00+02:00"),
+        (ExportKind.PARTICIPANTS_XML, "2026-03-02T06:30:00"),  # no offset: the Directory's UTC
+    ],
+)
+def test_a_creation_time_in_another_zone_is_read_as_utc(kind: ExportKind, written_as: str) -> None:
+    """``stats`` shows it as "... UTC": an export made at 08:30+02:00 was shown as 08:30 UTC."""
+    data = written(CARDS[:3], kind)
+    made = re.search(rb'creationdt"?[=:]"([^"]+)"', data)
+    assert made is not None
+    data = data.replace(made.group(1), written_as.encode())
+    with read_export(io.BytesIO(data)) as reader:
+        assert reader.header.created == datetime(2026, 3, 2, 6, 30, tzinfo=UTC)
+        assert reader.header.created.utcoffset() == timedelta(0)
+
+
 def test_a_participants_value_compares_case_insensitively() -> None:
     records, _, _ = read(written([card("0088:ABC123")], ExportKind.PARTICIPANTS_CSV))
     (record,) = records
@@ -258,6 +278,7 @@ def test_a_bad_registration_date_is_a_problem_but_keeps_the_card() -> None:
     ("data", "says"),
     [
         (b"", "is empty"),
+        (b"\x1f\x8b" + bytes(range(256)) * 4, "^nothing in the export could be read: the gzip"),
         (b"<html><body>maintenance</body></html>", "not a Peppol Directory export"),
         (b'<?xml version="1.0"?><!DOCTYPE root [<!ENTITY x "y">]><root/>', "DTDs are refused"),
         (b'{"error": "rate limited"}', "not a Peppol Directory JSON export"),
@@ -268,6 +289,23 @@ def test_a_bad_registration_date_is_a_problem_but_keeps_the_card() -> None:
 def test_a_file_that_is_no_export_is_refused_with_a_sentence(data: bytes, says: str) -> None:
     with pytest.raises(InvalidExport, match=says):
         read_export(io.BytesIO(data))
+
+
+def test_a_path_that_is_no_file_is_named_in_the_readers_language(tmp_path: Path) -> None:
+    """The operating system's "Is a directory" is English whatever the language: the usual
+    reasons are catalog sentences, and a folder gets a hint (a Parquet export is a folder)."""
+    with pytest.raises(InvalidExport) as folder:
+        read_export(tmp_path)
+    assert str(folder.value) == (
+        f"{tmp_path} is a folder, not an export file: give the export file itself (a Parquet "
+        "folder is read with connect() or diff_exports())"
+    )
+    with pytest.raises(InvalidExport) as missing:
+        read_export(tmp_path / "nope.xml")
+    assert str(missing.value) == f"there is no export file {tmp_path / 'nope.xml'}"
+    for error in (folder.value, missing.value):
+        assert "directory" not in render(error, "sv")
+        assert "No such file" not in render(error, "sv")
 
 
 def test_a_reader_is_read_once() -> None:

@@ -266,6 +266,22 @@ def test_html_escapes_operator_names() -> None:
     assert "2 deltagare, 2 med känd operatör" in html
 
 
+def test_html_says_how_many_rows_it_leaves_out() -> None:
+    """20 operators in 2 countries: the notebook view shows 15 of each table and says so."""
+    rows = [
+        {"row": n, "participant_id": f"p{n}", "verdict": "can-receive",
+         "seat_id": f"PSE{n % 20:06d}", "operator_name": f"Operator {n % 20}",
+         "country": "SE" if n < 20 else "NO"}
+        for n in range(40)
+    ]  # fmt: skip
+    shares = OperatorShares.of(data_table(rows))
+    assert (shares.by_operator.num_rows, shares.by_country.num_rows) == (20, 40)
+    html = shares.html()
+    assert html.count("<tr>") == 1 + 15 + 1 + 15
+    assert "<p>... and 5 more rows</p>" in html
+    assert "<p>... and 25 more rows</p>" in html
+
+
 @pytest.mark.parametrize("suffix", ["png", "svg"])
 def test_the_chart(survey: tuple[OperatorShares, ManualClock], tmp_path: Path, suffix: str) -> None:
     shares, _ = survey

@@ -202,6 +202,19 @@ def test_a_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
         Summary().to_arrow()
 
 
+def test_a_missing_extra_is_named_in_swedish_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What needs the package was an English literal inside the Swedish sentence."""
+    from peppolnet.i18n import render
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(MissingExtra) as caught:
+        Summary().to_arrow()
+    assert render(caught.value, "sv") == (
+        "en Arrow-tabell kräver pyarrow, som inte är installerat: "
+        "pip install 'peppolnet[analytics]'"
+    )
+
+
 def test_importing_bulk_and_analytics_does_not_import_the_extras() -> None:
     code = (
         "import sys, peppolnet.bulk, peppolnet.analytics; "

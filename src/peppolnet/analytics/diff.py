@@ -15,6 +15,7 @@ or as export files, which are written to Parquet in a temporary folder first.
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -24,12 +25,15 @@ from peppolnet.analytics.parquet import (
     MANIFEST,
     ParquetExport,
     arrow,
+    checked_folder,
     connect,
     sql_text,
     write_parquet,
 )
 from peppolnet.directory.export.reader import read_export
 from peppolnet.directory.export.records import ExportProblem
+from peppolnet.errors import InvalidInput
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -101,15 +105,51 @@ def _parquet(
     if isinstance(source, ParquetExport):
         return source.folder, source.problems
     path = Path(source)
-    if path.is_dir() and (path / MANIFEST).is_file():
-        return path, _stored_problems(path)
+    if path.is_dir():  # a Parquet export, or a folder that is not one: checked_folder says which
+        return checked_folder(path), _stored_problems(path)
     with read_export(path) as reader:
         written = write_parquet(reader, scratch / name)
     return written.folder, written.problems
 
 
+def _same_content(old: Path, new: Path) -> None:
+    """Refuse to compare exports that hold different parts of a card: a participants list
+    holds identifiers only and the no-doc-types file no document types, so every participant
+    in both would count as changed in the parts one of them leaves out."""
+    contents = {
+        "cards": _("business cards"),
+        "cards-without-document-types": _("business cards without document types"),
+        "participants": _("participant identifiers only"),
+    }
+    old_content, new_content = _content(old), _content(new)
+    if old_content in contents and new_content in contents and old_content != new_content:
+        raise InvalidInput(
+            _(
+                "the old export holds {old} and the new one {new}: compare two exports of the "
+                "same kind (a participants list with a participants list, business cards with "
+                "business cards)",
+                old=contents[old_content],
+                new=contents[new_content],
+            )
+        )
+
+
+def _content(folder: Path) -> str | None:
+    """What the Parquet folder's export holds, as its manifest says: ``cards``,
+    ``cards-without-document-types`` (cards, and not one document type among them: the
+    Directory's no-doc-types file) or ``participants``; None when it cannot be told."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        content, rows = str(manifest["header"]["content"]), manifest["rows"]
+        if content == "cards" and rows["participants"] and not rows["document_types"]:
+            return "cards-without-document-types"
+        return content
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _stored_problems(folder: Path) -> tuple[ExportProblem, ...]:
-    pq = require("pyarrow.parquet", "a diff")
+    pq = require("pyarrow.parquet", _("a diff"))
     table = pq.read_table(str(folder / "problems.parquet"))
     return tuple(ExportProblem(**row) for row in table.to_pylist())
 
@@ -126,10 +166,11 @@ def _changes_sql() -> str:
 def diff_exports(old: str | Path | ParquetExport, new: str | Path | ParquetExport) -> ExportDiff:
     """Compare two exports (export files, Parquet folders, or what ``write_parquet``
     returned). Needs the ``analytics`` extra (DuckDB, pyarrow)."""
-    require("duckdb", "a diff")
+    require("duckdb", _("a diff"))
     with tempfile.TemporaryDirectory(prefix="peppolnet-diff-") as scratch:
         old_folder, old_problems = _parquet(old, Path(scratch), "old")
         new_folder, new_problems = _parquet(new, Path(scratch), "new")
+        _same_content(old_folder, new_folder)
         con = connect(new_folder)
         try:
             old_file = sql_text(old_folder / "participants.parquet")

@@ -78,9 +78,8 @@ def write_parquet(
     folder never holds half an export under the final names. A reader's problems are written to
     ``problems.parquet`` and returned.
     """
-    pq = require("pyarrow.parquet", "a Parquet file")
-    target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
+    pq = require("pyarrow.parquet", _("a Parquet file"))
+    target = output_folder(folder)
     if problems is None:
         problems = getattr(records, "problems", None)
     found = schemas()
@@ -111,6 +110,38 @@ def write_parquet(
     return ParquetExport(target, rows, tuple(problems or ()))
 
 
+def not_a_folder(folder: str | Path) -> str | None:
+    """Why ``folder`` cannot take files, when it is a file already (checked before a long run
+    whose tables would go there, so the run is not lost at its end); None when it can."""
+    path = Path(folder).expanduser()
+    if path.exists() and not path.is_dir():
+        return _(
+            "{folder} is a file, not a folder: the tables are written as files into a folder; "
+            "give a folder's path",
+            folder=str(path),
+        )
+    return None
+
+
+def output_folder(folder: str | Path) -> Path:
+    """``folder``, made if needed, or :class:`InvalidInput` saying why it cannot be."""
+    problem = not_a_folder(folder)
+    if problem is not None:
+        raise InvalidInput(problem)
+    path = Path(folder).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(
+            _(
+                "cannot make the folder {folder}: {detail}",
+                folder=str(path),
+                detail=exc.strerror or str(exc),
+            )
+        ) from None
+    return path
+
+
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in data.items()}
 
@@ -128,7 +159,13 @@ def sql_text(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _folder(folder: str | Path) -> Path:
+def checked_folder(folder: str | Path) -> Path:
+    """``folder`` when it holds a Parquet export with every column this version reads.
+
+    A folder written by an older peppolnet lacks columns added since (a diff compares
+    ``fp_other``, for one): checking the columns here - reading only each file's footer - says
+    so in a sentence with what to do, instead of DuckDB's "Binder Error" halfway through a query.
+    """
     path = Path(folder)
     missing = [t for t in TABLES if not (path / f"{t}.parquet").is_file()]
     if missing:
@@ -140,14 +177,38 @@ def _folder(folder: str | Path) -> Path:
                 missing=", ".join(missing),
             )
         )
+    pq = require("pyarrow.parquet", _("a Parquet file"))
+    for table, schema in schemas().items():
+        try:
+            names = set(pq.read_schema(str(path / f"{table}.parquet")).names)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise InvalidInput(
+                _(
+                    "{file} is not a readable Parquet file ({detail}); write the export again "
+                    "with write_parquet()",
+                    file=str(path / f"{table}.parquet"),
+                    detail=str(exc),
+                )
+            ) from None
+        lacking = [name for name in schema.names if name not in names]
+        if lacking:
+            raise InvalidInput(
+                _(
+                    "{folder} was written by an older version of peppolnet: {table} lacks "
+                    "{columns}; write it again from the export with write_parquet()",
+                    folder=str(path),
+                    table=table,
+                    columns=", ".join(lacking),
+                )
+            )
     return path
 
 
 def connect(folder: str | Path, *, database: str = ":memory:") -> Any:
     """An embedded DuckDB connection with one view per table of the Parquet export in
     ``folder`` (``participants``, ``entities``, ...). DuckDB reads the files in place."""
-    duckdb = require("duckdb", "DuckDB queries")
-    path = _folder(folder)
+    duckdb = require("duckdb", _("DuckDB queries"))
+    path = checked_folder(folder)
     con = duckdb.connect(database)
     for table in TABLES:
         file = sql_text(path / f"{table}.parquet")
@@ -157,9 +218,21 @@ def connect(folder: str | Path, *, database: str = ":memory:") -> Any:
 
 def query(folder: str | Path, sql: str) -> pa.Table:
     """Run ``sql`` over the Parquet export in ``folder``; the result as an Arrow table."""
+    duckdb = require("duckdb", _("DuckDB queries"))
     con = connect(folder)
     try:
         return arrow(con, sql)
+    except duckdb.Error as exc:
+        # A table that is not there, a misspelt column, a syntax error: the user's SQL, so a
+        # sentence with DuckDB's reason and the tables there are, not DuckDB's traceback.
+        raise InvalidInput(
+            _(
+                "DuckDB could not run the query over {folder}: {detail} (the tables are {tables})",
+                folder=str(folder),
+                detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                tables=", ".join(TABLES),
+            )
+        ) from None
     finally:
         con.close()
 
@@ -200,6 +273,6 @@ def load_pandas(folder: str | Path, table: str = "participants") -> Any:
         raise InvalidInput(
             _("the tables are {tables}; not {table}", tables=", ".join(TABLES), table=repr(table))
         )
-    require("pandas", "a DataFrame")
-    pq = require("pyarrow.parquet", "a Parquet file")
-    return pq.read_table(str(_folder(folder) / f"{table}.parquet")).to_pandas()
+    require("pandas", _("a DataFrame"))
+    pq = require("pyarrow.parquet", _("a Parquet file"))
+    return pq.read_table(str(checked_folder(folder) / f"{table}.parquet")).to_pandas()

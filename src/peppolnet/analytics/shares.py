@@ -179,13 +179,21 @@ class OperatorShares:
         operator = (_("Seat ID"), _("operator"), _("participants"), _("share"))
         head = [render(h, language) for h in operator]
         country = render(_("country"), language)
-        rows = [tuple(r.values()) for r in self.by_operator.slice(0, _SHOWN).to_pylist()]
-        countries = [tuple(r.values()) for r in self.by_country.slice(0, _SHOWN).to_pylist()]
         return (
             f"<div><strong>{html.escape(render(heading, language))}</strong>"
-            f"{html_table(head, rows, language=language)}"
-            f"{html_table([country, *head], countries, language=language)}</div>"
+            f"{_shown(head, self.by_operator, language)}"
+            f"{_shown([country, *head], self.by_country, language)}</div>"
         )
+
+
+def _shown(headers: list[str], table: Any, language: str | None) -> str:
+    """The first :data:`_SHOWN` rows of ``table`` as HTML, and how many are left out: a table
+    cut without a word reads as the whole market (``to_pandas()`` has every row)."""
+    rows = [tuple(r.values()) for r in table.slice(0, _SHOWN).to_pylist()]
+    more = table.num_rows - _SHOWN
+    rest = _("... and {count} more rows", count=more)
+    tail = f"<p>{html.escape(render(rest, language))}</p>" if more > 0 else ""
+    return html_table(headers, rows, language=language) + tail
 
 
 class _Table(AsTable):

@@ -39,6 +39,7 @@ from peppolnet.directory.export.records import (
     ExportParticipant,
     ExportProblem,
 )
+from peppolnet.i18n import _
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -61,7 +62,7 @@ DEFAULT_BATCH: Final = 10_000
 @functools.cache
 def schemas() -> dict[str, pa.Schema]:
     """The Arrow schema of every table (stable: column names are part of the API)."""
-    pa = require("pyarrow", "an Arrow table")
+    pa = require("pyarrow", _("an Arrow table"))
     text, int32, int64, date = pa.string(), pa.int32(), pa.int64(), pa.date32()
     return {
         "participants": pa.schema([
@@ -131,7 +132,7 @@ class _Columns:
             column.append(value)
 
     def tables(self) -> dict[str, pa.Table]:
-        pa = require("pyarrow", "an Arrow table")
+        pa = require("pyarrow", _("an Arrow table"))
         found = schemas()
         return {
             name: pa.Table.from_pydict(columns, schema=found[name])
@@ -243,7 +244,7 @@ class ExportTables:
 
     def to_pandas(self, table: str = "participants") -> Any:
         """One table as a pandas DataFrame (pandas is part of the ``analytics`` extra)."""
-        require("pandas", "a DataFrame")
+        require("pandas", _("a DataFrame"))
         return getattr(self, table).to_pandas()
 
 
@@ -253,7 +254,7 @@ def export_tables(
     problems: list[ExportProblem] | None = None,
 ) -> ExportTables:
     """Every table of ``records`` in memory. Pass a reader: its problems are taken along."""
-    pa = require("pyarrow", "an Arrow table")
+    pa = require("pyarrow", _("an Arrow table"))
     if problems is None:
         problems = getattr(records, "problems", None)
     batches = list(table_batches(records, problems=problems))

@@ -1,6 +1,6 @@
 """A summary chart for reports: who can receive, by operator and by country (PNG or SVG).
 
-matplotlib is an optional extra (``pip install peppolnet[chart]``); it is imported only here,
+matplotlib is an optional extra (``pip install 'peppolnet[chart]'``); it is imported only here,
 only when a chart is asked for, with the non-interactive Agg backend so it works on servers.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from peppolnet.bulk.summary import Summary, largest_first
-from peppolnet.errors import InvalidInput
+from peppolnet.errors import InvalidInput, MissingExtra
 from peppolnet.i18n import _, render
 
 __all__ = ["chart_figure", "check_chart_path", "render_chart"]
@@ -26,8 +26,8 @@ def _matplotlib() -> Any:
     try:
         return importlib.import_module("matplotlib")
     except ImportError as exc:
-        raise InvalidInput(
-            _("a chart needs matplotlib, which is not installed: pip install peppolnet[chart]")
+        raise MissingExtra(
+            _("a chart needs matplotlib, which is not installed: pip install 'peppolnet[chart]'")
         ) from exc
 
 

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from peppolnet.i18n import _
+
 if TYPE_CHECKING:
     from peppolnet.bulk.run import BulkResult
 
@@ -110,7 +112,7 @@ def arrow_schema(fields: Fields = RESULT_FIELDS) -> Any:
     """The Arrow schema of ``fields`` (needs pyarrow, the ``analytics`` extra)."""
     from peppolnet.analytics._extra import require
 
-    pa = require("pyarrow", "an Arrow table")
+    pa = require("pyarrow", _("an Arrow table"))
     types = {
         "int": pa.int64(),
         "float": pa.float64(),

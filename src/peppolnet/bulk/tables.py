@@ -28,7 +28,7 @@ __all__ = ["AsTable", "cannot_write", "data_table", "html_table"]
 _BATCH: Final = 10_000
 
 
-def _require(module: str, what: str) -> Any:
+def _require(module: str, what: str) -> Any:  # what: a catalog message
     from peppolnet.analytics._extra import require
 
     return require(module, what)
@@ -45,12 +45,12 @@ class AsTable:
 
     def to_pandas(self) -> Any:
         """:meth:`to_arrow` as a ``pandas.DataFrame`` (typed columns, see the module notes)."""
-        _require("pandas", "a DataFrame")
+        _require("pandas", _("a DataFrame"))
         return self.to_arrow().to_pandas()
 
     def to_parquet(self, path: str | Path) -> Path:
         """Write :meth:`to_arrow` to the Parquet file ``path``; returns the path."""
-        parquet = _require("pyarrow.parquet", "a Parquet file")
+        parquet = _require("pyarrow.parquet", _("a Parquet file"))
         file = Path(path)
         try:
             parquet.write_table(self.to_arrow(), file)
@@ -75,7 +75,7 @@ def data_table(rows: Iterable[Mapping[str, Any]], fields: Fields = RESULT_FIELDS
     """The typed rows (:meth:`BulkResult.data <peppolnet.bulk.BulkResult.data>`) as a
     ``pyarrow.Table`` of ``fields``, converted a batch at a time: the rows themselves are never
     all held as Python objects, only the table's columns."""
-    pa = _require("pyarrow", "an Arrow table")
+    pa = _require("pyarrow", _("an Arrow table"))
     schema = arrow_schema(fields)
     batches = [pa.RecordBatch.from_pylist(b, schema=schema) for b in _batches(rows)]
     return pa.Table.from_batches(batches, schema=schema)

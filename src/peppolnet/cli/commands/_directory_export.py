@@ -325,12 +325,15 @@ def _show_problems(problems: Sequence[ExportProblem]) -> None:
 
 def _diff(args: argparse.Namespace) -> int:
     from peppolnet.analytics import diff_exports
+    from peppolnet.analytics.parquet import not_a_folder
     from peppolnet.errors import MissingExtra
 
     if args.output and not Path(args.output).expanduser().parent.is_dir():
         raise UsageError(
             _("the folder of {path} does not exist; create it first", path=repr(args.output))
         )
+    if args.output and (problem := not_a_folder(args.output)) is not None:
+        raise UsageError(problem)  # before the diff, which may take minutes
     try:
         result = diff_exports(Path(args.old), Path(args.new))
     except MissingExtra as exc:
@@ -347,7 +350,7 @@ def _diff(args: argparse.Namespace) -> int:
 def _write_diff(result: Any, folder: Path) -> None:
     from peppolnet.analytics._extra import require
 
-    pq = require("pyarrow.parquet", "a Parquet file")
+    pq = require("pyarrow.parquet", _("a Parquet file"))
     folder.mkdir(exist_ok=True)
     for name in ("added", "removed", "changed"):
         pq.write_table(getattr(result, name), str(folder / f"{name}.parquet"))

@@ -16,12 +16,11 @@ import codecs
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any, Final
 
 from peppolnet.businesscard import BusinessEntity, Contact, Name
 from peppolnet.directory.export._source import ChunkSource
-from peppolnet.directory.export._xml import MAX_RECORD_BYTES, parse_date
+from peppolnet.directory.export._xml import MAX_RECORD_BYTES, parse_date, parse_instant
 from peppolnet.directory.export.records import (
     CARDS,
     PARTICIPANTS,
@@ -141,10 +140,7 @@ class JsonReader:
     def _header(self, head: dict[str, Any], content: str) -> ExportHeader:
         created = head.get("creationdt")
         declared = head.get("participantCount", head.get("count"))
-        try:
-            when = datetime.fromisoformat(str(created).replace("Z", "+00:00")) if created else None
-        except ValueError:
-            when = None
+        when = parse_instant(created)
         return ExportHeader(
             "json",
             content,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Final
 
 from lxml import etree
@@ -116,13 +116,17 @@ def parse_date(text: str | None) -> date | None:
     return date.fromisoformat(match.group(1))
 
 
-def _created(text: str | None) -> datetime | None:
+def parse_instant(text: object) -> datetime | None:
+    """A file's creation time (``creationdt``) in UTC, whatever offset it was written with;
+    one without an offset is taken as UTC, as the Directory writes its times. None for none
+    or for text that is not a time (the header is information, not worth refusing a file)."""
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
     except ValueError:
         return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 class _Cards:
@@ -347,7 +351,7 @@ class XmlReader:
             "xml",
             content,
             version,
-            _created(root.get("creationdt")),
+            parse_instant(root.get("creationdt")),
             root.get("codeListSupported"),
             int(count) if count and count.isdigit() else None,
         )

@@ -129,6 +129,22 @@ class _Got:
     encoding: str | None
 
 
+def _check_cache_dir(folder: Path) -> None:
+    """Refuse a cache folder that a file stands in the way of, when the downloader is made:
+    found at the first download it was a StoreError quoting the system's English "File
+    exists" or "Not a directory"."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise InvalidInput(
+            _(
+                "the export cache {folder} cannot be made: {file} is a file, not a folder; "
+                "give cache_dir (or XDG_CACHE_HOME) a folder",
+                folder=str(folder),
+                file=str(existing),
+            )
+        )
+
+
 class _PartFile:
     """The ``.part`` file a download is streamed to (emptied again after a redirect)."""
 
@@ -209,6 +225,7 @@ class ExportDownloader:
         self.network = network
         self.clock = as_clock(clock)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        _check_cache_dir(self.cache_dir)
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.daily_limit = daily_limit

@@ -122,6 +122,22 @@ class ExportReader:
         self.close()
 
 
+def _unopenable(file: str, exc: OSError) -> str:
+    """Why ``file`` could not be opened, in the reader's language: the usual three as catalog
+    sentences (the operating system's own words are English whatever the language)."""
+    if isinstance(exc, IsADirectoryError):
+        return _(
+            "{file} is a folder, not an export file: give the export file itself (a Parquet "
+            "folder is read with connect() or diff_exports())",
+            file=file,
+        )
+    if isinstance(exc, FileNotFoundError):
+        return _("there is no export file {file}", file=file)
+    if isinstance(exc, PermissionError):
+        return _("{file} may not be read (no permission)", file=file)
+    return _("cannot read the export {file}: {detail}", file=file, detail=exc.strerror or str(exc))
+
+
 def read_export(file: str | Path | BinaryIO, *, encoding: str | None = None) -> ExportReader:
     """A reader for an export file (a path or a binary file object; plain or gzip).
 
@@ -133,20 +149,18 @@ def read_export(file: str | Path | BinaryIO, *, encoding: str | None = None) -> 
     try:
         source = ChunkSource(file)
     except OSError as exc:
-        raise InvalidExport(
-            _(
-                "cannot read the export {file}: {detail}",
-                file=str(file),
-                detail=exc.strerror or str(exc),
-            )
-        ) from None
+        raise InvalidExport(_unopenable(str(file), exc)) from None
     try:
         head = source.peek().lstrip(b"\xef\xbb\xbf \t\r\n")
         if not head:
             problem = source.problem
-            if problem is not None:
+            if problem is not None:  # not empty: nothing in it could be read
                 raise InvalidExport(
-                    _("{file} is empty: {detail}", file=source.name, detail=problem.message)
+                    _(
+                        "nothing in {file} could be read: {detail}",
+                        file=source.name,
+                        detail=problem.message,
+                    )
                 )
             raise InvalidExport(_("{file} is empty", file=source.name))
         reader: XmlReader | JsonReader | CsvReader
