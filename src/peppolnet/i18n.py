@@ -46,6 +46,7 @@ __all__ = [
     "country_code",
     "country_name",
     "decimal",
+    "format_number",
     "gettext",
     "joined",
     "language_from_environment",
@@ -298,6 +299,20 @@ def _shown(value: object, lang: Language) -> object:
     return render(value, lang)
 
 
+def _swedish(language: str | None) -> bool:
+    return language is not None and parse_language(language) == "sv"
+
+
+def _marks(english: str, language: str | None) -> str:
+    """A number written as English writes it (``50,000.5``) with ``language``'s marks: in
+    Swedish a no-break space between thousands and a decimal comma (``50 000,5``). The one
+    place the marks are decided, for :func:`decimal`, :func:`percent` and
+    :func:`format_number`."""
+    if _swedish(language):
+        return english.replace(",", "\u00a0").replace(".", ",")
+    return english
+
+
 def decimal(value: float, language: str | None = None, *, digits: int | None = 1) -> str:
     """``value`` with ``digits`` decimals (None: as Python writes it) and the language's decimal
     mark: ``47.6`` in English, ``47,6`` in Swedish (the decimal comma, as Swedish writes it).
@@ -305,16 +320,23 @@ def decimal(value: float, language: str | None = None, *, digits: int | None = 1
     >>> decimal(47.56, "sv"), decimal(47.56, "en"), decimal(2.5, "sv", digits=None)
     ('47,6', '47.6', '2,5')
     """
-    text = repr(value) if digits is None else f"{value:.{digits}f}"
-    if language is not None and parse_language(language) == "sv":
-        return text.replace(".", ",")
-    return text
+    return _marks(repr(value) if digits is None else f"{value:.{digits}f}", language)
+
+
+def format_number(value: float, language: str | None = None) -> str:
+    """``value`` as the language writes numbers: ``50 000`` and ``0,5`` in Swedish (a no-break
+    space between thousands, a decimal comma), ``50,000`` and ``0.5`` in English; at most
+    two decimals, without trailing zeros."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
+    return _marks(text, language)
 
 
 def percent(part: float, language: str | None = None, *, digits: int = 1) -> str:
     """``part`` (0..1) as a percentage: ``47.6%`` in English, ``47,6 %`` in Swedish (a space,
     no-break, before the sign, as Swedish writes it)."""
-    sign = "\u00a0%" if language is not None and parse_language(language) == "sv" else "%"
+    sign = "\u00a0%" if _swedish(language) else "%"
     return decimal(100 * part, language, digits=digits) + sign
 
 

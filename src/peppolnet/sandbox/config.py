@@ -235,18 +235,9 @@ def parse_config(text: str, *, source: str = "<string>") -> SandboxConfig:
         return reader.config(data)
     except _FieldError as exc:
         line = reader.line_of(exc.where, exc.value)
-        if line:
-            raise SandboxError(
-                _(
-                    "{source}: {where} (line {line}): {problem}",
-                    source=source,
-                    where=exc.where,
-                    line=line,
-                    problem=exc.problem,
-                )
-            ) from None
+        where = _("{where} (line {line})", where=exc.where, line=line) if line else exc.where
         raise SandboxError(
-            _("{source}: {where}: {problem}", source=source, where=exc.where, problem=exc.problem)
+            _("{source}: {where}: {problem}", source=source, where=where, problem=exc.problem)
         ) from None
 
 

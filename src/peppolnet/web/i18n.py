@@ -21,7 +21,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from peppolnet.i18n import LANGUAGES, Language, country_name, parse_language, render, translations
+from peppolnet.i18n import (
+    LANGUAGES,
+    Language,
+    country_name,
+    format_number,
+    parse_language,
+    render,
+    translations,
+)
 
 __all__ = [
     "LANG_COOKIE",
@@ -127,18 +135,6 @@ def _translator(lang: Language) -> Any:
         return render(value, lang)
 
     return translate
-
-
-def format_number(value: float, lang: Language) -> str:
-    """``value`` as the language writes numbers: ``50 000`` and ``0,5`` in Swedish (a no-break
-    space between thousands, a decimal comma), ``50,000`` and ``0.5`` in English; at most
-    two decimals, without trailing zeros."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
-    if lang == "sv":
-        text = text.replace(",", "\u00a0").replace(".", ",")
-    return text
 
 
 def format_when(moment: datetime | None) -> str:
